@@ -1,0 +1,337 @@
+// Package config reads Expert Hub's settings from the environment (and a
+// .env file for local runs), validates them once, and names every problem
+// in one error.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Var documents one environment variable. Vars is the single list the
+// README table and the deploy consistency check are built from.
+type Var struct {
+	Name    string
+	Aliases []string // older names still accepted (the seed's .env)
+	Secret  bool     // delivered by Secret Manager when deployed
+	Default string
+	Help    string
+}
+
+// Vars lists every variable the product reads. FRONTLINE_PROXY_NUMBER_<CC>
+// is a family and appears once with its pattern.
+var Vars = []Var{
+	{Name: "PUBLIC_BASE_URL", Help: "Origin Twilio calls (e.g. `https://europe-west1-myproj.cloudfunctions.net`); each function's signed URL is this plus `/<function>`. Locally defaults to `http://localhost:$PORT`."},
+	{Name: "PUBLIC_URL_<FUNCTION>", Help: "Exact URL of one function when it is not `PUBLIC_BASE_URL/<function>` (e.g. `PUBLIC_URL_PRE_EVENT=https://pre-event-abc-ew.a.run.app`)."},
+	{Name: "TWILIO_ACCOUNT_SID", Aliases: []string{"ACCOUNT_SID"}, Help: "Twilio account SID (`AC…`)."},
+	{Name: "TWILIO_AUTH_TOKEN", Aliases: []string{"AUTH_TOKEN"}, Secret: true, Help: "Twilio auth token: checks `X-Twilio-Signature`, and authenticates REST calls unless an API key is set."},
+	{Name: "TWILIO_API_KEY", Help: "Optional API key SID (`SK…`) for REST calls."},
+	{Name: "TWILIO_API_SECRET", Secret: true, Help: "Secret of `TWILIO_API_KEY`."},
+	{Name: "TWILIO_API_BASE_URL", Help: "Send every Twilio REST request to this origin (same path) instead of `https://<product>.twilio.com`: tests, the sandbox, contract mocks."},
+	{Name: "TWILIO_TIMEOUT", Default: "2s", Help: "Timeout of one Twilio REST request (twilio-go's default is 10 s, longer than a webhook may take)."},
+	{Name: "FRONTLINE_WORKSPACE", Help: "Frontline TaskRouter workspace SID (`WS…`): where workers are looked up."},
+	{Name: "FRONTLINE_DEFAULT_POOL_QUEUE", Aliases: []string{"DEFAULT_POOL_QUEUE_SID"}, Help: "TaskRouter queue SID (`WQ…`) whose available workers take \"agent\" requests."},
+	{Name: "FRONTLINE_MESSAGING_SERVICE", Help: "Messaging service SID (`MG…`) holding the Frontline numbers (informational)."},
+	{Name: "FRONTLINE_PROXY_NUMBER", Help: "Default sender for outgoing conversations (E.164)."},
+	{Name: "FRONTLINE_PROXY_NUMBER_<CC>", Help: "Sender for customers in country `<CC>` (ISO code; `UK` is read as `GB`), e.g. `FRONTLINE_PROXY_NUMBER_FR`."},
+	{Name: "FALLBACK_WORKER", Help: "Identity to route \"agent\" requests to when no worker is available (optional)."},
+	{Name: "WELCOME_MESSAGE", Default: "Welcome to the Expert Hub. How can I help you?", Help: "The bot's first message (routing callback)."},
+	{Name: "RETURNING_CUSTOMER", Default: "off", Help: "`off`, `offer` (the bot suggests the last worker) or `route` (a returning customer goes straight back to the last worker)."},
+	{Name: "STRAPI_URL", Aliases: []string{"DB_URL"}, Help: "Strapi origin, e.g. `https://expert-hub.herokuapp.com`. Unset: no Strapi (sample CRM or cache only)."},
+	{Name: "STRAPI_API_TOKEN", Secret: true, Help: "Strapi API token (v4/v5, read-only is enough). Preferred over user + password."},
+	{Name: "STRAPI_IDENTIFIER", Aliases: []string{"DB_ID"}, Help: "Strapi user for `/auth/local` when there is no API token."},
+	{Name: "STRAPI_PASSWORD", Aliases: []string{"DB_PASS"}, Secret: true, Help: "Password of `STRAPI_IDENTIFIER`."},
+	{Name: "STRAPI_VERSION", Default: "auto", Help: "`3`, `4`, `5` or `auto` (detected at first request)."},
+	{Name: "STRAPI_COLLECTION", Default: "customers", Help: "Plural API id of the customer collection."},
+	{Name: "STRAPI_WEBHOOK_SECRET", Secret: true, Help: "Shared secret Strapi sends as `Authorization: Bearer <secret>` to the `sync` function; also accepted for a manual full sync."},
+	{Name: "SYNC_SCHEDULER_SERVICE_ACCOUNT", Help: "E-mail of the service account whose OIDC token may trigger a full sync (Cloud Scheduler)."},
+	{Name: "SYNC_OIDC_AUDIENCE", Help: "Audience of that OIDC token; defaults to the `sync` function's public URL."},
+	{Name: "GOOGLE_CLOUD_PROJECT", Help: "Project of the Firestore cache. Unset and no emulator: in-memory cache (local runs)."},
+	{Name: "FIRESTORE_EMULATOR_HOST", Help: "`host:port` of the Firestore emulator (tests, local)."},
+	{Name: "FIRESTORE_DATABASE", Default: "(default)", Help: "Firestore database id."},
+	{Name: "FIRESTORE_COLLECTION", Default: "customers", Help: "Collection holding the customer cache."},
+	{Name: "CACHE_TTL", Default: "30s", Help: "Lifetime of the in-process customer cache in front of Firestore (`0` disables it)."},
+	{Name: "CACHE_SIZE", Default: "10000", Help: "Entries the in-process cache holds at most."},
+	{Name: "CRM_SAMPLE_FILE", Help: "JSON file of customers to seed the in-memory cache; default: the three built-in sample customers."},
+	{Name: "HANDLER_TIMEOUT", Default: "4s", Help: "Deadline of each webhook (Twilio gives up after 5 s)."},
+	{Name: "LOG_LEVEL", Default: "info", Help: "`debug`, `info`, `warn` or `error`."},
+	{Name: "PORT", Default: "8080", Help: "Port of the local server (`go run ./cmd/experthub`)."},
+}
+
+// Config is the validated configuration.
+type Config struct {
+	PublicBaseURL string
+	// PublicURLs maps a function name (e.g. "pre-event") to its exact URL.
+	PublicURLs map[string]string
+
+	TwilioAccountSID string
+	TwilioAuthToken  string
+	TwilioAPIKey     string
+	TwilioAPISecret  string
+	TwilioAPIBaseURL string
+	TwilioTimeout    time.Duration
+
+	Workspace         string
+	PoolQueue         string
+	MessagingService  string
+	ProxyNumber       string
+	ProxyNumbers      map[string]string // ISO country code → sender
+	FallbackWorker    string
+	WelcomeMessage    string
+	ReturningCustomer string
+
+	StrapiURL           string
+	StrapiAPIToken      string
+	StrapiIdentifier    string
+	StrapiPassword      string
+	StrapiVersion       string
+	StrapiCollection    string
+	StrapiWebhookSecret string
+	SchedulerAccount    string
+	SyncAudience        string
+
+	Project             string
+	FirestoreEmulator   string
+	FirestoreDatabase   string
+	FirestoreCollection string
+	CacheTTL            time.Duration
+	CacheSize           int
+	SampleFile          string
+
+	HandlerTimeout time.Duration
+	LogLevel       string
+	Port           string
+}
+
+// HasTwilio reports whether Twilio credentials are set; without them the
+// local runner starts the sandbox.
+func (c *Config) HasTwilio() bool { return c.TwilioAccountSID != "" }
+
+// HasStrapi reports whether a Strapi CMS is configured.
+func (c *Config) HasStrapi() bool { return c.StrapiURL != "" }
+
+// UsesFirestore reports whether the cache lives in Firestore.
+func (c *Config) UsesFirestore() bool { return c.Project != "" || c.FirestoreEmulator != "" }
+
+// PublicURL is the URL Twilio signs for the named function.
+func (c *Config) PublicURL(function string) string {
+	if u, ok := c.PublicURLs[function]; ok {
+		return u
+	}
+	return strings.TrimRight(c.PublicBaseURL, "/") + "/" + function
+}
+
+// Load reads the environment. A .env file in the working directory, if
+// present, fills in variables the environment does not set.
+func Load() (*Config, error) {
+	env := Environ()
+	if err := env.mergeDotEnv(".env"); err != nil {
+		return nil, err
+	}
+	return Parse(env)
+}
+
+// Env is a set of environment variables.
+type Env map[string]string
+
+// Environ returns the process environment.
+func Environ() Env {
+	env := Env{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	return env
+}
+
+var (
+	sidPattern       = regexp.MustCompile(`^[A-Z]{2}[0-9a-fA-F]{32}$`)
+	proxyVarPattern  = regexp.MustCompile(`^FRONTLINE_PROXY_NUMBER_([A-Z]{2})$`)
+	publicURLPattern = regexp.MustCompile(`^PUBLIC_URL_([A-Z_]+)$`)
+)
+
+// Parse validates env and returns the configuration, or one error listing
+// every missing or malformed variable.
+func Parse(env Env) (*Config, error) {
+	p := parser{env: env}
+	c := &Config{
+		Port:             p.str("PORT"),
+		TwilioAccountSID: p.str("TWILIO_ACCOUNT_SID"),
+		TwilioAuthToken:  p.str("TWILIO_AUTH_TOKEN"),
+		TwilioAPIKey:     p.str("TWILIO_API_KEY"),
+		TwilioAPISecret:  p.str("TWILIO_API_SECRET"),
+		TwilioAPIBaseURL: p.url("TWILIO_API_BASE_URL"),
+		TwilioTimeout:    p.duration("TWILIO_TIMEOUT"),
+
+		Workspace:         p.str("FRONTLINE_WORKSPACE"),
+		PoolQueue:         p.str("FRONTLINE_DEFAULT_POOL_QUEUE"),
+		MessagingService:  p.str("FRONTLINE_MESSAGING_SERVICE"),
+		ProxyNumber:       p.str("FRONTLINE_PROXY_NUMBER"),
+		ProxyNumbers:      map[string]string{},
+		PublicURLs:        map[string]string{},
+		FallbackWorker:    strings.ToLower(p.str("FALLBACK_WORKER")),
+		WelcomeMessage:    p.str("WELCOME_MESSAGE"),
+		ReturningCustomer: p.oneOf("RETURNING_CUSTOMER", "off", "offer", "route"),
+
+		StrapiURL:           strings.TrimRight(p.url("STRAPI_URL"), "/"),
+		StrapiAPIToken:      p.str("STRAPI_API_TOKEN"),
+		StrapiIdentifier:    p.str("STRAPI_IDENTIFIER"),
+		StrapiPassword:      p.str("STRAPI_PASSWORD"),
+		StrapiVersion:       p.oneOf("STRAPI_VERSION", "auto", "3", "4", "5"),
+		StrapiCollection:    p.str("STRAPI_COLLECTION"),
+		StrapiWebhookSecret: p.str("STRAPI_WEBHOOK_SECRET"),
+		SchedulerAccount:    p.str("SYNC_SCHEDULER_SERVICE_ACCOUNT"),
+		SyncAudience:        p.str("SYNC_OIDC_AUDIENCE"),
+
+		Project:             p.str("GOOGLE_CLOUD_PROJECT"),
+		FirestoreEmulator:   p.str("FIRESTORE_EMULATOR_HOST"),
+		FirestoreDatabase:   p.str("FIRESTORE_DATABASE"),
+		FirestoreCollection: p.str("FIRESTORE_COLLECTION"),
+		CacheTTL:            p.duration("CACHE_TTL"),
+		CacheSize:           p.positiveInt("CACHE_SIZE"),
+		SampleFile:          p.str("CRM_SAMPLE_FILE"),
+
+		HandlerTimeout: p.duration("HANDLER_TIMEOUT"),
+		LogLevel:       p.oneOf("LOG_LEVEL", "debug", "info", "warn", "error"),
+	}
+	c.PublicBaseURL = p.url("PUBLIC_BASE_URL")
+	if c.PublicBaseURL == "" {
+		c.PublicBaseURL = "http://localhost:" + c.Port
+	}
+	c.PublicBaseURL = strings.TrimRight(c.PublicBaseURL, "/")
+
+	for k, v := range env {
+		if m := proxyVarPattern.FindStringSubmatch(k); m != nil {
+			cc := m[1]
+			if cc == "UK" {
+				cc = "GB"
+			}
+			c.ProxyNumbers[cc] = strings.TrimSpace(v)
+		}
+		if m := publicURLPattern.FindStringSubmatch(k); m != nil {
+			name := strings.ToLower(strings.ReplaceAll(m[1], "_", "-"))
+			c.PublicURLs[name] = strings.TrimRight(p.url(k), "/")
+		}
+	}
+	// An explicit GB number wins over the seed's UK spelling.
+	if v := strings.TrimSpace(env["FRONTLINE_PROXY_NUMBER_GB"]); v != "" {
+		c.ProxyNumbers["GB"] = v
+	}
+	if c.SyncAudience == "" {
+		c.SyncAudience = c.PublicURL("sync")
+	}
+
+	p.check(c.TwilioAccountSID == "" || sidPattern.MatchString(c.TwilioAccountSID) && strings.HasPrefix(c.TwilioAccountSID, "AC"),
+		"TWILIO_ACCOUNT_SID", "must be AC followed by 32 hex digits")
+	p.check(c.TwilioAccountSID == "" || c.TwilioAuthToken != "",
+		"TWILIO_AUTH_TOKEN", "is required with TWILIO_ACCOUNT_SID (it checks webhook signatures)")
+	p.check((c.TwilioAPIKey == "") == (c.TwilioAPISecret == ""),
+		"TWILIO_API_KEY", "and TWILIO_API_SECRET must be set together")
+	p.check(c.TwilioAccountSID == "" || c.Workspace != "",
+		"FRONTLINE_WORKSPACE", "is required with Twilio credentials")
+	p.check(c.Workspace == "" || strings.HasPrefix(c.Workspace, "WS"), "FRONTLINE_WORKSPACE", "must start with WS")
+	p.check(c.PoolQueue == "" || strings.HasPrefix(c.PoolQueue, "WQ"), "FRONTLINE_DEFAULT_POOL_QUEUE", "must start with WQ")
+	p.check(c.StrapiURL == "" || c.StrapiAPIToken != "" || c.StrapiIdentifier != "" && c.StrapiPassword != "",
+		"STRAPI_API_TOKEN", "or STRAPI_IDENTIFIER and STRAPI_PASSWORD are required with STRAPI_URL")
+	p.check(c.TwilioTimeout > 0, "TWILIO_TIMEOUT", "must be positive")
+	p.check(c.HandlerTimeout > 0, "HANDLER_TIMEOUT", "must be positive")
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parser reads variables through their aliases and defaults, collecting
+// every problem instead of stopping at the first.
+type parser struct {
+	env      Env
+	problems []string
+}
+
+func lookupVar(name string) Var {
+	for _, v := range Vars {
+		if v.Name == name {
+			return v
+		}
+	}
+	return Var{Name: name}
+}
+
+func (p *parser) str(name string) string {
+	v := lookupVar(name)
+	for _, k := range append([]string{v.Name}, v.Aliases...) {
+		if s, ok := p.env[k]; ok && strings.TrimSpace(s) != "" {
+			return strings.TrimSpace(s)
+		}
+	}
+	return v.Default
+}
+
+func (p *parser) url(name string) string {
+	s := p.env[name]
+	if s == "" {
+		s = p.str(name)
+	}
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.problems = append(p.problems, name+": must be an http(s) URL")
+		return ""
+	}
+	return s
+}
+
+func (p *parser) duration(name string) time.Duration {
+	s := p.str(name)
+	if s == "0" {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		p.problems = append(p.problems, fmt.Sprintf("%s: %q is not a duration like 2s or 500ms", name, s))
+	}
+	return d
+}
+
+func (p *parser) positiveInt(name string) int {
+	s := p.str(name)
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		p.problems = append(p.problems, fmt.Sprintf("%s: %q is not a positive number", name, s))
+	}
+	return n
+}
+
+func (p *parser) oneOf(name string, allowed ...string) string {
+	s := strings.ToLower(p.str(name))
+	for _, a := range allowed {
+		if s == a {
+			return s
+		}
+	}
+	p.problems = append(p.problems, fmt.Sprintf("%s: %q is not one of %s", name, s, strings.Join(allowed, ", ")))
+	return allowed[0]
+}
+
+func (p *parser) check(ok bool, name, msg string) {
+	if !ok {
+		p.problems = append(p.problems, name+": "+msg)
+	}
+}
+
+func (p *parser) err() error {
+	if len(p.problems) == 0 {
+		return nil
+	}
+	sort.Strings(p.problems)
+	return errors.New("invalid configuration:\n  " + strings.Join(p.problems, "\n  "))
+}

@@ -1,0 +1,114 @@
+package config
+
+import (
+	"bufio"
+	"strings"
+	"testing"
+	"time"
+)
+
+// seedDotEnv is the seed tutorial's .env, unchanged (plus the two TaskRouter
+// lines its later section adds).
+const seedDotEnv = `DB_URL=https://expert-hub.herokuapp.com
+DB_ID=frontline_app
+DB_PASS=XXXX
+FRONTLINE_PROXY_NUMBER=+4478285**** 
+FRONTLINE_PROXY_NUMBER_UK=+4478285****
+FRONTLINE_PROXY_NUMBER_FR=+337575****
+FRONTLINE_MESSAGING_SERVICE=MGaabc851414764527f5cd13542xxxxxx
+FRONTLINE_WORKSPACE=WSxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+FRONTLINE_DEFAULT_POOL_QUEUE=WQxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+`
+
+func TestParseSeedDotEnv(t *testing.T) {
+	env, err := ParseDotEnv(bufio.NewScanner(strings.NewReader(seedDotEnv)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse(env)
+	if err != nil {
+		t.Fatalf("seed .env rejected: %v", err)
+	}
+	checks := map[string][2]string{
+		"StrapiURL":        {c.StrapiURL, "https://expert-hub.herokuapp.com"},
+		"StrapiIdentifier": {c.StrapiIdentifier, "frontline_app"},
+		"StrapiPassword":   {c.StrapiPassword, "XXXX"},
+		"ProxyNumber":      {c.ProxyNumber, "+4478285****"},
+		"GB":               {c.ProxyNumbers["GB"], "+4478285****"},
+		"FR":               {c.ProxyNumbers["FR"], "+337575****"},
+		"PoolQueue":        {c.PoolQueue, "WQxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+		"PublicBaseURL":    {c.PublicBaseURL, "http://localhost:8080"},
+		"sync URL":         {c.PublicURL("sync"), "http://localhost:8080/sync"},
+	}
+	for name, got := range checks {
+		if got[0] != got[1] {
+			t.Errorf("%s = %q, want %q", name, got[0], got[1])
+		}
+	}
+	if c.HasTwilio() || !c.HasStrapi() || c.UsesFirestore() {
+		t.Errorf("HasTwilio=%v HasStrapi=%v UsesFirestore=%v", c.HasTwilio(), c.HasStrapi(), c.UsesFirestore())
+	}
+	if c.TwilioTimeout != 2*time.Second || c.HandlerTimeout != 4*time.Second {
+		t.Errorf("defaults: TwilioTimeout=%v HandlerTimeout=%v", c.TwilioTimeout, c.HandlerTimeout)
+	}
+}
+
+func TestParseAliasesAndOverrides(t *testing.T) {
+	c, err := Parse(Env{
+		"ACCOUNT_SID":               "AC" + strings.Repeat("a", 32),
+		"AUTH_TOKEN":                "tok",
+		"FRONTLINE_WORKSPACE":       "WS1",
+		"DEFAULT_POOL_QUEUE_SID":    "WQ1",
+		"PUBLIC_BASE_URL":           "https://r-p.cloudfunctions.net/",
+		"PUBLIC_URL_PRE_EVENT":      "https://pre-event-x.a.run.app",
+		"FRONTLINE_PROXY_NUMBER_UK": "+441",
+		"FRONTLINE_PROXY_NUMBER_GB": "+442",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TwilioAuthToken != "tok" || c.PoolQueue != "WQ1" || !c.HasTwilio() {
+		t.Errorf("aliases not read: %+v", c)
+	}
+	if got := c.PublicURL("crm"); got != "https://r-p.cloudfunctions.net/crm" {
+		t.Errorf("PublicURL(crm) = %q", got)
+	}
+	if got := c.PublicURL("pre-event"); got != "https://pre-event-x.a.run.app" {
+		t.Errorf("PublicURL(pre-event) = %q", got)
+	}
+	if c.ProxyNumbers["GB"] != "+442" {
+		t.Errorf("GB = %q, want the explicit GB number", c.ProxyNumbers["GB"])
+	}
+}
+
+func TestParseNamesEveryProblem(t *testing.T) {
+	_, err := Parse(Env{
+		"TWILIO_ACCOUNT_SID": "nope",
+		"STRAPI_URL":         "ftp://x",
+		"TWILIO_TIMEOUT":     "soon",
+		"TWILIO_API_KEY":     "SK1",
+		"STRAPI_VERSION":     "6",
+		"CACHE_SIZE":         "-3",
+	})
+	if err == nil {
+		t.Fatal("Parse accepted a broken environment")
+	}
+	for _, name := range []string{"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "STRAPI_URL", "TWILIO_TIMEOUT", "TWILIO_API_KEY", "STRAPI_VERSION", "CACHE_SIZE", "FRONTLINE_WORKSPACE"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s:\n%v", name, err)
+		}
+	}
+}
+
+func TestParseDotEnvSyntax(t *testing.T) {
+	env, err := ParseDotEnv(bufio.NewScanner(strings.NewReader("# c\n\nexport A=1\nB=\"two words\"\nC=3 # note\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env["A"] != "1" || env["B"] != "two words" || env["C"] != "3" {
+		t.Errorf("got %v", env)
+	}
+	if _, err := ParseDotEnv(bufio.NewScanner(strings.NewReader("novalue\n"))); err == nil {
+		t.Error("a line without = was accepted")
+	}
+}
