@@ -1,0 +1,92 @@
+// Package bot decides what the Expert Hub bot answers a customer and where
+// the conversation goes next. It does no I/O: text in, decision out.
+package bot
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Route says who the conversation should go to.
+type Route int
+
+const (
+	// RouteNone keeps the customer with the bot.
+	RouteNone Route = iota
+	// RouteWorker asks for a named worker (Decision.Worker).
+	RouteWorker
+	// RouteAgent asks for the longest-idle available worker.
+	RouteAgent
+)
+
+func (r Route) String() string {
+	switch r {
+	case RouteWorker:
+		return "worker"
+	case RouteAgent:
+		return "agent"
+	default:
+		return "none"
+	}
+}
+
+// Decision is the bot's answer to one customer message.
+type Decision struct {
+	Route Route
+	// Worker is the lower-cased e-mail the customer asked for (RouteWorker).
+	Worker string
+	// Reply is what to send the customer now. For RouteWorker and
+	// RouteAgent the reply depends on whether a worker is found: see
+	// Connecting, UnknownWorker and NoAgentAvailable.
+	Reply string
+}
+
+// Menu is the prompt for anything the bot does not understand.
+const Menu = "If you know the email of the agent you want to speak, please write:\n" +
+	"person@email.com\n" +
+	"Otherwise write:\n" +
+	"AGENT\n" +
+	"and we will connect you with an expert."
+
+var (
+	emailPattern = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}`)
+	agentPattern = regexp.MustCompile(`(?i)\bagents?\b`)
+)
+
+// Decide reads one customer message. An e-mail address anywhere in the text
+// wins over the word "agent", which wins over the menu.
+func Decide(text string) Decision {
+	if email := emailPattern.FindString(text); email != "" {
+		return Decision{Route: RouteWorker, Worker: strings.ToLower(email)}
+	}
+	if agentPattern.MatchString(text) {
+		return Decision{Route: RouteAgent}
+	}
+	return Decision{Route: RouteNone, Reply: Menu}
+}
+
+// Connecting is the reply once a worker has been chosen.
+func Connecting(worker string) string {
+	return "Bear with us while we connect you to " + worker
+}
+
+// ConnectingAgent is the reply once the longest-idle worker has been chosen;
+// the customer asked for anyone, so the name is not the point.
+func ConnectingAgent(worker string) string {
+	return fmt.Sprintf("Bear with us while we connect you to %s, one of our experts.", worker)
+}
+
+// UnknownWorker is the reply when the e-mail is not a Frontline worker.
+func UnknownWorker(email string) string {
+	return fmt.Sprintf("Sorry, we could not find an expert with the email %s.\n\n%s", email, Menu)
+}
+
+// NoAgentAvailable is the reply when every expert is busy.
+const NoAgentAvailable = "All our experts are busy right now. Write AGENT again in a few minutes, " +
+	"or send the email of the expert you want to speak with."
+
+// OfferLastWorker suggests the worker a returning customer spoke with.
+func OfferLastWorker(worker string) string {
+	return fmt.Sprintf("Welcome back! Last time you spoke with %s. Write their email to talk to them again, or AGENT for the first available expert.", worker)
+}

@@ -1,0 +1,63 @@
+package bot
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDecide(t *testing.T) {
+	tests := []struct {
+		text   string
+		route  Route
+		worker string
+	}{
+		{"Hi, can I talk to Ann@Example.COM please?", RouteWorker, "ann@example.com"},
+		{"ann@example.com", RouteWorker, "ann@example.com"},
+		{"bob.smith+shop@mail.co.uk agent", RouteWorker, "bob.smith+shop@mail.co.uk"},
+		{"AGENT", RouteAgent, ""},
+		{"agent", RouteAgent, ""},
+		{"I'd like an Agent, thanks", RouteAgent, ""},
+		{"any agents free?", RouteAgent, ""},
+		{"reagent stock", RouteNone, ""},
+		{"hello", RouteNone, ""},
+		{"", RouteNone, ""},
+		{"write to me @ home", RouteNone, ""},
+	}
+	for _, tt := range tests {
+		d := Decide(tt.text)
+		if d.Route != tt.route || d.Worker != tt.worker {
+			t.Errorf("Decide(%q) = %v %q, want %v %q", tt.text, d.Route, d.Worker, tt.route, tt.worker)
+		}
+		if tt.route == RouteNone && d.Reply != Menu {
+			t.Errorf("Decide(%q).Reply = %q, want the menu", tt.text, d.Reply)
+		}
+	}
+}
+
+func TestReplies(t *testing.T) {
+	if got := Connecting("ann@example.com"); got != "Bear with us while we connect you to ann@example.com" {
+		t.Errorf("Connecting = %q", got)
+	}
+	if got := UnknownWorker("x@y.com"); !strings.Contains(got, "x@y.com") || !strings.Contains(got, Menu) {
+		t.Errorf("UnknownWorker = %q, want the e-mail and the menu", got)
+	}
+}
+
+func FuzzDecide(f *testing.F) {
+	for _, s := range []string{"AGENT", "a@b.co", "hello", "@@@.", "agent a@b.c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d := Decide(s)
+		switch d.Route {
+		case RouteWorker:
+			if !strings.Contains(strings.ToLower(s), d.Worker) || !strings.Contains(d.Worker, "@") {
+				t.Errorf("Decide(%q) routed to %q, not in the text", s, d.Worker)
+			}
+		case RouteNone:
+			if d.Reply != Menu {
+				t.Errorf("Decide(%q) gave no menu", s)
+			}
+		}
+	})
+}

@@ -1,0 +1,76 @@
+package crm
+
+import (
+	"container/list"
+	"sync"
+	"time"
+)
+
+// recentCache is a bounded, expiring LRU of lookup results. A nil
+// *recentCache is a cache that never hits.
+type recentCache struct {
+	mu      sync.Mutex
+	ttl     time.Duration
+	size    int
+	order   *list.List // front = most recently used
+	entries map[string]*list.Element
+}
+
+type recentEntry struct {
+	key     string
+	result  lookupResult
+	expires time.Time
+}
+
+func newRecentCache(size int, ttl time.Duration) *recentCache {
+	return &recentCache{ttl: ttl, size: size, order: list.New(), entries: make(map[string]*list.Element, size)}
+}
+
+func (c *recentCache) get(key string, now time.Time) (lookupResult, bool) {
+	if c == nil {
+		return lookupResult{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.entries[key]
+	if !ok {
+		return lookupResult{}, false
+	}
+	e := el.Value.(*recentEntry)
+	if !now.Before(e.expires) {
+		c.order.Remove(el)
+		delete(c.entries, key)
+		return lookupResult{}, false
+	}
+	c.order.MoveToFront(el)
+	return e.result, true
+}
+
+func (c *recentCache) put(key string, r lookupResult, now time.Time) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[key]; ok {
+		e := el.Value.(*recentEntry)
+		e.result, e.expires = r, now.Add(c.ttl)
+		c.order.MoveToFront(el)
+		return
+	}
+	c.entries[key] = c.order.PushFront(&recentEntry{key: key, result: r, expires: now.Add(c.ttl)})
+	for c.order.Len() > c.size {
+		oldest := c.order.Back()
+		c.order.Remove(oldest)
+		delete(c.entries, oldest.Value.(*recentEntry).key)
+	}
+}
+
+func (c *recentCache) len() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.order.Len()
+}

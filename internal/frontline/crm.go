@@ -1,0 +1,167 @@
+// Package frontline answers the Frontline app's callbacks: the CRM
+// callback (My Customers, Customer Details) and the outgoing-conversation
+// callback (which number to text from).
+package frontline
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/experthub/experthub/internal/crm"
+)
+
+// Customers is the read side of the CRM the callbacks need.
+type Customers interface {
+	Customer(ctx context.Context, id string) (crm.Customer, error)
+	List(ctx context.Context, q crm.ListQuery) (crm.Page, error)
+}
+
+const (
+	defaultPageSize = 30
+	maxPageSize     = 100
+)
+
+// CRMOptions tunes the CRM callback.
+type CRMOptions struct {
+	// ByOwner limits GetCustomersList to the calling worker's customers
+	// (and unowned ones). Off when the CRM has no owner field.
+	ByOwner bool
+	Logger  *slog.Logger
+}
+
+// CRMHandler serves the Frontline CRM callback. It expects a request whose
+// signature has been checked and whose form is in r.PostForm.
+func CRMHandler(customers Customers, opts CRMOptions) http.Handler {
+	h := &crmHandler{customers: customers, byOwner: opts.ByOwner, log: opts.Logger}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	return h
+}
+
+type crmHandler struct {
+	customers Customers
+	byOwner   bool
+	log       *slog.Logger
+}
+
+func (h *crmHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	location := r.PostForm.Get("Location")
+	switch location {
+	case "GetCustomerDetailsByCustomerId":
+		h.details(w, r)
+	case "GetCustomersList":
+		h.list(w, r)
+	default:
+		h.log.WarnContext(r.Context(), "crm callback: unknown location", "location", location)
+		writeError(w, http.StatusUnprocessableEntity, "unknown Location "+strconv.Quote(location))
+	}
+}
+
+func (h *crmHandler) details(w http.ResponseWriter, r *http.Request) {
+	id := strings.TrimSpace(r.PostForm.Get("CustomerId"))
+	if id == "" {
+		writeError(w, http.StatusBadRequest, "CustomerId is required")
+		return
+	}
+	c, err := h.customers.Customer(r.Context(), id)
+	switch {
+	case errors.Is(err, crm.ErrNotFound):
+		h.log.InfoContext(r.Context(), "crm callback: unknown customer", "customer_id", id)
+		writeError(w, http.StatusNotFound, "customer not found")
+		return
+	case err != nil:
+		h.log.ErrorContext(r.Context(), "crm callback: lookup failed", "customer_id", id, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "customer data unavailable")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"objects": map[string]any{"customer": c}})
+}
+
+func (h *crmHandler) list(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q := crm.ListQuery{Prefix: crm.NameKey(r.PostForm.Get("Query")), Limit: defaultPageSize}
+	if h.byOwner {
+		q.Worker = strings.ToLower(r.PostForm.Get("Worker"))
+	}
+	if s := r.PostForm.Get("PageSize"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, "PageSize must be a positive number")
+			return
+		}
+		q.Limit = min(n, maxPageSize)
+	}
+	switch token, anchor := r.PostForm.Get("NextPageToken"), r.PostForm.Get("Anchor"); {
+	case token != "":
+		c, err := decodeCursor(token)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "invalid NextPageToken")
+			return
+		}
+		q.After = &c
+	case anchor != "":
+		// Frontline's Anchor is the customer_id of the last row shown; the
+		// list is ordered by name, so find where that customer sits.
+		c, err := h.customers.Customer(ctx, anchor)
+		if errors.Is(err, crm.ErrNotFound) {
+			writeError(w, http.StatusBadRequest, "unknown Anchor")
+			return
+		}
+		if err != nil {
+			h.log.ErrorContext(ctx, "crm callback: anchor lookup failed", "err", err)
+			writeError(w, http.StatusServiceUnavailable, "customer data unavailable")
+			return
+		}
+		q.After = &crm.Cursor{NameKey: c.NameKey(), ID: c.ID}
+	}
+	page, err := h.customers.List(ctx, q)
+	if err != nil {
+		h.log.ErrorContext(ctx, "crm callback: list failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "customer data unavailable")
+		return
+	}
+	list := make([]crm.Customer, len(page.Customers))
+	for i, c := range page.Customers {
+		list[i] = c.Summary()
+	}
+	objects := map[string]any{"customers": list, "searchable": true}
+	if page.Next != nil {
+		objects["next_page_token"] = encodeCursor(*page.Next)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"objects": objects})
+}
+
+// The page token is opaque to Frontline; it carries the sort position so
+// the next page is one query with no lookup.
+func encodeCursor(c crm.Cursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.NameKey + "\x00" + c.ID))
+}
+
+func decodeCursor(token string) (crm.Cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return crm.Cursor{}, err
+	}
+	name, id, ok := strings.Cut(string(b), "\x00")
+	if !ok || id == "" {
+		return crm.Cursor{}, errors.New("malformed page token")
+	}
+	return crm.Cursor{NameKey: name, ID: id}, nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the client has gone if this fails
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

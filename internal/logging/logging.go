@@ -1,0 +1,97 @@
+// Package logging builds the structured JSON logger every function uses:
+// Cloud Logging field names, and phone numbers masked wherever they appear.
+package logging
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"strings"
+)
+
+// New returns a JSON logger writing Cloud Logging's "severity" and
+// "message" fields, masking phone numbers in every string it writes.
+func New(w io.Writer, level string) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level)) // config has validated it; unknown falls back to info
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{
+		Level:       lv,
+		ReplaceAttr: replaceAttr,
+	})
+	return slog.New(h)
+}
+
+func replaceAttr(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 {
+		switch a.Key {
+		case slog.LevelKey:
+			a.Key = "severity"
+			if lv, ok := a.Value.Any().(slog.Level); ok {
+				a.Value = slog.StringValue(severity(lv))
+			}
+		case slog.MessageKey:
+			a.Key = "message"
+		case slog.TimeKey:
+			a.Key = "time"
+		}
+	}
+	switch a.Value.Kind() {
+	case slog.KindString:
+		a.Value = slog.StringValue(MaskPhones(a.Value.String()))
+	case slog.KindAny:
+		// Errors and Stringers often quote the address that failed.
+		switch v := a.Value.Any().(type) {
+		case error:
+			a.Value = slog.StringValue(MaskPhones(v.Error()))
+		case fmt.Stringer:
+			a.Value = slog.StringValue(MaskPhones(v.String()))
+		}
+	}
+	return a
+}
+
+func severity(l slog.Level) string {
+	switch {
+	case l >= slog.LevelError:
+		return "ERROR"
+	case l >= slog.LevelWarn:
+		return "WARNING"
+	case l >= slog.LevelInfo:
+		return "INFO"
+	default:
+		return "DEBUG"
+	}
+}
+
+// phonePattern matches anything that looks like a phone number: an optional
+// +, then 7 or more digits possibly split by spaces, dots, dashes or
+// brackets. Twilio SIDs are 32 hex digits after two letters; the letter
+// boundary keeps them out.
+var phonePattern = regexp.MustCompile(`(?:\+|\b)\d(?:[ .\-()]{0,2}\d){6,}`)
+
+// MaskPhones replaces all but the last two digits of every phone number in
+// s with '*': "+33679500001" → "+*********01".
+func MaskPhones(s string) string {
+	if !strings.ContainsAny(s, "0123456789") {
+		return s
+	}
+	return phonePattern.ReplaceAllStringFunc(s, Mask)
+}
+
+// Mask hides all but the last two digits of one phone number.
+func Mask(number string) string {
+	b := []byte(number)
+	keep := 2
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < '0' || b[i] > '9' {
+			continue
+		}
+		if keep > 0 {
+			keep--
+			continue
+		}
+		b[i] = '*'
+	}
+	return string(b)
+}

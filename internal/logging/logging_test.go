@@ -1,0 +1,50 @@
+package logging
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestMaskPhones(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"+33679500001", "+*********01"},
+		{"from whatsapp:+5521989500003 to +447491000002", "from whatsapp:+***********03 to +**********02"},
+		{"call +33 6 79 50 00 01 now", "call +** * ** ** ** 01 now"},
+		{"CH" + strings.Repeat("a1", 16), "CH" + strings.Repeat("a1", 16)}, // SIDs stay readable
+		{"index 12, 200 ms", "index 12, 200 ms"},
+		{"no digits", "no digits"},
+	}
+	for _, tt := range tests {
+		if got := MaskPhones(tt.in); got != tt.want {
+			t.Errorf("MaskPhones(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestLoggerFieldsAndMasking(t *testing.T) {
+	var buf bytes.Buffer
+	log := New(&buf, "info")
+	log.Warn("message from +33679500001", "author", "whatsapp:+5521989500003",
+		"err", errors.New("no customer +447491000002"), "count", 3)
+	log.Debug("hidden")
+
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("got %d lines, want 1 (debug must be filtered): %q", len(lines), buf.String())
+	}
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec["severity"] != "WARNING" || rec["message"] != "message from +*********01" {
+		t.Errorf("severity/message = %v / %v", rec["severity"], rec["message"])
+	}
+	for _, digits := range []string{"33679500001", "5521989500003", "447491000002"} {
+		if strings.Contains(buf.String(), digits) {
+			t.Errorf("log line leaks %s: %s", digits, buf.String())
+		}
+	}
+}

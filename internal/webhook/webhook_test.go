@@ -1,0 +1,114 @@
+package webhook
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+)
+
+const token = "12345678901234567890123456789012"
+
+// sign computes X-Twilio-Signature as Twilio documents it (twilio.md §4).
+func sign(authToken, u string, form url.Values) string {
+	keys := make([]string, 0, len(form))
+	for k := range form {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	s := u
+	for _, k := range keys {
+		s += k + form.Get(k)
+	}
+	m := hmac.New(sha1.New, []byte(authToken))
+	m.Write([]byte(s))
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+func TestVerifier(t *testing.T) {
+	const public = "https://europe-west1-p.cloudfunctions.net/crm"
+	form := url.Values{"Location": {"GetCustomersList"}, "Worker": {"ann@example.com"}, "PageSize": {"30"}}
+	good := sign(token, public, form)
+	jsonBody := `{"a":1}`
+	sum := sha256.Sum256([]byte(jsonBody))
+	jsonURL := public + "?bodySHA256=" + hex.EncodeToString(sum[:])
+
+	tests := []struct {
+		name        string
+		method      string
+		target      string // path+query the function sees (Cloud Functions strips the name)
+		contentType string
+		body        string
+		sig         string
+		want        int
+	}{
+		{"valid", "POST", "/", "application/x-www-form-urlencoded", form.Encode(), good, 200},
+		{"valid with charset", "POST", "/", "application/x-www-form-urlencoded; charset=utf-8", form.Encode(), good, 200},
+		{"missing signature", "POST", "/", "application/x-www-form-urlencoded", form.Encode(), "", 403},
+		{"wrong signature", "POST", "/", "application/x-www-form-urlencoded", form.Encode(), sign("other", public, form), 403},
+		{"tampered body", "POST", "/", "application/x-www-form-urlencoded", strings.Replace(form.Encode(), "ann", "eve", 1), good, 403},
+		{"added parameter", "POST", "/", "application/x-www-form-urlencoded", form.Encode() + "&Extra=1", good, 403},
+		{"signed for another URL", "POST", "/", "application/x-www-form-urlencoded", form.Encode(),
+			sign(token, "https://europe-west1-p.cloudfunctions.net/outgoing", form), 403},
+		{"signed for http", "POST", "/", "application/x-www-form-urlencoded", form.Encode(),
+			sign(token, "http://europe-west1-p.cloudfunctions.net/crm", form), 403},
+		{"query not signed", "POST", "/?x=1", "application/x-www-form-urlencoded", form.Encode(), good, 403},
+		{"query signed", "POST", "/?x=1", "application/x-www-form-urlencoded", form.Encode(), sign(token, public+"?x=1", form), 200},
+		{"json via bodySHA256", "POST", "/?bodySHA256=" + hex.EncodeToString(sum[:]), "application/json", jsonBody,
+			sign(token, jsonURL, nil), 200},
+		{"json tampered", "POST", "/?bodySHA256=" + hex.EncodeToString(sum[:]), "application/json", `{"a":2}`,
+			sign(token, jsonURL, nil), 403},
+		{"json without hash", "POST", "/", "application/json", jsonBody, good, 415},
+		{"get signed", "GET", "/?Location=GetCustomersList", "", "", sign(token, public+"?Location=GetCustomersList", nil), 200},
+		{"put", "PUT", "/", "application/x-www-form-urlencoded", form.Encode(), good, 405},
+		{"too large", "POST", "/", "application/x-www-form-urlencoded", "Body=" + strings.Repeat("a", MaxBody), good, 413},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var gotForm url.Values
+			var gotBody string
+			next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				gotForm = r.PostForm
+				b, _ := io.ReadAll(r.Body)
+				gotBody = string(b)
+			})
+			v := NewVerifier(token, slog.New(slog.DiscardHandler), "https://other.example/crm", public)
+			req := httptest.NewRequest(tt.method, tt.target, strings.NewReader(tt.body))
+			// What Cloud Functions' front end hands the container.
+			req.Host = "localhost:8080"
+			req.Header.Set("X-Forwarded-Proto", "https")
+			if tt.contentType != "" {
+				req.Header.Set("Content-Type", tt.contentType)
+			}
+			if tt.sig != "" {
+				req.Header.Set("X-Twilio-Signature", tt.sig)
+			}
+			rec := httptest.NewRecorder()
+			v.Wrap(next).ServeHTTP(rec, req)
+			if rec.Code != tt.want {
+				t.Fatalf("status = %d (%s), want %d", rec.Code, strings.TrimSpace(rec.Body.String()), tt.want)
+			}
+			if tt.want != 200 {
+				if gotForm != nil {
+					t.Error("rejected request reached the handler")
+				}
+				return
+			}
+			if gotBody != tt.body {
+				t.Errorf("handler read body %q, want %q", gotBody, tt.body)
+			}
+			if tt.contentType == "application/x-www-form-urlencoded" && gotForm.Get("Worker") != "ann@example.com" {
+				t.Errorf("PostForm = %v", gotForm)
+			}
+		})
+	}
+}
