@@ -27,27 +27,21 @@ const (
 	maxPageSize     = 100
 )
 
-// CRMOptions tunes the CRM callback.
-type CRMOptions struct {
-	// ByOwner limits GetCustomersList to the calling worker's customers
-	// (and unowned ones). Off when the CRM has no owner field.
-	ByOwner bool
-	Logger  *slog.Logger
-}
-
 // CRMHandler serves the Frontline CRM callback. It expects a request whose
 // signature has been checked and whose form is in r.PostForm.
-func CRMHandler(customers Customers, opts CRMOptions) http.Handler {
-	h := &crmHandler{customers: customers, byOwner: opts.ByOwner, log: opts.Logger}
-	if h.log == nil {
-		h.log = slog.New(slog.DiscardHandler)
+//
+// GetCustomersList shows the calling worker the customers they own plus
+// every customer with no owner, so a CRM without an owner field shows
+// everyone to everyone.
+func CRMHandler(customers Customers, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	return h
+	return &crmHandler{customers: customers, log: log}
 }
 
 type crmHandler struct {
 	customers Customers
-	byOwner   bool
 	log       *slog.Logger
 }
 
@@ -86,9 +80,10 @@ func (h *crmHandler) details(w http.ResponseWriter, r *http.Request) {
 
 func (h *crmHandler) list(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	q := crm.ListQuery{Prefix: crm.NameKey(r.PostForm.Get("Query")), Limit: defaultPageSize}
-	if h.byOwner {
-		q.Worker = strings.ToLower(r.PostForm.Get("Worker"))
+	q := crm.ListQuery{
+		Worker: strings.ToLower(strings.TrimSpace(r.PostForm.Get("Worker"))),
+		Prefix: crm.NameKey(r.PostForm.Get("Query")),
+		Limit:  defaultPageSize,
 	}
 	if s := r.PostForm.Get("PageSize"); s != "" {
 		n, err := strconv.Atoi(s)

@@ -44,7 +44,7 @@ func sampleService(t *testing.T, extra ...crm.Customer) *crm.Service {
 }
 
 func TestCustomerDetails(t *testing.T) {
-	h := CRMHandler(sampleService(t), CRMOptions{})
+	h := CRMHandler(sampleService(t), nil)
 	tests := []struct {
 		id       string
 		want     int
@@ -79,7 +79,7 @@ func TestCustomerDetails(t *testing.T) {
 }
 
 func TestUnknownLocation(t *testing.T) {
-	code, _ := post(t, CRMHandler(sampleService(t), CRMOptions{}), url.Values{"Location": {"GetTemplatesByCustomerId"}})
+	code, _ := post(t, CRMHandler(sampleService(t), nil), url.Values{"Location": {"GetTemplatesByCustomerId"}})
 	if code != http.StatusUnprocessableEntity {
 		t.Errorf("status %d, want 422", code)
 	}
@@ -106,11 +106,11 @@ func TestCustomersListPaging(t *testing.T) {
 		extra = append(extra, crm.Customer{ID: fmt.Sprintf("x%d", i), DisplayName: fmt.Sprintf("Zed %d", i), Worker: "bob@example.com"})
 	}
 	svc := sampleService(t, extra...)
-	h := CRMHandler(svc, CRMOptions{})
+	h := CRMHandler(svc, nil)
 
 	// Walk all pages with the next-page token.
 	var all []string
-	form := url.Values{"Location": {"GetCustomersList"}, "Worker": {"ann@example.com"}, "PageSize": {"4"}}
+	form := url.Values{"Location": {"GetCustomersList"}, "Worker": {"bob@example.com"}, "PageSize": {"4"}}
 	for range 10 {
 		code, body := post(t, h, form)
 		if code != 200 {
@@ -141,13 +141,12 @@ func TestCustomersListPaging(t *testing.T) {
 		t.Errorf("Query=mAr: %v", names)
 	}
 
-	// With owners on, Ann sees the unowned sample but not Bob's customers.
-	owned := CRMHandler(svc, CRMOptions{ByOwner: true})
-	_, body = post(t, owned, url.Values{"Location": {"GetCustomersList"}, "Worker": {"ann@example.com"}})
+	// Ann sees the unowned sample but not Bob's customers.
+	_, body = post(t, h, url.Values{"Location": {"GetCustomersList"}, "Worker": {"ann@example.com"}})
 	if names, _ := listNames(t, body); len(names) != 3 {
 		t.Errorf("Ann's list = %v, want the 3 unowned customers", names)
 	}
-	_, body = post(t, owned, url.Values{"Location": {"GetCustomersList"}, "Worker": {"BOB@example.com"}, "PageSize": {"100"}})
+	_, body = post(t, h, url.Values{"Location": {"GetCustomersList"}, "Worker": {"BOB@example.com"}, "PageSize": {"100"}})
 	if names, _ := listNames(t, body); len(names) != 10 {
 		t.Errorf("Bob's list has %d customers, want 10", len(names))
 	}

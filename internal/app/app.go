@@ -1,0 +1,196 @@
+// Package app builds Expert Hub from its configuration: the clients, the
+// stores, and one http.Handler per function. The Cloud Functions entry
+// package and the local runner both use it.
+package app
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/crmsync"
+	"github.com/experthub/experthub/internal/firestore"
+	"github.com/experthub/experthub/internal/frontline"
+	"github.com/experthub/experthub/internal/inmem"
+	"github.com/experthub/experthub/internal/strapi"
+	"github.com/experthub/experthub/internal/webhook"
+)
+
+// Functions are the function names, in the order the README lists them.
+var Functions = []string{"crm", "outgoing", "sync", "routing", "pre-event", "post-event"}
+
+// App is a built Expert Hub.
+type App struct {
+	Config    *config.Config
+	Store     Store
+	Customers *crm.Service
+	Strapi    *strapi.Client // nil without Strapi settings
+
+	handlers map[string]http.Handler
+	log      *slog.Logger
+	closers  []func() error
+}
+
+// Store is the customer cache with its sync checkpoint.
+type Store interface {
+	crm.Store
+	SyncState(ctx context.Context) (crm.SyncState, error)
+	PutSyncState(ctx context.Context, st crm.SyncState) error
+}
+
+//go:embed sample_crm.json
+var sampleCRM []byte
+
+// New builds the application. It makes no network call: clients connect on
+// first use, so a cold start stays short.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	a := &App{Config: cfg, log: log, handlers: map[string]http.Handler{}}
+	if err := a.buildStore(ctx); err != nil {
+		return nil, err
+	}
+	var source crm.Source
+	if cfg.HasStrapi() {
+		a.Strapi = strapi.New(strapi.Config{
+			BaseURL:    cfg.StrapiURL,
+			APIToken:   cfg.StrapiAPIToken,
+			Identifier: cfg.StrapiIdentifier,
+			Password:   cfg.StrapiPassword,
+			Version:    cfg.StrapiVersion,
+			Collection: cfg.StrapiCollection,
+		})
+		source = a.Strapi
+	}
+	a.Customers = crm.NewService(a.Store, source, crm.ServiceOptions{
+		CacheTTL: cfg.CacheTTL, CacheSize: cfg.CacheSize, Logger: log,
+	})
+
+	a.twilioFacing("crm", frontline.CRMHandler(a.Customers, log.With("function", "crm")))
+	a.twilioFacing("outgoing", frontline.OutgoingHandler(frontline.ProxyNumbers{
+		Default: cfg.ProxyNumber, ByCountry: cfg.ProxyNumbers,
+	}, log.With("function", "outgoing")))
+	a.handlers["sync"] = a.syncHandler()
+	return a, nil
+}
+
+// NewSyncer returns a full/incremental sync from Strapi into the cache, or
+// nil without Strapi settings.
+func (a *App) NewSyncer(progress func(crmsync.Progress)) *crmsync.Syncer {
+	if a.Strapi == nil {
+		return nil
+	}
+	return crmsync.New(a.Strapi, a.Store, crmsync.Options{
+		Progress: progress,
+		Logger:   a.log.With("function", "sync"),
+	})
+}
+
+func (a *App) syncHandler() http.Handler {
+	syncer := a.NewSyncer(nil)
+	if syncer == nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			a.log.WarnContext(r.Context(), "sync called without Strapi settings")
+			http.Error(w, "no CRM to sync from: STRAPI_URL is not set", http.StatusNotImplemented)
+		})
+	}
+	// No handler deadline here: a full sync of a large CRM takes longer
+	// than a webhook may, and the function's own timeout bounds it.
+	return crmsync.NewHandler(syncer, crmsync.HandlerConfig{
+		WebhookSecret:    a.Config.StrapiWebhookSecret,
+		SchedulerAccount: a.Config.SchedulerAccount,
+		Audience:         a.Config.SyncAudience,
+		Validator:        crmsync.GoogleIDTokens{},
+		Logger:           a.log.With("function", "sync"),
+	})
+}
+
+func (a *App) buildStore(ctx context.Context) error {
+	cfg := a.Config
+	if cfg.UsesFirestore() {
+		client, err := firestore.NewClient(ctx, cfg.Project, cfg.FirestoreDatabase)
+		if err != nil {
+			return err
+		}
+		a.closers = append(a.closers, client.Close)
+		a.Store = firestore.NewStore(client, cfg.FirestoreCollection)
+		return nil
+	}
+	sample := sampleCRM
+	if cfg.SampleFile != "" {
+		b, err := os.ReadFile(cfg.SampleFile)
+		if err != nil {
+			return fmt.Errorf("read CRM_SAMPLE_FILE: %w", err)
+		}
+		sample = b
+	}
+	var customers []crm.Customer
+	if err := json.Unmarshal(sample, &customers); err != nil {
+		return fmt.Errorf("sample CRM: %w", err)
+	}
+	now := time.Now()
+	for i := range customers {
+		customers[i].SyncedAt = now
+	}
+	store := inmem.NewStore()
+	if err := store.Upsert(ctx, customers...); err != nil {
+		return err
+	}
+	a.Store = store
+	return nil
+}
+
+// twilioFacing registers a handler behind the signature check and the
+// handler deadline.
+func (a *App) twilioFacing(name string, h http.Handler) {
+	v := webhook.NewVerifier(a.Config.TwilioAuthToken, a.log.With("function", name), a.Config.PublicURL(name))
+	a.handlers[name] = withDeadline(a.Config.HandlerTimeout, v.Wrap(h))
+}
+
+func withDeadline(d time.Duration, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// ServeFunction serves one request to the named function.
+func (a *App) ServeFunction(name string, w http.ResponseWriter, r *http.Request) {
+	h, ok := a.handlers[name]
+	if !ok {
+		Unavailable(name).ServeHTTP(w, r)
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
+// Close releases the clients.
+func (a *App) Close() error {
+	var first error
+	for _, c := range a.closers {
+		if err := c(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Unavailable answers for a function that could not be built. The
+// pre-action webhook must still answer 200: any other status would make
+// Twilio drop the customer's message.
+func Unavailable(name string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if name == "pre-event" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte("{}"))
+			return
+		}
+		http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+	})
+}

@@ -1,0 +1,232 @@
+package deploy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// writeEnvFile writes env as a .env file and returns its path.
+func writeEnvFile(t *testing.T, env map[string]string) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("# deploy settings\n")
+	for k, v := range env {
+		fmt.Fprintf(&b, "%s=%q\n", k, v)
+	}
+	path := filepath.Join(t.TempDir(), "deploy.env")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func args(t *testing.T, extra ...string) []string {
+	return append([]string{
+		"--project=expert-test", "--region=europe-west1",
+		"--source=" + sourceDir(t, indexesJSON),
+		"--env-file=" + writeEnvFile(t, baseEnv()),
+	}, extra...)
+}
+
+// fakeGcloud records calls and answers like gcloud on a project where the
+// service accounts, the secrets (with versions), the database, the index
+// and the scheduler job exist already.
+type fakeGcloud struct {
+	calls [][]string
+	fail  func(args []string) (stderr string, failed bool)
+}
+
+func (f *fakeGcloud) run(args []string, stdout, stderr io.Writer) error {
+	f.calls = append(f.calls, args)
+	if f.fail != nil {
+		if msg, failed := f.fail(args); failed {
+			io.WriteString(stderr, msg)
+			return errors.New("exit status 1")
+		}
+	}
+	if slices.Equal(args[:3], []string{"secrets", "versions", "list"}) {
+		io.WriteString(stdout, "1\n")
+	}
+	return nil
+}
+
+func (f *fakeGcloud) called(prefix ...string) int {
+	n := 0
+	for _, c := range f.calls {
+		if len(c) >= len(prefix) && slices.Equal(c[:len(prefix)], prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestMainRunConverges(t *testing.T) {
+	g := &fakeGcloud{fail: func(args []string) (string, bool) {
+		if args[1] == "indexes" {
+			return "ERROR: (gcloud.firestore.indexes.composite.create) ALREADY_EXISTS: index already exists", true
+		}
+		return "", false
+	}}
+	var out bytes.Buffer
+	if err := deploy(args(t, "--run"), &out, g.run); err != nil {
+		t.Fatalf("deploy: %v\n%s", err, out.String())
+	}
+	checks := []struct {
+		prefix []string
+		want   int
+	}{
+		{[]string{"iam", "service-accounts", "describe"}, 3},
+		{[]string{"iam", "service-accounts", "create"}, 0}, // they exist
+		{[]string{"secrets", "create"}, 0},
+		{[]string{"firestore", "databases", "create"}, 0},
+		{[]string{"firestore", "indexes", "composite", "create"}, 2},
+		{[]string{"functions", "deploy"}, len(Functions)},
+		{[]string{"scheduler", "jobs", "create"}, 0},
+		{[]string{"scheduler", "jobs", "update", "http"}, 1}, // exists: updated
+		{[]string{"run", "services", "add-iam-policy-binding"}, len(Functions) + 1},
+	}
+	for _, c := range checks {
+		if got := g.called(c.prefix...); got != c.want {
+			t.Errorf("%q called %d times, want %d", c.prefix, got, c.want)
+		}
+	}
+	if !strings.Contains(out.String(), "$ gcloud functions deploy post-event") {
+		t.Errorf("output does not echo the commands:\n%s", out.String())
+	}
+}
+
+func TestMainRunCreatesWhatIsMissing(t *testing.T) {
+	g := &fakeGcloud{fail: func(args []string) (string, bool) {
+		return "NOT_FOUND", slices.Contains(args, "describe")
+	}}
+	if err := deploy(args(t, "--run"), io.Discard, g.run); err != nil {
+		t.Fatal(err)
+	}
+	for _, prefix := range [][]string{
+		{"iam", "service-accounts", "create"},
+		{"secrets", "create"},
+		{"firestore", "databases", "create"},
+		{"scheduler", "jobs", "create", "http"},
+	} {
+		if g.called(prefix...) == 0 {
+			t.Errorf("%q not called", prefix)
+		}
+	}
+	if n := g.called("scheduler", "jobs", "update"); n != 0 {
+		t.Errorf("scheduler job updated %d times before it exists", n)
+	}
+}
+
+func TestMainRunStops(t *testing.T) {
+	t.Run("secret without a version", func(t *testing.T) {
+		g := &fakeGcloud{}
+		emptySecret := func(args []string, stdout, stderr io.Writer) error {
+			if slices.Contains(args, "strapi-webhook-secret") && args[1] == "versions" {
+				g.calls = append(g.calls, args)
+				return nil // no output: no enabled version
+			}
+			return g.run(args, stdout, stderr)
+		}
+		err := deploy(args(t, "--run"), io.Discard, emptySecret)
+		if err == nil || !strings.Contains(err.Error(), "strapi-webhook-secret has no enabled version") {
+			t.Fatalf("error %v, want the missing secret named", err)
+		}
+		if n := g.called("functions", "deploy"); n != 0 {
+			t.Errorf("%d functions deployed without their secret", n)
+		}
+	})
+	t.Run("failed deploy", func(t *testing.T) {
+		g := &fakeGcloud{fail: func(args []string) (string, bool) {
+			return "ERROR: build failed", slices.Equal(args[:3], []string{"functions", "deploy", "sync"})
+		}}
+		err := deploy(args(t, "--run"), io.Discard, g.run)
+		if err == nil || !strings.Contains(err.Error(), "gcloud functions deploy sync") {
+			t.Fatalf("error %v, want the failed command named", err)
+		}
+		if n := g.called("functions", "deploy"); n != 3 { // crm, outgoing, sync
+			t.Errorf("%d deploys attempted, want to stop after sync (3)", n)
+		}
+	})
+	t.Run("index error other than ALREADY_EXISTS", func(t *testing.T) {
+		g := &fakeGcloud{fail: func(args []string) (string, bool) {
+			return "PERMISSION_DENIED", args[1] == "indexes"
+		}}
+		if err := deploy(args(t, "--run"), io.Discard, g.run); err == nil {
+			t.Fatal("no error")
+		}
+	})
+}
+
+func TestMainPrintsScript(t *testing.T) {
+	g := &fakeGcloud{}
+	var out bytes.Buffer
+	if err := deploy(args(t), &out, g.run); err != nil {
+		t.Fatal(err)
+	}
+	if len(g.calls) != 0 {
+		t.Errorf("printing ran gcloud %d times", len(g.calls))
+	}
+	script := out.String()
+	for _, want := range []string{
+		"#!/usr/bin/env bash\n",
+		"set -euo pipefail\n",
+		"gcloud functions deploy pre-event \\\n",
+		"'--set-env-vars=^",                 // a value has a comma
+		"--member=allUsers",                 // public invoker
+		"if gcloud scheduler jobs describe", // create or update
+		"gcloud secrets versions add twilio-auth-token --data-file=-",
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("script lacks %q", want)
+		}
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash to check the script's syntax")
+	}
+	path := filepath.Join(t.TempDir(), "deploy.sh")
+	if err := os.WriteFile(path, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := exec.Command(bash, "-n", path).CombinedOutput(); err != nil {
+		t.Errorf("bash -n: %v\n%s", err, msg)
+	}
+}
+
+func TestQuoteRoundTrip(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	for _, s := range []string{"plain", "--database=(default)", "it's", "a b", `$HOME "x"`, "0 3 * * *", "^|^A=1|B=2"} {
+		got, err := exec.Command(bash, "-c", "printf %s "+quote(s)).Output()
+		if err != nil || string(got) != s {
+			t.Errorf("quote(%q) = %s reads back as %q (%v)", s, quote(s), got, err)
+		}
+	}
+}
+
+func TestMainFlags(t *testing.T) {
+	envFile := writeEnvFile(t, baseEnv())
+	cases := map[string][]string{
+		"no project":       {"--region=europe-west1", "--env-file=" + envFile},
+		"bad project":      {"--project=Bad_Project", "--region=europe-west1", "--env-file=" + envFile},
+		"bad region":       {"--project=expert-test", "--region=europe", "--env-file=" + envFile},
+		"extra argument":   {"--project=expert-test", "--region=europe-west1", "now"},
+		"missing env file": {"--project=expert-test", "--region=europe-west1", "--env-file=" + filepath.Join(t.TempDir(), "none")},
+		"unknown flag":     {"--zone=europe-west1-b"},
+	}
+	for name, a := range cases {
+		if err := deploy(a, io.Discard, (&fakeGcloud{}).run); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}

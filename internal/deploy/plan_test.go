@@ -1,0 +1,399 @@
+package deploy
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const (
+	sid = "0123456789abcdef0123456789abcdef"
+	// indexesJSON is a small indexes file in the firestore.indexes.json
+	// format, with an array field to cover that branch.
+	indexesJSON = `{"indexes": [
+  {"collectionGroup": "customers", "queryScope": "COLLECTION", "fields": [
+    {"fieldPath": "worker_key", "order": "ASCENDING"},
+    {"fieldPath": "name_key", "order": "DESCENDING"},
+    {"fieldPath": "__name__", "order": "DESCENDING"}]},
+  {"collectionGroup": "customers", "queryScope": "COLLECTION_GROUP", "fields": [
+    {"fieldPath": "addresses", "arrayConfig": "CONTAINS"},
+    {"fieldPath": "synced_at", "order": "ASCENDING"}]}
+], "fieldOverrides": []}`
+)
+
+// sourceDir returns a module root holding only the indexes file.
+func sourceDir(t *testing.T, indexes string) string {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, IndexesFile)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(indexes), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func baseEnv() map[string]string {
+	return map[string]string{
+		"TWILIO_ACCOUNT_SID":           "AC" + sid,
+		"FRONTLINE_WORKSPACE":          "WS" + sid,
+		"FRONTLINE_DEFAULT_POOL_QUEUE": "WQ" + sid,
+		"FRONTLINE_PROXY_NUMBER_FR":    "+33757500000",
+		"DB_URL":                       "https://cms.example.com", // alias of STRAPI_URL
+		"WELCOME_MESSAGE":              "Hello, I'm the bot",
+	}
+}
+
+func testSettings(t *testing.T) Settings {
+	return Settings{Project: "expert-test", Region: "europe-west1", Source: sourceDir(t, indexesJSON), Env: baseEnv()}
+}
+
+// parseDict reverses dictFlag, including gcloud's ^DELIM^ syntax.
+func parseDict(t *testing.T, value string) map[string]string {
+	t.Helper()
+	delim := ","
+	if strings.HasPrefix(value, "^") {
+		end := strings.Index(value[1:], "^")
+		if end < 0 {
+			t.Fatalf("unterminated delimiter in %q", value)
+		}
+		delim, value = value[1:end+1], value[end+2:]
+	}
+	m := map[string]string{}
+	for _, item := range strings.Split(value, delim) {
+		k, v, ok := strings.Cut(item, "=")
+		if !ok {
+			t.Fatalf("item %q of %q has no =", item, value)
+		}
+		m[k] = v
+	}
+	return m
+}
+
+// flagValue returns the value of --name=... in args.
+func flagValue(args []string, name string) (string, bool) {
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--"+name+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func stepsWith(steps []Step, prefix ...string) []Step {
+	var out []Step
+	for _, st := range steps {
+		if len(st.Args) >= len(prefix) && slices.Equal(st.Args[:len(prefix)], prefix) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+func TestPlanDeploysEveryFunction(t *testing.T) {
+	steps, err := Plan(testSettings(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deploys := stepsWith(steps, "functions", "deploy")
+	if len(deploys) != len(Functions) {
+		t.Fatalf("%d deploy steps, want one per function (%d)", len(deploys), len(Functions))
+	}
+	for i, f := range Functions {
+		args := deploys[i].Args
+		if args[2] != f.Name {
+			t.Errorf("deploy step %d deploys %q, want %q", i, args[2], f.Name)
+		}
+		want := map[string]string{
+			"entry-point":           f.Name,
+			"runtime":               Runtime,
+			"region":                "europe-west1",
+			"project":               "expert-test",
+			"service-account":       "expert-hub-run@expert-test.iam.gserviceaccount.com",
+			"build-service-account": "projects/expert-test/serviceAccounts/expert-hub-build@expert-test.iam.gserviceaccount.com",
+			"memory":                f.Memory,
+			"cpu":                   f.CPU,
+			"timeout":               seconds(f),
+		}
+		for name, v := range want {
+			if got, _ := flagValue(args, name); got != v {
+				t.Errorf("%s: --%s=%q, want %q", f.Name, name, got, v)
+			}
+		}
+		for _, flag := range []string{"--gen2", "--trigger-http", "--allow-unauthenticated", "--quiet"} {
+			if !slices.Contains(args, flag) {
+				t.Errorf("%s: no %s", f.Name, flag)
+			}
+		}
+	}
+}
+
+func TestPlanEnvironment(t *testing.T) {
+	steps, err := Plan(testSettings(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := stepsWith(steps, "functions", "deploy")[0].Args
+	raw, _ := flagValue(args, "set-env-vars")
+	env := parseDict(t, raw)
+	want := map[string]string{
+		"TWILIO_ACCOUNT_SID":             "AC" + sid,
+		"STRAPI_URL":                     "https://cms.example.com",
+		"WELCOME_MESSAGE":                "Hello, I'm the bot",
+		"FRONTLINE_PROXY_NUMBER_FR":      "+33757500000",
+		"GOOGLE_CLOUD_PROJECT":           "expert-test",
+		"PUBLIC_BASE_URL":                "https://europe-west1-expert-test.cloudfunctions.net",
+		"SYNC_OIDC_AUDIENCE":             "https://europe-west1-expert-test.cloudfunctions.net/sync",
+		"SYNC_SCHEDULER_SERVICE_ACCOUNT": "expert-hub-scheduler@expert-test.iam.gserviceaccount.com",
+	}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("env %s = %q, want %q", k, env[k], v)
+		}
+	}
+	if _, ok := env["DB_URL"]; ok {
+		t.Error("alias DB_URL deployed as such, want STRAPI_URL")
+	}
+	for k := range env {
+		if v, ok := Lookup(k); !ok || v.Secret {
+			t.Errorf("env %s: unknown or secret", k)
+		}
+	}
+
+	raw, _ = flagValue(args, "set-secrets")
+	secrets := parseDict(t, raw)
+	wantSecrets := map[string]string{
+		"TWILIO_AUTH_TOKEN":     "twilio-auth-token:latest",
+		"STRAPI_API_TOKEN":      "strapi-api-token:latest",
+		"STRAPI_WEBHOOK_SECRET": "strapi-webhook-secret:latest",
+	}
+	if !mapsEqual(secrets, wantSecrets) {
+		t.Errorf("secrets = %v, want %v", secrets, wantSecrets)
+	}
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestPlanPublicURLOverride(t *testing.T) {
+	s := testSettings(t)
+	s.Env["PUBLIC_BASE_URL"] = "https://hooks.example.com"
+	s.Env["PUBLIC_URL_SYNC"] = "https://sync.example.com/in"
+	steps, err := Plan(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := stepsWith(steps, "scheduler", "jobs", "create", "http")
+	if len(job) != 1 {
+		t.Fatalf("%d scheduler steps, want 1", len(job))
+	}
+	// The job calls the function itself, with the audience sync expects.
+	if got, _ := flagValue(job[0].Args, "uri"); got != "https://europe-west1-expert-test.cloudfunctions.net/sync" {
+		t.Errorf("uri = %q", got)
+	}
+	if got, _ := flagValue(job[0].Args, "oidc-token-audience"); got != "https://sync.example.com/in" {
+		t.Errorf("audience = %q, want PUBLIC_URL_SYNC", got)
+	}
+	if !slices.Equal(job[0].Update[4:], job[0].Args[4:]) {
+		t.Errorf("update flags %q differ from create flags %q", job[0].Update[4:], job[0].Args[4:])
+	}
+	if !strings.Contains(steps[len(steps)-1].Comment, "Strapi > Settings > Webhooks: URL https://sync.example.com/in") {
+		t.Errorf("closing notes miss the sync URL:\n%s", steps[len(steps)-1].Comment)
+	}
+}
+
+func TestPlanSecrets(t *testing.T) {
+	s := testSettings(t)
+	s.Env["TWILIO_API_KEY"] = "SK" + sid
+	s.Env["STRAPI_IDENTIFIER"] = "frontline_app"
+	steps, err := Plan(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created, readable, checked []string
+	for _, st := range steps {
+		switch {
+		case slices.Equal(st.Args[:min(2, len(st.Args))], []string{"secrets", "create"}):
+			created = append(created, st.Args[2])
+		case len(st.Args) > 2 && st.Args[1] == "add-iam-policy-binding" && st.Args[0] == "secrets":
+			if slices.Contains(st.Args, "--role=roles/secretmanager.secretAccessor") &&
+				slices.Contains(st.Args, "--member=serviceAccount:expert-hub-run@expert-test.iam.gserviceaccount.com") {
+				readable = append(readable, st.Args[2])
+			}
+		case st.Expect != "":
+			checked = append(checked, st.Args[3])
+		}
+	}
+	all := []string{"twilio-auth-token", "twilio-api-secret", "strapi-api-token", "strapi-password", "strapi-webhook-secret"}
+	if !slices.Equal(created, all) || !slices.Equal(readable, all) {
+		t.Errorf("created %v, readable %v; want every secret: %v", created, readable, all)
+	}
+	// Password login and an API key: the token is not wired.
+	wired := []string{"twilio-auth-token", "twilio-api-secret", "strapi-password", "strapi-webhook-secret"}
+	if !slices.Equal(checked, wired) {
+		t.Errorf("version checks for %v, want %v", checked, wired)
+	}
+	for _, st := range steps {
+		if strings.Contains(strings.Join(st.Args, " "), "versions add") {
+			t.Errorf("a step adds a secret value: %q", st.Args)
+		}
+	}
+}
+
+func TestPlanIndexes(t *testing.T) {
+	s := testSettings(t)
+	s.Env["FIRESTORE_COLLECTION"] = "clients"
+	steps, err := Plan(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := stepsWith(steps, "firestore", "indexes", "composite", "create")
+	want := [][]string{
+		{"firestore", "indexes", "composite", "create", "--database=(default)", "--collection-group=clients", "--query-scope=collection",
+			"--field-config=field-path=worker_key,order=ascending", "--field-config=field-path=name_key,order=descending",
+			"--field-config=field-path=__name__,order=descending", "--project=expert-test"},
+		{"firestore", "indexes", "composite", "create", "--database=(default)", "--collection-group=clients", "--query-scope=collection-group",
+			"--field-config=field-path=addresses,array-config=contains", "--field-config=field-path=synced_at,order=ascending",
+			"--project=expert-test"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d index steps, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !slices.Equal(got[i].Args, want[i]) || !got[i].AlreadyExistsOK {
+			t.Errorf("index step %d = %q (AlreadyExistsOK %v),\nwant %q", i, got[i].Args, got[i].AlreadyExistsOK, want[i])
+		}
+	}
+}
+
+func TestReadIndexesRejects(t *testing.T) {
+	for name, content := range map[string]string{
+		"not json":        `{`,
+		"no fields":       `{"indexes": [{"collectionGroup": "customers", "fields": []}]}`,
+		"no order":        `{"indexes": [{"collectionGroup": "customers", "fields": [{"fieldPath": "a"}]}]}`,
+		"order and array": `{"indexes": [{"collectionGroup": "customers", "fields": [{"fieldPath": "a", "order": "ASCENDING", "arrayConfig": "CONTAINS"}]}]}`,
+	} {
+		dir := sourceDir(t, content)
+		if _, err := ReadIndexes(filepath.Join(dir, IndexesFile)); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	if _, err := ReadIndexes(filepath.Join(t.TempDir(), "missing.json")); err == nil {
+		t.Error("missing file: no error")
+	}
+}
+
+func TestPlanRejectsSettings(t *testing.T) {
+	cases := map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"secret in the file":   {map[string]string{"TWILIO_AUTH_TOKEN": "x"}, "TWILIO_AUTH_TOKEN: is a secret"},
+		"secret by its alias":  {map[string]string{"DB_PASS": "x"}, "DB_PASS: is a secret"},
+		"unknown variable":     {map[string]string{"STRAPI_URI": "https://x"}, "STRAPI_URI: not a setting"},
+		"unknown country form": {map[string]string{"FRONTLINE_PROXY_NUMBER_FRA": "+33"}, "FRONTLINE_PROXY_NUMBER_FRA: not a setting"},
+		"unknown function URL": {map[string]string{"PUBLIC_URL_TEMPLATES": "https://x"}, "PUBLIC_URL_TEMPLATES: not a setting"},
+		"local only":           {map[string]string{"PORT": "9000"}, "PORT: applies to local runs only"},
+		"emulator":             {map[string]string{"FIRESTORE_EMULATOR_HOST": "localhost:8080"}, "FIRESTORE_EMULATOR_HOST: applies to local runs only"},
+		"other project":        {map[string]string{"GOOGLE_CLOUD_PROJECT": "other"}, "GOOGLE_CLOUD_PROJECT: deploy sets it"},
+		"name and alias":       {map[string]string{"STRAPI_URL": "https://a.example.com"}, "STRAPI_URL: set twice"},
+		"multi-line value":     {map[string]string{"WELCOME_MESSAGE": "a\nb"}, "WELCOME_MESSAGE: must be one line"},
+		"invalid value":        {map[string]string{"FRONTLINE_WORKSPACE": "XX1"}, "FRONTLINE_WORKSPACE: must start with WS"},
+		"no Twilio account":    {map[string]string{"TWILIO_ACCOUNT_SID": ""}, "TWILIO_ACCOUNT_SID: is required"},
+	}
+	for name, c := range cases {
+		s := testSettings(t)
+		for k, v := range c.env {
+			s.Env[k] = v
+		}
+		_, err := Plan(s)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", name, err, c.want)
+		}
+	}
+}
+
+func TestLookup(t *testing.T) {
+	cases := map[string]string{ // name → config.Var it resolves to; "" = none
+		"STRAPI_URL":                  "STRAPI_URL",
+		"DB_URL":                      "STRAPI_URL",
+		"FRONTLINE_PROXY_NUMBER":      "FRONTLINE_PROXY_NUMBER",
+		"FRONTLINE_PROXY_NUMBER_GB":   "FRONTLINE_PROXY_NUMBER_<CC>",
+		"FRONTLINE_PROXY_NUMBER_G":    "",
+		"PUBLIC_URL_PRE_EVENT":        "PUBLIC_URL_<FUNCTION>",
+		"PUBLIC_URL_PRE-EVENT":        "",
+		"PUBLIC_URL_<FUNCTION>":       "PUBLIC_URL_<FUNCTION>",
+		"FRONTLINE_PROXY_NUMBER_<CC>": "FRONTLINE_PROXY_NUMBER_<CC>",
+		"TWILIO_AUTH_TOKEN":           "TWILIO_AUTH_TOKEN",
+		"NOT_A_SETTING":               "",
+	}
+	for name, want := range cases {
+		v, ok := Lookup(name)
+		if ok != (want != "") || v.Name != want {
+			t.Errorf("Lookup(%q) = %q, %v; want %q", name, v.Name, ok, want)
+		}
+	}
+}
+
+func TestWiredSecrets(t *testing.T) {
+	cases := []struct {
+		env  map[string]string
+		want []string
+	}{
+		{nil, []string{"TWILIO_AUTH_TOKEN", "STRAPI_WEBHOOK_SECRET"}},
+		{map[string]string{"STRAPI_URL": "https://x"}, []string{"TWILIO_AUTH_TOKEN", "STRAPI_API_TOKEN", "STRAPI_WEBHOOK_SECRET"}},
+		{map[string]string{"STRAPI_URL": "https://x", "STRAPI_IDENTIFIER": "u"}, []string{"TWILIO_AUTH_TOKEN", "STRAPI_PASSWORD", "STRAPI_WEBHOOK_SECRET"}},
+		{map[string]string{"TWILIO_API_KEY": "SK1"}, []string{"TWILIO_AUTH_TOKEN", "TWILIO_API_SECRET", "STRAPI_WEBHOOK_SECRET"}},
+	}
+	for _, c := range cases {
+		if got := WiredSecrets(c.env); !slices.Equal(got, c.want) {
+			t.Errorf("WiredSecrets(%v) = %v, want %v", c.env, got, c.want)
+		}
+	}
+}
+
+func TestSecretID(t *testing.T) {
+	if got := SecretID("STRAPI_WEBHOOK_SECRET"); got != "strapi-webhook-secret" {
+		t.Errorf("SecretID = %q", got)
+	}
+}
+
+func TestDictFlag(t *testing.T) {
+	for _, m := range []map[string]string{
+		{"A": "1", "B": "x=y"},
+		{"A": "Hello, world", "B": "user@example.com"},
+		{"A": "a,@|;~#%+", "B": "b"},
+	} {
+		f, err := dictFlag("--set-env-vars", m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		value, _ := strings.CutPrefix(f, "--set-env-vars=")
+		if got := parseDict(t, value); !mapsEqual(got, m) {
+			t.Errorf("dictFlag(%v) = %q, reads back as %v", m, f, got)
+		}
+	}
+}
+
+func TestRepositoryIndexesParse(t *testing.T) {
+	indexes, err := ReadIndexes(filepath.Join("..", "..", IndexesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(indexes) == 0 {
+		t.Error("no composite index listed")
+	}
+}

@@ -1,0 +1,39 @@
+resource "google_firestore_database" "cache" {
+  name        = var.firestore_database
+  location_id = coalesce(var.firestore_location, var.region)
+  type        = "FIRESTORE_NATIVE"
+
+  # The cache can be rebuilt by a full sync, but not in an instant.
+  delete_protection_state = "DELETE_PROTECTION_ENABLED"
+  deletion_policy         = "ABANDON"
+
+  depends_on = [google_project_service.api]
+}
+
+locals {
+  # The composite indexes the queries of internal/firestore need, read from
+  # the list that package keeps next to them (firestore.indexes.json
+  # format), so a new query's index ships with the code that needs it. Its
+  # collectionGroup names the default collection; the indexes are created
+  # on var.firestore_collection.
+  firestore_indexes = {
+    for index in jsondecode(file("${path.module}/../internal/firestore/indexes.json")).indexes :
+    join("-", [for f in index.fields : f.fieldPath if f.fieldPath != "__name__"]) => index
+  }
+}
+
+resource "google_firestore_index" "cache" {
+  for_each    = local.firestore_indexes
+  database    = google_firestore_database.cache.name
+  collection  = var.firestore_collection
+  query_scope = try(each.value.queryScope, "COLLECTION")
+
+  dynamic "fields" {
+    for_each = each.value.fields
+    content {
+      field_path   = fields.value.fieldPath
+      order        = try(fields.value.order, null)
+      array_config = try(fields.value.arrayConfig, null)
+    }
+  }
+}
