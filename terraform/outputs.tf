@@ -1,7 +1,7 @@
 locals {
   # Conversations events each hook handles (twilio.md §2); same lists as
   # deploy.PreEventFilters and deploy.PostEventFilters.
-  pre_event_filters  = ["onConversationAdd", "onMessageAdd"]
+  pre_event_filters  = ["onConversationAdd"]
   post_event_filters = ["onParticipantAdded", "onMessageAdded"]
   # Strapi events that reach sync; same list as deploy.StrapiEvents.
   strapi_events = ["entry.create", "entry.update", "entry.delete", "entry.publish", "entry.unpublish"]

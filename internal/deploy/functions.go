@@ -73,7 +73,7 @@ const SchedulerJob = "expert-hub-full-sync"
 // Where Twilio and Strapi must send their events (README "Deploy"); the
 // Terraform outputs list the same.
 var (
-	PreEventFilters  = []string{"onConversationAdd", "onMessageAdd"}
+	PreEventFilters  = []string{"onConversationAdd"}
 	PostEventFilters = []string{"onParticipantAdded", "onMessageAdded"}
 	StrapiEvents     = []string{"entry.create", "entry.update", "entry.delete", "entry.publish", "entry.unpublish"}
 )

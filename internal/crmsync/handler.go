@@ -1,0 +1,229 @@
+package crmsync
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+
+	"google.golang.org/api/idtoken"
+
+	"github.com/experthub/experthub/internal/strapi"
+)
+
+// maxBody bounds a webhook body. A customer entry is a few KB; Strapi's
+// media and relation payloads stay well below this.
+const maxBody = 1 << 20
+
+// IDTokenValidator checks an OIDC ID token for an audience and returns the
+// verified e-mail of its subject.
+type IDTokenValidator interface {
+	Validate(ctx context.Context, token, audience string) (email string, err error)
+}
+
+// GoogleIDTokens validates Google-signed ID tokens, such as the OIDC
+// token Cloud Scheduler sends.
+type GoogleIDTokens struct{}
+
+// Validate checks the token's signature, expiry, issuer and audience.
+func (GoogleIDTokens) Validate(ctx context.Context, token, audience string) (string, error) {
+	p, err := idtoken.Validate(ctx, token, audience)
+	if err != nil {
+		return "", err
+	}
+	email, _ := p.Claims["email"].(string)
+	if verified, _ := p.Claims["email_verified"].(bool); email == "" || !verified {
+		return "", errors.New("id token has no verified email")
+	}
+	return email, nil
+}
+
+// HandlerConfig configures the sync function's handler.
+type HandlerConfig struct {
+	// WebhookSecret is what Strapi sends as "Authorization: Bearer
+	// <secret>"; it also authorises a manual full sync. Empty refuses
+	// both.
+	WebhookSecret string
+	// SchedulerAccount is the service account whose OIDC token may start
+	// a full sync; Audience is the token's expected audience. Both and a
+	// Validator are needed for OIDC.
+	SchedulerAccount string
+	Audience         string
+	Validator        IDTokenValidator
+	Logger           *slog.Logger
+}
+
+// NewHandler returns the sync function. A POST with an X-Strapi-Event
+// header is a Strapi webhook, authenticated by the webhook secret and
+// applied incrementally. Any other POST starts a full sync, authenticated
+// by Cloud Scheduler's OIDC token or the webhook secret.
+//
+// The full sync runs within the request and stops if the caller hangs up,
+// so the function timeout and the scheduler's attempt deadline should
+// cover a whole run; a run cut short resumes on the next call.
+func NewHandler(s *Syncer, cfg HandlerConfig) http.Handler {
+	h := &handler{sync: s, cfg: cfg, log: cfg.Logger}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.WebhookSecret != "" {
+		h.secret = sha256.Sum256([]byte(cfg.WebhookSecret))
+		h.hasSecret = true
+	}
+	return h
+}
+
+type handler struct {
+	sync      *Syncer
+	cfg       HandlerConfig
+	log       *slog.Logger
+	secret    [sha256.Size]byte
+	hasSecret bool
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		h.fail(w, r, http.StatusMethodNotAllowed, "method not allowed", "method", r.Method)
+		return
+	}
+	token := bearer(r)
+	if event := r.Header.Get("X-Strapi-Event"); event != "" {
+		h.webhook(w, r, token, event)
+		return
+	}
+	h.full(w, r, token)
+}
+
+// bearer returns the token of an "Authorization: Bearer" header, or "".
+func bearer(r *http.Request) string {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
+// secretOK compares the token with the webhook secret in constant time.
+// Hashing both first makes the comparison fixed-length, so the time taken
+// reveals neither the secret's length nor a matching prefix.
+func (h *handler) secretOK(token string) bool {
+	if !h.hasSecret || token == "" {
+		return false
+	}
+	sum := sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare(sum[:], h.secret[:]) == 1
+}
+
+func (h *handler) webhook(w http.ResponseWriter, r *http.Request, token, event string) {
+	if !h.secretOK(token) {
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		h.fail(w, r, http.StatusUnauthorized, "unauthorized", "event", event, "reason", credentialProblem(token))
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		h.fail(w, r, http.StatusUnsupportedMediaType, "content type must be application/json", "event", event)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			h.fail(w, r, http.StatusRequestEntityTooLarge, "body too large", "event", event)
+			return
+		}
+		h.fail(w, r, http.StatusBadRequest, "cannot read body", "event", event, "err", err)
+		return
+	}
+	ev, err := strapi.ParseWebhook(body)
+	if err != nil {
+		h.fail(w, r, http.StatusBadRequest, "bad webhook payload", "event", event, "err", err)
+		return
+	}
+	if ev.Name != event {
+		h.fail(w, r, http.StatusBadRequest, "X-Strapi-Event does not match the payload", "event", event, "payload_event", ev.Name)
+		return
+	}
+	a, err := h.sync.Apply(r.Context(), ev)
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "sync webhook failed", "event", event, "customer_id", ev.Customer.ID, "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "webhook not applied"})
+		return
+	}
+	h.log.InfoContext(r.Context(), "sync webhook", "event", a.Event, "customer_id", a.CustomerID, "action", a.Action, "reason", a.Reason)
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (h *handler) full(w http.ResponseWriter, r *http.Request, token string) {
+	ctx := r.Context()
+	caller := "webhook secret"
+	if !h.secretOK(token) {
+		if token == "" || h.cfg.Validator == nil || h.cfg.SchedulerAccount == "" {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			h.fail(w, r, http.StatusUnauthorized, "unauthorized", "reason", credentialProblem(token))
+			return
+		}
+		email, err := h.cfg.Validator.Validate(ctx, token, h.cfg.Audience)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			h.fail(w, r, http.StatusUnauthorized, "unauthorized", "reason", "invalid id token", "err", err)
+			return
+		}
+		if !strings.EqualFold(email, h.cfg.SchedulerAccount) {
+			h.fail(w, r, http.StatusForbidden, "forbidden", "reason", "id token of another account", "email", email)
+			return
+		}
+		caller = email
+	}
+	// A scheduler body carries nothing we need; drain a bounded amount so
+	// the connection can be reused.
+	io.Copy(io.Discard, io.LimitReader(r.Body, maxBody))
+
+	h.log.InfoContext(ctx, "full sync started", "by", caller)
+	p, err := h.sync.Full(ctx)
+	if errors.Is(err, ErrRunning) {
+		h.fail(w, r, http.StatusConflict, "a full sync is already running")
+		return
+	}
+	if err != nil {
+		h.log.ErrorContext(ctx, "full sync failed", "synced", p.Synced, "resumed", p.Resumed, "err", err)
+		// A 5xx makes Cloud Scheduler retry, which resumes the run.
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "full sync failed", "synced": p.Synced})
+		return
+	}
+	h.log.InfoContext(ctx, "full sync done", "synced", p.Synced, "deleted", p.Deleted, "resumed", p.Resumed,
+		"elapsed", p.Elapsed.String(), "rate", fmt.Sprintf("%.0f/s", p.Rate))
+	writeJSON(w, http.StatusOK, map[string]any{"synced": p.Synced, "deleted": p.Deleted, "resumed": p.Resumed})
+}
+
+// credentialProblem names what was wrong for the log, without the value.
+func credentialProblem(token string) string {
+	if token == "" {
+		return "no bearer token"
+	}
+	return "wrong bearer token"
+}
+
+// fail logs a refused request and answers with a JSON error.
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, status int, msg string, attrs ...any) {
+	h.log.WarnContext(r.Context(), "sync request refused", append([]any{"status", status, "error", msg}, attrs...)...)
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
