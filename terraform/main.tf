@@ -10,7 +10,7 @@ locals {
   functions = {
     "crm"        = { memory = "512Mi", cpu = "1", concurrency = 40, timeout_seconds = 60, min_instances = 0, max_instances = 10 }
     "outgoing"   = { memory = "512Mi", cpu = "1", concurrency = 40, timeout_seconds = 60, min_instances = 0, max_instances = 10 }
-    "sync"       = { memory = "512Mi", cpu = "1", concurrency = 40, timeout_seconds = 900, min_instances = 0, max_instances = 3 }
+    "sync"       = { memory = "512Mi", cpu = "1", concurrency = 40, timeout_seconds = 900, min_instances = 0, max_instances = 1 }
     "routing"    = { memory = "512Mi", cpu = "1", concurrency = 40, timeout_seconds = 60, min_instances = 1, max_instances = 10 }
     "pre-event"  = { memory = "512Mi", cpu = "1", concurrency = 40, timeout_seconds = 60, min_instances = 1, max_instances = 10 }
     "post-event" = { memory = "512Mi", cpu = "1", concurrency = 40, timeout_seconds = 60, min_instances = 1, max_instances = 10 }

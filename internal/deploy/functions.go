@@ -40,10 +40,12 @@ var Functions = []Function{
 	webhook("outgoing", 0),
 	{
 		Name: "sync", Memory: "512Mi", CPU: "1", Concurrency: 40,
-		// A full sync pages through the whole Strapi collection.
+		// A full sync pages through the whole Strapi collection. One
+		// instance: the one-full-sync-at-a-time guard is per process, and
+		// webhooks share the instance through concurrency.
 		Timeout:      15 * time.Minute,
 		MinInstances: 0,
-		MaxInstances: 3,
+		MaxInstances: 1,
 	},
 	// Routing and the Conversations hooks sit in the path of an inbound
 	// message, where a cold start could exceed Twilio's 5 s limit.

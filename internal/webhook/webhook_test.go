@@ -1,38 +1,22 @@
 package webhook
 
 import (
-	"crypto/hmac"
-	"crypto/sha1"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sort"
 	"strings"
 	"testing"
+
+	"github.com/experthub/experthub/internal/twiliotest"
 )
 
-const token = "12345678901234567890123456789012"
+var sign = twiliotest.Sign
 
-// sign computes X-Twilio-Signature as Twilio documents it (twilio.md §4).
-func sign(authToken, u string, form url.Values) string {
-	keys := make([]string, 0, len(form))
-	for k := range form {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	s := u
-	for _, k := range keys {
-		s += k + form.Get(k)
-	}
-	m := hmac.New(sha1.New, []byte(authToken))
-	m.Write([]byte(s))
-	return base64.StdEncoding.EncodeToString(m.Sum(nil))
-}
+const token = "12345678901234567890123456789012"
 
 func TestVerifier(t *testing.T) {
 	const public = "https://europe-west1-p.cloudfunctions.net/crm"

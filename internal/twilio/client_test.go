@@ -1,0 +1,730 @@
+package twilio_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twilio/twilio-go/client"
+
+	"github.com/experthub/experthub/internal/twilio"
+	"github.com/experthub/experthub/internal/twiliotest"
+)
+
+func newFake(t *testing.T, cfg twiliotest.Config) (*twiliotest.Server, *twilio.Client) {
+	t.Helper()
+	s := twiliotest.NewServer(cfg)
+	t.Cleanup(s.Close)
+	return s, twilio.New(s.ClientConfig())
+}
+
+func ctxTimeout(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// requestsTo returns the logged requests whose path starts with prefix.
+func requestsTo(s *twiliotest.Server, method, prefix string) []twiliotest.Request {
+	var out []twiliotest.Request
+	for _, r := range s.Requests() {
+		if r.Method == method && strings.HasPrefix(r.Path, prefix) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func restError(t *testing.T, err error) *client.TwilioRestError {
+	t.Helper()
+	var te *client.TwilioRestError
+	if !errors.As(err, &te) {
+		t.Fatalf("error %v is not a *client.TwilioRestError", err)
+	}
+	return te
+}
+
+func TestListParticipantsPaginates(t *testing.T) {
+	s, c := newFake(t, twiliotest.Config{})
+	ctx := ctxTimeout(t, 10*time.Second)
+	res, err := s.CustomerTexts(ctx, "whatsapp:+15550001111", "whatsapp:+15559990000", "hi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := res.ConversationSID
+	const workers = 130 // more than one page of 100
+	for i := range workers {
+		if _, err := c.AddParticipant(ctx, conv, fmt.Sprintf("w%03d@example.com", i), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.ClearRequests()
+
+	ps, err := c.ListParticipants(ctx, conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != workers+1 {
+		t.Fatalf("got %d participants, want %d", len(ps), workers+1)
+	}
+	customer := ps[0]
+	want := twilio.Participant{
+		SID: res.ParticipantSID, ConversationSID: conv,
+		Address: "whatsapp:+15550001111", ProxyAddress: "whatsapp:+15559990000", BindingType: "whatsapp",
+		Attributes: "{}", DateCreated: customer.DateCreated,
+	}
+	if customer != want {
+		t.Errorf("customer = %+v, want %+v", customer, want)
+	}
+	for i, p := range ps[1:] {
+		if id := fmt.Sprintf("w%03d@example.com", i); p.Identity != id || p.Address != "" {
+			t.Fatalf("participant %d = %+v, want identity %s", i+1, p, id)
+		}
+	}
+	gets := requestsTo(s, http.MethodGet, "/v1/Conversations/"+conv+"/Participants")
+	if len(gets) != 2 {
+		t.Fatalf("%d list requests, want 2 pages", len(gets))
+	}
+	if gets[0].Query.Get("PageSize") != "100" || gets[1].Query.Get("PageToken") == "" {
+		t.Errorf("page queries = %v, %v; want PageSize=100 then a PageToken", gets[0].Query, gets[1].Query)
+	}
+}
+
+func TestAddParticipant(t *testing.T) {
+	s, c := newFake(t, twiliotest.Config{})
+	ctx := ctxTimeout(t, 5*time.Second)
+	conv := s.AddConversation("", "")
+
+	p, err := c.AddParticipant(ctx, conv, "ann@example.com", `{"role":"expert"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Identity != "ann@example.com" || p.Attributes != `{"role":"expert"}` || !strings.HasPrefix(p.SID, "MB") || p.ConversationSID != conv {
+		t.Errorf("added %+v", p)
+	}
+
+	_, err = c.AddParticipant(ctx, conv, "ann@example.com", "")
+	if !errors.Is(err, twilio.ErrParticipantExists) {
+		t.Fatalf("second add: err = %v, want ErrParticipantExists", err)
+	}
+	if te := restError(t, err); te.Status != 409 || te.Code != twilio.CodeParticipantExists {
+		t.Errorf("second add: %+v", te)
+	}
+	if n := len(s.Participants(conv)); n != 1 {
+		t.Errorf("%d participants after adding twice, want 1", n)
+	}
+
+	_, err = c.AddParticipant(ctx, "CH00000000000000000000000000000000", "bob@example.com", "")
+	if !errors.Is(err, twilio.ErrNotFound) {
+		t.Errorf("unknown conversation: err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestParticipantAttributes(t *testing.T) {
+	s, c := newFake(t, twiliotest.Config{})
+	ctx := ctxTimeout(t, 5*time.Second)
+	res, err := s.CustomerTexts(ctx, "+15550001111", "+15559990000", "hi")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const attrs = `{"customer_id":"42","display_name":"Ann"}`
+	if err := c.UpdateParticipantAttributes(ctx, res.ConversationSID, res.ParticipantSID, attrs); err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.FetchParticipant(ctx, res.ConversationSID, res.ParticipantSID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Attributes != attrs || p.BindingType != "sms" || p.Address != "+15550001111" {
+		t.Errorf("fetched %+v", p)
+	}
+
+	s.ClearRequests()
+	err = c.UpdateParticipantAttributes(ctx, res.ConversationSID, res.ParticipantSID, "{not json")
+	if te := restError(t, err); te.Status != 400 {
+		t.Errorf("invalid attributes: status %d, want 400", te.Status)
+	}
+	if n := len(s.Requests()); n != 1 {
+		t.Errorf("a 400 was sent %d times, want once", n)
+	}
+	if _, err := c.FetchParticipant(ctx, res.ConversationSID, "MB00000000000000000000000000000000"); !errors.Is(err, twilio.ErrNotFound) {
+		t.Errorf("unknown participant: err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestMessages(t *testing.T) {
+	s, c := newFake(t, twiliotest.Config{})
+	ctx := ctxTimeout(t, 10*time.Second)
+	conv := s.AddConversation("", "")
+	if _, err := c.AddParticipant(ctx, conv, "ann@example.com", ""); err != nil {
+		t.Fatal(err)
+	}
+
+	bot, err := c.PostMessage(ctx, conv, "", "Welcome", `{"bot":true}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bot.Author != "system" || bot.Index != 0 || bot.ParticipantSID != "" || bot.Attributes != `{"bot":true}` {
+		t.Errorf("bot message = %+v", bot)
+	}
+	ann, err := c.PostMessage(ctx, conv, "ann@example.com", "Hello", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ann.Index != 1 || ann.ParticipantSID == "" || ann.Attributes != "{}" {
+		t.Errorf("worker message = %+v", ann)
+	}
+	const total = 105 // more than one page of 100
+	for i := 2; i < total; i++ {
+		if _, err := c.PostMessage(ctx, conv, "", fmt.Sprint(i), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	ms, err := c.ListMessages(ctx, conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != total {
+		t.Fatalf("listed %d messages, want %d", len(ms), total)
+	}
+	for i, m := range ms {
+		if m.Index != i {
+			t.Fatalf("message %d has index %d", i, m.Index)
+		}
+	}
+	if ms[1] != ann {
+		t.Errorf("listed %+v, posted %+v", ms[1], ann)
+	}
+}
+
+func TestUpdateConversation(t *testing.T) {
+	s, c := newFake(t, twiliotest.Config{})
+	ctx := ctxTimeout(t, 5*time.Second)
+	conv := s.AddConversation("old", `{"a":1}`)
+
+	tests := []struct {
+		name, friendly, attrs   string
+		wantFriendly, wantAttrs string
+	}{
+		{"both", "Ann", `{"avatar":"https://x/a.png"}`, "Ann", `{"avatar":"https://x/a.png"}`},
+		{"name only", "Bob", "", "Bob", `{"avatar":"https://x/a.png"}`},
+		{"attributes only", "", `{}`, "Bob", `{}`},
+		{"nothing", "", "", "Bob", `{}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := c.UpdateConversation(ctx, conv, tt.friendly, tt.attrs); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := s.Conversation(conv)
+			if got.FriendlyName != tt.wantFriendly || got.Attributes != tt.wantAttrs {
+				t.Errorf("conversation = %q %q, want %q %q", got.FriendlyName, got.Attributes, tt.wantFriendly, tt.wantAttrs)
+			}
+		})
+	}
+}
+
+func TestListAvailableWorkers(t *testing.T) {
+	s, c := newFake(t, twiliotest.Config{NullListAttributes: true})
+	ctx := ctxTimeout(t, 10*time.Second)
+	ws, pool := s.WorkspaceSID(), s.QueueSID()
+	const other = "WQ0000000000000000000000000000beef"
+	s.AddWorker("ann@example.com", true, map[string]any{"lastAcceptedTaskTime": 5}, pool)
+	s.AddWorker("bob@example.com", false, nil, pool)
+	s.AddWorker("cid@example.com", true, nil, other)
+	for i := range 250 { // more than one page of 200
+		s.AddWorker(fmt.Sprintf("pool%03d@example.com", i), true, nil, pool)
+	}
+
+	got, err := c.ListAvailableWorkers(ctx, ws, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 251 {
+		t.Fatalf("%d available workers in the pool, want 251", len(got))
+	}
+	ann := got[0]
+	if ann.Identity != "ann@example.com" || !ann.Available || ann.ActivityName != "Available" || ann.Attributes != "" {
+		t.Errorf("listed %+v; want ann, available, attributes unknown (null on lists)", ann)
+	}
+	for _, w := range got {
+		if w.Identity == "bob@example.com" || w.Identity == "cid@example.com" {
+			t.Errorf("listed %s", w.Identity)
+		}
+	}
+
+	all, err := c.ListAvailableWorkers(ctx, ws, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 252 {
+		t.Errorf("%d available workers in the workspace, want 252", len(all))
+	}
+
+	full, _, err := c.FetchWorker(ctx, ws, ann.SID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.Attributes != `{"lastAcceptedTaskTime":5}` {
+		t.Errorf("fetched attributes %q", full.Attributes)
+	}
+	if _, err := c.ListAvailableWorkers(ctx, "WS00000000000000000000000000000000", pool); !errors.Is(err, twilio.ErrNotFound) {
+		t.Errorf("unknown workspace: err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestFindWorker(t *testing.T) {
+	s, c := newFake(t, twiliotest.Config{})
+	ctx := ctxTimeout(t, 5*time.Second)
+	ws := s.WorkspaceSID()
+	sid := s.AddWorker("Ann@Example.com", false, map[string]any{"x": 1})
+	s.AddWorker("bob@example.com", true, nil)
+
+	tests := []struct {
+		identity string
+		wantSID  string
+		wantErr  error
+	}{
+		{"Ann@Example.com", sid, nil},
+		{"ann@example.com", sid, nil},
+		{"ANN@EXAMPLE.COM", sid, nil},
+		{"nobody@example.com", "", twilio.ErrWorkerNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.identity, func(t *testing.T) {
+			w, err := c.FindWorker(ctx, ws, tt.identity)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if w.SID != tt.wantSID {
+				t.Errorf("found %+v, want %s", w, tt.wantSID)
+			}
+		})
+	}
+}
+
+func TestUpdateWorkerAttributesIfMatch(t *testing.T) {
+	s, c := newFake(t, twiliotest.Config{})
+	ctx := ctxTimeout(t, 5*time.Second)
+	ws := s.WorkspaceSID()
+	sid := s.AddWorker("ann@example.com", true, map[string]any{"lastAcceptedTaskTime": 1})
+
+	_, etag, err := c.FetchWorker(ctx, ws, sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if etag == "" {
+		t.Fatal("no ETag on fetch")
+	}
+	if err := c.UpdateWorkerAttributes(ctx, ws, sid, `{"lastAcceptedTaskTime":2}`, etag); err != nil {
+		t.Fatalf("update with a fresh ETag: %v", err)
+	}
+	// The update changed the ETag: the old one is stale now.
+	err = c.UpdateWorkerAttributes(ctx, ws, sid, `{"lastAcceptedTaskTime":3}`, etag)
+	if !errors.Is(err, twilio.ErrPreconditionFailed) {
+		t.Fatalf("update with a stale ETag: err = %v, want ErrPreconditionFailed", err)
+	}
+	if te := restError(t, err); te.Status != 412 || te.Code != twilio.CodePreconditionFailed {
+		t.Errorf("stale ETag: %+v", te)
+	}
+
+	// Someone else changes the worker between our fetch and our update.
+	w, etag, err := c.FetchWorker(ctx, ws, sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Attributes != `{"lastAcceptedTaskTime":2}` {
+		t.Errorf("attributes = %s after the refused update", w.Attributes)
+	}
+	s.SetWorkerAttributes("ann@example.com", map[string]any{"lastAcceptedTaskTime": 9})
+	if err := c.UpdateWorkerAttributes(ctx, ws, sid, `{"lastAcceptedTaskTime":4}`, etag); !errors.Is(err, twilio.ErrPreconditionFailed) {
+		t.Errorf("concurrent change: err = %v, want ErrPreconditionFailed", err)
+	}
+
+	if err := c.UpdateWorkerAttributes(ctx, ws, sid, `{"lastAcceptedTaskTime":5}`, ""); err != nil {
+		t.Fatalf("unconditional update: %v", err)
+	}
+	got, _ := s.Worker(sid)
+	if got.Attributes != `{"lastAcceptedTaskTime":5}` {
+		t.Errorf("attributes = %s", got.Attributes)
+	}
+	if _, _, err := c.FetchWorker(ctx, ws, "WK00000000000000000000000000000000"); !errors.Is(err, twilio.ErrNotFound) {
+		t.Errorf("unknown worker: err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestRetries(t *testing.T) {
+	tests := []struct {
+		name     string
+		fault    func(s *twiliotest.Server) // sets up the failure
+		call     func(ctx context.Context, c *twilio.Client, conv string) error
+		ctx      time.Duration
+		timeout  time.Duration // client round-trip timeout
+		method   string
+		path     string // request path suffix after the conversation
+		wantReqs int
+		wantErr  int // HTTP status of the error; 0: success; -1: any error
+		minTime  time.Duration
+		maxTime  time.Duration
+	}{
+		{
+			name: "429 with Retry-After on a read",
+			fault: func(s *twiliotest.Server) {
+				s.FailNext(http.MethodGet, "/v1/Conversations/", 429, time.Second)
+			},
+			call:     listParticipants,
+			method:   http.MethodGet,
+			path:     "/Participants",
+			wantReqs: 2,
+			minTime:  time.Second,
+			maxTime:  3 * time.Second,
+		},
+		{
+			name:     "503 on a read",
+			fault:    func(s *twiliotest.Server) { s.FailNext(http.MethodGet, "/v1/Conversations/", 503, 0) },
+			call:     listParticipants,
+			method:   http.MethodGet,
+			path:     "/Participants",
+			wantReqs: 2,
+			maxTime:  time.Second,
+		},
+		{
+			name: "three 500s then success",
+			fault: func(s *twiliotest.Server) {
+				for range 3 {
+					s.FailNext(http.MethodGet, "/v1/Conversations/", 500, 0)
+				}
+			},
+			call:     listParticipants,
+			method:   http.MethodGet,
+			path:     "/Participants",
+			wantReqs: 4,
+			maxTime:  3 * time.Second,
+		},
+		{
+			name: "gives up after four attempts",
+			fault: func(s *twiliotest.Server) {
+				for range 5 {
+					s.FailNext(http.MethodGet, "/v1/Conversations/", 502, 0)
+				}
+			},
+			call:     listParticipants,
+			method:   http.MethodGet,
+			path:     "/Participants",
+			wantReqs: 4,
+			wantErr:  502,
+			maxTime:  3 * time.Second,
+		},
+		{
+			name:     "503 on an update",
+			fault:    func(s *twiliotest.Server) { s.FailNext(http.MethodPost, "/v1/Conversations/", 503, 0) },
+			call:     updateConversation,
+			method:   http.MethodPost,
+			path:     "",
+			wantReqs: 2,
+			maxTime:  time.Second,
+		},
+		{
+			name:     "timeout on a read",
+			fault:    func(s *twiliotest.Server) { s.HangNext(http.MethodGet, "/v1/Conversations/") },
+			call:     listParticipants,
+			timeout:  200 * time.Millisecond,
+			method:   http.MethodGet,
+			path:     "/Participants",
+			wantReqs: 2,
+			minTime:  200 * time.Millisecond,
+			maxTime:  2 * time.Second,
+		},
+		{
+			name:     "no retry of a create after 503",
+			fault:    func(s *twiliotest.Server) { s.FailNext(http.MethodPost, "/v1/Conversations/", 503, 0) },
+			call:     addParticipant,
+			method:   http.MethodPost,
+			path:     "/Participants",
+			wantReqs: 1,
+			wantErr:  503,
+			maxTime:  time.Second,
+		},
+		{
+			name:     "no retry of a create after a timeout",
+			fault:    func(s *twiliotest.Server) { s.HangNext(http.MethodPost, "/v1/Conversations/") },
+			call:     postMessage,
+			timeout:  200 * time.Millisecond,
+			method:   http.MethodPost,
+			path:     "/Messages",
+			wantReqs: 1,
+			wantErr:  -1,
+			maxTime:  2 * time.Second,
+		},
+		{
+			name:     "retry of a create after 429",
+			fault:    func(s *twiliotest.Server) { s.FailNext(http.MethodPost, "/v1/Conversations/", 429, 0) },
+			call:     postMessage,
+			method:   http.MethodPost,
+			path:     "/Messages",
+			wantReqs: 2,
+			maxTime:  time.Second,
+		},
+		{
+			name:     "no retry of a 400",
+			fault:    func(s *twiliotest.Server) { s.FailNext(http.MethodGet, "/v1/Conversations/", 400, 0) },
+			call:     listParticipants,
+			method:   http.MethodGet,
+			path:     "/Participants",
+			wantReqs: 1,
+			wantErr:  400,
+			maxTime:  time.Second,
+		},
+		{
+			name: "no wait past the deadline",
+			fault: func(s *twiliotest.Server) {
+				s.FailNext(http.MethodGet, "/v1/Conversations/", 429, 2*time.Second)
+			},
+			call:     listParticipants,
+			ctx:      500 * time.Millisecond,
+			method:   http.MethodGet,
+			path:     "/Participants",
+			wantReqs: 1,
+			wantErr:  429,
+			maxTime:  300 * time.Millisecond,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := twiliotest.NewServer(twiliotest.Config{})
+			t.Cleanup(s.Close)
+			cfg := s.ClientConfig()
+			cfg.Timeout = tt.timeout
+			c := twilio.New(cfg)
+			conv := s.AddConversation("", "")
+			tt.fault(s)
+			d := tt.ctx
+			if d == 0 {
+				d = 10 * time.Second
+			}
+			ctx := ctxTimeout(t, d)
+
+			start := time.Now()
+			err := tt.call(ctx, c, conv)
+			elapsed := time.Since(start)
+
+			switch {
+			case tt.wantErr == 0 && err != nil:
+				t.Fatalf("err = %v, want success", err)
+			case tt.wantErr > 0:
+				if te := restError(t, err); te.Status != tt.wantErr {
+					t.Errorf("status %d, want %d", te.Status, tt.wantErr)
+				}
+			case tt.wantErr < 0 && err == nil:
+				t.Error("succeeded, want a timeout error")
+			}
+			// A request is logged once the fake let go of it; a hung one
+			// shortly after the client gave up. All were sent by now.
+			var reqs []twiliotest.Request
+			for wait := time.Now().Add(2 * time.Second); time.Now().Before(wait); time.Sleep(10 * time.Millisecond) {
+				if reqs = requestsTo(s, tt.method, "/v1/Conversations/"+conv+tt.path); len(reqs) >= tt.wantReqs {
+					break
+				}
+			}
+			if len(reqs) != tt.wantReqs {
+				t.Errorf("%d requests, want %d", len(reqs), tt.wantReqs)
+			}
+			if elapsed < tt.minTime || elapsed > tt.maxTime {
+				t.Errorf("took %v, want between %v and %v", elapsed, tt.minTime, tt.maxTime)
+			}
+		})
+	}
+}
+
+func listParticipants(ctx context.Context, c *twilio.Client, conv string) error {
+	_, err := c.ListParticipants(ctx, conv)
+	return err
+}
+
+func addParticipant(ctx context.Context, c *twilio.Client, conv string) error {
+	_, err := c.AddParticipant(ctx, conv, "ann@example.com", "")
+	return err
+}
+
+func postMessage(ctx context.Context, c *twilio.Client, conv string) error {
+	_, err := c.PostMessage(ctx, conv, "", "hello", "")
+	return err
+}
+
+func updateConversation(ctx context.Context, c *twilio.Client, conv string) error {
+	return c.UpdateConversation(ctx, conv, "Ann", "")
+}
+
+func TestRetryOfCreateAfter429PostsOnce(t *testing.T) {
+	s, c := newFake(t, twiliotest.Config{})
+	conv := s.AddConversation("", "")
+	s.FailNext(http.MethodPost, "/v1/Conversations/"+conv+"/Messages", 429, 0)
+	if _, err := c.PostMessage(ctxTimeout(t, 5*time.Second), conv, "", "hello", ""); err != nil {
+		t.Fatal(err)
+	}
+	if ms := s.Messages(conv); len(ms) != 1 || ms[0].Body != "hello" {
+		t.Errorf("messages = %+v, want one", ms)
+	}
+}
+
+func TestContext(t *testing.T) {
+	t.Run("done before the call", func(t *testing.T) {
+		s, c := newFake(t, twiliotest.Config{})
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := c.ListParticipants(ctx, "CH00000000000000000000000000000001"); !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v, want context.Canceled", err)
+		}
+		if n := len(s.Requests()); n != 0 {
+			t.Errorf("%d requests sent with a done context", n)
+		}
+	})
+	t.Run("done during the call", func(t *testing.T) {
+		s := twiliotest.NewServer(twiliotest.Config{})
+		t.Cleanup(s.Close)
+		cfg := s.ClientConfig()
+		cfg.Timeout = 10 * time.Second // longer than the context
+		c := twilio.New(cfg)
+		s.HangNext("", "/")
+		start := time.Now()
+		_, err := c.ListParticipants(ctxTimeout(t, 200*time.Millisecond), "CH00000000000000000000000000000001")
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("err = %v, want context.DeadlineExceeded", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("returned after %v, want about 200ms", d)
+		}
+	})
+}
+
+func TestAuthentication(t *testing.T) {
+	const key, secret = "SK0000000000000000000000000000cafe", "keysecret0123"
+	s := twiliotest.NewServer(twiliotest.Config{APIKey: key, APISecret: secret})
+	t.Cleanup(s.Close)
+	conv := s.AddConversation("", "")
+	ctx := ctxTimeout(t, 5*time.Second)
+
+	tests := []struct {
+		name    string
+		modify  func(*twilio.Config)
+		wantErr int
+	}{
+		{"auth token", func(*twilio.Config) {}, 0},
+		{"api key", func(c *twilio.Config) { c.AuthToken, c.APIKey, c.APISecret = "", key, secret }, 0},
+		{"wrong token", func(c *twilio.Config) { c.AuthToken = "wrong" }, 401},
+		{"wrong secret", func(c *twilio.Config) { c.APIKey, c.APISecret = key, "wrong" }, 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := s.ClientConfig()
+			tt.modify(&cfg)
+			s.ClearRequests()
+			_, err := twilio.New(cfg).ListParticipants(ctx, conv)
+			if tt.wantErr == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if te := restError(t, err); te.Status != tt.wantErr || te.Code != 20003 {
+				t.Errorf("%+v, want %d/20003", te, tt.wantErr)
+			}
+			if n := len(s.Requests()); n != 1 {
+				t.Errorf("%d requests, want 1 (no retry)", n)
+			}
+		})
+	}
+}
+
+func TestBadBaseURL(t *testing.T) {
+	for _, base := range []string{"localhost:8080", "://x"} {
+		c := twilio.New(twilio.Config{AccountSID: "AC1", AuthToken: "t", BaseURL: base})
+		if _, err := c.ListMessages(context.Background(), "CH1"); err == nil {
+			t.Errorf("BaseURL %q: no error", base)
+		}
+	}
+}
+
+// TestNoWebhookHeader checks that no call asks Twilio to fire our own
+// post-event webhooks (twilio.md §2.5).
+func TestNoWebhookHeader(t *testing.T) {
+	s, c := newFake(t, twiliotest.Config{})
+	ctx := ctxTimeout(t, 5*time.Second)
+	res, err := s.CustomerTexts(ctx, "+15550001111", "+15559990000", "hi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, ws := res.ConversationSID, s.WorkspaceSID()
+	sid := s.AddWorker("ann@example.com", true, nil, s.QueueSID())
+	s.ClearRequests()
+
+	calls := []func() error{
+		func() error { _, err := c.ListParticipants(ctx, conv); return err },
+		func() error { _, err := c.AddParticipant(ctx, conv, "ann@example.com", ""); return err },
+		func() error { _, err := c.FetchParticipant(ctx, conv, res.ParticipantSID); return err },
+		func() error {
+			return c.UpdateParticipantAttributes(ctx, conv, res.ParticipantSID, `{"customer_id":"1"}`)
+		},
+		func() error { _, err := c.PostMessage(ctx, conv, "", "hi", ""); return err },
+		func() error { _, err := c.ListMessages(ctx, conv); return err },
+		func() error { return c.UpdateConversation(ctx, conv, "Ann", "") },
+		func() error { _, err := c.ListAvailableWorkers(ctx, ws, s.QueueSID()); return err },
+		func() error { _, err := c.FindWorker(ctx, ws, "ann@example.com"); return err },
+		func() error { _, _, err := c.FetchWorker(ctx, ws, sid); return err },
+		func() error { return c.UpdateWorkerAttributes(ctx, ws, sid, "{}", "") },
+	}
+	for i, call := range calls {
+		if err := call(); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	reqs := s.Requests()
+	if len(reqs) != len(calls) {
+		t.Errorf("%d requests for %d calls", len(reqs), len(calls))
+	}
+	for _, r := range reqs {
+		if v := r.Header.Get("X-Twilio-Webhook-Enabled"); v != "" {
+			t.Errorf("%s %s sent X-Twilio-Webhook-Enabled: %s", r.Method, r.Path, v)
+		}
+	}
+	if n := len(s.Deliveries()); n != 0 {
+		t.Errorf("REST calls fired %d webhooks", n)
+	}
+}
+
+// TestSequentialRoundTrips shows how a test measures the latency cost of
+// an operation in Twilio round trips.
+func TestSequentialRoundTrips(t *testing.T) {
+	s, c := newFake(t, twiliotest.Config{})
+	ctx := ctxTimeout(t, 5*time.Second)
+	conv := s.AddConversation("", "")
+	s.SetLatency(50 * time.Millisecond)
+	s.ClearRequests()
+
+	done := make(chan error, 2)
+	go func() { _, err := c.ListParticipants(ctx, conv); done <- err }()
+	go func() { _, err := c.ListMessages(ctx, conv); done <- err }()
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.PostMessage(ctx, conv, "", "after both", ""); err != nil {
+		t.Fatal(err)
+	}
+	reqs := s.Requests()
+	if len(reqs) != 3 {
+		t.Fatalf("%d requests, want 3", len(reqs))
+	}
+	if n := twiliotest.SequentialRoundTrips(reqs); n != 2 {
+		t.Errorf("%d sequential round trips, want 2 (two parallel reads, then a post)", n)
+	}
+}

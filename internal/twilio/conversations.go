@@ -1,0 +1,211 @@
+package twilio
+
+import (
+	"context"
+	"time"
+
+	twiliogo "github.com/twilio/twilio-go"
+	conv "github.com/twilio/twilio-go/rest/conversations/v1"
+)
+
+// listPageSize is Conversations' maximum page size: fewest round trips.
+const listPageSize = 100
+
+// Participant is a Conversations participant: either a chat user
+// (Identity set, e.g. a Frontline worker) or an SMS/WhatsApp customer
+// (Address and ProxyAddress set).
+type Participant struct {
+	SID             string
+	ConversationSID string
+	Identity        string
+	// Address is the customer's number ("+1…", "whatsapp:+1…"),
+	// ProxyAddress our number, BindingType Twilio's "sms" or "whatsapp".
+	Address      string
+	ProxyAddress string
+	BindingType  string
+	Attributes   string // JSON object
+	RoleSID      string
+	DateCreated  time.Time
+}
+
+// Message is a message of a conversation.
+type Message struct {
+	SID             string
+	ConversationSID string
+	Index           int
+	Author          string
+	Body            string
+	Attributes      string // JSON object
+	ParticipantSID  string // empty for messages created via REST as "system"
+	DateCreated     time.Time
+}
+
+// ListParticipants returns every participant of a conversation.
+func (c *Client) ListParticipants(ctx context.Context, conversationSID string) ([]Participant, error) {
+	ps, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) ([]conv.ConversationsV1ConversationParticipant, error) {
+		return rc.ConversationsV1.ListConversationParticipant(conversationSID,
+			(&conv.ListConversationParticipantParams{}).SetPageSize(listPageSize))
+	})
+	if err != nil {
+		return nil, wrap("list participants of "+conversationSID, err)
+	}
+	out := make([]Participant, len(ps))
+	for i := range ps {
+		out[i] = participant(&ps[i])
+	}
+	return out, nil
+}
+
+// AddParticipant adds the chat user identity (a worker) to a conversation.
+// attributes may be empty.
+//
+// A create is not retried after a 5xx or a timeout, because the first
+// attempt may have succeeded. Adding is idempotent by nature: retrying
+// after such a failure returns ErrParticipantExists if the first attempt
+// went through, which callers treat as success; ListParticipants tells
+// the same before adding.
+func (c *Client) AddParticipant(ctx context.Context, conversationSID, identity, attributes string) (Participant, error) {
+	p, err := call(ctx, c, create, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationParticipant, error) {
+		params := (&conv.CreateConversationParticipantParams{}).SetIdentity(identity)
+		if attributes != "" {
+			params.SetAttributes(attributes)
+		}
+		return rc.ConversationsV1.CreateConversationParticipant(conversationSID, params)
+	})
+	if err != nil {
+		return Participant{}, wrap("add participant "+identity+" to "+conversationSID, err)
+	}
+	return participant(p), nil
+}
+
+// FetchParticipant returns one participant.
+func (c *Client) FetchParticipant(ctx context.Context, conversationSID, participantSID string) (Participant, error) {
+	p, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationParticipant, error) {
+		return rc.ConversationsV1.FetchConversationParticipant(conversationSID, participantSID)
+	})
+	if err != nil {
+		return Participant{}, wrap("fetch participant "+participantSID, err)
+	}
+	return participant(p), nil
+}
+
+// UpdateParticipantAttributes replaces a participant's attributes with
+// attributesJSON. The update replaces the whole string and Conversations
+// has no If-Match: read, merge and write in one place.
+func (c *Client) UpdateParticipantAttributes(ctx context.Context, conversationSID, participantSID, attributesJSON string) error {
+	_, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationParticipant, error) {
+		return rc.ConversationsV1.UpdateConversationParticipant(conversationSID, participantSID,
+			(&conv.UpdateConversationParticipantParams{}).SetAttributes(attributesJSON))
+	})
+	if err != nil {
+		return wrap("update participant "+participantSID, err)
+	}
+	return nil
+}
+
+// PostMessage adds a message to a conversation. An empty author posts as
+// "system"; empty attributes are left unset.
+//
+// It is not retried after a 5xx or a timeout, because a retry could post
+// the message twice. A caller that must not lose it can ListMessages and
+// look for it (e.g. by a marker in attributesJSON) before posting again.
+func (c *Client) PostMessage(ctx context.Context, conversationSID, author, body, attributesJSON string) (Message, error) {
+	m, err := call(ctx, c, create, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationMessage, error) {
+		params := (&conv.CreateConversationMessageParams{}).SetBody(body)
+		if author != "" {
+			params.SetAuthor(author)
+		}
+		if attributesJSON != "" {
+			params.SetAttributes(attributesJSON)
+		}
+		return rc.ConversationsV1.CreateConversationMessage(conversationSID, params)
+	})
+	if err != nil {
+		return Message{}, wrap("post message to "+conversationSID, err)
+	}
+	return message(m), nil
+}
+
+// ListMessages returns a conversation's messages, oldest first.
+func (c *Client) ListMessages(ctx context.Context, conversationSID string) ([]Message, error) {
+	ms, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) ([]conv.ConversationsV1ConversationMessage, error) {
+		return rc.ConversationsV1.ListConversationMessage(conversationSID,
+			(&conv.ListConversationMessageParams{}).SetPageSize(listPageSize))
+	})
+	if err != nil {
+		return nil, wrap("list messages of "+conversationSID, err)
+	}
+	out := make([]Message, len(ms))
+	for i := range ms {
+		out[i] = message(&ms[i])
+	}
+	return out, nil
+}
+
+// UpdateConversation sets a conversation's friendly name and attributes;
+// an empty argument leaves that field as it is.
+func (c *Client) UpdateConversation(ctx context.Context, conversationSID, friendlyName, attributes string) error {
+	if friendlyName == "" && attributes == "" {
+		return nil
+	}
+	_, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*conv.ConversationsV1Conversation, error) {
+		params := &conv.UpdateConversationParams{}
+		if friendlyName != "" {
+			params.SetFriendlyName(friendlyName)
+		}
+		if attributes != "" {
+			params.SetAttributes(attributes)
+		}
+		return rc.ConversationsV1.UpdateConversation(conversationSID, params)
+	})
+	if err != nil {
+		return wrap("update conversation "+conversationSID, err)
+	}
+	return nil
+}
+
+func participant(p *conv.ConversationsV1ConversationParticipant) Participant {
+	out := Participant{
+		SID:             str(p.Sid),
+		ConversationSID: str(p.ConversationSid),
+		Identity:        str(p.Identity),
+		Attributes:      str(p.Attributes),
+		RoleSID:         str(p.RoleSid),
+		DateCreated:     tm(p.DateCreated),
+	}
+	if p.MessagingBinding != nil {
+		if b, ok := (*p.MessagingBinding).(map[string]any); ok {
+			out.BindingType, _ = b["type"].(string)
+			out.Address, _ = b["address"].(string)
+			out.ProxyAddress, _ = b["proxy_address"].(string)
+		}
+	}
+	return out
+}
+
+func message(m *conv.ConversationsV1ConversationMessage) Message {
+	return Message{
+		SID:             str(m.Sid),
+		ConversationSID: str(m.ConversationSid),
+		Index:           m.Index,
+		Author:          str(m.Author),
+		Body:            str(m.Body),
+		Attributes:      str(m.Attributes),
+		ParticipantSID:  str(m.ParticipantSid),
+		DateCreated:     tm(m.DateCreated),
+	}
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func tm(p *time.Time) time.Time {
+	if p == nil {
+		return time.Time{}
+	}
+	return *p
+}

@@ -1,0 +1,49 @@
+package twilio
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/twilio/twilio-go/client"
+)
+
+// Twilio error codes the client maps to sentinels.
+const (
+	CodeNotFound           = 20404
+	CodePreconditionFailed = 20412
+	CodeTooManyRequests    = 20429
+	CodeParticipantExists  = 50433
+)
+
+var (
+	// ErrNotFound: the conversation, participant or worker does not exist
+	// (HTTP 404, code 20404).
+	ErrNotFound = errors.New("twilio: not found")
+	// ErrParticipantExists: the identity is already a participant of the
+	// conversation (HTTP 409, code 50433). Adding a worker twice is
+	// harmless, so callers usually treat it as success.
+	ErrParticipantExists = errors.New("twilio: participant already exists")
+	// ErrPreconditionFailed: a worker's ETag no longer matches If-Match
+	// (HTTP 412, code 20412); re-fetch, merge and try again.
+	ErrPreconditionFailed = errors.New("twilio: precondition failed")
+	// ErrWorkerNotFound: no worker has the friendly name looked up.
+	ErrWorkerNotFound = errors.New("twilio: worker not found")
+)
+
+// wrap names the operation and adds the sentinel matching a Twilio error,
+// keeping the *client.TwilioRestError reachable with errors.As.
+func wrap(op string, err error) error {
+	var te *client.TwilioRestError
+	if errors.As(err, &te) {
+		switch {
+		case te.Status == http.StatusConflict && te.Code == CodeParticipantExists:
+			return fmt.Errorf("%s: %w: %w", op, ErrParticipantExists, err)
+		case te.Status == http.StatusPreconditionFailed:
+			return fmt.Errorf("%s: %w: %w", op, ErrPreconditionFailed, err)
+		case te.Status == http.StatusNotFound:
+			return fmt.Errorf("%s: %w: %w", op, ErrNotFound, err)
+		}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}

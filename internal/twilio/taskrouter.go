@@ -1,0 +1,112 @@
+package twilio
+
+import (
+	"context"
+	"strings"
+
+	twiliogo "github.com/twilio/twilio-go"
+	"github.com/twilio/twilio-go/client/metadata"
+	tr "github.com/twilio/twilio-go/rest/taskrouter/v1"
+)
+
+// workerPageSize keeps a pool queue to one page in practice.
+const workerPageSize = 200
+
+// Worker is a TaskRouter worker. By this project's convention its friendly
+// name is the worker's Frontline identity (twilio.md §5.3).
+type Worker struct {
+	SID      string
+	Identity string // friendly_name
+	// Attributes is the JSON string, or empty when Twilio left it out,
+	// which it may on list results: FetchWorker before reading or merging.
+	Attributes   string
+	Available    bool
+	ActivitySID  string
+	ActivityName string
+}
+
+// ListAvailableWorkers returns the available workers of a TaskQueue (of
+// the whole workspace when queue is empty).
+func (c *Client) ListAvailableWorkers(ctx context.Context, workspace, queue string) ([]Worker, error) {
+	ws, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) ([]tr.TaskrouterV1Worker, error) {
+		params := (&tr.ListWorkerParams{}).SetAvailable("true").SetPageSize(workerPageSize)
+		if queue != "" {
+			params.SetTaskQueueSid(queue)
+		}
+		return rc.TaskrouterV1.ListWorker(workspace, params)
+	})
+	if err != nil {
+		return nil, wrap("list available workers of "+queue, err)
+	}
+	out := make([]Worker, len(ws))
+	for i := range ws {
+		out[i] = worker(&ws[i])
+	}
+	return out, nil
+}
+
+// FindWorker returns the worker whose friendly name is identity, compared
+// without case as TaskRouter does, or ErrWorkerNotFound.
+func (c *Client) FindWorker(ctx context.Context, workspace, identity string) (Worker, error) {
+	ws, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) ([]tr.TaskrouterV1Worker, error) {
+		return rc.TaskrouterV1.ListWorker(workspace,
+			(&tr.ListWorkerParams{}).SetFriendlyName(identity).SetPageSize(workerPageSize))
+	})
+	if err != nil {
+		return Worker{}, wrap("find worker "+identity, err)
+	}
+	for i := range ws {
+		if strings.EqualFold(str(ws[i].FriendlyName), identity) {
+			return worker(&ws[i]), nil
+		}
+	}
+	return Worker{}, ErrWorkerNotFound
+}
+
+// FetchWorker returns a worker with its attributes and its ETag, the
+// If-Match value for UpdateWorkerAttributes.
+func (c *Client) FetchWorker(ctx context.Context, workspace, sid string) (Worker, string, error) {
+	md, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*metadata.ResourceMetadata[tr.TaskrouterV1Worker], error) {
+		return rc.TaskrouterV1.FetchWorkerWithMetadata(workspace, sid)
+	})
+	if err != nil {
+		return Worker{}, "", wrap("fetch worker "+sid, err)
+	}
+	w := md.GetResource()
+	return worker(&w), md.GetHeader("ETag"), nil
+}
+
+// UpdateWorkerAttributes replaces a worker's attributes. With a non-empty
+// ifMatch (an ETag from FetchWorker) the update applies only if nobody
+// changed the worker since; otherwise it fails with ErrPreconditionFailed.
+//
+// It is retried like a read: it sets an absolute value, and with ifMatch a
+// retry after a write that did go through fails with ErrPreconditionFailed
+// instead of writing twice.
+func (c *Client) UpdateWorkerAttributes(ctx context.Context, workspace, sid, attributesJSON, ifMatch string) error {
+	_, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*tr.TaskrouterV1Worker, error) {
+		params := (&tr.UpdateWorkerParams{}).SetAttributes(attributesJSON)
+		if ifMatch != "" {
+			params.SetIfMatch(ifMatch)
+		}
+		return rc.TaskrouterV1.UpdateWorker(workspace, sid, params)
+	})
+	if err != nil {
+		return wrap("update worker "+sid, err)
+	}
+	return nil
+}
+
+func worker(w *tr.TaskrouterV1Worker) Worker {
+	out := Worker{
+		SID:          str(w.Sid),
+		Identity:     str(w.FriendlyName),
+		Attributes:   str(w.Attributes),
+		ActivitySID:  str(w.ActivitySid),
+		ActivityName: str(w.ActivityName),
+	}
+	if w.Available != nil {
+		out.Available = *w.Available
+	}
+	return out
+}
