@@ -1,0 +1,70 @@
+// Command experthub runs Expert Hub locally and helps operate it.
+//
+//	experthub [serve]          serve every function at http://localhost:$PORT/<name>
+//	experthub sync             copy the whole Strapi CRM into the cache, with progress
+//	experthub chat --from N    be a customer (and reply as a worker) in the sandbox
+//	experthub deploy …         print (or --run) the gcloud commands that deploy it
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/experthub/experthub/internal/deploy"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "experthub:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, stderr)
+	case "sync":
+		return syncAll(ctx, args, stdout)
+	case "chat":
+		return chat(ctx, args, stdin, stdout)
+	case "deploy":
+		return deploy.Main(args, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	}
+}
+
+const usage = `usage:
+  experthub [serve]                 serve every function on $PORT (default 8080)
+  experthub sync                    full sync from Strapi into the cache
+  experthub chat --from <number>    talk to the local sandbox as a customer
+  experthub deploy --project P …    print the gcloud deploy commands (--run to run them)
+`
+
+var errUsage = errors.New("bad usage")
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected %q", errUsage, fs.Arg(0))
+	}
+	return nil
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	experthub "github.com/experthub/experthub"
+	"github.com/experthub/experthub/internal/crmsync"
+)
+
+func syncAll(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	a, err := experthub.Instance(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	syncer := a.NewSyncer(func(p crmsync.Progress) { printProgress(stdout, p) })
+	if syncer == nil {
+		return errors.New("no CRM to sync from: set STRAPI_URL (and STRAPI_API_TOKEN or STRAPI_IDENTIFIER/STRAPI_PASSWORD)")
+	}
+	p, err := syncer.Full(ctx)
+	if err != nil {
+		return fmt.Errorf("sync stopped after %d customers (run it again to resume): %w", p.Synced, err)
+	}
+	return nil
+}
+
+func printProgress(w io.Writer, p crmsync.Progress) {
+	state := "syncing"
+	switch {
+	case p.Done:
+		state = "done"
+	case p.Resumed:
+		state = "resuming"
+	}
+	fmt.Fprintf(w, "sync %-8s %8d synced %6d deleted %8.1fs %8.0f customers/s\n",
+		state, p.Synced, p.Deleted, p.Elapsed.Seconds(), p.Rate)
+}

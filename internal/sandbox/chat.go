@@ -1,0 +1,133 @@
+package sandbox
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Chat lets a person be the customer in the sandbox: each line is a text
+// to the company number; "/as <identity> <text>" answers as a worker. After
+// each line it prints what Frontline would show: the conversation's name,
+// who is in it, and the new messages.
+func Chat(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	from := fs.String("from", "", "the customer's number, e.g. +33679500001 or whatsapp:+5521989500003")
+	to := fs.String("to", CompanyNumber, "the company number texted")
+	base := fs.String("sandbox", "http://127.0.0.1:8081", "the sandbox printed by `go run ./cmd/experthub`")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *from == "" {
+		return fmt.Errorf("chat: --from is required")
+	}
+	c := chatClient{base: strings.TrimRight(*base, "/"), http: &http.Client{Timeout: 30 * time.Second}, out: stdout}
+	fmt.Fprintf(stdout, "You are %s texting %s. Type a message; \"/as ann@example.com hi\" replies as a worker; Ctrl-D ends.\n", *from, *to)
+	sc := bufio.NewScanner(stdin)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		var err error
+		if rest, ok := strings.CutPrefix(line, "/as "); ok {
+			identity, body, _ := strings.Cut(strings.TrimSpace(rest), " ")
+			if c.conversation == "" {
+				fmt.Fprintln(stdout, "(no conversation yet: text as the customer first)")
+				continue
+			}
+			err = c.text(ctx, "/sandbox/worker-texts", textRequest{Conversation: c.conversation, Identity: identity, Body: body})
+		} else {
+			err = c.text(ctx, "/sandbox/texts", textRequest{From: *from, To: *to, Body: line})
+		}
+		if err != nil {
+			return err
+		}
+		if err := c.show(ctx); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
+
+type chatClient struct {
+	base         string
+	http         *http.Client
+	out          io.Writer
+	conversation string
+	name         string
+	members      string
+	shown        int // messages printed so far
+}
+
+func (c *chatClient) text(ctx context.Context, path string, req textRequest) error {
+	body, _ := json.Marshal(req)
+	var res textResult
+	if err := c.do(ctx, "POST", path, body, &res); err != nil {
+		return err
+	}
+	if res.Rejected {
+		fmt.Fprintln(c.out, "(Twilio rejected the message: a pre-event webhook refused it)")
+	}
+	if res.Conversation != "" && res.Conversation != c.conversation {
+		c.conversation, c.name, c.members, c.shown = res.Conversation, "", "", 0
+	}
+	return nil
+}
+
+func (c *chatClient) show(ctx context.Context) error {
+	if c.conversation == "" {
+		return nil
+	}
+	var st State
+	if err := c.do(ctx, "GET", "/sandbox/conversations/"+c.conversation, nil, &st); err != nil {
+		return err
+	}
+	if st.FriendlyName != c.name {
+		c.name = st.FriendlyName
+		fmt.Fprintf(c.out, "== conversation %q\n", st.FriendlyName)
+	}
+	var members []string
+	for _, p := range st.Participants {
+		if p.Identity != "" {
+			members = append(members, "worker "+p.Identity)
+		} else {
+			members = append(members, "customer "+p.Attributes)
+		}
+	}
+	if m := strings.Join(members, ", "); m != c.members {
+		c.members = m
+		fmt.Fprintf(c.out, "== participants: %s\n", m)
+	}
+	for _, m := range st.Messages[min(c.shown, len(st.Messages)):] {
+		fmt.Fprintf(c.out, "[%d] %s: %s\n", m.Index, m.Author, strings.ReplaceAll(m.Body, "\n", "\n    "))
+	}
+	c.shown = len(st.Messages)
+	return nil
+}
+
+func (c *chatClient) do(ctx context.Context, method, path string, body []byte, v any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("sandbox not reachable (is `go run ./cmd/experthub` running?): %w", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("sandbox: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	return json.Unmarshal(b, v)
+}

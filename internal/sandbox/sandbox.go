@@ -1,0 +1,214 @@
+// Package sandbox runs Expert Hub against the in-process fake Twilio, so a
+// person can try the whole flow — bot, routing, CRM-named conversations —
+// without a Twilio account, and chat with it from a terminal.
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/twiliotest"
+)
+
+// Workers are the sample Frontline workers, all available in the pool.
+var Workers = []string{"ann@example.com", "bob@example.com", "chloe@example.com"}
+
+// CompanyNumber is the Frontline number customers text in the sandbox.
+const CompanyNumber = "+447828500000"
+
+// Sandbox is a running fake Twilio with a control API for the chat.
+type Sandbox struct {
+	Fake *twiliotest.Fake
+	URL  string
+	srv  *http.Server
+}
+
+// Start listens on 127.0.0.1 (SANDBOX_PORT, default PORT+1), points the
+// fake's webhooks at the functions' public URLs, and sets the process
+// environment so the application built afterwards talks to the fake.
+func Start(ctx context.Context, cfg *config.Config, log io.Writer) (*Sandbox, error) {
+	port := os.Getenv("SANDBOX_PORT")
+	if port == "" {
+		p, err := strconv.Atoi(cfg.Port)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox port: PORT %q is not a number", cfg.Port)
+		}
+		port = strconv.Itoa(p + 1)
+	}
+	token, err := randomHex(16)
+	if err != nil {
+		return nil, err
+	}
+	fake := twiliotest.New(twiliotest.Config{AuthToken: token})
+	for i, w := range Workers {
+		// Distinct idle times, so "agent" picks a predictable worker.
+		fake.AddWorker(w, true, map[string]any{"lastAcceptedTaskTime": 1_700_000_000_000 + i}, fake.QueueSID())
+	}
+	fake.SetWebhooks(twiliotest.Webhooks{
+		PreWebhookURL:  cfg.PublicURL("pre-event"),
+		PostWebhookURL: cfg.PublicURL("post-event"),
+		Filters:        []string{"onConversationAdd", "onParticipantAdded", "onMessageAdded"},
+		RoutingURL:     cfg.PublicURL("routing"),
+	})
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
+	if err != nil {
+		fake.Close()
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	sb := &Sandbox{Fake: fake, URL: "http://" + l.Addr().String()}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /sandbox/texts", sb.customerTexts)
+	mux.HandleFunc("POST /sandbox/worker-texts", sb.workerTexts)
+	mux.HandleFunc("GET /sandbox/conversations/{sid}", sb.conversation)
+	mux.Handle("/", fake)
+	sb.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = sb.srv.Serve(l) }()
+
+	for k, v := range map[string]string{
+		"TWILIO_ACCOUNT_SID":           fake.AccountSID(),
+		"TWILIO_AUTH_TOKEN":            token,
+		"TWILIO_API_BASE_URL":          sb.URL,
+		"FRONTLINE_WORKSPACE":          fake.WorkspaceSID(),
+		"FRONTLINE_DEFAULT_POOL_QUEUE": fake.QueueSID(),
+	} {
+		if err := os.Setenv(k, v); err != nil {
+			sb.Close()
+			return nil, err
+		}
+	}
+	fmt.Fprintf(log, "experthub: no Twilio credentials: sandbox Twilio on %s with workers %v\n", sb.URL, Workers)
+	fmt.Fprintf(log, "experthub: try it: go run ./cmd/experthub chat --from +33679500001 --sandbox %s\n", sb.URL)
+	return sb, nil
+}
+
+// Close stops the sandbox.
+func (sb *Sandbox) Close() {
+	_ = sb.srv.Close()
+	sb.Fake.Close()
+}
+
+type textRequest struct {
+	From         string `json:"from"`
+	To           string `json:"to"`
+	Conversation string `json:"conversation"`
+	Identity     string `json:"identity"`
+	Body         string `json:"body"`
+}
+
+func (sb *Sandbox) customerTexts(w http.ResponseWriter, r *http.Request) {
+	var req textRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.From == "" || req.Body == "" {
+		http.Error(w, "from and body are required", http.StatusBadRequest)
+		return
+	}
+	if req.To == "" {
+		req.To = CompanyNumber
+	}
+	res, err := sb.Fake.CustomerTexts(r.Context(), req.From, req.To, req.Body)
+	reply(w, res, err)
+}
+
+func (sb *Sandbox) workerTexts(w http.ResponseWriter, r *http.Request) {
+	var req textRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Conversation == "" || req.Identity == "" || req.Body == "" {
+		http.Error(w, "conversation, identity and body are required", http.StatusBadRequest)
+		return
+	}
+	res, err := sb.Fake.WorkerTexts(r.Context(), req.Conversation, req.Identity, req.Body)
+	reply(w, res, err)
+}
+
+// State is a conversation as the Frontline app shows it.
+type State struct {
+	FriendlyName string        `json:"friendly_name"`
+	Attributes   string        `json:"attributes"`
+	Participants []Participant `json:"participants"`
+	Messages     []Message     `json:"messages"`
+}
+
+// Participant is a conversation member.
+type Participant struct {
+	Identity   string `json:"identity,omitempty"`
+	Address    string `json:"address,omitempty"`
+	Attributes string `json:"attributes"`
+}
+
+// Message is a published message.
+type Message struct {
+	Index  int    `json:"index"`
+	Author string `json:"author"`
+	Body   string `json:"body"`
+}
+
+func (sb *Sandbox) conversation(w http.ResponseWriter, r *http.Request) {
+	sid := r.PathValue("sid")
+	c, ok := sb.Fake.Conversation(sid)
+	if !ok {
+		http.Error(w, "no such conversation", http.StatusNotFound)
+		return
+	}
+	st := State{FriendlyName: c.FriendlyName, Attributes: c.Attributes}
+	for _, p := range sb.Fake.Participants(sid) {
+		sp := Participant{Identity: p.Identity, Attributes: p.Attributes}
+		if p.Binding != nil {
+			sp.Address = p.Binding.Address
+		}
+		st.Participants = append(st.Participants, sp)
+	}
+	for _, m := range sb.Fake.Messages(sid) {
+		st.Messages = append(st.Messages, Message{Index: m.Index, Author: m.Author, Body: m.Body})
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(v); err != nil {
+		http.Error(w, "want a JSON body", http.StatusBadRequest)
+		return false
+	}
+	return true
+}
+
+// textResult is what the chat needs of a text.
+type textResult struct {
+	Conversation string `json:"conversation"`
+	Rejected     bool   `json:"rejected"`
+}
+
+func reply(w http.ResponseWriter, res twiliotest.TextResult, err error) {
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	writeJSON(w, http.StatusOK, textResult{Conversation: res.ConversationSID, Rejected: res.Rejected})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("sandbox token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
