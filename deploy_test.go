@@ -357,7 +357,7 @@ func checkPlainEnv(where, name string) []string {
 		return []string{fmt.Sprintf("%s sets %s, which is not in config.Vars", where, name)}
 	case v.Secret:
 		return []string{fmt.Sprintf("%s sets secret %s as a plain environment variable", where, name)}
-	case where != "cloudbuild.yaml" && slices.Contains([]string{"PORT", "FIRESTORE_EMULATOR_HOST", "CRM_SAMPLE_FILE"}, v.Name):
+	case where != "cloudbuild.yaml" && v.Local:
 		return []string{fmt.Sprintf("%s sets %s, which only applies to local runs", where, name)}
 	}
 	return nil

@@ -21,6 +21,7 @@ type Var struct {
 	Name    string
 	Aliases []string // older names still accepted (the seed's .env)
 	Secret  bool     // delivered by Secret Manager when deployed
+	Local   bool     // meaningful only for local runs; never deployed
 	Default string
 	Help    string
 }
@@ -54,15 +55,16 @@ var Vars = []Var{
 	{Name: "SYNC_SCHEDULER_SERVICE_ACCOUNT", Help: "E-mail of the service account whose OIDC token may trigger a full sync (Cloud Scheduler)."},
 	{Name: "SYNC_OIDC_AUDIENCE", Help: "Audience of that OIDC token; defaults to the `sync` function's public URL."},
 	{Name: "GOOGLE_CLOUD_PROJECT", Help: "Project of the Firestore cache. Unset and no emulator: in-memory cache (local runs)."},
-	{Name: "FIRESTORE_EMULATOR_HOST", Help: "`host:port` of the Firestore emulator (tests, local)."},
+	{Name: "FIRESTORE_EMULATOR_HOST", Local: true, Help: "`host:port` of the Firestore emulator (tests, local)."},
 	{Name: "FIRESTORE_DATABASE", Default: "(default)", Help: "Firestore database id."},
 	{Name: "FIRESTORE_COLLECTION", Default: "customers", Help: "Collection holding the customer cache."},
 	{Name: "CACHE_TTL", Default: "30s", Help: "Lifetime of the in-process customer cache in front of Firestore (`0` disables it)."},
 	{Name: "CACHE_SIZE", Default: "10000", Help: "Entries the in-process cache holds at most."},
-	{Name: "CRM_SAMPLE_FILE", Help: "JSON file of customers to seed the in-memory cache; default: the three built-in sample customers."},
+	{Name: "CRM_SAMPLE_FILE", Local: true, Help: "JSON file of customers to seed the in-memory cache; default: the three built-in sample customers."},
 	{Name: "HANDLER_TIMEOUT", Default: "4s", Help: "Deadline of each webhook (Twilio gives up after 5 s)."},
 	{Name: "LOG_LEVEL", Default: "info", Help: "`debug`, `info`, `warn` or `error`."},
-	{Name: "PORT", Default: "8080", Help: "Port of the local server (`go run ./cmd/experthub`)."},
+	{Name: "PORT", Default: "8080", Local: true, Help: "Port of the local server (`go run ./cmd/experthub`)."},
+	{Name: "SANDBOX_PORT", Local: true, Help: "Port of the local Twilio sandbox, started when no Twilio credentials are set; default `PORT`+1."},
 }
 
 // Config is the validated configuration.
@@ -108,6 +110,7 @@ type Config struct {
 	HandlerTimeout time.Duration
 	LogLevel       string
 	Port           string
+	SandboxPort    string
 }
 
 // HasTwilio reports whether Twilio credentials are set; without them the
@@ -200,6 +203,7 @@ func Parse(env Env) (*Config, error) {
 
 		HandlerTimeout: p.duration("HANDLER_TIMEOUT"),
 		LogLevel:       p.oneOf("LOG_LEVEL", "debug", "info", "warn", "error"),
+		SandboxPort:    p.str("SANDBOX_PORT"),
 	}
 	c.PublicBaseURL = p.url("PUBLIC_BASE_URL")
 	if c.PublicBaseURL == "" {

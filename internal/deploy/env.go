@@ -11,11 +11,6 @@ import (
 	"github.com/experthub/experthub/internal/config"
 )
 
-// localOnly are settings that make no sense in the cloud: Cloud Run sets
-// PORT itself, the emulator must never replace the real Firestore, and the
-// sample file is not uploaded.
-var localOnly = []string{"PORT", "FIRESTORE_EMULATOR_HOST", "CRM_SAMPLE_FILE"}
-
 var (
 	countryPattern = regexp.MustCompile(`^[A-Z]{2}$`)
 	familyPattern  = regexp.MustCompile(`^[A-Z0-9_]+$`)
@@ -80,7 +75,7 @@ func (s Settings) environment() (map[string]string, []string, *config.Config, er
 		case v.Secret:
 			problems = append(problems, fmt.Sprintf("%s: is a secret; store it with `gcloud secrets versions add %s --data-file=-` and remove it from the file", k, SecretID(v.Name)))
 			continue
-		case slices.Contains(localOnly, v.Name):
+		case v.Local:
 			problems = append(problems, fmt.Sprintf("%s: applies to local runs only", k))
 			continue
 		case strings.ContainsAny(value, "\r\n"):

@@ -37,7 +37,7 @@ type Sandbox struct {
 // fake's webhooks at the functions' public URLs, and sets the process
 // environment so the application built afterwards talks to the fake.
 func Start(ctx context.Context, cfg *config.Config, log io.Writer) (*Sandbox, error) {
-	port := os.Getenv("SANDBOX_PORT")
+	port := cfg.SandboxPort
 	if port == "" {
 		p, err := strconv.Atoi(cfg.Port)
 		if err != nil {
