@@ -44,5 +44,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "experthub: serving %s on http://%s\n", experthub.EntryPoints,
 		net.JoinHostPort(*host, cfg.Port))
-	return funcframework.StartHostPort(*host, cfg.Port)
+	// The framework's server takes no context; stop with the process on a
+	// signal instead of swallowing it.
+	errc := make(chan error, 1)
+	go func() { errc <- funcframework.StartHostPort(*host, cfg.Port) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		fmt.Fprintln(stderr, "experthub: stopping")
+		return nil
+	}
 }

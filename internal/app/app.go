@@ -13,13 +13,17 @@ import (
 	"os"
 	"time"
 
+	gcfirestore "cloud.google.com/go/firestore"
+
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/crmsync"
 	"github.com/experthub/experthub/internal/firestore"
+	"github.com/experthub/experthub/internal/flow"
 	"github.com/experthub/experthub/internal/frontline"
 	"github.com/experthub/experthub/internal/inmem"
 	"github.com/experthub/experthub/internal/strapi"
+	"github.com/experthub/experthub/internal/twilio"
 	"github.com/experthub/experthub/internal/webhook"
 )
 
@@ -33,9 +37,10 @@ type App struct {
 	Customers *crm.Service
 	Strapi    *strapi.Client // nil without Strapi settings
 
-	handlers map[string]http.Handler
-	log      *slog.Logger
-	closers  []func() error
+	handlers  map[string]http.Handler
+	log       *slog.Logger
+	closers   []func() error
+	firestore *gcfirestore.Client // nil with the in-memory cache
 }
 
 // Store is the customer cache with its sync checkpoint.
@@ -76,7 +81,54 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Default: cfg.ProxyNumber, ByCountry: cfg.ProxyNumbers,
 	}, log.With("function", "outgoing")))
 	a.handlers["sync"] = a.syncHandler()
+	a.buildFlow()
 	return a, nil
+}
+
+// buildFlow registers the conversation flow: routing, pre-event and
+// post-event. Without Twilio credentials they stay unregistered and
+// answer as Unavailable does (pre-event still lets every action through).
+func (a *App) buildFlow() {
+	cfg := a.Config
+	if !cfg.HasTwilio() {
+		a.log.Warn("no Twilio credentials: routing, pre-event and post-event are unavailable")
+		return
+	}
+	rest := twilio.New(twilio.Config{
+		AccountSID: cfg.TwilioAccountSID,
+		AuthToken:  cfg.TwilioAuthToken,
+		APIKey:     cfg.TwilioAPIKey,
+		APISecret:  cfg.TwilioAPISecret,
+		BaseURL:    cfg.TwilioAPIBaseURL,
+		Timeout:    cfg.TwilioTimeout,
+	})
+	deps := flow.Deps{Twilio: rest, Customers: a.Customers}
+	if a.firestore != nil {
+		deps.Ledger, deps.Assignments = firestore.NewLedger(a.firestore), firestore.NewAssignments(a.firestore)
+	} else {
+		deps.Ledger, deps.Assignments = inmem.NewLedger(), inmem.NewAssignments()
+	}
+	fcfg := flow.Config{
+		Workspace:      cfg.Workspace,
+		PoolQueue:      cfg.PoolQueue,
+		FallbackWorker: cfg.FallbackWorker,
+		WelcomeMessage: cfg.WelcomeMessage,
+		Returning:      cfg.ReturningCustomer,
+		// A delivery cannot act past its handler deadline, so a retry
+		// after it may safely take over.
+		Lease: cfg.HandlerTimeout,
+	}
+	// One Flow per function, for the function name in its logs; they
+	// share the client and the stores.
+	for name, handler := range map[string]func(*flow.Flow) http.Handler{
+		"routing":    (*flow.Flow).Routing,
+		"pre-event":  (*flow.Flow).PreEvent,
+		"post-event": (*flow.Flow).PostEvent,
+	} {
+		d := deps
+		d.Logger = a.log.With("function", name)
+		a.twilioFacing(name, handler(flow.New(fcfg, d)))
+	}
 }
 
 // NewSyncer returns a full/incremental sync from Strapi into the cache, or
@@ -118,6 +170,7 @@ func (a *App) buildStore(ctx context.Context) error {
 			return err
 		}
 		a.closers = append(a.closers, client.Close)
+		a.firestore = client
 		a.Store = firestore.NewStore(client, cfg.FirestoreCollection)
 		return nil
 	}

@@ -23,14 +23,21 @@ func NormalizeAddress(raw string) (string, error) {
 	if len(s) > 256 {
 		return "", fmt.Errorf("%w: too long", ErrBadAddress)
 	}
-	if strings.HasPrefix(strings.ToLower(s), whatsappPrefix) {
+	// A channel value prefixed twice ("whatsapp:whatsapp:+33…") is still
+	// the phone number; stripping once would index it as a chat identity.
+	for strings.HasPrefix(strings.ToLower(s), whatsappPrefix) {
 		s = strings.TrimSpace(s[len(whatsappPrefix):])
 	}
 	if s == "" {
 		return "", fmt.Errorf("%w: empty", ErrBadAddress)
 	}
 	if !looksLikePhone(s) {
-		return strings.ToLower(s), nil
+		// Lower-casing may lengthen the text (invalid UTF-8 becomes U+FFFD):
+		// check the length again, or the result would not normalise.
+		if s = strings.ToLower(s); len(s) > 256 {
+			return "", fmt.Errorf("%w: too long", ErrBadAddress)
+		}
+		return s, nil
 	}
 	digits := strings.Map(func(r rune) rune {
 		if r >= '0' && r <= '9' {
@@ -54,7 +61,15 @@ func NormalizeAddress(raw string) (string, error) {
 	if !phonenumbers.IsPossibleNumber(num) {
 		return "", fmt.Errorf("%w: not a possible phone number", ErrBadAddress)
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), nil
+	e164 := phonenumbers.Format(num, phonenumbers.E164)
+	// Parsing drops a national prefix after the country code ("+44 (0) 20…").
+	// If the result still starts with one ("+20 0 0…"), parsing it again
+	// would drop another digit: no real number does that, and the cache
+	// must get one key per address.
+	if again, err := phonenumbers.Parse(e164, ""); err != nil || phonenumbers.Format(again, phonenumbers.E164) != e164 {
+		return "", fmt.Errorf("%w: not a stable phone number", ErrBadAddress)
+	}
+	return e164, nil
 }
 
 // IsWhatsApp reports whether the address is on the WhatsApp channel.

@@ -165,7 +165,9 @@ func (h *handler) full(w http.ResponseWriter, r *http.Request, token string) {
 	ctx := r.Context()
 	caller := "webhook secret"
 	if !h.secretOK(token) {
-		if token == "" || h.cfg.Validator == nil || h.cfg.SchedulerAccount == "" {
+		// An empty audience would make idtoken accept a token minted for
+		// any audience.
+		if token == "" || h.cfg.Validator == nil || h.cfg.SchedulerAccount == "" || h.cfg.Audience == "" {
 			w.Header().Set("WWW-Authenticate", "Bearer")
 			h.fail(w, r, http.StatusUnauthorized, "unauthorized", "reason", credentialProblem(token))
 			return

@@ -34,6 +34,11 @@ func replaceAttr(groups []string, a slog.Attr) slog.Attr {
 			a.Key = "message"
 		case slog.TimeKey:
 			a.Key = "time"
+		case "message", "severity":
+			// An attribute of that name would repeat the key Cloud
+			// Logging reads, and the last one wins there: the message
+			// would show "IM…" instead of what happened.
+			a.Key = "attr_" + a.Key
 		}
 	}
 	switch a.Value.Kind() {

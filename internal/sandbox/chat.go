@@ -45,6 +45,11 @@ func Chat(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer)
 				continue
 			}
 			err = c.text(ctx, "/sandbox/worker-texts", textRequest{Conversation: c.conversation, Identity: identity, Body: body})
+			if err != nil && ctx.Err() == nil {
+				// A worker not (yet) in the conversation: say so, keep chatting.
+				fmt.Fprintf(stdout, "(%s cannot write here: %v)\n", identity, err)
+				continue
+			}
 		} else {
 			err = c.text(ctx, "/sandbox/texts", textRequest{From: *from, To: *to, Body: line})
 		}

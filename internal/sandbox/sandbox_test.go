@@ -62,7 +62,7 @@ func TestChat(t *testing.T) {
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
 
-	script := "hello\nagent please\n/as ann@example.com Hi Maria!\nthanks\n"
+	script := "hello\n/as ann@example.com too early\nagent please\n/as ann@example.com Hi Maria!\nthanks\n"
 	var out strings.Builder
 	if err := Chat(ctx, []string{"--from", "+33679500001", "--sandbox", sb.URL}, strings.NewReader(script), &out); err != nil {
 		t.Fatalf("chat: %v\n%s", err, out.String())
@@ -78,6 +78,7 @@ func TestChat(t *testing.T) {
 		"system: Bear with us while we connect you to ann@example.com",
 		"ann@example.com: Hi Maria!",
 		"+33679500001: thanks",
+		"(ann@example.com cannot write here:", // before the bot added her
 	} {
 		if !strings.Contains(transcript, want) {
 			t.Errorf("transcript lacks %q:\n%s", want, transcript)

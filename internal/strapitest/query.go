@@ -596,18 +596,35 @@ func (s *Server) parse3(q url.Values) (listQuery, *apiError) {
 	return lq, nil
 }
 
-// views returns the rows a query sees, in default (row id) order.
-func (s *Server) views(drafts bool) []view {
-	var out []view
+// view is entry().view(), or draftEntry().view() if draft, sharing the
+// components instead of copying them: views live under s.mu only.
+func (r *record) view(draft bool) view {
+	v := view{id: r.id, docID: r.docID, c: r.c, created: r.created, updated: r.updated, pubAt: r.pubAt}
+	if draft || !r.published && r.docID != "" {
+		v.id = r.draftID
+	}
+	if draft {
+		v.pubAt = time.Time{}
+	}
+	return v
+}
+
+// views returns the rows a query sees that keep accepts (all if nil), in
+// default (row id) order.
+func (s *Server) views(drafts bool, keep func(view) bool) []view {
+	out := make([]view, 0, len(s.records))
 	for _, r := range s.records {
+		var v view
 		switch {
 		case s.version == 5 && drafts:
-			v := r.draftEntry().view()
+			v = r.view(true)
+		case r.published || drafts:
+			v = r.view(false)
+		default:
+			continue
+		}
+		if keep == nil || keep(v) {
 			out = append(out, v)
-		case r.published:
-			out = append(out, r.entry().view())
-		case drafts:
-			out = append(out, r.entry().view())
 		}
 	}
 	slices.SortFunc(out, func(a, b view) int { return cmp.Compare(a.id, b.id) })
@@ -616,16 +633,24 @@ func (s *Server) views(drafts bool) []view {
 
 // query runs lq and returns the page and the total.
 func (s *Server) query(lq listQuery) (page []view, total int) {
-	var rows []view
-	for _, v := range s.views(lq.drafts) {
-		if !slices.ContainsFunc(lq.conds, func(c cond) bool { return !c.match(v) }) {
-			rows = append(rows, v)
-		}
-	}
+	rows := s.views(lq.drafts, func(v view) bool {
+		return !slices.ContainsFunc(lq.conds, func(c cond) bool { return !c.match(v) })
+	})
 	if len(lq.sort) > 0 {
-		slices.SortStableFunc(rows, func(a, b view) int {
-			for _, k := range lq.sort {
-				c := compareValues(a.values(k.field, "")[0], b.values(k.field, "")[0])
+		// Sort positions by keys computed once: rows are large to move and
+		// values allocates, which made a 100k-row listing take a second.
+		nk := len(lq.sort)
+		keys := make([]value, len(rows)*nk)
+		order := make([]int, len(rows))
+		for i, v := range rows {
+			order[i] = i
+			for j, k := range lq.sort {
+				keys[i*nk+j] = v.values(k.field, "")[0]
+			}
+		}
+		slices.SortStableFunc(order, func(a, b int) int {
+			for j, k := range lq.sort {
+				c := compareValues(keys[a*nk+j], keys[b*nk+j])
 				if k.desc {
 					c = -c
 				}
@@ -635,20 +660,29 @@ func (s *Server) query(lq listQuery) (page []view, total int) {
 			}
 			return 0
 		})
+		start, end := lq.window(len(rows))
+		page = make([]view, 0, end-start)
+		for _, o := range order[start:end] {
+			page = append(page, rows[o])
+		}
+		return page, len(rows)
 	}
-	total = len(rows)
+	start, end := lq.window(len(rows))
+	return rows[start:end], len(rows)
+}
+
+// window returns the bounds of the requested page among total rows.
+func (lq listQuery) window(total int) (start, end int) {
 	start, n := lq.start, lq.limit
 	if !lq.offsetMode {
 		start, n = (lq.page-1)*lq.size, lq.size
 	}
-	if start > len(rows) {
-		start = len(rows)
-	}
-	end := len(rows)
+	start = min(start, total)
+	end = total
 	if n > 0 && start+n < end {
 		end = start + n
 	}
-	return rows[start:end], total
+	return start, end
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
@@ -721,7 +755,7 @@ func (s *Server) one(w http.ResponseWriter, r *http.Request, key string) {
 		s.writeError(w, http.StatusBadRequest, err.name, err.msg)
 		return
 	}
-	for _, v := range s.views(lq.drafts) {
+	for _, v := range s.views(lq.drafts, nil) {
 		if s.version == 5 && v.docID != key || s.version != 5 && strconv.Itoa(v.id) != key {
 			continue
 		}

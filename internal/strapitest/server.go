@@ -126,6 +126,7 @@ type Server struct {
 	docIDs       map[string]bool
 	sessions     map[string]bool
 	authHits     []time.Time
+	authLimit    int // auth requests a window allows; 0 = no limit
 	counts       map[string]int
 	faults       []*fault
 }
@@ -148,6 +149,11 @@ func WithCollection(plural string) Option { return func(s *Server) { s.collectio
 
 // WithCustomers adds n generated published customers.
 func WithCustomers(n int) Option { return func(s *Server) { s.generated += n } }
+
+// WithAuthRateLimit sets how many auth requests a minute are answered
+// before 429 (default 10, as Strapi's); 0 lifts the limit, for benchmarks
+// of clients that log in on every request.
+func WithAuthRateLimit(n int) Option { return func(s *Server) { s.authLimit = n } }
 
 // WithLatency delays every request (for benchmarks).
 func WithLatency(d time.Duration) Option { return func(s *Server) { s.latency = d } }
@@ -186,6 +192,7 @@ func NewServer(version int, opts ...Option) *Server {
 		docIDs:       map[string]bool{},
 		sessions:     map[string]bool{},
 		counts:       map[string]int{},
+		authLimit:    authRateLimit,
 	}
 	if version == 3 {
 		s.defaultLimit, s.maxLimit = 100, 0
@@ -752,7 +759,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	s.authHits = slices.DeleteFunc(s.authHits, func(t time.Time) bool { return now.Sub(t) >= authRateWindow })
 	s.authHits = append(s.authHits, now)
-	limited := len(s.authHits) > authRateLimit
+	limited := s.authLimit > 0 && len(s.authHits) > s.authLimit
 	s.mu.Unlock()
 	if limited {
 		s.writeError(w, http.StatusTooManyRequests, "RateLimitError", "Too many requests, please try again later.")

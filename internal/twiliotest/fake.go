@@ -194,7 +194,9 @@ type Request struct {
 	Header http.Header
 	// Status is the answer's status code; 0 when the fake never answered
 	// (a hang, or the client gave up during latency).
-	Status     int
+	Status int
+	// Start is when the request arrived, End when the answer began to be
+	// written (or the fake gave up on it).
 	Start, End time.Time
 }
 
@@ -299,7 +301,10 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Header: r.Header.Clone(),
 		Status: sw.status,
 		Start:  start,
-		End:    time.Now(),
+		End:    sw.answered,
+	}
+	if req.End.IsZero() {
+		req.End = time.Now()
 	}
 	f.mu.Lock()
 	f.requests = append(f.requests, req)
@@ -355,21 +360,25 @@ func (f *Fake) authorized(r *http.Request) bool {
 	return f.cfg.APIKey != "" && user == f.cfg.APIKey && pass == f.cfg.APISecret
 }
 
+// statusWriter records the status and when the answer began: the client
+// may have the whole answer before the handler returns, and be on its
+// next request.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status   int
+	answered time.Time
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
-		w.status = code
+		w.status, w.answered = code, time.Now()
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.status, w.answered = http.StatusOK, time.Now()
 	}
 	return w.ResponseWriter.Write(b)
 }

@@ -31,8 +31,24 @@ type Verifier struct {
 }
 
 // NewVerifier returns a Verifier for a function reachable at publicURLs.
+// With an empty authToken it rejects every request: an HMAC keyed by
+// nothing is one anybody can compute.
 func NewVerifier(authToken string, log *slog.Logger, publicURLs ...string) *Verifier {
-	return &Verifier{validator: client.NewRequestValidator(authToken), urls: publicURLs, log: log}
+	v := &Verifier{validator: client.NewRequestValidator(authToken), log: log}
+	if authToken == "" {
+		if log != nil {
+			log.Warn("no Twilio auth token: every webhook will be rejected")
+		}
+		return v
+	}
+	for _, u := range publicURLs {
+		// Twilio signs the URL it calls, whose query string the request
+		// carries, and never a fragment; keep the rest of the configured URL.
+		u, _, _ = strings.Cut(u, "#")
+		u, _, _ = strings.Cut(u, "?")
+		v.urls = append(v.urls, u)
+	}
+	return v
 }
 
 // Wrap returns next behind the signature check. On success r.PostForm holds
@@ -54,6 +70,7 @@ func (v *Verifier) Wrap(next http.Handler) http.Handler {
 var (
 	errMissingSignature = errors.New("missing X-Twilio-Signature")
 	errBadSignature     = errors.New("invalid X-Twilio-Signature")
+	errRepeatedParam    = errors.New("repeated parameter: not covered by X-Twilio-Signature")
 )
 
 func (v *Verifier) verify(r *http.Request) ([]byte, int, error) {
@@ -90,6 +107,16 @@ func (v *Verifier) verify(r *http.Request) ([]byte, int, error) {
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
 			return nil, http.StatusBadRequest, errors.New("malformed form body")
+		}
+		// Without bodySHA256, twilio-go checked only the first value of a
+		// repeated key, and Twilio sends none: a second value is an
+		// unsigned addition.
+		if r.URL.Query().Get("bodySHA256") == "" {
+			for _, vs := range form {
+				if len(vs) > 1 {
+					return nil, http.StatusForbidden, errRepeatedParam
+				}
+			}
 		}
 		r.PostForm = form
 	} else {

@@ -1,0 +1,527 @@
+package app_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/experthub/experthub/internal/app/apptest"
+	"github.com/experthub/experthub/internal/bot"
+	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/firestoretest"
+	"github.com/experthub/experthub/internal/strapitest"
+	"github.com/experthub/experthub/internal/twiliotest"
+)
+
+// The Firestore tests of this package use the emulator; the others never
+// touch it.
+func TestMain(m *testing.M) { firestoretest.Main(m) }
+
+// Stores the whole-app tests run against.
+const (
+	inMemory    = "inmem"
+	onFirestore = "firestore"
+)
+
+// newApp builds the App on the named store: the in-memory one, or the
+// Firestore emulator on a project of the test's own.
+func newApp(t *testing.T, store string, opts apptest.Options) *apptest.Harness {
+	t.Helper()
+	env := config.Env{}
+	for k, v := range opts.Env {
+		env[k] = v
+	}
+	if store == onFirestore {
+		host := os.Getenv(firestoretest.EnvHost)
+		if host == "" {
+			t.Fatalf("no Firestore emulator: %s is not set", firestoretest.EnvHost)
+		}
+		env["FIRESTORE_EMULATOR_HOST"] = host
+		env["GOOGLE_CLOUD_PROJECT"] = "app-" + randomHex(t)
+	}
+	opts.Env = env
+	return apptest.New(t, opts)
+}
+
+func randomHex(t *testing.T) string {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// since returns the deliveries after the first n.
+func since(h *apptest.Harness, n int) []twiliotest.Delivery {
+	return h.Twilio.Deliveries()[n:]
+}
+
+// answeredInTime checks that every delivery got a 2xx (a 5xx for
+// post-event and routing only when allow5xx) within deadline plus
+// slack, and the pre-event hook always a 200.
+func answeredInTime(t *testing.T, ds []twiliotest.Delivery, deadline time.Duration, allow5xx bool) {
+	t.Helper()
+	const slack = 500 * time.Millisecond
+	for _, d := range ds {
+		if took := d.End.Sub(d.Start); took > deadline+slack || d.TimedOut || d.Err != nil {
+			t.Errorf("%s %s answered after %v (deadline %v), err %v", d.Target, d.EventType, took, deadline, d.Err)
+		}
+		switch {
+		case d.Target == twiliotest.TargetPre && d.Status != http.StatusOK:
+			t.Errorf("pre-event %s answered %d: the customer's message is dropped", d.EventType, d.Status)
+		case d.Status/100 != 2 && !(allow5xx && d.Status/100 == 5):
+			t.Errorf("%s %s answered %d %s", d.Target, d.EventType, d.Status, d.Body)
+		}
+	}
+}
+
+// replies counts the bot's messages after the customer's last message
+// with the given body.
+func replies(h *apptest.Harness, conv, body string) int {
+	n, after := 0, false
+	for _, m := range h.Twilio.Messages(conv) {
+		switch {
+		case m.Author != "system" && m.Body == body:
+			n, after = 0, true
+		case m.Author == "system" && after:
+			n++
+		}
+	}
+	return n
+}
+
+// twilioCall is a REST call of a bot turn, as the path the fake serves it
+// at.
+type twilioCall struct {
+	name, text, method string
+	path               func(h *apptest.Harness, conv string) string
+}
+
+var turnCalls = []twilioCall{
+	{"ListParticipants", "AGENT", http.MethodGet, convPath("Participants")},
+	{"ListAvailableWorkers", "AGENT", http.MethodGet, workersPath},
+	{"FindWorker", "bob@example.com", http.MethodGet, workersPath},
+	{"PostMessage", "AGENT", http.MethodPost, convPath("Messages")},
+	{"AddParticipant", "AGENT", http.MethodPost, convPath("Participants")},
+}
+
+func convPath(sub string) func(*apptest.Harness, string) string {
+	return func(_ *apptest.Harness, conv string) string { return "/v1/Conversations/" + conv + "/" + sub }
+}
+
+func workersPath(h *apptest.Harness, _ string) string {
+	return "/v1/Workspaces/" + h.Twilio.WorkspaceSID() + "/Workers"
+}
+
+// turnOutcome checks that the customer's last message got exactly one
+// reply, the one connecting them, and the conversation one worker.
+func turnOutcome(t *testing.T, h *apptest.Harness, conv, text string) {
+	t.Helper()
+	ws := workersIn(h, conv)
+	if len(ws) != 1 {
+		t.Errorf("workers = %v, want one\n  %s", ws, strings.Join(transcript(h, conv), "\n  "))
+		return
+	}
+	want := bot.ConnectingAgent(ws[0])
+	if text != "AGENT" {
+		want = bot.Connecting(ws[0])
+	}
+	msgs := h.Twilio.Messages(conv)
+	if n := replies(h, conv, text); n != 1 || msgs[len(msgs)-1].Body != want {
+		t.Errorf("%d replies to %q, want 1: %q\n  %s", n, text, want, strings.Join(transcript(h, conv), "\n  "))
+	}
+}
+
+// TestTwilioFaultsInBotTurn fails each Twilio call of a bot turn with a
+// 429 carrying Retry-After, a 503, or two 500s in a row: the turn still
+// completes within the handler deadline with one reply and one worker.
+// Reads are retried by the client; a create after a 429 too (Twilio did
+// not process it); a message post that failed unclearly is looked for
+// before it is tried again.
+func TestTwilioFaultsInBotTurn(t *testing.T) {
+	faults := []struct {
+		name       string
+		status     int
+		retryAfter time.Duration
+		times      int
+	}{
+		{"429 Retry-After 1s", http.StatusTooManyRequests, time.Second, 1},
+		{"503", http.StatusServiceUnavailable, 0, 1},
+		{"500 twice", http.StatusInternalServerError, 0, 2},
+	}
+	for _, call := range turnCalls {
+		for _, fault := range faults {
+			t.Run(call.name+"/"+fault.name, func(t *testing.T) {
+				t.Parallel()
+				h := apptest.New(t, apptest.Options{})
+				q := h.Twilio.QueueSID()
+				h.Twilio.AddWorker("ann@example.com", true, nil, q)
+				h.Twilio.AddWorker("bob@example.com", true, nil, q)
+				conv := text(t, h, maria, "hi")
+				before := len(h.Twilio.Deliveries())
+				path := call.path(h, conv)
+				for range fault.times {
+					h.Twilio.FailNext(call.method, path, fault.status, fault.retryAfter)
+				}
+				text(t, h, maria, call.text)
+
+				answeredInTime(t, since(h, before), h.Config.HandlerTimeout, false)
+				turnOutcome(t, h, conv, call.text)
+				failed := 0
+				for _, r := range h.Twilio.Requests() {
+					if r.Method == call.method && strings.HasPrefix(r.Path, path) && r.Status == fault.status {
+						failed++
+					}
+				}
+				if failed != fault.times {
+					t.Errorf("%d requests failed with %d, want %d: the fault missed the turn", failed, fault.status, fault.times)
+				}
+			})
+		}
+	}
+}
+
+// TestTwilioHangInBotTurn: a Twilio call of the turn never answers. The
+// client gives up after TWILIO_TIMEOUT; the handler answers before its
+// deadline, the pre-event hook 200; and the turn is done, by the
+// delivery itself or by Twilio's redelivery of a failed one, with one
+// reply and one worker.
+func TestTwilioHangInBotTurn(t *testing.T) {
+	for _, call := range turnCalls {
+		t.Run(call.name, func(t *testing.T) {
+			t.Parallel()
+			h := apptest.New(t, apptest.Options{Env: config.Env{
+				"HANDLER_TIMEOUT": "1500ms",
+				"TWILIO_TIMEOUT":  "400ms",
+			}})
+			q := h.Twilio.QueueSID()
+			h.Twilio.AddWorker("ann@example.com", true, nil, q)
+			h.Twilio.AddWorker("bob@example.com", true, nil, q)
+			conv := text(t, h, maria, "hi")
+			before := len(h.Twilio.Deliveries())
+			h.Twilio.HangNext(call.method, call.path(h, conv))
+			text(t, h, maria, call.text)
+
+			ds := since(h, before)
+			answeredInTime(t, ds, h.Config.HandlerTimeout, true)
+			redeliverFailed(t, h, ds)
+			turnOutcome(t, h, conv, call.text)
+		})
+	}
+}
+
+// redeliverFailed delivers again, as Twilio may, each of ds that failed.
+func redeliverFailed(t *testing.T, h *apptest.Harness, ds []twiliotest.Delivery) {
+	t.Helper()
+	for _, d := range ds {
+		if d.Status/100 == 2 {
+			continue
+		}
+		t.Logf("%s %s answered %d; redelivering", d.Target, d.EventType, d.Status)
+		if r := h.Twilio.Redeliver(context.Background(), d); r.Status/100 != 2 {
+			t.Errorf("redelivery of %s %s: %d %s", r.Target, r.EventType, r.Status, r.Body)
+		}
+	}
+}
+
+// TestKilledMidTurn: the function dies half way through a bot turn (its
+// deadline cuts a Twilio call that hangs past it): after the reply was
+// posted but before the worker was added, or the reverse. The redelivery
+// completes the turn without a second reply or worker.
+func TestKilledMidTurn(t *testing.T) {
+	tests := []struct {
+		name string
+		hang string // the call cut short
+	}{
+		{"reply posted, worker not added", "Participants"},
+		{"worker added, reply not posted", "Messages"},
+	}
+	for _, store := range []string{inMemory, onFirestore} {
+		for _, tt := range tests {
+			t.Run(store+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				const deadline = time.Second
+				h := newApp(t, store, apptest.Options{Env: config.Env{
+					"HANDLER_TIMEOUT": deadline.String(),
+					"TWILIO_TIMEOUT":  "10s", // longer than the function lives
+				}})
+				q := h.Twilio.QueueSID()
+				h.Twilio.AddWorker("ann@example.com", true, nil, q)
+				h.Twilio.AddWorker("bob@example.com", true, nil, q)
+				conv := text(t, h, maria, "hi")
+				before := len(h.Twilio.Deliveries())
+				h.Twilio.HangNext(http.MethodPost, "/v1/Conversations/"+conv+"/"+tt.hang)
+				text(t, h, maria, "AGENT")
+
+				ds := since(h, before)
+				answeredInTime(t, ds, deadline, true)
+				killed := 0
+				for _, d := range ds {
+					if d.EventType == "onMessageAdded" && d.Status/100 == 5 {
+						killed++
+					}
+				}
+				if killed != 1 {
+					t.Fatalf("%d turns cut short, want 1: the hang missed the turn", killed)
+				}
+				redeliverFailed(t, h, ds)
+				turnOutcome(t, h, conv, "AGENT")
+				for _, d := range ds {
+					h.Twilio.Redeliver(context.Background(), d) // everything once more: nothing new
+				}
+				turnOutcome(t, h, conv, "AGENT")
+			})
+		}
+	}
+}
+
+// syncedStrapi returns an App whose cache holds every customer of a
+// Strapi with n customers.
+func syncedStrapi(t *testing.T, n int, env config.Env) *apptest.Harness {
+	t.Helper()
+	h := apptest.New(t, apptest.Options{StrapiVersion: 4, StrapiCustomers: n, Env: env})
+	if _, err := h.App.NewSyncer(nil).Full(context.Background()); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	return h
+}
+
+// phoneOf returns c's SMS number.
+func phoneOf(t *testing.T, c crm.Customer) string {
+	t.Helper()
+	for _, ch := range c.Channels {
+		if ch.Type == "sms" {
+			return ch.Value
+		}
+	}
+	t.Fatalf("customer %s has no SMS number", c.ID)
+	return ""
+}
+
+// crmDetails asks the crm function for a customer's details.
+func crmDetails(t *testing.T, h *apptest.Harness, id string) (status int, name string, took time.Duration) {
+	t.Helper()
+	start := time.Now()
+	rec := h.Serve("crm", h.SignedForm("crm", url.Values{
+		"Location": {"GetCustomerDetailsByCustomerId"}, "CustomerId": {id}, "Worker": {"ann@example.com"},
+	}))
+	took = time.Since(start)
+	var body struct {
+		Objects struct {
+			Customer struct {
+				DisplayName string `json:"display_name"`
+			} `json:"customer"`
+		} `json:"objects"`
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &body)
+	return rec.Code, body.Objects.Customer.DisplayName, took
+}
+
+// TestStrapiDown: with Strapi down, cutting connections or answering
+// after the handler deadline, the cache serves the crm callback and
+// names new conversations; a number the cache does not know still gets
+// its conversation, named by the masked number, before the deadline.
+func TestStrapiDown(t *testing.T) {
+	faults := []struct {
+		name  string
+		fault strapitest.Fault
+	}{
+		{"503", strapitest.Fault{Status: http.StatusServiceUnavailable}},
+		{"connection dropped", strapitest.Fault{Drop: true}},
+		{"slow", strapitest.Fault{Delay: 10 * time.Second}},
+	}
+	for _, ft := range faults {
+		t.Run(ft.name, func(t *testing.T) {
+			t.Parallel()
+			const deadline = time.Second
+			h := syncedStrapi(t, 4, config.Env{"HANDLER_TIMEOUT": deadline.String()})
+			h.Twilio.AddWorker("ann@example.com", true, nil, h.Twilio.QueueSID())
+			customers := h.Strapi.Customers()
+			h.Strapi.InjectFault(ft.fault)
+			h.Strapi.ResetRequests()
+
+			for _, c := range customers {
+				status, name, took := crmDetails(t, h, c.ID)
+				if status != http.StatusOK || name != c.DisplayName || took > deadline {
+					t.Errorf("crm details of %s: %d %q after %v, want 200 %q", c.ID, status, name, took, c.DisplayName)
+				}
+				before := len(h.Twilio.Deliveries())
+				conv := text(t, h, phoneOf(t, c), "hi")
+				answeredInTime(t, since(h, before), deadline, false)
+				if got, _ := h.Twilio.Conversation(conv); got.FriendlyName != c.DisplayName {
+					t.Errorf("conversation of %s named %q, want %q", c.ID, got.FriendlyName, c.DisplayName)
+				}
+			}
+			if n := h.Strapi.Requests(strapitest.RouteList) + h.Strapi.Requests(strapitest.RouteOne); n != 0 {
+				t.Errorf("%d requests reached Strapi for customers in the cache", n)
+			}
+
+			// Not in the cache: Strapi is asked and fails, or is too slow.
+			before := len(h.Twilio.Deliveries())
+			conv := text(t, h, "+14155550123", "hi")
+			answeredInTime(t, since(h, before), deadline, false)
+			if got, _ := h.Twilio.Conversation(conv); got.FriendlyName == "" || strings.Contains(got.FriendlyName, "4155550123") {
+				t.Errorf("unknown customer's conversation named %q, want the masked number", got.FriendlyName)
+			}
+			if got := transcript(h, conv); len(got) != 3 {
+				t.Errorf("unknown customer's conversation:\n  %s\nwant welcome, message, menu", strings.Join(got, "\n  "))
+			}
+		})
+	}
+}
+
+// closedAddress returns a local address nothing listens on.
+func closedAddress(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// TestFirestoreDown points the App at a Firestore that refuses every
+// connection. The crm callback falls back to Strapi within the deadline;
+// the pre-event hook answers 200 and names the conversation; the bot
+// still answers: without its ledger a turn checks Twilio before each
+// step, so a redelivery sends no second reply.
+func TestFirestoreDown(t *testing.T) {
+	const deadline = 2 * time.Second
+	// The Firestore client reads the emulator's address from the
+	// environment.
+	down := closedAddress(t)
+	t.Setenv(firestoretest.EnvHost, down)
+	h := apptest.New(t, apptest.Options{StrapiVersion: 4, StrapiCustomers: 3, Env: config.Env{
+		"HANDLER_TIMEOUT":         deadline.String(),
+		"GOOGLE_CLOUD_PROJECT":    "firestore-down",
+		"FIRESTORE_EMULATOR_HOST": down,
+	}})
+	q := h.Twilio.QueueSID()
+	h.Twilio.AddWorker("ann@example.com", true, nil, q)
+	h.Twilio.AddWorker("bob@example.com", true, nil, q)
+
+	for _, c := range h.Strapi.Customers() {
+		status, name, took := crmDetails(t, h, c.ID)
+		if status != http.StatusOK || name != c.DisplayName || took > deadline {
+			t.Errorf("crm details of %s: %d %q after %v, want 200 %q before %v", c.ID, status, name, took, c.DisplayName, deadline)
+		}
+	}
+	c := h.Strapi.Customers()[0]
+	before := len(h.Twilio.Deliveries())
+	conv := text(t, h, phoneOf(t, c), "hi")
+	ds := since(h, before)
+	answeredInTime(t, ds, deadline, true)
+	if got, _ := h.Twilio.Conversation(conv); got.FriendlyName != c.DisplayName {
+		t.Errorf("conversation named %q, want %q (from Strapi)", got.FriendlyName, c.DisplayName)
+	}
+	for _, d := range ds {
+		h.Twilio.Redeliver(context.Background(), d)
+	}
+	t.Logf("with Firestore down:\n  %s", strings.Join(transcript(h, conv), "\n  "))
+	if n := replies(h, conv, "hi"); n != 1 {
+		t.Errorf("%d replies to the customer's message, want 1 (the menu)", n)
+	}
+}
+
+// TestFiftyConversations: 50 customers ask for an agent at once with 50
+// workers available, and then 50 messages race in one conversation,
+// through the whole App, on each store.
+func TestFiftyConversations(t *testing.T) {
+	const n = 50
+	for _, store := range []string{inMemory, onFirestore} {
+		t.Run(store, func(t *testing.T) {
+			t.Parallel()
+			h := newApp(t, store, apptest.Options{})
+			q := h.Twilio.QueueSID()
+			for i := range n {
+				h.Twilio.AddWorker(fmt.Sprintf("w%02d@example.com", i), true, nil, q)
+			}
+			convs := make([]string, n)
+			burst(t, n, func(i int) string {
+				res, err := h.Twilio.CustomerTexts(context.Background(), fmt.Sprintf("+1415555%04d", i), apptest.ProxyNumber, "AGENT")
+				convs[i] = res.ConversationSID
+				return errString(err, res)
+			})
+			taken := map[string]string{}
+			for i, conv := range convs {
+				ws := workersIn(h, conv)
+				if len(ws) != 1 || replies(h, conv, "AGENT") != 1 {
+					t.Errorf("conversation %d: workers %v\n  %s", i, ws, strings.Join(transcript(h, conv), "\n  "))
+					continue
+				}
+				if other, dup := taken[ws[0]]; dup {
+					t.Errorf("%s added to %s and %s", ws[0], other, conv)
+				}
+				taken[ws[0]] = conv
+			}
+			t.Logf("%s: %d conversations, %d distinct workers", store, n, len(taken))
+
+			// 50 messages at once in one new conversation.
+			const from = "+33612340000"
+			conv := text(t, h, from, "hello")
+			texts := []string{"AGENT", "w01@example.com", "an agent please", "w02@example.com", "agent"}
+			burst(t, n, func(i int) string {
+				res, err := h.Twilio.CustomerTexts(context.Background(), from, apptest.ProxyNumber, texts[i%len(texts)])
+				return errString(err, res)
+			})
+			if ws := workersIn(h, conv); len(ws) != 1 {
+				t.Errorf("racing messages added %v, want one worker", ws)
+			}
+			connecting := 0
+			for _, m := range h.Twilio.Messages(conv) {
+				if m.Author == "system" && strings.HasPrefix(m.Body, "Bear with us") {
+					connecting++
+				}
+			}
+			if connecting != 1 {
+				t.Errorf("%d connecting replies, want 1:\n  %s", connecting, strings.Join(transcript(h, conv), "\n  "))
+			}
+			answeredInTime(t, h.Twilio.Deliveries(), h.Config.HandlerTimeout, false)
+		})
+	}
+}
+
+// burst runs fn(0…n-1) at once and fails the test for each non-empty
+// answer.
+func burst(t *testing.T, n int, fn func(i int) string) {
+	t.Helper()
+	errs := make([]string, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, e := range errs {
+		if e != "" {
+			t.Errorf("text %d: %s", i, e)
+		}
+	}
+}
+
+func errString(err error, res twiliotest.TextResult) string {
+	switch {
+	case err != nil:
+		return err.Error()
+	case res.Rejected:
+		return "rejected by the pre-event hook"
+	}
+	return ""
+}

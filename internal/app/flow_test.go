@@ -1,0 +1,190 @@
+package app_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/experthub/experthub/internal/app"
+	"github.com/experthub/experthub/internal/app/apptest"
+	"github.com/experthub/experthub/internal/bot"
+	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/logging"
+	"github.com/experthub/experthub/internal/twiliotest"
+)
+
+const maria = "+33679500001"
+
+func transcript(h *apptest.Harness, conv string) []string {
+	var out []string
+	for _, m := range h.Twilio.Messages(conv) {
+		out = append(out, m.Author+": "+m.Body)
+	}
+	return out
+}
+
+func workersIn(h *apptest.Harness, conv string) []string {
+	var out []string
+	for _, p := range h.Twilio.Participants(conv) {
+		if p.Identity != "" {
+			out = append(out, p.Identity)
+		}
+	}
+	return out
+}
+
+func text(t *testing.T, h *apptest.Harness, from, body string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := h.Twilio.CustomerTexts(ctx, from, apptest.ProxyNumber, body)
+	if err != nil || res.Rejected {
+		t.Fatalf("%q: %+v, %v (rejections %+v)", body, res, err, h.Twilio.Rejections())
+	}
+	return res.ConversationSID
+}
+
+// TestFlowThroughApp plays conversations against the App as built from
+// its configuration: signature checks, deadlines, the sample CRM and the
+// in-memory stores.
+func TestFlowThroughApp(t *testing.T) {
+	h := apptest.New(t, apptest.Options{Env: config.Env{
+		"WELCOME_MESSAGE": "Hello from the Expert Hub!",
+		"FALLBACK_WORKER": "Duty@Example.com",
+	}})
+	q := h.Twilio.QueueSID()
+	h.Twilio.AddWorker("ann@example.com", true, nil, q)
+	h.Twilio.AddWorker("bob@example.com", true, map[string]any{"lastAcceptedTaskTime": 1}, q)
+	h.Twilio.AddWorker("duty@example.com", false, nil)
+
+	conv := text(t, h, maria, "hi")
+	text(t, h, maria, "Ann@Example.com")
+	want := []string{
+		"system: Hello from the Expert Hub!",
+		maria + ": hi",
+		"system: " + bot.Menu,
+		maria + ": Ann@Example.com",
+		"system: " + bot.Connecting("ann@example.com"),
+	}
+	if got := transcript(h, conv); !slices.Equal(got, want) {
+		t.Errorf("transcript:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	if w := workersIn(h, conv); !slices.Equal(w, []string{"ann@example.com"}) {
+		t.Errorf("workers = %v", w)
+	}
+	if c, _ := h.Twilio.Conversation(conv); c.FriendlyName != "Maria Sanchez" {
+		t.Errorf("friendly name = %q", c.FriendlyName)
+	}
+
+	// "agent": ann just took Maria's conversation; bob accepted his last
+	// task long ago. Bob first, then ann.
+	agentConv := text(t, h, "+447491000002", "AGENT")
+	if w := workersIn(h, agentConv); !slices.Equal(w, []string{"bob@example.com"}) {
+		t.Errorf("AGENT went to %v, want bob", w)
+	}
+	next := text(t, h, "+5521989500003", "agent")
+	if w := workersIn(h, next); !slices.Equal(w, []string{"ann@example.com"}) {
+		t.Errorf("second AGENT went to %v, want ann", w)
+	}
+	h.Twilio.SetWorkerAvailable("ann@example.com", false)
+	h.Twilio.SetWorkerAvailable("bob@example.com", false)
+	fallback := text(t, h, "+14155550123", "AGENT")
+	if w := workersIn(h, fallback); !slices.Equal(w, []string{"duty@example.com"}) {
+		t.Errorf("with nobody available AGENT went to %v, want the fallback worker", w)
+	}
+	for _, d := range h.Twilio.Deliveries() {
+		if d.Status/100 != 2 {
+			t.Errorf("%s %s answered %d %s", d.Target, d.EventType, d.Status, d.Body)
+		}
+	}
+	for _, r := range h.Twilio.Requests() {
+		if r.Header.Get("X-Twilio-Webhook-Enabled") != "" {
+			t.Errorf("%s %s asked for webhooks", r.Method, r.Path)
+		}
+	}
+}
+
+// TestFlowDeadline: every flow handler answers by HANDLER_TIMEOUT even
+// when Twilio is slow, well inside Twilio's 5 s; the pre-event hook with
+// 200.
+func TestFlowDeadline(t *testing.T) {
+	const deadline = 300 * time.Millisecond
+	h := apptest.New(t, apptest.Options{Env: config.Env{"HANDLER_TIMEOUT": deadline.String()}})
+	h.Twilio.AddWorker("ann@example.com", true, nil, h.Twilio.QueueSID())
+	h.Twilio.SetLatency(2 * time.Second)
+	text(t, h, maria, "AGENT")
+	for _, d := range h.Twilio.Deliveries() {
+		took := d.End.Sub(d.Start)
+		if took > deadline+time.Second || d.TimedOut {
+			t.Errorf("%s %s took %v", d.Target, d.EventType, took)
+		}
+		if d.Target == twiliotest.TargetPre && d.Status != http.StatusOK {
+			t.Errorf("pre-event %s answered %d", d.EventType, d.Status)
+		}
+	}
+}
+
+// TestFlowReturningCustomer: RETURNING_CUSTOMER=route sends a returning
+// customer straight back to their last worker.
+func TestFlowReturningCustomer(t *testing.T) {
+	h := apptest.New(t, apptest.Options{Env: config.Env{"RETURNING_CUSTOMER": "route"}})
+	h.Twilio.AddWorker("ann@example.com", true, nil, h.Twilio.QueueSID())
+	h.Twilio.AddWorker("bob@example.com", true, nil, h.Twilio.QueueSID())
+	first := text(t, h, maria, "bob@example.com")
+	closeConv := httptestRequest(t, h, "/v1/Conversations/"+first, url.Values{"State": {"closed"}})
+	if closeConv != http.StatusOK {
+		t.Fatalf("close: %d", closeConv)
+	}
+	second := text(t, h, maria, "hello again")
+	if w := workersIn(h, second); !slices.Equal(w, []string{"bob@example.com"}) {
+		t.Errorf("returning customer went to %v, want bob", w)
+	}
+	if got := transcript(h, second); len(got) != 2 || !strings.Contains(got[0], bot.Connecting("bob@example.com")) {
+		t.Errorf("transcript: %v", got)
+	}
+}
+
+func httptestRequest(t *testing.T, h *apptest.Harness, path string, form url.Values) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, h.Twilio.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(h.Twilio.AccountSID(), h.Twilio.AuthToken())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestFlowWithoutTwilio: without credentials the flow is not built, and
+// the pre-event hook still lets every action through.
+func TestFlowWithoutTwilio(t *testing.T) {
+	cfg, err := config.Parse(config.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	a, err := app.New(context.Background(), cfg, logging.New(&logs, "info"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for name, want := range map[string]int{"pre-event": 200, "post-event": 503, "routing": 503} {
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("EventType=onMessageAdd"))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		a.ServeFunction(name, rec, r)
+		if rec.Code != want {
+			t.Errorf("%s without Twilio: %d, want %d", name, rec.Code, want)
+		}
+	}
+	if !strings.Contains(logs.String(), "no Twilio credentials") {
+		t.Error("missing Twilio credentials not logged")
+	}
+}

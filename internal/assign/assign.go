@@ -1,0 +1,150 @@
+// Package assign decides which Frontline worker takes a conversation. A
+// store records the decision atomically (a claim on the conversation and
+// the worker's last assignment, together), so that two messages racing in
+// one conversation add one worker and N conversations asking for "any
+// agent" at once get N different workers. The rules live here, once; the
+// stores (internal/inmem, internal/firestore) only make them atomic.
+package assign
+
+import (
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+var (
+	// ErrNotFound: the conversation has no assignment, or the customer no
+	// last worker.
+	ErrNotFound = errors.New("assign: not found")
+	// ErrNoCandidate: a claim had no worker to choose from.
+	ErrNoCandidate = errors.New("assign: no candidate")
+)
+
+// Candidate is a worker who could take a conversation.
+type Candidate struct {
+	// Identity is the worker's Frontline identity (its TaskRouter
+	// friendly_name); SID its TaskRouter SID, the key of its record.
+	Identity string
+	SID      string
+	// LastAccepted is the worker's lastAcceptedTaskTime as TaskRouter
+	// knows it; zero when unknown (list results may omit attributes).
+	LastAccepted time.Time
+}
+
+// Request claims a conversation for one of Candidates.
+type Request struct {
+	Conversation string
+	// Claimant names the work claiming: a message SID, or the routing
+	// callback. The same claimant claiming again gets its own claim back,
+	// which is what makes a retried webhook safe.
+	Claimant string
+	// Address is the customer's normalised address, remembered as having
+	// last spoken with the chosen worker; empty to remember nothing.
+	Address    string
+	Candidates []Candidate
+	Now        time.Time
+	// TTL is how long a claim keeps other claimants out. Past it, a
+	// conversation whose worker never joined (the claimant died) can be
+	// claimed again; a worker who did join is seen in the participants
+	// before anyone claims.
+	TTL time.Duration
+	// Spread is set by a store that retries a claim after losing a race
+	// to a concurrent one: how many races it lost. The claim then takes
+	// one of the Spread+1 longest idle at random (none assigned within
+	// TTL), so that claims racing for one pool stop chasing the same
+	// worker and a burst of N claims settles in about √(2N) rounds
+	// instead of N. Concurrent requests have no order among themselves;
+	// each still gets one of the longest idle. Zero takes strictly the
+	// longest idle.
+	Spread int
+}
+
+// Assignment is a conversation's claimed worker.
+type Assignment struct {
+	Conversation string
+	Worker       string // Frontline identity
+	WorkerSID    string
+	Claimant     string
+	ClaimedAt    time.Time
+}
+
+// Decide applies req to what a store holds: current is the conversation's
+// assignment (ok false when it has none) and lastAssigned tells when the
+// store last gave a worker (by SID) a conversation, zero for never. It
+// returns the assignment that stands and whether it is new, in which case
+// the store must record it, the worker's last assignment at req.Now and,
+// with req.Address, the customer's last worker — all or nothing.
+//
+// An existing claim stands when it is the claimant's own or still within
+// req.TTL: the caller compares Claimant to learn whether it won.
+func Decide(req Request, current Assignment, ok bool, lastAssigned func(sid string) time.Time) (Assignment, bool, error) {
+	if ok && (current.Claimant == req.Claimant || req.Now.Sub(current.ClaimedAt) < req.TTL) {
+		return current, false, nil
+	}
+	c, found := Pick(req.Candidates, lastAssigned)
+	if !found {
+		return Assignment{}, false, ErrNoCandidate
+	}
+	if req.Spread > 0 {
+		// Spread over the longest idle, leaving out anyone assigned
+		// within the TTL: the claims this one races with may have just
+		// taken them.
+		window := rank(req.Candidates, lastAssigned)[:min(req.Spread+1, len(req.Candidates))]
+		recent := req.Now.Add(-req.TTL)
+		n := 0
+		for n < len(window) && lastOf(window[n], lastAssigned).Before(recent) {
+			n++
+		}
+		if n > 0 {
+			c = window[rand.N(n)]
+		}
+	}
+	return Assignment{
+		Conversation: req.Conversation,
+		Worker:       c.Identity,
+		WorkerSID:    c.SID,
+		Claimant:     req.Claimant,
+		ClaimedAt:    req.Now,
+	}, true, nil
+}
+
+// Pick returns the candidate idle longest: the one whose last assignment
+// is oldest, never-assigned first, ties going to the earlier candidate.
+// A worker's last assignment is the later of TaskRouter's
+// lastAcceptedTaskTime and lastAssigned (the store's record, which is
+// written in the claim itself and so never lags behind a concurrent
+// claim).
+func Pick(cands []Candidate, lastAssigned func(sid string) time.Time) (Candidate, bool) {
+	var (
+		best     Candidate
+		bestLast time.Time
+		found    bool
+	)
+	for _, c := range cands {
+		if last := lastOf(c, lastAssigned); !found || last.Before(bestLast) {
+			best, bestLast, found = c, last, true
+		}
+	}
+	return best, found
+}
+
+// rank returns cands from the longest idle to the most recently assigned,
+// in Pick's order.
+func rank(cands []Candidate, lastAssigned func(sid string) time.Time) []Candidate {
+	out := slices.Clone(cands)
+	slices.SortStableFunc(out, func(a, b Candidate) int {
+		return lastOf(a, lastAssigned).Compare(lastOf(b, lastAssigned))
+	})
+	return out
+}
+
+func lastOf(c Candidate, lastAssigned func(sid string) time.Time) time.Time {
+	last := c.LastAccepted
+	if lastAssigned != nil {
+		if t := lastAssigned(c.SID); t.After(last) {
+			last = t
+		}
+	}
+	return last
+}

@@ -1,0 +1,135 @@
+package assign
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPick(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	ms := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+	tests := []struct {
+		name     string
+		cands    []Candidate
+		assigned map[string]time.Time
+		want     string
+	}{
+		{name: "none", want: ""},
+		{
+			name:  "oldest lastAcceptedTaskTime",
+			cands: []Candidate{{SID: "a", LastAccepted: ms(3)}, {SID: "b", LastAccepted: ms(1)}, {SID: "c", LastAccepted: ms(2)}},
+			want:  "b",
+		},
+		{
+			name:  "never assigned first",
+			cands: []Candidate{{SID: "a", LastAccepted: ms(1)}, {SID: "b"}},
+			want:  "b",
+		},
+		{
+			name:  "ties keep list order",
+			cands: []Candidate{{SID: "a"}, {SID: "b"}, {SID: "c"}},
+			want:  "a",
+		},
+		{
+			name:     "store record newer than TaskRouter wins",
+			cands:    []Candidate{{SID: "a", LastAccepted: ms(1)}, {SID: "b", LastAccepted: ms(2)}},
+			assigned: map[string]time.Time{"a": ms(5)},
+			want:     "b",
+		},
+		{
+			name:     "unknown attributes ranked by the store",
+			cands:    []Candidate{{SID: "a"}, {SID: "b"}, {SID: "c"}},
+			assigned: map[string]time.Time{"a": ms(2), "b": ms(1)},
+			want:     "c",
+		},
+		{
+			name:     "older store record does not hide a newer TaskRouter time",
+			cands:    []Candidate{{SID: "a", LastAccepted: ms(9)}, {SID: "b", LastAccepted: ms(3)}},
+			assigned: map[string]time.Time{"a": ms(1)},
+			want:     "b",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := Pick(tt.cands, func(sid string) time.Time { return tt.assigned[sid] })
+			if ok != (tt.want != "") || got.SID != tt.want {
+				t.Errorf("Pick() = %q, %v; want %q", got.SID, ok, tt.want)
+			}
+		})
+	}
+}
+
+func TestDecide(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	ttl := 4 * time.Second
+	ann := Candidate{Identity: "ann@example.com", SID: "WKann"}
+	existing := Assignment{Conversation: "CH1", Worker: "bob@example.com", WorkerSID: "WKbob", Claimant: "IM1", ClaimedAt: t0}
+	tests := []struct {
+		name      string
+		claimant  string
+		now       time.Time
+		cands     []Candidate
+		current   *Assignment
+		wantWho   string
+		wantNew   bool
+		wantError error
+	}{
+		{name: "first claim", claimant: "IM2", now: t0, cands: []Candidate{ann}, wantWho: "ann@example.com", wantNew: true},
+		{name: "no candidate", claimant: "IM2", now: t0, wantError: ErrNoCandidate},
+		{name: "own claim again", claimant: "IM1", now: t0.Add(time.Hour), cands: []Candidate{ann}, current: &existing, wantWho: "bob@example.com"},
+		{name: "fresh claim of another stands", claimant: "IM2", now: t0.Add(ttl - 1), cands: []Candidate{ann}, current: &existing, wantWho: "bob@example.com"},
+		{name: "fresh claim stands even without candidates", claimant: "IM2", now: t0, current: &existing, wantWho: "bob@example.com"},
+		{name: "stale claim of another is replaced", claimant: "IM2", now: t0.Add(ttl), cands: []Candidate{ann}, current: &existing, wantWho: "ann@example.com", wantNew: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := Request{Conversation: "CH1", Claimant: tt.claimant, Candidates: tt.cands, Now: tt.now, TTL: ttl}
+			var cur Assignment
+			if tt.current != nil {
+				cur = *tt.current
+			}
+			got, isNew, err := Decide(req, cur, tt.current != nil, nil)
+			if !errors.Is(err, tt.wantError) {
+				t.Fatalf("Decide() error = %v, want %v", err, tt.wantError)
+			}
+			if got.Worker != tt.wantWho || isNew != tt.wantNew {
+				t.Errorf("Decide() = %q new=%v; want %q new=%v", got.Worker, isNew, tt.wantWho, tt.wantNew)
+			}
+			if isNew && (got.Claimant != tt.claimant || !got.ClaimedAt.Equal(tt.now) || got.Conversation != "CH1") {
+				t.Errorf("new assignment = %+v", got)
+			}
+		})
+	}
+}
+
+func TestDecideSpread(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	var cands []Candidate
+	for i := range 6 {
+		// w0 is the most recently assigned, w5 the longest idle.
+		cands = append(cands, Candidate{SID: string(rune('0' + i)), LastAccepted: t0.Add(-time.Duration(i+1) * time.Minute)})
+	}
+	// The store has just given 4 a conversation (a racing claim).
+	assigned := map[string]time.Time{"4": t0.Add(-time.Second)}
+	for spread, allowed := range map[int]string{0: "5", 1: "53", 2: "532", 9: "53210"} {
+		seen := map[string]bool{}
+		for range 200 {
+			req := Request{Conversation: "CH1", Claimant: "IM1", Candidates: cands, Now: t0, TTL: 4 * time.Second, Spread: spread}
+			a, _, err := Decide(req, Assignment{}, false, func(sid string) time.Time { return assigned[sid] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[a.WorkerSID] = true
+		}
+		for sid := range seen {
+			if !strings.Contains(allowed, sid) {
+				t.Errorf("Spread %d picked %s, outside the %d longest idle", spread, sid, spread+1)
+			}
+		}
+		if len(seen) != len(allowed) {
+			t.Errorf("Spread %d picked %d distinct workers in 200 tries, want %d", spread, len(seen), len(allowed))
+		}
+	}
+}
