@@ -16,8 +16,9 @@ locals {
   # format), so a new query's index ships with the code that needs it. Its
   # collectionGroup names the default collection; the indexes are created
   # on var.firestore_collection.
+  firestore_spec = jsondecode(file("${path.module}/../internal/firestore/indexes.json"))
   firestore_indexes = {
-    for index in jsondecode(file("${path.module}/../internal/firestore/indexes.json")).indexes :
+    for index in local.firestore_spec.indexes :
     join("-", [for f in index.fields : f.fieldPath if f.fieldPath != "__name__"]) => index
   }
 }
@@ -36,4 +37,21 @@ resource "google_firestore_index" "cache" {
       array_config = try(fields.value.arrayConfig, null)
     }
   }
+}
+
+# Ledger and assignment records carry expire_at; these TTL policies (the
+# fieldOverrides of the same file) let Firestore delete them when it passes.
+resource "google_firestore_field" "ttl" {
+  for_each = {
+    for f in try(local.firestore_spec.fieldOverrides, []) :
+    "${f.collectionGroup}.${f.fieldPath}" => f if try(f.ttl, false)
+  }
+  database   = google_firestore_database.cache.name
+  collection = each.value.collectionGroup
+  field      = each.value.fieldPath
+
+  ttl_config {}
+  # No query reads expire_at: exempting it from indexing is Google's advice
+  # for TTL fields (an empty index_config removes its single-field indexes).
+  index_config {}
 }

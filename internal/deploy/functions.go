@@ -114,17 +114,51 @@ type IndexField struct {
 	ArrayConfig string `json:"arrayConfig,omitempty"` // CONTAINS
 }
 
-// ReadIndexes reads the composite indexes of an indexes file.
-func ReadIndexes(path string) ([]Index, error) {
+// TTLField is a field whose time makes Firestore delete its document
+// (a fieldOverrides entry with "ttl": true in the indexes file).
+type TTLField struct {
+	CollectionGroup string `json:"collectionGroup"`
+	FieldPath       string `json:"fieldPath"`
+	TTL             bool   `json:"ttl"`
+}
+
+type indexesFile struct {
+	Indexes        []Index    `json:"indexes"`
+	FieldOverrides []TTLField `json:"fieldOverrides"`
+}
+
+func readIndexesFile(path string) (indexesFile, error) {
+	var file indexesFile
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read indexes: %w", err)
-	}
-	var file struct {
-		Indexes []Index `json:"indexes"`
+		return file, fmt.Errorf("read indexes: %w", err)
 	}
 	if err := json.Unmarshal(b, &file); err != nil {
-		return nil, fmt.Errorf("read indexes %s: %w", path, err)
+		return file, fmt.Errorf("read indexes %s: %w", path, err)
+	}
+	return file, nil
+}
+
+// ReadTTLFields reads the TTL policies of an indexes file.
+func ReadTTLFields(path string) ([]TTLField, error) {
+	file, err := readIndexesFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []TTLField
+	for _, f := range file.FieldOverrides {
+		if f.TTL {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// ReadIndexes reads the composite indexes of an indexes file.
+func ReadIndexes(path string) ([]Index, error) {
+	file, err := readIndexesFile(path)
+	if err != nil {
+		return nil, err
 	}
 	for i, ix := range file.Indexes {
 		if len(ix.Fields) == 0 {

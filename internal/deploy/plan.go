@@ -121,6 +121,17 @@ func Plan(s Settings) ([]Step, error) {
 	for _, ix := range indexes {
 		steps = append(steps, indexStep(ix, cfg.FirestoreCollection, db, p))
 	}
+	ttls, err := ReadTTLFields(filepath.Join(s.Source, IndexesFile))
+	if err != nil {
+		return nil, fmt.Errorf("deploy: %w", err)
+	}
+	for _, f := range ttls {
+		steps = append(steps, Step{
+			Comment: "Firestore deletes " + f.CollectionGroup + " records once " + f.FieldPath + " has passed.",
+			Args: []string{"firestore", "fields", "ttls", "update", f.FieldPath, db,
+				"--collection-group=" + f.CollectionGroup, "--enable-ttl", "--async", p},
+		})
+	}
 
 	for _, name := range SecretVars() {
 		id := SecretID(name)
