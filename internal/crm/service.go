@@ -102,8 +102,10 @@ func (s *Service) lookup(ctx context.Context, key string,
 	// The load is shared by every caller waiting on key, so it must not
 	// die with the first caller's context; it keeps that caller's deadline.
 	v, err, _ := s.loads.Do(key, func() (any, error) {
+		// Read the deadline before detaching: a detached context has none.
+		d, hasDeadline := ctx.Deadline()
 		ctx := context.WithoutCancel(ctx)
-		if d, ok := ctx.Deadline(); ok {
+		if hasDeadline {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithDeadline(ctx, d)
 			defer cancel()
@@ -124,7 +126,9 @@ func (s *Service) load(ctx context.Context, key string,
 	fromStore func(context.Context) (Customer, error),
 	fromSource func(context.Context, Source) (Customer, error),
 ) (lookupResult, error) {
-	c, storeErr := fromStore(ctx)
+	sctx, cancel := storeContext(ctx, s.source != nil)
+	c, storeErr := fromStore(sctx)
+	cancel()
 	if storeErr == nil {
 		r := lookupResult{customer: c, found: true}
 		s.recent.put(key, r, s.now())
@@ -163,4 +167,16 @@ func (s *Service) load(ctx context.Context, key string,
 	r := lookupResult{customer: c, found: true}
 	s.recent.put(key, r, s.now())
 	return r, nil
+}
+
+// storeContext bounds a cache read that has the CRM to fall back on to
+// half the time left, so that a cache that does not answer (Firestore
+// unreachable: its client retries until the deadline) leaves the other
+// half to the CRM.
+func storeContext(ctx context.Context, fallback bool) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !fallback || !ok {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, time.Now().Add(time.Until(d)/2))
 }

@@ -88,6 +88,8 @@ type lastWorkerDoc struct {
 
 // Claim claims req.Conversation (see assign.Decide).
 func (s *Assignments) Claim(ctx context.Context, req assign.Request) (assign.Assignment, error) {
+	// No opTimeout: a contended transaction retries and legitimately takes
+	// longer than one read; the handler's deadline bounds it.
 	// Firestore keeps microseconds: what Claim returns is what a later
 	// read returns.
 	req.Now = req.Now.Truncate(time.Microsecond)
@@ -176,6 +178,8 @@ func (s *Assignments) Claim(ctx context.Context, req assign.Request) (assign.Ass
 
 // Assignment returns the conversation's assignment, or assign.ErrNotFound.
 func (s *Assignments) Assignment(ctx context.Context, conversation string) (assign.Assignment, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	ref, err := s.doc(s.convs, conversation)
 	if err != nil {
 		return assign.Assignment{}, err
@@ -197,6 +201,8 @@ func (s *Assignments) Assignment(ctx context.Context, conversation string) (assi
 // LastWorker returns the identity of the worker the customer at address
 // was last assigned, or assign.ErrNotFound.
 func (s *Assignments) LastWorker(ctx context.Context, address string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	ref, err := s.doc(s.last, address)
 	if err != nil {
 		return "", err

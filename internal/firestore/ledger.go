@@ -35,7 +35,16 @@ type ledgerDoc struct {
 }
 
 // Begin starts a delivery's attempt on key.
+// opTimeout bounds one ledger or claim operation. The Firestore client
+// retries an unreachable backend until its context ends; a webhook must
+// instead learn quickly that the store is down and carry on without it
+// (the flow then checks Twilio before each step), leaving the rest of its
+// deadline for Twilio.
+const opTimeout = time.Second
+
 func (l *Ledger) Begin(ctx context.Context, key string, now time.Time, lease time.Duration) (ledger.Attempt, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	var a ledger.Attempt
 	err := l.update(ctx, key, func(rec ledger.Record, exists bool) (ledger.Record, bool) {
 		var next ledger.Record
@@ -51,6 +60,8 @@ func (l *Ledger) Begin(ctx context.Context, key string, now time.Time, lease tim
 
 // Finish marks a's work done.
 func (l *Ledger) Finish(ctx context.Context, a ledger.Attempt, now time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	err := l.update(ctx, a.Key, func(rec ledger.Record, _ bool) (ledger.Record, bool) {
 		return ledger.Finish(rec, now), true
 	})
@@ -62,6 +73,8 @@ func (l *Ledger) Finish(ctx context.Context, a ledger.Attempt, now time.Time) er
 
 // Release ends a's lease if it still holds it.
 func (l *Ledger) Release(ctx context.Context, a ledger.Attempt, now time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	err := l.update(ctx, a.Key, func(rec ledger.Record, exists bool) (ledger.Record, bool) {
 		if !exists {
 			return rec, false
