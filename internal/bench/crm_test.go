@@ -1,0 +1,302 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	gcfirestore "cloud.google.com/go/firestore"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/experthub/experthub/internal/app"
+	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/firestore"
+	"github.com/experthub/experthub/internal/logging"
+	"github.com/experthub/experthub/internal/strapitest"
+	"github.com/experthub/experthub/internal/webhook"
+)
+
+const (
+	strapiToken    = "bench-api-token"
+	strapiUser     = "seed@example.com"
+	strapiPassword = "seed-password"
+)
+
+// crmFixture is one CRM of n customers, as the seed sees it (the Strapi
+// stub, with latency) and as Expert Hub sees it (the same customers
+// synced into an emulator project and into an in-memory store), with a
+// server for each way of answering the CRM callback.
+type crmFixture struct {
+	n       int
+	strapi  *strapitest.Server
+	ids     []string // customer ids
+	phones  []string // each customer's first channel, as Strapi stores it
+	project string
+	fs      *gcfirestore.Client
+	seed    *seed
+	// apps: "hit" is Firestore behind the in-process layer; "miss" reads
+	// Firestore on every lookup (CACHE_TTL=0); "inmem" is the local
+	// runner's in-memory store.
+	apps map[string]*app.App
+	// urls of the CRM callback: the apps' and "seed".
+	urls map[string]string
+}
+
+func newCRMFixture(b *testing.B, n int) *crmFixture {
+	b.Helper()
+	ctx := context.Background()
+	fx := &crmFixture{n: n, apps: map[string]*app.App{}, urls: map[string]string{}}
+	fx.strapi = strapitest.NewServer(5,
+		strapitest.WithCustomers(n),
+		strapitest.WithAPIToken(strapiToken),
+		strapitest.WithUser(strapiUser, strapiPassword),
+		strapitest.WithLatency(strapiLatency),
+		// The seed logs in on every request; Strapi's 10 logins a minute
+		// would stop it after the tenth.
+		strapitest.WithAuthRateLimit(0))
+	b.Cleanup(fx.strapi.Close)
+	fx.seed = &seed{base: fx.strapi.URL, identifier: strapiUser, password: strapiPassword}
+
+	customers := fx.strapi.Customers()
+	for _, c := range customers {
+		fx.ids = append(fx.ids, c.ID)
+		fx.phones = append(fx.phones, c.Channels[0].Value)
+	}
+
+	// Expert Hub's cache holds what a full sync writes; writing it
+	// directly is quicker, and the sync has a benchmark of its own.
+	fsVars := firestoreProject(b, customers)
+	fx.project = fsVars["GOOGLE_CLOUD_PROJECT"]
+	client, err := firestore.NewClient(ctx, fx.project, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { client.Close() })
+	fx.fs = client
+
+	common := map[string]string{
+		"STRAPI_URL": fx.strapi.URL, "STRAPI_API_TOKEN": strapiToken, "STRAPI_VERSION": "5",
+		// The emulator's queries take seconds at 100 000 customers (see
+		// emulator-floor); measure them rather than the 4 s deadline.
+		"HANDLER_TIMEOUT": "2m",
+	}
+	variants := map[string]map[string]string{
+		// A TTL longer than the default 30 s, so that the warm-up, which
+		// at 100 000 customers takes longer than that, stays cached: the
+		// TTL decides how often a lookup hits, not what a hit costs.
+		"hit":   withVars(fsVars, map[string]string{"CACHE_TTL": "10m"}),
+		"miss":  withVars(fsVars, map[string]string{"CACHE_TTL": "0"}),
+		"inmem": {"CRM_SAMPLE_FILE": customersFile(b, customers), "CACHE_TTL": "0"},
+	}
+	for name, vars := range variants {
+		env := baseEnv()
+		for k, v := range withVars(common, vars) {
+			env[k] = v
+		}
+		a := newApp(b, env)
+		fx.apps[name] = a
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			a.ServeFunction("crm", w, r)
+		}))
+		b.Cleanup(srv.Close)
+		fx.urls[name] = srv.URL
+	}
+	v := webhook.NewVerifier(authToken, logging.New(io.Discard, "error"), publicBase+"/crm")
+	srv := httptest.NewServer(v.Wrap(fx.seed))
+	b.Cleanup(srv.Close)
+	fx.urls["seed"] = srv.URL
+	return fx
+}
+
+// bulkLoad writes customers to the store in parallel batches.
+func bulkLoad(ctx context.Context, store *firestore.Store, customers []crm.Customer) error {
+	now := time.Now()
+	var g errgroup.Group
+	g.SetLimit(8)
+	for i := 0; i < len(customers); i += 500 {
+		batch := customers[i:min(i+500, len(customers))]
+		for j := range batch {
+			batch[j].SyncedAt = now
+		}
+		g.Go(func() error { return store.Upsert(ctx, batch...) })
+	}
+	return g.Wait()
+}
+
+// randomIndexes returns k indexes in [0, n), the same for every run.
+func randomIndexes(n, k int) []int {
+	r := rand.New(rand.NewPCG(uint64(n), 7))
+	out := make([]int, k)
+	for i := range out {
+		out[i] = r.IntN(n)
+	}
+	return out
+}
+
+// hotIndexes returns up to 20 indexes spread over [0, n): the customers a
+// worker keeps opening, which the in-process layer holds.
+func hotIndexes(n int) []int {
+	h := min(n, 20)
+	out := make([]int, h)
+	for i := range out {
+		out[i] = i * n / h
+	}
+	return out
+}
+
+// BenchmarkCRM compares, for each CRM size, the CRM callback (details and
+// list) and the post-event address lookup answered by Expert Hub's cache
+// with the seed's way: log in, download every page, search.
+//
+// Variants: seed; hit (Firestore behind the in-process layer, and the
+// customer is in it); miss (every lookup reads the Firestore emulator);
+// inmem (the local runner's in-memory store); firestore (list: one
+// Firestore query); emulator-floor (a bare one-document query on the
+// emulator: what any query costs there, whatever it asks).
+func BenchmarkCRM(b *testing.B) {
+	for _, n := range sizes() {
+		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
+			fx := newCRMFixture(b, n)
+			random := randomIndexes(n, 256)
+			hot := hotIndexes(n)
+
+			details := func(idx []int) []signed {
+				out := make([]signed, len(idx))
+				for i, j := range idx {
+					out[i] = detailsRequest(fx.ids[j])
+				}
+				return out
+			}
+			list := []signed{listRequest()}
+			// The cache first, the seed last: at 100 000 customers the seed
+			// allocates for minutes, which must not weigh on the cache's
+			// microseconds.
+			b.Run("details/hit", func(b *testing.B) { fx.benchPosts(b, "hit", details(hot), warmAll) })
+			b.Run("details/miss", func(b *testing.B) { fx.benchPosts(b, "miss", details(random), warmBrief) })
+			b.Run("details/inmem", func(b *testing.B) { fx.benchPosts(b, "inmem", details(random), warmBrief) })
+			b.Run("list/firestore", func(b *testing.B) { fx.benchPosts(b, "hit", list, warmBrief) })
+			b.Run("list/inmem", func(b *testing.B) { fx.benchPosts(b, "inmem", list, warmBrief) })
+			for _, v := range []string{"hit", "miss", "inmem"} {
+				idx, w := random, warmBrief
+				if v == "hit" {
+					idx, w = hot, warmAll
+				}
+				b.Run("address/"+v, func(b *testing.B) {
+					fx.benchLookups(b, idx, fx.apps[v].Customers.CustomerByAddress, w)
+				})
+			}
+			b.Run("emulator-floor", func(b *testing.B) {
+				q := fx.fs.Collection(firestore.DefaultCollection).Limit(1)
+				for b.Loop() {
+					if _, err := q.Documents(context.Background()).GetAll(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+
+			b.Run("details/seed", func(b *testing.B) { fx.benchPosts(b, "seed", details(random), warmNone) })
+			b.Run("list/seed", func(b *testing.B) { fx.benchPosts(b, "seed", list, warmNone) })
+			b.Run("address/seed", func(b *testing.B) {
+				fx.benchLookups(b, random, func(ctx context.Context, phone string) (crm.Customer, error) {
+					return fx.seed.fetchByPhoneNumber(ctx, phone)
+				}, warmNone)
+			})
+		})
+	}
+}
+
+// benchPosts posts reqs in turn to the variant's CRM callback.
+func (fx *crmFixture) benchPosts(b *testing.B, variant string, reqs []signed, w warmth) {
+	target := fx.urls[variant]
+	warmUp(w, len(reqs), func(i int) { mustPost(b, target, reqs[i]) })
+	fx.strapi.ResetRequests()
+	runtime.GC() // not the garbage of the benchmark before
+	cpu := cpuTime()
+	i := 0
+	for b.Loop() {
+		mustPost(b, target, reqs[i%len(reqs)])
+		i++
+	}
+	fx.report(b, i, cpu)
+}
+
+// benchLookups finds the customers at idx by their phone number in turn.
+func (fx *crmFixture) benchLookups(b *testing.B, idx []int, find func(context.Context, string) (crm.Customer, error), w warmth) {
+	ctx := context.Background()
+	lookup := func(j int) {
+		c, err := find(ctx, fx.phones[j])
+		if err != nil {
+			b.Fatalf("lookup %s: %v", fx.phones[j], err)
+		}
+		if c.ID != fx.ids[j] {
+			b.Fatalf("lookup %s = customer %s, want %s", fx.phones[j], c.ID, fx.ids[j])
+		}
+	}
+	warmUp(w, len(idx), func(i int) { lookup(idx[i]) })
+	fx.strapi.ResetRequests()
+	runtime.GC()
+	cpu := cpuTime()
+	i := 0
+	for b.Loop() {
+		lookup(idx[i%len(idx)])
+		i++
+	}
+	fx.report(b, i, cpu)
+}
+
+// warmth is what runs, untimed, before a benchmark.
+type warmth int
+
+const (
+	// warmNone: the seed has nothing to warm.
+	warmNone warmth = iota
+	// warmBrief: a few requests, at most 2 s' worth, for connections and
+	// the emulator's JIT.
+	warmBrief
+	// warmAll: every request once, so that the in-process layer holds
+	// them all.
+	warmAll
+)
+
+func warmUp(w warmth, n int, do func(i int)) {
+	switch w {
+	case warmAll:
+		for i := range n {
+			do(i)
+		}
+	case warmBrief:
+		deadline := time.Now().Add(2 * time.Second)
+		for i := 0; i < min(n, 20) && time.Now().Before(deadline); i++ {
+			do(i)
+		}
+	}
+}
+
+// report reports the Strapi requests made per operation, and the CPU
+// this process spent per operation since cpu (client, handler and the
+// Strapi stub; not the emulator, which is another process).
+func (fx *crmFixture) report(b *testing.B, ops int, cpu time.Duration) {
+	total := 0
+	for _, r := range []string{strapitest.RouteLogin, strapitest.RouteList, strapitest.RouteOne} {
+		total += fx.strapi.Requests(r)
+	}
+	ops = max(ops, 1)
+	b.ReportMetric(float64(total)/float64(ops), "strapi-req/op")
+	b.ReportMetric(ms(cpuTime()-cpu)/float64(ops), "cpu-ms/op")
+}
+
+// cpuTime returns the CPU time (user and system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

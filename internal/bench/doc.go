@@ -1,0 +1,19 @@
+// Package bench measures Expert Hub against the seed tutorial's way of
+// doing the same work, side by side in one run: CRM callbacks and address
+// lookups (cache vs. log in and download the whole CRM per request), the
+// bot turn (parallel vs. sequential Twilio calls), cold start, memory,
+// the full sync and throughput.
+//
+// The benchmarks live in this package's test files and use the real
+// parts: the Firestore emulator, the handlers behind the webhook
+// signature check, twilio-go against the fake Twilio and the Strapi stub
+// over HTTP, with injected latency. Run them all and get the table that
+// docs/benchmarks.md holds with
+//
+//	go run ./internal/bench/cmd/benchtable
+//
+// A plain `go test -run '^$' -bench . ./internal/bench` runs the small
+// sizes only; EXPERTHUB_BENCH_FULL=1 adds 10 000 and 100 000 customers.
+// EXPERTHUB_BENCH_STRAPI_LATENCY (default 20ms) and
+// EXPERTHUB_BENCH_TWILIO_LATENCY (default 50ms) set the injected latency.
+package bench
