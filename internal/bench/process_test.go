@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -78,7 +79,25 @@ func freePort(b *testing.B) string {
 type server struct {
 	cmd  *exec.Cmd
 	url  string // of the crm function
-	logs *bytes.Buffer
+	logs *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // startServer starts bin serving on a free port with vars set and returns
@@ -86,7 +105,7 @@ type server struct {
 func startServer(b *testing.B, bin string, vars map[string]string) *server {
 	b.Helper()
 	port := freePort(b)
-	s := &server{url: "http://127.0.0.1:" + port + "/crm", logs: &bytes.Buffer{}}
+	s := &server{url: "http://127.0.0.1:" + port + "/crm", logs: &syncBuffer{}}
 	s.cmd = exec.Command(bin)
 	s.cmd.Dir = b.TempDir() // no .env there
 	s.cmd.Env = serverEnv(b, port, vars)
@@ -128,6 +147,17 @@ func (s *server) status(b *testing.B, field string) float64 {
 		b.Fatalf("no %s in /proc/%d/status", field, s.cmd.Process.Pid)
 	}
 	return float64(kb) / 1024
+}
+
+// firstErrors returns the first n error lines of a JSON log.
+func firstErrors(log string, n int) string {
+	var out []string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, `"severity":"ERROR"`) && len(out) < n {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // median returns the median of ds.
@@ -211,6 +241,9 @@ func BenchmarkServer(b *testing.B) {
 			// Failures are counted, not fatal: this is about memory, and
 			// the emulator may fall behind the handler deadline (the log
 			// shows the first failure).
+			if failed > 0 {
+				b.Logf("server's first errors:\n%s", firstErrors(s.logs.String(), 2))
+			}
 			b.ReportMetric(float64(failed)/float64(bursts), "failed/burst")
 			b.ReportMetric(idle, "MiB-idle-peak-RSS")
 			b.ReportMetric(s.status(b, "VmHWM"), "MiB-peak-RSS")
