@@ -494,21 +494,23 @@ const method = `## Method
   The benchmarked apps' handler deadline is raised from 4 s to 2 min so
   that the emulator's multi-second queries at 100 000 customers are
   measured rather than cut off.
-- **Order.** For each size the cache variants run first, the seed last
-  (at 100 000 customers the seed allocates for minutes in this process,
-  which would weigh on microsecond measurements after it); each timed
-  loop starts after a garbage collection and, except for the seed, a
-  brief untimed warm-up.
+- **Order.** For each size the Firestore variants run first, then the
+  in-memory store, then the seed, each set up after the one before is torn
+  down: a process holding the whole CRM (the stub, the in-memory store)
+  spends time collecting it, which would land on the microseconds of a
+  function instance that holds none. Each timed loop starts after a
+  garbage collection and, except for the seed, a brief untimed warm-up.
 - **Shared machine.** The runs share the CPUs with the emulator (Java),
   the stubs and the load generator, and here with other work: see the load
   average above. Absolute numbers are noisy; ratios are measured in the
   same run, and growth with the number of customers is judged on medians
   (p50), which another process's burst barely moves; means are shown
   beside them.
-- **Bot turn.** One customer message through the fake Twilio's pre-event
-  webhook to our handler, until the bot's reply is posted and a worker is
-  a participant; the seed order replays the same REST calls one after
-  another (list participants, post the reply, list workers, update the
+- **Bot turn.** One customer message through the fake Twilio's webhooks
+  (Expert Hub's post-event onMessageAdded handler; the seed's pre-event
+  onMessageAdd handler, as each is written) until the bot's reply is
+  posted and a worker is a participant. The seed makes the same kind of
+  REST calls, one after another (list participants, post the reply, list workers, update the
   worker, add the participant, then log in to Strapi and download the CRM
   for the friendly name, and rename the conversation).
   *Sequential round trips* counts the Twilio requests that did not overlap
@@ -520,6 +522,8 @@ const method = `## Method
   nothing at start.
 - **Process measurements** build ` + "`./cmd/experthub`" + ` once and start the binary
   with fake Twilio credentials (no sandbox) unless said otherwise; peak RSS
-  is ` + "`VmHWM`" + ` from /proc (for the sync, the child's rusage maxrss).
+  is ` + "`VmHWM`" + ` from /proc/<pid>/status (for the sync, sampled every 10 ms
+  until it exits: rusage's maxrss would report this test process's peak,
+  which a child inherits when it execs).
 
 `
