@@ -226,7 +226,7 @@ func (in deployInputs) check() []string {
 		fail("gcloud creates secrets %v, want %v", created, wantCreated)
 	}
 
-	// Firestore: both paths create the indexes internal/firestore lists.
+	// Firestore: both paths create the indexes internal/fsstore lists.
 	if !strings.Contains(in.files["terraform/firestore.tf"], `file("${path.module}/../`+deploy.IndexesFile+`")`) {
 		fail("terraform/firestore.tf does not read %s", deploy.IndexesFile)
 	}
@@ -605,7 +605,7 @@ func TestDeployConsistencyCatchesDrift(t *testing.T) {
 		{"go directive raised", edit("go.mod", "\ngo 1.", "\ngo 2."), "deploy.Runtime"},
 		{"runtime changed in Terraform only", edit("terraform/main.tf", `runtime         = "go126"`, `runtime         = "go125"`), "terraform runtime"},
 		{"index changed in indexes.json only", edit(deploy.IndexesFile, `"customer_id"`, `"display_name"`), "gcloud creates indexes"},
-		{"Terraform stops reading indexes.json", edit("terraform/firestore.tf", "internal/firestore/indexes.json", "internal/firestore/other.json"), "does not read"},
+		{"Terraform stops reading indexes.json", edit("terraform/firestore.tf", "internal/fsstore/indexes.json", "internal/fsstore/other.json"), "does not read"},
 		{"variable renamed in one place", edit("terraform/variables.tf", `variable "strapi_url"`, `variable "strapi_origin"`), "undeclared var.strapi_url"},
 		{"API dropped from Terraform", edit("terraform/apis.tf", "\"cloudscheduler.googleapis.com\",\n", ""), "terraform APIs"},
 		{"filter changed in Terraform only", edit("terraform/outputs.tf", `"onMessageAdded"]`, `"onMessageUpdated"]`), "post_event_filters"},

@@ -11,12 +11,12 @@ resource "google_firestore_database" "cache" {
 }
 
 locals {
-  # The composite indexes the queries of internal/firestore need, read from
+  # The composite indexes the queries of internal/fsstore need, read from
   # the list that package keeps next to them (firestore.indexes.json
   # format), so a new query's index ships with the code that needs it. Its
   # collectionGroup names the default collection; the indexes are created
   # on var.firestore_collection.
-  firestore_spec = jsondecode(file("${path.module}/../internal/firestore/indexes.json"))
+  firestore_spec = jsondecode(file("${path.module}/../internal/fsstore/indexes.json"))
   firestore_indexes = {
     for index in local.firestore_spec.indexes :
     join("-", [for f in index.fields : f.fieldPath if f.fieldPath != "__name__"]) => index

@@ -13,14 +13,14 @@ import (
 	"os"
 	"time"
 
-	gcfirestore "cloud.google.com/go/firestore"
+	"cloud.google.com/go/firestore"
 
 	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/crmsync"
-	"github.com/experthub/experthub/internal/firestore"
-	"github.com/experthub/experthub/internal/flow"
 	"github.com/experthub/experthub/internal/frontline"
+	"github.com/experthub/experthub/internal/fsstore"
 	"github.com/experthub/experthub/internal/inmem"
 	"github.com/experthub/experthub/internal/strapi"
 	"github.com/experthub/experthub/internal/twilio"
@@ -40,7 +40,7 @@ type App struct {
 	handlers  map[string]http.Handler
 	log       *slog.Logger
 	closers   []func() error
-	firestore *gcfirestore.Client // nil with the in-memory cache
+	firestore *firestore.Client // nil with the in-memory cache
 }
 
 // Store is the customer cache with its sync checkpoint.
@@ -102,13 +102,13 @@ func (a *App) buildFlow() {
 		BaseURL:    cfg.TwilioAPIBaseURL,
 		Timeout:    cfg.TwilioTimeout,
 	})
-	deps := flow.Deps{Twilio: rest, Customers: a.Customers}
+	deps := conversation.Deps{Twilio: rest, Customers: a.Customers}
 	if a.firestore != nil {
-		deps.Ledger, deps.Assignments = firestore.NewLedger(a.firestore), firestore.NewAssignments(a.firestore)
+		deps.Ledger, deps.Assignments = fsstore.NewLedger(a.firestore), fsstore.NewAssignments(a.firestore)
 	} else {
 		deps.Ledger, deps.Assignments = inmem.NewLedger(), inmem.NewAssignments()
 	}
-	fcfg := flow.Config{
+	fcfg := conversation.Config{
 		Workspace:      cfg.Workspace,
 		PoolQueue:      cfg.PoolQueue,
 		FallbackWorker: cfg.FallbackWorker,
@@ -120,14 +120,14 @@ func (a *App) buildFlow() {
 	}
 	// One Flow per function, for the function name in its logs; they
 	// share the client and the stores.
-	for name, handler := range map[string]func(*flow.Flow) http.Handler{
-		"routing":    (*flow.Flow).Routing,
-		"pre-event":  (*flow.Flow).PreEvent,
-		"post-event": (*flow.Flow).PostEvent,
+	for name, handler := range map[string]func(*conversation.Flow) http.Handler{
+		"routing":    (*conversation.Flow).Routing,
+		"pre-event":  (*conversation.Flow).PreEvent,
+		"post-event": (*conversation.Flow).PostEvent,
 	} {
 		d := deps
 		d.Logger = a.log.With("function", name)
-		a.twilioFacing(name, handler(flow.New(fcfg, d)))
+		a.twilioFacing(name, handler(conversation.New(fcfg, d)))
 	}
 }
 
@@ -165,13 +165,13 @@ func (a *App) syncHandler() http.Handler {
 func (a *App) buildStore(ctx context.Context) error {
 	cfg := a.Config
 	if cfg.UsesFirestore() {
-		client, err := firestore.NewClient(ctx, cfg.Project, cfg.FirestoreDatabase)
+		client, err := fsstore.NewClient(ctx, cfg.Project, cfg.FirestoreDatabase)
 		if err != nil {
 			return err
 		}
 		a.closers = append(a.closers, client.Close)
 		a.firestore = client
-		a.Store = firestore.NewStore(client, cfg.FirestoreCollection)
+		a.Store = fsstore.NewStore(client, cfg.FirestoreCollection)
 		return nil
 	}
 	sample := sampleCRM

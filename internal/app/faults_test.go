@@ -21,7 +21,7 @@ import (
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/firestoretest"
 	"github.com/experthub/experthub/internal/strapitest"
-	"github.com/experthub/experthub/internal/twiliotest"
+	"github.com/experthub/experthub/internal/twiliofake"
 )
 
 // The Firestore tests of this package use the emulator; the others never
@@ -63,14 +63,14 @@ func randomHex(t *testing.T) string {
 }
 
 // since returns the deliveries after the first n.
-func since(h *apptest.Harness, n int) []twiliotest.Delivery {
+func since(h *apptest.Harness, n int) []twiliofake.Delivery {
 	return h.Twilio.Deliveries()[n:]
 }
 
 // answeredInTime checks that every delivery got a 2xx (a 5xx for
 // post-event and routing only when allow5xx) within deadline plus
 // slack, and the pre-event hook always a 200.
-func answeredInTime(t *testing.T, ds []twiliotest.Delivery, deadline time.Duration, allow5xx bool) {
+func answeredInTime(t *testing.T, ds []twiliofake.Delivery, deadline time.Duration, allow5xx bool) {
 	t.Helper()
 	const slack = 500 * time.Millisecond
 	for _, d := range ds {
@@ -78,7 +78,7 @@ func answeredInTime(t *testing.T, ds []twiliotest.Delivery, deadline time.Durati
 			t.Errorf("%s %s answered after %v (deadline %v), err %v", d.Target, d.EventType, took, deadline, d.Err)
 		}
 		switch {
-		case d.Target == twiliotest.TargetPre && d.Status != http.StatusOK:
+		case d.Target == twiliofake.TargetPre && d.Status != http.StatusOK:
 			t.Errorf("pre-event %s answered %d: the customer's message is dropped", d.EventType, d.Status)
 		case d.Status/100 != 2 && !(allow5xx && d.Status/100 == 5):
 			t.Errorf("%s %s answered %d %s", d.Target, d.EventType, d.Status, d.Body)
@@ -222,7 +222,7 @@ func TestTwilioHangInBotTurn(t *testing.T) {
 }
 
 // redeliverFailed delivers again, as Twilio may, each of ds that failed.
-func redeliverFailed(t *testing.T, h *apptest.Harness, ds []twiliotest.Delivery) {
+func redeliverFailed(t *testing.T, h *apptest.Harness, ds []twiliofake.Delivery) {
 	t.Helper()
 	for _, d := range ds {
 		if d.Status/100 == 2 {
@@ -554,7 +554,7 @@ func burst(t *testing.T, n int, fn func(i int) string) {
 	}
 }
 
-func errString(err error, res twiliotest.TextResult) string {
+func errString(err error, res twiliofake.TextResult) string {
 	switch {
 	case err != nil:
 		return err.Error()

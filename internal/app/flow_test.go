@@ -15,7 +15,7 @@ import (
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/logging"
-	"github.com/experthub/experthub/internal/twiliotest"
+	"github.com/experthub/experthub/internal/twiliofake"
 )
 
 const maria = "+33679500001"
@@ -123,7 +123,7 @@ func TestFlowDeadline(t *testing.T) {
 		if took > deadline+time.Second || d.TimedOut {
 			t.Errorf("%s %s took %v", d.Target, d.EventType, took)
 		}
-		if d.Target == twiliotest.TargetPre && d.Status != http.StatusOK {
+		if d.Target == twiliofake.TargetPre && d.Status != http.StatusOK {
 			t.Errorf("pre-event %s answered %d", d.EventType, d.Status)
 		}
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/config"
-	"github.com/experthub/experthub/internal/twiliotest"
+	"github.com/experthub/experthub/internal/twiliofake"
 	"github.com/experthub/experthub/internal/webhook"
 )
 
@@ -81,7 +81,7 @@ func TestHostileInput(t *testing.T) {
 				if tt.contentType != "" {
 					r.Header.Set("Content-Type", tt.contentType)
 				}
-				r.Header.Set("X-Twilio-Signature", twiliotest.Sign(h.Config.TwilioAuthToken, h.Config.PublicURL(name), tt.params))
+				r.Header.Set("X-Twilio-Signature", twiliofake.Sign(h.Config.TwilioAuthToken, h.Config.PublicURL(name), tt.params))
 				rec := h.Serve(name, r)
 				tried++
 				got := strings.TrimSpace(rec.Body.String())

@@ -3,7 +3,7 @@
 // the worker's last assignment, together), so that two messages racing in
 // one conversation add one worker and N conversations asking for "any
 // agent" at once get N different workers. The rules live here, once; the
-// stores (internal/inmem, internal/firestore) only make them atomic.
+// stores (internal/inmem, internal/fsstore) only make them atomic.
 package assign
 
 import (

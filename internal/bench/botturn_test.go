@@ -18,7 +18,7 @@ import (
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/strapitest"
 	"github.com/experthub/experthub/internal/twilio"
-	"github.com/experthub/experthub/internal/twiliotest"
+	"github.com/experthub/experthub/internal/twiliofake"
 	"github.com/experthub/experthub/internal/webhook"
 )
 
@@ -63,7 +63,7 @@ func BenchmarkBotTurn(b *testing.B) {
 				crm: &seed{base: stub.URL, identifier: strapiUser, password: strapiPassword}}
 			v := webhook.NewVerifier(authToken, logging.New(io.Discard, "error"), t.url("pre-event"))
 			t.serve(v.Wrap(s))
-			t.fake.SetWebhooks(twiliotest.Webhooks{
+			t.fake.SetWebhooks(twiliofake.Webhooks{
 				PreWebhookURL: t.url("pre-event"),
 				Filters:       []string{"onMessageAdd"},
 			})
@@ -84,7 +84,7 @@ func BenchmarkBotTurn(b *testing.B) {
 				t.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					a.ServeFunction(strings.Trim(r.URL.Path, "/"), w, r)
 				}))
-				t.fake.SetWebhooks(twiliotest.Webhooks{
+				t.fake.SetWebhooks(twiliofake.Webhooks{
 					PreWebhookURL:  t.url("pre-event"),
 					PostWebhookURL: t.url("post-event"),
 					RoutingURL:     t.url("routing"),
@@ -99,7 +99,7 @@ func BenchmarkBotTurn(b *testing.B) {
 // turnBench is a fake Twilio with workers and the server its webhooks go
 // to.
 type turnBench struct {
-	fake      *twiliotest.Server
+	fake      *twiliofake.Server
 	srv       *httptest.Server
 	handler   http.Handler
 	customers []crm.Customer
@@ -108,7 +108,7 @@ type turnBench struct {
 
 func newTurnBench(b *testing.B, customers []crm.Customer) *turnBench {
 	t := &turnBench{customers: customers}
-	t.fake = twiliotest.NewServer(twiliotest.Config{})
+	t.fake = twiliofake.NewServer(twiliofake.Config{})
 	b.Cleanup(t.fake.Close)
 	// Five agents in the pool, idle for different times, and the worker
 	// customers ask for by name.
@@ -177,14 +177,14 @@ func (t *turnBench) run(b *testing.B, body string) {
 		}
 		done := later(reply, added)
 		critical += done.Sub(start)
-		var path []twiliotest.Request
+		var path []twiliofake.Request
 		for _, r := range reqs {
 			if r.Start.Before(done) {
 				path = append(path, r)
 			}
 		}
-		onPath += twiliotest.SequentialRoundTrips(path)
-		all += twiliotest.SequentialRoundTrips(reqs)
+		onPath += twiliofake.SequentialRoundTrips(path)
+		all += twiliofake.SequentialRoundTrips(reqs)
 		calls += len(reqs)
 		b.StartTimer()
 	}
@@ -202,11 +202,11 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-func hasWorker(ps []twiliotest.Participant) bool {
-	return slices.ContainsFunc(ps, func(p twiliotest.Participant) bool { return p.Identity != "" })
+func hasWorker(ps []twiliofake.Participant) bool {
+	return slices.ContainsFunc(ps, func(p twiliofake.Participant) bool { return p.Identity != "" })
 }
 
-func paths(reqs []twiliotest.Request) []string {
+func paths(reqs []twiliofake.Request) []string {
 	var out []string
 	for _, r := range reqs {
 		out = append(out, r.Method+" "+r.Path)
@@ -219,7 +219,7 @@ func paths(reqs []twiliotest.Request) []string {
 // one before.
 type seedPreEvent struct {
 	twilio *twilio.Client
-	fake   *twiliotest.Server
+	fake   *twiliofake.Server
 	crm    *seed
 }
 

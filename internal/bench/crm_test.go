@@ -13,13 +13,13 @@ import (
 	"testing"
 	"time"
 
-	gcfirestore "cloud.google.com/go/firestore"
+	"cloud.google.com/go/firestore"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/experthub/experthub/internal/app"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
-	"github.com/experthub/experthub/internal/firestore"
+	"github.com/experthub/experthub/internal/fsstore"
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/strapitest"
 	"github.com/experthub/experthub/internal/webhook"
@@ -46,7 +46,7 @@ type crmFixture struct {
 	phones []string // each customer's first channel, as Strapi stores it
 	sample string   // CRM_SAMPLE_FILE holding the customers
 	fsVars map[string]string
-	fs     *gcfirestore.Client
+	fs     *firestore.Client
 	// strapi counts the Strapi requests of the variant measured: an empty
 	// Strapi the apps could read through to, then the seed's.
 	strapi *strapitest.Server
@@ -82,7 +82,7 @@ func newCRMFixture(b *testing.B, n int) *crmFixture {
 	// Expert Hub's cache holds what a full sync writes; writing it
 	// directly is quicker, and the sync has a benchmark of its own.
 	fx.fsVars = firestoreProject(b, customers)
-	client, err := firestore.NewClient(ctx, fx.fsVars["GOOGLE_CLOUD_PROJECT"], "")
+	client, err := fsstore.NewClient(ctx, fx.fsVars["GOOGLE_CLOUD_PROJECT"], "")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func (fx *crmFixture) seedPhase(b *testing.B) {
 }
 
 // bulkLoad writes customers to the store in parallel batches.
-func bulkLoad(ctx context.Context, store *firestore.Store, customers []crm.Customer) error {
+func bulkLoad(ctx context.Context, store *fsstore.Store, customers []crm.Customer) error {
 	now := time.Now()
 	var g errgroup.Group
 	g.SetLimit(8)
@@ -245,7 +245,7 @@ func BenchmarkCRM(b *testing.B) {
 				})
 			}
 			b.Run("emulator-floor", func(b *testing.B) {
-				q := fx.fs.Collection(firestore.DefaultCollection).Limit(1)
+				q := fx.fs.Collection(fsstore.DefaultCollection).Limit(1)
 				fx.timed(b, func(int) {
 					if _, err := q.Documents(context.Background()).GetAll(); err != nil {
 						b.Fatal(err)

@@ -19,10 +19,10 @@ import (
 	"github.com/experthub/experthub/internal/app"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
-	"github.com/experthub/experthub/internal/firestore"
 	"github.com/experthub/experthub/internal/firestoretest"
+	"github.com/experthub/experthub/internal/fsstore"
 	"github.com/experthub/experthub/internal/logging"
-	"github.com/experthub/experthub/internal/twiliotest"
+	"github.com/experthub/experthub/internal/twiliofake"
 )
 
 func TestMain(m *testing.M) { firestoretest.Main(m) }
@@ -68,7 +68,7 @@ func sizes() []int {
 // URL and auth token, and requests are signed for it.
 const (
 	publicBase = "https://bench.example.com"
-	authToken  = twiliotest.DefaultAuthToken
+	authToken  = twiliofake.DefaultAuthToken
 	// worker is the Frontline user making the CRM callbacks.
 	worker = "worker1@example.com"
 )
@@ -78,9 +78,9 @@ const (
 func baseEnv() config.Env {
 	return config.Env{
 		"PUBLIC_BASE_URL":     publicBase,
-		"TWILIO_ACCOUNT_SID":  twiliotest.DefaultAccountSID,
+		"TWILIO_ACCOUNT_SID":  twiliofake.DefaultAccountSID,
 		"TWILIO_AUTH_TOKEN":   authToken,
-		"FRONTLINE_WORKSPACE": twiliotest.DefaultWorkspace,
+		"FRONTLINE_WORKSPACE": twiliofake.DefaultWorkspace,
 		"LOG_LEVEL":           "error",
 	}
 }
@@ -120,7 +120,7 @@ type signed struct {
 func sign(function string, params url.Values) signed {
 	return signed{
 		body: params.Encode(),
-		sig:  twiliotest.Sign(authToken, publicBase+"/"+function, params),
+		sig:  twiliofake.Sign(authToken, publicBase+"/"+function, params),
 	}
 }
 
@@ -205,12 +205,12 @@ func firestoreProject(b *testing.B, customers []crm.Customer) map[string]string 
 	ctx := context.Background()
 	project := newProject()
 	b.Cleanup(func() { dropProject(project) })
-	client, err := firestore.NewClient(ctx, project, "")
+	client, err := fsstore.NewClient(ctx, project, "")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer client.Close()
-	if err := bulkLoad(ctx, firestore.NewStore(client, ""), customers); err != nil {
+	if err := bulkLoad(ctx, fsstore.NewStore(client, ""), customers); err != nil {
 		b.Fatal(err)
 	}
 	return map[string]string{

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/experthub/experthub/internal/firestore"
 	"github.com/experthub/experthub/internal/firestoretest"
+	"github.com/experthub/experthub/internal/fsstore"
 	"github.com/experthub/experthub/internal/strapitest"
 )
 
@@ -81,12 +81,12 @@ func BenchmarkSync(b *testing.B) {
 // countCustomers counts the customer documents of an emulator project.
 func countCustomers(b *testing.B, project string) int {
 	ctx := context.Background()
-	client, err := firestore.NewClient(ctx, project, "")
+	client, err := fsstore.NewClient(ctx, project, "")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer client.Close()
-	res, err := client.Collection(firestore.DefaultCollection).NewAggregationQuery().WithCount("n").Get(ctx)
+	res, err := client.Collection(fsstore.DefaultCollection).NewAggregationQuery().WithCount("n").Get(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}

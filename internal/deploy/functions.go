@@ -95,10 +95,10 @@ var APIs = []string{
 }
 
 // IndexesFile lists the Firestore composite indexes the queries of
-// internal/firestore need, relative to the module root, in the
+// internal/fsstore need, relative to the module root, in the
 // firestore.indexes.json format. Both deploy paths read it, so an index
 // ships with the code that needs it.
-const IndexesFile = "internal/firestore/indexes.json"
+const IndexesFile = "internal/fsstore/indexes.json"
 
 // Index is one composite index of IndexesFile.
 type Index struct {

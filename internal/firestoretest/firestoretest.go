@@ -27,7 +27,7 @@ import (
 	"testing"
 	"time"
 
-	gcfirestore "cloud.google.com/go/firestore"
+	"cloud.google.com/go/firestore"
 	"google.golang.org/api/option"
 )
 
@@ -84,7 +84,7 @@ func run(m *testing.M) int {
 // binary or another sharing the emulator. The project's data is deleted
 // and the client closed when the test ends. It fails the test if there is
 // no emulator.
-func Client(t testing.TB, opts ...option.ClientOption) *gcfirestore.Client {
+func Client(t testing.TB, opts ...option.ClientOption) *firestore.Client {
 	t.Helper()
 	host := os.Getenv(EnvHost)
 	if host == "" {
@@ -94,7 +94,7 @@ func Client(t testing.TB, opts ...option.ClientOption) *gcfirestore.Client {
 		t.Fatalf("no Firestore emulator: %s is not set and the package's TestMain does not call firestoretest.Main; %s", EnvHost, shortHowTo)
 	}
 	project := newProject(t)
-	c, err := gcfirestore.NewClient(context.Background(), project, opts...)
+	c, err := firestore.NewClient(context.Background(), project, opts...)
 	if err != nil {
 		t.Fatalf("firestore client for the emulator at %s: %v", host, err)
 	}

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	gcfirestore "cloud.google.com/go/firestore"
+	"cloud.google.com/go/firestore"
 )
 
 func TestMain(m *testing.M) { Main(m) }
@@ -35,7 +35,7 @@ func TestClientCleanupClearsProject(t *testing.T) {
 	})
 	// path is projects/<project>/databases/(default)/documents/c/d.
 	project := strings.Split(path, "/")[1]
-	c, err := gcfirestore.NewClient(t.Context(), project)
+	c, err := firestore.NewClient(t.Context(), project)
 	if err != nil {
 		t.Fatal(err)
 	}

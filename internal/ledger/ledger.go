@@ -5,7 +5,7 @@
 // takes over and checks what was already done before finishing, and a
 // retry after the work finished does nothing.
 //
-// The rules live here; stores (internal/inmem, internal/firestore) apply
+// The rules live here; stores (internal/inmem, internal/fsstore) apply
 // them atomically to one record per key.
 package ledger
 

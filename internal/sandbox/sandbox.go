@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/config"
-	"github.com/experthub/experthub/internal/twiliotest"
+	"github.com/experthub/experthub/internal/twiliofake"
 )
 
 // Workers are the sample Frontline workers, all available in the pool.
@@ -28,7 +28,7 @@ const CompanyNumber = "+447828500000"
 
 // Sandbox is a running fake Twilio with a control API for the chat.
 type Sandbox struct {
-	Fake *twiliotest.Fake
+	Fake *twiliofake.Fake
 	URL  string
 	srv  *http.Server
 }
@@ -49,12 +49,12 @@ func Start(ctx context.Context, cfg *config.Config, log io.Writer) (*Sandbox, er
 	if err != nil {
 		return nil, err
 	}
-	fake := twiliotest.New(twiliotest.Config{AuthToken: token})
+	fake := twiliofake.New(twiliofake.Config{AuthToken: token})
 	for i, w := range Workers {
 		// Distinct idle times, so "agent" picks a predictable worker.
 		fake.AddWorker(w, true, map[string]any{"lastAcceptedTaskTime": 1_700_000_000_000 + i}, fake.QueueSID())
 	}
-	fake.SetWebhooks(twiliotest.Webhooks{
+	fake.SetWebhooks(twiliofake.Webhooks{
 		PreWebhookURL:  cfg.PublicURL("pre-event"),
 		PostWebhookURL: cfg.PublicURL("post-event"),
 		Filters:        []string{"onConversationAdd", "onParticipantAdded", "onMessageAdded"},
@@ -191,7 +191,7 @@ type textResult struct {
 	Rejected     bool   `json:"rejected"`
 }
 
-func reply(w http.ResponseWriter, res twiliotest.TextResult, err error) {
+func reply(w http.ResponseWriter, res twiliofake.TextResult, err error) {
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return

@@ -12,12 +12,12 @@ import (
 	"github.com/twilio/twilio-go/client"
 
 	"github.com/experthub/experthub/internal/twilio"
-	"github.com/experthub/experthub/internal/twiliotest"
+	"github.com/experthub/experthub/internal/twiliofake"
 )
 
-func newFake(t *testing.T, cfg twiliotest.Config) (*twiliotest.Server, *twilio.Client) {
+func newFake(t *testing.T, cfg twiliofake.Config) (*twiliofake.Server, *twilio.Client) {
 	t.Helper()
-	s := twiliotest.NewServer(cfg)
+	s := twiliofake.NewServer(cfg)
 	t.Cleanup(s.Close)
 	return s, twilio.New(s.ClientConfig())
 }
@@ -30,8 +30,8 @@ func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 }
 
 // requestsTo returns the logged requests whose path starts with prefix.
-func requestsTo(s *twiliotest.Server, method, prefix string) []twiliotest.Request {
-	var out []twiliotest.Request
+func requestsTo(s *twiliofake.Server, method, prefix string) []twiliofake.Request {
+	var out []twiliofake.Request
 	for _, r := range s.Requests() {
 		if r.Method == method && strings.HasPrefix(r.Path, prefix) {
 			out = append(out, r)
@@ -50,7 +50,7 @@ func restError(t *testing.T, err error) *client.TwilioRestError {
 }
 
 func TestListParticipantsPaginates(t *testing.T) {
-	s, c := newFake(t, twiliotest.Config{})
+	s, c := newFake(t, twiliofake.Config{})
 	ctx := ctxTimeout(t, 10*time.Second)
 	res, err := s.CustomerTexts(ctx, "whatsapp:+15550001111", "whatsapp:+15559990000", "hi")
 	if err != nil {
@@ -96,7 +96,7 @@ func TestListParticipantsPaginates(t *testing.T) {
 }
 
 func TestAddParticipant(t *testing.T) {
-	s, c := newFake(t, twiliotest.Config{})
+	s, c := newFake(t, twiliofake.Config{})
 	ctx := ctxTimeout(t, 5*time.Second)
 	conv := s.AddConversation("", "")
 
@@ -126,7 +126,7 @@ func TestAddParticipant(t *testing.T) {
 }
 
 func TestParticipantAttributes(t *testing.T) {
-	s, c := newFake(t, twiliotest.Config{})
+	s, c := newFake(t, twiliofake.Config{})
 	ctx := ctxTimeout(t, 5*time.Second)
 	res, err := s.CustomerTexts(ctx, "+15550001111", "+15559990000", "hi")
 	if err != nil {
@@ -159,7 +159,7 @@ func TestParticipantAttributes(t *testing.T) {
 }
 
 func TestMessages(t *testing.T) {
-	s, c := newFake(t, twiliotest.Config{})
+	s, c := newFake(t, twiliofake.Config{})
 	ctx := ctxTimeout(t, 10*time.Second)
 	conv := s.AddConversation("", "")
 	if _, err := c.AddParticipant(ctx, conv, "ann@example.com", ""); err != nil {
@@ -205,7 +205,7 @@ func TestMessages(t *testing.T) {
 }
 
 func TestUpdateConversation(t *testing.T) {
-	s, c := newFake(t, twiliotest.Config{})
+	s, c := newFake(t, twiliofake.Config{})
 	ctx := ctxTimeout(t, 5*time.Second)
 	conv := s.AddConversation("old", `{"a":1}`)
 
@@ -232,7 +232,7 @@ func TestUpdateConversation(t *testing.T) {
 }
 
 func TestListAvailableWorkers(t *testing.T) {
-	s, c := newFake(t, twiliotest.Config{NullListAttributes: true})
+	s, c := newFake(t, twiliofake.Config{NullListAttributes: true})
 	ctx := ctxTimeout(t, 10*time.Second)
 	ws, pool := s.WorkspaceSID(), s.QueueSID()
 	const other = "WQ0000000000000000000000000000beef"
@@ -281,7 +281,7 @@ func TestListAvailableWorkers(t *testing.T) {
 }
 
 func TestFindWorker(t *testing.T) {
-	s, c := newFake(t, twiliotest.Config{})
+	s, c := newFake(t, twiliofake.Config{})
 	ctx := ctxTimeout(t, 5*time.Second)
 	ws := s.WorkspaceSID()
 	sid := s.AddWorker("Ann@Example.com", false, map[string]any{"x": 1})
@@ -311,7 +311,7 @@ func TestFindWorker(t *testing.T) {
 }
 
 func TestUpdateWorkerAttributesIfMatch(t *testing.T) {
-	s, c := newFake(t, twiliotest.Config{})
+	s, c := newFake(t, twiliofake.Config{})
 	ctx := ctxTimeout(t, 5*time.Second)
 	ws := s.WorkspaceSID()
 	sid := s.AddWorker("ann@example.com", true, map[string]any{"lastAcceptedTaskTime": 1})
@@ -363,7 +363,7 @@ func TestUpdateWorkerAttributesIfMatch(t *testing.T) {
 func TestRetries(t *testing.T) {
 	tests := []struct {
 		name     string
-		fault    func(s *twiliotest.Server) // sets up the failure
+		fault    func(s *twiliofake.Server) // sets up the failure
 		call     func(ctx context.Context, c *twilio.Client, conv string) error
 		ctx      time.Duration
 		timeout  time.Duration // client round-trip timeout
@@ -376,7 +376,7 @@ func TestRetries(t *testing.T) {
 	}{
 		{
 			name: "429 with Retry-After on a read",
-			fault: func(s *twiliotest.Server) {
+			fault: func(s *twiliofake.Server) {
 				s.FailNext(http.MethodGet, "/v1/Conversations/", 429, time.Second)
 			},
 			call:     listParticipants,
@@ -388,7 +388,7 @@ func TestRetries(t *testing.T) {
 		},
 		{
 			name:     "503 on a read",
-			fault:    func(s *twiliotest.Server) { s.FailNext(http.MethodGet, "/v1/Conversations/", 503, 0) },
+			fault:    func(s *twiliofake.Server) { s.FailNext(http.MethodGet, "/v1/Conversations/", 503, 0) },
 			call:     listParticipants,
 			method:   http.MethodGet,
 			path:     "/Participants",
@@ -397,7 +397,7 @@ func TestRetries(t *testing.T) {
 		},
 		{
 			name: "three 500s then success",
-			fault: func(s *twiliotest.Server) {
+			fault: func(s *twiliofake.Server) {
 				for range 3 {
 					s.FailNext(http.MethodGet, "/v1/Conversations/", 500, 0)
 				}
@@ -410,7 +410,7 @@ func TestRetries(t *testing.T) {
 		},
 		{
 			name: "gives up after four attempts",
-			fault: func(s *twiliotest.Server) {
+			fault: func(s *twiliofake.Server) {
 				for range 5 {
 					s.FailNext(http.MethodGet, "/v1/Conversations/", 502, 0)
 				}
@@ -424,7 +424,7 @@ func TestRetries(t *testing.T) {
 		},
 		{
 			name:     "503 on an update",
-			fault:    func(s *twiliotest.Server) { s.FailNext(http.MethodPost, "/v1/Conversations/", 503, 0) },
+			fault:    func(s *twiliofake.Server) { s.FailNext(http.MethodPost, "/v1/Conversations/", 503, 0) },
 			call:     updateConversation,
 			method:   http.MethodPost,
 			path:     "",
@@ -433,7 +433,7 @@ func TestRetries(t *testing.T) {
 		},
 		{
 			name:     "timeout on a read",
-			fault:    func(s *twiliotest.Server) { s.HangNext(http.MethodGet, "/v1/Conversations/") },
+			fault:    func(s *twiliofake.Server) { s.HangNext(http.MethodGet, "/v1/Conversations/") },
 			call:     listParticipants,
 			timeout:  200 * time.Millisecond,
 			method:   http.MethodGet,
@@ -444,7 +444,7 @@ func TestRetries(t *testing.T) {
 		},
 		{
 			name:     "no retry of a create after 503",
-			fault:    func(s *twiliotest.Server) { s.FailNext(http.MethodPost, "/v1/Conversations/", 503, 0) },
+			fault:    func(s *twiliofake.Server) { s.FailNext(http.MethodPost, "/v1/Conversations/", 503, 0) },
 			call:     addParticipant,
 			method:   http.MethodPost,
 			path:     "/Participants",
@@ -454,7 +454,7 @@ func TestRetries(t *testing.T) {
 		},
 		{
 			name:     "no retry of a create after a timeout",
-			fault:    func(s *twiliotest.Server) { s.HangNext(http.MethodPost, "/v1/Conversations/") },
+			fault:    func(s *twiliofake.Server) { s.HangNext(http.MethodPost, "/v1/Conversations/") },
 			call:     postMessage,
 			timeout:  200 * time.Millisecond,
 			method:   http.MethodPost,
@@ -465,7 +465,7 @@ func TestRetries(t *testing.T) {
 		},
 		{
 			name:     "retry of a create after 429",
-			fault:    func(s *twiliotest.Server) { s.FailNext(http.MethodPost, "/v1/Conversations/", 429, 0) },
+			fault:    func(s *twiliofake.Server) { s.FailNext(http.MethodPost, "/v1/Conversations/", 429, 0) },
 			call:     postMessage,
 			method:   http.MethodPost,
 			path:     "/Messages",
@@ -474,7 +474,7 @@ func TestRetries(t *testing.T) {
 		},
 		{
 			name:     "no retry of a 400",
-			fault:    func(s *twiliotest.Server) { s.FailNext(http.MethodGet, "/v1/Conversations/", 400, 0) },
+			fault:    func(s *twiliofake.Server) { s.FailNext(http.MethodGet, "/v1/Conversations/", 400, 0) },
 			call:     listParticipants,
 			method:   http.MethodGet,
 			path:     "/Participants",
@@ -484,7 +484,7 @@ func TestRetries(t *testing.T) {
 		},
 		{
 			name: "no wait past the deadline",
-			fault: func(s *twiliotest.Server) {
+			fault: func(s *twiliofake.Server) {
 				s.FailNext(http.MethodGet, "/v1/Conversations/", 429, 2*time.Second)
 			},
 			call:     listParticipants,
@@ -499,7 +499,7 @@ func TestRetries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := twiliotest.NewServer(twiliotest.Config{})
+			s := twiliofake.NewServer(twiliofake.Config{})
 			t.Cleanup(s.Close)
 			cfg := s.ClientConfig()
 			cfg.Timeout = tt.timeout
@@ -528,7 +528,7 @@ func TestRetries(t *testing.T) {
 			}
 			// A request is logged once the fake let go of it; a hung one
 			// shortly after the client gave up. All were sent by now.
-			var reqs []twiliotest.Request
+			var reqs []twiliofake.Request
 			for wait := time.Now().Add(2 * time.Second); time.Now().Before(wait); time.Sleep(10 * time.Millisecond) {
 				if reqs = requestsTo(s, tt.method, "/v1/Conversations/"+conv+tt.path); len(reqs) >= tt.wantReqs {
 					break
@@ -564,7 +564,7 @@ func updateConversation(ctx context.Context, c *twilio.Client, conv string) erro
 }
 
 func TestRetryOfCreateAfter429PostsOnce(t *testing.T) {
-	s, c := newFake(t, twiliotest.Config{})
+	s, c := newFake(t, twiliofake.Config{})
 	conv := s.AddConversation("", "")
 	s.FailNext(http.MethodPost, "/v1/Conversations/"+conv+"/Messages", 429, 0)
 	if _, err := c.PostMessage(ctxTimeout(t, 5*time.Second), conv, "", "hello", ""); err != nil {
@@ -577,7 +577,7 @@ func TestRetryOfCreateAfter429PostsOnce(t *testing.T) {
 
 func TestContext(t *testing.T) {
 	t.Run("done before the call", func(t *testing.T) {
-		s, c := newFake(t, twiliotest.Config{})
+		s, c := newFake(t, twiliofake.Config{})
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		if _, err := c.ListParticipants(ctx, "CH00000000000000000000000000000001"); !errors.Is(err, context.Canceled) {
@@ -588,7 +588,7 @@ func TestContext(t *testing.T) {
 		}
 	})
 	t.Run("done during the call", func(t *testing.T) {
-		s := twiliotest.NewServer(twiliotest.Config{})
+		s := twiliofake.NewServer(twiliofake.Config{})
 		t.Cleanup(s.Close)
 		cfg := s.ClientConfig()
 		cfg.Timeout = 10 * time.Second // longer than the context
@@ -607,7 +607,7 @@ func TestContext(t *testing.T) {
 
 func TestAuthentication(t *testing.T) {
 	const key, secret = "SK0000000000000000000000000000cafe", "keysecret0123"
-	s := twiliotest.NewServer(twiliotest.Config{APIKey: key, APISecret: secret})
+	s := twiliofake.NewServer(twiliofake.Config{APIKey: key, APISecret: secret})
 	t.Cleanup(s.Close)
 	conv := s.AddConversation("", "")
 	ctx := ctxTimeout(t, 5*time.Second)
@@ -656,7 +656,7 @@ func TestBadBaseURL(t *testing.T) {
 // TestNoWebhookHeader checks that no call asks Twilio to fire our own
 // post-event webhooks (twilio.md §2.5).
 func TestNoWebhookHeader(t *testing.T) {
-	s, c := newFake(t, twiliotest.Config{})
+	s, c := newFake(t, twiliofake.Config{})
 	ctx := ctxTimeout(t, 5*time.Second)
 	res, err := s.CustomerTexts(ctx, "+15550001111", "+15559990000", "hi")
 	if err != nil {
@@ -703,7 +703,7 @@ func TestNoWebhookHeader(t *testing.T) {
 // TestSequentialRoundTrips shows how a test measures the latency cost of
 // an operation in Twilio round trips.
 func TestSequentialRoundTrips(t *testing.T) {
-	s, c := newFake(t, twiliotest.Config{})
+	s, c := newFake(t, twiliofake.Config{})
 	ctx := ctxTimeout(t, 5*time.Second)
 	conv := s.AddConversation("", "")
 	s.SetLatency(50 * time.Millisecond)
@@ -724,7 +724,7 @@ func TestSequentialRoundTrips(t *testing.T) {
 	if len(reqs) != 3 {
 		t.Fatalf("%d requests, want 3", len(reqs))
 	}
-	if n := twiliotest.SequentialRoundTrips(reqs); n != 2 {
+	if n := twiliofake.SequentialRoundTrips(reqs); n != 2 {
 		t.Errorf("%d sequential round trips, want 2 (two parallel reads, then a post)", n)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/experthub/experthub/internal/twiliotest"
+	"github.com/experthub/experthub/internal/twiliofake"
 	"github.com/experthub/experthub/internal/webhook"
 )
 
@@ -57,7 +57,7 @@ func TestVerifierWithoutAuthToken(t *testing.T) {
 		if _, q, ok := strings.Cut(target, "?"); ok {
 			u += "?" + q
 		}
-		r := behindProxy(target, form.Encode(), twiliotest.Sign("", u, form))
+		r := behindProxy(target, form.Encode(), twiliofake.Sign("", u, form))
 		rec, reached, _ := serve(v, r)
 		if reached || rec.Code != http.StatusForbidden {
 			t.Errorf("%s signed with the empty key: status %d, reached handler %t; want 403, not reached", target, rec.Code, reached)
@@ -71,7 +71,7 @@ func TestVerifierWithoutAuthToken(t *testing.T) {
 func TestVerifierRepeatedParameter(t *testing.T) {
 	v := webhook.NewVerifier(authToken, discard(), publicURL)
 	signed := url.Values{"Location": {"GetCustomerDetailsByCustomerId"}, "CustomerId": {"1"}, "Worker": {"ann@example.com"}}
-	sig := twiliotest.Sign(authToken, publicURL, signed)
+	sig := twiliofake.Sign(authToken, publicURL, signed)
 	tests := []struct {
 		name string
 		body string
@@ -80,7 +80,7 @@ func TestVerifierRepeatedParameter(t *testing.T) {
 		{"appended value", signed.Encode() + "&CustomerId=2", sig},
 		{"prepended in the body, first value kept", "CustomerId=1&" + signed.Encode(), sig},
 		{"Twilio's all-values signature", signed.Encode() + "&CustomerId=2",
-			twiliotest.Sign(authToken, publicURL, url.Values{"Location": signed["Location"], "CustomerId": {"1", "2"}, "Worker": signed["Worker"]})},
+			twiliofake.Sign(authToken, publicURL, url.Values{"Location": signed["Location"], "CustomerId": {"1", "2"}, "Worker": signed["Worker"]})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,7 +119,7 @@ func TestVerifierConfiguredURLWithQuery(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := webhook.NewVerifier(authToken, discard(), tt.configured)
-			rec, reached, _ := serve(v, behindProxy(tt.target, form.Encode(), twiliotest.Sign(authToken, tt.signedURL, form)))
+			rec, reached, _ := serve(v, behindProxy(tt.target, form.Encode(), twiliofake.Sign(authToken, tt.signedURL, form)))
 			if reached != tt.ok {
 				t.Errorf("status %d (%s), reached handler %t, want %t", rec.Code, strings.TrimSpace(rec.Body.String()), reached, tt.ok)
 			}
@@ -132,7 +132,7 @@ func TestVerifierConfiguredURLWithQuery(t *testing.T) {
 func TestVerifierHostileInput(t *testing.T) {
 	v := webhook.NewVerifier(authToken, discard(), publicURL)
 	form := url.Values{"Location": {"GetCustomersList"}}
-	sig := twiliotest.Sign(authToken, publicURL, form)
+	sig := twiliofake.Sign(authToken, publicURL, form)
 	tests := []struct {
 		name        string
 		method      string

@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/experthub/experthub/internal/twiliotest"
+	"github.com/experthub/experthub/internal/twiliofake"
 )
 
-var sign = twiliotest.Sign
+var sign = twiliofake.Sign
 
 const token = "12345678901234567890123456789012"
 

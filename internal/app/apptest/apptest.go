@@ -22,7 +22,7 @@ import (
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/strapitest"
-	"github.com/experthub/experthub/internal/twiliotest"
+	"github.com/experthub/experthub/internal/twiliofake"
 )
 
 // The configured secrets. They look like the real thing, so that a test
@@ -53,7 +53,7 @@ type Options struct {
 type Harness struct {
 	App    *app.App
 	Config *config.Config
-	Twilio *twiliotest.Server
+	Twilio *twiliofake.Server
 	Strapi *strapitest.Server // nil without Options.StrapiVersion
 	// Server serves function <name> at Server.URL + "/<name>", which is
 	// also its public URL: the URL Twilio signs.
@@ -75,7 +75,7 @@ func New(t testing.TB, opts Options) *Harness {
 	}))
 	t.Cleanup(h.Server.Close)
 
-	h.Twilio = twiliotest.NewServer(twiliotest.Config{})
+	h.Twilio = twiliofake.NewServer(twiliofake.Config{})
 	t.Cleanup(h.Twilio.Close)
 
 	env := config.Env{
@@ -85,7 +85,7 @@ func New(t testing.TB, opts Options) *Harness {
 		"TWILIO_API_BASE_URL":          h.Twilio.URL,
 		"FRONTLINE_WORKSPACE":          h.Twilio.WorkspaceSID(),
 		"FRONTLINE_DEFAULT_POOL_QUEUE": h.Twilio.QueueSID(),
-		"FRONTLINE_MESSAGING_SERVICE":  twiliotest.DefaultMessaging,
+		"FRONTLINE_MESSAGING_SERVICE":  twiliofake.DefaultMessaging,
 		"FRONTLINE_PROXY_NUMBER":       ProxyNumber,
 		"FRONTLINE_PROXY_NUMBER_GB":    ProxyNumberGB,
 		"CACHE_TTL":                    "0",
@@ -132,7 +132,7 @@ func New(t testing.TB, opts Options) *Harness {
 			t.Errorf("apptest: close: %v", err)
 		}
 	})
-	h.Twilio.SetWebhooks(twiliotest.Webhooks{
+	h.Twilio.SetWebhooks(twiliofake.Webhooks{
 		PreWebhookURL:  cfg.PublicURL("pre-event"),
 		PostWebhookURL: cfg.PublicURL("post-event"),
 		Filters:        []string{"onConversationAdd", "onMessageAdd", "onParticipantAdded", "onMessageAdded"},
@@ -171,7 +171,7 @@ func (h *Harness) Serve(name string, r *http.Request) *httptest.ResponseRecorder
 func (h *Harness) SignedForm(name string, params url.Values) *http.Request {
 	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(params.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r.Header.Set("X-Twilio-Signature", twiliotest.Sign(h.Config.TwilioAuthToken, h.Config.PublicURL(name), params))
+	r.Header.Set("X-Twilio-Signature", twiliofake.Sign(h.Config.TwilioAuthToken, h.Config.PublicURL(name), params))
 	return r
 }
 

@@ -468,7 +468,7 @@ const method = `## Method
   by ` + "`app.New`" + ` from a configuration as the functions build them. The cache
   is the Firestore emulator (gcloud) behind the in-process layer; Strapi is
   ` + "`internal/strapitest`" + ` (Strapi 5 JSON) over HTTP; Twilio is twilio-go against
-  ` + "`internal/twiliotest`" + `. Latency is injected into every stub request.
+  ` + "`internal/twiliofake`" + `. Latency is injected into every stub request.
 - **The seed baseline** (` + "`internal/bench/seed_test.go`" + `) is crm.js in Go:
   per request it logs in (` + "`/api/auth/local`" + `), downloads every page of 100,
   and searches linearly. It is given the benefit of the doubt: it pages (the
@@ -514,7 +514,7 @@ const method = `## Method
   worker, add the participant, then log in to Strapi and download the CRM
   for the friendly name, and rename the conversation).
   *Sequential round trips* counts the Twilio requests that did not overlap
-  (` + "`twiliotest.SequentialRoundTrips`" + `).
+  (` + "`twiliofake.SequentialRoundTrips`" + `).
 - **Cold start with 10 000 customers in memory** is slow because loading
   them normalises about 15 000 phone numbers with libphonenumber (about
   40 µs each); it is shown for information: the local runner's default is

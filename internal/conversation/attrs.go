@@ -1,0 +1,116 @@
+package conversation
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Attributes are JSON objects carried as strings by Twilio resources. They
+// are decoded with json.Number so that values we do not touch are written
+// back exactly (a worker's numeric attributes, say).
+
+// parseObject decodes a JSON object; "" and "null" are an empty object.
+func parseObject(s string) (map[string]any, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "null" {
+		return map[string]any{}, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("attributes: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("attributes: trailing data")
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m, nil
+}
+
+// isEmptyObject reports whether s is "", "null" or an object with no keys.
+func isEmptyObject(s string) bool {
+	m, err := parseObject(s)
+	return err == nil && len(m) == 0
+}
+
+// encode returns m as a JSON string.
+func encode(m map[string]any) (string, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	// Avatars are URLs; keep "&" readable for whoever looks at them.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return "", fmt.Errorf("attributes: %w", err)
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
+// addMissing sets each non-empty value of add whose key m lacks or holds
+// as null or "". It never overwrites: whatever a worker or Frontline set
+// stays. It reports whether m changed.
+func addMissing(m map[string]any, add map[string]string) bool {
+	changed := false
+	for k, v := range add {
+		if v == "" {
+			continue
+		}
+		if cur, ok := m[k]; ok && cur != nil && cur != "" {
+			continue
+		}
+		m[k] = v
+		changed = true
+	}
+	return changed
+}
+
+// millis reads an epoch-milliseconds attribute: a JSON number, or a
+// numeric string as some tools write it.
+func millis(v any) (int64, bool) {
+	var s string
+	switch x := v.(type) {
+	case json.Number:
+		s = x.String()
+	case string:
+		s = x
+	case float64:
+		s = strconv.FormatFloat(x, 'f', -1, 64)
+	default:
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil {
+			return 0, false
+		}
+		n = int64(f)
+	}
+	if n <= 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+// replyTo returns the attributes marking a bot message as the answer to
+// sid (a message, or the conversation for the welcome).
+func replyTo(sid string) string {
+	b, _ := json.Marshal(map[string]string{"in_reply_to": sid})
+	return string(b)
+}
+
+// isReplyTo reports whether message attributes mark an answer to sid.
+func isReplyTo(attributes, sid string) bool {
+	m, err := parseObject(attributes)
+	if err != nil {
+		return false
+	}
+	v, _ := m["in_reply_to"].(string)
+	return v == sid
+}

@@ -1,0 +1,305 @@
+// Package conversation is Expert Hub's conversation flow: the Frontline custom
+// routing callback and the Conversations pre- and post-event webhooks that
+// welcome a customer, run the bot and hand the conversation to a worker.
+//
+// # Events
+//
+// Twilio drops a customer's message when a pre-action webhook answers
+// anything but 2xx (twilio.md §2.2), so the pre-event webhook does nothing
+// that can fail: onConversationAdd names the conversation from one cache
+// read, onMessageAdd answers {} at once. The bot runs on the post-event
+// onMessageAdded, once the customer's message is published, so its reply
+// always comes after the message it answers. Configure the global
+// webhook's filters as:
+//
+//	pre-event:  onConversationAdd (onMessageAdd is harmless)
+//	post-event: onParticipantAdded, onMessageAdded
+//
+// # Retries
+//
+// Twilio may deliver a webhook more than once. Each piece of work has a
+// key in the ledger (package ledger): "routing:<ConversationSid>" for the
+// welcome, "turn:<MessageSid>" for a bot turn. A duplicate arriving while
+// the first delivery works, or after it finished, does nothing. A
+// delivery that finds the lease of a dead attempt resumes: the bot's
+// messages carry {"in_reply_to": <key's SID>} in their attributes, so it
+// posts only what is missing, and adding a worker who is already a
+// participant is a no-op. onParticipantAdded needs no ledger: it only
+// adds missing attributes, which a second delivery finds present.
+//
+// # Assignment
+//
+// Who takes a conversation is claimed in a store (package assign) in one
+// atomic step that also records the worker's last assignment: two
+// messages racing in one conversation add one worker, and conversations
+// asking for "any agent" at once get different workers.
+//
+// # Latency
+//
+// A bot turn costs two sequential Twilio round trips and one store claim:
+// the participants, the worker lookup, the ledger entry and the current
+// claim are read at once; then the reply is posted, the worker added and
+// (for "any agent") the worker's TaskRouter record fetched at once, and
+// its lastAcceptedTaskTime written after.
+package conversation
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/experthub/experthub/internal/assign"
+	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/ledger"
+	"github.com/experthub/experthub/internal/twilio"
+)
+
+// Twilio is the REST API the flow drives (internal/twilio.Client).
+type Twilio interface {
+	ListParticipants(ctx context.Context, conversationSID string) ([]twilio.Participant, error)
+	AddParticipant(ctx context.Context, conversationSID, identity, attributes string) (twilio.Participant, error)
+	FetchParticipant(ctx context.Context, conversationSID, participantSID string) (twilio.Participant, error)
+	UpdateParticipantAttributes(ctx context.Context, conversationSID, participantSID, attributesJSON string) error
+	PostMessage(ctx context.Context, conversationSID, author, body, attributesJSON string) (twilio.Message, error)
+	ListMessages(ctx context.Context, conversationSID string) ([]twilio.Message, error)
+	ListAvailableWorkers(ctx context.Context, workspace, queue string) ([]twilio.Worker, error)
+	FindWorker(ctx context.Context, workspace, identity string) (twilio.Worker, error)
+	FetchWorker(ctx context.Context, workspace, sid string) (twilio.Worker, string, error)
+	UpdateWorkerAttributes(ctx context.Context, workspace, sid, attributesJSON, ifMatch string) error
+}
+
+// Customers finds a customer by phone number (crm.Service).
+type Customers interface {
+	CustomerByAddress(ctx context.Context, address string) (crm.Customer, error)
+}
+
+// Ledger records webhook work (package ledger).
+type Ledger interface {
+	Begin(ctx context.Context, key string, now time.Time, lease time.Duration) (ledger.Attempt, error)
+	Finish(ctx context.Context, a ledger.Attempt, now time.Time) error
+	Release(ctx context.Context, a ledger.Attempt, now time.Time) error
+}
+
+// Assignments records who takes which conversation (package assign).
+type Assignments interface {
+	Claim(ctx context.Context, req assign.Request) (assign.Assignment, error)
+	Assignment(ctx context.Context, conversation string) (assign.Assignment, error)
+	LastWorker(ctx context.Context, address string) (string, error)
+}
+
+// Returning-customer modes (RETURNING_CUSTOMER).
+const (
+	ReturningOff   = "off"
+	ReturningOffer = "offer" // the welcome suggests the last worker
+	ReturningRoute = "route" // the last worker is added at once
+)
+
+// DefaultLease is Config.Lease when unset: the default handler deadline.
+const DefaultLease = 4 * time.Second
+
+// DefaultWelcome is Config.WelcomeMessage when unset.
+const DefaultWelcome = "Welcome to the Expert Hub. How can I help you?"
+
+// systemAuthor is the author of the bot's messages.
+const systemAuthor = "system"
+
+// Config is the flow's settings.
+type Config struct {
+	// Workspace is the Frontline TaskRouter workspace (WS…), PoolQueue
+	// the TaskQueue (WQ…) whose available workers take "agent" requests
+	// (the whole workspace when empty).
+	Workspace string
+	PoolQueue string
+	// FallbackWorker takes "agent" requests when nobody is available;
+	// empty: nobody does.
+	FallbackWorker string
+	WelcomeMessage string
+	// Returning is ReturningOff, ReturningOffer or ReturningRoute.
+	Returning string
+	// Lease is how long one delivery owns a piece of work before a retry
+	// may take over, and how long a claim keeps other messages out. It
+	// must be at least the handler deadline: an attempt cannot act after
+	// its deadline, so a retry past the lease never runs alongside it.
+	Lease time.Duration
+}
+
+// Deps are the flow's collaborators.
+type Deps struct {
+	Twilio      Twilio
+	Customers   Customers
+	Ledger      Ledger
+	Assignments Assignments
+	Logger      *slog.Logger     // nil: discard
+	Now         func() time.Time // nil: time.Now
+}
+
+// Flow serves the routing, pre-event and post-event functions. It is safe
+// for concurrent use.
+type Flow struct {
+	cfg         Config
+	twilio      Twilio
+	customers   Customers
+	ledger      Ledger
+	assignments Assignments
+	log         *slog.Logger
+	now         func() time.Time
+
+	// announce logs once where the bot runs when onMessageAdd arrives.
+	announce sync.Once
+}
+
+// New returns a Flow.
+func New(cfg Config, deps Deps) *Flow {
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
+	}
+	if cfg.WelcomeMessage == "" {
+		cfg.WelcomeMessage = DefaultWelcome
+	}
+	if cfg.Returning == "" {
+		cfg.Returning = ReturningOff
+	}
+	f := &Flow{
+		cfg:         cfg,
+		twilio:      deps.Twilio,
+		customers:   deps.Customers,
+		ledger:      deps.Ledger,
+		assignments: deps.Assignments,
+		log:         deps.Logger,
+		now:         deps.Now,
+	}
+	if f.log == nil {
+		f.log = slog.New(slog.DiscardHandler)
+	}
+	if f.now == nil {
+		f.now = time.Now
+	}
+	return f
+}
+
+// Routing is the Frontline custom routing callback.
+func (f *Flow) Routing() http.Handler { return http.HandlerFunc(f.routing) }
+
+// PreEvent is the Conversations pre-event webhook. It answers 2xx
+// whatever happens, panics included.
+func (f *Flow) PreEvent() http.Handler { return neverReject(f.log, http.HandlerFunc(f.preEvent)) }
+
+// PostEvent is the Conversations post-event webhook.
+func (f *Flow) PostEvent() http.Handler { return http.HandlerFunc(f.postEvent) }
+
+// begin starts a delivery's work on key. When the ledger cannot be
+// reached the work goes ahead as a resumption: every step then checks
+// Twilio before acting, so a duplicate costs reads, not a second reply.
+func (f *Flow) begin(ctx context.Context, key string) ledger.Attempt {
+	a, err := f.ledger.Begin(ctx, key, f.now(), f.cfg.Lease)
+	if err != nil {
+		f.log.WarnContext(ctx, "ledger unavailable, checking Twilio before each step", "key", key, "err", err)
+		return ledger.Attempt{Key: key, Outcome: ledger.Resume}
+	}
+	return a
+}
+
+// bookkeeping bounds the ledger write that ends a delivery, which must be
+// attempted even when the handler's deadline has passed.
+const bookkeeping = 2 * time.Second
+
+func (f *Flow) finish(ctx context.Context, a ledger.Attempt) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeeping)
+	defer cancel()
+	if err := f.ledger.Finish(ctx, a, f.now()); err != nil {
+		f.log.WarnContext(ctx, "ledger finish failed; a retry will check and find the work done", "key", a.Key, "err", err)
+	}
+}
+
+func (f *Flow) release(ctx context.Context, a ledger.Attempt) {
+	if a.N == 0 || !a.Owns() {
+		return // no lease of ours: the ledger was down, or another delivery works
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeeping)
+	defer cancel()
+	if err := f.ledger.Release(ctx, a, f.now()); err != nil {
+		f.log.WarnContext(ctx, "ledger release failed; a retry resumes once the lease ends", "key", a.Key, "err", err)
+	}
+}
+
+// form returns the webhook's parameters: webhook.Verifier has decoded
+// them into r.PostForm.
+func form(r *http.Request) url.Values {
+	if r.PostForm == nil {
+		_ = r.ParseForm()
+	}
+	return r.PostForm
+}
+
+func get(form url.Values, key string) string { return strings.TrimSpace(form.Get(key)) }
+
+// isSID reports whether s looks like a Twilio SID with prefix: two
+// letters and 32 hex digits.
+func isSID(s, prefix string) bool {
+	if len(s) != 34 || !strings.HasPrefix(s, prefix) {
+		return false
+	}
+	for _, c := range s[2:] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, status = []byte(`{}`), http.StatusInternalServerError
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// ok answers 200 with an empty JSON object: Twilio leaves the action as it
+// is, and Frontline expects JSON.
+func ok(w http.ResponseWriter) { writeJSON(w, http.StatusOK, struct{}{}) }
+
+func fail(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// neverReject answers 200 {} for a handler that panicked before
+// answering: funcframework would answer 500, which makes Twilio drop the
+// action a pre-event hook was asked about.
+func neverReject(log *slog.Logger, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw := &answered{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				log.ErrorContext(r.Context(), "pre-event handler panicked; letting the action through", "panic", v)
+				if !rw.wrote {
+					ok(w)
+				}
+			}
+		}()
+		h.ServeHTTP(rw, r)
+	})
+}
+
+// answered records whether a response was started.
+type answered struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *answered) WriteHeader(code int) {
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *answered) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}

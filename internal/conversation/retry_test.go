@@ -1,0 +1,262 @@
+package conversation_test
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/experthub/experthub/internal/bot"
+	"github.com/experthub/experthub/internal/conversation"
+	"github.com/experthub/experthub/internal/ledger"
+	"github.com/experthub/experthub/internal/twiliofake"
+)
+
+var stores = []string{inMemory, onFirestore}
+
+// TestRedeliveries delivers every webhook again, 2 to 5 times: at once,
+// one after the other, concurrently, and out of order once later messages
+// have moved the conversation on. No redelivery sends a second reply,
+// adds a second worker or writes a participant or worker again.
+func TestRedeliveries(t *testing.T) {
+	for _, store := range stores {
+		t.Run(store, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, options{store: store})
+			e.workers("ann@example.com", "bob@example.com")
+
+			var seen int
+			redeliver := func(times int, concurrently bool) {
+				t.Helper()
+				ds := e.fake.Deliveries()
+				fresh := ds[seen:]
+				seen = len(ds) + times*len(fresh)
+				var wg sync.WaitGroup
+				for range times {
+					for _, d := range fresh {
+						if d.Redelivery {
+							continue
+						}
+						send := func() {
+							r := e.fake.Redeliver(context.Background(), d)
+							if r.Err != nil || r.Status/100 != 2 {
+								t.Errorf("redelivery of %s %s: %d %v", r.Target, r.EventType, r.Status, r.Err)
+							}
+						}
+						if concurrently {
+							wg.Go(send)
+						} else {
+							send()
+						}
+					}
+				}
+				wg.Wait()
+				seen = len(e.fake.Deliveries())
+			}
+
+			conv := e.text(maria, "hi").ConversationSID // welcome + menu
+			redeliver(3, false)
+			e.text(maria, "zoe@example.com") // unknown worker
+			redeliver(4, true)
+			e.text(maria, "nothing useful") // menu
+			redeliver(2, true)
+			e.text(maria, "AGENT") // ann
+			redeliver(5, true)
+			// Everything again, newest first.
+			all := e.fake.Deliveries()
+			for i := len(all) - 1; i >= 0; i-- {
+				if !all[i].Redelivery {
+					e.fake.Redeliver(context.Background(), all[i])
+				}
+			}
+
+			want := []string{
+				"system: " + welcome,
+				maria + ": hi",
+				"system: " + bot.Menu,
+				maria + ": zoe@example.com",
+				"system: " + bot.UnknownWorker("zoe@example.com"),
+				maria + ": nothing useful",
+				"system: " + bot.Menu,
+				maria + ": AGENT",
+				"system: " + bot.ConnectingAgent("ann@example.com"),
+			}
+			if got := e.transcript(conv); !slices.Equal(got, want) {
+				t.Errorf("transcript after redeliveries:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+			}
+			if w := e.workersIn(conv); !slices.Equal(w, []string{"ann@example.com"}) {
+				t.Errorf("workers = %v, want [ann@example.com]", w)
+			}
+			counts := map[string]int{
+				"POST /v1/Conversations/*/Messages":       5,
+				"POST /v1/Conversations/*/Participants":   1,
+				"POST /v1/Conversations/*/Participants/*": 1, // customer attributes
+				"POST /v1/Workspaces/*/Workers/*":         1, // lastAcceptedTaskTime
+			}
+			for call, want := range counts {
+				method, path, _ := strings.Cut(call, " ")
+				if got := len(e.requests(method, path)); got != want {
+					t.Errorf("%s: %d requests, want %d", call, got, want)
+				}
+			}
+			if n := len(e.fake.Deliveries()); n < 50 {
+				t.Errorf("only %d deliveries: redeliveries did not happen", n)
+			}
+			e.checkNoWebhookLoops()
+		})
+	}
+}
+
+// crashingLedger plays a function instance killed in the middle of a bot
+// turn: the attempt's closing ledger write (Finish or Release) never
+// happens, so its lease stays until it runs out.
+type crashingLedger struct {
+	conversation.Ledger
+	mu    sync.Mutex
+	armed bool
+}
+
+func (l *crashingLedger) arm() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.armed = true
+}
+
+func (l *crashingLedger) crashed(a ledger.Attempt) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.armed && strings.HasPrefix(a.Key, "turn:") {
+		l.armed = false
+		return true
+	}
+	return false
+}
+
+func (l *crashingLedger) Finish(ctx context.Context, a ledger.Attempt, now time.Time) error {
+	if l.crashed(a) {
+		return nil
+	}
+	return l.Ledger.Finish(ctx, a, now)
+}
+
+func (l *crashingLedger) Release(ctx context.Context, a ledger.Attempt, now time.Time) error {
+	if l.crashed(a) {
+		return nil
+	}
+	return l.Ledger.Release(ctx, a, now)
+}
+
+// TestResumeAfterCrash kills a bot turn half done — reply posted but
+// worker not added, or the reverse, or neither — and delivers the
+// webhook again: while the dead attempt's lease runs nothing happens;
+// after it, the retry finishes the turn without repeating what was done.
+func TestResumeAfterCrash(t *testing.T) {
+	tests := []struct {
+		name string
+		fail []string // what fails in the dying attempt
+	}{
+		{"reply posted, worker not added", []string{"Participants"}},
+		{"worker added, reply not posted", []string{"Messages"}},
+		{"neither", []string{"Participants", "Messages"}},
+	}
+	for _, store := range stores {
+		for _, tt := range tests {
+			t.Run(store+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				cl := &crashingLedger{}
+				lease := time.Second
+				e := newEnv(t, options{store: store, timeout: lease, ledger: func(l conversation.Ledger) conversation.Ledger {
+					cl.Ledger = l
+					return cl
+				}})
+				e.workers("ann@example.com", "bob@example.com")
+				conv := e.text(maria, "hi").ConversationSID
+				for _, what := range tt.fail {
+					for range 3 { // every attempt the handler makes
+						e.fake.FailNext(http.MethodPost, "/v1/Conversations/"+conv+"/"+what, http.StatusInternalServerError, 0)
+					}
+				}
+				cl.arm()
+				e.text(maria, "AGENT")
+				ds := e.fake.Deliveries()
+				turn := ds[len(ds)-1]
+				if turn.EventType != "onMessageAdded" || turn.Status != http.StatusInternalServerError {
+					t.Fatalf("dying attempt: %s answered %d, want onMessageAdded 500", turn.EventType, turn.Status)
+				}
+
+				replies := func() int {
+					n := 0
+					for _, m := range e.transcript(conv) {
+						if m == "system: "+bot.ConnectingAgent("ann@example.com") {
+							n++
+						}
+					}
+					return n
+				}
+				before := replies()
+				beforeWorkers := e.workersIn(conv)
+
+				// Within the lease: the attempt might still be running.
+				if d := e.fake.Redeliver(context.Background(), turn); d.Status != http.StatusOK {
+					t.Errorf("redelivery within the lease: %d", d.Status)
+				}
+				if replies() != before || !slices.Equal(e.workersIn(conv), beforeWorkers) {
+					t.Fatal("a redelivery within the dead attempt's lease acted")
+				}
+
+				e.clock.Advance(lease)
+				if d := e.fake.Redeliver(context.Background(), turn); d.Status != http.StatusOK {
+					t.Errorf("redelivery after the lease: %d %s", d.Status, d.Body)
+				}
+				e.fake.Redeliver(context.Background(), turn) // and once more: done
+				if n := replies(); n != 1 {
+					t.Errorf("%d replies, want 1\n  %s", n, strings.Join(e.transcript(conv), "\n  "))
+				}
+				if w := e.workersIn(conv); !slices.Equal(w, []string{"ann@example.com"}) {
+					t.Errorf("workers = %v, want [ann@example.com]", w)
+				}
+				if lines := e.logs.lines("duplicate delivery ignored"); len(lines) < 2 {
+					t.Errorf("%d duplicate deliveries logged, want the one within the lease and the last", len(lines))
+				}
+			})
+		}
+	}
+}
+
+// TestRoutingRetry: the welcome is posted once however often Frontline
+// calls, and a routing callback whose post failed unclearly is completed
+// by its retry without a second welcome.
+func TestRoutingRetry(t *testing.T) {
+	// Without onParticipantAdded, the welcome is the first POST.
+	e := newEnv(t, options{filters: []string{"onConversationAdd", "onMessageAdded"}})
+	// The first welcome fails without a clear answer: the handler looks
+	// whether it went through before posting again.
+	e.fake.FailNext(http.MethodPost, "/v1/Conversations/", http.StatusBadGateway, 0)
+	conv := e.text(maria, "hi").ConversationSID
+	var routing twiliofake.Delivery
+	for _, d := range e.fake.Deliveries() {
+		if d.Target == twiliofake.TargetRouting {
+			routing = d
+		}
+	}
+	for range 3 {
+		if d := e.fake.Redeliver(context.Background(), routing); d.Status != http.StatusOK {
+			t.Errorf("routing redelivery: %d", d.Status)
+		}
+	}
+	n := 0
+	for _, m := range e.transcript(conv) {
+		if m == "system: "+welcome {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d welcomes, want 1:\n  %s", n, strings.Join(e.transcript(conv), "\n  "))
+	}
+	if got := len(e.requests(http.MethodGet, "/v1/Conversations/*/Messages")); got != 1 {
+		t.Errorf("%d message lists, want 1: after the failed post, none for the redeliveries", got)
+	}
+}

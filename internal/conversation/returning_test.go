@@ -1,0 +1,88 @@
+package conversation_test
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/experthub/experthub/internal/bot"
+	"github.com/experthub/experthub/internal/conversation"
+)
+
+// closeConversation closes a conversation as Frontline does when the
+// worker is done; the customer's next text opens a new one.
+func (e *env) closeConversation(conv string) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.fake.URL+"/v1/Conversations/"+conv, strings.NewReader(url.Values{"State": {"closed"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(e.fake.AccountSID(), e.fake.AuthToken())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		e.t.Fatalf("close %s: %s", conv, resp.Status)
+	}
+}
+
+// TestReturningCustomer: a customer who spoke with a worker before is
+// offered them again ("offer"), or routed straight back ("route") if they
+// are still a worker.
+func TestReturningCustomer(t *testing.T) {
+	tests := []struct {
+		name        string
+		mode        string
+		firstText   string
+		removeAnn   bool
+		wantWelcome string
+		wantWorkers []string
+	}{
+		{name: "off", mode: conversation.ReturningOff, firstText: "ann@example.com", wantWelcome: welcome},
+		{name: "offer", mode: conversation.ReturningOffer, firstText: "ann@example.com",
+			wantWelcome: welcome + "\n\n" + bot.OfferLastWorker("ann@example.com")},
+		{name: "offer after an agent request", mode: conversation.ReturningOffer, firstText: "AGENT",
+			wantWelcome: welcome + "\n\n" + bot.OfferLastWorker("ann@example.com")},
+		{name: "route", mode: conversation.ReturningRoute, firstText: "ann@example.com",
+			wantWelcome: welcome + "\n\n" + bot.Connecting("ann@example.com"), wantWorkers: []string{"ann@example.com"}},
+		{name: "route, worker gone", mode: conversation.ReturningRoute, firstText: "ann@example.com", removeAnn: true,
+			wantWelcome: welcome},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, options{flow: conversation.Config{Returning: tt.mode}})
+			e.workers("ann@example.com", "bob@example.com")
+			first := e.text(maria, tt.firstText).ConversationSID
+			if w := e.workersIn(first); !slices.Equal(w, []string{"ann@example.com"}) {
+				t.Fatalf("first conversation went to %v", w)
+			}
+			e.closeConversation(first)
+			if tt.removeAnn {
+				ann, _ := e.fake.Worker("ann@example.com")
+				req, _ := http.NewRequest(http.MethodDelete, e.fake.URL+"/v1/Workspaces/"+e.fake.WorkspaceSID()+"/Workers/"+ann.SID, nil)
+				req.SetBasicAuth(e.fake.AccountSID(), e.fake.AuthToken())
+				if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
+					t.Fatalf("delete ann: %v %v", resp, err)
+				}
+			}
+
+			second := e.text(maria, "hello again").ConversationSID
+			if second == first {
+				t.Fatal("no new conversation")
+			}
+			got := e.transcript(second)
+			if got[0] != "system: "+tt.wantWelcome {
+				t.Errorf("welcome = %q, want %q", got[0], "system: "+tt.wantWelcome)
+			}
+			if w := e.workersIn(second); !slices.Equal(w, tt.wantWorkers) {
+				t.Errorf("workers = %v, want %v", w, tt.wantWorkers)
+			}
+			if tt.wantWorkers != nil && len(got) != 2 {
+				t.Errorf("the bot answered with a worker in the conversation:\n  %s", strings.Join(got, "\n  "))
+			}
+		})
+	}
+}

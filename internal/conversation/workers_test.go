@@ -1,0 +1,89 @@
+package conversation_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/experthub/experthub/internal/twiliofake"
+)
+
+// TestLongestIdle: "agent" goes to the available worker idle longest by
+// lastAcceptedTaskTime, never-assigned first, and moves their time to now
+// in TaskRouter, keeping their other attributes exactly.
+func TestLongestIdle(t *testing.T) {
+	tests := []struct {
+		name      string
+		nullLists bool // TaskRouter lists workers without attributes
+		want      []string
+	}{
+		// bob was never assigned, carl longer ago than ann.
+		{name: "attributes listed", want: []string{"bob@example.com", "carl@example.com", "ann@example.com", "bob@example.com"}},
+		// Attributes unknown: list order, then the store's record.
+		{name: "attributes not listed", nullLists: true, want: []string{"ann@example.com", "bob@example.com", "carl@example.com", "ann@example.com"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, options{fake: twiliofake.Config{NullListAttributes: tt.nullLists}})
+			q := e.fake.QueueSID()
+			t0 := time.Now().Add(-time.Hour).UnixMilli()
+			e.fake.AddWorker("ann@example.com", true, map[string]any{"lastAcceptedTaskTime": t0 + 2000, "skills": []string{"wine"},
+				"big": json.Number("12345678901234567890")}, q)
+			e.fake.AddWorker("bob@example.com", true, map[string]any{"contact_uri": "client:bob"}, q)
+			e.fake.AddWorker("carl@example.com", true, map[string]any{"lastAcceptedTaskTime": t0 + 1000}, q)
+			e.fake.AddWorker("dora@example.com", false, nil, q)
+			e.fake.AddWorker("eve@example.com", true, nil) // not in the pool queue
+
+			var got []string
+			for i, from := range []string{"+33600000001", "+33600000002", "+33600000003", "+33600000004"} {
+				conv := e.text(from, "AGENT").ConversationSID
+				ws := e.workersIn(conv)
+				if len(ws) != 1 {
+					t.Fatalf("conversation %d: workers %v", i, ws)
+				}
+				got = append(got, ws[0])
+			}
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("assigned %v, want %v", got, tt.want)
+			}
+			ann, _ := e.fake.Worker("ann@example.com")
+			if !strings.Contains(ann.Attributes, `"big":12345678901234567890`) || !strings.Contains(ann.Attributes, `"skills":["wine"]`) {
+				t.Errorf("ann's other attributes changed: %s", ann.Attributes)
+			}
+			var attrs struct {
+				Last int64 `json:"lastAcceptedTaskTime"`
+			}
+			_ = json.Unmarshal([]byte(ann.Attributes), &attrs)
+			if d := time.Since(time.UnixMilli(attrs.Last)); d < 0 || d > time.Minute {
+				t.Errorf("ann's lastAcceptedTaskTime = %d, %v ago; want now", attrs.Last, d)
+			}
+			for _, r := range e.requests(http.MethodPost, "/v1/Workspaces/*/Workers/*") {
+				if r.Header.Get("If-Match") == "" {
+					t.Errorf("worker update without If-Match: %s", r.Path)
+				}
+			}
+		})
+	}
+}
+
+// TestWorkerUpdateConflict: when a worker changes between our read and
+// our write (412), the update is read, merged and written again.
+func TestWorkerUpdateConflict(t *testing.T) {
+	e := newEnv(t, options{})
+	e.fake.AddWorker("ann@example.com", true, map[string]any{"team": "wine"}, e.fake.QueueSID())
+	ann, _ := e.fake.Worker("ann@example.com")
+	e.fake.FailNext(http.MethodPost, "/v1/Workspaces/"+e.fake.WorkspaceSID()+"/Workers/"+ann.SID, http.StatusPreconditionFailed, 0)
+	e.text(maria, "AGENT")
+	ann, _ = e.fake.Worker("ann@example.com")
+	if !strings.Contains(ann.Attributes, "lastAcceptedTaskTime") || !strings.Contains(ann.Attributes, `"team":"wine"`) {
+		t.Errorf("attributes after the conflict: %s", ann.Attributes)
+	}
+	if n := len(e.requests(http.MethodPost, "/v1/Workspaces/*/Workers/*")); n != 2 {
+		t.Errorf("%d worker updates, want 2 (the refused one and the retry)", n)
+	}
+	if n := len(e.requests(http.MethodGet, "/v1/Workspaces/*/Workers/*")); n != 2 {
+		t.Errorf("%d worker fetches, want 2", n)
+	}
+}

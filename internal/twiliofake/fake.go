@@ -1,0 +1,493 @@
+// Package twiliofake is an in-process, stateful fake of the parts of Twilio
+// Expert Hub talks to: the Conversations v1 and TaskRouter v1 REST
+// endpoints (real JSON shapes, pagination, errors, Basic auth, ETag and
+// If-Match), and Twilio's side of the webhooks — a customer or a worker
+// texting, with signed pre/post-event and Frontline routing callbacks.
+//
+// Point a client at it by rewriting https://<product>.twilio.com to the
+// server's URL, keeping the path (internal/twilio does this with its
+// BaseURL). Next-page and resource URLs in responses name the real Twilio
+// hosts, as Twilio's do.
+//
+// Test controls: SetLatency, FailNext, HangNext, the request log
+// (Requests, SequentialRoundTrips), state accessors and seeding helpers.
+package twiliofake
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/experthub/experthub/internal/twilio"
+)
+
+// Defaults of Config. Credentials are alphanumeric, as twilio-go requires.
+const (
+	DefaultAccountSID = "ACf00000000000000000000000000000aa"
+	DefaultAuthToken  = "fa4e0000000000000000000000000a07"
+	DefaultWorkspace  = "WSf00000000000000000000000000000aa"
+	DefaultQueue      = "WQf00000000000000000000000000000aa"
+	DefaultChat       = "ISf00000000000000000000000000000aa"
+	DefaultMessaging  = "MGf00000000000000000000000000000aa"
+
+	// DefaultWebhookTimeout is how long Conversations waits for a
+	// pre-event answer before publishing unmodified (twilio.md §2.1).
+	DefaultWebhookTimeout = 5 * time.Second
+	// DefaultRoutingTimeout bounds the Frontline routing callback, whose
+	// limit Twilio does not document.
+	DefaultRoutingTimeout = 10 * time.Second
+)
+
+// Config configures a Fake. Zero fields take the defaults above.
+type Config struct {
+	AccountSID string
+	AuthToken  string
+	// APIKey and APISecret, when set, are accepted as Basic auth too.
+	APIKey    string
+	APISecret string
+
+	WorkspaceSID        string
+	QueueSID            string // the default TaskQueue
+	ChatServiceSID      string
+	MessagingServiceSID string
+
+	// NullListAttributes makes worker lists return "attributes": null, which
+	// the TaskRouter spec allows for anything but a fetch (twilio.md §5.1).
+	NullListAttributes bool
+
+	WebhookTimeout time.Duration
+	RoutingTimeout time.Duration
+	// HTTPClient delivers webhooks; nil means a plain http.Client.
+	HTTPClient *http.Client
+}
+
+// Fake is the fake Twilio. It is an http.Handler; NewServer also listens.
+// It is safe for concurrent use.
+type Fake struct {
+	cfg  Config
+	mux  *http.ServeMux
+	done chan struct{}
+	// async tracks post-event webhooks fired by REST actions that carry
+	// X-Twilio-Webhook-Enabled: true.
+	async     sync.WaitGroup
+	closeOnce sync.Once
+
+	mu          sync.Mutex
+	seq         uint64
+	convs       map[string]*conversationState
+	convOrder   []string
+	workers     map[string]*workerState
+	workerOrder []string
+	activities  []activity
+	latency     time.Duration
+	faults      []*fault
+	requests    []Request
+	hooks       Webhooks
+	deliveries  []Delivery
+	rejections  []Rejection
+}
+
+// New returns a Fake with cfg's defaults filled in and no listener.
+func New(cfg Config) *Fake {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&cfg.AccountSID, DefaultAccountSID)
+	def(&cfg.AuthToken, DefaultAuthToken)
+	def(&cfg.WorkspaceSID, DefaultWorkspace)
+	def(&cfg.QueueSID, DefaultQueue)
+	def(&cfg.ChatServiceSID, DefaultChat)
+	def(&cfg.MessagingServiceSID, DefaultMessaging)
+	if cfg.WebhookTimeout <= 0 {
+		cfg.WebhookTimeout = DefaultWebhookTimeout
+	}
+	if cfg.RoutingTimeout <= 0 {
+		cfg.RoutingTimeout = DefaultRoutingTimeout
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{}
+	}
+	f := &Fake{
+		cfg:     cfg,
+		done:    make(chan struct{}),
+		convs:   map[string]*conversationState{},
+		workers: map[string]*workerState{},
+	}
+	f.activities = []activity{
+		{sid: f.newSID("WA"), name: "Offline"},
+		{sid: f.newSID("WA"), name: "Available", available: true},
+		{sid: f.newSID("WA"), name: "Unavailable"},
+	}
+	f.mux = f.routes()
+	return f
+}
+
+// Close releases hung requests and waits for webhooks fired in the
+// background. It does not stop a listener; Server.Close does.
+func (f *Fake) Close() {
+	// Under f.mu, so that no background webhook starts after Wait begins.
+	f.mu.Lock()
+	f.closeOnce.Do(func() { close(f.done) })
+	f.mu.Unlock()
+	f.async.Wait()
+}
+
+// AccountSID returns the account SID clients must authenticate with.
+func (f *Fake) AccountSID() string { return f.cfg.AccountSID }
+
+// AuthToken returns the auth token; it also signs webhooks.
+func (f *Fake) AuthToken() string { return f.cfg.AuthToken }
+
+// WorkspaceSID returns the TaskRouter workspace.
+func (f *Fake) WorkspaceSID() string { return f.cfg.WorkspaceSID }
+
+// QueueSID returns the default TaskQueue.
+func (f *Fake) QueueSID() string { return f.cfg.QueueSID }
+
+// Server is a Fake listening on a local port.
+type Server struct {
+	*Fake
+	URL string
+	srv *httptest.Server
+}
+
+// NewServer starts a Fake on a local port. Close it when done.
+func NewServer(cfg Config) *Server {
+	f := New(cfg)
+	srv := httptest.NewServer(f)
+	return &Server{Fake: f, URL: srv.URL, srv: srv}
+}
+
+// Close stops the server after releasing hung requests.
+func (s *Server) Close() {
+	s.Fake.Close()
+	s.srv.Close()
+}
+
+// ClientConfig returns the configuration of an internal/twilio client
+// that talks to this server.
+func (s *Server) ClientConfig() twilio.Config {
+	return twilio.Config{
+		AccountSID: s.cfg.AccountSID,
+		AuthToken:  s.cfg.AuthToken,
+		BaseURL:    s.URL,
+	}
+}
+
+// Request is one REST request the fake received.
+type Request struct {
+	Method string
+	Path   string
+	Query  url.Values
+	Form   url.Values // the form-encoded body of a POST
+	Header http.Header
+	// Status is the answer's status code; 0 when the fake never answered
+	// (a hang, or the client gave up during latency).
+	Status int
+	// Start is when the request arrived, End when the answer began to be
+	// written (or the fake gave up on it).
+	Start, End time.Time
+}
+
+// Requests returns the REST requests the fake is done with, in the order
+// it finished them. A hung request is logged once its client gave up (or
+// the fake closed), so it may show up shortly after the client returned.
+func (f *Fake) Requests() []Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.requests)
+}
+
+// ClearRequests empties the request log, e.g. after seeding.
+func (f *Fake) ClearRequests() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests = nil
+}
+
+// SequentialRoundTrips counts the round trips of reqs that happened one
+// after another: requests whose intervals overlap count once. It is the
+// latency cost of an operation in units of one Twilio round trip.
+func SequentialRoundTrips(reqs []Request) int {
+	sorted := slices.Clone(reqs)
+	slices.SortFunc(sorted, func(a, b Request) int { return a.Start.Compare(b.Start) })
+	n := 0
+	var end time.Time
+	for _, r := range sorted {
+		if n == 0 || !r.Start.Before(end) {
+			n++
+			end = r.End
+			continue
+		}
+		if r.End.After(end) {
+			end = r.End
+		}
+	}
+	return n
+}
+
+// SetLatency delays every REST answer by d, for benchmarks.
+func (f *Fake) SetLatency(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.latency = d
+}
+
+type fault struct {
+	method, prefix string
+	status         int
+	retryAfter     time.Duration
+	hang           bool
+}
+
+func (ft *fault) matches(r *http.Request) bool {
+	return (ft.method == "" || ft.method == r.Method) && strings.HasPrefix(r.URL.Path, ft.prefix)
+}
+
+// FailNext makes the next request whose method is method (any when empty)
+// and whose path starts with pathPrefix fail with status and a Twilio
+// error body (code 20000+status, e.g. 20429). A positive retryAfter is
+// sent as Retry-After in whole seconds, rounded up. Faults queue: two
+// calls fail the next two matching requests.
+func (f *Fake) FailNext(method, pathPrefix string, status int, retryAfter time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults = append(f.faults, &fault{method: method, prefix: pathPrefix, status: status, retryAfter: retryAfter})
+}
+
+// HangNext makes the next matching request go unanswered until the client
+// gives up or the fake is closed: a timeout.
+func (f *Fake) HangNext(method, pathPrefix string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults = append(f.faults, &fault{method: method, prefix: pathPrefix, hang: true})
+}
+
+func (f *Fake) takeFault(r *http.Request) *fault {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, ft := range f.faults {
+		if ft.matches(r) {
+			f.faults = slices.Delete(f.faults, i, i+1)
+			return ft
+		}
+	}
+	return nil
+}
+
+// ServeHTTP serves the REST API.
+func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	// Parse the body before anything answers, so the log has it.
+	_ = r.ParseForm()
+	sw := &statusWriter{ResponseWriter: w}
+	f.serve(sw, r)
+	req := Request{
+		Method: r.Method,
+		Path:   r.URL.Path,
+		Query:  r.URL.Query(),
+		Form:   r.PostForm,
+		Header: r.Header.Clone(),
+		Status: sw.status,
+		Start:  start,
+		End:    sw.answered,
+	}
+	if req.End.IsZero() {
+		req.End = time.Now()
+	}
+	f.mu.Lock()
+	f.requests = append(f.requests, req)
+	f.mu.Unlock()
+}
+
+func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	latency := f.latency
+	f.mu.Unlock()
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return
+		case <-f.done:
+			return
+		}
+	}
+	if ft := f.takeFault(r); ft != nil {
+		if ft.hang {
+			select {
+			case <-r.Context().Done():
+			case <-f.done:
+			}
+			return
+		}
+		if ft.retryAfter > 0 {
+			secs := (ft.retryAfter + time.Second - 1) / time.Second
+			w.Header().Set("Retry-After", strconv.Itoa(int(secs)))
+		}
+		writeError(w, ft.status, 20000+ft.status, http.StatusText(ft.status))
+		return
+	}
+	if !f.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
+		return
+	}
+	f.mux.ServeHTTP(w, r)
+}
+
+func (f *Fake) authorized(r *http.Request) bool {
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return false
+	}
+	if user == f.cfg.AccountSID && pass == f.cfg.AuthToken {
+		return true
+	}
+	return f.cfg.APIKey != "" && user == f.cfg.APIKey && pass == f.cfg.APISecret
+}
+
+// statusWriter records the status and when the answer began: the client
+// may have the whole answer before the handler returns, and be on its
+// next request.
+type statusWriter struct {
+	http.ResponseWriter
+	status   int
+	answered time.Time
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status, w.answered = code, time.Now()
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status, w.answered = http.StatusOK, time.Now()
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (f *Fake) routes() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("POST /v1/Conversations", f.createConversation)
+	m.HandleFunc("GET /v1/Conversations", f.listConversations)
+	m.HandleFunc("GET /v1/Conversations/{conv}", f.fetchConversation)
+	m.HandleFunc("POST /v1/Conversations/{conv}", f.updateConversation)
+	m.HandleFunc("GET /v1/Conversations/{conv}/Participants", f.listParticipants)
+	m.HandleFunc("POST /v1/Conversations/{conv}/Participants", f.createParticipant)
+	m.HandleFunc("GET /v1/Conversations/{conv}/Participants/{sid}", f.fetchParticipant)
+	m.HandleFunc("POST /v1/Conversations/{conv}/Participants/{sid}", f.updateParticipant)
+	m.HandleFunc("DELETE /v1/Conversations/{conv}/Participants/{sid}", f.deleteParticipant)
+	m.HandleFunc("GET /v1/Conversations/{conv}/Messages", f.listMessages)
+	m.HandleFunc("POST /v1/Conversations/{conv}/Messages", f.createMessage)
+	m.HandleFunc("GET /v1/Conversations/{conv}/Messages/{sid}", f.fetchMessage)
+	m.HandleFunc("GET /v1/Workspaces/{ws}/Workers", f.listWorkers)
+	m.HandleFunc("POST /v1/Workspaces/{ws}/Workers", f.createWorker)
+	m.HandleFunc("GET /v1/Workspaces/{ws}/Workers/{sid}", f.fetchWorker)
+	m.HandleFunc("POST /v1/Workspaces/{ws}/Workers/{sid}", f.updateWorker)
+	m.HandleFunc("DELETE /v1/Workspaces/{ws}/Workers/{sid}", f.deleteWorker)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
+	})
+	return m
+}
+
+// newSID returns a fresh SID with prefix. Callers hold f.mu or own f.
+func (f *Fake) newSID(prefix string) string {
+	f.seq++
+	return fmt.Sprintf("%s%032x", prefix, f.seq)
+}
+
+// apiError is a Twilio error answer.
+type apiError struct {
+	status, code int
+	msg          string
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("%d %d: %s", e.status, e.code, e.msg) }
+
+// Codes the fake answers with. Where Twilio's exact code for a case is not
+// documented, the fake uses 20001 (invalid parameter).
+const (
+	codeInvalid           = 20001
+	codeNotFound          = 20404
+	codeParticipantExists = 50433
+	codeBindingExists     = 50416
+	codeProxyAddressEmpty = 50412
+	codeUniqueNameExists  = 50353
+	codePrecondition      = 20412
+)
+
+func errNotFound(what string) *apiError {
+	return &apiError{http.StatusNotFound, codeNotFound, "The requested resource " + what + " was not found"}
+}
+
+func errInvalid(msg string) *apiError {
+	return &apiError{http.StatusBadRequest, codeInvalid, msg}
+}
+
+func writeError(w http.ResponseWriter, status, code int, msg string) {
+	writeJSON(w, status, struct {
+		Code     int    `json:"code"`
+		Message  string `json:"message"`
+		MoreInfo string `json:"more_info"`
+		Status   int    `json:"status"`
+	}{code, msg, fmt.Sprintf("https://www.twilio.com/docs/errors/%d", code), status})
+}
+
+func writeAPIError(w http.ResponseWriter, e *apiError) { writeError(w, e.status, e.code, e.msg) }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// validJSON checks an attributes value: Twilio requires structurally valid
+// JSON and caps its size.
+func validJSON(s string, limit int) *apiError {
+	if !json.Valid([]byte(s)) {
+		return errInvalid("Attributes must be valid JSON")
+	}
+	if len(s) > limit {
+		return errInvalid("Attributes exceed " + strconv.Itoa(limit) + " bytes")
+	}
+	return nil
+}
+
+func timeJSON(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339)
+	return &s
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

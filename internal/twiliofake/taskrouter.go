@@ -1,0 +1,449 @@
+package twiliofake
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	taskrouterHost = "taskrouter.twilio.com"
+	codeConflict   = 20409
+)
+
+// Worker is a TaskRouter worker's state.
+type Worker struct {
+	SID               string
+	FriendlyName      string
+	Attributes        string
+	ActivitySID       string
+	ActivityName      string
+	Available         bool
+	Queues            []string // TaskQueue SIDs the worker is eligible for
+	DateCreated       time.Time
+	DateUpdated       time.Time
+	DateStatusChanged time.Time
+	// ETag is the value fetches return and If-Match must carry; every
+	// change to the worker changes it.
+	ETag string
+}
+
+type workerState struct {
+	Worker
+	version int
+}
+
+type activity struct {
+	sid, name string
+	available bool
+}
+
+// bump records a change: new ETag, new date_updated. Callers hold f.mu.
+func (w *workerState) bump(now time.Time) {
+	w.version++
+	w.DateUpdated = now
+	sum := sha1.Sum([]byte(w.SID + "/" + strconv.Itoa(w.version)))
+	w.ETag = `"` + hex.EncodeToString(sum[:10]) + `"`
+}
+
+func (w *workerState) snapshot() Worker {
+	out := w.Worker
+	out.Queues = slices.Clone(w.Queues)
+	return out
+}
+
+// AddWorker adds a worker to the workspace and returns its SID. identity
+// is its friendly name (the Frontline identity); available selects the
+// "Available" or the "Offline" activity; attrs (nil: {}) become its
+// attributes; queues are the TaskQueue SIDs it is eligible for. A second
+// worker with the same identity, ignoring case, is a test bug: AddWorker
+// panics.
+func (f *Fake) AddWorker(identity string, available bool, attrs map[string]any, queues ...string) string {
+	b, err := json.Marshal(attrs)
+	if err != nil {
+		panic(fmt.Sprintf("twiliofake: worker attributes: %v", err))
+	}
+	if attrs == nil {
+		b = []byte("{}")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.workerByName(identity) != nil {
+		panic("twiliofake: duplicate worker " + identity)
+	}
+	act := f.activityNamed("Offline")
+	if available {
+		act = f.activityNamed("Available")
+	}
+	return f.insertWorker(identity, string(b), act, queues).SID
+}
+
+// Workers returns every worker, oldest first.
+func (f *Fake) Workers() []Worker {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]Worker, 0, len(f.workerOrder))
+	for _, sid := range f.workerOrder {
+		out = append(out, f.workers[sid].snapshot())
+	}
+	return out
+}
+
+// Worker returns a worker by SID or by friendly name (ignoring case).
+func (f *Fake) Worker(key string) (Worker, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w := f.workers[key]
+	if w == nil {
+		w = f.workerByName(key)
+	}
+	if w == nil {
+		return Worker{}, false
+	}
+	return w.snapshot(), true
+}
+
+// SetWorkerAvailable moves a worker (by friendly name) to the "Available"
+// or "Offline" activity, as the worker would in the Frontline app. It
+// reports whether the worker exists.
+func (f *Fake) SetWorkerAvailable(identity string, available bool) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w := f.workerByName(identity)
+	if w == nil {
+		return false
+	}
+	act := f.activityNamed("Offline")
+	if available {
+		act = f.activityNamed("Available")
+	}
+	now := time.Now()
+	f.setActivity(w, act, now)
+	w.bump(now)
+	return true
+}
+
+// SetWorkerAttributes replaces a worker's attributes behind the client's
+// back, e.g. to make its next If-Match fail. It reports whether the worker
+// exists.
+func (f *Fake) SetWorkerAttributes(identity string, attrs map[string]any) bool {
+	b, err := json.Marshal(attrs)
+	if err != nil {
+		panic(fmt.Sprintf("twiliofake: worker attributes: %v", err))
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w := f.workerByName(identity)
+	if w == nil {
+		return false
+	}
+	w.Attributes = string(b)
+	w.bump(time.Now())
+	return true
+}
+
+// ActivitySID returns the SID of the workspace activity named name
+// ("Offline", "Available" or "Unavailable"), or "".
+func (f *Fake) ActivitySID(name string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if a := f.activityNamed(name); a != nil {
+		return a.sid
+	}
+	return ""
+}
+
+// Callers of the helpers below hold f.mu.
+
+func (f *Fake) activityNamed(name string) *activity {
+	for i := range f.activities {
+		if strings.EqualFold(f.activities[i].name, name) {
+			return &f.activities[i]
+		}
+	}
+	return nil
+}
+
+func (f *Fake) activityBySID(sid string) *activity {
+	for i := range f.activities {
+		if f.activities[i].sid == sid {
+			return &f.activities[i]
+		}
+	}
+	return nil
+}
+
+// workerByName compares without case: TaskRouter friendly names are
+// case-insensitive and unique in a workspace.
+func (f *Fake) workerByName(name string) *workerState {
+	for _, sid := range f.workerOrder {
+		if w := f.workers[sid]; strings.EqualFold(w.FriendlyName, name) {
+			return w
+		}
+	}
+	return nil
+}
+
+func (f *Fake) insertWorker(name, attrs string, act *activity, queues []string) *workerState {
+	now := time.Now()
+	w := &workerState{Worker: Worker{
+		SID:          f.newSID("WK"),
+		FriendlyName: name,
+		Attributes:   attrs,
+		Queues:       slices.Clone(queues),
+		DateCreated:  now,
+	}}
+	f.setActivity(w, act, now)
+	w.bump(now)
+	f.workers[w.SID] = w
+	f.workerOrder = append(f.workerOrder, w.SID)
+	return w
+}
+
+func (f *Fake) setActivity(w *workerState, act *activity, now time.Time) {
+	if w.ActivitySID != act.sid {
+		w.DateStatusChanged = now
+	}
+	w.ActivitySID = act.sid
+	w.ActivityName = act.name
+	w.Available = act.available
+}
+
+// JSON shape, field for field as twilio_taskrouter_v1.yaml.
+type workerJSON struct {
+	AccountSID        string            `json:"account_sid"`
+	ActivityName      string            `json:"activity_name"`
+	ActivitySID       string            `json:"activity_sid"`
+	Attributes        *string           `json:"attributes"`
+	Available         bool              `json:"available"`
+	DateCreated       *string           `json:"date_created"`
+	DateStatusChanged *string           `json:"date_status_changed"`
+	DateUpdated       *string           `json:"date_updated"`
+	FriendlyName      string            `json:"friendly_name"`
+	SID               string            `json:"sid"`
+	WorkspaceSID      string            `json:"workspace_sid"`
+	URL               string            `json:"url"`
+	Links             map[string]string `json:"links"`
+}
+
+func (f *Fake) workerJSON(w *workerState, withAttributes bool) workerJSON {
+	ws := "https://" + taskrouterHost + "/v1/Workspaces/" + f.cfg.WorkspaceSID
+	u := ws + "/Workers/" + w.SID
+	out := workerJSON{
+		AccountSID:        f.cfg.AccountSID,
+		ActivityName:      w.ActivityName,
+		ActivitySID:       w.ActivitySID,
+		Available:         w.Available,
+		DateCreated:       timeJSON(w.DateCreated),
+		DateStatusChanged: timeJSON(w.DateStatusChanged),
+		DateUpdated:       timeJSON(w.DateUpdated),
+		FriendlyName:      w.FriendlyName,
+		SID:               w.SID,
+		WorkspaceSID:      f.cfg.WorkspaceSID,
+		URL:               u,
+		Links: map[string]string{
+			"channels":          u + "/Channels",
+			"activity":          ws + "/Activities/" + w.ActivitySID,
+			"workspace":         ws,
+			"reservations":      u + "/Reservations",
+			"worker_channels":   u + "/Channels",
+			"worker_statistics": u + "/Statistics",
+		},
+	}
+	if withAttributes {
+		a := w.Attributes
+		out.Attributes = &a
+	}
+	return out
+}
+
+// workspaceOK answers 404 for a workspace other than the fake's.
+func (f *Fake) workspaceOK(w http.ResponseWriter, r *http.Request) bool {
+	if r.PathValue("ws") != f.cfg.WorkspaceSID {
+		writeAPIError(w, errNotFound(r.URL.Path))
+		return false
+	}
+	return true
+}
+
+// isAvailableFilter follows TaskRouter: "true", "1" and "yes" ask for
+// available workers, anything else for unavailable ones.
+func isAvailableFilter(v string) bool {
+	switch strings.ToLower(v) {
+	case "true", "1", "yes":
+		return true
+	}
+	return false
+}
+
+func (f *Fake) listWorkers(w http.ResponseWriter, r *http.Request) {
+	if !f.workspaceOK(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	for _, k := range []string{"TargetWorkersExpression", "TaskQueueName", "Ordering"} {
+		if q.Has(k) {
+			writeAPIError(w, errInvalid(k+" is not supported by twiliofake"))
+			return
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var matched []*workerState
+	for _, sid := range f.workerOrder {
+		wk := f.workers[sid]
+		switch {
+		case q.Has("Available") && wk.Available != isAvailableFilter(q.Get("Available")):
+		case q.Has("TaskQueueSid") && !slices.Contains(wk.Queues, q.Get("TaskQueueSid")):
+		case q.Has("FriendlyName") && !strings.EqualFold(wk.FriendlyName, q.Get("FriendlyName")):
+		case q.Has("ActivityName") && !strings.EqualFold(wk.ActivityName, q.Get("ActivityName")):
+		case q.Has("ActivitySid") && wk.ActivitySID != q.Get("ActivitySid"):
+		default:
+			matched = append(matched, wk)
+		}
+	}
+	start, end, meta, e := paginate(r, taskrouterHost, "workers", len(matched), maxTaskRouterPageSize,
+		func(i int) string { return matched[i].SID })
+	if e != nil {
+		writeAPIError(w, e)
+		return
+	}
+	items := make([]workerJSON, 0, end-start)
+	h := sha1.New()
+	for _, wk := range matched[start:end] {
+		items = append(items, f.workerJSON(wk, !f.cfg.NullListAttributes))
+		h.Write([]byte(wk.ETag))
+	}
+	w.Header().Set("ETag", `"`+hex.EncodeToString(h.Sum(nil)[:10])+`"`)
+	writeJSON(w, http.StatusOK, struct {
+		Workers []workerJSON `json:"workers"`
+		Meta    metaJSON     `json:"meta"`
+	}{items, meta})
+}
+
+func (f *Fake) createWorker(w http.ResponseWriter, r *http.Request) {
+	if !f.workspaceOK(w, r) {
+		return
+	}
+	form := r.PostForm
+	name := form.Get("FriendlyName")
+	if name == "" {
+		writeAPIError(w, errInvalid("FriendlyName is required"))
+		return
+	}
+	attrs := form.Get("Attributes")
+	if attrs == "" {
+		attrs = "{}"
+	}
+	if e := validJSON(attrs, 4<<10); e != nil {
+		writeAPIError(w, e)
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.workerByName(name) != nil {
+		writeError(w, http.StatusConflict, codeConflict, "Worker "+name+" already exists")
+		return
+	}
+	act := f.activityNamed("Offline")
+	if sid := form.Get("ActivitySid"); sid != "" {
+		if act = f.activityBySID(sid); act == nil {
+			writeAPIError(w, errInvalid("Unknown ActivitySid "+sid))
+			return
+		}
+	}
+	wk := f.insertWorker(name, attrs, act, nil)
+	w.Header().Set("ETag", wk.ETag)
+	writeJSON(w, http.StatusCreated, f.workerJSON(wk, true))
+}
+
+// workerFor finds the worker of the path and checks If-Match. Callers
+// hold f.mu.
+func (f *Fake) workerFor(w http.ResponseWriter, r *http.Request) *workerState {
+	if !f.workspaceOK(w, r) {
+		return nil
+	}
+	wk := f.workers[r.PathValue("sid")]
+	if wk == nil {
+		writeAPIError(w, errNotFound(r.URL.Path))
+		return nil
+	}
+	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != wk.ETag {
+		writeError(w, http.StatusPreconditionFailed, codePrecondition, "Precondition failed")
+		return nil
+	}
+	return wk
+}
+
+func (f *Fake) fetchWorker(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	wk := f.workerFor(w, r)
+	if wk == nil {
+		return
+	}
+	w.Header().Set("ETag", wk.ETag)
+	writeJSON(w, http.StatusOK, f.workerJSON(wk, true))
+}
+
+func (f *Fake) updateWorker(w http.ResponseWriter, r *http.Request) {
+	form := r.PostForm
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	wk := f.workerFor(w, r)
+	if wk == nil {
+		return
+	}
+	// Validate everything before changing anything.
+	if form.Has("Attributes") {
+		if e := validJSON(form.Get("Attributes"), 4<<10); e != nil {
+			writeAPIError(w, e)
+			return
+		}
+	}
+	var act *activity
+	if sid := form.Get("ActivitySid"); sid != "" {
+		if act = f.activityBySID(sid); act == nil {
+			writeAPIError(w, errInvalid("Unknown ActivitySid "+sid))
+			return
+		}
+	}
+	name := form.Get("FriendlyName")
+	if name != "" {
+		if other := f.workerByName(name); other != nil && other != wk {
+			writeError(w, http.StatusConflict, codeConflict, "Worker "+name+" already exists")
+			return
+		}
+	}
+	now := time.Now()
+	if form.Has("Attributes") {
+		wk.Attributes = form.Get("Attributes")
+	}
+	if act != nil {
+		f.setActivity(wk, act, now)
+	}
+	if name != "" {
+		wk.FriendlyName = name
+	}
+	wk.bump(now)
+	w.Header().Set("ETag", wk.ETag)
+	writeJSON(w, http.StatusOK, f.workerJSON(wk, true))
+}
+
+func (f *Fake) deleteWorker(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	wk := f.workerFor(w, r)
+	if wk == nil {
+		return
+	}
+	delete(f.workers, wk.SID)
+	f.workerOrder = slices.DeleteFunc(f.workerOrder, func(s string) bool { return s == wk.SID })
+	w.WriteHeader(http.StatusNoContent)
+}
