@@ -90,3 +90,9 @@ const NoAgentAvailable = "All our experts are busy right now. Write AGENT again 
 func OfferLastWorker(worker string) string {
 	return fmt.Sprintf("Welcome back! Last time you spoke with %s. Write their email to talk to them again, or AGENT for the first available expert.", worker)
 }
+
+// CouldNotConnect takes back a promise to connect the customer to worker,
+// who could not be added after all.
+func CouldNotConnect(worker string) string {
+	return fmt.Sprintf("Sorry, we could not connect you to %s after all.\n\n%s", worker, Menu)
+}

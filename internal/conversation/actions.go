@@ -41,26 +41,19 @@ func unclear(err error) bool {
 	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
-// postOnce posts a bot message marked as the answer to sid, at most once.
-// With check set (a resumed turn) it first looks whether an earlier
-// attempt posted it. A post that fails unclearly is looked for before it
-// is tried again.
-func (f *Flow) postOnce(ctx context.Context, conv, body, sid string, check bool) error {
-	if check {
-		found, err := f.posted(ctx, conv, sid)
-		if err != nil || found {
-			return err
-		}
-	}
+// post posts a bot message carrying mk. A post whose outcome is unclear
+// (no answer, a 5xx) may have happened: the conversation is looked at
+// before it is tried again.
+func (f *Flow) post(ctx context.Context, conv, body string, mk mark) error {
 	for attempt := 1; ; attempt++ {
-		_, err := f.twilio.PostMessage(ctx, conv, systemAuthor, body, replyTo(sid))
+		_, err := f.twilio.PostMessage(ctx, conv, systemAuthor, body, mk.String())
 		if err == nil {
 			return nil
 		}
 		if attempt == createAttempts || !unclear(err) || ctx.Err() != nil {
 			return err
 		}
-		if found, lerr := f.posted(ctx, conv, sid); lerr != nil {
+		if found, lerr := f.posted(ctx, conv, mk); lerr != nil {
 			return err
 		} else if found {
 			return nil
@@ -68,14 +61,14 @@ func (f *Flow) postOnce(ctx context.Context, conv, body, sid string, check bool)
 	}
 }
 
-// posted reports whether the conversation has a bot message answering sid.
-func (f *Flow) posted(ctx context.Context, conv, sid string) (bool, error) {
-	ms, err := f.twilio.ListMessages(ctx, conv)
+// posted reports whether the conversation has a bot message carrying mk.
+func (f *Flow) posted(ctx context.Context, conv string, mk mark) (bool, error) {
+	ms, err := f.twilio.RecentMessages(ctx, conv, recentWindow)
 	if err != nil {
 		return false, err
 	}
 	for _, m := range ms {
-		if m.Author == systemAuthor && isReplyTo(m.Attributes, sid) {
+		if got, ok := readMark(m.Attributes); ok && m.Author == systemAuthor && got == mk {
 			return true, nil
 		}
 	}

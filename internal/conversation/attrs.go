@@ -97,20 +97,3 @@ func millis(v any) (int64, bool) {
 	}
 	return n, true
 }
-
-// replyTo returns the attributes marking a bot message as the answer to
-// sid (a message, or the conversation for the welcome).
-func replyTo(sid string) string {
-	b, _ := json.Marshal(map[string]string{"in_reply_to": sid})
-	return string(b)
-}
-
-// isReplyTo reports whether message attributes mark an answer to sid.
-func isReplyTo(attributes, sid string) bool {
-	m, err := parseObject(attributes)
-	if err != nil {
-		return false
-	}
-	v, _ := m["in_reply_to"].(string)
-	return v == sid
-}

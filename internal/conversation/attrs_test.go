@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/experthub/experthub/internal/twilio"
 )
 
 func TestParseObject(t *testing.T) {
@@ -76,13 +75,6 @@ func TestMillis(t *testing.T) {
 	}
 }
 
-func TestReplyMarker(t *testing.T) {
-	a := replyTo("IM1")
-	if !isReplyTo(a, "IM1") || isReplyTo(a, "IM2") || isReplyTo("{}", "IM1") || isReplyTo("not json", "IM1") {
-		t.Errorf("replyTo/isReplyTo disagree: %s", a)
-	}
-}
-
 func TestIsSID(t *testing.T) {
 	tests := map[string]bool{
 		"CH0123456789abcdef0123456789ABCDEF":  true,
@@ -95,34 +87,6 @@ func TestIsSID(t *testing.T) {
 	for s, want := range tests {
 		if got := isSID(s, "CH"); got != want {
 			t.Errorf("isSID(%q, CH) = %v", s, got)
-		}
-	}
-}
-
-func TestSenderOf(t *testing.T) {
-	ps := []twilio.Participant{
-		{SID: "MB1", Address: "+33679500001", ProxyAddress: "+15555550100"},
-		{SID: "MB2", Identity: "ann@example.com"},
-	}
-	tests := []struct {
-		name string
-		m    inbound
-		want string
-	}{
-		{"by participant", inbound{participant: "MB1", author: "+33679500001"}, "MB1"},
-		{"by author", inbound{author: "+33679500001"}, "MB1"},
-		{"a worker", inbound{participant: "MB2", author: "ann@example.com"}, ""},
-		{"nobody", inbound{author: "integration"}, ""},
-		{"unknown participant", inbound{participant: "MB9", author: "+33679500001"}, ""},
-	}
-	for _, tt := range tests {
-		p := senderOf(ps, tt.m)
-		got := ""
-		if p != nil {
-			got = p.SID
-		}
-		if got != tt.want {
-			t.Errorf("%s: senderOf = %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }

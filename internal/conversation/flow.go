@@ -57,6 +57,7 @@ import (
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/ledger"
 	"github.com/experthub/experthub/internal/twilio"
+	"github.com/experthub/experthub/internal/work"
 )
 
 // Twilio is the REST API the flow drives (internal/twilio.Client).
@@ -66,7 +67,7 @@ type Twilio interface {
 	FetchParticipant(ctx context.Context, conversationSID, participantSID string) (twilio.Participant, error)
 	UpdateParticipantAttributes(ctx context.Context, conversationSID, participantSID, attributesJSON string) error
 	PostMessage(ctx context.Context, conversationSID, author, body, attributesJSON string) (twilio.Message, error)
-	ListMessages(ctx context.Context, conversationSID string) ([]twilio.Message, error)
+	RecentMessages(ctx context.Context, conversationSID string, n int) ([]twilio.Message, error)
 	ListAvailableWorkers(ctx context.Context, workspace, queue string) ([]twilio.Worker, error)
 	FindWorker(ctx context.Context, workspace, identity string) (twilio.Worker, error)
 	FetchWorker(ctx context.Context, workspace, sid string) (twilio.Worker, string, error)
@@ -121,12 +122,26 @@ type Config struct {
 	WelcomeMessage string
 	// Returning is ReturningOff, ReturningOffer or ReturningRoute.
 	Returning string
-	// Lease is how long one delivery owns a piece of work before a retry
-	// may take over, and how long a claim keeps other messages out. It
-	// must be at least the handler deadline: an attempt cannot act after
-	// its deadline, so a retry past the lease never runs alongside it.
+	// Lease is how long a claim keeps other work out of a conversation
+	// whose worker has not joined yet, and how long an attempt without a
+	// deadline holds a conversation.
 	Lease time.Duration
+	// WorkDelay is when, after its webhook, a job's queue task runs to
+	// finish what the webhook's own attempt left undone.
+	WorkDelay time.Duration
+	// WorkTimeout bounds one queue delivery of a job.
+	WorkTimeout time.Duration
+	// MaxAge is how long the queue keeps trying a job before it is
+	// dead-lettered.
+	MaxAge time.Duration
 }
+
+// Defaults of the durable work settings.
+const (
+	DefaultWorkDelay   = 5 * time.Second
+	DefaultWorkTimeout = 30 * time.Second
+	DefaultMaxAge      = 15 * time.Minute
+)
 
 // Deps are the flow's collaborators.
 type Deps struct {
@@ -134,6 +149,8 @@ type Deps struct {
 	Customers   Customers
 	Ledger      Ledger
 	Assignments Assignments
+	// Queue carries the jobs the webhooks start to the Work consumer.
+	Queue  work.Queue
 	Logger      *slog.Logger     // nil: discard
 	Now         func() time.Time // nil: time.Now
 }
@@ -146,6 +163,7 @@ type Flow struct {
 	customers   Customers
 	ledger      Ledger
 	assignments Assignments
+	queue       work.Queue
 	log         *slog.Logger
 	now         func() time.Time
 
@@ -161,6 +179,15 @@ func New(cfg Config, deps Deps) *Flow {
 	if cfg.WelcomeMessage == "" {
 		cfg.WelcomeMessage = DefaultWelcome
 	}
+	if cfg.WorkDelay <= 0 {
+		cfg.WorkDelay = DefaultWorkDelay
+	}
+	if cfg.WorkTimeout <= 0 {
+		cfg.WorkTimeout = DefaultWorkTimeout
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = DefaultMaxAge
+	}
 	if cfg.Returning == "" {
 		cfg.Returning = ReturningOff
 	}
@@ -170,6 +197,7 @@ func New(cfg Config, deps Deps) *Flow {
 		customers:   deps.Customers,
 		ledger:      deps.Ledger,
 		assignments: deps.Assignments,
+		queue:       deps.Queue,
 		log:         deps.Logger,
 		now:         deps.Now,
 	}
@@ -195,8 +223,8 @@ func (f *Flow) PostEvent() http.Handler { return http.HandlerFunc(f.postEvent) }
 // begin starts a delivery's work on key. When the ledger cannot be
 // reached the work goes ahead as a resumption: every step then checks
 // Twilio before acting, so a duplicate costs reads, not a second reply.
-func (f *Flow) begin(ctx context.Context, key string) ledger.Attempt {
-	a, err := f.ledger.Begin(ctx, key, f.now(), f.cfg.Lease)
+func (f *Flow) begin(ctx context.Context, key string, lease time.Duration) ledger.Attempt {
+	a, err := f.ledger.Begin(ctx, key, f.now(), lease)
 	if err != nil {
 		f.log.WarnContext(ctx, "ledger unavailable, checking Twilio before each step", "key", key, "err", err)
 		return ledger.Attempt{Key: key, Outcome: ledger.Resume}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"golang.org/x/sync/errgroup"
 
@@ -19,26 +20,18 @@ func (f *Flow) postEvent(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	switch event := get(params, "EventType"); event {
 	case "onMessageAdded":
-		m := inbound{
-			conversation:   get(params, "ConversationSid"),
-			message:        get(params, "MessageSid"),
-			participant:    get(params, "ParticipantSid"),
-			author:         get(params, "Author"),
-			body:           get(params, "Body"),
-			source:         get(params, "Source"),
-			clientIdentity: get(params, "ClientIdentity"),
-		}
-		if !isSID(m.conversation, "CH") || !isSID(m.message, "IM") {
+		conv, msg := get(params, "ConversationSid"), get(params, "MessageSid")
+		if !isSID(conv, "CH") || !isSID(msg, "IM") {
 			f.log.WarnContext(ctx, "onMessageAdded without a valid ConversationSid and MessageSid",
-				"conversation", m.conversation, "message", m.message)
+				"conversation", conv, "message", msg)
 			fail(w, http.StatusBadRequest, "ConversationSid and MessageSid are required")
 			return
 		}
-		if err := f.turn(ctx, m); err != nil {
-			f.failed(ctx, w, "bot turn failed", err, "conversation", m.conversation, "message", m.message)
+		if !inboundFrom(params).forBot() {
+			ok(w)
 			return
 		}
-		ok(w)
+		f.accept(w, r, newJob(kindTurn, params, f.now()))
 	case "onParticipantAdded":
 		conv, part := get(params, "ConversationSid"), get(params, "ParticipantSid")
 		if !isSID(conv, "CH") || !isSID(part, "MB") {
@@ -47,35 +40,31 @@ func (f *Flow) postEvent(w http.ResponseWriter, r *http.Request) {
 			fail(w, http.StatusBadRequest, "ConversationSid and ParticipantSid are required")
 			return
 		}
-		err := f.describeCustomer(ctx, conv, part, get(params, "Identity"),
-			get(params, "MessagingBinding.Address"), get(params, "Attributes"))
-		if err != nil {
-			f.failed(ctx, w, "setting the customer's participant attributes failed", err, "conversation", conv, "participant", part)
+		if !describable(params) {
+			ok(w)
 			return
 		}
-		ok(w)
+		f.accept(w, r, newJob(kindDescribe, params, f.now()))
 	default:
 		f.log.DebugContext(ctx, "post-event ignored", "event", event)
 		ok(w)
 	}
 }
 
+// describable reports whether onParticipantAdded added a customer whose
+// attributes are for us to set: an SMS/WhatsApp participant (a worker has
+// an identity) whose attributes are still empty (Frontline creates
+// outbound conversations with the customer's attributes set).
+func describable(params url.Values) bool {
+	return get(params, "Identity") == "" && get(params, "MessagingBinding.Address") != "" &&
+		isEmptyObject(get(params, "Attributes"))
+}
+
 // describeCustomer gives an inbound customer's participant the attributes
 // Frontline reads (twilio.md §3.6): customer_id, which Customer Details
 // needs, display_name and avatar. It adds what is missing and overwrites
 // nothing, so a second delivery changes nothing.
-func (f *Flow) describeCustomer(ctx context.Context, conv, part, identity, address, attributes string) error {
-	switch {
-	case identity != "":
-		return nil // a worker
-	case address == "":
-		return nil // neither a worker nor an SMS/WhatsApp customer
-	case !isEmptyObject(attributes):
-		// Frontline creates outbound conversations with the customer's
-		// attributes already set.
-		f.log.DebugContext(ctx, "participant already described", "conversation", conv, "participant", part)
-		return nil
-	}
+func (f *Flow) describeCustomer(ctx context.Context, conv, part, address string) error {
 	var (
 		c      crm.Customer
 		crmErr error
@@ -112,18 +101,4 @@ func (f *Flow) describeCustomer(ctx context.Context, conv, part, identity, addre
 		return err
 	}
 	return f.twilio.UpdateParticipantAttributes(ctx, conv, part, s)
-}
-
-// failed answers a callback whose work failed: 404 when Twilio does not
-// know the conversation or participant (a bad request, logged as a
-// warning), 500 otherwise.
-func (f *Flow) failed(ctx context.Context, w http.ResponseWriter, msg string, err error, attrs ...any) {
-	attrs = append(attrs, "err", err)
-	if errors.Is(err, twilio.ErrNotFound) {
-		f.log.WarnContext(ctx, msg+": not found in Twilio", attrs...)
-		fail(w, http.StatusNotFound, "not found")
-		return
-	}
-	f.log.ErrorContext(ctx, msg, attrs...)
-	fail(w, http.StatusInternalServerError, msg)
 }

@@ -10,68 +10,76 @@ import (
 	"github.com/experthub/experthub/internal/assign"
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/crm"
-	"github.com/experthub/experthub/internal/ledger"
 	"github.com/experthub/experthub/internal/twilio"
 )
 
-// routingKey is the ledger key, and the claimant, of a conversation's
-// welcome.
+// routingKey is the claimant of a conversation's welcome.
 func routingKey(conversation string) string { return "routing:" + conversation }
 
 // routing answers Frontline's custom routing callback for a new inbound
-// conversation: it posts the welcome and, for a returning customer in
-// "route" mode, adds their last worker.
+// conversation: it welcomes the customer and, for a returning customer in
+// "route" mode, adds their last worker — at once, and through the queue
+// if that attempt fails.
 func (f *Flow) routing(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	params := form(r)
-	conv := get(params, "ConversationSid")
-	if !isSID(conv, "CH") {
-		f.log.WarnContext(ctx, "routing callback without a valid ConversationSid", "conversation", conv)
+	if conv := get(params, "ConversationSid"); !isSID(conv, "CH") {
+		f.log.WarnContext(r.Context(), "routing callback without a valid ConversationSid", "conversation", conv)
 		fail(w, http.StatusBadRequest, "ConversationSid is required")
 		return
 	}
-	key := routingKey(conv)
-	a := f.begin(ctx, key)
-	if !a.Owns() {
-		f.log.InfoContext(ctx, "duplicate routing callback ignored", "conversation", conv, "outcome", a.Outcome.String())
-		ok(w)
-		return
-	}
-	if err := f.welcome(ctx, conv, get(params, "MessagingBinding.Address"), a); err != nil {
-		f.release(ctx, a)
-		f.failed(ctx, w, "routing failed", err, "conversation", conv)
-		return
-	}
-	f.finish(ctx, a)
-	ok(w)
+	f.accept(w, r, newJob(kindWelcome, params, f.now()))
 }
 
-// welcome posts the welcome and, for a returning customer, offers or adds
-// the worker they last spoke with.
-func (f *Flow) welcome(ctx context.Context, conv, address string, a ledger.Attempt) error {
-	text := f.cfg.WelcomeMessage
-	var add string
-	if last := f.lastWorker(ctx, address); last != "" {
-		switch f.cfg.Returning {
-		case ReturningOffer:
-			text += "\n\n" + bot.OfferLastWorker(last)
-		case ReturningRoute:
-			w, err := f.routeBack(ctx, conv, a.Key, address, last)
-			if err != nil {
-				return err
-			}
-			if w != "" {
-				text += "\n\n" + bot.Connecting(w)
-				add = w
+// welcome posts the welcome, once whatever the number of attempts: the
+// welcome is marked as the answer to the conversation, and every attempt
+// looks for it first. For a returning customer it offers, or adds, the
+// worker they last spoke with.
+func (f *Flow) welcome(ctx context.Context, conv, address string) error {
+	return f.exclusive(ctx, conv, func(ctx context.Context) error {
+		var h history
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() (err error) {
+			h.participants, err = f.twilio.ListParticipants(gctx, conv)
+			return err
+		})
+		g.Go(func() (err error) {
+			h.messages, err = f.twilio.RecentMessages(gctx, conv, recentWindow)
+			return err
+		})
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		if h.answered(conv) {
+			return f.keepPromise(ctx, conv, conv, &h)
+		}
+		if h.full() || h.hasWorker() {
+			// Far past its welcome, or already with a worker.
+			return nil
+		}
+		text := f.cfg.WelcomeMessage
+		var add string
+		if last := f.lastWorker(ctx, address); last != "" {
+			switch f.cfg.Returning {
+			case ReturningOffer:
+				text += "\n\n" + bot.OfferLastWorker(last)
+			case ReturningRoute:
+				w, err := f.routeBack(ctx, conv, routingKey(conv), address, last)
+				if err != nil {
+					return err
+				}
+				if w != "" {
+					text += "\n\n" + bot.Connecting(w)
+					add = w
+				}
 			}
 		}
-	}
-	var g errgroup.Group
-	g.Go(func() error { return f.postOnce(ctx, conv, text, conv, a.Outcome == ledger.Resume) })
-	if add != "" {
-		g.Go(func() error { return f.addWorker(ctx, conv, add, nil) })
-	}
-	return g.Wait()
+		g = &errgroup.Group{}
+		g.Go(func() error { return f.post(ctx, conv, text, mark{InReplyTo: conv, Connect: add}) })
+		if add != "" {
+			g.Go(func() error { return f.addWorker(ctx, conv, add, h.participants) })
+		}
+		return g.Wait()
+	})
 }
 
 // lastWorker returns who the customer at address last spoke with, or ""

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strconv"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/experthub/experthub/internal/assign"
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/crm"
-	"github.com/experthub/experthub/internal/ledger"
 	"github.com/experthub/experthub/internal/twilio"
 )
 
@@ -19,215 +20,308 @@ type inbound struct {
 	conversation, message, participant string
 	author, body                       string
 	source, clientIdentity             string
+	index                              int // -1 when the webhook did not say
+}
+
+func inboundFrom(p url.Values) inbound {
+	m := inbound{
+		conversation:   get(p, "ConversationSid"),
+		message:        get(p, "MessageSid"),
+		participant:    get(p, "ParticipantSid"),
+		author:         get(p, "Author"),
+		body:           get(p, "Body"),
+		source:         get(p, "Source"),
+		clientIdentity: get(p, "ClientIdentity"),
+		index:          -1,
+	}
+	if i, err := strconv.Atoi(get(p, "Index")); err == nil && i >= 0 {
+		m.index = i
+	}
+	return m
 }
 
 // fromApp reports whether a worker typed the message in the Frontline app.
 func (m inbound) fromApp() bool { return m.source == "SDK" || m.clientIdentity != "" }
 
-// turnKey is the ledger key, and the claimant, of a message's bot turn.
+// forBot reports whether the bot answers m: a message from a customer,
+// not from a worker's app nor from the bot itself.
+func (m inbound) forBot() bool { return !m.fromApp() && m.author != "" && m.author != systemAuthor }
+
+// turnKey is the claimant of a message's bot turn.
 func turnKey(message string) string { return "turn:" + message }
 
-// lookups is what a turn reads before deciding, all at once.
+// lookups is what a turn reads, besides the history, before deciding: the
+// conversation's claim and the workers the decision needs, read in the
+// same round trip as the history for the message being delivered, and on
+// demand for an older message still waiting.
 type lookups struct {
-	attempt      ledger.Attempt
-	participants []twilio.Participant
-	claim        assign.Assignment
-	claimed      bool
-	named        twilio.Worker // RouteWorker
-	namedFound   bool
-	pool         []twilio.Worker // RouteAgent
+	claim   assign.Assignment
+	claimed bool
+	// named are the workers asked for by e-mail; absent means not read,
+	// a zero Worker means not a Frontline worker.
+	named map[string]twilio.Worker
+	pool  []twilio.Worker // nil: not read
+	// fallback is FALLBACK_WORKER's record, zero when there is none.
 	fallback     twilio.Worker
-	hasFallback  bool
+	fallbackRead bool
 }
 
 // turn runs the bot on a customer's message while no worker is in the
 // conversation: it replies and, when the customer asked for someone,
-// claims a worker and adds them.
+// claims a worker and adds them. It holds the conversation, reads what
+// Twilio shows of it, and answers every customer message still waiting up
+// to this one, oldest first.
 func (f *Flow) turn(ctx context.Context, m inbound) error {
-	if m.fromApp() || m.author == "" || m.author == systemAuthor {
-		return nil
-	}
-	key := turnKey(m.message)
-	d := bot.Decide(m.body)
-	in, err := f.lookup(ctx, m, key, d)
-	if err != nil {
-		f.release(ctx, in.attempt)
-		return err
-	}
-	if !in.attempt.Owns() {
-		f.log.InfoContext(ctx, "duplicate delivery ignored", "key", key, "outcome", in.attempt.Outcome.String())
-		return nil
-	}
-	if err := f.answer(ctx, m, key, d, in); err != nil {
-		f.release(ctx, in.attempt)
-		return err
-	}
-	f.finish(ctx, in.attempt)
-	return nil
-}
-
-// lookup reads, concurrently, everything a turn decides on: one Twilio
-// round trip and the store, with the ledger entry taken alongside.
-func (f *Flow) lookup(ctx context.Context, m inbound, key string, d bot.Decision) (lookups, error) {
-	var in lookups
-	// The ledger and the claim are read with ctx, not gctx: a failed
-	// Twilio read must not cut a ledger write in half.
-	ledgerDone := make(chan struct{})
-	go func() {
-		defer close(ledgerDone)
-		in.attempt = f.begin(ctx, key)
-	}()
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		a, err := f.assignments.Assignment(ctx, m.conversation)
-		switch {
-		case errors.Is(err, assign.ErrNotFound):
-		case err != nil:
-			f.log.WarnContext(ctx, "reading the conversation's claim failed; going by participants", "conversation", m.conversation, "err", err)
-		default:
-			in.claim, in.claimed = a, true
+	return f.exclusive(ctx, m.conversation, func(ctx context.Context) error {
+		h, in, err := f.read(ctx, m.conversation, bot.Decide(m.body))
+		if err != nil {
+			return err
+		}
+		if h.hasWorker() {
+			return nil // a worker has the conversation: the bot is silent
+		}
+		if err := f.keepPromise(ctx, m.conversation, m.message, &h); err != nil {
+			return err
+		}
+		for _, msg := range h.pending(m.message) {
+			joined, err := f.answer(ctx, m.conversation, msg, &h, &in)
+			if err != nil || joined {
+				return err
+			}
 		}
 		return nil
 	})
+}
+
+// read makes a turn's first round trip: the history, the claim, and the
+// workers decision d needs, at once.
+func (f *Flow) read(ctx context.Context, conv string, d bot.Decision) (history, lookups, error) {
+	var (
+		h  history
+		in = lookups{named: map[string]twilio.Worker{}}
+	)
+	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		in.participants, err = f.twilio.ListParticipants(gctx, m.conversation)
+		h.participants, err = f.twilio.ListParticipants(gctx, conv)
 		return err
 	})
+	g.Go(func() (err error) {
+		h.messages, err = f.twilio.RecentMessages(gctx, conv, recentWindow)
+		return err
+	})
+	g.Go(func() error {
+		// With ctx, not gctx: a failed Twilio read must not cut a store
+		// read in half and leave it logged as a store failure.
+		in.claim, in.claimed = f.readClaim(ctx, conv)
+		return nil
+	})
+	f.prefetch(g, gctx, d, &in)
+	err := g.Wait()
+	return h, in, err
+}
+
+func (f *Flow) readClaim(ctx context.Context, conv string) (assign.Assignment, bool) {
+	a, err := f.assignments.Assignment(ctx, conv)
+	switch {
+	case errors.Is(err, assign.ErrNotFound):
+	case err != nil:
+		f.log.WarnContext(ctx, "reading the conversation's claim failed; going by participants", "conversation", conv, "err", err)
+	default:
+		return a, true
+	}
+	return assign.Assignment{}, false
+}
+
+// prefetch adds to g the worker reads decision d needs.
+func (f *Flow) prefetch(g *errgroup.Group, ctx context.Context, d bot.Decision, in *lookups) {
 	switch d.Route {
 	case bot.RouteWorker:
 		g.Go(func() error {
-			w, err := f.twilio.FindWorker(gctx, f.cfg.Workspace, d.Worker)
-			if errors.Is(err, twilio.ErrWorkerNotFound) {
-				return nil
-			}
-			in.named, in.namedFound = w, err == nil
+			w, err := f.findWorker(ctx, d.Worker)
+			in.named[d.Worker] = w
 			return err
 		})
 	case bot.RouteAgent:
 		g.Go(func() (err error) {
-			in.pool, err = f.twilio.ListAvailableWorkers(gctx, f.cfg.Workspace, f.cfg.PoolQueue)
+			in.pool, err = f.availableWorkers(ctx)
 			return err
 		})
 		if f.cfg.FallbackWorker != "" {
 			g.Go(func() error {
-				w, err := f.twilio.FindWorker(gctx, f.cfg.Workspace, f.cfg.FallbackWorker)
-				switch {
-				case errors.Is(err, twilio.ErrWorkerNotFound):
-					f.log.WarnContext(ctx, "FALLBACK_WORKER is not a Frontline worker", "worker", f.cfg.FallbackWorker)
-					return nil
-				case err != nil:
-					// The pool may well have someone: carry on without.
-					f.log.WarnContext(ctx, "fallback worker lookup failed", "err", err)
-					return nil
-				}
-				in.fallback, in.hasFallback = w, true
+				in.fallback, in.fallbackRead = f.fallbackWorker(ctx), true
 				return nil
 			})
 		}
 	}
-	err := g.Wait()
-	<-ledgerDone
-	return in, err
 }
 
-// answer decides and acts on what lookup read.
-func (f *Flow) answer(ctx context.Context, m inbound, key string, d bot.Decision, in lookups) error {
-	sender := senderOf(in.participants, m)
-	// mine: an earlier attempt at this very turn claimed the conversation
-	// and died; the worker in the conversation may be the one it added.
-	mine := in.claimed && in.claim.Claimant == key
+// findWorker returns the Frontline worker identity, or a zero Worker when
+// there is none.
+func (f *Flow) findWorker(ctx context.Context, identity string) (twilio.Worker, error) {
+	w, err := f.twilio.FindWorker(ctx, f.cfg.Workspace, identity)
+	if errors.Is(err, twilio.ErrWorkerNotFound) {
+		return twilio.Worker{}, nil
+	}
+	return w, err
+}
+
+func (f *Flow) availableWorkers(ctx context.Context) ([]twilio.Worker, error) {
+	ws, err := f.twilio.ListAvailableWorkers(ctx, f.cfg.Workspace, f.cfg.PoolQueue)
+	if ws == nil && err == nil {
+		ws = []twilio.Worker{}
+	}
+	return ws, err
+}
+
+// fallbackWorker returns FALLBACK_WORKER's record, or a zero Worker when
+// it is not a worker or cannot be read: the pool may well have someone.
+func (f *Flow) fallbackWorker(ctx context.Context) twilio.Worker {
+	w, err := f.findWorker(ctx, f.cfg.FallbackWorker)
 	switch {
-	case sender == nil:
-		f.log.DebugContext(ctx, "message not from a customer participant", "conversation", m.conversation, "message", m.message)
-		return nil
-	case mine:
-	case hasWorker(in.participants):
-		return nil // a worker has the conversation: the bot is silent
-	case in.claimed && f.now().Sub(in.claim.ClaimedAt) < f.cfg.Lease:
-		// Another message of this conversation is adding a worker now.
+	case err != nil:
+		f.log.WarnContext(ctx, "fallback worker lookup failed", "err", err)
+	case w.SID == "":
+		f.log.WarnContext(ctx, "FALLBACK_WORKER is not a Frontline worker", "worker", f.cfg.FallbackWorker)
+	}
+	return w
+}
+
+// keepPromise makes sure that a worker the bot promised in answer to sid
+// joins: an attempt that posted "connecting you to X" and died before
+// adding X is finished here. A worker who can no longer be added is taken
+// back with a correction.
+func (f *Flow) keepPromise(ctx context.Context, conv, sid string, h *history) error {
+	worker, ok := h.promise(sid)
+	if !ok || h.hasParticipant(worker) {
 		return nil
 	}
+	err := f.addWorker(ctx, conv, worker, h.participants)
+	if err == nil || twilio.Unclear(err) || ctx.Err() != nil {
+		return err
+	}
+	f.log.WarnContext(ctx, "the promised worker could not be added; telling the customer", "conversation", conv, "worker", worker, "err", err)
+	return f.post(ctx, conv, bot.CouldNotConnect(worker), mark{InReplyTo: sid, Correction: true})
+}
 
+// answer answers one waiting customer message and reports whether a
+// worker joined (the bot is then silent).
+func (f *Flow) answer(ctx context.Context, conv string, msg twilio.Message, h *history, in *lookups) (bool, error) {
+	key := turnKey(msg.SID)
+	d := bot.Decide(msg.Body)
+	// mine: an earlier attempt at this very message claimed the
+	// conversation and died before answering.
+	mine := in.claimed && in.claim.Claimant == key
+	if !mine && in.claimed && f.now().Sub(in.claim.ClaimedAt) < f.cfg.Lease {
+		// Another piece of work claimed the conversation moments ago and
+		// is still bringing its worker in.
+		return false, nil
+	}
 	var (
 		reply   string
 		claimed *assign.Assignment
-		agent   bool
 	)
-	switch {
-	case mine:
-		claimed, agent = &in.claim, d.Route == bot.RouteAgent
-	case d.Route == bot.RouteWorker && !in.namedFound:
-		f.log.InfoContext(ctx, "customer asked for someone who is not a Frontline worker", "conversation", m.conversation)
-		reply = bot.UnknownWorker(d.Worker)
-	case d.Route == bot.RouteWorker:
-		cands := []assign.Candidate{candidate(in.named)}
-		a, err := f.claim(ctx, m, key, sender, cands)
+	if mine {
+		claimed = &in.claim
+	} else {
+		cands, r, err := f.candidates(ctx, d, in)
 		if err != nil {
-			return err
+			return false, err
 		}
-		claimed = a
-	case d.Route == bot.RouteAgent:
-		cands := make([]assign.Candidate, 0, len(in.pool))
+		reply = r
+		if len(cands) > 0 {
+			if claimed, err = f.claim(ctx, conv, key, h.customer(), cands); err != nil {
+				return false, err
+			}
+			if claimed.Claimant != key {
+				return false, nil // another piece of work won the conversation
+			}
+		}
+	}
+	if claimed == nil {
+		return false, f.post(ctx, conv, reply, mark{InReplyTo: msg.SID})
+	}
+	reply = bot.Connecting(claimed.Worker)
+	agent := d.Route == bot.RouteAgent
+	if agent {
+		reply = bot.ConnectingAgent(claimed.Worker)
+	}
+	// Second round trip: reply, add the worker and record the assignment
+	// in TaskRouter, at once.
+	var g errgroup.Group
+	g.Go(func() error {
+		return f.post(ctx, conv, reply, mark{InReplyTo: msg.SID, Connect: claimed.Worker})
+	})
+	g.Go(func() error { return f.addWorker(ctx, conv, claimed.Worker, h.participants) })
+	if agent {
+		g.Go(func() error {
+			if err := f.recordAccepted(ctx, claimed.WorkerSID, claimed.ClaimedAt); err != nil {
+				// The claim store ranks workers already; TaskRouter's
+				// copy is for other tools, and can lag.
+				f.log.WarnContext(ctx, "recording lastAcceptedTaskTime failed", "worker", claimed.Worker, "err", err)
+			}
+			return nil
+		})
+	}
+	return true, g.Wait()
+}
+
+// candidates returns who may take a conversation for decision d, or the
+// reply when nobody may.
+func (f *Flow) candidates(ctx context.Context, d bot.Decision, in *lookups) ([]assign.Candidate, string, error) {
+	switch d.Route {
+	case bot.RouteWorker:
+		w, read := in.named[d.Worker]
+		if !read {
+			var err error
+			if w, err = f.findWorker(ctx, d.Worker); err != nil {
+				return nil, "", err
+			}
+			in.named[d.Worker] = w
+		}
+		if w.SID == "" {
+			f.log.InfoContext(ctx, "customer asked for someone who is not a Frontline worker")
+			return nil, bot.UnknownWorker(d.Worker), nil
+		}
+		return []assign.Candidate{candidate(w)}, "", nil
+	case bot.RouteAgent:
+		if in.pool == nil {
+			var err error
+			if in.pool, err = f.availableWorkers(ctx); err != nil {
+				return nil, "", err
+			}
+		}
+		var cands []assign.Candidate
 		for _, w := range in.pool {
 			if w.Identity != "" && w.Available {
 				cands = append(cands, candidate(w))
 			}
 		}
-		if len(cands) == 0 && in.hasFallback {
-			cands = append(cands, candidate(in.fallback))
+		if len(cands) == 0 && f.cfg.FallbackWorker != "" {
+			if !in.fallbackRead {
+				in.fallback, in.fallbackRead = f.fallbackWorker(ctx), true
+			}
+			if in.fallback.SID != "" {
+				cands = append(cands, candidate(in.fallback))
+			}
 		}
 		if len(cands) == 0 {
-			f.log.InfoContext(ctx, "no worker available", "conversation", m.conversation, "queue", f.cfg.PoolQueue)
-			reply = bot.NoAgentAvailable
-			break
+			f.log.InfoContext(ctx, "no worker available", "queue", f.cfg.PoolQueue)
+			return nil, bot.NoAgentAvailable, nil
 		}
-		a, err := f.claim(ctx, m, key, sender, cands)
-		if err != nil {
-			return err
-		}
-		claimed, agent = a, true
-	default:
-		reply = d.Reply
+		return cands, "", nil
 	}
-	if claimed != nil {
-		if claimed.Claimant != key {
-			return nil // another message won the conversation
-		}
-		reply = bot.Connecting(claimed.Worker)
-		if agent {
-			reply = bot.ConnectingAgent(claimed.Worker)
-		}
-	}
-
-	// Second round trip: reply, add the worker and read their TaskRouter
-	// record, at once.
-	var g errgroup.Group
-	resume := in.attempt.Outcome == ledger.Resume
-	g.Go(func() error { return f.postOnce(ctx, m.conversation, reply, m.message, resume) })
-	if claimed != nil {
-		g.Go(func() error { return f.addWorker(ctx, m.conversation, claimed.Worker, in.participants) })
-		if agent {
-			g.Go(func() error {
-				if err := f.recordAccepted(ctx, claimed.WorkerSID, claimed.ClaimedAt); err != nil {
-					// The claim store ranks workers already; TaskRouter's
-					// copy is for other tools, and can lag.
-					f.log.WarnContext(ctx, "recording lastAcceptedTaskTime failed", "worker", claimed.Worker, "err", err)
-				}
-				return nil
-			})
-		}
-	}
-	return g.Wait()
+	return nil, d.Reply, nil
 }
 
-// claim claims the conversation for one of cands.
-func (f *Flow) claim(ctx context.Context, m inbound, key string, sender *twilio.Participant, cands []assign.Candidate) (*assign.Assignment, error) {
-	address, err := crm.NormalizeAddress(sender.Address)
-	if err != nil {
-		address = "" // nothing to remember the customer by
+// claim claims the conversation for one of cands on behalf of key.
+func (f *Flow) claim(ctx context.Context, conv, key string, customer *twilio.Participant, cands []assign.Candidate) (*assign.Assignment, error) {
+	address := ""
+	if customer != nil {
+		// Unparseable: nothing to remember the customer by.
+		address, _ = crm.NormalizeAddress(customer.Address)
 	}
 	a, err := f.assignments.Claim(ctx, assign.Request{
-		Conversation: m.conversation,
+		Conversation: conv,
 		Claimant:     key,
 		Address:      address,
 		Candidates:   cands,
@@ -238,31 +332,4 @@ func (f *Flow) claim(ctx context.Context, m inbound, key string, sender *twilio.
 		return nil, fmt.Errorf("claim: %w", err)
 	}
 	return &a, nil
-}
-
-// senderOf returns the customer participant who wrote m, or nil when the
-// author is not an SMS/WhatsApp participant of the conversation (a
-// worker, or a message posted through the API).
-func senderOf(ps []twilio.Participant, m inbound) *twilio.Participant {
-	for i := range ps {
-		p := &ps[i]
-		if (m.participant != "" && p.SID == m.participant) || (m.participant == "" && p.Address != "" && p.Address == m.author) {
-			if p.Identity != "" || p.Address == "" {
-				return nil
-			}
-			return p
-		}
-	}
-	return nil
-}
-
-// hasWorker reports whether a chat user (a Frontline worker) is in the
-// conversation.
-func hasWorker(ps []twilio.Participant) bool {
-	for _, p := range ps {
-		if p.Identity != "" {
-			return true
-		}
-	}
-	return false
 }

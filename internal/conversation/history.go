@@ -1,0 +1,154 @@
+package conversation
+
+import (
+	"encoding/json"
+	"slices"
+
+	"github.com/experthub/experthub/internal/twilio"
+)
+
+// recentWindow is how many of a conversation's latest messages an attempt
+// reads to learn what was already done: one page of Twilio's list. The
+// bot only works while no worker is in the conversation, which is its
+// first few messages; a conversation with more messages than this is past
+// the bot, and an old webhook replayed into it finds nothing to do.
+const recentWindow = 50
+
+// mark is what the bot writes into the attributes of its messages, so that
+// any later attempt — a retry, a replay, after our own records are lost —
+// reads from Twilio what was already done.
+type mark struct {
+	// InReplyTo is the message the bot answered, or the conversation SID
+	// for the welcome.
+	InReplyTo string `json:"in_reply_to"`
+	// Connect is the worker the message promised the customer; the worker
+	// must join, or a correction follow.
+	Connect string `json:"connect,omitempty"`
+	// Correction is set on the message that takes back a promise.
+	Correction bool `json:"correction,omitempty"`
+}
+
+func (m mark) String() string {
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// readMark returns the bot's mark in message attributes.
+func readMark(attributes string) (mark, bool) {
+	obj, err := parseObject(attributes)
+	if err != nil {
+		return mark{}, false
+	}
+	var m mark
+	m.InReplyTo, _ = obj["in_reply_to"].(string)
+	m.Connect, _ = obj["connect"].(string)
+	m.Correction, _ = obj["correction"].(bool)
+	return m, m.InReplyTo != ""
+}
+
+// history is what Twilio shows of a conversation: the source of truth for
+// what the bot already did.
+type history struct {
+	participants []twilio.Participant
+	// messages are the latest recentWindow messages, oldest first.
+	messages []twilio.Message
+}
+
+// full reports whether the conversation may have messages before the
+// window.
+func (h history) full() bool { return len(h.messages) >= recentWindow }
+
+// replies returns the bot's messages answering sid, oldest first.
+func (h history) replies(sid string) []mark {
+	var out []mark
+	for _, m := range h.messages {
+		if m.Author != systemAuthor {
+			continue
+		}
+		if mk, ok := readMark(m.Attributes); ok && mk.InReplyTo == sid {
+			out = append(out, mk)
+		}
+	}
+	return out
+}
+
+// answered reports whether the bot answered sid.
+func (h history) answered(sid string) bool { return len(h.replies(sid)) > 0 }
+
+// promise returns the worker the bot's answer to sid promised, when no
+// correction took it back.
+func (h history) promise(sid string) (string, bool) {
+	worker := ""
+	for _, mk := range h.replies(sid) {
+		switch {
+		case mk.Correction:
+			worker = ""
+		case mk.Connect != "":
+			worker = mk.Connect
+		}
+	}
+	return worker, worker != ""
+}
+
+// hasParticipant reports whether identity is in the conversation.
+func (h history) hasParticipant(identity string) bool {
+	return slices.ContainsFunc(h.participants, func(p twilio.Participant) bool { return p.Identity == identity })
+}
+
+// hasWorker reports whether a chat user (a Frontline worker) is in the
+// conversation.
+func (h history) hasWorker() bool {
+	return slices.ContainsFunc(h.participants, func(p twilio.Participant) bool { return p.Identity != "" })
+}
+
+// customer returns the SMS/WhatsApp participant, or nil.
+func (h history) customer() *twilio.Participant {
+	for i := range h.participants {
+		if p := &h.participants[i]; p.Identity == "" && p.Address != "" {
+			return p
+		}
+	}
+	return nil
+}
+
+// pending returns, oldest first, the customer's messages up to and
+// including target that still wait for the bot: those after the last
+// message the bot or a worker wrote before target, with no answer yet.
+// Handling them in this order answers a conversation's messages in the
+// order Twilio published them, whichever delivery arrives first. It is
+// empty when target is not in the window (an old message, or one Twilio
+// no longer has).
+func (h history) pending(target string) []twilio.Message {
+	at := slices.IndexFunc(h.messages, func(m twilio.Message) bool { return m.SID == target })
+	if at < 0 {
+		return nil
+	}
+	start := 0
+	for i := at - 1; i >= 0; i-- {
+		if !h.fromCustomer(h.messages[i]) {
+			start = i + 1
+			break
+		}
+	}
+	var out []twilio.Message
+	for _, m := range h.messages[start : at+1] {
+		if h.fromCustomer(m) && !h.answered(m.SID) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// fromCustomer reports whether m was written by the conversation's
+// SMS/WhatsApp participant.
+func (h history) fromCustomer(m twilio.Message) bool {
+	if m.Author == systemAuthor || m.Author == "" {
+		return false
+	}
+	for _, p := range h.participants {
+		if (m.ParticipantSID != "" && p.SID == m.ParticipantSID) || (m.ParticipantSID == "" && p.Address != "" && p.Address == m.Author) {
+			return p.Identity == "" && p.Address != ""
+		}
+	}
+	return false
+}

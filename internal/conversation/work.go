@@ -1,0 +1,234 @@
+package conversation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/experthub/experthub/internal/ledger"
+	"github.com/experthub/experthub/internal/twilio"
+	"github.com/experthub/experthub/internal/work"
+)
+
+// Kinds of conversation work, each started by one webhook.
+const (
+	kindWelcome  = "welcome"  // Frontline's routing callback
+	kindTurn     = "turn"     // onMessageAdded: the bot's answer
+	kindDescribe = "describe" // onParticipantAdded: the customer's attributes
+)
+
+// jobParams are the webhook parameters a job keeps: what its work reads.
+var jobParams = []string{
+	"ConversationSid", "MessageSid", "ParticipantSid", "Index", "Author", "Body", "Source", "ClientIdentity",
+	"Identity", "Attributes", "MessagingBinding.Address",
+}
+
+// job is one piece of conversation work: what a webhook asked for. It is
+// the body of its queue task, so the queue can finish what the webhook's
+// own attempt did not.
+type job struct {
+	Kind   string            `json:"kind"`
+	Params map[string]string `json:"params"`
+	// Received is when the webhook arrived: the job's age decides when the
+	// queue gives up (Config.MaxAge).
+	Received time.Time `json:"received"`
+}
+
+func newJob(kind string, form url.Values, now time.Time) job {
+	j := job{Kind: kind, Params: map[string]string{}, Received: now}
+	for _, k := range jobParams {
+		if v := get(form, k); v != "" {
+			j.Params[k] = v
+		}
+	}
+	return j
+}
+
+func (j job) conversation() string { return j.Params["ConversationSid"] }
+
+// subject is the SID the work is about: the message, the participant or
+// the conversation.
+func (j job) subject() string {
+	switch j.Kind {
+	case kindTurn:
+		return j.Params["MessageSid"]
+	case kindDescribe:
+		return j.Params["ParticipantSid"]
+	}
+	return j.conversation()
+}
+
+// taskName names the job's task: one task per piece of work, whoever
+// enqueues it and however often Twilio delivers the webhook.
+func (j job) taskName() string { return work.TaskID(j.Kind, j.subject()) }
+
+// errBusy is returned when another attempt holds the conversation for
+// longer than this attempt may wait.
+var errBusy = errors.New("conversation: another attempt is working on the conversation")
+
+// accept serves a webhook that starts conversation work: it queues the job
+// as a safety net due Config.WorkDelay from now, and meanwhile does the
+// work at once. The answer is 200 when the work is done or safely queued;
+// a job Twilio can never complete (the conversation is gone) answers 404;
+// only a job that neither ran nor could be queued answers 500, logged as
+// an error: Twilio never redelivers, so that work is lost.
+func (f *Flow) accept(w http.ResponseWriter, r *http.Request, j job) {
+	ctx := r.Context()
+	queued := make(chan error, 1)
+	go func() { queued <- f.enqueue(ctx, j) }()
+	err := f.do(ctx, j)
+	qerr := <-queued
+	attrs := []any{"kind", j.Kind, "conversation", j.conversation(), "subject", j.subject()}
+	switch {
+	case err == nil:
+		if qerr != nil {
+			f.log.WarnContext(ctx, "queueing the safety net failed; the work is done anyway", append(attrs, "err", qerr)...)
+		}
+		ok(w)
+	case errors.Is(err, twilio.ErrNotFound):
+		f.log.WarnContext(ctx, "conversation work for something Twilio does not know", append(attrs, "err", err)...)
+		fail(w, http.StatusNotFound, "not found")
+	case qerr == nil:
+		f.log.InfoContext(ctx, "conversation work left to the queue", append(attrs, "err", err)...)
+		ok(w)
+	default:
+		f.log.ErrorContext(ctx, "conversation work lost: it failed and could not be queued",
+			append(attrs, "err", err, "queue_err", qerr)...)
+		fail(w, http.StatusInternalServerError, "conversation work failed")
+	}
+}
+
+// enqueueTimeout bounds queueing the safety net, which must be tried even
+// when the webhook's own deadline is near.
+const enqueueTimeout = 3 * time.Second
+
+func (f *Flow) enqueue(ctx context.Context, j job) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), enqueueTimeout)
+	defer cancel()
+	body, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	return f.queue.Enqueue(ctx, work.Task{Name: j.taskName(), Body: body, At: j.Received.Add(f.cfg.WorkDelay)})
+}
+
+// do does a job's work. Every step checks Twilio before acting, so doing
+// a job twice, or after an attempt that died half way, does each effect
+// once.
+func (f *Flow) do(ctx context.Context, j job) error {
+	p := url.Values{}
+	for k, v := range j.Params {
+		p.Set(k, v)
+	}
+	switch j.Kind {
+	case kindTurn:
+		return f.turn(ctx, inboundFrom(p))
+	case kindWelcome:
+		return f.welcome(ctx, get(p, "ConversationSid"), get(p, "MessagingBinding.Address"))
+	case kindDescribe:
+		return f.describeCustomer(ctx, get(p, "ConversationSid"), get(p, "ParticipantSid"), get(p, "MessagingBinding.Address"))
+	}
+	return fmt.Errorf("conversation: unknown kind of work %q", j.Kind)
+}
+
+// Work is the consumer of the conversation-work queue: it finishes what
+// the webhooks' own attempts left undone. Its caller must be the queue
+// (see work.RequireOIDC).
+func (f *Flow) Work() http.Handler { return work.Consumer(f.consume, f.log) }
+
+// consume runs one delivery of a job. An error makes the queue retry it
+// later; a job that can never be done, or is older than Config.MaxAge, is
+// dead-lettered instead.
+func (f *Flow) consume(ctx context.Context, d work.Delivery) error {
+	var j job
+	if err := json.Unmarshal(d.Body, &j); err != nil || j.Kind == "" {
+		f.log.ErrorContext(ctx, "conversation work dropped: the task is not a job", "task", d.Name, "err", err)
+		return nil
+	}
+	if age := f.now().Sub(j.Received); age > f.cfg.MaxAge {
+		f.deadLetter(ctx, j, d, fmt.Errorf("gave up after %s", age.Round(time.Second)))
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.WorkTimeout)
+	defer cancel()
+	err := f.do(ctx, j)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, twilio.ErrNotFound):
+		f.deadLetter(ctx, j, d, err)
+		return nil
+	}
+	f.log.WarnContext(ctx, "conversation work failed; the queue retries it",
+		"kind", j.Kind, "conversation", j.conversation(), "subject", j.subject(), "attempt", d.RetryCount+1, "err", err)
+	return err
+}
+
+// deadLetter gives a job up, with one error log naming what is left
+// undone: the ledger makes repeated deliveries of a given-up job quiet.
+func (f *Flow) deadLetter(ctx context.Context, j job, d work.Delivery, why error) {
+	a := f.begin(ctx, "dead:"+j.taskName(), time.Minute)
+	if a.Outcome == ledger.Done {
+		return
+	}
+	f.log.ErrorContext(ctx, "conversation work dead-lettered: "+undone[j.Kind],
+		"kind", j.Kind, "conversation", j.conversation(), "subject", j.subject(),
+		"attempts", d.RetryCount+1, "received", j.Received, "err", why)
+	if a.Owns() {
+		f.finish(ctx, a)
+	}
+}
+
+// undone says, for an operator, what a dead-lettered job leaves undone.
+var undone = map[string]string{
+	kindWelcome:  "the customer was not welcomed",
+	kindTurn:     "the customer's message got no answer from the bot",
+	kindDescribe: "the customer's participant lacks its CRM attributes",
+}
+
+// exclusive runs fn while holding the conversation: work on one
+// conversation never runs twice at once, on any instance, so its messages
+// are answered one after the other. The hold is a ledger lease that ends
+// at ctx's deadline — an attempt cannot act after it, so a retry never
+// waits for longer than a dead attempt could still be running. Without a
+// ledger (the store is down) fn runs anyway, checking Twilio before each
+// step.
+func (f *Flow) exclusive(ctx context.Context, conv string, fn func(context.Context) error) error {
+	key := "conversation:" + conv
+	for wait := 20 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
+		a := f.begin(ctx, key, f.leaseFor(ctx))
+		if a.Owns() {
+			defer f.release(ctx, a)
+			return fn(ctx)
+		}
+		d := wait/2 + rand.N(wait/2+1)
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d+minWork {
+			return errBusy
+		}
+		select {
+		case <-ctx.Done():
+			return errBusy
+		case <-time.After(d):
+		}
+	}
+}
+
+// leaseFor is how long an attempt running under ctx may hold its work.
+func (f *Flow) leaseFor(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		// A little past the deadline: the clocks of two instances differ.
+		return time.Until(dl) + leaseSkew
+	}
+	return f.cfg.Lease
+}
+
+// minWork is the least time worth starting a conversation's work with.
+const minWork = 500 * time.Millisecond
+
+// leaseSkew covers the clock difference between instances.
+const leaseSkew = 500 * time.Millisecond
