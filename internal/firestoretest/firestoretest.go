@@ -86,6 +86,13 @@ func run(m *testing.M) int {
 // no emulator.
 func Client(t testing.TB, opts ...option.ClientOption) *firestore.Client {
 	t.Helper()
+	return Clients(t, 1, opts...)[0]
+}
+
+// Clients returns n clients of the emulator on one new project: the
+// stores of n instances sharing one database. opts apply to every client.
+func Clients(t testing.TB, n int, opts ...option.ClientOption) []*firestore.Client {
+	t.Helper()
 	host := os.Getenv(EnvHost)
 	if host == "" {
 		if startErr != nil {
@@ -94,19 +101,25 @@ func Client(t testing.TB, opts ...option.ClientOption) *firestore.Client {
 		t.Fatalf("no Firestore emulator: %s is not set and the package's TestMain does not call firestoretest.Main; %s", EnvHost, shortHowTo)
 	}
 	project := newProject(t)
-	c, err := firestore.NewClient(context.Background(), project, opts...)
-	if err != nil {
-		t.Fatalf("firestore client for the emulator at %s: %v", host, err)
-	}
 	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Errorf("close firestore client: %v", err)
-		}
 		if err := reset(host, project); err != nil {
 			t.Logf("clear emulator project %s: %v", project, err)
 		}
 	})
-	return c
+	out := make([]*firestore.Client, n)
+	for i := range out {
+		c, err := firestore.NewClient(context.Background(), project, opts...)
+		if err != nil {
+			t.Fatalf("firestore client for the emulator at %s: %v", host, err)
+		}
+		t.Cleanup(func() {
+			if err := c.Close(); err != nil {
+				t.Errorf("close firestore client: %v", err)
+			}
+		})
+		out[i] = c
+	}
+	return out
 }
 
 func newProject(t testing.TB) string {
