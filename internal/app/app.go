@@ -33,21 +33,17 @@ var Functions = []string{"crm", "outgoing", "sync", "routing", "pre-event", "pos
 // App is a built Expert Hub.
 type App struct {
 	Config    *config.Config
-	Store     Store
+	Store     crm.Store
 	Customers *crm.Service
-	Strapi    *strapi.Client // nil without Strapi settings
+
+	// The CRM: nil without one configured.
+	source   crm.Source
+	webhooks crmsync.WebhookDecoder
 
 	handlers  map[string]http.Handler
 	log       *slog.Logger
 	closers   []func() error
 	firestore *firestore.Client // nil with the in-memory cache
-}
-
-// Store is the customer cache with its sync checkpoint.
-type Store interface {
-	crm.Store
-	SyncState(ctx context.Context) (crm.SyncState, error)
-	PutSyncState(ctx context.Context, st crm.SyncState) error
 }
 
 //go:embed sample_crm.json
@@ -60,9 +56,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if err := a.buildStore(ctx); err != nil {
 		return nil, err
 	}
-	var source crm.Source
 	if cfg.HasStrapi() {
-		a.Strapi = strapi.New(strapi.Config{
+		client := strapi.New(strapi.Config{
 			BaseURL:    cfg.StrapiURL,
 			APIToken:   cfg.StrapiAPIToken,
 			Identifier: cfg.StrapiIdentifier,
@@ -70,9 +65,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			Version:    cfg.StrapiVersion,
 			Collection: cfg.StrapiCollection,
 		})
-		source = a.Strapi
+		a.source, a.webhooks = client, client
 	}
-	a.Customers = crm.NewService(a.Store, source, crm.ServiceOptions{
+	a.Customers = crm.NewService(a.Store, a.source, crm.ServiceOptions{
 		CacheTTL: cfg.CacheTTL, CacheSize: cfg.CacheSize, Logger: log,
 	})
 
@@ -131,13 +126,13 @@ func (a *App) buildFlow() {
 	}
 }
 
-// NewSyncer returns a full/incremental sync from Strapi into the cache, or
-// nil without Strapi settings.
-func (a *App) NewSyncer(progress func(crmsync.Progress)) *crmsync.Syncer {
-	if a.Strapi == nil {
+// NewSyncer returns a full/incremental sync of the customers from the CRM
+// into the cache, or nil without a CRM.
+func (a *App) NewSyncer(progress func(crmsync.Progress)) *crmsync.Syncer[crm.Customer] {
+	if a.source == nil {
 		return nil
 	}
-	return crmsync.New(a.Strapi, a.Store, crmsync.Options{
+	return crmsync.New(crmsync.Customers(a.source, a.Store), crmsync.Options{
 		Progress: progress,
 		Logger:   a.log.With("function", "sync"),
 	})
@@ -153,7 +148,7 @@ func (a *App) syncHandler() http.Handler {
 	}
 	// No handler deadline here: a full sync of a large CRM takes longer
 	// than a webhook may, and the function's own timeout bounds it.
-	return crmsync.NewHandler(syncer, crmsync.HandlerConfig{
+	return crmsync.NewHandler(syncer, a.webhooks, crmsync.HandlerConfig{
 		WebhookSecret:    a.Config.StrapiWebhookSecret,
 		SchedulerAccount: a.Config.SchedulerAccount,
 		Audience:         a.Config.SyncAudience,
