@@ -478,107 +478,91 @@ func (s *Server) Customers() []crm.Customer {
 	return out
 }
 
-// Update edits a customer as a PUT does: in v5 the draft is saved and
-// published again, so the published row gets a new id.
-func (s *Server) Update(id string, edit func(*crm.Customer)) (Entry, error) {
+// change runs fn on the record of id (or fallback ID, see Add) under
+// s.mu, then sends the webhooks fn returns, and returns the entry as fn
+// left it.
+func (s *Server) change(id string, fn func(*record) ([]event, error)) (Entry, error) {
 	s.mu.Lock()
 	r := s.find(id)
 	if r == nil {
 		s.mu.Unlock()
 		return Entry{}, fmt.Errorf("strapitest: no customer %q", id)
 	}
-	c := r.c
-	c.Channels = slices.Clone(c.Channels)
-	c.Links = slices.Clone(c.Links)
-	edit(&c)
-	c = s.clean(c)
-	if c.ID != "" && c.ID != r.c.ID && s.findCustomerID(c.ID) != nil {
-		s.mu.Unlock()
-		return Entry{}, fmt.Errorf("strapitest: customer_id %s is taken", c.ID)
+	events, err := fn(r)
+	e := r.entry()
+	s.mu.Unlock()
+	if err != nil {
+		return Entry{}, err
 	}
-	r.c = c
-	r.updated = s.tick()
-	var events []event
-	if s.version == 5 {
-		events = append(events, s.event("entry.update", r.draftEntry()))
+	s.emit(events)
+	return e, nil
+}
+
+// Update edits a customer as a PUT does: in v5 the draft is saved and
+// published again, so the published row gets a new id.
+func (s *Server) Update(id string, edit func(*crm.Customer)) (Entry, error) {
+	return s.change(id, func(r *record) ([]event, error) {
+		c := r.c
+		c.Channels = slices.Clone(c.Channels)
+		c.Links = slices.Clone(c.Links)
+		edit(&c)
+		c = s.clean(c)
+		if c.ID != "" && c.ID != r.c.ID && s.findCustomerID(c.ID) != nil {
+			return nil, fmt.Errorf("strapitest: customer_id %s is taken", c.ID)
+		}
+		r.c, r.updated = c, s.tick()
+		if s.version != 5 {
+			return []event{s.event("entry.update", r.entry())}, nil
+		}
+		events := []event{s.event("entry.update", r.draftEntry())}
 		if r.published {
 			r.id, r.pubAt = s.newRow(), s.tick()
 			events = append(events, s.event("entry.publish", r.entry()))
 		}
-	} else {
-		events = append(events, s.event("entry.update", r.entry()))
-	}
-	e := r.entry()
-	s.mu.Unlock()
-	s.emit(events)
-	return e, nil
+		return events, nil
+	})
 }
 
 // Publish publishes a draft (v5: a new published row).
 func (s *Server) Publish(id string) (Entry, error) {
-	s.mu.Lock()
-	r := s.find(id)
-	if r == nil {
-		s.mu.Unlock()
-		return Entry{}, fmt.Errorf("strapitest: no customer %q", id)
-	}
-	r.published, r.pubAt = true, s.tick()
-	if s.version == 5 {
-		r.id = s.newRow()
-	}
-	e := r.entry()
-	events := []event{s.event("entry.publish", e)}
-	s.mu.Unlock()
-	s.emit(events)
-	return e, nil
+	return s.change(id, func(r *record) ([]event, error) {
+		r.published, r.pubAt = true, s.tick()
+		if s.version == 5 {
+			r.id = s.newRow()
+		}
+		return []event{s.event("entry.publish", r.entry())}, nil
+	})
 }
 
 // Unpublish takes a customer back to draft.
 func (s *Server) Unpublish(id string) (Entry, error) {
-	s.mu.Lock()
-	r := s.find(id)
-	if r == nil {
-		s.mu.Unlock()
-		return Entry{}, fmt.Errorf("strapitest: no customer %q", id)
-	}
-	before := r.entry()
-	r.published, r.pubAt = false, time.Time{}
-	r.updated = s.tick()
-	if s.version == 5 {
-		// The published row is deleted; the payload shows it as it was.
-		r.id = 0
-	} else {
-		before = r.entry()
-	}
-	events := []event{s.event("entry.unpublish", before)}
-	e := r.entry()
-	s.mu.Unlock()
-	s.emit(events)
-	return e, nil
+	return s.change(id, func(r *record) ([]event, error) {
+		before := r.entry()
+		r.published, r.pubAt, r.updated = false, time.Time{}, s.tick()
+		if s.version == 5 {
+			// The published row is deleted; the payload shows it as it was.
+			r.id = 0
+			return []event{s.event("entry.unpublish", before)}, nil
+		}
+		return []event{s.event("entry.unpublish", r.entry())}, nil
+	})
 }
 
 // Delete removes a customer and returns it as it was. In v5 with Draft &
 // Publish this sends two entry.delete webhooks: the draft row's, then the
 // published row's.
 func (s *Server) Delete(id string) (Entry, error) {
-	s.mu.Lock()
-	r := s.find(id)
-	if r == nil {
-		s.mu.Unlock()
-		return Entry{}, fmt.Errorf("strapitest: no customer %q", id)
-	}
-	s.records = slices.DeleteFunc(s.records, func(x *record) bool { return x == r })
-	e := r.entry()
-	var events []event
-	if s.version == 5 {
-		events = append(events, s.event("entry.delete", r.draftEntry()))
-	}
-	if s.version != 5 || r.published {
-		events = append(events, s.event("entry.delete", e))
-	}
-	s.mu.Unlock()
-	s.emit(events)
-	return e, nil
+	return s.change(id, func(r *record) ([]event, error) {
+		s.records = slices.DeleteFunc(s.records, func(x *record) bool { return x == r })
+		var events []event
+		if s.version == 5 {
+			events = append(events, s.event("entry.delete", r.draftEntry()))
+		}
+		if s.version != 5 || r.published {
+			events = append(events, s.event("entry.delete", r.entry()))
+		}
+		return events, nil
+	})
 }
 
 // entry is the record's current (published, if any) snapshot.
