@@ -2,6 +2,7 @@ package work
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,8 +24,9 @@ type LocalOptions struct {
 	// DedupeWindow is how long an executed task's name stays reserved;
 	// 0 means an hour, as in Cloud Tasks.
 	DedupeWindow time.Duration
-	// Deadline bounds an attempt: its context ends then; 0 means ten
-	// minutes, as in Cloud Tasks.
+	// Deadline bounds an attempt: its context ends then, and the attempt
+	// fails even if the handler runs on; 0 means ten minutes, as in Cloud
+	// Tasks.
 	Deadline time.Duration
 	Logger   *slog.Logger
 }
@@ -88,7 +90,7 @@ func (q *LocalQueue) Attempts(name string) int {
 func (q *LocalQueue) WaitIdle(ctx context.Context) error { return q.r.WaitIdle(ctx) }
 
 // Close stops delivering: attempts in flight see their context cancelled
-// and are waited for; pending tasks are lost.
+// and are no longer waited for; pending tasks are lost.
 func (q *LocalQueue) Close() error {
 	q.r.Close()
 	return nil
@@ -110,16 +112,24 @@ func (q *LocalQueue) deliver(ctx context.Context, h http.Handler, a dispatch.Att
 	}.Headers()
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Google-Cloud-Tasks")
-	w := &statusWriter{header: http.Header{}}
-	h.ServeHTTP(w, req)
-	if w.status == 0 {
-		w.status = http.StatusOK
+	// As Cloud Tasks, stop listening at the deadline: the handler may run
+	// on, but the attempt has failed and its slot is free.
+	done := make(chan dispatch.Outcome, 1)
+	go func() {
+		w := &statusWriter{header: http.Header{}}
+		h.ServeHTTP(w, req)
+		out := dispatch.Outcome{Status: cmp.Or(w.status, http.StatusOK)}
+		if s, err := strconv.Atoi(w.header.Get("Retry-After")); err == nil && s > 0 {
+			out.RetryAfter = time.Duration(s) * time.Second
+		}
+		done <- out
+	}()
+	select {
+	case out := <-done:
+		return out
+	case <-ctx.Done():
+		return dispatch.Outcome{Err: ctx.Err()}
 	}
-	out := dispatch.Outcome{Status: w.status}
-	if s, err := strconv.Atoi(w.header.Get("Retry-After")); err == nil && s > 0 {
-		out.RetryAfter = time.Duration(s) * time.Second
-	}
-	return out
 }
 
 // statusWriter is the ResponseWriter of an in-process delivery: only the

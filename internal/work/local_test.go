@@ -130,3 +130,34 @@ func TestLocalQueueRefuses(t *testing.T) {
 		t.Errorf("after Close: %v, want ErrClosed", err)
 	}
 }
+
+func TestLocalQueueDeadline(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	var mu sync.Mutex
+	calls := 0
+	hang := work.Consumer(func(ctx context.Context, d work.Delivery) error {
+		mu.Lock()
+		calls++
+		first := calls == 1
+		mu.Unlock()
+		if first {
+			<-release // a handler that ignores its context
+		}
+		return nil
+	}, nil)
+	retry := fastRetry
+	retry.MaxAttempts = 20
+	q := work.NewLocal(hang, work.LocalOptions{Retry: retry, Deadline: 50 * time.Millisecond,
+		Rate: dispatch.RateLimits{MaxConcurrentDispatches: 1}})
+	defer q.Close()
+	if err := q.Enqueue(context.Background(), work.Task{Name: "hang", Body: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	// The hung attempt fails at its deadline and frees the only slot, so
+	// the retry runs while the first handler is still stuck.
+	waitIdle(t, q)
+	if n := q.Attempts("hang"); n < 2 {
+		t.Errorf("%d attempts, want a retry after the deadline", n)
+	}
+}
