@@ -234,6 +234,8 @@ func (a *App) buildStore(ctx context.Context) error {
 // twilioFacing registers a handler behind the signature check and the
 // handler deadline.
 func (a *App) twilioFacing(name string, h http.Handler) {
+	// The verifier's own logger names the function: it may warn when
+	// built, outside any request.
 	v := webhook.NewVerifier(a.Config.TwilioAuthToken, a.log.With(logging.FunctionKey, name), a.Config.PublicURL(name))
 	a.handlers[name] = named(name, withDeadline(a.Config.HandlerTimeout, v.Wrap(h)))
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,10 +140,4 @@ func (e *env) checkRepliesFollow(conv string) {
 			e.t.Errorf("reply %d comes before the message %d it answers", m.Index, i)
 		}
 	}
-}
-
-func sortedCopy(s []string) []string {
-	out := slices.Clone(s)
-	slices.Sort(out)
-	return out
 }
