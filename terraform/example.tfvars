@@ -25,7 +25,7 @@ strapi_url     = "https://cms.example.com"
 strapi_version = "auto"
 # strapi_identifier = "frontline_app" # password login: wires strapi-password instead of strapi-api-token
 
-# extra_env = { HANDLER_TIMEOUT = "4s", CACHE_TTL = "30s" }
+# extra_env = { HANDLER_TIMEOUT = "4s", CACHE_TTL = "30s", WORK_DELAY = "5s", WORK_MAX_AGE = "15m" }
 
 # Keep one instance of every function warm (cold starts can exceed Twilio's 5 s):
 # function_overrides = {

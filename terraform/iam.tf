@@ -1,42 +1,37 @@
-# Dedicated identities: the functions never run as the default compute
-# service account, which has Editor on many projects. The account ids equal
-# the constants of internal/deploy, so both deploy paths manage the same
-# accounts.
-
-resource "google_service_account" "runtime" {
-  account_id   = "expert-hub-run"
-  display_name = "Expert Hub functions"
+# Dedicated identities, from the description (service_accounts): the
+# functions never run as the default compute service account, which has
+# Editor on many projects. The gcloud path creates the same accounts.
+resource "google_service_account" "account" {
+  for_each     = module.deployment.accounts
+  account_id   = each.value.id
+  display_name = each.value.display_name
   depends_on   = [google_project_service.api]
 }
 
-resource "google_service_account" "build" {
-  account_id   = "expert-hub-build"
-  display_name = "Expert Hub function builds"
-  depends_on   = [google_project_service.api]
+# The accounts had one resource each before the description listed them.
+moved {
+  from = google_service_account.runtime
+  to   = google_service_account.account["run"]
 }
 
-resource "google_service_account" "scheduler" {
-  account_id   = "expert-hub-scheduler"
-  display_name = "Expert Hub full-sync scheduler"
-  depends_on   = [google_project_service.api]
+moved {
+  from = google_service_account.build
+  to   = google_service_account.account["build"]
 }
 
-locals {
-  project_roles = {
-    # The functions read and write the Firestore cache; secrets are granted
-    # one by one in secrets.tf.
-    runtime_datastore = { member = google_service_account.runtime.member, role = "roles/datastore.user" }
-    # Cloud Build, running as the build account, writes logs, pushes the
-    # image to gcf-artifacts and reads the uploaded source.
-    build_logs    = { member = google_service_account.build.member, role = "roles/logging.logWriter" }
-    build_images  = { member = google_service_account.build.member, role = "roles/artifactregistry.writer" }
-    build_sources = { member = google_service_account.build.member, role = "roles/storage.objectViewer" }
-  }
+moved {
+  from = google_service_account.scheduler
+  to   = google_service_account.account["scheduler"]
 }
 
+# Project-wide grants (the description's project_roles): the functions read
+# and write the Firestore cache; Cloud Build, running as the build account,
+# writes logs, pushes the image to gcf-artifacts and reads the uploaded
+# source. Secrets are granted one by one in secrets.tf, the queue in
+# queue.tf.
 resource "google_project_iam_member" "roles" {
-  for_each = local.project_roles
+  for_each = module.deployment.project_roles
   project  = var.project
   role     = each.value.role
-  member   = each.value.member
+  member   = google_service_account.account[each.value.account].member
 }

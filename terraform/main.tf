@@ -1,26 +1,17 @@
-locals {
-  # One entry per functions.HTTP registration in function.go; the key is
-  # both the entry point and the function name, so every URL ends in
-  # /<entry point>. Same table as deploy.Functions (internal/deploy);
-  # deploy_test.go compares the two with EntryPoints.
-  #
-  # Concurrency above 1 needs at least one vCPU. Routing and the
-  # Conversations hooks keep an instance warm: they sit in the path of an
-  # inbound message and Twilio gives up after 5 s.
-  functions = {
-    "crm"        = { memory = "512Mi", cpu = "1", concurrency = 40, timeout_seconds = 60, min_instances = 0, max_instances = 10 }
-    "outgoing"   = { memory = "512Mi", cpu = "1", concurrency = 40, timeout_seconds = 60, min_instances = 0, max_instances = 10 }
-    "sync"       = { memory = "512Mi", cpu = "1", concurrency = 40, timeout_seconds = 900, min_instances = 0, max_instances = 1 }
-    "routing"    = { memory = "512Mi", cpu = "1", concurrency = 40, timeout_seconds = 60, min_instances = 1, max_instances = 10 }
-    "pre-event"  = { memory = "512Mi", cpu = "1", concurrency = 40, timeout_seconds = 60, min_instances = 1, max_instances = 10 }
-    "post-event" = { memory = "512Mi", cpu = "1", concurrency = 40, timeout_seconds = 60, min_instances = 1, max_instances = 10 }
-  }
+# What is deployed (functions, identities, variables deploy owns, secrets,
+# queues) is described once, in internal/deploy/deployment.json, which the
+# gcloud path embeds too; ./deployment works it out for this project.
+module "deployment" {
+  source             = "./deployment"
+  project            = var.project
+  region             = var.region
+  settings           = local.function_env
+  function_overrides = var.function_overrides
+}
 
-  function_settings = {
-    for name, f in local.functions : name => merge(f, {
-      for k, v in try(var.function_overrides[name], {}) : k => v if v != null
-    })
-  }
+locals {
+  functions        = module.deployment.functions
+  public_functions = module.deployment.public_functions
 
   functions_origin = "https://${var.region}-${var.project}.cloudfunctions.net"
   public_base_url  = coalesce(var.public_base_url, local.functions_origin)
@@ -28,49 +19,49 @@ locals {
   # against (config.PublicURL).
   public_urls = { for name in keys(local.functions) : name => "${local.public_base_url}/${name}" }
 
-  # Plain environment of every function, by config.Vars name. Empty values
-  # are left out so the product's defaults apply. Secrets are never here:
-  # see local.secret_ids.
-  env = {
-    PUBLIC_BASE_URL                = local.public_base_url
-    TWILIO_ACCOUNT_SID             = var.twilio_account_sid
-    TWILIO_API_KEY                 = var.twilio_api_key
-    FRONTLINE_WORKSPACE            = var.frontline_workspace_sid
-    FRONTLINE_DEFAULT_POOL_QUEUE   = var.frontline_pool_queue_sid
-    FRONTLINE_MESSAGING_SERVICE    = var.frontline_messaging_service_sid
-    FRONTLINE_PROXY_NUMBER         = var.frontline_proxy_number
-    FALLBACK_WORKER                = var.fallback_worker
-    WELCOME_MESSAGE                = var.welcome_message
-    RETURNING_CUSTOMER             = var.returning_customer
-    STRAPI_URL                     = var.strapi_url
-    STRAPI_VERSION                 = var.strapi_version
-    STRAPI_IDENTIFIER              = var.strapi_identifier
-    STRAPI_COLLECTION              = var.strapi_collection
-    SYNC_SCHEDULER_SERVICE_ACCOUNT = google_service_account.scheduler.email
-    SYNC_OIDC_AUDIENCE             = local.public_urls["sync"]
-    GOOGLE_CLOUD_PROJECT           = var.project
-    FIRESTORE_DATABASE             = google_firestore_database.cache.name
-    FIRESTORE_COLLECTION           = var.firestore_collection
-    LOG_LEVEL                      = var.log_level
+  # The operator's settings, by config.Vars name. Empty values are left out
+  # so the product's defaults apply. Secrets are never here (see
+  # local.secret_ids), nor the variables deploy sets itself
+  # (module.deployment.owned_env: GOOGLE_CLOUD_PROJECT, service accounts,
+  # the queue), which the module adds per function.
+  settings = {
+    PUBLIC_BASE_URL              = local.public_base_url
+    TWILIO_ACCOUNT_SID           = var.twilio_account_sid
+    TWILIO_API_KEY               = var.twilio_api_key
+    FRONTLINE_WORKSPACE          = var.frontline_workspace_sid
+    FRONTLINE_DEFAULT_POOL_QUEUE = var.frontline_pool_queue_sid
+    FRONTLINE_MESSAGING_SERVICE  = var.frontline_messaging_service_sid
+    FRONTLINE_PROXY_NUMBER       = var.frontline_proxy_number
+    FALLBACK_WORKER              = var.fallback_worker
+    WELCOME_MESSAGE              = var.welcome_message
+    RETURNING_CUSTOMER           = var.returning_customer
+    STRAPI_URL                   = var.strapi_url
+    STRAPI_VERSION               = var.strapi_version
+    STRAPI_IDENTIFIER            = var.strapi_identifier
+    STRAPI_COLLECTION            = var.strapi_collection
+    SYNC_OIDC_AUDIENCE           = local.public_urls[module.deployment.full_sync.function]
+    FIRESTORE_DATABASE           = var.firestore_database
+    FIRESTORE_COLLECTION         = var.firestore_collection
+    LOG_LEVEL                    = var.log_level
   }
   proxy_number_env = {
     for cc, number in var.frontline_proxy_numbers : "FRONTLINE_PROXY_NUMBER_${upper(cc)}" => number
   }
   function_env = merge(var.extra_env, {
-    for k, v in merge(local.env, local.proxy_number_env) : k => v if v != null && v != ""
+    for k, v in merge(local.settings, local.proxy_number_env) : k => v if v != null && v != ""
   })
 }
 
 resource "google_cloudfunctions2_function" "fn" {
-  for_each    = local.function_settings
+  for_each    = local.functions
   name        = each.key
   location    = var.region
   description = "Expert Hub: ${each.key}"
 
   build_config {
-    runtime         = "go126" # = go.mod's go directive (deploy.Runtime)
+    runtime         = module.deployment.runtime
     entry_point     = each.key
-    service_account = google_service_account.build.id
+    service_account = google_service_account.account["build"].id
     source {
       storage_source {
         bucket = google_storage_bucket.source.name
@@ -86,15 +77,16 @@ resource "google_cloudfunctions2_function" "fn" {
     timeout_seconds                  = each.value.timeout_seconds
     min_instance_count               = each.value.min_instances
     max_instance_count               = each.value.max_instances
-    # Twilio and Strapi call from the internet; each function checks its
-    # caller itself (Twilio signature, Strapi secret or scheduler token).
+    # Twilio and Strapi call from the internet; each public function checks
+    # its caller itself (Twilio signature, Strapi secret or scheduler
+    # token). Cloud Run checks the callers of the others (IAM, below).
     ingress_settings               = "ALLOW_ALL"
     all_traffic_on_latest_revision = true
-    service_account_email          = google_service_account.runtime.email
-    environment_variables          = local.function_env
+    service_account_email          = google_service_account.account["run"].email
+    environment_variables          = module.deployment.env[each.key]
 
     dynamic "secret_environment_variables" {
-      for_each = local.wired_secrets
+      for_each = module.deployment.wired_secrets
       content {
         key        = secret_environment_variables.value
         project_id = var.project
@@ -116,30 +108,53 @@ resource "google_cloudfunctions2_function" "fn" {
       error_message = "${each.key}: a concurrency above 1 needs cpu >= 1."
     }
     precondition {
-      condition     = alltrue([for name in keys(var.secret_versions) : contains(local.wired_secrets, name)])
+      condition     = alltrue([for name in keys(var.secret_versions) : contains(module.deployment.wired_secrets, name)])
       error_message = "secret_versions names a variable that is not a wired secret: ${join(", ", keys(var.secret_versions))}."
     }
     precondition {
       condition     = length(setintersection(keys(var.extra_env), keys(local.secret_ids))) == 0
       error_message = "extra_env must not hold secrets; add them to Secret Manager instead."
     }
+    precondition {
+      condition     = length(setintersection(keys(var.extra_env), module.deployment.owned_env)) == 0
+      error_message = "extra_env must not set ${join(", ", module.deployment.owned_env)}: deploy sets them."
+    }
   }
 
   # A revision only starts once its identity can read the secrets and
-  # Firestore, and the build account may build.
+  # Firestore, and the build account may build. The accounts and queue its
+  # variables name exist first.
   depends_on = [
     google_secret_manager_secret_iam_member.runtime,
     google_project_iam_member.roles,
+    google_firestore_database.cache,
+    google_service_account.account,
+    google_cloud_tasks_queue.queue,
   ]
 }
 
-# All six functions are called by Twilio or Strapi, which send no Google
+# The public functions are called by Twilio or Strapi, which send no Google
 # credentials; invoking a 2nd gen function needs run.invoker on its Cloud
 # Run service. A domain-restricted-sharing org policy can block allUsers.
 resource "google_cloud_run_service_iam_member" "public" {
-  for_each = google_cloudfunctions2_function.fn
+  for_each = { for name, fn in google_cloudfunctions2_function.fn : name => fn if contains(local.public_functions, name) }
   location = each.value.location
   service  = each.value.name
   role     = "roles/run.invoker"
   member   = "allUsers"
+}
+
+# The description's invokers: the scheduler's identity may invoke sync even
+# if sync stops being public, and only the queue's identity may invoke work.
+resource "google_cloud_run_service_iam_member" "invoker" {
+  for_each = module.deployment.invokers
+  location = google_cloudfunctions2_function.fn[each.value.function].location
+  service  = google_cloudfunctions2_function.fn[each.value.function].name
+  role     = "roles/run.invoker"
+  member   = google_service_account.account[each.value.account].member
+}
+
+moved {
+  from = google_cloud_run_service_iam_member.scheduler
+  to   = google_cloud_run_service_iam_member.invoker["sync scheduler"]
 }

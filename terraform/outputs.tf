@@ -1,10 +1,10 @@
 locals {
-  # Conversations events each hook handles (twilio.md §2); same lists as
-  # deploy.PreEventFilters and deploy.PostEventFilters.
-  pre_event_filters  = ["onConversationAdd"]
-  post_event_filters = ["onParticipantAdded", "onMessageAdded"]
-  # Strapi events that reach sync; same list as deploy.StrapiEvents.
-  strapi_events = ["entry.create", "entry.update", "entry.delete", "entry.publish", "entry.unpublish"]
+  # Conversations events each hook handles, and the Strapi events that reach
+  # sync (the description's pre_event_filters, post_event_filters and
+  # strapi_events).
+  pre_event_filters  = module.deployment.pre_event_filters
+  post_event_filters = module.deployment.post_event_filters
+  strapi_events      = module.deployment.strapi_events
 
   # The Twilio provider has no resource for /v1/Configuration/Webhooks, so
   # the global Conversations webhooks are set with one REST call. Its single
@@ -33,8 +33,19 @@ locals {
 }
 
 output "function_urls" {
-  description = "URL of every function: what Twilio and Strapi call, and what signatures are checked against."
-  value       = local.public_urls
+  description = "URL of every public function: what Twilio and Strapi call, and what signatures are checked against."
+  value       = { for name in local.public_functions : name => local.public_urls[name] }
+}
+
+output "internal_functions" {
+  description = "Functions that are not public, such as work: Cloud Tasks calls them with an OIDC token of their invokers. Nothing to set in Twilio or Strapi."
+  value = {
+    for name, f in local.functions : name => {
+      url      = local.public_urls[name]
+      invokers = [for key in f.invokers : module.deployment.accounts[key].email]
+      queues   = [for q in module.deployment.queues : q.name if q.target == name]
+    } if !f.public
+  }
 }
 
 output "service_uris" {
@@ -78,12 +89,12 @@ output "strapi_webhook" {
 output "secret_commands" {
   description = "How to add (or rotate) each secret the functions read; values never pass through Terraform."
   value = {
-    for name in local.wired_secrets : name =>
+    for name in module.deployment.wired_secrets : name =>
     "read -rs V && printf %s \"$V\" | gcloud secrets versions add ${local.secret_ids[name]} --data-file=- --project=${var.project}; unset V"
   }
 }
 
 output "smoke_test_urls" {
-  description = "Function URLs, one per line (cloudbuild.yaml's smoke test)."
-  value       = join("\n", values(local.public_urls))
+  description = "URLs of the public functions, one per line (cloudbuild.yaml's smoke test; the others answer 403 to anyone but their invokers)."
+  value       = join("\n", [for name in local.public_functions : local.public_urls[name]])
 }

@@ -1,25 +1,12 @@
 locals {
-  # Every config.Vars entry with Secret: true, and the Secret Manager secret
-  # holding it (deploy.SecretID: lower case, dashes). Terraform creates the
-  # empty containers; the operator adds values with `gcloud secrets versions
-  # add`, so no secret value is ever in a plan, a state file or git.
-  secret_ids = {
-    TWILIO_AUTH_TOKEN     = "twilio-auth-token"
-    TWILIO_API_SECRET     = "twilio-api-secret"
-    STRAPI_API_TOKEN      = "strapi-api-token"
-    STRAPI_PASSWORD       = "strapi-password"
-    STRAPI_WEBHOOK_SECRET = "strapi-webhook-secret"
-  }
-
-  # Optional secrets are wired only when their setting is in use, as
-  # deploy.WiredSecrets does: Cloud Run does not start a revision whose
-  # secret has no version, and config rejects an API secret without its key.
-  secret_in_use = {
-    TWILIO_API_SECRET = var.twilio_api_key != ""
-    STRAPI_PASSWORD   = var.strapi_identifier != ""
-    STRAPI_API_TOKEN  = var.strapi_url != "" && var.strapi_identifier == ""
-  }
-  wired_secrets = sort([for name in keys(local.secret_ids) : name if lookup(local.secret_in_use, name, true)])
+  # Secret variable → Secret Manager secret, from the description (secrets).
+  # Terraform creates the empty containers; the operator adds values with
+  # `gcloud secrets versions add`, so no secret value is ever in a plan, a
+  # state file or git. Only the secrets whose settings are in use are wired
+  # into the functions (module.deployment.wired_secrets): Cloud Run does not
+  # start a revision whose secret has no version, and config rejects an API
+  # secret without its key.
+  secret_ids = module.deployment.secret_ids
 }
 
 resource "google_secret_manager_secret" "env" {
@@ -39,5 +26,5 @@ resource "google_secret_manager_secret_iam_member" "runtime" {
   for_each  = google_secret_manager_secret.env
   secret_id = each.value.id
   role      = "roles/secretmanager.secretAccessor"
-  member    = google_service_account.runtime.member
+  member    = google_service_account.account["run"].member
 }

@@ -187,13 +187,13 @@ variable "log_level" {
 }
 
 variable "extra_env" {
-  description = "Other non-secret settings of config.Vars, e.g. { HANDLER_TIMEOUT = \"4s\" }. The settings above win over these; secrets are refused."
+  description = "Other non-secret settings of config.Vars, e.g. { HANDLER_TIMEOUT = \"4s\", WORK_DELAY = \"5s\" }. The settings above win over these; secrets and the variables deploy sets itself (GOOGLE_CLOUD_PROJECT, WORK_QUEUE, ...) are refused."
   type        = map(string)
   default     = {}
 }
 
 variable "function_overrides" {
-  description = "Per-function changes to the settings in main.tf (local.functions), keyed by function name, e.g. { crm = { min_instances = 1 } }."
+  description = "Per-function changes to the settings of internal/deploy/deployment.json, keyed by function name, e.g. { crm = { min_instances = 1 } }."
   type = map(object({
     memory          = optional(string)
     cpu             = optional(string)

@@ -4,6 +4,7 @@
 //	experthub sync             copy the whole Strapi CRM into the cache, with progress
 //	experthub chat --from N    be a customer (and reply as a worker) in the sandbox
 //	experthub deploy …         print (or --run) the gcloud commands that deploy it
+//	experthub queue-fake       run a local fake of Cloud Tasks for the work queue
 package main
 
 import (
@@ -42,6 +43,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return chat(ctx, args, stdin, stdout)
 	case "deploy":
 		return deploy.Main(args, stdout)
+	case "queue-fake":
+		return queueFake(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -55,6 +58,7 @@ const usage = `usage:
   experthub sync                    full sync from Strapi into the cache
   experthub chat --from <number>    talk to the local sandbox as a customer
   experthub deploy --project P …    print the gcloud deploy commands (--run to run them)
+  experthub queue-fake [-addr A]    run a Cloud Tasks fake; prints the env to point experthub at it
 `
 
 var errUsage = errors.New("bad usage")

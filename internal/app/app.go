@@ -22,6 +22,7 @@ import (
 	"github.com/experthub/experthub/internal/frontline"
 	"github.com/experthub/experthub/internal/fsstore"
 	"github.com/experthub/experthub/internal/inmem"
+	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/strapi"
 	"github.com/experthub/experthub/internal/twilio"
 	"github.com/experthub/experthub/internal/webhook"
@@ -33,9 +34,12 @@ var Functions = []string{"crm", "outgoing", "sync", "routing", "pre-event", "pos
 // App is a built Expert Hub.
 type App struct {
 	Config    *config.Config
-	Store     Store
+	Store     crm.Store
 	Customers *crm.Service
-	Strapi    *strapi.Client // nil without Strapi settings
+
+	// The CRM: nil without one configured.
+	source   crm.Source
+	webhooks crmsync.WebhookDecoder
 
 	handlers  map[string]http.Handler
 	log       *slog.Logger
@@ -43,26 +47,43 @@ type App struct {
 	firestore *firestore.Client // nil with the in-memory cache
 }
 
-// Store is the customer cache with its sync checkpoint.
-type Store interface {
-	crm.Store
-	SyncState(ctx context.Context) (crm.SyncState, error)
-	PutSyncState(ctx context.Context, st crm.SyncState) error
-}
-
 //go:embed sample_crm.json
 var sampleCRM []byte
 
+// Option adjusts the App New builds; tests use them to inject a clock or
+// faults. Without options the App is built as deployed.
+type Option func(*options)
+
+type options struct {
+	now       func() time.Time
+	customers conversation.Customers
+	ledger    func(conversation.Ledger) conversation.Ledger
+}
+
+// WithClock makes the conversation flow read the time from now.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithFlowCustomers makes the conversation flow look customers up in c
+// instead of the customer cache; the crm function keeps the cache.
+func WithFlowCustomers(c conversation.Customers) Option {
+	return func(o *options) { o.customers = c }
+}
+
+// WrapLedger makes the conversation flow record its work in wrap(ledger)
+// instead of the store's ledger.
+func WrapLedger(wrap func(conversation.Ledger) conversation.Ledger) Option {
+	return func(o *options) { o.ledger = wrap }
+}
+
 // New builds the application. It makes no network call: clients connect on
 // first use, so a cold start stays short.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 	a := &App{Config: cfg, log: log, handlers: map[string]http.Handler{}}
 	if err := a.buildStore(ctx); err != nil {
 		return nil, err
 	}
-	var source crm.Source
 	if cfg.HasStrapi() {
-		a.Strapi = strapi.New(strapi.Config{
+		client := strapi.New(strapi.Config{
 			BaseURL:    cfg.StrapiURL,
 			APIToken:   cfg.StrapiAPIToken,
 			Identifier: cfg.StrapiIdentifier,
@@ -70,28 +91,35 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			Version:    cfg.StrapiVersion,
 			Collection: cfg.StrapiCollection,
 		})
-		source = a.Strapi
+		a.source, a.webhooks = client, client
 	}
-	a.Customers = crm.NewService(a.Store, source, crm.ServiceOptions{
+	a.Customers = crm.NewService(a.Store, a.source, crm.ServiceOptions{
 		CacheTTL: cfg.CacheTTL, CacheSize: cfg.CacheSize, Logger: log,
 	})
 
-	a.twilioFacing("crm", frontline.CRMHandler(a.Customers, log.With("function", "crm")))
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	a.twilioFacing("crm", frontline.CRMHandler(a.Customers, log))
 	a.twilioFacing("outgoing", frontline.OutgoingHandler(frontline.ProxyNumbers{
 		Default: cfg.ProxyNumber, ByCountry: cfg.ProxyNumbers,
-	}, log.With("function", "outgoing")))
-	a.handlers["sync"] = a.syncHandler()
-	a.buildFlow()
+	}, log))
+	a.handlers["sync"] = named("sync", a.syncHandler())
+	a.buildFlow(o)
 	return a, nil
 }
 
 // buildFlow registers the conversation flow: routing, pre-event and
-// post-event. Without Twilio credentials they stay unregistered and
-// answer as Unavailable does (pre-event still lets every action through).
-func (a *App) buildFlow() {
+// post-event. Without Twilio credentials they answer as Unavailable does
+// (pre-event still lets every action through).
+func (a *App) buildFlow(o options) {
 	cfg := a.Config
 	if !cfg.HasTwilio() {
 		a.log.Warn("no Twilio credentials: routing, pre-event and post-event are unavailable")
+		for _, name := range []string{"routing", "pre-event", "post-event"} {
+			a.handlers[name] = Unavailable(name)
+		}
 		return
 	}
 	rest := twilio.New(twilio.Config{
@@ -102,13 +130,21 @@ func (a *App) buildFlow() {
 		BaseURL:    cfg.TwilioAPIBaseURL,
 		Timeout:    cfg.TwilioTimeout,
 	})
-	deps := conversation.Deps{Twilio: rest, Customers: a.Customers}
+	// One Flow serves the three functions: each request's context names
+	// its function for the logs (see named).
+	deps := conversation.Deps{Twilio: rest, Customers: a.Customers, Logger: a.log, Now: o.now}
+	if o.customers != nil {
+		deps.Customers = o.customers
+	}
 	if a.firestore != nil {
 		deps.Ledger, deps.Assignments = fsstore.NewLedger(a.firestore), fsstore.NewAssignments(a.firestore)
 	} else {
 		deps.Ledger, deps.Assignments = inmem.NewLedger(), inmem.NewAssignments()
 	}
-	fcfg := conversation.Config{
+	if o.ledger != nil {
+		deps.Ledger = o.ledger(deps.Ledger)
+	}
+	flow := conversation.New(conversation.Config{
 		Workspace:      cfg.Workspace,
 		PoolQueue:      cfg.PoolQueue,
 		FallbackWorker: cfg.FallbackWorker,
@@ -117,27 +153,19 @@ func (a *App) buildFlow() {
 		// A delivery cannot act past its handler deadline, so a retry
 		// after it may safely take over.
 		Lease: cfg.HandlerTimeout,
-	}
-	// One Flow per function, for the function name in its logs; they
-	// share the client and the stores.
-	for name, handler := range map[string]func(*conversation.Flow) http.Handler{
-		"routing":    (*conversation.Flow).Routing,
-		"pre-event":  (*conversation.Flow).PreEvent,
-		"post-event": (*conversation.Flow).PostEvent,
-	} {
-		d := deps
-		d.Logger = a.log.With("function", name)
-		a.twilioFacing(name, handler(conversation.New(fcfg, d)))
-	}
+	}, deps)
+	a.twilioFacing("routing", flow.Routing())
+	a.twilioFacing("pre-event", flow.PreEvent())
+	a.twilioFacing("post-event", flow.PostEvent())
 }
 
-// NewSyncer returns a full/incremental sync from Strapi into the cache, or
-// nil without Strapi settings.
-func (a *App) NewSyncer(progress func(crmsync.Progress)) *crmsync.Syncer {
-	if a.Strapi == nil {
+// NewSyncer returns a full/incremental sync of the customers from the CRM
+// into the cache, or nil without a CRM.
+func (a *App) NewSyncer(progress func(crmsync.Progress)) *crmsync.Syncer[crm.Customer] {
+	if a.source == nil {
 		return nil
 	}
-	return crmsync.New(a.Strapi, a.Store, crmsync.Options{
+	return crmsync.New(crmsync.Customers(a.source, a.Store), crmsync.Options{
 		Progress: progress,
 		Logger:   a.log.With("function", "sync"),
 	})
@@ -153,12 +181,12 @@ func (a *App) syncHandler() http.Handler {
 	}
 	// No handler deadline here: a full sync of a large CRM takes longer
 	// than a webhook may, and the function's own timeout bounds it.
-	return crmsync.NewHandler(syncer, crmsync.HandlerConfig{
+	return crmsync.NewHandler(syncer, a.webhooks, crmsync.HandlerConfig{
 		WebhookSecret:    a.Config.StrapiWebhookSecret,
 		SchedulerAccount: a.Config.SchedulerAccount,
 		Audience:         a.Config.SyncAudience,
 		Validator:        crmsync.GoogleIDTokens{},
-		Logger:           a.log.With("function", "sync"),
+		Logger:           a.log,
 	})
 }
 
@@ -201,8 +229,18 @@ func (a *App) buildStore(ctx context.Context) error {
 // twilioFacing registers a handler behind the signature check and the
 // handler deadline.
 func (a *App) twilioFacing(name string, h http.Handler) {
-	v := webhook.NewVerifier(a.Config.TwilioAuthToken, a.log.With("function", name), a.Config.PublicURL(name))
-	a.handlers[name] = withDeadline(a.Config.HandlerTimeout, v.Wrap(h))
+	// The verifier's own logger names the function: it may warn when
+	// built, outside any request.
+	v := webhook.NewVerifier(a.Config.TwilioAuthToken, a.log.With(logging.FunctionKey, name), a.Config.PublicURL(name))
+	a.handlers[name] = named(name, withDeadline(a.Config.HandlerTimeout, v.Wrap(h)))
+}
+
+// named puts the function's name in each request's context, where the
+// logger reads it (logging.WithFunction).
+func named(name string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(logging.WithFunction(r.Context(), name)))
+	})
 }
 
 func withDeadline(d time.Duration, h http.Handler) http.Handler {
@@ -213,14 +251,13 @@ func withDeadline(d time.Duration, h http.Handler) http.Handler {
 	})
 }
 
-// ServeFunction serves one request to the named function.
-func (a *App) ServeFunction(name string, w http.ResponseWriter, r *http.Request) {
-	h, ok := a.handlers[name]
-	if !ok {
-		Unavailable(name).ServeHTTP(w, r)
-		return
+// Handler returns the named function's handler: one of Functions, or
+// Unavailable for any other name.
+func (a *App) Handler(name string) http.Handler {
+	if h, ok := a.handlers[name]; ok {
+		return h
 	}
-	h.ServeHTTP(w, r)
+	return Unavailable(name)
 }
 
 // Close releases the clients.

@@ -2,14 +2,11 @@ package app_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -27,40 +24,6 @@ import (
 // The Firestore tests of this package use the emulator; the others never
 // touch it.
 func TestMain(m *testing.M) { firestoretest.Main(m) }
-
-// Stores the whole-app tests run against.
-const (
-	inMemory    = "inmem"
-	onFirestore = "firestore"
-)
-
-// newApp builds the App on the named store: the in-memory one, or the
-// Firestore emulator on a project of the test's own.
-func newApp(t *testing.T, store string, opts apptest.Options) *apptest.Harness {
-	t.Helper()
-	env := config.Env{}
-	for k, v := range opts.Env {
-		env[k] = v
-	}
-	if store == onFirestore {
-		host := os.Getenv(firestoretest.EnvHost)
-		if host == "" {
-			t.Fatalf("no Firestore emulator: %s is not set", firestoretest.EnvHost)
-		}
-		env["FIRESTORE_EMULATOR_HOST"] = host
-		env["GOOGLE_CLOUD_PROJECT"] = "app-" + randomHex(t)
-	}
-	opts.Env = env
-	return apptest.New(t, opts)
-}
-
-func randomHex(t *testing.T) string {
-	b := make([]byte, 8)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
 
 // since returns the deliveries after the first n.
 func since(h *apptest.Harness, n int) []twiliofake.Delivery {
@@ -128,9 +91,9 @@ func workersPath(h *apptest.Harness, _ string) string {
 // reply, the one connecting them, and the conversation one worker.
 func turnOutcome(t *testing.T, h *apptest.Harness, conv, text string) {
 	t.Helper()
-	ws := workersIn(h, conv)
+	ws := h.Workers(conv)
 	if len(ws) != 1 {
-		t.Errorf("workers = %v, want one\n  %s", ws, strings.Join(transcript(h, conv), "\n  "))
+		t.Errorf("workers = %v, want one\n  %s", ws, strings.Join(h.Transcript(conv), "\n  "))
 		return
 	}
 	want := bot.ConnectingAgent(ws[0])
@@ -139,7 +102,7 @@ func turnOutcome(t *testing.T, h *apptest.Harness, conv, text string) {
 	}
 	msgs := h.Twilio.Messages(conv)
 	if n := replies(h, conv, text); n != 1 || msgs[len(msgs)-1].Body != want {
-		t.Errorf("%d replies to %q, want 1: %q\n  %s", n, text, want, strings.Join(transcript(h, conv), "\n  "))
+		t.Errorf("%d replies to %q, want 1: %q\n  %s", n, text, want, strings.Join(h.Transcript(conv), "\n  "))
 	}
 }
 
@@ -251,12 +214,12 @@ func TestKilledMidTurn(t *testing.T) {
 	// App on the emulator is too slow for the 1 s deadline when the
 	// package's other tests run alongside; flow's TestResumeAfterCrash
 	// covers the Firestore ledger.
-	for _, store := range []string{inMemory} {
+	for _, store := range []apptest.Store{apptest.InMemory} {
 		for _, tt := range tests {
-			t.Run(store+"/"+tt.name, func(t *testing.T) {
+			t.Run(string(store)+"/"+tt.name, func(t *testing.T) {
 				t.Parallel()
 				const deadline = time.Second
-				h := newApp(t, store, apptest.Options{Env: config.Env{
+				h := apptest.New(t, apptest.Options{Store: store, Env: config.Env{
 					"HANDLER_TIMEOUT": deadline.String(),
 					"TWILIO_TIMEOUT":  "10s", // longer than the function lives
 				}})
@@ -381,7 +344,7 @@ func TestStrapiDown(t *testing.T) {
 			if got, _ := h.Twilio.Conversation(conv); got.FriendlyName == "" || strings.Contains(got.FriendlyName, "4155550123") {
 				t.Errorf("unknown customer's conversation named %q, want the masked number", got.FriendlyName)
 			}
-			if got := transcript(h, conv); len(got) != 3 {
+			if got := h.Transcript(conv); len(got) != 3 {
 				t.Errorf("unknown customer's conversation:\n  %s\nwant welcome, message, menu", strings.Join(got, "\n  "))
 			}
 		})
@@ -455,7 +418,7 @@ func TestFirestoreDownBotTurn(t *testing.T) {
 		h.Twilio.Redeliver(context.Background(), d)
 	}
 	if n := replies(h, conv, "hi"); n != 1 {
-		t.Errorf("%d replies to the customer's message, want 1 (the menu):\n  %s", n, strings.Join(transcript(h, conv), "\n  "))
+		t.Errorf("%d replies to the customer's message, want 1 (the menu):\n  %s", n, strings.Join(h.Transcript(conv), "\n  "))
 	}
 }
 
@@ -464,15 +427,15 @@ func TestFirestoreDownBotTurn(t *testing.T) {
 // through the whole App, on each store.
 func TestFiftyConversations(t *testing.T) {
 	const n = 50
-	for _, store := range []string{inMemory, onFirestore} {
-		t.Run(store, func(t *testing.T) {
-			if store == onFirestore {
+	for _, store := range apptest.Stores {
+		t.Run(string(store), func(t *testing.T) {
+			if store == apptest.Firestore {
 				t.Skip("defect: on the Firestore emulator (under -race) 150 of the burst's 250 deliveries " +
 					"miss the 4 s deadline (bot turns, routing and onParticipantAdded answer 500), and " +
 					"redeliveries still fail; 24 at once (flow's TestConcurrentAgents) pass")
 			}
 			t.Parallel()
-			h := newApp(t, store, apptest.Options{})
+			h := apptest.New(t, apptest.Options{Store: store})
 			q := h.Twilio.QueueSID()
 			for i := range n {
 				h.Twilio.AddWorker(fmt.Sprintf("w%02d@example.com", i), true, nil, q)
@@ -490,15 +453,15 @@ func TestFiftyConversations(t *testing.T) {
 				}
 			}
 			t.Logf("%s: %d of %d deliveries of the burst failed; redelivering them", store, failedFirst, len(h.Twilio.Deliveries()))
-			if store == inMemory {
+			if store == apptest.InMemory {
 				answeredInTime(t, h.Twilio.Deliveries(), h.Config.HandlerTimeout, false)
 			}
 			redeliverFailed(t, h, h.Twilio.Deliveries())
 			taken := map[string]string{}
 			for i, conv := range convs {
-				ws := workersIn(h, conv)
+				ws := h.Workers(conv)
 				if len(ws) != 1 || replies(h, conv, "AGENT") != 1 {
-					t.Errorf("conversation %d: workers %v\n  %s", i, ws, strings.Join(transcript(h, conv), "\n  "))
+					t.Errorf("conversation %d: workers %v\n  %s", i, ws, strings.Join(h.Transcript(conv), "\n  "))
 					continue
 				}
 				if other, dup := taken[ws[0]]; dup {
@@ -516,7 +479,7 @@ func TestFiftyConversations(t *testing.T) {
 				res, err := h.Twilio.CustomerTexts(context.Background(), from, apptest.ProxyNumber, texts[i%len(texts)])
 				return errString(err, res)
 			})
-			if ws := workersIn(h, conv); len(ws) != 1 {
+			if ws := h.Workers(conv); len(ws) != 1 {
 				t.Errorf("racing messages added %v, want one worker", ws)
 			}
 			connecting := 0
@@ -526,7 +489,7 @@ func TestFiftyConversations(t *testing.T) {
 				}
 			}
 			if connecting != 1 {
-				t.Errorf("%d connecting replies, want 1:\n  %s", connecting, strings.Join(transcript(h, conv), "\n  "))
+				t.Errorf("%d connecting replies, want 1:\n  %s", connecting, strings.Join(h.Transcript(conv), "\n  "))
 			}
 		})
 	}

@@ -20,33 +20,11 @@ import (
 
 const maria = "+33679500001"
 
-func transcript(h *apptest.Harness, conv string) []string {
-	var out []string
-	for _, m := range h.Twilio.Messages(conv) {
-		out = append(out, m.Author+": "+m.Body)
-	}
-	return out
-}
-
-func workersIn(h *apptest.Harness, conv string) []string {
-	var out []string
-	for _, p := range h.Twilio.Participants(conv) {
-		if p.Identity != "" {
-			out = append(out, p.Identity)
-		}
-	}
-	return out
-}
-
+// text plays the customer at from texting body, and returns the
+// conversation.
 func text(t *testing.T, h *apptest.Harness, from, body string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	res, err := h.Twilio.CustomerTexts(ctx, from, apptest.ProxyNumber, body)
-	if err != nil || res.Rejected {
-		t.Fatalf("%q: %+v, %v (rejections %+v)", body, res, err, h.Twilio.Rejections())
-	}
-	return res.ConversationSID
+	return h.Text(t, from, body).ConversationSID
 }
 
 // TestFlowThroughApp plays conversations against the App as built from
@@ -71,10 +49,10 @@ func TestFlowThroughApp(t *testing.T) {
 		maria + ": Ann@Example.com",
 		"system: " + bot.Connecting("ann@example.com"),
 	}
-	if got := transcript(h, conv); !slices.Equal(got, want) {
+	if got := h.Transcript(conv); !slices.Equal(got, want) {
 		t.Errorf("transcript:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
-	if w := workersIn(h, conv); !slices.Equal(w, []string{"ann@example.com"}) {
+	if w := h.Workers(conv); !slices.Equal(w, []string{"ann@example.com"}) {
 		t.Errorf("workers = %v", w)
 	}
 	if c, _ := h.Twilio.Conversation(conv); c.FriendlyName != "Maria Sanchez" {
@@ -84,17 +62,17 @@ func TestFlowThroughApp(t *testing.T) {
 	// "agent": ann just took Maria's conversation; bob accepted his last
 	// task long ago. Bob first, then ann.
 	agentConv := text(t, h, "+447491000002", "AGENT")
-	if w := workersIn(h, agentConv); !slices.Equal(w, []string{"bob@example.com"}) {
+	if w := h.Workers(agentConv); !slices.Equal(w, []string{"bob@example.com"}) {
 		t.Errorf("AGENT went to %v, want bob", w)
 	}
 	next := text(t, h, "+5521989500003", "agent")
-	if w := workersIn(h, next); !slices.Equal(w, []string{"ann@example.com"}) {
+	if w := h.Workers(next); !slices.Equal(w, []string{"ann@example.com"}) {
 		t.Errorf("second AGENT went to %v, want ann", w)
 	}
 	h.Twilio.SetWorkerAvailable("ann@example.com", false)
 	h.Twilio.SetWorkerAvailable("bob@example.com", false)
 	fallback := text(t, h, "+14155550123", "AGENT")
-	if w := workersIn(h, fallback); !slices.Equal(w, []string{"duty@example.com"}) {
+	if w := h.Workers(fallback); !slices.Equal(w, []string{"duty@example.com"}) {
 		t.Errorf("with nobody available AGENT went to %v, want the fallback worker", w)
 	}
 	for _, d := range h.Twilio.Deliveries() {
@@ -141,10 +119,10 @@ func TestFlowReturningCustomer(t *testing.T) {
 		t.Fatalf("close: %d", closeConv)
 	}
 	second := text(t, h, maria, "hello again")
-	if w := workersIn(h, second); !slices.Equal(w, []string{"bob@example.com"}) {
+	if w := h.Workers(second); !slices.Equal(w, []string{"bob@example.com"}) {
 		t.Errorf("returning customer went to %v, want bob", w)
 	}
-	if got := transcript(h, second); len(got) != 2 || !strings.Contains(got[0], bot.Connecting("bob@example.com")) {
+	if got := h.Transcript(second); len(got) != 2 || !strings.Contains(got[0], bot.Connecting("bob@example.com")) {
 		t.Errorf("transcript: %v", got)
 	}
 }
@@ -179,7 +157,7 @@ func TestFlowWithoutTwilio(t *testing.T) {
 		rec := httptest.NewRecorder()
 		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("EventType=onMessageAdd"))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		a.ServeFunction(name, rec, r)
+		a.Handler(name).ServeHTTP(rec, r)
 		if rec.Code != want {
 			t.Errorf("%s without Twilio: %d, want %d", name, rec.Code, want)
 		}

@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/bot"
+	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/strapitest"
@@ -49,67 +51,59 @@ func BenchmarkBotTurn(b *testing.B) {
 	sample := customersFile(b, customers)
 	// The fake's SIDs are the same from one fake to the next, so each run
 	// needs a store (ledger, claims) of its own.
-	stores := map[string]func(*testing.B) map[string]string{
-		"experthub":       func(b *testing.B) map[string]string { return firestoreProject(b, customers) },
-		"experthub-inmem": func(*testing.B) map[string]string { return map[string]string{"CRM_SAMPLE_FILE": sample} },
+	stores := map[string]func(*testing.B) apptest.Options{
+		"experthub": func(b *testing.B) apptest.Options {
+			return apptest.Options{Store: apptest.Firestore,
+				Env: config.Env{"GOOGLE_CLOUD_PROJECT": firestoreProject(b, customers)["GOOGLE_CLOUD_PROJECT"]}}
+		},
+		"experthub-inmem": func(*testing.B) apptest.Options {
+			return apptest.Options{Env: config.Env{"CRM_SAMPLE_FILE": sample}}
+		},
 	}
 	for _, sc := range []struct{ name, body string }{
 		{"agent", "I want to talk to an agent please"},
 		{"worker", "Can I speak with " + namedWorker + "?"},
 	} {
 		b.Run(sc.name+"/seed", func(b *testing.B) {
-			t := newTurnBench(b, customers)
-			s := &seedPreEvent{twilio: twilio.New(t.fake.ClientConfig()), fake: t.fake,
+			fake := twiliofake.NewServer(twiliofake.Config{})
+			b.Cleanup(fake.Close)
+			s := &seedPreEvent{twilio: twilio.New(fake.ClientConfig()), fake: fake,
 				crm: &seed{base: stub.URL, identifier: strapiUser, password: strapiPassword}}
-			v := webhook.NewVerifier(authToken, logging.New(io.Discard, "error"), t.url("pre-event"))
-			t.serve(v.Wrap(s))
-			t.fake.SetWebhooks(twiliofake.Webhooks{
-				PreWebhookURL: t.url("pre-event"),
+			mux := http.NewServeMux()
+			srv := httptest.NewServer(mux)
+			b.Cleanup(srv.Close)
+			v := webhook.NewVerifier(authToken, logging.New(io.Discard, "error"), srv.URL+"/pre-event")
+			mux.Handle("/pre-event", v.Wrap(s))
+			fake.SetWebhooks(twiliofake.Webhooks{
+				PreWebhookURL: srv.URL + "/pre-event",
 				Filters:       []string{"onMessageAdd"},
 			})
-			t.run(b, sc.body)
+			newTurnBench(fake, customers).run(b, sc.body)
 		})
 		for _, variant := range []string{"experthub", "experthub-inmem"} {
 			b.Run(sc.name+"/"+variant, func(b *testing.B) {
-				t := newTurnBench(b, customers)
-				env := baseEnv()
-				for k, v := range stores[variant](b) {
-					env[k] = v
-				}
-				env["PUBLIC_BASE_URL"] = t.srv.URL
-				env["TWILIO_API_BASE_URL"] = t.fake.URL
-				env["FRONTLINE_WORKSPACE"] = t.fake.WorkspaceSID()
-				env["FRONTLINE_DEFAULT_POOL_QUEUE"] = t.fake.QueueSID()
-				a := newApp(b, env)
-				t.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					a.ServeFunction(strings.Trim(r.URL.Path, "/"), w, r)
-				}))
-				t.fake.SetWebhooks(twiliofake.Webhooks{
-					PreWebhookURL:  t.url("pre-event"),
-					PostWebhookURL: t.url("post-event"),
-					RoutingURL:     t.url("routing"),
-					Filters:        []string{"onConversationAdd", "onParticipantAdded", "onMessageAdded"},
-				})
-				t.run(b, sc.body)
+				opts := stores[variant](b)
+				opts.Env["CACHE_TTL"] = "" // the default
+				// The recommended filters (package conversation), without
+				// onMessageAdd.
+				opts.Filters = []string{"onConversationAdd", "onParticipantAdded", "onMessageAdded"}
+				h := newApp(b, opts)
+				newTurnBench(h.Twilio, customers).run(b, sc.body)
 			})
 		}
 	}
 }
 
-// turnBench is a fake Twilio with workers and the server its webhooks go
-// to.
+// turnBench is a fake Twilio, with workers, whose webhooks go to the
+// handlers measured.
 type turnBench struct {
 	fake      *twiliofake.Server
-	srv       *httptest.Server
-	handler   http.Handler
 	customers []crm.Customer
 	next      int // the next customer to write in
 }
 
-func newTurnBench(b *testing.B, customers []crm.Customer) *turnBench {
-	t := &turnBench{customers: customers}
-	t.fake = twiliofake.NewServer(twiliofake.Config{})
-	b.Cleanup(t.fake.Close)
+func newTurnBench(fake *twiliofake.Server, customers []crm.Customer) *turnBench {
+	t := &turnBench{fake: fake, customers: customers}
 	// Five agents in the pool, idle for different times, and the worker
 	// customers ask for by name.
 	for i, name := range []string{"ann", "bob", "cho", "dev", "eve"} {
@@ -119,16 +113,8 @@ func newTurnBench(b *testing.B, customers []crm.Customer) *turnBench {
 	}
 	t.fake.AddWorker(namedWorker, true, nil, t.fake.QueueSID())
 	t.fake.SetLatency(twilioLatency)
-	t.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t.handler.ServeHTTP(w, r)
-	}))
-	b.Cleanup(t.srv.Close)
 	return t
 }
-
-func (t *turnBench) url(function string) string { return t.srv.URL + "/" + function }
-
-func (t *turnBench) serve(h http.Handler) { t.handler = h }
 
 // run times the turn: each iteration a new customer says hello (untimed:
 // the conversation is created and welcomed), then writes body.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"slices"
@@ -16,7 +15,7 @@ import (
 	"cloud.google.com/go/firestore"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/experthub/experthub/internal/app"
+	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/fsstore"
@@ -41,22 +40,22 @@ const (
 // in-memory store do, spends time collecting it, which would land on the
 // microseconds of a cache hit in a function instance that holds none.
 type crmFixture struct {
-	n      int
-	ids    []string // customer ids
-	phones []string // each customer's first channel, as Strapi stores it
-	sample string   // CRM_SAMPLE_FILE holding the customers
-	fsVars map[string]string
-	fs     *firestore.Client
-	// strapi counts the Strapi requests of the variant measured: an empty
-	// Strapi the apps could read through to, then the seed's.
-	strapi *strapitest.Server
-	seed   *seed
+	n       int
+	ids     []string // customer ids
+	phones  []string // each customer's first channel, as Strapi stores it
+	sample  string   // CRM_SAMPLE_FILE holding the customers
+	project string   // the emulator project holding the customers
+	fs      *firestore.Client
+	seed    *seed
 	// apps: "hit" is Firestore behind the in-process layer; "miss" reads
 	// Firestore on every lookup (CACHE_TTL=0); "inmem" is the local
 	// runner's in-memory store.
-	apps map[string]*app.App
+	apps map[string]*apptest.Harness
 	// urls of the CRM callback: the apps' and "seed".
 	urls map[string]string
+	// strapis count the Strapi requests of each variant: for an app an
+	// empty Strapi it could read through to, for "seed" the seed's.
+	strapis map[string]*strapitest.Server
 	// stops ends what the current phase started.
 	stops []func()
 }
@@ -66,7 +65,7 @@ type crmFixture struct {
 func newCRMFixture(b *testing.B, n int) *crmFixture {
 	b.Helper()
 	ctx := context.Background()
-	fx := &crmFixture{n: n, apps: map[string]*app.App{}, urls: map[string]string{}}
+	fx := &crmFixture{n: n, apps: map[string]*apptest.Harness{}, urls: map[string]string{}, strapis: map[string]*strapitest.Server{}}
 	b.Cleanup(fx.stop)
 
 	// The customers as the Strapi client decodes them, from a stub of
@@ -81,56 +80,47 @@ func newCRMFixture(b *testing.B, n int) *crmFixture {
 	fx.sample = customersFile(b, customers)
 	// Expert Hub's cache holds what a full sync writes; writing it
 	// directly is quicker, and the sync has a benchmark of its own.
-	fx.fsVars = firestoreProject(b, customers)
-	client, err := fsstore.NewClient(ctx, fx.fsVars["GOOGLE_CLOUD_PROJECT"], "")
+	fx.project = firestoreProject(b, customers)["GOOGLE_CLOUD_PROJECT"]
+	client, err := fsstore.NewClient(ctx, fx.project, "")
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { client.Close() })
 	fx.fs = client
 
-	// An empty Strapi: the apps would read through to it on a miss, and
-	// it counts that they never do.
-	fx.strapi = strapitest.NewServer(5, strapitest.WithAPIToken(strapiToken), strapitest.WithLatency(strapiLatency))
-	fx.stops = append(fx.stops, fx.strapi.Close)
-	fx.serveApp(b, "hit", withVars(fx.fsVars, map[string]string{
+	fx.serveApp(b, "hit", apptest.Firestore, config.Env{
+		"GOOGLE_CLOUD_PROJECT": fx.project,
 		// A TTL longer than the default 30 s, so that the warm-up, which
 		// at 100 000 customers takes longer than that, stays cached: the
 		// TTL decides how often a lookup hits, not what a hit costs.
 		"CACHE_TTL": "10m",
-	}))
-	fx.serveApp(b, "miss", withVars(fx.fsVars, map[string]string{"CACHE_TTL": "0"}))
+	})
+	fx.serveApp(b, "miss", apptest.Firestore, config.Env{"GOOGLE_CLOUD_PROJECT": fx.project, "CACHE_TTL": "0"})
 	return fx
 }
 
-// serveApp builds an app from vars and serves its crm function.
-func (fx *crmFixture) serveApp(b *testing.B, name string, vars map[string]string) {
-	env := baseEnv()
-	for k, v := range withVars(map[string]string{
-		"STRAPI_URL": fx.strapi.URL, "STRAPI_API_TOKEN": strapiToken, "STRAPI_VERSION": "5",
-		// The emulator's queries take seconds at 100 000 customers (see
-		// emulator-floor); measure them rather than the 4 s deadline.
-		"HANDLER_TIMEOUT": "2m",
-	}, vars) {
-		env[k] = v
-	}
-	cfg, err := config.Parse(env)
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := app.New(context.Background(), cfg, appLog())
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.ServeFunction("crm", w, r)
-	}))
-	fx.apps[name], fx.urls[name] = a, srv.URL
+// serveApp builds an app on store with env and serves its crm function.
+func (fx *crmFixture) serveApp(b *testing.B, name string, store apptest.Store, env config.Env) {
+	h := newApp(b, apptest.Options{
+		Store: store,
+		// An empty Strapi: the app would read through to it on a miss,
+		// and it counts that the app never does.
+		StrapiVersion: 5,
+		StrapiOptions: []strapitest.Option{strapitest.WithLatency(strapiLatency)},
+		Env: withVars(config.Env{
+			"PUBLIC_BASE_URL": publicBase, // the URL requests are signed for
+			// The emulator's queries take seconds at 100 000 customers
+			// (see emulator-floor); measure them rather than the 4 s
+			// deadline.
+			"HANDLER_TIMEOUT": "2m",
+		}, env),
+	})
+	fx.apps[name], fx.urls[name], fx.strapis[name] = h, h.Server.URL+"/crm", h.Strapi
 	fx.stops = append(fx.stops, func() {
-		srv.Close()
-		a.Close()
+		h.Close()
 		delete(fx.apps, name)
 		delete(fx.urls, name)
+		delete(fx.strapis, name)
 	})
 }
 
@@ -146,15 +136,13 @@ func (fx *crmFixture) stop() {
 // inmemPhase replaces the Firestore apps with the in-memory one.
 func (fx *crmFixture) inmemPhase(b *testing.B) {
 	fx.stop()
-	fx.strapi = strapitest.NewServer(5, strapitest.WithAPIToken(strapiToken), strapitest.WithLatency(strapiLatency))
-	fx.stops = append(fx.stops, fx.strapi.Close)
-	fx.serveApp(b, "inmem", map[string]string{"CRM_SAMPLE_FILE": fx.sample, "CACHE_TTL": "0"})
+	fx.serveApp(b, "inmem", apptest.InMemory, config.Env{"CRM_SAMPLE_FILE": fx.sample, "CACHE_TTL": "0"})
 }
 
 // seedPhase replaces the apps with the seed and its Strapi.
 func (fx *crmFixture) seedPhase(b *testing.B) {
 	fx.stop()
-	fx.strapi = strapitest.NewServer(5,
+	stub := strapitest.NewServer(5,
 		strapitest.WithCustomers(fx.n),
 		strapitest.WithAPIToken(strapiToken),
 		strapitest.WithUser(strapiUser, strapiPassword),
@@ -162,11 +150,11 @@ func (fx *crmFixture) seedPhase(b *testing.B) {
 		// The seed logs in on every request; Strapi's 10 logins a minute
 		// would stop it after the tenth.
 		strapitest.WithAuthRateLimit(0))
-	fx.seed = &seed{base: fx.strapi.URL, identifier: strapiUser, password: strapiPassword}
+	fx.seed = &seed{base: stub.URL, identifier: strapiUser, password: strapiPassword}
 	v := webhook.NewVerifier(authToken, logging.New(io.Discard, "error"), publicBase+"/crm")
 	srv := httptest.NewServer(v.Wrap(fx.seed))
-	fx.urls["seed"] = srv.URL
-	fx.stops = append(fx.stops, fx.strapi.Close, srv.Close)
+	fx.urls["seed"], fx.strapis["seed"] = srv.URL, stub
+	fx.stops = append(fx.stops, stub.Close, srv.Close)
 }
 
 // bulkLoad writes customers to the store in parallel batches.
@@ -241,12 +229,12 @@ func BenchmarkCRM(b *testing.B) {
 					idx, w = hot, warmAll
 				}
 				b.Run("address/"+v, func(b *testing.B) {
-					fx.benchLookups(b, idx, fx.apps[v].Customers.CustomerByAddress, w)
+					fx.benchLookups(b, v, idx, fx.apps[v].App.Customers.CustomerByAddress, w)
 				})
 			}
 			b.Run("emulator-floor", func(b *testing.B) {
 				q := fx.fs.Collection(fsstore.DefaultCollection).Limit(1)
-				fx.timed(b, func(int) {
+				timed(b, nil, func(int) {
 					if _, err := q.Documents(context.Background()).GetAll(); err != nil {
 						b.Fatal(err)
 					}
@@ -257,14 +245,14 @@ func BenchmarkCRM(b *testing.B) {
 			b.Run("details/inmem", func(b *testing.B) { fx.benchPosts(b, "inmem", details(random), warmBrief) })
 			b.Run("list/inmem", func(b *testing.B) { fx.benchPosts(b, "inmem", list, warmBrief) })
 			b.Run("address/inmem", func(b *testing.B) {
-				fx.benchLookups(b, random, fx.apps["inmem"].Customers.CustomerByAddress, warmBrief)
+				fx.benchLookups(b, "inmem", random, fx.apps["inmem"].App.Customers.CustomerByAddress, warmBrief)
 			})
 
 			fx.seedPhase(b)
 			b.Run("details/seed", func(b *testing.B) { fx.benchPosts(b, "seed", details(random), warmNone) })
 			b.Run("list/seed", func(b *testing.B) { fx.benchPosts(b, "seed", list, warmNone) })
 			b.Run("address/seed", func(b *testing.B) {
-				fx.benchLookups(b, random, func(ctx context.Context, phone string) (crm.Customer, error) {
+				fx.benchLookups(b, "seed", random, func(ctx context.Context, phone string) (crm.Customer, error) {
 					return fx.seed.fetchByPhoneNumber(ctx, phone)
 				}, warmNone)
 			})
@@ -276,11 +264,12 @@ func BenchmarkCRM(b *testing.B) {
 func (fx *crmFixture) benchPosts(b *testing.B, variant string, reqs []signed, w warmth) {
 	target := fx.urls[variant]
 	warmUp(w, len(reqs), func(i int) { mustPost(b, target, reqs[i]) })
-	fx.timed(b, func(i int) { mustPost(b, target, reqs[i%len(reqs)]) })
+	timed(b, fx.strapis[variant], func(i int) { mustPost(b, target, reqs[i%len(reqs)]) })
 }
 
-// benchLookups finds the customers at idx by their phone number in turn.
-func (fx *crmFixture) benchLookups(b *testing.B, idx []int, find func(context.Context, string) (crm.Customer, error), w warmth) {
+// benchLookups finds the customers at idx by their phone number in turn,
+// as the variant does.
+func (fx *crmFixture) benchLookups(b *testing.B, variant string, idx []int, find func(context.Context, string) (crm.Customer, error), w warmth) {
 	ctx := context.Background()
 	lookup := func(j int) {
 		c, err := find(ctx, fx.phones[j])
@@ -292,7 +281,7 @@ func (fx *crmFixture) benchLookups(b *testing.B, idx []int, find func(context.Co
 		}
 	}
 	warmUp(w, len(idx), func(i int) { lookup(idx[i]) })
-	fx.timed(b, func(i int) { lookup(idx[i%len(idx)]) })
+	timed(b, fx.strapis[variant], func(i int) { lookup(idx[i%len(idx)]) })
 }
 
 // warmth is what runs, untimed, before a benchmark.
@@ -325,11 +314,14 @@ func warmUp(w warmth, n int, do func(i int)) {
 
 // timed runs op(0), op(1)… as the benchmark's loop. Besides the mean
 // time it reports the median (p50-ms: the machine is shared, and a median
-// shrugs off another process's burst), the Strapi requests made per
-// operation, and the CPU this process spent per operation (client,
-// handler and the Strapi stub; not the emulator, another process).
-func (fx *crmFixture) timed(b *testing.B, op func(i int)) {
-	fx.strapi.ResetRequests()
+// shrugs off another process's burst), the requests made per operation
+// to strapi (nil: one nothing asks), and the CPU this process spent per
+// operation (client, handler and the Strapi stub; not the emulator,
+// another process).
+func timed(b *testing.B, strapi *strapitest.Server, op func(i int)) {
+	if strapi != nil {
+		strapi.ResetRequests()
+	}
 	runtime.GC() // not the garbage of the benchmark before
 	var took []time.Duration
 	cpu := cpuTime()
@@ -342,7 +334,9 @@ func (fx *crmFixture) timed(b *testing.B, op func(i int)) {
 	n := float64(len(took))
 	total := 0
 	for _, r := range []string{strapitest.RouteLogin, strapitest.RouteList, strapitest.RouteOne} {
-		total += fx.strapi.Requests(r)
+		if strapi != nil {
+			total += strapi.Requests(r)
+		}
 	}
 	b.ReportMetric(float64(total)/n, "strapi-req/op")
 	b.ReportMetric(ms(cpu)/n, "cpu-ms/op")

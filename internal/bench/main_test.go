@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,12 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/experthub/experthub/internal/app"
+	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/firestoretest"
 	"github.com/experthub/experthub/internal/fsstore"
-	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
 
@@ -73,8 +71,8 @@ const (
 	worker = "worker1@example.com"
 )
 
-// baseEnv is the configuration every benchmarked App starts from: Twilio
-// credentials (fake; nothing here calls Twilio), quiet logs.
+// baseEnv is the configuration BenchmarkAppNew builds the App from:
+// Twilio credentials (fake; nothing here calls Twilio), quiet logs.
 func baseEnv() config.Env {
 	return config.Env{
 		"PUBLIC_BASE_URL":     publicBase,
@@ -85,28 +83,16 @@ func baseEnv() config.Env {
 	}
 }
 
-// newApp builds the application from env as the functions do.
-func newApp(tb testing.TB, env config.Env) *app.App {
-	tb.Helper()
-	cfg, err := config.Parse(env)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	a, err := app.New(context.Background(), cfg, appLog())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { a.Close() })
-	return a
-}
-
-// appLog is where the apps log: nowhere, or to stderr with
-// EXPERTHUB_BENCH_LOG=1 (at debug level) to see why a benchmark fails.
-func appLog() *slog.Logger {
+// newApp builds a whole Expert Hub (apptest) with opts, logging nowhere,
+// or to stderr with EXPERTHUB_BENCH_LOG=1 (at debug level) to see why a
+// benchmark fails.
+func newApp(b *testing.B, opts apptest.Options) *apptest.Harness {
+	b.Helper()
+	opts.LogLevel, opts.LogOutput = "error", io.Discard
 	if os.Getenv("EXPERTHUB_BENCH_LOG") == "1" {
-		return logging.New(os.Stderr, "debug")
+		opts.LogLevel, opts.LogOutput = "debug", os.Stderr
 	}
-	return logging.New(io.Discard, "error")
+	return apptest.New(b, opts)
 }
 
 // signed is a webhook request as Twilio sends it: a form body and its

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,7 +30,8 @@ import (
 func buildExperthub(b *testing.B) string {
 	b.Helper()
 	bin := filepath.Join(b.TempDir(), "experthub")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "./cmd/experthub")
+	// go test puts its own GOROOT/bin first on the PATH.
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/experthub")
 	cmd.Dir = filepath.Join("..", "..") // the module root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("go build ./cmd/experthub: %v\n%s", err, out)

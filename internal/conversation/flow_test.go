@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/bot"
+	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/conversation"
 )
 
@@ -177,25 +179,25 @@ func TestConversations(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, options{flow: conversation.Config{FallbackWorker: tt.fallback}})
+			e := newEnv(t, apptest.Options{Env: config.Env{"FALLBACK_WORKER": tt.fallback}})
 			for _, id := range sortedKeys(tt.workers) {
-				e.fake.AddWorker(id, tt.workers[id], nil, e.fake.QueueSID())
+				e.Twilio.AddWorker(id, tt.workers[id], nil, e.Twilio.QueueSID())
 			}
 			var conv string
 			for _, text := range tt.texts {
 				conv = e.text(tt.from, text).ConversationSID
 			}
-			got := e.transcript(conv)
+			got := e.Transcript(conv)
 			for i := range got {
 				got[i] = strings.Replace(got[i], tt.from+": ", "C: ", 1)
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("transcript:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
 			}
-			if w := e.workersIn(conv); !slices.Equal(w, tt.wantWorkers) {
+			if w := e.Workers(conv); !slices.Equal(w, tt.wantWorkers) {
 				t.Errorf("workers in the conversation = %v, want %v", w, tt.wantWorkers)
 			}
-			c, _ := e.fake.Conversation(conv)
+			c, _ := e.Twilio.Conversation(conv)
 			if c.FriendlyName != tt.wantName {
 				t.Errorf("friendly name = %q, want %q", c.FriendlyName, tt.wantName)
 			}
@@ -212,12 +214,12 @@ func TestConversations(t *testing.T) {
 			if (tt.wantCustomer != "") != strings.HasPrefix(convAttrs["avatar"], "https://") {
 				t.Errorf("conversation attributes = %s", c.Attributes)
 			}
-			if rj := e.fake.Rejections(); len(rj) > 0 {
+			if rj := e.Twilio.Rejections(); len(rj) > 0 {
 				t.Errorf("actions rejected: %+v", rj)
 			}
 			e.checkRepliesFollow(conv)
 			e.checkNoWebhookLoops()
-			if strings.Contains(e.logs.String(), strings.TrimPrefix(tt.from, "whatsapp:")) {
+			if strings.Contains(e.Logs.String(), strings.TrimPrefix(tt.from, "whatsapp:")) {
 				t.Errorf("the customer's number is in the logs unmasked")
 			}
 		})

@@ -4,12 +4,14 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/experthub/experthub/internal/app/apptest"
 )
 
 // TestBadInput: malformed or unknown requests get a clear 4xx and a log
 // line, never a panic or a 5xx.
 func TestBadInput(t *testing.T) {
-	e := newEnv(t, options{})
+	e := newEnv(t, apptest.Options{})
 	e.workers("ann@example.com")
 	conv := e.text(maria, "hi").ConversationSID
 	const unknownConv = "CH0000000000000000000000000000dead"
@@ -39,7 +41,7 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := len(e.transcript(conv))
+			before := len(e.Transcript(conv))
 			status, body := e.post(tt.function, tt.params)
 			if status != tt.want {
 				t.Errorf("%s: %d %s, want %d", tt.function, status, body, tt.want)
@@ -47,18 +49,18 @@ func TestBadInput(t *testing.T) {
 			if !strings.HasPrefix(body, "{") {
 				t.Errorf("answer is not JSON: %s", body)
 			}
-			if tt.wantLog != "" && len(e.logs.lines(tt.wantLog)) == 0 {
+			if tt.wantLog != "" && len(e.Logs.Lines(tt.wantLog)) == 0 {
 				t.Errorf("no log line %q", tt.wantLog)
 			}
-			if n := len(e.transcript(conv)); n != before {
-				t.Errorf("the bot answered: %v", e.transcript(conv)[before:])
+			if n := len(e.Transcript(conv)); n != before {
+				t.Errorf("the bot answered: %v", e.Transcript(conv)[before:])
 			}
 		})
 	}
-	if ws := e.workersIn(conv); len(ws) != 0 {
+	if ws := e.Workers(conv); len(ws) != 0 {
 		t.Errorf("workers added: %v", ws)
 	}
-	if strings.Contains(e.logs.String(), maria) {
+	if strings.Contains(e.Logs.String(), maria) {
 		t.Error("the customer's number is in the logs unmasked")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
 
@@ -24,21 +25,21 @@ func TestRoundTrips(t *testing.T) {
 		{"any agent", "AGENT", 2, 3}, // then the lastAcceptedTaskTime update
 		{"menu", "hello", 2, 2},
 	}
-	for _, store := range stores {
+	for _, store := range apptest.Stores {
 		for _, tt := range tests {
-			t.Run(store+"/"+tt.name, func(t *testing.T) {
+			t.Run(string(store)+"/"+tt.name, func(t *testing.T) {
 				const latency = 40 * time.Millisecond
-				e := newEnv(t, options{store: store})
+				e := newEnv(t, apptest.Options{Store: store})
 				e.workers("ann@example.com", "bob@example.com")
 				const from = "+33600000001"
 				e.text(from, "hey") // the conversation exists: measure one turn
-				e.fake.SetLatency(latency)
-				e.fake.ClearRequests()
+				e.Twilio.SetLatency(latency)
+				e.Twilio.ClearRequests()
 				started := time.Now()
 				e.text(from, tt.text)
 				took := time.Since(started)
 
-				reqs := e.fake.Requests()
+				reqs := e.Twilio.Requests()
 				var cut time.Time // when the reply was posted and the worker added
 				for _, r := range reqs {
 					if r.Method == http.MethodPost && (strings.HasSuffix(r.Path, "/Messages") || strings.HasSuffix(r.Path, "/Participants")) && r.End.After(cut) {

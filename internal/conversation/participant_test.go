@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/experthub/experthub/internal/app/apptest"
+	"github.com/experthub/experthub/internal/twilio"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
 
@@ -14,7 +16,7 @@ import (
 // display_name and avatar once, without overwriting what is there;
 // workers, outbound conversations and strangers are left alone.
 func TestParticipantAttributes(t *testing.T) {
-	e := newEnv(t, options{})
+	e := newEnv(t, apptest.Options{})
 	e.workers("ann@example.com")
 	conv := e.text(maria, "ann@example.com").ConversationSID
 	cust := e.customer(conv)
@@ -25,7 +27,7 @@ func TestParticipantAttributes(t *testing.T) {
 		t.Errorf("customer attributes = %s, want %s", cust.Attributes, want)
 	}
 	var added twiliofake.Delivery
-	for _, d := range e.fake.Deliveries() {
+	for _, d := range e.Twilio.Deliveries() {
 		if d.EventType == "onParticipantAdded" {
 			added = d
 		}
@@ -33,7 +35,7 @@ func TestParticipantAttributes(t *testing.T) {
 
 	// A retry finds nothing to add.
 	for range 3 {
-		if d := e.fake.Redeliver(context.Background(), added); d.Status != http.StatusOK {
+		if d := e.Twilio.Redeliver(context.Background(), added); d.Status != http.StatusOK {
 			t.Fatalf("redelivery: %d %s", d.Status, d.Body)
 		}
 	}
@@ -43,10 +45,10 @@ func TestParticipantAttributes(t *testing.T) {
 
 	// Someone renamed the customer and dropped the avatar meanwhile: the
 	// name stays, the avatar comes back.
-	if err := e.rest.UpdateParticipantAttributes(e.ctx(), conv, cust.SID, `{"customer_id":"1","display_name":"Maria S. (VIP)","tier":2}`); err != nil {
+	if err := twilio.New(e.Twilio.ClientConfig()).UpdateParticipantAttributes(e.ctx(), conv, cust.SID, `{"customer_id":"1","display_name":"Maria S. (VIP)","tier":2}`); err != nil {
 		t.Fatal(err)
 	}
-	e.fake.Redeliver(context.Background(), added)
+	e.Twilio.Redeliver(context.Background(), added)
 	got := e.customer(conv).Attributes
 	var attrs map[string]any
 	if err := json.Unmarshal([]byte(got), &attrs); err != nil {
@@ -56,7 +58,7 @@ func TestParticipantAttributes(t *testing.T) {
 		t.Errorf("after merge: %s", got)
 	}
 
-	e.fake.ClearRequests()
+	e.Twilio.ClearRequests()
 	base := url.Values{"EventType": {"onParticipantAdded"}, "ConversationSid": {conv}, "ParticipantSid": {cust.SID},
 		"MessagingBinding.Address": {maria}, "Attributes": {"{}"}}
 	with := func(k, v string) url.Values {
@@ -80,7 +82,7 @@ func TestParticipantAttributes(t *testing.T) {
 			t.Errorf("%s: %d %s", name, status, body)
 		}
 	}
-	if n := len(e.fake.Requests()); n != 0 {
+	if n := len(e.Twilio.Requests()); n != 0 {
 		t.Errorf("skipped participants caused %d REST calls", n)
 	}
 
@@ -89,7 +91,7 @@ func TestParticipantAttributes(t *testing.T) {
 	if a := e.customer(strangerConv).Attributes; a != "{}" {
 		t.Errorf("stranger's attributes = %s, want {}", a)
 	}
-	if len(e.logs.lines("customer not in the CRM")) == 0 {
+	if len(e.Logs.Lines("customer not in the CRM")) == 0 {
 		t.Error("unknown customer not logged")
 	}
 }

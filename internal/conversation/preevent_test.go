@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/bot"
+	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
@@ -44,6 +46,7 @@ type panickingCRM struct{}
 
 func (panickingCRM) CustomerByAddress(context.Context, string) (crm.Customer, error) {
 	var m map[string]int
+	//lint:ignore SA5000 deliberate: the panic a bug in a real CRM client raises
 	m["boom"]++
 	return crm.Customer{}, nil
 }
@@ -74,8 +77,9 @@ func TestPreEventNeverRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, options{customers: tt.customers, timeout: deadline, filters: tt.filters,
-				fake: twiliofake.Config{WebhookTimeout: 2 * time.Second}})
+			e := newEnv(t, apptest.Options{FlowCustomers: tt.customers, Filters: tt.filters,
+				Env:    config.Env{"HANDLER_TIMEOUT": deadline.String()},
+				Twilio: twiliofake.Config{WebhookTimeout: 2 * time.Second}})
 			// Registered after newEnv's, so it runs first: the server
 			// waits for its handlers before it closes.
 			t.Cleanup(func() {
@@ -86,14 +90,14 @@ func TestPreEventNeverRejects(t *testing.T) {
 			e.workers("ann@example.com")
 			if tt.twilioDown {
 				for range 100 {
-					e.fake.FailNext("", "/v1/", http.StatusServiceUnavailable, 0)
+					e.Twilio.FailNext("", "/v1/", http.StatusServiceUnavailable, 0)
 				}
 			}
 			res := e.text(maria, "hi") // fails the test if a hook rejected it
 			if res.Message.Body != "hi" {
 				t.Fatalf("message not published: %+v", res)
 			}
-			for _, d := range e.fake.Deliveries() {
+			for _, d := range e.Twilio.Deliveries() {
 				if d.Target != twiliofake.TargetPre {
 					continue
 				}
@@ -104,11 +108,11 @@ func TestPreEventNeverRejects(t *testing.T) {
 					t.Errorf("pre-event %s took %v", d.EventType, took)
 				}
 			}
-			c, _ := e.fake.Conversation(res.ConversationSID)
+			c, _ := e.Twilio.Conversation(res.ConversationSID)
 			if c.FriendlyName != "+*********01" {
 				t.Errorf("friendly name = %q, want the masked number", c.FriendlyName)
 			}
-			got := e.transcript(res.ConversationSID)
+			got := e.Transcript(res.ConversationSID)
 			if !slices.Contains(got, maria+": hi") {
 				t.Errorf("customer message missing: %v", got)
 			}
@@ -125,7 +129,7 @@ func TestPreEventNeverRejects(t *testing.T) {
 
 // TestPreEventAnswers checks the answers themselves.
 func TestPreEventAnswers(t *testing.T) {
-	e := newEnv(t, options{})
+	e := newEnv(t, apptest.Options{})
 	tests := []struct {
 		name   string
 		params url.Values
@@ -178,10 +182,10 @@ func TestPreEventAnswers(t *testing.T) {
 			}
 		})
 	}
-	if n := len(e.logs.lines("the bot answers on the post-event onMessageAdded")); n != 1 {
+	if n := len(e.Logs.Lines("the bot answers on the post-event onMessageAdded")); n != 1 {
 		t.Errorf("onMessageAdd notice logged %d times, want once", n)
 	}
-	if n := len(e.fake.Requests()); n != 0 {
+	if n := len(e.Twilio.Requests()); n != 0 {
 		t.Errorf("pre-event made %d REST calls, want none", n)
 	}
 	// Only a forged request is refused.
@@ -189,7 +193,7 @@ func TestPreEventAnswers(t *testing.T) {
 	if status != http.StatusOK {
 		t.Errorf("empty signed request: %d", status)
 	}
-	req, _ := http.NewRequest(http.MethodPost, e.url("pre-event"), strings.NewReader("EventType=onMessageAdd"))
+	req, _ := http.NewRequest(http.MethodPost, e.URL("pre-event"), strings.NewReader("EventType=onMessageAdd"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Twilio-Signature", "forged")
 	resp, err := http.DefaultClient.Do(req)
@@ -205,17 +209,17 @@ func TestPreEventAnswers(t *testing.T) {
 // TestPreEventConcurrentNotice: the onMessageAdd notice is logged once
 // however many arrive at once.
 func TestPreEventConcurrentNotice(t *testing.T) {
-	e := newEnv(t, options{})
+	e := newEnv(t, apptest.Options{})
 	var wg sync.WaitGroup
 	for range 10 {
 		wg.Go(func() {
-			if status, _, err := e.send("pre-event", url.Values{"EventType": {"onMessageAdd"}}); err != nil || status != http.StatusOK {
+			if status, _, err := e.Post("pre-event", url.Values{"EventType": {"onMessageAdd"}}); err != nil || status != http.StatusOK {
 				t.Errorf("onMessageAdd: %d %v", status, err)
 			}
 		})
 	}
 	wg.Wait()
-	if n := len(e.logs.lines("the bot answers on the post-event")); n != 1 {
+	if n := len(e.Logs.Lines("the bot answers on the post-event")); n != 1 {
 		t.Errorf("notice logged %d times, want 1", n)
 	}
 }

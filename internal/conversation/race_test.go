@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/assign/assigntest"
 )
 
@@ -17,17 +18,17 @@ import (
 // gets two.
 func TestConcurrentAgents(t *testing.T) {
 	const n = assigntest.Racers
-	for _, store := range stores {
-		t.Run(store, func(t *testing.T) {
+	for _, store := range apptest.Stores {
+		t.Run(string(store), func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, options{store: store})
+			e := newEnv(t, apptest.Options{Store: store})
 			old := time.Now().Add(-time.Hour).UnixMilli()
 			for i := range n {
 				attrs := map[string]any{"email": fmt.Sprintf("w%02d@example.com", i)}
 				if i%2 == 1 {
 					attrs["lastAcceptedTaskTime"] = old + int64(i)
 				}
-				e.fake.AddWorker(fmt.Sprintf("w%02d@example.com", i), true, attrs, e.fake.QueueSID())
+				e.Twilio.AddWorker(fmt.Sprintf("w%02d@example.com", i), true, attrs, e.Twilio.QueueSID())
 			}
 			convs := make([]string, n)
 			errs := make([]error, n)
@@ -36,7 +37,7 @@ func TestConcurrentAgents(t *testing.T) {
 			for i := range n {
 				wg.Go(func() {
 					<-start
-					res, err := e.fake.CustomerTexts(context.Background(), fmt.Sprintf("+1415555%04d", i), company, "AGENT")
+					res, err := e.Twilio.CustomerTexts(context.Background(), fmt.Sprintf("+1415555%04d", i), company, "AGENT")
 					convs[i], errs[i] = res.ConversationSID, err
 				})
 			}
@@ -48,9 +49,9 @@ func TestConcurrentAgents(t *testing.T) {
 				if errs[i] != nil {
 					t.Fatalf("customer %d: %v", i, errs[i])
 				}
-				ws := e.workersIn(conv)
+				ws := e.Workers(conv)
 				if len(ws) != 1 {
-					t.Errorf("conversation %d has workers %v, want one\n  %s", i, ws, strings.Join(e.transcript(conv), "\n  "))
+					t.Errorf("conversation %d has workers %v, want one\n  %s", i, ws, strings.Join(e.Transcript(conv), "\n  "))
 					continue
 				}
 				if other, dup := taken[ws[0]]; dup {
@@ -60,7 +61,7 @@ func TestConcurrentAgents(t *testing.T) {
 			}
 			// Each chosen worker's lastAcceptedTaskTime was moved to now,
 			// their other attributes kept.
-			for _, w := range e.fake.Workers() {
+			for _, w := range e.Twilio.Workers() {
 				var attrs map[string]any
 				if err := json.Unmarshal([]byte(w.Attributes), &attrs); err != nil {
 					t.Fatal(err)
@@ -80,10 +81,10 @@ func TestConcurrentAgents(t *testing.T) {
 // sent, whichever message wins.
 func TestRacingMessages(t *testing.T) {
 	texts := []string{"ann@example.com", "bob@example.com", "AGENT", "chloe@example.com", "an agent please", "AGENT!"}
-	for _, store := range stores {
-		t.Run(store, func(t *testing.T) {
+	for _, store := range apptest.Stores {
+		t.Run(string(store), func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, options{store: store})
+			e := newEnv(t, apptest.Options{Store: store})
 			e.workers("ann@example.com", "bob@example.com", "chloe@example.com")
 			for round := range 5 {
 				from := fmt.Sprintf("+3361234%04d", round)
@@ -93,24 +94,24 @@ func TestRacingMessages(t *testing.T) {
 				for _, text := range texts {
 					wg.Go(func() {
 						<-start
-						if _, err := e.fake.CustomerTexts(context.Background(), from, company, text); err != nil {
+						if _, err := e.Twilio.CustomerTexts(context.Background(), from, company, text); err != nil {
 							t.Error(err)
 						}
 					})
 				}
 				close(start)
 				wg.Wait()
-				if ws := e.workersIn(conv); len(ws) != 1 {
+				if ws := e.Workers(conv); len(ws) != 1 {
 					t.Errorf("round %d: workers %v, want one", round, ws)
 				}
 				connecting := 0
-				for _, m := range e.transcript(conv) {
+				for _, m := range e.Transcript(conv) {
 					if strings.HasPrefix(m, "system: Bear with us") {
 						connecting++
 					}
 				}
 				if connecting != 1 {
-					t.Errorf("round %d: %d connecting replies, want 1:\n  %s", round, connecting, strings.Join(e.transcript(conv), "\n  "))
+					t.Errorf("round %d: %d connecting replies, want 1:\n  %s", round, connecting, strings.Join(e.Transcript(conv), "\n  "))
 				}
 			}
 		})

@@ -9,29 +9,29 @@ import (
 	"testing"
 	"time"
 
+	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/bot"
+	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/ledger"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
-
-var stores = []string{inMemory, onFirestore}
 
 // TestRedeliveries delivers every webhook again, 2 to 5 times: at once,
 // one after the other, concurrently, and out of order once later messages
 // have moved the conversation on. No redelivery sends a second reply,
 // adds a second worker or writes a participant or worker again.
 func TestRedeliveries(t *testing.T) {
-	for _, store := range stores {
-		t.Run(store, func(t *testing.T) {
+	for _, store := range apptest.Stores {
+		t.Run(string(store), func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, options{store: store})
+			e := newEnv(t, apptest.Options{Store: store})
 			e.workers("ann@example.com", "bob@example.com")
 
 			var seen int
 			redeliver := func(times int, concurrently bool) {
 				t.Helper()
-				ds := e.fake.Deliveries()
+				ds := e.Twilio.Deliveries()
 				fresh := ds[seen:]
 				seen = len(ds) + times*len(fresh)
 				var wg sync.WaitGroup
@@ -41,7 +41,7 @@ func TestRedeliveries(t *testing.T) {
 							continue
 						}
 						send := func() {
-							r := e.fake.Redeliver(context.Background(), d)
+							r := e.Twilio.Redeliver(context.Background(), d)
 							if r.Err != nil || r.Status/100 != 2 {
 								t.Errorf("redelivery of %s %s: %d %v", r.Target, r.EventType, r.Status, r.Err)
 							}
@@ -54,7 +54,7 @@ func TestRedeliveries(t *testing.T) {
 					}
 				}
 				wg.Wait()
-				seen = len(e.fake.Deliveries())
+				seen = len(e.Twilio.Deliveries())
 			}
 
 			conv := e.text(maria, "hi").ConversationSID // welcome + menu
@@ -66,10 +66,10 @@ func TestRedeliveries(t *testing.T) {
 			e.text(maria, "AGENT") // ann
 			redeliver(5, true)
 			// Everything again, newest first.
-			all := e.fake.Deliveries()
+			all := e.Twilio.Deliveries()
 			for i := len(all) - 1; i >= 0; i-- {
 				if !all[i].Redelivery {
-					e.fake.Redeliver(context.Background(), all[i])
+					e.Twilio.Redeliver(context.Background(), all[i])
 				}
 			}
 
@@ -84,10 +84,10 @@ func TestRedeliveries(t *testing.T) {
 				maria + ": AGENT",
 				"system: " + bot.ConnectingAgent("ann@example.com"),
 			}
-			if got := e.transcript(conv); !slices.Equal(got, want) {
+			if got := e.Transcript(conv); !slices.Equal(got, want) {
 				t.Errorf("transcript after redeliveries:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 			}
-			if w := e.workersIn(conv); !slices.Equal(w, []string{"ann@example.com"}) {
+			if w := e.Workers(conv); !slices.Equal(w, []string{"ann@example.com"}) {
 				t.Errorf("workers = %v, want [ann@example.com]", w)
 			}
 			counts := map[string]int{
@@ -102,7 +102,7 @@ func TestRedeliveries(t *testing.T) {
 					t.Errorf("%s: %d requests, want %d", call, got, want)
 				}
 			}
-			if n := len(e.fake.Deliveries()); n < 50 {
+			if n := len(e.Twilio.Deliveries()); n < 50 {
 				t.Errorf("only %d deliveries: redeliveries did not happen", n)
 			}
 			e.checkNoWebhookLoops()
@@ -162,13 +162,13 @@ func TestResumeAfterCrash(t *testing.T) {
 		{"worker added, reply not posted", []string{"Messages"}},
 		{"neither", []string{"Participants", "Messages"}},
 	}
-	for _, store := range stores {
+	for _, store := range apptest.Stores {
 		for _, tt := range tests {
-			t.Run(store+"/"+tt.name, func(t *testing.T) {
+			t.Run(string(store)+"/"+tt.name, func(t *testing.T) {
 				t.Parallel()
 				cl := &crashingLedger{}
 				lease := time.Second
-				e := newEnv(t, options{store: store, timeout: lease, ledger: func(l conversation.Ledger) conversation.Ledger {
+				e := newEnv(t, apptest.Options{Store: store, Env: config.Env{"HANDLER_TIMEOUT": lease.String()}, WrapLedger: func(l conversation.Ledger) conversation.Ledger {
 					cl.Ledger = l
 					return cl
 				}})
@@ -176,12 +176,12 @@ func TestResumeAfterCrash(t *testing.T) {
 				conv := e.text(maria, "hi").ConversationSID
 				for _, what := range tt.fail {
 					for range 3 { // every attempt the handler makes
-						e.fake.FailNext(http.MethodPost, "/v1/Conversations/"+conv+"/"+what, http.StatusInternalServerError, 0)
+						e.Twilio.FailNext(http.MethodPost, "/v1/Conversations/"+conv+"/"+what, http.StatusInternalServerError, 0)
 					}
 				}
 				cl.arm()
 				e.text(maria, "AGENT")
-				ds := e.fake.Deliveries()
+				ds := e.Twilio.Deliveries()
 				turn := ds[len(ds)-1]
 				if turn.EventType != "onMessageAdded" || turn.Status != http.StatusInternalServerError {
 					t.Fatalf("dying attempt: %s answered %d, want onMessageAdded 500", turn.EventType, turn.Status)
@@ -189,7 +189,7 @@ func TestResumeAfterCrash(t *testing.T) {
 
 				replies := func() int {
 					n := 0
-					for _, m := range e.transcript(conv) {
+					for _, m := range e.Transcript(conv) {
 						if m == "system: "+bot.ConnectingAgent("ann@example.com") {
 							n++
 						}
@@ -197,28 +197,28 @@ func TestResumeAfterCrash(t *testing.T) {
 					return n
 				}
 				before := replies()
-				beforeWorkers := e.workersIn(conv)
+				beforeWorkers := e.Workers(conv)
 
 				// Within the lease: the attempt might still be running.
-				if d := e.fake.Redeliver(context.Background(), turn); d.Status != http.StatusOK {
+				if d := e.Twilio.Redeliver(context.Background(), turn); d.Status != http.StatusOK {
 					t.Errorf("redelivery within the lease: %d", d.Status)
 				}
-				if replies() != before || !slices.Equal(e.workersIn(conv), beforeWorkers) {
+				if replies() != before || !slices.Equal(e.Workers(conv), beforeWorkers) {
 					t.Fatal("a redelivery within the dead attempt's lease acted")
 				}
 
-				e.clock.Advance(lease)
-				if d := e.fake.Redeliver(context.Background(), turn); d.Status != http.StatusOK {
+				e.Clock.Advance(lease)
+				if d := e.Twilio.Redeliver(context.Background(), turn); d.Status != http.StatusOK {
 					t.Errorf("redelivery after the lease: %d %s", d.Status, d.Body)
 				}
-				e.fake.Redeliver(context.Background(), turn) // and once more: done
+				e.Twilio.Redeliver(context.Background(), turn) // and once more: done
 				if n := replies(); n != 1 {
-					t.Errorf("%d replies, want 1\n  %s", n, strings.Join(e.transcript(conv), "\n  "))
+					t.Errorf("%d replies, want 1\n  %s", n, strings.Join(e.Transcript(conv), "\n  "))
 				}
-				if w := e.workersIn(conv); !slices.Equal(w, []string{"ann@example.com"}) {
+				if w := e.Workers(conv); !slices.Equal(w, []string{"ann@example.com"}) {
 					t.Errorf("workers = %v, want [ann@example.com]", w)
 				}
-				if lines := e.logs.lines("duplicate delivery ignored"); len(lines) < 2 {
+				if lines := e.Logs.Lines("duplicate delivery ignored"); len(lines) < 2 {
 					t.Errorf("%d duplicate deliveries logged, want the one within the lease and the last", len(lines))
 				}
 			})
@@ -231,30 +231,30 @@ func TestResumeAfterCrash(t *testing.T) {
 // by its retry without a second welcome.
 func TestRoutingRetry(t *testing.T) {
 	// Without onParticipantAdded, the welcome is the first POST.
-	e := newEnv(t, options{filters: []string{"onConversationAdd", "onMessageAdded"}})
+	e := newEnv(t, apptest.Options{Filters: []string{"onConversationAdd", "onMessageAdded"}})
 	// The first welcome fails without a clear answer: the handler looks
 	// whether it went through before posting again.
-	e.fake.FailNext(http.MethodPost, "/v1/Conversations/", http.StatusBadGateway, 0)
+	e.Twilio.FailNext(http.MethodPost, "/v1/Conversations/", http.StatusBadGateway, 0)
 	conv := e.text(maria, "hi").ConversationSID
 	var routing twiliofake.Delivery
-	for _, d := range e.fake.Deliveries() {
+	for _, d := range e.Twilio.Deliveries() {
 		if d.Target == twiliofake.TargetRouting {
 			routing = d
 		}
 	}
 	for range 3 {
-		if d := e.fake.Redeliver(context.Background(), routing); d.Status != http.StatusOK {
+		if d := e.Twilio.Redeliver(context.Background(), routing); d.Status != http.StatusOK {
 			t.Errorf("routing redelivery: %d", d.Status)
 		}
 	}
 	n := 0
-	for _, m := range e.transcript(conv) {
+	for _, m := range e.Transcript(conv) {
 		if m == "system: "+welcome {
 			n++
 		}
 	}
 	if n != 1 {
-		t.Errorf("%d welcomes, want 1:\n  %s", n, strings.Join(e.transcript(conv), "\n  "))
+		t.Errorf("%d welcomes, want 1:\n  %s", n, strings.Join(e.Transcript(conv), "\n  "))
 	}
 	if got := len(e.requests(http.MethodGet, "/v1/Conversations/*/Messages")); got != 1 {
 		t.Errorf("%d message lists, want 1: after the failed post, none for the redeliveries", got)

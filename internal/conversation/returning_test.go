@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/bot"
+	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/conversation"
 )
 
@@ -15,9 +17,9 @@ import (
 // worker is done; the customer's next text opens a new one.
 func (e *env) closeConversation(conv string) {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.fake.URL+"/v1/Conversations/"+conv, strings.NewReader(url.Values{"State": {"closed"}}.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, e.Twilio.URL+"/v1/Conversations/"+conv, strings.NewReader(url.Values{"State": {"closed"}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(e.fake.AccountSID(), e.fake.AuthToken())
+	req.SetBasicAuth(e.Twilio.AccountSID(), e.Twilio.AuthToken())
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
@@ -53,17 +55,17 @@ func TestReturningCustomer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, options{flow: conversation.Config{Returning: tt.mode}})
+			e := newEnv(t, apptest.Options{Env: config.Env{"RETURNING_CUSTOMER": tt.mode}})
 			e.workers("ann@example.com", "bob@example.com")
 			first := e.text(maria, tt.firstText).ConversationSID
-			if w := e.workersIn(first); !slices.Equal(w, []string{"ann@example.com"}) {
+			if w := e.Workers(first); !slices.Equal(w, []string{"ann@example.com"}) {
 				t.Fatalf("first conversation went to %v", w)
 			}
 			e.closeConversation(first)
 			if tt.removeAnn {
-				ann, _ := e.fake.Worker("ann@example.com")
-				req, _ := http.NewRequest(http.MethodDelete, e.fake.URL+"/v1/Workspaces/"+e.fake.WorkspaceSID()+"/Workers/"+ann.SID, nil)
-				req.SetBasicAuth(e.fake.AccountSID(), e.fake.AuthToken())
+				ann, _ := e.Twilio.Worker("ann@example.com")
+				req, _ := http.NewRequest(http.MethodDelete, e.Twilio.URL+"/v1/Workspaces/"+e.Twilio.WorkspaceSID()+"/Workers/"+ann.SID, nil)
+				req.SetBasicAuth(e.Twilio.AccountSID(), e.Twilio.AuthToken())
 				if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
 					t.Fatalf("delete ann: %v %v", resp, err)
 				}
@@ -73,11 +75,11 @@ func TestReturningCustomer(t *testing.T) {
 			if second == first {
 				t.Fatal("no new conversation")
 			}
-			got := e.transcript(second)
+			got := e.Transcript(second)
 			if got[0] != "system: "+tt.wantWelcome {
 				t.Errorf("welcome = %q, want %q", got[0], "system: "+tt.wantWelcome)
 			}
-			if w := e.workersIn(second); !slices.Equal(w, tt.wantWorkers) {
+			if w := e.Workers(second); !slices.Equal(w, tt.wantWorkers) {
 				t.Errorf("workers = %v, want %v", w, tt.wantWorkers)
 			}
 			if tt.wantWorkers != nil && len(got) != 2 {

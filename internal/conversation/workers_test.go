@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
 
@@ -26,20 +27,20 @@ func TestLongestIdle(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, options{fake: twiliofake.Config{NullListAttributes: tt.nullLists}})
-			q := e.fake.QueueSID()
+			e := newEnv(t, apptest.Options{Twilio: twiliofake.Config{NullListAttributes: tt.nullLists}})
+			q := e.Twilio.QueueSID()
 			t0 := time.Now().Add(-time.Hour).UnixMilli()
-			e.fake.AddWorker("ann@example.com", true, map[string]any{"lastAcceptedTaskTime": t0 + 2000, "skills": []string{"wine"},
+			e.Twilio.AddWorker("ann@example.com", true, map[string]any{"lastAcceptedTaskTime": t0 + 2000, "skills": []string{"wine"},
 				"big": json.Number("12345678901234567890")}, q)
-			e.fake.AddWorker("bob@example.com", true, map[string]any{"contact_uri": "client:bob"}, q)
-			e.fake.AddWorker("carl@example.com", true, map[string]any{"lastAcceptedTaskTime": t0 + 1000}, q)
-			e.fake.AddWorker("dora@example.com", false, nil, q)
-			e.fake.AddWorker("eve@example.com", true, nil) // not in the pool queue
+			e.Twilio.AddWorker("bob@example.com", true, map[string]any{"contact_uri": "client:bob"}, q)
+			e.Twilio.AddWorker("carl@example.com", true, map[string]any{"lastAcceptedTaskTime": t0 + 1000}, q)
+			e.Twilio.AddWorker("dora@example.com", false, nil, q)
+			e.Twilio.AddWorker("eve@example.com", true, nil) // not in the pool queue
 
 			var got []string
 			for i, from := range []string{"+33600000001", "+33600000002", "+33600000003", "+33600000004"} {
 				conv := e.text(from, "AGENT").ConversationSID
-				ws := e.workersIn(conv)
+				ws := e.Workers(conv)
 				if len(ws) != 1 {
 					t.Fatalf("conversation %d: workers %v", i, ws)
 				}
@@ -48,7 +49,7 @@ func TestLongestIdle(t *testing.T) {
 			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
 				t.Errorf("assigned %v, want %v", got, tt.want)
 			}
-			ann, _ := e.fake.Worker("ann@example.com")
+			ann, _ := e.Twilio.Worker("ann@example.com")
 			if !strings.Contains(ann.Attributes, `"big":12345678901234567890`) || !strings.Contains(ann.Attributes, `"skills":["wine"]`) {
 				t.Errorf("ann's other attributes changed: %s", ann.Attributes)
 			}
@@ -71,12 +72,12 @@ func TestLongestIdle(t *testing.T) {
 // TestWorkerUpdateConflict: when a worker changes between our read and
 // our write (412), the update is read, merged and written again.
 func TestWorkerUpdateConflict(t *testing.T) {
-	e := newEnv(t, options{})
-	e.fake.AddWorker("ann@example.com", true, map[string]any{"team": "wine"}, e.fake.QueueSID())
-	ann, _ := e.fake.Worker("ann@example.com")
-	e.fake.FailNext(http.MethodPost, "/v1/Workspaces/"+e.fake.WorkspaceSID()+"/Workers/"+ann.SID, http.StatusPreconditionFailed, 0)
+	e := newEnv(t, apptest.Options{})
+	e.Twilio.AddWorker("ann@example.com", true, map[string]any{"team": "wine"}, e.Twilio.QueueSID())
+	ann, _ := e.Twilio.Worker("ann@example.com")
+	e.Twilio.FailNext(http.MethodPost, "/v1/Workspaces/"+e.Twilio.WorkspaceSID()+"/Workers/"+ann.SID, http.StatusPreconditionFailed, 0)
 	e.text(maria, "AGENT")
-	ann, _ = e.fake.Worker("ann@example.com")
+	ann, _ = e.Twilio.Worker("ann@example.com")
 	if !strings.Contains(ann.Attributes, "lastAcceptedTaskTime") || !strings.Contains(ann.Attributes, `"team":"wine"`) {
 		t.Errorf("attributes after the conflict: %s", ann.Attributes)
 	}

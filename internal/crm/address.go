@@ -8,9 +8,9 @@ import (
 	"github.com/nyaruka/phonenumbers"
 )
 
-// ErrBadAddress is returned for an address that is not a usable phone
-// number or chat identity.
-var ErrBadAddress = errors.New("bad address")
+// ErrBadAddress is returned when an address is not a usable phone number
+// or chat identity.
+var ErrBadAddress = errors.New("crm: bad address")
 
 const whatsappPrefix = "whatsapp:"
 

@@ -1,6 +1,9 @@
 // Package crm holds Expert Hub's customer domain: the customer record
 // Frontline displays, the address rules used to find a customer from a
 // phone number, and the read path that serves CRM lookups from the cache.
+// It also declares the seams to the rest: Source is the CRM (one package
+// a CRM, such as strapi), Store the cache of its customers, and Change
+// the CRM-neutral form a CRM's webhooks are decoded into.
 package crm
 
 import (
@@ -81,7 +84,7 @@ func (c Customer) Summary() Customer {
 }
 
 // ErrNotFound is returned when no customer matches.
-var ErrNotFound = errors.New("customer not found")
+var ErrNotFound = errors.New("crm: not found")
 
 // Cursor marks a position in the list order (name key, then id).
 type Cursor struct {
@@ -111,7 +114,9 @@ type Page struct {
 	Next *Cursor
 }
 
-// Store is the customer cache.
+// Store is the customer cache: what lookups read, what the sync writes,
+// and the checkpoint of the full sync, which every cache keeps next to
+// the customers.
 type Store interface {
 	Get(ctx context.Context, id string) (Customer, error)
 	// FindByAddress takes an address already normalised by NormalizeAddress.
@@ -122,6 +127,10 @@ type Store interface {
 	// DeleteSyncedBefore removes every customer whose SyncedAt is before t
 	// and returns how many went.
 	DeleteSyncedBefore(ctx context.Context, t time.Time) (int, error)
+	// SyncState returns the last checkpoint, or the zero state if none was
+	// stored.
+	SyncState(ctx context.Context) (SyncState, error)
+	PutSyncState(ctx context.Context, s SyncState) error
 }
 
 // SyncState is the checkpoint of a full sync, so an interrupted run
@@ -130,8 +139,25 @@ type SyncState struct {
 	// RunStart is the SyncedAt stamp of the run; records older than it are
 	// deleted when the run completes.
 	RunStart time.Time
-	// After is the CRM key (customer_id) of the last customer written.
+	// After is the cursor Source.Pages gave with the last page written.
 	After string
 	// Done is set once the run has completed its sweep.
 	Done bool
+}
+
+// Source is a CRM, the system of record the cache copies: every customer
+// page by page for a full sync, and one customer by id or address for a
+// cache miss or a webhook that left fields out. Lookups return
+// ErrNotFound for a customer the CRM does not have (or has not
+// published).
+type Source interface {
+	// Pages calls fn with each page and the cursor to resume after it;
+	// Pages(ctx, cursor, fn) continues from there and after = "" starts at
+	// the beginning. An error from fn stops the listing and is returned
+	// as is.
+	Pages(ctx context.Context, after string, fn func(page []Customer, cursor string) error) error
+	CustomerByID(ctx context.Context, id string) (Customer, error)
+	// CustomerByAddress takes an address in any form NormalizeAddress
+	// accepts.
+	CustomerByAddress(ctx context.Context, address string) (Customer, error)
 }

@@ -65,12 +65,3 @@ func (c *recentCache) put(key string, r lookupResult, now time.Time) {
 		delete(c.entries, oldest.Value.(*recentEntry).key)
 	}
 }
-
-func (c *recentCache) len() int {
-	if c == nil {
-		return 0
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.order.Len()
-}

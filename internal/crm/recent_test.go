@@ -15,8 +15,8 @@ func TestRecentCacheExpiresAndBounds(t *testing.T) {
 	if _, ok := c.get("a", t0.Add(10*time.Second)); ok {
 		t.Fatalf("expired entry served")
 	}
-	if c.len() != 0 {
-		t.Fatalf("expired entry kept, len = %d", c.len())
+	if n := c.order.Len(); n != 0 {
+		t.Fatalf("expired entry kept, len = %d", n)
 	}
 	c.put("a", lookupResult{}, t0)
 	c.put("b", lookupResult{}, t0)

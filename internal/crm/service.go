@@ -10,18 +10,12 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// Source is the CRM itself (Strapi), asked only when the cache misses.
-type Source interface {
-	CustomerByID(ctx context.Context, id string) (Customer, error)
-	CustomerByAddress(ctx context.Context, address string) (Customer, error)
-}
-
 // Service answers customer lookups: an in-process layer, then the Store,
 // then the Source, storing what the Source returns. Concurrent misses for
 // one key make one load.
 type Service struct {
 	store  Store
-	source Source // nil: the cache is the whole truth
+	source Source // asked only when the cache misses; nil: the cache is the whole truth
 	recent *recentCache
 	loads  singleflight.Group
 	log    *slog.Logger

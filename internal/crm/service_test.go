@@ -41,6 +41,11 @@ func (s *source) wait(ctx context.Context) error {
 	return s.err
 }
 
+// Pages is not what a Service asks; a call is a bug.
+func (s *source) Pages(context.Context, string, func([]crm.Customer, string) error) error {
+	return errors.New("fake source: Pages is not supported: a Service must not list the CRM")
+}
+
 func (s *source) CustomerByID(ctx context.Context, id string) (crm.Customer, error) {
 	if err := s.wait(ctx); err != nil {
 		return crm.Customer{}, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"testing"
 
 	"github.com/experthub/experthub/internal/crm"
@@ -20,25 +21,32 @@ func TestApplyFollowsStrapi(t *testing.T) {
 	for _, v := range []int{3, 4, 5} {
 		t.Run(fmt.Sprint("v", v), func(t *testing.T) {
 			ctx := context.Background()
-			var queue [][]byte
+			type call struct {
+				event string
+				body  []byte
+			}
+			var queue []call
 			s := strapitest.NewServer(v, strapitest.WithExtraFields(),
-				strapitest.WithWebhooks(func(_ string, body []byte) { queue = append(queue, body) }))
+				strapitest.WithWebhooks(func(event string, body []byte) { queue = append(queue, call{event, body}) }))
 			defer s.Close()
 			st := inmem.NewStore()
-			sy := crmsync.New(strapiClient(s), st, crmsync.Options{})
+			c := strapiClient(s)
+			sy := crmsync.New(crmsync.Customers(c, st), crmsync.Options{})
 			actions := map[crmsync.Action]int{}
 			flush := func() {
 				t.Helper()
-				for _, body := range queue {
-					ev, err := strapi.ParseWebhook(body)
+				for _, call := range queue {
+					changes, err := c.DecodeWebhook(http.Header{"X-Strapi-Event": {call.event}}, call.body)
 					if err != nil {
-						t.Fatalf("ParseWebhook(%s): %v", body, err)
+						t.Fatalf("DecodeWebhook(%s): %v", call.body, err)
 					}
-					a, err := sy.Apply(ctx, ev)
-					if err != nil {
-						t.Fatalf("Apply(%s): %v", ev.Name, err)
+					for _, ch := range changes {
+						a, err := sy.Apply(ctx, ch)
+						if err != nil {
+							t.Fatalf("Apply(%s): %v", ch.Event, err)
+						}
+						actions[a.Action]++
 					}
-					actions[a.Action]++
 				}
 				queue = nil
 			}
@@ -83,67 +91,62 @@ func TestApplyFollowsStrapi(t *testing.T) {
 	}
 }
 
+// TestApply applies each kind of change; which Strapi event makes which
+// change is strapi's TestDecodeWebhook.
 func TestApply(t *testing.T) {
 	ctx := context.Background()
 	s := strapitest.NewServer(4, strapitest.WithAPIToken("tok"))
 	defer s.Close()
 	s.Add(crm.Customer{ID: "8", DisplayName: "Eight", Channels: []crm.Channel{{Type: "sms", Value: "+33679500008"}}})
 
+	type change = crm.Change[crm.Customer]
 	tests := []struct {
 		name       string
-		ev         strapi.Event
+		ch         change
 		want       crmsync.Applied
 		wantErr    bool
 		refetch    bool
-		wantCached string // display name cached after an upsert; ignored events leave the seeded record
+		wantCached string // display name cached after an upsert; ignored changes leave the seeded record
 	}{
-		{name: "other model",
-			ev:   strapi.Event{Name: "entry.publish", Model: "article", Published: true, Customer: crm.Customer{ID: "8"}},
-			want: crmsync.Applied{Event: "entry.publish", CustomerID: "8", Action: crmsync.Ignored, Reason: "not a customer"}},
-		{name: "media",
-			ev:   strapi.Event{Name: "media.create"},
+		{name: "skip",
+			ch:   change{Event: "entry.update", ID: "8", Reason: "draft"},
+			want: crmsync.Applied{Event: "entry.update", ID: "8", Action: crmsync.Ignored, Reason: "draft"}},
+		{name: "skip without a record",
+			ch:   change{Event: "media.create", Reason: "not a customer"},
 			want: crmsync.Applied{Event: "media.create", Action: crmsync.Ignored, Reason: "not a customer"}},
-		{name: "draft save",
-			ev:   strapi.Event{Name: "entry.update", Model: "customer", Customer: crm.Customer{ID: "8", DisplayName: "Draft"}, Populated: true},
-			want: crmsync.Applied{Event: "entry.update", CustomerID: "8", Action: crmsync.Ignored, Reason: "draft"}},
-		{name: "draft-discard",
-			ev:   strapi.Event{Name: "entry.draft-discard", Model: "customer", Customer: crm.Customer{ID: "8"}},
-			want: crmsync.Applied{Event: "entry.draft-discard", CustomerID: "8", Action: crmsync.Ignored, Reason: "event not handled"}},
-		{name: "populated create is cached as sent",
-			ev: strapi.Event{Name: "entry.create", Model: "Customer", Published: true, Populated: true,
-				Customer: crm.Customer{ID: "8", DisplayName: "From payload", Channels: []crm.Channel{{Type: "sms", Value: "+33679500008"}}}},
-			want:       crmsync.Applied{Event: "entry.create", CustomerID: "8", Action: crmsync.Upserted},
+		{name: "complete upsert is cached as sent",
+			ch: change{Event: "entry.create", Op: crm.Upsert, ID: "8",
+				Record: crm.Customer{ID: "8", DisplayName: "From payload", Channels: []crm.Channel{{Type: "sms", Value: "+33679500008"}}}},
+			want:       crmsync.Applied{Event: "entry.create", ID: "8", Action: crmsync.Upserted},
 			wantCached: "From payload"},
-		{name: "unpopulated create is read again",
-			ev:         strapi.Event{Name: "entry.create", Model: "customer", Published: true, Customer: crm.Customer{ID: "8", DisplayName: "Partial"}},
-			want:       crmsync.Applied{Event: "entry.create", CustomerID: "8", Action: crmsync.Upserted},
+		{name: "partial upsert is read again",
+			ch:         change{Event: "entry.create", Op: crm.Upsert, ID: "8", Record: crm.Customer{ID: "8", DisplayName: "Partial"}, Partial: true},
+			want:       crmsync.Applied{Event: "entry.create", ID: "8", Action: crmsync.Upserted},
 			refetch:    true,
 			wantCached: "Eight"},
-		{name: "unpopulated and gone from Strapi",
-			ev:      strapi.Event{Name: "entry.publish", Model: "customer", Published: true, Customer: crm.Customer{ID: "99"}},
-			want:    crmsync.Applied{Event: "entry.publish", CustomerID: "99", Action: crmsync.Ignored, Reason: "not published in the CRM"},
+		{name: "partial and gone from Strapi",
+			ch:      change{Event: "entry.publish", Op: crm.Upsert, ID: "99", Record: crm.Customer{ID: "99"}, Partial: true},
+			want:    crmsync.Applied{Event: "entry.publish", ID: "99", Action: crmsync.Ignored, Reason: "not published in the CRM"},
 			refetch: true},
-		{name: "delete of the draft row",
-			ev:   strapi.Event{Name: "entry.delete", Model: "customer", Customer: crm.Customer{ID: "8"}},
-			want: crmsync.Applied{Event: "entry.delete", CustomerID: "8", Action: crmsync.Ignored, Reason: "draft"}},
 		{name: "delete",
-			ev:   strapi.Event{Name: "entry.delete", Model: "customer", Published: true, Customer: crm.Customer{ID: "8"}},
-			want: crmsync.Applied{Event: "entry.delete", CustomerID: "8", Action: crmsync.Deleted}},
-		{name: "unpublish",
-			ev:   strapi.Event{Name: "entry.unpublish", Model: "customer", Customer: crm.Customer{ID: "8"}},
-			want: crmsync.Applied{Event: "entry.unpublish", CustomerID: "8", Action: crmsync.Deleted}},
+			ch:   change{Event: "entry.delete", Op: crm.Delete, ID: "8"},
+			want: crmsync.Applied{Event: "entry.delete", ID: "8", Action: crmsync.Deleted}},
 		{name: "no id",
-			ev:      strapi.Event{Name: "entry.delete", Model: "customer", Published: true},
+			ch:      change{Event: "entry.delete", Op: crm.Delete},
 			want:    crmsync.Applied{Event: "entry.delete", Action: crmsync.Ignored},
+			wantErr: true},
+		{name: "unknown op",
+			ch:      change{Event: "entry.delete", Op: 9, ID: "8"},
+			want:    crmsync.Applied{Event: "entry.delete", ID: "8", Action: crmsync.Ignored},
 			wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := inmem.NewStore()
 			st.Upsert(ctx, crm.Customer{ID: "8", DisplayName: "Eight"})
-			sy := crmsync.New(strapi.New(strapi.Config{BaseURL: s.URL, APIToken: "tok", Version: "4"}), st, crmsync.Options{})
+			sy := crmsync.New(crmsync.Customers(strapi.New(strapi.Config{BaseURL: s.URL, APIToken: "tok", Version: "4"}), st), crmsync.Options{})
 			s.ResetRequests()
-			got, err := sy.Apply(ctx, tt.ev)
+			got, err := sy.Apply(ctx, tt.ch)
 			if (err != nil) != tt.wantErr || got != tt.want {
 				t.Errorf("Apply = %+v, %v; want %+v (error %v)", got, err, tt.want, tt.wantErr)
 			}
@@ -155,7 +158,7 @@ func TestApply(t *testing.T) {
 			case tt.want.Action == crmsync.Ignored:
 				// untouched: the seeded record stays
 				if err != nil || c.DisplayName != "Eight" {
-					t.Errorf("ignored event changed the cache: %+v, %v", c, err)
+					t.Errorf("ignored change changed the cache: %+v, %v", c, err)
 				}
 			case tt.wantCached == "":
 				if !errors.Is(err, crm.ErrNotFound) {
@@ -179,8 +182,8 @@ func TestApplyRefetchFailure(t *testing.T) {
 	defer s.Close()
 	s.InjectFault(strapitest.Fault{Status: 503})
 	st := inmem.NewStore()
-	sy := crmsync.New(strapi.New(strapi.Config{BaseURL: s.URL, Version: "4"}), st, crmsync.Options{})
-	_, err := sy.Apply(ctx, strapi.Event{Name: "entry.create", Model: "customer", Published: true, Customer: crm.Customer{ID: "8"}})
+	sy := crmsync.New(crmsync.Customers(strapi.New(strapi.Config{BaseURL: s.URL, Version: "4"}), st), crmsync.Options{})
+	_, err := sy.Apply(ctx, crm.Change[crm.Customer]{Event: "entry.create", Op: crm.Upsert, ID: "8", Record: crm.Customer{ID: "8"}, Partial: true})
 	if err == nil {
 		t.Fatal("Apply with Strapi down: no error")
 	}

@@ -1,6 +1,26 @@
-// Package crmsync copies customers from the CRM (Strapi) into the
-// customer cache: a resumable full sync that also removes what the CRM no
-// longer has, and incremental updates from Strapi's webhooks.
+// Package crmsync copies records from the CRM into the cache: a resumable
+// full sync that also removes what the CRM no longer has, and incremental
+// changes from the CRM's webhooks. It knows no particular CRM: the CRM
+// package (strapi) lists and reads records as a crm.Source and decodes
+// its own webhooks into crm.Change values.
+//
+// The machinery, Syncer[T], works on any record type T through a
+// Collection[T]. Customers are the one collection today (Customers makes
+// a crm.Source and a crm.Store into one). A second collection, such as
+// message templates kept in Strapi and cached in Firestore, plugs in
+// without copying the machinery:
+//
+//   - the CRM package lists and reads the new records (a Pages and a
+//     by-id method, on a view of its client since the customer methods
+//     already use those names);
+//   - a store caches them with a checkpoint of their own (a Firestore
+//     collection and sync-state document of their own);
+//   - an adapter like customers makes that pair a Collection[Template],
+//     and New gives its Syncer: Full for the scheduler, Apply for
+//     changes;
+//   - the CRM's webhook decoder decodes the new model into
+//     crm.Change[Template] values too, and the handler hands each kind of
+//     change to its Syncer.
 package crmsync
 
 import (
@@ -8,37 +28,36 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/experthub/experthub/internal/crm"
-	"github.com/experthub/experthub/internal/strapi"
 )
 
-// Source is the CRM: every customer page by page, and one by id.
-type Source interface {
-	// Pages calls fn with each page and the cursor to resume after it;
-	// after = "" starts at the beginning.
-	Pages(ctx context.Context, after string, fn func(page []crm.Customer, cursor string) error) error
-	CustomerByID(ctx context.Context, id string) (crm.Customer, error)
-}
-
-// Cache is the part of the customer store the sync writes, with the
-// checkpoint of the full sync.
-type Cache interface {
-	Upsert(ctx context.Context, customers ...crm.Customer) error
+// Collection is one kind of record, T, as the sync sees it: read from the
+// CRM, and kept in a cache with the checkpoint of its full sync.
+type Collection[T any] interface {
+	// Pages calls fn with each page of the CRM's records and the cursor to
+	// resume after it, as crm.Source.Pages does.
+	Pages(ctx context.Context, after string, fn func(page []T, cursor string) error) error
+	// Fetch reads one record again from the CRM; crm.ErrNotFound when the
+	// CRM does not have it (or has not published it).
+	Fetch(ctx context.Context, id string) (T, error)
+	// Put writes records to the cache, stamped as synced at t.
+	Put(ctx context.Context, t time.Time, records ...T) error
+	// Delete removes records from the cache; unknown ids are ignored.
 	Delete(ctx context.Context, ids ...string) error
+	// DeleteSyncedBefore removes the cached records stamped before t and
+	// returns how many went.
 	DeleteSyncedBefore(ctx context.Context, t time.Time) (int, error)
+	// SyncState returns the checkpoint, or the zero state if none was
+	// stored.
 	SyncState(ctx context.Context) (crm.SyncState, error)
 	PutSyncState(ctx context.Context, s crm.SyncState) error
 }
 
 // Options tunes a Syncer; the zero value is usable.
 type Options struct {
-	// Model is the singular name of the customer content type in webhook
-	// payloads; default "customer".
-	Model string
 	// Progress, if set, is called after every page of a full sync and once
 	// at its end.
 	Progress func(Progress)
@@ -49,37 +68,32 @@ type Options struct {
 
 // Progress reports a full sync.
 type Progress struct {
-	Synced  int           // customers written by this call
-	Deleted int           // customers removed by the final sweep
+	Synced  int           // records written by this call
+	Deleted int           // records removed by the final sweep
 	Elapsed time.Duration // since this call started
-	Rate    float64       // customers written per second
+	Rate    float64       // records written per second
 	// Resumed is set when this call continued a run an earlier call did
 	// not finish.
 	Resumed bool
 	Done    bool // the run completed, sweep included
 }
 
-// ErrRunning is returned by Full while another full sync runs in this
-// process.
-var ErrRunning = errors.New("a full sync is already running")
+// ErrRunning is returned when Full is called while another full sync of
+// the same Syncer runs.
+var ErrRunning = errors.New("crmsync: a full sync is already running")
 
-// Syncer keeps a Cache in step with a Source.
-type Syncer struct {
-	src      Source
-	cache    Cache
-	model    string
+// Syncer keeps the cached copy of a Collection in step with the CRM.
+type Syncer[T any] struct {
+	coll     Collection[T]
 	progress func(Progress)
 	log      *slog.Logger
 	now      func() time.Time
 	running  sync.Mutex
 }
 
-// New returns a Syncer copying src into cache.
-func New(src Source, cache Cache, opts Options) *Syncer {
-	s := &Syncer{src: src, cache: cache, model: opts.Model, progress: opts.Progress, log: opts.Logger, now: opts.Now}
-	if s.model == "" {
-		s.model = "customer"
-	}
+// New returns a Syncer for the collection c.
+func New[T any](c Collection[T], opts Options) *Syncer[T] {
+	s := &Syncer[T]{coll: c, progress: opts.Progress, log: opts.Logger, now: opts.Now}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -92,10 +106,10 @@ func New(src Source, cache Cache, opts Options) *Syncer {
 // stamp is a SyncedAt time. Stores keep micro- or milliseconds (Firestore:
 // µs); a nanosecond RunStart would sweep records stamped with its own
 // truncated value, so stamps are whole milliseconds.
-func (s *Syncer) stamp() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+func (s *Syncer[T]) stamp() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
 
-// Full copies every customer from the source and then deletes the cached
-// customers the run did not write, so the cache ends equal to the CRM.
+// Full copies every record from the CRM and then deletes the cached
+// records the run did not write, so the cache ends equal to the CRM.
 //
 // Each page is written with SyncedAt = the run's start, then the cursor
 // is saved. If a run stops (timeout, CRM or store failure), the next call
@@ -104,15 +118,15 @@ func (s *Syncer) stamp() time.Time { return s.now().UTC().Truncate(time.Millisec
 // has. Records the CRM deleted during the interruption but that the run
 // had already written stay until a webhook or the next run removes them.
 //
-// Memory stays at one page whatever the number of customers.
-func (s *Syncer) Full(ctx context.Context) (Progress, error) {
+// Memory stays at one page whatever the number of records.
+func (s *Syncer[T]) Full(ctx context.Context) (Progress, error) {
 	if !s.running.TryLock() {
 		return Progress{}, ErrRunning
 	}
 	defer s.running.Unlock()
 
 	began := s.now()
-	st, err := s.cache.SyncState(ctx)
+	st, err := s.coll.SyncState(ctx)
 	if errors.Is(err, crm.ErrNotFound) {
 		st, err = crm.SyncState{}, nil
 	}
@@ -124,7 +138,7 @@ func (s *Syncer) Full(ctx context.Context) (Progress, error) {
 		st = crm.SyncState{RunStart: s.stamp()}
 		// Saved before the first page, so a run that dies early resumes
 		// with this start rather than a new one.
-		if err := s.cache.PutSyncState(ctx, st); err != nil {
+		if err := s.coll.PutSyncState(ctx, st); err != nil {
 			return p, fmt.Errorf("full sync: save checkpoint: %w", err)
 		}
 	} else {
@@ -141,15 +155,12 @@ func (s *Syncer) Full(ctx context.Context) (Progress, error) {
 		}
 	}
 
-	err = s.src.Pages(ctx, st.After, func(page []crm.Customer, cursor string) error {
-		for i := range page {
-			page[i].SyncedAt = st.RunStart
-		}
-		if err := s.cache.Upsert(ctx, page...); err != nil {
+	err = s.coll.Pages(ctx, st.After, func(page []T, cursor string) error {
+		if err := s.coll.Put(ctx, st.RunStart, page...); err != nil {
 			return fmt.Errorf("write cache: %w", err)
 		}
 		st.After = cursor
-		if err := s.cache.PutSyncState(ctx, st); err != nil {
+		if err := s.coll.PutSyncState(ctx, st); err != nil {
 			return fmt.Errorf("save checkpoint: %w", err)
 		}
 		p.Synced += len(page)
@@ -161,20 +172,20 @@ func (s *Syncer) Full(ctx context.Context) (Progress, error) {
 	}
 
 	if st.After == "" {
-		// Not one customer in the whole run. An empty CRM is far more
-		// often a wrong collection, filter or permission than a real
-		// state, and sweeping would empty the cache: keep it, and let
-		// webhooks remove customers one by one.
-		s.log.WarnContext(ctx, "full sync found no customers; cache left as is")
+		// Not one record in the whole run. An empty CRM is far more often
+		// a wrong collection, filter or permission than a real state, and
+		// sweeping would empty the cache: keep it, and let webhooks remove
+		// records one by one.
+		s.log.WarnContext(ctx, "full sync found no records; cache left as is")
 	} else {
-		n, err := s.cache.DeleteSyncedBefore(ctx, st.RunStart)
+		n, err := s.coll.DeleteSyncedBefore(ctx, st.RunStart)
 		if err != nil {
-			return p, fmt.Errorf("full sync: remove stale customers: %w", err)
+			return p, fmt.Errorf("full sync: remove stale records: %w", err)
 		}
 		p.Deleted = n
 	}
 	st.Done = true
-	if err := s.cache.PutSyncState(ctx, st); err != nil {
+	if err := s.coll.PutSyncState(ctx, st); err != nil {
 		return p, fmt.Errorf("full sync: save checkpoint: %w", err)
 	}
 	p.Done = true
@@ -182,7 +193,7 @@ func (s *Syncer) Full(ctx context.Context) (Progress, error) {
 	return p, nil
 }
 
-// Action is what Apply did with an event.
+// Action is what Apply did with a change.
 type Action string
 
 const (
@@ -191,74 +202,55 @@ const (
 	Ignored  Action = "ignore"
 )
 
-// Applied describes the outcome of a webhook.
+// Applied describes the outcome of a change.
 type Applied struct {
-	Event      string `json:"applied"`
-	CustomerID string `json:"customer_id,omitempty"`
-	Action     Action `json:"action"`
-	// Reason says why an event was ignored.
-	Reason string `json:"reason,omitempty"`
+	Event  string // the CRM's event name
+	ID     string // the record's id, when the event had a record
+	Action Action
+	// Reason says why a change was ignored.
+	Reason string
 }
 
-// Apply updates the cache from one webhook event (strapi.md §6): the
-// customer is stored on entry.publish, and on entry.create/update when
-// published (a type without Draft & Publish); it is removed on
-// entry.unpublish, and on entry.delete of the published row. Draft saves
-// and other content types are ignored.
+// Apply updates the cache from one change a CRM webhook reported: an
+// Upsert stores the record, read again from the CRM first when the
+// webhook sent only part of it; a Delete removes it; a Skip is ignored.
 //
 // Webhooks can be lost (Strapi never retries) and arrive out of order;
 // the full sync repairs what they miss.
-func (s *Syncer) Apply(ctx context.Context, ev strapi.Event) (Applied, error) {
-	a := Applied{Event: ev.Name, CustomerID: ev.Customer.ID, Action: Ignored}
-	if !strings.EqualFold(ev.Model, s.model) {
-		a.Reason = "not a " + s.model
-		return a, nil
-	}
-	if ev.Customer.ID == "" {
-		return a, errors.New("apply webhook: entry has no id")
-	}
-	upsert, remove := false, false
-	switch ev.Name {
-	case "entry.publish":
-		upsert = true
-	case "entry.create", "entry.update":
-		upsert = ev.Published
-	case "entry.unpublish":
-		remove = true
-	case "entry.delete":
-		remove = ev.Published
-	default:
-		a.Reason = "event not handled"
-		return a, nil
-	}
+func (s *Syncer[T]) Apply(ctx context.Context, ch crm.Change[T]) (Applied, error) {
+	a := Applied{Event: ch.Event, ID: ch.ID, Action: Ignored}
 	switch {
-	case remove:
-		if err := s.cache.Delete(ctx, ev.Customer.ID); err != nil {
-			return a, fmt.Errorf("apply %s: %w", ev.Name, err)
+	case ch.Op == crm.Skip:
+		a.Reason = ch.Reason
+		return a, nil
+	case ch.Op != crm.Upsert && ch.Op != crm.Delete:
+		return a, fmt.Errorf("apply %s: unknown op %d", ch.Event, ch.Op)
+	case ch.ID == "":
+		return a, fmt.Errorf("apply %s: change has no id", ch.Event)
+	case ch.Op == crm.Delete:
+		if err := s.coll.Delete(ctx, ch.ID); err != nil {
+			return a, fmt.Errorf("apply %s: %w", ch.Event, err)
 		}
 		a.Action = Deleted
-	case upsert:
-		c := ev.Customer
-		if !ev.Populated {
-			// The payload left the components out (v4 on some write
-			// paths); caching it would drop the customer's channels.
-			fresh, err := s.src.CustomerByID(ctx, c.ID)
-			if errors.Is(err, crm.ErrNotFound) {
-				a.Reason = "not published in the CRM"
-				return a, nil
-			}
-			if err != nil {
-				return a, fmt.Errorf("apply %s: re-read customer: %w", ev.Name, err)
-			}
-			c = fresh
-		}
-		c.SyncedAt = s.stamp()
-		if err := s.cache.Upsert(ctx, c); err != nil {
-			return a, fmt.Errorf("apply %s: %w", ev.Name, err)
-		}
-		a.Action = Upserted
-	default:
-		a.Reason = "draft"
+		return a, nil
 	}
+	rec := ch.Record
+	if ch.Partial {
+		// Caching what the webhook sent would drop the fields it left out
+		// (a customer's channels).
+		fresh, err := s.coll.Fetch(ctx, ch.ID)
+		if errors.Is(err, crm.ErrNotFound) {
+			a.Reason = "not published in the CRM"
+			return a, nil
+		}
+		if err != nil {
+			return a, fmt.Errorf("apply %s: read again: %w", ch.Event, err)
+		}
+		rec = fresh
+	}
+	if err := s.coll.Put(ctx, s.stamp(), rec); err != nil {
+		return a, fmt.Errorf("apply %s: %w", ch.Event, err)
+	}
+	a.Action = Upserted
 	return a, nil
 }

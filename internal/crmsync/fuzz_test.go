@@ -38,7 +38,8 @@ func FuzzHandlerWebhook(f *testing.F) {
 		f.Add("entry.update", []byte(body))
 	}
 	f.Add("media.create", []byte(`{"event":"media.create","media":{}}`))
-	h := crmsync.NewHandler(crmsync.New(strapiClient(s), inmem.NewStore(), crmsync.Options{}), defaultConfig())
+	c := strapiClient(s)
+	h := crmsync.NewHandler(crmsync.New(crmsync.Customers(c, inmem.NewStore()), crmsync.Options{}), c, defaultConfig())
 	f.Fuzz(func(t *testing.T, event string, body []byte) {
 		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(body)))
 		r.Header.Set("Authorization", "Bearer "+secret)

@@ -15,7 +15,7 @@ import (
 
 	"google.golang.org/api/idtoken"
 
-	"github.com/experthub/experthub/internal/strapi"
+	"github.com/experthub/experthub/internal/crm"
 )
 
 // maxBody bounds a webhook body. A customer entry is a few KB; Strapi's
@@ -45,6 +45,17 @@ func (GoogleIDTokens) Validate(ctx context.Context, token, audience string) (str
 	return email, nil
 }
 
+// WebhookDecoder reads a CRM's webhook calls: each CRM package decodes its
+// own.
+type WebhookDecoder interface {
+	// WebhookEvent returns the event a request announces in its headers,
+	// or "" when the request is not a webhook call.
+	WebhookEvent(h http.Header) string
+	// DecodeWebhook returns the changes to customers a webhook call
+	// reports, in order. An error means the call is malformed.
+	DecodeWebhook(h http.Header, body []byte) ([]crm.Change[crm.Customer], error)
+}
+
 // HandlerConfig configures the sync function's handler.
 type HandlerConfig struct {
 	// WebhookSecret is what Strapi sends as "Authorization: Bearer
@@ -60,16 +71,18 @@ type HandlerConfig struct {
 	Logger           *slog.Logger
 }
 
-// NewHandler returns the sync function. A POST with an X-Strapi-Event
-// header is a Strapi webhook, authenticated by the webhook secret and
-// applied incrementally. Any other POST starts a full sync, authenticated
-// by Cloud Scheduler's OIDC token or the webhook secret.
+// NewHandler returns the sync function. A POST that hooks announces as a
+// webhook call (Strapi: with an X-Strapi-Event header) is authenticated
+// by the webhook secret, decoded by hooks and applied incrementally. Any
+// other POST starts a full sync, authenticated by Cloud Scheduler's OIDC
+// token or the webhook secret. With nil hooks (a CRM without webhooks)
+// every POST is a full sync.
 //
 // The full sync runs within the request and stops if the caller hangs up,
 // so the function timeout and the scheduler's attempt deadline should
 // cover a whole run; a run cut short resumes on the next call.
-func NewHandler(s *Syncer, cfg HandlerConfig) http.Handler {
-	h := &handler{sync: s, cfg: cfg, log: cfg.Logger}
+func NewHandler(s *Syncer[crm.Customer], hooks WebhookDecoder, cfg HandlerConfig) http.Handler {
+	h := &handler{sync: s, hooks: hooks, cfg: cfg, log: cfg.Logger}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -81,7 +94,8 @@ func NewHandler(s *Syncer, cfg HandlerConfig) http.Handler {
 }
 
 type handler struct {
-	sync      *Syncer
+	sync      *Syncer[crm.Customer]
+	hooks     WebhookDecoder
 	cfg       HandlerConfig
 	log       *slog.Logger
 	secret    [sha256.Size]byte
@@ -95,9 +109,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := bearer(r)
-	if event := r.Header.Get("X-Strapi-Event"); event != "" {
-		h.webhook(w, r, token, event)
-		return
+	if h.hooks != nil {
+		if event := h.hooks.WebhookEvent(r.Header); event != "" {
+			h.webhook(w, r, token, event)
+			return
+		}
 	}
 	h.full(w, r, token)
 }
@@ -142,23 +158,36 @@ func (h *handler) webhook(w http.ResponseWriter, r *http.Request, token, event s
 		h.fail(w, r, http.StatusBadRequest, "cannot read body", "event", event, "err", err)
 		return
 	}
-	ev, err := strapi.ParseWebhook(body)
+	changes, err := h.hooks.DecodeWebhook(r.Header, body)
 	if err != nil {
 		h.fail(w, r, http.StatusBadRequest, "bad webhook payload", "event", event, "err", err)
 		return
 	}
-	if ev.Name != event {
-		h.fail(w, r, http.StatusBadRequest, "X-Strapi-Event does not match the payload", "event", event, "payload_event", ev.Name)
+	answers := make([]answer, 0, len(changes))
+	for _, ch := range changes {
+		a, err := h.sync.Apply(r.Context(), ch)
+		if err != nil {
+			h.log.ErrorContext(r.Context(), "sync webhook failed", "event", event, "customer_id", ch.ID, "err", err)
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "webhook not applied"})
+			return
+		}
+		h.log.InfoContext(r.Context(), "sync webhook", "event", a.Event, "customer_id", a.ID, "action", a.Action, "reason", a.Reason)
+		answers = append(answers, answer(a))
+	}
+	if len(answers) == 1 {
+		// Strapi's case: one entry a call.
+		writeJSON(w, http.StatusOK, answers[0])
 		return
 	}
-	a, err := h.sync.Apply(r.Context(), ev)
-	if err != nil {
-		h.log.ErrorContext(r.Context(), "sync webhook failed", "event", event, "customer_id", ev.Customer.ID, "err", err)
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "webhook not applied"})
-		return
-	}
-	h.log.InfoContext(r.Context(), "sync webhook", "event", a.Event, "customer_id", a.CustomerID, "action", a.Action, "reason", a.Reason)
-	writeJSON(w, http.StatusOK, a)
+	writeJSON(w, http.StatusOK, answers)
+}
+
+// answer is Applied as the webhook call's answer shows it.
+type answer struct {
+	Event  string `json:"applied"`
+	ID     string `json:"customer_id,omitempty"`
+	Action Action `json:"action"`
+	Reason string `json:"reason,omitempty"`
 }
 
 func (h *handler) full(w http.ResponseWriter, r *http.Request, token string) {

@@ -62,8 +62,9 @@ func newFixture(t *testing.T, cfg crmsync.HandlerConfig) *fixture {
 	st := inmem.NewStore()
 	logs := &bytes.Buffer{}
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	c := strapiClient(s)
 	return &fixture{strapi: s, store: st, logs: logs,
-		h: crmsync.NewHandler(crmsync.New(strapiClient(s), st, crmsync.Options{}), cfg)}
+		h: crmsync.NewHandler(crmsync.New(crmsync.Customers(c, st), crmsync.Options{}), c, cfg)}
 }
 
 func defaultConfig() crmsync.HandlerConfig {
@@ -123,7 +124,7 @@ func TestHandlerWebhook(t *testing.T) {
 		{"wrong content type", "POST", map[string]string{"Content-Type": "text/plain", "X-Strapi-Event": "entry.delete",
 			"Authorization": "Bearer " + secret}, del, 415, map[string]any{"error": "content type must be application/json"}},
 		{"header and payload disagree", "POST", webhookHeaders("entry.update", "Bearer "+secret), del, 400,
-			map[string]any{"error": "X-Strapi-Event does not match the payload"}},
+			map[string]any{"error": "bad webhook payload"}},
 		{"too large", "POST", webhookHeaders("entry.delete", "Bearer "+secret), `{"event":"entry.delete","x":"` + strings.Repeat("a", 1<<20) + `"}`, 413,
 			map[string]any{"error": "body too large"}},
 		{"delete", "POST", webhookHeaders("entry.delete", "Bearer "+secret), del, 200,
@@ -262,10 +263,11 @@ func TestHandlerFullSyncConflict(t *testing.T) {
 	defer s.Close()
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	sy := crmsync.New(strapiClient(s), inmem.NewStore(), crmsync.Options{Progress: func(crmsync.Progress) {
+	c := strapiClient(s)
+	sy := crmsync.New(crmsync.Customers(c, inmem.NewStore()), crmsync.Options{Progress: func(crmsync.Progress) {
 		once.Do(func() { close(entered); <-release })
 	}})
-	h := crmsync.NewHandler(sy, defaultConfig())
+	h := crmsync.NewHandler(sy, c, defaultConfig())
 	req := func() *httptest.ResponseRecorder {
 		r := httptest.NewRequest("POST", "/sync", nil)
 		r.Header.Set("Authorization", "Bearer "+secret)
@@ -282,5 +284,74 @@ func TestHandlerFullSyncConflict(t *testing.T) {
 	close(release)
 	if code := <-done; code != 200 {
 		t.Errorf("first full sync: %d", code)
+	}
+}
+
+// fakeHooks is a CRM whose webhook calls carry an X-Fake-Event header and
+// report the given changes, several a call as some CRMs batch them.
+type fakeHooks struct {
+	changes []crm.Change[crm.Customer]
+}
+
+func (f fakeHooks) WebhookEvent(h http.Header) string { return h.Get("X-Fake-Event") }
+
+func (f fakeHooks) DecodeWebhook(http.Header, []byte) ([]crm.Change[crm.Customer], error) {
+	return f.changes, nil
+}
+
+func TestHandlerOtherCRM(t *testing.T) {
+	s := newStrapi(5, 10)
+	t.Cleanup(s.Close)
+	hook := map[string]string{"Content-Type": "application/json", "X-Fake-Event": "batch", "Authorization": "Bearer " + secret}
+	tests := []struct {
+		name    string
+		hooks   crmsync.WebhookDecoder
+		header  map[string]string
+		want    string // the answer
+		cached  []string
+		missing []string
+	}{
+		{name: "several changes", header: hook,
+			hooks: fakeHooks{[]crm.Change[crm.Customer]{
+				{Event: "created", Op: crm.Upsert, ID: "n1", Record: crm.Customer{ID: "n1", DisplayName: "New"}},
+				{Event: "deleted", Op: crm.Delete, ID: "old"},
+				{Event: "noise", Reason: "not a contact"},
+			}},
+			want: `[{"applied":"created","customer_id":"n1","action":"upsert"},{"applied":"deleted","customer_id":"old","action":"delete"},` +
+				`{"applied":"noise","action":"ignore","reason":"not a contact"}]`,
+			cached: []string{"n1"}, missing: []string{"old"}},
+		{name: "no change", header: hook, hooks: fakeHooks{}, want: `[]`, cached: []string{"old"}},
+		{name: "the Strapi header means nothing to another CRM", hooks: fakeHooks{},
+			header: map[string]string{"X-Strapi-Event": "entry.delete", "Authorization": "Bearer " + secret},
+			want:   `{"deleted":1,"resumed":false,"synced":10}`, cached: []string{"1", "10"}, missing: []string{"old"}},
+		{name: "a CRM without webhooks", hooks: nil, header: hook,
+			want: `{"deleted":1,"resumed":false,"synced":10}`, cached: []string{"1", "10"}, missing: []string{"old"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			st := inmem.NewStore()
+			st.Upsert(ctx, crm.Customer{ID: "old", DisplayName: "Old"})
+			h := crmsync.NewHandler(crmsync.New(crmsync.Customers(strapiClient(s), st), crmsync.Options{}), tt.hooks, defaultConfig())
+			req := httptest.NewRequest("POST", "/sync", strings.NewReader(`{}`))
+			for k, v := range tt.header {
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if got := strings.TrimSpace(rec.Body.String()); rec.Code != 200 || got != tt.want {
+				t.Errorf("answer %d %s, want 200 %s", rec.Code, got, tt.want)
+			}
+			for _, id := range tt.cached {
+				if _, err := st.Get(ctx, id); err != nil {
+					t.Errorf("customer %s: %v", id, err)
+				}
+			}
+			for _, id := range tt.missing {
+				if _, err := st.Get(ctx, id); !errors.Is(err, crm.ErrNotFound) {
+					t.Errorf("customer %s still cached: %v", id, err)
+				}
+			}
+		})
 	}
 }

@@ -109,7 +109,7 @@ func TestFullSync(t *testing.T) {
 			st.Upsert(ctx, crm.Customer{ID: "9999", DisplayName: "Gone", SyncedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
 
 			var reports []crmsync.Progress
-			sy := crmsync.New(strapiClient(s), st, crmsync.Options{Now: newClock().Now,
+			sy := crmsync.New(crmsync.Customers(strapiClient(s), st), crmsync.Options{Now: newClock().Now,
 				Progress: func(p crmsync.Progress) { reports = append(reports, p) }})
 			p, err := sy.Full(ctx)
 			if err != nil {
@@ -166,7 +166,7 @@ func TestFullSyncResumesAfterStrapiFailure(t *testing.T) {
 			st.Upsert(ctx, crm.Customer{ID: "9999", DisplayName: "Gone", SyncedAt: old})
 			c := strapiClient(s)
 			c.Version(ctx) // detect before the fault counts requests
-			sy := crmsync.New(c, st, crmsync.Options{Now: newClock().Now})
+			sy := crmsync.New(crmsync.Customers(c, st), crmsync.Options{Now: newClock().Now})
 
 			// Strapi goes down after two pages.
 			s.InjectFault(strapitest.Fault{Route: strapitest.RouteList, After: 2, Status: 503})
@@ -244,7 +244,7 @@ func TestFullSyncResumesAfterStoreFailure(t *testing.T) {
 	s := newStrapi(5, 250)
 	defer s.Close()
 	f := &flaky{Store: inmem.NewStore(), putsLeft: 3} // start, page 1, page 2
-	sy := crmsync.New(strapiClient(s), f, crmsync.Options{})
+	sy := crmsync.New(crmsync.Customers(strapiClient(s), f), crmsync.Options{})
 	if _, err := sy.Full(ctx); !errors.Is(err, errStore) {
 		t.Fatalf("err = %v, want the store error", err)
 	}
@@ -269,7 +269,7 @@ func TestFullSyncEmptyCRMKeepsCache(t *testing.T) {
 	defer s.Close()
 	st := inmem.NewStore()
 	st.Upsert(ctx, crm.Customer{ID: "1", DisplayName: "Kept"})
-	p, err := crmsync.New(strapiClient(s), st, crmsync.Options{}).Full(ctx)
+	p, err := crmsync.New(crmsync.Customers(strapiClient(s), st), crmsync.Options{}).Full(ctx)
 	if err != nil || !p.Done || p.Deleted != 0 {
 		t.Fatalf("Full = %+v, %v", p, err)
 	}
@@ -285,7 +285,7 @@ func TestFullSyncRefusesWhileRunning(t *testing.T) {
 	st := inmem.NewStore()
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	sy := crmsync.New(strapiClient(s), st, crmsync.Options{Progress: func(crmsync.Progress) {
+	sy := crmsync.New(crmsync.Customers(strapiClient(s), st), crmsync.Options{Progress: func(crmsync.Progress) {
 		once.Do(func() { close(entered); <-release })
 	}})
 	done := make(chan error)
@@ -309,7 +309,7 @@ func TestFullSyncCancelled(t *testing.T) {
 	defer s.Close()
 	st := inmem.NewStore()
 	ctx, cancel := context.WithCancel(context.Background())
-	sy := crmsync.New(strapiClient(s), st, crmsync.Options{Progress: func(p crmsync.Progress) {
+	sy := crmsync.New(crmsync.Customers(strapiClient(s), st), crmsync.Options{Progress: func(p crmsync.Progress) {
 		if p.Synced >= 100 {
 			cancel()
 		}
@@ -331,7 +331,7 @@ func BenchmarkFullSync(b *testing.B) {
 	defer s.Close()
 	c := strapiClient(s)
 	for b.Loop() {
-		if _, err := crmsync.New(c, inmem.NewStore(), crmsync.Options{}).Full(context.Background()); err != nil {
+		if _, err := crmsync.New(crmsync.Customers(c, inmem.NewStore()), crmsync.Options{}).Full(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -3,9 +3,9 @@ package deploy
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/experthub/experthub/internal/config"
@@ -19,8 +19,8 @@ var (
 // Lookup resolves an environment variable name to its config.Var: the name
 // itself, an alias, or a member of a family such as
 // FRONTLINE_PROXY_NUMBER_<CC> (FRONTLINE_PROXY_NUMBER_FR) or
-// PUBLIC_URL_<FUNCTION> (PUBLIC_URL_PRE_EVENT, for a function in Functions).
-func Lookup(name string) (config.Var, bool) {
+// PUBLIC_URL_<FUNCTION> (PUBLIC_URL_PRE_EVENT, for a function of d).
+func (d *Description) Lookup(name string) (config.Var, bool) {
 	for _, v := range config.Vars {
 		if v.Name == name || slices.Contains(v.Aliases, name) {
 			return v, true
@@ -36,7 +36,7 @@ func Lookup(name string) (config.Var, bool) {
 		case "CC>":
 			ok = countryPattern.MatchString(suffix)
 		case "FUNCTION>":
-			ok = slices.ContainsFunc(Functions, func(f Function) bool { return envSuffix(f.Name) == suffix })
+			ok = slices.ContainsFunc(d.Functions, func(f Function) bool { return envSuffix(f.Name) == suffix })
 		default:
 			ok = familyPattern.MatchString(suffix)
 		}
@@ -52,28 +52,30 @@ func envSuffix(function string) string {
 	return strings.ToUpper(strings.ReplaceAll(function, "-", "_"))
 }
 
-// environment returns the plain environment variables and the secret
-// variables of every function, and the configuration they amount to.
-// s.Env holds the operator's non-secret settings; deploy adds those it
-// owns (project, scheduler identity, URLs).
-func (s Settings) environment() (map[string]string, []string, *config.Config, error) {
+// environment is what the functions are given: the plain variables all
+// of them get, the secret variables, and the configuration they amount to.
+// s.Env holds the operator's non-secret settings; deploy adds PUBLIC_BASE_URL
+// and SYNC_OIDC_AUDIENCE when they are missing. The variables deploy owns
+// (d.Env) are not in common: functionEnv adds them per function.
+type environment struct {
+	common  map[string]string
+	secrets []string
+	config  *config.Config
+}
+
+func (d *Description) environment(s Settings) (environment, error) {
 	var problems []string
 	env := map[string]string{}
 	from := map[string]string{} // canonical name → name used in s.Env
-	keys := make([]string, 0, len(s.Env))
-	for k := range s.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(s.Env) {
 		value := strings.TrimSpace(s.Env[k])
-		v, ok := Lookup(k)
+		v, ok := d.Lookup(k)
 		switch {
 		case !ok:
 			problems = append(problems, fmt.Sprintf("%s: not a setting Expert Hub reads (see config.Vars)", k))
 			continue
 		case v.Secret:
-			problems = append(problems, fmt.Sprintf("%s: is a secret; store it with `gcloud secrets versions add %s --data-file=-` and remove it from the file", k, SecretID(v.Name)))
+			problems = append(problems, fmt.Sprintf("%s: is a secret; store it with `gcloud secrets versions add %s --data-file=-` and remove it from the file", k, d.SecretID(v.Name)))
 			continue
 		case v.Local:
 			problems = append(problems, fmt.Sprintf("%s: applies to local runs only", k))
@@ -96,14 +98,17 @@ func (s Settings) environment() (map[string]string, []string, *config.Config, er
 		env[name] = value
 	}
 
-	for _, owned := range []struct{ name, value string }{
-		{"GOOGLE_CLOUD_PROJECT", s.Project},
-		{"SYNC_SCHEDULER_SERVICE_ACCOUNT", s.account(SchedulerAccount)},
-	} {
-		if got, ok := env[owned.name]; ok && got != owned.value {
-			problems = append(problems, fmt.Sprintf("%s: deploy sets it to %s; remove %q", owned.name, owned.value, got))
+	// Deploy sets its own variables, on the functions the description
+	// names; the same value in the file is tolerated and left to deploy.
+	owned := map[string]string{}
+	for _, fn := range d.FunctionNames() {
+		maps.Copy(owned, d.OwnedEnv(fn, s.Project, s.Region))
+	}
+	for _, name := range sortedKeys(owned) {
+		if got, ok := env[name]; ok && got != owned[name] {
+			problems = append(problems, fmt.Sprintf("%s: deploy sets it to %s; remove %q", name, owned[name], got))
 		}
-		env[owned.name] = owned.value
+		delete(env, name)
 	}
 	if env["TWILIO_ACCOUNT_SID"] == "" {
 		// Config accepts its absence (local sandbox); a deployment cannot.
@@ -113,13 +118,12 @@ func (s Settings) environment() (map[string]string, []string, *config.Config, er
 		env["PUBLIC_BASE_URL"] = s.functionsOrigin()
 	}
 
-	secrets := WiredSecrets(env)
+	secrets := d.WiredSecrets(env)
 	// Let the product's own validation judge the values, with stand-ins
 	// for the secrets it will read from Secret Manager.
 	check := config.Env{}
-	for k, v := range env {
-		check[k] = v
-	}
+	maps.Copy(check, env)
+	maps.Copy(check, owned)
 	for _, name := range secrets {
 		check[name] = "from-secret-manager"
 	}
@@ -132,7 +136,14 @@ func (s Settings) environment() (map[string]string, []string, *config.Config, er
 		env["SYNC_OIDC_AUDIENCE"] = c.SyncAudience
 	}
 	if len(problems) > 0 {
-		return nil, nil, nil, errors.New("deploy settings:\n  " + strings.Join(problems, "\n  "))
+		return environment{}, errors.New("deploy settings:\n  " + strings.Join(problems, "\n  "))
 	}
-	return env, secrets, c, nil
+	return environment{common: env, secrets: secrets, config: c}, nil
+}
+
+// functionEnv is the plain environment of function fn.
+func (d *Description) functionEnv(e environment, s Settings, fn string) map[string]string {
+	env := maps.Clone(e.common)
+	maps.Copy(env, d.OwnedEnv(fn, s.Project, s.Region))
+	return env
 }

@@ -79,19 +79,29 @@ func TestMainRunConverges(t *testing.T) {
 	if err := deploy(args(t, "--run"), &out, g.run); err != nil {
 		t.Fatalf("deploy: %v\n%s", err, out.String())
 	}
+	d := description(t)
+	invokers := 0
+	for _, f := range d.Functions {
+		if f.Public {
+			invokers++
+		}
+		invokers += len(f.Invokers)
+	}
 	checks := []struct {
 		prefix []string
 		want   int
 	}{
-		{[]string{"iam", "service-accounts", "describe"}, 3},
+		{[]string{"iam", "service-accounts", "describe"}, len(d.ServiceAccounts)},
 		{[]string{"iam", "service-accounts", "create"}, 0}, // they exist
 		{[]string{"secrets", "create"}, 0},
 		{[]string{"firestore", "databases", "create"}, 0},
 		{[]string{"firestore", "indexes", "composite", "create"}, 2},
-		{[]string{"functions", "deploy"}, len(Functions)},
+		{[]string{"functions", "deploy"}, len(d.Functions)},
+		{[]string{"tasks", "queues", "create"}, 0},
+		{[]string{"tasks", "queues", "update"}, len(d.Queues)}, // exists: updated
 		{[]string{"scheduler", "jobs", "create"}, 0},
 		{[]string{"scheduler", "jobs", "update", "http"}, 1}, // exists: updated
-		{[]string{"run", "services", "add-iam-policy-binding"}, len(Functions) + 1},
+		{[]string{"run", "services", "add-iam-policy-binding"}, invokers},
 	}
 	for _, c := range checks {
 		if got := g.called(c.prefix...); got != c.want {
@@ -114,14 +124,15 @@ func TestMainRunCreatesWhatIsMissing(t *testing.T) {
 		{"iam", "service-accounts", "create"},
 		{"secrets", "create"},
 		{"firestore", "databases", "create"},
+		{"tasks", "queues", "create"},
 		{"scheduler", "jobs", "create", "http"},
 	} {
 		if g.called(prefix...) == 0 {
 			t.Errorf("%q not called", prefix)
 		}
 	}
-	if n := g.called("scheduler", "jobs", "update"); n != 0 {
-		t.Errorf("scheduler job updated %d times before it exists", n)
+	if n := g.called("scheduler", "jobs", "update") + g.called("tasks", "queues", "update"); n != 0 {
+		t.Errorf("%d updates of a scheduler job or a queue before it exists", n)
 	}
 }
 

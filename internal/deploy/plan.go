@@ -4,15 +4,23 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 )
 
+// Keys of the service accounts the plan refers to by role: the functions'
+// identity and the builds'.
+const (
+	runAccount   = "run"
+	buildAccount = "build"
+)
+
 // Settings are the inputs of one deployment.
 type Settings struct {
 	Project           string
-	Region            string            // of the functions and the scheduler job
+	Region            string            // of the functions, the queue and the scheduler job
 	FirestoreLocation string            // default: Region
 	Source            string            // directory to upload; default "."
 	Schedule          string            // cron of the full sync; default "0 3 * * *"
@@ -37,8 +45,9 @@ type Step struct {
 	Expect string
 }
 
-func (s Settings) account(id string) string {
-	return id + "@" + s.Project + ".iam.gserviceaccount.com"
+// account is the e-mail of the service account keyed key.
+func (s Settings) account(d *Description, key string) string {
+	return accountEmail(d.ServiceAccounts[key].ID, s.Project)
 }
 
 // functionsOrigin is where Cloud Functions serves the project's functions
@@ -64,166 +73,279 @@ func (s Settings) withDefaults() Settings {
 }
 
 // Plan returns the gcloud steps that take an empty project to the deployed
-// functions: APIs, service accounts and their roles, Firestore and its
-// indexes, the secret containers, the functions, their invokers, and the
-// full-sync schedule. Secret values are never part of it: the operator adds
-// them with `gcloud secrets versions add`.
+// functions described by the embedded description (Load).
 func Plan(s Settings) ([]Step, error) {
+	d, err := Load()
+	if err != nil {
+		return nil, err
+	}
+	return d.Plan(s)
+}
+
+// Plan returns the gcloud steps that take an empty project to the deployed
+// functions: APIs, service accounts and their roles, Firestore and its
+// indexes, the Cloud Tasks queues, the secret containers, the functions,
+// their invokers, and the full-sync schedule. Secret values are never part
+// of it: the operator adds them with `gcloud secrets versions add`.
+func (d *Description) Plan(s Settings) ([]Step, error) {
 	if s.Project == "" || s.Region == "" {
 		return nil, errors.New("deploy: project and region are required")
 	}
 	s = s.withDefaults()
-	env, secrets, cfg, err := s.environment()
+	e, err := d.environment(s)
 	if err != nil {
 		return nil, err
 	}
-	p := "--project=" + s.Project
-	member := func(id string) string { return "--member=serviceAccount:" + s.account(id) }
+	p := planner{d: d, s: s, e: e, project: "--project=" + s.Project}
+	p.identities()
+	if err := p.firestore(); err != nil {
+		return nil, err
+	}
+	p.queues()
+	p.secrets()
+	if err := p.functions(); err != nil {
+		return nil, err
+	}
+	p.invokers()
+	p.schedule()
+	p.notes()
+	return p.steps, nil
+}
 
-	steps := []Step{{
+// planner accumulates the steps of a Plan.
+type planner struct {
+	d       *Description
+	s       Settings
+	e       environment
+	project string // --project flag
+	steps   []Step
+}
+
+func (p *planner) add(st Step) { p.steps = append(p.steps, st) }
+
+func (p *planner) member(key string) string {
+	return "--member=serviceAccount:" + p.s.account(p.d, key)
+}
+
+func (p *planner) identities() {
+	p.add(Step{
 		Comment: "APIs a fresh project needs.",
-		Args:    append(append([]string{"services", "enable"}, APIs...), p),
-	}}
-	for _, sa := range []struct{ id, name string }{
-		{RuntimeAccount, "Expert Hub functions"},
-		{BuildAccount, "Expert Hub function builds"},
-		{SchedulerAccount, "Expert Hub full-sync scheduler"},
-	} {
-		steps = append(steps, Step{
-			Comment: "Service account " + sa.id + " (" + sa.name + ").",
-			Args:    []string{"iam", "service-accounts", "create", sa.id, "--display-name=" + sa.name, p},
-			Exists:  []string{"iam", "service-accounts", "describe", s.account(sa.id), p},
-		})
-	}
-	roles := []struct{ id, role, why string }{
-		{RuntimeAccount, "roles/datastore.user", "the functions read and write the Firestore cache"},
-		{BuildAccount, "roles/logging.logWriter", "build logs"},
-		{BuildAccount, "roles/artifactregistry.writer", "the built images"},
-		{BuildAccount, "roles/storage.objectViewer", "the uploaded source"},
-	}
-	for _, r := range roles {
-		steps = append(steps, Step{
-			Comment: r.role + " for " + r.id + ": " + r.why + ".",
-			Args:    []string{"projects", "add-iam-policy-binding", s.Project, member(r.id), "--role=" + r.role, "--condition=None"},
-		})
-	}
-
-	db := "--database=" + cfg.FirestoreDatabase
-	steps = append(steps, Step{
-		Comment: "Firestore database (native mode) of the customer cache.",
-		Args:    []string{"firestore", "databases", "create", db, "--location=" + s.FirestoreLocation, "--type=firestore-native", "--delete-protection", p},
-		Exists:  []string{"firestore", "databases", "describe", db, p},
+		Args:    append(append([]string{"services", "enable"}, p.d.APIs...), p.project),
 	})
-	indexes, err := ReadIndexes(filepath.Join(s.Source, IndexesFile))
+	for _, key := range sortedKeys(p.d.ServiceAccounts) {
+		sa := p.d.ServiceAccounts[key]
+		p.add(Step{
+			Comment: "Service account " + sa.ID + " (" + sa.DisplayName + ").",
+			Args:    []string{"iam", "service-accounts", "create", sa.ID, "--display-name=" + sa.DisplayName, p.project},
+			Exists:  []string{"iam", "service-accounts", "describe", p.s.account(p.d, key), p.project},
+		})
+	}
+	for _, key := range sortedKeys(p.d.ProjectRoles) {
+		r := p.d.ProjectRoles[key]
+		p.add(Step{
+			Comment: r.Role + " for " + p.d.ServiceAccounts[r.Account].ID + ": " + r.Why + ".",
+			Args:    []string{"projects", "add-iam-policy-binding", p.s.Project, p.member(r.Account), "--role=" + r.Role, "--condition=None"},
+		})
+	}
+	for _, key := range sortedKeys(p.d.Queues) {
+		q := p.d.Queues[key]
+		for _, enqueuer := range q.Enqueuers {
+			p.add(Step{
+				Comment: p.d.ServiceAccounts[enqueuer].ID + " may sign the OIDC tokens of queue " + q.Name + "'s tasks as " +
+					p.d.ServiceAccounts[q.OIDCAccount].ID + " (iam.serviceAccounts.actAs).",
+				Args: []string{"iam", "service-accounts", "add-iam-policy-binding", p.s.account(p.d, q.OIDCAccount),
+					p.member(enqueuer), "--role=roles/iam.serviceAccountUser", p.project},
+			})
+		}
+	}
+}
+
+func (p *planner) firestore() error {
+	db := "--database=" + p.e.config.FirestoreDatabase
+	p.add(Step{
+		Comment: "Firestore database (native mode) of the customer cache.",
+		Args:    []string{"firestore", "databases", "create", db, "--location=" + p.s.FirestoreLocation, "--type=firestore-native", "--delete-protection", p.project},
+		Exists:  []string{"firestore", "databases", "describe", db, p.project},
+	})
+	indexes, err := ReadIndexes(filepath.Join(p.s.Source, IndexesFile))
 	if err != nil {
-		return nil, fmt.Errorf("deploy: %w", err)
+		return fmt.Errorf("deploy: %w", err)
 	}
 	for _, ix := range indexes {
-		steps = append(steps, indexStep(ix, cfg.FirestoreCollection, db, p))
+		p.add(indexStep(ix, p.e.config.FirestoreCollection, db, p.project))
 	}
-	ttls, err := ReadTTLFields(filepath.Join(s.Source, IndexesFile))
+	ttls, err := ReadTTLFields(filepath.Join(p.s.Source, IndexesFile))
 	if err != nil {
-		return nil, fmt.Errorf("deploy: %w", err)
+		return fmt.Errorf("deploy: %w", err)
 	}
 	for _, f := range ttls {
-		steps = append(steps, Step{
+		p.add(Step{
 			Comment: "Firestore deletes " + f.CollectionGroup + " records once " + f.FieldPath + " has passed.",
 			Args: []string{"firestore", "fields", "ttls", "update", f.FieldPath, db,
-				"--collection-group=" + f.CollectionGroup, "--enable-ttl", "--async", p},
+				"--collection-group=" + f.CollectionGroup, "--enable-ttl", "--async", p.project},
 		})
 	}
+	return nil
+}
 
-	for _, name := range SecretVars() {
-		id := SecretID(name)
-		steps = append(steps,
-			Step{
-				Comment: "Secret " + id + " holds " + name + "; only its container is created here.",
-				Args:    []string{"secrets", "create", id, "--replication-policy=automatic", p},
-				Exists:  []string{"secrets", "describe", id, p},
-			},
-			Step{
-				Comment: "Only the functions' identity may read " + id + ".",
-				Args:    []string{"secrets", "add-iam-policy-binding", id, member(RuntimeAccount), "--role=roles/secretmanager.secretAccessor", p},
+func (p *planner) queues() {
+	for _, key := range sortedKeys(p.d.Queues) {
+		q := p.d.Queues[key]
+		location := "--location=" + p.s.Region
+		r := q.RetryConfig
+		settings := []string{location, p.project,
+			"--max-dispatches-per-second=" + strconv.FormatFloat(q.RateLimits.MaxDispatchesPerSecond, 'f', -1, 64),
+			"--max-concurrent-dispatches=" + strconv.Itoa(q.RateLimits.MaxConcurrentDispatches),
+			"--max-attempts=" + strconv.Itoa(r.MaxAttempts), "--max-retry-duration=" + r.MaxRetryDuration,
+			"--min-backoff=" + r.MinBackoff, "--max-backoff=" + r.MaxBackoff,
+			"--max-doublings=" + strconv.Itoa(r.MaxDoublings)}
+		p.add(Step{
+			Comment: "Cloud Tasks queue " + q.Name + ": its tasks call " + q.Target + ". It has no dead-letter queue: " +
+				q.Target + " gives up on a task itself, and --max-retry-duration is the backstop.",
+			Args:   append([]string{"tasks", "queues", "create", q.Name}, settings...),
+			Exists: []string{"tasks", "queues", "describe", q.Name, location, p.project},
+			Update: append([]string{"tasks", "queues", "update", q.Name}, settings...),
+		})
+		for _, enqueuer := range q.Enqueuers {
+			p.add(Step{
+				Comment: p.d.ServiceAccounts[enqueuer].ID + " may add tasks to " + q.Name + ".",
+				Args: []string{"tasks", "queues", "add-iam-policy-binding", q.Name, location, p.project,
+					p.member(enqueuer), "--role=roles/cloudtasks.enqueuer"},
 			})
+		}
 	}
-	for _, name := range secrets {
-		id := SecretID(name)
-		add := fmt.Sprintf("read -rs V && printf %%s \"$V\" | gcloud secrets versions add %s --data-file=- %s; unset V", id, p)
-		steps = append(steps, Step{
+}
+
+func (p *planner) secrets() {
+	for _, sec := range p.d.Secrets {
+		p.add(Step{
+			Comment: "Secret " + sec.Secret + " holds " + sec.Env + "; only its container is created here.",
+			Args:    []string{"secrets", "create", sec.Secret, "--replication-policy=automatic", p.project},
+			Exists:  []string{"secrets", "describe", sec.Secret, p.project},
+		})
+		p.add(Step{
+			Comment: "Only the functions' identity may read " + sec.Secret + ".",
+			Args:    []string{"secrets", "add-iam-policy-binding", sec.Secret, p.member(runAccount), "--role=roles/secretmanager.secretAccessor", p.project},
+		})
+	}
+	for _, name := range p.e.secrets {
+		id := p.d.SecretID(name)
+		add := fmt.Sprintf("read -rs V && printf %%s \"$V\" | gcloud secrets versions add %s --data-file=- %s; unset V", id, p.project)
+		p.add(Step{
 			Comment: "The functions read " + name + " at start; add its value once (and to rotate it) with:\n  " + add,
-			Args:    []string{"secrets", "versions", "list", id, "--filter=state=ENABLED", "--limit=1", "--format=value(name)", p},
+			Args:    []string{"secrets", "versions", "list", id, "--filter=state=ENABLED", "--limit=1", "--format=value(name)", p.project},
 			Expect:  "secret " + id + " has no enabled version: add the value of " + name + " as shown above",
 		})
 	}
+}
 
-	envFlag, err := dictFlag("--set-env-vars", env)
-	if err != nil {
-		return nil, err
-	}
+func (p *planner) functions() error {
 	refs := map[string]string{}
-	for _, name := range secrets {
-		refs[name] = SecretID(name) + ":latest"
+	for _, name := range p.e.secrets {
+		refs[name] = p.d.SecretID(name) + ":latest"
 	}
 	secretFlag, err := dictFlag("--set-secrets", refs)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	for _, f := range Functions {
-		steps = append(steps, Step{
+	for _, f := range p.d.Functions {
+		envFlag, err := dictFlag("--set-env-vars", p.d.functionEnv(p.e, p.s, f.Name))
+		if err != nil {
+			return err
+		}
+		// Twilio and Strapi call the public functions; each checks its
+		// caller itself (signature, shared secret or OIDC token). The others
+		// let Cloud Run check the caller's token.
+		auth := "--no-allow-unauthenticated"
+		if f.Public {
+			auth = "--allow-unauthenticated"
+		}
+		p.add(Step{
 			Comment: "Function " + f.Name + " (entry point " + f.Name + ").",
-			Args: []string{"functions", "deploy", f.Name, "--gen2", "--region=" + s.Region, p,
-				"--runtime=" + Runtime, "--source=" + s.Source, "--entry-point=" + f.Name, "--trigger-http",
-				// Twilio and Strapi call every function; each checks its
-				// caller itself (signature, shared secret or OIDC token).
-				"--allow-unauthenticated", "--ingress-settings=all",
-				"--service-account=" + s.account(RuntimeAccount),
-				"--build-service-account=projects/" + s.Project + "/serviceAccounts/" + s.account(BuildAccount),
+			Args: []string{"functions", "deploy", f.Name, "--gen2", "--region=" + p.s.Region, p.project,
+				"--runtime=" + p.d.Runtime, "--source=" + p.s.Source, "--entry-point=" + f.Name, "--trigger-http",
+				auth, "--ingress-settings=all",
+				"--service-account=" + p.s.account(p.d, runAccount),
+				"--build-service-account=projects/" + p.s.Project + "/serviceAccounts/" + p.s.account(p.d, buildAccount),
 				"--memory=" + f.Memory, "--cpu=" + f.CPU, "--concurrency=" + strconv.Itoa(f.Concurrency),
-				"--timeout=" + seconds(f), "--min-instances=" + strconv.Itoa(f.MinInstances),
+				"--timeout=" + strconv.Itoa(f.TimeoutSeconds) + "s", "--min-instances=" + strconv.Itoa(f.MinInstances),
 				"--max-instances=" + strconv.Itoa(f.MaxInstances),
 				envFlag, secretFlag, "--quiet"},
 		})
 	}
-	for _, f := range Functions {
-		steps = append(steps, Step{
-			Comment: "Anyone may call " + f.Name + " (--allow-unauthenticated only warns when an org policy blocks it).",
-			Args: []string{"run", "services", "add-iam-policy-binding", f.Name, "--region=" + s.Region, p,
-				"--member=allUsers", "--role=roles/run.invoker"},
-		})
+	return nil
+}
+
+func (p *planner) invokers() {
+	for _, f := range p.d.Functions {
+		service := []string{"run", "services", "add-iam-policy-binding", f.Name, "--region=" + p.s.Region, p.project}
+		if f.Public {
+			p.add(Step{
+				Comment: "Anyone may call " + f.Name + " (--allow-unauthenticated only warns when an org policy blocks it).",
+				Args:    append(slices.Clone(service), "--member=allUsers", "--role=roles/run.invoker"),
+			})
+		}
+		for _, key := range f.Invokers {
+			p.add(Step{
+				Comment: p.d.ServiceAccounts[key].ID + " may invoke " + f.Name + ".",
+				Args:    append(slices.Clone(service), p.member(key), "--role=roles/run.invoker"),
+			})
+		}
 	}
-	sync, ok := function("sync")
-	if !ok {
-		return nil, errors.New("deploy: no sync function to schedule")
-	}
-	steps = append(steps, Step{
-		Comment: "The scheduler's identity may invoke sync even if it stops being public.",
-		Args: []string{"run", "services", "add-iam-policy-binding", sync.Name, "--region=" + s.Region, p,
-			member(SchedulerAccount), "--role=roles/run.invoker"},
-	})
-	job := []string{SchedulerJob, "--location=" + s.Region, p,
-		"--schedule=" + s.Schedule, "--time-zone=" + s.TimeZone,
-		"--uri=" + s.functionsOrigin() + "/" + sync.Name, "--http-method=post",
-		"--oidc-service-account-email=" + s.account(SchedulerAccount),
-		"--oidc-token-audience=" + env["SYNC_OIDC_AUDIENCE"],
-		"--attempt-deadline=" + seconds(sync)}
-	steps = append(steps, Step{
-		Comment: "Full sync on a schedule: the OIDC token proves the caller to sync.",
+}
+
+func (p *planner) schedule() {
+	sync, _ := p.d.Function(p.d.FullSync.Function) // checked by ParseDescription
+	location := "--location=" + p.s.Region
+	job := []string{p.d.FullSync.Job, location, p.project,
+		"--schedule=" + p.s.Schedule, "--time-zone=" + p.s.TimeZone,
+		"--uri=" + p.s.functionsOrigin() + "/" + sync.Name, "--http-method=post",
+		"--oidc-service-account-email=" + p.s.account(p.d, p.d.FullSync.Account),
+		"--oidc-token-audience=" + p.e.common["SYNC_OIDC_AUDIENCE"],
+		// HTTP targets allow at most 30 minutes.
+		"--attempt-deadline=" + strconv.Itoa(min(sync.TimeoutSeconds, 1800)) + "s"}
+	p.add(Step{
+		Comment: "Full sync on a schedule: the OIDC token proves the caller to " + sync.Name + ".",
 		Args:    append([]string{"scheduler", "jobs", "create", "http"}, job...),
-		Exists:  []string{"scheduler", "jobs", "describe", SchedulerJob, "--location=" + s.Region, p},
+		Exists:  []string{"scheduler", "jobs", "describe", p.d.FullSync.Job, location, p.project},
 		Update:  append([]string{"scheduler", "jobs", "update", "http"}, job...),
 	})
-	steps = append(steps, Step{Comment: strings.Join([]string{
+}
+
+// notes closes the plan with what the operator sets in Twilio and Strapi.
+func (p *planner) notes() {
+	cfg := p.e.config
+	lines := []string{
 		"Then point Twilio and Strapi at the functions:",
 		"  Frontline > Manage > Callbacks: CRM callback URL " + cfg.PublicURL("crm") +
 			", outgoing conversations callback URL " + cfg.PublicURL("outgoing"),
 		"  Frontline > Manage > Routing > custom routing URL " + cfg.PublicURL("routing"),
 		"  Conversations > Manage > Global webhooks (POST): pre-event URL " + cfg.PublicURL("pre-event") +
-			" for " + strings.Join(PreEventFilters, ", "),
-		"    and post-event URL " + cfg.PublicURL("post-event") + " for " + strings.Join(PostEventFilters, ", "),
-		"  Strapi > Settings > Webhooks: URL " + cfg.PublicURL("sync") + ", events " + strings.Join(StrapiEvents, ", ") + ",",
-		"    header Authorization: Bearer <value of secret " + SecretID("STRAPI_WEBHOOK_SECRET") + ">",
-	}, "\n")})
-	return steps, nil
+			" for " + strings.Join(p.d.PreEventFilters, ", "),
+		"    and post-event URL " + cfg.PublicURL("post-event") + " for " + strings.Join(p.d.PostEventFilters, ", "),
+		"  Strapi > Settings > Webhooks: URL " + cfg.PublicURL("sync") + ", events " + strings.Join(p.d.StrapiEvents, ", ") + ",",
+		"    header Authorization: Bearer <value of secret " + p.d.SecretID("STRAPI_WEBHOOK_SECRET") + ">",
+	}
+	for _, f := range p.d.Functions {
+		if !f.Public {
+			lines = append(lines, "  "+f.Name+" is internal ("+p.internalCaller(f)+"): nothing to set in Twilio or Strapi.")
+		}
+	}
+	p.add(Step{Comment: strings.Join(lines, "\n")})
+}
+
+// internalCaller says who may call a function that is not public.
+func (p *planner) internalCaller(f Function) string {
+	for _, key := range sortedKeys(p.d.Queues) {
+		if q := p.d.Queues[key]; q.Target == f.Name {
+			return "only Cloud Tasks queue " + q.Name + " calls it, as " + p.d.ServiceAccounts[q.OIDCAccount].ID
+		}
+	}
+	var ids []string
+	for _, key := range f.Invokers {
+		ids = append(ids, p.d.ServiceAccounts[key].ID)
+	}
+	return "only " + strings.Join(ids, ", ") + " may call it"
 }
 
 // indexStep creates ix on collection (the configured one: the file's
@@ -251,19 +373,6 @@ func indexStep(ix Index, collection, db, project string) Step {
 		Args:            append(args, project),
 		AlreadyExistsOK: true,
 	}
-}
-
-func function(name string) (Function, bool) {
-	for _, f := range Functions {
-		if f.Name == name {
-			return f, true
-		}
-	}
-	return Function{}, false
-}
-
-func seconds(f Function) string {
-	return strconv.Itoa(int(f.Timeout.Seconds())) + "s"
 }
 
 // dictFlag formats a gcloud dictionary flag, sorted by key. A value with a

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -94,37 +95,55 @@ func stepsWith(steps []Step, prefix ...string) []Step {
 	return out
 }
 
+// description returns the embedded description.
+func description(t *testing.T) *Description {
+	t.Helper()
+	d, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 func TestPlanDeploysEveryFunction(t *testing.T) {
 	steps, err := Plan(testSettings(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	d := description(t)
 	deploys := stepsWith(steps, "functions", "deploy")
-	if len(deploys) != len(Functions) {
-		t.Fatalf("%d deploy steps, want one per function (%d)", len(deploys), len(Functions))
+	if len(deploys) != len(d.Functions) {
+		t.Fatalf("%d deploy steps, want one per function (%d)", len(deploys), len(d.Functions))
 	}
-	for i, f := range Functions {
+	for i, f := range d.Functions {
 		args := deploys[i].Args
 		if args[2] != f.Name {
 			t.Errorf("deploy step %d deploys %q, want %q", i, args[2], f.Name)
 		}
 		want := map[string]string{
 			"entry-point":           f.Name,
-			"runtime":               Runtime,
+			"runtime":               d.Runtime,
 			"region":                "europe-west1",
 			"project":               "expert-test",
 			"service-account":       "expert-hub-run@expert-test.iam.gserviceaccount.com",
 			"build-service-account": "projects/expert-test/serviceAccounts/expert-hub-build@expert-test.iam.gserviceaccount.com",
 			"memory":                f.Memory,
 			"cpu":                   f.CPU,
-			"timeout":               seconds(f),
+			"timeout":               strconv.Itoa(f.TimeoutSeconds) + "s",
+			"min-instances":         strconv.Itoa(f.MinInstances),
+			"max-instances":         strconv.Itoa(f.MaxInstances),
+			"concurrency":           strconv.Itoa(f.Concurrency),
 		}
 		for name, v := range want {
 			if got, _ := flagValue(args, name); got != v {
 				t.Errorf("%s: --%s=%q, want %q", f.Name, name, got, v)
 			}
 		}
-		for _, flag := range []string{"--gen2", "--trigger-http", "--allow-unauthenticated", "--quiet"} {
+		auth := "--no-allow-unauthenticated"
+		if f.Public {
+			auth = "--allow-unauthenticated"
+		}
+		for _, flag := range []string{"--gen2", "--trigger-http", auth, "--quiet"} {
 			if !slices.Contains(args, flag) {
 				t.Errorf("%s: no %s", f.Name, flag)
 			}
@@ -159,7 +178,7 @@ func TestPlanEnvironment(t *testing.T) {
 		t.Error("alias DB_URL deployed as such, want STRAPI_URL")
 	}
 	for k := range env {
-		if v, ok := Lookup(k); !ok || v.Secret {
+		if v, ok := description(t).Lookup(k); !ok || v.Secret {
 			t.Errorf("env %s: unknown or secret", k)
 		}
 	}
@@ -308,6 +327,8 @@ func TestPlanRejectsSettings(t *testing.T) {
 		"unknown function URL": {map[string]string{"PUBLIC_URL_TEMPLATES": "https://x"}, "PUBLIC_URL_TEMPLATES: not a setting"},
 		"local only":           {map[string]string{"PORT": "9000"}, "PORT: applies to local runs only"},
 		"emulator":             {map[string]string{"FIRESTORE_EMULATOR_HOST": "localhost:8080"}, "FIRESTORE_EMULATOR_HOST: applies to local runs only"},
+		"tasks emulator":       {map[string]string{"CLOUD_TASKS_EMULATOR_HOST": "localhost:8123"}, "CLOUD_TASKS_EMULATOR_HOST: applies to local runs only"},
+		"other queue":          {map[string]string{"WORK_QUEUE": "projects/x/locations/y/queues/z"}, "WORK_QUEUE: deploy sets it to projects/expert-test/locations/europe-west1/queues/expert-hub-work"},
 		"other project":        {map[string]string{"GOOGLE_CLOUD_PROJECT": "other"}, "GOOGLE_CLOUD_PROJECT: deploy sets it"},
 		"name and alias":       {map[string]string{"STRAPI_URL": "https://a.example.com"}, "STRAPI_URL: set twice"},
 		"multi-line value":     {map[string]string{"WELCOME_MESSAGE": "a\nb"}, "WELCOME_MESSAGE: must be one line"},
@@ -327,6 +348,7 @@ func TestPlanRejectsSettings(t *testing.T) {
 }
 
 func TestLookup(t *testing.T) {
+	d := description(t)
 	cases := map[string]string{ // name → config.Var it resolves to; "" = none
 		"STRAPI_URL":                  "STRAPI_URL",
 		"DB_URL":                      "STRAPI_URL",
@@ -335,13 +357,15 @@ func TestLookup(t *testing.T) {
 		"FRONTLINE_PROXY_NUMBER_G":    "",
 		"PUBLIC_URL_PRE_EVENT":        "PUBLIC_URL_<FUNCTION>",
 		"PUBLIC_URL_PRE-EVENT":        "",
+		"PUBLIC_URL_WORK":             "PUBLIC_URL_<FUNCTION>",
+		"PUBLIC_URL_TEMPLATES":        "",
 		"PUBLIC_URL_<FUNCTION>":       "PUBLIC_URL_<FUNCTION>",
 		"FRONTLINE_PROXY_NUMBER_<CC>": "FRONTLINE_PROXY_NUMBER_<CC>",
 		"TWILIO_AUTH_TOKEN":           "TWILIO_AUTH_TOKEN",
 		"NOT_A_SETTING":               "",
 	}
 	for name, want := range cases {
-		v, ok := Lookup(name)
+		v, ok := d.Lookup(name)
 		if ok != (want != "") || v.Name != want {
 			t.Errorf("Lookup(%q) = %q, %v; want %q", name, v.Name, ok, want)
 		}
@@ -349,6 +373,7 @@ func TestLookup(t *testing.T) {
 }
 
 func TestWiredSecrets(t *testing.T) {
+	d := description(t)
 	cases := []struct {
 		env  map[string]string
 		want []string
@@ -359,15 +384,19 @@ func TestWiredSecrets(t *testing.T) {
 		{map[string]string{"TWILIO_API_KEY": "SK1"}, []string{"TWILIO_AUTH_TOKEN", "TWILIO_API_SECRET", "STRAPI_WEBHOOK_SECRET"}},
 	}
 	for _, c := range cases {
-		if got := WiredSecrets(c.env); !slices.Equal(got, c.want) {
+		if got := d.WiredSecrets(c.env); !slices.Equal(got, c.want) {
 			t.Errorf("WiredSecrets(%v) = %v, want %v", c.env, got, c.want)
 		}
 	}
 }
 
 func TestSecretID(t *testing.T) {
-	if got := SecretID("STRAPI_WEBHOOK_SECRET"); got != "strapi-webhook-secret" {
+	d := description(t)
+	if got := d.SecretID("STRAPI_WEBHOOK_SECRET"); got != "strapi-webhook-secret" {
 		t.Errorf("SecretID = %q", got)
+	}
+	if got := d.SecretID("STRAPI_URL"); got != "" {
+		t.Errorf("SecretID of a plain setting = %q", got)
 	}
 }
 

@@ -86,12 +86,36 @@ func run(m *testing.M) int {
 // no emulator.
 func Client(t testing.TB, opts ...option.ClientOption) *firestore.Client {
 	t.Helper()
-	return Clients(t, 1, opts...)[0]
+	project := Project(t) // its cleanup runs after the client's
+	c, err := firestore.NewClient(context.Background(), project, opts...)
+	if err != nil {
+		t.Fatalf("firestore client for the emulator at %s: %v", os.Getenv(EnvHost), err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("close firestore client: %v", err)
+		}
+	})
+	return c
 }
 
-// Clients returns n clients of the emulator on one new project: the
-// stores of n instances sharing one database. opts apply to every client.
-func Clients(t testing.TB, n int, opts ...option.ClientOption) []*firestore.Client {
+// Project returns a new project on the emulator for code that makes its
+// own client (an App built from its configuration, say), and deletes its
+// data when the test ends. It fails the test if there is no emulator.
+func Project(t testing.TB) string {
+	t.Helper()
+	host := emulatorHost(t)
+	project := newProject(t)
+	t.Cleanup(func() {
+		if err := reset(host, project); err != nil {
+			t.Logf("clear emulator project %s: %v", project, err)
+		}
+	})
+	return project
+}
+
+// emulatorHost returns the emulator's address, or fails the test.
+func emulatorHost(t testing.TB) string {
 	t.Helper()
 	host := os.Getenv(EnvHost)
 	if host == "" {
@@ -100,26 +124,7 @@ func Clients(t testing.TB, n int, opts ...option.ClientOption) []*firestore.Clie
 		}
 		t.Fatalf("no Firestore emulator: %s is not set and the package's TestMain does not call firestoretest.Main; %s", EnvHost, shortHowTo)
 	}
-	project := newProject(t)
-	t.Cleanup(func() {
-		if err := reset(host, project); err != nil {
-			t.Logf("clear emulator project %s: %v", project, err)
-		}
-	})
-	out := make([]*firestore.Client, n)
-	for i := range out {
-		c, err := firestore.NewClient(context.Background(), project, opts...)
-		if err != nil {
-			t.Fatalf("firestore client for the emulator at %s: %v", host, err)
-		}
-		t.Cleanup(func() {
-			if err := c.Close(); err != nil {
-				t.Errorf("close firestore client: %v", err)
-			}
-		})
-		out[i] = c
-	}
-	return out
+	return host
 }
 
 func newProject(t testing.TB) string {

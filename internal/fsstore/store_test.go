@@ -27,7 +27,7 @@ import (
 func TestMain(m *testing.M) { firestoretest.Main(m) }
 
 func TestStore(t *testing.T) {
-	crmtest.TestStore(t, func(t *testing.T) crmtest.Store {
+	crmtest.TestStore(t, func(t *testing.T) crm.Store {
 		return NewStore(firestoretest.Client(t), "")
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"testing"
 
@@ -116,7 +117,7 @@ func TestSyncIntoFirestore(t *testing.T) {
 			if _, err := client.Version(ctx); err != nil { // before faults count requests
 				t.Fatal(err)
 			}
-			sy := crmsync.New(client, st, crmsync.Options{})
+			sy := crmsync.New(crmsync.Customers(client, st), crmsync.Options{})
 
 			// Strapi fails on the third page.
 			s.InjectFault(strapitest.Fault{Route: strapitest.RouteList, After: 2, Status: 503})
@@ -138,12 +139,14 @@ func TestSyncIntoFirestore(t *testing.T) {
 			// them.
 			apply := func(event string, e strapitest.Entry) {
 				t.Helper()
-				ev, err := strapi.ParseWebhook(s.WebhookBody(event, e))
+				changes, err := client.DecodeWebhook(http.Header{"X-Strapi-Event": {event}}, s.WebhookBody(event, e))
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := sy.Apply(ctx, ev); err != nil {
-					t.Fatalf("%s: %v", event, err)
+				for _, ch := range changes {
+					if _, err := sy.Apply(ctx, ch); err != nil {
+						t.Fatalf("%s: %v", event, err)
+					}
 				}
 			}
 			e, err := s.Delete("5")
@@ -228,7 +231,7 @@ func TestSyncPastPageLimits(t *testing.T) {
 			s, client := newStrapi(tt.version, tt.customers, strapitest.WithPageLimits(tt.defMax, tt.limit))
 			defer s.Close()
 			st := NewStore(firestoretest.Client(t), "")
-			p, err := crmsync.New(client, st, crmsync.Options{}).Full(context.Background())
+			p, err := crmsync.New(crmsync.Customers(client, st), crmsync.Options{}).Full(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}

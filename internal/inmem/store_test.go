@@ -11,7 +11,7 @@ import (
 )
 
 func TestStore(t *testing.T) {
-	crmtest.TestStore(t, func(*testing.T) crmtest.Store { return inmem.NewStore() })
+	crmtest.TestStore(t, func(*testing.T) crm.Store { return inmem.NewStore() })
 }
 
 func TestLen(t *testing.T) {

@@ -1,8 +1,10 @@
 // Package logging builds the structured JSON logger every function uses:
-// Cloud Logging field names, and phone numbers masked wherever they appear.
+// Cloud Logging field names, phone numbers masked wherever they appear,
+// and the function a line was logged for, read from the context.
 package logging
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,7 +13,8 @@ import (
 )
 
 // New returns a JSON logger writing Cloud Logging's "severity" and
-// "message" fields, masking phone numbers in every string it writes.
+// "message" fields, masking phone numbers in every string it writes. A
+// line logged with a context from WithFunction names its function.
 func New(w io.Writer, level string) *slog.Logger {
 	var lv slog.Level
 	_ = lv.UnmarshalText([]byte(level)) // config has validated it; unknown falls back to info
@@ -19,7 +22,63 @@ func New(w io.Writer, level string) *slog.Logger {
 		Level:       lv,
 		ReplaceAttr: replaceAttr,
 	})
-	return slog.New(h)
+	return slog.New(functionHandler{Handler: h})
+}
+
+// FunctionKey is the attribute naming the Cloud Function a line was
+// logged for.
+const FunctionKey = "function"
+
+type functionContextKey struct{}
+
+// WithFunction returns a copy of ctx that names the function it serves:
+// every line logged with it by a logger from New carries
+// "function": name, unless the logger or the call names a function
+// already. One handler can thus serve several functions and still log
+// which one a line is about.
+func WithFunction(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, functionContextKey{}, name)
+}
+
+// functionHandler adds the function WithFunction put in a line's context.
+type functionHandler struct {
+	slog.Handler
+	// named: the logger's own attributes name the function already; a
+	// second "function" key would repeat it in the JSON.
+	named bool
+	// grouped: attributes added from now on go into a group, so they no
+	// longer name the function at the top level.
+	grouped bool
+}
+
+func (h functionHandler) Handle(ctx context.Context, r slog.Record) error {
+	if name, ok := ctx.Value(functionContextKey{}).(string); ok && !h.named && !namesFunction(r) {
+		r.AddAttrs(slog.String(FunctionKey, name))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h functionHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	named := h.named
+	if !h.grouped {
+		for _, a := range attrs {
+			named = named || a.Key == FunctionKey
+		}
+	}
+	return functionHandler{Handler: h.Handler.WithAttrs(attrs), named: named, grouped: h.grouped}
+}
+
+func (h functionHandler) WithGroup(name string) slog.Handler {
+	return functionHandler{Handler: h.Handler.WithGroup(name), named: h.named, grouped: h.grouped || name != ""}
+}
+
+func namesFunction(r slog.Record) bool {
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		found = a.Key == FunctionKey
+		return !found
+	})
+	return found
 }
 
 func replaceAttr(groups []string, a slog.Attr) slog.Attr {

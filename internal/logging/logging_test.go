@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -46,5 +47,41 @@ func TestLoggerFieldsAndMasking(t *testing.T) {
 		if strings.Contains(buf.String(), digits) {
 			t.Errorf("log line leaks %s: %s", digits, buf.String())
 		}
+	}
+}
+
+// TestFunctionFromContext: a line logged with a context from WithFunction
+// names the function once, and a function the logger or the call names
+// already is kept.
+func TestFunctionFromContext(t *testing.T) {
+	ctx := WithFunction(t.Context(), "pre-event")
+	tests := []struct {
+		name string
+		log  func(l *slog.Logger)
+		want any // the "function" value; nil: none
+	}{
+		{"no function in the context", func(l *slog.Logger) { l.InfoContext(t.Context(), "x") }, nil},
+		{"function in the context", func(l *slog.Logger) { l.InfoContext(ctx, "x") }, "pre-event"},
+		{"logger names it", func(l *slog.Logger) { l.With(FunctionKey, "sync").InfoContext(ctx, "x") }, "sync"},
+		{"call names it", func(l *slog.Logger) { l.InfoContext(ctx, "x", FunctionKey, "crm") }, "crm"},
+		{"logger with other attributes", func(l *slog.Logger) { l.With("k", "v").InfoContext(ctx, "x") }, "pre-event"},
+		{"inner context wins", func(l *slog.Logger) { l.InfoContext(WithFunction(ctx, "routing"), "x") }, "routing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			tt.log(New(&buf, "info"))
+			line := strings.TrimSpace(buf.String())
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatal(err)
+			}
+			if rec[FunctionKey] != tt.want {
+				t.Errorf("function = %v, want %v: %s", rec[FunctionKey], tt.want, line)
+			}
+			if n := strings.Count(line, `"function":`); n > 1 {
+				t.Errorf("function named %d times: %s", n, line)
+			}
+		})
 	}
 }

@@ -56,7 +56,7 @@ func TestChat(t *testing.T) {
 	}
 	mux := http.NewServeMux()
 	for _, name := range app.Functions {
-		mux.HandleFunc("/"+name, func(w http.ResponseWriter, r *http.Request) { a.ServeFunction(name, w, r) })
+		mux.Handle("/"+name, a.Handler(name))
 	}
 	srv := &http.Server{Handler: mux}
 	go func() { _ = srv.Serve(l) }()

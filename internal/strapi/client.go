@@ -1,7 +1,8 @@
 // Package strapi reads Expert Hub's customers from a Strapi CMS, v3, v4
 // or v5: authentication, version detection, the three response shapes,
 // keyset paging over the whole collection, single lookups and webhook
-// payloads.
+// payloads. A Client is a crm.Source, and decodes Strapi's webhooks into
+// crm.Change values for the sync.
 package strapi
 
 import (
@@ -30,6 +31,9 @@ type Config struct {
 	Version string
 	// Collection is the plural API id of the customer type; default "customers".
 	Collection string
+	// Model is its singular API id, which names it in webhook payloads;
+	// default "customer".
+	Model string
 	// HTTPClient defaults to a client with a 30 s timeout.
 	HTTPClient *http.Client
 }
@@ -40,6 +44,7 @@ type Config struct {
 type Client struct {
 	base       string
 	collection string
+	model      string
 	token      string
 	identifier string
 	password   string
@@ -69,6 +74,7 @@ func New(cfg Config) *Client {
 	c := &Client{
 		base:       strings.TrimRight(cfg.BaseURL, "/"),
 		collection: cfg.Collection,
+		model:      cfg.Model,
 		token:      cfg.APIToken,
 		identifier: cfg.Identifier,
 		password:   cfg.Password,
@@ -76,6 +82,9 @@ func New(cfg Config) *Client {
 	}
 	if c.collection == "" {
 		c.collection = "customers"
+	}
+	if c.model == "" {
+		c.model = "customer"
 	}
 	if c.hc == nil {
 		c.hc = &http.Client{Timeout: 30 * time.Second}

@@ -304,14 +304,3 @@ func decodeList(body []byte) (listPage, error) {
 	}
 	return p, nil
 }
-
-// decodeOne decodes a find-one response: v3's object or {data: {...}}.
-func decodeOne(body []byte) (entry, error) {
-	var env struct {
-		Data json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(body, &env); err == nil && isObject(env.Data) {
-		return parseEntry(env.Data)
-	}
-	return parseEntry(body)
-}

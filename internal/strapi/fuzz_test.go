@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/experthub/experthub/internal/crm"
 )
 
 // The seeds sit in testdata/fuzz/<Target>; these add the spec's shapes.
@@ -42,7 +44,6 @@ func FuzzDecodeCustomers(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
-		_, _ = decodeOne(body)
 	})
 }
 
@@ -50,16 +51,27 @@ func FuzzParseWebhook(f *testing.F) {
 	f.Add([]byte(`{"event":"entry.publish","createdAt":"x","model":"customer","uid":"api::customer.customer","entry":{"id":7,"documentId":"d","customer_id":3,"publishedAt":"x","channels":[{"type":"sms","value":"+1"}]}}`))
 	f.Add([]byte(`{"event":"entry.delete","created_at":"x","model":"customer","entry":{"id":4,"customer_id":4}}`))
 	f.Add([]byte(`{"event":"media.create","media":{}}`))
+	c := New(Config{})
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ev, err := ParseWebhook(body)
+		w, err := parseWebhook(body)
 		if err != nil {
 			return
 		}
-		if ev.Name == "" {
-			t.Fatalf("event without a name: %+v", ev)
+		if w.name == "" {
+			t.Fatalf("event without a name: %+v", w)
 		}
-		if strings.HasPrefix(ev.Name, "entry.") && ev.Customer.ID == "" {
-			t.Fatalf("entry event without a customer ID: %+v", ev)
+		if strings.HasPrefix(w.name, "entry.") && w.entry.customer.ID == "" {
+			t.Fatalf("entry event without a customer ID: %+v", w)
+		}
+		ch := c.change(w)
+		if ch.Op != crm.Skip && ch.ID == "" {
+			t.Fatalf("%v without an id: %+v", ch.Op, ch)
+		}
+		if ch.Op == crm.Upsert && ch.Record.ID != ch.ID {
+			t.Fatalf("upsert of %q under id %q", ch.Record.ID, ch.ID)
+		}
+		if ch.Op == crm.Skip && ch.Reason == "" {
+			t.Fatalf("skip without a reason: %+v", ch)
 		}
 	})
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/experthub/experthub/internal/crm"
 )
 
+var _ crm.Source = (*Client)(nil)
+
 // Pages lists every published customer, one page at a time, in two keyset
 // passes: first the records with a customer_id in customer_id order, then
 // the few without one (their ID falls back to the Strapi key) in key

@@ -5,65 +5,118 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/experthub/experthub/internal/crm"
 )
 
-// Event is a Strapi webhook call, in any version's payload.
-type Event struct {
-	// Name is the event: entry.create, entry.update, entry.delete,
+// eventHeader is the header Strapi names the event of a webhook call in.
+const eventHeader = "X-Strapi-Event"
+
+// webhook is a Strapi webhook call, in any version's payload.
+type webhook struct {
+	// name is the event: entry.create, entry.update, entry.delete,
 	// entry.publish, entry.unpublish, media.create…
-	Name string
-	// Model is the content type's singular API id ("customer"); empty for
+	name string
+	// model is the content type's singular API id ("customer"); empty for
 	// media events.
-	Model string
-	// Customer is the entry. Delete and unpublish payloads carry no
-	// components, so Channels is then empty.
-	Customer crm.Customer
-	// Published is false when the entry is a draft save (publishedAt
-	// null); entries of a type without Draft & Publish are published.
-	Published bool
-	// Populated reports whether the entry carried its channels component.
-	// When it did not (v4 leaves components out on some write paths),
-	// re-read the customer before caching it.
-	Populated bool
+	model string
+	// entry is the record of an entry.* event. Delete and unpublish
+	// payloads carry no components, so it is then not populated.
+	entry entry
 }
 
 // maxEventName bounds an event name; real ones are under 30 bytes.
 const maxEventName = 64
 
-// ParseWebhook decodes a webhook body: {event, createdAt, model, uid,
+// WebhookEvent returns the event a Strapi webhook call announces in its
+// X-Strapi-Event header, or "" when the request is not one.
+func (c *Client) WebhookEvent(h http.Header) string { return h.Get(eventHeader) }
+
+// DecodeWebhook decodes a webhook call into the change it makes to the
+// cached customers (strapi.md §6): the customer is stored on
+// entry.publish, and on entry.create/update when published (a type
+// without Draft & Publish); it is removed on entry.unpublish, and on
+// entry.delete of the published row. Draft saves, other content types
+// and other events change nothing. Strapi sends one entry a call, so the
+// result holds one change.
+func (c *Client) DecodeWebhook(h http.Header, body []byte) ([]crm.Change[crm.Customer], error) {
+	w, err := parseWebhook(body)
+	if err != nil {
+		return nil, err
+	}
+	if h.Get(eventHeader) != w.name {
+		return nil, fmt.Errorf("strapi webhook: %s does not match the payload's event %q", eventHeader, w.name)
+	}
+	return []crm.Change[crm.Customer]{c.change(w)}, nil
+}
+
+// change says what w does to the cached customers.
+func (c *Client) change(w webhook) crm.Change[crm.Customer] {
+	ch := crm.Change[crm.Customer]{Event: w.name, ID: w.entry.customer.ID}
+	if !strings.EqualFold(w.model, c.model) {
+		ch.Reason = "not a " + c.model
+		return ch
+	}
+	switch w.name {
+	case "entry.publish":
+		ch.Op = crm.Upsert
+	case "entry.create", "entry.update":
+		if w.entry.published {
+			ch.Op = crm.Upsert
+		}
+	case "entry.unpublish":
+		ch.Op = crm.Delete
+	case "entry.delete":
+		if w.entry.published {
+			ch.Op = crm.Delete
+		}
+	default:
+		ch.Reason = "event not handled"
+		return ch
+	}
+	switch ch.Op {
+	case crm.Upsert:
+		ch.Record = w.entry.customer
+		// The payload left the components out (v4 on some write paths):
+		// the sync must read the customer again or lose its channels.
+		ch.Partial = !w.entry.populated
+	case crm.Skip:
+		ch.Reason = "draft"
+	}
+	return ch
+}
+
+// parseWebhook decodes a webhook body: {event, createdAt, model, uid,
 // entry} (v3: created_at, no uid). The entry is flat in every version.
-func ParseWebhook(body []byte) (Event, error) {
+func parseWebhook(body []byte) (webhook, error) {
 	var p struct {
 		Event flexString      `json:"event"`
 		Model flexString      `json:"model"`
 		Entry json.RawMessage `json:"entry"`
 	}
 	if err := json.Unmarshal(body, &p); err != nil {
-		return Event{}, fmt.Errorf("strapi webhook: %w", err)
+		return webhook{}, fmt.Errorf("strapi webhook: %w", err)
 	}
-	ev := Event{Name: strings.TrimSpace(string(p.Event)), Model: strings.TrimSpace(string(p.Model))}
+	w := webhook{name: strings.TrimSpace(string(p.Event)), model: strings.TrimSpace(string(p.Model))}
 	switch {
-	case ev.Name == "":
-		return Event{}, errors.New("strapi webhook: no event")
-	case len(ev.Name) > maxEventName:
-		return Event{}, errors.New("strapi webhook: event name too long")
-	case !strings.HasPrefix(ev.Name, "entry."):
+	case w.name == "":
+		return webhook{}, errors.New("strapi webhook: no event")
+	case len(w.name) > maxEventName:
+		return webhook{}, errors.New("strapi webhook: event name too long")
+	case !strings.HasPrefix(w.name, "entry."):
 		// media.*, releases, review workflows: nothing to decode.
-		return ev, nil
+		return w, nil
 	}
 	raw := bytes.TrimSpace(p.Entry)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return Event{}, fmt.Errorf("strapi webhook: %s without entry", ev.Name)
+		return webhook{}, fmt.Errorf("strapi webhook: %s without entry", w.name)
 	}
 	e, err := parseEntry(raw)
 	if err != nil {
-		return Event{}, fmt.Errorf("strapi webhook: %s entry: %w", ev.Name, err)
+		return webhook{}, fmt.Errorf("strapi webhook: %s entry: %w", w.name, err)
 	}
-	ev.Customer = e.customer
-	ev.Published = e.published
-	ev.Populated = e.populated
-	return ev, nil
+	w.entry = e
+	return w, nil
 }

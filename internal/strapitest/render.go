@@ -56,6 +56,12 @@ func (e Entry) view() view {
 	return view{id: e.ID, docID: e.DocumentID, c: e.Customer, created: e.CreatedAt, updated: e.UpdatedAt, pubAt: e.PublishedAt}
 }
 
+// view is the published row of r, sharing its components instead of
+// copying them: list views live under s.mu only.
+func (r *record) view() view {
+	return view{id: r.id, docID: r.docID, c: r.c, created: r.created, updated: r.updated, pubAt: r.pubAt}
+}
+
 func timestamp(t time.Time) any {
 	if t.IsZero() {
 		return nil
@@ -82,10 +88,10 @@ func customerIDJSON(id string) any {
 	return id
 }
 
-// render writes one row in the version's shape. populate selects the
-// components (v3 always has them); fields, when set, the attributes.
-func (s *Server) render(v view, populate map[string]bool, fields map[string]bool) object {
-	attrs := s.attributes(v, populate, fields)
+// render writes one row in the version's shape, with the components when
+// populate is set (v3 always sets it).
+func (s *Server) render(v view, populate bool) object {
+	attrs := s.attributes(v, populate)
 	switch s.version {
 	case 3:
 		return append(object{{"id", v.id}}, attrs...)
@@ -95,63 +101,45 @@ func (s *Server) render(v view, populate map[string]bool, fields map[string]bool
 	return append(object{{"id", v.id}, {"documentId", v.docID}}, attrs...)
 }
 
-func (s *Server) attributes(v view, populate map[string]bool, fields map[string]bool) object {
-	created, updated, published := "createdAt", "updatedAt", "publishedAt"
-	if s.version == 3 {
-		created, updated, published = "created_at", "updated_at", "published_at"
-		populate = s.allComponents()
-	}
-	var o object
-	add := func(name string, val any) {
-		if fields == nil || fields[name] {
-			o = append(o, kv{name, val})
-		}
-	}
-	add("display_name", orNull(v.c.DisplayName))
-	add("customer_id", customerIDJSON(v.c.ID))
-	add("avatar", orNull(v.c.Avatar))
+func (s *Server) attributes(v view, populate bool) object {
+	o := object{{"display_name", orNull(v.c.DisplayName)}, {"customer_id", customerIDJSON(v.c.ID)}, {"avatar", orNull(v.c.Avatar)}}
 	if s.extras {
-		add("worker", orNull(v.c.Worker))
+		o = append(o, kv{"worker", orNull(v.c.Worker)})
 	}
-	comps := s.components(v, populate)
+	var comps object
+	if populate {
+		comps = s.components(v)
+	}
 	if s.version == 3 {
 		o = append(o, comps...)
+		return append(o, kv{"created_at", timestamp(v.created)}, kv{"updated_at", timestamp(v.updated)},
+			kv{"published_at", timestamp(v.pubAt)})
 	}
-	add(created, timestamp(v.created))
-	add(updated, timestamp(v.updated))
-	add(published, timestamp(v.pubAt))
-	if s.version != 3 {
-		o = append(o, comps...)
-	}
-	return o
+	o = append(o, kv{"createdAt", timestamp(v.created)}, kv{"updatedAt", timestamp(v.updated)},
+		kv{"publishedAt", timestamp(v.pubAt)})
+	return append(o, comps...)
 }
 
-// components renders the populated components. Component rows get ids
-// derived from the row id, so a v5 publish renumbers them as Strapi does.
-func (s *Server) components(v view, populate map[string]bool) object {
-	var o object
-	if populate["channels"] {
-		chs := make([]object, 0, len(v.c.Channels))
-		for i, ch := range v.c.Channels {
-			chs = append(chs, object{{"id", v.id*100 + i + 1}, {"type", ch.Type}, {"value", ch.Value}})
-		}
-		o = append(o, kv{"channels", chs})
+// components renders the components. Component rows get ids derived from
+// the row id, so a v5 publish renumbers them as Strapi does.
+func (s *Server) components(v view) object {
+	chs := make([]object, 0, len(v.c.Channels))
+	for i, ch := range v.c.Channels {
+		chs = append(chs, object{{"id", v.id*100 + i + 1}, {"type", ch.Type}, {"value", ch.Value}})
 	}
-	if s.extras && populate["links"] {
-		ls := make([]object, 0, len(v.c.Links))
-		for i, l := range v.c.Links {
-			ls = append(ls, object{{"id", v.id*100 + 50 + i}, {"type", l.Type}, {"value", l.Value}, {"display_name", l.DisplayName}})
-		}
-		o = append(o, kv{"links", ls})
+	o := object{{"channels", chs}}
+	if !s.extras {
+		return o
 	}
-	if s.extras && populate["details"] {
-		var d any
-		if v.c.Details != nil {
-			d = object{{"id", v.id*100 + 99}, {"title", v.c.Details.Title}, {"content", v.c.Details.Content}}
-		}
-		o = append(o, kv{"details", d})
+	ls := make([]object, 0, len(v.c.Links))
+	for i, l := range v.c.Links {
+		ls = append(ls, object{{"id", v.id*100 + 50 + i}, {"type", l.Type}, {"value", l.Value}, {"display_name", l.DisplayName}})
 	}
-	return o
+	var d any
+	if v.c.Details != nil {
+		d = object{{"id", v.id*100 + 99}, {"title", v.c.Details.Title}, {"content", v.c.Details.Content}}
+	}
+	return append(o, kv{"links", ls}, kv{"details", d})
 }
 
 // WebhookBody returns the payload Strapi posts for event about e, in the
@@ -165,46 +153,19 @@ func (s *Server) WebhookBody(event string, e Entry) []byte {
 }
 
 func (s *Server) webhookBody(event string, e Entry, at time.Time) []byte {
-	populate := s.allComponents()
-	if event == "entry.delete" || event == "entry.unpublish" {
-		populate = map[string]bool{}
-	}
+	populate := event != "entry.delete" && event != "entry.unpublish"
 	v := e.view()
 	// Webhook entries are flat in every version, v4 included.
 	entry := object{{"id", v.id}}
 	if s.version == 5 {
 		entry = append(entry, kv{"documentId", v.docID})
 	}
+	entry = append(entry, s.attributes(v, populate)...)
 	if s.version == 3 {
-		entry = append(entry, s.attributes(v, populate, nil)...)
-		if event == "entry.delete" || event == "entry.unpublish" {
-			entry = withoutComponents(entry)
-		}
 		b, _ := json.Marshal(object{{"event", event}, {"created_at", timestamp(at)}, {"model", s.model}, {"entry", entry}})
 		return b
 	}
-	entry = append(entry, s.attributes(v, populate, nil)...)
 	b, _ := json.Marshal(object{{"event", event}, {"createdAt", timestamp(at)}, {"model", s.model},
 		{"uid", "api::" + s.model + "." + s.model}, {"entry", entry}})
 	return b
-}
-
-func withoutComponents(o object) object {
-	out := o[:0:0]
-	for _, f := range o {
-		switch f.k {
-		case "channels", "links", "details":
-			continue
-		}
-		out = append(out, f)
-	}
-	return out
-}
-
-func (s *Server) allComponents() map[string]bool {
-	m := map[string]bool{"channels": true}
-	if s.extras {
-		m["links"], m["details"] = true, true
-	}
-	return m
 }

@@ -1,15 +1,15 @@
 // Package strapitest is an in-process Strapi (v3, v4 or v5) serving a
-// Customers collection with the real response shapes, authentication,
-// pagination limits, strict parameters, Draft & Publish and webhooks, so
-// clients and the sync can be tested without a CMS. It also injects
-// latency and faults.
+// Customers collection to the queries Expert Hub sends (see query.go),
+// with the real response shapes, authentication, pagination limits,
+// Draft & Publish and webhooks, so clients and the sync can be tested
+// without a CMS. Any other query or route is answered 400 naming what is
+// not supported. It also injects latency and faults.
 package strapitest
 
 import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"math"
 	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -26,8 +26,7 @@ import (
 const (
 	RouteLogin = "login" // POST /auth/local, /api/auth/local
 	RouteList  = "list"  // GET the collection
-	RouteOne   = "one"   // GET one entry
-	RouteCount = "count" // GET /customers/count (v3)
+	RouteOne   = "one"   // GET /customers/<key>: not served, answered 400
 	RouteOther = "other" // anything else (answered 404 or 405)
 )
 
@@ -213,9 +212,6 @@ func (s *Server) Close() { s.srv.Close() }
 // Version returns the Strapi major version served.
 func (s *Server) Version() int { return s.version }
 
-// Model returns the content type's singular name, as webhooks send it.
-func (s *Server) Model() string { return s.model }
-
 // Client returns an HTTP client for the server.
 func (s *Server) Client() *http.Client { return s.srv.Client() }
 
@@ -231,13 +227,6 @@ func (s *Server) ResetRequests() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.counts)
-}
-
-// SetLatency changes the delay of every request.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
 }
 
 // InjectFault adds a fault; several may be active.
@@ -489,107 +478,91 @@ func (s *Server) Customers() []crm.Customer {
 	return out
 }
 
-// Update edits a customer as a PUT does: in v5 the draft is saved and
-// published again, so the published row gets a new id.
-func (s *Server) Update(id string, edit func(*crm.Customer)) (Entry, error) {
+// change runs fn on the record of id (or fallback ID, see Add) under
+// s.mu, then sends the webhooks fn returns, and returns the entry as fn
+// left it.
+func (s *Server) change(id string, fn func(*record) ([]event, error)) (Entry, error) {
 	s.mu.Lock()
 	r := s.find(id)
 	if r == nil {
 		s.mu.Unlock()
 		return Entry{}, fmt.Errorf("strapitest: no customer %q", id)
 	}
-	c := r.c
-	c.Channels = slices.Clone(c.Channels)
-	c.Links = slices.Clone(c.Links)
-	edit(&c)
-	c = s.clean(c)
-	if c.ID != "" && c.ID != r.c.ID && s.findCustomerID(c.ID) != nil {
-		s.mu.Unlock()
-		return Entry{}, fmt.Errorf("strapitest: customer_id %s is taken", c.ID)
+	events, err := fn(r)
+	e := r.entry()
+	s.mu.Unlock()
+	if err != nil {
+		return Entry{}, err
 	}
-	r.c = c
-	r.updated = s.tick()
-	var events []event
-	if s.version == 5 {
-		events = append(events, s.event("entry.update", r.draftEntry()))
+	s.emit(events)
+	return e, nil
+}
+
+// Update edits a customer as a PUT does: in v5 the draft is saved and
+// published again, so the published row gets a new id.
+func (s *Server) Update(id string, edit func(*crm.Customer)) (Entry, error) {
+	return s.change(id, func(r *record) ([]event, error) {
+		c := r.c
+		c.Channels = slices.Clone(c.Channels)
+		c.Links = slices.Clone(c.Links)
+		edit(&c)
+		c = s.clean(c)
+		if c.ID != "" && c.ID != r.c.ID && s.findCustomerID(c.ID) != nil {
+			return nil, fmt.Errorf("strapitest: customer_id %s is taken", c.ID)
+		}
+		r.c, r.updated = c, s.tick()
+		if s.version != 5 {
+			return []event{s.event("entry.update", r.entry())}, nil
+		}
+		events := []event{s.event("entry.update", r.draftEntry())}
 		if r.published {
 			r.id, r.pubAt = s.newRow(), s.tick()
 			events = append(events, s.event("entry.publish", r.entry()))
 		}
-	} else {
-		events = append(events, s.event("entry.update", r.entry()))
-	}
-	e := r.entry()
-	s.mu.Unlock()
-	s.emit(events)
-	return e, nil
+		return events, nil
+	})
 }
 
 // Publish publishes a draft (v5: a new published row).
 func (s *Server) Publish(id string) (Entry, error) {
-	s.mu.Lock()
-	r := s.find(id)
-	if r == nil {
-		s.mu.Unlock()
-		return Entry{}, fmt.Errorf("strapitest: no customer %q", id)
-	}
-	r.published, r.pubAt = true, s.tick()
-	if s.version == 5 {
-		r.id = s.newRow()
-	}
-	e := r.entry()
-	events := []event{s.event("entry.publish", e)}
-	s.mu.Unlock()
-	s.emit(events)
-	return e, nil
+	return s.change(id, func(r *record) ([]event, error) {
+		r.published, r.pubAt = true, s.tick()
+		if s.version == 5 {
+			r.id = s.newRow()
+		}
+		return []event{s.event("entry.publish", r.entry())}, nil
+	})
 }
 
 // Unpublish takes a customer back to draft.
 func (s *Server) Unpublish(id string) (Entry, error) {
-	s.mu.Lock()
-	r := s.find(id)
-	if r == nil {
-		s.mu.Unlock()
-		return Entry{}, fmt.Errorf("strapitest: no customer %q", id)
-	}
-	before := r.entry()
-	r.published, r.pubAt = false, time.Time{}
-	r.updated = s.tick()
-	if s.version == 5 {
-		// The published row is deleted; the payload shows it as it was.
-		r.id = 0
-	} else {
-		before = r.entry()
-	}
-	events := []event{s.event("entry.unpublish", before)}
-	e := r.entry()
-	s.mu.Unlock()
-	s.emit(events)
-	return e, nil
+	return s.change(id, func(r *record) ([]event, error) {
+		before := r.entry()
+		r.published, r.pubAt, r.updated = false, time.Time{}, s.tick()
+		if s.version == 5 {
+			// The published row is deleted; the payload shows it as it was.
+			r.id = 0
+			return []event{s.event("entry.unpublish", before)}, nil
+		}
+		return []event{s.event("entry.unpublish", r.entry())}, nil
+	})
 }
 
 // Delete removes a customer and returns it as it was. In v5 with Draft &
 // Publish this sends two entry.delete webhooks: the draft row's, then the
 // published row's.
 func (s *Server) Delete(id string) (Entry, error) {
-	s.mu.Lock()
-	r := s.find(id)
-	if r == nil {
-		s.mu.Unlock()
-		return Entry{}, fmt.Errorf("strapitest: no customer %q", id)
-	}
-	s.records = slices.DeleteFunc(s.records, func(x *record) bool { return x == r })
-	e := r.entry()
-	var events []event
-	if s.version == 5 {
-		events = append(events, s.event("entry.delete", r.draftEntry()))
-	}
-	if s.version != 5 || r.published {
-		events = append(events, s.event("entry.delete", e))
-	}
-	s.mu.Unlock()
-	s.emit(events)
-	return e, nil
+	return s.change(id, func(r *record) ([]event, error) {
+		s.records = slices.DeleteFunc(s.records, func(x *record) bool { return x == r })
+		var events []event
+		if s.version == 5 {
+			events = append(events, s.event("entry.delete", r.draftEntry()))
+		}
+		if s.version != 5 || r.published {
+			events = append(events, s.event("entry.delete", r.entry()))
+		}
+		return events, nil
+	})
 }
 
 // entry is the record's current (published, if any) snapshot.
@@ -635,7 +608,15 @@ func (s *Server) emit(events []event) {
 
 // ServeHTTP answers like Strapi.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	route, key := s.route(r.URL.Path)
+	route := s.route(r.URL.Path)
+	if !s.misbehave(w, r, route) {
+		s.serve(w, r, route)
+	}
+}
+
+// misbehave counts the request and applies the latency and the first
+// fault that matches; it reports whether the fault answered.
+func (s *Server) misbehave(w http.ResponseWriter, r *http.Request, route string) bool {
 	s.mu.Lock()
 	s.counts[route]++
 	delay := s.latency
@@ -648,11 +629,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if f.seen > f.After && (f.Times == 0 || f.applied < f.Times) {
 			f.applied++
 			hit = f
+			delay += f.Delay
 			break
 		}
-	}
-	if hit != nil {
-		delay += hit.Delay
 	}
 	s.mu.Unlock()
 
@@ -661,72 +640,62 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			t.Stop()
-			return
+			return true
 		case <-t.C:
 		}
 	}
-	if hit != nil && hit.Drop {
+	switch {
+	case hit != nil && hit.Drop:
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
 				conn.Close()
-				return
+				return true
 			}
 		}
 		panic(http.ErrAbortHandler) // closes the connection when hijacking is not possible
-	}
-	if hit != nil && hit.Status != 0 {
+	case hit != nil && hit.Status != 0:
 		s.writeError(w, hit.Status, "ServiceUnavailableError", http.StatusText(hit.Status))
-		return
+		return true
 	}
+	return false
+}
 
-	switch route {
-	case RouteLogin:
-		if r.Method != http.MethodPost {
-			s.writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowedError", "Method Not Allowed")
-			return
-		}
-		s.login(w, r)
-		return
-	case RouteOther:
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, route string) {
+	switch {
+	case route == RouteOther:
 		s.writeError(w, http.StatusNotFound, "NotFoundError", "Not Found")
-		return
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	case route == RouteLogin && r.Method == http.MethodPost:
+		s.login(w, r)
+	case route == RouteLogin || r.Method != http.MethodGet:
 		s.writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowedError", "Method Not Allowed")
-		return
-	}
-	if status, name, msg := s.authorize(r); status != 0 {
-		s.writeError(w, status, name, msg)
-		return
-	}
-	switch route {
-	case RouteList:
-		s.list(w, r)
-	case RouteCount:
-		s.count(w, r)
-	case RouteOne:
-		s.one(w, r, key)
+	default:
+		if status, name, msg := s.authorize(r); status != 0 {
+			s.writeError(w, status, name, msg)
+		} else if route == RouteOne {
+			s.writeError(w, http.StatusBadRequest, "ValidationError",
+				"strapitest serves only the collection's list route, which internal/strapi uses; not GET "+r.URL.Path)
+		} else {
+			s.list(w, r)
+		}
 	}
 }
 
-// route classifies a path; key is the entry key of RouteOne.
-func (s *Server) route(path string) (route, key string) {
+// route classifies a path.
+func (s *Server) route(path string) string {
 	prefix := "/api"
 	if s.version == 3 {
 		prefix = ""
 	}
 	switch {
 	case path == prefix+"/auth/local":
-		return RouteLogin, ""
+		return RouteLogin
 	case path == prefix+"/"+s.collection:
-		return RouteList, ""
-	case s.version == 3 && path == "/"+s.collection+"/count":
-		return RouteCount, ""
+		return RouteList
 	}
 	if rest, ok := strings.CutPrefix(path, prefix+"/"+s.collection+"/"); ok && rest != "" && !strings.Contains(rest, "/") {
-		return RouteOne, rest
+		return RouteOne
 	}
-	return RouteOther, ""
+	return RouteOther
 }
 
 // authorize returns the error status for a content request, or 0: no
@@ -817,9 +786,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	w.Write(b)
-}
-
-// pageCount is ceil(total / size).
-func pageCount(total, size int) int {
-	return int(math.Ceil(float64(total) / float64(size)))
 }

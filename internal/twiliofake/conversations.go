@@ -3,7 +3,6 @@ package twiliofake
 import (
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,14 +20,12 @@ const (
 
 // Conversation is a conversation's state.
 type Conversation struct {
-	SID                 string
-	FriendlyName        string
-	UniqueName          string
-	Attributes          string
-	State               string // active, inactive or closed
-	MessagingServiceSID string
-	DateCreated         time.Time
-	DateUpdated         time.Time
+	SID          string
+	FriendlyName string
+	Attributes   string
+	State        string // active, inactive or closed
+	DateCreated  time.Time
+	DateUpdated  time.Time
 }
 
 // Binding is how an SMS or WhatsApp participant is reached.
@@ -46,7 +43,6 @@ type Participant struct {
 	Identity        string
 	Binding         *Binding
 	Attributes      string
-	RoleSID         string
 	DateCreated     time.Time
 	DateUpdated     time.Time
 }
@@ -67,8 +63,6 @@ type conversationState struct {
 	Conversation
 	participants []*Participant
 	messages     []*Message
-	// nextIndex only grows: indexes are never reused, even after deletes.
-	nextIndex int
 }
 
 // Conversations returns every conversation, oldest first.
@@ -82,11 +76,11 @@ func (f *Fake) Conversations() []Conversation {
 	return out
 }
 
-// Conversation returns one conversation by SID or unique name.
+// Conversation returns one conversation.
 func (f *Fake) Conversation(sid string) (Conversation, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	c := f.conv(sid)
+	c := f.convs[sid]
 	if c == nil {
 		return Conversation{}, false
 	}
@@ -97,13 +91,17 @@ func (f *Fake) Conversation(sid string) (Conversation, bool) {
 func (f *Fake) Participants(conversationSID string) []Participant {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	c := f.conv(conversationSID)
+	c := f.convs[conversationSID]
 	if c == nil {
 		return nil
 	}
 	out := make([]Participant, len(c.participants))
 	for i, p := range c.participants {
-		out[i] = copyParticipant(p)
+		out[i] = *p
+		if p.Binding != nil {
+			b := *p.Binding
+			out[i].Binding = &b
+		}
 	}
 	return out
 }
@@ -112,7 +110,7 @@ func (f *Fake) Participants(conversationSID string) []Participant {
 func (f *Fake) Messages(conversationSID string) []Message {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	c := f.conv(conversationSID)
+	c := f.convs[conversationSID]
 	if c == nil {
 		return nil
 	}
@@ -128,46 +126,23 @@ func (f *Fake) Messages(conversationSID string) []Message {
 func (f *Fake) AddConversation(friendlyName, attributes string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.insertConversation(friendlyName, "", attributes).SID
+	return f.insertConversation(friendlyName, attributes).SID
 }
 
-func copyParticipant(p *Participant) Participant {
-	out := *p
-	if p.Binding != nil {
-		b := *p.Binding
-		out.Binding = &b
-	}
-	return out
-}
+// Callers of the helpers below hold f.mu.
 
-// conv finds a conversation by SID or unique name. Callers hold f.mu.
-func (f *Fake) conv(key string) *conversationState {
-	if c, ok := f.convs[key]; ok {
-		return c
-	}
-	for _, c := range f.convs {
-		if c.UniqueName != "" && c.UniqueName == key {
-			return c
-		}
-	}
-	return nil
-}
-
-// insertConversation creates a conversation. Callers hold f.mu.
-func (f *Fake) insertConversation(friendlyName, uniqueName, attributes string) *conversationState {
+func (f *Fake) insertConversation(friendlyName, attributes string) *conversationState {
 	if attributes == "" {
 		attributes = "{}"
 	}
 	now := time.Now()
 	c := &conversationState{Conversation: Conversation{
-		SID:                 f.newSID("CH"),
-		FriendlyName:        friendlyName,
-		UniqueName:          uniqueName,
-		Attributes:          attributes,
-		State:               "active",
-		MessagingServiceSID: f.cfg.MessagingServiceSID,
-		DateCreated:         now,
-		DateUpdated:         now,
+		SID:          f.newSID("CH"),
+		FriendlyName: friendlyName,
+		Attributes:   attributes,
+		State:        "active",
+		DateCreated:  now,
+		DateUpdated:  now,
 	}}
 	f.convs[c.SID] = c
 	f.convOrder = append(f.convOrder, c.SID)
@@ -175,8 +150,7 @@ func (f *Fake) insertConversation(friendlyName, uniqueName, attributes string) *
 }
 
 // findBinding returns the open conversation that has a participant with
-// this address/proxy pair: there is at most one (twilio.md §3.7). Callers
-// hold f.mu.
+// this address/proxy pair: there is at most one (twilio.md §3.7).
 func (f *Fake) findBinding(address, proxy string) (*conversationState, *Participant) {
 	for _, sid := range f.convOrder {
 		c := f.convs[sid]
@@ -192,55 +166,45 @@ func (f *Fake) findBinding(address, proxy string) (*conversationState, *Particip
 	return nil, nil
 }
 
-// participantInput is what creates a participant.
-type participantInput struct {
-	identity, address, proxy, attributes, roleSID string
+// participant finds a participant by SID or, as Twilio allows in paths,
+// by identity.
+func (c *conversationState) participant(key string) *Participant {
+	for _, p := range c.participants {
+		if p.SID == key || (p.Identity != "" && p.Identity == key) {
+			return p
+		}
+	}
+	return nil
 }
 
-// insertParticipant validates and adds a participant. Callers hold f.mu.
-func (f *Fake) insertParticipant(c *conversationState, in participantInput) (*Participant, *apiError) {
-	if in.attributes == "" {
-		in.attributes = "{}"
+// addParticipant adds a chat user (identity set) or an SMS/WhatsApp
+// customer (binding set).
+func (f *Fake) addParticipant(c *conversationState, identity string, binding *Binding, attributes string) (*Participant, *apiError) {
+	if attributes == "" {
+		attributes = "{}"
 	}
-	if e := validJSON(in.attributes, maxParticipantAttributes); e != nil {
+	if e := validJSON(attributes, maxParticipantAttributes); e != nil {
 		return nil, e
 	}
-	p := &Participant{
-		ConversationSID: c.SID,
-		Attributes:      in.attributes,
-		RoleSID:         in.roleSID,
-	}
-	switch {
-	case in.identity != "" && in.address != "":
-		return nil, errInvalid("Identity and MessagingBinding.Address are mutually exclusive")
-	case in.identity != "":
-		for _, q := range c.participants {
-			if q.Identity == in.identity {
-				return nil, &apiError{http.StatusConflict, codeParticipantExists, "A participant with the provided identity already exists in Conversation " + c.SID}
-			}
-		}
-		p.Identity = in.identity
-	case in.address != "":
-		if in.proxy == "" {
-			return nil, &apiError{http.StatusBadRequest, codeProxyAddressEmpty, "Participant proxy address is empty"}
-		}
-		if other, _ := f.findBinding(in.address, in.proxy); other != nil {
-			return nil, &apiError{http.StatusConflict, codeBindingExists, "A binding for this participant and proxy address already exists in Conversation " + other.SID}
-		}
-		p.Binding = &Binding{Type: bindingType(in.address), Address: in.address, ProxyAddress: in.proxy}
-	default:
-		return nil, errInvalid("Identity or MessagingBinding.Address is required")
+	if identity != "" && c.participant(identity) != nil {
+		return nil, &apiError{http.StatusConflict, codeParticipantExists, "A participant with the provided identity already exists in Conversation " + c.SID}
 	}
 	now := time.Now()
-	p.SID = f.newSID("MB")
-	p.DateCreated, p.DateUpdated = now, now
+	p := &Participant{
+		SID:             f.newSID("MB"),
+		ConversationSID: c.SID,
+		Identity:        identity,
+		Binding:         binding,
+		Attributes:      attributes,
+		DateCreated:     now,
+		DateUpdated:     now,
+	}
 	c.participants = append(c.participants, p)
 	return p, nil
 }
 
 // insertMessage publishes a message with the conversation's next index.
 // The author's participant is found by identity or binding address.
-// Callers hold f.mu.
 func (f *Fake) insertMessage(c *conversationState, author, body, attributes string) (*Message, *apiError) {
 	if author == "" {
 		author = "system"
@@ -251,10 +215,11 @@ func (f *Fake) insertMessage(c *conversationState, author, body, attributes stri
 	if e := validJSON(attributes, maxMessageAttributes); e != nil {
 		return nil, e
 	}
+	// Indexes only grow; messages are never deleted here.
 	m := &Message{
 		SID:             f.newSID("IM"),
 		ConversationSID: c.SID,
-		Index:           c.nextIndex,
+		Index:           len(c.messages),
 		Author:          author,
 		Body:            body,
 		Attributes:      attributes,
@@ -266,7 +231,6 @@ func (f *Fake) insertMessage(c *conversationState, author, body, attributes stri
 			break
 		}
 	}
-	c.nextIndex++
 	c.messages = append(c.messages, m)
 	c.DateUpdated = m.DateCreated
 	return m, nil
@@ -284,7 +248,7 @@ func bindingType(address string) string {
 type conversationJSON struct {
 	AccountSID          string            `json:"account_sid"`
 	ChatServiceSID      string            `json:"chat_service_sid"`
-	MessagingServiceSID *string           `json:"messaging_service_sid"`
+	MessagingServiceSID string            `json:"messaging_service_sid"`
 	SID                 string            `json:"sid"`
 	FriendlyName        *string           `json:"friendly_name"`
 	UniqueName          *string           `json:"unique_name"`
@@ -336,10 +300,9 @@ func (f *Fake) conversationJSON(c *Conversation) conversationJSON {
 	return conversationJSON{
 		AccountSID:          f.cfg.AccountSID,
 		ChatServiceSID:      f.cfg.ChatServiceSID,
-		MessagingServiceSID: nullable(c.MessagingServiceSID),
+		MessagingServiceSID: f.cfg.MessagingServiceSID,
 		SID:                 c.SID,
 		FriendlyName:        nullable(c.FriendlyName),
-		UniqueName:          nullable(c.UniqueName),
 		Attributes:          c.Attributes,
 		State:               c.State,
 		DateCreated:         timeJSON(c.DateCreated),
@@ -361,7 +324,6 @@ func (f *Fake) participantJSON(p *Participant) participantJSON {
 		SID:             p.SID,
 		Identity:        nullable(p.Identity),
 		Attributes:      p.Attributes,
-		RoleSID:         nullable(p.RoleSID),
 		DateCreated:     timeJSON(p.DateCreated),
 		DateUpdated:     timeJSON(p.DateUpdated),
 		URL:             conversationsBase + p.ConversationSID + "/Participants/" + p.SID,
@@ -396,316 +358,134 @@ func (f *Fake) messageJSON(m *Message) messageJSON {
 	}
 }
 
-// REST handlers.
+// REST handlers. Each runs on the conversation of its path under f.mu.
 
-func (f *Fake) createConversation(w http.ResponseWriter, r *http.Request) {
-	attrs := r.PostForm.Get("Attributes")
-	if attrs != "" {
-		if e := validJSON(attrs, maxConversationAttributes); e != nil {
-			writeAPIError(w, e)
-			return
-		}
-	}
-	f.mu.Lock()
-	unique := r.PostForm.Get("UniqueName")
-	if unique != "" && f.conv(unique) != nil {
-		f.mu.Unlock()
-		writeError(w, http.StatusConflict, codeUniqueNameExists, "Conversation with provided unique name already exists")
-		return
-	}
-	c := f.insertConversation(r.PostForm.Get("FriendlyName"), unique, attrs)
-	if v := r.PostForm.Get("MessagingServiceSid"); v != "" {
-		c.MessagingServiceSID = v
-	}
-	if v := r.PostForm.Get("State"); v != "" {
-		c.State = v
-	}
-	out := f.conversationJSON(&c.Conversation)
-	f.mu.Unlock()
-	writeJSON(w, http.StatusCreated, out)
-}
-
-func (f *Fake) listConversations(w http.ResponseWriter, r *http.Request) {
+// inConversation answers fn's result with status, or fn's error, or 404
+// when the path's conversation does not exist.
+func (f *Fake) inConversation(w http.ResponseWriter, r *http.Request, status int, fn func(*conversationState) (any, *apiError)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	order := f.convOrder
-	start, end, meta, e := paginate(r, conversationsHost, "conversations", len(order), maxConversationsPage,
-		func(i int) string { return order[i] })
+	c := f.convs[r.PathValue("conv")]
+	if c == nil {
+		writeAPIError(w, errNotFound(r.URL.Path))
+		return
+	}
+	out, e := fn(c)
 	if e != nil {
 		writeAPIError(w, e)
 		return
 	}
-	items := make([]conversationJSON, 0, end-start)
-	for _, sid := range order[start:end] {
-		items = append(items, f.conversationJSON(&f.convs[sid].Conversation))
-	}
-	writeJSON(w, http.StatusOK, struct {
-		Conversations []conversationJSON `json:"conversations"`
-		Meta          metaJSON           `json:"meta"`
-	}{items, meta})
+	writeJSON(w, status, out)
 }
 
-func (f *Fake) fetchConversation(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c := f.conv(r.PathValue("conv"))
-	if c == nil {
-		writeAPIError(w, errNotFound(r.URL.Path))
-		return
+// page is the page of items r asks for, as a list answer under key.
+func page[T, J any](r *http.Request, key string, items []T, sid func(T) string, render func(T) J) (any, *apiError) {
+	start, end, meta, e := paginate(r, conversationsHost, key, len(items), maxConversationsPage,
+		func(i int) string { return sid(items[i]) })
+	if e != nil {
+		return nil, e
 	}
-	writeJSON(w, http.StatusOK, f.conversationJSON(&c.Conversation))
+	out := make([]J, 0, end-start)
+	for _, it := range items[start:end] {
+		out = append(out, render(it))
+	}
+	return map[string]any{key: out, "meta": meta}, nil
 }
 
+func participantSID(p *Participant) string { return p.SID }
+
+func messageSID(m *Message) string { return m.SID }
+
+// updateConversation sets what the form has. Tests close conversations
+// with State=closed, as Frontline does when a worker is done.
 func (f *Fake) updateConversation(w http.ResponseWriter, r *http.Request) {
 	form := r.PostForm
-	f.mu.Lock()
-	c := f.conv(r.PathValue("conv"))
-	if c == nil {
-		f.mu.Unlock()
-		writeAPIError(w, errNotFound(r.URL.Path))
-		return
-	}
-	if form.Has("Attributes") {
-		if e := validJSON(form.Get("Attributes"), maxConversationAttributes); e != nil {
-			f.mu.Unlock()
-			writeAPIError(w, e)
-			return
+	f.inConversation(w, r, http.StatusOK, func(c *conversationState) (any, *apiError) {
+		if form.Has("Attributes") {
+			if e := validJSON(form.Get("Attributes"), maxConversationAttributes); e != nil {
+				return nil, e
+			}
+			c.Attributes = form.Get("Attributes")
 		}
-	}
-	if v := form.Get("State"); v != "" && v != "active" && v != "inactive" && v != "closed" {
-		f.mu.Unlock()
-		writeAPIError(w, errInvalid("State must be active, inactive or closed"))
-		return
-	}
-	if form.Has("FriendlyName") {
-		c.FriendlyName = form.Get("FriendlyName")
-	}
-	if form.Has("UniqueName") {
-		c.UniqueName = form.Get("UniqueName")
-	}
-	if form.Has("Attributes") {
-		c.Attributes = form.Get("Attributes")
-	}
-	if v := form.Get("State"); v != "" {
-		c.State = v
-	}
-	if v := form.Get("MessagingServiceSid"); v != "" {
-		c.MessagingServiceSID = v
-	}
-	c.DateUpdated = time.Now()
-	out := f.conversationJSON(&c.Conversation)
-	params := f.conversationParams("onConversationUpdated", "API", &c.Conversation)
-	f.mu.Unlock()
-	f.firePostIfEnabled(r, params)
-	writeJSON(w, http.StatusOK, out)
+		switch v := form.Get("State"); v {
+		case "":
+		case "active", "inactive", "closed":
+			c.State = v
+		default:
+			return nil, errInvalid("State must be active, inactive or closed")
+		}
+		if form.Has("FriendlyName") {
+			c.FriendlyName = form.Get("FriendlyName")
+		}
+		c.DateUpdated = time.Now()
+		return f.conversationJSON(&c.Conversation), nil
+	})
 }
 
 func (f *Fake) listParticipants(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c := f.conv(r.PathValue("conv"))
-	if c == nil {
-		writeAPIError(w, errNotFound(r.URL.Path))
-		return
-	}
-	ps := c.participants
-	start, end, meta, e := paginate(r, conversationsHost, "participants", len(ps), maxConversationsPage,
-		func(i int) string { return ps[i].SID })
-	if e != nil {
-		writeAPIError(w, e)
-		return
-	}
-	items := make([]participantJSON, 0, end-start)
-	for _, p := range ps[start:end] {
-		items = append(items, f.participantJSON(p))
-	}
-	writeJSON(w, http.StatusOK, struct {
-		Participants []participantJSON `json:"participants"`
-		Meta         metaJSON          `json:"meta"`
-	}{items, meta})
-}
-
-func (f *Fake) createParticipant(w http.ResponseWriter, r *http.Request) {
-	form := r.PostForm
-	f.mu.Lock()
-	c := f.conv(r.PathValue("conv"))
-	if c == nil {
-		f.mu.Unlock()
-		writeAPIError(w, errNotFound(r.URL.Path))
-		return
-	}
-	p, e := f.insertParticipant(c, participantInput{
-		identity:   form.Get("Identity"),
-		address:    form.Get("MessagingBinding.Address"),
-		proxy:      form.Get("MessagingBinding.ProxyAddress"),
-		attributes: form.Get("Attributes"),
-		roleSID:    form.Get("RoleSid"),
+	f.inConversation(w, r, http.StatusOK, func(c *conversationState) (any, *apiError) {
+		return page(r, "participants", c.participants, participantSID, f.participantJSON)
 	})
-	if e != nil {
-		f.mu.Unlock()
-		writeAPIError(w, e)
-		return
-	}
-	out := f.participantJSON(p)
-	params := f.participantParams("onParticipantAdded", "API", p)
-	f.mu.Unlock()
-	f.firePostIfEnabled(r, params)
-	writeJSON(w, http.StatusCreated, out)
 }
 
-// participant finds a participant by SID or identity. Callers hold f.mu.
-func (c *conversationState) participant(key string) (int, *Participant) {
-	for i, p := range c.participants {
-		if p.SID == key || (p.Identity != "" && p.Identity == key) {
-			return i, p
+// createParticipant adds a chat user: internal/twilio adds workers only;
+// customers join by texting (CustomerTexts).
+func (f *Fake) createParticipant(w http.ResponseWriter, r *http.Request) {
+	f.inConversation(w, r, http.StatusCreated, func(c *conversationState) (any, *apiError) {
+		identity := r.PostForm.Get("Identity")
+		if identity == "" {
+			return nil, errInvalid("Identity is required: twiliofake adds chat participants only")
 		}
-	}
-	return -1, nil
+		p, e := f.addParticipant(c, identity, nil, r.PostForm.Get("Attributes"))
+		if e != nil {
+			return nil, e
+		}
+		return f.participantJSON(p), nil
+	})
 }
 
 func (f *Fake) fetchParticipant(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c := f.conv(r.PathValue("conv"))
-	if c == nil {
-		writeAPIError(w, errNotFound(r.URL.Path))
-		return
-	}
-	_, p := c.participant(r.PathValue("sid"))
-	if p == nil {
-		writeAPIError(w, errNotFound(r.URL.Path))
-		return
-	}
-	writeJSON(w, http.StatusOK, f.participantJSON(p))
+	f.inConversation(w, r, http.StatusOK, func(c *conversationState) (any, *apiError) {
+		p := c.participant(r.PathValue("sid"))
+		if p == nil {
+			return nil, errNotFound(r.URL.Path)
+		}
+		return f.participantJSON(p), nil
+	})
 }
 
 func (f *Fake) updateParticipant(w http.ResponseWriter, r *http.Request) {
-	form := r.PostForm
-	f.mu.Lock()
-	c := f.conv(r.PathValue("conv"))
-	var p *Participant
-	if c != nil {
-		_, p = c.participant(r.PathValue("sid"))
-	}
-	if p == nil {
-		f.mu.Unlock()
-		writeAPIError(w, errNotFound(r.URL.Path))
-		return
-	}
-	if form.Has("Attributes") {
-		if e := validJSON(form.Get("Attributes"), maxParticipantAttributes); e != nil {
-			f.mu.Unlock()
-			writeAPIError(w, e)
-			return
+	f.inConversation(w, r, http.StatusOK, func(c *conversationState) (any, *apiError) {
+		p := c.participant(r.PathValue("sid"))
+		if p == nil {
+			return nil, errNotFound(r.URL.Path)
 		}
-		p.Attributes = form.Get("Attributes")
-	}
-	if form.Has("RoleSid") {
-		p.RoleSID = form.Get("RoleSid")
-	}
-	if form.Has("Identity") && p.Binding == nil {
-		p.Identity = form.Get("Identity")
-	}
-	p.DateUpdated = time.Now()
-	out := f.participantJSON(p)
-	params := f.participantParams("onParticipantUpdated", "API", p)
-	f.mu.Unlock()
-	f.firePostIfEnabled(r, params)
-	writeJSON(w, http.StatusOK, out)
-}
-
-func (f *Fake) deleteParticipant(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	c := f.conv(r.PathValue("conv"))
-	i := -1
-	var p *Participant
-	if c != nil {
-		i, p = c.participant(r.PathValue("sid"))
-	}
-	if p == nil {
-		f.mu.Unlock()
-		writeAPIError(w, errNotFound(r.URL.Path))
-		return
-	}
-	c.participants = slices.Delete(c.participants, i, i+1)
-	params := f.participantParams("onParticipantRemoved", "API", p)
-	f.mu.Unlock()
-	f.firePostIfEnabled(r, params)
-	w.WriteHeader(http.StatusNoContent)
+		if r.PostForm.Has("Attributes") {
+			if e := validJSON(r.PostForm.Get("Attributes"), maxParticipantAttributes); e != nil {
+				return nil, e
+			}
+			p.Attributes = r.PostForm.Get("Attributes")
+		}
+		p.DateUpdated = time.Now()
+		return f.participantJSON(p), nil
+	})
 }
 
 func (f *Fake) listMessages(w http.ResponseWriter, r *http.Request) {
-	order := r.URL.Query().Get("Order")
-	if order != "" && order != "asc" && order != "desc" {
-		writeAPIError(w, errInvalid("Order must be asc or desc"))
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c := f.conv(r.PathValue("conv"))
-	if c == nil {
-		writeAPIError(w, errNotFound(r.URL.Path))
-		return
-	}
-	ms := slices.Clone(c.messages)
-	if order == "desc" {
-		slices.Reverse(ms)
-	}
-	start, end, meta, e := paginate(r, conversationsHost, "messages", len(ms), maxConversationsPage,
-		func(i int) string { return ms[i].SID })
-	if e != nil {
-		writeAPIError(w, e)
-		return
-	}
-	items := make([]messageJSON, 0, end-start)
-	for _, m := range ms[start:end] {
-		items = append(items, f.messageJSON(m))
-	}
-	writeJSON(w, http.StatusOK, struct {
-		Messages []messageJSON `json:"messages"`
-		Meta     metaJSON      `json:"meta"`
-	}{items, meta})
+	f.inConversation(w, r, http.StatusOK, func(c *conversationState) (any, *apiError) {
+		return page(r, "messages", c.messages, messageSID, f.messageJSON)
+	})
 }
 
 func (f *Fake) createMessage(w http.ResponseWriter, r *http.Request) {
 	form := r.PostForm
-	f.mu.Lock()
-	c := f.conv(r.PathValue("conv"))
-	if c == nil {
-		f.mu.Unlock()
-		writeAPIError(w, errNotFound(r.URL.Path))
-		return
-	}
-	m, e := f.insertMessage(c, form.Get("Author"), form.Get("Body"), form.Get("Attributes"))
-	if e != nil {
-		f.mu.Unlock()
-		writeAPIError(w, e)
-		return
-	}
-	out := f.messageJSON(m)
-	params := f.messageParams("onMessageAdded", "API", c, m.Author, m.Body, m.Attributes, m.ParticipantSID)
-	addPublished(params, m)
-	f.mu.Unlock()
-	f.firePostIfEnabled(r, params)
-	writeJSON(w, http.StatusCreated, out)
-}
-
-func (f *Fake) fetchMessage(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c := f.conv(r.PathValue("conv"))
-	if c == nil {
-		writeAPIError(w, errNotFound(r.URL.Path))
-		return
-	}
-	sid := r.PathValue("sid")
-	for _, m := range c.messages {
-		if m.SID == sid {
-			writeJSON(w, http.StatusOK, f.messageJSON(m))
-			return
+	f.inConversation(w, r, http.StatusCreated, func(c *conversationState) (any, *apiError) {
+		m, e := f.insertMessage(c, form.Get("Author"), form.Get("Body"), form.Get("Attributes"))
+		if e != nil {
+			return nil, e
 		}
-	}
-	writeAPIError(w, errNotFound(r.URL.Path))
+		return f.messageJSON(m), nil
+	})
 }
 
 // Webhook parameters of conversation events (twilio.md §2.4). Callers
@@ -721,32 +501,12 @@ func (f *Fake) eventParams(event, source string) url.Values {
 	return v
 }
 
-func (f *Fake) conversationParams(event, source string, c *Conversation) url.Values {
-	v := f.eventParams(event, source)
-	v.Set("ConversationSid", c.SID)
-	v.Set("MessagingServiceSid", c.MessagingServiceSID)
-	if c.FriendlyName != "" {
-		v.Set("FriendlyName", c.FriendlyName)
-	}
-	if c.UniqueName != "" {
-		v.Set("UniqueName", c.UniqueName)
-	}
-	v.Set("Attributes", c.Attributes)
-	v.Set("State", c.State)
-	v.Set("DateCreated", c.DateCreated.UTC().Format(time.RFC3339))
-	v.Set("DateUpdated", c.DateUpdated.UTC().Format(time.RFC3339))
-	return v
-}
-
 func (f *Fake) participantParams(event, source string, p *Participant) url.Values {
 	v := f.eventParams(event, source)
 	v.Set("ConversationSid", p.ConversationSID)
 	v.Set("ParticipantSid", p.SID)
 	v.Set("Attributes", p.Attributes)
 	v.Set("DateCreated", p.DateCreated.UTC().Format(time.RFC3339))
-	if p.RoleSID != "" {
-		v.Set("RoleSid", p.RoleSID)
-	}
 	if p.Identity != "" {
 		v.Set("Identity", p.Identity)
 	}
@@ -763,7 +523,7 @@ func (f *Fake) participantParams(event, source string, p *Participant) url.Value
 func (f *Fake) messageParams(event, source string, c *conversationState, author, body, attributes, participantSID string) url.Values {
 	v := f.eventParams(event, source)
 	v.Set("ConversationSid", c.SID)
-	v.Set("MessagingServiceSid", c.MessagingServiceSID)
+	v.Set("MessagingServiceSid", f.cfg.MessagingServiceSID)
 	v.Set("Author", author)
 	v.Set("Body", body)
 	if attributes == "" {

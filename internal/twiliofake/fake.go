@@ -1,8 +1,10 @@
 // Package twiliofake is an in-process, stateful fake of the parts of Twilio
 // Expert Hub talks to: the Conversations v1 and TaskRouter v1 REST
-// endpoints (real JSON shapes, pagination, errors, Basic auth, ETag and
-// If-Match), and Twilio's side of the webhooks — a customer or a worker
-// texting, with signed pre/post-event and Frontline routing callbacks.
+// endpoints internal/twilio calls (real JSON shapes, pagination, errors,
+// Basic auth, ETag and If-Match), and Twilio's side of the webhooks — a
+// customer or a worker texting, with signed pre/post-event and Frontline
+// routing callbacks. Any other endpoint or parameter is answered 400 with
+// an error naming it, so a client that starts using one fails clearly.
 //
 // Point a client at it by rewriting https://<product>.twilio.com to the
 // server's URL, keeping the path (internal/twilio does this with its
@@ -73,12 +75,9 @@ type Config struct {
 // Fake is the fake Twilio. It is an http.Handler; NewServer also listens.
 // It is safe for concurrent use.
 type Fake struct {
-	cfg  Config
-	mux  *http.ServeMux
-	done chan struct{}
-	// async tracks post-event webhooks fired by REST actions that carry
-	// X-Twilio-Webhook-Enabled: true.
-	async     sync.WaitGroup
+	cfg       Config
+	mux       *http.ServeMux
+	done      chan struct{}
 	closeOnce sync.Once
 
 	mu          sync.Mutex
@@ -133,14 +132,10 @@ func New(cfg Config) *Fake {
 	return f
 }
 
-// Close releases hung requests and waits for webhooks fired in the
-// background. It does not stop a listener; Server.Close does.
+// Close releases hung requests. It does not stop a listener; Server.Close
+// does.
 func (f *Fake) Close() {
-	// Under f.mu, so that no background webhook starts after Wait begins.
-	f.mu.Lock()
 	f.closeOnce.Do(func() { close(f.done) })
-	f.mu.Unlock()
-	f.async.Wait()
 }
 
 // AccountSID returns the account SID clients must authenticate with.
@@ -346,6 +341,11 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
 		return
 	}
+	if _, ok := r.Header["X-Twilio-Webhook-Enabled"]; ok {
+		// Our REST actions must not fire our own webhooks (twilio.md §2.5).
+		writeAPIError(w, errInvalid("twiliofake does not support X-Twilio-Webhook-Enabled"))
+		return
+	}
 	f.mux.ServeHTTP(w, r)
 }
 
@@ -383,27 +383,36 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// routes serves the endpoints internal/twilio calls, and what tests do by
+// hand (closing a conversation, deleting a worker). Each accepts the query
+// (GET) or form (POST) parameters listed, the ones its handler reads.
 func (f *Fake) routes() *http.ServeMux {
 	m := http.NewServeMux()
-	m.HandleFunc("POST /v1/Conversations", f.createConversation)
-	m.HandleFunc("GET /v1/Conversations", f.listConversations)
-	m.HandleFunc("GET /v1/Conversations/{conv}", f.fetchConversation)
-	m.HandleFunc("POST /v1/Conversations/{conv}", f.updateConversation)
-	m.HandleFunc("GET /v1/Conversations/{conv}/Participants", f.listParticipants)
-	m.HandleFunc("POST /v1/Conversations/{conv}/Participants", f.createParticipant)
-	m.HandleFunc("GET /v1/Conversations/{conv}/Participants/{sid}", f.fetchParticipant)
-	m.HandleFunc("POST /v1/Conversations/{conv}/Participants/{sid}", f.updateParticipant)
-	m.HandleFunc("DELETE /v1/Conversations/{conv}/Participants/{sid}", f.deleteParticipant)
-	m.HandleFunc("GET /v1/Conversations/{conv}/Messages", f.listMessages)
-	m.HandleFunc("POST /v1/Conversations/{conv}/Messages", f.createMessage)
-	m.HandleFunc("GET /v1/Conversations/{conv}/Messages/{sid}", f.fetchMessage)
-	m.HandleFunc("GET /v1/Workspaces/{ws}/Workers", f.listWorkers)
-	m.HandleFunc("POST /v1/Workspaces/{ws}/Workers", f.createWorker)
-	m.HandleFunc("GET /v1/Workspaces/{ws}/Workers/{sid}", f.fetchWorker)
-	m.HandleFunc("POST /v1/Workspaces/{ws}/Workers/{sid}", f.updateWorker)
-	m.HandleFunc("DELETE /v1/Workspaces/{ws}/Workers/{sid}", f.deleteWorker)
+	handle := func(pattern string, h http.HandlerFunc, params ...string) {
+		m.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			for k := range r.Form {
+				if !slices.Contains(params, k) {
+					writeAPIError(w, errInvalid("twiliofake does not support the parameter "+k+" of "+pattern))
+					return
+				}
+			}
+			h(w, r)
+		})
+	}
+	paging := []string{"PageSize", "Page", "PageToken"}
+	handle("POST /v1/Conversations/{conv}", f.updateConversation, "FriendlyName", "Attributes", "State")
+	handle("GET /v1/Conversations/{conv}/Participants", f.listParticipants, paging...)
+	handle("POST /v1/Conversations/{conv}/Participants", f.createParticipant, "Identity", "Attributes")
+	handle("GET /v1/Conversations/{conv}/Participants/{sid}", f.fetchParticipant)
+	handle("POST /v1/Conversations/{conv}/Participants/{sid}", f.updateParticipant, "Attributes")
+	handle("GET /v1/Conversations/{conv}/Messages", f.listMessages, paging...)
+	handle("POST /v1/Conversations/{conv}/Messages", f.createMessage, "Author", "Body", "Attributes")
+	handle("GET /v1/Workspaces/{ws}/Workers", f.listWorkers, slices.Concat(paging, []string{"Available", "TaskQueueSid", "FriendlyName"})...)
+	handle("GET /v1/Workspaces/{ws}/Workers/{sid}", f.fetchWorker)
+	handle("POST /v1/Workspaces/{ws}/Workers/{sid}", f.updateWorker, "Attributes")
+	handle("DELETE /v1/Workspaces/{ws}/Workers/{sid}", f.deleteWorker)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
+		writeAPIError(w, errInvalid("twiliofake does not serve "+r.Method+" "+r.URL.Path+": internal/twilio does not call it"))
 	})
 	return m
 }
@@ -428,9 +437,6 @@ const (
 	codeInvalid           = 20001
 	codeNotFound          = 20404
 	codeParticipantExists = 50433
-	codeBindingExists     = 50416
-	codeProxyAddressEmpty = 50412
-	codeUniqueNameExists  = 50353
 	codePrecondition      = 20412
 )
 

@@ -12,10 +12,7 @@ import (
 	"time"
 )
 
-const (
-	taskrouterHost = "taskrouter.twilio.com"
-	codeConflict   = 20409
-)
+const taskrouterHost = "taskrouter.twilio.com"
 
 // Worker is a TaskRouter worker's state.
 type Worker struct {
@@ -148,31 +145,11 @@ func (f *Fake) SetWorkerAttributes(identity string, attrs map[string]any) bool {
 	return true
 }
 
-// ActivitySID returns the SID of the workspace activity named name
-// ("Offline", "Available" or "Unavailable"), or "".
-func (f *Fake) ActivitySID(name string) string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if a := f.activityNamed(name); a != nil {
-		return a.sid
-	}
-	return ""
-}
-
 // Callers of the helpers below hold f.mu.
 
 func (f *Fake) activityNamed(name string) *activity {
 	for i := range f.activities {
 		if strings.EqualFold(f.activities[i].name, name) {
-			return &f.activities[i]
-		}
-	}
-	return nil
-}
-
-func (f *Fake) activityBySID(sid string) *activity {
-	for i := range f.activities {
-		if f.activities[i].sid == sid {
 			return &f.activities[i]
 		}
 	}
@@ -287,12 +264,6 @@ func (f *Fake) listWorkers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	for _, k := range []string{"TargetWorkersExpression", "TaskQueueName", "Ordering"} {
-		if q.Has(k) {
-			writeAPIError(w, errInvalid(k+" is not supported by twiliofake"))
-			return
-		}
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var matched []*workerState
@@ -302,8 +273,6 @@ func (f *Fake) listWorkers(w http.ResponseWriter, r *http.Request) {
 		case q.Has("Available") && wk.Available != isAvailableFilter(q.Get("Available")):
 		case q.Has("TaskQueueSid") && !slices.Contains(wk.Queues, q.Get("TaskQueueSid")):
 		case q.Has("FriendlyName") && !strings.EqualFold(wk.FriendlyName, q.Get("FriendlyName")):
-		case q.Has("ActivityName") && !strings.EqualFold(wk.ActivityName, q.Get("ActivityName")):
-		case q.Has("ActivitySid") && wk.ActivitySID != q.Get("ActivitySid"):
 		default:
 			matched = append(matched, wk)
 		}
@@ -325,42 +294,6 @@ func (f *Fake) listWorkers(w http.ResponseWriter, r *http.Request) {
 		Workers []workerJSON `json:"workers"`
 		Meta    metaJSON     `json:"meta"`
 	}{items, meta})
-}
-
-func (f *Fake) createWorker(w http.ResponseWriter, r *http.Request) {
-	if !f.workspaceOK(w, r) {
-		return
-	}
-	form := r.PostForm
-	name := form.Get("FriendlyName")
-	if name == "" {
-		writeAPIError(w, errInvalid("FriendlyName is required"))
-		return
-	}
-	attrs := form.Get("Attributes")
-	if attrs == "" {
-		attrs = "{}"
-	}
-	if e := validJSON(attrs, 4<<10); e != nil {
-		writeAPIError(w, e)
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.workerByName(name) != nil {
-		writeError(w, http.StatusConflict, codeConflict, "Worker "+name+" already exists")
-		return
-	}
-	act := f.activityNamed("Offline")
-	if sid := form.Get("ActivitySid"); sid != "" {
-		if act = f.activityBySID(sid); act == nil {
-			writeAPIError(w, errInvalid("Unknown ActivitySid "+sid))
-			return
-		}
-	}
-	wk := f.insertWorker(name, attrs, act, nil)
-	w.Header().Set("ETag", wk.ETag)
-	writeJSON(w, http.StatusCreated, f.workerJSON(wk, true))
 }
 
 // workerFor finds the worker of the path and checks If-Match. Callers
@@ -400,38 +333,14 @@ func (f *Fake) updateWorker(w http.ResponseWriter, r *http.Request) {
 	if wk == nil {
 		return
 	}
-	// Validate everything before changing anything.
 	if form.Has("Attributes") {
 		if e := validJSON(form.Get("Attributes"), 4<<10); e != nil {
 			writeAPIError(w, e)
 			return
 		}
-	}
-	var act *activity
-	if sid := form.Get("ActivitySid"); sid != "" {
-		if act = f.activityBySID(sid); act == nil {
-			writeAPIError(w, errInvalid("Unknown ActivitySid "+sid))
-			return
-		}
-	}
-	name := form.Get("FriendlyName")
-	if name != "" {
-		if other := f.workerByName(name); other != nil && other != wk {
-			writeError(w, http.StatusConflict, codeConflict, "Worker "+name+" already exists")
-			return
-		}
-	}
-	now := time.Now()
-	if form.Has("Attributes") {
 		wk.Attributes = form.Get("Attributes")
 	}
-	if act != nil {
-		f.setActivity(wk, act, now)
-	}
-	if name != "" {
-		wk.FriendlyName = name
-	}
-	wk.bump(now)
+	wk.bump(time.Now())
 	w.Header().Set("ETag", wk.ETag)
 	writeJSON(w, http.StatusOK, f.workerJSON(wk, true))
 }

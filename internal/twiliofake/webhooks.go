@@ -151,10 +151,10 @@ func (f *Fake) CustomerTexts(ctx context.Context, from, to, body string) (TextRe
 // CustomerTexts.
 func (f *Fake) WorkerTexts(ctx context.Context, conversationSID, identity, body string) (TextResult, error) {
 	f.mu.Lock()
-	c := f.conv(conversationSID)
+	c := f.convs[conversationSID]
 	var p *Participant
 	if c != nil {
-		_, p = c.participant(identity)
+		p = c.participant(identity)
 	}
 	if p == nil || p.Identity != identity {
 		f.mu.Unlock()
@@ -201,8 +201,8 @@ func (f *Fake) autocreate(ctx context.Context, from, to, body string) (TextResul
 		f.mu.Unlock()
 		return TextResult{ConversationSID: c.SID, ParticipantSID: p.SID}, nil
 	}
-	c := f.insertConversation(friendly, "", attrs)
-	p, e := f.insertParticipant(c, participantInput{address: from, proxy: to})
+	c := f.insertConversation(friendly, attrs)
+	p, e := f.addParticipant(c, "", &Binding{Type: bindingType(from), Address: from, ProxyAddress: to}, "")
 	if e != nil {
 		f.mu.Unlock()
 		return TextResult{}, fmt.Errorf("twiliofake: add customer: %w", e)
@@ -211,7 +211,7 @@ func (f *Fake) autocreate(ctx context.Context, from, to, body string) (TextResul
 	routing := url.Values{}
 	routing.Set("AccountSid", f.cfg.AccountSID)
 	routing.Set("ChatServiceSid", f.cfg.ChatServiceSID)
-	routing.Set("MessagingServiceSid", c.MessagingServiceSID)
+	routing.Set("MessagingServiceSid", f.cfg.MessagingServiceSID)
 	routing.Set("ConversationSid", c.SID)
 	routing.Set("MessagingBinding.Address", from)
 	routing.Set("MessagingBinding.ProxyAddress", to)
@@ -235,7 +235,7 @@ func (f *Fake) autocreate(ctx context.Context, from, to, body string) (TextResul
 // onMessageAdded.
 func (f *Fake) publish(ctx context.Context, convSID, participantSID, author, body, source, clientIdentity string) (Message, bool, error) {
 	f.mu.Lock()
-	c := f.conv(convSID)
+	c := f.convs[convSID]
 	if c == nil {
 		f.mu.Unlock()
 		return Message{}, false, fmt.Errorf("twiliofake: conversation %s not found", convSID)
@@ -263,7 +263,7 @@ func (f *Fake) publish(ctx context.Context, convSID, participantSID, author, bod
 	}
 
 	f.mu.Lock()
-	c = f.conv(convSID)
+	c = f.convs[convSID]
 	if c == nil {
 		f.mu.Unlock()
 		return Message{}, false, fmt.Errorf("twiliofake: conversation %s not found", convSID)
@@ -372,35 +372,6 @@ func (f *Fake) postHook(ctx context.Context, event string, params url.Values) er
 	}
 	f.deliver(ctx, TargetPost, event, u, params, randomToken(), f.cfg.WebhookTimeout, false)
 	return ctx.Err()
-}
-
-// firePostIfEnabled sends, in the background, the post-event of a REST
-// action that carried X-Twilio-Webhook-Enabled: true (twilio.md §2.5).
-func (f *Fake) firePostIfEnabled(r *http.Request, params url.Values) {
-	if r.Header.Get("X-Twilio-Webhook-Enabled") != "true" {
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	select {
-	case <-f.done:
-		return
-	default:
-	}
-	f.async.Add(1)
-	go func() {
-		defer f.async.Done()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		go func() {
-			select {
-			case <-f.done:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-		_ = f.postHook(ctx, params.Get("EventType"), params)
-	}()
 }
 
 // Redeliver sends a delivered webhook again, as a Twilio retry would: same

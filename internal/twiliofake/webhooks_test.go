@@ -3,6 +3,7 @@ package twiliofake_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -107,33 +108,7 @@ func TestInboundSequence(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	a := newApp(t, s.AuthToken(), func(path string, form url.Values) (int, string) {
-		conv := form.Get("ConversationSid")
-		switch path + " " + form.Get("EventType") {
-		case "/pre-event onConversationAdd":
-			return 200, `{"friendly_name":"Ann Customer","attributes":"{\"avatar\":\"https://x/a.png\"}"}`
-		case "/post-event onParticipantAdded":
-			if err := rest.UpdateParticipantAttributes(ctx, conv, form.Get("ParticipantSid"), `{"customer_id":"42"}`); err != nil {
-				t.Error(err)
-			}
-			return 200, ""
-		case "/routing ":
-			if _, err := rest.AddParticipant(ctx, conv, "expert@example.com", ""); err != nil {
-				t.Error(err)
-			}
-			return 200, ""
-		case "/pre-event onMessageAdd":
-			// The bot answers while Twilio holds the customer's message.
-			if _, err := rest.PostMessage(ctx, conv, "", "Who do you want to talk to?", ""); err != nil {
-				t.Error(err)
-			}
-			return 200, `{"attributes":"{\"seen\":true}"}`
-		case "/post-event onMessageAdded":
-			return 200, ""
-		}
-		t.Errorf("unexpected %s %s", path, form.Get("EventType"))
-		return 500, ""
-	})
+	a := newApp(t, s.AuthToken(), backend(ctx, t, rest))
 	s.SetWebhooks(twiliofake.Webhooks{
 		PreWebhookURL:  a.url("/pre-event?v=1"),
 		PostWebhookURL: a.url("/post-event"),
@@ -165,7 +140,68 @@ func TestInboundSequence(t *testing.T) {
 		t.Errorf("pre-event URL = %s, want the configured one with its query", ds[0].URL)
 	}
 
-	// Parameters per event, as twilio.md §2.4.
+	checkInboundParams(t, s, ds, res)
+	checkInboundState(t, s, res)
+
+	// The second text goes to the same conversation, without creation.
+	convSID := res.ConversationSID
+	res2, err := s.CustomerTexts(ctx, "+15550001111", "+15559990000", "Ann please")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.Created || res2.ConversationSID != convSID || res2.Message.Index != 3 {
+		t.Errorf("second text: %+v, want index 3 in %s", res2, convSID)
+	}
+	want = append(want, event{"pre", "onMessageAdd"}, event{"post", "onMessageAdded"})
+	if got := events(s.Deliveries()); !slices.Equal(got, want) {
+		t.Errorf("deliveries = %v, want %v", got, want)
+	}
+	a.checkSignatures()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	seen := map[string]bool{}
+	for _, tok := range a.tokens {
+		if tok == "" || seen[tok] {
+			t.Errorf("idempotency tokens %q are not unique and set", a.tokens)
+			break
+		}
+		seen[tok] = true
+	}
+}
+
+// backend does what Expert Hub does at each step of a first text.
+func backend(ctx context.Context, t *testing.T, rest *twilio.Client) func(path string, form url.Values) (int, string) {
+	return func(path string, form url.Values) (int, string) {
+		conv := form.Get("ConversationSid")
+		var answer string
+		var err error
+		switch path + " " + form.Get("EventType") {
+		case "/pre-event onConversationAdd":
+			answer = `{"friendly_name":"Ann Customer","attributes":"{\"avatar\":\"https://x/a.png\"}"}`
+		case "/post-event onParticipantAdded":
+			err = rest.UpdateParticipantAttributes(ctx, conv, form.Get("ParticipantSid"), `{"customer_id":"42"}`)
+		case "/routing ":
+			_, err = rest.AddParticipant(ctx, conv, "expert@example.com", "")
+		case "/pre-event onMessageAdd":
+			// The bot answers while Twilio holds the customer's message.
+			_, err = rest.PostMessage(ctx, conv, "", "Who do you want to talk to?", "")
+			answer = `{"attributes":"{\"seen\":true}"}`
+		case "/post-event onMessageAdded":
+		default:
+			t.Errorf("unexpected %s %s", path, form.Get("EventType"))
+			return 500, ""
+		}
+		if err != nil {
+			t.Error(err)
+		}
+		return 200, answer
+	}
+}
+
+// checkInboundParams checks the parameters of each event of a first text,
+// as twilio.md §2.4.
+func checkInboundParams(t *testing.T, s *twiliofake.Server, ds []twiliofake.Delivery, res twiliofake.TextResult) {
+	t.Helper()
 	convSID, partSID := res.ConversationSID, res.ParticipantSID
 	params := []map[string]string{
 		{
@@ -196,7 +232,12 @@ func TestInboundSequence(t *testing.T) {
 			}
 		}
 	}
+}
 
+// checkInboundState checks the conversation a first text left.
+func checkInboundState(t *testing.T, s *twiliofake.Server, res twiliofake.TextResult) {
+	t.Helper()
+	convSID, partSID := res.ConversationSID, res.ParticipantSID
 	c, _ := s.Conversation(convSID)
 	if c.FriendlyName != "Ann Customer" || c.Attributes != `{"avatar":"https://x/a.png"}` || c.State != "active" {
 		t.Errorf("conversation = %+v", c)
@@ -209,30 +250,6 @@ func TestInboundSequence(t *testing.T) {
 	ms := s.Messages(convSID)
 	if len(ms) != 2 || ms[0].Author != "system" || ms[0].Index != 0 || ms[1].Author != "+15550001111" || ms[1].ParticipantSID != partSID {
 		t.Errorf("messages = %+v; want the bot's reply published before the customer's message", ms)
-	}
-
-	// The second text goes to the same conversation, without creation.
-	res2, err := s.CustomerTexts(ctx, "+15550001111", "+15559990000", "Ann please")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res2.Created || res2.ConversationSID != convSID || res2.Message.Index != 3 {
-		t.Errorf("second text: %+v, want index 3 in %s", res2, convSID)
-	}
-	want = append(want, event{"pre", "onMessageAdd"}, event{"post", "onMessageAdded"})
-	if got := events(s.Deliveries()); !slices.Equal(got, want) {
-		t.Errorf("deliveries = %v, want %v", got, want)
-	}
-	a.checkSignatures()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	seen := map[string]bool{}
-	for _, tok := range a.tokens {
-		if tok == "" || seen[tok] {
-			t.Errorf("idempotency tokens %q are not unique and set", a.tokens)
-			break
-		}
-		seen[tok] = true
 	}
 }
 
@@ -454,33 +471,26 @@ func TestRedeliver(t *testing.T) {
 	}
 }
 
-// TestWebhookEnabledHeader: a REST action with X-Twilio-Webhook-Enabled:
-// true fires the post-event (Source=API); without it, nothing fires.
+// TestWebhookEnabledHeader: REST actions asking for webhooks
+// (X-Twilio-Webhook-Enabled) are refused, naming the header: Expert Hub
+// must not fire its own webhooks (twilio.md §2.5).
 func TestWebhookEnabledHeader(t *testing.T) {
 	s := twiliofake.NewServer(twiliofake.Config{})
 	t.Cleanup(s.Close)
-	a := newApp(t, s.AuthToken(), func(string, url.Values) (int, string) { return 200, "" })
-	s.SetWebhooks(twiliofake.Webhooks{PostWebhookURL: a.url("/post"), Filters: []string{"onMessageAdded"}})
 	convSID := s.AddConversation("", "")
 	rc := restClient(s)
-
 	if _, err := rc.ConversationsV1.CreateConversationMessage(convSID, (&conv.CreateConversationMessageParams{}).SetBody("quiet")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rc.ConversationsV1.CreateConversationMessage(convSID,
-		(&conv.CreateConversationMessageParams{}).SetBody("loud").SetXTwilioWebhookEnabled("true")); err != nil {
-		t.Fatal(err)
+	_, err := rc.ConversationsV1.CreateConversationMessage(convSID,
+		(&conv.CreateConversationMessageParams{}).SetBody("loud").SetXTwilioWebhookEnabled("true"))
+	var te *client.TwilioRestError
+	if !errors.As(err, &te) || te.Status != 400 || !strings.Contains(te.Message, "X-Twilio-Webhook-Enabled") {
+		t.Errorf("with X-Twilio-Webhook-Enabled: %v, want a 400 naming it", err)
 	}
-	var ds []twiliofake.Delivery
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if ds = s.Deliveries(); len(ds) > 0 {
-			break
-		}
+	if ms := s.Messages(convSID); len(ms) != 1 || ms[0].Body != "quiet" {
+		t.Errorf("messages = %+v, want the quiet one only", ms)
 	}
-	if len(ds) != 1 || ds[0].Params.Get("Body") != "loud" || ds[0].Params.Get("Source") != "API" || ds[0].Params.Get("Index") != "1" {
-		t.Errorf("deliveries = %+v, want one onMessageAdded for the loud message", ds)
-	}
-	a.checkSignatures()
 }
 
 // restClient is a bare twilio-go client on the fake, for what

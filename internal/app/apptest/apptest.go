@@ -1,25 +1,37 @@
-// Package apptest builds a whole Expert Hub for tests: the App from an
-// in-memory configuration, a fake Twilio and, if asked, a fake Strapi,
-// every log line in a buffer, and an HTTP server that hands each function
-// its requests as Cloud Functions' front end does (function name stripped
-// from the path, plain HTTP to localhost, X-Forwarded-* headers).
+// Package apptest builds a whole Expert Hub for tests and benchmarks: the
+// App from an in-memory configuration, on the in-memory stores or the
+// Firestore emulator, a fake Twilio whose webhooks call it and, if asked,
+// a fake Strapi, every log line in a buffer, and an HTTP server that hands
+// each function its requests as Cloud Functions' front end does (function
+// name stripped from the path, plain HTTP to localhost, X-Forwarded-*
+// headers). It is the one place tests wire the application: use it
+// wherever the whole App is needed.
 package apptest
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/experthub/experthub/internal/app"
 	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/conversation"
+	"github.com/experthub/experthub/internal/crm/crmtest"
+	"github.com/experthub/experthub/internal/firestoretest"
+	"github.com/experthub/experthub/internal/fsstore"
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/strapitest"
 	"github.com/experthub/experthub/internal/twiliofake"
@@ -36,17 +48,59 @@ const (
 	ProxyNumberGB = "+445555550100"
 )
 
-// Options configure New.
+// Store is where the App keeps its customer cache, its webhook ledger and
+// its assignments.
+type Store string
+
+// The stores.
+const (
+	// InMemory is the local runner's in-memory store, holding the
+	// built-in sample customers.
+	InMemory Store = "inmem"
+	// Firestore is the Firestore emulator (FIRESTORE_EMULATOR_HOST) on a
+	// project of the test's own, holding the sample customers
+	// (crmtest.SampleCustomers). When Options.Env names
+	// GOOGLE_CLOUD_PROJECT, that project is used as it is.
+	Firestore Store = "firestore"
+)
+
+// Stores are the stores, for tests that run on each.
+var Stores = []Store{InMemory, Firestore}
+
+// DefaultFilters are the Conversations webhook filters the fake Twilio
+// fires by default: the recommended ones plus onMessageAdd, as the seed
+// installs it.
+var DefaultFilters = []string{"onConversationAdd", "onMessageAdd", "onParticipantAdded", "onMessageAdded"}
+
+// Options configure New. The zero value is an App on the in-memory store
+// with the fake Twilio, no Strapi, and debug logs in Harness.Logs.
 type Options struct {
-	// StrapiVersion is 3, 4 or 5 to run a fake Strapi and sync from it;
-	// 0 runs none (the built-in sample customers only).
+	// Store is InMemory (default) or Firestore.
+	Store Store
+	// Twilio configures the fake Twilio; its credentials and SIDs are the
+	// App's.
+	Twilio twiliofake.Config
+	// Filters are the Conversations webhook filters; nil: DefaultFilters.
+	Filters []string
+	// StrapiVersion is 3, 4 or 5 to run a fake Strapi the App syncs and
+	// reads through to; 0 runs none.
 	StrapiVersion int
 	// StrapiCustomers is how many customers the fake Strapi starts with.
 	StrapiCustomers int
+	// StrapiOptions are more options of the fake Strapi (latency, say).
+	StrapiOptions []strapitest.Option
 	// Env adds or overrides variables; an empty value removes one.
 	Env config.Env
 	// LogLevel defaults to "debug", where most is logged.
 	LogLevel string
+	// LogOutput, when set, receives the log lines instead of Harness.Logs.
+	LogOutput io.Writer
+	// FlowCustomers, when set, is what the conversation flow looks
+	// customers up in (app.WithFlowCustomers): a CRM that fails, say.
+	FlowCustomers conversation.Customers
+	// WrapLedger, when set, wraps the conversation flow's ledger
+	// (app.WrapLedger).
+	WrapLedger func(conversation.Ledger) conversation.Ledger
 }
 
 // Harness is a running Expert Hub with its fakes.
@@ -55,28 +109,39 @@ type Harness struct {
 	Config *config.Config
 	Twilio *twiliofake.Server
 	Strapi *strapitest.Server // nil without Options.StrapiVersion
-	// Server serves function <name> at Server.URL + "/<name>", which is
-	// also its public URL: the URL Twilio signs.
+	// Server serves function <name> at URL(name), which is also its
+	// public URL: the URL Twilio signs.
 	Server *httptest.Server
-	// Logs holds every line the App logged.
+	// Logs holds every line the App logged, unless Options.LogOutput.
 	Logs *Buffer
+	// Clock is the conversation flow's clock: real time until advanced.
+	Clock *Clock
+
+	t         testing.TB
+	closeOnce sync.Once
 }
 
-// New builds and starts an Expert Hub; everything stops when t ends.
+// New builds and starts an Expert Hub; everything stops when t ends, or
+// at Close.
 func New(t testing.TB, opts Options) *Harness {
 	t.Helper()
-	h := &Harness{Logs: &Buffer{}}
+	h := &Harness{Logs: &Buffer{}, Clock: &Clock{}, t: t}
+	t.Cleanup(h.Close)
 
-	var built atomic.Pointer[app.App] // set below, before the first request
+	// The server comes first, its URL being the App's public one; the
+	// App is built before any webhook can call it.
+	var built atomic.Pointer[app.App]
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := built.Load()
+		if a == nil {
+			http.Error(w, "apptest: the App is not built", http.StatusServiceUnavailable)
+			return
+		}
 		name := strings.Trim(r.URL.Path, "/")
 		ProxyRequest(r, h.Server.URL)
-		built.Load().ServeFunction(name, w, r)
+		a.Handler(name).ServeHTTP(w, r)
 	}))
-	t.Cleanup(h.Server.Close)
-
-	h.Twilio = twiliofake.NewServer(twiliofake.Config{})
-	t.Cleanup(h.Twilio.Close)
+	h.Twilio = twiliofake.NewServer(opts.Twilio)
 
 	env := config.Env{
 		"PUBLIC_BASE_URL":              h.Server.URL,
@@ -95,8 +160,7 @@ func New(t testing.TB, opts Options) *Harness {
 		if opts.StrapiVersion != 3 {
 			sopts = append(sopts, strapitest.WithAPIToken(StrapiAPIToken))
 		}
-		h.Strapi = strapitest.NewServer(opts.StrapiVersion, sopts...)
-		t.Cleanup(h.Strapi.Close)
+		h.Strapi = strapitest.NewServer(opts.StrapiVersion, append(sopts, opts.StrapiOptions...)...)
 		maps.Copy(env, config.Env{
 			"STRAPI_URL":                     h.Strapi.URL,
 			"STRAPI_API_TOKEN":               StrapiAPIToken,
@@ -104,6 +168,23 @@ func New(t testing.TB, opts Options) *Harness {
 			"STRAPI_WEBHOOK_SECRET":          WebhookSecret,
 			"SYNC_SCHEDULER_SERVICE_ACCOUNT": SchedulerAccount,
 		})
+	}
+	seed := false
+	switch opts.Store {
+	case "", InMemory:
+	case Firestore:
+		if opts.Env["GOOGLE_CLOUD_PROJECT"] == "" {
+			env["GOOGLE_CLOUD_PROJECT"] = firestoretest.Project(t)
+			seed = true
+		}
+		// Never Google's Firestore: the emulator or nothing.
+		host := os.Getenv(firestoretest.EnvHost)
+		if host == "" {
+			t.Fatalf("apptest: no Firestore emulator: %s is not set", firestoretest.EnvHost)
+		}
+		env[firestoretest.EnvHost] = host
+	default:
+		t.Fatalf("apptest: unknown store %q", opts.Store)
 	}
 	for k, v := range opts.Env {
 		if v == "" {
@@ -117,29 +198,90 @@ func New(t testing.TB, opts Options) *Harness {
 		t.Fatalf("apptest: %v", err)
 	}
 	h.Config = cfg
+	if seed {
+		seedFirestore(t, cfg)
+	}
+
 	level := opts.LogLevel
 	if level == "" {
 		level = "debug"
 	}
-	a, err := app.New(context.Background(), cfg, logging.New(h.Logs, level))
+	var out io.Writer = h.Logs
+	if opts.LogOutput != nil {
+		out = opts.LogOutput
+	}
+	appOpts := []app.Option{app.WithClock(h.Clock.Now)}
+	if opts.FlowCustomers != nil {
+		appOpts = append(appOpts, app.WithFlowCustomers(opts.FlowCustomers))
+	}
+	if opts.WrapLedger != nil {
+		appOpts = append(appOpts, app.WrapLedger(opts.WrapLedger))
+	}
+	a, err := app.New(context.Background(), cfg, logging.New(out, level), appOpts...)
 	if err != nil {
 		t.Fatalf("apptest: app.New: %v", err)
 	}
 	h.App = a
 	built.Store(a)
-	t.Cleanup(func() {
-		if err := a.Close(); err != nil {
-			t.Errorf("apptest: close: %v", err)
-		}
-	})
+
+	filters := opts.Filters
+	if filters == nil {
+		filters = DefaultFilters
+	}
 	h.Twilio.SetWebhooks(twiliofake.Webhooks{
 		PreWebhookURL:  cfg.PublicURL("pre-event"),
 		PostWebhookURL: cfg.PublicURL("post-event"),
-		Filters:        []string{"onConversationAdd", "onMessageAdd", "onParticipantAdded", "onMessageAdded"},
+		Filters:        filters,
 		RoutingURL:     cfg.PublicURL("routing"),
 	})
 	return h
 }
+
+// seedFirestore writes the sample customers to the App's Firestore cache,
+// as a sync would have.
+func seedFirestore(t testing.TB, cfg *config.Config) {
+	t.Helper()
+	ctx := context.Background()
+	client, err := fsstore.NewClient(ctx, cfg.Project, cfg.FirestoreDatabase)
+	if err != nil {
+		t.Fatalf("apptest: %v", err)
+	}
+	defer client.Close()
+	customers := crmtest.SampleCustomers()
+	for i := range customers {
+		customers[i].SyncedAt = time.Now()
+	}
+	if err := fsstore.NewStore(client, cfg.FirestoreCollection).Upsert(ctx, customers...); err != nil {
+		t.Fatalf("apptest: seed the Firestore cache: %v", err)
+	}
+}
+
+// Close stops the server, the App and the fakes; New arranges it for the
+// end of the test, and a benchmark may call it sooner to free what the
+// App holds. It is safe to call more than once.
+func (h *Harness) Close() {
+	h.closeOnce.Do(func() {
+		// The server first: it waits for the requests in flight, which
+		// may still use the App and the fakes.
+		if h.Server != nil {
+			h.Server.Close()
+		}
+		if h.App != nil {
+			if err := h.App.Close(); err != nil {
+				h.t.Errorf("apptest: close: %v", err)
+			}
+		}
+		if h.Twilio != nil {
+			h.Twilio.Close()
+		}
+		if h.Strapi != nil {
+			h.Strapi.Close()
+		}
+	})
+}
+
+// URL is the named function's URL, which Twilio signs.
+func (h *Harness) URL(name string) string { return h.Config.PublicURL(name) }
 
 // ProxyRequest rewrites r as Cloud Functions' front end hands it to the
 // function: the function name stripped from the path, the public host in
@@ -162,7 +304,7 @@ func ProxyRequest(r *http.Request, publicOrigin string) {
 func (h *Harness) Serve(name string, r *http.Request) *httptest.ResponseRecorder {
 	ProxyRequest(r, h.Server.URL)
 	rec := httptest.NewRecorder()
-	h.App.ServeFunction(name, rec, r)
+	h.App.Handler(name).ServeHTTP(rec, r)
 	return rec
 }
 
@@ -171,8 +313,90 @@ func (h *Harness) Serve(name string, r *http.Request) *httptest.ResponseRecorder
 func (h *Harness) SignedForm(name string, params url.Values) *http.Request {
 	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(params.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r.Header.Set("X-Twilio-Signature", twiliofake.Sign(h.Config.TwilioAuthToken, h.Config.PublicURL(name), params))
+	r.Header.Set("X-Twilio-Signature", twiliofake.Sign(h.Config.TwilioAuthToken, h.URL(name), params))
 	return r
+}
+
+// Post sends the named function a signed form over HTTP, as Twilio does,
+// and returns the answer. It may be called from any goroutine.
+func (h *Harness) Post(name string, params url.Values) (status int, body string, err error) {
+	req, err := http.NewRequest(http.MethodPost, h.URL(name), strings.NewReader(params.Encode()))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", twiliofake.Sign(h.Config.TwilioAuthToken, h.URL(name), params))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, err = b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String(), err
+}
+
+// Text plays the customer at from texting body to ProxyNumber (from's
+// channel: "whatsapp:" for WhatsApp). It fails the test when the text
+// fails or a pre-event hook rejects it.
+func (h *Harness) Text(t testing.TB, from, body string) twiliofake.TextResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	to := ProxyNumber
+	if channel, _, ok := strings.Cut(from, ":"); ok {
+		to = channel + ":" + to
+	}
+	res, err := h.Twilio.CustomerTexts(ctx, from, to, body)
+	if err != nil {
+		t.Fatalf("%s texts %q: %v", from, body, err)
+	}
+	if res.Rejected {
+		t.Fatalf("%s texts %q: rejected by a pre-event hook: %+v", from, body, h.Twilio.Rejections())
+	}
+	return res
+}
+
+// Transcript returns the conversation's messages as "author: body", in
+// index order.
+func (h *Harness) Transcript(conv string) []string {
+	var out []string
+	for _, m := range h.Twilio.Messages(conv) {
+		out = append(out, m.Author+": "+m.Body)
+	}
+	return out
+}
+
+// Workers returns the identities of the conversation's chat participants.
+func (h *Harness) Workers(conv string) []string {
+	var out []string
+	for _, p := range h.Twilio.Participants(conv) {
+		if p.Identity != "" {
+			out = append(out, p.Identity)
+		}
+	}
+	return out
+}
+
+// Clock is real time plus an offset a test advances. It is safe for
+// concurrent use.
+type Clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+// Now returns the time, advanced.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Advance moves the clock d forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
 }
 
 // Buffer is a bytes.Buffer safe for concurrent use, as log output is.
@@ -192,4 +416,16 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Lines returns the decoded log lines whose message contains s.
+func (b *Buffer) Lines(s string) []map[string]any {
+	var out []map[string]any
+	for _, l := range strings.Split(b.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && strings.Contains(fmt.Sprint(m["message"]), s) {
+			out = append(out, m)
+		}
+	}
+	return out
 }

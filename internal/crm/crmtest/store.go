@@ -2,7 +2,6 @@ package crmtest
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -15,22 +14,13 @@ import (
 	"github.com/experthub/experthub/internal/crm"
 )
 
-// Store is what the suite exercises: the customer cache plus the
-// checkpoint of the full sync, which every cache implementation keeps next
-// to the customers.
-type Store interface {
-	crm.Store
-	SyncState(ctx context.Context) (crm.SyncState, error)
-	PutSyncState(ctx context.Context, s crm.SyncState) error
-}
-
 // TestStore runs the conformance suite against the stores newStore
 // returns. Every subtest calls newStore once, runs in parallel with the
 // others and expects an empty store.
-func TestStore(t *testing.T, newStore func(t *testing.T) Store) {
+func TestStore(t *testing.T, newStore func(t *testing.T) crm.Store) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s Store)
+		fn   func(t *testing.T, s crm.Store)
 	}{
 		{"GetRoundTrip", testGetRoundTrip},
 		{"GetNotFound", testGetNotFound},
@@ -86,7 +76,7 @@ func named(id, name, worker string) crm.Customer {
 	return crm.Customer{ID: id, DisplayName: name, Worker: worker}
 }
 
-func testGetRoundTrip(t *testing.T, s Store) {
+func testGetRoundTrip(t *testing.T, s crm.Store) {
 	ctx := t.Context()
 	want := append(SampleCustomers(), fullCustomer())
 	upsert(t, s, want...)
@@ -100,7 +90,7 @@ func testGetRoundTrip(t *testing.T, s Store) {
 	}
 }
 
-func testGetNotFound(t *testing.T, s Store) {
+func testGetNotFound(t *testing.T, s crm.Store) {
 	ctx := t.Context()
 	upsert(t, s, SampleCustomers()...)
 	for _, id := range []string{"4", "", "a/b", "..", "__x__", "1 "} {
@@ -114,7 +104,7 @@ func testGetNotFound(t *testing.T, s Store) {
 // testUnusualIDs stores ids that are not valid Firestore document ids as
 // they are, that an escaping scheme could confuse with each other, or
 // whose order escaping would change.
-func testUnusualIDs(t *testing.T, s Store) {
+func testUnusualIDs(t *testing.T, s crm.Store) {
 	ctx := t.Context()
 	ids := []string{"a/b", "a%2Fb", "a%2fb", "a_b", ".", "..", "...", "__x__", "_", "%", "with space", "ü", "a/b/c", "/", "a&", "a.", "-"}
 	var cs []crm.Customer
@@ -143,7 +133,7 @@ func testUnusualIDs(t *testing.T, s Store) {
 	}
 }
 
-func testFindByAddress(t *testing.T, s Store) {
+func testFindByAddress(t *testing.T, s crm.Store) {
 	ctx := t.Context()
 	full := fullCustomer()
 	upsert(t, s, append(SampleCustomers(), full)...)
@@ -195,7 +185,7 @@ func testFindByAddress(t *testing.T, s Store) {
 
 // testFindByAddressFormats writes the same number the ways CRM users type
 // it; the store indexes normalised addresses, so all are found by E.164.
-func testFindByAddressFormats(t *testing.T, s Store) {
+func testFindByAddressFormats(t *testing.T, s crm.Store) {
 	ctx := t.Context()
 	for _, value := range []string{"+33 6 79 50 00 01", "0033679500001", "whatsapp:+33679500001", "+33679500001"} {
 		c := named("1", "Maria Sanchez", "")
@@ -213,7 +203,7 @@ func testFindByAddressFormats(t *testing.T, s Store) {
 
 // testFindByAddressShared covers two customers with one number (a family
 // phone): either may be returned, and deleting it reveals the other.
-func testFindByAddressShared(t *testing.T, s Store) {
+func testFindByAddressShared(t *testing.T, s crm.Store) {
 	ctx := t.Context()
 	a, b := named("7", "Kim Lee", ""), named("8", "Sam Lee", "")
 	a.Channels = []crm.Channel{{Type: "sms", Value: "+33679500007"}}
@@ -267,7 +257,7 @@ func ordered(cs []crm.Customer, keep func(crm.Customer) bool) []string {
 	return ids
 }
 
-func testListPaging(t *testing.T, s Store) {
+func testListPaging(t *testing.T, s crm.Store) {
 	fixture := listFixture()
 	upsert(t, s, fixture...)
 	want := ordered(fixture, nil)
@@ -287,7 +277,7 @@ func testListPaging(t *testing.T, s Store) {
 	checkCustomer(t, "List(élodie)", page.Customers[0], full)
 }
 
-func testListLimit(t *testing.T, s Store) {
+func testListLimit(t *testing.T, s crm.Store) {
 	ctx := t.Context()
 	upsert(t, s, SampleCustomers()...)
 	// "jo anne" < "maria sanchez" < "susan smith".
@@ -314,7 +304,7 @@ func testListLimit(t *testing.T, s Store) {
 	}
 }
 
-func testListAfter(t *testing.T, s Store) {
+func testListAfter(t *testing.T, s crm.Store) {
 	fixture := listFixture()
 	upsert(t, s, fixture...)
 	all := ordered(fixture, nil)
@@ -342,7 +332,7 @@ func testListAfter(t *testing.T, s Store) {
 	}
 }
 
-func testListPrefix(t *testing.T, s Store) {
+func testListPrefix(t *testing.T, s crm.Store) {
 	fixture := listFixture()
 	upsert(t, s, fixture...)
 	for _, prefix := range []string{"", "a", "ann", "ann ", "ann lee", "annabel", "annabelle", "b", "bob", "bobby", "z", "zoë", "á", "ál", "c", "d", "\U0010ffff"} {
@@ -358,7 +348,7 @@ func testListPrefix(t *testing.T, s Store) {
 	}
 }
 
-func testListWorker(t *testing.T, s Store) {
+func testListWorker(t *testing.T, s crm.Store) {
 	fixture := listFixture()
 	upsert(t, s, fixture...)
 	tests := []struct {
@@ -390,7 +380,7 @@ func testListWorker(t *testing.T, s Store) {
 	}
 }
 
-func testUpsert(t *testing.T, s Store) {
+func testUpsert(t *testing.T, s crm.Store) {
 	ctx := t.Context()
 	if err := s.Upsert(ctx); err != nil {
 		t.Errorf("Upsert(): %v", err)
@@ -437,7 +427,7 @@ func testUpsert(t *testing.T, s Store) {
 	}
 }
 
-func testUpsertInvalid(t *testing.T, s Store) {
+func testUpsertInvalid(t *testing.T, s crm.Store) {
 	err := s.Upsert(t.Context(), named("1", "Valid", ""), named("", "No ID", ""))
 	if err == nil {
 		t.Fatal("Upsert of a customer without an id succeeded")
@@ -448,7 +438,7 @@ func testUpsertInvalid(t *testing.T, s Store) {
 	}
 }
 
-func testDelete(t *testing.T, s Store) {
+func testDelete(t *testing.T, s crm.Store) {
 	ctx := t.Context()
 	upsert(t, s, SampleCustomers()...)
 	if err := s.Delete(ctx); err != nil {
@@ -473,7 +463,7 @@ func testDelete(t *testing.T, s Store) {
 	}
 }
 
-func testDeleteSyncedBefore(t *testing.T, s Store) {
+func testDeleteSyncedBefore(t *testing.T, s crm.Store) {
 	ctx := t.Context()
 	t0 := time.Date(2026, 11, 25, 5, 0, 0, 0, time.UTC)
 	stamp := func(id string, at time.Time) crm.Customer {
@@ -508,7 +498,7 @@ func testDeleteSyncedBefore(t *testing.T, s Store) {
 	}
 }
 
-func testSyncState(t *testing.T, s Store) {
+func testSyncState(t *testing.T, s crm.Store) {
 	ctx := t.Context()
 	got, err := s.SyncState(ctx)
 	if err != nil || !got.RunStart.IsZero() || got.After != "" || got.Done {
@@ -535,7 +525,7 @@ func testSyncState(t *testing.T, s Store) {
 
 // testIsolation checks that callers cannot change stored customers through
 // slices they passed in or got back.
-func testIsolation(t *testing.T, s Store) {
+func testIsolation(t *testing.T, s crm.Store) {
 	ctx := t.Context()
 	in := fullCustomer()
 	upsert(t, s, in)
@@ -558,7 +548,7 @@ func testIsolation(t *testing.T, s Store) {
 	checkCustomer(t, "List after changing a Get result", page.Customers[0], fullCustomer())
 }
 
-func testConcurrentUpserts(t *testing.T, s Store) {
+func testConcurrentUpserts(t *testing.T, s crm.Store) {
 	ctx := t.Context()
 	const workers, each, distinct = 8, 10, 40
 	var wg sync.WaitGroup
@@ -597,7 +587,7 @@ func testConcurrentUpserts(t *testing.T, s Store) {
 }
 
 // upsert stores cs or fails the test.
-func upsert(t *testing.T, s Store, cs ...crm.Customer) {
+func upsert(t *testing.T, s crm.Store, cs ...crm.Customer) {
 	t.Helper()
 	if err := s.Upsert(t.Context(), cs...); err != nil {
 		t.Fatalf("Upsert: %v", err)
@@ -605,7 +595,7 @@ func upsert(t *testing.T, s Store, cs ...crm.Customer) {
 }
 
 // remove deletes ids or fails the test.
-func remove(t *testing.T, s Store, ids ...string) {
+func remove(t *testing.T, s crm.Store, ids ...string) {
 	t.Helper()
 	if err := s.Delete(t.Context(), ids...); err != nil {
 		t.Fatalf("Delete(%q): %v", ids, err)
@@ -615,7 +605,7 @@ func remove(t *testing.T, s Store, ids ...string) {
 // listAll pages through q and returns the ids in order. It checks the
 // paging contract on the way: full pages except the last, Next equal to
 // the last customer's position, Next nil only at the end.
-func listAll(t *testing.T, s Store, q crm.ListQuery) []string {
+func listAll(t *testing.T, s crm.Store, q crm.ListQuery) []string {
 	t.Helper()
 	limit := max(q.Limit, 1)
 	var out []string

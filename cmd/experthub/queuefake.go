@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/experthub/experthub/internal/cloudtasksfake"
+	"github.com/experthub/experthub/internal/dispatch"
+)
+
+// queueFake runs the Cloud Tasks fake as its own process, for a
+// production-like local run: an experthub pointed at it with
+// CLOUD_TASKS_EMULATOR_HOST enqueues there, and checks the deliveries'
+// tokens with CLOUD_TASKS_EMULATOR_SECRET.
+func queueFake(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("queue-fake", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", envOr(cloudtasksfake.EnvHost, "127.0.0.1:8123"), "gRPC address to listen on (env "+cloudtasksfake.EnvHost+")")
+	queues := fs.String("queue", cloudtasksfake.DefaultQueue, "queue names, comma-separated: projects/P/locations/L/queues/Q")
+	secret := fs.String("secret", "", "secret signing the OIDC tokens (env "+cloudtasksfake.EnvSecret+"; default random)")
+	var q cloudtasksfake.Queue
+	fs.IntVar(&q.Retry.MaxAttempts, "max-attempts", 10, "attempts per task, the first included; -1 unlimited")
+	fs.DurationVar(&q.Retry.MaxRetryDuration, "max-retry-duration", 0, "time limit for retrying a task; 0 unlimited")
+	fs.DurationVar(&q.Retry.MinBackoff, "min-backoff", time.Second, "wait before the first retry")
+	fs.DurationVar(&q.Retry.MaxBackoff, "max-backoff", time.Minute, "longest wait between retries")
+	fs.IntVar(&q.Retry.MaxDoublings, "max-doublings", 4, "times the wait doubles before it grows linearly")
+	fs.Float64Var(&q.Rate.MaxDispatchesPerSecond, "max-dispatches-per-second", 10, "dispatch rate cap per queue")
+	fs.IntVar(&q.Rate.MaxConcurrentDispatches, "max-concurrent-dispatches", 10, "attempts in flight per queue")
+	window := fs.Duration("dedupe-window", dispatch.DefaultDedupeWindow, "how long a finished task's name stays reserved")
+	deadline := fs.Duration("dispatch-deadline", 0, "bound on every attempt, shortening the tasks' own (0: theirs, or 10m)")
+	requireOIDC := fs.Bool("require-oidc", true, "refuse tasks without an oidc_token")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *secret == "" {
+		*secret = os.Getenv(cloudtasksfake.EnvSecret)
+	}
+	opts := cloudtasksfake.Options{
+		Addr:             *addr,
+		Secret:           *secret,
+		RequireOIDC:      *requireOIDC,
+		DedupeWindow:     *window,
+		DispatchDeadline: *deadline,
+		Logger:           slog.New(slog.NewTextHandler(stderr, nil)),
+	}
+	for name := range strings.SplitSeq(*queues, ",") {
+		q.Name = strings.TrimSpace(name)
+		opts.Queues = append(opts.Queues, q)
+	}
+	f, err := cloudtasksfake.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fmt.Fprintf(stdout, "export %s=%s\nexport %s=%s\n", cloudtasksfake.EnvHost, f.Addr(), cloudtasksfake.EnvSecret, f.Secret())
+	fmt.Fprintf(stderr, "experthub: Cloud Tasks fake serving %s on %s; stop with Ctrl-C\n", *queues, f.Addr())
+	<-ctx.Done()
+	fmt.Fprintln(stderr, "experthub: stopping the Cloud Tasks fake")
+	return nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,163 @@
+package work_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/experthub/experthub/internal/dispatch"
+	"github.com/experthub/experthub/internal/work"
+)
+
+// handler answers deliveries from a script of errors per task (then nil)
+// and records them.
+type handler struct {
+	mu         sync.Mutex
+	fail       map[string]int
+	deliveries map[string][]work.Delivery
+}
+
+func (h *handler) handle(_ context.Context, d work.Delivery) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.deliveries[d.Name] = append(h.deliveries[d.Name], d)
+	if h.fail[d.Name] > 0 {
+		h.fail[d.Name]--
+		return errors.New("not yet")
+	}
+	return nil
+}
+
+func (h *handler) of(name string) []work.Delivery {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]work.Delivery(nil), h.deliveries[name]...)
+}
+
+var fastRetry = dispatch.RetryConfig{MaxAttempts: 4, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxDoublings: 2}
+
+func newLocal(t *testing.T, fail map[string]int) (*work.LocalQueue, *handler) {
+	t.Helper()
+	h := &handler{fail: fail, deliveries: map[string][]work.Delivery{}}
+	q := work.NewLocal(work.Consumer(h.handle, nil), work.LocalOptions{Retry: fastRetry})
+	t.Cleanup(func() { _ = q.Close() })
+	return q, h
+}
+
+func waitIdle(t *testing.T, q *work.LocalQueue) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := q.WaitIdle(ctx); err != nil {
+		t.Fatalf("WaitIdle: %v", err)
+	}
+}
+
+func TestLocalQueueRetriesUntilDelivered(t *testing.T) {
+	q, h := newLocal(t, map[string]int{"turn-IM1": 2})
+	body, _ := json.Marshal(map[string]string{"message": "IM1"})
+	ctx := context.Background()
+	if err := q.Enqueue(ctx, work.Task{Name: "turn-IM1", Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, q)
+	got := h.of("turn-IM1")
+	if len(got) != 3 {
+		t.Fatalf("%d deliveries, want 3: delivered once after 2 failures", len(got))
+	}
+	for i, d := range got {
+		if d.RetryCount != i || d.Queue != "local" || string(d.Body) != string(body) || d.ETA.IsZero() {
+			t.Errorf("delivery %d: %+v", i, d)
+		}
+	}
+	if got[2].PreviousResponse != 503 || got[2].RetryReason != "HTTP 503" {
+		t.Errorf("retry told previous %d, reason %q; want the consumer's 503", got[2].PreviousResponse, got[2].RetryReason)
+	}
+	if n := q.Attempts("turn-IM1"); n != 3 {
+		t.Errorf("Attempts = %d, want 3", n)
+	}
+}
+
+func TestLocalQueueDeduplicates(t *testing.T) {
+	q, h := newLocal(t, nil)
+	ctx := context.Background()
+	later := time.Now().Add(20 * time.Millisecond)
+	for range 3 {
+		if err := q.Enqueue(ctx, work.Task{Name: "welcome-CH1", Body: []byte(`{}`), At: later}); err != nil {
+			t.Fatalf("Enqueue of a duplicate: %v, want nil", err)
+		}
+	}
+	waitIdle(t, q)
+	if err := q.Enqueue(ctx, work.Task{Name: "welcome-CH1", Body: []byte(`{}`)}); err != nil {
+		t.Fatalf("Enqueue after execution: %v, want nil", err)
+	}
+	waitIdle(t, q)
+	got := h.of("welcome-CH1")
+	if len(got) != 1 {
+		t.Fatalf("%d deliveries, want exactly 1", len(got))
+	}
+	if got[0].ETA.Before(later.Truncate(time.Microsecond)) {
+		t.Errorf("delivered with ETA %v, before its schedule %v", got[0].ETA, later)
+	}
+}
+
+func TestLocalQueueGivesUp(t *testing.T) {
+	q, h := newLocal(t, map[string]int{"doomed": 100})
+	if err := q.Enqueue(context.Background(), work.Task{Name: "doomed", Body: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, q)
+	if n := len(h.of("doomed")); n != fastRetry.MaxAttempts {
+		t.Errorf("%d deliveries, want MaxAttempts = %d", n, fastRetry.MaxAttempts)
+	}
+}
+
+func TestLocalQueueRefuses(t *testing.T) {
+	q, _ := newLocal(t, nil)
+	if err := q.Enqueue(context.Background(), work.Task{Name: "a/b"}); !errors.Is(err, work.ErrInvalidTask) {
+		t.Errorf("invalid name: %v, want ErrInvalidTask", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := q.Enqueue(ctx, work.Task{Name: "x", Body: []byte(`{}`)}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: %v", err)
+	}
+	_ = q.Close()
+	if err := q.Enqueue(context.Background(), work.Task{Name: "y", Body: []byte(`{}`)}); !errors.Is(err, dispatch.ErrClosed) {
+		t.Errorf("after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestLocalQueueDeadline(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	var mu sync.Mutex
+	calls := 0
+	hang := work.Consumer(func(ctx context.Context, d work.Delivery) error {
+		mu.Lock()
+		calls++
+		first := calls == 1
+		mu.Unlock()
+		if first {
+			<-release // a handler that ignores its context
+		}
+		return nil
+	}, nil)
+	retry := fastRetry
+	retry.MaxAttempts = 20
+	q := work.NewLocal(hang, work.LocalOptions{Retry: retry, Deadline: 50 * time.Millisecond,
+		Rate: dispatch.RateLimits{MaxConcurrentDispatches: 1}})
+	defer q.Close()
+	if err := q.Enqueue(context.Background(), work.Task{Name: "hang", Body: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	// The hung attempt fails at its deadline and frees the only slot, so
+	// the retry runs while the first handler is still stuck.
+	waitIdle(t, q)
+	if n := q.Attempts("hang"); n < 2 {
+		t.Errorf("%d attempts, want a retry after the deadline", n)
+	}
+}

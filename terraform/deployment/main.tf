@@ -1,0 +1,168 @@
+# The deployment description that the gcloud path embeds
+# (internal/deploy/deployment.json; its format is documented on
+# deploy.Description), worked out for one project: per-function settings and
+# environment, wired secrets, identities, queues. The module has no provider
+# and no resource, so deploy_test.go can evaluate it offline and compare the
+# result with the gcloud plan.
+
+variable "project" {
+  description = "Google Cloud project id."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the functions and the queues."
+  type        = string
+}
+
+variable "settings" {
+  description = "Plain settings every function gets, by config.Vars name, without empty values. The variables of the description's env are added per function."
+  type        = map(string)
+}
+
+variable "function_overrides" {
+  description = "Per-function changes to the description's settings (the root module's variable of the same name)."
+  type        = any
+  default     = {}
+}
+
+locals {
+  description = jsondecode(file("${path.module}/../../internal/deploy/deployment.json"))
+
+  functions = {
+    for f in local.description.functions : f.name => merge(local.description.function_defaults, f, {
+      for k, v in try(var.function_overrides[f.name], {}) : k => v if v != null
+    })
+  }
+
+  accounts = {
+    for key, a in local.description.service_accounts : key => merge(a, {
+      email  = "${a.id}@${var.project}.iam.gserviceaccount.com"
+      member = "serviceAccount:${a.id}@${var.project}.iam.gserviceaccount.com"
+    })
+  }
+
+  queues = {
+    for key, q in local.description.queues : key => merge(q, {
+      path = "projects/${var.project}/locations/${var.region}/queues/${q.name}"
+    })
+  }
+
+  # What an env entry's "from" names.
+  sources = merge(
+    { project = var.project },
+    { for key, a in local.accounts : "account:${key}" => a.email },
+    { for key, q in local.queues : "queue:${key}" => q.path },
+  )
+
+  # An entry without "functions" goes to every function.
+  env = {
+    for name in keys(local.functions) : name => merge(var.settings, {
+      for v, e in local.description.env : v => local.sources[e.from] if contains(try(e.functions, [name]), name)
+    })
+  }
+
+  wired_secrets = [
+    for s in local.description.secrets : s.env if alltrue(concat(
+      [for v in try(s.wired_when.set, []) : lookup(var.settings, v, "") != ""],
+      [for v in try(s.wired_when.unset, []) : lookup(var.settings, v, "") == ""],
+    ))
+  ]
+
+  invokers = merge([
+    for name, f in local.functions : {
+      for key in f.invokers : "${name} ${key}" => { function = name, account = key }
+    }
+  ]...)
+
+  enqueuers = merge([
+    for key, q in local.queues : {
+      for a in q.enqueuers : "${key} ${a}" => { queue = key, account = a }
+    }
+  ]...)
+}
+
+output "runtime" {
+  description = "Cloud Functions runtime (go.mod's go directive)."
+  value       = local.description.runtime
+}
+
+output "apis" {
+  description = "Services a fresh project needs."
+  value       = local.description.apis
+}
+
+output "accounts" {
+  description = "Service accounts by key: id, display_name, email, member."
+  value       = local.accounts
+}
+
+output "project_roles" {
+  description = "Project-wide grants by key: account (key), role, why."
+  value       = local.description.project_roles
+}
+
+output "functions" {
+  description = "Settings of each function by name, overrides applied: memory, cpu, concurrency, timeout_seconds, min_instances, max_instances, public, invokers."
+  value       = local.functions
+}
+
+output "public_functions" {
+  description = "Functions anyone may call (Twilio and Strapi send no Google credentials)."
+  value       = sort([for name, f in local.functions : name if f.public])
+}
+
+output "invokers" {
+  description = "Service accounts that may invoke a function, keyed \"function account\"."
+  value       = local.invokers
+}
+
+output "env" {
+  description = "Plain environment of each function."
+  value       = local.env
+}
+
+output "owned_env" {
+  description = "Names of the variables deploy sets itself; settings must not hold them."
+  value       = keys(local.description.env)
+}
+
+output "secret_ids" {
+  description = "Secret Manager secret of each secret variable."
+  value       = { for s in local.description.secrets : s.env => s.secret }
+}
+
+output "wired_secrets" {
+  description = "Secret variables the functions read with these settings."
+  value       = sort(local.wired_secrets)
+}
+
+output "queues" {
+  description = "Cloud Tasks queues by key, with their full path."
+  value       = local.queues
+}
+
+output "enqueuers" {
+  description = "Service accounts that may add tasks to a queue (and sign its tasks' tokens), keyed \"queue account\"."
+  value       = local.enqueuers
+}
+
+output "full_sync" {
+  description = "The full-sync job: job name, function, account (key)."
+  value       = local.description.full_sync
+}
+
+output "pre_event_filters" {
+  description = "Conversations events the pre-event hook handles."
+  value       = local.description.pre_event_filters
+}
+
+output "post_event_filters" {
+  description = "Conversations events the post-event hook handles."
+  value       = local.description.post_event_filters
+}
+
+output "strapi_events" {
+  description = "Strapi webhook events sync handles."
+  value       = local.description.strapi_events
+}
