@@ -28,11 +28,6 @@ import (
 	"github.com/experthub/experthub/internal/deploy"
 )
 
-// pendingEntryPoints are functions of the description whose entry point
-// lands with other work (issue 10 item 6: the Cloud Tasks consumer). Remove
-// a name once function.go registers it; the check fails until then.
-var pendingEntryPoints = []string{"work"}
-
 // moduleFile is the Terraform module that decodes the description.
 const moduleFile = "terraform/deployment/main.tf"
 
@@ -200,16 +195,13 @@ func (in deployInputs) checkCode(d *deploy.Description) []string {
 
 	names := d.FunctionNames()
 	for _, name := range names {
-		if !slices.Contains(in.entryPoints, name) && !slices.Contains(pendingEntryPoints, name) {
+		if !slices.Contains(in.entryPoints, name) {
 			fail("%s: function %s is not a registered entry point (EntryPoints %v)", deploy.DescriptionFile, name, in.entryPoints)
 		}
 	}
 	for _, name := range in.entryPoints {
 		if !slices.Contains(names, name) {
 			fail("entry point %s is not deployed: %s lists %v", name, deploy.DescriptionFile, names)
-		}
-		if slices.Contains(pendingEntryPoints, name) {
-			fail("entry point %s is registered now: remove it from pendingEntryPoints", name)
 		}
 	}
 
@@ -924,9 +916,6 @@ func TestDeployConsistencyCatchesDrift(t *testing.T) {
 			in.entryPoints[slices.Index(in.entryPoints, "pre-event")] = "pre-hook"
 		}, "entry point pre-hook is not deployed"},
 		{"function renamed in the description only", edit(desc, `"name": "crm"`, `"name": "crms"`), "function crms is not a registered entry point"},
-		{"pending entry point registered", func(t *testing.T, in *deployInputs) {
-			in.entryPoints = append(in.entryPoints, pendingEntryPoints...)
-		}, "remove it from pendingEntryPoints"},
 		{"go directive raised", edit("go.mod", "\ngo 1.", "\ngo 2."), "but go.mod asks for go2"},
 		{"runtime changed in the description only", edit(desc, `"runtime": "go126"`, `"runtime": "go125"`), "runtime go125"},
 		{"variable renamed in the description only", edit(desc, `"WORK_QUEUE": {`, `"WORK_QUEUES": {`), "env sets WORK_QUEUES, which is not in config.Vars"},

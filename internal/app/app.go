@@ -15,21 +15,25 @@ import (
 
 	"cloud.google.com/go/firestore"
 
+	"github.com/experthub/experthub/internal/cloudtasks"
+	"github.com/experthub/experthub/internal/cloudtasksfake"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/crmsync"
 	"github.com/experthub/experthub/internal/frontline"
 	"github.com/experthub/experthub/internal/fsstore"
+	"github.com/experthub/experthub/internal/gcpauth"
 	"github.com/experthub/experthub/internal/inmem"
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/strapi"
 	"github.com/experthub/experthub/internal/twilio"
 	"github.com/experthub/experthub/internal/webhook"
+	"github.com/experthub/experthub/internal/work"
 )
 
 // Functions are the function names, in the order the README lists them.
-var Functions = []string{"crm", "outgoing", "sync", "routing", "pre-event", "post-event"}
+var Functions = []string{"crm", "outgoing", "sync", "routing", "pre-event", "post-event", "work"}
 
 // App is a built Expert Hub.
 type App struct {
@@ -117,7 +121,7 @@ func (a *App) buildFlow(o options) {
 	cfg := a.Config
 	if !cfg.HasTwilio() {
 		a.log.Warn("no Twilio credentials: routing, pre-event and post-event are unavailable")
-		for _, name := range []string{"routing", "pre-event", "post-event"} {
+		for _, name := range []string{"routing", "pre-event", "post-event", "work"} {
 			a.handlers[name] = Unavailable(name)
 		}
 		return
@@ -144,6 +148,10 @@ func (a *App) buildFlow(o options) {
 	if o.ledger != nil {
 		deps.Ledger = o.ledger(deps.Ledger)
 	}
+	// The local queue delivers to the Flow's consumer, which needs the
+	// queue built first: consume reaches the Flow through a variable.
+	var consume http.Handler
+	deps.Queue = a.buildQueue(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { consume.ServeHTTP(w, r) }))
 	flow := conversation.New(conversation.Config{
 		Workspace:      cfg.Workspace,
 		PoolQueue:      cfg.PoolQueue,
@@ -152,11 +160,52 @@ func (a *App) buildFlow(o options) {
 		Returning:      cfg.ReturningCustomer,
 		// A delivery cannot act past its handler deadline, so a retry
 		// after it may safely take over.
-		Lease: cfg.HandlerTimeout,
+		Lease:     cfg.HandlerTimeout,
+		WorkDelay: cfg.WorkDelay,
+		MaxAge:    cfg.WorkMaxAge,
 	}, deps)
+	consume = named("work", flow.Work())
+	a.handlers["work"] = a.queueFacing(consume)
 	a.twilioFacing("routing", flow.Routing())
 	a.twilioFacing("pre-event", flow.PreEvent())
 	a.twilioFacing("post-event", flow.PostEvent())
+}
+
+// buildQueue returns the queue of conversation work: Cloud Tasks (or its
+// fake) with WORK_QUEUE, else an in-process queue delivering to consume.
+func (a *App) buildQueue(consume http.Handler) work.Queue {
+	cfg := a.Config
+	if !cfg.UsesCloudTasks() {
+		q := work.NewLocal(consume, work.LocalOptions{Logger: a.log})
+		a.closers = append(a.closers, q.Close)
+		return q
+	}
+	q := cloudtasks.New(cloudtasks.Config{
+		Queue:          cfg.WorkQueue,
+		TargetURL:      cfg.PublicURL("work"),
+		ServiceAccount: cfg.WorkServiceAccount,
+		Endpoint:       cfg.TasksEmulator,
+	})
+	a.closers = append(a.closers, q.Close)
+	return q
+}
+
+// queueFacing guards the work function: only the queue's OIDC identity
+// gets in. Without Cloud Tasks the in-process queue calls the consumer
+// directly and the function lets nobody in.
+func (a *App) queueFacing(consume http.Handler) http.Handler {
+	cfg := a.Config
+	if !cfg.UsesCloudTasks() {
+		return named("work", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			a.log.WarnContext(r.Context(), "work called without a Cloud Tasks queue (WORK_QUEUE is not set); refused", "remote", r.RemoteAddr)
+			http.Error(w, "conversation work is delivered in-process: WORK_QUEUE is not set", http.StatusForbidden)
+		}))
+	}
+	var v work.IDTokenValidator = &gcpauth.GoogleIDTokens{}
+	if cfg.TasksEmulator != "" {
+		v = cloudtasksfake.TokenValidator{Secret: cfg.TasksSecret}
+	}
+	return named("work", work.RequireOIDC(v, cfg.PublicURL("work"), cfg.WorkServiceAccount, consume, a.log))
 }
 
 // NewSyncer returns a full/incremental sync of the customers from the CRM

@@ -63,9 +63,10 @@ var Vars = []Var{
 	{Name: "CRM_SAMPLE_FILE", Local: true, Help: "JSON file of customers to seed the in-memory cache; default: the three built-in sample customers."},
 	{Name: "WORK_QUEUE", Help: "Cloud Tasks queue that carries conversation work, `projects/<project>/locations/<region>/queues/expert-hub-work`. Both deploy paths set it on `routing`, `post-event` and `work`."},
 	{Name: "WORK_SERVICE_ACCOUNT", Help: "E-mail of the service account (`expert-hub-tasks@<project>.iam.gserviceaccount.com`) whose OIDC token Cloud Tasks sends to the `work` function. Set by deploy with `WORK_QUEUE`."},
-	{Name: "WORK_DELAY", Default: "5s", Help: "How long after it is enqueued a piece of conversation work is dispatched."},
+	{Name: "WORK_DELAY", Default: "5s", Help: "When, after its webhook, the queue delivers a piece of conversation work (a welcome, a bot turn, a customer's attributes) to finish what the webhook's own attempt left undone."},
 	{Name: "WORK_MAX_AGE", Default: "15m", Help: "Age after which the `work` function gives up on a task: it logs an ERROR and drops it (Cloud Tasks has no dead-letter queue)."},
-	{Name: "CLOUD_TASKS_EMULATOR_HOST", Local: true, Help: "`host:port` of a local Cloud Tasks emulator (tests, local)."},
+	{Name: "CLOUD_TASKS_EMULATOR_HOST", Local: true, Help: "`host:port` of a Cloud Tasks fake (`experthub queue-fake`) to use instead of Cloud Tasks: production-like local runs and tests."},
+	{Name: "CLOUD_TASKS_EMULATOR_SECRET", Local: true, Help: "Key the Cloud Tasks fake signs its OIDC tokens with (`experthub queue-fake` prints it); the `work` function accepts those tokens only while `CLOUD_TASKS_EMULATOR_HOST` is set."},
 	{Name: "HANDLER_TIMEOUT", Default: "4s", Help: "Deadline of each webhook (Twilio gives up after 5 s)."},
 	{Name: "LOG_LEVEL", Default: "info", Help: "`debug`, `info`, `warn` or `error`."},
 	{Name: "PORT", Default: "8080", Local: true, Help: "Port of the local server (`go run ./cmd/experthub`)."},
@@ -112,6 +113,13 @@ type Config struct {
 	CacheSize           int
 	SampleFile          string
 
+	WorkQueue          string
+	WorkServiceAccount string
+	WorkDelay          time.Duration
+	WorkMaxAge         time.Duration
+	TasksEmulator      string
+	TasksSecret        string
+
 	HandlerTimeout time.Duration
 	LogLevel       string
 	Port           string
@@ -124,6 +132,10 @@ func (c *Config) HasTwilio() bool { return c.TwilioAccountSID != "" }
 
 // HasStrapi reports whether a Strapi CMS is configured.
 func (c *Config) HasStrapi() bool { return c.StrapiURL != "" }
+
+// UsesCloudTasks reports whether conversation work goes through a Cloud
+// Tasks queue (or its fake); otherwise an in-process queue carries it.
+func (c *Config) UsesCloudTasks() bool { return c.WorkQueue != "" }
 
 // UsesFirestore reports whether the cache lives in Firestore.
 func (c *Config) UsesFirestore() bool { return c.Project != "" || c.FirestoreEmulator != "" }
@@ -163,6 +175,7 @@ var (
 	sidPattern       = regexp.MustCompile(`^[A-Z]{2}[0-9a-fA-F]{32}$`)
 	proxyVarPattern  = regexp.MustCompile(`^FRONTLINE_PROXY_NUMBER_([A-Z]{2})$`)
 	publicURLPattern = regexp.MustCompile(`^PUBLIC_URL_([A-Z_]+)$`)
+	queuePattern     = regexp.MustCompile(`^projects/[^/]+/locations/[^/]+/queues/[A-Za-z0-9-]+$`)
 )
 
 // Parse validates env and returns the configuration, or one error listing
@@ -205,6 +218,13 @@ func Parse(env Env) (*Config, error) {
 		CacheTTL:            p.duration("CACHE_TTL"),
 		CacheSize:           p.positiveInt("CACHE_SIZE"),
 		SampleFile:          p.str("CRM_SAMPLE_FILE"),
+
+		WorkQueue:          p.str("WORK_QUEUE"),
+		WorkServiceAccount: p.str("WORK_SERVICE_ACCOUNT"),
+		WorkDelay:          p.duration("WORK_DELAY"),
+		WorkMaxAge:         p.duration("WORK_MAX_AGE"),
+		TasksEmulator:      p.str("CLOUD_TASKS_EMULATOR_HOST"),
+		TasksSecret:        p.str("CLOUD_TASKS_EMULATOR_SECRET"),
 
 		HandlerTimeout: p.duration("HANDLER_TIMEOUT"),
 		LogLevel:       p.oneOf("LOG_LEVEL", "debug", "info", "warn", "error"),
@@ -251,6 +271,15 @@ func Parse(env Env) (*Config, error) {
 		"STRAPI_API_TOKEN", "or STRAPI_IDENTIFIER and STRAPI_PASSWORD are required with STRAPI_URL")
 	p.check(c.TwilioTimeout > 0, "TWILIO_TIMEOUT", "must be positive")
 	p.check(c.HandlerTimeout > 0, "HANDLER_TIMEOUT", "must be positive")
+	p.check(c.WorkQueue == "" || queuePattern.MatchString(c.WorkQueue),
+		"WORK_QUEUE", "must be projects/<project>/locations/<location>/queues/<queue>")
+	p.check(c.WorkQueue == "" || c.WorkServiceAccount != "",
+		"WORK_SERVICE_ACCOUNT", "is required with WORK_QUEUE (the identity of the queue's OIDC tokens)")
+	p.check(c.TasksEmulator == "" || c.WorkQueue != "", "CLOUD_TASKS_EMULATOR_HOST", "needs WORK_QUEUE")
+	p.check(c.TasksEmulator == "" || c.TasksSecret != "",
+		"CLOUD_TASKS_EMULATOR_SECRET", "is required with CLOUD_TASKS_EMULATOR_HOST (experthub queue-fake prints it)")
+	p.check(c.WorkDelay > 0, "WORK_DELAY", "must be positive")
+	p.check(c.WorkMaxAge > c.WorkDelay, "WORK_MAX_AGE", "must be longer than WORK_DELAY")
 	if err := p.err(); err != nil {
 		return nil, err
 	}

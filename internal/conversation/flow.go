@@ -151,8 +151,8 @@ type Deps struct {
 	Assignments Assignments
 	// Queue carries the jobs the webhooks start to the Work consumer.
 	Queue  work.Queue
-	Logger      *slog.Logger     // nil: discard
-	Now         func() time.Time // nil: time.Now
+	Logger *slog.Logger     // nil: discard
+	Now    func() time.Time // nil: time.Now
 }
 
 // Flow serves the routing, pre-event and post-event functions. It is safe

@@ -3,6 +3,7 @@ package twiliofake
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -471,9 +472,21 @@ func (f *Fake) updateParticipant(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// listMessages lists oldest first, or newest first with Order=desc (the
+// client reads a conversation's latest page that way).
 func (f *Fake) listMessages(w http.ResponseWriter, r *http.Request) {
+	order := r.URL.Query().Get("Order")
+	if order != "" && order != "asc" && order != "desc" {
+		writeAPIError(w, errInvalid("Order must be asc or desc"))
+		return
+	}
 	f.inConversation(w, r, http.StatusOK, func(c *conversationState) (any, *apiError) {
-		return page(r, "messages", c.messages, messageSID, f.messageJSON)
+		ms := c.messages
+		if order == "desc" {
+			ms = slices.Clone(ms)
+			slices.Reverse(ms)
+		}
+		return page(r, "messages", ms, messageSID, f.messageJSON)
 	})
 }
 

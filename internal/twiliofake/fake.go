@@ -405,7 +405,7 @@ func (f *Fake) routes() *http.ServeMux {
 	handle("POST /v1/Conversations/{conv}/Participants", f.createParticipant, "Identity", "Attributes")
 	handle("GET /v1/Conversations/{conv}/Participants/{sid}", f.fetchParticipant)
 	handle("POST /v1/Conversations/{conv}/Participants/{sid}", f.updateParticipant, "Attributes")
-	handle("GET /v1/Conversations/{conv}/Messages", f.listMessages, paging...)
+	handle("GET /v1/Conversations/{conv}/Messages", f.listMessages, append(paging, "Order")...)
 	handle("POST /v1/Conversations/{conv}/Messages", f.createMessage, "Author", "Body", "Attributes")
 	handle("GET /v1/Workspaces/{ws}/Workers", f.listWorkers, slices.Concat(paging, []string{"Available", "TaskQueueSid", "FriendlyName"})...)
 	handle("GET /v1/Workspaces/{ws}/Workers/{sid}", f.fetchWorker)
