@@ -145,9 +145,11 @@ func TestErrors(t *testing.T) {
 	s := twiliofake.NewServer(twiliofake.Config{})
 	t.Cleanup(s.Close)
 	convSID := s.AddConversation("", "")
-	if _, err := s.CustomerTexts(context.Background(), "+15550001111", "+15559990000", "hi"); err != nil {
+	sms, err := s.CustomerTexts(context.Background(), "+15550001111", "+15559990000", "hi")
+	if err != nil {
 		t.Fatal(err)
 	}
+	smsMessages := "/v1/Conversations/" + sms.ConversationSID + "/Messages"
 	wk := s.AddWorker("ann@example.com", true, nil)
 	ws := "/v1/Workspaces/" + s.WorkspaceSID()
 
@@ -170,6 +172,17 @@ func TestErrors(t *testing.T) {
 		{"invalid attributes", "POST", "/v1/Conversations/" + convSID + "/Messages", url.Values{"Attributes": {"{"}}, false, 400, 20001},
 		{"participant attributes too long", "POST", "/v1/Conversations/" + convSID + "/Participants",
 			url.Values{"Identity": {"b"}, "Attributes": {`{"x":"` + strings.Repeat("x", 4096) + `"}`}}, false, 400, 20001},
+		{"message attributes too long", "POST", "/v1/Conversations/" + convSID + "/Messages",
+			url.Values{"Attributes": {`{"x":"` + strings.Repeat("x", 4096) + `"}`}}, false, 400, 20001},
+		{"friendly name of 256 characters", "POST", "/v1/Conversations", url.Values{"FriendlyName": {strings.Repeat("é", 256)}}, false, 0, 0},
+		{"friendly name too long", "POST", "/v1/Conversations", url.Values{"FriendlyName": {strings.Repeat("é", 257)}}, false, 400, 20001},
+		{"friendly name update too long", "POST", "/v1/Conversations/" + convSID, url.Values{"FriendlyName": {strings.Repeat("a", 257)}}, false, 400, 20001},
+		{"1,600 characters to SMS", "POST", smsMessages, url.Values{"Body": {strings.Repeat("é", 1600)}}, false, 0, 0},
+		{"body too long for SMS", "POST", smsMessages, url.Values{"Body": {strings.Repeat("a", 1601)}}, false, 400, 20001},
+		{"long body in a chat-only conversation", "POST", "/v1/Conversations/" + convSID + "/Messages",
+			url.Values{"Body": {strings.Repeat("a", 5000)}}, false, 0, 0},
+		{"body too long for chat", "POST", "/v1/Conversations/" + convSID + "/Messages",
+			url.Values{"Body": {strings.Repeat("a", 32<<10+1)}}, false, 400, 20001},
 		{"bad page size", "GET", "/v1/Conversations?PageSize=0", nil, false, 400, 20001},
 		{"bad page token", "GET", "/v1/Conversations?PageToken=PAnope", nil, false, 400, 20001},
 		{"unknown workspace", "GET", "/v1/Workspaces/WS0000000000000000000000000000dead/Workers", nil, false, 404, 20404},
