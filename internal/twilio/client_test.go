@@ -269,10 +269,20 @@ func TestFindWorker(t *testing.T) {
 		{"ann@example.com", sid, nil},
 		{"ANN@EXAMPLE.COM", sid, nil},
 		{"nobody@example.com", "", twilio.ErrWorkerNotFound},
+		// Longer than any friendly name: not asked.
+		{strings.Repeat("a", 1500) + "@example.com", "", twilio.ErrWorkerNotFound},
 	}
 	for _, tt := range tests {
-		t.Run(tt.identity, func(t *testing.T) {
+		t.Run(tt.identity[:min(len(tt.identity), 40)], func(t *testing.T) {
+			s.ClearRequests()
 			w, err := c.FindWorker(ctx, ws, tt.identity)
+			wantReqs := 1
+			if twilio.Chars(tt.identity) > twilio.MaxWorkerFriendlyName {
+				wantReqs = 0
+			}
+			if n := len(s.Requests()); n != wantReqs {
+				t.Errorf("%d requests, want %d", n, wantReqs)
+			}
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}

@@ -30,6 +30,11 @@ const (
 	MaxConversationAttributes = 16000
 )
 
+// MaxWorkerFriendlyName is the most characters of a TaskRouter worker's
+// friendly_name, its Frontline identity here: "up to 64 characters"
+// (https://www.twilio.com/docs/taskrouter/api/worker).
+const MaxWorkerFriendlyName = 64
+
 // ellipsis ends a value Truncate cut.
 const ellipsis = "…"
 
