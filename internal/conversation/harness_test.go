@@ -5,11 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -348,14 +346,5 @@ func (b *buffer) lines(s string) []map[string]any {
 			out = append(out, m)
 		}
 	}
-	return out
-}
-
-// discard is a logger for flows built outside an env.
-var discard = slog.New(slog.DiscardHandler)
-
-func sortedCopy(s []string) []string {
-	out := slices.Clone(s)
-	slices.Sort(out)
 	return out
 }
