@@ -36,6 +36,9 @@ type App struct {
 	Config    *config.Config
 	Store     crm.Store
 	Customers *crm.Service
+	// Assignments records who takes which conversation; nil without
+	// Twilio credentials.
+	Assignments conversation.Assignments
 
 	// The CRM: nil without one configured.
 	source   crm.Source
@@ -144,6 +147,7 @@ func (a *App) buildFlow(o options) {
 	if o.ledger != nil {
 		deps.Ledger = o.ledger(deps.Ledger)
 	}
+	a.Assignments = deps.Assignments
 	flow := conversation.New(conversation.Config{
 		Workspace:      cfg.Workspace,
 		PoolQueue:      cfg.PoolQueue,

@@ -65,7 +65,7 @@ type Twilio interface {
 	AddParticipant(ctx context.Context, conversationSID, identity, attributes string) (twilio.Participant, error)
 	FetchParticipant(ctx context.Context, conversationSID, participantSID string) (twilio.Participant, error)
 	UpdateParticipantAttributes(ctx context.Context, conversationSID, participantSID, attributesJSON string) error
-	PostMessage(ctx context.Context, conversationSID, author, body, attributesJSON string) (twilio.Message, error)
+	PostMessageOnce(ctx context.Context, conversationSID, author, body, attributesJSON string, mine func(twilio.Message) bool) (twilio.Message, error)
 	ListMessages(ctx context.Context, conversationSID string) ([]twilio.Message, error)
 	ListAvailableWorkers(ctx context.Context, workspace, queue string) ([]twilio.Worker, error)
 	FindWorker(ctx context.Context, workspace, identity string) (twilio.Worker, error)

@@ -22,8 +22,10 @@ func TestLongestIdle(t *testing.T) {
 	}{
 		// bob was never assigned, carl longer ago than ann.
 		{name: "attributes listed", want: []string{"bob@example.com", "carl@example.com", "ann@example.com", "bob@example.com"}},
-		// Attributes unknown: list order, then the store's record.
-		{name: "attributes not listed", nullLists: true, want: []string{"ann@example.com", "bob@example.com", "carl@example.com", "ann@example.com"}},
+		// TaskRouter's times unknown and the store has no record yet
+		// (nobody was assigned through Expert Hub): list order, then the
+		// store's record. See TestLongestIdleWithoutListedAttributes.
+		{name: "attributes not listed, no record in the store", nullLists: true, want: []string{"ann@example.com", "bob@example.com", "carl@example.com", "ann@example.com"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

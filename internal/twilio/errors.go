@@ -29,6 +29,11 @@ var (
 	ErrPreconditionFailed = errors.New("twilio: precondition failed")
 	// ErrWorkerNotFound: no worker has the friendly name looked up.
 	ErrWorkerNotFound = errors.New("twilio: worker not found")
+	// ErrUnclear is wrapped by the error of a PostMessage that may have
+	// posted nonetheless: no answer came, Twilio answered 5xx, or its
+	// success could not be read. A 4xx is a clear refusal and does not
+	// wrap it.
+	ErrUnclear = errors.New("twilio: outcome unclear")
 )
 
 // wrap names the operation and adds the sentinel matching a Twilio error,
