@@ -10,7 +10,7 @@ import (
 	"github.com/experthub/experthub/internal/conversation"
 )
 
-const welcome = conversation.DefaultWelcome
+const welcome = bot.DefaultWelcome
 
 // TestConversations plays whole conversations through the fake Twilio:
 // each text goes through the signed pre-event, post-event and routing

@@ -5,16 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/crm/crmtest"
@@ -49,7 +48,7 @@ const (
 type options struct {
 	store string // inMemory (default) or onFirestore
 	flow  conversation.Config
-	// timeout is each handler's deadline; default 4s, as HANDLER_TIMEOUT.
+	// timeout is each handler's deadline; default HANDLER_TIMEOUT's.
 	timeout time.Duration
 	// customers replaces the sample CRM.
 	customers conversation.Customers
@@ -80,7 +79,7 @@ var recommendedFilters = []string{"onConversationAdd", "onMessageAdd", "onPartic
 func newEnv(t *testing.T, opts options) *env {
 	t.Helper()
 	if opts.timeout == 0 {
-		opts.timeout = 4 * time.Second
+		opts.timeout = config.DefaultHandlerTimeout
 	}
 	if opts.filters == nil {
 		opts.filters = recommendedFilters
@@ -348,14 +347,5 @@ func (b *buffer) lines(s string) []map[string]any {
 			out = append(out, m)
 		}
 	}
-	return out
-}
-
-// discard is a logger for flows built outside an env.
-var discard = slog.New(slog.DiscardHandler)
-
-func sortedCopy(s []string) []string {
-	out := slices.Clone(s)
-	slices.Sort(out)
 	return out
 }
