@@ -21,17 +21,6 @@ const (
 	RouteAgent
 )
 
-func (r Route) String() string {
-	switch r {
-	case RouteWorker:
-		return "worker"
-	case RouteAgent:
-		return "agent"
-	default:
-		return "none"
-	}
-}
-
 // Decision is the bot's answer to one customer message.
 type Decision struct {
 	Route Route
@@ -42,6 +31,10 @@ type Decision struct {
 	// Connecting, UnknownWorker and NoAgentAvailable.
 	Reply string
 }
+
+// DefaultWelcome is the bot's first message in a new conversation when
+// WELCOME_MESSAGE does not set another.
+const DefaultWelcome = "Welcome to the Expert Hub. How can I help you?"
 
 // Menu is the prompt for anything the bot does not understand.
 const Menu = "If you know the email of the agent you want to speak, please write:\n" +

@@ -5,12 +5,12 @@
 // # Events
 //
 // Twilio drops a customer's message when a pre-action webhook answers
-// anything but 2xx (twilio.md §2.2), so the pre-event webhook does nothing
-// that can fail: onConversationAdd names the conversation from one cache
-// read, onMessageAdd answers {} at once. The bot runs on the post-event
-// onMessageAdded, once the customer's message is published, so its reply
-// always comes after the message it answers. Configure the global
-// webhook's filters as:
+// anything but 2xx ([Conversations webhooks]), so the pre-event webhook
+// does nothing that can fail: onConversationAdd names the conversation
+// from one cache read, onMessageAdd answers {} at once. The bot runs on
+// the post-event onMessageAdded, once the customer's message is
+// published, so its reply always comes after the message it answers.
+// Configure the global webhook's filters as:
 //
 //	pre-event:  onConversationAdd (onMessageAdd is harmless)
 //	post-event: onParticipantAdded, onMessageAdded
@@ -41,11 +41,12 @@
 // claim are read at once; then the reply is posted, the worker added and
 // (for "any agent") the worker's TaskRouter record fetched at once, and
 // its lastAcceptedTaskTime written after.
+//
+// [Conversations webhooks]: https://www.twilio.com/docs/conversations/conversations-webhooks
 package conversation
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -54,7 +55,10 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/assign"
+	"github.com/experthub/experthub/internal/bot"
+	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/httpjson"
 	"github.com/experthub/experthub/internal/ledger"
 	"github.com/experthub/experthub/internal/twilio"
 )
@@ -92,19 +96,6 @@ type Assignments interface {
 	LastWorker(ctx context.Context, address string) (string, error)
 }
 
-// Returning-customer modes (RETURNING_CUSTOMER).
-const (
-	ReturningOff   = "off"
-	ReturningOffer = "offer" // the welcome suggests the last worker
-	ReturningRoute = "route" // the last worker is added at once
-)
-
-// DefaultLease is Config.Lease when unset: the default handler deadline.
-const DefaultLease = 4 * time.Second
-
-// DefaultWelcome is Config.WelcomeMessage when unset.
-const DefaultWelcome = "Welcome to the Expert Hub. How can I help you?"
-
 // systemAuthor is the author of the bot's messages.
 const systemAuthor = "system"
 
@@ -118,13 +109,16 @@ type Config struct {
 	// FallbackWorker takes "agent" requests when nobody is available;
 	// empty: nobody does.
 	FallbackWorker string
+	// WelcomeMessage is the bot's first message; empty: bot.DefaultWelcome.
 	WelcomeMessage string
-	// Returning is ReturningOff, ReturningOffer or ReturningRoute.
+	// Returning is config.ReturningOff (when empty), config.ReturningOffer
+	// or config.ReturningRoute.
 	Returning string
 	// Lease is how long one delivery owns a piece of work before a retry
 	// may take over, and how long a claim keeps other messages out. It
 	// must be at least the handler deadline: an attempt cannot act after
 	// its deadline, so a retry past the lease never runs alongside it.
+	// Zero: config.DefaultHandlerTimeout, the default deadline.
 	Lease time.Duration
 }
 
@@ -156,13 +150,13 @@ type Flow struct {
 // New returns a Flow.
 func New(cfg Config, deps Deps) *Flow {
 	if cfg.Lease <= 0 {
-		cfg.Lease = DefaultLease
+		cfg.Lease = config.DefaultHandlerTimeout
 	}
 	if cfg.WelcomeMessage == "" {
-		cfg.WelcomeMessage = DefaultWelcome
+		cfg.WelcomeMessage = bot.DefaultWelcome
 	}
 	if cfg.Returning == "" {
-		cfg.Returning = ReturningOff
+		cfg.Returning = config.ReturningOff
 	}
 	f := &Flow{
 		cfg:         cfg,
@@ -252,23 +246,11 @@ func isSID(s, prefix string) bool {
 	return true
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		b, status = []byte(`{}`), http.StatusInternalServerError
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
 // ok answers 200 with an empty JSON object: Twilio leaves the action as it
 // is, and Frontline expects JSON.
-func ok(w http.ResponseWriter) { writeJSON(w, http.StatusOK, struct{}{}) }
+func ok(w http.ResponseWriter) { httpjson.Write(w, http.StatusOK, struct{}{}) }
 
-func fail(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
-}
+func fail(w http.ResponseWriter, status int, msg string) { httpjson.Error(w, status, msg) }
 
 // neverReject answers 200 {} for a handler that panicked before
 // answering: funcframework would answer 500, which makes Twilio drop the

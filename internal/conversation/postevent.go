@@ -61,10 +61,11 @@ func (f *Flow) postEvent(w http.ResponseWriter, r *http.Request) {
 }
 
 // describeCustomer gives an inbound customer's participant the attributes
-// Frontline reads (twilio.md §3.6): customer_id, which Customer Details
-// needs, display_name and avatar. It adds what is missing and overwrites
-// nothing, so a second delivery changes nothing. The attributes stay
-// within Twilio's limit: what does not fit is left out, customer_id last.
+// Frontline reads (https://www.twilio.com/docs/frontline/conversations-webhooks):
+// customer_id, which Customer Details needs, display_name and avatar. It
+// adds what is missing and overwrites nothing, so a second delivery
+// changes nothing. The attributes stay within Twilio's limit: what does
+// not fit is left out, customer_id last.
 func (f *Flow) describeCustomer(ctx context.Context, conv, part, identity, address, attributes string) error {
 	switch {
 	case identity != "":

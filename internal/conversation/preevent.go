@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/httpjson"
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/twilio"
 )
@@ -17,7 +18,7 @@ func (f *Flow) preEvent(w http.ResponseWriter, r *http.Request) {
 	params := form(r)
 	switch event := get(params, "EventType"); event {
 	case "onConversationAdd":
-		writeJSON(w, http.StatusOK, f.nameConversation(r.Context(), get(params, "MessagingBinding.Address"), get(params, "Attributes")))
+		httpjson.Write(w, http.StatusOK, f.nameConversation(r.Context(), get(params, "MessagingBinding.Address"), get(params, "Attributes")))
 	case "onMessageAdd":
 		f.announce.Do(func() {
 			f.log.InfoContext(r.Context(), "onMessageAdd is let through untouched: the bot answers on the post-event onMessageAdded; "+

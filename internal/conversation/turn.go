@@ -167,15 +167,7 @@ func (f *Flow) answer(ctx context.Context, m inbound, key string, d bot.Decision
 		}
 		claimed = a
 	case d.Route == bot.RouteAgent:
-		cands := make([]assign.Candidate, 0, len(in.pool))
-		for _, w := range in.pool {
-			if w.Identity != "" && w.Available {
-				cands = append(cands, candidate(w))
-			}
-		}
-		if len(cands) == 0 && in.hasFallback {
-			cands = append(cands, candidate(in.fallback))
-		}
+		cands := in.agentCandidates()
 		if len(cands) == 0 {
 			f.log.InfoContext(ctx, "no worker available", "conversation", m.conversation, "queue", f.cfg.PoolQueue)
 			reply = bot.NoAgentAvailable
@@ -218,6 +210,21 @@ func (f *Flow) answer(ctx context.Context, m inbound, key string, d bot.Decision
 		}
 	}
 	return g.Wait()
+}
+
+// agentCandidates are the workers who may take an "any agent" request:
+// the pool's available workers, or else the fallback worker.
+func (in lookups) agentCandidates() []assign.Candidate {
+	cands := make([]assign.Candidate, 0, len(in.pool))
+	for _, w := range in.pool {
+		if w.Identity != "" && w.Available {
+			cands = append(cands, candidate(w))
+		}
+	}
+	if len(cands) == 0 && in.hasFallback {
+		cands = append(cands, candidate(in.fallback))
+	}
+	return cands
 }
 
 // claim claims the conversation for one of cands.
