@@ -40,6 +40,9 @@ type App struct {
 	Config    *config.Config
 	Store     crm.Store
 	Customers *crm.Service
+	// Assignments records who takes which conversation; nil without
+	// Twilio credentials.
+	Assignments conversation.Assignments
 
 	// The CRM: nil without one configured.
 	source   crm.Source
@@ -148,6 +151,7 @@ func (a *App) buildFlow(o options) {
 	if o.ledger != nil {
 		deps.Ledger = o.ledger(deps.Ledger)
 	}
+	a.Assignments = deps.Assignments
 	// The local queue delivers to the Flow's consumer, which needs the
 	// queue built first: consume reaches the Flow through a variable.
 	var consume http.Handler

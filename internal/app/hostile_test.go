@@ -18,7 +18,7 @@ import (
 // requests with content no handler expects. Each gets a clear 4xx or a
 // 2xx, never a 5xx, and the pre-event hook answers 200 to whatever got
 // past the signature check: any other status would drop the customer's
-// message (twilio.md §2.2).
+// message (https://www.twilio.com/docs/conversations/conversations-webhooks).
 func TestHostileInput(t *testing.T) {
 	h := apptest.New(t, apptest.Options{Env: config.Env{"PUBLIC_BASE_URL": publicBase}})
 	const form = "application/x-www-form-urlencoded"

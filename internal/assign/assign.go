@@ -14,10 +14,10 @@ import (
 )
 
 var (
-	// ErrNotFound: the conversation has no assignment, or the customer no
-	// last worker.
+	// ErrNotFound is returned when the conversation has no assignment, or
+	// the customer no last worker.
 	ErrNotFound = errors.New("assign: not found")
-	// ErrNoCandidate: a claim had no worker to choose from.
+	// ErrNoCandidate is returned when a claim has no worker to choose from.
 	ErrNoCandidate = errors.New("assign: no candidate")
 )
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -258,12 +259,34 @@ func (s *seedPreEvent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := s.crm.fetchByPhoneNumber(ctx, f.Get("Author"))
 	if err == nil && c.DisplayName != "" {
-		if err := s.twilio.UpdateConversation(ctx, conv, c.DisplayName, ""); err != nil {
+		if err := s.renameConversation(ctx, conv, c.DisplayName); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 	}
 	io.WriteString(w, conv)
+}
+
+// renameConversation is the seed's conversation update, which Expert Hub
+// does not make (its pre-event answer names the conversation): a plain
+// REST request to the fake.
+func (s *seedPreEvent) renameConversation(ctx context.Context, conv, name string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.fake.URL+"/v1/Conversations/"+conv,
+		strings.NewReader(url.Values{"FriendlyName": {name}}.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(s.fake.AccountSID(), s.fake.AuthToken())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return errors.New("rename conversation: " + resp.Status)
+	}
+	return nil
 }
 
 // longestIdle is the seed's getLongestIdleAvailableWorker: list the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // Route says who the conversation should go to.
@@ -20,17 +21,6 @@ const (
 	RouteAgent
 )
 
-func (r Route) String() string {
-	switch r {
-	case RouteWorker:
-		return "worker"
-	case RouteAgent:
-		return "agent"
-	default:
-		return "none"
-	}
-}
-
 // Decision is the bot's answer to one customer message.
 type Decision struct {
 	Route Route
@@ -41,6 +31,10 @@ type Decision struct {
 	// Connecting, UnknownWorker and NoAgentAvailable.
 	Reply string
 }
+
+// DefaultWelcome is the bot's first message in a new conversation when
+// WELCOME_MESSAGE does not set another.
+const DefaultWelcome = "Welcome to the Expert Hub. How can I help you?"
 
 // Menu is the prompt for anything the bot does not understand.
 const Menu = "If you know the email of the agent you want to speak, please write:\n" +
@@ -77,9 +71,14 @@ func ConnectingAgent(worker string) string {
 	return fmt.Sprintf("Bear with us while we connect you to %s, one of our experts.", worker)
 }
 
-// UnknownWorker is the reply when the e-mail is not a Frontline worker.
+// maxQuoted bounds what a reply repeats of the customer's text: no real
+// address is longer, and an SMS reply has 1,600 characters in all.
+const maxQuoted = 64
+
+// UnknownWorker is the reply when the e-mail is not a Frontline worker. It
+// repeats at most maxQuoted characters of it.
 func UnknownWorker(email string) string {
-	return fmt.Sprintf("Sorry, we could not find an expert with the email %s.\n\n%s", email, Menu)
+	return fmt.Sprintf("Sorry, we could not find an expert with the email %s.\n\n%s", quote(email), Menu)
 }
 
 // NoAgentAvailable is the reply when every expert is busy.
@@ -89,6 +88,21 @@ const NoAgentAvailable = "All our experts are busy right now. Write AGENT again 
 // OfferLastWorker suggests the worker a returning customer spoke with.
 func OfferLastWorker(worker string) string {
 	return fmt.Sprintf("Welcome back! Last time you spoke with %s. Write their email to talk to them again, or AGENT for the first available expert.", worker)
+}
+
+// quote returns s cut to maxQuoted runes, "…" marking the cut.
+func quote(s string) string {
+	if utf8.RuneCountInString(s) <= maxQuoted {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == maxQuoted-1 {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
 }
 
 // CouldNotConnect takes back a promise to connect the customer to worker,

@@ -3,6 +3,7 @@ package bot
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestDecide(t *testing.T) {
@@ -60,4 +61,30 @@ func FuzzDecide(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestUnknownWorkerQuote: the reply repeats what the customer typed, but
+// never more than maxQuoted characters of it.
+func TestUnknownWorkerQuote(t *testing.T) {
+	long := strings.Repeat("a", 1500) + "@example.com" // 1,512 characters
+	tests := []struct {
+		name, email, wantQuote string
+	}{
+		{"short", "zoe@example.com", "zoe@example.com"},
+		{"exactly the bound", strings.Repeat("b", 52) + "@example.com", strings.Repeat("b", 52) + "@example.com"},
+		{"one over", strings.Repeat("b", 53) + "@example.com", strings.Repeat("b", 53) + "@example.c…"},
+		{"1,512 characters", long, long[:63] + "…"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := UnknownWorker(tt.email)
+			want := "Sorry, we could not find an expert with the email " + tt.wantQuote + ".\n\n" + Menu
+			if got != want {
+				t.Errorf("UnknownWorker = %q, want %q", got, want)
+			}
+			if n := utf8.RuneCountInString(tt.wantQuote); n > maxQuoted {
+				t.Fatalf("test table: a quote of %d characters", n)
+			}
+		})
+	}
 }

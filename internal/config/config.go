@@ -13,6 +13,28 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/experthub/experthub/internal/bot"
+)
+
+// Returning-customer modes, the values of RETURNING_CUSTOMER.
+const (
+	ReturningOff   = "off"
+	ReturningOffer = "offer" // the welcome suggests the last worker
+	ReturningRoute = "route" // the last worker is added at once
+)
+
+// DefaultHandlerTimeout is HANDLER_TIMEOUT when unset: each webhook's
+// deadline, inside the 5 s Twilio waits for an answer.
+const DefaultHandlerTimeout = 4 * time.Second
+
+// Defaults of the durable conversation work (WORK_DELAY, WORK_MAX_AGE):
+// the queue's safety net runs once the webhook's own attempt is over
+// (HANDLER_TIMEOUT) and Twilio has given up waiting (5 s); a job still
+// failing after a quarter of an hour is given up and logged.
+const (
+	DefaultWorkDelay  = 5 * time.Second
+	DefaultWorkMaxAge = 15 * time.Minute
 )
 
 // Var documents one environment variable. Vars is the single list the
@@ -43,8 +65,8 @@ var Vars = []Var{
 	{Name: "FRONTLINE_PROXY_NUMBER", Help: "Default sender for outgoing conversations (E.164)."},
 	{Name: "FRONTLINE_PROXY_NUMBER_<CC>", Help: "Sender for customers in country `<CC>` (ISO code; `UK` is read as `GB`), e.g. `FRONTLINE_PROXY_NUMBER_FR`."},
 	{Name: "FALLBACK_WORKER", Help: "Identity to route \"agent\" requests to when no worker is available (optional)."},
-	{Name: "WELCOME_MESSAGE", Default: "Welcome to the Expert Hub. How can I help you?", Help: "The bot's first message (routing callback)."},
-	{Name: "RETURNING_CUSTOMER", Default: "off", Help: "`off`, `offer` (the bot suggests the last worker) or `route` (a returning customer goes straight back to the last worker)."},
+	{Name: "WELCOME_MESSAGE", Default: bot.DefaultWelcome, Help: "The bot's first message (routing callback)."},
+	{Name: "RETURNING_CUSTOMER", Default: ReturningOff, Help: "`off`, `offer` (the bot suggests the last worker) or `route` (a returning customer goes straight back to the last worker)."},
 	{Name: "STRAPI_URL", Aliases: []string{"DB_URL"}, Help: "Strapi origin, e.g. `https://expert-hub.herokuapp.com`. Unset: no Strapi (sample CRM or cache only)."},
 	{Name: "STRAPI_API_TOKEN", Secret: true, Help: "Strapi API token (v4/v5, read-only is enough). Preferred over user + password."},
 	{Name: "STRAPI_IDENTIFIER", Aliases: []string{"DB_ID"}, Help: "Strapi user for `/auth/local` when there is no API token."},
@@ -63,11 +85,11 @@ var Vars = []Var{
 	{Name: "CRM_SAMPLE_FILE", Local: true, Help: "JSON file of customers to seed the in-memory cache; default: the three built-in sample customers."},
 	{Name: "WORK_QUEUE", Help: "Cloud Tasks queue that carries conversation work, `projects/<project>/locations/<region>/queues/expert-hub-work`. Both deploy paths set it on `routing`, `post-event` and `work`."},
 	{Name: "WORK_SERVICE_ACCOUNT", Help: "E-mail of the service account (`expert-hub-tasks@<project>.iam.gserviceaccount.com`) whose OIDC token Cloud Tasks sends to the `work` function. Set by deploy with `WORK_QUEUE`."},
-	{Name: "WORK_DELAY", Default: "5s", Help: "When, after its webhook, the queue delivers a piece of conversation work (a welcome, a bot turn, a customer's attributes) to finish what the webhook's own attempt left undone."},
-	{Name: "WORK_MAX_AGE", Default: "15m", Help: "Age after which the `work` function gives up on a task: it logs an ERROR and drops it (Cloud Tasks has no dead-letter queue)."},
+	{Name: "WORK_DELAY", Default: DefaultWorkDelay.String(), Help: "When, after its webhook, the queue delivers a piece of conversation work (a welcome, a bot turn, a customer's attributes) to finish what the webhook's own attempt left undone."},
+	{Name: "WORK_MAX_AGE", Default: DefaultWorkMaxAge.String(), Help: "Age after which the `work` function gives up on a task: it logs an ERROR and drops it (Cloud Tasks has no dead-letter queue)."},
 	{Name: "CLOUD_TASKS_EMULATOR_HOST", Local: true, Help: "`host:port` of a Cloud Tasks fake (`experthub queue-fake`) to use instead of Cloud Tasks: production-like local runs and tests."},
 	{Name: "CLOUD_TASKS_EMULATOR_SECRET", Local: true, Help: "Key the Cloud Tasks fake signs its OIDC tokens with (`experthub queue-fake` prints it); the `work` function accepts those tokens only while `CLOUD_TASKS_EMULATOR_HOST` is set."},
-	{Name: "HANDLER_TIMEOUT", Default: "4s", Help: "Deadline of each webhook (Twilio gives up after 5 s)."},
+	{Name: "HANDLER_TIMEOUT", Default: DefaultHandlerTimeout.String(), Help: "Deadline of each webhook (Twilio gives up after 5 s)."},
 	{Name: "LOG_LEVEL", Default: "info", Help: "`debug`, `info`, `warn` or `error`."},
 	{Name: "PORT", Default: "8080", Local: true, Help: "Port of the local server (`go run ./cmd/experthub`)."},
 	{Name: "SANDBOX_PORT", Local: true, Help: "Port of the local Twilio sandbox, started when no Twilio credentials are set; default `PORT`+1."},
@@ -199,7 +221,7 @@ func Parse(env Env) (*Config, error) {
 		PublicURLs:        map[string]string{},
 		FallbackWorker:    strings.ToLower(p.str("FALLBACK_WORKER")),
 		WelcomeMessage:    p.str("WELCOME_MESSAGE"),
-		ReturningCustomer: p.oneOf("RETURNING_CUSTOMER", "off", "offer", "route"),
+		ReturningCustomer: p.oneOf("RETURNING_CUSTOMER", ReturningOff, ReturningOffer, ReturningRoute),
 
 		StrapiURL:           strings.TrimRight(p.url("STRAPI_URL"), "/"),
 		StrapiAPIToken:      p.str("STRAPI_API_TOKEN"),

@@ -4,23 +4,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
-
-	"github.com/twilio/twilio-go/client"
 
 	"github.com/experthub/experthub/internal/assign"
 	"github.com/experthub/experthub/internal/twilio"
 )
 
-// Attempts at one create (a message, a participant) whose outcome was
-// unclear, and at one worker update that kept losing to other writers.
-const (
-	createAttempts = 3
-	updateAttempts = 5
-)
+// updateAttempts bounds the read-merge-writes of one worker update that
+// keeps losing to other writers. Failed Twilio calls are retried by the
+// twilio client, not here.
+const updateAttempts = 5
 
 // candidate turns a TaskRouter worker into a claim candidate.
+//
+// Who is idle longest is ranked by the claim store's record, which every
+// assignment writes in the claim itself. TaskRouter's lastAcceptedTaskTime
+// counts too when a list carries it, but TaskRouter documents worker
+// attributes as null on lists (fetch only), and fetching every available
+// worker would add a round trip, one request per worker, to each "agent"
+// turn. So the store is what ranks; a worker it has no record of (never
+// assigned by Expert Hub) counts as never assigned, whatever TaskRouter
+// holds.
 func candidate(w twilio.Worker) assign.Candidate {
 	c := assign.Candidate{Identity: w.Identity, SID: w.SID}
 	if m, err := parseObject(w.Attributes); err == nil {
@@ -31,69 +35,36 @@ func candidate(w twilio.Worker) assign.Candidate {
 	return c
 }
 
-// unclear reports whether a failed create may nonetheless have happened:
-// no answer, or a server error. A 4xx is a clear refusal.
-func unclear(err error) bool {
-	var te *client.TwilioRestError
-	if errors.As(err, &te) && te.Status >= 400 && te.Status < http.StatusInternalServerError {
-		return false
-	}
-	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
-}
-
-// post posts a bot message carrying mk. A post whose outcome is unclear
-// (no answer, a 5xx) may have happened: the conversation is looked at
-// before it is tried again.
+// post posts a bot message carrying mk; the twilio client looks for it
+// (by mk) before posting again after a post that failed unclearly. The
+// body is cut to Twilio's limit as a last guard: a reply too long for SMS
+// would be refused and the turn lost.
 func (f *Flow) post(ctx context.Context, conv, body string, mk mark) error {
-	for attempt := 1; ; attempt++ {
-		_, err := f.twilio.PostMessage(ctx, conv, systemAuthor, body, mk.String())
-		if err == nil {
-			return nil
-		}
-		if attempt == createAttempts || !unclear(err) || ctx.Err() != nil {
-			return err
-		}
-		if found, lerr := f.posted(ctx, conv, mk); lerr != nil {
-			return err
-		} else if found {
-			return nil
-		}
+	if n := twilio.Chars(body); n > twilio.MaxMessageBody {
+		f.log.WarnContext(ctx, "bot message cut to Twilio's limit", "conversation", conv, "chars", n)
+		body = twilio.Truncate(body, twilio.MaxMessageBody)
 	}
-}
-
-// posted reports whether the conversation has a bot message carrying mk.
-func (f *Flow) posted(ctx context.Context, conv string, mk mark) (bool, error) {
-	ms, err := f.twilio.RecentMessages(ctx, conv, recentWindow)
-	if err != nil {
-		return false, err
-	}
-	for _, m := range ms {
-		if got, ok := readMark(m.Attributes); ok && m.Author == systemAuthor && got == mk {
-			return true, nil
-		}
-	}
-	return false, nil
+	_, err := f.twilio.PostMessageOnce(ctx, conv, systemAuthor, body, mk.String(), func(m twilio.Message) bool {
+		got, ok := readMark(m.Attributes)
+		return ok && m.Author == systemAuthor && got == mk
+	})
+	return err
 }
 
 // addWorker adds identity to the conversation unless participants shows
-// them there already. Adding is idempotent (Twilio refuses a second
-// participant with one identity), so an unclear failure is simply tried
-// again.
+// them there already. Twilio refuses a second participant with one
+// identity, which means they are there.
 func (f *Flow) addWorker(ctx context.Context, conv, identity string, participants []twilio.Participant) error {
 	for _, p := range participants {
 		if p.Identity == identity {
 			return nil
 		}
 	}
-	for attempt := 1; ; attempt++ {
-		_, err := f.twilio.AddParticipant(ctx, conv, identity, "")
-		if err == nil || errors.Is(err, twilio.ErrParticipantExists) {
-			return nil
-		}
-		if attempt == createAttempts || !unclear(err) || ctx.Err() != nil {
-			return err
-		}
+	_, err := f.twilio.AddParticipant(ctx, conv, identity, "")
+	if errors.Is(err, twilio.ErrParticipantExists) {
+		return nil
 	}
+	return err
 }
 
 // recordAccepted writes the worker's lastAcceptedTaskTime in TaskRouter,

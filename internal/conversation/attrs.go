@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 )
@@ -68,6 +69,38 @@ func addMissing(m map[string]any, add map[string]string) bool {
 		changed = true
 	}
 	return changed
+}
+
+// mergeWithin adds the missing values of add to a copy of m, as
+// addMissing does, and encodes it in at most limit bytes. When the JSON
+// would not fit, it leaves out the additions named in optional, one at a
+// time in order, until it does; what m held is never touched. It returns
+// "" when there is nothing to add, the keys it left out, and an error when
+// even the other additions do not fit.
+func mergeWithin(m map[string]any, add map[string]string, optional []string, limit int) (string, []string, error) {
+	add = maps.Clone(add)
+	var dropped []string
+	for {
+		out := maps.Clone(m)
+		if !addMissing(out, add) {
+			return "", dropped, nil
+		}
+		s, err := encode(out)
+		if err != nil {
+			return "", dropped, err
+		}
+		if len(s) <= limit {
+			return s, dropped, nil
+		}
+		if len(optional) == 0 {
+			return "", dropped, fmt.Errorf("attributes: %d bytes, over Twilio's limit of %d", len(s), limit)
+		}
+		if _, ok := add[optional[0]]; ok {
+			delete(add, optional[0])
+			dropped = append(dropped, optional[0])
+		}
+		optional = optional[1:]
+	}
 }
 
 // millis reads an epoch-milliseconds attribute: a JSON number, or a

@@ -2,9 +2,13 @@ package conversation
 
 import (
 	"encoding/json"
+	"github.com/experthub/experthub/internal/twilio"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -47,6 +51,76 @@ func TestAddMissing(t *testing.T) {
 	}
 	if addMissing(m, map[string]string{"customer_id": "1"}) {
 		t.Error("addMissing reported a change for a key already set")
+	}
+}
+
+// TestMergeWithin: additions that would take the attributes over the
+// limit are left out in order, customer_id never, and what was there is
+// kept.
+func TestMergeWithin(t *testing.T) {
+	const limit = twilio.MaxParticipantAttributes
+	big := func(n int) string { return "https://x/" + strings.Repeat("a", n-10) }
+	tests := []struct {
+		name        string
+		have        map[string]any
+		add         map[string]string
+		wantKeys    []string // keys of the result
+		wantDropped []string
+		wantNothing bool // nothing to write
+		wantErr     bool
+	}{
+		{name: "fits", add: map[string]string{"customer_id": "1", "display_name": "Ann", "avatar": "https://x/a.png"},
+			wantKeys: []string{"avatar", "customer_id", "display_name"}},
+		{name: "5 KB avatar", add: map[string]string{"customer_id": "1", "display_name": "Ann", "avatar": big(5 << 10)},
+			wantKeys: []string{"customer_id", "display_name"}, wantDropped: []string{"avatar"}},
+		{name: "avatar just over", add: map[string]string{"customer_id": "1", "display_name": "Ann", "avatar": big(limit - 40)},
+			wantKeys: []string{"customer_id", "display_name"}, wantDropped: []string{"avatar"}},
+		{name: "big attributes already there", have: map[string]any{"notes": strings.Repeat("n", limit-60)},
+			add:      map[string]string{"customer_id": "1", "display_name": "Ann Smith-Jones", "avatar": "https://x/a.png"},
+			wantKeys: []string{"customer_id", "notes"}, wantDropped: []string{"avatar", "display_name"}},
+		{name: "only optional additions, none fit", have: map[string]any{"customer_id": "1", "notes": strings.Repeat("n", limit-40)},
+			add: map[string]string{"customer_id": "1", "avatar": big(100)}, wantNothing: true, wantDropped: []string{"avatar"}},
+		{name: "customer_id does not fit", have: map[string]any{"notes": strings.Repeat("n", limit-10)},
+			add: map[string]string{"customer_id": "12345"}, wantErr: true},
+		{name: "nothing missing", have: map[string]any{"customer_id": "1"}, add: map[string]string{"customer_id": "2"}, wantNothing: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			have := tt.have
+			if have == nil {
+				have = map[string]any{}
+			}
+			before, _ := encode(have)
+			s, dropped, err := mergeWithin(have, tt.add, []string{"avatar", "display_name"}, limit)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if after, _ := encode(have); after != before {
+				t.Errorf("mergeWithin changed its argument")
+			}
+			if !slices.Equal(dropped, tt.wantDropped) {
+				t.Errorf("dropped %v, want %v", dropped, tt.wantDropped)
+			}
+			if tt.wantErr || tt.wantNothing {
+				if s != "" {
+					t.Errorf("= %.80s…, want nothing to write", s)
+				}
+				return
+			}
+			if len(s) > limit {
+				t.Errorf("%d bytes, over %d", len(s), limit)
+			}
+			m, err := parseObject(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := slices.Sorted(maps.Keys(m)); !slices.Equal(got, tt.wantKeys) {
+				t.Errorf("keys %v, want %v", got, tt.wantKeys)
+			}
+			if m["customer_id"] != tt.add["customer_id"] {
+				t.Errorf("customer_id = %v", m["customer_id"])
+			}
+		})
 	}
 }
 

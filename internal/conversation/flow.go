@@ -5,12 +5,12 @@
 // # Events
 //
 // Twilio drops a customer's message when a pre-action webhook answers
-// anything but 2xx (twilio.md §2.2), so the pre-event webhook does nothing
-// that can fail: onConversationAdd names the conversation from one cache
-// read, onMessageAdd answers {} at once. The bot runs on the post-event
-// onMessageAdded, once the customer's message is published, so its reply
-// always comes after the message it answers. Configure the global
-// webhook's filters as:
+// anything but 2xx ([Conversations webhooks]), so the pre-event webhook
+// does nothing that can fail: onConversationAdd names the conversation
+// from one cache read, onMessageAdd answers {} at once. The bot runs on
+// the post-event onMessageAdded, once the customer's message is
+// published, so its reply always comes after the message it answers.
+// Configure the global webhook's filters as:
 //
 //	pre-event:  onConversationAdd (onMessageAdd is harmless)
 //	post-event: onParticipantAdded, onMessageAdded
@@ -41,11 +41,12 @@
 // claim are read at once; then the reply is posted, the worker added and
 // (for "any agent") the worker's TaskRouter record fetched at once, and
 // its lastAcceptedTaskTime written after.
+//
+// [Conversations webhooks]: https://www.twilio.com/docs/conversations/conversations-webhooks
 package conversation
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -54,7 +55,10 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/assign"
+	"github.com/experthub/experthub/internal/bot"
+	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/httpjson"
 	"github.com/experthub/experthub/internal/ledger"
 	"github.com/experthub/experthub/internal/twilio"
 	"github.com/experthub/experthub/internal/work"
@@ -66,7 +70,7 @@ type Twilio interface {
 	AddParticipant(ctx context.Context, conversationSID, identity, attributes string) (twilio.Participant, error)
 	FetchParticipant(ctx context.Context, conversationSID, participantSID string) (twilio.Participant, error)
 	UpdateParticipantAttributes(ctx context.Context, conversationSID, participantSID, attributesJSON string) error
-	PostMessage(ctx context.Context, conversationSID, author, body, attributesJSON string) (twilio.Message, error)
+	PostMessageOnce(ctx context.Context, conversationSID, author, body, attributesJSON string, mine func(twilio.Message) bool) (twilio.Message, error)
 	RecentMessages(ctx context.Context, conversationSID string, n int) ([]twilio.Message, error)
 	ListAvailableWorkers(ctx context.Context, workspace, queue string) ([]twilio.Worker, error)
 	FindWorker(ctx context.Context, workspace, identity string) (twilio.Worker, error)
@@ -93,19 +97,6 @@ type Assignments interface {
 	LastWorker(ctx context.Context, address string) (string, error)
 }
 
-// Returning-customer modes (RETURNING_CUSTOMER).
-const (
-	ReturningOff   = "off"
-	ReturningOffer = "offer" // the welcome suggests the last worker
-	ReturningRoute = "route" // the last worker is added at once
-)
-
-// DefaultLease is Config.Lease when unset: the default handler deadline.
-const DefaultLease = 4 * time.Second
-
-// DefaultWelcome is Config.WelcomeMessage when unset.
-const DefaultWelcome = "Welcome to the Expert Hub. How can I help you?"
-
 // systemAuthor is the author of the bot's messages.
 const systemAuthor = "system"
 
@@ -119,29 +110,27 @@ type Config struct {
 	// FallbackWorker takes "agent" requests when nobody is available;
 	// empty: nobody does.
 	FallbackWorker string
+	// WelcomeMessage is the bot's first message; empty: bot.DefaultWelcome.
 	WelcomeMessage string
-	// Returning is ReturningOff, ReturningOffer or ReturningRoute.
+	// Returning is config.ReturningOff (when empty), config.ReturningOffer
+	// or config.ReturningRoute.
 	Returning string
 	// Lease is how long a claim keeps other work out of a conversation
 	// whose worker has not joined yet, and how long an attempt without a
 	// deadline holds a conversation.
 	Lease time.Duration
 	// WorkDelay is when, after its webhook, a job's queue task runs to
-	// finish what the webhook's own attempt left undone.
+	// finish what the webhook's own attempt left undone; zero:
+	// config.DefaultWorkDelay.
 	WorkDelay time.Duration
-	// WorkTimeout bounds one queue delivery of a job.
-	WorkTimeout time.Duration
 	// MaxAge is how long the queue keeps trying a job before it is
-	// dead-lettered.
+	// dead-lettered; zero: config.DefaultWorkMaxAge.
 	MaxAge time.Duration
 }
 
-// Defaults of the durable work settings.
-const (
-	DefaultWorkDelay   = 5 * time.Second
-	DefaultWorkTimeout = 30 * time.Second
-	DefaultMaxAge      = 15 * time.Minute
-)
+// workTimeout bounds one queue delivery of a job: far more than a turn
+// takes, far less than the work function's own timeout.
+const workTimeout = 30 * time.Second
 
 // Deps are the flow's collaborators.
 type Deps struct {
@@ -174,22 +163,19 @@ type Flow struct {
 // New returns a Flow.
 func New(cfg Config, deps Deps) *Flow {
 	if cfg.Lease <= 0 {
-		cfg.Lease = DefaultLease
+		cfg.Lease = config.DefaultHandlerTimeout
 	}
 	if cfg.WelcomeMessage == "" {
-		cfg.WelcomeMessage = DefaultWelcome
+		cfg.WelcomeMessage = bot.DefaultWelcome
 	}
 	if cfg.WorkDelay <= 0 {
-		cfg.WorkDelay = DefaultWorkDelay
-	}
-	if cfg.WorkTimeout <= 0 {
-		cfg.WorkTimeout = DefaultWorkTimeout
+		cfg.WorkDelay = config.DefaultWorkDelay
 	}
 	if cfg.MaxAge <= 0 {
-		cfg.MaxAge = DefaultMaxAge
+		cfg.MaxAge = config.DefaultWorkMaxAge
 	}
 	if cfg.Returning == "" {
-		cfg.Returning = ReturningOff
+		cfg.Returning = config.ReturningOff
 	}
 	f := &Flow{
 		cfg:         cfg,
@@ -280,23 +266,11 @@ func isSID(s, prefix string) bool {
 	return true
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		b, status = []byte(`{}`), http.StatusInternalServerError
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
 // ok answers 200 with an empty JSON object: Twilio leaves the action as it
 // is, and Frontline expects JSON.
-func ok(w http.ResponseWriter) { writeJSON(w, http.StatusOK, struct{}{}) }
+func ok(w http.ResponseWriter) { httpjson.Write(w, http.StatusOK, struct{}{}) }
 
-func fail(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
-}
+func fail(w http.ResponseWriter, status int, msg string) { httpjson.Error(w, status, msg) }
 
 // neverReject answers 200 {} for a handler that panicked before
 // answering: funcframework would answer 500, which makes Twilio drop the

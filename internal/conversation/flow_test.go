@@ -9,10 +9,9 @@ import (
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/config"
-	"github.com/experthub/experthub/internal/conversation"
 )
 
-const welcome = conversation.DefaultWelcome
+const welcome = bot.DefaultWelcome
 
 // TestConversations plays whole conversations through the fake Twilio:
 // each text goes through the signed pre-event, post-event and routing

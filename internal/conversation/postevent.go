@@ -61,9 +61,11 @@ func describable(params url.Values) bool {
 }
 
 // describeCustomer gives an inbound customer's participant the attributes
-// Frontline reads (twilio.md §3.6): customer_id, which Customer Details
-// needs, display_name and avatar. It adds what is missing and overwrites
-// nothing, so a second delivery changes nothing.
+// Frontline reads (https://www.twilio.com/docs/frontline/conversations-webhooks):
+// customer_id, which Customer Details needs, display_name and avatar. It
+// adds what is missing and overwrites nothing, so a second delivery
+// changes nothing. The attributes stay within Twilio's limit: what does
+// not fit is left out, customer_id last.
 func (f *Flow) describeCustomer(ctx context.Context, conv, part, address string) error {
 	var (
 		c      crm.Customer
@@ -93,12 +95,22 @@ func (f *Flow) describeCustomer(ctx context.Context, conv, part, address string)
 	if err != nil {
 		return fmt.Errorf("participant %s: %w", part, err)
 	}
-	if !addMissing(m, map[string]string{"customer_id": c.ID, "display_name": c.DisplayName, "avatar": c.Avatar}) {
-		return nil
-	}
-	s, err := encode(m)
+	// A display name longer than a conversation's is no name; a long avatar
+	// URL (a data: URL, say) is left out before customer_id is: Customer
+	// Details needs only that.
+	s, dropped, err := mergeWithin(m, map[string]string{
+		"customer_id":  c.ID,
+		"display_name": twilio.Truncate(c.DisplayName, twilio.MaxFriendlyName),
+		"avatar":       c.Avatar,
+	}, []string{"avatar", "display_name"}, twilio.MaxParticipantAttributes)
 	if err != nil {
-		return err
+		return fmt.Errorf("participant %s: %w", part, err)
+	}
+	if len(dropped) > 0 {
+		f.log.WarnContext(ctx, "customer attributes left out to fit Twilio's limit", "conversation", conv, "left_out", dropped)
+	}
+	if s == "" {
+		return nil
 	}
 	return f.twilio.UpdateParticipantAttributes(ctx, conv, part, s)
 }

@@ -7,7 +7,9 @@ import (
 	"net/http"
 
 	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/httpjson"
 	"github.com/experthub/experthub/internal/logging"
+	"github.com/experthub/experthub/internal/twilio"
 )
 
 // preEvent answers the pre-action webhook. Every path answers 200: a 4xx
@@ -16,7 +18,7 @@ func (f *Flow) preEvent(w http.ResponseWriter, r *http.Request) {
 	params := form(r)
 	switch event := get(params, "EventType"); event {
 	case "onConversationAdd":
-		writeJSON(w, http.StatusOK, f.nameConversation(r.Context(), get(params, "MessagingBinding.Address"), get(params, "Attributes")))
+		httpjson.Write(w, http.StatusOK, f.nameConversation(r.Context(), get(params, "MessagingBinding.Address"), get(params, "Attributes")))
 	case "onMessageAdd":
 		f.announce.Do(func() {
 			f.log.InfoContext(r.Context(), "onMessageAdd is let through untouched: the bot answers on the post-event onMessageAdded; "+
@@ -56,7 +58,8 @@ func (f *Flow) nameConversation(ctx context.Context, address, attributes string)
 		return out
 	}
 	if c.DisplayName != "" {
-		out.FriendlyName = c.DisplayName
+		// Twilio refuses a longer name, which would drop the conversation.
+		out.FriendlyName = twilio.Truncate(c.DisplayName, twilio.MaxFriendlyName)
 	}
 	if c.Avatar == "" {
 		return out
@@ -66,10 +69,12 @@ func (f *Flow) nameConversation(ctx context.Context, address, attributes string)
 		f.log.WarnContext(ctx, "conversation attributes are not a JSON object; leaving them", "err", err)
 		return out
 	}
-	if addMissing(m, map[string]string{"avatar": c.Avatar}) {
-		if s, err := encode(m); err == nil {
-			out.Attributes = s
-		}
+	s, dropped, err := mergeWithin(m, map[string]string{"avatar": c.Avatar}, []string{"avatar"}, twilio.MaxConversationAttributes)
+	if len(dropped) > 0 || err != nil {
+		f.log.WarnContext(ctx, "customer avatar too long for the conversation's attributes; left out", "address", address, "err", err)
+	}
+	if s != "" {
+		out.Attributes = s
 	}
 	return out
 }

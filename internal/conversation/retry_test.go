@@ -175,9 +175,10 @@ func TestResumeAfterCrash(t *testing.T) {
 				e.workers("ann@example.com", "bob@example.com")
 				conv := e.text(maria, "hi").ConversationSID
 				for _, what := range tt.fail {
-					for range 3 { // every attempt the handler makes
-						e.Twilio.FailNext(http.MethodPost, "/v1/Conversations/"+conv+"/"+what, http.StatusInternalServerError, 0)
-					}
+					// A clear refusal: the client does not retry it, so
+					// one fault fails the attempt, however the client
+					// paces its retries.
+					e.Twilio.FailNext(http.MethodPost, "/v1/Conversations/"+conv+"/"+what, http.StatusBadRequest, 0)
 				}
 				cl.arm()
 				e.text(maria, "AGENT")

@@ -10,7 +10,6 @@ import (
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/config"
-	"github.com/experthub/experthub/internal/conversation"
 )
 
 // closeConversation closes a conversation as Frontline does when the
@@ -42,14 +41,14 @@ func TestReturningCustomer(t *testing.T) {
 		wantWelcome string
 		wantWorkers []string
 	}{
-		{name: "off", mode: conversation.ReturningOff, firstText: "ann@example.com", wantWelcome: welcome},
-		{name: "offer", mode: conversation.ReturningOffer, firstText: "ann@example.com",
+		{name: "off", mode: config.ReturningOff, firstText: "ann@example.com", wantWelcome: welcome},
+		{name: "offer", mode: config.ReturningOffer, firstText: "ann@example.com",
 			wantWelcome: welcome + "\n\n" + bot.OfferLastWorker("ann@example.com")},
-		{name: "offer after an agent request", mode: conversation.ReturningOffer, firstText: "AGENT",
+		{name: "offer after an agent request", mode: config.ReturningOffer, firstText: "AGENT",
 			wantWelcome: welcome + "\n\n" + bot.OfferLastWorker("ann@example.com")},
-		{name: "route", mode: conversation.ReturningRoute, firstText: "ann@example.com",
+		{name: "route", mode: config.ReturningRoute, firstText: "ann@example.com",
 			wantWelcome: welcome + "\n\n" + bot.Connecting("ann@example.com"), wantWorkers: []string{"ann@example.com"}},
-		{name: "route, worker gone", mode: conversation.ReturningRoute, firstText: "ann@example.com", removeAnn: true,
+		{name: "route, worker gone", mode: config.ReturningRoute, firstText: "ann@example.com", removeAnn: true,
 			wantWelcome: welcome},
 	}
 	for _, tt := range tests {

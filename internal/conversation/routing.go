@@ -9,6 +9,7 @@ import (
 
 	"github.com/experthub/experthub/internal/assign"
 	"github.com/experthub/experthub/internal/bot"
+	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/twilio"
 )
@@ -60,9 +61,9 @@ func (f *Flow) welcome(ctx context.Context, conv, address string) error {
 		var add string
 		if last := f.lastWorker(ctx, address); last != "" {
 			switch f.cfg.Returning {
-			case ReturningOffer:
+			case config.ReturningOffer:
 				text += "\n\n" + bot.OfferLastWorker(last)
-			case ReturningRoute:
+			case config.ReturningRoute:
 				w, err := f.routeBack(ctx, conv, routingKey(conv), address, last)
 				if err != nil {
 					return err
@@ -86,7 +87,7 @@ func (f *Flow) welcome(ctx context.Context, conv, address string) error {
 // when the mode is off, the customer is new or the store fails (the
 // welcome must not wait on it).
 func (f *Flow) lastWorker(ctx context.Context, address string) string {
-	if f.cfg.Returning == ReturningOff || address == "" {
+	if f.cfg.Returning == config.ReturningOff || address == "" {
 		return ""
 	}
 	norm, err := crm.NormalizeAddress(address)

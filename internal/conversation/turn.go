@@ -188,19 +188,22 @@ func (f *Flow) fallbackWorker(ctx context.Context) twilio.Worker {
 
 // keepPromise makes sure that a worker the bot promised in answer to sid
 // joins: an attempt that posted "connecting you to X" and died before
-// adding X is finished here. A worker who can no longer be added is taken
-// back with a correction.
+// adding X is finished here. A promised worker who is no longer a
+// Frontline worker is taken back with a correction.
 func (f *Flow) keepPromise(ctx context.Context, conv, sid string, h *history) error {
 	worker, ok := h.promise(sid)
 	if !ok || h.hasParticipant(worker) {
 		return nil
 	}
-	err := f.addWorker(ctx, conv, worker, h.participants)
-	if err == nil || twilio.Unclear(err) || ctx.Err() != nil {
+	w, err := f.findWorker(ctx, worker)
+	if err != nil {
 		return err
 	}
-	f.log.WarnContext(ctx, "the promised worker could not be added; telling the customer", "conversation", conv, "worker", worker, "err", err)
-	return f.post(ctx, conv, bot.CouldNotConnect(worker), mark{InReplyTo: sid, Correction: true})
+	if w.SID == "" {
+		f.log.WarnContext(ctx, "the promised worker is no longer a Frontline worker; telling the customer", "conversation", conv, "worker", worker)
+		return f.post(ctx, conv, bot.CouldNotConnect(worker), mark{InReplyTo: sid, Correction: true})
+	}
+	return f.addWorker(ctx, conv, worker, h.participants)
 }
 
 // answer answers one waiting customer message and reports whether a

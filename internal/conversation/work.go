@@ -154,7 +154,7 @@ func (f *Flow) consume(ctx context.Context, d work.Delivery) error {
 		f.deadLetter(ctx, j, d, fmt.Errorf("gave up after %s", age.Round(time.Second)))
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, f.cfg.WorkTimeout)
+	ctx, cancel := context.WithTimeout(ctx, workTimeout)
 	defer cancel()
 	err := f.do(ctx, j)
 	switch {

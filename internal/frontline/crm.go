@@ -6,7 +6,6 @@ package frontline
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/httpjson"
 )
 
 // Customers is the read side of the CRM the callbacks need.
@@ -54,28 +54,28 @@ func (h *crmHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.list(w, r)
 	default:
 		h.log.WarnContext(r.Context(), "crm callback: unknown location", "location", location)
-		writeError(w, http.StatusUnprocessableEntity, "unknown Location "+strconv.Quote(location))
+		httpjson.Error(w, http.StatusUnprocessableEntity, "unknown Location "+strconv.Quote(location))
 	}
 }
 
 func (h *crmHandler) details(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimSpace(r.PostForm.Get("CustomerId"))
 	if id == "" {
-		writeError(w, http.StatusBadRequest, "CustomerId is required")
+		httpjson.Error(w, http.StatusBadRequest, "CustomerId is required")
 		return
 	}
 	c, err := h.customers.Customer(r.Context(), id)
 	switch {
 	case errors.Is(err, crm.ErrNotFound):
 		h.log.InfoContext(r.Context(), "crm callback: unknown customer", "customer_id", id)
-		writeError(w, http.StatusNotFound, "customer not found")
+		httpjson.Error(w, http.StatusNotFound, "customer not found")
 		return
 	case err != nil:
 		h.log.ErrorContext(r.Context(), "crm callback: lookup failed", "customer_id", id, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "customer data unavailable")
+		httpjson.Error(w, http.StatusServiceUnavailable, "customer data unavailable")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"objects": map[string]any{"customer": c}})
+	httpjson.Write(w, http.StatusOK, map[string]any{"objects": map[string]any{"customer": c}})
 }
 
 func (h *crmHandler) list(w http.ResponseWriter, r *http.Request) {
@@ -88,7 +88,7 @@ func (h *crmHandler) list(w http.ResponseWriter, r *http.Request) {
 	if s := r.PostForm.Get("PageSize"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			writeError(w, http.StatusBadRequest, "PageSize must be a positive number")
+			httpjson.Error(w, http.StatusBadRequest, "PageSize must be a positive number")
 			return
 		}
 		q.Limit = min(n, maxPageSize)
@@ -97,7 +97,7 @@ func (h *crmHandler) list(w http.ResponseWriter, r *http.Request) {
 	case token != "":
 		c, err := decodeCursor(token)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "invalid NextPageToken")
+			httpjson.Error(w, http.StatusBadRequest, "invalid NextPageToken")
 			return
 		}
 		q.After = &c
@@ -106,12 +106,12 @@ func (h *crmHandler) list(w http.ResponseWriter, r *http.Request) {
 		// list is ordered by name, so find where that customer sits.
 		c, err := h.customers.Customer(ctx, anchor)
 		if errors.Is(err, crm.ErrNotFound) {
-			writeError(w, http.StatusBadRequest, "unknown Anchor")
+			httpjson.Error(w, http.StatusBadRequest, "unknown Anchor")
 			return
 		}
 		if err != nil {
 			h.log.ErrorContext(ctx, "crm callback: anchor lookup failed", "err", err)
-			writeError(w, http.StatusServiceUnavailable, "customer data unavailable")
+			httpjson.Error(w, http.StatusServiceUnavailable, "customer data unavailable")
 			return
 		}
 		q.After = &crm.Cursor{NameKey: c.NameKey(), ID: c.ID}
@@ -119,7 +119,7 @@ func (h *crmHandler) list(w http.ResponseWriter, r *http.Request) {
 	page, err := h.customers.List(ctx, q)
 	if err != nil {
 		h.log.ErrorContext(ctx, "crm callback: list failed", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "customer data unavailable")
+		httpjson.Error(w, http.StatusServiceUnavailable, "customer data unavailable")
 		return
 	}
 	list := make([]crm.Customer, len(page.Customers))
@@ -130,7 +130,7 @@ func (h *crmHandler) list(w http.ResponseWriter, r *http.Request) {
 	if page.Next != nil {
 		objects["next_page_token"] = encodeCursor(*page.Next)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"objects": objects})
+	httpjson.Write(w, http.StatusOK, map[string]any{"objects": objects})
 }
 
 // The page token is opaque to Frontline; it carries the sort position so
@@ -149,14 +149,4 @@ func decodeCursor(token string) (crm.Cursor, error) {
 		return crm.Cursor{}, errors.New("malformed page token")
 	}
 	return crm.Cursor{NameKey: name, ID: id}, nil
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v) // the client has gone if this fails
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/httpjson"
 )
 
 // ProxyNumbers chooses the company number an outgoing conversation is sent
@@ -45,24 +46,24 @@ func OutgoingHandler(proxies ProxyNumbers, log *slog.Logger) http.Handler {
 		f := r.PostForm
 		if loc := f.Get("Location"); loc != "GetProxyAddress" {
 			log.WarnContext(r.Context(), "outgoing callback: unknown location", "location", loc)
-			writeError(w, http.StatusUnprocessableEntity, "unknown Location "+loc)
+			httpjson.Error(w, http.StatusUnprocessableEntity, "unknown Location "+loc)
 			return
 		}
 		channel, address := strings.ToLower(f.Get("ChannelType")), f.Get("ChannelValue")
 		if channel != "sms" && channel != "whatsapp" {
-			writeError(w, http.StatusForbidden, "no proxy address for channel "+channel)
+			httpjson.Error(w, http.StatusForbidden, "no proxy address for channel "+channel)
 			return
 		}
 		proxy := proxies.For(channel, address)
 		if proxy == "" {
 			log.WarnContext(r.Context(), "outgoing callback: no proxy number fits",
 				"channel", channel, "address", address, "worker", f.Get("Worker"))
-			writeError(w, http.StatusForbidden, "no proxy number configured for this customer's country: "+
+			httpjson.Error(w, http.StatusForbidden, "no proxy number configured for this customer's country: "+
 				"set FRONTLINE_PROXY_NUMBER or FRONTLINE_PROXY_NUMBER_<COUNTRY>")
 			return
 		}
 		log.InfoContext(r.Context(), "outgoing conversation", "channel", channel, "customer_id", f.Get("CustomerId"),
 			"address", address, "proxy", proxy)
-		writeJSON(w, http.StatusOK, map[string]string{"proxy_address": proxy})
+		httpjson.Write(w, http.StatusOK, map[string]string{"proxy_address": proxy})
 	})
 }

@@ -34,7 +34,6 @@ type ledgerDoc struct {
 	ExpireAt   time.Time `firestore:"expire_at"`
 }
 
-// Begin starts a delivery's attempt on key.
 // opTimeout bounds one ledger or claim operation. The Firestore client
 // retries an unreachable backend until its context ends; a webhook must
 // instead learn quickly that the store is down and carry on without it
@@ -42,6 +41,7 @@ type ledgerDoc struct {
 // deadline for Twilio.
 const opTimeout = time.Second
 
+// Begin starts a delivery's attempt on key.
 func (l *Ledger) Begin(ctx context.Context, key string, now time.Time, lease time.Duration) (ledger.Attempt, error) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()

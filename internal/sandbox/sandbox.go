@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/httpjson"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
 
@@ -174,7 +175,7 @@ func (sb *Sandbox) conversation(w http.ResponseWriter, r *http.Request) {
 	for _, m := range sb.Fake.Messages(sid) {
 		st.Messages = append(st.Messages, Message{Index: m.Index, Author: m.Author, Body: m.Body})
 	}
-	writeJSON(w, http.StatusOK, st)
+	httpjson.Write(w, http.StatusOK, st)
 }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
@@ -196,13 +197,7 @@ func reply(w http.ResponseWriter, res twiliofake.TextResult, err error) {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
 	}
-	writeJSON(w, http.StatusOK, textResult{Conversation: res.ConversationSID, Rejected: res.Rejected})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	httpjson.Write(w, http.StatusOK, textResult{Conversation: res.ConversationSID, Rejected: res.Rejected})
 }
 
 func randomHex(n int) (string, error) {

@@ -1,10 +1,34 @@
 // Package twilio wraps twilio-go's REST client with what a webhook handler
-// needs and twilio-go lacks: every call honours a context deadline, idempotent
-// calls are retried on 429, 5xx and timeouts, Twilio errors map to sentinel
-// errors, and requests can be sent to another origin (a fake or a sandbox).
+// needs and twilio-go lacks: every call honours a context deadline, calls
+// are retried by one policy (below), Twilio errors map to sentinel errors,
+// and requests can be sent to another origin (a fake or a sandbox). No
+// twilio-go type leaves the package. The limits Twilio puts on what it is
+// sent are in limits.go.
 //
 // Calls never set X-Twilio-Webhook-Enabled, so our REST actions do not
 // trigger our own post-event webhooks (twilio.md §2.5).
+//
+// # Retries
+//
+// The client is the one place that retries a Twilio call; callers do not:
+//
+//   - Reads, and updates that set absolute values, are retried on 429, on
+//     5xx and when no answer came (a timeout, a broken connection).
+//   - AddParticipant is retried as they are: Twilio refuses a second
+//     participant with one identity, so a retry after an attempt that did
+//     go through fails with ErrParticipantExists, which callers take as
+//     success.
+//   - PostMessage could post twice, so it is retried on 429 only, which
+//     Twilio documents as not processed. A failure that leaves unclear
+//     whether the message was posted (no answer, a 5xx, a success that
+//     could not be read) wraps ErrUnclear.
+//   - PostMessageOnce posts a message its caller can recognise: after an
+//     unclear failure it lists the conversation's messages and posts again
+//     only if the message is not there.
+//
+// A call makes at most four attempts, waits between them with jittered
+// exponential backoff from 100 ms, at least as long as a Retry-After, and
+// never waits past its context's deadline.
 package twilio
 
 import (
@@ -192,16 +216,16 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// callKind says whether a call may be repeated after an ambiguous failure.
+// callKind says how a failed call may be repeated.
 type callKind int
 
 const (
-	// idempotent calls (reads, and updates that set absolute values) are
-	// retried on 429, 5xx and transport failures.
+	// idempotent calls (reads, updates that set absolute values, and
+	// creates Twilio refuses to repeat) are retried on 429, 5xx and
+	// failures with no answer.
 	idempotent callKind = iota
-	// create calls are retried only on 429, which Twilio documents as "not
-	// processed". After a 5xx or a timeout the resource may exist, and a
-	// blind retry could add a second message; the caller decides.
+	// create calls are retried only on 429: after a 5xx or no answer the
+	// resource may exist, and their error wraps ErrUnclear.
 	create
 )
 
@@ -212,26 +236,24 @@ func call[T any](ctx context.Context, c *Client, kind callKind, fn func(*twiliog
 	if c.originErr != nil {
 		return zero, c.originErr
 	}
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
 	backoff := initialBackoff
-	var lastErr error
 	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			if lastErr != nil {
-				return zero, lastErr
-			}
-			return zero, err
-		}
 		rec := &responseRecord{}
 		v, err := fn(c.restClient(ctx, rec))
 		if err == nil {
 			return v, nil
 		}
-		lastErr = err
-		if attempt == maxAttempts || ctx.Err() != nil {
-			return zero, err
-		}
 		status, retryAfter := rec.last()
-		if !retryable(kind, status, err) {
+		if s := restStatus(err); s != 0 {
+			status = s
+		}
+		if kind == create && unclear(status, err) {
+			err = fmt.Errorf("%w: %w", ErrUnclear, err)
+		}
+		if attempt == maxAttempts || ctx.Err() != nil || !retryable(kind, status, err) {
 			return zero, err
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
@@ -250,13 +272,18 @@ func call[T any](ctx context.Context, c *Client, kind callKind, fn func(*twiliog
 	}
 }
 
+// restStatus returns the HTTP status of a Twilio error answer, or 0.
+func restStatus(err error) int {
+	var te *client.TwilioRestError
+	if errors.As(err, &te) {
+		return te.Status
+	}
+	return 0
+}
+
 // retryable reports whether a failed attempt may be repeated. status is the
 // last HTTP status seen (0: no response).
 func retryable(kind callKind, status int, err error) bool {
-	var te *client.TwilioRestError
-	if errors.As(err, &te) && te.Status != 0 {
-		status = te.Status
-	}
 	switch {
 	case status == http.StatusTooManyRequests:
 		return true
@@ -264,11 +291,28 @@ func retryable(kind callKind, status int, err error) bool {
 		return false
 	case status >= 500:
 		return true
-	case status == 0 || status < 400:
-		// No usable response: the request timed out or the connection
-		// failed.
-		var ue *url.Error
-		return errors.As(err, &ue) || errors.Is(err, context.DeadlineExceeded)
+	case status == 0:
+		return noAnswer(err)
 	}
 	return false
+}
+
+// unclear reports whether a failed create may have happened nonetheless:
+// no answer came, Twilio answered 5xx, or it answered success in a body
+// that could not be read. A 4xx is a clear refusal.
+func unclear(status int, err error) bool {
+	switch {
+	case status == 0:
+		return noAnswer(err)
+	case status >= 500:
+		return true
+	}
+	return status < 400
+}
+
+// noAnswer reports whether err is a request that got no response: it timed
+// out or its connection failed, possibly after Twilio acted on it.
+func noAnswer(err error) bool {
+	var ue *url.Error
+	return errors.As(err, &ue) || errors.Is(err, context.DeadlineExceeded)
 }

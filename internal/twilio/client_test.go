@@ -204,33 +204,6 @@ func TestMessages(t *testing.T) {
 	}
 }
 
-func TestUpdateConversation(t *testing.T) {
-	s, c := newFake(t, twiliofake.Config{})
-	ctx := ctxTimeout(t, 5*time.Second)
-	conv := s.AddConversation("old", `{"a":1}`)
-
-	tests := []struct {
-		name, friendly, attrs   string
-		wantFriendly, wantAttrs string
-	}{
-		{"both", "Ann", `{"avatar":"https://x/a.png"}`, "Ann", `{"avatar":"https://x/a.png"}`},
-		{"name only", "Bob", "", "Bob", `{"avatar":"https://x/a.png"}`},
-		{"attributes only", "", `{}`, "Bob", `{}`},
-		{"nothing", "", "", "Bob", `{}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := c.UpdateConversation(ctx, conv, tt.friendly, tt.attrs); err != nil {
-				t.Fatal(err)
-			}
-			got, _ := s.Conversation(conv)
-			if got.FriendlyName != tt.wantFriendly || got.Attributes != tt.wantAttrs {
-				t.Errorf("conversation = %q %q, want %q %q", got.FriendlyName, got.Attributes, tt.wantFriendly, tt.wantAttrs)
-			}
-		})
-	}
-}
-
 func TestListAvailableWorkers(t *testing.T) {
 	s, c := newFake(t, twiliofake.Config{NullListAttributes: true})
 	ctx := ctxTimeout(t, 10*time.Second)
@@ -296,10 +269,20 @@ func TestFindWorker(t *testing.T) {
 		{"ann@example.com", sid, nil},
 		{"ANN@EXAMPLE.COM", sid, nil},
 		{"nobody@example.com", "", twilio.ErrWorkerNotFound},
+		// Longer than any friendly name: not asked.
+		{strings.Repeat("a", 1500) + "@example.com", "", twilio.ErrWorkerNotFound},
 	}
 	for _, tt := range tests {
-		t.Run(tt.identity, func(t *testing.T) {
+		t.Run(tt.identity[:min(len(tt.identity), 40)], func(t *testing.T) {
+			s.ClearRequests()
 			w, err := c.FindWorker(ctx, ws, tt.identity)
+			wantReqs := 1
+			if twilio.Chars(tt.identity) > twilio.MaxWorkerFriendlyName {
+				wantReqs = 0
+			}
+			if n := len(s.Requests()); n != wantReqs {
+				t.Errorf("%d requests, want %d", n, wantReqs)
+			}
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
@@ -360,141 +343,66 @@ func TestUpdateWorkerAttributesIfMatch(t *testing.T) {
 	}
 }
 
+// TestRetries checks the retry policy of the package doc on each kind of
+// call: how many requests reach Twilio, and what the caller gets.
 func TestRetries(t *testing.T) {
+	get := func(status int, retryAfter time.Duration) func(*twiliofake.Server) {
+		return func(s *twiliofake.Server) { s.FailNext(http.MethodGet, "/v1/Conversations/", status, retryAfter) }
+	}
+	post := func(status int) func(*twiliofake.Server) {
+		return func(s *twiliofake.Server) { s.FailNext(http.MethodPost, "/v1/Conversations/", status, 0) }
+	}
 	tests := []struct {
-		name     string
-		fault    func(s *twiliofake.Server) // sets up the failure
-		call     func(ctx context.Context, c *twilio.Client, conv string) error
-		ctx      time.Duration
-		timeout  time.Duration // client round-trip timeout
-		method   string
-		path     string // request path suffix after the conversation
+		name    string
+		fault   func(s *twiliofake.Server) // sets up the failure
+		times   int                        // how many times (default 1)
+		call    func(ctx context.Context, c *twilio.Client, conv string) error
+		worker  bool          // ann@example.com is a participant before the call
+		ctx     time.Duration // the call's deadline (default 10 s)
+		timeout time.Duration // client round-trip timeout
+		method  string
+		path    string // request path suffix after the conversation
+		// wantReqs requests reach Twilio; wantErr is the HTTP status of the
+		// error (0: success; -1: any error); unclear: it wraps ErrUnclear.
 		wantReqs int
-		wantErr  int // HTTP status of the error; 0: success; -1: any error
-		minTime  time.Duration
-		maxTime  time.Duration
+		wantErr  int
+		unclear  bool
+		// minGap is the least wait between the first two requests.
+		minGap time.Duration
 	}{
-		{
-			name: "429 with Retry-After on a read",
-			fault: func(s *twiliofake.Server) {
-				s.FailNext(http.MethodGet, "/v1/Conversations/", 429, time.Second)
-			},
-			call:     listParticipants,
-			method:   http.MethodGet,
-			path:     "/Participants",
-			wantReqs: 2,
-			minTime:  time.Second,
-			maxTime:  3 * time.Second,
-		},
-		{
-			name:     "503 on a read",
-			fault:    func(s *twiliofake.Server) { s.FailNext(http.MethodGet, "/v1/Conversations/", 503, 0) },
-			call:     listParticipants,
-			method:   http.MethodGet,
-			path:     "/Participants",
-			wantReqs: 2,
-			maxTime:  time.Second,
-		},
-		{
-			name: "three 500s then success",
-			fault: func(s *twiliofake.Server) {
-				for range 3 {
-					s.FailNext(http.MethodGet, "/v1/Conversations/", 500, 0)
-				}
-			},
-			call:     listParticipants,
-			method:   http.MethodGet,
-			path:     "/Participants",
-			wantReqs: 4,
-			maxTime:  3 * time.Second,
-		},
-		{
-			name: "gives up after four attempts",
-			fault: func(s *twiliofake.Server) {
-				for range 5 {
-					s.FailNext(http.MethodGet, "/v1/Conversations/", 502, 0)
-				}
-			},
-			call:     listParticipants,
-			method:   http.MethodGet,
-			path:     "/Participants",
-			wantReqs: 4,
-			wantErr:  502,
-			maxTime:  3 * time.Second,
-		},
-		{
-			name:     "503 on an update",
-			fault:    func(s *twiliofake.Server) { s.FailNext(http.MethodPost, "/v1/Conversations/", 503, 0) },
-			call:     updateConversation,
-			method:   http.MethodPost,
-			path:     "",
-			wantReqs: 2,
-			maxTime:  time.Second,
-		},
-		{
-			name:     "timeout on a read",
-			fault:    func(s *twiliofake.Server) { s.HangNext(http.MethodGet, "/v1/Conversations/") },
-			call:     listParticipants,
-			timeout:  200 * time.Millisecond,
-			method:   http.MethodGet,
-			path:     "/Participants",
-			wantReqs: 2,
-			minTime:  200 * time.Millisecond,
-			maxTime:  2 * time.Second,
-		},
-		{
-			name:     "no retry of a create after 503",
-			fault:    func(s *twiliofake.Server) { s.FailNext(http.MethodPost, "/v1/Conversations/", 503, 0) },
-			call:     addParticipant,
-			method:   http.MethodPost,
-			path:     "/Participants",
-			wantReqs: 1,
-			wantErr:  503,
-			maxTime:  time.Second,
-		},
-		{
-			name:     "no retry of a create after a timeout",
-			fault:    func(s *twiliofake.Server) { s.HangNext(http.MethodPost, "/v1/Conversations/") },
-			call:     postMessage,
-			timeout:  200 * time.Millisecond,
-			method:   http.MethodPost,
-			path:     "/Messages",
-			wantReqs: 1,
-			wantErr:  -1,
-			maxTime:  2 * time.Second,
-		},
-		{
-			name:     "retry of a create after 429",
-			fault:    func(s *twiliofake.Server) { s.FailNext(http.MethodPost, "/v1/Conversations/", 429, 0) },
-			call:     postMessage,
-			method:   http.MethodPost,
-			path:     "/Messages",
-			wantReqs: 2,
-			maxTime:  time.Second,
-		},
-		{
-			name:     "no retry of a 400",
-			fault:    func(s *twiliofake.Server) { s.FailNext(http.MethodGet, "/v1/Conversations/", 400, 0) },
-			call:     listParticipants,
-			method:   http.MethodGet,
-			path:     "/Participants",
-			wantReqs: 1,
-			wantErr:  400,
-			maxTime:  time.Second,
-		},
-		{
-			name: "no wait past the deadline",
-			fault: func(s *twiliofake.Server) {
-				s.FailNext(http.MethodGet, "/v1/Conversations/", 429, 2*time.Second)
-			},
-			call:     listParticipants,
-			ctx:      500 * time.Millisecond,
-			method:   http.MethodGet,
-			path:     "/Participants",
-			wantReqs: 1,
-			wantErr:  429,
-			maxTime:  300 * time.Millisecond,
-		},
+		{name: "429 with Retry-After on a read", fault: get(429, time.Second), call: listParticipants,
+			method: http.MethodGet, path: "/Participants", wantReqs: 2, minGap: time.Second},
+		{name: "503 on a read", fault: get(503, 0), call: listParticipants,
+			method: http.MethodGet, path: "/Participants", wantReqs: 2},
+		{name: "three 500s then success", fault: get(500, 0), times: 3, call: listParticipants,
+			method: http.MethodGet, path: "/Participants", wantReqs: 4},
+		{name: "gives up after four attempts", fault: get(502, 0), times: 5, call: listParticipants,
+			method: http.MethodGet, path: "/Participants", wantReqs: 4, wantErr: 502},
+		{name: "503 on an update", fault: post(503), call: updateParticipant, worker: true,
+			method: http.MethodPost, path: "/Participants/ann@example.com", wantReqs: 2},
+		{name: "timeout on a read", fault: func(s *twiliofake.Server) { s.HangNext(http.MethodGet, "/v1/Conversations/") },
+			call: listParticipants, timeout: 200 * time.Millisecond,
+			method: http.MethodGet, path: "/Participants", wantReqs: 2},
+		{name: "503 on adding a participant", fault: post(503), call: addParticipant,
+			method: http.MethodPost, path: "/Participants", wantReqs: 2},
+		{name: "timeout on adding a participant", fault: func(s *twiliofake.Server) { s.HangNext(http.MethodPost, "/v1/Conversations/") },
+			call: addParticipant, timeout: 200 * time.Millisecond,
+			method: http.MethodPost, path: "/Participants", wantReqs: 2},
+		{name: "no retry of a post after 503", fault: post(503), call: postMessage,
+			method: http.MethodPost, path: "/Messages", wantReqs: 1, wantErr: 503, unclear: true},
+		{name: "no retry of a post after a timeout", fault: func(s *twiliofake.Server) { s.HangNext(http.MethodPost, "/v1/Conversations/") },
+			call: postMessage, timeout: 200 * time.Millisecond,
+			method: http.MethodPost, path: "/Messages", wantReqs: 1, wantErr: -1, unclear: true},
+		{name: "retry of a post after 429", fault: post(429), call: postMessage,
+			method: http.MethodPost, path: "/Messages", wantReqs: 2},
+		{name: "a 400 on a post is clear", fault: post(400), call: postMessage,
+			method: http.MethodPost, path: "/Messages", wantReqs: 1, wantErr: 400},
+		{name: "no retry of a 400", fault: get(400, 0), call: listParticipants,
+			method: http.MethodGet, path: "/Participants", wantReqs: 1, wantErr: 400},
+		// Retry-After is past the deadline: the client gives up at once
+		// rather than sleep until the deadline (see below).
+		{name: "no wait past the deadline", fault: get(429, 10*time.Second), call: listParticipants, ctx: 3 * time.Second,
+			method: http.MethodGet, path: "/Participants", wantReqs: 1, wantErr: 429},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -505,17 +413,25 @@ func TestRetries(t *testing.T) {
 			cfg.Timeout = tt.timeout
 			c := twilio.New(cfg)
 			conv := s.AddConversation("", "")
-			tt.fault(s)
 			d := tt.ctx
 			if d == 0 {
 				d = 10 * time.Second
 			}
 			ctx := ctxTimeout(t, d)
+			if tt.worker {
+				if _, err := c.AddParticipant(ctx, conv, "ann@example.com", ""); err != nil {
+					t.Fatal(err)
+				}
+				s.ClearRequests()
+			}
+			for range max(tt.times, 1) {
+				tt.fault(s)
+			}
 
-			start := time.Now()
 			err := tt.call(ctx, c, conv)
-			elapsed := time.Since(start)
-
+			if ctx.Err() != nil {
+				t.Errorf("the call ran to its deadline: %v", err)
+			}
 			switch {
 			case tt.wantErr == 0 && err != nil:
 				t.Fatalf("err = %v, want success", err)
@@ -525,6 +441,9 @@ func TestRetries(t *testing.T) {
 				}
 			case tt.wantErr < 0 && err == nil:
 				t.Error("succeeded, want a timeout error")
+			}
+			if errors.Is(err, twilio.ErrUnclear) != tt.unclear {
+				t.Errorf("err = %v; wraps ErrUnclear: %v, want %v", err, !tt.unclear, tt.unclear)
 			}
 			// A request is logged once the fake let go of it; a hung one
 			// shortly after the client gave up. All were sent by now.
@@ -537,8 +456,77 @@ func TestRetries(t *testing.T) {
 			if len(reqs) != tt.wantReqs {
 				t.Errorf("%d requests, want %d", len(reqs), tt.wantReqs)
 			}
-			if elapsed < tt.minTime || elapsed > tt.maxTime {
-				t.Errorf("took %v, want between %v and %v", elapsed, tt.minTime, tt.maxTime)
+			if tt.minGap > 0 && len(reqs) >= 2 {
+				if gap := reqs[1].Start.Sub(reqs[0].End); gap < tt.minGap {
+					t.Errorf("retried %v after the 429, want at least its Retry-After %v", gap, tt.minGap)
+				}
+			}
+		})
+	}
+}
+
+// TestPostMessageOnce: after an unclear failure the post is looked for and
+// made again only if it is not there; a clear refusal is not looked for.
+func TestPostMessageOnce(t *testing.T) {
+	tests := []struct {
+		name      string
+		fault     func(s *twiliofake.Server, conv string)
+		earlier   bool // the conversation has the message already
+		wantPosts int  // POST requests
+		wantLists int  // GET requests of the messages
+		wantMsgs  int  // messages in the end
+		wantErr   bool
+	}{
+		{name: "no fault", wantPosts: 1, wantMsgs: 1},
+		{name: "503, not posted", fault: func(s *twiliofake.Server, conv string) {
+			s.FailNext(http.MethodPost, "/v1/Conversations/"+conv+"/Messages", 503, 0)
+		}, wantPosts: 2, wantLists: 1, wantMsgs: 1},
+		// The 503 came back, but the message is there: an earlier post
+		// went through.
+		{name: "503, posted", earlier: true, fault: func(s *twiliofake.Server, conv string) {
+			s.FailNext(http.MethodPost, "/v1/Conversations/"+conv+"/Messages", 503, 0)
+		}, wantPosts: 1, wantLists: 1, wantMsgs: 1},
+		{name: "500 four times", fault: func(s *twiliofake.Server, conv string) {
+			for range 4 {
+				s.FailNext(http.MethodPost, "/v1/Conversations/"+conv+"/Messages", 500, 0)
+			}
+		}, wantPosts: 4, wantLists: 4, wantMsgs: 0, wantErr: true},
+		{name: "400", fault: func(s *twiliofake.Server, conv string) {
+			s.FailNext(http.MethodPost, "/v1/Conversations/"+conv+"/Messages", 400, 0)
+		}, wantPosts: 1, wantMsgs: 0, wantErr: true},
+	}
+	const marker = `{"in_reply_to":"IM1"}`
+	mine := func(m twilio.Message) bool { return m.Author == "system" && m.Attributes == marker }
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := newFake(t, twiliofake.Config{})
+			ctx := ctxTimeout(t, 10*time.Second)
+			conv := s.AddConversation("", "")
+			if tt.earlier {
+				if _, err := c.PostMessage(ctx, conv, "", "hello", marker); err != nil {
+					t.Fatal(err)
+				}
+				s.ClearRequests()
+			}
+			if tt.fault != nil {
+				tt.fault(s, conv)
+			}
+			m, err := c.PostMessageOnce(ctx, conv, "", "hello", marker, mine)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error: %v", err, tt.wantErr)
+			}
+			if err == nil && (m.Body != "hello" || !mine(m)) {
+				t.Errorf("returned %+v", m)
+			}
+			path := "/v1/Conversations/" + conv + "/Messages"
+			if n := len(requestsTo(s, http.MethodPost, path)); n != tt.wantPosts {
+				t.Errorf("%d posts, want %d", n, tt.wantPosts)
+			}
+			if n := len(requestsTo(s, http.MethodGet, path)); n != tt.wantLists {
+				t.Errorf("%d lists, want %d", n, tt.wantLists)
+			}
+			if n := len(s.Messages(conv)); n != tt.wantMsgs {
+				t.Errorf("%d messages, want %d", n, tt.wantMsgs)
 			}
 		})
 	}
@@ -554,13 +542,14 @@ func addParticipant(ctx context.Context, c *twilio.Client, conv string) error {
 	return err
 }
 
+func updateParticipant(ctx context.Context, c *twilio.Client, conv string) error {
+	// Twilio takes a participant's identity in place of its SID.
+	return c.UpdateParticipantAttributes(ctx, conv, "ann@example.com", `{"role":"expert"}`)
+}
+
 func postMessage(ctx context.Context, c *twilio.Client, conv string) error {
 	_, err := c.PostMessage(ctx, conv, "", "hello", "")
 	return err
-}
-
-func updateConversation(ctx context.Context, c *twilio.Client, conv string) error {
-	return c.UpdateConversation(ctx, conv, "Ann", "")
 }
 
 func TestRetryOfCreateAfter429PostsOnce(t *testing.T) {
@@ -587,20 +576,21 @@ func TestContext(t *testing.T) {
 			t.Errorf("%d requests sent with a done context", n)
 		}
 	})
-	t.Run("done during the call", func(t *testing.T) {
+	// The client's timeout is longer than the test: only the context's
+	// cancellation can end the hung request, and it shows in the error.
+	t.Run("cancelled during the call", func(t *testing.T) {
 		s := twiliofake.NewServer(twiliofake.Config{})
 		t.Cleanup(s.Close)
 		cfg := s.ClientConfig()
-		cfg.Timeout = 10 * time.Second // longer than the context
+		cfg.Timeout = time.Minute
 		c := twilio.New(cfg)
 		s.HangNext("", "/")
-		start := time.Now()
-		_, err := c.ListParticipants(ctxTimeout(t, 200*time.Millisecond), "CH00000000000000000000000000000001")
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("err = %v, want context.DeadlineExceeded", err)
-		}
-		if d := time.Since(start); d > time.Second {
-			t.Errorf("returned after %v, want about 200ms", d)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		time.AfterFunc(200*time.Millisecond, cancel)
+		_, err := c.ListParticipants(ctx, "CH00000000000000000000000000000001")
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v, want context.Canceled", err)
 		}
 	})
 }
@@ -675,7 +665,6 @@ func TestNoWebhookHeader(t *testing.T) {
 		},
 		func() error { _, err := c.PostMessage(ctx, conv, "", "hi", ""); return err },
 		func() error { _, err := c.ListMessages(ctx, conv); return err },
-		func() error { return c.UpdateConversation(ctx, conv, "Ann", "") },
 		func() error { _, err := c.ListAvailableWorkers(ctx, ws, s.QueueSID()); return err },
 		func() error { _, err := c.FindWorker(ctx, ws, "ann@example.com"); return err },
 		func() error { _, _, err := c.FetchWorker(ctx, ws, sid); return err },

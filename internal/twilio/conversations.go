@@ -2,6 +2,7 @@ package twilio
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	twiliogo "github.com/twilio/twilio-go"
@@ -59,13 +60,12 @@ func (c *Client) ListParticipants(ctx context.Context, conversationSID string) (
 // AddParticipant adds the chat user identity (a worker) to a conversation.
 // attributes may be empty.
 //
-// A create is not retried after a 5xx or a timeout, because the first
-// attempt may have succeeded. Adding is idempotent by nature: retrying
-// after such a failure returns ErrParticipantExists if the first attempt
-// went through, which callers treat as success; ListParticipants tells
-// the same before adding.
+// It is retried like a read, even after a 5xx or no answer: Twilio
+// refuses a second participant with one identity, so a retry after an
+// attempt that went through fails with ErrParticipantExists, which
+// callers take as success.
 func (c *Client) AddParticipant(ctx context.Context, conversationSID, identity, attributes string) (Participant, error) {
-	p, err := call(ctx, c, create, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationParticipant, error) {
+	p, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationParticipant, error) {
 		params := (&conv.CreateConversationParticipantParams{}).SetIdentity(identity)
 		if attributes != "" {
 			params.SetAttributes(attributes)
@@ -106,9 +106,9 @@ func (c *Client) UpdateParticipantAttributes(ctx context.Context, conversationSI
 // PostMessage adds a message to a conversation. An empty author posts as
 // "system"; empty attributes are left unset.
 //
-// It is not retried after a 5xx or a timeout, because a retry could post
-// the message twice. A caller that must not lose it can ListMessages and
-// look for it (e.g. by a marker in attributesJSON) before posting again.
+// It is retried after a 429 only: a retry after a 5xx or no answer could
+// post the message twice. Such a failure wraps ErrUnclear; PostMessageOnce
+// looks before posting again.
 func (c *Client) PostMessage(ctx context.Context, conversationSID, author, body, attributesJSON string) (Message, error) {
 	m, err := call(ctx, c, create, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationMessage, error) {
 		params := (&conv.CreateConversationMessageParams{}).SetBody(body)
@@ -126,6 +126,32 @@ func (c *Client) PostMessage(ctx context.Context, conversationSID, author, body,
 	return message(m), nil
 }
 
+// PostMessageOnce is PostMessage for a message that mine recognises in
+// the conversation (by a marker in attributesJSON, say). After a failure
+// that wraps ErrUnclear it lists the messages: if one is mine, the post
+// went through and that message is returned; otherwise it posts again,
+// up to four posts in all.
+func (c *Client) PostMessageOnce(ctx context.Context, conversationSID, author, body, attributesJSON string, mine func(Message) bool) (Message, error) {
+	var err error
+	for range maxAttempts {
+		var m Message
+		m, err = c.PostMessage(ctx, conversationSID, author, body, attributesJSON)
+		if err == nil || !errors.Is(err, ErrUnclear) || ctx.Err() != nil {
+			return m, err
+		}
+		ms, lerr := c.ListMessages(ctx, conversationSID)
+		if lerr != nil {
+			return Message{}, err
+		}
+		for _, m := range ms {
+			if mine(m) {
+				return m, nil
+			}
+		}
+	}
+	return Message{}, err
+}
+
 // ListMessages returns a conversation's messages, oldest first.
 func (c *Client) ListMessages(ctx context.Context, conversationSID string) ([]Message, error) {
 	ms, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) ([]conv.ConversationsV1ConversationMessage, error) {
@@ -140,28 +166,6 @@ func (c *Client) ListMessages(ctx context.Context, conversationSID string) ([]Me
 		out[i] = message(&ms[i])
 	}
 	return out, nil
-}
-
-// UpdateConversation sets a conversation's friendly name and attributes;
-// an empty argument leaves that field as it is.
-func (c *Client) UpdateConversation(ctx context.Context, conversationSID, friendlyName, attributes string) error {
-	if friendlyName == "" && attributes == "" {
-		return nil
-	}
-	_, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*conv.ConversationsV1Conversation, error) {
-		params := &conv.UpdateConversationParams{}
-		if friendlyName != "" {
-			params.SetFriendlyName(friendlyName)
-		}
-		if attributes != "" {
-			params.SetAttributes(attributes)
-		}
-		return rc.ConversationsV1.UpdateConversation(conversationSID, params)
-	})
-	if err != nil {
-		return wrap("update conversation "+conversationSID, err)
-	}
-	return nil
 }
 
 func participant(p *conv.ConversationsV1ConversationParticipant) Participant {

@@ -17,18 +17,25 @@ const (
 )
 
 var (
-	// ErrNotFound: the conversation, participant or worker does not exist
-	// (HTTP 404, code 20404).
+	// ErrNotFound is returned when the conversation, participant or worker
+	// does not exist (HTTP 404, code 20404).
 	ErrNotFound = errors.New("twilio: not found")
-	// ErrParticipantExists: the identity is already a participant of the
-	// conversation (HTTP 409, code 50433). Adding a worker twice is
-	// harmless, so callers usually treat it as success.
+	// ErrParticipantExists is returned when the identity is already a
+	// participant of the conversation (HTTP 409, code 50433). Adding a
+	// worker twice is harmless, so callers usually treat it as success.
 	ErrParticipantExists = errors.New("twilio: participant already exists")
-	// ErrPreconditionFailed: a worker's ETag no longer matches If-Match
-	// (HTTP 412, code 20412); re-fetch, merge and try again.
+	// ErrPreconditionFailed is returned when a worker's ETag no longer
+	// matches If-Match (HTTP 412, code 20412); re-fetch, merge and try
+	// again.
 	ErrPreconditionFailed = errors.New("twilio: precondition failed")
-	// ErrWorkerNotFound: no worker has the friendly name looked up.
+	// ErrWorkerNotFound is returned when no worker has the friendly name
+	// looked up.
 	ErrWorkerNotFound = errors.New("twilio: worker not found")
+	// ErrUnclear is wrapped by the error of a PostMessage that may have
+	// posted nonetheless: no answer came, Twilio answered 5xx, or its
+	// success could not be read. A 4xx is a clear refusal and does not
+	// wrap it.
+	ErrUnclear = errors.New("twilio: outcome unclear")
 )
 
 // wrap names the operation and adds the sentinel matching a Twilio error,

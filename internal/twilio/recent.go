@@ -25,5 +25,3 @@ func (c *Client) RecentMessages(ctx context.Context, conversationSID string, n i
 	slices.Reverse(out)
 	return out, nil
 }
-
-func Unclear(err error) bool { return false }

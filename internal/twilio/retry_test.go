@@ -65,3 +65,30 @@ func TestRetryable(t *testing.T) {
 		}
 	}
 }
+
+func TestUnclear(t *testing.T) {
+	rest := func(status int) error { return &client.TwilioRestError{Status: status, Code: 20000 + status} }
+	tests := []struct {
+		name   string
+		status int
+		err    error
+		want   bool
+	}{
+		{"connection refused", 0, &url.Error{Op: "Post", URL: "https://x", Err: errors.New("connection refused")}, true},
+		{"timeout", 0, &url.Error{Op: "Post", URL: "https://x", Err: context.DeadlineExceeded}, true},
+		{"500", 500, rest(500), true},
+		{"503", 503, rest(503), true},
+		{"502 with an unreadable body", 502, errors.New("error decoding the response for an HTTP error code: 502"), true},
+		{"201 with an unreadable body", 201, errors.New("unexpected EOF"), true},
+		{"400", 400, rest(400), false},
+		{"404", 404, rest(404), false},
+		{"409", 409, rest(409), false},
+		{"429", 429, rest(429), false},
+		{"not sent: bad parameters", 0, errors.New("required parameter missing"), false},
+	}
+	for _, tt := range tests {
+		if got := unclear(tt.status, tt.err); got != tt.want {
+			t.Errorf("%s: unclear(%d, %v) = %v, want %v", tt.name, tt.status, tt.err, got, tt.want)
+		}
+	}
+}

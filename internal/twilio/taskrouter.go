@@ -46,8 +46,13 @@ func (c *Client) ListAvailableWorkers(ctx context.Context, workspace, queue stri
 }
 
 // FindWorker returns the worker whose friendly name is identity, compared
-// without case as TaskRouter does, or ErrWorkerNotFound.
+// without case as TaskRouter does, or ErrWorkerNotFound. An identity
+// longer than a friendly name can be is not looked up: whatever a
+// customer typed, the answer is ErrWorkerNotFound, not a refused request.
 func (c *Client) FindWorker(ctx context.Context, workspace, identity string) (Worker, error) {
+	if Chars(identity) > MaxWorkerFriendlyName {
+		return Worker{}, ErrWorkerNotFound
+	}
 	ws, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) ([]tr.TaskrouterV1Worker, error) {
 		return rc.TaskrouterV1.ListWorker(workspace,
 			(&tr.ListWorkerParams{}).SetFriendlyName(identity).SetPageSize(workerPageSize))

@@ -7,17 +7,48 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 const (
 	conversationsHost = "conversations.twilio.com"
 	conversationsBase = "https://" + conversationsHost + "/v1/Conversations/"
 
-	// Attribute size limits (twilio.md §3.6).
+	// Size limits, at their largest reading (a KB of 1024 bytes): the
+	// client stays under the smallest (internal/twilio's limits.go).
+	// https://www.twilio.com/docs/conversations/conversations-limits
 	maxConversationAttributes = 16 << 10
 	maxParticipantAttributes  = 4 << 10
-	maxMessageAttributes      = 16 << 10
+	maxMessageAttributes      = 4 << 10
+	maxFriendlyName           = 256      // characters
+	maxBodyNonChat            = 1600     // characters, to SMS and WhatsApp
+	maxBodyChat               = 32 << 10 // bytes
 )
+
+// checkFriendlyName refuses a friendly_name over Twilio's limit.
+func checkFriendlyName(name string) *apiError {
+	if n := utf8.RuneCountInString(name); n > maxFriendlyName {
+		return errInvalid("FriendlyName has " + strconv.Itoa(n) + " characters, more than " + strconv.Itoa(maxFriendlyName))
+	}
+	return nil
+}
+
+// checkBody refuses a message created through REST whose body is over the
+// limit of the conversation's channels.
+func (c *conversationState) checkBody(body string) *apiError {
+	if len(body) > maxBodyChat {
+		return errInvalid("Body exceeds " + strconv.Itoa(maxBodyChat) + " bytes")
+	}
+	for _, p := range c.participants {
+		if p.Binding != nil {
+			if n := utf8.RuneCountInString(body); n > maxBodyNonChat {
+				return errInvalid("Body has " + strconv.Itoa(n) + " characters, more than the " + strconv.Itoa(maxBodyNonChat) + " an SMS or WhatsApp participant takes")
+			}
+			break
+		}
+	}
+	return nil
+}
 
 // Conversation is a conversation's state.
 type Conversation struct {
@@ -416,6 +447,9 @@ func (f *Fake) updateConversation(w http.ResponseWriter, r *http.Request) {
 			return nil, errInvalid("State must be active, inactive or closed")
 		}
 		if form.Has("FriendlyName") {
+			if e := checkFriendlyName(form.Get("FriendlyName")); e != nil {
+				return nil, e
+			}
 			c.FriendlyName = form.Get("FriendlyName")
 		}
 		c.DateUpdated = time.Now()
@@ -493,6 +527,9 @@ func (f *Fake) listMessages(w http.ResponseWriter, r *http.Request) {
 func (f *Fake) createMessage(w http.ResponseWriter, r *http.Request) {
 	form := r.PostForm
 	f.inConversation(w, r, http.StatusCreated, func(c *conversationState) (any, *apiError) {
+		if e := c.checkBody(form.Get("Body")); e != nil {
+			return nil, e
+		}
 		m, e := f.insertMessage(c, form.Get("Author"), form.Get("Body"), form.Get("Attributes"))
 		if e != nil {
 			return nil, e

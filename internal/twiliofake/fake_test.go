@@ -149,9 +149,11 @@ func TestErrors(t *testing.T) {
 	s := twiliofake.NewServer(twiliofake.Config{})
 	t.Cleanup(s.Close)
 	convSID := s.AddConversation("", "")
-	if _, err := s.CustomerTexts(context.Background(), "+15550001111", "+15559990000", "hi"); err != nil {
+	sms, err := s.CustomerTexts(context.Background(), "+15550001111", "+15559990000", "hi")
+	if err != nil {
 		t.Fatal(err)
 	}
+	smsMessages := "/v1/Conversations/" + sms.ConversationSID + "/Messages"
 	wk := s.AddWorker("ann@example.com", true, nil)
 	ws := "/v1/Workspaces/" + s.WorkspaceSID()
 
@@ -186,7 +188,12 @@ func TestErrors(t *testing.T) {
 		{"worker create", "POST", ws + "/Workers", url.Values{"FriendlyName": {"bob"}}, false, 400, 20001, "POST " + ws + "/Workers"},
 		{"customer participant", "POST", conv + "/Participants",
 			url.Values{"MessagingBinding.Address": {"+15550003333"}}, false, 400, 20001, "MessagingBinding.Address"},
-		{"message order", "GET", conv + "/Messages?Order=desc", nil, false, 400, 20001, "Order"},
+		{"message order", "GET", conv + "/Messages?Order=up", nil, false, 400, 20001, "Order"},
+		{"message attributes too long", "POST", conv + "/Messages",
+			url.Values{"Attributes": {`{"x":"` + strings.Repeat("x", 4096) + `"}`}}, false, 400, 20001, ""},
+		{"friendly name update too long", "POST", conv, url.Values{"FriendlyName": {strings.Repeat("a", 257)}}, false, 400, 20001, ""},
+		{"1,600 characters to SMS", "POST", smsMessages, url.Values{"Body": {strings.Repeat("é", 1600)}}, false, 0, 0, ""},
+		{"body too long for SMS", "POST", smsMessages, url.Values{"Body": {strings.Repeat("a", 1601)}}, false, 400, 20001, ""},
 		{"unique name", "POST", conv, url.Values{"UniqueName": {"x"}}, false, 400, 20001, "UniqueName"},
 		{"worker expression", "GET", ws + "/Workers?TargetWorkersExpression=1==1", nil, false, 400, 20001, "TargetWorkersExpression"},
 		{"worker activity", "POST", ws + "/Workers/" + wk, url.Values{"ActivitySid": {"WA1"}}, false, 400, 20001, "ActivitySid"},

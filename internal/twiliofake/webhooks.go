@@ -186,6 +186,8 @@ func (f *Fake) autocreate(ctx context.Context, from, to, body string) (TextResul
 	friendly, attrs := "", "{}"
 	if v, ok, bad := stringMod(mods, "friendly_name"); bad {
 		return f.rejectMod(params, "friendly_name is not a string")
+	} else if e := checkFriendlyName(v); e != nil {
+		return f.rejectMod(params, "friendly_name: "+e.msg)
 	} else if ok {
 		friendly = v
 	}

@@ -338,6 +338,43 @@ func TestConversationAddRejected(t *testing.T) {
 	}
 }
 
+// TestConversationAddNameLimit: a friendly_name over 256 characters is an
+// invalid modification, which drops the conversation.
+func TestConversationAddNameLimit(t *testing.T) {
+	tests := []struct {
+		name         string
+		friendly     string
+		wantRejected bool
+	}{
+		{"256 characters", strings.Repeat("é", 256), false},
+		{"257 characters", strings.Repeat("é", 257), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := twiliofake.NewServer(twiliofake.Config{})
+			t.Cleanup(s.Close)
+			answer, _ := json.Marshal(map[string]string{"friendly_name": tt.friendly})
+			a := newApp(t, s.AuthToken(), func(string, url.Values) (int, string) { return 200, string(answer) })
+			s.SetWebhooks(twiliofake.Webhooks{PreWebhookURL: a.url("/pre"), Filters: []string{"onConversationAdd"}})
+
+			res, err := s.CustomerTexts(context.Background(), "+15550001111", "+15559990000", "hi")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Rejected != tt.wantRejected {
+				t.Fatalf("rejected = %v, want %v: %+v", res.Rejected, tt.wantRejected, s.Rejections())
+			}
+			if !tt.wantRejected {
+				if c, _ := s.Conversation(res.ConversationSID); c.FriendlyName != tt.friendly {
+					t.Errorf("friendly name %q", c.FriendlyName)
+				}
+			} else if cs := s.Conversations(); len(cs) != 0 {
+				t.Errorf("conversations = %d, want none", len(cs))
+			}
+		})
+	}
+}
+
 func TestWhatsAppAndFilters(t *testing.T) {
 	s := twiliofake.NewServer(twiliofake.Config{})
 	t.Cleanup(s.Close)

@@ -67,6 +67,8 @@ func (v *Verifier) Wrap(next http.Handler) http.Handler {
 	})
 }
 
+// Reasons a delivery is rejected. Their text is the body of the 403,
+// read by whoever configured the webhook, hence no package prefix.
 var (
 	errMissingSignature = errors.New("missing X-Twilio-Signature")
 	errBadSignature     = errors.New("invalid X-Twilio-Signature")

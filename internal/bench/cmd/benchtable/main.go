@@ -106,7 +106,8 @@ func run(quick bool, bench string, strapiLatency, twilioLatency time.Duration, o
 	return nil
 }
 
-func goTool() string { return filepath.Join(runtime.GOROOT(), "bin", "go") }
+// goTool is the go command on PATH: the one benchtable was run with.
+func goTool() string { return "go" }
 
 func moduleRoot() (string, error) {
 	out, err := exec.Command(goTool(), "env", "GOMOD").Output()

@@ -318,7 +318,7 @@ func (r *report) memory(t *strings.Builder) []target {
 
 func (r *report) sync(t *strings.Builder) []target {
 	t.WriteString("## 6. Full sync (`experthub sync`: Strapi stub → Firestore emulator)\n\n")
-	fmt.Fprintf(t, "The stub answers every page after the injected %v, as a real Strapi on SQLite does (strapi.md §7).\n\n", r.strapiLatency)
+	fmt.Fprintf(t, "The stub answers every page after the injected %v, close to a real Strapi 5 on SQLite, measured at about 20 ms a page of 100 customers with `populate=channels`.\n\n", r.strapiLatency)
 	t.WriteString("| Customers | wall time | throughput | Strapi pages | peak RSS of the process |\n|--:|--:|--:|--:|--:|\n")
 	ns := []int{1000}
 	if !r.quick {
@@ -453,11 +453,13 @@ func joinInts(ns []int) string {
 const header = `# Benchmarks
 
 Expert Hub measured side by side with the seed tutorial's way of doing the
-same work (docs: /work/shared/seed; its crm.js logs in to Strapi and
-downloads the whole customer list on every CRM callback and every webhook,
-and its pre-event makes its Twilio calls one after another). Every ratio
-below compares two numbers from the same run. This file is generated:
-re-run the command below to refresh it; the method is at the end.
+same work (Twilio's blog post "Build a Smart Clienteling Mobile App Using a
+Bot and Twilio Frontline", code in the teresan/twilio-frontline-expert-hub
+repository; its crm.js logs in to Strapi and downloads the whole customer
+list on every CRM callback and every webhook, and its pre-event makes its
+Twilio calls one after another). Every ratio below compares two numbers
+from the same run. This file is generated: re-run the command below to
+refresh it; the method is at the end.
 
 `
 

@@ -1,0 +1,39 @@
+package httpjson_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/experthub/experthub/internal/httpjson"
+)
+
+func TestWrite(t *testing.T) {
+	tests := []struct {
+		name       string
+		write      func(http.ResponseWriter)
+		wantStatus int
+		wantBody   string
+	}{
+		{"object", func(w http.ResponseWriter) { httpjson.Write(w, http.StatusOK, map[string]int{"n": 1}) },
+			http.StatusOK, `{"n":1}`},
+		{"empty object", func(w http.ResponseWriter) { httpjson.Write(w, http.StatusOK, struct{}{}) },
+			http.StatusOK, `{}`},
+		{"error", func(w http.ResponseWriter) { httpjson.Error(w, http.StatusBadRequest, `bad "x"`) },
+			http.StatusBadRequest, `{"error":"bad \"x\""}`},
+		{"unencodable", func(w http.ResponseWriter) { httpjson.Write(w, http.StatusOK, func() {}) },
+			http.StatusInternalServerError, `{"error":"internal error"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			tt.write(rec)
+			if rec.Code != tt.wantStatus || rec.Body.String() != tt.wantBody {
+				t.Errorf("got %d %q, want %d %q", rec.Code, rec.Body.String(), tt.wantStatus, tt.wantBody)
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+		})
+	}
+}
