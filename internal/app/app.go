@@ -40,9 +40,10 @@ type App struct {
 	Config    *config.Config
 	Store     crm.Store
 	Customers *crm.Service
-	// Assignments records who takes which conversation; nil without
-	// Twilio credentials.
+	// Assignments records who takes which conversation, and Queue
+	// carries conversation work; both nil without Twilio credentials.
 	Assignments conversation.Assignments
+	Queue       work.Queue
 
 	// The CRM: nil without one configured.
 	source   crm.Source
@@ -151,19 +152,17 @@ func (a *App) buildFlow(o options) {
 	if o.ledger != nil {
 		deps.Ledger = o.ledger(deps.Ledger)
 	}
-	a.Assignments = deps.Assignments
 	// The local queue delivers to the Flow's consumer, which needs the
 	// queue built first: consume reaches the Flow through a variable.
 	var consume http.Handler
-	deps.Queue = a.buildQueue(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { consume.ServeHTTP(w, r) }))
+	a.Queue = a.buildQueue(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { consume.ServeHTTP(w, r) }))
+	a.Assignments, deps.Queue = deps.Assignments, a.Queue
 	flow := conversation.New(conversation.Config{
 		Workspace:      cfg.Workspace,
 		PoolQueue:      cfg.PoolQueue,
 		FallbackWorker: cfg.FallbackWorker,
 		WelcomeMessage: cfg.WelcomeMessage,
 		Returning:      cfg.ReturningCustomer,
-		// A delivery cannot act past its handler deadline, so a retry
-		// after it may safely take over.
 		Lease:     cfg.HandlerTimeout,
 		WorkDelay: cfg.WorkDelay,
 		MaxAge:    cfg.WorkMaxAge,

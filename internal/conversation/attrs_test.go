@@ -2,7 +2,6 @@ package conversation
 
 import (
 	"encoding/json"
-	"github.com/experthub/experthub/internal/twilio"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -10,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/experthub/experthub/internal/twilio"
 )
 
 func TestParseObject(t *testing.T) {

@@ -77,13 +77,22 @@ func (f *Flow) turn(ctx context.Context, m inbound) error {
 		if err != nil {
 			return err
 		}
+		pending := h.pending(m.message)
 		if h.hasWorker() {
-			return nil // a worker has the conversation: the bot is silent
+			// A worker has the conversation: the bot is silent, but for
+			// the answer to the message whose claim brought them in.
+			for _, msg := range pending {
+				if in.claimed && in.claim.Claimant == turnKey(msg.SID) {
+					_, err := f.answer(ctx, m.conversation, msg, &h, &in)
+					return err
+				}
+			}
+			return nil
 		}
 		if err := f.keepPromise(ctx, m.conversation, m.message, &h); err != nil {
 			return err
 		}
-		for _, msg := range h.pending(m.message) {
+		for _, msg := range pending {
 			joined, err := f.answer(ctx, m.conversation, msg, &h, &in)
 			if err != nil || joined {
 				return err

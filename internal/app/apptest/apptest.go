@@ -280,6 +280,22 @@ func (h *Harness) Close() {
 	})
 }
 
+// WaitWork waits until the App's in-process queue of conversation work
+// has delivered every task it holds (retries included), or fails the
+// test after a minute.
+func (h *Harness) WaitWork(t testing.TB) {
+	t.Helper()
+	q, ok := h.App.Queue.(interface{ WaitIdle(context.Context) error })
+	if !ok {
+		t.Fatalf("apptest: the App's queue (%T) is not in-process", h.App.Queue)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := q.WaitIdle(ctx); err != nil {
+		t.Fatalf("apptest: conversation work still queued: %v", err)
+	}
+}
+
 // URL is the named function's URL, which Twilio signs.
 func (h *Harness) URL(name string) string { return h.Config.PublicURL(name) }
 
