@@ -26,9 +26,9 @@ import (
 const publicBase = "https://europe-west1-expert-hub-test.cloudfunctions.net"
 
 // twilioFacing are the functions Twilio calls: every function but sync,
-// which Strapi and Cloud Scheduler call.
+// which Strapi and Cloud Scheduler call, and work, which the queue calls.
 func twilioFacing() []string {
-	return slices.DeleteFunc(slices.Clone(app.Functions), func(name string) bool { return name == "sync" })
+	return slices.DeleteFunc(slices.Clone(app.Functions), func(name string) bool { return name == "sync" || name == "work" })
 }
 
 // validParams is a realistic request of each Twilio-facing function.
