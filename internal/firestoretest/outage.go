@@ -1,16 +1,11 @@
 package firestoretest
 
 import (
-	"context"
 	"io"
 	"net"
 	"os"
 	"sync"
 	"testing"
-
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 // Outage stands between clients and the emulator and can cut them off:
@@ -45,17 +40,9 @@ func NewOutage(t testing.TB) *Outage {
 	return o
 }
 
-// Option makes a client connect through the Outage (with the emulator's
-// credentials, as the client library sets them).
-func (o *Outage) Option() option.ClientOption {
-	conn, err := grpc.NewClient(o.ln.Addr().String(),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(emulatorCreds{}))
-	if err != nil {
-		panic(err) // only for a malformed address, which a listener's is not
-	}
-	return option.WithGRPCConn(conn)
-}
+// Addr is the Outage's address: set FIRESTORE_EMULATOR_HOST to it for
+// the clients that should go through it.
+func (o *Outage) Addr() string { return o.ln.Addr().String() }
 
 // Down cuts every connection and refuses new ones.
 func (o *Outage) Down() {
@@ -111,12 +98,3 @@ func (o *Outage) relay(c net.Conn) {
 	_, _ = io.Copy(c, up)
 	_ = c.Close()
 }
-
-// emulatorCreds is what the client library sends the emulator.
-type emulatorCreds struct{}
-
-func (emulatorCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer owner"}, nil
-}
-
-func (emulatorCreds) RequireTransportSecurity() bool { return false }

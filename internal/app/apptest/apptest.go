@@ -27,9 +27,11 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/app"
+	"github.com/experthub/experthub/internal/cloudtasksfake"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/crm/crmtest"
+	"github.com/experthub/experthub/internal/dispatch"
 	"github.com/experthub/experthub/internal/firestoretest"
 	"github.com/experthub/experthub/internal/fsstore"
 	"github.com/experthub/experthub/internal/logging"
@@ -101,11 +103,30 @@ type Options struct {
 	// WrapLedger, when set, wraps the conversation flow's ledger
 	// (app.WrapLedger).
 	WrapLedger func(conversation.Ledger) conversation.Ledger
+	// Instances is how many Apps serve the functions, as Cloud Run runs
+	// instances of them: they share the fake Twilio, the Firestore
+	// project and the Cloud Tasks fake, and Server hands each request to
+	// the next live one. More than one needs the Firestore store and
+	// CloudTasks. 0 means 1.
+	Instances int
+	// CloudTasks carries conversation work through a Cloud Tasks fake
+	// (Harness.Tasks) instead of the in-process queue, as deployed.
+	CloudTasks bool
+	// TasksRetry is the Cloud Tasks fake's retry configuration; zero:
+	// quick retries (100 ms to 1 s), for as long as the work may live.
+	TasksRetry dispatch.RetryConfig
 }
+
+// TasksServiceAccount is the identity of the Cloud Tasks fake's tokens.
+const TasksServiceAccount = "expert-hub-tasks@expert-hub-test.iam.gserviceaccount.com"
 
 // Harness is a running Expert Hub with its fakes.
 type Harness struct {
-	App    *app.App
+	// App is the first instance; Apps all of them.
+	App  *app.App
+	Apps []*app.App
+	// Tasks is the Cloud Tasks fake; nil without Options.CloudTasks.
+	Tasks  *cloudtasksfake.Fake
 	Config *config.Config
 	Twilio *twiliofake.Server
 	Strapi *strapitest.Server // nil without Options.StrapiVersion
@@ -119,6 +140,9 @@ type Harness struct {
 
 	t         testing.TB
 	closeOnce sync.Once
+	next      atomic.Uint64
+	mu        sync.Mutex
+	stopped   map[int]bool
 }
 
 // New builds and starts an Expert Hub; everything stops when t ends, or
@@ -130,11 +154,11 @@ func New(t testing.TB, opts Options) *Harness {
 
 	// The server comes first, its URL being the App's public one; the
 	// App is built before any webhook can call it.
-	var built atomic.Pointer[app.App]
+	var built atomic.Bool
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a := built.Load()
-		if a == nil {
-			http.Error(w, "apptest: the App is not built", http.StatusServiceUnavailable)
+		a := h.pick()
+		if !built.Load() || a == nil {
+			http.Error(w, "apptest: no App is serving", http.StatusServiceUnavailable)
 			return
 		}
 		name := strings.Trim(r.URL.Path, "/")
@@ -168,6 +192,13 @@ func New(t testing.TB, opts Options) *Harness {
 			"STRAPI_WEBHOOK_SECRET":          WebhookSecret,
 			"SYNC_SCHEDULER_SERVICE_ACCOUNT": SchedulerAccount,
 		})
+	}
+	instances := max(opts.Instances, 1)
+	if instances > 1 && (opts.Store != Firestore || !opts.CloudTasks) {
+		t.Fatalf("apptest: %d instances need the Firestore store and Cloud Tasks", instances)
+	}
+	if opts.CloudTasks {
+		h.startTasks(t, env, opts.TasksRetry)
 	}
 	seed := false
 	switch opts.Store {
@@ -217,12 +248,15 @@ func New(t testing.TB, opts Options) *Harness {
 	if opts.WrapLedger != nil {
 		appOpts = append(appOpts, app.WrapLedger(opts.WrapLedger))
 	}
-	a, err := app.New(context.Background(), cfg, logging.New(out, level), appOpts...)
-	if err != nil {
-		t.Fatalf("apptest: app.New: %v", err)
+	for range instances {
+		a, err := app.New(context.Background(), cfg, logging.New(out, level), appOpts...)
+		if err != nil {
+			t.Fatalf("apptest: app.New: %v", err)
+		}
+		h.Apps = append(h.Apps, a)
 	}
-	h.App = a
-	built.Store(a)
+	h.App = h.Apps[0]
+	built.Store(true)
 
 	filters := opts.Filters
 	if filters == nil {
@@ -261,13 +295,19 @@ func seedFirestore(t testing.TB, cfg *config.Config) {
 // App holds. It is safe to call more than once.
 func (h *Harness) Close() {
 	h.closeOnce.Do(func() {
-		// The server first: it waits for the requests in flight, which
-		// may still use the App and the fakes.
+		// The queue first, then the server: it waits for the requests in
+		// flight, which may still use the App and the fakes.
+		if h.Tasks != nil {
+			h.Tasks.Close()
+		}
 		if h.Server != nil {
 			h.Server.Close()
 		}
-		if h.App != nil {
-			if err := h.App.Close(); err != nil {
+		for i, a := range h.Apps {
+			if h.isStopped(i) {
+				continue
+			}
+			if err := a.Close(); err != nil {
 				h.t.Errorf("apptest: close: %v", err)
 			}
 		}
@@ -280,20 +320,93 @@ func (h *Harness) Close() {
 	})
 }
 
-// WaitWork waits until the App's in-process queue of conversation work
-// has delivered every task it holds (retries included), or fails the
-// test after a minute.
+// WaitWork waits until the queue of conversation work (the Cloud Tasks
+// fake, or each App's in-process queue) has delivered every task it
+// holds, retries included, or fails the test after five minutes.
 func (h *Harness) WaitWork(t testing.TB) {
 	t.Helper()
-	q, ok := h.App.Queue.(interface{ WaitIdle(context.Context) error })
-	if !ok {
-		t.Fatalf("apptest: the App's queue (%T) is not in-process", h.App.Queue)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := q.WaitIdle(ctx); err != nil {
-		t.Fatalf("apptest: conversation work still queued: %v", err)
+	type idler interface{ WaitIdle(context.Context) error }
+	var queues []idler
+	if h.Tasks != nil {
+		queues = append(queues, h.Tasks)
+	} else {
+		for _, a := range h.Apps {
+			q, ok := a.Queue.(idler)
+			if !ok {
+				t.Fatalf("apptest: the App's queue (%T) is not in-process", a.Queue)
+			}
+			queues = append(queues, q)
+		}
 	}
+	for _, q := range queues {
+		if err := q.WaitIdle(ctx); err != nil {
+			t.Fatalf("apptest: conversation work still queued: %v", err)
+		}
+	}
+}
+
+// Stop takes instance i out of service, as Cloud Run does with an
+// instance that died: the next requests go to the others, and its App
+// is closed.
+func (h *Harness) Stop(i int) {
+	h.mu.Lock()
+	if h.stopped == nil {
+		h.stopped = map[int]bool{}
+	}
+	was := h.stopped[i]
+	h.stopped[i] = true
+	h.mu.Unlock()
+	if !was {
+		_ = h.Apps[i].Close()
+	}
+}
+
+func (h *Harness) isStopped(i int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.stopped[i]
+}
+
+// pick returns the App to serve the next request: the instances take
+// turns, skipping stopped ones.
+func (h *Harness) pick() *app.App {
+	n := uint64(len(h.Apps))
+	for range n {
+		i := int(h.next.Add(1) % n)
+		if !h.isStopped(i) {
+			return h.Apps[i]
+		}
+	}
+	return nil
+}
+
+// startTasks starts the Cloud Tasks fake and points env at it, with the
+// deployed queue's limits and quick retries unless retry says otherwise.
+func (h *Harness) startTasks(t testing.TB, env config.Env, retry dispatch.RetryConfig) {
+	t.Helper()
+	if retry == (dispatch.RetryConfig{}) {
+		retry = dispatch.RetryConfig{MaxAttempts: -1, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, MaxDoublings: 4}
+	}
+	f, err := cloudtasksfake.Start(context.Background(), cloudtasksfake.Options{
+		Queues: []cloudtasksfake.Queue{{
+			Name:  cloudtasksfake.DefaultQueue,
+			Retry: retry,
+			Rate:  dispatch.RateLimits{MaxDispatchesPerSecond: 50, MaxConcurrentDispatches: 20},
+		}},
+		RequireOIDC: true,
+	})
+	if err != nil {
+		t.Fatalf("apptest: Cloud Tasks fake: %v", err)
+	}
+	h.Tasks = f
+	maps.Copy(env, config.Env{
+		"WORK_QUEUE":             cloudtasksfake.DefaultQueue,
+		"WORK_SERVICE_ACCOUNT":   TasksServiceAccount,
+		cloudtasksfake.EnvHost:   f.Addr(),
+		cloudtasksfake.EnvSecret: f.Secret(),
+	})
 }
 
 // URL is the named function's URL, which Twilio signs.
