@@ -153,6 +153,19 @@ func (f *Fake) Messages(conversationSID string) []Message {
 	return out
 }
 
+// DeleteConversation deletes a conversation, as a Console user or another
+// system may: every later request about it gets 404.
+func (f *Fake) DeleteConversation(sid string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.convs[sid]; !ok {
+		return false
+	}
+	delete(f.convs, sid)
+	f.convOrder = slices.DeleteFunc(f.convOrder, func(s string) bool { return s == sid })
+	return true
+}
+
 // AddConversation creates an active conversation directly, without
 // webhooks, and returns its SID.
 func (f *Fake) AddConversation(friendlyName, attributes string) string {

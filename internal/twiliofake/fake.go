@@ -89,6 +89,7 @@ type Fake struct {
 	activities  []activity
 	latency     time.Duration
 	faults      []*fault
+	outage      int // status every REST request gets; 0: none
 	requests    []Request
 	hooks       Webhooks
 	deliveries  []Delivery
@@ -269,9 +270,20 @@ func (f *Fake) HangNext(method, pathPrefix string) {
 	f.faults = append(f.faults, &fault{method: method, prefix: pathPrefix, hang: true})
 }
 
+// SetOutage makes every REST request fail with status (and a Twilio error
+// body) until SetOutage(0): Twilio's API down, as in an incident.
+func (f *Fake) SetOutage(status int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.outage = status
+}
+
 func (f *Fake) takeFault(r *http.Request) *fault {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.outage != 0 {
+		return &fault{status: f.outage}
+	}
 	for i, ft := range f.faults {
 		if ft.matches(r) {
 			f.faults = slices.Delete(f.faults, i, i+1)
