@@ -1,0 +1,216 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/experthub/experthub/internal/app/apptest"
+	"github.com/experthub/experthub/internal/bot"
+	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/conversation"
+	"github.com/experthub/experthub/internal/firestoretest"
+	"github.com/experthub/experthub/internal/ledger"
+)
+
+// agentBurst has n customers say AGENT at once, each from a number of
+// their own, and returns their conversations.
+func agentBurst(t *testing.T, h *apptest.Harness, n int) []string {
+	t.Helper()
+	convs := make([]string, n)
+	burst(t, n, func(i int) string {
+		res, err := h.Twilio.CustomerTexts(context.Background(), fmt.Sprintf("+1415555%04d", i), apptest.ProxyNumber, "AGENT")
+		convs[i] = res.ConversationSID
+		return errString(err, res)
+	})
+	return convs
+}
+
+// checkEveryoneServed checks that every conversation got one reply to its
+// AGENT and a worker of its own, and reports how many did.
+func checkEveryoneServed(t *testing.T, h *apptest.Harness, convs []string) {
+	t.Helper()
+	taken := map[string]string{}
+	served := 0
+	for i, conv := range convs {
+		ws := h.Workers(conv)
+		if len(ws) != 1 || replies(h, conv, "AGENT") != 1 {
+			t.Errorf("conversation %d: workers %v\n  %s", i, ws, strings.Join(h.Transcript(conv), "\n  "))
+			continue
+		}
+		if other, dup := taken[ws[0]]; dup {
+			t.Errorf("%s added to %s and %s", ws[0], other, conv)
+		}
+		taken[ws[0]] = conv
+		served++
+	}
+	t.Logf("%d conversations: %d served, %d distinct workers, %d jobs left to the queue, %d dead-lettered",
+		len(convs), served, len(taken), len(h.Logs.Lines("conversation work left to the queue")),
+		len(h.Logs.Lines("conversation work dead-lettered")))
+}
+
+// addPool adds n available workers to the pool queue.
+func addPool(h *apptest.Harness, n int) {
+	for i := range n {
+		h.Twilio.AddWorker(fmt.Sprintf("w%03d@example.com", i), true, nil, h.Twilio.QueueSID())
+	}
+}
+
+// TestBurstAcrossInstances: 200 customers say AGENT at once through three
+// instances sharing one Firestore database and the Cloud Tasks queue,
+// with 200 workers available: every customer gets one reply and a worker
+// of their own, whatever the webhooks' own attempts managed in time.
+func TestBurstAcrossInstances(t *testing.T) {
+	const n = 200
+	h := apptest.New(t, apptest.Options{Store: apptest.Firestore, Instances: 3, CloudTasks: true,
+		Env: config.Env{"WORK_DELAY": "2s"}, LogLevel: "info"})
+	addPool(h, n)
+	convs := agentBurst(t, h, n)
+	h.WaitWork(t)
+	checkEveryoneServed(t, h, convs)
+	if d := h.Tasks.Dropped(); len(d) != 0 {
+		t.Errorf("%d tasks dropped by the queue", len(d))
+	}
+	if lines := h.Logs.Lines("conversation work dead-lettered"); len(lines) != 0 {
+		t.Errorf("%d jobs dead-lettered: %v", len(lines), lines[0])
+	}
+}
+
+// TestTwilioOutageDuringBurst: Twilio's API answers 503 to everything for
+// a minute while customers write: the webhooks' attempts fail, and once
+// Twilio is back the queue completes every turn, with no duplicate.
+func TestTwilioOutageDuringBurst(t *testing.T) {
+	t.Parallel()
+	const n = 30
+	h := apptest.New(t, apptest.Options{Store: apptest.Firestore, Instances: 2, CloudTasks: true, LogLevel: "info"})
+	addPool(h, n)
+	h.Twilio.SetOutage(http.StatusServiceUnavailable)
+	convs := agentBurst(t, h, n)
+	answered(t, h.Twilio.Deliveries())
+	time.Sleep(time.Minute) // the outage: the queue keeps retrying meanwhile
+	h.Twilio.SetOutage(0)
+	h.WaitWork(t)
+	checkEveryoneServed(t, h, convs)
+	for _, conv := range convs {
+		if got := strings.Count(strings.Join(h.Transcript(conv), "\n"), bot.DefaultWelcome); got != 1 {
+			t.Errorf("%s: %d welcomes, want 1", conv, got)
+		}
+	}
+}
+
+// TestFirestoreOutageDuringBurst: Firestore is unreachable for 30 s while
+// customers write: what needs it (claims) fails and is retried by the
+// queue; once it is back every turn completes, with no duplicate.
+func TestFirestoreOutageDuringBurst(t *testing.T) {
+	const n = 30
+	outage := firestoretest.NewOutage(t)
+	t.Setenv(firestoretest.EnvHost, outage.Addr()) // the Apps' clients go through it
+	h := apptest.New(t, apptest.Options{Store: apptest.Firestore, Instances: 2, CloudTasks: true, LogLevel: "info"})
+	addPool(h, n)
+	outage.Down()
+	convs := agentBurst(t, h, n)
+	answered(t, h.Twilio.Deliveries())
+	time.Sleep(30 * time.Second)
+	outage.Up()
+	h.WaitWork(t)
+	checkEveryoneServed(t, h, convs)
+}
+
+// TestDeadLetter: a turn that can never complete — its conversation was
+// deleted before the work was done — ends in the dead letter, logged
+// once, and the queue stops retrying it.
+func TestDeadLetter(t *testing.T) {
+	t.Parallel()
+	h := apptest.New(t, apptest.Options{Store: apptest.Firestore, CloudTasks: true, Env: config.Env{"WORK_DELAY": "500ms"}})
+	addPool(h, 1)
+	conv := text(t, h, maria, "hi")
+	h.WaitWork(t)
+	h.Twilio.SetOutage(http.StatusServiceUnavailable)
+	text(t, h, maria, "AGENT")
+	h.Twilio.DeleteConversation(conv)
+	h.Twilio.SetOutage(0)
+	h.WaitWork(t)
+	lines := h.Logs.Lines("conversation work dead-lettered")
+	if len(lines) != 1 {
+		t.Fatalf("%d dead-letter lines, want 1", len(lines))
+	}
+	if l := lines[0]; l["severity"] != "ERROR" || l["conversation"] != conv || l["kind"] != "turn" {
+		t.Errorf("dead-letter line %v: want an ERROR naming the conversation and the kind of work", l)
+	}
+	if d := h.Tasks.Dropped(); len(d) != 0 {
+		t.Errorf("%d tasks exhausted their retries: a dead letter must end them", len(d))
+	}
+}
+
+// amnesia is a ledger that forgets every record on demand, as when the
+// store lost its data.
+type amnesia struct {
+	conversation.Ledger
+	mu        sync.Mutex
+	forgotten bool
+}
+
+func (l *amnesia) forget() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.forgotten = true
+}
+
+func (l *amnesia) Begin(ctx context.Context, key string, now time.Time, lease time.Duration) (ledger.Attempt, error) {
+	l.mu.Lock()
+	forgotten := l.forgotten
+	l.mu.Unlock()
+	if forgotten {
+		return ledger.Attempt{Key: key, Outcome: ledger.Fresh}, nil
+	}
+	return l.Ledger.Begin(ctx, key, now, lease)
+}
+
+// TestReplays: every webhook of a conversation replayed three times,
+// with the ledger's records and after they are lost, produces no second
+// welcome, reply or worker.
+func TestReplays(t *testing.T) {
+	for _, store := range apptest.Stores {
+		t.Run(string(store), func(t *testing.T) {
+			t.Parallel()
+			l := &amnesia{}
+			h := apptest.New(t, apptest.Options{Store: store, WrapLedger: func(inner conversation.Ledger) conversation.Ledger {
+				l.Ledger = inner
+				return l
+			}})
+			addPool(h, 2)
+			conv := text(t, h, maria, "hi")
+			text(t, h, maria, "AGENT")
+			h.WaitWork(t)
+			want := h.Transcript(conv)
+			wantWorkers := h.Workers(conv)
+			if len(want) != 5 || len(wantWorkers) != 1 {
+				t.Fatalf("conversation before the replays:\n  %s\nworkers %v", strings.Join(want, "\n  "), wantWorkers)
+			}
+			ds := h.Twilio.Deliveries()
+			for _, phase := range []string{"with records", "records lost"} {
+				if phase == "records lost" {
+					l.forget()
+				}
+				for range 3 {
+					for _, d := range ds {
+						if r := h.Twilio.Redeliver(context.Background(), d); r.Status/100 != 2 {
+							t.Errorf("%s: replay of %s %s: %d %s", phase, d.Target, d.EventType, r.Status, r.Body)
+						}
+					}
+				}
+				h.WaitWork(t)
+				if got := h.Transcript(conv); strings.Join(got, "\n") != strings.Join(want, "\n") {
+					t.Errorf("%s: after the replays:\n  %s\nwant\n  %s", phase, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+				}
+				if got := h.Workers(conv); len(got) != 1 || got[0] != wantWorkers[0] {
+					t.Errorf("%s: workers %v, want %v", phase, got, wantWorkers)
+				}
+			}
+		})
+	}
+}
