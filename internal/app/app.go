@@ -163,9 +163,9 @@ func (a *App) buildFlow(o options) {
 		FallbackWorker: cfg.FallbackWorker,
 		WelcomeMessage: cfg.WelcomeMessage,
 		Returning:      cfg.ReturningCustomer,
-		Lease:     cfg.HandlerTimeout,
-		WorkDelay: cfg.WorkDelay,
-		MaxAge:    cfg.WorkMaxAge,
+		Lease:          cfg.HandlerTimeout,
+		WorkDelay:      cfg.WorkDelay,
+		MaxAge:         cfg.WorkMaxAge,
 	}, deps)
 	consume = named("work", flow.Work())
 	a.handlers["work"] = a.queueFacing(consume)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,8 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/experthub/experthub/internal/httpjson"
 
 	"google.golang.org/api/idtoken"
 
@@ -168,7 +169,7 @@ func (h *handler) webhook(w http.ResponseWriter, r *http.Request, token, event s
 		a, err := h.sync.Apply(r.Context(), ch)
 		if err != nil {
 			h.log.ErrorContext(r.Context(), "sync webhook failed", "event", event, "customer_id", ch.ID, "err", err)
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "webhook not applied"})
+			httpjson.Write(w, http.StatusInternalServerError, map[string]string{"error": "webhook not applied"})
 			return
 		}
 		h.log.InfoContext(r.Context(), "sync webhook", "event", a.Event, "customer_id", a.ID, "action", a.Action, "reason", a.Reason)
@@ -176,10 +177,10 @@ func (h *handler) webhook(w http.ResponseWriter, r *http.Request, token, event s
 	}
 	if len(answers) == 1 {
 		// Strapi's case: one entry a call.
-		writeJSON(w, http.StatusOK, answers[0])
+		httpjson.Write(w, http.StatusOK, answers[0])
 		return
 	}
-	writeJSON(w, http.StatusOK, answers)
+	httpjson.Write(w, http.StatusOK, answers)
 }
 
 // answer is Applied as the webhook call's answer shows it.
@@ -226,12 +227,12 @@ func (h *handler) full(w http.ResponseWriter, r *http.Request, token string) {
 	if err != nil {
 		h.log.ErrorContext(ctx, "full sync failed", "synced", p.Synced, "resumed", p.Resumed, "err", err)
 		// A 5xx makes Cloud Scheduler retry, which resumes the run.
-		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "full sync failed", "synced": p.Synced})
+		httpjson.Write(w, http.StatusInternalServerError, map[string]any{"error": "full sync failed", "synced": p.Synced})
 		return
 	}
 	h.log.InfoContext(ctx, "full sync done", "synced", p.Synced, "deleted", p.Deleted, "resumed", p.Resumed,
 		"elapsed", p.Elapsed.String(), "rate", fmt.Sprintf("%.0f/s", p.Rate))
-	writeJSON(w, http.StatusOK, map[string]any{"synced": p.Synced, "deleted": p.Deleted, "resumed": p.Resumed})
+	httpjson.Write(w, http.StatusOK, map[string]any{"synced": p.Synced, "deleted": p.Deleted, "resumed": p.Resumed})
 }
 
 // credentialProblem names what was wrong for the log, without the value.
@@ -245,16 +246,5 @@ func credentialProblem(token string) string {
 // fail logs a refused request and answers with a JSON error.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, status int, msg string, attrs ...any) {
 	h.log.WarnContext(r.Context(), "sync request refused", append([]any{"status", status, "error", msg}, attrs...)...)
-	writeJSON(w, status, map[string]string{"error": msg})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	httpjson.Write(w, status, map[string]string{"error": msg})
 }

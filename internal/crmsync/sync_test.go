@@ -325,7 +325,7 @@ func TestFullSyncCancelled(t *testing.T) {
 }
 
 // BenchmarkFullSync syncs 2,000 customers from a Strapi answering each
-// request in 2 ms (strapi.md §7 measured ~20 ms a page on SQLite).
+// request in 2 ms (a real Strapi on SQLite takes about 20 ms a page).
 func BenchmarkFullSync(b *testing.B) {
 	s := newStrapi(5, 2000, strapitest.WithLatency(2*time.Millisecond))
 	defer s.Close()

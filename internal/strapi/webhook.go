@@ -35,7 +35,7 @@ const maxEventName = 64
 func (c *Client) WebhookEvent(h http.Header) string { return h.Get(eventHeader) }
 
 // DecodeWebhook decodes a webhook call into the change it makes to the
-// cached customers (strapi.md §6): the customer is stored on
+// cached customers (https://docs.strapi.io/cms/backend-customization/webhooks): the customer is stored on
 // entry.publish, and on entry.create/update when published (a type
 // without Draft & Publish); it is removed on entry.unpublish, and on
 // entry.delete of the published row. Draft saves, other content types

@@ -12,7 +12,7 @@ import (
 	"github.com/experthub/experthub/internal/strapitest"
 )
 
-// The payloads strapi.md §6 quotes from a real Strapi 5.
+// The payloads https://docs.strapi.io/cms/backend-customization/webhooks quotes from a real Strapi 5.
 const (
 	realV5Update = `{"event":"entry.update","createdAt":"2026-11-25T05:16:07.228Z","model":"customer","uid":"api::customer.customer",
  "entry":{"id":5,"documentId":"x1pfuisj224w31slinsln7t5","display_name":"Susan Smith-Jones","customer_id":3,

@@ -99,7 +99,7 @@ func pagination(t *testing.T, body any) map[string]any {
 	return body.(map[string]any)["meta"].(map[string]any)["pagination"].(map[string]any)
 }
 
-// TestShapes checks the answers against the bodies of strapi.md §3 (v5
+// TestShapes checks the answers against the bodies of https://docs.strapi.io/cms/api/rest (v5
 // verified on 5.54), to the query the sync sends.
 func TestShapes(t *testing.T) {
 	q := url.Values{"populate": {"*"}, "pagination[pageSize]": {"2"}, "sort": {"customer_id:asc"}}

@@ -6,7 +6,7 @@
 // sent are in limits.go.
 //
 // Calls never set X-Twilio-Webhook-Enabled, so our REST actions do not
-// trigger our own post-event webhooks (twilio.md §2.5).
+// trigger our own post-event webhooks (https://www.twilio.com/docs/conversations/conversations-webhooks).
 //
 // # Retries
 //

@@ -644,7 +644,7 @@ func TestBadBaseURL(t *testing.T) {
 }
 
 // TestNoWebhookHeader checks that no call asks Twilio to fire our own
-// post-event webhooks (twilio.md §2.5).
+// post-event webhooks (https://www.twilio.com/docs/conversations/conversations-webhooks).
 func TestNoWebhookHeader(t *testing.T) {
 	s, c := newFake(t, twiliofake.Config{})
 	ctx := ctxTimeout(t, 5*time.Second)

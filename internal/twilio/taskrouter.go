@@ -12,8 +12,9 @@ import (
 // workerPageSize keeps a pool queue to one page in practice.
 const workerPageSize = 200
 
-// Worker is a TaskRouter worker. By this project's convention its friendly
-// name is the worker's Frontline identity (twilio.md §5.3).
+// Worker is a TaskRouter worker. Its friendly name is the worker's
+// Frontline identity: Frontline names each worker after the identity its
+// app signs in with.
 type Worker struct {
 	SID      string
 	Identity string // friendly_name

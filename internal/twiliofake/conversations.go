@@ -195,7 +195,7 @@ func (f *Fake) insertConversation(friendlyName, attributes string) *conversation
 }
 
 // findBinding returns the open conversation that has a participant with
-// this address/proxy pair: there is at most one (twilio.md §3.7).
+// this address/proxy pair: there is at most one (https://www.twilio.com/docs/conversations/inbound-autocreation).
 func (f *Fake) findBinding(address, proxy string) (*conversationState, *Participant) {
 	for _, sid := range f.convOrder {
 		c := f.convs[sid]
@@ -551,7 +551,7 @@ func (f *Fake) createMessage(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// Webhook parameters of conversation events (twilio.md §2.4). Callers
+// Webhook parameters of conversation events (https://www.twilio.com/docs/conversations/conversations-webhooks). Callers
 // passing state hold f.mu.
 
 func (f *Fake) eventParams(event, source string) url.Values {

@@ -42,7 +42,7 @@ const (
 	DefaultMessaging  = "MGf00000000000000000000000000000aa"
 
 	// DefaultWebhookTimeout is how long Conversations waits for a
-	// pre-event answer before publishing unmodified (twilio.md §2.1).
+	// pre-event answer before publishing unmodified (https://www.twilio.com/docs/conversations/conversations-webhooks).
 	DefaultWebhookTimeout = 5 * time.Second
 	// DefaultRoutingTimeout bounds the Frontline routing callback, whose
 	// limit Twilio does not document.
@@ -63,7 +63,7 @@ type Config struct {
 	MessagingServiceSID string
 
 	// NullListAttributes makes worker lists return "attributes": null, which
-	// the TaskRouter spec allows for anything but a fetch (twilio.md §5.1).
+	// the TaskRouter spec allows for anything but a fetch (https://www.twilio.com/docs/taskrouter/api/worker).
 	NullListAttributes bool
 
 	WebhookTimeout time.Duration
@@ -354,7 +354,7 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, ok := r.Header["X-Twilio-Webhook-Enabled"]; ok {
-		// Our REST actions must not fire our own webhooks (twilio.md §2.5).
+		// Our REST actions must not fire our own webhooks (https://www.twilio.com/docs/conversations/conversations-webhooks).
 		writeAPIError(w, errInvalid("twiliofake does not support X-Twilio-Webhook-Enabled"))
 		return
 	}

@@ -105,7 +105,8 @@ type TextResult struct {
 }
 
 // CustomerTexts plays an SMS or WhatsApp (from "whatsapp:+…") message from
-// the customer address from to our number to, following twilio.md §3.7.
+// the customer address from to our number to, as Twilio does
+// (https://www.twilio.com/docs/conversations/inbound-autocreation).
 // The first text from a new address/number pair sends the pre-event
 // onConversationAdd (a 200 JSON answer may set friendly_name and
 // attributes; a 4xx/5xx rejects), creates the conversation and the
@@ -328,7 +329,7 @@ func (f *Fake) filtered(target, event string) string {
 }
 
 // preHook delivers a pre-event, if configured and filtered in, and reads
-// the answer as Twilio does (twilio.md §2.2): 2xx publishes, with the
+// the answer as Twilio does (https://www.twilio.com/docs/conversations/conversations-webhooks): 2xx publishes, with the
 // fields of a JSON body as modifications; 4xx/5xx rejects; no answer
 // publishes unmodified.
 func (f *Fake) preHook(ctx context.Context, event string, params url.Values) (mods map[string]json.RawMessage, rejected bool, err error) {
@@ -436,7 +437,7 @@ func (f *Fake) deliver(ctx context.Context, target, event, rawURL string, params
 }
 
 // Sign returns the X-Twilio-Signature of a form-encoded POST to rawURL with
-// params (twilio.md §4): base64 HMAC-SHA1, keyed by the auth token, of the
+// params (https://www.twilio.com/docs/usage/webhooks/webhooks-security): base64 HMAC-SHA1, keyed by the auth token, of the
 // URL followed by every key and value, keys sorted (and a repeated key's
 // values sorted, as Twilio's helpers do).
 func Sign(authToken, rawURL string, params url.Values) string {

@@ -199,7 +199,7 @@ func backend(ctx context.Context, t *testing.T, rest *twilio.Client) func(path s
 }
 
 // checkInboundParams checks the parameters of each event of a first text,
-// as twilio.md §2.4.
+// as https://www.twilio.com/docs/conversations/conversations-webhooks.
 func checkInboundParams(t *testing.T, s *twiliofake.Server, ds []twiliofake.Delivery, res twiliofake.TextResult) {
 	t.Helper()
 	convSID, partSID := res.ConversationSID, res.ParticipantSID
@@ -510,7 +510,7 @@ func TestRedeliver(t *testing.T) {
 
 // TestWebhookEnabledHeader: REST actions asking for webhooks
 // (X-Twilio-Webhook-Enabled) are refused, naming the header: Expert Hub
-// must not fire its own webhooks (twilio.md §2.5).
+// must not fire its own webhooks (https://www.twilio.com/docs/conversations/conversations-webhooks).
 func TestWebhookEnabledHeader(t *testing.T) {
 	s := twiliofake.NewServer(twiliofake.Config{})
 	t.Cleanup(s.Close)
