@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 
 	"golang.org/x/sync/errgroup"
 
@@ -17,27 +16,20 @@ import (
 
 // inbound is a published message (onMessageAdded).
 type inbound struct {
-	conversation, message, participant string
-	author, body                       string
-	source, clientIdentity             string
-	index                              int // -1 when the webhook did not say
+	conversation, message  string
+	author, body           string
+	source, clientIdentity string
 }
 
 func inboundFrom(p url.Values) inbound {
-	m := inbound{
+	return inbound{
 		conversation:   get(p, "ConversationSid"),
 		message:        get(p, "MessageSid"),
-		participant:    get(p, "ParticipantSid"),
 		author:         get(p, "Author"),
 		body:           get(p, "Body"),
 		source:         get(p, "Source"),
 		clientIdentity: get(p, "ClientIdentity"),
-		index:          -1,
 	}
-	if i, err := strconv.Atoi(get(p, "Index")); err == nil && i >= 0 {
-		m.index = i
-	}
-	return m
 }
 
 // fromApp reports whether a worker typed the message in the Frontline app.

@@ -24,7 +24,7 @@ const (
 
 // jobParams are the webhook parameters a job keeps: what its work reads.
 var jobParams = []string{
-	"ConversationSid", "MessageSid", "ParticipantSid", "Index", "Author", "Body", "Source", "ClientIdentity",
+	"ConversationSid", "MessageSid", "ParticipantSid", "Author", "Body", "Source", "ClientIdentity",
 	"Identity", "Attributes", "MessagingBinding.Address",
 }
 
