@@ -86,6 +86,14 @@ func run(m *testing.M) int {
 // no emulator.
 func Client(t testing.TB, opts ...option.ClientOption) *firestore.Client {
 	t.Helper()
+	return Clients(t, 1, opts...)[0]
+}
+
+// Clients returns n clients of the emulator on one new project: n
+// instances of an app sharing a database, each with its own connection.
+// Otherwise it is like Client.
+func Clients(t testing.TB, n int, opts ...option.ClientOption) []*firestore.Client {
+	t.Helper()
 	host := os.Getenv(EnvHost)
 	if host == "" {
 		if startErr != nil {
@@ -94,19 +102,26 @@ func Client(t testing.TB, opts ...option.ClientOption) *firestore.Client {
 		t.Fatalf("no Firestore emulator: %s is not set and the package's TestMain does not call firestoretest.Main; %s", EnvHost, shortHowTo)
 	}
 	project := newProject(t)
-	c, err := firestore.NewClient(context.Background(), project, opts...)
-	if err != nil {
-		t.Fatalf("firestore client for the emulator at %s: %v", host, err)
-	}
 	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Errorf("close firestore client: %v", err)
-		}
 		if err := reset(host, project); err != nil {
 			t.Logf("clear emulator project %s: %v", project, err)
 		}
 	})
-	return c
+	cs := make([]*firestore.Client, n)
+	for i := range cs {
+		c, err := firestore.NewClient(context.Background(), project, opts...)
+		if err != nil {
+			t.Fatalf("firestore client for the emulator at %s: %v", host, err)
+		}
+		// Cleanups run last first: the clients close before the reset.
+		t.Cleanup(func() {
+			if err := c.Close(); err != nil {
+				t.Errorf("close firestore client: %v", err)
+			}
+		})
+		cs[i] = c
+	}
+	return cs
 }
 
 func newProject(t testing.TB) string {
