@@ -4,6 +4,29 @@
 // one conversation add one worker and N conversations asking for "any
 // agent" at once get N different workers. The rules live here, once; the
 // stores (internal/inmem, internal/fsstore) only make them atomic.
+//
+// # Longest idle, under contention
+//
+// A claim takes the worker idle longest (Pick). A store that serialises
+// claims (a mutex) can keep that rule strictly. A store that cannot lock
+// the whole pool (Firestore) reads it once, tries a worker, and learns
+// only when it commits that a concurrent claim took that worker first.
+// Such a store counts the candidates it has seen taken since it read the
+// pool and passes the count as Request.Spread; Decide then takes, at
+// random, one of the Spread+1 longest idle still free. The guarantee:
+//
+//   - a claim that no concurrent claim got in the way of takes strictly
+//     the longest idle;
+//   - with N claims running at once, each takes one of the 2N−1 longest
+//     idle as they were when it read the pool: the Spread (at most N−1)
+//     workers ahead of it that were taken, plus a window of Spread+1.
+//     (A worker just taken ranks after every free one as long as the
+//     claims' clocks, Request.Now, agree within the workers' idle times.)
+//
+// Growing the window with the contention seen is what lets a burst
+// settle: N claims that all chased the longest idle would take turns,
+// one per round of attempts; spread over the free front of the pool they
+// settle in O(log N) rounds.
 package assign
 
 import (
@@ -19,6 +42,10 @@ var (
 	ErrNotFound = errors.New("assign: not found")
 	// ErrNoCandidate is returned when a claim has no worker to choose from.
 	ErrNoCandidate = errors.New("assign: no candidate")
+	// ErrContended is returned when a claim lost the race for a worker
+	// more times than its store allows. Nothing was claimed: retrying
+	// later is safe.
+	ErrContended = errors.New("assign: contended")
 )
 
 // Candidate is a worker who could take a conversation.
@@ -49,14 +76,12 @@ type Request struct {
 	// claimed again; a worker who did join is seen in the participants
 	// before anyone claims.
 	TTL time.Duration
-	// Spread is set by a store that retries a claim after losing a race
-	// to a concurrent one: how many races it lost. The claim then takes
-	// one of the Spread+1 longest idle at random (none assigned within
-	// TTL), so that claims racing for one pool stop chasing the same
-	// worker and a burst of N claims settles in about √(2N) rounds
-	// instead of N. Concurrent requests have no order among themselves;
-	// each still gets one of the longest idle. Zero takes strictly the
-	// longest idle.
+	// Spread is set by a store that cannot serialise claims (see the
+	// package documentation): how many candidates this claim has seen
+	// taken by concurrent claims since it read the pool. The claim then
+	// takes at random one of the Spread+1 longest idle (none assigned
+	// within TTL), so that claims racing for one pool stop chasing the
+	// same worker. Zero takes strictly the longest idle.
 	Spread int
 }
 
@@ -90,7 +115,7 @@ func Decide(req Request, current Assignment, ok bool, lastAssigned func(sid stri
 		// Spread over the longest idle, leaving out anyone assigned
 		// within the TTL: the claims this one races with may have just
 		// taken them.
-		window := rank(req.Candidates, lastAssigned)[:min(req.Spread+1, len(req.Candidates))]
+		window := Rank(req.Candidates, lastAssigned)[:min(req.Spread+1, len(req.Candidates))]
 		recent := req.Now.Add(-req.TTL)
 		n := 0
 		for n < len(window) && lastOf(window[n], lastAssigned).Before(recent) {
@@ -129,9 +154,9 @@ func Pick(cands []Candidate, lastAssigned func(sid string) time.Time) (Candidate
 	return best, found
 }
 
-// rank returns cands from the longest idle to the most recently assigned,
-// in Pick's order.
-func rank(cands []Candidate, lastAssigned func(sid string) time.Time) []Candidate {
+// Rank returns cands from the longest idle to the most recently assigned,
+// in Pick's order: Pick returns the first.
+func Rank(cands []Candidate, lastAssigned func(sid string) time.Time) []Candidate {
 	out := slices.Clone(cands)
 	slices.SortStableFunc(out, func(a, b Candidate) int {
 		return lastOf(a, lastAssigned).Compare(lastOf(b, lastAssigned))

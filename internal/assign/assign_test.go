@@ -2,6 +2,10 @@ package assign
 
 import (
 	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +135,56 @@ func TestDecideSpread(t *testing.T) {
 		if len(seen) != len(allowed) {
 			t.Errorf("Spread %d picked %d distinct workers in 200 tries, want %d", spread, len(seen), len(allowed))
 		}
+	}
+}
+
+// TestDecideSpreadStaysInFront checks what the package's guarantee rests
+// on: a claim that has seen Spread workers taken since it read the pool
+// takes a free one among the 2·Spread+1 longest idle of that read, and
+// still the longest idle with Spread zero.
+func TestDecideSpreadStaysInFront(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	const pool = 30
+	var cands []Candidate
+	for i := range pool {
+		// Candidate i is the i-th longest idle.
+		cands = append(cands, Candidate{SID: fmt.Sprint(i), LastAccepted: t0.Add(time.Duration(i-pool) * time.Minute)})
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		spread := rng.IntN(pool)
+		taken := map[string]time.Time{}
+		// Taken anywhere, or packed in the front where they push the
+		// window furthest.
+		from := pool
+		if rng.IntN(2) == 0 {
+			from = min(pool, 2*spread+1)
+		}
+		for _, i := range rng.Perm(from)[:spread] {
+			taken[fmt.Sprint(i)] = t0.Add(-time.Duration(rng.IntN(1000)) * time.Millisecond)
+		}
+		req := Request{Conversation: "CH1", Claimant: "IM1", Candidates: cands, Now: t0, TTL: 4 * time.Second, Spread: len(taken)}
+		a, _, err := Decide(req, Assignment{}, false, func(sid string) time.Time { return taken[sid] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r int
+		fmt.Sscan(a.WorkerSID, &r)
+		if _, isTaken := taken[a.WorkerSID]; isTaken || r > 2*len(taken) {
+			t.Fatalf("with %v taken, Decide took %s: want a free one of the %d longest idle", slices.Sorted(maps.Keys(taken)), a.WorkerSID, 2*len(taken)+1)
+		}
+	}
+}
+
+func TestRank(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	cands := []Candidate{{SID: "a", LastAccepted: t0}, {SID: "b"}, {SID: "c"}, {SID: "d", LastAccepted: t0.Add(-time.Minute)}}
+	assigned := map[string]time.Time{"b": t0.Add(time.Second)}
+	var got []string
+	for _, c := range Rank(cands, func(sid string) time.Time { return assigned[sid] }) {
+		got = append(got, c.SID)
+	}
+	if want := []string{"c", "d", "a", "b"}; !slices.Equal(got, want) {
+		t.Errorf("Rank() = %v, want %v", got, want)
 	}
 }

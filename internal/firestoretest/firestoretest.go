@@ -86,17 +86,29 @@ func run(m *testing.M) int {
 // no emulator.
 func Client(t testing.TB, opts ...option.ClientOption) *firestore.Client {
 	t.Helper()
-	project := Project(t) // its cleanup runs after the client's
-	c, err := firestore.NewClient(context.Background(), project, opts...)
-	if err != nil {
-		t.Fatalf("firestore client for the emulator at %s: %v", os.Getenv(EnvHost), err)
-	}
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Errorf("close firestore client: %v", err)
+	return Clients(t, 1, opts...)[0]
+}
+
+// Clients returns n clients of the emulator on one new project: n
+// instances of an app sharing a database, each with its own connection.
+// Otherwise it is like Client.
+func Clients(t testing.TB, n int, opts ...option.ClientOption) []*firestore.Client {
+	t.Helper()
+	project := Project(t) // its cleanup runs after the clients'
+	cs := make([]*firestore.Client, n)
+	for i := range cs {
+		c, err := firestore.NewClient(context.Background(), project, opts...)
+		if err != nil {
+			t.Fatalf("firestore client for the emulator at %s: %v", os.Getenv(EnvHost), err)
 		}
-	})
-	return c
+		t.Cleanup(func() {
+			if err := c.Close(); err != nil {
+				t.Errorf("close firestore client: %v", err)
+			}
+		})
+		cs[i] = c
+	}
+	return cs
 }
 
 // Project returns a new project on the emulator for code that makes its

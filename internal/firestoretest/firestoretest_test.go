@@ -23,6 +23,22 @@ func TestClientProjectsAreIsolated(t *testing.T) {
 	}
 }
 
+func TestClientsShareAProject(t *testing.T) {
+	ctx := t.Context()
+	cs := Clients(t, 3)
+	if _, err := cs[0].Collection("c").Doc("d").Set(ctx, map[string]any{"v": 1}); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cs[1:] {
+		if _, err := c.Collection("c").Doc("d").Get(ctx); err != nil {
+			t.Errorf("client %d does not see the document client 0 wrote: %v", i+1, err)
+		}
+	}
+	if snap, err := Client(t).Collection("c").Doc("d").Get(ctx); err == nil || snap.Exists() {
+		t.Error("a document written through Clients is visible to another test's client")
+	}
+}
+
 func TestClientCleanupClearsProject(t *testing.T) {
 	var path string
 	t.Run("writer", func(t *testing.T) {

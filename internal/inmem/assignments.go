@@ -13,6 +13,12 @@ import (
 // worker was last given one and each customer's last worker. One mutex
 // makes a claim atomic, as a transaction does in Firestore: it is the
 // store for local runs, where one process serves every function.
+//
+// Claims take the mutex in turn and each sees every claim before it, so
+// none ever loses a race: each takes strictly the longest idle
+// (assign.Request.Spread stays zero), within the guarantee the package
+// assign documentation gives for stores that race, and never fails with
+// assign.ErrContended.
 type Assignments struct {
 	mu           sync.Mutex
 	convs        map[string]assign.Assignment
@@ -31,6 +37,7 @@ func NewAssignments() *Assignments {
 
 // Claim claims req.Conversation (see assign.Decide).
 func (s *Assignments) Claim(_ context.Context, req assign.Request) (assign.Assignment, error) {
+	req.Spread = 0
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, ok := s.convs[req.Conversation]

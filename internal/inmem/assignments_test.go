@@ -15,6 +15,12 @@ func TestAssignments(t *testing.T) {
 	assigntest.TestStore(t, func(*testing.T) assigntest.Store { return inmem.NewAssignments() })
 }
 
+// TestAssignmentsBurst: 200 conversations ask for an agent at once, with
+// 200 workers available.
+func TestAssignmentsBurst(t *testing.T) {
+	assigntest.TestBurst(t, []assigntest.Store{inmem.NewAssignments()}, 200, 200)
+}
+
 func TestLedger(t *testing.T) {
 	ledgertest.TestStore(t, func(*testing.T) ledgertest.Store { return inmem.NewLedger() })
 }

@@ -40,6 +40,8 @@ func TestStore(t *testing.T, newStore func(t *testing.T) Store) {
 		{"RaceConversations", testRaceConversations},
 		{"RaceOneConversation", testRaceOneConversation},
 		{"RaceNamedWorker", testRaceNamedWorker},
+		{"Burst", func(t *testing.T, s Store) { TestBurst(t, []Store{s}, Racers, Racers) }},
+		{"BurstLargePool", func(t *testing.T, s Store) { TestBurst(t, []Store{s}, Racers, 3*Racers) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -282,6 +284,119 @@ func testRaceNamedWorker(t *testing.T, s Store) {
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("claim %d: %v", i, err)
+		}
+	}
+}
+
+// burstTimeout bounds a burst: generous, for a slow machine; the suite
+// checks outcomes, never how long they took.
+const burstTimeout = 2 * time.Minute
+
+// TestBurst claims n conversations at once for "any agent" over a pool
+// of workers (pool ≥ n), each claim sent twice at once (a redelivered
+// webhook) through different stores when there are several (app
+// instances sharing one database), then once more after the burst. Every
+// conversation must get one worker, the same in every answer, no worker
+// two conversations, and every worker must be one of the 2n−1 longest
+// idle: each claim may lose the longest idle to a concurrent one, but
+// not wander off down the pool.
+func TestBurst(t *testing.T, stores []Store, n, pool int) {
+	if n > pool {
+		t.Fatalf("TestBurst: %d claims over %d workers would share workers", n, pool)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), burstTimeout)
+	defer cancel()
+	ws := workers(pool)
+	rank := map[string]int{}
+	for i := range ws {
+		// w0 has been idle longest, then w1, and so on.
+		ws[i].LastAccepted = t0.Add(-time.Duration(pool-i) * time.Minute)
+		rank[ws[i].Identity] = i
+	}
+	req := func(i int) assign.Request {
+		return assign.Request{
+			Conversation: fmt.Sprintf("CH%04d", i), Claimant: fmt.Sprintf("IM%04d", i),
+			Address: fmt.Sprintf("+3361000%04d", i), Candidates: ws, Now: t0, TTL: ttl,
+		}
+	}
+	store := func(i int) Store { return stores[i%len(stores)] }
+
+	got := make([][2]assign.Assignment, n)
+	errs := make([][2]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		for d := range 2 {
+			wg.Go(func() {
+				<-start
+				got[i][d], errs[i][d] = store(2*i+d).Claim(ctx, req(i))
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+
+	taken := map[string]string{}
+	for i := range n {
+		if errs[i][0] != nil || errs[i][1] != nil {
+			t.Errorf("claims of conversation %d: %v; %v", i, errs[i][0], errs[i][1])
+			continue
+		}
+		a := got[i][0]
+		if !sameAssignment(a, got[i][1]) {
+			t.Errorf("the two deliveries of claim %d got %+v and %+v", i, a, got[i][1])
+		}
+		if want := req(i); a.Conversation != want.Conversation || a.Claimant != want.Claimant {
+			t.Errorf("claim %d = %+v, want its own claim of %s", i, a, want.Conversation)
+		}
+		r, ok := rank[a.Worker]
+		switch {
+		case !ok:
+			t.Errorf("%s got %q, not in the pool", a.Conversation, a.Worker)
+		case r > 2*(n-1):
+			t.Errorf("%s got %s, the %d-th longest idle; want one of the %d longest idle", a.Conversation, a.Worker, r+1, 2*n-1)
+		}
+		if prev, dup := taken[a.Worker]; dup {
+			t.Errorf("%s assigned to both %s and %s", a.Worker, prev, a.Conversation)
+		}
+		taken[a.Worker] = a.Conversation
+	}
+	if !t.Failed() {
+		testRedelivered(ctx, t, store, req, got)
+	}
+}
+
+// testRedelivered claims each of a burst's conversations again, later
+// and with a pool that has changed: each claim gets its own claim back
+// and changes nothing.
+func testRedelivered(ctx context.Context, t *testing.T, store func(int) Store, req func(int) assign.Request, got [][2]assign.Assignment) {
+	errs := make([]error, len(got))
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Go(func() {
+			r := req(i)
+			r.Now, r.Candidates = r.Now.Add(time.Hour), r.Candidates[len(r.Candidates)-1:]
+			a, err := store(2*i+1).Claim(ctx, r)
+			switch {
+			case err != nil:
+				errs[i] = fmt.Errorf("claim again: %w", err)
+			case !sameAssignment(a, got[i][0]):
+				errs[i] = fmt.Errorf("claim again = %+v, want %+v", a, got[i][0])
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("conversation %d: %v", i, err)
+			continue
+		}
+		s, r := store(2*i+2), req(i)
+		if a, err := s.Assignment(ctx, r.Conversation); err != nil || !sameAssignment(a, got[i][0]) {
+			t.Errorf("Assignment(%s) = %+v, %v; want %+v", r.Conversation, a, err, got[i][0])
+		}
+		if w, err := s.LastWorker(ctx, r.Address); err != nil || w != got[i][0].Worker {
+			t.Errorf("LastWorker(%s) = %q, %v; want %q", r.Address, w, err, got[i][0].Worker)
 		}
 	}
 }
