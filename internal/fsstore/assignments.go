@@ -2,6 +2,7 @@ package fsstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -327,7 +328,10 @@ func call(ctx context.Context, f func(context.Context) error) error {
 	fctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	err := f(fctx)
-	if err != nil && ctx.Err() == nil && fctx.Err() != nil {
+	// A shared batch read ends at the same deadline as fctx and may
+	// report it a moment before fctx does.
+	timedOut := fctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded
+	if err != nil && ctx.Err() == nil && timedOut {
 		return fmt.Errorf("firestore did not answer within %v: %w", d.Round(time.Millisecond), err)
 	}
 	return err

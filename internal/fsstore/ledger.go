@@ -34,7 +34,8 @@ type ledgerDoc struct {
 	ExpireAt   time.Time `firestore:"expire_at"`
 }
 
-// opTimeout bounds one ledger or claim operation. The Firestore client
+// opTimeout bounds one ledger operation or claim read, and is the least a
+// claim's own calls get (see call). The Firestore client
 // retries an unreachable backend until its context ends; a webhook must
 // instead learn quickly that the store is down and carry on without it
 // (the flow then checks Twilio before each step), leaving the rest of its
