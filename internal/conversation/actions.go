@@ -40,6 +40,7 @@ func candidate(w twilio.Worker) assign.Candidate {
 // body is cut to Twilio's limit as a last guard: a reply too long for SMS
 // would be refused and the turn lost.
 func (f *Flow) post(ctx context.Context, conv, body string, mk mark) error {
+	afterQueued(ctx)
 	if n := twilio.Chars(body); n > twilio.MaxMessageBody {
 		f.log.WarnContext(ctx, "bot message cut to Twilio's limit", "conversation", conv, "chars", n)
 		body = twilio.Truncate(body, twilio.MaxMessageBody)
@@ -60,6 +61,7 @@ func (f *Flow) addWorker(ctx context.Context, conv, identity string, participant
 			return nil
 		}
 	}
+	afterQueued(ctx)
 	_, err := f.twilio.AddParticipant(ctx, conv, identity, "")
 	if errors.Is(err, twilio.ErrParticipantExists) {
 		return nil

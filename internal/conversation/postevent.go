@@ -112,5 +112,6 @@ func (f *Flow) describeCustomer(ctx context.Context, conv, part, address string)
 	if s == "" {
 		return nil
 	}
+	afterQueued(ctx)
 	return f.twilio.UpdateParticipantAttributes(ctx, conv, part, s)
 }

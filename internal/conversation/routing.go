@@ -114,6 +114,7 @@ func (f *Flow) routeBack(ctx context.Context, conv, key, address, last string) (
 		return "", err
 	}
 	norm, _ := crm.NormalizeAddress(address)
+	afterQueued(ctx)
 	a, err := f.assignments.Claim(ctx, assign.Request{
 		Conversation: conv,
 		Claimant:     key,

@@ -324,6 +324,7 @@ func (f *Flow) claim(ctx context.Context, conv, key string, customer *twilio.Par
 		// Unparseable: nothing to remember the customer by.
 		address, _ = crm.NormalizeAddress(customer.Address)
 	}
+	afterQueued(ctx)
 	a, err := f.assignments.Claim(ctx, assign.Request{
 		Conversation: conv,
 		Claimant:     key,

@@ -79,10 +79,14 @@ var errBusy = errors.New("conversation: another attempt is working on the conver
 // an error: Twilio never redelivers, so that work is lost.
 func (f *Flow) accept(w http.ResponseWriter, r *http.Request, j job) {
 	ctx := r.Context()
-	queued := make(chan error, 1)
-	go func() { queued <- f.enqueue(ctx, j) }()
-	err := f.do(ctx, j)
-	qerr := <-queued
+	var qerr error
+	queued := make(chan struct{})
+	go func() {
+		defer close(queued)
+		qerr = f.enqueue(ctx, j)
+	}()
+	err := f.do(context.WithValue(ctx, queuedKey{}, (<-chan struct{})(queued)), j)
+	<-queued
 	attrs := []any{"kind", j.Kind, "conversation", j.conversation(), "subject", j.subject()}
 	switch {
 	case err == nil:
@@ -100,6 +104,23 @@ func (f *Flow) accept(w http.ResponseWriter, r *http.Request, j job) {
 		f.log.ErrorContext(ctx, "conversation work lost: it failed and could not be queued",
 			append(attrs, "err", err, "queue_err", qerr)...)
 		fail(w, http.StatusInternalServerError, "conversation work failed")
+	}
+}
+
+// queuedKey marks the context of a webhook's own attempt at a job: its
+// value is closed once the job's safety net is queued (or failed to be).
+type queuedKey struct{}
+
+// afterQueued waits, before an attempt's first effect, until the job's
+// safety net is queued: an instance that dies after the effect then still
+// leaves the rest of the job to the queue. The reads before it overlap
+// with the queueing, which costs nothing when it is the faster.
+func afterQueued(ctx context.Context) {
+	if ch, ok := ctx.Value(queuedKey{}).(<-chan struct{}); ok {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
 	}
 }
 
