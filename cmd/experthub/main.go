@@ -5,6 +5,8 @@
 //	experthub chat --from N    be a customer (and reply as a worker) in the sandbox
 //	experthub deploy …         print (or --run) the gcloud commands that deploy it
 //	experthub queue-fake       run a local fake of Cloud Tasks for the work queue
+//	experthub sandbox          run the sandbox Twilio alone, for several processes
+//	experthub front URL…       one local URL before several serving processes
 package main
 
 import (
@@ -45,6 +47,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return deploy.Main(args, stdout)
 	case "queue-fake":
 		return queueFake(ctx, args, stdout, stderr)
+	case "sandbox":
+		return sandboxAlone(ctx, args, stdout, stderr)
+	case "front":
+		return front(ctx, args, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -59,6 +65,8 @@ const usage = `usage:
   experthub chat --from <number>    talk to the local sandbox as a customer
   experthub deploy --project P …    print the gcloud deploy commands (--run to run them)
   experthub queue-fake [-addr A]    run a Cloud Tasks fake; prints the env to point experthub at it
+  experthub sandbox [-latency D]    run the sandbox Twilio alone; prints the env to point experthub at it
+  experthub front [-addr A] URL…    hand each request to the next live instance, as Cloud Run's front end
 `
 
 var errUsage = errors.New("bad usage")

@@ -16,7 +16,8 @@ import (
 // Chat lets a person be the customer in the sandbox: each line is a text
 // to the company number; "/as <identity> <text>" answers as a worker. After
 // each line it prints what Frontline would show: the conversation's name,
-// who is in it, and the new messages.
+// who is in it, and the new messages; an empty line only prints what is
+// new (the queue may finish work after a text's webhooks answered).
 func Chat(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -30,11 +31,14 @@ func Chat(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer)
 		return fmt.Errorf("chat: --from is required")
 	}
 	c := chatClient{base: strings.TrimRight(*base, "/"), http: &http.Client{Timeout: 30 * time.Second}, out: stdout}
-	fmt.Fprintf(stdout, "You are %s texting %s. Type a message; \"/as ann@example.com hi\" replies as a worker; Ctrl-D ends.\n", *from, *to)
+	fmt.Fprintf(stdout, "You are %s texting %s. Type a message; \"/as ann@example.com hi\" replies as a worker; Enter shows what is new; Ctrl-D ends.\n", *from, *to)
 	sc := bufio.NewScanner(stdin)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" {
+			if err := c.show(ctx); err != nil {
+				return err
+			}
 			continue
 		}
 		var err error

@@ -34,10 +34,29 @@ type Sandbox struct {
 	srv  *http.Server
 }
 
-// Start listens on 127.0.0.1 (SANDBOX_PORT, default PORT+1), points the
-// fake's webhooks at the functions' public URLs, and sets the process
-// environment so the application built afterwards talks to the fake.
+// Start starts the sandbox (see New) for the process it runs in: it sets
+// the process environment so the application built afterwards talks to
+// the fake, and says on log how to chat with it.
 func Start(ctx context.Context, cfg *config.Config, log io.Writer) (*Sandbox, error) {
+	sb, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range sb.Env() {
+		if err := os.Setenv(k, v); err != nil {
+			sb.Close()
+			return nil, err
+		}
+	}
+	fmt.Fprintf(log, "experthub: no Twilio credentials: sandbox Twilio on %s with workers %v\n", sb.URL, Workers)
+	fmt.Fprintf(log, "experthub: try it: go run ./cmd/experthub chat --from +33679500001 --sandbox %s\n", sb.URL)
+	return sb, nil
+}
+
+// New listens on 127.0.0.1 (SANDBOX_PORT, default PORT+1) and points the
+// fake's webhooks at the functions' public URLs. Env says how to point
+// Expert Hub processes at it: the one it runs in, or others.
+func New(cfg *config.Config) (*Sandbox, error) {
 	port := cfg.SandboxPort
 	if port == "" {
 		p, err := strconv.Atoi(cfg.Port)
@@ -74,22 +93,19 @@ func Start(ctx context.Context, cfg *config.Config, log io.Writer) (*Sandbox, er
 	mux.Handle("/", fake)
 	sb.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = sb.srv.Serve(l) }()
-
-	for k, v := range map[string]string{
-		"TWILIO_ACCOUNT_SID":           fake.AccountSID(),
-		"TWILIO_AUTH_TOKEN":            token,
-		"TWILIO_API_BASE_URL":          sb.URL,
-		"FRONTLINE_WORKSPACE":          fake.WorkspaceSID(),
-		"FRONTLINE_DEFAULT_POOL_QUEUE": fake.QueueSID(),
-	} {
-		if err := os.Setenv(k, v); err != nil {
-			sb.Close()
-			return nil, err
-		}
-	}
-	fmt.Fprintf(log, "experthub: no Twilio credentials: sandbox Twilio on %s with workers %v\n", sb.URL, Workers)
-	fmt.Fprintf(log, "experthub: try it: go run ./cmd/experthub chat --from +33679500001 --sandbox %s\n", sb.URL)
 	return sb, nil
+}
+
+// Env returns the variables that make an Expert Hub process talk to the
+// sandbox as its Twilio account.
+func (sb *Sandbox) Env() map[string]string {
+	return map[string]string{
+		"TWILIO_ACCOUNT_SID":           sb.Fake.AccountSID(),
+		"TWILIO_AUTH_TOKEN":            sb.Fake.AuthToken(),
+		"TWILIO_API_BASE_URL":          sb.URL,
+		"FRONTLINE_WORKSPACE":          sb.Fake.WorkspaceSID(),
+		"FRONTLINE_DEFAULT_POOL_QUEUE": sb.Fake.QueueSID(),
+	}
 }
 
 // Close stops the sandbox.

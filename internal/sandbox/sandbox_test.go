@@ -2,10 +2,12 @@ package sandbox
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -62,7 +64,7 @@ func TestChat(t *testing.T) {
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
 
-	script := "hello\n/as ann@example.com too early\nagent please\n/as ann@example.com Hi Maria!\nthanks\n"
+	script := "\nhello\n\n/as ann@example.com too early\nagent please\n\n/as ann@example.com Hi Maria!\nthanks\n"
 	var out strings.Builder
 	if err := Chat(ctx, []string{"--from", "+33679500001", "--sandbox", sb.URL}, strings.NewReader(script), &out); err != nil {
 		t.Fatalf("chat: %v\n%s", err, out.String())
@@ -91,5 +93,57 @@ func TestChat(t *testing.T) {
 
 	if err := Chat(ctx, []string{"--sandbox", sb.URL}, strings.NewReader(""), io.Discard); err == nil {
 		t.Error("chat without --from accepted")
+	}
+}
+
+// TestEnv runs a sandbox for other processes: New leaves the process
+// environment alone, and Env's credentials are the fake's.
+func TestEnv(t *testing.T) {
+	t.Setenv("TWILIO_AUTH_TOKEN", "")
+	cfg, err := config.Parse(config.Env{"SANDBOX_PORT": "0", "PUBLIC_BASE_URL": "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sb.Close)
+	if v := os.Getenv("TWILIO_AUTH_TOKEN"); v != "" {
+		t.Errorf("New set TWILIO_AUTH_TOKEN in the environment")
+	}
+	env := sb.Env()
+	if env["TWILIO_API_BASE_URL"] != sb.URL {
+		t.Errorf("TWILIO_API_BASE_URL = %q, want %q", env["TWILIO_API_BASE_URL"], sb.URL)
+	}
+	// Another process configured with Env, as config reads it.
+	other, err := config.Parse(config.Env(env))
+	if err != nil {
+		t.Fatalf("Env is not a valid configuration: %v", err)
+	}
+	u := other.TwilioAPIBaseURL + "/v1/Workspaces/" + other.Workspace + "/Workers?TaskQueueSid=" + other.PoolQueue
+	for _, tt := range []struct {
+		token string
+		want  int
+	}{{other.TwilioAuthToken, http.StatusOK}, {"wrong", http.StatusUnauthorized}} {
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		req.SetBasicAuth(other.TwilioAccountSID, tt.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Workers []struct {
+				FriendlyName string `json:"friendly_name"`
+			} `json:"workers"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("workers with token %q: %d, want %d", tt.token, resp.StatusCode, tt.want)
+		}
+		if tt.want == http.StatusOK && len(body.Workers) != len(Workers) {
+			t.Errorf("%d workers in the pool, want %d", len(body.Workers), len(Workers))
+		}
 	}
 }
