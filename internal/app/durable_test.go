@@ -55,6 +55,10 @@ func checkEveryoneServed(t *testing.T, h *apptest.Harness, convs []string) {
 		}
 		if other, dup := taken[ws[0]]; dup {
 			t.Errorf("%s added to %s and %s", ws[0], other, conv)
+			for _, c := range []string{other, conv} {
+				a, err := h.App.Assignments.Assignment(context.Background(), c)
+				t.Logf("claim of %s: %+v %v\n  %s", c, a, err, strings.Join(h.Transcript(c), "\n  "))
+			}
 		}
 		taken[ws[0]] = conv
 		served++

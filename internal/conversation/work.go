@@ -224,8 +224,11 @@ func (f *Flow) exclusive(ctx context.Context, conv string, fn func(context.Conte
 	for wait := 20 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
 		a := f.begin(ctx, key, f.leaseFor(ctx))
 		if a.Owns() {
-			defer f.release(ctx, a)
-			return fn(ctx)
+			err := fn(ctx)
+			if err == nil || !inFlight(err) {
+				f.release(ctx, a)
+			}
+			return err
 		}
 		d := wait/2 + rand.N(wait/2+1)
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d+minWork {
@@ -239,11 +242,19 @@ func (f *Flow) exclusive(ctx context.Context, conv string, fn func(context.Conte
 	}
 }
 
+// inFlight reports whether an attempt that failed with err may have left
+// requests that Twilio or Firestore still carry out: anything but a clear
+// refusal (a timeout, a 5xx, a store that did not answer). Such an
+// attempt keeps the conversation until its lease ends, so that the next
+// one reads what those requests did instead of doing it again.
+func inFlight(err error) bool {
+	return !twilio.IsRefusal(err)
+}
+
 // leaseFor is how long an attempt running under ctx may hold its work.
 func (f *Flow) leaseFor(ctx context.Context) time.Duration {
 	if dl, ok := ctx.Deadline(); ok {
-		// A little past the deadline: the clocks of two instances differ.
-		return time.Until(dl) + leaseSkew
+		return time.Until(dl) + leaseGrace
 	}
 	return f.cfg.Lease
 }
@@ -251,5 +262,7 @@ func (f *Flow) leaseFor(ctx context.Context) time.Duration {
 // minWork is the least time worth starting a conversation's work with.
 const minWork = 500 * time.Millisecond
 
-// leaseSkew covers the clock difference between instances.
-const leaseSkew = 500 * time.Millisecond
+// leaseGrace is how long a lease outlasts its attempt's deadline: a
+// request the attempt gave up on may still be carried out by Twilio or
+// Firestore a moment later, and the clocks of two instances differ.
+const leaseGrace = 2 * time.Second

@@ -54,3 +54,11 @@ func wrap(op string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
+
+// IsRefusal reports whether err is Twilio's clear refusal of a request: a
+// 4xx answer, after which the request had no effect. Any other failure —
+// no answer, a timeout, a 5xx — may have had its effect, or still will.
+func IsRefusal(err error) bool {
+	var te *client.TwilioRestError
+	return errors.As(err, &te) && te.Status >= 400 && te.Status < 500
+}
