@@ -113,12 +113,19 @@ func Decide(req Request, current Assignment, ok bool, lastAssigned func(sid stri
 	}
 	if req.Spread > 0 {
 		// Spread over the longest idle, leaving out anyone assigned
-		// within the TTL: the claims this one races with may have just
-		// taken them.
+		// within the TTL (the claims this one races with may have just
+		// taken them) and, while anyone was never assigned, everyone
+		// who was: a burst outlasting the TTL must not hand a worker a
+		// second conversation while another worker has none.
 		window := Rank(req.Candidates, lastAssigned)[:min(req.Spread+1, len(req.Candidates))]
 		recent := req.Now.Add(-req.TTL)
+		never := lastOf(window[0], lastAssigned).IsZero()
 		n := 0
-		for n < len(window) && lastOf(window[n], lastAssigned).Before(recent) {
+		for n < len(window) {
+			last := lastOf(window[n], lastAssigned)
+			if !last.Before(recent) || never && !last.IsZero() {
+				break
+			}
 			n++
 		}
 		if n > 0 {

@@ -188,3 +188,29 @@ func TestRank(t *testing.T) {
 		t.Errorf("Rank() = %v, want %v", got, want)
 	}
 }
+
+// TestDecideSpreadNeverAssignedFirst: while a worker was never assigned,
+// a claim that lost races never spreads to one who was, however long ago:
+// a burst outlasting the TTL must not give a worker two conversations
+// while another has none.
+func TestDecideSpreadNeverAssignedFirst(t *testing.T) {
+	now := time.Now()
+	cands := []Candidate{{Identity: "old", SID: "WK1"}, {Identity: "new1", SID: "WK2"}, {Identity: "new2", SID: "WK3"}}
+	last := func(sid string) time.Time {
+		if sid == "WK1" {
+			return now.Add(-time.Hour)
+		}
+		return time.Time{}
+	}
+	for spread := range 6 {
+		for range 50 {
+			a, _, err := Decide(Request{Conversation: "CH1", Claimant: "IM1", Candidates: cands, Now: now, TTL: 4 * time.Second, Spread: spread}, Assignment{}, false, last)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Worker == "old" {
+				t.Fatalf("spread %d chose a worker already assigned while two never were", spread)
+			}
+		}
+	}
+}
