@@ -27,7 +27,8 @@ moved {
 # Project-wide grants (the description's project_roles): the functions read
 # and write the Firestore cache; Cloud Build, running as the build account,
 # writes logs, pushes the image to gcf-artifacts and reads the uploaded
-# source. Secrets are granted one by one in secrets.tf, the queue in
+# source (the roles Google lists for a 2nd-gen build service account).
+# Secrets are granted one by one in secrets.tf, the queue in
 # queue.tf.
 resource "google_project_iam_member" "roles" {
   for_each = module.deployment.project_roles

@@ -2,14 +2,18 @@ terraform {
   # optional() object attributes (1.3), endswith() (1.3), preconditions (1.2).
   required_version = ">= 1.5"
 
+  # Exact versions: no lock file is committed yet, and a range would let
+  # each build resolve whatever release is newest that day. Commit
+  # .terraform.lock.hcl (README "Provider versions") to pin checksums too;
+  # build_test.go refuses a range without one.
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = "~> 7.0"
+      version = "= 7.46.0"
     }
     archive = {
       source  = "hashicorp/archive"
-      version = "~> 2.7"
+      version = "= 2.7.1"
     }
   }
 

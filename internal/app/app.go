@@ -113,7 +113,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	a.twilioFacing("outgoing", frontline.OutgoingHandler(frontline.ProxyNumbers{
 		Default: cfg.ProxyNumber, ByCountry: cfg.ProxyNumbers,
 	}, log))
-	a.handlers["sync"] = named("sync", a.syncHandler())
+	a.handlers["sync"] = a.named("sync", a.syncHandler())
 	a.buildFlow(o)
 	return a, nil
 }
@@ -167,7 +167,7 @@ func (a *App) buildFlow(o options) {
 		WorkDelay:      cfg.WorkDelay,
 		MaxAge:         cfg.WorkMaxAge,
 	}, deps)
-	consume = named("work", flow.Work())
+	consume = a.named("work", flow.Work())
 	a.handlers["work"] = a.queueFacing(consume)
 	a.twilioFacing("routing", flow.Routing())
 	a.twilioFacing("pre-event", flow.PreEvent())
@@ -199,7 +199,7 @@ func (a *App) buildQueue(consume http.Handler) work.Queue {
 func (a *App) queueFacing(consume http.Handler) http.Handler {
 	cfg := a.Config
 	if !cfg.UsesCloudTasks() {
-		return named("work", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		return a.named("work", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			a.log.WarnContext(r.Context(), "work called without a Cloud Tasks queue (WORK_QUEUE is not set); refused", "remote", r.RemoteAddr)
 			http.Error(w, "conversation work is delivered in-process: WORK_QUEUE is not set", http.StatusForbidden)
 		}))
@@ -208,7 +208,7 @@ func (a *App) queueFacing(consume http.Handler) http.Handler {
 	if cfg.TasksEmulator != "" {
 		v = cloudtasksfake.TokenValidator{Secret: cfg.TasksSecret}
 	}
-	return named("work", work.RequireOIDC(v, cfg.PublicURL("work"), cfg.WorkServiceAccount, consume, a.log))
+	return a.named("work", work.RequireOIDC(v, cfg.PublicURL("work"), cfg.WorkServiceAccount, consume, a.log))
 }
 
 // NewSyncer returns a full/incremental sync of the customers from the CRM
@@ -223,17 +223,17 @@ func (a *App) NewSyncer(progress func(crmsync.Progress)) *crmsync.Syncer[crm.Cus
 	})
 }
 
+// syncHandler returns the sync function. Without a CRM it still checks
+// every caller first (crmsync.NewHandler with a nil Syncer): an
+// unauthenticated request learns nothing of the configuration, and the
+// deployment's smoke test sees the same refusal with or without Strapi.
 func (a *App) syncHandler() http.Handler {
-	syncer := a.NewSyncer(nil)
-	if syncer == nil {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			a.log.WarnContext(r.Context(), "sync called without Strapi settings")
-			http.Error(w, "no CRM to sync from: STRAPI_URL is not set", http.StatusNotImplemented)
-		})
+	if a.source == nil {
+		a.log.Warn("no CRM configured (STRAPI_URL is not set): sync authenticates its callers and syncs nothing", logging.FunctionKey, "sync")
 	}
 	// No handler deadline here: a full sync of a large CRM takes longer
 	// than a webhook may, and the function's own timeout bounds it.
-	return crmsync.NewHandler(syncer, a.webhooks, crmsync.HandlerConfig{
+	return crmsync.NewHandler(a.NewSyncer(nil), a.webhooks, crmsync.HandlerConfig{
 		WebhookSecret:    a.Config.StrapiWebhookSecret,
 		SchedulerAccount: a.Config.SchedulerAccount,
 		Audience:         a.Config.SyncAudience,
@@ -284,14 +284,21 @@ func (a *App) twilioFacing(name string, h http.Handler) {
 	// The verifier's own logger names the function: it may warn when
 	// built, outside any request.
 	v := webhook.NewVerifier(a.Config.TwilioAuthToken, a.log.With(logging.FunctionKey, name), a.Config.PublicURL(name))
-	a.handlers[name] = named(name, withDeadline(a.Config.HandlerTimeout, v.Wrap(h)))
+	a.handlers[name] = a.named(name, withDeadline(a.Config.HandlerTimeout, v.Wrap(h)))
 }
 
-// named puts the function's name in each request's context, where the
-// logger reads it (logging.WithFunction).
-func named(name string, h http.Handler) http.Handler {
+// named puts the function's name and the request's Cloud Trace context
+// in each request's context, where the logger reads them
+// (logging.WithFunction, logging.WithTrace): every line of one request
+// names its function and links to its trace.
+func (a *App) named(name string, h http.Handler) http.Handler {
+	project := a.Config.Project
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r.WithContext(logging.WithFunction(r.Context(), name)))
+		ctx := logging.WithFunction(r.Context(), name)
+		if t, ok := logging.TraceFromHeader(r.Header); ok {
+			ctx = logging.WithTrace(ctx, project, t)
+		}
+		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/experthub/experthub/internal/app"
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
 
@@ -359,4 +360,48 @@ func jwt(header, claims map[string]any) string {
 		return base64.RawURLEncoding.EncodeToString(b)
 	}
 	return fmt.Sprintf("%s.%s.%s", enc(header), enc(claims), base64.RawURLEncoding.EncodeToString([]byte("signature")))
+}
+
+// TestSyncWithoutCRM: a deployment without Strapi (allowed: the Firestore
+// cache only) checks sync's callers as any other. An unauthenticated
+// request is refused and told nothing of the configuration (the smoke
+// test after each deploy sends one); an authenticated one, the
+// scheduler's nightly full sync say, answers 200 with nothing synced.
+func TestSyncWithoutCRM(t *testing.T) {
+	h := apptest.New(t, apptest.Options{Env: config.Env{
+		"STRAPI_WEBHOOK_SECRET":          apptest.WebhookSecret,
+		"SYNC_SCHEDULER_SERVICE_ACCOUNT": apptest.SchedulerAccount,
+	}})
+	tests := []struct {
+		name   string
+		header map[string]string
+		status int
+	}{
+		{"no credentials", nil, http.StatusUnauthorized},
+		{"wrong secret", map[string]string{"Authorization": "Bearer nope"}, http.StatusUnauthorized},
+		{"Strapi webhook, wrong secret", map[string]string{"Authorization": "Bearer nope",
+			"X-Strapi-Event": "entry.update", "Content-Type": "application/json"}, http.StatusUnauthorized},
+		{"webhook secret", map[string]string{"Authorization": "Bearer " + apptest.WebhookSecret}, http.StatusOK},
+		{"Strapi webhook with the secret", map[string]string{"Authorization": "Bearer " + apptest.WebhookSecret,
+			"X-Strapi-Event": "entry.update", "Content-Type": "application/json"}, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"event":"entry.update"}`))
+			for k, v := range tt.header {
+				r.Header.Set(k, v)
+			}
+			rec := h.Serve("sync", r)
+			body := rec.Body.String()
+			if rec.Code != tt.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.status, body)
+			}
+			if tt.status != http.StatusOK && (strings.Contains(body, "STRAPI") || strings.Contains(body, "CRM")) {
+				t.Errorf("refusal discloses the configuration: %s", body)
+			}
+		})
+	}
+	if l := h.Logs.Lines("sync skipped: no CRM is configured"); len(l) != 2 || l[0][logging.FunctionKey] != "sync" {
+		t.Errorf("skipped syncs logged %v, want twice with function sync", l)
+	}
 }

@@ -122,7 +122,7 @@ func TestLogsNameTheirFunction(t *testing.T) {
 			t.Errorf("forgery to %s logged with its function %d times, want 1 (%v)", r.function, named[r.function], named)
 		}
 	}
-	if l := h.Logs.Lines("sync called without Strapi settings"); len(l) != 1 || l[0][logging.FunctionKey] != "sync" {
+	if l := h.Logs.Lines("sync request refused"); len(l) != 1 || l[0][logging.FunctionKey] != "sync" {
 		t.Errorf("sync logged %v, want its function", l)
 	}
 	for i, line := range strings.Split(h.Logs.String(), "\n") {

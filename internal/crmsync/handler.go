@@ -82,6 +82,12 @@ type HandlerConfig struct {
 // The full sync runs within the request and stops if the caller hangs up,
 // so the function timeout and the scheduler's attempt deadline should
 // cover a whole run; a run cut short resumes on the next call.
+//
+// With a nil Syncer (no CRM configured) callers are authenticated all the
+// same, and an authenticated call answers 200 with nothing synced: a
+// deployment without a CRM still has the scheduler's job, which must not
+// fail every night, and a caller who is not authenticated learns nothing
+// of the configuration.
 func NewHandler(s *Syncer[crm.Customer], hooks WebhookDecoder, cfg HandlerConfig) http.Handler {
 	h := &handler{sync: s, hooks: hooks, cfg: cfg, log: cfg.Logger}
 	if h.log == nil {
@@ -143,6 +149,10 @@ func (h *handler) webhook(w http.ResponseWriter, r *http.Request, token, event s
 	if !h.secretOK(token) {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 		h.fail(w, r, http.StatusUnauthorized, "unauthorized", "event", event, "reason", credentialProblem(token))
+		return
+	}
+	if h.sync == nil {
+		h.noCRM(w, r, "event", event)
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
@@ -217,6 +227,10 @@ func (h *handler) full(w http.ResponseWriter, r *http.Request, token string) {
 	// A scheduler body carries nothing we need; drain a bounded amount so
 	// the connection can be reused.
 	io.Copy(io.Discard, io.LimitReader(r.Body, maxBody))
+	if h.sync == nil {
+		h.noCRM(w, r, "by", caller)
+		return
+	}
 
 	h.log.InfoContext(ctx, "full sync started", "by", caller)
 	p, err := h.sync.Full(ctx)
@@ -233,6 +247,13 @@ func (h *handler) full(w http.ResponseWriter, r *http.Request, token string) {
 	h.log.InfoContext(ctx, "full sync done", "synced", p.Synced, "deleted", p.Deleted, "resumed", p.Resumed,
 		"elapsed", p.Elapsed.String(), "rate", fmt.Sprintf("%.0f/s", p.Rate))
 	httpjson.Write(w, http.StatusOK, map[string]any{"synced": p.Synced, "deleted": p.Deleted, "resumed": p.Resumed})
+}
+
+// noCRM answers an authenticated call when no CRM is configured: nothing
+// to sync is not a failure (see NewHandler).
+func (h *handler) noCRM(w http.ResponseWriter, r *http.Request, attrs ...any) {
+	h.log.InfoContext(r.Context(), "sync skipped: no CRM is configured", attrs...)
+	httpjson.Write(w, http.StatusOK, map[string]any{"synced": 0, "deleted": 0, "skipped": "no CRM is configured"})
 }
 
 // credentialProblem names what was wrong for the log, without the value.

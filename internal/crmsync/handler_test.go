@@ -355,3 +355,70 @@ func TestHandlerOtherCRM(t *testing.T) {
 		})
 	}
 }
+
+// TestHandlerWithoutCRM: with no CRM (a nil Syncer) every caller is still
+// authenticated first; only an authenticated call learns that there is
+// nothing to sync, with a 200 so the scheduler's job does not fail.
+func TestHandlerWithoutCRM(t *testing.T) {
+	logs := &bytes.Buffer{}
+	cfg := defaultConfig()
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	h := crmsync.NewHandler(nil, nil, cfg)
+	tests := []struct {
+		name   string
+		header map[string]string
+		status int
+	}{
+		{"no credentials", nil, 401},
+		{"wrong secret", map[string]string{"Authorization": "Bearer nope"}, 401},
+		{"token of another account", map[string]string{"Authorization": "Bearer " + otherOIDC}, 403},
+		{"Strapi event, no credentials", map[string]string{"X-Strapi-Event": "entry.update"}, 401},
+		{"webhook secret", map[string]string{"Authorization": "Bearer " + secret}, 200},
+		{"scheduler's token", map[string]string{"Authorization": "Bearer " + goodOIDC}, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/sync", strings.NewReader("{}"))
+			for k, v := range tt.header {
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.status, rec.Body)
+			}
+			var got map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				t.Fatalf("answer is not JSON: %s", rec.Body)
+			}
+			if skipped := got["skipped"] != nil; skipped != (tt.status == 200) {
+				t.Errorf("answer %v: skipped is said only to an authenticated caller", got)
+			}
+		})
+	}
+	if n := strings.Count(logs.String(), "sync skipped: no CRM is configured"); n != 2 {
+		t.Errorf("%d skipped syncs logged, want 2:\n%s", n, logs)
+	}
+}
+
+// TestHandlerWithoutCRMWebhookDecoder: a decoder without a Syncer (a
+// caller's mistake) still authenticates, then syncs nothing.
+func TestHandlerWithoutCRMWebhookDecoder(t *testing.T) {
+	s := newStrapi(5, 1)
+	t.Cleanup(s.Close)
+	h := crmsync.NewHandler(nil, strapiClient(s), defaultConfig())
+	for _, tt := range []struct {
+		auth   string
+		status int
+	}{{"", 401}, {"Bearer " + secret, 200}} {
+		req := httptest.NewRequest(http.MethodPost, "/sync", strings.NewReader(`{"event":"entry.update"}`))
+		for k, v := range webhookHeaders("entry.update", tt.auth) {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tt.status {
+			t.Errorf("auth %q: status %d, want %d: %s", tt.auth, rec.Code, tt.status, rec.Body)
+		}
+	}
+}

@@ -175,3 +175,23 @@ func TestPlanWorkTuning(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildAccountRoles: the build service account has exactly the roles
+// Google lists for a Cloud Run functions (2nd gen) build: Logs Writer,
+// Artifact Registry Writer and Storage Object Admin
+// (https://cloud.google.com/run/docs/configuring/services/build-service-account).
+// Storage Object Viewer, the 1st-gen requirement, is not enough.
+func TestBuildAccountRoles(t *testing.T) {
+	d := description(t)
+	var roles []string
+	for _, r := range d.ProjectRoles {
+		if r.Account == "build" {
+			roles = append(roles, r.Role)
+		}
+	}
+	slices.Sort(roles)
+	want := []string{"roles/artifactregistry.writer", "roles/logging.logWriter", "roles/storage.objectAdmin"}
+	if !slices.Equal(roles, want) {
+		t.Errorf("build account roles = %v, want %v", roles, want)
+	}
+}

@@ -1,6 +1,7 @@
 // Package logging builds the structured JSON logger every function uses:
 // Cloud Logging field names, phone numbers masked wherever they appear,
-// and the function a line was logged for, read from the context.
+// and, read from the context, the function a line was logged for and the
+// trace of the request it serves.
 package logging
 
 import (
@@ -14,7 +15,8 @@ import (
 
 // New returns a JSON logger writing Cloud Logging's "severity" and
 // "message" fields, masking phone numbers in every string it writes. A
-// line logged with a context from WithFunction names its function.
+// line logged with a context from WithFunction names its function; one
+// logged with a context from WithTrace carries the request's trace.
 func New(w io.Writer, level string) *slog.Logger {
 	var lv slog.Level
 	_ = lv.UnmarshalText([]byte(level)) // config has validated it; unknown falls back to info
@@ -55,6 +57,10 @@ func (h functionHandler) Handle(ctx context.Context, r slog.Record) error {
 	if name, ok := ctx.Value(functionContextKey{}).(string); ok && !h.named && !namesFunction(r) {
 		r.AddAttrs(slog.String(FunctionKey, name))
 	}
+	// In a group, Cloud Logging would not see the trace fields.
+	if trace := traceAttrs(ctx); trace != nil && !h.grouped {
+		r.AddAttrs(trace...)
+	}
 	return h.Handler.Handle(ctx, r)
 }
 
@@ -93,6 +99,11 @@ func replaceAttr(groups []string, a slog.Attr) slog.Attr {
 			a.Key = "message"
 		case slog.TimeKey:
 			a.Key = "time"
+		case TraceKey, SpanKey:
+			// Hexadecimal IDs, which may start with seven decimal
+			// digits: masking them as a phone number would unlink the
+			// line from its trace.
+			return a
 		case "message", "severity":
 			// An attribute of that name would repeat the key Cloud
 			// Logging reads, and the last one wins there: the message
