@@ -77,6 +77,7 @@ func BenchmarkBurst(b *testing.B) {
 	b.ReportMetric(float64(sum.queued)/nf, "left-to-queue")
 	b.ReportMetric(float64(sum.webhooks)/nf, "webhooks")
 	b.ReportMetric(float64(sum.failed)/nf, "failed-acks")
+	b.ReportMetric(float64(sum.timedOut)/nf, "timed-out-acks")
 	b.ReportMetric(nf, "bursts")
 }
 
@@ -90,6 +91,7 @@ type burstResult struct {
 	queued     int           // webhooks that left their work to the queue
 	webhooks   int           // webhooks delivered (routing and post-event)
 	failed     int           // webhooks answered with an error or not at all
+	timedOut   int           // webhooks Twilio gave up waiting for
 }
 
 func (s *burstResult) add(r burstResult) {
@@ -101,6 +103,7 @@ func (s *burstResult) add(r burstResult) {
 	s.queued += r.queued
 	s.webhooks += r.webhooks
 	s.failed += r.failed
+	s.timedOut += r.timedOut
 }
 
 // runBurst runs one burst on a fresh Expert Hub, timed from the customers'
@@ -153,6 +156,9 @@ func runBurst(b *testing.B, customers []crm.Customer) (burstResult, []time.Durat
 		r.webhooks++
 		if d.Err != nil || d.Status/100 != 2 {
 			r.failed++
+		}
+		if d.TimedOut {
+			r.timedOut++
 		}
 		if d.Target == twiliofake.TargetPost && d.EventType == "onMessageAdded" {
 			acks = append(acks, d.End.Sub(d.Start))

@@ -83,15 +83,15 @@ func (r *report) merge(e *earlier) {
 			continue
 		}
 		// An earlier re-run stays named for the sections this run left.
-		left := false
+		var left []string
 		for _, n := range rowSections(row) {
 			if !sections[n] {
-				left = true
+				left = append(left, strconv.Itoa(n))
 				r.notes[n] = rerunNote(row)
 			}
 		}
-		if left {
-			r.header = append(r.header, row)
+		if left != nil {
+			r.header = append(r.header, sectionsPattern.ReplaceAllLiteralString(row, sectionsPhrase(left)))
 		}
 	}
 	for n := range sections {
@@ -118,12 +118,21 @@ func (r *report) rerunRow(cmd string) string {
 	for _, n := range r.measured {
 		s = append(s, strconv.Itoa(n))
 	}
-	return fmt.Sprintf("%s| %s (the run took %s): `%s -merge` measured sections %s again, on %d CPUs (`nproc`), %s; load average before %s, after %s%s |",
-		rerunLabel, r.m.started.Format(dateLayout), r.m.took, cmd, strings.Join(s, ", "),
+	return fmt.Sprintf("%s| %s (the run took %s): `%s -merge` %s, on %d CPUs (`nproc`), %s; load average before %s, after %s%s |",
+		rerunLabel, r.m.started.Format(dateLayout), r.m.took, cmd, sectionsPhrase(s),
 		r.m.cpus, r.m.cpuModel, r.m.loadBefore, r.m.loadAfter, r.m.busyNote())
 }
 
-var sectionsPattern = regexp.MustCompile(`measured sections ([0-9, ]+) again`)
+var sectionsPattern = regexp.MustCompile(`measured sections? ([0-9, ]+) again`)
+
+// sectionsPhrase names the sections a re-run measured, as sectionsPattern
+// reads them back.
+func sectionsPhrase(ns []string) string {
+	if len(ns) == 1 {
+		return "measured section " + ns[0] + " again"
+	}
+	return "measured sections " + strings.Join(ns, ", ") + " again"
+}
 
 // rowSections returns the sections a re-run row names.
 func rowSections(row string) []int {

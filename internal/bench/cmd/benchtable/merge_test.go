@@ -58,7 +58,7 @@ func TestMerge(t *testing.T) {
 		"measured sections 3, 9 again",
 		"a busy machine: more runnable processes than its 2 CPUs",
 		"## 9. Burst: 200 customers write \"AGENT\" at once\n\n*Measured by the re-run of 2026-12-01 09:00 UTC on a busy machine; see the header.*",
-		"| 200 / 200 / 0 / 0 (63 of 600 webhooks left their work to the queue) | yes |",
+		"| 200 / 200 / 0 / 0, a burst (63 of 600 webhooks left their work to the queue) | yes |",
 		"| 110.5 ms, 120.9 ms before (-10.4 ms) | yes |",
 		keptIntro,
 	} {
@@ -71,7 +71,7 @@ func TestMerge(t *testing.T) {
 	}
 
 	// A second re-run of section 3 only: the first re-run's row stays for
-	// section 9, and so does its note there.
+	// section 9 alone, and so does its note there.
 	e2, err := readReport(doc)
 	if err != nil {
 		t.Fatalf("readReport of the merged report: %v", err)
@@ -84,9 +84,14 @@ func TestMerge(t *testing.T) {
 	r2.bench = "BotTurn"
 	r2.merge(e2)
 	doc2 := r2.render()
+	if strings.Contains(doc2, "measured sections 3, 9 again") {
+		t.Error("the first re-run's row still claims section 3")
+	}
 	for _, want := range []string{
-		"measured sections 3, 9 again",
-		"measured sections 3 again",
+		"| Re-run | 2026-12-01 09:00 UTC",
+		"measured section 9 again",
+		"| Re-run | 2026-12-01 10:00 UTC",
+		"measured section 3 again",
 		"*Measured by the re-run of 2026-12-01 09:00 UTC on a busy machine; see the header.*",
 		"*Measured by the re-run of 2026-12-01 10:00 UTC; see the header.*",
 	} {

@@ -13,6 +13,7 @@ type report struct {
 	res           results
 	quick         bool
 	bench         string
+	benchtime     string
 	strapiLatency time.Duration
 	twilioLatency time.Duration
 	raw           string
@@ -100,6 +101,9 @@ func (r *report) render() string {
 	}
 	if r.bench != "." {
 		cmd += " -bench '" + r.bench + "'"
+	}
+	if r.benchtime != "" {
+		cmd += " -benchtime " + r.benchtime
 	}
 	fmt.Fprintf(&d, "| | |\n|---|---|\n")
 	if r.header != nil {
