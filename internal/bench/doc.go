@@ -2,7 +2,10 @@
 // doing the same work, side by side in one run: CRM callbacks and address
 // lookups (cache vs. log in and download the whole CRM per request), the
 // bot turn (parallel vs. sequential Twilio calls), cold start, memory,
-// the full sync and throughput.
+// the full sync and throughput; and the queue of conversation work: a
+// message's way to the bot's reply done by the webhook or by the queue
+// (BenchmarkEndToEnd), and 200 customers asking for an agent at once
+// through three instances (BenchmarkBurst).
 //
 // The benchmarks live in this package's test files and use the real
 // parts: the Firestore emulator, the handlers behind the webhook
@@ -11,6 +14,10 @@
 // docs/benchmarks.md holds with
 //
 //	go run ./internal/bench/cmd/benchtable
+//
+// or, to re-measure some benchmarks and keep the others' results,
+//
+//	go run ./internal/bench/cmd/benchtable -bench 'EndToEnd|Burst' -merge
 //
 // A plain `go test -run '^$' -bench . ./internal/bench` runs the small
 // sizes only; EXPERTHUB_BENCH_FULL=1 adds 10 000 and 100 000 customers.

@@ -10,10 +10,18 @@
 //
 //	-quick               small sizes only, as CI runs them (about a minute)
 //	-bench regexp        run only the matching benchmarks
+//	-merge               keep the other benchmarks' results from the report
+//	-benchtime t         go test's -benchtime (e.g. 3x: three bursts)
 //	-strapi-latency d    latency of every Strapi stub request (default 20ms)
 //	-twilio-latency d    latency of every fake Twilio request (default 50ms)
 //	-o file              where to write the report ("-": nowhere)
 //	-from file           render saved `go test -bench` output instead of running
+//
+// With -merge, a run of some benchmarks (-bench) updates their sections of
+// the existing report: the results of the benchmarks it did not run are
+// read back from the report's raw output, the report's header gains a row
+// naming the run and the sections it measured, and each of those
+// sections says so.
 package main
 
 import (
@@ -38,17 +46,35 @@ func main() {
 	twilioLatency := flag.Duration("twilio-latency", 50*time.Millisecond, "latency of every fake Twilio request")
 	out := flag.String("o", "docs/benchmarks.md", `report file, relative to the module root ("-": none)`)
 	from := flag.String("from", "", "render this saved `go test -bench` output instead of running")
+	merge := flag.Bool("merge", false, "keep the results of the benchmarks not run from the report (-o)")
+	benchtime := flag.String("benchtime", "", "go test's -benchtime (default: go test's own, 1s)")
 	flag.Parse()
-	if err := run(*quick, *bench, *strapiLatency, *twilioLatency, *out, *from); err != nil {
+	if err := run(*quick, *bench, *benchtime, *strapiLatency, *twilioLatency, *out, *from, *merge); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)
 		os.Exit(1)
 	}
 }
 
-func run(quick bool, bench string, strapiLatency, twilioLatency time.Duration, out, from string) error {
+func run(quick bool, bench, benchtime string, strapiLatency, twilioLatency time.Duration, out, from string, merge bool) error {
 	root, err := moduleRoot()
 	if err != nil {
 		return err
+	}
+	if out != "-" && !filepath.IsAbs(out) {
+		out = filepath.Join(root, out)
+	}
+	var prev *earlier
+	if merge {
+		if out == "-" {
+			return fmt.Errorf("-merge needs the report to merge into (-o)")
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			return fmt.Errorf("-merge: %w", err)
+		}
+		if prev, err = readReport(string(b)); err != nil {
+			return fmt.Errorf("-merge: %s: %w", out, err)
+		}
 	}
 	m := machine()
 	m.started = time.Now().UTC()
@@ -63,7 +89,11 @@ func run(quick bool, bench string, strapiLatency, twilioLatency time.Duration, o
 		}
 		raw.Write(b)
 	} else {
-		args := []string{"test", "-run", "^$", "-bench", bench, "-timeout", "120m", "./internal/bench"}
+		args := []string{"test", "-run", "^$", "-bench", bench, "-timeout", "120m"}
+		if benchtime != "" {
+			args = append(args, "-benchtime", benchtime)
+		}
+		args = append(args, "./internal/bench")
 		cmd := exec.Command(goTool(), args...)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(),
@@ -82,16 +112,16 @@ func run(quick bool, bench string, strapiLatency, twilioLatency time.Duration, o
 
 	res := parse(raw.String())
 	r := report{
-		m: m, res: res, quick: quick, bench: bench,
+		m: m, res: res, quick: quick, bench: bench, benchtime: benchtime,
 		strapiLatency: strapiLatency, twilioLatency: twilioLatency,
 		raw: raw.String(),
+	}
+	if prev != nil {
+		r.merge(prev)
 	}
 	doc := r.render()
 	fmt.Print(r.tables)
 	if out != "-" {
-		if !filepath.IsAbs(out) {
-			out = filepath.Join(root, out)
-		}
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 			return err
 		}
