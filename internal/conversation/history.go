@@ -1,8 +1,11 @@
 package conversation
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/experthub/experthub/internal/twilio"
 )
@@ -52,6 +55,18 @@ type history struct {
 	participants []twilio.Participant
 	// messages are the latest recentWindow messages, oldest first.
 	messages []twilio.Message
+}
+
+// readHistory adds to g the reads of what Twilio shows of conv into h.
+func (f *Flow) readHistory(ctx context.Context, g *errgroup.Group, conv string, h *history) {
+	g.Go(func() (err error) {
+		h.participants, err = f.twilio.ListParticipants(ctx, conv)
+		return err
+	})
+	g.Go(func() (err error) {
+		h.messages, err = f.twilio.RecentMessages(ctx, conv, recentWindow)
+		return err
+	})
 }
 
 // full reports whether the conversation may have messages before the

@@ -39,14 +39,7 @@ func (f *Flow) welcome(ctx context.Context, conv, address string) error {
 	return f.exclusive(ctx, conv, func(ctx context.Context) error {
 		var h history
 		g, gctx := errgroup.WithContext(ctx)
-		g.Go(func() (err error) {
-			h.participants, err = f.twilio.ListParticipants(gctx, conv)
-			return err
-		})
-		g.Go(func() (err error) {
-			h.messages, err = f.twilio.RecentMessages(gctx, conv, recentWindow)
-			return err
-		})
+		f.readHistory(gctx, g, conv, &h)
 		if err := g.Wait(); err != nil {
 			return err
 		}

@@ -102,21 +102,14 @@ func (f *Flow) read(ctx context.Context, conv string, d bot.Decision) (history, 
 		in = lookups{named: map[string]twilio.Worker{}}
 	)
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		h.participants, err = f.twilio.ListParticipants(gctx, conv)
-		return err
-	})
-	g.Go(func() (err error) {
-		h.messages, err = f.twilio.RecentMessages(gctx, conv, recentWindow)
-		return err
-	})
+	f.readHistory(gctx, g, conv, &h)
 	g.Go(func() error {
 		// With ctx, not gctx: a failed Twilio read must not cut a store
 		// read in half and leave it logged as a store failure.
 		in.claim, in.claimed = f.readClaim(ctx, conv)
 		return nil
 	})
-	f.prefetch(g, gctx, d, &in)
+	f.prefetch(gctx, g, d, &in)
 	err := g.Wait()
 	return h, in, err
 }
@@ -134,7 +127,7 @@ func (f *Flow) readClaim(ctx context.Context, conv string) (assign.Assignment, b
 }
 
 // prefetch adds to g the worker reads decision d needs.
-func (f *Flow) prefetch(g *errgroup.Group, ctx context.Context, d bot.Decision, in *lookups) {
+func (f *Flow) prefetch(ctx context.Context, g *errgroup.Group, d bot.Decision, in *lookups) {
 	switch d.Route {
 	case bot.RouteWorker:
 		g.Go(func() error {
