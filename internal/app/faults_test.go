@@ -88,6 +88,17 @@ func workersPath(h *apptest.Harness, _ string) string {
 	return "/v1/Workspaces/" + h.Twilio.WorkspaceSID() + "/Workers"
 }
 
+// connectingReplies counts the bot's "Bear with us…" messages in conv.
+func connectingReplies(h *apptest.Harness, conv string) int {
+	n := 0
+	for _, m := range h.Twilio.Messages(conv) {
+		if m.Author == "system" && strings.HasPrefix(m.Body, "Bear with us") {
+			n++
+		}
+	}
+	return n
+}
+
 // turnOutcome checks that the customer's last message got exactly one
 // reply, the one connecting them, and the conversation one worker.
 func turnOutcome(t *testing.T, h *apptest.Harness, conv, text string) {
@@ -406,7 +417,7 @@ func TestFiftyConversations(t *testing.T) {
 	for _, store := range apptest.Stores {
 		t.Run(string(store), func(t *testing.T) {
 			t.Parallel()
-			h := apptest.New(t, apptest.Options{Store: store, Env: config.Env{"WORK_DELAY": "1s"}})
+			h := apptest.New(t, apptest.Options{Store: store, Twilio: burstTwilio, Env: config.Env{"WORK_DELAY": "1s"}})
 			q := h.Twilio.QueueSID()
 			for i := range n {
 				h.Twilio.AddWorker(fmt.Sprintf("w%02d@example.com", i), true, nil, q)
@@ -425,8 +436,13 @@ func TestFiftyConversations(t *testing.T) {
 			taken := map[string]string{}
 			for i, conv := range convs {
 				ws := h.Workers(conv)
-				if len(ws) != 1 || replies(h, conv, "AGENT") != 1 {
+				if len(ws) != 1 || connectingReplies(h, conv) != 1 {
 					t.Errorf("conversation %d: workers %v\n  %s", i, ws, strings.Join(h.Transcript(conv), "\n  "))
+					for _, l := range strings.Split(h.Logs.String(), "\n") {
+						if strings.Contains(l, conv) {
+							t.Log(l)
+						}
+					}
 					continue
 				}
 				if other, dup := taken[ws[0]]; dup {
