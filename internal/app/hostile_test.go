@@ -107,3 +107,31 @@ func TestHostileInput(t *testing.T) {
 	}
 	t.Logf("hostile input: %d signed requests", tried)
 }
+
+// TestOversizedCRMParameters sends the crm callback, on Firestore with
+// Strapi behind it, ids and search texts longer than any real one:
+// Strapi answers 414 to such a URL and Firestore refuses index values over
+// 1,500 bytes, which were 503s. Each is a 400 now, logged in a short line.
+func TestOversizedCRMParameters(t *testing.T) {
+	h := apptest.New(t, apptest.Options{Store: apptest.Firestore, StrapiVersion: 5, StrapiCustomers: 5})
+	tests := []struct {
+		name   string
+		params url.Values
+	}{
+		{"CustomerId of 100,000 characters", url.Values{"Location": {"GetCustomerDetailsByCustomerId"}, "CustomerId": {strings.Repeat("9", 100_000)}}},
+		{"Query of 5,000 characters", url.Values{"Location": {"GetCustomersList"}, "Query": {strings.Repeat("m", 5000)}}},
+		{"Anchor of 5,000 characters", url.Values{"Location": {"GetCustomersList"}, "Anchor": {strings.Repeat("9", 5000)}}},
+		{"Worker of 5,000 characters", url.Values{"Location": {"GetCustomersList"}, "Worker": {strings.Repeat("w", 5000)}}},
+	}
+	for _, tt := range tests {
+		rec := h.Serve("crm", h.SignedForm("crm", tt.params))
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("%s: %d %.200s, want 400", tt.name, rec.Code, rec.Body)
+		}
+	}
+	for i, line := range strings.Split(strings.TrimSpace(h.Logs.String()), "\n") {
+		if len(line) > 1000 {
+			t.Errorf("log line %d of %d bytes: %.200s…", i+1, len(line), line)
+		}
+	}
+}

@@ -142,6 +142,27 @@ func TestLogsKeepSecretsAndNumbers(t *testing.T) {
 		t.Error("no webhook was delivered to the flow")
 	}
 
+	// Strapi drops its connections: lookups that fall through to it fail
+	// with errors naming the request, its query holding the number
+	// URL-encoded (filters…=%2B447491000002, whatsapp%3A%2B447491000002).
+	h.Strapi.InjectFault(strapitest.Fault{Drop: true})
+	for _, from := range []string{"+447491000002", "whatsapp:+5521989500003"} {
+		to := apptest.ProxyNumber
+		if strings.HasPrefix(from, "whatsapp:") {
+			to = "whatsapp:" + to
+		}
+		if _, err := h.Twilio.CustomerTexts(ctx, from, to, "hello while Strapi is down"); err != nil {
+			t.Errorf("%s texts while Strapi is down: %v", from, err)
+		}
+	}
+	// 503: the CRM is unavailable, which is the truth.
+	h.Serve("crm", h.SignedForm("crm", url.Values{"Location": {"GetCustomerDetailsByCustomerId"}, "CustomerId": {"+447491000002"}}))
+	h.Strapi.ClearFaults()
+	h.WaitWork(t)
+	if !strings.Contains(h.Logs.String(), "naming the conversation by number") {
+		t.Error("no failed lookup was logged while Strapi was down")
+	}
+
 	logs := h.Logs.String()
 	lines := strings.Split(strings.TrimSpace(logs), "\n")
 	if len(lines) < 20 {
@@ -228,6 +249,8 @@ func TestPhoneLeak(t *testing.T) {
 		{`{"message":"from +33679500001"}`, true},
 		{`{"address":"+33 6 79 50 00 01"}`, true},
 		{`{"url":"/v1/Conversations?Address=%2B447491000002"}`, true},
+		{`{"err":"Get \"http://s/api/customers?v=whatsapp%3A%2B447491000002\": EOF"}`, true},
+		{`{"err":"Get \"http://s/api/customers?v=whatsapp%3A%2B**********02\": EOF"}`, false},
 		{`{"n":"0033679500001"}`, true},
 		{`{"part":"67950000"}`, true},
 		{`{"message":"from +*********01"}`, false},

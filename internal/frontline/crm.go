@@ -7,10 +7,12 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/httpjson"
@@ -25,6 +27,15 @@ type Customers interface {
 const (
 	defaultPageSize = 30
 	maxPageSize     = 100
+	// MaxField bounds, in characters, every id, name and search text the
+	// callbacks take. Real ones are far shorter; a longer one is refused
+	// with a 400 before it reaches the CRM: Strapi answers 414 to a URL
+	// that long and Firestore refuses index values over 1,500 bytes
+	// (https://firebase.google.com/docs/firestore/quotas#indexes), and
+	// 256 characters are 1,024 bytes at most.
+	MaxField = 256
+	// logClip is how much of a refused value a log line quotes.
+	logClip = 64
 )
 
 // CRMHandler serves the Frontline CRM callback. It expects a request whose
@@ -53,12 +64,41 @@ func (h *crmHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "GetCustomersList":
 		h.list(w, r)
 	default:
-		h.log.WarnContext(r.Context(), "crm callback: unknown location", "location", location)
-		httpjson.Error(w, http.StatusUnprocessableEntity, "unknown Location "+strconv.Quote(location))
+		h.log.WarnContext(r.Context(), "crm callback: unknown location", "location", clip(location))
+		httpjson.Error(w, http.StatusUnprocessableEntity, "unknown Location "+strconv.Quote(clip(location)))
 	}
 }
 
+// tooLong answers 400 and logs one short line when a parameter is longer
+// than MaxField characters.
+func tooLong(w http.ResponseWriter, r *http.Request, log *slog.Logger, names ...string) bool {
+	for _, name := range names {
+		v := r.PostForm.Get(name)
+		if n := utf8.RuneCountInString(v); n > MaxField {
+			log.WarnContext(r.Context(), "callback: parameter too long", "parameter", name, "characters", n, "start", clip(v))
+			httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf("%s is longer than %d characters", name, MaxField))
+			return true
+		}
+	}
+	return false
+}
+
+// clip shortens a value a caller sent for a log line or an answer.
+func clip(s string) string {
+	if len(s) <= logClip {
+		return s
+	}
+	i := logClip
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
+}
+
 func (h *crmHandler) details(w http.ResponseWriter, r *http.Request) {
+	if tooLong(w, r, h.log, "CustomerId") {
+		return
+	}
 	id := strings.TrimSpace(r.PostForm.Get("CustomerId"))
 	if id == "" {
 		httpjson.Error(w, http.StatusBadRequest, "CustomerId is required")
@@ -80,6 +120,9 @@ func (h *crmHandler) details(w http.ResponseWriter, r *http.Request) {
 
 func (h *crmHandler) list(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if tooLong(w, r, h.log, "Worker", "Query", "Anchor") {
+		return
+	}
 	q := crm.ListQuery{
 		Worker: strings.ToLower(strings.TrimSpace(r.PostForm.Get("Worker"))),
 		Prefix: crm.NameKey(r.PostForm.Get("Query")),
@@ -97,6 +140,7 @@ func (h *crmHandler) list(w http.ResponseWriter, r *http.Request) {
 	case token != "":
 		c, err := decodeCursor(token)
 		if err != nil {
+			h.log.WarnContext(ctx, "crm callback: invalid page token", "characters", len(token), "err", err)
 			httpjson.Error(w, http.StatusBadRequest, "invalid NextPageToken")
 			return
 		}
@@ -145,7 +189,9 @@ func decodeCursor(token string) (crm.Cursor, error) {
 		return crm.Cursor{}, err
 	}
 	name, id, ok := strings.Cut(string(b), "\x00")
-	if !ok || id == "" {
+	// Our own tokens carry a stored name key, which Firestore indexed, so
+	// at most 1,500 bytes; anything longer was not made here.
+	if !ok || id == "" || len(name) > 1500 || utf8.RuneCountInString(id) > MaxField {
 		return crm.Cursor{}, errors.New("malformed page token")
 	}
 	return crm.Cursor{NameKey: name, ID: id}, nil

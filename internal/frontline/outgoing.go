@@ -3,6 +3,7 @@ package frontline
 import (
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/experthub/experthub/internal/crm"
@@ -45,25 +46,25 @@ func OutgoingHandler(proxies ProxyNumbers, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f := r.PostForm
 		if loc := f.Get("Location"); loc != "GetProxyAddress" {
-			log.WarnContext(r.Context(), "outgoing callback: unknown location", "location", loc)
-			httpjson.Error(w, http.StatusUnprocessableEntity, "unknown Location "+loc)
+			log.WarnContext(r.Context(), "outgoing callback: unknown location", "location", clip(loc))
+			httpjson.Error(w, http.StatusUnprocessableEntity, "unknown Location "+strconv.Quote(clip(loc)))
 			return
 		}
 		channel, address := strings.ToLower(f.Get("ChannelType")), f.Get("ChannelValue")
 		if channel != "sms" && channel != "whatsapp" {
-			httpjson.Error(w, http.StatusForbidden, "no proxy address for channel "+channel)
+			httpjson.Error(w, http.StatusForbidden, "no proxy address for channel "+strconv.Quote(clip(channel)))
 			return
 		}
 		proxy := proxies.For(channel, address)
 		if proxy == "" {
 			log.WarnContext(r.Context(), "outgoing callback: no proxy number fits",
-				"channel", channel, "address", address, "worker", f.Get("Worker"))
+				"channel", channel, "address", clip(address), "worker", clip(f.Get("Worker")))
 			httpjson.Error(w, http.StatusForbidden, "no proxy number configured for this customer's country: "+
 				"set FRONTLINE_PROXY_NUMBER or FRONTLINE_PROXY_NUMBER_<COUNTRY>")
 			return
 		}
-		log.InfoContext(r.Context(), "outgoing conversation", "channel", channel, "customer_id", f.Get("CustomerId"),
-			"address", address, "proxy", proxy)
+		log.InfoContext(r.Context(), "outgoing conversation", "channel", channel, "customer_id", clip(f.Get("CustomerId")),
+			"address", clip(address), "proxy", proxy)
 		httpjson.Write(w, http.StatusOK, map[string]string{"proxy_address": proxy})
 	})
 }

@@ -140,13 +140,19 @@ func severity(l slog.Level) string {
 }
 
 // phonePattern matches anything that looks like a phone number: an optional
-// +, then 7 or more digits possibly split by spaces, dots, dashes or
-// brackets. Twilio SIDs are 32 hex digits after two letters; the letter
+// +, then 7 or more digits possibly split by spaces, dots, dashes, pluses
+// or brackets. Twilio SIDs are 32 hex digits after two letters; the letter
 // boundary keeps them out.
-var phonePattern = regexp.MustCompile(`(?:\+|\b)\d(?:[ .\-()]{0,2}\d){6,}`)
+//
+// A number also shows URL-encoded, in the query of a URL an error quotes:
+// "%2B447491000002", "whatsapp%3A%2B447491000002", "%2B44+7491%20000002".
+// An escape sets the digits after it off as a space would, and %20, %28
+// and %29 (space and brackets) may split them.
+var phonePattern = regexp.MustCompile(`(?:\+|\b|%[0-9A-Fa-f]{2})\d(?:(?:[ .\-()+]|%2[089]){0,2}\d){6,}`)
 
 // MaskPhones replaces all but the last two digits of every phone number in
-// s with '*': "+33679500001" → "+*********01".
+// s with '*': "+33679500001" → "+*********01", and URL-encoded
+// "%2B33679500001" → "%2B*********01".
 func MaskPhones(s string) string {
 	if !strings.ContainsAny(s, "0123456789") {
 		return s
@@ -154,12 +160,13 @@ func MaskPhones(s string) string {
 	return phonePattern.ReplaceAllStringFunc(s, Mask)
 }
 
-// Mask hides all but the last two digits of one phone number.
+// Mask hides all but the last two digits of one phone number. The digits
+// of a URL escape ("%2B") are not the number's and stay.
 func Mask(number string) string {
 	b := []byte(number)
 	keep := 2
 	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] < '0' || b[i] > '9' {
+		if b[i] < '0' || b[i] > '9' || inEscape(number, i) {
 			continue
 		}
 		if keep > 0 {
@@ -169,4 +176,20 @@ func Mask(number string) string {
 		b[i] = '*'
 	}
 	return string(b)
+}
+
+// inEscape reports whether s[i] is one of the two hex digits of a %XX
+// escape.
+func inEscape(s string, i int) bool {
+	switch {
+	case i >= 1 && s[i-1] == '%':
+		return i+1 < len(s) && isHex(s[i]) && isHex(s[i+1])
+	case i >= 2 && s[i-2] == '%':
+		return isHex(s[i-1]) && isHex(s[i])
+	}
+	return false
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }

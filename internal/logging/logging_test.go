@@ -17,6 +17,16 @@ func TestMaskPhones(t *testing.T) {
 		{"CH" + strings.Repeat("a1", 16), "CH" + strings.Repeat("a1", 16)}, // SIDs stay readable
 		{"index 12, 200 ms", "index 12, 200 ms"},
 		{"no digits", "no digits"},
+		// URL-encoded, as in the query of a URL an error quotes.
+		{"?a=%2B447491000002&b=whatsapp%3A%2B447491000002", "?a=%2B**********02&b=whatsapp%3A%2B**********02"},
+		{"q=%2b33679500001", "q=%2b*********01"},
+		{"q=whatsapp%3A447491000002", "q=whatsapp%3A**********02"},
+		{"q=%2B44+7491+000002&r=1", "q=%2B**+****+****02&r=1"},
+		{"q=%2B44%20%287491%29%20000002", "q=%2B**%20%28****%29%20****02"},
+		{"/customers/%2F447491000002/x", "/customers/%2F**********02/x"},
+		{"%2012345678", "%20******78"},
+		{"CH" + strings.Repeat("a1", 16) + "%2F", "CH" + strings.Repeat("a1", 16) + "%2F"},
+		{"50%25 of 200", "50%25 of 200"},
 	}
 	for _, tt := range tests {
 		if got := MaskPhones(tt.in); got != tt.want {

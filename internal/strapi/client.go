@@ -191,7 +191,7 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, bo
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return 0, nil, fmt.Errorf("strapi: %s %s: %w", method, path, err)
+		return 0, nil, fmt.Errorf("strapi: %s %s: %w", method, path, redactQuery(err, u))
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
@@ -240,6 +240,32 @@ func (c *Client) get(ctx context.Context, v int, path string, q url.Values) ([]b
 		}
 	}
 }
+
+// redactQuery drops the query string from an error naming the request
+// URL, as net/http's *url.Error does: the query of a lookup holds the
+// customer's phone number or id, which must not reach the logs.
+func redactQuery(err error, rawURL string) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && strings.Contains(ue.URL, "?") {
+		base, _, _ := strings.Cut(ue.URL, "?")
+		err = &url.Error{Op: ue.Op, URL: base, Err: ue.Err}
+	}
+	if base, _, ok := strings.Cut(rawURL, "?"); ok && strings.Contains(err.Error(), rawURL) {
+		return redactedError{msg: strings.ReplaceAll(err.Error(), rawURL, base), err: err}
+	}
+	return err
+}
+
+// redactedError is an error whose text no longer holds a request's query.
+// errors.Is still sees its causes (a deadline, say); errors.As does not,
+// as it would hand out the text redactedError hides.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e redactedError) Error() string        { return e.msg }
+func (e redactedError) Is(target error) bool { return errors.Is(e.err, target) }
 
 func transient(status int) bool {
 	return status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/strapi"
@@ -386,5 +387,52 @@ func TestLookupFailure(t *testing.T) {
 	s.InjectFault(strapitest.Fault{Status: 503})
 	if _, err := c.CustomerByID(context.Background(), "1"); err == nil || errors.Is(err, crm.ErrNotFound) {
 		t.Errorf("Strapi down: %v, want an error other than ErrNotFound", err)
+	}
+}
+
+// TestErrorsHoldNoQuery checks that a failed request's error names the
+// route but not its query string, which holds the number or id looked up:
+// net/http's *url.Error quotes the whole URL, and the error is logged.
+func TestErrorsHoldNoQuery(t *testing.T) {
+	const number = "+447491000002"
+	s := strapitest.NewServer(5)
+	defer s.Close()
+	hc := s.Client()
+	hc.Timeout = 50 * time.Millisecond
+	c := strapi.New(strapi.Config{BaseURL: s.URL, HTTPClient: hc, Version: "5"})
+	ctx := context.Background()
+	lookups := map[string]func() error{
+		"by address": func() error { _, err := c.CustomerByAddress(ctx, "whatsapp:"+number); return err },
+		"by id":      func() error { _, err := c.CustomerByID(ctx, number); return err },
+	}
+	faults := map[string]strapitest.Fault{
+		"dropped connection": {Drop: true},
+		"client timeout":     {Delay: time.Second},
+	}
+	for fname, f := range faults {
+		for lname, lookup := range lookups {
+			s.ClearFaults()
+			s.InjectFault(f)
+			err := lookup()
+			if err == nil || errors.Is(err, crm.ErrNotFound) {
+				t.Errorf("%s, %s: %v; want a failure", fname, lname, err)
+				continue
+			}
+			msg := err.Error()
+			for _, leak := range []string{"447491000002", "%2B44", "?", "filters"} {
+				if strings.Contains(msg, leak) {
+					t.Errorf("%s, %s: error holds %q: %s", fname, lname, leak, msg)
+				}
+			}
+			if !strings.Contains(msg, "/api/customers") {
+				t.Errorf("%s, %s: error no longer names the route: %s", fname, lname, msg)
+			}
+			if fname == "client timeout" {
+				var ne interface{ Timeout() bool }
+				if !errors.As(err, &ne) || !ne.Timeout() {
+					t.Errorf("%s, %s: the timeout is lost: %v", fname, lname, err)
+				}
+			}
+		}
 	}
 }
