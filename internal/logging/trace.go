@@ -46,11 +46,11 @@ func TraceFromHeader(h http.Header) (Trace, bool) {
 // https://www.w3.org/TR/trace-context/#traceparent-header
 func parseTraceparent(v string) (Trace, bool) {
 	parts := strings.Split(strings.TrimSpace(v), "-")
-	if len(parts) < 4 || !isHex(parts[0], 2) || parts[0] == "ff" || (parts[0] == "00" && len(parts) != 4) {
+	if len(parts) < 4 || !hexOfLen(parts[0], 2) || parts[0] == "ff" || (parts[0] == "00" && len(parts) != 4) {
 		return Trace{}, false
 	}
 	id, span, flags := strings.ToLower(parts[1]), strings.ToLower(parts[2]), parts[3]
-	if !validTraceID(id) || !isHex(span, 16) || span == strings.Repeat("0", 16) || !isHex(flags, 2) {
+	if !validTraceID(id) || !hexOfLen(span, 16) || span == strings.Repeat("0", 16) || !hexOfLen(flags, 2) {
 		return Trace{}, false
 	}
 	f, _ := strconv.ParseUint(flags, 16, 8)
@@ -76,10 +76,10 @@ func parseCloudTraceContext(v string) (Trace, bool) {
 }
 
 func validTraceID(id string) bool {
-	return isHex(id, 32) && id != strings.Repeat("0", 32)
+	return hexOfLen(id, 32) && id != strings.Repeat("0", 32)
 }
 
-func isHex(s string, n int) bool {
+func hexOfLen(s string, n int) bool {
 	if len(s) != n {
 		return false
 	}
