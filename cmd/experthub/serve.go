@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-
-	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+	"time"
 
 	experthub "github.com/experthub/experthub"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crmsync"
+	"github.com/experthub/experthub/internal/logging"
 )
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -42,17 +42,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			}
 		}()
 	}
-	fmt.Fprintf(stderr, "experthub: serving %s on http://%s\n", experthub.EntryPoints,
-		net.JoinHostPort(*host, cfg.Port))
-	// The framework's server takes no context; stop with the process on a
-	// signal instead of swallowing it.
+	addr := net.JoinHostPort(*host, cfg.Port)
+	srv := newServer(addr, a.Handler, experthub.EntryPoints, defaultLimits, logging.New(stderr, cfg.LogLevel))
+	fmt.Fprintf(stderr, "experthub: serving %s on http://%s\n", experthub.EntryPoints, addr)
 	errc := make(chan error, 1)
-	go func() { errc <- funcframework.StartHostPort(*host, cfg.Port) }()
+	go func() { errc <- srv.ListenAndServe() }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 		fmt.Fprintln(stderr, "experthub: stopping")
+		stop, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(stop) // requests still running after 5 s are cut
 		return nil
 	}
 }

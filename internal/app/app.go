@@ -284,6 +284,11 @@ func (a *App) twilioFacing(name string, h http.Handler) {
 	// The verifier's own logger names the function: it may warn when
 	// built, outside any request.
 	v := webhook.NewVerifier(a.Config.TwilioAuthToken, a.log.With(logging.FunctionKey, name), a.Config.PublicURL(name))
+	if name == "pre-event" {
+		// Conversations may be configured to call its webhooks with GET;
+		// refusing the pre-event call would drop the customer's message.
+		v.AllowGET()
+	}
 	a.handlers[name] = a.named(name, withDeadline(a.Config.HandlerTimeout, v.Wrap(h)))
 }
 

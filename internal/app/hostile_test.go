@@ -135,3 +135,40 @@ func TestOversizedCRMParameters(t *testing.T) {
 		}
 	}
 }
+
+// TestSignedGET sends every Twilio-facing function its valid request as a
+// webhook configured with method GET sends it: the parameters in the
+// signed URL's query. pre-event reads them, as any other answer than 2xx
+// would drop the customer's message, and answers exactly as to the POST;
+// every other function answers 405 with Allow: POST and says how to fix
+// the configuration, never half-handling a request it cannot read.
+func TestSignedGET(t *testing.T) {
+	h := apptest.New(t, apptest.Options{Env: config.Env{"PUBLIC_BASE_URL": publicBase}})
+	for _, name := range twilioFacing() {
+		t.Run(name, func(t *testing.T) {
+			p := validParams(name)
+			if name == "pre-event" {
+				p = url.Values{"AccountSid": {twiliofake.DefaultAccountSID}, "EventType": {"onConversationAdd"}, "Source": {"SMS"},
+					"MessagingBinding.Address": {"+33679500001"}, "MessagingBinding.ProxyAddress": {apptest.ProxyNumber}, "RetryCount": {"0"}}
+			}
+			r := httptest.NewRequest(http.MethodGet, "/?"+p.Encode(), nil)
+			r.Header.Set("X-Twilio-Signature", twiliofake.Sign(h.Config.TwilioAuthToken, h.Config.PublicURL(name)+"?"+p.Encode(), nil))
+			rec := h.Serve(name, r)
+			got := strings.TrimSpace(rec.Body.String())
+			if name != "pre-event" {
+				if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "POST" ||
+					!strings.Contains(got, "configure the webhook with method POST") {
+					t.Errorf("signed GET: %d %q, Allow %q; want 405 naming the fix, Allow: POST", rec.Code, got, rec.Header().Get("Allow"))
+				}
+				return
+			}
+			post := strings.TrimSpace(h.Serve(name, h.SignedForm(name, p)).Body.String())
+			if rec.Code != http.StatusOK || got != post || !strings.Contains(got, "friendly_name") {
+				t.Errorf("signed GET: %d %s; want 200 and the POST's answer %s", rec.Code, got, post)
+			}
+		})
+	}
+	if n := strings.Count(h.Logs.String(), "configure the webhook with method POST"); n != len(twilioFacing()) {
+		t.Errorf("%d log lines say how to fix the method, want one per function (%d)", n, len(twilioFacing()))
+	}
+}

@@ -1,11 +1,14 @@
 package webhook_test
 
 import (
+	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -182,3 +185,130 @@ func (endless) Read(p []byte) (int, error) {
 type failing struct{}
 
 func (failing) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// TestVerifierLargeRequests checks what a request of about 1 MiB costs
+// before it is refused: an unsigned one, or one whose Content-Length is
+// over the limit, is refused without its body being read; one read is
+// read into one buffer, and a body of unknown length no further than
+// MaxBody+1. Bytes allocated are measured, not time.
+func TestVerifierLargeRequests(t *testing.T) {
+	v := webhook.NewVerifier(authToken, discard(), publicURL)
+	h := v.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	big := []byte("Body=" + strings.Repeat("x", webhook.MaxBody-len("Body=")))
+	form := url.Values{"Body": {string(big[len("Body="):])}}
+	tests := []struct {
+		name      string
+		sig       string
+		length    int64 // Content-Length; -1: unknown (chunked)
+		body      []byte
+		want      int
+		maxRead   int // bytes of the body read at most
+		maxAllocs int // bytes allocated per request at most
+	}{
+		{"unsigned 1 MiB", "", int64(len(big)), big, 403, 0, 64 << 10},
+		{"signed, Content-Length over 1 MiB", twiliofake.Sign(authToken, publicURL, form), webhook.MaxBody + 1, append(big, 'x'), 413, 0, 64 << 10},
+		{"signed, over 1 MiB, unknown length", twiliofake.Sign(authToken, publicURL, form), -1, append(big, strings.Repeat("x", 1<<20)...), 413, webhook.MaxBody + 1, 5 << 19},
+		{"forged 1 MiB", "Zm9yZ2VkIHNpZ25hdHVyZSE=", int64(len(big)), big, 403, len(big), 5 << 19},
+		{"signed 1 MiB", twiliofake.Sign(authToken, publicURL, form), int64(len(big)), big, 200, len(big), 5 << 19},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const runs = 5
+			reqs := make([]*http.Request, runs)
+			bodies := make([]*countingReader, runs)
+			for i := range reqs {
+				bodies[i] = &countingReader{r: bytes.NewReader(tt.body)}
+				r := httptest.NewRequest(http.MethodPost, "/", bodies[i])
+				r.ContentLength = tt.length
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				if tt.sig != "" {
+					r.Header.Set("X-Twilio-Signature", tt.sig)
+				}
+				reqs[i] = r
+			}
+			recs := make([]*httptest.ResponseRecorder, runs)
+			for i := range recs {
+				recs[i] = httptest.NewRecorder()
+			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			for i, r := range reqs {
+				h.ServeHTTP(recs[i], r)
+			}
+			runtime.ReadMemStats(&after)
+			perRequest := int(after.TotalAlloc-before.TotalAlloc) / runs
+			t.Logf("%s: %d, %d bytes read, %d bytes allocated per request", tt.name, recs[0].Code, bodies[0].n, perRequest)
+			if recs[0].Code != tt.want {
+				t.Errorf("status %d (%s), want %d", recs[0].Code, strings.TrimSpace(recs[0].Body.String()), tt.want)
+			}
+			if bodies[0].n > tt.maxRead {
+				t.Errorf("%d bytes of the body read, want at most %d", bodies[0].n, tt.maxRead)
+			}
+			if perRequest > tt.maxAllocs {
+				t.Errorf("%d bytes allocated per request, want at most %d", perRequest, tt.maxAllocs)
+			}
+		})
+	}
+}
+
+// TestVerifierGET checks a webhook configured with method GET: its
+// parameters are in the signed URL. A verifier that allows GET hands them
+// to the handler as the form; any other answers 405 with Allow: POST and
+// says how to fix the configuration, in its answer and in one WARN.
+// Unsigned or forged GETs are refused as any request is.
+func TestVerifierGET(t *testing.T) {
+	params := url.Values{"EventType": {"onConversationAdd"}, "MessagingBinding.Address": {"+33679500001"}}
+	signedURL := publicURL + "?" + params.Encode()
+	get := func(sig string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/?"+params.Encode(), nil)
+		if sig != "" {
+			r.Header.Set("X-Twilio-Signature", sig)
+		}
+		return r
+	}
+	signed := twiliofake.Sign(authToken, signedURL, nil)
+	for _, allow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("AllowGET %t", allow), func(t *testing.T) {
+			var logs bytes.Buffer
+			v := webhook.NewVerifier(authToken, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), publicURL)
+			if allow {
+				v.AllowGET()
+			}
+			for range 3 {
+				rec, reached, form := serve(v, get(signed))
+				switch {
+				case allow && (!reached || rec.Code != http.StatusOK || form.Get("MessagingBinding.Address") != "+33679500001"):
+					t.Errorf("signed GET: %d, reached %t, form %v; want the query as the form", rec.Code, reached, form)
+				case !allow && (reached || rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "POST" ||
+					!strings.Contains(rec.Body.String(), "configure the webhook with method POST")):
+					t.Errorf("signed GET: %d %q, Allow %q, reached %t; want 405 naming the fix, Allow: POST",
+						rec.Code, rec.Body, rec.Header().Get("Allow"), reached)
+				}
+			}
+			if n := strings.Count(logs.String(), `"level":"WARN"`); n != 1 {
+				t.Errorf("%d WARN lines for 3 signed GETs, want 1:\n%s", n, logs.String())
+			}
+			if !strings.Contains(logs.String(), "configure the webhook with method POST") {
+				t.Errorf("the log does not say how to fix it:\n%s", logs.String())
+			}
+			for _, sig := range []string{"", twiliofake.Sign(authToken, publicURL, params)} {
+				if rec, reached, _ := serve(v, get(sig)); reached || rec.Code != http.StatusForbidden {
+					t.Errorf("GET signed %q: %d, reached %t; want 403", sig, rec.Code, reached)
+				}
+			}
+		})
+	}
+}
