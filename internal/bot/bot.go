@@ -5,7 +5,9 @@ package bot
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -109,4 +111,56 @@ func quote(s string) string {
 // who could not be added after all.
 func CouldNotConnect(worker string) string {
 	return fmt.Sprintf("Sorry, we could not connect you to %s after all.\n\n%s", worker, Menu)
+}
+
+// DefaultContactCenterKeywords are the words with which a customer asks
+// for the contact center when CONTACT_CENTER_KEYWORDS does not set others
+// (comma-separated, as the setting).
+const DefaultContactCenterKeywords = "contact center,contact centre,support,service client"
+
+// WantsContactCenter reports whether text asks for the contact center:
+// it holds one of keywords (lower-case) as whole words, in any case.
+// An e-mail address or the word "agent" wins over it, as they name whom
+// the customer wants.
+func WantsContactCenter(text string, keywords []string) bool {
+	if len(keywords) == 0 || Decide(text).Route != RouteNone {
+		return false
+	}
+	words := strings.Fields(strings.ToLower(wordsOnly(text)))
+	for _, k := range keywords {
+		kw := strings.Fields(wordsOnly(k))
+		if len(kw) == 0 {
+			continue
+		}
+		for i := 0; i+len(kw) <= len(words); i++ {
+			if slices.Equal(words[i:i+len(kw)], kw) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// wordsOnly replaces everything but letters and digits by spaces.
+func wordsOnly(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return r
+		}
+		return ' '
+	}, s)
+}
+
+// PassingToContactCenter tells the customer the bot hands them to the
+// contact center; the bot is silent afterwards.
+const PassingToContactCenter = "We are passing you to our contact center: an agent will answer you here shortly."
+
+// TransferredFromContactCenter is the system message that opens a
+// conversation a contact-center agent handed over; context is the
+// agent's summary and the copied messages.
+func TransferredFromContactCenter(context string) string {
+	if context == "" {
+		return "Transferred from the contact center."
+	}
+	return "Transferred from the contact center: " + context
 }

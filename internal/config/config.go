@@ -64,6 +64,15 @@ var Vars = []Var{
 	{Name: "FRONTLINE_MESSAGING_SERVICE", Help: "Messaging service SID (`MG…`) holding the Frontline numbers (informational)."},
 	{Name: "FRONTLINE_PROXY_NUMBER", Help: "Default sender for outgoing conversations (E.164)."},
 	{Name: "FRONTLINE_PROXY_NUMBER_<CC>", Help: "Sender for customers in country `<CC>` (ISO code; `UK` is read as `GB`), e.g. `FRONTLINE_PROXY_NUMBER_FR`."},
+	{Name: "FLEX_ACCOUNT_SID", Help: "Account SID (`AC…`) of the Flex contact center, a second Twilio account. The `FLEX_*` settings and `HANDOFF_SECRET` are set together or not at all; unset: no contact center."},
+	{Name: "FLEX_AUTH_TOKEN", Secret: true, Help: "Auth token of the Flex account: checks `X-Twilio-Signature` on `handoff`, and authenticates REST calls to Flex unless `FLEX_API_KEY` is set."},
+	{Name: "FLEX_API_KEY", Help: "Optional API key SID (`SK…`) of the Flex account for REST calls."},
+	{Name: "FLEX_API_SECRET", Secret: true, Help: "Secret of `FLEX_API_KEY`."},
+	{Name: "FLEX_WORKSPACE", Help: "TaskRouter workspace SID (`WS…`) of the Flex account, where contact-center tasks are created."},
+	{Name: "FLEX_WORKFLOW", Help: "TaskRouter workflow SID (`WW…`) of `FLEX_WORKSPACE` that routes those tasks to Flex agents."},
+	{Name: "HANDOFF_SECRET", Secret: true, Help: "Shared secret (at least 32 characters) a Flex plugin's backend sends as `Authorization: Bearer <secret>` to `handoff`."},
+	{Name: "CONTACT_CENTER_KEYWORDS", Default: bot.DefaultContactCenterKeywords, Help: "Comma-separated words or phrases with which a customer asks the bot for the contact center (case-insensitive, whole words)."},
+	{Name: "CONTACT_CENTER_AFTER", Default: "0", Help: "With a contact center configured: a customer who has waited longer than this for an expert (since their first message) is handed to Flex; `0` never."},
 	{Name: "FALLBACK_WORKER", Help: "Identity to route \"agent\" requests to when no worker is available (optional)."},
 	{Name: "WELCOME_MESSAGE", Default: bot.DefaultWelcome, Help: "The bot's first message (routing callback)."},
 	{Name: "RETURNING_CUSTOMER", Default: ReturningOff, Help: "`off`, `offer` (the bot suggests the last worker) or `route` (a returning customer goes straight back to the last worker)."},
@@ -115,6 +124,18 @@ type Config struct {
 	ProxyNumbers      map[string]string // ISO country code → sender
 	FallbackWorker    string
 	WelcomeMessage    string
+
+	// The Flex contact center: a second Twilio account (all or none).
+	FlexAccountSID        string
+	FlexAuthToken         string
+	FlexAPIKey            string
+	FlexAPISecret         string
+	FlexWorkspace         string
+	FlexWorkflow          string
+	HandoffSecret         string
+	ContactCenterKeywords []string
+	ContactCenterAfter    time.Duration
+
 	ReturningCustomer string
 
 	StrapiURL           string
@@ -151,6 +172,9 @@ type Config struct {
 // HasTwilio reports whether Twilio credentials are set; without them the
 // local runner starts the sandbox.
 func (c *Config) HasTwilio() bool { return c.TwilioAccountSID != "" }
+
+// HasFlex reports whether a Flex contact center is configured.
+func (c *Config) HasFlex() bool { return c.FlexAccountSID != "" }
 
 // HasStrapi reports whether a Strapi CMS is configured.
 func (c *Config) HasStrapi() bool { return c.StrapiURL != "" }
@@ -221,6 +245,16 @@ func Parse(env Env) (*Config, error) {
 		PublicURLs:        map[string]string{},
 		FallbackWorker:    strings.ToLower(p.str("FALLBACK_WORKER")),
 		WelcomeMessage:    p.str("WELCOME_MESSAGE"),
+
+		FlexAccountSID:        p.str("FLEX_ACCOUNT_SID"),
+		FlexAuthToken:         p.str("FLEX_AUTH_TOKEN"),
+		FlexAPIKey:            p.str("FLEX_API_KEY"),
+		FlexAPISecret:         p.str("FLEX_API_SECRET"),
+		FlexWorkspace:         p.str("FLEX_WORKSPACE"),
+		FlexWorkflow:          p.str("FLEX_WORKFLOW"),
+		HandoffSecret:         p.str("HANDOFF_SECRET"),
+		ContactCenterKeywords: splitList(p.str("CONTACT_CENTER_KEYWORDS")),
+		ContactCenterAfter:    p.duration("CONTACT_CENTER_AFTER"),
 		ReturningCustomer: p.oneOf("RETURNING_CUSTOMER", ReturningOff, ReturningOffer, ReturningRoute),
 
 		StrapiURL:           strings.TrimRight(p.url("STRAPI_URL"), "/"),
@@ -300,6 +334,7 @@ func Parse(env Env) (*Config, error) {
 	p.check(c.TasksEmulator == "" || c.WorkQueue != "", "CLOUD_TASKS_EMULATOR_HOST", "needs WORK_QUEUE")
 	p.check(c.TasksEmulator == "" || c.TasksSecret != "",
 		"CLOUD_TASKS_EMULATOR_SECRET", "is required with CLOUD_TASKS_EMULATOR_HOST (experthub queue-fake prints it)")
+	p.checkFlex(c)
 	p.check(c.WorkDelay > 0, "WORK_DELAY", "must be positive")
 	p.check(c.WorkMaxAge > c.WorkDelay, "WORK_MAX_AGE", "must be longer than WORK_DELAY")
 	if err := p.err(); err != nil {
@@ -380,6 +415,57 @@ func (p *parser) oneOf(name string, allowed ...string) string {
 	}
 	p.problems = append(p.problems, fmt.Sprintf("%s: %q is not one of %s", name, s, strings.Join(allowed, ", ")))
 	return allowed[0]
+}
+
+// MinHandoffSecret is the fewest characters HANDOFF_SECRET may have: a
+// shared secret guessable in fewer tries than a 128-bit key is no lock.
+const MinHandoffSecret = 32
+
+// checkFlex validates the contact center's settings, which stand or fall
+// together: half a second account would fail at the first handoff.
+func (p *parser) checkFlex(c *Config) {
+	set := map[string]bool{
+		"FLEX_ACCOUNT_SID": c.FlexAccountSID != "",
+		"FLEX_AUTH_TOKEN":  c.FlexAuthToken != "",
+		"FLEX_WORKSPACE":   c.FlexWorkspace != "",
+		"FLEX_WORKFLOW":    c.FlexWorkflow != "",
+		"HANDOFF_SECRET":   c.HandoffSecret != "",
+	}
+	n := 0
+	for _, ok := range set {
+		if ok {
+			n++
+		}
+	}
+	if n > 0 && n < len(set) {
+		for name, ok := range set {
+			p.check(ok, name, "is required with the other FLEX_* settings and HANDOFF_SECRET (all or none)")
+		}
+	}
+	p.check(c.FlexAccountSID == "" || sidPattern.MatchString(c.FlexAccountSID) && strings.HasPrefix(c.FlexAccountSID, "AC"),
+		"FLEX_ACCOUNT_SID", "must be AC followed by 32 hex digits")
+	p.check(c.FlexAccountSID == "" || c.FlexAccountSID != c.TwilioAccountSID,
+		"FLEX_ACCOUNT_SID", "must be another account than TWILIO_ACCOUNT_SID (Frontline cannot be installed in a Flex account)")
+	p.check(c.FlexWorkspace == "" || sidPattern.MatchString(c.FlexWorkspace) && strings.HasPrefix(c.FlexWorkspace, "WS"),
+		"FLEX_WORKSPACE", "must be WS followed by 32 hex digits")
+	p.check(c.FlexWorkflow == "" || sidPattern.MatchString(c.FlexWorkflow) && strings.HasPrefix(c.FlexWorkflow, "WW"),
+		"FLEX_WORKFLOW", "must be WW followed by 32 hex digits")
+	p.check((c.FlexAPIKey == "") == (c.FlexAPISecret == ""), "FLEX_API_KEY", "and FLEX_API_SECRET must be set together")
+	p.check(c.FlexAPIKey == "" || c.FlexAccountSID != "", "FLEX_API_KEY", "needs FLEX_ACCOUNT_SID")
+	p.check(c.HandoffSecret == "" || len(c.HandoffSecret) >= MinHandoffSecret,
+		"HANDOFF_SECRET", fmt.Sprintf("must have at least %d characters (e.g. openssl rand -hex 32)", MinHandoffSecret))
+	p.check(c.ContactCenterAfter == 0 || c.FlexAccountSID != "", "CONTACT_CENTER_AFTER", "needs a contact center (FLEX_ACCOUNT_SID)")
+}
+
+// splitList splits a comma-separated setting, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.ToLower(strings.TrimSpace(item)); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 func (p *parser) check(ok bool, name, msg string) {
