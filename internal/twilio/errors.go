@@ -14,6 +14,12 @@ const (
 	CodePreconditionFailed = 20412
 	CodeTooManyRequests    = 20429
 	CodeParticipantExists  = 50433
+	// CodeBindingInUse: the address/proxy pair is already in an active
+	// conversation (https://www.twilio.com/docs/api/errors/50416).
+	CodeBindingInUse = 50416
+	// CodeUniqueNameExists: a conversation already has the unique name
+	// (https://www.twilio.com/docs/api/errors/50353).
+	CodeUniqueNameExists = 50353
 )
 
 var (
@@ -36,7 +42,16 @@ var (
 	// success could not be read. A 4xx is a clear refusal and does not
 	// wrap it.
 	ErrUnclear = errors.New("twilio: outcome unclear")
+	// ErrBindingInUse is returned when a customer's address and proxy
+	// number are already in an active conversation (code 50416).
+	ErrBindingInUse = errors.New("twilio: address and proxy already in an active conversation")
 )
+
+// hasCode reports whether err is a Twilio error answer with code.
+func hasCode(err error, code int) bool {
+	var te *client.TwilioRestError
+	return errors.As(err, &te) && te.Code == code
+}
 
 // wrap names the operation and adds the sentinel matching a Twilio error,
 // keeping the *client.TwilioRestError reachable with errors.As.

@@ -1,0 +1,227 @@
+package twilio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	twiliogo "github.com/twilio/twilio-go"
+	conv "github.com/twilio/twilio-go/rest/conversations/v1"
+	tr "github.com/twilio/twilio-go/rest/taskrouter/v1"
+)
+
+// What the contact-center handoff calls: conversations created by REST
+// (a customer handed over by Flex), the customer's open conversations
+// (ParticipantConversations), and TaskRouter tasks in the Flex account.
+//
+// Sources: https://www.twilio.com/docs/conversations/api/conversation-resource,
+// https://www.twilio.com/docs/conversations/api/participant-conversation-resource,
+// https://www.twilio.com/docs/api/errors/50416,
+// https://www.twilio.com/docs/taskrouter/api/task.
+
+// Conversation is a conversation's resource.
+type Conversation struct {
+	SID          string
+	UniqueName   string
+	FriendlyName string
+	Attributes   string // JSON object
+	State        string // active, inactive or closed
+}
+
+// ParticipantConversation is one conversation an address takes part in.
+type ParticipantConversation struct {
+	ConversationSID string
+	State           string // active, inactive or closed
+	Attributes      string // the conversation's
+	ParticipantSID  string
+	Address         string
+	ProxyAddress    string
+}
+
+// Task is a TaskRouter task.
+type Task struct {
+	SID              string
+	WorkspaceSID     string
+	WorkflowSID      string
+	Attributes       string // JSON object
+	AssignmentStatus string // pending, reserved, assigned, canceled, completed or wrapping
+}
+
+// Open reports whether an agent may still take or hold the task.
+func (t Task) Open() bool { return t.AssignmentStatus != "canceled" && t.AssignmentStatus != "completed" }
+
+// CreateConversation creates a conversation in the messaging service's
+// Conversation Service, named uniqueName. The unique name is what makes it
+// safe to repeat: Twilio refuses a second conversation with it, so after
+// an unclear failure or a refusal for that reason the conversation that
+// exists is fetched and returned.
+func (c *Client) CreateConversation(ctx context.Context, messagingService, uniqueName, friendlyName, attributes string) (Conversation, error) {
+	cv, err := call(ctx, c, create, func(rc *twiliogo.RestClient) (*conv.ConversationsV1Conversation, error) {
+		p := (&conv.CreateConversationParams{}).SetUniqueName(uniqueName).SetFriendlyName(Truncate(friendlyName, MaxFriendlyName))
+		if messagingService != "" {
+			p.SetMessagingServiceSid(messagingService)
+		}
+		if attributes != "" {
+			p.SetAttributes(attributes)
+		}
+		return rc.ConversationsV1.CreateConversation(p)
+	})
+	if err == nil {
+		return conversation(cv), nil
+	}
+	if errors.Is(err, ErrUnclear) || hasCode(err, CodeUniqueNameExists) {
+		if got, ferr := c.FetchConversation(ctx, uniqueName); ferr == nil {
+			return got, nil
+		}
+	}
+	return Conversation{}, wrap("create conversation "+uniqueName, err)
+}
+
+// FetchConversation returns a conversation by SID or unique name.
+func (c *Client) FetchConversation(ctx context.Context, sidOrUniqueName string) (Conversation, error) {
+	cv, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*conv.ConversationsV1Conversation, error) {
+		return rc.ConversationsV1.FetchConversation(sidOrUniqueName)
+	})
+	if err != nil {
+		return Conversation{}, wrap("fetch conversation "+sidOrUniqueName, err)
+	}
+	return conversation(cv), nil
+}
+
+// UpdateConversationAttributes replaces a conversation's attributes (an
+// absolute value, so retried like a read). Read, merge and write in one
+// place: the update replaces the whole string.
+func (c *Client) UpdateConversationAttributes(ctx context.Context, sid, attributesJSON string) error {
+	_, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*conv.ConversationsV1Conversation, error) {
+		return rc.ConversationsV1.UpdateConversation(sid, (&conv.UpdateConversationParams{}).SetAttributes(attributesJSON))
+	})
+	if err != nil {
+		return wrap("update conversation "+sid, err)
+	}
+	return nil
+}
+
+// AddCustomerParticipant adds an SMS or WhatsApp customer, reached at
+// address from our proxy number. Twilio lets an address/proxy pair be in
+// one active conversation only: if it already is, the error wraps
+// ErrBindingInUse and the caller looks the conversation up
+// (ParticipantConversations). A retry after an attempt that went through
+// fails the same way, so it is retried like a read.
+func (c *Client) AddCustomerParticipant(ctx context.Context, conversationSID, address, proxy, attributes string) (Participant, error) {
+	p, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationParticipant, error) {
+		params := (&conv.CreateConversationParticipantParams{}).
+			SetMessagingBindingAddress(address).SetMessagingBindingProxyAddress(proxy)
+		if attributes != "" {
+			params.SetAttributes(attributes)
+		}
+		return rc.ConversationsV1.CreateConversationParticipant(conversationSID, params)
+	})
+	if err != nil {
+		if hasCode(err, CodeBindingInUse) {
+			return Participant{}, fmt.Errorf("add customer to %s: %w: %w", conversationSID, ErrBindingInUse, err)
+		}
+		return Participant{}, wrap("add customer to "+conversationSID, err)
+	}
+	return participant(p), nil
+}
+
+// participantConversationsPage is the resource's largest page.
+const participantConversationsPage = 50
+
+// ParticipantConversations returns the conversations the SMS or WhatsApp
+// address takes part in, in any state: callers filter.
+func (c *Client) ParticipantConversations(ctx context.Context, address string) ([]ParticipantConversation, error) {
+	items, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) ([]conv.ConversationsV1ParticipantConversation, error) {
+		return rc.ConversationsV1.ListParticipantConversation(
+			(&conv.ListParticipantConversationParams{}).SetAddress(address).SetPageSize(participantConversationsPage))
+	})
+	if err != nil {
+		return nil, wrap("list the conversations of a participant", err)
+	}
+	out := make([]ParticipantConversation, 0, len(items))
+	for _, it := range items {
+		pc := ParticipantConversation{
+			ConversationSID: str(it.ConversationSid),
+			State:           str(it.ConversationState),
+			Attributes:      str(it.ConversationAttributes),
+			ParticipantSID:  str(it.ParticipantSid),
+		}
+		if it.ParticipantMessagingBinding != nil {
+			if b, ok := (*it.ParticipantMessagingBinding).(map[string]any); ok {
+				pc.Address, _ = b["address"].(string)
+				pc.ProxyAddress, _ = b["proxy_address"].(string)
+			}
+		}
+		out = append(out, pc)
+	}
+	return out, nil
+}
+
+// CreateTask creates a TaskRouter task in workspace, routed by workflow
+// on channel (a TaskChannel unique name such as "chat"). A task has no
+// unique name: it is retried on 429 only, and after an unclear failure
+// (ErrUnclear) the caller must look for it (FindTasks) before creating
+// it again.
+func (c *Client) CreateTask(ctx context.Context, workspace, workflow, channel, attributesJSON string, timeout time.Duration) (Task, error) {
+	t, err := call(ctx, c, create, func(rc *twiliogo.RestClient) (*tr.TaskrouterV1Task, error) {
+		p := (&tr.CreateTaskParams{}).SetWorkflowSid(workflow).SetAttributes(attributesJSON)
+		if channel != "" {
+			p.SetTaskChannel(channel)
+		}
+		if timeout > 0 {
+			p.SetTimeout(int(timeout / time.Second))
+		}
+		return rc.TaskrouterV1.CreateTask(workspace, p)
+	})
+	if err != nil {
+		return Task{}, wrap("create task in "+workspace, err)
+	}
+	return task(t), nil
+}
+
+// FindTasks returns the tasks of workspace whose attributes match
+// expression, a TaskRouter expression such as
+// `frontline_conversation_sid == "CH…"`.
+func (c *Client) FindTasks(ctx context.Context, workspace, expression string) ([]Task, error) {
+	ts, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) ([]tr.TaskrouterV1Task, error) {
+		return rc.TaskrouterV1.ListTask(workspace, (&tr.ListTaskParams{}).SetEvaluateTaskAttributes(expression).SetPageSize(workerPageSize))
+	})
+	if err != nil {
+		return nil, wrap("find tasks in "+workspace, err)
+	}
+	out := make([]Task, len(ts))
+	for i := range ts {
+		out[i] = task(&ts[i])
+	}
+	return out, nil
+}
+
+// QuoteExpression quotes s as a string of a TaskRouter expression.
+func QuoteExpression(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+func conversation(cv *conv.ConversationsV1Conversation) Conversation {
+	out := Conversation{
+		SID:          str(cv.Sid),
+		UniqueName:   str(cv.UniqueName),
+		FriendlyName: str(cv.FriendlyName),
+		Attributes:   str(cv.Attributes),
+	}
+	if cv.State != nil {
+		out.State = *cv.State
+	}
+	return out
+}
+
+func task(t *tr.TaskrouterV1Task) Task {
+	return Task{
+		SID:              str(t.Sid),
+		WorkspaceSID:     str(t.WorkspaceSid),
+		WorkflowSID:      str(t.WorkflowSid),
+		Attributes:       str(t.Attributes),
+		AssignmentStatus: str(t.AssignmentStatus),
+	}
+}
