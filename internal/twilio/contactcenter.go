@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -71,7 +72,7 @@ func (c *Client) CreateConversation(ctx context.Context, messagingService, uniqu
 	if err == nil {
 		return conversation(cv), nil
 	}
-	if errors.Is(err, ErrUnclear) || hasCode(err, CodeUniqueNameExists) {
+	if errors.Is(err, ErrUnclear) || hasCode(err, CodeUniqueNameExists) || restStatus(err) == http.StatusConflict {
 		if got, ferr := c.FetchConversation(ctx, uniqueName); ferr == nil {
 			return got, nil
 		}

@@ -17,8 +17,9 @@ const (
 	// CodeBindingInUse: the address/proxy pair is already in an active
 	// conversation (https://www.twilio.com/docs/api/errors/50416).
 	CodeBindingInUse = 50416
-	// CodeUniqueNameExists: a conversation already has the unique name
-	// (https://www.twilio.com/docs/api/errors/50353).
+	// CodeUniqueNameExists: a conversation already has the unique name.
+	// The code is not confirmed by Twilio's documentation we could read,
+	// so CreateConversation also takes any 409 for it.
 	CodeUniqueNameExists = 50353
 )
 

@@ -53,6 +53,7 @@ func (c *conversationState) checkBody(body string) *apiError {
 // Conversation is a conversation's state.
 type Conversation struct {
 	SID          string
+	UniqueName   string
 	FriendlyName string
 	Attributes   string
 	State        string // active, inactive or closed
@@ -348,6 +349,7 @@ func (f *Fake) conversationJSON(c *Conversation) conversationJSON {
 		MessagingServiceSID: f.cfg.MessagingServiceSID,
 		SID:                 c.SID,
 		FriendlyName:        nullable(c.FriendlyName),
+		UniqueName:          nullable(c.UniqueName),
 		Attributes:          c.Attributes,
 		State:               c.State,
 		DateCreated:         timeJSON(c.DateCreated),
@@ -410,7 +412,7 @@ func (f *Fake) messageJSON(m *Message) messageJSON {
 func (f *Fake) inConversation(w http.ResponseWriter, r *http.Request, status int, fn func(*conversationState) (any, *apiError)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	c := f.convs[r.PathValue("conv")]
+	c := f.lookupConversation(r.PathValue("conv"))
 	if c == nil {
 		writeAPIError(w, errNotFound(r.URL.Path))
 		return
@@ -440,6 +442,130 @@ func page[T, J any](r *http.Request, key string, items []T, sid func(T) string, 
 func participantSID(p *Participant) string { return p.SID }
 
 func messageSID(m *Message) string { return m.SID }
+
+// lookupConversation finds a conversation by SID or unique name, as
+// Twilio's paths allow. Callers hold f.mu.
+func (f *Fake) lookupConversation(key string) *conversationState {
+	if c := f.convs[key]; c != nil {
+		return c
+	}
+	for _, sid := range f.convOrder {
+		if c := f.convs[sid]; c.UniqueName != "" && c.UniqueName == key {
+			return c
+		}
+	}
+	return nil
+}
+
+// createConversation creates a conversation through REST (no webhook
+// fires: REST actions never trigger them without X-Twilio-Webhook-Enabled).
+// A unique name already taken is refused with 409.
+func (f *Fake) createConversation(w http.ResponseWriter, r *http.Request) {
+	form := r.PostForm
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ms := form.Get("MessagingServiceSid"); ms != "" && ms != f.cfg.MessagingServiceSID {
+		writeAPIError(w, errNotFound("messaging service "+ms))
+		return
+	}
+	attrs := form.Get("Attributes")
+	if attrs != "" {
+		if e := validJSON(attrs, maxConversationAttributes); e != nil {
+			writeAPIError(w, e)
+			return
+		}
+	}
+	if e := checkFriendlyName(form.Get("FriendlyName")); e != nil {
+		writeAPIError(w, e)
+		return
+	}
+	unique := form.Get("UniqueName")
+	if unique != "" && f.lookupConversation(unique) != nil {
+		writeAPIError(w, &apiError{http.StatusConflict, codeUniqueNameExists, "Conversation with provided unique name already exists"})
+		return
+	}
+	c := f.insertConversation(form.Get("FriendlyName"), attrs)
+	c.UniqueName = unique
+	writeJSON(w, http.StatusCreated, f.conversationJSON(&c.Conversation))
+}
+
+func (f *Fake) fetchConversation(w http.ResponseWriter, r *http.Request) {
+	f.inConversation(w, r, http.StatusOK, func(c *conversationState) (any, *apiError) {
+		return f.conversationJSON(&c.Conversation), nil
+	})
+}
+
+// participantConversationJSON is one item of ParticipantConversations.
+type participantConversationJSON struct {
+	AccountSID               string            `json:"account_sid"`
+	ChatServiceSID           string            `json:"chat_service_sid"`
+	ParticipantSID           string            `json:"participant_sid"`
+	ParticipantIdentity      *string           `json:"participant_identity"`
+	ParticipantBinding       map[string]string `json:"participant_messaging_binding"`
+	ConversationSID          string            `json:"conversation_sid"`
+	ConversationUniqueName   *string           `json:"conversation_unique_name"`
+	ConversationFriendlyName *string           `json:"conversation_friendly_name"`
+	ConversationAttributes   string            `json:"conversation_attributes"`
+	ConversationDateCreated  *string           `json:"conversation_date_created"`
+	ConversationDateUpdated  *string           `json:"conversation_date_updated"`
+	ConversationState        string            `json:"conversation_state"`
+	Links                    map[string]string `json:"links"`
+}
+
+// listParticipantConversations lists the conversations of one Address or
+// one Identity (exactly one of them), in every state.
+func (f *Fake) listParticipantConversations(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	address, identity := q.Get("Address"), q.Get("Identity")
+	if (address == "") == (identity == "") {
+		writeAPIError(w, errInvalid("ParticipantConversations takes exactly one of Address and Identity"))
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	type item struct {
+		c *conversationState
+		p *Participant
+	}
+	var items []item
+	for _, sid := range f.convOrder {
+		c := f.convs[sid]
+		for _, p := range c.participants {
+			if (identity != "" && p.Identity == identity) || (address != "" && p.Binding != nil && p.Binding.Address == address) {
+				items = append(items, item{c, p})
+			}
+		}
+	}
+	start, end, meta, e := paginate(r, conversationsHost, "conversations", len(items), maxParticipantConversationsPage,
+		func(i int) string { return items[i].p.SID })
+	if e != nil {
+		writeAPIError(w, e)
+		return
+	}
+	out := make([]participantConversationJSON, 0, end-start)
+	for _, it := range items[start:end] {
+		pj := f.participantJSON(it.p)
+		out = append(out, participantConversationJSON{
+			AccountSID:               f.cfg.AccountSID,
+			ChatServiceSID:           f.cfg.ChatServiceSID,
+			ParticipantSID:           it.p.SID,
+			ParticipantIdentity:      pj.Identity,
+			ParticipantBinding:       pj.MessagingBinding,
+			ConversationSID:          it.c.SID,
+			ConversationUniqueName:   nullable(it.c.UniqueName),
+			ConversationFriendlyName: nullable(it.c.FriendlyName),
+			ConversationAttributes:   it.c.Attributes,
+			ConversationDateCreated:  timeJSON(it.c.DateCreated),
+			ConversationDateUpdated:  timeJSON(it.c.DateUpdated),
+			ConversationState:        it.c.State,
+			Links: map[string]string{
+				"participant":  pj.URL,
+				"conversation": conversationsBase + it.c.SID,
+			},
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"conversations": out, "meta": meta})
+}
 
 // updateConversation sets what the form has. Tests close conversations
 // with State=closed, as Frontline does when a worker is done.
@@ -476,15 +602,28 @@ func (f *Fake) listParticipants(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// createParticipant adds a chat user: internal/twilio adds workers only;
-// customers join by texting (CustomerTexts).
+// createParticipant adds a chat user (Identity) or an SMS/WhatsApp
+// customer (MessagingBinding.Address and .ProxyAddress), whose pair may be
+// in one open conversation only: 50416 otherwise.
 func (f *Fake) createParticipant(w http.ResponseWriter, r *http.Request) {
 	f.inConversation(w, r, http.StatusCreated, func(c *conversationState) (any, *apiError) {
 		identity := r.PostForm.Get("Identity")
-		if identity == "" {
-			return nil, errInvalid("Identity is required: twiliofake adds chat participants only")
+		address, proxy := r.PostForm.Get("MessagingBinding.Address"), r.PostForm.Get("MessagingBinding.ProxyAddress")
+		var binding *Binding
+		switch {
+		case identity != "" && (address != "" || proxy != ""):
+			return nil, errInvalid("Identity and MessagingBinding.* are exclusive")
+		case address != "" && proxy != "":
+			if other, _ := f.findBinding(address, proxy); other != nil {
+				return nil, &apiError{http.StatusConflict, codeBindingInUse, "A binding for this participant and proxy address already exists in Conversation " + other.SID}
+			}
+			binding = &Binding{Type: bindingType(address), Address: address, ProxyAddress: proxy}
+		case address != "" || proxy != "":
+			return nil, errInvalid("MessagingBinding.Address and MessagingBinding.ProxyAddress go together: twiliofake does not model projected addresses")
+		case identity == "":
+			return nil, errInvalid("Identity or MessagingBinding.Address is required")
 		}
-		p, e := f.addParticipant(c, identity, nil, r.PostForm.Get("Attributes"))
+		p, e := f.addParticipant(c, identity, binding, r.PostForm.Get("Attributes"))
 		if e != nil {
 			return nil, e
 		}

@@ -40,6 +40,7 @@ const (
 	DefaultQueue      = "WQf00000000000000000000000000000aa"
 	DefaultChat       = "ISf00000000000000000000000000000aa"
 	DefaultMessaging  = "MGf00000000000000000000000000000aa"
+	DefaultWorkflow   = "WWf00000000000000000000000000000aa"
 
 	// DefaultWebhookTimeout is how long Conversations waits for a
 	// pre-event answer before publishing unmodified (https://www.twilio.com/docs/conversations/conversations-webhooks).
@@ -58,6 +59,7 @@ type Config struct {
 	APISecret string
 
 	WorkspaceSID        string
+	WorkflowSID         string // the workspace's one workflow
 	QueueSID            string // the default TaskQueue
 	ChatServiceSID      string
 	MessagingServiceSID string
@@ -94,6 +96,10 @@ type Fake struct {
 	hooks       Webhooks
 	deliveries  []Delivery
 	rejections  []Rejection
+	tasks       []*Task
+	// accounts are the other accounts served on the same URL, by
+	// account SID and API key (AddAccount).
+	accounts map[string]*Fake
 }
 
 // New returns a Fake with cfg's defaults filled in and no listener.
@@ -107,6 +113,7 @@ func New(cfg Config) *Fake {
 	def(&cfg.AuthToken, DefaultAuthToken)
 	def(&cfg.WorkspaceSID, DefaultWorkspace)
 	def(&cfg.QueueSID, DefaultQueue)
+	def(&cfg.WorkflowSID, DefaultWorkflow)
 	def(&cfg.ChatServiceSID, DefaultChat)
 	def(&cfg.MessagingServiceSID, DefaultMessaging)
 	if cfg.WebhookTimeout <= 0 {
@@ -147,6 +154,13 @@ func (f *Fake) AuthToken() string { return f.cfg.AuthToken }
 
 // WorkspaceSID returns the TaskRouter workspace.
 func (f *Fake) WorkspaceSID() string { return f.cfg.WorkspaceSID }
+
+// WorkflowSID returns the workspace's workflow.
+func (f *Fake) WorkflowSID() string { return f.cfg.WorkflowSID }
+
+// MessagingServiceSID returns the messaging service conversations are
+// created in.
+func (f *Fake) MessagingServiceSID() string { return f.cfg.MessagingServiceSID }
 
 // QueueSID returns the default TaskQueue.
 func (f *Fake) QueueSID() string { return f.cfg.QueueSID }
@@ -295,6 +309,10 @@ func (f *Fake) takeFault(r *http.Request) *fault {
 
 // ServeHTTP serves the REST API.
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if acc := f.accountFor(r); acc != nil {
+		acc.ServeHTTP(w, r)
+		return
+	}
 	start := time.Now()
 	// Parse the body before anything answers, so the log has it.
 	_ = r.ParseForm()
@@ -412,9 +430,16 @@ func (f *Fake) routes() *http.ServeMux {
 		})
 	}
 	paging := []string{"PageSize", "Page", "PageToken"}
+	handle("POST /v1/Conversations", f.createConversation, "FriendlyName", "UniqueName", "Attributes", "MessagingServiceSid")
+	handle("GET /v1/Conversations/{conv}", f.fetchConversation)
 	handle("POST /v1/Conversations/{conv}", f.updateConversation, "FriendlyName", "Attributes", "State")
+	handle("GET /v1/ParticipantConversations", f.listParticipantConversations, append(paging, "Address", "Identity")...)
+	handle("POST /v1/Workspaces/{ws}/Tasks", f.createTask, "Attributes", "WorkflowSid", "TaskChannel", "Timeout")
+	handle("GET /v1/Workspaces/{ws}/Tasks", f.listTasks, append(paging, "EvaluateTaskAttributes")...)
+	handle("GET /v1/Workspaces/{ws}/Tasks/{sid}", f.fetchTask)
+	handle("POST /v1/Workspaces/{ws}/Tasks/{sid}", f.updateTask, "AssignmentStatus", "Reason")
 	handle("GET /v1/Conversations/{conv}/Participants", f.listParticipants, paging...)
-	handle("POST /v1/Conversations/{conv}/Participants", f.createParticipant, "Identity", "Attributes")
+	handle("POST /v1/Conversations/{conv}/Participants", f.createParticipant, "Identity", "Attributes", "MessagingBinding.Address", "MessagingBinding.ProxyAddress")
 	handle("GET /v1/Conversations/{conv}/Participants/{sid}", f.fetchParticipant)
 	handle("POST /v1/Conversations/{conv}/Participants/{sid}", f.updateParticipant, "Attributes")
 	handle("GET /v1/Conversations/{conv}/Messages", f.listMessages, append(paging, "Order")...)
@@ -449,6 +474,8 @@ const (
 	codeInvalid           = 20001
 	codeNotFound          = 20404
 	codeParticipantExists = 50433
+	codeBindingInUse      = 50416 // https://www.twilio.com/docs/api/errors/50416
+	codeUniqueNameExists  = 50353
 	codePrecondition      = 20412
 )
 

@@ -8,9 +8,12 @@ import (
 )
 
 const (
-	defaultPageSize       = 50
-	maxConversationsPage  = 100
-	maxTaskRouterPageSize = 1000
+	defaultPageSize      = 50
+	maxConversationsPage = 100
+	// maxParticipantConversationsPage: ParticipantConversations pages
+	// hold 50 at most.
+	maxParticipantConversationsPage = 50
+	maxTaskRouterPageSize           = 1000
 )
 
 // metaJSON is the "meta" object of a Twilio list answer.

@@ -1,0 +1,241 @@
+package twiliofake
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Task is a TaskRouter task's state (https://www.twilio.com/docs/taskrouter/api/task).
+type Task struct {
+	SID              string
+	WorkflowSID      string
+	TaskChannel      string
+	Attributes       string
+	AssignmentStatus string // pending, reserved, assigned, canceled, completed or wrapping
+	Reason           string
+	Timeout          int
+	DateCreated      time.Time
+	DateUpdated      time.Time
+}
+
+// Tasks returns every task of the workspace, oldest first.
+func (f *Fake) Tasks() []Task {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]Task, len(f.tasks))
+	for i, t := range f.tasks {
+		out[i] = *t
+	}
+	return out
+}
+
+// SetTaskStatus moves a task to status (e.g. "completed", "canceled"),
+// as a Flex agent or TaskRouter would. It reports whether it exists.
+func (f *Fake) SetTaskStatus(sid, status string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, t := range f.tasks {
+		if t.SID == sid {
+			t.AssignmentStatus, t.DateUpdated = status, time.Now()
+			return true
+		}
+	}
+	return false
+}
+
+// defaultTaskTimeout is TaskRouter's default task timeout, in seconds.
+const defaultTaskTimeout = 86400
+
+type taskJSON struct {
+	AccountSID            string            `json:"account_sid"`
+	WorkspaceSID          string            `json:"workspace_sid"`
+	SID                   string            `json:"sid"`
+	WorkflowSID           string            `json:"workflow_sid"`
+	WorkflowFriendlyName  string            `json:"workflow_friendly_name"`
+	TaskQueueSID          *string           `json:"task_queue_sid"`
+	TaskChannelUniqueName string            `json:"task_channel_unique_name"`
+	Attributes            string            `json:"attributes"`
+	AssignmentStatus      string            `json:"assignment_status"`
+	Reason                *string           `json:"reason"`
+	Age                   int               `json:"age"`
+	Priority              int               `json:"priority"`
+	Timeout               int               `json:"timeout"`
+	DateCreated           *string           `json:"date_created"`
+	DateUpdated           *string           `json:"date_updated"`
+	URL                   string            `json:"url"`
+	Links                 map[string]string `json:"links"`
+}
+
+func (f *Fake) taskJSON(t *Task) taskJSON {
+	u := "https://" + taskrouterHost + "/v1/Workspaces/" + f.cfg.WorkspaceSID + "/Tasks/" + t.SID
+	return taskJSON{
+		AccountSID:            f.cfg.AccountSID,
+		WorkspaceSID:          f.cfg.WorkspaceSID,
+		SID:                   t.SID,
+		WorkflowSID:           t.WorkflowSID,
+		WorkflowFriendlyName:  "Assign to Anyone",
+		TaskChannelUniqueName: t.TaskChannel,
+		Attributes:            t.Attributes,
+		AssignmentStatus:      t.AssignmentStatus,
+		Reason:                nullable(t.Reason),
+		Age:                   int(time.Since(t.DateCreated) / time.Second),
+		Timeout:               t.Timeout,
+		DateCreated:           timeJSON(t.DateCreated),
+		DateUpdated:           timeJSON(t.DateUpdated),
+		URL:                   u,
+		Links:                 map[string]string{"reservations": u + "/Reservations"},
+	}
+}
+
+// createTask creates a pending task in the workspace's workflow.
+func (f *Fake) createTask(w http.ResponseWriter, r *http.Request) {
+	if !f.workspaceOK(w, r) {
+		return
+	}
+	form := r.PostForm
+	workflow := form.Get("WorkflowSid")
+	if workflow == "" {
+		workflow = f.cfg.WorkflowSID
+	}
+	if workflow != f.cfg.WorkflowSID {
+		writeAPIError(w, errNotFound("workflow "+workflow))
+		return
+	}
+	attrs := form.Get("Attributes")
+	if attrs == "" {
+		attrs = "{}"
+	}
+	var obj map[string]any
+	if json.Unmarshal([]byte(attrs), &obj) != nil {
+		writeAPIError(w, errInvalid("Attributes must be a JSON object"))
+		return
+	}
+	timeout := defaultTaskTimeout
+	if v := form.Get("Timeout"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1209600 {
+			writeAPIError(w, errInvalid("Timeout must be 1 to 1209600 seconds"))
+			return
+		}
+		timeout = n
+	}
+	channel := form.Get("TaskChannel")
+	if channel == "" {
+		channel = "default"
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	t := &Task{
+		SID:              f.newSID("WT"),
+		WorkflowSID:      workflow,
+		TaskChannel:      channel,
+		Attributes:       attrs,
+		AssignmentStatus: "pending",
+		Timeout:          timeout,
+		DateCreated:      now,
+		DateUpdated:      now,
+	}
+	f.tasks = append(f.tasks, t)
+	writeJSON(w, http.StatusCreated, f.taskJSON(t))
+}
+
+// evaluatePattern is the one form of EvaluateTaskAttributes the fake
+// models: a (dotted) attribute compared with == to a quoted string.
+var evaluatePattern = regexp.MustCompile(`^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*==\s*"((?:[^"\\]|\\.)*)"\s*$`)
+
+// listTasks lists the tasks, filtered by EvaluateTaskAttributes.
+func (f *Fake) listTasks(w http.ResponseWriter, r *http.Request) {
+	if !f.workspaceOK(w, r) {
+		return
+	}
+	match := func(*Task) bool { return true }
+	if expr := r.URL.Query().Get("EvaluateTaskAttributes"); expr != "" {
+		m := evaluatePattern.FindStringSubmatch(expr)
+		if m == nil {
+			writeAPIError(w, errInvalid("twiliofake models EvaluateTaskAttributes of the form key == \"value\" only, not "+expr))
+			return
+		}
+		path := strings.Split(m[1], ".")
+		want := strings.NewReplacer(`\"`, `"`, `\\`, `\`).Replace(m[2])
+		match = func(t *Task) bool {
+			var v any
+			if json.Unmarshal([]byte(t.Attributes), &v) != nil {
+				return false
+			}
+			for _, k := range path {
+				obj, ok := v.(map[string]any)
+				if !ok {
+					return false
+				}
+				v = obj[k]
+			}
+			s, ok := v.(string)
+			return ok && s == want
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	matched := slices.DeleteFunc(slices.Clone(f.tasks), func(t *Task) bool { return !match(t) })
+	start, end, meta, e := paginate(r, taskrouterHost, "tasks", len(matched), maxTaskRouterPageSize,
+		func(i int) string { return matched[i].SID })
+	if e != nil {
+		writeAPIError(w, e)
+		return
+	}
+	items := make([]taskJSON, 0, end-start)
+	for _, t := range matched[start:end] {
+		items = append(items, f.taskJSON(t))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tasks": items, "meta": meta})
+}
+
+func (f *Fake) taskFor(w http.ResponseWriter, r *http.Request) *Task {
+	if !f.workspaceOK(w, r) {
+		return nil
+	}
+	for _, t := range f.tasks {
+		if t.SID == r.PathValue("sid") {
+			return t
+		}
+	}
+	writeAPIError(w, errNotFound(r.URL.Path))
+	return nil
+}
+
+func (f *Fake) fetchTask(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t := f.taskFor(w, r); t != nil {
+		writeJSON(w, http.StatusOK, f.taskJSON(t))
+	}
+}
+
+// updateTask changes a task's AssignmentStatus (canceled, completed), as
+// a Flex agent's app does.
+func (f *Fake) updateTask(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t := f.taskFor(w, r)
+	if t == nil {
+		return
+	}
+	switch s := r.PostForm.Get("AssignmentStatus"); s {
+	case "":
+	case "canceled", "completed", "wrapping":
+		t.AssignmentStatus = s
+	default:
+		writeAPIError(w, errInvalid("AssignmentStatus must be canceled, completed or wrapping"))
+		return
+	}
+	if r.PostForm.Has("Reason") {
+		t.Reason = r.PostForm.Get("Reason")
+	}
+	t.DateUpdated = time.Now()
+	writeJSON(w, http.StatusOK, f.taskJSON(t))
+}
