@@ -117,13 +117,13 @@ type Config struct {
 	TwilioAPIBaseURL string
 	TwilioTimeout    time.Duration
 
-	Workspace         string
-	PoolQueue         string
-	MessagingService  string
-	ProxyNumber       string
-	ProxyNumbers      map[string]string // ISO country code → sender
-	FallbackWorker    string
-	WelcomeMessage    string
+	Workspace        string
+	PoolQueue        string
+	MessagingService string
+	ProxyNumber      string
+	ProxyNumbers     map[string]string // ISO country code → sender
+	FallbackWorker   string
+	WelcomeMessage   string
 
 	// The Flex contact center: a second Twilio account (all or none).
 	FlexAccountSID        string
@@ -237,14 +237,14 @@ func Parse(env Env) (*Config, error) {
 		TwilioAPIBaseURL: p.url("TWILIO_API_BASE_URL"),
 		TwilioTimeout:    p.duration("TWILIO_TIMEOUT"),
 
-		Workspace:         p.str("FRONTLINE_WORKSPACE"),
-		PoolQueue:         p.str("FRONTLINE_DEFAULT_POOL_QUEUE"),
-		MessagingService:  p.str("FRONTLINE_MESSAGING_SERVICE"),
-		ProxyNumber:       p.str("FRONTLINE_PROXY_NUMBER"),
-		ProxyNumbers:      map[string]string{},
-		PublicURLs:        map[string]string{},
-		FallbackWorker:    strings.ToLower(p.str("FALLBACK_WORKER")),
-		WelcomeMessage:    p.str("WELCOME_MESSAGE"),
+		Workspace:        p.str("FRONTLINE_WORKSPACE"),
+		PoolQueue:        p.str("FRONTLINE_DEFAULT_POOL_QUEUE"),
+		MessagingService: p.str("FRONTLINE_MESSAGING_SERVICE"),
+		ProxyNumber:      p.str("FRONTLINE_PROXY_NUMBER"),
+		ProxyNumbers:     map[string]string{},
+		PublicURLs:       map[string]string{},
+		FallbackWorker:   strings.ToLower(p.str("FALLBACK_WORKER")),
+		WelcomeMessage:   p.str("WELCOME_MESSAGE"),
 
 		FlexAccountSID:        p.str("FLEX_ACCOUNT_SID"),
 		FlexAuthToken:         p.str("FLEX_AUTH_TOKEN"),
@@ -255,7 +255,7 @@ func Parse(env Env) (*Config, error) {
 		HandoffSecret:         p.str("HANDOFF_SECRET"),
 		ContactCenterKeywords: splitList(p.str("CONTACT_CENTER_KEYWORDS")),
 		ContactCenterAfter:    p.duration("CONTACT_CENTER_AFTER"),
-		ReturningCustomer: p.oneOf("RETURNING_CUSTOMER", ReturningOff, ReturningOffer, ReturningRoute),
+		ReturningCustomer:     p.oneOf("RETURNING_CUSTOMER", ReturningOff, ReturningOffer, ReturningRoute),
 
 		StrapiURL:           strings.TrimRight(p.url("STRAPI_URL"), "/"),
 		StrapiAPIToken:      p.str("STRAPI_API_TOKEN"),

@@ -126,6 +126,8 @@ type Config struct {
 	// MaxAge is how long the queue keeps trying a job before it is
 	// dead-lettered; zero: config.DefaultWorkMaxAge.
 	MaxAge time.Duration
+	// ContactCenter is the Flex contact center; zero: none.
+	ContactCenter ContactCenter
 }
 
 // workTimeout bounds one queue delivery of a job: far more than a turn
@@ -139,7 +141,13 @@ type Deps struct {
 	Ledger      Ledger
 	Assignments Assignments
 	// Queue carries the jobs the webhooks start to the Work consumer.
-	Queue  work.Queue
+	Queue work.Queue
+	// Conversations, Directory and Flex serve the contact-center handoff;
+	// nil without one.
+	Conversations Conversations
+	Directory     Directory
+	Flex          Flex
+
 	Logger *slog.Logger     // nil: discard
 	Now    func() time.Time // nil: time.Now
 }
@@ -153,6 +161,10 @@ type Flow struct {
 	ledger      Ledger
 	assignments Assignments
 	queue       work.Queue
+	cc          ContactCenter
+	convs       Conversations
+	directory   Directory
+	flex        Flex
 	log         *slog.Logger
 	now         func() time.Time
 
@@ -184,6 +196,10 @@ func New(cfg Config, deps Deps) *Flow {
 		ledger:      deps.Ledger,
 		assignments: deps.Assignments,
 		queue:       deps.Queue,
+		cc:          cfg.ContactCenter,
+		convs:       deps.Conversations,
+		directory:   deps.Directory,
+		flex:        deps.Flex,
 		log:         deps.Logger,
 		now:         deps.Now,
 	}

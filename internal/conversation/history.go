@@ -29,6 +29,9 @@ type mark struct {
 	Connect string `json:"connect,omitempty"`
 	// Correction is set on the message that takes back a promise.
 	Correction bool `json:"correction,omitempty"`
+	// Handoff is set on the message telling the customer the bot handed
+	// them to the contact center ("flex"): the bot is silent after it.
+	Handoff string `json:"handoff,omitempty"`
 }
 
 func (m mark) String() string {
@@ -46,6 +49,7 @@ func readMark(attributes string) (mark, bool) {
 	m.InReplyTo, _ = obj["in_reply_to"].(string)
 	m.Connect, _ = obj["connect"].(string)
 	m.Correction, _ = obj["correction"].(bool)
+	m.Handoff, _ = obj["handoff"].(string)
 	return m, m.InReplyTo != ""
 }
 

@@ -70,6 +70,9 @@ func (f *Flow) turn(ctx context.Context, m inbound) error {
 			return err
 		}
 		pending := h.pending(m.message)
+		if h.handedOff() {
+			return nil // the contact center has the customer
+		}
 		if h.hasWorker() {
 			// A worker has the conversation: the bot is silent, but for
 			// the answer to the message whose claim brought them in.
@@ -85,6 +88,9 @@ func (f *Flow) turn(ctx context.Context, m inbound) error {
 			return err
 		}
 		for _, msg := range pending {
+			if f.toContactCenter(msg, &h) {
+				return f.handToFlex(ctx, m.conversation, msg, &h)
+			}
 			joined, err := f.answer(ctx, m.conversation, msg, &h, &in)
 			if err != nil || joined {
 				return err

@@ -20,6 +20,7 @@ const (
 	kindWelcome  = "welcome"  // Frontline's routing callback
 	kindTurn     = "turn"     // onMessageAdded: the bot's answer
 	kindDescribe = "describe" // onParticipantAdded: the customer's attributes
+	kindHandoff  = "handoff"  // the handoff function: an expert and the context
 )
 
 // jobParams are the webhook parameters a job keeps: what its work reads.
@@ -59,6 +60,8 @@ func (j job) subject() string {
 		return j.Params["MessageSid"]
 	case kindDescribe:
 		return j.Params["ParticipantSid"]
+	case kindHandoff:
+		return j.Params["HandoffId"]
 	}
 	return j.conversation()
 }
@@ -153,6 +156,8 @@ func (f *Flow) do(ctx context.Context, j job) error {
 		return f.welcome(ctx, get(p, "ConversationSid"), get(p, "MessagingBinding.Address"))
 	case kindDescribe:
 		return f.describeCustomer(ctx, get(p, "ConversationSid"), get(p, "ParticipantSid"), get(p, "MessagingBinding.Address"))
+	case kindHandoff:
+		return f.handoffIn(ctx, p)
 	}
 	return fmt.Errorf("conversation: unknown kind of work %q", j.Kind)
 }
@@ -210,6 +215,7 @@ var undone = map[string]string{
 	kindWelcome:  "the customer was not welcomed",
 	kindTurn:     "the customer's message got no answer from the bot",
 	kindDescribe: "the customer's participant lacks its CRM attributes",
+	kindHandoff:  "the customer the contact center handed over got no expert or no context",
 }
 
 // exclusive runs fn while holding the conversation: work on one

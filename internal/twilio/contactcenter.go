@@ -51,7 +51,9 @@ type Task struct {
 }
 
 // Open reports whether an agent may still take or hold the task.
-func (t Task) Open() bool { return t.AssignmentStatus != "canceled" && t.AssignmentStatus != "completed" }
+func (t Task) Open() bool {
+	return t.AssignmentStatus != "canceled" && t.AssignmentStatus != "completed"
+}
 
 // CreateConversation creates a conversation in the messaging service's
 // Conversation Service, named uniqueName. The unique name is what makes it

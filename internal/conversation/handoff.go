@@ -1,0 +1,559 @@
+package conversation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/experthub/experthub/internal/assign"
+	"github.com/experthub/experthub/internal/bot"
+	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/httpjson"
+	"github.com/experthub/experthub/internal/ledger"
+	"github.com/experthub/experthub/internal/logging"
+	"github.com/experthub/experthub/internal/twilio"
+)
+
+// The handoff function: a Flex contact center (another Twilio account)
+// hands a customer to an onsite expert. The caller is authenticated
+// before this code runs (see app). The answer names the conversation at
+// once; adding the expert and posting the context is a job of the
+// conversation-work queue, done inline first, like a bot turn.
+
+// Conversations is the REST API the handoff drives in the Frontline
+// account, besides Twilio (internal/twilio.Client).
+type Conversations interface {
+	CreateConversation(ctx context.Context, messagingService, uniqueName, friendlyName, attributes string) (twilio.Conversation, error)
+	FetchConversation(ctx context.Context, sidOrUniqueName string) (twilio.Conversation, error)
+	UpdateConversationAttributes(ctx context.Context, sid, attributesJSON string) error
+	AddCustomerParticipant(ctx context.Context, conversationSID, address, proxy, attributes string) (twilio.Participant, error)
+	ParticipantConversations(ctx context.Context, address string) ([]twilio.ParticipantConversation, error)
+}
+
+// Flex is the REST API of the Flex account (internal/twilio.Client with
+// the Flex credentials).
+type Flex interface {
+	RecentMessages(ctx context.Context, conversationSID string, n int) ([]twilio.Message, error)
+	CreateTask(ctx context.Context, workspace, workflow, channel, attributesJSON string, timeout time.Duration) (twilio.Task, error)
+	FindTasks(ctx context.Context, workspace, expression string) ([]twilio.Task, error)
+}
+
+// Directory finds customers by id or address (crm.Service).
+type Directory interface {
+	Customer(ctx context.Context, id string) (crm.Customer, error)
+	CustomerByAddress(ctx context.Context, address string) (crm.Customer, error)
+}
+
+// ContactCenter configures both directions of the handoff with Flex. The
+// zero value is no contact center.
+type ContactCenter struct {
+	// Workspace and Workflow are the Flex account's TaskRouter workspace
+	// and the workflow routing Expert Hub's tasks.
+	Workspace string
+	Workflow  string
+	// MessagingService creates the Frontline conversation of a customer
+	// Flex hands over; Proxy chooses our number for them, as the outgoing
+	// callback does (frontline.ProxyNumbers.For).
+	MessagingService string
+	Proxy            func(channel, address string) string
+	// Keywords ask the bot for the contact center (lower-case).
+	Keywords []string
+	// After hands a customer to Flex once they have waited longer than
+	// this for an expert; zero never.
+	After time.Duration
+}
+
+// enabled reports whether a contact center is configured.
+func (c ContactCenter) enabled() bool { return c.Workspace != "" }
+
+// Bounds of a handoff request: Twilio's own limits where they apply.
+const (
+	maxHandoffID = 128
+	// maxCopied bounds the Flex messages copied into the context.
+	maxCopied = 20
+	// defaultCopied is how many are copied when the caller names a Flex
+	// conversation without a count.
+	defaultCopied = 5
+	maxSummary    = twilio.MaxMessageBody
+	maxField      = 256
+)
+
+var handoffIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
+
+// handoffRequest is a validated handoff call.
+type handoffRequest struct {
+	ID       string
+	Customer string // CRM customer_id
+	Address  string // or the customer's address
+	Worker   string // optional: the expert's identity
+	Area     string // optional: an expertise area
+	Summary  string
+	FlexConv string // optional: the Flex conversation to copy from
+	Copy     int
+}
+
+// errBadRequest is returned when a handoff request is malformed; its
+// message is the answer's.
+var errBadRequest = errors.New("bad handoff request")
+
+// readHandoff reads the request: a form (signed by Twilio, or sent with
+// the bearer secret) or a JSON object with the same keys.
+func readHandoff(r *http.Request) (handoffRequest, error) {
+	values := url.Values{}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch ct {
+	case "application/json":
+		b, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+		if err != nil {
+			return handoffRequest{}, fmt.Errorf("%w: unreadable body", errBadRequest)
+		}
+		var obj map[string]any
+		if err := json.Unmarshal(b, &obj); err != nil {
+			return handoffRequest{}, fmt.Errorf("%w: the body is not a JSON object", errBadRequest)
+		}
+		for k, v := range obj {
+			switch v := v.(type) {
+			case string:
+				values.Set(k, v)
+			case float64:
+				values.Set(k, strconv.FormatFloat(v, 'f', -1, 64))
+			case nil:
+			default:
+				return handoffRequest{}, fmt.Errorf("%w: %s must be a string or a number", errBadRequest, clipText(k, 64))
+			}
+		}
+	case "application/x-www-form-urlencoded":
+		values = form(r)
+	default:
+		return handoffRequest{}, fmt.Errorf("%w: send application/x-www-form-urlencoded or application/json", errBadRequest)
+	}
+	return parseHandoff(values)
+}
+
+// parseHandoff validates a handoff's parameters.
+func parseHandoff(v url.Values) (handoffRequest, error) {
+	req := handoffRequest{
+		ID:       get(v, "handoff_id"),
+		Customer: get(v, "customer_id"),
+		Address:  get(v, "address"),
+		Worker:   strings.ToLower(get(v, "worker")),
+		Area:     strings.ToLower(get(v, "area")),
+		Summary:  get(v, "summary"),
+		FlexConv: get(v, "flex_conversation_sid"),
+	}
+	var problems []string
+	switch {
+	case req.ID == "":
+		problems = append(problems, "handoff_id is required (an id you choose; a retry with the same id does nothing twice)")
+	case len(req.ID) > maxHandoffID || !handoffIDPattern.MatchString(req.ID):
+		problems = append(problems, fmt.Sprintf("handoff_id must be 1 to %d letters, digits, '.', '_', ':' or '-'", maxHandoffID))
+	}
+	if req.Customer == "" && req.Address == "" {
+		problems = append(problems, "customer_id or address is required")
+	}
+	for name, s := range map[string]string{"customer_id": req.Customer, "address": req.Address, "worker": req.Worker, "area": req.Area} {
+		if len(s) > maxField {
+			problems = append(problems, fmt.Sprintf("%s has more than %d characters", name, maxField))
+		}
+	}
+	if twilio.Chars(req.Summary) > maxSummary {
+		problems = append(problems, fmt.Sprintf("summary has more than %d characters", maxSummary))
+	}
+	if req.FlexConv != "" && !isSID(req.FlexConv, "CH") {
+		problems = append(problems, "flex_conversation_sid must be a conversation SID (CH…)")
+	}
+	if s := get(v, "message_count"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > maxCopied {
+			problems = append(problems, fmt.Sprintf("message_count must be 0 to %d", maxCopied))
+		}
+		req.Copy = n
+	} else if req.FlexConv != "" {
+		req.Copy = defaultCopied
+	}
+	if len(problems) > 0 {
+		return req, fmt.Errorf("%w: %s", errBadRequest, strings.Join(problems, "; "))
+	}
+	return req, nil
+}
+
+// Handoff is the handoff function. Its caller must be authenticated.
+func (f *Flow) Handoff() http.Handler { return http.HandlerFunc(f.handoff) }
+
+// handoffAnswer is the handoff function's answer.
+type handoffAnswer struct {
+	HandoffID    string `json:"handoff_id"`
+	Conversation string `json:"conversation_sid"`
+	// Status is "done" when the expert and the context are in, "queued"
+	// when the queue finishes the job.
+	Status string `json:"status"`
+}
+
+func (f *Flow) handoff(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		fail(w, http.StatusMethodNotAllowed, "method not allowed: POST")
+		return
+	}
+	req, err := readHandoff(r)
+	if err != nil {
+		f.log.WarnContext(ctx, "handoff refused: bad request", "err", err)
+		fail(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), errBadRequest.Error()+": "))
+		return
+	}
+	c, address, status, err := f.handoffCustomer(ctx, req)
+	if err != nil {
+		f.log.WarnContext(ctx, "handoff refused", "handoff_id", req.ID, "status", status, "err", err)
+		fail(w, status, err.Error())
+		return
+	}
+	if req.Worker != "" {
+		wk, err := f.findWorker(ctx, req.Worker)
+		switch {
+		case err != nil:
+			f.log.WarnContext(ctx, "handoff: worker lookup failed", "handoff_id", req.ID, "err", err)
+			fail(w, http.StatusServiceUnavailable, "Twilio did not answer; retry with the same handoff_id")
+			return
+		case wk.SID == "":
+			f.log.WarnContext(ctx, "handoff refused: not a Frontline worker", "handoff_id", req.ID, "worker", clipText(req.Worker, 64))
+			fail(w, http.StatusUnprocessableEntity, "worker "+strconv.Quote(clipText(req.Worker, 64))+" is not a Frontline worker")
+			return
+		}
+	}
+	conv, err := f.handoffConversation(ctx, req.ID, c, address)
+	if err != nil {
+		f.log.ErrorContext(ctx, "handoff: no conversation for the customer", "handoff_id", req.ID, "err", err)
+		fail(w, http.StatusServiceUnavailable, "the conversation could not be opened; retry with the same handoff_id")
+		return
+	}
+	j := job{Kind: kindHandoff, Received: f.now(), Params: map[string]string{
+		"ConversationSid": conv, "HandoffId": req.ID, "Worker": req.Worker, "Area": req.Area,
+		"Summary": req.Summary, "FlexConversationSid": req.FlexConv, "MessageCount": strconv.Itoa(req.Copy),
+	}}
+	ans := handoffAnswer{HandoffID: req.ID, Conversation: conv, Status: "done"}
+	code := f.acceptJob(ctx, j)
+	switch code {
+	case http.StatusOK:
+	case http.StatusAccepted:
+		ans.Status = "queued"
+	default:
+		fail(w, code, "the handoff could not be done nor queued; retry with the same handoff_id")
+		return
+	}
+	f.log.InfoContext(ctx, "handoff from the contact center", "handoff_id", req.ID, "conversation", conv, "status", ans.Status)
+	httpjson.Write(w, code, ans)
+}
+
+// handoffCustomer finds the customer of req in the CRM cache and the
+// address to reach them at. It returns the status to answer on failure.
+func (f *Flow) handoffCustomer(ctx context.Context, req handoffRequest) (crm.Customer, string, int, error) {
+	if f.directory == nil {
+		return crm.Customer{}, "", http.StatusServiceUnavailable, errors.New("no customer directory")
+	}
+	var (
+		c   crm.Customer
+		err error
+	)
+	if req.Customer != "" {
+		c, err = f.directory.Customer(ctx, req.Customer)
+	} else {
+		c, err = f.directory.CustomerByAddress(ctx, req.Address)
+	}
+	switch {
+	case errors.Is(err, crm.ErrNotFound):
+		return c, "", http.StatusNotFound, errors.New("unknown customer: no customer in the CRM has this customer_id or address")
+	case err != nil:
+		return c, "", http.StatusServiceUnavailable, fmt.Errorf("the CRM did not answer: %w", err)
+	}
+	address := req.Address
+	if address == "" {
+		for _, ch := range c.Channels {
+			if t := strings.ToLower(ch.Type); t == "sms" || t == "whatsapp" {
+				address = ch.Value
+				if t == "whatsapp" && !crm.IsWhatsApp(address) {
+					address = "whatsapp:" + address
+				}
+				break
+			}
+		}
+	}
+	if address == "" {
+		return c, "", http.StatusUnprocessableEntity, errors.New("the customer has no SMS or WhatsApp channel in the CRM")
+	}
+	a, err := crm.NormalizeAddress(address)
+	if err != nil {
+		return c, "", http.StatusUnprocessableEntity, errors.New("the customer's address is not a phone number")
+	}
+	if crm.IsWhatsApp(address) {
+		a = "whatsapp:" + a
+	}
+	return c, a, 0, nil
+}
+
+// handoffConversation returns the customer's open Frontline conversation,
+// or opens one. Twilio lets an address and our number be in one active
+// conversation only, so the customer's open conversation is reused; a new
+// one carries the handoff's unique name, which makes its creation safe to
+// repeat.
+func (f *Flow) handoffConversation(ctx context.Context, id string, c crm.Customer, address string) (string, error) {
+	if sid, err := f.openConversation(ctx, address); sid != "" || err != nil {
+		return sid, err
+	}
+	proxy := ""
+	if f.cc.Proxy != nil {
+		channel := "sms"
+		if crm.IsWhatsApp(address) {
+			channel = "whatsapp"
+		}
+		proxy = f.cc.Proxy(channel, address)
+	}
+	if proxy == "" {
+		return "", errors.New("no proxy number fits the customer: set FRONTLINE_PROXY_NUMBER or FRONTLINE_PROXY_NUMBER_<CC>")
+	}
+	name := c.DisplayName
+	if name == "" {
+		name = logging.Mask(address)
+	}
+	conv, err := f.convs.CreateConversation(ctx, f.cc.MessagingService, "handoff-"+id, name,
+		fmt.Sprintf(`{"avatar":%q}`, c.Avatar))
+	if err != nil {
+		return "", err
+	}
+	attrs, err := encode(map[string]any{"customer_id": c.ID, "display_name": c.DisplayName, "avatar": c.Avatar})
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.convs.AddCustomerParticipant(ctx, conv.SID, address, proxy, attrs); err != nil {
+		if errors.Is(err, twilio.ErrBindingInUse) {
+			// An earlier attempt added them, or the customer wrote in
+			// meanwhile: their open conversation is the one.
+			if sid, lerr := f.openConversation(ctx, address); sid != "" || lerr != nil {
+				return sid, lerr
+			}
+		}
+		return "", err
+	}
+	return conv.SID, nil
+}
+
+// openConversation returns the customer's conversation that is not
+// closed, or "".
+func (f *Flow) openConversation(ctx context.Context, address string) (string, error) {
+	pcs, err := f.convs.ParticipantConversations(ctx, address)
+	if err != nil {
+		return "", err
+	}
+	for _, pc := range pcs {
+		if pc.State != "closed" {
+			return pc.ConversationSID, nil
+		}
+	}
+	return "", nil
+}
+
+// acceptJob queues j as a safety net and does it at once: 200 when done,
+// 202 when left to the queue, 404 when Twilio does not know the
+// conversation, 503 when it neither ran nor could be queued.
+func (f *Flow) acceptJob(ctx context.Context, j job) int {
+	var qerr error
+	queued := make(chan struct{})
+	go func() {
+		defer close(queued)
+		qerr = f.enqueue(ctx, j)
+	}()
+	err := f.do(context.WithValue(ctx, queuedKey{}, (<-chan struct{})(queued)), j)
+	<-queued
+	attrs := []any{"kind", j.Kind, "conversation", j.conversation(), "subject", j.subject()}
+	switch {
+	case err == nil:
+		if qerr != nil {
+			f.log.WarnContext(ctx, "queueing the safety net failed; the work is done anyway", append(attrs, "err", qerr)...)
+		}
+		return http.StatusOK
+	case errors.Is(err, twilio.ErrNotFound):
+		f.log.WarnContext(ctx, "conversation work for something Twilio does not know", append(attrs, "err", err)...)
+		return http.StatusNotFound
+	case qerr == nil:
+		f.log.InfoContext(ctx, "conversation work left to the queue", append(attrs, "err", err)...)
+		return http.StatusAccepted
+	}
+	f.log.ErrorContext(ctx, "conversation work lost: it failed and could not be queued", append(attrs, "err", err, "queue_err", qerr)...)
+	return http.StatusServiceUnavailable
+}
+
+// handoffKey is the claimant and the mark of a handoff's work.
+func handoffKey(id string) string { return "handoff:" + id }
+
+// handoffIn runs a handoff job: it claims the expert, posts the context
+// marked with the handoff id and promising the expert, adds the expert,
+// and marks the conversation handed over. Every step looks first at what
+// Twilio shows, so N deliveries make one context message and one expert.
+func (f *Flow) handoffIn(ctx context.Context, p url.Values) error {
+	conv, id := get(p, "ConversationSid"), get(p, "HandoffId")
+	key := handoffKey(id)
+	a := f.begin(ctx, key, f.leaseFor(ctx))
+	if a.Outcome == ledger.Done {
+		return nil
+	}
+	err := f.exclusive(ctx, conv, func(ctx context.Context) error {
+		var h history
+		g, gctx := errgroup.WithContext(ctx)
+		f.readHistory(gctx, g, conv, &h)
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		if h.answered(key) {
+			if err := f.keepPromise(ctx, conv, key, &h); err != nil {
+				return err
+			}
+			return f.markHandoff(ctx, conv, map[string]any{"from": "flex", "handoff_id": id})
+		}
+		worker, err := f.handoffWorker(ctx, conv, key, get(p, "Worker"), get(p, "Area"), &h)
+		if err != nil {
+			return err
+		}
+		text := bot.TransferredFromContactCenter(f.handoffContext(ctx, get(p, "Summary"), get(p, "FlexConversationSid"), get(p, "MessageCount")))
+		if err := f.post(ctx, conv, twilio.Truncate(text, twilio.MaxMessageBody), mark{InReplyTo: key, Connect: worker}); err != nil {
+			return err
+		}
+		if worker != "" {
+			if err := f.addWorker(ctx, conv, worker, h.participants); err != nil {
+				return err
+			}
+		}
+		return f.markHandoff(ctx, conv, map[string]any{"from": "flex", "handoff_id": id})
+	})
+	if err == nil && a.Owns() {
+		f.finish(ctx, a)
+	} else {
+		f.release(ctx, a)
+	}
+	return err
+}
+
+// errNoExpert is returned when a handoff finds no expert to take the
+// customer: the queue tries again until one is available.
+var errNoExpert = errors.New("conversation: no expert available for the handoff")
+
+// handoffWorker returns the expert who takes a handed-over customer: the
+// one named, else one already in the conversation, else the longest idle
+// available (of the area, when one is asked), through the conversation's
+// claim.
+func (f *Flow) handoffWorker(ctx context.Context, conv, key, named, area string, h *history) (string, error) {
+	var cands []assign.Candidate
+	switch {
+	case named != "":
+		if h.hasParticipant(named) {
+			return named, nil
+		}
+		w, err := f.findWorker(ctx, named)
+		if err != nil {
+			return "", err
+		}
+		if w.SID == "" {
+			return "", fmt.Errorf("%w: %s is no longer a Frontline worker", errNoExpert, named)
+		}
+		cands = []assign.Candidate{candidate(w)}
+	case h.hasWorker():
+		return "", nil // the customer's expert is there already
+	default:
+		in := lookups{named: map[string]twilio.Worker{}}
+		all, _, err := f.candidates(ctx, bot.Decision{Route: bot.RouteAgent}, &in)
+		if err != nil {
+			return "", err
+		}
+		byIdentity := map[string]twilio.Worker{}
+		for _, w := range in.pool {
+			byIdentity[w.Identity] = w
+		}
+		for _, c := range all {
+			if w, ok := byIdentity[c.Identity]; area == "" || ok && workerHasArea(w, area) {
+				cands = append(cands, c)
+			}
+		}
+		if len(cands) == 0 {
+			return "", fmt.Errorf("%w (area %q)", errNoExpert, area)
+		}
+	}
+	claimed, err := f.claim(ctx, conv, key, h.customer(), cands)
+	if err != nil {
+		return "", err
+	}
+	if claimed.Claimant != key {
+		// Another piece of work brings its expert in right now.
+		return "", nil
+	}
+	return claimed.Worker, nil
+}
+
+// handoffContext is the context posted with a handover: the agent's
+// summary and the Flex conversation's last messages, attributed.
+func (f *Flow) handoffContext(ctx context.Context, summary, flexConv, count string) string {
+	n, _ := strconv.Atoi(count)
+	var b strings.Builder
+	b.WriteString(summary)
+	if flexConv != "" && n > 0 && f.flex != nil {
+		ms, err := f.flex.RecentMessages(ctx, flexConv, n)
+		if err != nil {
+			f.log.WarnContext(ctx, "handoff: the Flex conversation's messages could not be read; posting the summary only", "flex_conversation", flexConv, "err", err)
+		}
+		for _, m := range ms {
+			if b.Len() > 0 {
+				b.WriteString("\n")
+			}
+			fmt.Fprintf(&b, "%s: %s", attribution(m.Author), m.Body)
+		}
+	}
+	return b.String()
+}
+
+// attribution names a copied message's author, a phone number masked.
+func attribution(author string) string {
+	if author == "" {
+		return "system"
+	}
+	return logging.Mask(author)
+}
+
+// markHandoff merges handoff into the conversation's attributes, where
+// the Frontline app and later attempts see where the conversation went.
+func (f *Flow) markHandoff(ctx context.Context, conv string, handoff map[string]any) error {
+	c, err := f.convs.FetchConversation(ctx, conv)
+	if err != nil {
+		return err
+	}
+	m, err := parseObject(c.Attributes)
+	if err != nil {
+		f.log.WarnContext(ctx, "conversation attributes are not JSON; not marking the handoff", "conversation", conv, "err", err)
+		return nil
+	}
+	if old, ok := m["handoff"].(map[string]any); ok && old["handoff_id"] == handoff["handoff_id"] && old["to"] == handoff["to"] && old["task_sid"] == handoff["task_sid"] {
+		return nil
+	}
+	handoff["at"] = f.now().UTC().Format(time.RFC3339)
+	m["handoff"] = handoff
+	s, err := encode(m)
+	if err != nil {
+		return err
+	}
+	if len(s) > twilio.MaxConversationAttributes {
+		f.log.WarnContext(ctx, "conversation attributes full; not marking the handoff", "conversation", conv)
+		return nil
+	}
+	return f.convs.UpdateConversationAttributes(ctx, conv, s)
+}
+
+// clipText cuts s for an answer or a log line.
+func clipText(s string, n int) string { return twilio.Truncate(s, n) }
