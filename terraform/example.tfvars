@@ -21,6 +21,13 @@ frontline_proxy_numbers = {
 # welcome_message    = "Welcome to the Expert Hub. How can I help you?"
 # returning_customer = "offer"
 
+# A Flex contact center (a second Twilio account): wires flex-auth-token and handoff-secret.
+# flex_account_sid   = "AC11111111111111111111111111111111"
+# flex_workspace_sid = "WS11111111111111111111111111111111"
+# flex_workflow_sid  = "WW11111111111111111111111111111111"
+# flex_api_key       = "SK11111111111111111111111111111111" # also wires flex-api-secret
+# extra_env          = { CONTACT_CENTER_KEYWORDS = "contact center,support", CONTACT_CENTER_AFTER = "10m" }
+
 strapi_url     = "https://cms.example.com"
 strapi_version = "auto"
 # strapi_identifier = "frontline_app" # password login: wires strapi-password instead of strapi-api-token

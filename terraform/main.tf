@@ -33,6 +33,10 @@ locals {
     FRONTLINE_MESSAGING_SERVICE  = var.frontline_messaging_service_sid
     FRONTLINE_PROXY_NUMBER       = var.frontline_proxy_number
     FALLBACK_WORKER              = var.fallback_worker
+    FLEX_ACCOUNT_SID             = var.flex_account_sid
+    FLEX_API_KEY                 = var.flex_api_key
+    FLEX_WORKSPACE               = var.flex_workspace_sid
+    FLEX_WORKFLOW                = var.flex_workflow_sid
     WELCOME_MESSAGE              = var.welcome_message
     RETURNING_CUSTOMER           = var.returning_customer
     STRAPI_URL                   = var.strapi_url

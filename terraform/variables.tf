@@ -70,6 +70,46 @@ variable "twilio_api_key" {
   }
 }
 
+variable "flex_account_sid" {
+  description = "Account SID of the Flex contact center (FLEX_ACCOUNT_SID), a second Twilio account; empty: no contact center. When set, flex_workspace_sid and flex_workflow_sid are required and the secrets flex-auth-token and handoff-secret are wired."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.flex_account_sid == "" || can(regex("^AC[0-9a-fA-F]{32}$", var.flex_account_sid))
+    error_message = "flex_account_sid must be empty or AC followed by 32 hex digits."
+  }
+}
+
+variable "flex_api_key" {
+  description = "Optional API key SID of the Flex account (FLEX_API_KEY, SK...) for REST calls. When set, the secret flex-api-secret is wired too."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.flex_api_key == "" || can(regex("^SK[0-9a-fA-F]{32}$", var.flex_api_key))
+    error_message = "flex_api_key must be empty or SK followed by 32 hex digits."
+  }
+}
+
+variable "flex_workspace_sid" {
+  description = "TaskRouter workspace of the Flex account (FLEX_WORKSPACE, WS...), where contact-center tasks are created."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.flex_workspace_sid == "" || can(regex("^WS[0-9a-fA-F]{32}$", var.flex_workspace_sid))
+    error_message = "flex_workspace_sid must be empty or WS followed by 32 hex digits."
+  }
+}
+
+variable "flex_workflow_sid" {
+  description = "TaskRouter workflow of flex_workspace_sid routing Expert Hub's tasks (FLEX_WORKFLOW, WW...)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.flex_workflow_sid == "" || can(regex("^WW[0-9a-fA-F]{32}$", var.flex_workflow_sid))
+    error_message = "flex_workflow_sid must be empty or WW followed by 32 hex digits."
+  }
+}
+
 variable "frontline_workspace_sid" {
   description = "Frontline TaskRouter workspace SID (FRONTLINE_WORKSPACE, WS...)."
   type        = string

@@ -33,7 +33,7 @@ import (
 )
 
 // Functions are the function names, in the order the README lists them.
-var Functions = []string{"crm", "outgoing", "sync", "routing", "pre-event", "post-event", "work"}
+var Functions = []string{"crm", "outgoing", "sync", "routing", "pre-event", "post-event", "work", "handoff"}
 
 // App is a built Expert Hub.
 type App struct {
@@ -125,7 +125,7 @@ func (a *App) buildFlow(o options) {
 	cfg := a.Config
 	if !cfg.HasTwilio() {
 		a.log.Warn("no Twilio credentials: routing, pre-event and post-event are unavailable")
-		for _, name := range []string{"routing", "pre-event", "post-event", "work"} {
+		for _, name := range []string{"routing", "pre-event", "post-event", "work", "handoff"} {
 			a.handlers[name] = Unavailable(name)
 		}
 		return
@@ -140,7 +140,27 @@ func (a *App) buildFlow(o options) {
 	})
 	// One Flow serves the three functions: each request's context names
 	// its function for the logs (see named).
-	deps := conversation.Deps{Twilio: rest, Customers: a.Customers, Logger: a.log, Now: o.now}
+	deps := conversation.Deps{Twilio: rest, Conversations: rest, Directory: a.Customers, Customers: a.Customers, Logger: a.log, Now: o.now}
+	var cc conversation.ContactCenter
+	if cfg.HasFlex() {
+		deps.Flex = twilio.New(twilio.Config{
+			AccountSID: cfg.FlexAccountSID,
+			AuthToken:  cfg.FlexAuthToken,
+			APIKey:     cfg.FlexAPIKey,
+			APISecret:  cfg.FlexAPISecret,
+			BaseURL:    cfg.TwilioAPIBaseURL,
+			Timeout:    cfg.TwilioTimeout,
+		})
+		proxies := frontline.ProxyNumbers{Default: cfg.ProxyNumber, ByCountry: cfg.ProxyNumbers}
+		cc = conversation.ContactCenter{
+			Workspace:        cfg.FlexWorkspace,
+			Workflow:         cfg.FlexWorkflow,
+			MessagingService: cfg.MessagingService,
+			Proxy:            proxies.For,
+			Keywords:         cfg.ContactCenterKeywords,
+			After:            cfg.ContactCenterAfter,
+		}
+	}
 	if o.customers != nil {
 		deps.Customers = o.customers
 	}
@@ -166,12 +186,15 @@ func (a *App) buildFlow(o options) {
 		Lease:          cfg.HandlerTimeout,
 		WorkDelay:      cfg.WorkDelay,
 		MaxAge:         cfg.WorkMaxAge,
+		ContactCenter:  cc,
 	}, deps)
 	consume = a.named("work", flow.Work())
 	a.handlers["work"] = a.queueFacing(consume)
 	a.twilioFacing("routing", flow.Routing())
 	a.twilioFacing("pre-event", flow.PreEvent())
 	a.twilioFacing("post-event", flow.PostEvent())
+	a.handlers["handoff"] = a.named("handoff", withDeadline(cfg.HandlerTimeout,
+		handoffGate(cfg.HandoffSecret, cfg.FlexAuthToken, cfg.PublicURL("handoff"), a.log, flow.Handoff())))
 }
 
 // buildQueue returns the queue of conversation work: Cloud Tasks (or its

@@ -256,7 +256,8 @@ func TestPlanSecrets(t *testing.T) {
 			checked = append(checked, st.Args[3])
 		}
 	}
-	all := []string{"twilio-auth-token", "twilio-api-secret", "strapi-api-token", "strapi-password", "strapi-webhook-secret"}
+	all := []string{"twilio-auth-token", "twilio-api-secret", "strapi-api-token", "strapi-password", "strapi-webhook-secret",
+		"flex-auth-token", "flex-api-secret", "handoff-secret"}
 	if !slices.Equal(created, all) || !slices.Equal(readable, all) {
 		t.Errorf("created %v, readable %v; want every secret: %v", created, readable, all)
 	}
