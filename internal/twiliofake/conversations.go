@@ -743,3 +743,17 @@ func addPublished(v url.Values, m *Message) {
 	v.Set("Index", strconv.Itoa(m.Index))
 	v.Set("DateCreated", m.DateCreated.UTC().Format(time.RFC3339))
 }
+
+// AddMessage publishes a message in a conversation directly, without
+// webhooks, as another system of the account would (a Flex agent's
+// conversation, say). It reports whether the conversation exists.
+func (f *Fake) AddMessage(conversationSID, author, body string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.convs[conversationSID]
+	if c == nil {
+		return false
+	}
+	_, e := f.insertMessage(c, author, body, "")
+	return e == nil
+}

@@ -48,6 +48,13 @@ const (
 	// ProxyNumber and ProxyNumberGB are the company numbers.
 	ProxyNumber   = "+15555550100"
 	ProxyNumberGB = "+445555550100"
+	// The Flex contact center's account (Options.Flex): a second account
+	// of the fake Twilio, and the secret its plugin's backend sends.
+	FlexAccountSID = "ACf1e0000000000000000000000000f1e0"
+	FlexAuthToken  = "f1e0a0000000000000000000000f1e0a"
+	HandoffSecret  = "handoff-secret-f4ke000000000000000000000000000c0ffee"
+	// FlexAgent is the Flex account's one agent.
+	FlexAgent = "agent@contact-center.example.com"
 )
 
 // Store is where the App keeps its customer cache, its webhook ledger and
@@ -115,6 +122,9 @@ type Options struct {
 	// TasksRetry is the Cloud Tasks fake's retry configuration; zero:
 	// quick retries (100 ms to 1 s), for as long as the work may live.
 	TasksRetry dispatch.RetryConfig
+	// Flex adds a Flex contact center: a second account of the fake
+	// Twilio (Harness.Flex) with one agent, and the FLEX_* settings.
+	Flex bool
 }
 
 // TasksServiceAccount is the identity of the Cloud Tasks fake's tokens.
@@ -129,6 +139,9 @@ type Harness struct {
 	Tasks  *cloudtasksfake.Fake
 	Config *config.Config
 	Twilio *twiliofake.Server
+	// Flex is the contact center's account on the same fake Twilio; nil
+	// without Options.Flex.
+	Flex   *twiliofake.Fake
 	Strapi *strapitest.Server // nil without Options.StrapiVersion
 	// Server serves function <name> at URL(name), which is also its
 	// public URL: the URL Twilio signs.
@@ -178,6 +191,17 @@ func New(t testing.TB, opts Options) *Harness {
 		"FRONTLINE_PROXY_NUMBER":       ProxyNumber,
 		"FRONTLINE_PROXY_NUMBER_GB":    ProxyNumberGB,
 		"CACHE_TTL":                    "0",
+	}
+	if opts.Flex {
+		h.Flex = h.Twilio.AddAccount(twiliofake.AccountConfig{AccountSID: FlexAccountSID, AuthToken: FlexAuthToken})
+		h.Flex.AddWorker(FlexAgent, true, nil, h.Flex.QueueSID())
+		maps.Copy(env, config.Env{
+			"FLEX_ACCOUNT_SID": FlexAccountSID,
+			"FLEX_AUTH_TOKEN":  FlexAuthToken,
+			"FLEX_WORKSPACE":   h.Flex.WorkspaceSID(),
+			"FLEX_WORKFLOW":    h.Flex.WorkflowSID(),
+			"HANDOFF_SECRET":   HandoffSecret,
+		})
 	}
 	if opts.StrapiVersion != 0 {
 		sopts := []strapitest.Option{strapitest.WithCustomers(opts.StrapiCustomers), strapitest.WithExtraFields()}
@@ -455,6 +479,45 @@ func (h *Harness) Post(name string, params url.Values) (status int, body string,
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Twilio-Signature", twiliofake.Sign(h.Config.TwilioAuthToken, h.URL(name), params))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, err = b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String(), err
+}
+
+// Handoff calls the handoff function over HTTP as a Flex plugin's
+// backend does: params as a form, with Authorization: Bearer auth (none
+// when empty). It may be called from any goroutine.
+func (h *Harness) Handoff(params url.Values, auth string) (status int, body string, err error) {
+	req, err := http.NewRequest(http.MethodPost, h.URL("handoff"), strings.NewReader(params.Encode()))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if auth != "" {
+		req.Header.Set("Authorization", "Bearer "+auth)
+	}
+	return do(req)
+}
+
+// FlexSignedHandoff calls the handoff function as a Twilio Function of
+// the Flex account does: a form signed with token (FlexAuthToken for the
+// real thing).
+func (h *Harness) FlexSignedHandoff(params url.Values, token string) (status int, body string, err error) {
+	req, err := http.NewRequest(http.MethodPost, h.URL("handoff"), strings.NewReader(params.Encode()))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", twiliofake.Sign(token, h.URL("handoff"), params))
+	return do(req)
+}
+
+func do(req *http.Request) (int, string, error) {
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, "", err
