@@ -13,6 +13,7 @@ import (
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
 
@@ -158,11 +159,19 @@ func TestHandoffFromFlex(t *testing.T) {
 }
 
 // TestHandoffReplayed replays one handoff id, one after the other and at
-// once: one conversation, one expert, one context message.
+// once, then again after the ledger lost its records: one conversation,
+// one expert, one context message.
 func TestHandoffReplayed(t *testing.T) {
 	for _, store := range apptest.Stores {
 		t.Run(string(store), func(t *testing.T) {
-			h := flexHarness(t, store, nil)
+			l := &amnesia{}
+			h := apptest.New(t, apptest.Options{Store: store, Flex: true, WrapLedger: func(inner conversation.Ledger) conversation.Ledger {
+				l.Ledger = inner
+				return l
+			}})
+			q := h.Twilio.QueueSID()
+			h.Twilio.AddWorker("ann@example.com", true, nil, q)
+			h.Twilio.AddWorker("bob@example.com", true, nil, q)
 			params := url.Values{"handoff_id": {"flex-replay"}, "customer_id": {joAnneID}, "summary": {"Strap replacement"}}
 			const sequential, concurrent = 5, 8
 			convs := map[string]int{}
@@ -175,27 +184,33 @@ func TestHandoffReplayed(t *testing.T) {
 				}
 				convs[ans.Conversation]++
 			}
-			for range sequential {
-				record(handoff(t, h, params))
-			}
-			var wg sync.WaitGroup
-			for range concurrent {
-				wg.Go(func() { record(handoff(t, h, params)) })
-			}
-			wg.Wait()
-			h.WaitWork(t)
-			if len(convs) != 1 {
-				t.Fatalf("replays answered conversations %v, want one", convs)
-			}
-			var conv string
-			for c := range convs {
-				conv = c
-			}
-			experts, msgs := h.Workers(conv), contextMessages(h, conv)
-			t.Logf("%d replays of one handoff: %d conversation, %d expert, %d context message", sequential+concurrent, len(h.Twilio.Conversations()), len(experts), len(msgs))
-			if n := len(h.Twilio.Conversations()); n != 1 || len(experts) != 1 || len(msgs) != 1 {
-				t.Errorf("after %d replays: %d conversations, experts %v, context messages %d; want 1/1/1",
-					sequential+concurrent, n, experts, len(msgs))
+			total := 0
+			for _, phase := range []string{"with records", "records lost"} {
+				if phase == "records lost" {
+					l.forget()
+				}
+				for range sequential {
+					record(handoff(t, h, params))
+				}
+				var wg sync.WaitGroup
+				for range concurrent {
+					wg.Go(func() { record(handoff(t, h, params)) })
+				}
+				wg.Wait()
+				h.WaitWork(t)
+				total += sequential + concurrent
+				if len(convs) != 1 {
+					t.Fatalf("%s: replays answered conversations %v, want one", phase, convs)
+				}
+				var conv string
+				for c := range convs {
+					conv = c
+				}
+				n, experts, msgs := len(h.Twilio.Conversations()), h.Workers(conv), contextMessages(h, conv)
+				t.Logf("%s: %d calls of one handoff id: %d conversation, %d expert, %d context message", phase, total, n, len(experts), len(msgs))
+				if n != 1 || len(experts) != 1 || len(msgs) != 1 {
+					t.Errorf("%s: after %d calls: %d conversations, experts %v, context messages %d; want 1/1/1", phase, total, n, experts, len(msgs))
+				}
 			}
 		})
 	}

@@ -88,3 +88,28 @@ func TestUnknownWorkerQuote(t *testing.T) {
 		})
 	}
 }
+
+func TestWantsContactCenter(t *testing.T) {
+	kw := []string{"contact center", "support", "service client"}
+	for _, tt := range []struct {
+		text string
+		want bool
+	}{
+		{"I want SUPPORT please", true},
+		{"support!!", true},
+		{"put me through to the Contact   Center", true},
+		{"Service client, svp", true},
+		{"supported devices?", false},
+		{"contact me", false},
+		{"support ann@example.com", false}, // a named expert wins
+		{"support agent", false},           // so does "agent"
+		{"", false},
+	} {
+		if got := WantsContactCenter(tt.text, kw); got != tt.want {
+			t.Errorf("WantsContactCenter(%q) = %v, want %v", tt.text, got, tt.want)
+		}
+	}
+	if WantsContactCenter("support", nil) {
+		t.Error("no keywords: no contact center")
+	}
+}
