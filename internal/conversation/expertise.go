@@ -28,15 +28,15 @@ const fetchParallel = 8
 type areaCache struct {
 	mu    sync.Mutex
 	at    time.Time
-	keys  []string            // the areas present, sorted
-	bySID map[string][]string // each worker's areas
+	keys  []string          // the areas present, sorted
+	bySID map[string]string // each worker's attributes
 }
 
 // poolAreas returns the expertise areas present among the pool's workers
-// (sorted), and each worker's areas by SID. TaskRouter may leave a
+// (sorted), and each worker's attributes by SID. TaskRouter may leave a
 // worker's attributes out of a list (null), so those workers are fetched
 // one by one.
-func (f *Flow) poolAreas(ctx context.Context) ([]string, map[string][]string, error) {
+func (f *Flow) poolAreas(ctx context.Context) ([]string, map[string]string, error) {
 	c := &f.areas
 	c.mu.Lock()
 	if c.bySID != nil && f.now().Sub(c.at) < areasTTL {
@@ -64,12 +64,11 @@ func (f *Flow) poolAreas(ctx context.Context) ([]string, map[string][]string, er
 	if err := g.Wait(); err != nil {
 		return nil, nil, err
 	}
-	bySID := make(map[string][]string, len(ws))
+	bySID := make(map[string]string, len(ws))
 	var keys []string
 	for _, w := range ws {
-		as := workerAreas(w.Attributes)
-		bySID[w.SID] = as
-		for _, a := range as {
+		bySID[w.SID] = w.Attributes
+		for _, a := range workerAreas(w.Attributes) {
 			if !slices.Contains(keys, a) {
 				keys = append(keys, a)
 			}
@@ -121,7 +120,10 @@ func (f *Flow) decide(ctx context.Context, msg twilio.Message, h *history) (d bo
 }
 
 // areaCandidates returns the available workers of the pool (in.pool)
-// whose expertise includes area.
+// whose expertise includes area. A worker the list left without
+// attributes gets those the pool's read found (or a fetch, for a worker
+// who joined the pool since), which also carry their
+// lastAcceptedTaskTime for the claim's ranking.
 func (f *Flow) areaCandidates(ctx context.Context, area string, pool []twilio.Worker) ([]twilio.Worker, error) {
 	_, bySID, err := f.poolAreas(ctx)
 	if err != nil {
@@ -133,18 +135,15 @@ func (f *Flow) areaCandidates(ctx context.Context, area string, pool []twilio.Wo
 			continue
 		}
 		if w.Attributes == "" {
-			as, known := bySID[w.SID]
+			attrs, known := bySID[w.SID]
 			if !known {
-				// A worker who joined the pool since it was read.
-				if w, _, err = f.twilio.FetchWorker(ctx, f.cfg.Workspace, w.SID); err != nil {
+				fetched, _, err := f.twilio.FetchWorker(ctx, f.cfg.Workspace, w.SID)
+				if err != nil {
 					return nil, err
 				}
-				as = workerAreas(w.Attributes)
+				attrs = fetched.Attributes
 			}
-			if slices.Contains(as, area) {
-				out = append(out, w)
-			}
-			continue
+			w.Attributes = attrs
 		}
 		if workerHasArea(w, area) {
 			out = append(out, w)
