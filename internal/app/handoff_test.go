@@ -254,7 +254,9 @@ func TestHandoffRefused(t *testing.T) {
 			call func() (int, string, error)
 		}{
 			{"no credentials", func() (int, string, error) { return h.Handoff(valid, "") }},
-			{"wrong secret", func() (int, string, error) { return h.Handoff(valid, "handoff-secret-guess-000000000000000000000000000") }},
+			{"wrong secret", func() (int, string, error) {
+				return h.Handoff(valid, "handoff-secret-guess-000000000000000000000000000")
+			}},
 			{"secret prefix", func() (int, string, error) { return h.Handoff(valid, apptest.HandoffSecret[:20]) }},
 			{"signed with the Frontline account's token", func() (int, string, error) { return h.FlexSignedHandoff(valid, h.Config.TwilioAuthToken) }},
 			{"signed with a guessed token", func() (int, string, error) { return h.FlexSignedHandoff(valid, strings.Repeat("0", 32)) }},
@@ -335,7 +337,7 @@ func TestContactCenterRoute(t *testing.T) {
 				t.Fatalf("Flex tasks = %d, want 1", len(tasks))
 			}
 			var attrs struct {
-				Customer struct{ ID, Name, Address string }
+				Customer     struct{ ID, Name, Address string }
 				Conversation string `json:"frontline_conversation_sid"`
 				Transcript   string
 			}
