@@ -31,7 +31,7 @@ func Chat(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer)
 		return fmt.Errorf("chat: --from is required")
 	}
 	c := chatClient{base: strings.TrimRight(*base, "/"), http: &http.Client{Timeout: 30 * time.Second}, out: stdout}
-	fmt.Fprintf(stdout, "You are %s texting %s. Type a message; \"/as ann@example.com hi\" replies as a worker; Enter shows what is new; Ctrl-D ends.\n", *from, *to)
+	fmt.Fprintf(stdout, "You are %s texting %s. Type a message (\"support\" hands you to the Flex contact center); \"/as ann@example.com hi\" replies as a worker; \"/handoff 2\" has the Flex agent hand customer 2 to an expert; Enter shows what is new; Ctrl-D ends.\n", *from, *to)
 	sc := bufio.NewScanner(stdin)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -42,7 +42,10 @@ func Chat(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer)
 			continue
 		}
 		var err error
-		if rest, ok := strings.CutPrefix(line, "/as "); ok {
+		if who, ok := strings.CutPrefix(line, "/handoff "); ok {
+			// The Flex agent hands a customer (id or address) over.
+			err = c.handoff(ctx, strings.TrimSpace(who))
+		} else if rest, ok := strings.CutPrefix(line, "/as "); ok {
 			identity, body, _ := strings.Cut(strings.TrimSpace(rest), " ")
 			if c.conversation == "" {
 				fmt.Fprintln(stdout, "(no conversation yet: text as the customer first)")
@@ -75,6 +78,26 @@ type chatClient struct {
 	name         string
 	members      string
 	shown        int // messages printed so far
+	tasks        int // Flex tasks printed so far
+}
+
+// handoff has the sandbox's Flex agent hand who over, and follows the
+// conversation the handoff answers with.
+func (c *chatClient) handoff(ctx context.Context, who string) error {
+	body, _ := json.Marshal(handoffRequest{Customer: who})
+	var res struct {
+		Conversation string `json:"conversation_sid"`
+		Status       string `json:"status"`
+	}
+	if err := c.do(ctx, "POST", "/sandbox/handoff", body, &res); err != nil {
+		fmt.Fprintf(c.out, "(handoff refused: %v)\n", err)
+		return nil
+	}
+	fmt.Fprintf(c.out, "== the Flex agent handed %s over: conversation %s (%s)\n", who, res.Conversation, res.Status)
+	if res.Conversation != c.conversation {
+		c.conversation, c.name, c.members, c.shown = res.Conversation, "", "", 0
+	}
+	return nil
 }
 
 func (c *chatClient) text(ctx context.Context, path string, req textRequest) error {
@@ -120,6 +143,13 @@ func (c *chatClient) show(ctx context.Context) error {
 		fmt.Fprintf(c.out, "[%d] %s: %s\n", m.Index, m.Author, strings.ReplaceAll(m.Body, "\n", "\n    "))
 	}
 	c.shown = len(st.Messages)
+	var tasks []FlexTask
+	if err := c.do(ctx, "GET", "/sandbox/flex-tasks", nil, &tasks); err == nil {
+		for _, t := range tasks[min(c.tasks, len(tasks)):] {
+			fmt.Fprintln(c.out, describeTask(t))
+		}
+		c.tasks = len(tasks)
+	}
 	return nil
 }
 
@@ -135,7 +165,7 @@ func (c *chatClient) do(ctx context.Context, method, path string, body []byte, v
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("sandbox: %s: %s", resp.Status, strings.TrimSpace(string(b)))
 	}
 	return json.Unmarshal(b, v)

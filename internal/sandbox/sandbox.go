@@ -27,11 +27,21 @@ var Workers = []string{"ann@example.com", "bob@example.com", "chloe@example.com"
 // CompanyNumber is the Frontline number customers text in the sandbox.
 const CompanyNumber = "+447828500000"
 
-// Sandbox is a running fake Twilio with a control API for the chat.
+// FlexAgent is the one agent of the sandbox's Flex contact center.
+const FlexAgent = "agent@flex.example.com"
+
+// Sandbox is a running fake Twilio with a control API for the chat. Its
+// fake holds two accounts: the Frontline one and a Flex contact center
+// (Flex) with one agent.
 type Sandbox struct {
 	Fake *twiliofake.Fake
+	Flex *twiliofake.Fake
 	URL  string
 	srv  *http.Server
+
+	handoffURL    string
+	handoffSecret string
+	setProxy      bool // FRONTLINE_PROXY_NUMBER is not configured: Env sets it
 }
 
 // Start starts the sandbox (see New) for the process it runs in: it sets
@@ -70,6 +80,20 @@ func New(cfg *config.Config) (*Sandbox, error) {
 		return nil, err
 	}
 	fake := twiliofake.New(twiliofake.Config{AuthToken: token})
+	flexSID, err := randomHex(16)
+	if err != nil {
+		return nil, err
+	}
+	flexToken, err := randomHex(16)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := randomHex(24)
+	if err != nil {
+		return nil, err
+	}
+	flex := fake.AddAccount(twiliofake.AccountConfig{AccountSID: "AC" + flexSID, AuthToken: flexToken})
+	flex.AddWorker(FlexAgent, true, nil, flex.QueueSID())
 	for i, w := range Workers {
 		// Distinct idle times, so "agent" picks a predictable worker.
 		fake.AddWorker(w, true, map[string]any{"lastAcceptedTaskTime": 1_700_000_000_000 + i}, fake.QueueSID())
@@ -85,8 +109,11 @@ func New(cfg *config.Config) (*Sandbox, error) {
 		fake.Close()
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	sb := &Sandbox{Fake: fake, URL: "http://" + l.Addr().String()}
+	sb := &Sandbox{Fake: fake, Flex: flex, URL: "http://" + l.Addr().String(),
+		handoffURL: cfg.PublicURL("handoff"), handoffSecret: secret, setProxy: cfg.ProxyNumber == ""}
 	mux := http.NewServeMux()
+	mux.HandleFunc("POST /sandbox/handoff", sb.handoff)
+	mux.HandleFunc("GET /sandbox/flex-tasks", sb.flexTasks)
 	mux.HandleFunc("POST /sandbox/texts", sb.customerTexts)
 	mux.HandleFunc("POST /sandbox/worker-texts", sb.workerTexts)
 	mux.HandleFunc("GET /sandbox/conversations/{sid}", sb.conversation)
@@ -99,13 +126,24 @@ func New(cfg *config.Config) (*Sandbox, error) {
 // Env returns the variables that make an Expert Hub process talk to the
 // sandbox as its Twilio account.
 func (sb *Sandbox) Env() map[string]string {
-	return map[string]string{
+	env := map[string]string{
 		"TWILIO_ACCOUNT_SID":           sb.Fake.AccountSID(),
 		"TWILIO_AUTH_TOKEN":            sb.Fake.AuthToken(),
 		"TWILIO_API_BASE_URL":          sb.URL,
 		"FRONTLINE_WORKSPACE":          sb.Fake.WorkspaceSID(),
 		"FRONTLINE_DEFAULT_POOL_QUEUE": sb.Fake.QueueSID(),
+		"FRONTLINE_MESSAGING_SERVICE":  sb.Fake.MessagingServiceSID(),
+		"FLEX_ACCOUNT_SID":             sb.Flex.AccountSID(),
+		"FLEX_AUTH_TOKEN":              sb.Flex.AuthToken(),
+		"FLEX_WORKSPACE":               sb.Flex.WorkspaceSID(),
+		"FLEX_WORKFLOW":                sb.Flex.WorkflowSID(),
+		"HANDOFF_SECRET":               sb.handoffSecret,
 	}
+	if sb.setProxy {
+		// Conversations the contact center hands over are sent from it.
+		env["FRONTLINE_PROXY_NUMBER"] = CompanyNumber
+	}
+	return env
 }
 
 // Close stops the sandbox.
