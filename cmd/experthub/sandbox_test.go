@@ -29,7 +29,16 @@ func TestSandboxAlone(t *testing.T) {
 	}()
 	env := map[string]string{}
 	lines := bufio.NewScanner(out)
-	for len(env) < 5 && lines.Scan() {
+	required := []string{"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE_URL", "FRONTLINE_WORKSPACE", "FRONTLINE_DEFAULT_POOL_QUEUE"}
+	missing := func() bool {
+		for _, k := range required {
+			if env[k] == "" {
+				return true
+			}
+		}
+		return false
+	}
+	for missing() && lines.Scan() {
 		k, v, ok := strings.Cut(strings.TrimPrefix(lines.Text(), "export "), "=")
 		if !ok {
 			t.Fatalf("unexpected output %q", lines.Text())

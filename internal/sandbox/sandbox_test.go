@@ -26,7 +26,9 @@ func TestChat(t *testing.T) {
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	// Start sets these; t.Setenv restores them after the test.
 	for _, k := range []string{"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE_URL",
-		"FRONTLINE_WORKSPACE", "FRONTLINE_DEFAULT_POOL_QUEUE", "FIRESTORE_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT"} {
+		"FRONTLINE_WORKSPACE", "FRONTLINE_DEFAULT_POOL_QUEUE", "FIRESTORE_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT",
+		"FRONTLINE_MESSAGING_SERVICE", "FRONTLINE_PROXY_NUMBER", "FLEX_ACCOUNT_SID", "FLEX_AUTH_TOKEN",
+		"FLEX_WORKSPACE", "FLEX_WORKFLOW", "HANDOFF_SECRET"} {
 		t.Setenv(k, "")
 	}
 	t.Setenv("SANDBOX_PORT", "0")
@@ -89,6 +91,31 @@ func TestChat(t *testing.T) {
 	// Once the worker is in, the bot is silent.
 	if n := strings.Count(transcript, "system:"); n != 3 {
 		t.Errorf("bot spoke %d times, want 3 (welcome, menu, connecting):\n%s", n, transcript)
+	}
+
+	// Both directions of the contact center: the Flex agent hands Jo
+	// Anne over; Susan asks for support and gets a Flex task.
+	out.Reset()
+	if err := Chat(ctx, []string{"--from", "+447491000002", "--sandbox", sb.URL}, strings.NewReader("/handoff 2\n\n"), &out); err != nil {
+		t.Fatalf("chat: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"== the Flex agent handed 2 over", `== conversation "Jo Anne"`, "system: Transferred from the contact center: ",
+		FlexAgent + ": Of course", "worker bob@example.com"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("handoff transcript lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if err := Chat(ctx, []string{"--from", "whatsapp:+5521989500003", "--sandbox", sb.URL}, strings.NewReader("hi\nsupport please\n\n"), &out); err != nil {
+		t.Fatalf("chat: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"system: We are passing you to our contact center", "== Flex task WT", "for Susan Smith"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("support transcript lacks %q:\n%s", want, out.String())
+		}
+	}
+	if n := len(sb.Flex.Tasks()); n != 1 {
+		t.Errorf("Flex tasks = %d, want 1", n)
 	}
 
 	if err := Chat(ctx, []string{"--sandbox", sb.URL}, strings.NewReader(""), io.Discard); err == nil {
