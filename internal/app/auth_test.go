@@ -29,7 +29,11 @@ const publicBase = "https://europe-west1-expert-hub-test.cloudfunctions.net"
 // twilioFacing are the functions Twilio calls: every function but sync,
 // which Strapi and Cloud Scheduler call, and work, which the queue calls.
 func twilioFacing() []string {
-	return slices.DeleteFunc(slices.Clone(app.Functions), func(name string) bool { return name == "sync" || name == "work" })
+	// handoff is called by the Flex account, signed with its own token
+	// or with the bearer secret: handoff_test.go checks its callers.
+	return slices.DeleteFunc(slices.Clone(app.Functions), func(name string) bool {
+		return name == "sync" || name == "work" || name == "handoff"
+	})
 }
 
 // validParams is a realistic request of each Twilio-facing function.
