@@ -32,6 +32,15 @@ locals {
   ))
 }
 
+output "environment" {
+  description = "The environment of this state, and what its names start with: compare before pasting URLs into Twilio or Strapi."
+  value = {
+    environment = var.environment
+    names       = "${local.name}-*"
+    project     = var.project
+  }
+}
+
 output "function_urls" {
   description = "URL of every public function: what Twilio and Strapi call, and what signatures are checked against."
   value       = { for name in local.public_functions : name => local.public_urls[name] }

@@ -64,6 +64,7 @@ func (d *Description) ForEnvironment(env string) (*Description, error) {
 	n.ServiceAccounts = map[string]ServiceAccount{}
 	for key, sa := range d.ServiceAccounts {
 		sa.ID = name(sa.ID)
+		sa.DisplayName += " (" + env + ")"
 		n.ServiceAccounts[key] = sa
 	}
 	n.Queues = map[string]Queue{}
