@@ -112,6 +112,11 @@ type Options struct {
 	// CloudTasks carries conversation work through a Cloud Tasks fake
 	// (Harness.Tasks) instead of the in-process queue, as deployed.
 	CloudTasks bool
+	// FunctionPrefix, when set, is the prefix of the deployed function
+	// names, as in an environment (eh-staging-): Server serves function
+	// <name> at /<prefix><name> only, and the App is given each URL as
+	// PUBLIC_URL_<FUNCTION>, as both deploy paths do.
+	FunctionPrefix string
 	// TasksRetry is the Cloud Tasks fake's retry configuration; zero:
 	// quick retries (100 ms to 1 s), for as long as the work may live.
 	TasksRetry dispatch.RetryConfig
@@ -161,7 +166,11 @@ func New(t testing.TB, opts Options) *Harness {
 			http.Error(w, "apptest: no App is serving", http.StatusServiceUnavailable)
 			return
 		}
-		name := strings.Trim(r.URL.Path, "/")
+		name, ok := strings.CutPrefix(strings.Trim(r.URL.Path, "/"), opts.FunctionPrefix)
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
 		ProxyRequest(r, h.Server.URL)
 		a.Handler(name).ServeHTTP(w, r)
 	}))
@@ -178,6 +187,11 @@ func New(t testing.TB, opts Options) *Harness {
 		"FRONTLINE_PROXY_NUMBER":       ProxyNumber,
 		"FRONTLINE_PROXY_NUMBER_GB":    ProxyNumberGB,
 		"CACHE_TTL":                    "0",
+	}
+	if opts.FunctionPrefix != "" {
+		for _, name := range app.Functions {
+			env["PUBLIC_URL_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))] = h.Server.URL + "/" + opts.FunctionPrefix + name
+		}
 	}
 	if opts.StrapiVersion != 0 {
 		sopts := []strapitest.Option{strapitest.WithCustomers(opts.StrapiCustomers), strapitest.WithExtraFields()}
