@@ -670,8 +670,8 @@ type tfModule struct {
 		Member      string `json:"member"`
 	} `json:"accounts"`
 	ProjectRoles map[string]struct{ Account, Role string } `json:"project_roles"`
-	Name         string                                      `json:"name"`
-	Labels       map[string]string                           `json:"labels"`
+	Name         string                                    `json:"name"`
+	Labels       map[string]string                         `json:"labels"`
 	Functions    map[string]struct {
 		DeployedName   string `json:"deployed_name"`
 		Memory         string `json:"memory"`
