@@ -107,3 +107,13 @@ output "smoke_test_urls" {
   description = "URLs of the public functions, one per line (cloudbuild.yaml's smoke test; the others answer 403 to anyone but their invokers)."
   value       = join("\n", [for name in local.public_functions : local.public_urls[name]])
 }
+
+output "doctor_env" {
+  description = "The functions' plain settings as a .env file: what experthub doctor reads about this environment (cloudbuild.yaml's doctor step). No secret is in it."
+  value       = join("\n", [for k, v in merge(values(module.deployment.env)...) : "${k}=\"${v}\""])
+}
+
+output "twilio_auth_token_secret" {
+  description = "Secret Manager secret of this environment's Twilio auth token (doctor reads it in Cloud Build)."
+  value       = local.secret_ids["TWILIO_AUTH_TOKEN"]
+}
