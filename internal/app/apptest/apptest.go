@@ -119,6 +119,11 @@ type Options struct {
 	// CloudTasks carries conversation work through a Cloud Tasks fake
 	// (Harness.Tasks) instead of the in-process queue, as deployed.
 	CloudTasks bool
+	// FunctionPrefix, when set, is the prefix of the deployed function
+	// names, as in an environment (eh-staging-): Server serves function
+	// <name> at /<prefix><name> only, and the App is given each URL as
+	// PUBLIC_URL_<FUNCTION>, as both deploy paths do.
+	FunctionPrefix string
 	// TasksRetry is the Cloud Tasks fake's retry configuration; zero:
 	// quick retries (100 ms to 1 s), for as long as the work may live.
 	TasksRetry dispatch.RetryConfig
@@ -168,16 +173,7 @@ func New(t testing.TB, opts Options) *Harness {
 	// The server comes first, its URL being the App's public one; the
 	// App is built before any webhook can call it.
 	var built atomic.Bool
-	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a := h.pick()
-		if !built.Load() || a == nil {
-			http.Error(w, "apptest: no App is serving", http.StatusServiceUnavailable)
-			return
-		}
-		name := strings.Trim(r.URL.Path, "/")
-		ProxyRequest(r, h.Server.URL)
-		a.Handler(name).ServeHTTP(w, r)
-	}))
+	h.Server = httptest.NewServer(h.front(&built, opts.FunctionPrefix))
 	h.Twilio = twiliofake.NewServer(opts.Twilio)
 
 	env := config.Env{
@@ -193,16 +189,9 @@ func New(t testing.TB, opts Options) *Harness {
 		"CACHE_TTL":                    "0",
 	}
 	if opts.Flex {
-		h.Flex = h.Twilio.AddAccount(twiliofake.AccountConfig{AccountSID: FlexAccountSID, AuthToken: FlexAuthToken})
-		h.Flex.AddWorker(FlexAgent, true, nil, h.Flex.QueueSID())
-		maps.Copy(env, config.Env{
-			"FLEX_ACCOUNT_SID": FlexAccountSID,
-			"FLEX_AUTH_TOKEN":  FlexAuthToken,
-			"FLEX_WORKSPACE":   h.Flex.WorkspaceSID(),
-			"FLEX_WORKFLOW":    h.Flex.WorkflowSID(),
-			"HANDOFF_SECRET":   HandoffSecret,
-		})
+		h.addFlex(env)
 	}
+	h.prefixedURLs(env, opts.FunctionPrefix)
 	if opts.StrapiVersion != 0 {
 		sopts := []strapitest.Option{strapitest.WithCustomers(opts.StrapiCustomers), strapitest.WithExtraFields()}
 		if opts.StrapiVersion != 3 {
@@ -433,6 +422,36 @@ func (h *Harness) startTasks(t testing.TB, env config.Env, retry dispatch.RetryC
 	})
 }
 
+// front hands each request to the next live App, as Cloud Functions'
+// front end does: function <name> is at /<prefix><name>.
+func (h *Harness) front(built *atomic.Bool, prefix string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := h.pick()
+		if !built.Load() || a == nil {
+			http.Error(w, "apptest: no App is serving", http.StatusServiceUnavailable)
+			return
+		}
+		name, ok := strings.CutPrefix(strings.Trim(r.URL.Path, "/"), prefix)
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		ProxyRequest(r, h.Server.URL)
+		a.Handler(name).ServeHTTP(w, r)
+	})
+}
+
+// prefixedURLs tells the App every function's URL when the functions
+// have an environment's names (Options.FunctionPrefix), as deploy does.
+func (h *Harness) prefixedURLs(env config.Env, prefix string) {
+	if prefix == "" {
+		return
+	}
+	for _, name := range app.Functions {
+		env["PUBLIC_URL_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))] = h.Server.URL + "/" + prefix + name
+	}
+}
+
 // URL is the named function's URL, which Twilio signs.
 func (h *Harness) URL(name string) string { return h.Config.PublicURL(name) }
 
@@ -487,6 +506,20 @@ func (h *Harness) Post(name string, params url.Values) (status int, body string,
 	var b bytes.Buffer
 	_, err = b.ReadFrom(resp.Body)
 	return resp.StatusCode, b.String(), err
+}
+
+// addFlex adds the Flex contact center's account, with its agent, and
+// its settings to env.
+func (h *Harness) addFlex(env config.Env) {
+	h.Flex = h.Twilio.AddAccount(twiliofake.AccountConfig{AccountSID: FlexAccountSID, AuthToken: FlexAuthToken})
+	h.Flex.AddWorker(FlexAgent, true, nil, h.Flex.QueueSID())
+	maps.Copy(env, config.Env{
+		"FLEX_ACCOUNT_SID": FlexAccountSID,
+		"FLEX_AUTH_TOKEN":  FlexAuthToken,
+		"FLEX_WORKSPACE":   h.Flex.WorkspaceSID(),
+		"FLEX_WORKFLOW":    h.Flex.WorkflowSID(),
+		"HANDOFF_SECRET":   HandoffSecret,
+	})
 }
 
 // Handoff calls the handoff function over HTTP as a Flex plugin's
