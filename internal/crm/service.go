@@ -69,6 +69,23 @@ func (s *Service) CustomerByAddress(ctx context.Context, address string) (Custom
 		func(ctx context.Context, src Source) (Customer, error) { return src.CustomerByAddress(ctx, a) })
 }
 
+// Forget drops what the in-process layer knows about a customer the CRM
+// just changed: its id and addresses (negative answers included: a
+// just-created customer was "not found" until now), and every entry
+// holding the customer under the same id or CRM key (its old addresses,
+// its old id after a rename). The sync webhook calls it on the instance
+// it reaches; the others see the change when their entries expire
+// (CacheTTL).
+func (s *Service) Forget(c Customer) int {
+	keys := []string{"id:" + c.ID}
+	for _, a := range c.Addresses() {
+		keys = append(keys, "addr:"+a)
+	}
+	return s.recent.forget(keys, func(old Customer) bool {
+		return old.ID == c.ID || c.SourceKey != "" && old.SourceKey == c.SourceKey
+	})
+}
+
 // List returns one page of customers straight from the store: pages are
 // not worth caching and the store answers them with one query.
 func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {

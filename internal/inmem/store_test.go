@@ -130,3 +130,7 @@ func BenchmarkUpsert100k(b *testing.B) {
 		}
 	}
 }
+
+func TestTemplates(t *testing.T) {
+	crmtest.TestTemplateStore(t, func(*testing.T) crm.TemplateStore { return inmem.NewTemplates() })
+}
