@@ -105,7 +105,8 @@ func (c *Client) templatesPath(v int) string {
 
 // TemplatePages lists every published template, a page at a time, in
 // keyset order of the record's key (documentId in v5, id before); the
-// cursor is the last key. fn's error stops the listing.
+// cursor is the last key. fn's error stops the listing. A Strapi without
+// the template collection (404) gives an error wrapping crm.ErrNotFound.
 func (c *Client) TemplatePages(ctx context.Context, after string, fn func(page []crm.Template, cursor string) error) error {
 	v, err := c.Version(ctx)
 	if err != nil {
@@ -156,6 +157,11 @@ func (c *Client) TemplatePages(ctx context.Context, after string, fn func(page [
 func (c *Client) templatePage(ctx context.Context, v int, q url.Values) (page []crm.Template, rows, size int, err error) {
 	path := c.templatesPath(v)
 	body, err := c.get(ctx, v, path, q)
+	var se *Error
+	if errors.As(err, &se) && se.StatusCode == http.StatusNotFound {
+		// No such content type: the CRM keeps no templates.
+		return nil, 0, 0, fmt.Errorf("%w: %w", crm.ErrNotFound, err)
+	}
 	if err != nil {
 		return nil, 0, 0, err
 	}
