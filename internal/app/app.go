@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -33,21 +34,25 @@ import (
 )
 
 // Functions are the function names, in the order the README lists them.
-var Functions = []string{"crm", "outgoing", "sync", "routing", "pre-event", "post-event", "work"}
+var Functions = []string{"crm", "outgoing", "templates", "sync", "routing", "pre-event", "post-event", "work"}
 
 // App is a built Expert Hub.
 type App struct {
 	Config    *config.Config
 	Store     crm.Store
 	Customers *crm.Service
+	// Templates caches the CRM's message templates.
+	Templates crm.TemplateStore
 	// Assignments records who takes which conversation, and Queue
 	// carries conversation work; both nil without Twilio credentials.
 	Assignments conversation.Assignments
 	Queue       work.Queue
 
 	// The CRM: nil without one configured.
-	source   crm.Source
-	webhooks crmsync.WebhookDecoder
+	source        crm.Source
+	webhooks      crmsync.WebhookDecoder
+	templates     crm.TemplateSource
+	templateHooks crmsync.TemplateWebhookDecoder
 
 	handlers  map[string]http.Handler
 	log       *slog.Logger
@@ -98,8 +103,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 			Password:   cfg.StrapiPassword,
 			Version:    cfg.StrapiVersion,
 			Collection: cfg.StrapiCollection,
+
+			TemplatesCollection: cfg.StrapiTemplates,
+			TemplatesModel:      strings.TrimSuffix(cfg.StrapiTemplates, "s"),
+			DefaultRegion:       cfg.DefaultRegion,
 		})
 		a.source, a.webhooks = client, client
+		a.templates, a.templateHooks = client, client
 	}
 	a.Customers = crm.NewService(a.Store, a.source, crm.ServiceOptions{
 		CacheTTL: cfg.CacheTTL, CacheSize: cfg.CacheSize, Logger: log,
@@ -113,6 +123,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	a.twilioFacing("outgoing", frontline.OutgoingHandler(frontline.ProxyNumbers{
 		Default: cfg.ProxyNumber, ByCountry: cfg.ProxyNumbers,
 	}, log))
+	a.twilioFacing("templates", frontline.TemplatesHandler(a.Customers, a.Templates, log))
 	a.handlers["sync"] = a.named("sync", a.syncHandler())
 	a.buildFlow(o)
 	return a, nil
@@ -217,9 +228,33 @@ func (a *App) NewSyncer(progress func(crmsync.Progress)) *crmsync.Syncer[crm.Cus
 	if a.source == nil {
 		return nil
 	}
-	return crmsync.New(crmsync.Customers(a.source, a.Store), crmsync.Options{
+	s := crmsync.New(crmsync.Customers(a.source, a.Store), crmsync.Options{
 		Progress: progress,
 		Logger:   a.log.With("function", "sync"),
+	})
+	// The webhook reaches one instance: this one answers the change at
+	// once, the others when their in-process entries expire (CACHE_TTL).
+	s.OnApplied(func(ctx context.Context, c crm.Customer, ap crmsync.Applied) {
+		if c.ID == "" {
+			c.ID = ap.ID
+		}
+		n := a.Customers.Forget(c)
+		for _, old := range ap.Replaced {
+			n += a.Customers.Forget(crm.Customer{ID: old})
+		}
+		a.log.DebugContext(ctx, "in-process customer entries dropped", "customer_id", c.ID, "entries", n)
+	})
+	return s
+}
+
+// NewTemplateSyncer returns the sync of the message templates from the
+// CRM into the cache, or nil without a CRM.
+func (a *App) NewTemplateSyncer() *crmsync.Syncer[crm.Template] {
+	if a.templates == nil {
+		return nil
+	}
+	return crmsync.New(crmsync.Templates(a.templates, a.Templates), crmsync.Options{
+		Logger: a.log.With("function", "sync"),
 	})
 }
 
@@ -234,6 +269,8 @@ func (a *App) syncHandler() http.Handler {
 	// No handler deadline here: a full sync of a large CRM takes longer
 	// than a webhook may, and the function's own timeout bounds it.
 	return crmsync.NewHandler(a.NewSyncer(nil), a.webhooks, crmsync.HandlerConfig{
+		Templates:        a.NewTemplateSyncer(),
+		TemplateHooks:    a.templateHooks,
 		WebhookSecret:    a.Config.StrapiWebhookSecret,
 		SchedulerAccount: a.Config.SchedulerAccount,
 		Audience:         a.Config.SyncAudience,
@@ -252,6 +289,7 @@ func (a *App) buildStore(ctx context.Context) error {
 		a.closers = append(a.closers, client.Close)
 		a.firestore = client
 		a.Store = fsstore.NewStore(client, cfg.FirestoreCollection)
+		a.Templates = fsstore.NewTemplateStore(client, cfg.FirestoreCollection)
 		return nil
 	}
 	sample := sampleCRM
@@ -270,6 +308,7 @@ func (a *App) buildStore(ctx context.Context) error {
 	for i := range customers {
 		customers[i].SyncedAt = now
 	}
+	a.Templates = inmem.NewTemplates()
 	store := inmem.NewStore()
 	if err := store.Upsert(ctx, customers...); err != nil {
 		return err
