@@ -73,7 +73,8 @@ type options struct {
 	ledger    func(conversation.Ledger) conversation.Ledger
 }
 
-// WithClock makes the conversation flow read the time from now.
+// WithClock makes the conversation flow and the in-process customer layer
+// read the time from now.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 // WithFlowCustomers makes the conversation flow look customers up in c
@@ -111,14 +112,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		a.source, a.webhooks = client, client
 		a.templates, a.templateHooks = client, client
 	}
-	a.Customers = crm.NewService(a.Store, a.source, crm.ServiceOptions{
-		CacheTTL: cfg.CacheTTL, CacheSize: cfg.CacheSize, Logger: log,
-	})
-
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
+	a.Customers = crm.NewService(a.Store, a.source, crm.ServiceOptions{
+		CacheTTL: cfg.CacheTTL, CacheSize: cfg.CacheSize, Logger: log, Now: o.now,
+	})
 	a.twilioFacing("crm", frontline.CRMHandler(a.Customers, log))
 	a.twilioFacing("outgoing", frontline.OutgoingHandler(frontline.ProxyNumbers{
 		Default: cfg.ProxyNumber, ByCountry: cfg.ProxyNumbers,

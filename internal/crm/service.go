@@ -31,6 +31,9 @@ type ServiceOptions struct {
 	// CacheSize bounds the in-process layer.
 	CacheSize int
 	Logger    *slog.Logger
+	// Now is the in-process layer's clock; nil: time.Now. Tests drive
+	// expiry with it.
+	Now func() time.Time
 }
 
 // NewService returns a Service reading store, falling back to source
@@ -41,6 +44,9 @@ func NewService(store Store, source Source, opts ServiceOptions) *Service {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{store: store, source: source, log: log, now: time.Now}
+	if opts.Now != nil {
+		s.now = opts.Now
+	}
 	if opts.CacheTTL > 0 && opts.CacheSize > 0 {
 		s.recent = newRecentCache(opts.CacheSize, opts.CacheTTL)
 	}

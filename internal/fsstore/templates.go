@@ -45,7 +45,13 @@ func NewTemplateStore(client *firestore.Client, customers string) *TemplateStore
 	}
 }
 
-type templateDoc struct {
+// templateDoc returns the stored form of a template.
+func templateDoc(t crm.Template) templateDocument {
+	return templateDocument{Category: t.Category, Content: t.Content,
+		WhatsAppApproved: t.WhatsAppApproved, Order: t.Order, SyncedAt: t.SyncedAt}
+}
+
+type templateDocument struct {
 	Category         string    `firestore:"category"`
 	Content          string    `firestore:"content"`
 	WhatsAppApproved bool      `firestore:"whatsapp_approved"`
@@ -64,7 +70,7 @@ func (s *TemplateStore) Templates(ctx context.Context) ([]crm.Template, error) {
 	}
 	out := make([]crm.Template, 0, len(snaps))
 	for _, snap := range snaps {
-		var d templateDoc
+		var d templateDocument
 		if err := snap.DataTo(&d); err != nil {
 			continue // written by hand, perhaps: skip it rather than lose them all
 		}
@@ -91,18 +97,33 @@ func (s *TemplateStore) PutTemplates(ctx context.Context, ts ...crm.Template) er
 		}
 		refs[i] = s.col.Doc(id)
 	}
-	// Templates are few and written one page (≤ 100) at a time: one
-	// batch of sets is one round trip.
-	for start := 0; start < len(ts); start += 400 {
-		b := s.client.Batch()
-		for i := start; i < min(start+400, len(ts)); i++ {
-			t := ts[i]
-			b.Set(refs[i], templateDoc{Category: t.Category, Content: t.Content,
-				WhatsAppApproved: t.WhatsAppApproved, Order: t.Order, SyncedAt: t.SyncedAt})
+	// Templates are few: one write each (a page is at most 100), in a
+	// BulkWriter when there are several.
+	if len(ts) == 1 {
+		if _, err := refs[0].Set(ctx, templateDoc(ts[0])); err != nil {
+			return fmt.Errorf("put template: %w", err)
 		}
-		if _, err := b.Commit(ctx); err != nil {
-			return fmt.Errorf("put templates: %w", err)
+		return nil
+	}
+	bw := s.client.BulkWriter(ctx)
+	jobs := make([]*firestore.BulkWriterJob, 0, len(ts))
+	var firstErr error
+	for i, t := range ts {
+		job, err := bw.Set(refs[i], templateDoc(t))
+		if err != nil {
+			firstErr = err
+			break
 		}
+		jobs = append(jobs, job)
+	}
+	bw.End()
+	for _, job := range jobs {
+		if _, err := job.Results(); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return fmt.Errorf("put templates: %w", firstErr)
 	}
 	return nil
 }
