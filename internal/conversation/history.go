@@ -29,6 +29,9 @@ type mark struct {
 	Connect string `json:"connect,omitempty"`
 	// Correction is set on the message that takes back a promise.
 	Correction bool `json:"correction,omitempty"`
+	// Notice names a message about the customer's place in the waiting
+	// line that is not the answer to a message (noticeOverdue).
+	Notice string `json:"notice,omitempty"`
 }
 
 func (m mark) String() string {
@@ -46,6 +49,7 @@ func readMark(attributes string) (mark, bool) {
 	m.InReplyTo, _ = obj["in_reply_to"].(string)
 	m.Connect, _ = obj["connect"].(string)
 	m.Correction, _ = obj["correction"].(bool)
+	m.Notice, _ = obj["notice"].(string)
 	return m, m.InReplyTo != ""
 }
 
