@@ -652,6 +652,7 @@ type tfModule struct {
 	} `json:"queues"`
 	Enqueuers map[string]struct{ Queue, Account string } `json:"enqueuers"`
 	FullSync  struct{ Job, Function, Account string }    `json:"full_sync"`
+	LineSweep struct{ Job, Function, Account string }    `json:"line_sweep"`
 }
 
 func (m tfModule) facts(project string) map[string]string {
@@ -700,6 +701,7 @@ func (m tfModule) facts(project string) map[string]string {
 		facts["invoker "+inv.Function+" "+m.Accounts[inv.Account].Member] = ""
 	}
 	facts["scheduler job "+m.FullSync.Job] = m.FullSync.Function + " as " + m.Accounts[m.FullSync.Account].Email
+	facts["scheduler job "+m.LineSweep.Job] = m.LineSweep.Function + " as " + m.Accounts[m.LineSweep.Account].Email
 	return facts
 }
 

@@ -166,3 +166,13 @@ output "strapi_events" {
   description = "Strapi webhook events sync handles."
   value       = local.description.strapi_events
 }
+
+output "line_sweep" {
+  description = "The waiting line's sweep job: job name, function, account (key), schedule."
+  value       = local.description.line_sweep
+}
+
+output "taskrouter_events" {
+  description = "TaskRouter workspace events the event callback (taskrouter-events) needs."
+  value       = local.description.taskrouter_events
+}
