@@ -10,7 +10,7 @@ locals {
 resource "google_cloud_scheduler_job" "full_sync" {
   name        = local.full_sync.job
   region      = var.region
-  description = "Expert Hub: full Strapi -> Firestore sync"
+  description = "Expert Hub ${var.environment}: full Strapi -> Firestore sync"
   schedule    = var.sync_schedule
   time_zone   = var.sync_time_zone
   # HTTP targets allow at most 30 minutes.
@@ -44,7 +44,7 @@ locals {
 resource "google_cloud_scheduler_job" "line_sweep" {
   name             = local.line_sweep.job
   region           = var.region
-  description      = "Expert Hub: sweep of the waiting line"
+  description      = "Expert Hub ${var.environment}: sweep of the waiting line"
   schedule         = local.line_sweep.schedule
   time_zone        = "Etc/UTC"
   attempt_deadline = "${min(local.functions[local.line_sweep.function].timeout_seconds, 1800)}s"
