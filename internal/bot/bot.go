@@ -124,7 +124,7 @@ func CouldNotConnect(worker string) string {
 
 // InLine is the reply to a customer put in the waiting line: their place
 // (1 is next) and whom they wait for — worker (an identity) or area (an
-// expertise area), both empty for anyone. again says they were in line
+// expertise area's label), both empty for anyone. again says they were in line
 // already and keep their place.
 func InLine(place int, worker, area string, again bool) string {
 	switch {

@@ -91,7 +91,11 @@ func (f *Flow) wait(ctx context.Context, conv string, msg twilio.Message, h *his
 	// a drain now closes that gap (the sweep would, a minute later).
 	f.queueDrain(ctx, "join-"+msg.SID)
 	again := e.Message != msg.SID
-	return f.post(ctx, conv, bot.InLine(place, e.Target.Worker, e.Target.Area, again), mark{InReplyTo: msg.SID})
+	area := ""
+	if e.Target.Area != "" {
+		area = f.cfg.Areas.Label(e.Target.Area)
+	}
+	return f.post(ctx, conv, bot.InLine(place, e.Target.Worker, area, again), mark{InReplyTo: msg.SID})
 }
 
 // leaveLine takes a customer a worker joined out of the line, if there.
