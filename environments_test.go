@@ -49,7 +49,7 @@ func terraformNames(m tfModule) []string {
 	for _, f := range m.Functions {
 		names = append(names, "function "+f.DeployedName)
 	}
-	names = append(names, "scheduler job "+m.FullSync.Job)
+	names = append(names, "scheduler job "+m.FullSync.Job, "scheduler job "+m.LineSweep.Job)
 	slices.Sort(names)
 	return names
 }
@@ -67,7 +67,7 @@ func TestPlanEnvironmentsDisjoint(t *testing.T) {
 	root := in.rootTerraform()
 	// Text check, also without terraform: a literal or var-only name
 	// would be the same in both environments.
-	derived := regexp.MustCompile(`local\.name\b|each\.value|local\.full_sync\.job|google_[a-z0-9_]+\.`)
+	derived := regexp.MustCompile(`local\.name\b|each\.value|local\.full_sync\.job|local\.line_sweep\.job|google_[a-z0-9_]+\.`)
 	// A local defined from local.name (e.g. a monitoring prefix) counts too.
 	derivedLocals := map[string]bool{}
 	for _, m := range regexp.MustCompile(`(?m)^  ([a-z_]+)\s*=\s*(.+)$`).FindAllStringSubmatch(root, -1) {
