@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -28,26 +29,33 @@ import (
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/strapi"
 	"github.com/experthub/experthub/internal/twilio"
+	"github.com/experthub/experthub/internal/waitline"
 	"github.com/experthub/experthub/internal/webhook"
 	"github.com/experthub/experthub/internal/work"
 )
 
 // Functions are the function names, in the order the README lists them.
-var Functions = []string{"crm", "outgoing", "sync", "routing", "pre-event", "post-event", "work", "handoff"}
+var Functions = []string{"crm", "outgoing", "templates", "sync", "routing", "pre-event", "post-event", "work", "taskrouter-events", "handoff"}
 
 // App is a built Expert Hub.
 type App struct {
 	Config    *config.Config
 	Store     crm.Store
 	Customers *crm.Service
+	// Templates caches the CRM's message templates.
+	Templates crm.TemplateStore
 	// Assignments records who takes which conversation, and Queue
 	// carries conversation work; both nil without Twilio credentials.
 	Assignments conversation.Assignments
 	Queue       work.Queue
+	// Line is the waiting line; nil without Twilio credentials.
+	Line waitline.Line
 
 	// The CRM: nil without one configured.
-	source   crm.Source
-	webhooks crmsync.WebhookDecoder
+	source        crm.Source
+	webhooks      crmsync.WebhookDecoder
+	templates     crm.TemplateSource
+	templateHooks crmsync.TemplateWebhookDecoder
 
 	handlers  map[string]http.Handler
 	log       *slog.Logger
@@ -66,9 +74,11 @@ type options struct {
 	now       func() time.Time
 	customers conversation.Customers
 	ledger    func(conversation.Ledger) conversation.Ledger
+	scheduler work.IDTokenValidator
 }
 
-// WithClock makes the conversation flow read the time from now.
+// WithClock makes the conversation flow and the in-process customer layer
+// read the time from now.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 // WithFlowCustomers makes the conversation flow look customers up in c
@@ -81,6 +91,12 @@ func WithFlowCustomers(c conversation.Customers) Option {
 // instead of the store's ledger.
 func WrapLedger(wrap func(conversation.Ledger) conversation.Ledger) Option {
 	return func(o *options) { o.ledger = wrap }
+}
+
+// WithSchedulerTokens makes taskrouter-events check the scheduler's OIDC
+// tokens with v instead of Google's keys: tests mint their own.
+func WithSchedulerTokens(v work.IDTokenValidator) Option {
+	return func(o *options) { o.scheduler = v }
 }
 
 // New builds the application. It makes no network call: clients connect on
@@ -98,21 +114,26 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 			Password:   cfg.StrapiPassword,
 			Version:    cfg.StrapiVersion,
 			Collection: cfg.StrapiCollection,
+
+			TemplatesCollection: cfg.StrapiTemplates,
+			TemplatesModel:      strings.TrimSuffix(cfg.StrapiTemplates, "s"),
+			DefaultRegion:       cfg.DefaultRegion,
 		})
 		a.source, a.webhooks = client, client
+		a.templates, a.templateHooks = client, client
 	}
-	a.Customers = crm.NewService(a.Store, a.source, crm.ServiceOptions{
-		CacheTTL: cfg.CacheTTL, CacheSize: cfg.CacheSize, Logger: log,
-	})
-
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
+	a.Customers = crm.NewService(a.Store, a.source, crm.ServiceOptions{
+		CacheTTL: cfg.CacheTTL, CacheSize: cfg.CacheSize, Logger: log, Now: o.now,
+	})
 	a.twilioFacing("crm", frontline.CRMHandler(a.Customers, log))
 	a.twilioFacing("outgoing", frontline.OutgoingHandler(frontline.ProxyNumbers{
 		Default: cfg.ProxyNumber, ByCountry: cfg.ProxyNumbers,
 	}, log))
+	a.twilioFacing("templates", frontline.TemplatesHandler(a.Customers, a.Templates, log))
 	a.handlers["sync"] = a.named("sync", a.syncHandler())
 	a.buildFlow(o)
 	return a, nil
@@ -125,7 +146,7 @@ func (a *App) buildFlow(o options) {
 	cfg := a.Config
 	if !cfg.HasTwilio() {
 		a.log.Warn("no Twilio credentials: routing, pre-event and post-event are unavailable")
-		for _, name := range []string{"routing", "pre-event", "post-event", "work", "handoff"} {
+		for _, name := range []string{"routing", "pre-event", "post-event", "work", "taskrouter-events", "handoff"} {
 			a.handlers[name] = Unavailable(name)
 		}
 		return
@@ -166,9 +187,12 @@ func (a *App) buildFlow(o options) {
 	}
 	if a.firestore != nil {
 		deps.Ledger, deps.Assignments = fsstore.NewLedger(a.firestore), fsstore.NewAssignments(a.firestore)
+		deps.Line = fsstore.NewLine(a.firestore)
 	} else {
 		deps.Ledger, deps.Assignments = inmem.NewLedger(), inmem.NewAssignments()
+		deps.Line = inmem.NewLine()
 	}
+	a.Line = deps.Line
 	if o.ledger != nil {
 		deps.Ledger = o.ledger(deps.Ledger)
 	}
@@ -189,6 +213,7 @@ func (a *App) buildFlow(o options) {
 		WorkDelay:      cfg.WorkDelay,
 		MaxAge:         cfg.WorkMaxAge,
 		ContactCenter:  cc,
+		MaxWait:        cfg.MaxWait,
 	}, deps)
 	consume = a.named("work", flow.Work())
 	a.handlers["work"] = a.queueFacing(consume)
@@ -197,6 +222,31 @@ func (a *App) buildFlow(o options) {
 	a.twilioFacing("post-event", flow.PostEvent())
 	a.handlers["handoff"] = a.named("handoff", withDeadline(cfg.HandlerTimeout,
 		handoffGate(cfg.HandoffSecret, cfg.FlexAuthToken, cfg.PublicURL("handoff"), a.log, flow.Handoff())))
+	a.taskrouterEvents(flow, o)
+}
+
+// taskrouterEvents registers the taskrouter-events function: TaskRouter's
+// workspace event callback, signed as every Twilio webhook, and the
+// scheduler's sweep of the waiting line, a POST with the OIDC token of
+// SYNC_SCHEDULER_SERVICE_ACCOUNT (as sync checks it) minted for the
+// function's URL. A request with a bearer token is the scheduler's; any
+// other must carry Twilio's signature.
+func (a *App) taskrouterEvents(flow *conversation.Flow, o options) {
+	const name = "taskrouter-events"
+	a.twilioFacing(name, flow.Events())
+	events := a.handlers[name]
+	var v work.IDTokenValidator = &gcpauth.GoogleIDTokens{}
+	if o.scheduler != nil {
+		v = o.scheduler
+	}
+	sweep := a.named(name, work.RequireOIDC(v, a.Config.PublicURL(name), a.Config.SchedulerAccount, flow.Sweep(), a.log.With(logging.FunctionKey, name)))
+	a.handlers[name] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+			sweep.ServeHTTP(w, r)
+			return
+		}
+		events.ServeHTTP(w, r)
+	})
 }
 
 // buildQueue returns the queue of conversation work: Cloud Tasks (or its
@@ -242,9 +292,33 @@ func (a *App) NewSyncer(progress func(crmsync.Progress)) *crmsync.Syncer[crm.Cus
 	if a.source == nil {
 		return nil
 	}
-	return crmsync.New(crmsync.Customers(a.source, a.Store), crmsync.Options{
+	s := crmsync.New(crmsync.Customers(a.source, a.Store), crmsync.Options{
 		Progress: progress,
 		Logger:   a.log.With("function", "sync"),
+	})
+	// The webhook reaches one instance: this one answers the change at
+	// once, the others when their in-process entries expire (CACHE_TTL).
+	s.OnApplied(func(ctx context.Context, c crm.Customer, ap crmsync.Applied) {
+		if c.ID == "" {
+			c.ID = ap.ID
+		}
+		n := a.Customers.Forget(c)
+		for _, old := range ap.Replaced {
+			n += a.Customers.Forget(crm.Customer{ID: old})
+		}
+		a.log.DebugContext(ctx, "in-process customer entries dropped", "customer_id", c.ID, "entries", n)
+	})
+	return s
+}
+
+// NewTemplateSyncer returns the sync of the message templates from the
+// CRM into the cache, or nil without a CRM.
+func (a *App) NewTemplateSyncer() *crmsync.Syncer[crm.Template] {
+	if a.templates == nil {
+		return nil
+	}
+	return crmsync.New(crmsync.Templates(a.templates, a.Templates), crmsync.Options{
+		Logger: a.log.With("function", "sync"),
 	})
 }
 
@@ -259,6 +333,8 @@ func (a *App) syncHandler() http.Handler {
 	// No handler deadline here: a full sync of a large CRM takes longer
 	// than a webhook may, and the function's own timeout bounds it.
 	return crmsync.NewHandler(a.NewSyncer(nil), a.webhooks, crmsync.HandlerConfig{
+		Templates:        a.NewTemplateSyncer(),
+		TemplateHooks:    a.templateHooks,
 		WebhookSecret:    a.Config.StrapiWebhookSecret,
 		SchedulerAccount: a.Config.SchedulerAccount,
 		Audience:         a.Config.SyncAudience,
@@ -277,6 +353,7 @@ func (a *App) buildStore(ctx context.Context) error {
 		a.closers = append(a.closers, client.Close)
 		a.firestore = client
 		a.Store = fsstore.NewStore(client, cfg.FirestoreCollection)
+		a.Templates = fsstore.NewTemplateStore(client, cfg.FirestoreCollection)
 		return nil
 	}
 	sample := sampleCRM
@@ -295,6 +372,7 @@ func (a *App) buildStore(ctx context.Context) error {
 	for i := range customers {
 		customers[i].SyncedAt = now
 	}
+	a.Templates = inmem.NewTemplates()
 	store := inmem.NewStore()
 	if err := store.Upsert(ctx, customers...); err != nil {
 		return err

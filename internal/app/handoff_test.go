@@ -386,11 +386,12 @@ func TestContactCenterRoute(t *testing.T) {
 }
 
 // TestContactCenterAfter: a customer nobody could take for longer than
-// CONTACT_CENTER_AFTER is handed to Flex at their next message.
+// CONTACT_CENTER_AFTER is handed to Flex at their next message, and
+// leaves the waiting line: no expert is brought in after the handoff.
 func TestContactCenterAfter(t *testing.T) {
 	h := apptest.New(t, apptest.Options{Flex: true, Env: config.Env{"CONTACT_CENTER_AFTER": "10m"}})
 	conv := text(t, h, maria, "AGENT")
-	if got := h.Transcript(conv); got[len(got)-1] != "system: "+bot.NoAgentAvailable {
+	if got := h.Transcript(conv); got[len(got)-1] != "system: "+bot.InLine(1, "", "", false) {
 		t.Fatalf("transcript = %q", got)
 	}
 	h.Clock.Advance(11 * time.Minute)
@@ -400,6 +401,19 @@ func TestContactCenterAfter(t *testing.T) {
 	}
 	if got := h.Transcript(conv); got[len(got)-1] != "system: "+bot.PassingToContactCenter {
 		t.Errorf("transcript = %q", got)
+	}
+	// No WaitWork: the queue's safety-net tasks are due WORK_DELAY after
+	// the advanced clock. The handoff and the sweep are synchronous.
+	if es, err := h.App.Line.Waiting(t.Context(), 0); err != nil || len(es) != 0 {
+		t.Errorf("waiting line after the handoff = %v, %v; want empty", es, err)
+	}
+	// An expert free now is not brought into a conversation Flex has.
+	h.Twilio.AddWorker("ann@example.com", true, nil, h.Twilio.QueueSID())
+	if s := h.Sweep(t); s != http.StatusNoContent {
+		t.Errorf("sweep: %d", s)
+	}
+	if w := h.Workers(conv); len(w) != 0 {
+		t.Errorf("experts %v joined a conversation handed to Flex", w)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/bot"
+	"github.com/experthub/experthub/internal/crm"
 )
 
 // Returning-customer modes, the values of RETURNING_CUSTOMER.
@@ -44,6 +45,16 @@ const (
 	DefaultWorkDelay  = 5 * time.Second
 	DefaultWorkMaxAge = 15 * time.Minute
 )
+
+// DefaultCacheTTL is CACHE_TTL when unset: a Strapi change must show in
+// every answer within 5 s of its webhook on every instance, and the
+// webhook reaches one instance only; the others rely on this expiry.
+const DefaultCacheTTL = 2 * time.Second
+
+// DefaultWaitingLineMaxWait is WAITING_LINE_MAX_WAIT when unset: how long
+// a customer waits in line before they are told so, once, and
+// FALLBACK_WORKER takes them.
+const DefaultWaitingLineMaxWait = 10 * time.Minute
 
 // Var documents one environment variable. Vars is the single list the
 // README table and the deploy consistency check are built from.
@@ -82,6 +93,7 @@ var Vars = []Var{
 	{Name: "CONTACT_CENTER_KEYWORDS", Default: bot.DefaultContactCenterKeywords, Help: "Comma-separated words or phrases with which a customer asks the bot for the contact center (case-insensitive, whole words)."},
 	{Name: "CONTACT_CENTER_AFTER", Default: "0", Help: "With a contact center configured: a customer who has waited longer than this for an expert (since their first message) is handed to Flex; `0` never."},
 	{Name: "FALLBACK_WORKER", Help: "Identity to route \"agent\" requests to when no worker is available (optional)."},
+	{Name: "WAITING_LINE_MAX_WAIT", Default: DefaultWaitingLineMaxWait.String(), Help: "How long a customer waits in line before the bot tells them so (once) and `FALLBACK_WORKER`, if set, takes them."},
 	{Name: "WELCOME_MESSAGE", Default: bot.DefaultWelcome, Help: "The bot's first message (routing callback)."},
 	{Name: "RETURNING_CUSTOMER", Default: ReturningOff, Help: "`off`, `offer` (the bot suggests the last worker) or `route` (a returning customer goes straight back to the last worker: an alias for `last` in `ROUTING_POLICY`)."},
 	{Name: "ROUTING_POLICY", Default: RouteBot, Help: "Who a new conversation goes to, in order, comma-separated: `advisor` (the customer's advisor, the CRM's `worker` field: added when available, otherwise the bot offers to wait for them), `last` (the worker the customer last spoke with, if still a worker), `bot` (the menu; always last, implied). E.g. `advisor,last,bot`."},
@@ -92,6 +104,8 @@ var Vars = []Var{
 	{Name: "STRAPI_PASSWORD", Aliases: []string{"DB_PASS"}, Secret: true, Help: "Password of `STRAPI_IDENTIFIER`."},
 	{Name: "STRAPI_VERSION", Default: "auto", Help: "`3`, `4`, `5` or `auto` (detected at first request)."},
 	{Name: "STRAPI_COLLECTION", Default: "customers", Help: "Plural API id of the customer collection."},
+	{Name: "STRAPI_TEMPLATES_COLLECTION", Default: "templates", Help: "Plural API id of the message template collection (fields `category`, `content`, `whatsapp_approved`, `order`) the `templates` callback offers; its singular (without the final `s`) names it in webhooks. Without that collection in Strapi the callback offers built-in templates."},
+	{Name: "DEFAULT_REGION", Help: "ISO country code (`FR`) of phone numbers stored without a country code (`06 79 50 00 98`): such numbers are read as numbers of that country, in the sync and in lookups alike. Unset: only international numbers are understood."},
 	{Name: "STRAPI_WEBHOOK_SECRET", Secret: true, Help: "Shared secret Strapi sends as `Authorization: Bearer <secret>` to the `sync` function; also accepted for a manual full sync."},
 	{Name: "SYNC_SCHEDULER_SERVICE_ACCOUNT", Help: "E-mail of the service account whose OIDC token may trigger a full sync (Cloud Scheduler)."},
 	{Name: "SYNC_OIDC_AUDIENCE", Help: "Audience of that OIDC token; defaults to the `sync` function's public URL."},
@@ -99,10 +113,10 @@ var Vars = []Var{
 	{Name: "FIRESTORE_EMULATOR_HOST", Local: true, Help: "`host:port` of the Firestore emulator (tests, local)."},
 	{Name: "FIRESTORE_DATABASE", Default: "(default)", Help: "Firestore database id. Environments sharing a project need one each (README \"Environments\")."},
 	{Name: "FIRESTORE_COLLECTION", Default: "customers", Help: "Collection holding the customer cache."},
-	{Name: "CACHE_TTL", Default: "30s", Help: "Lifetime of the in-process customer cache in front of Firestore (`0` disables it)."},
+	{Name: "CACHE_TTL", Default: DefaultCacheTTL.String(), Help: "Lifetime of the in-process customer cache in front of Firestore (`0` disables it). A Strapi change reaches the instance that receives its webhook at once; other instances see it within this time (see docs/benchmarks.md, freshness)."},
 	{Name: "CACHE_SIZE", Default: "10000", Help: "Entries the in-process cache holds at most."},
 	{Name: "CRM_SAMPLE_FILE", Local: true, Help: "JSON file of customers to seed the in-memory cache; default: the four built-in sample customers (one with an advisor)."},
-	{Name: "WORK_QUEUE", Help: "Cloud Tasks queue that carries conversation work, `projects/<project>/locations/<region>/queues/eh-<environment>-work`. Both deploy paths set it on `routing`, `post-event`, `handoff` and `work`."},
+	{Name: "WORK_QUEUE", Help: "Cloud Tasks queue that carries conversation work, `projects/<project>/locations/<region>/queues/eh-<environment>-work`. Both deploy paths set it on `routing`, `post-event`, `work`, `taskrouter-events` and `handoff`."},
 	{Name: "WORK_SERVICE_ACCOUNT", Help: "E-mail of the service account (`eh-<environment>-tasks@<project>.iam.gserviceaccount.com`) whose OIDC token Cloud Tasks sends to the `work` function. Set by deploy with `WORK_QUEUE`."},
 	{Name: "WORK_DELAY", Default: DefaultWorkDelay.String(), Help: "When, after its webhook, the queue delivers a piece of conversation work (a welcome, a bot turn, a customer's attributes) to finish what the webhook's own attempt left undone."},
 	{Name: "WORK_MAX_AGE", Default: DefaultWorkMaxAge.String(), Help: "Age after which the `work` function gives up on a task: it logs an ERROR and drops it (Cloud Tasks has no dead-letter queue)."},
@@ -133,6 +147,7 @@ type Config struct {
 	ProxyNumber      string
 	ProxyNumbers     map[string]string // ISO country code → sender
 	FallbackWorker   string
+	MaxWait          time.Duration
 	WelcomeMessage   string
 
 	// The Flex contact center: a second Twilio account (all or none).
@@ -159,6 +174,8 @@ type Config struct {
 	StrapiPassword      string
 	StrapiVersion       string
 	StrapiCollection    string
+	StrapiTemplates     string
+	DefaultRegion       string
 	StrapiWebhookSecret string
 	SchedulerAccount    string
 	SyncAudience        string
@@ -259,6 +276,7 @@ func Parse(env Env) (*Config, error) {
 		ProxyNumbers:      map[string]string{},
 		PublicURLs:        map[string]string{},
 		FallbackWorker:    strings.ToLower(p.str("FALLBACK_WORKER")),
+		MaxWait:           p.duration("WAITING_LINE_MAX_WAIT"),
 		WelcomeMessage:    p.str("WELCOME_MESSAGE"),
 		ReturningCustomer: p.oneOf("RETURNING_CUSTOMER", ReturningOff, ReturningOffer, ReturningRoute),
 		ExpertiseAreas:    p.areas("EXPERTISE_AREAS"),
@@ -279,6 +297,8 @@ func Parse(env Env) (*Config, error) {
 		StrapiPassword:      p.str("STRAPI_PASSWORD"),
 		StrapiVersion:       p.oneOf("STRAPI_VERSION", "auto", "3", "4", "5"),
 		StrapiCollection:    p.str("STRAPI_COLLECTION"),
+		StrapiTemplates:     p.str("STRAPI_TEMPLATES_COLLECTION"),
+		DefaultRegion:       strings.ToUpper(p.str("DEFAULT_REGION")),
 		StrapiWebhookSecret: p.str("STRAPI_WEBHOOK_SECRET"),
 		SchedulerAccount:    p.str("SYNC_SCHEDULER_SERVICE_ACCOUNT"),
 		SyncAudience:        p.str("SYNC_OIDC_AUDIENCE"),
@@ -339,6 +359,7 @@ func Parse(env Env) (*Config, error) {
 	p.check(c.TwilioAccountSID == "" || c.Workspace != "",
 		"FRONTLINE_WORKSPACE", "is required with Twilio credentials")
 	p.check(c.Workspace == "" || strings.HasPrefix(c.Workspace, "WS"), "FRONTLINE_WORKSPACE", "must start with WS")
+	p.check(c.DefaultRegion == "" || crm.ValidRegion(c.DefaultRegion), "DEFAULT_REGION", "must be an ISO country code such as FR")
 	p.check(c.PoolQueue == "" || strings.HasPrefix(c.PoolQueue, "WQ"), "FRONTLINE_DEFAULT_POOL_QUEUE", "must start with WQ")
 	p.check(c.StrapiURL == "" || c.StrapiAPIToken != "" || c.StrapiIdentifier != "" && c.StrapiPassword != "",
 		"STRAPI_API_TOKEN", "or STRAPI_IDENTIFIER and STRAPI_PASSWORD are required with STRAPI_URL")
@@ -353,6 +374,7 @@ func Parse(env Env) (*Config, error) {
 		"CLOUD_TASKS_EMULATOR_SECRET", "is required with CLOUD_TASKS_EMULATOR_HOST (experthub queue-fake prints it)")
 	p.checkFlex(c)
 	p.check(c.WorkDelay > 0, "WORK_DELAY", "must be positive")
+	p.check(c.MaxWait > 0, "WAITING_LINE_MAX_WAIT", "must be positive")
 	p.check(c.WorkMaxAge > c.WorkDelay, "WORK_MAX_AGE", "must be longer than WORK_DELAY")
 	if err := p.err(); err != nil {
 		return nil, err

@@ -61,6 +61,7 @@ import (
 	"github.com/experthub/experthub/internal/httpjson"
 	"github.com/experthub/experthub/internal/ledger"
 	"github.com/experthub/experthub/internal/twilio"
+	"github.com/experthub/experthub/internal/waitline"
 	"github.com/experthub/experthub/internal/work"
 )
 
@@ -136,6 +137,10 @@ type Config struct {
 	MaxAge time.Duration
 	// ContactCenter is the Flex contact center; zero: none.
 	ContactCenter ContactCenter
+	// MaxWait is how long a customer waits in line before they are told
+	// so (once) and FallbackWorker takes them; zero:
+	// config.DefaultWaitingLineMaxWait.
+	MaxWait time.Duration
 }
 
 // workTimeout bounds one queue delivery of a job: far more than a turn
@@ -156,6 +161,9 @@ type Deps struct {
 	Directory     Directory
 	Flex          Flex
 
+	// Line is the waiting line; nil: a customer nobody can take is told
+	// to write again later, as before the line.
+	Line   waitline.Line
 	Logger *slog.Logger     // nil: discard
 	Now    func() time.Time // nil: time.Now
 }
@@ -173,6 +181,7 @@ type Flow struct {
 	convs       Conversations
 	directory   Directory
 	flex        Flex
+	line        waitline.Line
 	log         *slog.Logger
 	now         func() time.Time
 
@@ -196,6 +205,9 @@ func New(cfg Config, deps Deps) *Flow {
 	if cfg.MaxAge <= 0 {
 		cfg.MaxAge = config.DefaultWorkMaxAge
 	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = config.DefaultWaitingLineMaxWait
+	}
 	if cfg.Returning == "" {
 		cfg.Returning = config.ReturningOff
 	}
@@ -216,6 +228,7 @@ func New(cfg Config, deps Deps) *Flow {
 		convs:       deps.Conversations,
 		directory:   deps.Directory,
 		flex:        deps.Flex,
+		line:        deps.Line,
 		log:         deps.Logger,
 		now:         deps.Now,
 	}

@@ -470,7 +470,10 @@ func (f *Flow) handoffWorker(ctx context.Context, conv, key, named, area string,
 		return "", nil // the customer's expert is there already
 	default:
 		in := lookups{named: map[string]twilio.Worker{}}
-		all, _, err := f.candidates(ctx, bot.Decision{Route: bot.RouteAgent}, &in)
+		// Whom the customer would wait for is not used: the handoff job
+		// is retried (errNoExpert) until an expert is free, rather than
+		// putting the customer in the waiting line.
+		all, _, _, err := f.candidates(ctx, bot.Decision{Route: bot.RouteAgent}, &in)
 		if err != nil {
 			return "", err
 		}

@@ -32,6 +32,9 @@ type mark struct {
 	// Handoff is set on the message telling the customer the bot handed
 	// them to the contact center ("flex"): the bot is silent after it.
 	Handoff string `json:"handoff,omitempty"`
+	// Notice names a message about the customer's place in the waiting
+	// line that is not the answer to a message (noticeOverdue).
+	Notice string `json:"notice,omitempty"`
 	// Offer is the advisor the message offered to wait for (the advisor
 	// was away): the customer's next message answers the offer.
 	Offer string `json:"offer,omitempty"`
@@ -53,6 +56,7 @@ func readMark(attributes string) (mark, bool) {
 	m.Connect, _ = obj["connect"].(string)
 	m.Correction, _ = obj["correction"].(bool)
 	m.Handoff, _ = obj["handoff"].(string)
+	m.Notice, _ = obj["notice"].(string)
 	m.Offer, _ = obj["offer"].(string)
 	return m, m.InReplyTo != ""
 }

@@ -21,6 +21,7 @@ const (
 	kindTurn     = "turn"     // onMessageAdded: the bot's answer
 	kindDescribe = "describe" // onParticipantAdded: the customer's attributes
 	kindHandoff  = "handoff"  // the handoff function: an expert and the context
+	kindDrain    = "drain"    // a TaskRouter event: serve the waiting line
 )
 
 // jobParams are the webhook parameters a job keeps: what its work reads.
@@ -62,6 +63,8 @@ func (j job) subject() string {
 		return j.Params["ParticipantSid"]
 	case kindHandoff:
 		return j.Params["HandoffId"]
+	case kindDrain:
+		return j.Params[drainTrigger]
 	}
 	return j.conversation()
 }
@@ -186,6 +189,8 @@ func (f *Flow) do(ctx context.Context, j job) error {
 		return f.describeCustomer(ctx, get(p, "ConversationSid"), get(p, "ParticipantSid"), get(p, "MessagingBinding.Address"))
 	case kindHandoff:
 		return f.handoffIn(ctx, p)
+	case kindDrain:
+		return f.drain(ctx)
 	}
 	return fmt.Errorf("conversation: unknown kind of work %q", j.Kind)
 }
@@ -244,6 +249,7 @@ var undone = map[string]string{
 	kindTurn:     "the customer's message got no answer from the bot",
 	kindDescribe: "the customer's participant lacks its CRM attributes",
 	kindHandoff:  "the customer the contact center handed over got no expert or no context",
+	kindDrain:    "the waiting line was not served on this trigger (the next event or sweep serves it)",
 }
 
 // exclusive runs fn while holding the conversation: work on one
@@ -259,7 +265,11 @@ var undone = map[string]string{
 // attempts (or a webhook whose job could not be queued) run unheld,
 // checking Twilio before each step.
 func (f *Flow) exclusive(ctx context.Context, conv string, fn func(context.Context) error) error {
-	key := "conversation:" + conv
+	return f.hold(ctx, "conversation:"+conv, fn)
+}
+
+// hold runs fn while holding the ledger key, as exclusive does.
+func (f *Flow) hold(ctx context.Context, key string, fn func(context.Context) error) error {
 	for wait := 20 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
 		a := f.begin(ctx, key, f.leaseFor(ctx))
 		if a.Owns() && a.N == 0 && leftToQueue(ctx) {

@@ -54,7 +54,7 @@ func TestDescriptionRejects(t *testing.T) {
 		{"unknown function setting", `"name": "crm"`, `"name": "crm", "memmory": "1Gi"`, `functions[0]: json: unknown field "memmory"`},
 		{"invoker not an account", `"invokers": ["tasks"]`, `"invokers": ["task"]`, `functions.work.invokers: no service account "task"`},
 		{"env for an unknown function", `"from": "queue:work", "functions": ["routing", `, `"from": "queue:work", "functions": ["worker", `, `env.WORK_QUEUE: no function "worker"`},
-		{"env for no function", `"from": "queue:work", "functions": ["routing", "post-event", "work", "handoff"]`, `"from": "queue:work", "functions": []`, "env.WORK_QUEUE: functions is empty"},
+		{"env for no function", `"from": "queue:work", "functions": ["routing", "post-event", "work", "taskrouter-events", "handoff"]`, `"from": "queue:work", "functions": []`, "env.WORK_QUEUE: functions is empty"},
 		{"env from nowhere", `"from": "queue:work"`, `"from": "region"`, `env.WORK_QUEUE: from "region"`},
 		{"env from an unknown queue", `"from": "queue:work"`, `"from": "queue:jobs"`, `env.WORK_QUEUE: no queue "jobs"`},
 		{"queue target lacks the invoker", `"invokers": ["tasks"]`, `"invokers": ["scheduler"]`, "target work does not list oidc_account tasks"},
@@ -132,7 +132,7 @@ func TestPlanWorkQueue(t *testing.T) {
 		name := strings.TrimPrefix(st.Args[2], "eh-prod-")
 		raw, _ := flagValue(st.Args, "set-env-vars")
 		env := parseDict(t, raw)
-		enqueues := name == "routing" || name == "post-event" || name == "work" || name == "handoff"
+		enqueues := name == "routing" || name == "post-event" || name == "work" || name == "taskrouter-events" || name == "handoff"
 		if got := env["WORK_QUEUE"] == queue && env["WORK_SERVICE_ACCOUNT"] == tasks; got != enqueues {
 			t.Errorf("%s: WORK_QUEUE=%q WORK_SERVICE_ACCOUNT=%q; want them set: %v", name, env["WORK_QUEUE"], env["WORK_SERVICE_ACCOUNT"], enqueues)
 		}

@@ -218,8 +218,15 @@ func TestPlanPublicURLOverride(t *testing.T) {
 		t.Fatal(err)
 	}
 	job := stepsWith(steps, "scheduler", "jobs", "create", "http")
-	if len(job) != 1 {
-		t.Fatalf("%d scheduler steps, want 1", len(job))
+	if len(job) != 2 {
+		t.Fatalf("%d scheduler steps, want 2 (full sync, line sweep)", len(job))
+	}
+	sweep := job[1]
+	if got, _ := flagValue(sweep.Args, "oidc-token-audience"); got != "https://hooks.example.com/eh-prod-taskrouter-events" {
+		t.Errorf("sweep audience = %q, want the taskrouter-events URL", got)
+	}
+	if got, _ := flagValue(sweep.Args, "schedule"); got != "* * * * *" {
+		t.Errorf("sweep schedule = %q, want every minute", got)
 	}
 	// The job calls the function itself, with the audience sync expects.
 	if got, _ := flagValue(job[0].Args, "uri"); got != "https://europe-west1-expert-test.cloudfunctions.net/eh-prod-sync" {
@@ -327,7 +334,7 @@ func TestPlanRejectsSettings(t *testing.T) {
 		"secret by its alias":  {map[string]string{"DB_PASS": "x"}, "DB_PASS: is a secret"},
 		"unknown variable":     {map[string]string{"STRAPI_URI": "https://x"}, "STRAPI_URI: not a setting"},
 		"unknown country form": {map[string]string{"FRONTLINE_PROXY_NUMBER_FRA": "+33"}, "FRONTLINE_PROXY_NUMBER_FRA: not a setting"},
-		"unknown function URL": {map[string]string{"PUBLIC_URL_TEMPLATES": "https://x"}, "PUBLIC_URL_TEMPLATES: not a setting"},
+		"unknown function URL": {map[string]string{"PUBLIC_URL_REPORTS": "https://x"}, "PUBLIC_URL_REPORTS: not a setting"},
 		"local only":           {map[string]string{"PORT": "9000"}, "PORT: applies to local runs only"},
 		"emulator":             {map[string]string{"FIRESTORE_EMULATOR_HOST": "localhost:8080"}, "FIRESTORE_EMULATOR_HOST: applies to local runs only"},
 		"tasks emulator":       {map[string]string{"CLOUD_TASKS_EMULATOR_HOST": "localhost:8123"}, "CLOUD_TASKS_EMULATOR_HOST: applies to local runs only"},
@@ -361,7 +368,7 @@ func TestLookup(t *testing.T) {
 		"PUBLIC_URL_PRE_EVENT":        "PUBLIC_URL_<FUNCTION>",
 		"PUBLIC_URL_PRE-EVENT":        "",
 		"PUBLIC_URL_WORK":             "PUBLIC_URL_<FUNCTION>",
-		"PUBLIC_URL_TEMPLATES":        "",
+		"PUBLIC_URL_REPORTS":          "",
 		"PUBLIC_URL_<FUNCTION>":       "PUBLIC_URL_<FUNCTION>",
 		"FRONTLINE_PROXY_NUMBER_<CC>": "FRONTLINE_PROXY_NUMBER_<CC>",
 		"TWILIO_AUTH_TOKEN":           "TWILIO_AUTH_TOKEN",
