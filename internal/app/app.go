@@ -91,14 +91,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		return nil, err
 	}
 	if cfg.HasStrapi() {
-		client := strapi.New(strapi.Config{
-			BaseURL:    cfg.StrapiURL,
-			APIToken:   cfg.StrapiAPIToken,
-			Identifier: cfg.StrapiIdentifier,
-			Password:   cfg.StrapiPassword,
-			Version:    cfg.StrapiVersion,
-			Collection: cfg.StrapiCollection,
-		})
+		client := NewStrapi(cfg)
 		a.source, a.webhooks = client, client
 	}
 	a.Customers = crm.NewService(a.Store, a.source, crm.ServiceOptions{
@@ -130,14 +123,7 @@ func (a *App) buildFlow(o options) {
 		}
 		return
 	}
-	rest := twilio.New(twilio.Config{
-		AccountSID: cfg.TwilioAccountSID,
-		AuthToken:  cfg.TwilioAuthToken,
-		APIKey:     cfg.TwilioAPIKey,
-		APISecret:  cfg.TwilioAPISecret,
-		BaseURL:    cfg.TwilioAPIBaseURL,
-		Timeout:    cfg.TwilioTimeout,
-	})
+	rest := NewTwilio(cfg)
 	// One Flow serves the three functions: each request's context names
 	// its function for the logs (see named).
 	deps := conversation.Deps{Twilio: rest, Customers: a.Customers, Logger: a.log, Now: o.now}
@@ -172,6 +158,32 @@ func (a *App) buildFlow(o options) {
 	a.twilioFacing("routing", flow.Routing())
 	a.twilioFacing("pre-event", flow.PreEvent())
 	a.twilioFacing("post-event", flow.PostEvent())
+}
+
+// NewStrapi returns the Strapi client the configuration describes (which
+// must have STRAPI_URL).
+func NewStrapi(cfg *config.Config) *strapi.Client {
+	return strapi.New(strapi.Config{
+		BaseURL:    cfg.StrapiURL,
+		APIToken:   cfg.StrapiAPIToken,
+		Identifier: cfg.StrapiIdentifier,
+		Password:   cfg.StrapiPassword,
+		Version:    cfg.StrapiVersion,
+		Collection: cfg.StrapiCollection,
+	})
+}
+
+// NewTwilio returns the Twilio REST client the configuration describes;
+// the functions and the operations commands (setup, doctor) share it.
+func NewTwilio(cfg *config.Config) *twilio.Client {
+	return twilio.New(twilio.Config{
+		AccountSID: cfg.TwilioAccountSID,
+		AuthToken:  cfg.TwilioAuthToken,
+		APIKey:     cfg.TwilioAPIKey,
+		APISecret:  cfg.TwilioAPISecret,
+		BaseURL:    cfg.TwilioAPIBaseURL,
+		Timeout:    cfg.TwilioTimeout,
+	})
 }
 
 // buildQueue returns the queue of conversation work: Cloud Tasks (or its

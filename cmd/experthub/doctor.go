@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+
+	"github.com/experthub/experthub/internal/app"
+	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/doctor"
+)
+
+// errDoctorFailed makes the exit status 1 once doctor printed its lines.
+var errDoctorFailed = errors.New("doctor: at least one check failed")
+
+// doctorCmd is `experthub doctor [--base-url URL]`: the checks of the
+// configuration in the environment (and .env), against the functions at
+// --base-url when given (it stands for PUBLIC_BASE_URL; PUBLIC_URL_<FUNCTION>
+// settings still apply).
+func doctorCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	base := fs.String("base-url", "", "origin of the deployed functions (default: PUBLIC_BASE_URL)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	env, err := config.LoadEnv()
+	if err != nil {
+		return err
+	}
+	return runDoctor(ctx, env, *base, app.Functions, stdout)
+}
+
+func runDoctor(ctx context.Context, env config.Env, base string, functions []string, stdout io.Writer) error {
+	if base != "" {
+		env["PUBLIC_BASE_URL"] = base
+	}
+	cfg, err := config.Parse(env)
+	if err != nil {
+		return err
+	}
+	d, closeAll, err := doctor.Build(ctx, cfg, functions)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	if d.Run(ctx, stdout) {
+		return errDoctorFailed
+	}
+	return nil
+}
