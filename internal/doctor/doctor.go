@@ -205,9 +205,9 @@ func (d *Doctor) workspaceChecks(ctx context.Context) []Result {
 	case total == 0:
 		out = append(out, Result{"twilio workers", Fail, "the workspace has no worker: nobody can take a conversation"})
 	case available == 0:
-		out = append(out, Result{"twilio workers", Warn, fmt.Sprintf("%d workers, none available now", total)})
+		out = append(out, Result{"twilio workers", Warn, fmt.Sprintf("%d worker(s), none available now", total)})
 	default:
-		out = append(out, Result{"twilio workers", OK, fmt.Sprintf("%d workers, %d available", total, available)})
+		out = append(out, Result{"twilio workers", OK, fmt.Sprintf("%d worker(s), %d available", total, available)})
 	}
 	if slices.Contains(d.Functions, "taskrouter-events") {
 		want := cfg.PublicURL("taskrouter-events")
@@ -255,7 +255,7 @@ func (d *Doctor) webhookCheck(h twilio.ConversationsWebhooks) Result {
 	switch {
 	case len(problems) > 0:
 		return Result{"conversations webhooks", Fail, strings.Join(problems, "; ") +
-			" — Twilio's calls are refused (403) and customer messages dropped; run experthub setup twilio"}
+			" — Twilio's calls fail (403, 405) and customer messages are dropped; run experthub setup twilio"}
 	case len(notes) > 0:
 		return Result{"conversations webhooks", Warn, strings.Join(notes, "; ")}
 	}
