@@ -19,6 +19,7 @@ type waitTarget struct {
 
 // wait answers msg, which asked for target while nobody of it can take
 // the conversation.
+//
 //lint:ignore U1000 the seam is used by advisor and expertise routing.
 func (f *Flow) wait(ctx context.Context, conv string, msg twilio.Message, h *history, target waitTarget) error {
 	_, _ = h, target
