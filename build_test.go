@@ -275,7 +275,7 @@ func TestBuildUploadSelection(t *testing.T) {
 		"terraform/.terraform/providers/registry.terraform.io/hashicorp/google/7.46.0/linux_amd64/terraform-provider-google",
 		"terraform/terraform.tfstate", "terraform/terraform.tfstate.backup", "terraform/ci.tfplan",
 		"terraform/.terraform.lock.hcl.bak", "terraform/.build/source.zip", "terraform/backend_override.tf",
-		"terraform/prod.tfvars", "terraform/ci.tfvars"}
+		"terraform/prod.tfvars", "terraform/ci.tfvars", "terraform/environments/staging.tfvars", "terraform/environments/production.tfvars"}
 	for _, f := range local {
 		if !ignored(build, f) {
 			t.Errorf(".gcloudignore-build uploads %s, local state", f)
@@ -284,8 +284,8 @@ func TestBuildUploadSelection(t *testing.T) {
 			t.Errorf(".gcloudignore uploads %s, local state", f)
 		}
 	}
-	if ignored(build, "terraform/example.tfvars") || ignored(build, "terraform/.terraform.lock.hcl") {
-		t.Error(".gcloudignore-build leaves out terraform/example.tfvars or the lock file")
+	if ignored(build, "terraform/environments/staging.tfvars.example") || ignored(build, "terraform/.terraform.lock.hcl") {
+		t.Error(".gcloudignore-build leaves out terraform/environments/staging.tfvars.example or the lock file")
 	}
 
 	// The function deploy: the root package, internal/, go.mod, go.sum.

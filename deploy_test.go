@@ -31,6 +31,10 @@ import (
 // moduleFile is the Terraform module that decodes the description.
 const moduleFile = "terraform/deployment/main.tf"
 
+// exampleFiles are the tfvars examples, one per environment, named
+// <environment>.tfvars.example.
+var exampleFiles = []string{"terraform/environments/staging.tfvars.example", "terraform/environments/production.tfvars.example"}
+
 // deployInputs is everything the consistency check compares.
 type deployInputs struct {
 	files       map[string]string // module-relative path → content
@@ -42,7 +46,7 @@ type deployInputs struct {
 
 // planSettings wire every optional secret but the Strapi token.
 var planSettings = deploy.Settings{
-	Project: "consistency-test", Region: "europe-west1", Source: ".",
+	Project: "consistency-test", Region: "europe-west1", Environment: "staging", Source: ".",
 	Env: map[string]string{
 		"TWILIO_ACCOUNT_SID":        "AC0123456789abcdef0123456789abcdef",
 		"TWILIO_API_KEY":            "SK0123456789abcdef0123456789abcdef",
@@ -61,7 +65,8 @@ func loadDeployInputs(t *testing.T) deployInputs {
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no terraform/*.tf (%v)", err)
 	}
-	paths = append(paths, moduleFile, "terraform/example.tfvars", "cloudbuild.yaml", "go.mod", deploy.IndexesFile, deploy.DescriptionFile)
+	paths = append(paths, exampleFiles...)
+	paths = append(paths, moduleFile, "cloudbuild.yaml", "go.mod", deploy.IndexesFile, deploy.DescriptionFile)
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -98,23 +103,36 @@ func (in *deployInputs) evaluate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
 	settings := gcloudSettings(in.steps)
 	for name := range d.Env {
 		delete(settings, name) // the module adds them
 	}
+	m, err := evaluateModule(t, tf, in.files, planSettings.Project, planSettings.Region, planSettings.Environment, settings)
+	if err != nil {
+		in.terraform = map[string]string{"error": err.Error()}
+		return
+	}
+	in.terraform = m.facts(planSettings.Project)
+}
+
+// evaluateModule runs the provider-free module terraform/deployment of
+// files for one project, region and environment, and returns its outputs.
+func evaluateModule(t *testing.T, tf string, files map[string]string, project, region, environment string, settings map[string]string) (tfModule, error) {
+	t.Helper()
+	dir := t.TempDir()
 	for path, content := range map[string]string{
-		moduleFile:              in.files[moduleFile],
-		deploy.DescriptionFile:  in.files[deploy.DescriptionFile],
+		moduleFile:              files[moduleFile],
+		deploy.DescriptionFile:  files[deploy.DescriptionFile],
 		"harness/settings.json": mustJSON(t, settings),
 		"harness/main.tf": fmt.Sprintf(`module "deployment" {
-  source   = "../terraform/deployment"
-  project  = %q
-  region   = %q
-  settings = jsondecode(file("settings.json"))
+  source      = "../terraform/deployment"
+  project     = %q
+  region      = %q
+  environment = %q
+  settings    = jsondecode(file("settings.json"))
 }
 output "deployment" { value = module.deployment }
-`, planSettings.Project, planSettings.Region),
+`, project, region, environment),
 	} {
 		path = filepath.Join(dir, path)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -125,6 +143,7 @@ output "deployment" { value = module.deployment }
 		}
 	}
 	var out []byte
+	var err error
 	for _, args := range [][]string{
 		{"init", "-input=false", "-backend=false", "-no-color"},
 		{"apply", "-input=false", "-auto-approve", "-lock=false", "-no-color"},
@@ -138,15 +157,14 @@ output "deployment" { value = module.deployment }
 			if ee, ok := err.(*exec.ExitError); ok {
 				stderr = string(ee.Stderr)
 			}
-			in.terraform = map[string]string{"error": fmt.Sprintf("terraform %s: %v\n%s%s", args[0], err, out, stderr)}
-			return
+			return tfModule{}, fmt.Errorf("terraform %s: %v\n%s%s", args[0], err, out, stderr)
 		}
 	}
 	var m tfModule
 	if err := json.Unmarshal(out, &m); err != nil {
 		t.Fatalf("terraform output: %v\n%s", err, out)
 	}
-	in.terraform = m.facts(planSettings.Project)
+	return m, nil
 }
 
 func mustJSON(t *testing.T, v any) string {
@@ -250,27 +268,46 @@ func (in deployInputs) checkTerraformSource(d *deploy.Description) []string {
 	if !strings.Contains(module, `jsondecode(file("${path.module}/../../`+deploy.DescriptionFile+`"))`) {
 		fail("%s does not read %s", moduleFile, deploy.DescriptionFile)
 	}
+	// The root variable's validation fails early, before the module's
+	// precondition; both say the same.
+	if env := hclVariable(root, "environment"); !strings.Contains(env, "regex("+strconv.Quote(d.Naming.EnvironmentPattern)+", var.environment)") {
+		fail("terraform variable environment does not validate with %s's naming.environment_pattern %s", deploy.DescriptionFile, d.Naming.EnvironmentPattern)
+	} else if strings.Contains(env, "default") {
+		fail("terraform variable environment has a default: a forgotten -var-file would deploy over another environment")
+	}
 	if !regexp.MustCompile(`module "deployment" \{\s+source\s+=\s+"\./deployment"`).MatchString(root) {
 		fail("terraform/main.tf does not use ./deployment")
 	}
-	// A quoted copy of what the description says would drift from it.
-	copies := []string{strconv.Quote(d.Runtime), strconv.Quote(d.FullSync.Job)}
+	// A quoted copy of what the description says would drift from it:
+	// its values, and the names it makes for an environment.
+	named, err := d.ForEnvironment(planSettings.Environment)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	copies := []string{strconv.Quote(d.Runtime), strconv.Quote(d.Naming.Prefix), strconv.Quote(named.FullSync.Job),
+		strconv.Quote(d.Prefix(planSettings.Environment))}
 	for _, api := range d.APIs {
 		copies = append(copies, strconv.Quote(api))
 	}
-	for _, sa := range d.ServiceAccounts {
+	for _, sa := range named.ServiceAccounts {
 		copies = append(copies, strconv.Quote(sa.ID))
 	}
-	for _, s := range d.Secrets {
+	for _, s := range named.Secrets {
 		copies = append(copies, strconv.Quote(s.Secret))
 	}
-	for _, q := range d.Queues {
+	for _, q := range named.Queues {
 		copies = append(copies, strconv.Quote(q.Name))
+	}
+	for k, v := range d.Naming.Labels {
+		copies = append(copies, strconv.Quote(k)+` = `+strconv.Quote(v), k+" = "+strconv.Quote(v))
 	}
 	for _, c := range copies {
 		if strings.Contains(root+module, c) {
 			fail("terraform keeps a copy of %s; read it from module.deployment", c)
 		}
+	}
+	if strings.Contains(root+module, `"`+d.Naming.Prefix+"-") {
+		fail("terraform keeps a copy of the naming prefix %q; use local.name (module.deployment.name)", d.Naming.Prefix)
 	}
 
 	outputs := map[string]bool{}
@@ -321,7 +358,8 @@ func (in deployInputs) checkTerraformSettings(d *deploy.Description) []string {
 	}
 	tfEnv := hclKeys(settings)
 	proxy, _ := hclBlock(mainTF, "proxy_number_env")
-	for _, m := range regexp.MustCompile(`"([A-Z][A-Z0-9_]*_)\$\{[^}]*\}"`).FindAllStringSubmatch(proxy, -1) {
+	urls, _ := hclBlock(mainTF, "public_url_env")
+	for _, m := range regexp.MustCompile(`"([A-Z][A-Z0-9_]*_)\$\{[^}]*\}"`).FindAllStringSubmatch(proxy+urls, -1) {
 		family := ""
 		for _, v := range config.Vars {
 			if prefix, _, ok := strings.Cut(v.Name, "<"); ok && prefix == m[1] {
@@ -341,7 +379,7 @@ func (in deployInputs) checkTerraformSettings(d *deploy.Description) []string {
 		}
 	}
 	// What the gcloud path derives from its settings.
-	for _, name := range []string{"PUBLIC_BASE_URL", "SYNC_OIDC_AUDIENCE", "FIRESTORE_COLLECTION"} {
+	for _, name := range []string{"PUBLIC_BASE_URL", "PUBLIC_URL_<FUNCTION>", "SYNC_OIDC_AUDIENCE", "FIRESTORE_COLLECTION"} {
 		if !slices.Contains(tfEnv, name) {
 			fail("terraform does not set %s", name)
 		}
@@ -357,13 +395,22 @@ func (in deployInputs) checkTerraformSettings(d *deploy.Description) []string {
 // checkGcloud checks the gcloud plan's functions against the code.
 func (in deployInputs) checkGcloud(d *deploy.Description) []string {
 	var problems []string
-	var deployed []string
+	named, err := d.ForEnvironment(planSettings.Environment)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var deployed, want []string
+	entryPoints := map[string]string{}
+	for _, f := range named.Functions {
+		want = append(want, f.Deployed)
+		entryPoints[f.Deployed] = f.Name
+	}
 	for _, st := range in.steps {
 		if !hasPrefix(st.Args, "functions", "deploy") {
 			continue
 		}
 		deployed = append(deployed, st.Args[2])
-		if ep, _ := flag(st.Args, "entry-point"); ep != st.Args[2] {
+		if ep, _ := flag(st.Args, "entry-point"); ep != entryPoints[st.Args[2]] {
 			problems = append(problems, fmt.Sprintf("gcloud deploys %s with entry point %q", st.Args[2], ep))
 		}
 		env, _ := flag(st.Args, "set-env-vars")
@@ -377,20 +424,20 @@ func (in deployInputs) checkGcloud(d *deploy.Description) []string {
 			}
 		}
 	}
-	for _, f := range d.Functions {
+	for _, f := range named.Functions {
 		deploys := slices.ContainsFunc(in.steps, func(st deploy.Step) bool {
-			return hasPrefix(st.Args, "functions", "deploy", f.Name) && slices.Contains(st.Args, "--allow-unauthenticated")
+			return hasPrefix(st.Args, "functions", "deploy", f.Deployed) && slices.Contains(st.Args, "--allow-unauthenticated")
 		})
 		binds := slices.ContainsFunc(in.steps, func(st deploy.Step) bool {
-			return hasPrefix(st.Args, "run", "services", "add-iam-policy-binding", f.Name) && slices.Contains(st.Args, "--member=allUsers")
+			return hasPrefix(st.Args, "run", "services", "add-iam-policy-binding", f.Deployed) && slices.Contains(st.Args, "--member=allUsers")
 		})
 		if deploys != f.Public || binds != f.Public {
 			problems = append(problems, fmt.Sprintf("gcloud deploys %s with --allow-unauthenticated %v and an allUsers binding %v; %s says public %v",
 				f.Name, deploys, binds, deploy.DescriptionFile, f.Public))
 		}
 	}
-	if !slices.Equal(deployed, d.FunctionNames()) {
-		problems = append(problems, fmt.Sprintf("gcloud deploys %v, %s lists %v", deployed, deploy.DescriptionFile, d.FunctionNames()))
+	if !slices.Equal(deployed, want) {
+		problems = append(problems, fmt.Sprintf("gcloud deploys %v, %s lists %v", deployed, deploy.DescriptionFile, want))
 	}
 	return problems
 }
@@ -513,9 +560,11 @@ func checkTerraformReferences(files map[string]string) []string {
 		if dir != "terraform" {
 			continue
 		}
-		for _, m := range regexp.MustCompile(`(?m)^([a-z_]+)\s*=`).FindAllStringSubmatch(files["terraform/example.tfvars"], -1) {
-			if !declared["var."+m[1]] {
-				problems = append(problems, "terraform/example.tfvars sets undeclared variable "+m[1])
+		for _, example := range exampleFiles {
+			for _, m := range regexp.MustCompile(`(?m)^([a-z_]+)\s*=`).FindAllStringSubmatch(files[example], -1) {
+				if !declared["var."+m[1]] {
+					problems = append(problems, example+" sets undeclared variable "+m[1])
+				}
 			}
 		}
 	}
@@ -621,7 +670,10 @@ type tfModule struct {
 		Member      string `json:"member"`
 	} `json:"accounts"`
 	ProjectRoles map[string]struct{ Account, Role string } `json:"project_roles"`
+	Name         string                                    `json:"name"`
+	Labels       map[string]string                         `json:"labels"`
 	Functions    map[string]struct {
+		DeployedName   string `json:"deployed_name"`
 		Memory         string `json:"memory"`
 		CPU            string `json:"cpu"`
 		Concurrency    int    `json:"concurrency"`
@@ -683,10 +735,11 @@ func (m tfModule) facts(project string) map[string]string {
 	for _, id := range m.SecretIDs {
 		facts["secret "+id] = ""
 	}
-	for name, f := range m.Functions {
+	for key, f := range m.Functions {
+		name := f.DeployedName
 		facts["function "+name] = fmt.Sprintf("memory=%s cpu=%s concurrency=%d timeout=%ds min-instances=%d max-instances=%d runtime=%s public=%t",
 			f.Memory, f.CPU, f.Concurrency, f.TimeoutSeconds, f.MinInstances, f.MaxInstances, m.Runtime, f.Public)
-		for k, v := range m.Env[name] {
+		for k, v := range m.Env[key] {
 			facts["env "+name+" "+k] = v
 		}
 		for _, s := range m.WiredSecrets {
@@ -694,12 +747,12 @@ func (m tfModule) facts(project string) map[string]string {
 		}
 	}
 	for _, name := range m.PublicFunctions {
-		facts["invoker "+name+" allUsers"] = ""
+		facts["invoker "+m.Functions[name].DeployedName+" allUsers"] = ""
 	}
 	for _, inv := range m.Invokers {
-		facts["invoker "+inv.Function+" "+m.Accounts[inv.Account].Member] = ""
+		facts["invoker "+m.Functions[inv.Function].DeployedName+" "+m.Accounts[inv.Account].Member] = ""
 	}
-	facts["scheduler job "+m.FullSync.Job] = m.FullSync.Function + " as " + m.Accounts[m.FullSync.Account].Email
+	facts["scheduler job "+m.FullSync.Job] = m.Functions[m.FullSync.Function].DeployedName + " as " + m.Accounts[m.FullSync.Account].Email
 	return facts
 }
 
@@ -923,7 +976,12 @@ func TestDeployConsistencyCatchesDrift(t *testing.T) {
 		{"secret renamed in the description only", edit(desc, `"env": "STRAPI_PASSWORD"`, `"env": "STRAPI_PASS"`), "!= config.Vars secrets"},
 		{"secret wired on an unknown setting", edit(desc, `"set": ["STRAPI_IDENTIFIER"]`, `"set": ["STRAPI_ID"]`), "wired when STRAPI_ID is set"},
 		{"Terraform stops reading the description", edit(moduleFile, "/../../internal/deploy/deployment.json", "/../../internal/deploy/other.json"), "does not read"},
-		{"Terraform keeps a copy", edit("terraform/iam.tf", "account_id   = each.value.id", `account_id   = "expert-hub-run"`), `copy of "expert-hub-run"`},
+		{"Terraform keeps a copy", edit("terraform/iam.tf", "account_id   = each.value.id", `account_id   = "eh-staging-run"`), `copy of "eh-staging-run"`},
+		{"Terraform keeps the naming prefix", edit("terraform/main.tf", "name = module.deployment.name", `name = "eh-${var.environment}"`), "copy of the naming prefix"},
+		{"environment pattern changed in Terraform only", edit("terraform/variables.tf", "{0,10}", "{0,20}"), "naming.environment_pattern"},
+		{"environment prefix lost in Terraform", evaluated(edit(moduleFile, `name   = "${local.description.naming.prefix}-${var.environment}"`, `name   = local.description.naming.prefix`)), "only terraform has account eh-run"},
+		{"public URL family renamed in Terraform only", edit("terraform/main.tf", `"PUBLIC_URL_${`, `"PUBLIC_URLS_${`), "PUBLIC_URLS_<...>"},
+		{"example sets an undeclared variable", edit(exampleFiles[0], "\nenvironment = ", "\nenv = "), "staging.tfvars.example sets undeclared variable env"},
 		{"module output renamed", edit(moduleFile, `output "wired_secrets"`, `output "secrets_wired"`), "module.deployment.wired_secrets, which"},
 		{"unknown account in Terraform", edit("terraform/main.tf", `google_service_account.account["build"]`, `google_service_account.account["builder"]`), `service account "builder"`},
 		{"unknown function in Terraform", edit("terraform/outputs.tf", `local.public_urls["crm"]`, `local.public_urls["crms"]`), `function "crms"`},
@@ -940,8 +998,8 @@ func TestDeployConsistencyCatchesDrift(t *testing.T) {
 		{"Terraform stops reading indexes.json", edit("terraform/firestore.tf", "internal/fsstore/indexes.json", "internal/fsstore/other.json"), "does not read"},
 		// Bugs in how one path works the description out; found by
 		// evaluating the module.
-		{"queue variables on every function in Terraform", evaluated(edit(moduleFile, "if contains(try(e.functions, [name]), name)", "")), "only terraform has env crm WORK_QUEUE"},
-		{"optional secret always wired in Terraform", evaluated(edit(moduleFile, `lookup(var.settings, v, "") == ""`, "true")), "only terraform has secret env crm STRAPI_API_TOKEN"},
+		{"queue variables on every function in Terraform", evaluated(edit(moduleFile, "if contains(try(e.functions, [name]), name)", "")), "only terraform has env eh-staging-crm WORK_QUEUE"},
+		{"optional secret always wired in Terraform", evaluated(edit(moduleFile, `lookup(var.settings, v, "") == ""`, "true")), "only terraform has secret env eh-staging-crm STRAPI_API_TOKEN"},
 		{"queue setting lost by gcloud", evaluated(editSteps("--max-doublings=4", "--max-doublings=16")), "max-doublings=4"},
 		{"work made public by gcloud", editSteps("--no-allow-unauthenticated", "--allow-unauthenticated"), "gcloud deploys work with --allow-unauthenticated true"},
 	}

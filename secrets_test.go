@@ -128,7 +128,7 @@ func secretIn(path, line string) string {
 			}
 		}
 	}
-	ext := filepath.Ext(path)
+	ext := filepath.Ext(strings.TrimSuffix(path, ".example"))
 	if (ext == ".tf" || ext == ".tfvars") && secretData.MatchString(line) {
 		return "secret value in Terraform (it ends up in the state)"
 	}
@@ -207,7 +207,8 @@ func TestSecretIn(t *testing.T) {
 		{"main.tf", `  secret_id = each.value`, false},
 		{"prod.tfvars", `strapi_api_` + `token = "0f3c9e"`, true},
 		{"prod.tfvars", `twilio_account_sid = "AC00000000000000000000000000000000"`, false},
-		{"example.tfvars", `# twilio_api_key = "SK00000000000000000000000000000000"`, false},
+		{"environments/staging.tfvars.example", `strapi_api_` + `token = "0f3c9e"`, true},
+		{"environments/staging.tfvars.example", `# twilio_api_key = "SK00000000000000000000000000000000"`, false},
 		{".env.sample", "TWILIO_AUTH_" + "TOKEN=" + random("env"), true},
 		{"run.sh", "export STRAPI_WEBHOOK_" + "SECRET=s3cr3t-value", true},
 		{"README.md", "DB_" + "PASS=hunter2", true},

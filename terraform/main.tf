@@ -4,20 +4,31 @@
 module "deployment" {
   source             = "./deployment"
   project            = var.project
+  environment        = var.environment
   region             = var.region
   settings           = local.function_env
   function_overrides = var.function_overrides
 }
 
 locals {
+  # Every unique name of this environment starts with local.name
+  # (eh-staging, eh-production: the description's naming), so that two
+  # environments can share a project without a collision.
+  name = module.deployment.name
+
   functions        = module.deployment.functions
   public_functions = module.deployment.public_functions
 
   functions_origin = "https://${var.region}-${var.project}.cloudfunctions.net"
   public_base_url  = coalesce(var.public_base_url, local.functions_origin)
   # The URLs Twilio and Strapi call, and the ones signatures are checked
-  # against (config.PublicURL).
-  public_urls = { for name in keys(local.functions) : name => "${local.public_base_url}/${name}" }
+  # against (config.PublicURL): a function is served at /<deployed name>
+  # (eh-staging-crm), which its entry point (crm) is not, so each is given
+  # to every function as PUBLIC_URL_<FUNCTION>.
+  public_urls = { for name, f in local.functions : name => "${local.public_base_url}/${f.deployed_name}" }
+  public_url_env = {
+    for name in keys(local.functions) : "PUBLIC_URL_${upper(replace(name, "-", "_"))}" => local.public_urls[name]
+  }
 
   # The operator's settings, by config.Vars name. Empty values are left out
   # so the product's defaults apply. Secrets are never here (see
@@ -48,15 +59,15 @@ locals {
     for cc, number in var.frontline_proxy_numbers : "FRONTLINE_PROXY_NUMBER_${upper(cc)}" => number
   }
   function_env = merge(var.extra_env, {
-    for k, v in merge(local.settings, local.proxy_number_env) : k => v if v != null && v != ""
+    for k, v in merge(local.settings, local.proxy_number_env, local.public_url_env) : k => v if v != null && v != ""
   })
 }
 
 resource "google_cloudfunctions2_function" "fn" {
   for_each    = local.functions
-  name        = each.key
+  name        = each.value.deployed_name
   location    = var.region
-  description = "Expert Hub: ${each.key}"
+  description = "Expert Hub ${var.environment}: ${each.key}"
 
   build_config {
     runtime         = module.deployment.runtime

@@ -32,6 +32,15 @@ locals {
   ))
 }
 
+output "environment" {
+  description = "The environment of this state, and what its names start with: compare before pasting URLs into Twilio or Strapi."
+  value = {
+    environment = var.environment
+    names       = "${local.name}-*"
+    project     = var.project
+  }
+}
+
 output "function_urls" {
   description = "URL of every public function: what Twilio and Strapi call, and what signatures are checked against."
   value       = { for name in local.public_functions : name => local.public_urls[name] }
@@ -97,4 +106,14 @@ output "secret_commands" {
 output "smoke_test_urls" {
   description = "URLs of the public functions, one per line (cloudbuild.yaml's smoke test; the others answer 403 to anyone but their invokers)."
   value       = join("\n", [for name in local.public_functions : local.public_urls[name]])
+}
+
+output "doctor_env" {
+  description = "The functions' plain settings as a .env file: what experthub doctor reads about this environment (cloudbuild.yaml's doctor step). No secret is in it."
+  value       = join("\n", [for k, v in merge(values(module.deployment.env)...) : "${k}=\"${v}\""])
+}
+
+output "twilio_auth_token_secret" {
+  description = "Secret Manager secret of this environment's Twilio auth token (doctor reads it in Cloud Build)."
+  value       = local.secret_ids["TWILIO_AUTH_TOKEN"]
 }

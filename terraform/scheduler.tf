@@ -10,7 +10,7 @@ locals {
 resource "google_cloud_scheduler_job" "full_sync" {
   name        = local.full_sync.job
   region      = var.region
-  description = "Expert Hub: full Strapi -> Firestore sync"
+  description = "Expert Hub ${var.environment}: full Strapi -> Firestore sync"
   schedule    = var.sync_schedule
   time_zone   = var.sync_time_zone
   # HTTP targets allow at most 30 minutes.

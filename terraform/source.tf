@@ -34,7 +34,7 @@ data "archive_file" "source" {
 }
 
 resource "google_storage_bucket" "source" {
-  name                        = "${var.project}-expert-hub-source"
+  name                        = "${var.project}-${local.name}-source"
   location                    = var.region
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
@@ -48,7 +48,7 @@ resource "google_storage_bucket" "source" {
 resource "google_storage_bucket_object" "source" {
   # The hash in the name makes a code change a new object, which is what
   # makes the functions rebuild.
-  name   = "expert-hub-${data.archive_file.source.output_md5}.zip"
+  name   = "${local.name}-${data.archive_file.source.output_md5}.zip"
   bucket = google_storage_bucket.source.name
   source = data.archive_file.source.output_path
 }

@@ -10,6 +10,16 @@ variable "project" {
   }
 }
 
+variable "environment" {
+  description = "Environment this state deploys, e.g. staging or production. Every unique name is eh-<environment>-<name> (eh-staging-crm, eh-staging-run@...) and everything that takes labels is labelled environment = <environment>, so environments can share a project. Short: a service account id has at most 30 characters. Changing it replaces everything."
+  type        = string
+  validation {
+    # internal/deploy/deployment.json naming.environment_pattern (deploy_test.go checks they agree).
+    condition     = can(regex("^[a-z]([a-z0-9-]{0,10}[a-z0-9])?$", var.environment))
+    error_message = "environment must be 1-12 lower-case letters, digits or dashes, starting with a letter and not ending with a dash."
+  }
+}
+
 variable "region" {
   description = "Region of the functions, the source bucket and the scheduler job, e.g. europe-west1."
   type        = string
@@ -26,7 +36,7 @@ variable "firestore_location" {
 }
 
 variable "firestore_database" {
-  description = "Firestore database id (FIRESTORE_DATABASE)."
+  description = "Firestore database id (FIRESTORE_DATABASE). Environments sharing a project need one each (e.g. eh-staging); in a project of its own, (default)."
   type        = string
   default     = "(default)"
 }

@@ -25,7 +25,7 @@ provider "google" {
   project = var.project
   region  = var.region
 
-  default_labels = {
-    app = "expert-hub"
-  }
+  # app and environment (the description's naming.labels) on everything
+  # that takes labels: functions, secrets, the source bucket.
+  default_labels = module.deployment.labels
 }

@@ -149,6 +149,8 @@ func (a *App) buildFlow(o options) {
 		FallbackWorker: cfg.FallbackWorker,
 		WelcomeMessage: cfg.WelcomeMessage,
 		Returning:      cfg.ReturningCustomer,
+		Policy:         cfg.RoutingPolicy,
+		Areas:          cfg.ExpertiseAreas,
 		Lease:          cfg.HandlerTimeout,
 		WorkDelay:      cfg.WorkDelay,
 		MaxAge:         cfg.WorkMaxAge,

@@ -86,6 +86,46 @@ func TestFlowThroughApp(t *testing.T) {
 	}
 }
 
+// TestFlowInEnvironment: deployed in an environment, every function is
+// served at /eh-<env>-<name> and told its URL (PUBLIC_URL_<FUNCTION>):
+// Twilio's signed webhooks, the queue's tasks and the routing still meet.
+func TestFlowInEnvironment(t *testing.T) {
+	h := apptest.New(t, apptest.Options{FunctionPrefix: "eh-staging-", CloudTasks: true})
+	for _, name := range app.Functions {
+		if got := h.URL(name); got != h.Server.URL+"/eh-staging-"+name {
+			t.Errorf("URL(%s) = %s, want the prefixed name", name, got)
+		}
+	}
+	// The entry point's own path is not served: a Twilio setting left at
+	// the old URL fails loudly instead of reaching another environment.
+	resp, err := http.Post(h.Server.URL+"/pre-event", "application/x-www-form-urlencoded", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("POST /pre-event = %d, want 404", resp.StatusCode)
+	}
+
+	q := h.Twilio.QueueSID()
+	h.Twilio.AddWorker("ann@example.com", true, nil, q)
+	conv := text(t, h, maria, "hi")
+	text(t, h, maria, "Ann@Example.com")
+	if w := h.Workers(conv); !slices.Equal(w, []string{"ann@example.com"}) {
+		t.Errorf("workers = %v", w)
+	}
+	deliveries := 0
+	for _, d := range h.Twilio.Deliveries() {
+		deliveries++
+		if d.Status/100 != 2 || !strings.Contains(d.URL, "/eh-staging-") {
+			t.Errorf("%s %s answered %d %s", d.URL, d.EventType, d.Status, d.Body)
+		}
+	}
+	if deliveries == 0 {
+		t.Error("no webhook delivered")
+	}
+}
+
 // TestFlowDeadline: when Twilio answers later than HANDLER_TIMEOUT (and
 // the client would wait for it), the deadline cuts every flow handler:
 // the pre-event hook answers 200, routing and post-event answer 200 with

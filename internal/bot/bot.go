@@ -19,13 +19,24 @@ const (
 	RouteWorker
 	// RouteAgent asks for the longest-idle available worker.
 	RouteAgent
+	// RouteArea asks for the longest-idle available expert of an area
+	// (Decision.Area).
+	RouteArea
+	// RouteWait answers the advisor's offer: wait for the advisor
+	// (Decision.Worker).
+	RouteWait
+	// RouteOther answers the advisor's offer: someone else, please.
+	RouteOther
 )
 
 // Decision is the bot's answer to one customer message.
 type Decision struct {
 	Route Route
-	// Worker is the lower-cased e-mail the customer asked for (RouteWorker).
+	// Worker is the lower-cased e-mail the customer asked for (RouteWorker),
+	// or the advisor to wait for (RouteWait).
 	Worker string
+	// Area is the key of the expertise area asked for (RouteArea).
+	Area string
 	// Reply is what to send the customer now. For RouteWorker and
 	// RouteAgent the reply depends on whether a worker is found: see
 	// Connecting, UnknownWorker and NoAgentAvailable.

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,6 +23,13 @@ const (
 	ReturningOff   = "off"
 	ReturningOffer = "offer" // the welcome suggests the last worker
 	ReturningRoute = "route" // the last worker is added at once
+)
+
+// Steps of ROUTING_POLICY: who a new conversation goes to, tried in order.
+const (
+	RouteAdvisor = "advisor" // the customer's advisor (the CRM's worker field)
+	RouteLast    = "last"    // the worker the customer last spoke with
+	RouteBot     = "bot"     // the bot's menu
 )
 
 // DefaultHandlerTimeout is HANDLER_TIMEOUT when unset: each webhook's
@@ -52,7 +60,7 @@ type Var struct {
 // is a family and appears once with its pattern.
 var Vars = []Var{
 	{Name: "PUBLIC_BASE_URL", Help: "Origin Twilio calls (e.g. `https://europe-west1-myproj.cloudfunctions.net`); each function's signed URL is this plus `/<function>`. Locally defaults to `http://localhost:$PORT`."},
-	{Name: "PUBLIC_URL_<FUNCTION>", Help: "Exact URL of one function when it is not `PUBLIC_BASE_URL/<function>` (e.g. `PUBLIC_URL_PRE_EVENT=https://pre-event-abc-ew.a.run.app`)."},
+	{Name: "PUBLIC_URL_<FUNCTION>", Help: "Exact URL of one function when it is not `PUBLIC_BASE_URL/<function>` (e.g. `PUBLIC_URL_PRE_EVENT=https://pre-event-abc-ew.a.run.app`). Both deploy paths set it for every function of an environment, whose deployed name is `eh-<environment>-<function>`."},
 	{Name: "TWILIO_ACCOUNT_SID", Aliases: []string{"ACCOUNT_SID"}, Help: "Twilio account SID (`AC…`)."},
 	{Name: "TWILIO_AUTH_TOKEN", Aliases: []string{"AUTH_TOKEN"}, Secret: true, Help: "Twilio auth token: checks `X-Twilio-Signature`, and authenticates REST calls unless an API key is set."},
 	{Name: "TWILIO_API_KEY", Help: "Optional API key SID (`SK…`) for REST calls."},
@@ -66,7 +74,9 @@ var Vars = []Var{
 	{Name: "FRONTLINE_PROXY_NUMBER_<CC>", Help: "Sender for customers in country `<CC>` (ISO code; `UK` is read as `GB`), e.g. `FRONTLINE_PROXY_NUMBER_FR`."},
 	{Name: "FALLBACK_WORKER", Help: "Identity to route \"agent\" requests to when no worker is available (optional)."},
 	{Name: "WELCOME_MESSAGE", Default: bot.DefaultWelcome, Help: "The bot's first message (routing callback)."},
-	{Name: "RETURNING_CUSTOMER", Default: ReturningOff, Help: "`off`, `offer` (the bot suggests the last worker) or `route` (a returning customer goes straight back to the last worker)."},
+	{Name: "RETURNING_CUSTOMER", Default: ReturningOff, Help: "`off`, `offer` (the bot suggests the last worker) or `route` (a returning customer goes straight back to the last worker: an alias for `last` in `ROUTING_POLICY`)."},
+	{Name: "ROUTING_POLICY", Default: RouteBot, Help: "Who a new conversation goes to, in order, comma-separated: `advisor` (the customer's advisor, the CRM's `worker` field: added when available, otherwise the bot offers to wait for them), `last` (the worker the customer last spoke with, if still a worker), `bot` (the menu; always last, implied). E.g. `advisor,last,bot`."},
+	{Name: "EXPERTISE_AREAS", Help: "Labels and synonyms of the expertise areas workers carry in their TaskRouter attributes (`{\"expertise\": [\"watches\"]}`), in menu order: `key=Label|synonym|…` separated by `;`, e.g. `watches=Watches|montre|watch;bridal=Bridal|wedding`. Areas found among the pool's workers but not named here are offered under their key."},
 	{Name: "STRAPI_URL", Aliases: []string{"DB_URL"}, Help: "Strapi origin, e.g. `https://expert-hub.herokuapp.com`. Unset: no Strapi (sample CRM or cache only)."},
 	{Name: "STRAPI_API_TOKEN", Secret: true, Help: "Strapi API token (v4/v5, read-only is enough). Preferred over user + password."},
 	{Name: "STRAPI_IDENTIFIER", Aliases: []string{"DB_ID"}, Help: "Strapi user for `/auth/local` when there is no API token."},
@@ -78,13 +88,13 @@ var Vars = []Var{
 	{Name: "SYNC_OIDC_AUDIENCE", Help: "Audience of that OIDC token; defaults to the `sync` function's public URL."},
 	{Name: "GOOGLE_CLOUD_PROJECT", Help: "Project of the Firestore cache. Unset and no emulator: in-memory cache (local runs)."},
 	{Name: "FIRESTORE_EMULATOR_HOST", Local: true, Help: "`host:port` of the Firestore emulator (tests, local)."},
-	{Name: "FIRESTORE_DATABASE", Default: "(default)", Help: "Firestore database id."},
+	{Name: "FIRESTORE_DATABASE", Default: "(default)", Help: "Firestore database id. Environments sharing a project need one each (README \"Environments\")."},
 	{Name: "FIRESTORE_COLLECTION", Default: "customers", Help: "Collection holding the customer cache."},
 	{Name: "CACHE_TTL", Default: "30s", Help: "Lifetime of the in-process customer cache in front of Firestore (`0` disables it)."},
 	{Name: "CACHE_SIZE", Default: "10000", Help: "Entries the in-process cache holds at most."},
 	{Name: "CRM_SAMPLE_FILE", Local: true, Help: "JSON file of customers to seed the in-memory cache; default: the three built-in sample customers."},
-	{Name: "WORK_QUEUE", Help: "Cloud Tasks queue that carries conversation work, `projects/<project>/locations/<region>/queues/expert-hub-work`. Both deploy paths set it on `routing`, `post-event` and `work`."},
-	{Name: "WORK_SERVICE_ACCOUNT", Help: "E-mail of the service account (`expert-hub-tasks@<project>.iam.gserviceaccount.com`) whose OIDC token Cloud Tasks sends to the `work` function. Set by deploy with `WORK_QUEUE`."},
+	{Name: "WORK_QUEUE", Help: "Cloud Tasks queue that carries conversation work, `projects/<project>/locations/<region>/queues/eh-<environment>-work`. Both deploy paths set it on `routing`, `post-event` and `work`."},
+	{Name: "WORK_SERVICE_ACCOUNT", Help: "E-mail of the service account (`eh-<environment>-tasks@<project>.iam.gserviceaccount.com`) whose OIDC token Cloud Tasks sends to the `work` function. Set by deploy with `WORK_QUEUE`."},
 	{Name: "WORK_DELAY", Default: DefaultWorkDelay.String(), Help: "When, after its webhook, the queue delivers a piece of conversation work (a welcome, a bot turn, a customer's attributes) to finish what the webhook's own attempt left undone."},
 	{Name: "WORK_MAX_AGE", Default: DefaultWorkMaxAge.String(), Help: "Age after which the `work` function gives up on a task: it logs an ERROR and drops it (Cloud Tasks has no dead-letter queue)."},
 	{Name: "CLOUD_TASKS_EMULATOR_HOST", Local: true, Help: "`host:port` of a Cloud Tasks fake (`experthub queue-fake`) to use instead of Cloud Tasks: production-like local runs and tests."},
@@ -116,6 +126,11 @@ type Config struct {
 	FallbackWorker    string
 	WelcomeMessage    string
 	ReturningCustomer string
+	// RoutingPolicy is ROUTING_POLICY, validated, ending with RouteBot;
+	// RETURNING_CUSTOMER=route adds RouteLast before it.
+	RoutingPolicy []string
+	// ExpertiseAreas is EXPERTISE_AREAS, parsed.
+	ExpertiseAreas bot.Areas
 
 	StrapiURL           string
 	StrapiAPIToken      string
@@ -233,6 +248,7 @@ func Parse(env Env) (*Config, error) {
 		FallbackWorker:    strings.ToLower(p.str("FALLBACK_WORKER")),
 		WelcomeMessage:    p.str("WELCOME_MESSAGE"),
 		ReturningCustomer: p.oneOf("RETURNING_CUSTOMER", ReturningOff, ReturningOffer, ReturningRoute),
+		ExpertiseAreas:    p.areas("EXPERTISE_AREAS"),
 
 		StrapiURL:           strings.TrimRight(p.url("STRAPI_URL"), "/"),
 		StrapiAPIToken:      p.str("STRAPI_API_TOKEN"),
@@ -263,6 +279,7 @@ func Parse(env Env) (*Config, error) {
 		LogLevel:       p.oneOf("LOG_LEVEL", "debug", "info", "warn", "error"),
 		SandboxPort:    p.str("SANDBOX_PORT"),
 	}
+	c.RoutingPolicy = p.policy("ROUTING_POLICY", c.ReturningCustomer == ReturningRoute)
 	c.PublicBaseURL = p.url("PUBLIC_BASE_URL")
 	if c.PublicBaseURL == "" {
 		c.PublicBaseURL = "http://localhost:" + c.Port
@@ -391,6 +408,41 @@ func (p *parser) oneOf(name string, allowed ...string) string {
 	}
 	p.problems = append(p.problems, fmt.Sprintf("%s: %q is not one of %s", name, s, strings.Join(allowed, ", ")))
 	return allowed[0]
+}
+
+// policy reads a routing policy: known steps, each once, RouteBot (the
+// one that always answers) last and implied. withLast adds RouteLast
+// before it when missing (RETURNING_CUSTOMER=route, its older spelling).
+func (p *parser) policy(name string, withLast bool) []string {
+	var out []string
+	for step := range strings.SplitSeq(strings.ToLower(p.str(name)), ",") {
+		step = strings.TrimSpace(step)
+		switch {
+		case step == "":
+			continue
+		case step != RouteAdvisor && step != RouteLast && step != RouteBot:
+			p.problems = append(p.problems, fmt.Sprintf("%s: %q is not one of %s, %s, %s", name, step, RouteAdvisor, RouteLast, RouteBot))
+		case slices.Contains(out, step):
+			p.problems = append(p.problems, fmt.Sprintf("%s: %s is given twice", name, step))
+		case slices.Contains(out, RouteBot):
+			p.problems = append(p.problems, fmt.Sprintf("%s: %s comes after bot, which always answers", name, step))
+		default:
+			out = append(out, step)
+		}
+	}
+	out = slices.DeleteFunc(out, func(s string) bool { return s == RouteBot })
+	if withLast && !slices.Contains(out, RouteLast) {
+		out = append(out, RouteLast)
+	}
+	return append(out, RouteBot)
+}
+
+func (p *parser) areas(name string) bot.Areas {
+	as, err := bot.ParseAreas(p.str(name))
+	if err != nil {
+		p.problems = append(p.problems, name+": "+err.Error())
+	}
+	return as
 }
 
 func (p *parser) check(ok bool, name, msg string) {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bufio"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +111,55 @@ func TestParseDotEnvSyntax(t *testing.T) {
 	}
 	if _, err := ParseDotEnv(bufio.NewScanner(strings.NewReader("novalue\n"))); err == nil {
 		t.Error("a line without = was accepted")
+	}
+}
+
+func TestParseRoutingPolicy(t *testing.T) {
+	tests := []struct {
+		policy, returning string
+		want              []string
+		problem           string
+	}{
+		{"", "", []string{"bot"}, ""},
+		{"", "route", []string{"last", "bot"}, ""},
+		{"", "offer", []string{"bot"}, ""},
+		{"advisor,last,bot", "", []string{"advisor", "last", "bot"}, ""},
+		{" Advisor , LAST ", "", []string{"advisor", "last", "bot"}, ""},
+		{"last,advisor", "", []string{"last", "advisor", "bot"}, ""},
+		{"advisor", "route", []string{"advisor", "last", "bot"}, ""},
+		{"last,bot", "route", []string{"last", "bot"}, ""},
+		{"bot", "", []string{"bot"}, ""},
+		{"advisor,boss", "", nil, `"boss" is not one of`},
+		{"advisor,advisor", "", nil, "advisor is given twice"},
+		{"bot,advisor", "", nil, "advisor comes after bot"},
+	}
+	for _, tt := range tests {
+		c, err := Parse(Env{"ROUTING_POLICY": tt.policy, "RETURNING_CUSTOMER": tt.returning})
+		if tt.problem != "" {
+			if err == nil || !strings.Contains(err.Error(), "ROUTING_POLICY: ") || !strings.Contains(err.Error(), tt.problem) {
+				t.Errorf("ROUTING_POLICY=%q: error %v, want %q", tt.policy, err, tt.problem)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("ROUTING_POLICY=%q RETURNING_CUSTOMER=%q: %v", tt.policy, tt.returning, err)
+			continue
+		}
+		if !slices.Equal(c.RoutingPolicy, tt.want) {
+			t.Errorf("ROUTING_POLICY=%q RETURNING_CUSTOMER=%q: %v, want %v", tt.policy, tt.returning, c.RoutingPolicy, tt.want)
+		}
+	}
+}
+
+func TestParseExpertiseAreas(t *testing.T) {
+	c, err := Parse(Env{"EXPERTISE_AREAS": "watches=Watches|montre;bridal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.ExpertiseAreas) != 2 || c.ExpertiseAreas[1].Label != "Bridal" {
+		t.Errorf("areas = %+v", c.ExpertiseAreas)
+	}
+	if _, err := Parse(Env{"EXPERTISE_AREAS": "watches;watches"}); err == nil || !strings.Contains(err.Error(), "EXPERTISE_AREAS: ") {
+		t.Errorf("a key given twice: %v", err)
 	}
 }

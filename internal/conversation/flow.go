@@ -73,6 +73,7 @@ type Twilio interface {
 	PostMessageOnce(ctx context.Context, conversationSID, author, body, attributesJSON string, mine func(twilio.Message) bool) (twilio.Message, error)
 	RecentMessages(ctx context.Context, conversationSID string, n int) ([]twilio.Message, error)
 	ListAvailableWorkers(ctx context.Context, workspace, queue string) ([]twilio.Worker, error)
+	ListWorkers(ctx context.Context, workspace, queue string) ([]twilio.Worker, error)
 	FindWorker(ctx context.Context, workspace, identity string) (twilio.Worker, error)
 	FetchWorker(ctx context.Context, workspace, sid string) (twilio.Worker, string, error)
 	UpdateWorkerAttributes(ctx context.Context, workspace, sid, attributesJSON, ifMatch string) error
@@ -115,6 +116,13 @@ type Config struct {
 	// Returning is config.ReturningOff (when empty), config.ReturningOffer
 	// or config.ReturningRoute.
 	Returning string
+	// Policy is who a new conversation goes to, in order (config.RouteAdvisor,
+	// config.RouteLast, config.RouteBot); empty: config.RouteBot alone, plus
+	// config.RouteLast before it when Returning is config.ReturningRoute.
+	Policy []string
+	// Areas label the expertise areas of the pool's workers
+	// (EXPERTISE_AREAS).
+	Areas bot.Areas
 	// Lease is how long a claim keeps other work out of a conversation
 	// whose worker has not joined yet, and how long an attempt without a
 	// deadline holds a conversation.
@@ -158,6 +166,8 @@ type Flow struct {
 
 	// announce logs once where the bot runs when onMessageAdd arrives.
 	announce sync.Once
+	// areas caches the expertise areas of the pool's workers.
+	areas areaCache
 }
 
 // New returns a Flow.
@@ -176,6 +186,12 @@ func New(cfg Config, deps Deps) *Flow {
 	}
 	if cfg.Returning == "" {
 		cfg.Returning = config.ReturningOff
+	}
+	if len(cfg.Policy) == 0 {
+		cfg.Policy = []string{config.RouteBot}
+		if cfg.Returning == config.ReturningRoute {
+			cfg.Policy = []string{config.RouteLast, config.RouteBot}
+		}
 	}
 	f := &Flow{
 		cfg:         cfg,

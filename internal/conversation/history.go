@@ -29,6 +29,9 @@ type mark struct {
 	Connect string `json:"connect,omitempty"`
 	// Correction is set on the message that takes back a promise.
 	Correction bool `json:"correction,omitempty"`
+	// Offer is the advisor the message offered to wait for (the advisor
+	// was away): the customer's next message answers the offer.
+	Offer string `json:"offer,omitempty"`
 }
 
 func (m mark) String() string {
@@ -46,6 +49,7 @@ func readMark(attributes string) (mark, bool) {
 	m.InReplyTo, _ = obj["in_reply_to"].(string)
 	m.Connect, _ = obj["connect"].(string)
 	m.Correction, _ = obj["correction"].(bool)
+	m.Offer, _ = obj["offer"].(string)
 	return m, m.InReplyTo != ""
 }
 
@@ -103,6 +107,19 @@ func (h history) promise(sid string) (string, bool) {
 		}
 	}
 	return worker, worker != ""
+}
+
+// openOffer returns the advisor whom the bot's latest message before sid
+// offered to wait for, if it did: sid answers that offer.
+func (h history) openOffer(sid string) string {
+	at := slices.IndexFunc(h.messages, func(m twilio.Message) bool { return m.SID == sid })
+	for i := at - 1; i >= 0; i-- {
+		if m := h.messages[i]; m.Author == systemAuthor {
+			mk, _ := readMark(m.Attributes)
+			return mk.Offer
+		}
+	}
+	return ""
 }
 
 // hasParticipant reports whether identity is in the conversation.

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/experthub/experthub/internal/assign"
-	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/twilio"
@@ -33,13 +33,24 @@ func (f *Flow) routing(w http.ResponseWriter, r *http.Request) {
 
 // welcome posts the welcome, once whatever the number of attempts: the
 // welcome is marked as the answer to the conversation, and every attempt
-// looks for it first. For a returning customer it offers, or adds, the
-// worker they last spoke with.
+// looks for it first. It follows the routing policy (Config.Policy): it
+// may add the customer's advisor or last worker, or offer to wait for an
+// advisor who is away (routes).
 func (f *Flow) welcome(ctx context.Context, conv, address string) error {
 	return f.exclusive(ctx, conv, func(ctx context.Context) error {
-		var h history
+		var (
+			h   history
+			adv advisor
+		)
 		g, gctx := errgroup.WithContext(ctx)
 		f.readHistory(gctx, g, conv, &h)
+		if slices.Contains(f.cfg.Policy, config.RouteAdvisor) {
+			g.Go(func() error {
+				// With ctx: a failed Twilio read must not cut the CRM's.
+				adv = f.advisorOf(ctx, address)
+				return nil
+			})
+		}
 		if err := g.Wait(); err != nil {
 			return err
 		}
@@ -50,37 +61,30 @@ func (f *Flow) welcome(ctx context.Context, conv, address string) error {
 			// Far past its welcome, or already with a worker.
 			return nil
 		}
+		r, err := f.routes(ctx, conv, address, adv)
+		if err != nil {
+			return err
+		}
 		text := f.cfg.WelcomeMessage
-		var add string
-		if last := f.lastWorker(ctx, address); last != "" {
-			switch f.cfg.Returning {
-			case config.ReturningOffer:
-				text += "\n\n" + bot.OfferLastWorker(last)
-			case config.ReturningRoute:
-				w, err := f.routeBack(ctx, conv, routingKey(conv), address, last)
-				if err != nil {
-					return err
-				}
-				if w != "" {
-					text += "\n\n" + bot.Connecting(w)
-					add = w
-				}
-			}
+		if r.note != "" {
+			text += "\n\n" + r.note
 		}
 		g = &errgroup.Group{}
-		g.Go(func() error { return f.post(ctx, conv, text, mark{InReplyTo: conv, Connect: add}) })
-		if add != "" {
-			g.Go(func() error { return f.addWorker(ctx, conv, add, h.participants) })
+		g.Go(func() error {
+			return f.post(ctx, conv, text, mark{InReplyTo: conv, Connect: r.add, Offer: r.offer})
+		})
+		if r.add != "" {
+			g.Go(func() error { return f.addWorker(ctx, conv, r.add, h.participants) })
 		}
 		return g.Wait()
 	})
 }
 
 // lastWorker returns who the customer at address last spoke with, or ""
-// when the mode is off, the customer is new or the store fails (the
+// when neither the policy nor RETURNING_CUSTOMER=offer asks, the customer is new or the store fails (the
 // welcome must not wait on it).
 func (f *Flow) lastWorker(ctx context.Context, address string) string {
-	if f.cfg.Returning == config.ReturningOff || address == "" {
+	if !slices.Contains(f.cfg.Policy, config.RouteLast) && f.cfg.Returning != config.ReturningOffer || address == "" {
 		return ""
 	}
 	norm, err := crm.NormalizeAddress(address)

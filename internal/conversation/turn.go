@@ -135,6 +135,13 @@ func (f *Flow) prefetch(ctx context.Context, g *errgroup.Group, d bot.Decision, 
 			in.named[d.Worker] = w
 			return err
 		})
+	case bot.RouteNone:
+		// The menu, or an answer to it: the pool's areas, read ahead
+		// (and cached); a failure shows when they are needed.
+		g.Go(func() error {
+			_, _, _ = f.poolAreas(ctx)
+			return nil
+		})
 	case bot.RouteAgent:
 		g.Go(func() (err error) {
 			in.pool, err = f.availableWorkers(ctx)
@@ -204,7 +211,7 @@ func (f *Flow) keepPromise(ctx context.Context, conv, sid string, h *history) er
 // worker joined (the bot is then silent).
 func (f *Flow) answer(ctx context.Context, conv string, msg twilio.Message, h *history, in *lookups) (bool, error) {
 	key := turnKey(msg.SID)
-	d := bot.Decide(msg.Body)
+	d, offer := f.decide(ctx, msg, h)
 	// mine: an earlier attempt at this very message claimed the
 	// conversation and died before answering.
 	mine := in.claimed && in.claim.Claimant == key
@@ -220,9 +227,16 @@ func (f *Flow) answer(ctx context.Context, conv string, msg twilio.Message, h *h
 	if mine {
 		claimed = &in.claim
 	} else {
+		if d.Route == bot.RouteWait {
+			return false, f.wait(ctx, conv, msg, h, waitTarget{Worker: d.Worker})
+		}
 		cands, r, err := f.candidates(ctx, d, in)
 		if err != nil {
 			return false, err
+		}
+		if len(cands) == 0 && d.Route == bot.RouteArea {
+			f.log.InfoContext(ctx, "no expert of the area available", "area", d.Area)
+			return false, f.wait(ctx, conv, msg, h, waitTarget{Area: d.Area})
 		}
 		reply = r
 		if len(cands) > 0 {
@@ -235,12 +249,17 @@ func (f *Flow) answer(ctx context.Context, conv string, msg twilio.Message, h *h
 		}
 	}
 	if claimed == nil {
-		return false, f.post(ctx, conv, reply, mark{InReplyTo: msg.SID})
+		return false, f.post(ctx, conv, reply, mark{InReplyTo: msg.SID, Offer: offer})
 	}
 	reply = bot.Connecting(claimed.Worker)
-	agent := d.Route == bot.RouteAgent
-	if agent {
+	// The customer asked for anyone (of an area): the assignment counts
+	// in TaskRouter's record of who is idle longest.
+	agent := d.Route == bot.RouteAgent || d.Route == bot.RouteArea
+	switch d.Route {
+	case bot.RouteAgent:
 		reply = bot.ConnectingAgent(claimed.Worker)
+	case bot.RouteArea:
+		reply = bot.ConnectingExpert(claimed.Worker, f.cfg.Areas.Label(d.Area))
 	}
 	// Second round trip: reply, add the worker and record the assignment
 	// in TaskRouter, at once.
@@ -280,6 +299,22 @@ func (f *Flow) candidates(ctx context.Context, d bot.Decision, in *lookups) ([]a
 			return nil, bot.UnknownWorker(d.Worker), nil
 		}
 		return []assign.Candidate{candidate(w)}, "", nil
+	case bot.RouteArea:
+		if in.pool == nil {
+			var err error
+			if in.pool, err = f.availableWorkers(ctx); err != nil {
+				return nil, "", err
+			}
+		}
+		ws, err := f.areaCandidates(ctx, d.Area, in.pool)
+		if err != nil {
+			return nil, "", err
+		}
+		var cands []assign.Candidate
+		for _, w := range ws {
+			cands = append(cands, candidate(w))
+		}
+		return cands, "", nil
 	case bot.RouteAgent:
 		if in.pool == nil {
 			var err error

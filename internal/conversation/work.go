@@ -67,6 +67,11 @@ func (j job) subject() string {
 // enqueues it and however often Twilio delivers the webhook.
 func (j job) taskName() string { return work.TaskID(j.Kind, j.subject()) }
 
+// errNoLedger is returned when a webhook's own attempt leaves its job to
+// the queue because the ledger could not say whether another attempt
+// holds the conversation.
+var errNoLedger = errors.New("conversation: ledger unavailable; the queue does the work")
+
 // errBusy is returned when another attempt holds the conversation for
 // longer than this attempt may wait.
 var errBusy = errors.New("conversation: another attempt is working on the conversation")
@@ -79,14 +84,14 @@ var errBusy = errors.New("conversation: another attempt is working on the conver
 // an error: Twilio never redelivers, so that work is lost.
 func (f *Flow) accept(w http.ResponseWriter, r *http.Request, j job) {
 	ctx := r.Context()
-	var qerr error
-	queued := make(chan struct{})
+	q := &safetyNet{done: make(chan struct{})}
 	go func() {
-		defer close(queued)
-		qerr = f.enqueue(ctx, j)
+		defer close(q.done)
+		q.err = f.enqueue(ctx, j)
 	}()
-	err := f.do(context.WithValue(ctx, queuedKey{}, (<-chan struct{})(queued)), j)
-	<-queued
+	err := f.do(context.WithValue(ctx, queuedKey{}, q), j)
+	<-q.done
+	qerr := q.err
 	attrs := []any{"kind", j.Kind, "conversation", j.conversation(), "subject", j.subject()}
 	switch {
 	case err == nil:
@@ -108,19 +113,42 @@ func (f *Flow) accept(w http.ResponseWriter, r *http.Request, j job) {
 }
 
 // queuedKey marks the context of a webhook's own attempt at a job: its
-// value is closed once the job's safety net is queued (or failed to be).
+// value is the job's safety net.
 type queuedKey struct{}
+
+// safetyNet is the queueing of a job's task: done is closed once it is
+// queued, or failed to be (err).
+type safetyNet struct {
+	done chan struct{}
+	err  error
+}
 
 // afterQueued waits, before an attempt's first effect, until the job's
 // safety net is queued: an instance that dies after the effect then still
 // leaves the rest of the job to the queue. The reads before it overlap
 // with the queueing, which costs nothing when it is the faster.
 func afterQueued(ctx context.Context) {
-	if ch, ok := ctx.Value(queuedKey{}).(<-chan struct{}); ok {
+	if q, ok := ctx.Value(queuedKey{}).(*safetyNet); ok {
 		select {
-		case <-ch:
+		case <-q.done:
 		case <-ctx.Done():
 		}
+	}
+}
+
+// leftToQueue reports whether ctx is a webhook's own attempt whose job is
+// safely queued: such an attempt that cannot hold its conversation leaves
+// the work to the queue rather than run beside another attempt.
+func leftToQueue(ctx context.Context) bool {
+	q, ok := ctx.Value(queuedKey{}).(*safetyNet)
+	if !ok {
+		return false
+	}
+	select {
+	case <-q.done:
+		return q.err == nil
+	case <-ctx.Done():
+		return false
 	}
 }
 
@@ -216,13 +244,21 @@ var undone = map[string]string{
 // conversation never runs twice at once, on any instance, so its messages
 // are answered one after the other. The hold is a ledger lease that ends
 // at ctx's deadline — an attempt cannot act after it, so a retry never
-// waits for longer than a dead attempt could still be running. Without a
-// ledger (the store is down) fn runs anyway, checking Twilio before each
-// step.
+// waits for longer than a dead attempt could still be running.
+//
+// Without a ledger (the store is down or too slow to answer) nothing
+// keeps two attempts apart: both could read the history before either
+// posts, and both post. The webhook's own attempt then leaves the job to
+// its queued task, due after the webhook is over; only the queue's
+// attempts (or a webhook whose job could not be queued) run unheld,
+// checking Twilio before each step.
 func (f *Flow) exclusive(ctx context.Context, conv string, fn func(context.Context) error) error {
 	key := "conversation:" + conv
 	for wait := 20 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
 		a := f.begin(ctx, key, f.leaseFor(ctx))
+		if a.Owns() && a.N == 0 && leftToQueue(ctx) {
+			return errNoLedger
+		}
 		if a.Owns() {
 			err := fn(ctx)
 			if err == nil || !inFlight(err) {

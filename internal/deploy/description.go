@@ -33,6 +33,9 @@ var descriptionJSON []byte
 // object with these members (unknown members are an error):
 //
 //	runtime            Cloud Functions runtime; must match go.mod's go directive.
+//	naming             {prefix, environment_pattern, labels}: how the names
+//	                   of one environment are made (ForEnvironment). The
+//	                   names below are the last part of <prefix>-<environment>-<name>.
 //	apis               services a fresh project needs.
 //	service_accounts   key → {id, display_name}; other members name accounts by key.
 //	project_roles      key → {account, role, why}: project-wide grants.
@@ -60,6 +63,7 @@ var descriptionJSON []byte
 //	                   Strapi must send (README "Twilio settings").
 type Description struct {
 	Runtime          string                    `json:"runtime"`
+	Naming           Naming                    `json:"naming"`
 	APIs             []string                  `json:"apis"`
 	ServiceAccounts  map[string]ServiceAccount `json:"service_accounts"`
 	ProjectRoles     map[string]ProjectRole    `json:"project_roles"`
@@ -71,6 +75,21 @@ type Description struct {
 	PostEventFilters []string                  `json:"post_event_filters"`
 	StrapiEvents     []string                  `json:"strapi_events"`
 	Functions        []Function                `json:"-"` // function_defaults applied
+	// Environment is the environment the names are those of; "" in the
+	// description as written (Load), set by ForEnvironment.
+	Environment string `json:"-"`
+}
+
+// Naming is how the unique names of one environment are made: every
+// service account id, secret, function, queue and scheduler job named in
+// the description becomes Prefix-<environment>-<name>, so that two
+// environments (staging and production) can live side by side in one
+// project. Terraform (terraform/deployment) applies the same rule.
+type Naming struct {
+	Comment            string            `json:"$comment"`
+	Prefix             string            `json:"prefix"`
+	EnvironmentPattern string            `json:"environment_pattern"`
+	Labels             map[string]string `json:"labels"` // environment is added
 }
 
 // descriptionFile is the JSON form of a Description.
@@ -94,11 +113,14 @@ type ProjectRole struct {
 	Why     string `json:"why"`
 }
 
-// Function is how one entry point is deployed. The Cloud Functions name
-// equals the entry point, so each function's URL ends in /<entry point>,
-// which is what PUBLIC_BASE_URL + "/" + name assumes for signatures.
+// Function is how one entry point is deployed.
 type Function struct {
-	Name           string   `json:"name"`
+	Name string `json:"name"`
+	// Deployed is the Cloud Functions name in an environment
+	// (ForEnvironment): <prefix>-<environment>-<name>; its URL ends in
+	// /<Deployed>, which both deploy paths give the function as
+	// PUBLIC_URL_<FUNCTION>. The entry point stays Name.
+	Deployed       string   `json:"-"`
 	Memory         string   `json:"memory"`      // e.g. "512Mi"
 	CPU            string   `json:"cpu"`         // vCPUs; concurrency above 1 needs at least 1
 	Concurrency    int      `json:"concurrency"` // requests one instance serves at once
@@ -228,11 +250,7 @@ func (d *Description) check() []string {
 	if d.Runtime == "" || len(d.APIs) == 0 || len(d.Functions) == 0 {
 		c.fail("runtime, apis and functions are required")
 	}
-	for key, sa := range d.ServiceAccounts {
-		if !accountID.MatchString(sa.ID) {
-			c.fail("service_accounts.%s: %q is not a service account id", key, sa.ID)
-		}
-	}
+	c.naming()
 	for key, r := range d.ProjectRoles {
 		c.account("project_roles."+key, r.Account)
 		if !strings.HasPrefix(r.Role, "roles/") {

@@ -87,9 +87,9 @@ func TestPlanWorkQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	const (
-		run   = "--member=serviceAccount:expert-hub-run@expert-test.iam.gserviceaccount.com"
-		tasks = "expert-hub-tasks@expert-test.iam.gserviceaccount.com"
-		queue = "projects/expert-test/locations/europe-west1/queues/expert-hub-work"
+		run   = "--member=serviceAccount:eh-prod-run@expert-test.iam.gserviceaccount.com"
+		tasks = "eh-prod-tasks@expert-test.iam.gserviceaccount.com"
+		queue = "projects/expert-test/locations/europe-west1/queues/eh-prod-work"
 	)
 	settings := []string{"--location=europe-west1", "--project=expert-test",
 		"--max-dispatches-per-second=50", "--max-concurrent-dispatches=20",
@@ -99,20 +99,20 @@ func TestPlanWorkQueue(t *testing.T) {
 		t.Fatalf("%d queue steps, want 1", len(create))
 	}
 	q := create[0]
-	if want := append([]string{"tasks", "queues", "create", "expert-hub-work"}, settings...); !slices.Equal(q.Args, want) {
+	if want := append([]string{"tasks", "queues", "create", "eh-prod-work"}, settings...); !slices.Equal(q.Args, want) {
 		t.Errorf("queue create = %q,\nwant %q", q.Args, want)
 	}
-	if want := append([]string{"tasks", "queues", "update", "expert-hub-work"}, settings...); !slices.Equal(q.Update, want) {
+	if want := append([]string{"tasks", "queues", "update", "eh-prod-work"}, settings...); !slices.Equal(q.Update, want) {
 		t.Errorf("queue update = %q,\nwant %q", q.Update, want)
 	}
-	if want := []string{"tasks", "queues", "describe", "expert-hub-work", "--location=europe-west1", "--project=expert-test"}; !slices.Equal(q.Exists, want) {
+	if want := []string{"tasks", "queues", "describe", "eh-prod-work", "--location=europe-west1", "--project=expert-test"}; !slices.Equal(q.Exists, want) {
 		t.Errorf("queue probe = %q", q.Exists)
 	}
 
 	want := [][]string{
 		{"iam", "service-accounts", "add-iam-policy-binding", tasks, run, "--role=roles/iam.serviceAccountUser", "--project=expert-test"},
-		{"tasks", "queues", "add-iam-policy-binding", "expert-hub-work", "--location=europe-west1", "--project=expert-test", run, "--role=roles/cloudtasks.enqueuer"},
-		{"run", "services", "add-iam-policy-binding", "work", "--region=europe-west1", "--project=expert-test",
+		{"tasks", "queues", "add-iam-policy-binding", "eh-prod-work", "--location=europe-west1", "--project=expert-test", run, "--role=roles/cloudtasks.enqueuer"},
+		{"run", "services", "add-iam-policy-binding", "eh-prod-work", "--region=europe-west1", "--project=expert-test",
 			"--member=serviceAccount:" + tasks, "--role=roles/run.invoker"},
 	}
 	for _, w := range want {
@@ -122,16 +122,16 @@ func TestPlanWorkQueue(t *testing.T) {
 	}
 	// The queue's identity may only call work; work lets nobody else in.
 	for _, st := range stepsWith(steps, "run", "services", "add-iam-policy-binding") {
-		if st.Args[3] == "work" && slices.Contains(st.Args, "--member=allUsers") {
+		if st.Args[3] == "eh-prod-work" && slices.Contains(st.Args, "--member=allUsers") {
 			t.Errorf("work is public: %q", st.Args)
 		}
-		if st.Args[3] != "work" && slices.Contains(st.Args, "--member=serviceAccount:"+tasks) {
+		if st.Args[3] != "eh-prod-work" && slices.Contains(st.Args, "--member=serviceAccount:"+tasks) {
 			t.Errorf("%s may be invoked by the tasks identity: %q", st.Args[3], st.Args)
 		}
 	}
 
 	for _, st := range stepsWith(steps, "functions", "deploy") {
-		name := st.Args[2]
+		name := strings.TrimPrefix(st.Args[2], "eh-prod-")
 		raw, _ := flagValue(st.Args, "set-env-vars")
 		env := parseDict(t, raw)
 		enqueues := name == "routing" || name == "post-event" || name == "work"
@@ -153,7 +153,7 @@ func TestPlanWorkQueue(t *testing.T) {
 			}
 		}
 	}
-	if notes := steps[len(steps)-1].Comment; !strings.Contains(notes, "work is internal (only Cloud Tasks queue expert-hub-work calls it, as expert-hub-tasks): nothing to set in Twilio or Strapi.") {
+	if notes := steps[len(steps)-1].Comment; !strings.Contains(notes, "work is internal (only Cloud Tasks queue eh-prod-work calls it, as eh-prod-tasks): nothing to set in Twilio or Strapi.") {
 		t.Errorf("closing notes do not say work is internal:\n%s", notes)
 	}
 }

@@ -54,8 +54,8 @@ func envSuffix(function string) string {
 
 // environment is what the functions are given: the plain variables all
 // of them get, the secret variables, and the configuration they amount to.
-// s.Env holds the operator's non-secret settings; deploy adds PUBLIC_BASE_URL
-// and SYNC_OIDC_AUDIENCE when they are missing. The variables deploy owns
+// s.Env holds the operator's non-secret settings; deploy adds PUBLIC_BASE_URL,
+// PUBLIC_URL_<FUNCTION> and SYNC_OIDC_AUDIENCE when they are missing. The variables deploy owns
 // (d.Env) are not in common: functionEnv adds them per function.
 type environment struct {
 	common  map[string]string
@@ -116,6 +116,15 @@ func (d *Description) environment(s Settings) (environment, error) {
 	}
 	if env["PUBLIC_BASE_URL"] == "" {
 		env["PUBLIC_BASE_URL"] = s.functionsOrigin()
+	}
+	// A function is served at /<deployed name> (eh-staging-crm), not at
+	// /<entry point>, the URL config would derive from PUBLIC_BASE_URL:
+	// every function gets the URL of each, which signatures, the work
+	// queue's tasks and the sync audience are checked against.
+	for _, f := range d.Functions {
+		if name := "PUBLIC_URL_" + envSuffix(f.Name); env[name] == "" {
+			env[name] = env["PUBLIC_BASE_URL"] + "/" + f.Deployed
+		}
 	}
 
 	secrets := d.WiredSecrets(env)

@@ -30,7 +30,7 @@ func writeEnvFile(t *testing.T, env map[string]string) string {
 
 func args(t *testing.T, extra ...string) []string {
 	return append([]string{
-		"--project=expert-test", "--region=europe-west1",
+		"--project=expert-test", "--region=europe-west1", "--environment=prod",
 		"--source=" + sourceDir(t, indexesJSON),
 		"--env-file=" + writeEnvFile(t, baseEnv()),
 	}, extra...)
@@ -108,7 +108,7 @@ func TestMainRunConverges(t *testing.T) {
 			t.Errorf("%q called %d times, want %d", c.prefix, got, c.want)
 		}
 	}
-	if !strings.Contains(out.String(), "$ gcloud functions deploy post-event") {
+	if !strings.Contains(out.String(), "$ gcloud functions deploy eh-prod-post-event") {
 		t.Errorf("output does not echo the commands:\n%s", out.String())
 	}
 }
@@ -140,14 +140,14 @@ func TestMainRunStops(t *testing.T) {
 	t.Run("secret without a version", func(t *testing.T) {
 		g := &fakeGcloud{}
 		emptySecret := func(args []string, stdout, stderr io.Writer) error {
-			if slices.Contains(args, "strapi-webhook-secret") && args[1] == "versions" {
+			if slices.Contains(args, "eh-prod-strapi-webhook-secret") && args[1] == "versions" {
 				g.calls = append(g.calls, args)
 				return nil // no output: no enabled version
 			}
 			return g.run(args, stdout, stderr)
 		}
 		err := deploy(args(t, "--run"), io.Discard, emptySecret)
-		if err == nil || !strings.Contains(err.Error(), "strapi-webhook-secret has no enabled version") {
+		if err == nil || !strings.Contains(err.Error(), "eh-prod-strapi-webhook-secret has no enabled version") {
 			t.Fatalf("error %v, want the missing secret named", err)
 		}
 		if n := g.called("functions", "deploy"); n != 0 {
@@ -156,10 +156,10 @@ func TestMainRunStops(t *testing.T) {
 	})
 	t.Run("failed deploy", func(t *testing.T) {
 		g := &fakeGcloud{fail: func(args []string) (string, bool) {
-			return "ERROR: build failed", slices.Equal(args[:3], []string{"functions", "deploy", "sync"})
+			return "ERROR: build failed", slices.Equal(args[:3], []string{"functions", "deploy", "eh-prod-sync"})
 		}}
 		err := deploy(args(t, "--run"), io.Discard, g.run)
-		if err == nil || !strings.Contains(err.Error(), "gcloud functions deploy sync") {
+		if err == nil || !strings.Contains(err.Error(), "gcloud functions deploy eh-prod-sync") {
 			t.Fatalf("error %v, want the failed command named", err)
 		}
 		if n := g.called("functions", "deploy"); n != 3 { // crm, outgoing, sync
@@ -189,11 +189,13 @@ func TestMainPrintsScript(t *testing.T) {
 	for _, want := range []string{
 		"#!/usr/bin/env bash\n",
 		"set -euo pipefail\n",
-		"gcloud functions deploy pre-event \\\n",
+		"gcloud functions deploy eh-prod-pre-event \\\n",
 		"'--set-env-vars=^",                 // a value has a comma
 		"--member=allUsers",                 // public invoker
 		"if gcloud scheduler jobs describe", // create or update
-		"gcloud secrets versions add twilio-auth-token --data-file=-",
+		"gcloud secrets versions add eh-prod-twilio-auth-token --data-file=-",
+		"# Deploys environment prod of Expert Hub",
+		"--update-labels=app=expert-hub,environment=prod",
 	} {
 		if !strings.Contains(script, want) {
 			t.Errorf("script lacks %q", want)
@@ -234,6 +236,8 @@ func TestMainFlags(t *testing.T) {
 		"extra argument":   {"--project=expert-test", "--region=europe-west1", "now"},
 		"missing env file": {"--project=expert-test", "--region=europe-west1", "--env-file=" + filepath.Join(t.TempDir(), "none")},
 		"unknown flag":     {"--zone=europe-west1-b"},
+		"no environment":   {"--project=expert-test", "--region=europe-west1", "--env-file=" + envFile},
+		"bad environment":  {"--project=expert-test", "--region=europe-west1", "--environment=Staging", "--env-file=" + envFile},
 	}
 	for name, a := range cases {
 		if err := deploy(a, io.Discard, (&fakeGcloud{}).run); err == nil {

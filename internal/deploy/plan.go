@@ -20,6 +20,7 @@ const (
 // Settings are the inputs of one deployment.
 type Settings struct {
 	Project           string
+	Environment       string            // names every unique resource (Description.ForEnvironment)
 	Region            string            // of the functions, the queue and the scheduler job
 	FirestoreLocation string            // default: Region
 	Source            string            // directory to upload; default "."
@@ -88,8 +89,12 @@ func Plan(s Settings) ([]Step, error) {
 // their invokers, and the full-sync schedule. Secret values are never part
 // of it: the operator adds them with `gcloud secrets versions add`.
 func (d *Description) Plan(s Settings) ([]Step, error) {
-	if s.Project == "" || s.Region == "" {
-		return nil, errors.New("deploy: project and region are required")
+	if s.Project == "" || s.Region == "" || s.Environment == "" {
+		return nil, errors.New("deploy: project, region and environment are required")
+	}
+	d, err := d.ForEnvironment(s.Environment)
+	if err != nil {
+		return nil, err
 	}
 	s = s.withDefaults()
 	e, err := d.environment(s)
@@ -122,6 +127,12 @@ type planner struct {
 }
 
 func (p *planner) add(st Step) { p.steps = append(p.steps, st) }
+
+// labels is flag set to the environment's labels (app, environment).
+func (p *planner) labels(flag string) string {
+	f, _ := dictFlag(flag, p.d.Labels(p.d.Environment)) // labels hold no comma
+	return f
+}
 
 func (p *planner) member(key string) string {
 	return "--member=serviceAccount:" + p.s.account(p.d, key)
@@ -220,7 +231,7 @@ func (p *planner) secrets() {
 	for _, sec := range p.d.Secrets {
 		p.add(Step{
 			Comment: "Secret " + sec.Secret + " holds " + sec.Env + "; only its container is created here.",
-			Args:    []string{"secrets", "create", sec.Secret, "--replication-policy=automatic", p.project},
+			Args:    []string{"secrets", "create", sec.Secret, "--replication-policy=automatic", p.labels("--labels"), p.project},
 			Exists:  []string{"secrets", "describe", sec.Secret, p.project},
 		})
 		p.add(Step{
@@ -261,8 +272,8 @@ func (p *planner) functions() error {
 			auth = "--allow-unauthenticated"
 		}
 		p.add(Step{
-			Comment: "Function " + f.Name + " (entry point " + f.Name + ").",
-			Args: []string{"functions", "deploy", f.Name, "--gen2", "--region=" + p.s.Region, p.project,
+			Comment: "Function " + f.Deployed + " (entry point " + f.Name + ").",
+			Args: []string{"functions", "deploy", f.Deployed, "--gen2", "--region=" + p.s.Region, p.project,
 				"--runtime=" + p.d.Runtime, "--source=" + p.s.Source, "--entry-point=" + f.Name, "--trigger-http",
 				auth, "--ingress-settings=all",
 				"--service-account=" + p.s.account(p.d, runAccount),
@@ -270,7 +281,7 @@ func (p *planner) functions() error {
 				"--memory=" + f.Memory, "--cpu=" + f.CPU, "--concurrency=" + strconv.Itoa(f.Concurrency),
 				"--timeout=" + strconv.Itoa(f.TimeoutSeconds) + "s", "--min-instances=" + strconv.Itoa(f.MinInstances),
 				"--max-instances=" + strconv.Itoa(f.MaxInstances),
-				envFlag, secretFlag, "--quiet"},
+				p.labels("--update-labels"), envFlag, secretFlag, "--quiet"},
 		})
 	}
 	return nil
@@ -278,16 +289,16 @@ func (p *planner) functions() error {
 
 func (p *planner) invokers() {
 	for _, f := range p.d.Functions {
-		service := []string{"run", "services", "add-iam-policy-binding", f.Name, "--region=" + p.s.Region, p.project}
+		service := []string{"run", "services", "add-iam-policy-binding", f.Deployed, "--region=" + p.s.Region, p.project}
 		if f.Public {
 			p.add(Step{
-				Comment: "Anyone may call " + f.Name + " (--allow-unauthenticated only warns when an org policy blocks it).",
+				Comment: "Anyone may call " + f.Deployed + " (--allow-unauthenticated only warns when an org policy blocks it).",
 				Args:    append(slices.Clone(service), "--member=allUsers", "--role=roles/run.invoker"),
 			})
 		}
 		for _, key := range f.Invokers {
 			p.add(Step{
-				Comment: p.d.ServiceAccounts[key].ID + " may invoke " + f.Name + ".",
+				Comment: p.d.ServiceAccounts[key].ID + " may invoke " + f.Deployed + ".",
 				Args:    append(slices.Clone(service), p.member(key), "--role=roles/run.invoker"),
 			})
 		}
@@ -299,13 +310,13 @@ func (p *planner) schedule() {
 	location := "--location=" + p.s.Region
 	job := []string{p.d.FullSync.Job, location, p.project,
 		"--schedule=" + p.s.Schedule, "--time-zone=" + p.s.TimeZone,
-		"--uri=" + p.s.functionsOrigin() + "/" + sync.Name, "--http-method=post",
+		"--uri=" + p.s.functionsOrigin() + "/" + sync.Deployed, "--http-method=post",
 		"--oidc-service-account-email=" + p.s.account(p.d, p.d.FullSync.Account),
 		"--oidc-token-audience=" + p.e.common["SYNC_OIDC_AUDIENCE"],
 		// HTTP targets allow at most 30 minutes.
 		"--attempt-deadline=" + strconv.Itoa(min(sync.TimeoutSeconds, 1800)) + "s"}
 	p.add(Step{
-		Comment: "Full sync on a schedule: the OIDC token proves the caller to " + sync.Name + ".",
+		Comment: "Full sync of environment " + p.d.Environment + " on a schedule: the OIDC token proves the caller to " + sync.Deployed + ".",
 		Args:    append([]string{"scheduler", "jobs", "create", "http"}, job...),
 		Exists:  []string{"scheduler", "jobs", "describe", p.d.FullSync.Job, location, p.project},
 		Update:  append([]string{"scheduler", "jobs", "update", "http"}, job...),
@@ -316,7 +327,7 @@ func (p *planner) schedule() {
 func (p *planner) notes() {
 	cfg := p.e.config
 	lines := []string{
-		"Then point Twilio and Strapi at the functions:",
+		"Then point Twilio and Strapi of environment " + p.d.Environment + " at its functions:",
 		"  Frontline > Manage > Callbacks: CRM callback URL " + cfg.PublicURL("crm") +
 			", outgoing conversations callback URL " + cfg.PublicURL("outgoing"),
 		"  Frontline > Manage > Routing > custom routing URL " + cfg.PublicURL("routing"),
@@ -328,7 +339,7 @@ func (p *planner) notes() {
 	}
 	for _, f := range p.d.Functions {
 		if !f.Public {
-			lines = append(lines, "  "+f.Name+" is internal ("+p.internalCaller(f)+"): nothing to set in Twilio or Strapi.")
+			lines = append(lines, "  "+f.Deployed+" is internal ("+p.internalCaller(f)+"): nothing to set in Twilio or Strapi.")
 		}
 	}
 	p.add(Step{Comment: strings.Join(lines, "\n")})

@@ -50,7 +50,7 @@ func baseEnv() map[string]string {
 }
 
 func testSettings(t *testing.T) Settings {
-	return Settings{Project: "expert-test", Region: "europe-west1", Source: sourceDir(t, indexesJSON), Env: baseEnv()}
+	return Settings{Project: "expert-test", Region: "europe-west1", Environment: "prod", Source: sourceDir(t, indexesJSON), Env: baseEnv()}
 }
 
 // parseDict reverses dictFlag, including gcloud's ^DELIM^ syntax.
@@ -117,16 +117,16 @@ func TestPlanDeploysEveryFunction(t *testing.T) {
 	}
 	for i, f := range d.Functions {
 		args := deploys[i].Args
-		if args[2] != f.Name {
-			t.Errorf("deploy step %d deploys %q, want %q", i, args[2], f.Name)
+		if want := "eh-prod-" + f.Name; args[2] != want {
+			t.Errorf("deploy step %d deploys %q, want %q", i, args[2], want)
 		}
 		want := map[string]string{
 			"entry-point":           f.Name,
 			"runtime":               d.Runtime,
 			"region":                "europe-west1",
 			"project":               "expert-test",
-			"service-account":       "expert-hub-run@expert-test.iam.gserviceaccount.com",
-			"build-service-account": "projects/expert-test/serviceAccounts/expert-hub-build@expert-test.iam.gserviceaccount.com",
+			"service-account":       "eh-prod-run@expert-test.iam.gserviceaccount.com",
+			"build-service-account": "projects/expert-test/serviceAccounts/eh-prod-build@expert-test.iam.gserviceaccount.com",
 			"memory":                f.Memory,
 			"cpu":                   f.CPU,
 			"timeout":               strconv.Itoa(f.TimeoutSeconds) + "s",
@@ -166,8 +166,10 @@ func TestPlanEnvironment(t *testing.T) {
 		"FRONTLINE_PROXY_NUMBER_FR":      "+33757500000",
 		"GOOGLE_CLOUD_PROJECT":           "expert-test",
 		"PUBLIC_BASE_URL":                "https://europe-west1-expert-test.cloudfunctions.net",
-		"SYNC_OIDC_AUDIENCE":             "https://europe-west1-expert-test.cloudfunctions.net/sync",
-		"SYNC_SCHEDULER_SERVICE_ACCOUNT": "expert-hub-scheduler@expert-test.iam.gserviceaccount.com",
+		"SYNC_OIDC_AUDIENCE":             "https://europe-west1-expert-test.cloudfunctions.net/eh-prod-sync",
+		"PUBLIC_URL_PRE_EVENT":           "https://europe-west1-expert-test.cloudfunctions.net/eh-prod-pre-event",
+		"PUBLIC_URL_WORK":                "https://europe-west1-expert-test.cloudfunctions.net/eh-prod-work",
+		"SYNC_SCHEDULER_SERVICE_ACCOUNT": "eh-prod-scheduler@expert-test.iam.gserviceaccount.com",
 	}
 	for k, v := range want {
 		if env[k] != v {
@@ -186,9 +188,9 @@ func TestPlanEnvironment(t *testing.T) {
 	raw, _ = flagValue(args, "set-secrets")
 	secrets := parseDict(t, raw)
 	wantSecrets := map[string]string{
-		"TWILIO_AUTH_TOKEN":     "twilio-auth-token:latest",
-		"STRAPI_API_TOKEN":      "strapi-api-token:latest",
-		"STRAPI_WEBHOOK_SECRET": "strapi-webhook-secret:latest",
+		"TWILIO_AUTH_TOKEN":     "eh-prod-twilio-auth-token:latest",
+		"STRAPI_API_TOKEN":      "eh-prod-strapi-api-token:latest",
+		"STRAPI_WEBHOOK_SECRET": "eh-prod-strapi-webhook-secret:latest",
 	}
 	if !mapsEqual(secrets, wantSecrets) {
 		t.Errorf("secrets = %v, want %v", secrets, wantSecrets)
@@ -220,7 +222,7 @@ func TestPlanPublicURLOverride(t *testing.T) {
 		t.Fatalf("%d scheduler steps, want 1", len(job))
 	}
 	// The job calls the function itself, with the audience sync expects.
-	if got, _ := flagValue(job[0].Args, "uri"); got != "https://europe-west1-expert-test.cloudfunctions.net/sync" {
+	if got, _ := flagValue(job[0].Args, "uri"); got != "https://europe-west1-expert-test.cloudfunctions.net/eh-prod-sync" {
 		t.Errorf("uri = %q", got)
 	}
 	if got, _ := flagValue(job[0].Args, "oidc-token-audience"); got != "https://sync.example.com/in" {
@@ -249,19 +251,19 @@ func TestPlanSecrets(t *testing.T) {
 			created = append(created, st.Args[2])
 		case len(st.Args) > 2 && st.Args[1] == "add-iam-policy-binding" && st.Args[0] == "secrets":
 			if slices.Contains(st.Args, "--role=roles/secretmanager.secretAccessor") &&
-				slices.Contains(st.Args, "--member=serviceAccount:expert-hub-run@expert-test.iam.gserviceaccount.com") {
+				slices.Contains(st.Args, "--member=serviceAccount:eh-prod-run@expert-test.iam.gserviceaccount.com") {
 				readable = append(readable, st.Args[2])
 			}
 		case st.Expect != "":
 			checked = append(checked, st.Args[3])
 		}
 	}
-	all := []string{"twilio-auth-token", "twilio-api-secret", "strapi-api-token", "strapi-password", "strapi-webhook-secret"}
+	all := []string{"eh-prod-twilio-auth-token", "eh-prod-twilio-api-secret", "eh-prod-strapi-api-token", "eh-prod-strapi-password", "eh-prod-strapi-webhook-secret"}
 	if !slices.Equal(created, all) || !slices.Equal(readable, all) {
 		t.Errorf("created %v, readable %v; want every secret: %v", created, readable, all)
 	}
 	// Password login and an API key: the token is not wired.
-	wired := []string{"twilio-auth-token", "twilio-api-secret", "strapi-password", "strapi-webhook-secret"}
+	wired := []string{"eh-prod-twilio-auth-token", "eh-prod-twilio-api-secret", "eh-prod-strapi-password", "eh-prod-strapi-webhook-secret"}
 	if !slices.Equal(checked, wired) {
 		t.Errorf("version checks for %v, want %v", checked, wired)
 	}
@@ -328,7 +330,7 @@ func TestPlanRejectsSettings(t *testing.T) {
 		"local only":           {map[string]string{"PORT": "9000"}, "PORT: applies to local runs only"},
 		"emulator":             {map[string]string{"FIRESTORE_EMULATOR_HOST": "localhost:8080"}, "FIRESTORE_EMULATOR_HOST: applies to local runs only"},
 		"tasks emulator":       {map[string]string{"CLOUD_TASKS_EMULATOR_HOST": "localhost:8123"}, "CLOUD_TASKS_EMULATOR_HOST: applies to local runs only"},
-		"other queue":          {map[string]string{"WORK_QUEUE": "projects/x/locations/y/queues/z"}, "WORK_QUEUE: deploy sets it to projects/expert-test/locations/europe-west1/queues/expert-hub-work"},
+		"other queue":          {map[string]string{"WORK_QUEUE": "projects/x/locations/y/queues/z"}, "WORK_QUEUE: deploy sets it to projects/expert-test/locations/europe-west1/queues/eh-prod-work"},
 		"other project":        {map[string]string{"GOOGLE_CLOUD_PROJECT": "other"}, "GOOGLE_CLOUD_PROJECT: deploy sets it"},
 		"name and alias":       {map[string]string{"STRAPI_URL": "https://a.example.com"}, "STRAPI_URL: set twice"},
 		"multi-line value":     {map[string]string{"WELCOME_MESSAGE": "a\nb"}, "WELCOME_MESSAGE: must be one line"},

@@ -46,6 +46,26 @@ func (c *Client) ListAvailableWorkers(ctx context.Context, workspace, queue stri
 	return out, nil
 }
 
+// ListWorkers returns every worker of a TaskQueue (of the whole
+// workspace when queue is empty), available or not.
+func (c *Client) ListWorkers(ctx context.Context, workspace, queue string) ([]Worker, error) {
+	ws, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) ([]tr.TaskrouterV1Worker, error) {
+		params := (&tr.ListWorkerParams{}).SetPageSize(workerPageSize)
+		if queue != "" {
+			params.SetTaskQueueSid(queue)
+		}
+		return rc.TaskrouterV1.ListWorker(workspace, params)
+	})
+	if err != nil {
+		return nil, wrap("list workers of "+queue, err)
+	}
+	out := make([]Worker, len(ws))
+	for i := range ws {
+		out[i] = worker(&ws[i])
+	}
+	return out, nil
+}
+
 // FindWorker returns the worker whose friendly name is identity, compared
 // without case as TaskRouter does, or ErrWorkerNotFound. An identity
 // longer than a friendly name can be is not looked up: whatever a

@@ -10,6 +10,11 @@ variable "project" {
   type        = string
 }
 
+variable "environment" {
+  description = "Environment whose names these are (the root module's variable of the same name)."
+  type        = string
+}
+
 variable "region" {
   description = "Region of the functions and the queues."
   type        = string
@@ -29,22 +34,32 @@ variable "function_overrides" {
 locals {
   description = jsondecode(file("${path.module}/../../internal/deploy/deployment.json"))
 
+  # The description's naming: every unique name is <prefix>-<environment>-<name>
+  # (deploy.Description.ForEnvironment on the gcloud path).
+  name   = "${local.description.naming.prefix}-${var.environment}"
+  labels = merge(local.description.naming.labels, { environment = var.environment })
+
   functions = {
     for f in local.description.functions : f.name => merge(local.description.function_defaults, f, {
       for k, v in try(var.function_overrides[f.name], {}) : k => v if v != null
+      }, {
+      deployed_name = "${local.name}-${f.name}"
     })
   }
 
   accounts = {
     for key, a in local.description.service_accounts : key => merge(a, {
-      email  = "${a.id}@${var.project}.iam.gserviceaccount.com"
-      member = "serviceAccount:${a.id}@${var.project}.iam.gserviceaccount.com"
+      id           = "${local.name}-${a.id}"
+      display_name = "${a.display_name} (${var.environment})"
+      email        = "${local.name}-${a.id}@${var.project}.iam.gserviceaccount.com"
+      member       = "serviceAccount:${local.name}-${a.id}@${var.project}.iam.gserviceaccount.com"
     })
   }
 
   queues = {
     for key, q in local.description.queues : key => merge(q, {
-      path = "projects/${var.project}/locations/${var.region}/queues/${q.name}"
+      name = "${local.name}-${q.name}"
+      path = "projects/${var.project}/locations/${var.region}/queues/${local.name}-${q.name}"
     })
   }
 
@@ -82,6 +97,21 @@ locals {
   ]...)
 }
 
+output "name" {
+  description = "What every unique name of the environment starts with, e.g. eh-staging."
+  value       = local.name
+
+  precondition {
+    condition     = can(regex(local.description.naming.environment_pattern, var.environment))
+    error_message = "environment must match ${local.description.naming.environment_pattern}: lower-case letters, digits and dashes, at most 12 characters."
+  }
+}
+
+output "labels" {
+  description = "Labels of everything that takes labels: the description's, and environment."
+  value       = local.labels
+}
+
 output "runtime" {
   description = "Cloud Functions runtime (go.mod's go directive)."
   value       = local.description.runtime
@@ -103,7 +133,7 @@ output "project_roles" {
 }
 
 output "functions" {
-  description = "Settings of each function by name, overrides applied: memory, cpu, concurrency, timeout_seconds, min_instances, max_instances, public, invokers."
+  description = "Settings of each function by name (its entry point), overrides applied: deployed_name (the Cloud Functions name), memory, cpu, concurrency, timeout_seconds, min_instances, max_instances, public, invokers."
   value       = local.functions
 }
 
@@ -129,7 +159,7 @@ output "owned_env" {
 
 output "secret_ids" {
   description = "Secret Manager secret of each secret variable."
-  value       = { for s in local.description.secrets : s.env => s.secret }
+  value       = { for s in local.description.secrets : s.env => "${local.name}-${s.secret}" }
 }
 
 output "wired_secrets" {
@@ -149,7 +179,7 @@ output "enqueuers" {
 
 output "full_sync" {
   description = "The full-sync job: job name, function, account (key)."
-  value       = local.description.full_sync
+  value       = merge(local.description.full_sync, { job = "${local.name}-${local.description.full_sync.job}" })
 }
 
 output "pre_event_filters" {

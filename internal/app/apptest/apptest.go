@@ -112,6 +112,11 @@ type Options struct {
 	// CloudTasks carries conversation work through a Cloud Tasks fake
 	// (Harness.Tasks) instead of the in-process queue, as deployed.
 	CloudTasks bool
+	// FunctionPrefix, when set, is the prefix of the deployed function
+	// names, as in an environment (eh-staging-): Server serves function
+	// <name> at /<prefix><name> only, and the App is given each URL as
+	// PUBLIC_URL_<FUNCTION>, as both deploy paths do.
+	FunctionPrefix string
 	// TasksRetry is the Cloud Tasks fake's retry configuration; zero:
 	// quick retries (100 ms to 1 s), for as long as the work may live.
 	TasksRetry dispatch.RetryConfig
@@ -155,16 +160,7 @@ func New(t testing.TB, opts Options) *Harness {
 	// The server comes first, its URL being the App's public one; the
 	// App is built before any webhook can call it.
 	var built atomic.Bool
-	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a := h.pick()
-		if !built.Load() || a == nil {
-			http.Error(w, "apptest: no App is serving", http.StatusServiceUnavailable)
-			return
-		}
-		name := strings.Trim(r.URL.Path, "/")
-		ProxyRequest(r, h.Server.URL)
-		a.Handler(name).ServeHTTP(w, r)
-	}))
+	h.Server = httptest.NewServer(h.front(&built, opts.FunctionPrefix))
 	h.Twilio = twiliofake.NewServer(opts.Twilio)
 
 	env := config.Env{
@@ -179,6 +175,7 @@ func New(t testing.TB, opts Options) *Harness {
 		"FRONTLINE_PROXY_NUMBER_GB":    ProxyNumberGB,
 		"CACHE_TTL":                    "0",
 	}
+	h.prefixedURLs(env, opts.FunctionPrefix)
 	if opts.StrapiVersion != 0 {
 		sopts := []strapitest.Option{strapitest.WithCustomers(opts.StrapiCustomers), strapitest.WithExtraFields()}
 		if opts.StrapiVersion != 3 {
@@ -407,6 +404,36 @@ func (h *Harness) startTasks(t testing.TB, env config.Env, retry dispatch.RetryC
 		cloudtasksfake.EnvHost:   f.Addr(),
 		cloudtasksfake.EnvSecret: f.Secret(),
 	})
+}
+
+// front hands each request to the next live App, as Cloud Functions'
+// front end does: function <name> is at /<prefix><name>.
+func (h *Harness) front(built *atomic.Bool, prefix string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := h.pick()
+		if !built.Load() || a == nil {
+			http.Error(w, "apptest: no App is serving", http.StatusServiceUnavailable)
+			return
+		}
+		name, ok := strings.CutPrefix(strings.Trim(r.URL.Path, "/"), prefix)
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		ProxyRequest(r, h.Server.URL)
+		a.Handler(name).ServeHTTP(w, r)
+	})
+}
+
+// prefixedURLs tells the App every function's URL when the functions
+// have an environment's names (Options.FunctionPrefix), as deploy does.
+func (h *Harness) prefixedURLs(env config.Env, prefix string) {
+	if prefix == "" {
+		return
+	}
+	for _, name := range app.Functions {
+		env["PUBLIC_URL_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))] = h.Server.URL + "/" + prefix + name
+	}
 }
 
 // URL is the named function's URL, which Twilio signs.
