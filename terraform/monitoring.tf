@@ -11,11 +11,13 @@ variable "notification_channels" {
 }
 
 locals {
-  # The one place names are derived for monitoring: the metrics' and
-  # alerts' prefix, and the Cloud Run service of each function.
-  monitoring_prefix         = "expert-hub"
-  monitoring_service_prefix = ""
-  monitoring_service        = { for name in keys(local.functions) : name => "${local.monitoring_service_prefix}${name}" }
+  # Names for monitoring: metrics and alerts start with the environment's
+  # name (eh-staging), and each function's Cloud Run service is its
+  # deployed name (eh-staging-crm), which the dashboard builds from
+  # service_prefix (./deployment: deployed_name = "<name>-<function>").
+  monitoring_prefix         = local.name
+  monitoring_service_prefix = "${local.name}-"
+  monitoring_service        = { for name, f in local.functions : name => f.deployed_name }
 
   # Log lines of our functions only.
   monitoring_logs = join(" AND ", [
@@ -165,4 +167,10 @@ resource "google_monitoring_dashboard" "main" {
     prefix         = local.monitoring_prefix
     service_prefix = local.monitoring_service_prefix
   })
+  lifecycle {
+    precondition {
+      condition     = alltrue([for name, s in local.monitoring_service : s == "${local.monitoring_service_prefix}${name}"])
+      error_message = "dashboard.json names each function's service service_prefix + function; a deployed name no longer is."
+    }
+  }
 }

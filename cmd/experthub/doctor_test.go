@@ -37,7 +37,7 @@ func TestDoctorExitStatus(t *testing.T) {
 		}
 	}
 	var out strings.Builder
-	if err := runDoctor(context.Background(), env(), h.Server.URL, app.Functions, &out); err != nil {
+	if err := runDoctor(context.Background(), env(), h.Server.URL, "", app.Functions, &out); err != nil {
 		t.Errorf("configured stack: %v\n%s", err, out.String())
 	}
 	t.Logf("doctor --base-url %s:\n%s", h.Server.URL, out.String())
@@ -46,7 +46,7 @@ func TestDoctorExitStatus(t *testing.T) {
 	hooks.PreWebhookURL = "https://old.example.com/pre-event"
 	h.Twilio.SetWebhooks(hooks)
 	out.Reset()
-	err = runDoctor(context.Background(), env(), h.Server.URL, app.Functions, &out)
+	err = runDoctor(context.Background(), env(), h.Server.URL, "", app.Functions, &out)
 	if !errors.Is(err, errDoctorFailed) {
 		t.Errorf("mismatched pre-event URL: err = %v, want errDoctorFailed", err)
 	}

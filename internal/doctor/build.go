@@ -15,10 +15,18 @@ import (
 // Build returns the Doctor of a configuration and the functions it
 // serves, and what to close after Run. Firestore's admin API is used on
 // Google Cloud; the emulator has none.
-func Build(ctx context.Context, cfg *config.Config, functions []string) (*Doctor, func(), error) {
+//
+// environment names the deployment (its secrets are <prefix>-<environment>-<name>,
+// README "Environments"); empty means the description's names as written.
+func Build(ctx context.Context, cfg *config.Config, functions []string, environment string) (*Doctor, func(), error) {
 	desc, err := deploy.Load()
 	if err != nil {
 		return nil, nil, err
+	}
+	if environment != "" {
+		if desc, err = desc.ForEnvironment(environment); err != nil {
+			return nil, nil, err
+		}
 	}
 	var file struct {
 		Indexes        []deploy.Index    `json:"indexes"`

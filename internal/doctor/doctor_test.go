@@ -45,7 +45,7 @@ func stack(t *testing.T, opts apptest.Options) *apptest.Harness {
 // output by check, and whether it failed.
 func examine(t *testing.T, cfg *config.Config, tune func(*doctor.Doctor)) (out string, lines map[string]string, failed bool) {
 	t.Helper()
-	d, closeAll, err := doctor.Build(context.Background(), cfg, app.Functions)
+	d, closeAll, err := doctor.Build(context.Background(), cfg, app.Functions, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,9 +270,11 @@ func TestDoctorAdminChecks(t *testing.T) {
 		want   string
 	}{
 		{"healthy", func(*fakeAdmin) {}, "firestore indexes", "ok"},
-		{"index building", func(a *fakeAdmin) { a.indexes["customers"][0].State = "CREATING" }, "firestore indexes", "FAIL"},
+		{"index building", func(a *fakeAdmin) { a.indexes["customers"][0].State = "CREATING" }, "firestore indexes", "warn"},
+		{"index broken", func(a *fakeAdmin) { a.indexes["customers"][0].State = "NEEDS_REPAIR" }, "firestore indexes", "FAIL"},
 		{"index missing", func(a *fakeAdmin) { a.indexes["customers"] = a.indexes["customers"][1:] }, "firestore indexes", "FAIL"},
 		{"ttl missing", func(a *fakeAdmin) { a.ttl["experthub_ledger.expire_at"] = "" }, "firestore ttl policies", "FAIL"},
+		{"ttl creating", func(a *fakeAdmin) { a.ttl["experthub_ledger.expire_at"] = "CREATING" }, "firestore ttl policies", "warn"},
 		{"secret missing", func(a *fakeAdmin) { a.secrets["strapi-webhook-secret"] = false }, "secrets", "FAIL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
