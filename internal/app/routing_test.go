@@ -221,3 +221,33 @@ func TestMenuWithoutExpertise(t *testing.T) {
 		maria+": watches", "system: "+bot.Menu)
 	wantWorkers(t, h, conv)
 }
+
+// TestAdvisorRoutingDurable: a welcome cut short by Twilio's slowness is
+// finished by the queue, advisor routing included: the advisor is added
+// once, with the welcome that says so.
+func TestAdvisorRoutingDurable(t *testing.T) {
+	h := apptest.New(t, apptest.Options{Env: config.Env{
+		"ROUTING_POLICY": "advisor,bot", "HANDLER_TIMEOUT": "300ms", "TWILIO_TIMEOUT": "1m", "WORK_DELAY": "3s",
+	}})
+	addAdvisedCustomers(t, h)
+	h.Twilio.AddWorker("ann@example.com", true, nil, h.Twilio.QueueSID())
+	h.Twilio.SetLatency(2 * time.Second)
+	conv := text(t, h, olivia, "hi")
+	if got := h.Transcript(conv); len(got) != 1 || len(h.Workers(conv)) != 0 {
+		t.Errorf("posted or added past the deadline: %q, workers %v", got, h.Workers(conv))
+	}
+	h.Twilio.SetLatency(0)
+	h.WaitWork(t)
+	// The queue runs the welcome and the turn in either order: the menu
+	// may answer "hi" before the advisor joins.
+	n := 0
+	for _, m := range h.Transcript(conv) {
+		if m == "system: "+welcome+"\n\n"+bot.ConnectingAdvisor("ann@example.com") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the welcome adding the advisor was posted %d times, want once: %q", n, h.Transcript(conv))
+	}
+	wantWorkers(t, h, conv, "ann@example.com")
+}

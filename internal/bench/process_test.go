@@ -212,7 +212,7 @@ func BenchmarkServer(b *testing.B) {
 		b.ReportMetric(ms(slices.Max(ds)), "ms-max")
 		b.ReportMetric(float64(len(ds)), "starts")
 	}
-	// The embedded three-customer sample: what `go run ./cmd/experthub`
+	// The embedded four-customer sample: what `go run ./cmd/experthub`
 	// serves out of the box.
 	sampleFirst := detailsRequest("1")
 	b.Run("cold-start/inmem-sample", func(b *testing.B) { coldStart(b, twilioVars, sampleFirst, false) })

@@ -25,9 +25,11 @@ type Areas []Area
 // ErrBadAreas is returned when EXPERTISE_AREAS cannot be read.
 var ErrBadAreas = errors.New("bot: bad expertise areas")
 
-// areaKeyPattern is what an area key may be: what fits in a worker's
-// attributes and reads unambiguously in a configuration string.
-var areaKeyPattern = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+// areaKeyPattern is what an area key may be: what reads unambiguously in
+// a configuration string and is safe in a worker's attributes (TaskRouter
+// warns that hyphens in attribute values may not parse:
+// https://www.twilio.com/docs/taskrouter/api/worker).
+var areaKeyPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 // ParseAreas reads EXPERTISE_AREAS: areas separated by ";", each
 // key=Label|synonym|synonym, e.g.
@@ -48,7 +50,7 @@ func ParseAreas(spec string) (Areas, error) {
 		key, rest, _ := strings.Cut(part, "=")
 		key = strings.ToLower(strings.TrimSpace(key))
 		if !areaKeyPattern.MatchString(key) {
-			return nil, fmt.Errorf("%w: %q is not a key (a lower-case letter, then letters, digits, - and _)", ErrBadAreas, key)
+			return nil, fmt.Errorf("%w: %q is not a key (a lower-case letter, then letters, digits and _)", ErrBadAreas, key)
 		}
 		a := Area{Key: key}
 		for i, w := range strings.Split(rest, "|") {

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-const sampleAreas = "watches=Watches|montre|watch; bridal=Bridal|wedding|mariage;fine-jewellery=Fine jewellery|jewelry"
+const sampleAreas = "watches=Watches|montre|watch; bridal=Bridal|wedding|mariage;fine_jewellery=Fine jewellery|jewelry"
 
 func TestParseAreas(t *testing.T) {
 	as, err := ParseAreas(sampleAreas)
@@ -17,7 +17,7 @@ func TestParseAreas(t *testing.T) {
 	want := Areas{
 		{Key: "watches", Label: "Watches", Synonyms: []string{"montre", "watch"}},
 		{Key: "bridal", Label: "Bridal", Synonyms: []string{"wedding", "mariage"}},
-		{Key: "fine-jewellery", Label: "Fine jewellery", Synonyms: []string{"jewelry"}},
+		{Key: "fine_jewellery", Label: "Fine jewellery", Synonyms: []string{"jewelry"}},
 	}
 	if !slices.EqualFunc(as, want, func(a, b Area) bool {
 		return a.Key == b.Key && a.Label == b.Label && slices.Equal(a.Synonyms, b.Synonyms)
@@ -38,6 +38,7 @@ func TestParseAreas(t *testing.T) {
 		{"watches=Watches|ring;bridal=Bridal|Ring", false, nil},
 		{"=Watches", false, nil},
 		{"wat ches=Watches", false, nil},
+		{"fine-jewellery", false, nil},
 		{"watches=|montre", true, []string{"watches"}},
 	} {
 		as, err := ParseAreas(tt.spec)

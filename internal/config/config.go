@@ -92,7 +92,7 @@ var Vars = []Var{
 	{Name: "FIRESTORE_COLLECTION", Default: "customers", Help: "Collection holding the customer cache."},
 	{Name: "CACHE_TTL", Default: "30s", Help: "Lifetime of the in-process customer cache in front of Firestore (`0` disables it)."},
 	{Name: "CACHE_SIZE", Default: "10000", Help: "Entries the in-process cache holds at most."},
-	{Name: "CRM_SAMPLE_FILE", Local: true, Help: "JSON file of customers to seed the in-memory cache; default: the three built-in sample customers."},
+	{Name: "CRM_SAMPLE_FILE", Local: true, Help: "JSON file of customers to seed the in-memory cache; default: the four built-in sample customers (one with an advisor)."},
 	{Name: "WORK_QUEUE", Help: "Cloud Tasks queue that carries conversation work, `projects/<project>/locations/<region>/queues/eh-<environment>-work`. Both deploy paths set it on `routing`, `post-event` and `work`."},
 	{Name: "WORK_SERVICE_ACCOUNT", Help: "E-mail of the service account (`eh-<environment>-tasks@<project>.iam.gserviceaccount.com`) whose OIDC token Cloud Tasks sends to the `work` function. Set by deploy with `WORK_QUEUE`."},
 	{Name: "WORK_DELAY", Default: DefaultWorkDelay.String(), Help: "When, after its webhook, the queue delivers a piece of conversation work (a welcome, a bot turn, a customer's attributes) to finish what the webhook's own attempt left undone."},

@@ -14,7 +14,9 @@ import (
 )
 
 // Chat lets a person be the customer in the sandbox: each line is a text
-// to the company number; "/as <identity> <text>" answers as a worker. After
+// to the company number; "/as <identity> <text>" answers as a worker,
+// "/away <identity>" and "/back <identity>" change a worker's
+// availability (to see advisor routing's offer, say). After
 // each line it prints what Frontline would show: the conversation's name,
 // who is in it, and the new messages; an empty line only prints what is
 // new (the queue may finish work after a text's webhooks answered).
@@ -31,7 +33,7 @@ func Chat(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer)
 		return fmt.Errorf("chat: --from is required")
 	}
 	c := chatClient{base: strings.TrimRight(*base, "/"), http: &http.Client{Timeout: 30 * time.Second}, out: stdout}
-	fmt.Fprintf(stdout, "You are %s texting %s. Type a message; \"/as ann@example.com hi\" replies as a worker; Enter shows what is new; Ctrl-D ends.\n", *from, *to)
+	fmt.Fprintf(stdout, "You are %s texting %s. Type a message; \"/as ann@example.com hi\" replies as a worker; \"/away ann@example.com\" and \"/back ann@example.com\" change her availability; Enter shows what is new; Ctrl-D ends.\n", *from, *to)
 	sc := bufio.NewScanner(stdin)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -42,6 +44,14 @@ func Chat(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer)
 			continue
 		}
 		var err error
+		if identity, ok := strings.CutPrefix(line, "/away "); ok {
+			c.setAvailable(ctx, strings.TrimSpace(identity), false)
+			continue
+		}
+		if identity, ok := strings.CutPrefix(line, "/back "); ok {
+			c.setAvailable(ctx, strings.TrimSpace(identity), true)
+			continue
+		}
 		if rest, ok := strings.CutPrefix(line, "/as "); ok {
 			identity, body, _ := strings.Cut(strings.TrimSpace(rest), " ")
 			if c.conversation == "" {
@@ -90,6 +100,21 @@ func (c *chatClient) text(ctx context.Context, path string, req textRequest) err
 		c.conversation, c.name, c.members, c.shown = res.Conversation, "", "", 0
 	}
 	return nil
+}
+
+// setAvailable moves a worker to Available or Offline and says so.
+func (c *chatClient) setAvailable(ctx context.Context, identity string, available bool) {
+	body, _ := json.Marshal(availabilityRequest{Identity: identity, Available: available})
+	var got availabilityRequest
+	if err := c.do(ctx, "POST", "/sandbox/availability", body, &got); err != nil {
+		fmt.Fprintf(c.out, "(%s: %v)\n", identity, err)
+		return
+	}
+	state := "away"
+	if available {
+		state = "available"
+	}
+	fmt.Fprintf(c.out, "(%s is %s)\n", identity, state)
 }
 
 func (c *chatClient) show(ctx context.Context) error {

@@ -22,7 +22,23 @@ import (
 )
 
 // Workers are the sample Frontline workers, all available in the pool.
-var Workers = []string{"ann@example.com", "bob@example.com", "chloe@example.com"}
+var Workers = []string{"ann@example.com", "bob@example.com", "chloe@example.com", "dora@example.com"}
+
+// expertise are the sample workers' areas (their TaskRouter attributes'
+// "expertise"): dora has none.
+var expertise = map[string][]string{
+	"ann@example.com":   {"watches"},
+	"bob@example.com":   {"bridal"},
+	"chloe@example.com": {"watches", "jewellery"},
+}
+
+// demoEnv are the settings the sandbox shows off when they are not set:
+// advisor routing (the sample customer Olivia Martin's advisor is ann) and
+// the expertise menu.
+var demoEnv = map[string]string{
+	"ROUTING_POLICY":  "advisor,last,bot",
+	"EXPERTISE_AREAS": "watches=Watches|montre|watch;bridal=Bridal|wedding|mariage;jewellery=Jewellery|jewelry|ring",
+}
 
 // CompanyNumber is the Frontline number customers text in the sandbox.
 const CompanyNumber = "+447828500000"
@@ -43,6 +59,15 @@ func Start(ctx context.Context, cfg *config.Config, log io.Writer) (*Sandbox, er
 		return nil, err
 	}
 	for k, v := range sb.Env() {
+		if err := os.Setenv(k, v); err != nil {
+			sb.Close()
+			return nil, err
+		}
+	}
+	for k, v := range demoEnv {
+		if os.Getenv(k) != "" {
+			continue
+		}
 		if err := os.Setenv(k, v); err != nil {
 			sb.Close()
 			return nil, err
@@ -72,7 +97,11 @@ func New(cfg *config.Config) (*Sandbox, error) {
 	fake := twiliofake.New(twiliofake.Config{AuthToken: token})
 	for i, w := range Workers {
 		// Distinct idle times, so "agent" picks a predictable worker.
-		fake.AddWorker(w, true, map[string]any{"lastAcceptedTaskTime": 1_700_000_000_000 + i}, fake.QueueSID())
+		attrs := map[string]any{"lastAcceptedTaskTime": 1_700_000_000_000 + i}
+		if areas := expertise[w]; areas != nil {
+			attrs["expertise"] = areas
+		}
+		fake.AddWorker(w, true, attrs, fake.QueueSID())
 	}
 	fake.SetWebhooks(twiliofake.Webhooks{
 		PreWebhookURL:  cfg.PublicURL("pre-event"),
@@ -89,6 +118,7 @@ func New(cfg *config.Config) (*Sandbox, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /sandbox/texts", sb.customerTexts)
 	mux.HandleFunc("POST /sandbox/worker-texts", sb.workerTexts)
+	mux.HandleFunc("POST /sandbox/availability", sb.availability)
 	mux.HandleFunc("GET /sandbox/conversations/{sid}", sb.conversation)
 	mux.Handle("/", fake)
 	sb.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
@@ -120,6 +150,25 @@ type textRequest struct {
 	Conversation string `json:"conversation"`
 	Identity     string `json:"identity"`
 	Body         string `json:"body"`
+}
+
+type availabilityRequest struct {
+	Identity  string `json:"identity"`
+	Available bool   `json:"available"`
+}
+
+// availability moves a sample worker to Available or Offline, as the
+// worker would in the Frontline app.
+func (sb *Sandbox) availability(w http.ResponseWriter, r *http.Request) {
+	var req availabilityRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if !sb.Fake.SetWorkerAvailable(req.Identity, req.Available) {
+		http.Error(w, "no such worker", http.StatusNotFound)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, req)
 }
 
 func (sb *Sandbox) customerTexts(w http.ResponseWriter, r *http.Request) {

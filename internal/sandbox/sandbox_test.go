@@ -19,6 +19,46 @@ import (
 // with it as a customer and a worker, checking what the terminal shows.
 func TestChat(t *testing.T) {
 	ctx := context.Background()
+	sb := startApp(t)
+
+	script := "\nhello\n\n/as ann@example.com too early\nagent please\n\n/as ann@example.com Hi Maria!\nthanks\n"
+	var out strings.Builder
+	if err := Chat(ctx, []string{"--from", "+33679500001", "--sandbox", sb.URL}, strings.NewReader(script), &out); err != nil {
+		t.Fatalf("chat: %v\n%s", err, out.String())
+	}
+	transcript := out.String()
+	for _, want := range []string{
+		`== conversation "Maria Sanchez"`,
+		`"customer_id":"1"`,
+		"system: Welcome to the Expert Hub. How can I help you?",
+		"+33679500001: hello",
+		"system: Which of our experts would you like to speak with?", // the sample workers' areas
+		"1. Watches",
+		"worker ann@example.com", // the longest-idle sample worker
+		"system: Bear with us while we connect you to ann@example.com",
+		"ann@example.com: Hi Maria!",
+		"+33679500001: thanks",
+		"(ann@example.com cannot write here:", // before the bot added her
+	} {
+		if !strings.Contains(transcript, want) {
+			t.Errorf("transcript lacks %q:\n%s", want, transcript)
+		}
+	}
+	// Once the worker is in, the bot is silent.
+	if n := strings.Count(transcript, "system:"); n != 3 {
+		t.Errorf("bot spoke %d times, want 3 (welcome, menu, connecting):\n%s", n, transcript)
+	}
+
+	if err := Chat(ctx, []string{"--sandbox", sb.URL}, strings.NewReader(""), io.Discard); err == nil {
+		t.Error("chat without --from accepted")
+	}
+}
+
+// startApp starts the sandbox and an App talking to it, as
+// `go run ./cmd/experthub` does, and returns the sandbox.
+func startApp(t *testing.T) *Sandbox {
+	t.Helper()
+	ctx := context.Background()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -26,7 +66,8 @@ func TestChat(t *testing.T) {
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	// Start sets these; t.Setenv restores them after the test.
 	for _, k := range []string{"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE_URL",
-		"FRONTLINE_WORKSPACE", "FRONTLINE_DEFAULT_POOL_QUEUE", "FIRESTORE_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT"} {
+		"FRONTLINE_WORKSPACE", "FRONTLINE_DEFAULT_POOL_QUEUE", "FIRESTORE_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT",
+		"ROUTING_POLICY", "EXPERTISE_AREAS"} {
 		t.Setenv(k, "")
 	}
 	t.Setenv("SANDBOX_PORT", "0")
@@ -63,37 +104,42 @@ func TestChat(t *testing.T) {
 	srv := &http.Server{Handler: mux}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
+	return sb
+}
 
-	script := "\nhello\n\n/as ann@example.com too early\nagent please\n\n/as ann@example.com Hi Maria!\nthanks\n"
-	var out strings.Builder
-	if err := Chat(ctx, []string{"--from", "+33679500001", "--sandbox", sb.URL}, strings.NewReader(script), &out); err != nil {
-		t.Fatalf("chat: %v\n%s", err, out.String())
+// TestChatAdvisorAndExpertise: the sandbox shows advisor routing (Olivia
+// Martin's advisor is ann) and the expertise menu of its sample workers.
+func TestChatAdvisorAndExpertise(t *testing.T) {
+	ctx := context.Background()
+	sb := startApp(t)
+	chat := func(from, script string) string {
+		t.Helper()
+		var out strings.Builder
+		if err := Chat(ctx, []string{"--from", from, "--sandbox", sb.URL}, strings.NewReader(script), &out); err != nil {
+			t.Fatalf("chat: %v\n%s", err, out.String())
+		}
+		return out.String()
 	}
-	transcript := out.String()
-	for _, want := range []string{
-		`== conversation "Maria Sanchez"`,
-		`"customer_id":"1"`,
-		"system: Welcome to the Expert Hub. How can I help you?",
-		"+33679500001: hello",
-		"system: If you know the email of the agent",
-		"worker ann@example.com", // the longest-idle sample worker
-		"system: Bear with us while we connect you to ann@example.com",
-		"ann@example.com: Hi Maria!",
-		"+33679500001: thanks",
-		"(ann@example.com cannot write here:", // before the bot added her
-	} {
-		if !strings.Contains(transcript, want) {
-			t.Errorf("transcript lacks %q:\n%s", want, transcript)
+	wantAll := func(transcript string, wants ...string) {
+		t.Helper()
+		for _, want := range wants {
+			if !strings.Contains(transcript, want) {
+				t.Errorf("transcript lacks %q:\n%s", want, transcript)
+			}
 		}
 	}
-	// Once the worker is in, the bot is silent.
-	if n := strings.Count(transcript, "system:"); n != 3 {
-		t.Errorf("bot spoke %d times, want 3 (welcome, menu, connecting):\n%s", n, transcript)
-	}
-
-	if err := Chat(ctx, []string{"--sandbox", sb.URL}, strings.NewReader(""), io.Discard); err == nil {
-		t.Error("chat without --from accepted")
-	}
+	// Ann away: the offer; "other" shows the areas; "2" is bridal: bob.
+	wantAll(chat("+33679500004", "/away ann@example.com\nhi\nsomeone else please\n2\n/back ann@example.com\n"),
+		"(ann@example.com is away)",
+		`== conversation "Olivia Martin"`,
+		"Your advisor ann@example.com is away right now",
+		"1. Watches", "2. Bridal", "3. Jewellery",
+		"worker bob@example.com",
+		"our Bridal expert",
+		"(ann@example.com is available)")
+	// A synonym: the longest idle watch expert of ann and chloe is ann.
+	wantAll(chat("+447491000002", "Je cherche une montre\n"),
+		"worker ann@example.com", "our Watches expert")
 }
 
 // TestEnv runs a sandbox for other processes: New leaves the process
