@@ -15,7 +15,6 @@ locals {
   # name (eh-staging), and each function's Cloud Run service is its
   # deployed name (eh-staging-crm), which the dashboard builds from
   # service_prefix (./deployment: deployed_name = "<name>-<function>").
-  monitoring_prefix         = local.name
   monitoring_service_prefix = "${local.name}-"
   monitoring_service        = { for name, f in local.functions : name => f.deployed_name }
 
@@ -58,7 +57,7 @@ locals {
 
 resource "google_logging_metric" "log" {
   for_each    = local.log_metrics
-  name        = "${local.monitoring_prefix}-${each.key}"
+  name        = "${local.name}-${each.key}"
   description = each.value.description
   filter      = "${local.monitoring_logs} AND (${each.value.filter})"
   metric_descriptor {
@@ -87,7 +86,7 @@ locals {
 
 resource "google_monitoring_alert_policy" "count" {
   for_each              = local.count_alerts
-  display_name          = "${local.monitoring_prefix}: ${each.value}"
+  display_name          = "${local.name}: ${each.value}"
   combiner              = "OR"
   notification_channels = var.notification_channels
   documentation {
@@ -117,7 +116,7 @@ resource "google_monitoring_alert_policy" "count" {
 # A metric-absence condition waits at most 23.5 hours, so "no full sync in
 # 26 hours" is a PromQL absent_over_time over the log-based counter.
 resource "google_monitoring_alert_policy" "no_full_sync" {
-  display_name          = "${local.monitoring_prefix}: no successful full sync in 26 h"
+  display_name          = "${local.name}: no successful full sync in 26 h"
   combiner              = "OR"
   notification_channels = var.notification_channels
   documentation {
@@ -136,7 +135,7 @@ resource "google_monitoring_alert_policy" "no_full_sync" {
 
 # Twilio waits 5 s for pre-event, then publishes the message unchanged.
 resource "google_monitoring_alert_policy" "pre_event_latency" {
-  display_name          = "${local.monitoring_prefix}: pre-event p95 latency over 3 s"
+  display_name          = "${local.name}: pre-event p95 latency over 3 s"
   combiner              = "OR"
   notification_channels = var.notification_channels
   documentation {
@@ -164,7 +163,7 @@ resource "google_monitoring_alert_policy" "pre_event_latency" {
 
 resource "google_monitoring_dashboard" "main" {
   dashboard_json = templatefile("${path.module}/dashboard.json", {
-    prefix         = local.monitoring_prefix
+    prefix         = local.name
     service_prefix = local.monitoring_service_prefix
   })
   lifecycle {
