@@ -704,6 +704,7 @@ type tfModule struct {
 	} `json:"queues"`
 	Enqueuers map[string]struct{ Queue, Account string } `json:"enqueuers"`
 	FullSync  struct{ Job, Function, Account string }    `json:"full_sync"`
+	LineSweep struct{ Job, Function, Account string }    `json:"line_sweep"`
 }
 
 func (m tfModule) facts(project string) map[string]string {
@@ -753,6 +754,7 @@ func (m tfModule) facts(project string) map[string]string {
 		facts["invoker "+m.Functions[inv.Function].DeployedName+" "+m.Accounts[inv.Account].Member] = ""
 	}
 	facts["scheduler job "+m.FullSync.Job] = m.Functions[m.FullSync.Function].DeployedName + " as " + m.Accounts[m.FullSync.Account].Email
+	facts["scheduler job "+m.LineSweep.Job] = m.Functions[m.LineSweep.Function].DeployedName + " as " + m.Accounts[m.LineSweep.Account].Email
 	return facts
 }
 

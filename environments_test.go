@@ -33,9 +33,8 @@ func disjoint(a, b []string) []string {
 	return shared
 }
 
-// terraformNames are the unique names the Terraform path gives environment
-// env, from the evaluated module and the root module's own (the source
-// bucket).
+// terraformNames are the unique names the Terraform path gives an
+// environment, from the evaluated module.
 func terraformNames(m tfModule) []string {
 	var names []string
 	for _, a := range m.Accounts {
@@ -50,7 +49,7 @@ func terraformNames(m tfModule) []string {
 	for _, f := range m.Functions {
 		names = append(names, "function "+f.DeployedName)
 	}
-	names = append(names, "scheduler job "+m.FullSync.Job)
+	names = append(names, "scheduler job "+m.FullSync.Job, "scheduler job "+m.LineSweep.Job)
 	slices.Sort(names)
 	return names
 }
@@ -68,12 +67,32 @@ func TestPlanEnvironmentsDisjoint(t *testing.T) {
 	root := in.rootTerraform()
 	// Text check, also without terraform: a literal or var-only name
 	// would be the same in both environments.
-	derived := regexp.MustCompile(`local\.name|each\.value|local\.full_sync\.job|google_[a-z0-9_]+\.`)
+	derived := regexp.MustCompile(`local\.name\b|each\.value|local\.full_sync\.job|local\.line_sweep\.job|google_[a-z0-9_]+\.`)
+	// A local defined from local.name (e.g. a monitoring prefix) counts too.
+	derivedLocals := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^  ([a-z_]+)\s*=\s*(.+)$`).FindAllStringSubmatch(root, -1) {
+		if derived.MatchString(m[2]) {
+			derivedLocals[m[1]] = true
+		}
+	}
+	fromEnvironment := func(value string) bool {
+		if derived.MatchString(value) {
+			return true
+		}
+		for _, l := range regexp.MustCompile(`local\.([a-z_]+)`).FindAllStringSubmatch(value, -1) {
+			if derivedLocals[l[1]] {
+				return true
+			}
+		}
+		return false
+	}
 	for _, m := range rootNameAttr.FindAllStringSubmatch(root, -1) {
-		for _, attr := range regexp.MustCompile(`(?m)^  (name|account_id|secret_id)\s*=\s*(.+)$`).FindAllStringSubmatch(m[3], -1) {
+		for _, attr := range regexp.MustCompile(`(?m)^  (name|account_id|secret_id|display_name)\s*=\s*(.+)$`).FindAllStringSubmatch(m[3], -1) {
 			value := attr[2]
 			switch {
-			case derived.MatchString(value):
+			case attr[1] == "display_name" && m[1] == "google_service_account":
+				// Not unique; made of the description's with the environment.
+			case fromEnvironment(value):
 			case m[1] == "google_firestore_database" && value == "var.firestore_database":
 				// One setting per environment: (default) in a project of
 				// its own, eh-<env> in a shared one (the tfvars examples).

@@ -24,6 +24,7 @@ func TestDoctorExitStatus(t *testing.T) {
 	}
 	h := apptest.New(t, apptest.Options{Store: apptest.Firestore, Filters: slices.Concat(d.PreEventFilters, d.PostEventFilters)})
 	h.Twilio.AddWorker("ann@example.com", true, nil, h.Twilio.QueueSID())
+	h.Twilio.SetWorkspaceEventCallback(h.URL("taskrouter-events"), "")
 	env := func() config.Env {
 		return config.Env{
 			"PUBLIC_BASE_URL":              "https://not-this-one.example.com",

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -28,12 +29,13 @@ import (
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/strapi"
 	"github.com/experthub/experthub/internal/twilio"
+	"github.com/experthub/experthub/internal/waitline"
 	"github.com/experthub/experthub/internal/webhook"
 	"github.com/experthub/experthub/internal/work"
 )
 
 // Functions are the function names, in the order the README lists them.
-var Functions = []string{"crm", "outgoing", "sync", "routing", "pre-event", "post-event", "work"}
+var Functions = []string{"crm", "outgoing", "sync", "routing", "pre-event", "post-event", "work", "taskrouter-events"}
 
 // App is a built Expert Hub.
 type App struct {
@@ -44,6 +46,8 @@ type App struct {
 	// carries conversation work; both nil without Twilio credentials.
 	Assignments conversation.Assignments
 	Queue       work.Queue
+	// Line is the waiting line; nil without Twilio credentials.
+	Line waitline.Line
 
 	// The CRM: nil without one configured.
 	source   crm.Source
@@ -66,6 +70,7 @@ type options struct {
 	now       func() time.Time
 	customers conversation.Customers
 	ledger    func(conversation.Ledger) conversation.Ledger
+	scheduler work.IDTokenValidator
 }
 
 // WithClock makes the conversation flow read the time from now.
@@ -81,6 +86,12 @@ func WithFlowCustomers(c conversation.Customers) Option {
 // instead of the store's ledger.
 func WrapLedger(wrap func(conversation.Ledger) conversation.Ledger) Option {
 	return func(o *options) { o.ledger = wrap }
+}
+
+// WithSchedulerTokens makes taskrouter-events check the scheduler's OIDC
+// tokens with v instead of Google's keys: tests mint their own.
+func WithSchedulerTokens(v work.IDTokenValidator) Option {
+	return func(o *options) { o.scheduler = v }
 }
 
 // New builds the application. It makes no network call: clients connect on
@@ -118,7 +129,7 @@ func (a *App) buildFlow(o options) {
 	cfg := a.Config
 	if !cfg.HasTwilio() {
 		a.log.Warn("no Twilio credentials: routing, pre-event and post-event are unavailable")
-		for _, name := range []string{"routing", "pre-event", "post-event", "work"} {
+		for _, name := range []string{"routing", "pre-event", "post-event", "work", "taskrouter-events"} {
 			a.handlers[name] = Unavailable(name)
 		}
 		return
@@ -132,9 +143,12 @@ func (a *App) buildFlow(o options) {
 	}
 	if a.firestore != nil {
 		deps.Ledger, deps.Assignments = fsstore.NewLedger(a.firestore), fsstore.NewAssignments(a.firestore)
+		deps.Line = fsstore.NewLine(a.firestore)
 	} else {
 		deps.Ledger, deps.Assignments = inmem.NewLedger(), inmem.NewAssignments()
+		deps.Line = inmem.NewLine()
 	}
+	a.Line = deps.Line
 	if o.ledger != nil {
 		deps.Ledger = o.ledger(deps.Ledger)
 	}
@@ -154,12 +168,38 @@ func (a *App) buildFlow(o options) {
 		Lease:          cfg.HandlerTimeout,
 		WorkDelay:      cfg.WorkDelay,
 		MaxAge:         cfg.WorkMaxAge,
+		MaxWait:        cfg.MaxWait,
 	}, deps)
 	consume = a.named("work", flow.Work())
 	a.handlers["work"] = a.queueFacing(consume)
 	a.twilioFacing("routing", flow.Routing())
 	a.twilioFacing("pre-event", flow.PreEvent())
 	a.twilioFacing("post-event", flow.PostEvent())
+	a.taskrouterEvents(flow, o)
+}
+
+// taskrouterEvents registers the taskrouter-events function: TaskRouter's
+// workspace event callback, signed as every Twilio webhook, and the
+// scheduler's sweep of the waiting line, a POST with the OIDC token of
+// SYNC_SCHEDULER_SERVICE_ACCOUNT (as sync checks it) minted for the
+// function's URL. A request with a bearer token is the scheduler's; any
+// other must carry Twilio's signature.
+func (a *App) taskrouterEvents(flow *conversation.Flow, o options) {
+	const name = "taskrouter-events"
+	a.twilioFacing(name, flow.Events())
+	events := a.handlers[name]
+	var v work.IDTokenValidator = &gcpauth.GoogleIDTokens{}
+	if o.scheduler != nil {
+		v = o.scheduler
+	}
+	sweep := a.named(name, work.RequireOIDC(v, a.Config.PublicURL(name), a.Config.SchedulerAccount, flow.Sweep(), a.log.With(logging.FunctionKey, name)))
+	a.handlers[name] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+			sweep.ServeHTTP(w, r)
+			return
+		}
+		events.ServeHTTP(w, r)
+	})
 }
 
 // NewStrapi returns the Strapi client the configuration describes (which

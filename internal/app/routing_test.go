@@ -90,7 +90,7 @@ func TestAdvisorRouting(t *testing.T) {
 				paul+": hi",
 				"system: "+bot.AdvisorAway("ann@example.com"),
 				paul+": I'll wait for her",
-				"system: "+bot.NoAgentAvailable)
+				"system: "+bot.InLine(1, "ann@example.com", "", false))
 			wantWorkers(t, h, conv)
 			closeConversation(t, h, conv)
 
@@ -200,7 +200,7 @@ func TestExpertiseRouting(t *testing.T) {
 			// Nobody of the area available: the customer waits for it.
 			h.Twilio.SetWorkerAvailable("bob@example.com", false)
 			conv = text(t, h, "+14155550123", "wedding")
-			wantTranscript(t, h, conv, "system: "+welcome, "+14155550123: wedding", "system: "+bot.NoAgentAvailable)
+			wantTranscript(t, h, conv, "system: "+welcome, "+14155550123: wedding", "system: "+bot.InLine(1, "", bot.Areas(nil).Label("bridal"), false))
 			wantWorkers(t, h, conv)
 		})
 	}

@@ -121,3 +121,26 @@ func quote(s string) string {
 func CouldNotConnect(worker string) string {
 	return fmt.Sprintf("Sorry, we could not connect you to %s after all.\n\n%s", worker, Menu)
 }
+
+// InLine is the reply to a customer put in the waiting line: their place
+// (1 is next) and whom they wait for — worker (an identity) or area (an
+// expertise area's label), both empty for anyone. again says they were in line
+// already and keep their place.
+func InLine(place int, worker, area string, again bool) string {
+	switch {
+	case again:
+		return fmt.Sprintf("You're still number %d in line: we'll connect you as soon as someone is free.", place)
+	case worker != "":
+		return fmt.Sprintf("%s is not available right now. You're number %d in line for them: we'll connect you as soon as they are back. "+
+			"Write AGENT to talk to the first available expert instead.", quote(worker), place)
+	case area != "":
+		return fmt.Sprintf("All our %s experts are busy right now. You're number %d in line: we'll connect you as soon as one is free.", quote(area), place)
+	}
+	return fmt.Sprintf("All our experts are busy right now. You're number %d in line: we'll connect you as soon as one is free. "+
+		"No need to write again.", place)
+}
+
+// LineOverdue tells a customer, once, that they wait longer than
+// expected; they keep their place.
+const LineOverdue = "Sorry for the wait: everyone is still busy. You keep your place in line, " +
+	"and we'll connect you as soon as someone is free."

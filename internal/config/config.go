@@ -45,6 +45,11 @@ const (
 	DefaultWorkMaxAge = 15 * time.Minute
 )
 
+// DefaultWaitingLineMaxWait is WAITING_LINE_MAX_WAIT when unset: how long
+// a customer waits in line before they are told so, once, and
+// FALLBACK_WORKER takes them.
+const DefaultWaitingLineMaxWait = 10 * time.Minute
+
 // Var documents one environment variable. Vars is the single list the
 // README table and the deploy consistency check are built from.
 type Var struct {
@@ -73,6 +78,7 @@ var Vars = []Var{
 	{Name: "FRONTLINE_PROXY_NUMBER", Help: "Default sender for outgoing conversations (E.164)."},
 	{Name: "FRONTLINE_PROXY_NUMBER_<CC>", Help: "Sender for customers in country `<CC>` (ISO code; `UK` is read as `GB`), e.g. `FRONTLINE_PROXY_NUMBER_FR`."},
 	{Name: "FALLBACK_WORKER", Help: "Identity to route \"agent\" requests to when no worker is available (optional)."},
+	{Name: "WAITING_LINE_MAX_WAIT", Default: DefaultWaitingLineMaxWait.String(), Help: "How long a customer waits in line before the bot tells them so (once) and `FALLBACK_WORKER`, if set, takes them."},
 	{Name: "WELCOME_MESSAGE", Default: bot.DefaultWelcome, Help: "The bot's first message (routing callback)."},
 	{Name: "RETURNING_CUSTOMER", Default: ReturningOff, Help: "`off`, `offer` (the bot suggests the last worker) or `route` (a returning customer goes straight back to the last worker: an alias for `last` in `ROUTING_POLICY`)."},
 	{Name: "ROUTING_POLICY", Default: RouteBot, Help: "Who a new conversation goes to, in order, comma-separated: `advisor` (the customer's advisor, the CRM's `worker` field: added when available, otherwise the bot offers to wait for them), `last` (the worker the customer last spoke with, if still a worker), `bot` (the menu; always last, implied). E.g. `advisor,last,bot`."},
@@ -124,6 +130,7 @@ type Config struct {
 	ProxyNumber       string
 	ProxyNumbers      map[string]string // ISO country code → sender
 	FallbackWorker    string
+	MaxWait           time.Duration
 	WelcomeMessage    string
 	ReturningCustomer string
 	// RoutingPolicy is ROUTING_POLICY, validated, ending with RouteBot;
@@ -246,6 +253,7 @@ func Parse(env Env) (*Config, error) {
 		ProxyNumbers:      map[string]string{},
 		PublicURLs:        map[string]string{},
 		FallbackWorker:    strings.ToLower(p.str("FALLBACK_WORKER")),
+		MaxWait:           p.duration("WAITING_LINE_MAX_WAIT"),
 		WelcomeMessage:    p.str("WELCOME_MESSAGE"),
 		ReturningCustomer: p.oneOf("RETURNING_CUSTOMER", ReturningOff, ReturningOffer, ReturningRoute),
 		ExpertiseAreas:    p.areas("EXPERTISE_AREAS"),
@@ -329,6 +337,7 @@ func Parse(env Env) (*Config, error) {
 	p.check(c.TasksEmulator == "" || c.TasksSecret != "",
 		"CLOUD_TASKS_EMULATOR_SECRET", "is required with CLOUD_TASKS_EMULATOR_HOST (experthub queue-fake prints it)")
 	p.check(c.WorkDelay > 0, "WORK_DELAY", "must be positive")
+	p.check(c.MaxWait > 0, "WAITING_LINE_MAX_WAIT", "must be positive")
 	p.check(c.WorkMaxAge > c.WorkDelay, "WORK_MAX_AGE", "must be longer than WORK_DELAY")
 	if err := p.err(); err != nil {
 		return nil, err

@@ -61,6 +61,7 @@ import (
 	"github.com/experthub/experthub/internal/httpjson"
 	"github.com/experthub/experthub/internal/ledger"
 	"github.com/experthub/experthub/internal/twilio"
+	"github.com/experthub/experthub/internal/waitline"
 	"github.com/experthub/experthub/internal/work"
 )
 
@@ -134,6 +135,10 @@ type Config struct {
 	// MaxAge is how long the queue keeps trying a job before it is
 	// dead-lettered; zero: config.DefaultWorkMaxAge.
 	MaxAge time.Duration
+	// MaxWait is how long a customer waits in line before they are told
+	// so (once) and FallbackWorker takes them; zero:
+	// config.DefaultWaitingLineMaxWait.
+	MaxWait time.Duration
 }
 
 // workTimeout bounds one queue delivery of a job: far more than a turn
@@ -147,7 +152,10 @@ type Deps struct {
 	Ledger      Ledger
 	Assignments Assignments
 	// Queue carries the jobs the webhooks start to the Work consumer.
-	Queue  work.Queue
+	Queue work.Queue
+	// Line is the waiting line; nil: a customer nobody can take is told
+	// to write again later, as before the line.
+	Line   waitline.Line
 	Logger *slog.Logger     // nil: discard
 	Now    func() time.Time // nil: time.Now
 }
@@ -161,6 +169,7 @@ type Flow struct {
 	ledger      Ledger
 	assignments Assignments
 	queue       work.Queue
+	line        waitline.Line
 	log         *slog.Logger
 	now         func() time.Time
 
@@ -184,6 +193,9 @@ func New(cfg Config, deps Deps) *Flow {
 	if cfg.MaxAge <= 0 {
 		cfg.MaxAge = config.DefaultWorkMaxAge
 	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = config.DefaultWaitingLineMaxWait
+	}
 	if cfg.Returning == "" {
 		cfg.Returning = config.ReturningOff
 	}
@@ -200,6 +212,7 @@ func New(cfg Config, deps Deps) *Flow {
 		ledger:      deps.Ledger,
 		assignments: deps.Assignments,
 		queue:       deps.Queue,
+		line:        deps.Line,
 		log:         deps.Logger,
 		now:         deps.Now,
 	}

@@ -33,7 +33,7 @@ func TestConversations(t *testing.T) {
 			name:     "menu then e-mail",
 			from:     maria,
 			texts:    []string{"hi", "I'd like to talk to ANN@example.com please"},
-			workers:  map[string]bool{"ann@example.com": false, "bob@example.com": true},
+			workers:  map[string]bool{"ann@example.com": true, "bob@example.com": true},
 			wantName: "Maria Sanchez",
 			want: []string{
 				"system: " + welcome,
@@ -43,6 +43,21 @@ func TestConversations(t *testing.T) {
 				"system: " + bot.Connecting("ann@example.com"),
 			},
 			wantWorkers:  []string{"ann@example.com"},
+			wantCustomer: "1",
+		},
+		{
+			// A named worker who is away is waited for: the customer is
+			// told their place, nobody is added until ann is back.
+			name:     "named worker away",
+			from:     maria,
+			texts:    []string{"ann@example.com"},
+			workers:  map[string]bool{"ann@example.com": false, "bob@example.com": true},
+			wantName: "Maria Sanchez",
+			want: []string{
+				"system: " + welcome,
+				"C: ann@example.com",
+				"system: " + bot.InLine(1, "ann@example.com", "", false),
+			},
 			wantCustomer: "1",
 		},
 		{
@@ -109,7 +124,7 @@ func TestConversations(t *testing.T) {
 			want: []string{
 				"system: " + welcome,
 				"C: AGENT",
-				"system: " + bot.NoAgentAvailable,
+				"system: " + bot.InLine(1, "", "", false),
 			},
 			wantCustomer: "1",
 		},
@@ -138,7 +153,7 @@ func TestConversations(t *testing.T) {
 			want: []string{
 				"system: " + welcome,
 				"C: AGENT",
-				"system: " + bot.NoAgentAvailable,
+				"system: " + bot.InLine(1, "", "", false),
 			},
 			wantCustomer: "1",
 		},

@@ -29,6 +29,9 @@ type mark struct {
 	Connect string `json:"connect,omitempty"`
 	// Correction is set on the message that takes back a promise.
 	Correction bool `json:"correction,omitempty"`
+	// Notice names a message about the customer's place in the waiting
+	// line that is not the answer to a message (noticeOverdue).
+	Notice string `json:"notice,omitempty"`
 	// Offer is the advisor the message offered to wait for (the advisor
 	// was away): the customer's next message answers the offer.
 	Offer string `json:"offer,omitempty"`
@@ -49,6 +52,7 @@ func readMark(attributes string) (mark, bool) {
 	m.InReplyTo, _ = obj["in_reply_to"].(string)
 	m.Connect, _ = obj["connect"].(string)
 	m.Correction, _ = obj["correction"].(bool)
+	m.Notice, _ = obj["notice"].(string)
 	m.Offer, _ = obj["offer"].(string)
 	return m, m.InReplyTo != ""
 }

@@ -230,9 +230,12 @@ func (f *Flow) answer(ctx context.Context, conv string, msg twilio.Message, h *h
 		if d.Route == bot.RouteWait {
 			return false, f.wait(ctx, conv, msg, h, waitTarget{Worker: d.Worker})
 		}
-		cands, r, err := f.candidates(ctx, d, in)
+		cands, r, wait, err := f.candidates(ctx, d, in)
 		if err != nil {
 			return false, err
+		}
+		if wait != nil {
+			return false, f.wait(ctx, conv, msg, h, *wait)
 		}
 		if len(cands) == 0 && d.Route == bot.RouteArea {
 			f.log.InfoContext(ctx, "no expert of the area available", "area", d.Area)
@@ -268,6 +271,10 @@ func (f *Flow) answer(ctx context.Context, conv string, msg twilio.Message, h *h
 		return f.post(ctx, conv, reply, mark{InReplyTo: msg.SID, Connect: claimed.Worker})
 	})
 	g.Go(func() error { return f.addWorker(ctx, conv, claimed.Worker, h.participants) })
+	g.Go(func() error {
+		f.leaveLine(ctx, conv)
+		return nil
+	})
 	if agent {
 		g.Go(func() error {
 			if err := f.recordAccepted(ctx, claimed.WorkerSID, claimed.ClaimedAt); err != nil {
@@ -281,48 +288,57 @@ func (f *Flow) answer(ctx context.Context, conv string, msg twilio.Message, h *h
 	return true, g.Wait()
 }
 
-// candidates returns who may take a conversation for decision d, or the
-// reply when nobody may.
-func (f *Flow) candidates(ctx context.Context, d bot.Decision, in *lookups) ([]assign.Candidate, string, error) {
+// candidates returns who may take a conversation for decision d, or,
+// when nobody may, the reply or (wait set) whom the customer waits for in
+// line.
+//
+// A named worker who is a Frontline worker but not available is waited
+// for: adding them would leave the customer talking to nobody, with no
+// word of it, until they come back; in line, the customer is told, and
+// connected as soon as the worker is available again (or may write AGENT
+// for anyone).
+func (f *Flow) candidates(ctx context.Context, d bot.Decision, in *lookups) (cands []assign.Candidate, reply string, wait *waitTarget, err error) {
 	switch d.Route {
 	case bot.RouteWorker:
 		w, read := in.named[d.Worker]
 		if !read {
 			var err error
 			if w, err = f.findWorker(ctx, d.Worker); err != nil {
-				return nil, "", err
+				return nil, "", nil, err
 			}
 			in.named[d.Worker] = w
 		}
 		if w.SID == "" {
 			f.log.InfoContext(ctx, "customer asked for someone who is not a Frontline worker")
-			return nil, bot.UnknownWorker(d.Worker), nil
+			return nil, bot.UnknownWorker(d.Worker), nil, nil
 		}
-		return []assign.Candidate{candidate(w)}, "", nil
+		if !w.Available {
+			f.log.InfoContext(ctx, "the worker asked for is not available; the customer waits for them", "worker", w.Identity)
+			return nil, "", &waitTarget{Worker: w.Identity}, nil
+		}
+		return []assign.Candidate{candidate(w)}, "", nil, nil
 	case bot.RouteArea:
 		if in.pool == nil {
 			var err error
 			if in.pool, err = f.availableWorkers(ctx); err != nil {
-				return nil, "", err
+				return nil, "", nil, err
 			}
 		}
 		ws, err := f.areaCandidates(ctx, d.Area, in.pool)
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
-		var cands []assign.Candidate
 		for _, w := range ws {
 			cands = append(cands, candidate(w))
 		}
-		return cands, "", nil
+		return cands, "", nil, nil
 	case bot.RouteAgent:
 		if in.pool == nil {
 			var err error
 			if in.pool, err = f.availableWorkers(ctx); err != nil {
-				return nil, "", err
+				return nil, "", nil, err
 			}
 		}
-		var cands []assign.Candidate
 		for _, w := range in.pool {
 			if w.Identity != "" && w.Available {
 				cands = append(cands, candidate(w))
@@ -338,11 +354,11 @@ func (f *Flow) candidates(ctx context.Context, d bot.Decision, in *lookups) ([]a
 		}
 		if len(cands) == 0 {
 			f.log.InfoContext(ctx, "no worker available", "queue", f.cfg.PoolQueue)
-			return nil, bot.NoAgentAvailable, nil
+			return nil, "", &waitTarget{}, nil
 		}
-		return cands, "", nil
+		return cands, "", nil, nil
 	}
-	return nil, d.Reply, nil
+	return nil, d.Reply, nil, nil
 }
 
 // claim claims the conversation for one of cands on behalf of key.

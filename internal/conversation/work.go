@@ -20,6 +20,7 @@ const (
 	kindWelcome  = "welcome"  // Frontline's routing callback
 	kindTurn     = "turn"     // onMessageAdded: the bot's answer
 	kindDescribe = "describe" // onParticipantAdded: the customer's attributes
+	kindDrain    = "drain"    // a TaskRouter event: serve the waiting line
 )
 
 // jobParams are the webhook parameters a job keeps: what its work reads.
@@ -59,6 +60,8 @@ func (j job) subject() string {
 		return j.Params["MessageSid"]
 	case kindDescribe:
 		return j.Params["ParticipantSid"]
+	case kindDrain:
+		return j.Params[drainTrigger]
 	}
 	return j.conversation()
 }
@@ -181,6 +184,8 @@ func (f *Flow) do(ctx context.Context, j job) error {
 		return f.welcome(ctx, get(p, "ConversationSid"), get(p, "MessagingBinding.Address"))
 	case kindDescribe:
 		return f.describeCustomer(ctx, get(p, "ConversationSid"), get(p, "ParticipantSid"), get(p, "MessagingBinding.Address"))
+	case kindDrain:
+		return f.drain(ctx)
 	}
 	return fmt.Errorf("conversation: unknown kind of work %q", j.Kind)
 }
@@ -238,6 +243,7 @@ var undone = map[string]string{
 	kindWelcome:  "the customer was not welcomed",
 	kindTurn:     "the customer's message got no answer from the bot",
 	kindDescribe: "the customer's participant lacks its CRM attributes",
+	kindDrain:    "the waiting line was not served on this trigger (the next event or sweep serves it)",
 }
 
 // exclusive runs fn while holding the conversation: work on one
@@ -253,7 +259,11 @@ var undone = map[string]string{
 // attempts (or a webhook whose job could not be queued) run unheld,
 // checking Twilio before each step.
 func (f *Flow) exclusive(ctx context.Context, conv string, fn func(context.Context) error) error {
-	key := "conversation:" + conv
+	return f.hold(ctx, "conversation:"+conv, fn)
+}
+
+// hold runs fn while holding the ledger key, as exclusive does.
+func (f *Flow) hold(ctx context.Context, key string, fn func(context.Context) error) error {
 	for wait := 20 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
 		a := f.begin(ctx, key, f.leaseFor(ctx))
 		if a.Owns() && a.N == 0 && leftToQueue(ctx) {

@@ -59,6 +59,10 @@ var descriptionJSON []byte
 //	                   on the queue and roles/iam.serviceAccountUser on
 //	                   oidc_account, the identity tasks call target as.
 //	full_sync          {job, function, account}: the Cloud Scheduler job.
+//	line_sweep         {job, function, account, schedule}: the Cloud
+//	                   Scheduler job sweeping the waiting line.
+//	taskrouter_events  the TaskRouter workspace events the event callback
+//	                   needs (README "Twilio settings").
 //	pre_event_filters, post_event_filters, strapi_events: what Twilio and
 //	                   Strapi must send (README "Twilio settings").
 type Description struct {
@@ -71,6 +75,8 @@ type Description struct {
 	Secrets          []Secret                  `json:"secrets"`
 	Queues           map[string]Queue          `json:"queues"`
 	FullSync         FullSync                  `json:"full_sync"`
+	LineSweep        LineSweep                 `json:"line_sweep"`
+	TaskRouterEvents []string                  `json:"taskrouter_events"`
 	PreEventFilters  []string                  `json:"pre_event_filters"`
 	PostEventFilters []string                  `json:"post_event_filters"`
 	StrapiEvents     []string                  `json:"strapi_events"`
@@ -188,6 +194,15 @@ type FullSync struct {
 	Account  string `json:"account"`
 }
 
+// LineSweep is the Cloud Scheduler job that calls Function on Schedule
+// (cron) with an OIDC token of Account, minted for Function's URL.
+type LineSweep struct {
+	Job      string `json:"job"`
+	Function string `json:"function"`
+	Account  string `json:"account"`
+	Schedule string `json:"schedule"`
+}
+
 // Load returns the embedded description. It is parsed on each call, so
 // callers may change what they get.
 func Load() (*Description, error) {
@@ -263,6 +278,11 @@ func (d *Description) check() []string {
 	c.queues()
 	c.function("full_sync.function", d.FullSync.Function)
 	c.account("full_sync.account", d.FullSync.Account)
+	c.function("line_sweep.function", d.LineSweep.Function)
+	c.account("line_sweep.account", d.LineSweep.Account)
+	if d.LineSweep.Job == "" || d.LineSweep.Schedule == "" {
+		c.fail("line_sweep: job and schedule are required")
+	}
 	c.account("the functions' identity", runAccount)
 	c.account("the builds' identity", buildAccount)
 	sort.Strings(c.problems)

@@ -53,10 +53,10 @@ func TestDescriptionRejects(t *testing.T) {
 		{"unknown member", `"runtime": "go126",`, `"runtime": "go126", "runtimes": [],`, `unknown field "runtimes"`},
 		{"unknown function setting", `"name": "crm"`, `"name": "crm", "memmory": "1Gi"`, `functions[0]: json: unknown field "memmory"`},
 		{"invoker not an account", `"invokers": ["tasks"]`, `"invokers": ["task"]`, `functions.work.invokers: no service account "task"`},
-		{"env for an unknown function", `"post-event", "work"] },
-    "WORK_SERVICE_ACCOUNT"`, `"post-event", "worker"] },
+		{"env for an unknown function", `"work", "taskrouter-events"] },
+    "WORK_SERVICE_ACCOUNT"`, `"worker", "taskrouter-events"] },
     "WORK_SERVICE_ACCOUNT"`, `env.WORK_QUEUE: no function "worker"`},
-		{"env for no function", `"from": "queue:work", "functions": ["routing", "post-event", "work"]`, `"from": "queue:work", "functions": []`, "env.WORK_QUEUE: functions is empty"},
+		{"env for no function", `"from": "queue:work", "functions": ["routing", "post-event", "work", "taskrouter-events"]`, `"from": "queue:work", "functions": []`, "env.WORK_QUEUE: functions is empty"},
 		{"env from nowhere", `"from": "queue:work"`, `"from": "region"`, `env.WORK_QUEUE: from "region"`},
 		{"env from an unknown queue", `"from": "queue:work"`, `"from": "queue:jobs"`, `env.WORK_QUEUE: no queue "jobs"`},
 		{"queue target lacks the invoker", `"invokers": ["tasks"]`, `"invokers": ["scheduler"]`, "target work does not list oidc_account tasks"},
@@ -134,7 +134,7 @@ func TestPlanWorkQueue(t *testing.T) {
 		name := strings.TrimPrefix(st.Args[2], "eh-prod-")
 		raw, _ := flagValue(st.Args, "set-env-vars")
 		env := parseDict(t, raw)
-		enqueues := name == "routing" || name == "post-event" || name == "work"
+		enqueues := name == "routing" || name == "post-event" || name == "work" || name == "taskrouter-events"
 		if got := env["WORK_QUEUE"] == queue && env["WORK_SERVICE_ACCOUNT"] == tasks; got != enqueues {
 			t.Errorf("%s: WORK_QUEUE=%q WORK_SERVICE_ACCOUNT=%q; want them set: %v", name, env["WORK_QUEUE"], env["WORK_SERVICE_ACCOUNT"], enqueues)
 		}

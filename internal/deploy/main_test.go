@@ -100,7 +100,7 @@ func TestMainRunConverges(t *testing.T) {
 		{[]string{"tasks", "queues", "create"}, 0},
 		{[]string{"tasks", "queues", "update"}, len(d.Queues)}, // exists: updated
 		{[]string{"scheduler", "jobs", "create"}, 0},
-		{[]string{"scheduler", "jobs", "update", "http"}, 1}, // exists: updated
+		{[]string{"scheduler", "jobs", "update", "http"}, 2}, // full sync and line sweep exist: updated
 		{[]string{"run", "services", "add-iam-policy-binding"}, invokers},
 	}
 	for _, c := range checks {

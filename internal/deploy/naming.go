@@ -83,6 +83,7 @@ func (d *Description) ForEnvironment(env string) (*Description, error) {
 		n.Functions[i].Invokers = slices.Clone(n.Functions[i].Invokers)
 	}
 	n.FullSync.Job = name(d.FullSync.Job)
+	n.LineSweep.Job = name(d.LineSweep.Job)
 	return &n, nil
 }
 
@@ -103,7 +104,7 @@ func (d *Description) UniqueNames() []string {
 	for _, f := range d.Functions {
 		names = append(names, "function "+f.Deployed)
 	}
-	names = append(names, "scheduler job "+d.FullSync.Job)
+	names = append(names, "scheduler job "+d.FullSync.Job, "scheduler job "+d.LineSweep.Job)
 	slices.Sort(names)
 	return names
 }

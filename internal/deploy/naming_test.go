@@ -64,7 +64,7 @@ func TestNamedEnvironmentsDisjoint(t *testing.T) {
 			t.Fatal(err)
 		}
 		names := d.UniqueNames()
-		want := len(d.ServiceAccounts) + len(d.Secrets) + len(d.Queues) + len(d.Functions) + 1
+		want := len(d.ServiceAccounts) + len(d.Secrets) + len(d.Queues) + len(d.Functions) + 2 // the scheduler jobs
 		if len(names) != want || len(slices.Compact(slices.Clone(names))) != want {
 			t.Errorf("%s: %d unique names %v, want %d", env, len(names), names, want)
 		}

@@ -321,6 +321,19 @@ func (p *planner) schedule() {
 		Exists:  []string{"scheduler", "jobs", "describe", p.d.FullSync.Job, location, p.project},
 		Update:  append([]string{"scheduler", "jobs", "update", "http"}, job...),
 	})
+	sweep, _ := p.d.Function(p.d.LineSweep.Function) // checked by ParseDescription
+	job = []string{p.d.LineSweep.Job, location, p.project,
+		"--schedule=" + p.d.LineSweep.Schedule, "--time-zone=Etc/UTC",
+		"--uri=" + p.s.functionsOrigin() + "/" + sweep.Deployed, "--http-method=post",
+		"--oidc-service-account-email=" + p.s.account(p.d, p.d.LineSweep.Account),
+		"--oidc-token-audience=" + p.e.config.PublicURL(sweep.Name),
+		"--attempt-deadline=" + strconv.Itoa(min(sweep.TimeoutSeconds, 1800)) + "s"}
+	p.add(Step{
+		Comment: "Sweep of the waiting line of environment " + p.d.Environment + " every minute, in case a TaskRouter event is missed: the OIDC token proves the caller to " + sweep.Deployed + ".",
+		Args:    append([]string{"scheduler", "jobs", "create", "http"}, job...),
+		Exists:  []string{"scheduler", "jobs", "describe", p.d.LineSweep.Job, location, p.project},
+		Update:  append([]string{"scheduler", "jobs", "update", "http"}, job...),
+	})
 }
 
 // notes closes the plan with what the operator sets in Twilio and Strapi.
@@ -334,6 +347,8 @@ func (p *planner) notes() {
 		"  Conversations > Manage > Global webhooks (POST): pre-event URL " + cfg.PublicURL("pre-event") +
 			" for " + strings.Join(p.d.PreEventFilters, ", "),
 		"    and post-event URL " + cfg.PublicURL("post-event") + " for " + strings.Join(p.d.PostEventFilters, ", "),
+		"  TaskRouter > Workspaces > (the Frontline workspace) > Settings: Event callback URL " + cfg.PublicURL(p.d.LineSweep.Function) +
+			" for " + strings.Join(p.d.TaskRouterEvents, ", ") + " (unless another system owns it: the sweep then serves the waiting line alone)",
 		"  Strapi > Settings > Webhooks: URL " + cfg.PublicURL("sync") + ", events " + strings.Join(p.d.StrapiEvents, ", ") + ",",
 		"    header Authorization: Bearer <value of secret " + p.d.SecretID("STRAPI_WEBHOOK_SECRET") + ">",
 	}

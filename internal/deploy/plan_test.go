@@ -218,8 +218,15 @@ func TestPlanPublicURLOverride(t *testing.T) {
 		t.Fatal(err)
 	}
 	job := stepsWith(steps, "scheduler", "jobs", "create", "http")
-	if len(job) != 1 {
-		t.Fatalf("%d scheduler steps, want 1", len(job))
+	if len(job) != 2 {
+		t.Fatalf("%d scheduler steps, want 2 (full sync, line sweep)", len(job))
+	}
+	sweep := job[1]
+	if got, _ := flagValue(sweep.Args, "oidc-token-audience"); got != "https://hooks.example.com/eh-prod-taskrouter-events" {
+		t.Errorf("sweep audience = %q, want the taskrouter-events URL", got)
+	}
+	if got, _ := flagValue(sweep.Args, "schedule"); got != "* * * * *" {
+		t.Errorf("sweep schedule = %q, want every minute", got)
 	}
 	// The job calls the function itself, with the audience sync expects.
 	if got, _ := flagValue(job[0].Args, "uri"); got != "https://europe-west1-expert-test.cloudfunctions.net/eh-prod-sync" {

@@ -38,6 +38,9 @@ func stack(t *testing.T, opts apptest.Options) *apptest.Harness {
 		t.Fatal(err)
 	}
 	h.Twilio.AddWorker("ann@example.com", true, nil, h.Twilio.QueueSID())
+	if slices.Contains(app.Functions, "taskrouter-events") {
+		h.Twilio.SetWorkspaceEventCallback(h.URL("taskrouter-events"), "")
+	}
 	return h
 }
 

@@ -20,6 +20,8 @@ import (
 	"github.com/experthub/experthub/internal/assign/assigntest"
 	"github.com/experthub/experthub/internal/firestoretest"
 	"github.com/experthub/experthub/internal/ledger/ledgertest"
+	"github.com/experthub/experthub/internal/waitline"
+	"github.com/experthub/experthub/internal/waitline/waitlinetest"
 )
 
 func TestAssignments(t *testing.T) {
@@ -200,4 +202,8 @@ func TestBatchReader(t *testing.T) {
 			t.Errorf("read after write %d = %v, want %d", i, v, 100+i)
 		}
 	}
+}
+
+func TestLine(t *testing.T) {
+	waitlinetest.TestLine(t, func(t *testing.T) waitline.Line { return NewLine(firestoretest.Client(t)) })
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/crm/crmtest"
 	"github.com/experthub/experthub/internal/inmem"
+	"github.com/experthub/experthub/internal/waitline"
+	"github.com/experthub/experthub/internal/waitline/waitlinetest"
 )
 
 func TestStore(t *testing.T) {
@@ -129,4 +131,8 @@ func BenchmarkUpsert100k(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func TestLine(t *testing.T) {
+	waitlinetest.TestLine(t, func(*testing.T) waitline.Line { return inmem.NewLine() })
 }

@@ -87,6 +87,7 @@ type Fake struct {
 	workers     map[string]*workerState
 	workerOrder []string
 	activities  []activity
+	events      eventCallback
 	latency     time.Duration
 	faults      []*fault
 	outage      int // status every REST request gets; 0: none

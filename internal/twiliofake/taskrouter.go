@@ -1,11 +1,13 @@
 package twiliofake
 
 import (
+	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -107,13 +109,15 @@ func (f *Fake) Worker(key string) (Worker, bool) {
 }
 
 // SetWorkerAvailable moves a worker (by friendly name) to the "Available"
-// or "Offline" activity, as the worker would in the Frontline app. It
-// reports whether the worker exists.
+// or "Offline" activity, as the worker would in the Frontline app. When
+// the activity changes and the workspace has an event callback
+// (SetEventCallback), it posts the signed worker.activity.update event
+// and returns once it is answered. It reports whether the worker exists.
 func (f *Fake) SetWorkerAvailable(identity string, available bool) bool {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	w := f.workerByName(identity)
 	if w == nil {
+		f.mu.Unlock()
 		return false
 	}
 	act := f.activityNamed("Offline")
@@ -121,9 +125,70 @@ func (f *Fake) SetWorkerAvailable(identity string, available bool) bool {
 		act = f.activityNamed("Available")
 	}
 	now := time.Now()
+	prev := w.snapshot()
 	f.setActivity(w, act, now)
 	w.bump(now)
+	var event url.Values
+	if prev.ActivitySID != act.sid {
+		event = f.workerEvent("worker.activity.update", prev, w, now)
+	}
+	cb := f.events
+	f.mu.Unlock()
+	if event != nil && cb.url != "" && (len(cb.filter) == 0 || slices.Contains(cb.filter, "worker.activity.update")) {
+		f.deliver(context.Background(), TargetEvents, "worker.activity.update", cb.url, event, event.Get("Sid"), DefaultEventTimeout, false)
+	}
 	return true
+}
+
+// TargetEvents is the TaskRouter workspace event callback's delivery
+// target.
+const TargetEvents = "events"
+
+// DefaultEventTimeout is how long TaskRouter waits for the event callback
+// to answer (https://www.twilio.com/docs/taskrouter/api/event/reference).
+const DefaultEventTimeout = 15 * time.Second
+
+// eventCallback is the workspace's EventCallbackUrl and EventsFilter.
+type eventCallback struct {
+	url    string
+	filter []string
+}
+
+// SetEventCallback sets the workspace's EventCallbackUrl (empty: none)
+// and its EventsFilter (none: every event), as the Console or
+// POST /v1/Workspaces/{sid} would.
+func (f *Fake) SetEventCallback(rawURL string, filter ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = eventCallback{url: rawURL, filter: slices.Clone(filter)}
+}
+
+// workerEvent returns the form of a worker event, field for field as
+// TaskRouter's event reference lists them (and Sid, seen in real
+// payloads). Callers hold f.mu.
+func (f *Fake) workerEvent(typ string, prev Worker, w *workerState, now time.Time) url.Values {
+	return url.Values{
+		"Sid":                            {f.newSID("EV")},
+		"EventType":                      {typ},
+		"AccountSid":                     {f.cfg.AccountSID},
+		"WorkspaceSid":                   {f.cfg.WorkspaceSID},
+		"WorkspaceName":                  {"Frontline"},
+		"EventDescription":               {"Worker " + w.FriendlyName + " updated to " + w.ActivityName + " Activity"},
+		"ResourceType":                   {"Worker"},
+		"ResourceSid":                    {w.SID},
+		"Timestamp":                      {strconv.FormatInt(now.Unix(), 10)},
+		"TimestampMs":                    {strconv.FormatInt(now.UnixMilli(), 10)},
+		"WorkerSid":                      {w.SID},
+		"WorkerName":                     {w.FriendlyName},
+		"WorkerAttributes":               {w.Attributes},
+		"WorkerActivitySid":              {w.ActivitySID},
+		"WorkerActivityName":             {w.ActivityName},
+		"WorkerVersion":                  {strconv.Itoa(w.version)},
+		"WorkerPreviousActivitySid":      {prev.ActivitySID},
+		"WorkerPreviousActivityName":     {prev.ActivityName},
+		"WorkerTimeInPreviousActivity":   {strconv.FormatInt(int64(now.Sub(prev.DateStatusChanged).Seconds()), 10)},
+		"WorkerTimeInPreviousActivityMs": {strconv.FormatInt(now.Sub(prev.DateStatusChanged).Milliseconds(), 10)},
+	}
 }
 
 // SetWorkerAttributes replaces a worker's attributes behind the client's

@@ -58,7 +58,7 @@ const (
 
 // Delivery is one webhook request the fake sent, with our answer.
 type Delivery struct {
-	Target    string // TargetPre, TargetPost or TargetRouting
+	Target    string // TargetPre, TargetPost, TargetRouting or TargetEvents
 	EventType string // empty for the routing callback
 	URL       string
 	Params    url.Values

@@ -196,3 +196,13 @@ output "strapi_events" {
   description = "Strapi webhook events sync handles."
   value       = local.description.strapi_events
 }
+
+output "line_sweep" {
+  description = "The waiting line's sweep job: job name, function, account (key), schedule."
+  value       = merge(local.description.line_sweep, { job = "${local.name}-${local.description.line_sweep.job}" })
+}
+
+output "taskrouter_events" {
+  description = "TaskRouter workspace events the event callback (taskrouter-events) needs."
+  value       = local.description.taskrouter_events
+}

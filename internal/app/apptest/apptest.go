@@ -11,7 +11,12 @@ package apptest
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -37,6 +42,7 @@ import (
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/strapitest"
 	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/work"
 )
 
 // The configured secrets. They look like the real thing, so that a test
@@ -120,6 +126,11 @@ type Options struct {
 	// TasksRetry is the Cloud Tasks fake's retry configuration; zero:
 	// quick retries (100 ms to 1 s), for as long as the work may live.
 	TasksRetry dispatch.RetryConfig
+	// NoEventCallback leaves the fake workspace without an event
+	// callback, as when another system owns it: only the sweep
+	// (Harness.Sweep) serves the waiting line. By default the workspace
+	// posts worker.activity.update to taskrouter-events.
+	NoEventCallback bool
 }
 
 // TasksServiceAccount is the identity of the Cloud Tasks fake's tokens.
@@ -144,6 +155,10 @@ type Harness struct {
 	Clock *Clock
 
 	t         testing.TB
+	appOpts   []app.Option
+	logOut    io.Writer
+	logLevel  string
+	scheduler *SchedulerTokens
 	closeOnce sync.Once
 	next      atomic.Uint64
 	mu        sync.Mutex
@@ -164,16 +179,17 @@ func New(t testing.TB, opts Options) *Harness {
 	h.Twilio = twiliofake.NewServer(opts.Twilio)
 
 	env := config.Env{
-		"PUBLIC_BASE_URL":              h.Server.URL,
-		"TWILIO_ACCOUNT_SID":           h.Twilio.AccountSID(),
-		"TWILIO_AUTH_TOKEN":            h.Twilio.AuthToken(),
-		"TWILIO_API_BASE_URL":          h.Twilio.URL,
-		"FRONTLINE_WORKSPACE":          h.Twilio.WorkspaceSID(),
-		"FRONTLINE_DEFAULT_POOL_QUEUE": h.Twilio.QueueSID(),
-		"FRONTLINE_MESSAGING_SERVICE":  twiliofake.DefaultMessaging,
-		"FRONTLINE_PROXY_NUMBER":       ProxyNumber,
-		"FRONTLINE_PROXY_NUMBER_GB":    ProxyNumberGB,
-		"CACHE_TTL":                    "0",
+		"PUBLIC_BASE_URL":                h.Server.URL,
+		"TWILIO_ACCOUNT_SID":             h.Twilio.AccountSID(),
+		"TWILIO_AUTH_TOKEN":              h.Twilio.AuthToken(),
+		"TWILIO_API_BASE_URL":            h.Twilio.URL,
+		"FRONTLINE_WORKSPACE":            h.Twilio.WorkspaceSID(),
+		"FRONTLINE_DEFAULT_POOL_QUEUE":   h.Twilio.QueueSID(),
+		"FRONTLINE_MESSAGING_SERVICE":    twiliofake.DefaultMessaging,
+		"FRONTLINE_PROXY_NUMBER":         ProxyNumber,
+		"FRONTLINE_PROXY_NUMBER_GB":      ProxyNumberGB,
+		"CACHE_TTL":                      "0",
+		"SYNC_SCHEDULER_SERVICE_ACCOUNT": SchedulerAccount,
 	}
 	h.prefixedURLs(env, opts.FunctionPrefix)
 	if opts.StrapiVersion != 0 {
@@ -238,19 +254,17 @@ func New(t testing.TB, opts Options) *Harness {
 	if opts.LogOutput != nil {
 		out = opts.LogOutput
 	}
-	appOpts := []app.Option{app.WithClock(h.Clock.Now)}
+	h.scheduler = &SchedulerTokens{secret: randomSecret()}
+	appOpts := []app.Option{app.WithClock(h.Clock.Now), app.WithSchedulerTokens(h.scheduler)}
 	if opts.FlowCustomers != nil {
 		appOpts = append(appOpts, app.WithFlowCustomers(opts.FlowCustomers))
 	}
 	if opts.WrapLedger != nil {
 		appOpts = append(appOpts, app.WrapLedger(opts.WrapLedger))
 	}
+	h.appOpts, h.logOut, h.logLevel = appOpts, out, level
 	for range instances {
-		a, err := app.New(context.Background(), cfg, logging.New(out, level), appOpts...)
-		if err != nil {
-			t.Fatalf("apptest: app.New: %v", err)
-		}
-		h.Apps = append(h.Apps, a)
+		h.Apps = append(h.Apps, h.newApp(t))
 	}
 	h.App = h.Apps[0]
 	built.Store(true)
@@ -265,7 +279,93 @@ func New(t testing.TB, opts Options) *Harness {
 		Filters:        filters,
 		RoutingURL:     cfg.PublicURL("routing"),
 	})
+	if !opts.NoEventCallback {
+		h.Twilio.SetEventCallback(cfg.PublicURL("taskrouter-events"), "worker.activity.update")
+	}
 	return h
+}
+
+func (h *Harness) newApp(t testing.TB) *app.App {
+	t.Helper()
+	a, err := app.New(context.Background(), h.Config, logging.New(h.logOut, h.logLevel), h.appOpts...)
+	if err != nil {
+		t.Fatalf("apptest: app.New: %v", err)
+	}
+	return a
+}
+
+// Restart replaces instance i with a new App on the same configuration
+// and stores, as Cloud Run replaces an instance: the old one is closed
+// (its in-process state, an in-process queue included, is gone) and the
+// next requests may reach the new one.
+func (h *Harness) Restart(t testing.TB, i int) {
+	t.Helper()
+	h.Stop(i)
+	a := h.newApp(t)
+	h.mu.Lock()
+	h.Apps[i] = a
+	if i == 0 {
+		h.App = a
+	}
+	h.stopped[i] = false
+	h.mu.Unlock()
+}
+
+// SchedulerToken returns an OIDC token of SchedulerAccount minted for the
+// named function, as Cloud Scheduler sends it; the App accepts it
+// (app.WithSchedulerTokens).
+func (h *Harness) SchedulerToken(name string) string {
+	return h.scheduler.Mint(SchedulerAccount, h.URL(name))
+}
+
+// Sweep calls taskrouter-events as the scheduler does, and returns the
+// status.
+func (h *Harness) Sweep(t testing.TB) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, h.URL("taskrouter-events"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+h.SchedulerToken("taskrouter-events"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("sweep: %v", err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// SchedulerTokens mints and checks the test's stand-in for Google-signed
+// OIDC tokens: "<email>|<audience>|<HMAC>".
+type SchedulerTokens struct{ secret []byte }
+
+// Mint returns a token of email for audience.
+func (s *SchedulerTokens) Mint(email, audience string) string {
+	return email + "|" + audience + "|" + s.mac(email, audience)
+}
+
+func (s *SchedulerTokens) mac(email, audience string) string {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte(email + "|" + audience))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Validate checks a token Mint made for audience.
+func (s *SchedulerTokens) Validate(_ context.Context, token, audience string) (work.Identity, error) {
+	parts := strings.Split(token, "|")
+	if len(parts) != 3 || !hmac.Equal([]byte(parts[2]), []byte(s.mac(parts[0], parts[1]))) {
+		return work.Identity{}, errors.New("apptest: not a token of ours")
+	}
+	if parts[1] != audience {
+		return work.Identity{}, fmt.Errorf("apptest: token for %s, not %s", parts[1], audience)
+	}
+	return work.Identity{Email: parts[0], EmailVerified: true}, nil
+}
+
+func randomSecret() []byte {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return b
 }
 
 // seedFirestore writes the sample customers to the App's Firestore cache,
@@ -369,10 +469,12 @@ func (h *Harness) isStopped(i int) bool {
 // pick returns the App to serve the next request: the instances take
 // turns, skipping stopped ones.
 func (h *Harness) pick() *app.App {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	n := uint64(len(h.Apps))
 	for range n {
 		i := int(h.next.Add(1) % n)
-		if !h.isStopped(i) {
+		if !h.stopped[i] {
 			return h.Apps[i]
 		}
 	}

@@ -1,0 +1,363 @@
+package conversation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/experthub/experthub/internal/assign"
+	"github.com/experthub/experthub/internal/bot"
+	"github.com/experthub/experthub/internal/twilio"
+	"github.com/experthub/experthub/internal/waitline"
+	"github.com/experthub/experthub/internal/work"
+)
+
+// The waiting line
+//
+// A customer nobody can take when they ask (nobody of the pool is
+// available, the named worker is away, nobody of the area is free) is put
+// in line (package waitline) and told their place. The line is served by
+// a drain: on each TaskRouter worker event (the taskrouter-events
+// function, which queues a drain job) and on a sweep every minute (Cloud
+// Scheduler), so that a missed event, or a workspace whose event callback
+// belongs to another system, costs at most a minute. A drain walks the
+// line in arrival order and gives each available worker at most one
+// customer: a worker who comes back is not handed the whole line at once,
+// and the next trigger hands out the next ones. A customer who waits
+// longer than Config.MaxWait is told so once, and FallbackWorker, if set,
+// takes them.
+//
+// Every step of serving one customer is checked before it is made, as a
+// turn's are: the claim is the same race-free claim (package assign) with
+// the place as claimant, the connecting message carries the mark
+// {"in_reply_to": <the message that put them in line>, "connect": worker},
+// and the customer leaves the line only once the worker is added. A drain
+// that dies half way is finished by the next.
+
+// waitTarget says whom a customer waits for: a named worker, an expertise
+// area, or (both empty) anyone of the pool.
+type waitTarget struct {
+	Worker string // a worker's identity
+	Area   string // an expertise area's key
+}
+
+// noticeOverdue marks the bot's message telling a customer they wait
+// longer than expected.
+const noticeOverdue = "line-overdue"
+
+// drainBatch bounds the customers one drain looks at: far more than the
+// workers that can become available between two sweeps.
+const drainBatch = 200
+
+// drainTrigger is the job parameter naming what started a drain: its
+// task's name, so that one event queues one drain however often
+// TaskRouter delivers it.
+const drainTrigger = "Trigger"
+
+// wait answers msg, which asked for target while nobody of it can take
+// the conversation: the customer joins the line (or keeps their place)
+// and is told their place. Without a line, or when the line's store
+// fails, they are told to write again later, as before the line.
+func (f *Flow) wait(ctx context.Context, conv string, msg twilio.Message, h *history, target waitTarget) error {
+	_ = h
+	if f.line == nil {
+		return f.post(ctx, conv, bot.NoAgentAvailable, mark{InReplyTo: msg.SID})
+	}
+	afterQueued(ctx)
+	e, err := f.line.Join(ctx, waitline.Entry{
+		Conversation: conv,
+		Target:       waitline.Target(target),
+		Message:      msg.SID,
+		JoinedAt:     f.now(),
+	})
+	var place int
+	if err == nil {
+		e, place, err = f.line.Position(ctx, conv)
+	}
+	if err != nil {
+		f.log.WarnContext(ctx, "the waiting line is unavailable; telling the customer to write again", "conversation", conv, "err", err)
+		return f.post(ctx, conv, bot.NoAgentAvailable, mark{InReplyTo: msg.SID})
+	}
+	f.log.InfoContext(ctx, "customer waits in line", "conversation", conv, "target", e.Target.Key(), "place", place)
+	// A worker may have become available between the read of the pool
+	// and the join, their event served before the customer was in line:
+	// a drain now closes that gap (the sweep would, a minute later).
+	f.queueDrain(ctx, "join-"+msg.SID)
+	again := e.Message != msg.SID
+	area := ""
+	if e.Target.Area != "" {
+		area = f.cfg.Areas.Label(e.Target.Area)
+	}
+	return f.post(ctx, conv, bot.InLine(place, e.Target.Worker, area, again), mark{InReplyTo: msg.SID})
+}
+
+// leaveLine takes a customer a worker joined out of the line, if there.
+// It is bookkeeping: a drain that finds the worker in the conversation
+// removes the place itself.
+func (f *Flow) leaveLine(ctx context.Context, conv string) {
+	if f.line == nil {
+		return
+	}
+	if err := f.line.Remove(ctx, conv); err != nil {
+		f.log.WarnContext(ctx, "leaving the waiting line failed; the next drain removes the place", "conversation", conv, "err", err)
+	}
+}
+
+// queueDrain queues a drain of the line, named after trigger.
+func (f *Flow) queueDrain(ctx context.Context, trigger string) {
+	if f.queue == nil {
+		return
+	}
+	j := job{Kind: kindDrain, Params: map[string]string{drainTrigger: trigger}, Received: f.now()}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), enqueueTimeout)
+	defer cancel()
+	body, err := json.Marshal(j)
+	if err == nil {
+		err = f.queue.Enqueue(ctx, work.Task{Name: j.taskName(), Body: body})
+	}
+	if err != nil {
+		f.log.WarnContext(ctx, "queueing a drain of the waiting line failed; the sweep serves the line", "trigger", trigger, "err", err)
+	}
+}
+
+// Events is the TaskRouter workspace event callback (EventCallbackUrl):
+// a worker event queues a drain of the line and is answered 204 at once,
+// well within the 15 s TaskRouter waits
+// (https://www.twilio.com/docs/taskrouter/api/event/reference). Other
+// events are answered 204 and ignored. The caller must be checked first
+// (X-Twilio-Signature, see webhook.Verifier).
+func (f *Flow) Events() http.Handler { return http.HandlerFunc(f.events) }
+
+func (f *Flow) events(w http.ResponseWriter, r *http.Request) {
+	p := form(r)
+	typ := get(p, "EventType")
+	if typ == "" {
+		f.log.WarnContext(r.Context(), "TaskRouter event without an EventType")
+		fail(w, http.StatusBadRequest, "EventType is required")
+		return
+	}
+	if strings.HasPrefix(typ, "worker.") && f.line != nil {
+		// The event's Sid (EV…) names one event: a redelivery queues
+		// nothing more. Without one, the worker and the time do.
+		trigger := get(p, "Sid")
+		if !isSID(trigger, "EV") {
+			trigger = "ev-" + get(p, "WorkerSid") + "-" + get(p, "TimestampMs") + get(p, "Timestamp")
+		}
+		f.log.InfoContext(r.Context(), "worker event: draining the waiting line", "event", typ,
+			"worker_sid", get(p, "WorkerSid"), "activity", get(p, "WorkerActivityName"))
+		f.queueDrain(r.Context(), trigger)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Sweep drains the line now: the scheduler calls it every minute, in case
+// an event was missed or the workspace's event callback is another
+// system's. Its caller must be checked first (the scheduler's OIDC
+// token).
+func (f *Flow) Sweep() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), workTimeout)
+		defer cancel()
+		if err := f.drain(ctx); err != nil {
+			f.log.WarnContext(ctx, "sweeping the waiting line failed; the next sweep tries again", "err", err)
+			fail(w, http.StatusServiceUnavailable, "sweep failed")
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// drain serves the line: in arrival order, each customer gets an
+// available worker of their target not given one by this drain, and a
+// customer waiting past Config.MaxWait is told so (once) and handed to
+// FallbackWorker. One drain runs at a time.
+func (f *Flow) drain(ctx context.Context) error {
+	if f.line == nil {
+		return nil
+	}
+	return f.hold(ctx, "line", func(ctx context.Context) error {
+		entries, err := f.line.Waiting(ctx, drainBatch)
+		if err != nil || len(entries) == 0 {
+			return err
+		}
+		pool := &drainPool{f: f, used: map[string]bool{}, named: map[string]twilio.Worker{}, attrs: map[string]string{}}
+		var errs []error
+		for _, e := range entries {
+			cands, err := pool.candidates(ctx, e.Target)
+			if err != nil {
+				return err
+			}
+			overdue := !e.Told && f.now().Sub(e.JoinedAt) >= f.cfg.MaxWait
+			if len(cands) == 0 && !overdue {
+				continue
+			}
+			worker, err := f.serve(ctx, e, cands, overdue)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", e.Conversation, err))
+				continue
+			}
+			if worker != "" {
+				pool.used[strings.ToLower(worker)] = true
+			}
+		}
+		return errors.Join(errs...)
+	})
+}
+
+// drainPool is what one drain knows of the workers, read once.
+type drainPool struct {
+	f         *Flow
+	available []twilio.Worker
+	read      bool
+	used      map[string]bool          // identities given a customer by this drain
+	named     map[string]twilio.Worker // by identity; zero: not a worker
+	attrs     map[string]string        // by SID: attributes, which lists omit
+}
+
+// candidates returns the available workers target's customer may get.
+func (p *drainPool) candidates(ctx context.Context, target waitline.Target) ([]assign.Candidate, error) {
+	target = target.Normalize()
+	if target.Worker != "" {
+		if p.used[target.Worker] {
+			return nil, nil
+		}
+		w, ok := p.named[target.Worker]
+		if !ok {
+			var err error
+			if w, err = p.f.findWorker(ctx, target.Worker); err != nil {
+				return nil, err
+			}
+			p.named[target.Worker] = w
+		}
+		if w.SID == "" || !w.Available {
+			return nil, nil
+		}
+		return []assign.Candidate{candidate(w)}, nil
+	}
+	if !p.read {
+		var err error
+		if p.available, err = p.f.availableWorkers(ctx); err != nil {
+			return nil, err
+		}
+		p.read = true
+	}
+	var out []assign.Candidate
+	for _, w := range p.available {
+		if w.Identity == "" || !w.Available || p.used[strings.ToLower(w.Identity)] {
+			continue
+		}
+		if target.Area != "" {
+			// TaskRouter lists workers without their attributes.
+			if _, ok := p.attrs[w.SID]; !ok {
+				full, _, err := p.f.twilio.FetchWorker(ctx, p.f.cfg.Workspace, w.SID)
+				if err != nil {
+					return nil, err
+				}
+				p.attrs[w.SID] = full.Attributes
+			}
+			w.Attributes = p.attrs[w.SID]
+			if !workerHasArea(w, target.Area) {
+				continue
+			}
+		}
+		out = append(out, candidate(w))
+	}
+	return out, nil
+}
+
+// lineKey is the claimant of a customer's place in line: the same place
+// served twice claims once.
+func lineKey(e waitline.Entry) string {
+	return "line:" + e.Conversation + ":" + strconv.FormatInt(e.JoinedAt.UnixMicro(), 10)
+}
+
+// serve gives the customer of e one of cands (or, overdue, tells them so
+// and gives them FallbackWorker) and returns the worker who joined, ""
+// when none did.
+func (f *Flow) serve(ctx context.Context, e waitline.Entry, cands []assign.Candidate, overdue bool) (string, error) {
+	var joined string
+	err := f.exclusive(ctx, e.Conversation, func(ctx context.Context) error {
+		var h history
+		g, gctx := errgroup.WithContext(ctx)
+		f.readHistory(gctx, g, e.Conversation, &h)
+		if err := g.Wait(); err != nil {
+			if errors.Is(err, twilio.ErrNotFound) {
+				// The conversation is gone: so is the customer's place.
+				_, err = f.line.Take(ctx, e)
+			}
+			return err
+		}
+		if h.hasWorker() {
+			// Someone joined meanwhile: the customer asked again and got
+			// a worker, or a worker came in from the app.
+			_, err := f.line.Take(ctx, e)
+			return err
+		}
+		key := lineKey(e)
+		claim, claimed := f.readClaim(ctx, e.Conversation)
+		var a *assign.Assignment
+		switch {
+		case claimed && claim.Claimant == key:
+			a = &claim // an earlier drain claimed and died before the worker joined
+		case claimed && f.now().Sub(claim.ClaimedAt) < f.cfg.Lease:
+			return nil // another piece of work is bringing a worker in
+		}
+		if a == nil && overdue {
+			if err := f.post(ctx, e.Conversation, bot.LineOverdue, mark{InReplyTo: e.Message, Notice: noticeOverdue}); err != nil {
+				return err
+			}
+			if err := f.line.MarkTold(ctx, e); err != nil {
+				return err
+			}
+			if len(cands) == 0 && f.cfg.FallbackWorker != "" {
+				if fb := f.fallbackWorker(ctx); fb.SID != "" {
+					cands = []assign.Candidate{candidate(fb)}
+				}
+			}
+		}
+		if a == nil && len(cands) > 0 {
+			var err error
+			if a, err = f.claim(ctx, e.Conversation, key, h.customer(), cands); err != nil {
+				return err
+			}
+			if a.Claimant != key {
+				return nil // a turn won the conversation
+			}
+		}
+		if a == nil {
+			return nil
+		}
+		reply := bot.ConnectingAgent(a.Worker)
+		if e.Target.Worker != "" && strings.EqualFold(e.Target.Worker, a.Worker) {
+			reply = bot.Connecting(a.Worker)
+		}
+		g = &errgroup.Group{}
+		g.Go(func() error {
+			return f.post(ctx, e.Conversation, reply, mark{InReplyTo: e.Message, Connect: a.Worker})
+		})
+		g.Go(func() error { return f.addWorker(ctx, e.Conversation, a.Worker, h.participants) })
+		g.Go(func() error {
+			if err := f.recordAccepted(ctx, a.WorkerSID, a.ClaimedAt); err != nil {
+				f.log.WarnContext(ctx, "recording lastAcceptedTaskTime failed", "worker", a.Worker, "err", err)
+			}
+			return nil
+		})
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		joined = a.Worker
+		f.log.InfoContext(ctx, "customer in line connected", "conversation", e.Conversation, "worker", a.Worker,
+			"waited", f.now().Sub(e.JoinedAt).Round(time.Millisecond).String())
+		_, err := f.line.Take(ctx, e)
+		return err
+	})
+	return joined, err
+}
