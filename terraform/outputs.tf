@@ -63,10 +63,11 @@ output "service_uris" {
 }
 
 output "frontline_console" {
-  description = "Twilio Console > Frontline > Manage > Callbacks (CRM, outgoing conversations) and > Routing (custom routing)."
+  description = "Twilio Console > Frontline > Manage > Callbacks (CRM, outgoing conversations, templates) and > Routing (custom routing)."
   value = {
     crm_callback_url                    = local.public_urls["crm"]
     outgoing_conversations_callback_url = local.public_urls["outgoing"]
+    templates_callback_url              = local.public_urls["templates"]
     custom_routing_callback_url         = local.public_urls["routing"]
   }
 }

@@ -40,6 +40,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			if _, err := syncer.Full(ctx); err != nil {
 				fmt.Fprintln(stderr, "experthub: start-up sync failed, serving the cache as it is:", err)
 			}
+			if _, err := a.NewTemplateSyncer().Full(ctx); err != nil {
+				fmt.Fprintln(stderr, "experthub: start-up template sync did not complete (the templates callback serves the cache, or its built-in templates):", err)
+			}
 		}()
 	}
 	addr := net.JoinHostPort(*host, cfg.Port)

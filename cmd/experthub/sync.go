@@ -8,6 +8,7 @@ import (
 	"io"
 
 	experthub "github.com/experthub/experthub"
+	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/crmsync"
 )
 
@@ -28,6 +29,15 @@ func syncAll(ctx context.Context, args []string, stdout io.Writer) error {
 	p, err := syncer.Full(ctx)
 	if err != nil {
 		return fmt.Errorf("sync stopped after %d customers (run it again to resume): %w", p.Synced, err)
+	}
+	tp, err := a.NewTemplateSyncer().Full(ctx)
+	switch {
+	case errors.Is(err, crm.ErrNotFound):
+		fmt.Fprintln(stdout, "templates: no template collection in Strapi; the templates callback offers its built-in templates")
+	case err != nil:
+		return fmt.Errorf("template sync stopped after %d templates (run it again to resume): %w", tp.Synced, err)
+	default:
+		fmt.Fprintf(stdout, "templates: %d synced, %d deleted\n", tp.Synced, tp.Deleted)
 	}
 	return nil
 }

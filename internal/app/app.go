@@ -35,13 +35,15 @@ import (
 )
 
 // Functions are the function names, in the order the README lists them.
-var Functions = []string{"crm", "outgoing", "sync", "routing", "pre-event", "post-event", "work", "taskrouter-events"}
+var Functions = []string{"crm", "outgoing", "templates", "sync", "routing", "pre-event", "post-event", "work", "taskrouter-events"}
 
 // App is a built Expert Hub.
 type App struct {
 	Config    *config.Config
 	Store     crm.Store
 	Customers *crm.Service
+	// Templates caches the CRM's message templates.
+	Templates crm.TemplateStore
 	// Assignments records who takes which conversation, and Queue
 	// carries conversation work; both nil without Twilio credentials.
 	Assignments conversation.Assignments
@@ -50,8 +52,10 @@ type App struct {
 	Line waitline.Line
 
 	// The CRM: nil without one configured.
-	source   crm.Source
-	webhooks crmsync.WebhookDecoder
+	source        crm.Source
+	webhooks      crmsync.WebhookDecoder
+	templates     crm.TemplateSource
+	templateHooks crmsync.TemplateWebhookDecoder
 
 	handlers  map[string]http.Handler
 	log       *slog.Logger
@@ -73,7 +77,8 @@ type options struct {
 	scheduler work.IDTokenValidator
 }
 
-// WithClock makes the conversation flow read the time from now.
+// WithClock makes the conversation flow and the in-process customer layer
+// read the time from now.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 // WithFlowCustomers makes the conversation flow look customers up in c
@@ -104,19 +109,20 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	if cfg.HasStrapi() {
 		client := NewStrapi(cfg)
 		a.source, a.webhooks = client, client
+		a.templates, a.templateHooks = client, client
 	}
-	a.Customers = crm.NewService(a.Store, a.source, crm.ServiceOptions{
-		CacheTTL: cfg.CacheTTL, CacheSize: cfg.CacheSize, Logger: log,
-	})
-
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
+	a.Customers = crm.NewService(a.Store, a.source, crm.ServiceOptions{
+		CacheTTL: cfg.CacheTTL, CacheSize: cfg.CacheSize, Logger: log, Now: o.now,
+	})
 	a.twilioFacing("crm", frontline.CRMHandler(a.Customers, log))
 	a.twilioFacing("outgoing", frontline.OutgoingHandler(frontline.ProxyNumbers{
 		Default: cfg.ProxyNumber, ByCountry: cfg.ProxyNumbers,
 	}, log))
+	a.twilioFacing("templates", frontline.TemplatesHandler(a.Customers, a.Templates, log))
 	a.handlers["sync"] = a.named("sync", a.syncHandler())
 	a.buildFlow(o)
 	return a, nil
@@ -212,6 +218,10 @@ func NewStrapi(cfg *config.Config) *strapi.Client {
 		Password:   cfg.StrapiPassword,
 		Version:    cfg.StrapiVersion,
 		Collection: cfg.StrapiCollection,
+
+		TemplatesCollection: cfg.StrapiTemplates,
+		TemplatesModel:      strings.TrimSuffix(cfg.StrapiTemplates, "s"),
+		DefaultRegion:       cfg.DefaultRegion,
 	})
 }
 
@@ -271,9 +281,33 @@ func (a *App) NewSyncer(progress func(crmsync.Progress)) *crmsync.Syncer[crm.Cus
 	if a.source == nil {
 		return nil
 	}
-	return crmsync.New(crmsync.Customers(a.source, a.Store), crmsync.Options{
+	s := crmsync.New(crmsync.Customers(a.source, a.Store), crmsync.Options{
 		Progress: progress,
 		Logger:   a.log.With("function", "sync"),
+	})
+	// The webhook reaches one instance: this one answers the change at
+	// once, the others when their in-process entries expire (CACHE_TTL).
+	s.OnApplied(func(ctx context.Context, c crm.Customer, ap crmsync.Applied) {
+		if c.ID == "" {
+			c.ID = ap.ID
+		}
+		n := a.Customers.Forget(c)
+		for _, old := range ap.Replaced {
+			n += a.Customers.Forget(crm.Customer{ID: old})
+		}
+		a.log.DebugContext(ctx, "in-process customer entries dropped", "customer_id", c.ID, "entries", n)
+	})
+	return s
+}
+
+// NewTemplateSyncer returns the sync of the message templates from the
+// CRM into the cache, or nil without a CRM.
+func (a *App) NewTemplateSyncer() *crmsync.Syncer[crm.Template] {
+	if a.templates == nil {
+		return nil
+	}
+	return crmsync.New(crmsync.Templates(a.templates, a.Templates), crmsync.Options{
+		Logger: a.log.With("function", "sync"),
 	})
 }
 
@@ -288,6 +322,8 @@ func (a *App) syncHandler() http.Handler {
 	// No handler deadline here: a full sync of a large CRM takes longer
 	// than a webhook may, and the function's own timeout bounds it.
 	return crmsync.NewHandler(a.NewSyncer(nil), a.webhooks, crmsync.HandlerConfig{
+		Templates:        a.NewTemplateSyncer(),
+		TemplateHooks:    a.templateHooks,
 		WebhookSecret:    a.Config.StrapiWebhookSecret,
 		SchedulerAccount: a.Config.SchedulerAccount,
 		Audience:         a.Config.SyncAudience,
@@ -306,6 +342,7 @@ func (a *App) buildStore(ctx context.Context) error {
 		a.closers = append(a.closers, client.Close)
 		a.firestore = client
 		a.Store = fsstore.NewStore(client, cfg.FirestoreCollection)
+		a.Templates = fsstore.NewTemplateStore(client, cfg.FirestoreCollection)
 		return nil
 	}
 	sample := sampleCRM
@@ -324,6 +361,7 @@ func (a *App) buildStore(ctx context.Context) error {
 	for i := range customers {
 		customers[i].SyncedAt = now
 	}
+	a.Templates = inmem.NewTemplates()
 	store := inmem.NewStore()
 	if err := store.Upsert(ctx, customers...); err != nil {
 		return err

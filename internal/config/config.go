@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/bot"
+	"github.com/experthub/experthub/internal/crm"
 )
 
 // Returning-customer modes, the values of RETURNING_CUSTOMER.
@@ -44,6 +45,11 @@ const (
 	DefaultWorkDelay  = 5 * time.Second
 	DefaultWorkMaxAge = 15 * time.Minute
 )
+
+// DefaultCacheTTL is CACHE_TTL when unset: a Strapi change must show in
+// every answer within 5 s of its webhook on every instance, and the
+// webhook reaches one instance only; the others rely on this expiry.
+const DefaultCacheTTL = 2 * time.Second
 
 // DefaultWaitingLineMaxWait is WAITING_LINE_MAX_WAIT when unset: how long
 // a customer waits in line before they are told so, once, and
@@ -89,6 +95,8 @@ var Vars = []Var{
 	{Name: "STRAPI_PASSWORD", Aliases: []string{"DB_PASS"}, Secret: true, Help: "Password of `STRAPI_IDENTIFIER`."},
 	{Name: "STRAPI_VERSION", Default: "auto", Help: "`3`, `4`, `5` or `auto` (detected at first request)."},
 	{Name: "STRAPI_COLLECTION", Default: "customers", Help: "Plural API id of the customer collection."},
+	{Name: "STRAPI_TEMPLATES_COLLECTION", Default: "templates", Help: "Plural API id of the message template collection (fields `category`, `content`, `whatsapp_approved`, `order`) the `templates` callback offers; its singular (without the final `s`) names it in webhooks. Without that collection in Strapi the callback offers built-in templates."},
+	{Name: "DEFAULT_REGION", Help: "ISO country code (`FR`) of phone numbers stored without a country code (`06 79 50 00 98`): such numbers are read as numbers of that country, in the sync and in lookups alike. Unset: only international numbers are understood."},
 	{Name: "STRAPI_WEBHOOK_SECRET", Secret: true, Help: "Shared secret Strapi sends as `Authorization: Bearer <secret>` to the `sync` function; also accepted for a manual full sync."},
 	{Name: "SYNC_SCHEDULER_SERVICE_ACCOUNT", Help: "E-mail of the service account whose OIDC token may trigger a full sync (Cloud Scheduler)."},
 	{Name: "SYNC_OIDC_AUDIENCE", Help: "Audience of that OIDC token; defaults to the `sync` function's public URL."},
@@ -96,7 +104,7 @@ var Vars = []Var{
 	{Name: "FIRESTORE_EMULATOR_HOST", Local: true, Help: "`host:port` of the Firestore emulator (tests, local)."},
 	{Name: "FIRESTORE_DATABASE", Default: "(default)", Help: "Firestore database id. Environments sharing a project need one each (README \"Environments\")."},
 	{Name: "FIRESTORE_COLLECTION", Default: "customers", Help: "Collection holding the customer cache."},
-	{Name: "CACHE_TTL", Default: "30s", Help: "Lifetime of the in-process customer cache in front of Firestore (`0` disables it)."},
+	{Name: "CACHE_TTL", Default: DefaultCacheTTL.String(), Help: "Lifetime of the in-process customer cache in front of Firestore (`0` disables it). A Strapi change reaches the instance that receives its webhook at once; other instances see it within this time (see docs/benchmarks.md, freshness)."},
 	{Name: "CACHE_SIZE", Default: "10000", Help: "Entries the in-process cache holds at most."},
 	{Name: "CRM_SAMPLE_FILE", Local: true, Help: "JSON file of customers to seed the in-memory cache; default: the four built-in sample customers (one with an advisor)."},
 	{Name: "WORK_QUEUE", Help: "Cloud Tasks queue that carries conversation work, `projects/<project>/locations/<region>/queues/eh-<environment>-work`. Both deploy paths set it on `routing`, `post-event` and `work`."},
@@ -145,6 +153,8 @@ type Config struct {
 	StrapiPassword      string
 	StrapiVersion       string
 	StrapiCollection    string
+	StrapiTemplates     string
+	DefaultRegion       string
 	StrapiWebhookSecret string
 	SchedulerAccount    string
 	SyncAudience        string
@@ -264,6 +274,8 @@ func Parse(env Env) (*Config, error) {
 		StrapiPassword:      p.str("STRAPI_PASSWORD"),
 		StrapiVersion:       p.oneOf("STRAPI_VERSION", "auto", "3", "4", "5"),
 		StrapiCollection:    p.str("STRAPI_COLLECTION"),
+		StrapiTemplates:     p.str("STRAPI_TEMPLATES_COLLECTION"),
+		DefaultRegion:       strings.ToUpper(p.str("DEFAULT_REGION")),
 		StrapiWebhookSecret: p.str("STRAPI_WEBHOOK_SECRET"),
 		SchedulerAccount:    p.str("SYNC_SCHEDULER_SERVICE_ACCOUNT"),
 		SyncAudience:        p.str("SYNC_OIDC_AUDIENCE"),
@@ -324,6 +336,7 @@ func Parse(env Env) (*Config, error) {
 	p.check(c.TwilioAccountSID == "" || c.Workspace != "",
 		"FRONTLINE_WORKSPACE", "is required with Twilio credentials")
 	p.check(c.Workspace == "" || strings.HasPrefix(c.Workspace, "WS"), "FRONTLINE_WORKSPACE", "must start with WS")
+	p.check(c.DefaultRegion == "" || crm.ValidRegion(c.DefaultRegion), "DEFAULT_REGION", "must be an ISO country code such as FR")
 	p.check(c.PoolQueue == "" || strings.HasPrefix(c.PoolQueue, "WQ"), "FRONTLINE_DEFAULT_POOL_QUEUE", "must start with WQ")
 	p.check(c.StrapiURL == "" || c.StrapiAPIToken != "" || c.StrapiIdentifier != "" && c.StrapiPassword != "",
 		"STRAPI_API_TOKEN", "or STRAPI_IDENTIFIER and STRAPI_PASSWORD are required with STRAPI_URL")

@@ -106,3 +106,72 @@ func looksLikePhone(s string) bool {
 	}
 	return digits > 0
 }
+
+// ValidRegion reports whether region is an ISO 3166 country code the
+// phone-number rules know ("FR", "GB").
+func ValidRegion(region string) bool {
+	return phonenumbers.GetCountryCodeForRegion(strings.ToUpper(region)) != 0
+}
+
+// Localize returns a channel value written as a national number ("06 79
+// 50 00 98") in E.164 for region ("+33679500098"), keeping a "whatsapp:"
+// prefix. Any other value (international, a chat identity, not a valid
+// number of region) comes back as it is: only a number that is valid in
+// region is rewritten, so a value the CRM meant otherwise is never turned
+// into a stranger's number.
+func Localize(value, region string) string {
+	if region == "" {
+		return value
+	}
+	s := strings.TrimSpace(value)
+	prefix := ""
+	if strings.HasPrefix(strings.ToLower(s), whatsappPrefix) {
+		prefix, s = whatsappPrefix, strings.TrimSpace(s[len(whatsappPrefix):])
+	}
+	if s == "" || len(s) > 64 || !looksLikePhone(s) || strings.HasPrefix(s, "+") || strings.HasPrefix(s, "00") {
+		return value
+	}
+	num, err := phonenumbers.Parse(s, strings.ToUpper(region))
+	if err != nil || !phonenumbers.IsValidNumberForRegion(num, strings.ToUpper(region)) {
+		return value
+	}
+	return prefix + phonenumbers.Format(num, phonenumbers.E164)
+}
+
+// Spellings returns the ways a CRM may hold the phone number e164 (E.164,
+// as NormalizeAddress returns it): E.164, international and national
+// formats with and without spaces, the 00 prefix, and each with
+// "whatsapp:". A CRM that matches channel values exactly can then be
+// asked for any of them at once. A value that is not a phone number
+// comes back alone.
+func Spellings(e164 string) []string {
+	num, err := phonenumbers.Parse(e164, "")
+	if err != nil || !strings.HasPrefix(e164, "+") {
+		return []string{e164}
+	}
+	intl := phonenumbers.Format(num, phonenumbers.INTERNATIONAL)
+	national := phonenumbers.Format(num, phonenumbers.NATIONAL)
+	compact := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r == ' ' || r == '-' || r == '.' || r == '(' || r == ')' {
+				return -1
+			}
+			return r
+		}, s)
+	}
+	forms := []string{e164, intl, "00" + e164[1:], national, compact(national)}
+	if dotted := strings.ReplaceAll(national, " ", "."); dotted != national {
+		forms = append(forms, dotted)
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, f := range forms {
+		for _, v := range []string{f, whatsappPrefix + f} {
+			if v != "" && !seen[v] {
+				seen[v] = true
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}

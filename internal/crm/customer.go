@@ -124,6 +124,10 @@ type Store interface {
 	List(ctx context.Context, q ListQuery) (Page, error)
 	Upsert(ctx context.Context, customers ...Customer) error
 	Delete(ctx context.Context, ids ...string) error
+	// FindBySourceKey returns the customers cached under this CRM key
+	// (Customer.SourceKey), in id order: normally one, more while a
+	// customer whose id changed in the CRM has its old copy cached.
+	FindBySourceKey(ctx context.Context, key string) ([]Customer, error)
 	// DeleteSyncedBefore removes every customer whose SyncedAt is before t
 	// and returns how many went.
 	DeleteSyncedBefore(ctx context.Context, t time.Time) (int, error)

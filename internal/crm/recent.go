@@ -65,3 +65,34 @@ func (c *recentCache) put(key string, r lookupResult, now time.Time) {
 		delete(c.entries, oldest.Value.(*recentEntry).key)
 	}
 }
+
+// forget drops the entries under keys and every entry holding a customer
+// match says is stale (its id or CRM key changed). A scan of the whole
+// cache is a few microseconds for its default size, and it runs only on
+// a CRM webhook.
+func (c *recentCache) forget(keys []string, match func(Customer) bool) int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	drop := func(el *list.Element) {
+		c.order.Remove(el)
+		delete(c.entries, el.Value.(*recentEntry).key)
+		n++
+	}
+	for _, k := range keys {
+		if el, ok := c.entries[k]; ok {
+			drop(el)
+		}
+	}
+	for el := c.order.Front(); el != nil; {
+		next := el.Next()
+		if e := el.Value.(*recentEntry); e.result.found && match(e.result.customer) {
+			drop(el)
+		}
+		el = next
+	}
+	return n
+}

@@ -31,6 +31,9 @@ type ServiceOptions struct {
 	// CacheSize bounds the in-process layer.
 	CacheSize int
 	Logger    *slog.Logger
+	// Now is the in-process layer's clock; nil: time.Now. Tests drive
+	// expiry with it.
+	Now func() time.Time
 }
 
 // NewService returns a Service reading store, falling back to source
@@ -41,6 +44,9 @@ func NewService(store Store, source Source, opts ServiceOptions) *Service {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{store: store, source: source, log: log, now: time.Now}
+	if opts.Now != nil {
+		s.now = opts.Now
+	}
 	if opts.CacheTTL > 0 && opts.CacheSize > 0 {
 		s.recent = newRecentCache(opts.CacheSize, opts.CacheTTL)
 	}
@@ -67,6 +73,23 @@ func (s *Service) CustomerByAddress(ctx context.Context, address string) (Custom
 	return s.lookup(ctx, "addr:"+a,
 		func(ctx context.Context) (Customer, error) { return s.store.FindByAddress(ctx, a) },
 		func(ctx context.Context, src Source) (Customer, error) { return src.CustomerByAddress(ctx, a) })
+}
+
+// Forget drops what the in-process layer knows about a customer the CRM
+// just changed: its id and addresses (negative answers included: a
+// just-created customer was "not found" until now), and every entry
+// holding the customer under the same id or CRM key (its old addresses,
+// its old id after a rename). The sync webhook calls it on the instance
+// it reaches; the others see the change when their entries expire
+// (CacheTTL).
+func (s *Service) Forget(c Customer) int {
+	keys := []string{"id:" + c.ID}
+	for _, a := range c.Addresses() {
+		keys = append(keys, "addr:"+a)
+	}
+	return s.recent.forget(keys, func(old Customer) bool {
+		return old.ID == c.ID || c.SourceKey != "" && old.SourceKey == c.SourceKey
+	})
 }
 
 // List returns one page of customers straight from the store: pages are

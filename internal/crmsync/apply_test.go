@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"testing"
 
 	"github.com/experthub/experthub/internal/crm"
@@ -147,7 +148,7 @@ func TestApply(t *testing.T) {
 			sy := crmsync.New(crmsync.Customers(strapi.New(strapi.Config{BaseURL: s.URL, APIToken: "tok", Version: "4"}), st), crmsync.Options{})
 			s.ResetRequests()
 			got, err := sy.Apply(ctx, tt.ch)
-			if (err != nil) != tt.wantErr || got != tt.want {
+			if (err != nil) != tt.wantErr || !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Apply = %+v, %v; want %+v (error %v)", got, err, tt.want, tt.wantErr)
 			}
 			if n := s.Requests(strapitest.RouteList); (n > 0) != tt.refetch {

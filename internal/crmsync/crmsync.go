@@ -89,7 +89,23 @@ type Syncer[T any] struct {
 	log      *slog.Logger
 	now      func() time.Time
 	running  sync.Mutex
+	applied  func(ctx context.Context, rec T, a Applied)
 }
+
+// Replacer is a Collection whose records can stay cached under an old id
+// when the CRM changes a record's id (a customer's customer_id edited in
+// Strapi): Apply calls DeleteReplaced after storing a record, and it
+// removes the copies of the same CRM record under other ids, returning
+// their ids.
+type Replacer[T any] interface {
+	DeleteReplaced(ctx context.Context, rec T) ([]string, error)
+}
+
+// OnApplied makes Apply call fn after each change it applied to the cache
+// (upsert or delete, not ignored), with the record as stored (on a
+// delete, the webhook's record, which may have only its id): the app
+// drops what its in-process layer knew about it.
+func (s *Syncer[T]) OnApplied(fn func(ctx context.Context, rec T, a Applied)) { s.applied = fn }
 
 // New returns a Syncer for the collection c.
 func New[T any](c Collection[T], opts Options) *Syncer[T] {
@@ -209,6 +225,9 @@ type Applied struct {
 	Action Action
 	// Reason says why a change was ignored.
 	Reason string
+	// Replaced are the ids of copies of the same CRM record the upsert
+	// removed (see Replacer).
+	Replaced []string
 }
 
 // Apply updates the cache from one change a CRM webhook reported: an
@@ -232,6 +251,9 @@ func (s *Syncer[T]) Apply(ctx context.Context, ch crm.Change[T]) (Applied, error
 			return a, fmt.Errorf("apply %s: %w", ch.Event, err)
 		}
 		a.Action = Deleted
+		if s.applied != nil {
+			s.applied(ctx, ch.Record, a)
+		}
 		return a, nil
 	}
 	rec := ch.Record
@@ -252,5 +274,18 @@ func (s *Syncer[T]) Apply(ctx context.Context, ch crm.Change[T]) (Applied, error
 		return a, fmt.Errorf("apply %s: %w", ch.Event, err)
 	}
 	a.Action = Upserted
+	if r, ok := s.coll.(Replacer[T]); ok {
+		// After the write, so a failure here leaves the new copy cached
+		// and an error makes the CRM's webhook (or the full sync's sweep)
+		// try again.
+		ids, err := r.DeleteReplaced(ctx, rec)
+		a.Replaced = ids
+		if err != nil {
+			return a, fmt.Errorf("apply %s: remove the copy under the old id: %w", ch.Event, err)
+		}
+	}
+	if s.applied != nil {
+		s.applied(ctx, rec, a)
+	}
 	return a, nil
 }

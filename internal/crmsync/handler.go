@@ -57,8 +57,22 @@ type WebhookDecoder interface {
 	DecodeWebhook(h http.Header, body []byte) ([]crm.Change[crm.Customer], error)
 }
 
+// TemplateWebhookDecoder reads the CRM's webhook calls about message
+// templates.
+type TemplateWebhookDecoder interface {
+	// IsTemplateWebhook reports whether a webhook body is about templates.
+	IsTemplateWebhook(body []byte) bool
+	// DecodeTemplateWebhook returns the changes to templates it reports.
+	DecodeTemplateWebhook(h http.Header, body []byte) ([]crm.Change[crm.Template], error)
+}
+
 // HandlerConfig configures the sync function's handler.
 type HandlerConfig struct {
+	// Templates, with TemplateHooks, syncs the CRM's message templates
+	// too: a full sync runs after the customers' one, and webhooks about
+	// templates go to it. Nil: customers only.
+	Templates     *Syncer[crm.Template]
+	TemplateHooks TemplateWebhookDecoder
 	// WebhookSecret is what Strapi sends as "Authorization: Bearer
 	// <secret>"; it also authorises a manual full sync. Empty refuses
 	// both.
@@ -169,6 +183,10 @@ func (h *handler) webhook(w http.ResponseWriter, r *http.Request, token, event s
 		h.fail(w, r, http.StatusBadRequest, "cannot read body", "event", event, "err", err)
 		return
 	}
+	if h.cfg.Templates != nil && h.cfg.TemplateHooks != nil && h.cfg.TemplateHooks.IsTemplateWebhook(body) {
+		h.templateWebhook(w, r, event, body)
+		return
+	}
 	changes, err := h.hooks.DecodeWebhook(r.Header, body)
 	if err != nil {
 		h.fail(w, r, http.StatusBadRequest, "bad webhook payload", "event", event, "err", err)
@@ -183,8 +201,33 @@ func (h *handler) webhook(w http.ResponseWriter, r *http.Request, token, event s
 			return
 		}
 		h.log.InfoContext(r.Context(), "sync webhook", "event", a.Event, "customer_id", a.ID, "action", a.Action, "reason", a.Reason)
-		answers = append(answers, answer(a))
+		answers = append(answers, answer{Event: a.Event, ID: a.ID, Action: a.Action, Reason: a.Reason, Replaced: a.Replaced})
 	}
+	writeAnswers(w, answers)
+}
+
+// templateWebhook applies a webhook call about templates.
+func (h *handler) templateWebhook(w http.ResponseWriter, r *http.Request, event string, body []byte) {
+	changes, err := h.cfg.TemplateHooks.DecodeTemplateWebhook(r.Header, body)
+	if err != nil {
+		h.fail(w, r, http.StatusBadRequest, "bad webhook payload", "event", event, "err", err)
+		return
+	}
+	answers := make([]answer, 0, len(changes))
+	for _, ch := range changes {
+		a, err := h.cfg.Templates.Apply(r.Context(), ch)
+		if err != nil {
+			h.log.ErrorContext(r.Context(), "sync webhook failed", "event", event, "template_id", ch.ID, "err", err)
+			httpjson.Write(w, http.StatusInternalServerError, map[string]string{"error": "webhook not applied"})
+			return
+		}
+		h.log.InfoContext(r.Context(), "sync webhook", "event", a.Event, "template_id", a.ID, "action", a.Action, "reason", a.Reason)
+		answers = append(answers, answer{Event: a.Event, TemplateID: a.ID, Action: a.Action, Reason: a.Reason})
+	}
+	writeAnswers(w, answers)
+}
+
+func writeAnswers(w http.ResponseWriter, answers []answer) {
 	if len(answers) == 1 {
 		// Strapi's case: one entry a call.
 		httpjson.Write(w, http.StatusOK, answers[0])
@@ -195,10 +238,12 @@ func (h *handler) webhook(w http.ResponseWriter, r *http.Request, token, event s
 
 // answer is Applied as the webhook call's answer shows it.
 type answer struct {
-	Event  string `json:"applied"`
-	ID     string `json:"customer_id,omitempty"`
-	Action Action `json:"action"`
-	Reason string `json:"reason,omitempty"`
+	Event      string   `json:"applied"`
+	ID         string   `json:"customer_id,omitempty"`
+	TemplateID string   `json:"template_id,omitempty"`
+	Action     Action   `json:"action"`
+	Reason     string   `json:"reason,omitempty"`
+	Replaced   []string `json:"replaced,omitempty"`
 }
 
 func (h *handler) full(w http.ResponseWriter, r *http.Request, token string) {
@@ -246,7 +291,27 @@ func (h *handler) full(w http.ResponseWriter, r *http.Request, token string) {
 	}
 	h.log.InfoContext(ctx, "full sync done", "synced", p.Synced, "deleted", p.Deleted, "resumed", p.Resumed,
 		"elapsed", p.Elapsed.String(), "rate", fmt.Sprintf("%.0f/s", p.Rate))
-	httpjson.Write(w, http.StatusOK, map[string]any{"synced": p.Synced, "deleted": p.Deleted, "resumed": p.Resumed})
+	out := map[string]any{"synced": p.Synced, "deleted": p.Deleted, "resumed": p.Resumed}
+	if h.cfg.Templates != nil {
+		tp, err := h.cfg.Templates.Full(ctx)
+		switch {
+		case errors.Is(err, crm.ErrNotFound):
+			// A CRM without a template collection: the callback answers
+			// with its embedded templates, and nightly syncs must not fail.
+			h.log.WarnContext(ctx, "no template collection in the CRM; the templates callback answers its defaults", "err", err)
+			out["templates"] = map[string]any{"skipped": "no template collection"}
+		case errors.Is(err, ErrRunning):
+			out["templates"] = map[string]any{"skipped": "already running"}
+		case err != nil:
+			h.log.ErrorContext(ctx, "template full sync failed", "synced", tp.Synced, "err", err)
+			httpjson.Write(w, http.StatusInternalServerError, map[string]any{"error": "template full sync failed", "synced": p.Synced})
+			return
+		default:
+			h.log.InfoContext(ctx, "template full sync done", "synced", tp.Synced, "deleted", tp.Deleted)
+			out["templates"] = map[string]any{"synced": tp.Synced, "deleted": tp.Deleted}
+		}
+	}
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 // noCRM answers an authenticated call when no CRM is configured: nothing

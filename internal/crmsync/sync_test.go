@@ -17,13 +17,13 @@ import (
 	"github.com/experthub/experthub/internal/strapitest"
 )
 
-func newStrapi(version, n int, opts ...strapitest.Option) *strapitest.Server {
-	opts = append([]strapitest.Option{strapitest.WithCustomers(n), strapitest.WithExtraFields(), strapitest.WithAPIToken("tok")}, opts...)
-	if version == 3 {
+func newStrapi(version, n int, extra ...strapitest.Option) *strapitest.Server {
+	opts := []strapitest.Option{strapitest.WithCustomers(n), strapitest.WithExtraFields()}
+	if version != 3 {
 		// v3 has no API tokens; the stub is public instead.
-		opts = []strapitest.Option{strapitest.WithCustomers(n), strapitest.WithExtraFields()}
+		opts = append(opts, strapitest.WithAPIToken("tok"))
 	}
-	return strapitest.NewServer(version, opts...)
+	return strapitest.NewServer(version, append(opts, extra...)...)
 }
 
 func strapiClient(s *strapitest.Server) *strapi.Client {

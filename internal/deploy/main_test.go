@@ -162,8 +162,8 @@ func TestMainRunStops(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "gcloud functions deploy eh-prod-sync") {
 			t.Fatalf("error %v, want the failed command named", err)
 		}
-		if n := g.called("functions", "deploy"); n != 3 { // crm, outgoing, sync
-			t.Errorf("%d deploys attempted, want to stop after sync (3)", n)
+		if n := g.called("functions", "deploy"); n != 4 { // crm, outgoing, templates, sync
+			t.Errorf("%d deploys attempted, want to stop after sync (4)", n)
 		}
 	})
 	t.Run("index error other than ALREADY_EXISTS", func(t *testing.T) {

@@ -342,7 +342,8 @@ func (p *planner) notes() {
 	lines := []string{
 		"Then point Twilio and Strapi of environment " + p.d.Environment + " at its functions:",
 		"  Frontline > Manage > Callbacks: CRM callback URL " + cfg.PublicURL("crm") +
-			", outgoing conversations callback URL " + cfg.PublicURL("outgoing"),
+			", outgoing conversations callback URL " + cfg.PublicURL("outgoing") +
+			", templates callback URL " + cfg.PublicURL("templates"),
 		"  Frontline > Manage > Routing > custom routing URL " + cfg.PublicURL("routing"),
 		"  Conversations > Manage > Global webhooks (POST): pre-event URL " + cfg.PublicURL("pre-event") +
 			" for " + strings.Join(p.d.PreEventFilters, ", "),

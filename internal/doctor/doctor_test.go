@@ -134,7 +134,7 @@ func TestDoctorHealthy(t *testing.T) {
 	if l := lines["firestore indexes"]; !strings.Contains(l, "skipped (emulator)") {
 		t.Errorf("indexes on the emulator: %s", l)
 	}
-	for _, f := range []string{"pre-event", "post-event", "crm", "outgoing", "routing"} {
+	for _, f := range []string{"pre-event", "post-event", "crm", "outgoing", "templates", "routing", "taskrouter-events"} {
 		if l := lines["function "+f]; !strings.Contains(l, "signed") {
 			t.Errorf("%s was not probed signed: %s", f, l)
 		}

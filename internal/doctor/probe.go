@@ -38,8 +38,12 @@ var probes = map[string]probe{
 	// No ConversationSid: refused before anything is queued.
 	"routing": {url.Values{"EventType": {"onExpertHubDoctorProbe"}}, http.StatusBadRequest, []int{http.StatusForbidden}},
 	// A Location Frontline never sends.
-	"crm":      {url.Values{"Location": {"ExpertHubDoctorProbe"}}, http.StatusUnprocessableEntity, []int{http.StatusForbidden}},
-	"outgoing": {url.Values{"Location": {"ExpertHubDoctorProbe"}}, http.StatusUnprocessableEntity, []int{http.StatusForbidden}},
+	"crm":       {url.Values{"Location": {"ExpertHubDoctorProbe"}}, http.StatusUnprocessableEntity, []int{http.StatusForbidden}},
+	"outgoing":  {url.Values{"Location": {"ExpertHubDoctorProbe"}}, http.StatusUnprocessableEntity, []int{http.StatusForbidden}},
+	"templates": {url.Values{"Location": {"ExpertHubDoctorProbe"}}, http.StatusUnprocessableEntity, []int{http.StatusForbidden}},
+	// An event that is not a worker's: 204, the waiting line untouched.
+	// No bearer token, so it is never taken for the scheduler's sweep.
+	"taskrouter-events": {url.Values{"EventType": {"expertHubDoctor.probe"}}, http.StatusNoContent, []int{http.StatusForbidden}},
 }
 
 // unsignedRefusals are what a function that is not Twilio-facing answers

@@ -49,6 +49,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -188,6 +189,34 @@ func (s *Store) FindByAddress(ctx context.Context, address string) (crm.Customer
 		return crm.Customer{}, fmt.Errorf("find customer by address %q: %w", address, err)
 	}
 	return d.customer(), nil
+}
+
+// FindBySourceKey returns the customers stored with this CRM key, in id
+// order: one equality query on source_key (single-field index). It runs
+// once per CRM webhook, never on a lookup.
+func (s *Store) FindBySourceKey(ctx context.Context, key string) ([]crm.Customer, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	if key == "" {
+		return nil, nil
+	}
+	// A CRM key has one record; more than a few copies would be a bug
+	// elsewhere, and a bounded read keeps a webhook cheap anyway.
+	snaps, err := s.col.Where("source_key", "==", key).Limit(20).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("find customers by source key: %w", err)
+	}
+	out := make([]crm.Customer, 0, len(snaps))
+	for _, snap := range snaps {
+		d, err := decode(snap)
+		if err != nil {
+			continue // a hand-written document without an id: not ours to manage
+		}
+		out = append(out, d.customer())
+	}
+	slices.SortFunc(out, func(a, b crm.Customer) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
 }
 
 func (s *Store) addressQuery(address string) firestore.Query {
@@ -444,7 +473,12 @@ func (s *Store) SyncState(ctx context.Context) (crm.SyncState, error) {
 	if s.err != nil {
 		return crm.SyncState{}, s.err
 	}
-	snap, err := s.state.Get(ctx)
+	return readState(ctx, s.state)
+}
+
+// readState reads a full-sync checkpoint document.
+func readState(ctx context.Context, ref *firestore.DocumentRef) (crm.SyncState, error) {
+	snap, err := ref.Get(ctx)
 	if status.Code(err) == codes.NotFound {
 		return crm.SyncState{}, nil
 	}

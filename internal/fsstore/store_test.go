@@ -32,6 +32,12 @@ func TestStore(t *testing.T) {
 	})
 }
 
+func TestTemplateStore(t *testing.T) {
+	crmtest.TestTemplateStore(t, func(t *testing.T) crm.TemplateStore {
+		return NewTemplateStore(firestoretest.Client(t), "")
+	})
+}
+
 // TestStoreCollections checks that two collections in one database keep
 // their customers and checkpoints apart.
 func TestStoreCollections(t *testing.T) {

@@ -180,6 +180,24 @@ func (s *Store) Delete(_ context.Context, ids ...string) error {
 	return nil
 }
 
+// FindBySourceKey returns the customers with this CRM key, in id order.
+// It scans: it runs once per CRM webhook, never on a lookup.
+func (s *Store) FindBySourceKey(_ context.Context, key string) ([]crm.Customer, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []crm.Customer
+	if key == "" {
+		return nil, nil
+	}
+	for _, r := range s.byID {
+		if r.c.SourceKey == key {
+			out = append(out, clone(r.c))
+		}
+	}
+	slices.SortFunc(out, func(a, b crm.Customer) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
 // DeleteSyncedBefore removes every customer whose SyncedAt is before t.
 func (s *Store) DeleteSyncedBefore(_ context.Context, t time.Time) (int, error) {
 	s.mu.Lock()

@@ -133,6 +133,10 @@ func BenchmarkUpsert100k(b *testing.B) {
 	}
 }
 
+func TestTemplates(t *testing.T) {
+	crmtest.TestTemplateStore(t, func(*testing.T) crm.TemplateStore { return inmem.NewTemplates() })
+}
+
 func TestLine(t *testing.T) {
 	waitlinetest.TestLine(t, func(*testing.T) waitline.Line { return inmem.NewLine() })
 }

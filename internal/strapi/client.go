@@ -34,6 +34,15 @@ type Config struct {
 	// Model is its singular API id, which names it in webhook payloads;
 	// default "customer".
 	Model string
+	// TemplatesCollection is the plural API id of the message template
+	// type; default "templates". Its singular, TemplatesModel, names it in
+	// webhook payloads; default "template".
+	TemplatesCollection string
+	TemplatesModel      string
+	// DefaultRegion, an ISO 3166 code ("FR"), turns channel values stored
+	// as national numbers ("06 79 50 00 98") into E.164 as they are read,
+	// and lets lookups by number find them (crm.Localize).
+	DefaultRegion string
 	// HTTPClient defaults to a client with a 30 s timeout.
 	HTTPClient *http.Client
 }
@@ -42,14 +51,17 @@ type Config struct {
 // version and logs in at most once, and logs in again only when Strapi
 // rejects the session.
 type Client struct {
-	base       string
-	collection string
-	model      string
-	token      string
-	identifier string
-	password   string
-	hc         *http.Client
-	fixed      int // version from Config; 0 = detect
+	base          string
+	collection    string
+	model         string
+	templates     string
+	templateModel string
+	region        string
+	token         string
+	identifier    string
+	password      string
+	hc            *http.Client
+	fixed         int // version from Config; 0 = detect
 
 	// Lock order: detectMu, then loginMu, then mu.
 	detectMu sync.Mutex // one detection at a time
@@ -85,6 +97,13 @@ func New(cfg Config) *Client {
 	}
 	if c.model == "" {
 		c.model = "customer"
+	}
+	c.templates, c.templateModel, c.region = cfg.TemplatesCollection, cfg.TemplatesModel, strings.ToUpper(strings.TrimSpace(cfg.DefaultRegion))
+	if c.templates == "" {
+		c.templates = "templates"
+	}
+	if c.templateModel == "" {
+		c.templateModel = "template"
 	}
 	if c.hc == nil {
 		c.hc = &http.Client{Timeout: 30 * time.Second}

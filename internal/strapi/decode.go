@@ -256,14 +256,34 @@ type listPage struct {
 // {data: [...], meta}. The shape, not the configured version, decides,
 // so a misconfigured version still fails loudly rather than silently.
 func decodeList(body []byte) (listPage, error) {
+	items, size, err := listItems(body)
+	if err != nil {
+		return listPage{}, err
+	}
+	p := listPage{pageSize: size}
+	p.rows = len(items)
+	for _, raw := range items {
+		e, err := parseEntry(raw)
+		if err != nil {
+			continue
+		}
+		p.entries = append(p.entries, e)
+	}
+	return p, nil
+}
+
+// listItems splits a list response into its records: v3's plain array or
+// v4/v5's {data: [...], meta}, with the page size v4/v5 say they applied
+// (0 when not said).
+func listItems(body []byte) ([]json.RawMessage, int, error) {
 	body = bytes.TrimSpace(body)
 	var items []json.RawMessage
-	var p listPage
 	switch {
 	case len(body) > 0 && body[0] == '[':
 		if err := json.Unmarshal(body, &items); err != nil {
-			return listPage{}, err
+			return nil, 0, err
 		}
+		return items, 0, nil
 	case len(body) > 0 && body[0] == '{':
 		var env struct {
 			Data json.RawMessage `json:"data"`
@@ -275,32 +295,24 @@ func decodeList(body []byte) (listPage, error) {
 			} `json:"meta"`
 		}
 		if err := json.Unmarshal(body, &env); err != nil {
-			return listPage{}, err
+			return nil, 0, err
 		}
 		d := bytes.TrimSpace(env.Data)
 		if len(d) == 0 || d[0] != '[' {
-			return listPage{}, errors.New("response has no data array")
+			return nil, 0, errors.New("response has no data array")
 		}
 		if err := json.Unmarshal(d, &items); err != nil {
-			return listPage{}, err
+			return nil, 0, err
 		}
 		size := env.Meta.Pagination.PageSize
 		if size == "" {
 			size = env.Meta.Pagination.Limit
 		}
-		if n, err := strconv.Atoi(string(size)); err == nil && n > 0 {
-			p.pageSize = n
+		n, err := strconv.Atoi(string(size))
+		if err != nil || n < 0 {
+			n = 0
 		}
-	default:
-		return listPage{}, errors.New("response is neither a list nor a data envelope")
+		return items, n, nil
 	}
-	p.rows = len(items)
-	for _, raw := range items {
-		e, err := parseEntry(raw)
-		if err != nil {
-			continue
-		}
-		p.entries = append(p.entries, e)
-	}
-	return p, nil
+	return nil, 0, errors.New("response is neither a list nor a data envelope")
 }

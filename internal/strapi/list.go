@@ -113,6 +113,9 @@ func (c *Client) list(ctx context.Context, v int, q url.Values) (listPage, error
 	if v != 3 && len(p.entries) > 0 {
 		c.learn(p.entries[0].shape)
 	}
+	for i := range p.entries {
+		c.localize(&p.entries[i].customer)
+	}
 	return p, nil
 }
 
@@ -202,18 +205,19 @@ func (c *Client) CustomerByID(ctx context.Context, id string) (crm.Customer, err
 
 // CustomerByAddress returns the published customer with a channel at
 // address (a phone number in any of its forms, or a chat identity), or
-// crm.ErrNotFound. Strapi matches channel values exactly, so this finds
-// values stored as E.164, with or without "whatsapp:"; the synced cache,
-// which normalises every value, finds the rest.
+// crm.ErrNotFound. Strapi matches channel values exactly, so this asks
+// for the usual spellings of a number at once (crm.Spellings: E.164,
+// international and national formats, with or without "whatsapp:");
+// national ones count only with a DefaultRegion they are valid in. The
+// synced cache, which normalises every value, finds the rest.
 func (c *Client) CustomerByAddress(ctx context.Context, address string) (crm.Customer, error) {
 	a, err := crm.NormalizeAddress(address)
 	if err != nil {
 		return crm.Customer{}, fmt.Errorf("%w: %w", crm.ErrNotFound, err)
 	}
-	values := []string{a}
-	if strings.HasPrefix(a, "+") {
-		values = append(values, "whatsapp:"+a)
-	}
+	// Strapi matches values exactly: ask for every usual spelling of the
+	// number (with DefaultRegion, national ones are read back as E.164).
+	values := crm.Spellings(a)
 	v, err := c.Version(ctx)
 	if err != nil {
 		return crm.Customer{}, err
@@ -245,4 +249,16 @@ func (c *Client) CustomerByAddress(ctx context.Context, address string) (crm.Cus
 		}
 	}
 	return crm.Customer{}, crm.ErrNotFound
+}
+
+// localize rewrites the customer's national numbers in E.164 for the
+// client's DefaultRegion (crm.Localize), so the cache indexes them and
+// Frontline gets numbers it can text.
+func (c *Client) localize(cu *crm.Customer) {
+	if c.region == "" {
+		return
+	}
+	for i := range cu.Channels {
+		cu.Channels[i].Value = crm.Localize(cu.Channels[i].Value, c.region)
+	}
 }

@@ -25,6 +25,8 @@ type webhook struct {
 	// entry is the record of an entry.* event. Delete and unpublish
 	// payloads carry no components, so it is then not populated.
 	entry entry
+	// raw is the entry as sent, for decoders of other content types.
+	raw []byte
 }
 
 // maxEventName bounds an event name; real ones are under 30 bytes.
@@ -49,6 +51,7 @@ func (c *Client) DecodeWebhook(h http.Header, body []byte) ([]crm.Change[crm.Cus
 	if h.Get(eventHeader) != w.name {
 		return nil, fmt.Errorf("strapi webhook: %s does not match the payload's event %q", eventHeader, w.name)
 	}
+	c.localize(&w.entry.customer)
 	return []crm.Change[crm.Customer]{c.change(w)}, nil
 }
 
@@ -113,6 +116,7 @@ func parseWebhook(body []byte) (webhook, error) {
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return webhook{}, fmt.Errorf("strapi webhook: %s without entry", w.name)
 	}
+	w.raw = raw
 	e, err := parseEntry(raw)
 	if err != nil {
 		return webhook{}, fmt.Errorf("strapi webhook: %s entry: %w", w.name, err)

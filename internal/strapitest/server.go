@@ -1,5 +1,5 @@
 // Package strapitest is an in-process Strapi (v3, v4 or v5) serving a
-// Customers collection to the queries Expert Hub sends (see query.go),
+// Customers collection and a Templates collection (templates.go) to the queries Expert Hub sends (see query.go),
 // with the real response shapes, authentication, pagination limits,
 // Draft & Publish and webhooks, so clients and the sync can be tested
 // without a CMS. Any other query or route is answered 400 naming what is
@@ -119,6 +119,7 @@ type Server struct {
 	latency      time.Duration
 	hook         func(event string, body []byte)
 	records      []*record // in creation order
+	templates    []*templateRecord
 	nextRow      int
 	clock        time.Time
 	rnd          *mrand.Rand
@@ -671,6 +672,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, route string) {
 	default:
 		if status, name, msg := s.authorize(r); status != 0 {
 			s.writeError(w, status, name, msg)
+		} else if route == RouteTemplates {
+			s.listTemplates(w, r)
 		} else if route == RouteOne {
 			s.writeError(w, http.StatusBadRequest, "ValidationError",
 				"strapitest serves only the collection's list route, which internal/strapi uses; not GET "+r.URL.Path)
@@ -689,6 +692,8 @@ func (s *Server) route(path string) string {
 	switch {
 	case path == prefix+"/auth/local":
 		return RouteLogin
+	case s.isTemplatesPath(path):
+		return RouteTemplates
 	case path == prefix+"/"+s.collection:
 		return RouteList
 	}

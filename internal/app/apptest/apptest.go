@@ -97,6 +97,10 @@ type Options struct {
 	StrapiCustomers int
 	// StrapiOptions are more options of the fake Strapi (latency, say).
 	StrapiOptions []strapitest.Option
+	// StrapiWebhooks makes the fake Strapi send its webhooks, as
+	// configured in Strapi, to the sync function of the instance
+	// Harness.SetWebhookInstance names (the first by default).
+	StrapiWebhooks bool
 	// Env adds or overrides variables; an empty value removes one.
 	Env config.Env
 	// LogLevel defaults to "debug", where most is logged.
@@ -161,6 +165,7 @@ type Harness struct {
 	scheduler *SchedulerTokens
 	closeOnce sync.Once
 	next      atomic.Uint64
+	hookTo    atomic.Int32
 	mu        sync.Mutex
 	stopped   map[int]bool
 }
@@ -196,6 +201,9 @@ func New(t testing.TB, opts Options) *Harness {
 		sopts := []strapitest.Option{strapitest.WithCustomers(opts.StrapiCustomers), strapitest.WithExtraFields()}
 		if opts.StrapiVersion != 3 {
 			sopts = append(sopts, strapitest.WithAPIToken(StrapiAPIToken))
+		}
+		if opts.StrapiWebhooks {
+			sopts = append(sopts, strapitest.WithWebhooks(h.strapiWebhook))
 		}
 		h.Strapi = strapitest.NewServer(opts.StrapiVersion, append(sopts, opts.StrapiOptions...)...)
 		maps.Copy(env, config.Env{
@@ -387,6 +395,38 @@ func seedFirestore(t testing.TB, cfg *config.Config) {
 	}
 }
 
+// SetWebhookInstance makes the fake Strapi's webhooks (Options.
+// StrapiWebhooks) reach instance i, as Cloud Run hands a webhook to any one
+// instance.
+func (h *Harness) SetWebhookInstance(i int) { h.hookTo.Store(int32(i)) }
+
+// strapiWebhook delivers one webhook of the fake Strapi to the sync
+// function of the chosen instance, signed with the webhook secret as
+// configured in Strapi, and fails the test unless it is applied.
+func (h *Harness) strapiWebhook(event string, body []byte) {
+	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("X-Strapi-Event", event)
+	r.Header.Set("Authorization", "Bearer "+WebhookSecret)
+	rec := h.ServeOn(int(h.hookTo.Load()), "sync", r)
+	if rec.Code != http.StatusOK {
+		h.t.Errorf("apptest: Strapi webhook %s: %d %s", event, rec.Code, rec.Body)
+	}
+}
+
+// FullSync runs the sync function's full sync on the first instance, as
+// the scheduler does, and returns its answer.
+func (h *Harness) FullSync(t testing.TB) string {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	r.Header.Set("Authorization", "Bearer "+WebhookSecret)
+	rec := h.Serve("sync", r)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("apptest: full sync: %d %s", rec.Code, rec.Body)
+	}
+	return rec.Body.String()
+}
+
 // Close stops the server, the App and the fakes; New arranges it for the
 // end of the test, and a benchmark may call it sooner to free what the
 // App holds. It is safe to call more than once.
@@ -560,9 +600,14 @@ func ProxyRequest(r *http.Request, publicOrigin string) {
 // Serve sends r to the named function directly, as the front end would
 // hand it over, and returns the answer.
 func (h *Harness) Serve(name string, r *http.Request) *httptest.ResponseRecorder {
+	return h.ServeOn(0, name, r)
+}
+
+// ServeOn sends r to the named function of instance i.
+func (h *Harness) ServeOn(i int, name string, r *http.Request) *httptest.ResponseRecorder {
 	ProxyRequest(r, h.Server.URL)
 	rec := httptest.NewRecorder()
-	h.App.Handler(name).ServeHTTP(rec, r)
+	h.Apps[i].Handler(name).ServeHTTP(rec, r)
 	return rec
 }
 

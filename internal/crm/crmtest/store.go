@@ -37,6 +37,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) crm.Store) {
 		{"UpsertInvalid", testUpsertInvalid},
 		{"Delete", testDelete},
 		{"DeleteSyncedBefore", testDeleteSyncedBefore},
+		{"FindBySourceKey", testFindBySourceKey},
 		{"SyncState", testSyncState},
 		{"Isolation", testIsolation},
 		{"ConcurrentUpserts", testConcurrentUpserts},
@@ -495,6 +496,32 @@ func testDeleteSyncedBefore(t *testing.T, s crm.Store) {
 	}
 	if n, err := s.DeleteSyncedBefore(ctx, t0); err != nil || n != 0 {
 		t.Errorf("second DeleteSyncedBefore = %d, %v; want 0", n, err)
+	}
+}
+
+// testFindBySourceKey checks the lookup a CRM webhook makes to find the
+// copy a customer left under its old id.
+func testFindBySourceKey(t *testing.T, s crm.Store) {
+	ctx := t.Context()
+	keyed := func(id, key string) crm.Customer {
+		c := named(id, "Customer "+id, "")
+		c.SourceKey = key
+		return c
+	}
+	upsert(t, s, keyed("b", "doc1"), keyed("a", "doc1"), keyed("c", "doc2"), keyed("d", ""))
+	for _, tt := range []struct {
+		key  string
+		want []string
+	}{
+		{"doc1", []string{"a", "b"}},
+		{"doc2", []string{"c"}},
+		{"doc3", nil},
+		{"", nil},
+	} {
+		got, err := s.FindBySourceKey(ctx, tt.key)
+		if err != nil || !slices.Equal(ids(got), tt.want) {
+			t.Errorf("FindBySourceKey(%q) = %q, %v; want %q", tt.key, ids(got), err, tt.want)
+		}
 	}
 }
 
