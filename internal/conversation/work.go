@@ -73,9 +73,30 @@ func (j job) subject() string {
 // enqueues it and however often Twilio delivers the webhook.
 func (j job) taskName() string { return work.TaskID(j.Kind, j.subject()) }
 
-// errNoLedger is returned when a webhook's own attempt leaves its job to
-// the queue because the ledger could not say whether another attempt
-// holds the conversation.
+// unheldKey marks the context of a queued attempt at a job: its value is
+// when the job's webhook attempt is surely over, lease grace included.
+type unheldKey struct{}
+
+// mayRunUnheld reports whether an attempt that cannot hold its
+// conversation (the ledger did not answer) may work without it. Nothing
+// then keeps it apart from another attempt at the same job, and two
+// attempts that both read the history before either posts both post. So
+// the webhook's own attempt leaves the job to its queued task, when it is
+// queued; a queued attempt waits (the queue retries it) until the
+// webhook's attempt is over.
+func (f *Flow) mayRunUnheld(ctx context.Context) bool {
+	if _, ok := ctx.Value(queuedKey{}).(*safetyNet); ok {
+		return !leftToQueue(ctx)
+	}
+	if after, ok := ctx.Value(unheldKey{}).(time.Time); ok {
+		return !f.now().Before(after)
+	}
+	return true
+}
+
+// errNoLedger is returned when an attempt leaves its job to the queue
+// because the ledger could not say whether another attempt holds the
+// conversation (see mayRunUnheld).
 var errNoLedger = errors.New("conversation: ledger unavailable; the queue does the work")
 
 // errBusy is returned when another attempt holds the conversation for
@@ -143,8 +164,7 @@ func afterQueued(ctx context.Context) {
 }
 
 // leftToQueue reports whether ctx is a webhook's own attempt whose job is
-// safely queued: such an attempt that cannot hold its conversation leaves
-// the work to the queue rather than run beside another attempt.
+// safely queued.
 func leftToQueue(ctx context.Context) bool {
 	q, ok := ctx.Value(queuedKey{}).(*safetyNet)
 	if !ok {
@@ -215,7 +235,7 @@ func (f *Flow) consume(ctx context.Context, d work.Delivery) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, workTimeout)
 	defer cancel()
-	err := f.do(ctx, j)
+	err := f.do(context.WithValue(ctx, unheldKey{}, j.Received.Add(f.cfg.Lease+leaseGrace)), j)
 	switch {
 	case err == nil:
 		return nil
@@ -258,12 +278,9 @@ var undone = map[string]string{
 // at ctx's deadline — an attempt cannot act after it, so a retry never
 // waits for longer than a dead attempt could still be running.
 //
-// Without a ledger (the store is down or too slow to answer) nothing
-// keeps two attempts apart: both could read the history before either
-// posts, and both post. The webhook's own attempt then leaves the job to
-// its queued task, due after the webhook is over; only the queue's
-// attempts (or a webhook whose job could not be queued) run unheld,
-// checking Twilio before each step.
+// Without a ledger (the store is down or too slow to answer) an attempt
+// runs unheld, checking Twilio before each step, only once no other
+// attempt at its job can be running (see mayRunUnheld).
 func (f *Flow) exclusive(ctx context.Context, conv string, fn func(context.Context) error) error {
 	return f.hold(ctx, "conversation:"+conv, fn)
 }
@@ -272,7 +289,7 @@ func (f *Flow) exclusive(ctx context.Context, conv string, fn func(context.Conte
 func (f *Flow) hold(ctx context.Context, key string, fn func(context.Context) error) error {
 	for wait := 20 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
 		a := f.begin(ctx, key, f.leaseFor(ctx))
-		if a.Owns() && a.N == 0 && leftToQueue(ctx) {
+		if a.Owns() && a.N == 0 && !f.mayRunUnheld(ctx) {
 			return errNoLedger
 		}
 		if a.Owns() {
