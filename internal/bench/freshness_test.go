@@ -68,6 +68,7 @@ func BenchmarkFreshness(b *testing.B) {
 		b.ReportMetric(ms(median(other)), "ms-other")
 		b.ReportMetric(ms(slicesMax(other)), "ms-other-max")
 		b.ReportMetric(float64(h.Config.CacheTTL.Milliseconds()), "ms-ttl")
+		b.ReportMetric(float64(len(receiving)), "changes")
 	})
 
 	req := func() *http.Request {
