@@ -109,6 +109,9 @@ func New(cfg *config.Config) (*Sandbox, error) {
 		Filters:        []string{"onConversationAdd", "onParticipantAdded", "onMessageAdded"},
 		RoutingURL:     cfg.PublicURL("routing"),
 	})
+	// A worker coming back (/back in the chat) serves the waiting line at
+	// once, as TaskRouter's event callback does.
+	fake.SetEventCallback(cfg.PublicURL("taskrouter-events"))
 	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
 	if err != nil {
 		fake.Close()

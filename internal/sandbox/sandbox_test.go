@@ -3,13 +3,16 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/experthub/experthub/internal/app"
 	"github.com/experthub/experthub/internal/config"
@@ -140,6 +143,45 @@ func TestChatAdvisorAndExpertise(t *testing.T) {
 	// A synonym: the longest idle watch expert of ann and chloe is ann.
 	wantAll(chat("+447491000002", "Je cherche une montre\n"),
 		"worker ann@example.com", "our Watches expert")
+}
+
+// TestChatWaitingLine: with every sample worker away a customer is put in
+// line, and the first worker back takes them.
+func TestChatWaitingLine(t *testing.T) {
+	ctx := context.Background()
+	sb := startApp(t)
+	var script strings.Builder
+	for _, w := range Workers {
+		fmt.Fprintf(&script, "/away %s\n", w)
+	}
+	script.WriteString("AGENT\n/back bob@example.com\n")
+	var out strings.Builder
+	if err := Chat(ctx, []string{"--from", "+447491000002", "--sandbox", sb.URL}, strings.NewReader(script.String()), &out); err != nil {
+		t.Fatalf("chat: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "You're number 1 in line") {
+		t.Fatalf("transcript lacks the customer's place in line:\n%s", out.String())
+	}
+	convs := sb.Fake.Conversations()
+	if len(convs) != 1 {
+		t.Fatalf("%d conversations, want 1", len(convs))
+	}
+	// bob's return reaches the app as a TaskRouter event; its work is
+	// asynchronous, so wait for the outcome.
+	for end := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		var in []string
+		for _, p := range sb.Fake.Participants(convs[0].SID) {
+			if p.Identity != "" {
+				in = append(in, p.Identity)
+			}
+		}
+		if slices.Equal(in, []string{"bob@example.com"}) {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("workers in the conversation: %q, want bob@example.com", in)
+		}
+	}
 }
 
 // TestEnv runs a sandbox for other processes: New leaves the process
