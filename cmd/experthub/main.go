@@ -7,6 +7,8 @@
 //	experthub queue-fake       run a local fake of Cloud Tasks for the work queue
 //	experthub sandbox          run the sandbox Twilio alone, for several processes
 //	experthub front URL…       one local URL before several serving processes
+//	experthub setup twilio     configure Twilio's webhooks (shows the diff first)
+//	experthub doctor           check a deployment end to end, one line per check
 package main
 
 import (
@@ -51,6 +53,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return sandboxAlone(ctx, args, stdout, stderr)
 	case "front":
 		return front(ctx, args, stderr)
+	case "setup":
+		return setupCmd(ctx, args, stdout)
+	case "doctor":
+		return doctorCmd(ctx, args, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -67,6 +73,9 @@ const usage = `usage:
   experthub queue-fake [-addr A]    run a Cloud Tasks fake; prints the env to point experthub at it
   experthub sandbox [-latency D]    run the sandbox Twilio alone; prints the env to point experthub at it
   experthub front [-addr A] URL…    hand each request to the next live instance, as Cloud Run's front end
+  experthub setup twilio [--dry-run] [--take-event-callback | --no-event-callback]
+                                    configure Twilio's webhooks and event callback; print the Console checklist
+  experthub doctor [--base-url URL] check Twilio, the functions, Strapi and Firestore; exit 1 on any FAIL
 `
 
 var errUsage = errors.New("bad usage")

@@ -107,18 +107,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		return nil, err
 	}
 	if cfg.HasStrapi() {
-		client := strapi.New(strapi.Config{
-			BaseURL:    cfg.StrapiURL,
-			APIToken:   cfg.StrapiAPIToken,
-			Identifier: cfg.StrapiIdentifier,
-			Password:   cfg.StrapiPassword,
-			Version:    cfg.StrapiVersion,
-			Collection: cfg.StrapiCollection,
-
-			TemplatesCollection: cfg.StrapiTemplates,
-			TemplatesModel:      strings.TrimSuffix(cfg.StrapiTemplates, "s"),
-			DefaultRegion:       cfg.DefaultRegion,
-		})
+		client := NewStrapi(cfg)
 		a.source, a.webhooks = client, client
 		a.templates, a.templateHooks = client, client
 	}
@@ -151,14 +140,7 @@ func (a *App) buildFlow(o options) {
 		}
 		return
 	}
-	rest := twilio.New(twilio.Config{
-		AccountSID: cfg.TwilioAccountSID,
-		AuthToken:  cfg.TwilioAuthToken,
-		APIKey:     cfg.TwilioAPIKey,
-		APISecret:  cfg.TwilioAPISecret,
-		BaseURL:    cfg.TwilioAPIBaseURL,
-		Timeout:    cfg.TwilioTimeout,
-	})
+	rest := NewTwilio(cfg)
 	// One Flow serves the three functions: each request's context names
 	// its function for the logs (see named).
 	deps := conversation.Deps{Twilio: rest, Customers: a.Customers, Logger: a.log, Now: o.now}
@@ -223,6 +205,36 @@ func (a *App) taskrouterEvents(flow *conversation.Flow, o options) {
 			return
 		}
 		events.ServeHTTP(w, r)
+	})
+}
+
+// NewStrapi returns the Strapi client the configuration describes (which
+// must have STRAPI_URL).
+func NewStrapi(cfg *config.Config) *strapi.Client {
+	return strapi.New(strapi.Config{
+		BaseURL:    cfg.StrapiURL,
+		APIToken:   cfg.StrapiAPIToken,
+		Identifier: cfg.StrapiIdentifier,
+		Password:   cfg.StrapiPassword,
+		Version:    cfg.StrapiVersion,
+		Collection: cfg.StrapiCollection,
+
+		TemplatesCollection: cfg.StrapiTemplates,
+		TemplatesModel:      strings.TrimSuffix(cfg.StrapiTemplates, "s"),
+		DefaultRegion:       cfg.DefaultRegion,
+	})
+}
+
+// NewTwilio returns the Twilio REST client the configuration describes;
+// the functions and the operations commands (setup, doctor) share it.
+func NewTwilio(cfg *config.Config) *twilio.Client {
+	return twilio.New(twilio.Config{
+		AccountSID: cfg.TwilioAccountSID,
+		AuthToken:  cfg.TwilioAuthToken,
+		APIKey:     cfg.TwilioAPIKey,
+		APISecret:  cfg.TwilioAPISecret,
+		BaseURL:    cfg.TwilioAPIBaseURL,
+		Timeout:    cfg.TwilioTimeout,
 	})
 }
 

@@ -205,11 +205,22 @@ func (c *Config) PublicURL(function string) string {
 // Load reads the environment. A .env file in the working directory, if
 // present, fills in variables the environment does not set.
 func Load() (*Config, error) {
+	env, err := LoadEnv()
+	if err != nil {
+		return nil, err
+	}
+	return Parse(env)
+}
+
+// LoadEnv returns the variables Load parses: the environment, and what a
+// .env file in the working directory adds. A command that overrides a
+// setting (doctor --base-url) changes them before Parse.
+func LoadEnv() (Env, error) {
 	env := Environ()
 	if err := env.mergeDotEnv(".env"); err != nil {
 		return nil, err
 	}
-	return Parse(env)
+	return env, nil
 }
 
 // Env is a set of environment variables.

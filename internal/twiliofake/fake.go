@@ -93,6 +93,7 @@ type Fake struct {
 	outage      int // status every REST request gets; 0: none
 	requests    []Request
 	hooks       Webhooks
+	workspace   workspaceState
 	deliveries  []Delivery
 	rejections  []Rejection
 }
@@ -130,6 +131,9 @@ func New(cfg Config) *Fake {
 		{sid: f.newSID("WA"), name: "Available", available: true},
 		{sid: f.newSID("WA"), name: "Unavailable"},
 	}
+	now := time.Now()
+	f.workspace = workspaceState{friendlyName: "Frontline Workspace", dateCreated: now, dateUpdated: now}
+	f.hooks = Webhooks{Method: http.MethodPost, Target: "webhook"}
 	f.mux = f.routes()
 	return f
 }
@@ -420,6 +424,11 @@ func (f *Fake) routes() *http.ServeMux {
 	handle("POST /v1/Conversations/{conv}/Participants/{sid}", f.updateParticipant, "Attributes")
 	handle("GET /v1/Conversations/{conv}/Messages", f.listMessages, append(paging, "Order")...)
 	handle("POST /v1/Conversations/{conv}/Messages", f.createMessage, "Author", "Body", "Attributes")
+	handle("GET /v1/Configuration/Webhooks", f.fetchConfigurationWebhook)
+	handle("POST /v1/Configuration/Webhooks", f.updateConfigurationWebhook, "Method", "Filters", "PreWebhookUrl", "PostWebhookUrl", "Target")
+	handle("GET /v1/Workspaces/{ws}", f.fetchWorkspace)
+	handle("POST /v1/Workspaces/{ws}", f.updateWorkspace, "EventCallbackUrl", "EventsFilter")
+	handle("GET /v1/Workspaces/{ws}/TaskQueues/{sid}", f.fetchTaskQueue)
 	handle("GET /v1/Workspaces/{ws}/Workers", f.listWorkers, slices.Concat(paging, []string{"Available", "TaskQueueSid", "FriendlyName"})...)
 	handle("GET /v1/Workspaces/{ws}/Workers/{sid}", f.fetchWorker)
 	handle("POST /v1/Workspaces/{ws}/Workers/{sid}", f.updateWorker, "Attributes")

@@ -421,3 +421,16 @@ func (f *Fake) deleteWorker(w http.ResponseWriter, r *http.Request) {
 	f.workerOrder = slices.DeleteFunc(f.workerOrder, func(s string) bool { return s == wk.SID })
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// RemoveWorker deletes a worker by SID, as an administrator would. It
+// reports whether the worker existed.
+func (f *Fake) RemoveWorker(sid string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.workers[sid] == nil {
+		return false
+	}
+	delete(f.workers, sid)
+	f.workerOrder = slices.DeleteFunc(f.workerOrder, func(s string) bool { return s == sid })
+	return true
+}

@@ -29,11 +29,21 @@ type Webhooks struct {
 	PostWebhookURL string
 	Filters        []string
 	RoutingURL     string
+	// Method is how pre- and post-events are sent, GET or POST (the
+	// default); Target is "webhook" (the default) or "flex".
+	Method string
+	Target string
 }
 
 // SetWebhooks replaces the webhook configuration.
 func (f *Fake) SetWebhooks(w Webhooks) {
 	w.Filters = slices.Clone(w.Filters)
+	if w.Method == "" {
+		w.Method = http.MethodPost
+	}
+	if w.Target == "" {
+		w.Target = "webhook"
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.hooks = w
@@ -400,6 +410,12 @@ func (f *Fake) Redeliver(ctx context.Context, d Delivery) Delivery {
 func (f *Fake) deliver(ctx context.Context, target, event, rawURL string, params url.Values, token string, timeout time.Duration, redelivery bool) Delivery {
 	// Fragments are never sent nor signed.
 	rawURL, _, _ = strings.Cut(rawURL, "#")
+	f.mu.Lock()
+	method := f.hooks.Method
+	f.mu.Unlock()
+	if target == TargetRouting || method != http.MethodGet {
+		method = http.MethodPost
+	}
 	d := Delivery{
 		Target:           target,
 		EventType:        event,
@@ -412,9 +428,24 @@ func (f *Fake) deliver(ctx context.Context, target, event, rawURL string, params
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, rawURL, strings.NewReader(params.Encode()))
+	var req *http.Request
+	var err error
+	if method == http.MethodGet {
+		// Conversations configured with Method GET sends the parameters
+		// in the query string and signs the whole URL.
+		u := rawURL + "?" + params.Encode()
+		if strings.Contains(rawURL, "?") {
+			u = rawURL + "&" + params.Encode()
+		}
+		d.Signature = Sign(f.cfg.AuthToken, u, nil)
+		req, err = http.NewRequestWithContext(rctx, http.MethodGet, u, nil)
+	} else {
+		req, err = http.NewRequestWithContext(rctx, http.MethodPost, rawURL, strings.NewReader(params.Encode()))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+	}
 	if err == nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("X-Twilio-Signature", d.Signature)
 		req.Header.Set("I-Twilio-Idempotency-Token", token)
 		req.Header.Set("User-Agent", "TwilioProxy/1.1")

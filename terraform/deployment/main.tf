@@ -5,6 +5,10 @@
 # and no resource, so deploy_test.go can evaluate it offline and compare the
 # result with the gcloud plan.
 
+terraform {
+  required_version = ">= 1.5"
+}
+
 variable "project" {
   description = "Google Cloud project id."
   type        = string

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/experthub/experthub/internal/app"
+	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/setup"
+)
+
+// setupCmd is `experthub setup twilio`.
+func setupCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "twilio" {
+		return fmt.Errorf("%w: setup knows one target: experthub setup twilio [--dry-run] [--take-event-callback | --no-event-callback]", errUsage)
+	}
+	fs := flag.NewFlagSet("setup twilio", flag.ContinueOnError)
+	var opts setup.Options
+	fs.BoolVar(&opts.DryRun, "dry-run", false, "print the difference and change nothing")
+	fs.BoolVar(&opts.TakeEventCallback, "take-event-callback", false, "replace another system's TaskRouter workspace event callback")
+	fs.BoolVar(&opts.NoEventCallback, "no-event-callback", false, "leave the TaskRouter workspace event callback alone")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	return setup.Command(ctx, cfg, app.NewTwilio(cfg), app.Functions, opts, stdout)
+}

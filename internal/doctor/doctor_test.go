@@ -1,0 +1,297 @@
+package doctor_test
+
+import (
+	"context"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/experthub/experthub/internal/app"
+	"github.com/experthub/experthub/internal/app/apptest"
+	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/deploy"
+	"github.com/experthub/experthub/internal/doctor"
+	"github.com/experthub/experthub/internal/firestoretest"
+)
+
+func TestMain(m *testing.M) { firestoretest.Main(m) }
+
+// stack is a running Expert Hub on the Firestore emulator with a Strapi
+// v4, synced once, its Twilio configured as `setup twilio` leaves it.
+func stack(t *testing.T, opts apptest.Options) *apptest.Harness {
+	t.Helper()
+	d, err := deploy.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Store = apptest.Firestore
+	opts.StrapiVersion = 4
+	opts.StrapiCustomers = 5
+	if opts.Filters == nil {
+		opts.Filters = slices.Concat(d.PreEventFilters, d.PostEventFilters)
+	}
+	opts.LogLevel = "info"
+	h := apptest.New(t, opts)
+	if _, err := h.App.NewSyncer(nil).Full(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.Twilio.AddWorker("ann@example.com", true, nil, h.Twilio.QueueSID())
+	if slices.Contains(app.Functions, "taskrouter-events") {
+		h.Twilio.SetWorkspaceEventCallback(h.URL("taskrouter-events"), "")
+	}
+	return h
+}
+
+// examine runs the doctor with cfg against the stack and returns its
+// output by check, and whether it failed.
+func examine(t *testing.T, cfg *config.Config, tune func(*doctor.Doctor)) (out string, lines map[string]string, failed bool) {
+	t.Helper()
+	d, closeAll, err := doctor.Build(context.Background(), cfg, app.Functions, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeAll()
+	if tune != nil {
+		tune(d)
+	}
+	var b strings.Builder
+	failed = d.Run(context.Background(), &b)
+	out = b.String()
+	t.Logf("experthub doctor:\n%s", out)
+	lines = map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 2 {
+			// "ok    function crm  …": the check is the words up to the detail.
+			best := ""
+			for _, name := range checks {
+				if strings.HasPrefix(strings.TrimSpace(l[4:]), name+" ") && len(name) > len(best) {
+					best = name
+				}
+			}
+			if best != "" {
+				lines[best] = f[0] + " " + strings.Join(strings.Fields(l[4:]), " ")
+			}
+		}
+	}
+	noLeak(t, cfg, out)
+	return out, lines, failed
+}
+
+var checks = append([]string{
+	"twilio credentials", "twilio workspace", "twilio pool queue", "twilio workers", "conversations webhooks",
+	"strapi", "firestore", "firestore indexes", "firestore ttl policies", "secrets", "last full sync",
+}, functionChecks()...)
+
+func functionChecks() []string {
+	var out []string
+	for _, f := range app.Functions {
+		out = append(out, "function "+f)
+	}
+	return out
+}
+
+var fullNumber = regexp.MustCompile(`(^|[^0-9A-Za-z-])\+?\d{7,}($|[^0-9A-Za-z])`)
+
+// noLeak fails when the output holds a configured secret or anything like
+// a full phone number.
+func noLeak(t *testing.T, cfg *config.Config, out string) {
+	t.Helper()
+	for _, secret := range []string{cfg.TwilioAuthToken, cfg.StrapiAPIToken, cfg.StrapiWebhookSecret, apptest.StrapiAPIToken, apptest.WebhookSecret} {
+		if secret != "" && strings.Contains(out, secret) {
+			t.Errorf("doctor printed a secret")
+		}
+	}
+	// Ports and SIDs are digits too: look at what is not a URL or a SID.
+	scrubbed := regexp.MustCompile(`https?://\S+|\b[A-Z]{2}[0-9a-f]{32}\b`).ReplaceAllString(out, "")
+	if m := fullNumber.FindAllString(scrubbed, -1); len(m) > 0 {
+		t.Errorf("doctor printed what looks like a phone number: %q", m)
+	}
+}
+
+func TestDoctorHealthy(t *testing.T) {
+	h := stack(t, apptest.Options{})
+	_, lines, failed := examine(t, h.Config, nil)
+	if failed {
+		t.Errorf("a configured stack fails")
+	}
+	for _, name := range checks {
+		l, ok := lines[name]
+		if !ok {
+			t.Errorf("no line for %q", name)
+			continue
+		}
+		want := "ok"
+		switch name {
+		case "strapi", "firestore indexes", "firestore ttl policies":
+			want = "warn" // no admin credentials, the emulator
+		}
+		if got := strings.Fields(l)[0]; got != want {
+			t.Errorf("%s: %s, want %s", name, l, want)
+		}
+	}
+	if l := lines["firestore indexes"]; !strings.Contains(l, "skipped (emulator)") {
+		t.Errorf("indexes on the emulator: %s", l)
+	}
+	for _, f := range []string{"pre-event", "post-event", "crm", "outgoing", "templates", "routing", "taskrouter-events"} {
+		if l := lines["function "+f]; !strings.Contains(l, "signed") {
+			t.Errorf("%s was not probed signed: %s", f, l)
+		}
+	}
+	// The probes name themselves in the functions' logs.
+	if !strings.Contains(h.Logs.String(), doctor.UserAgent) {
+		t.Errorf("no probe logged with User-Agent %s", doctor.UserAgent)
+	}
+}
+
+// TestDoctorWebhookURLMismatch is the case that drops every customer
+// message: Twilio calls an old URL, pre-event refuses its signature.
+func TestDoctorWebhookURLMismatch(t *testing.T) {
+	h := stack(t, apptest.Options{})
+	hooks := h.Twilio.Webhooks()
+	hooks.PreWebhookURL = "https://old-deployment.example.com/pre-event"
+	h.Twilio.SetWebhooks(hooks)
+	_, lines, failed := examine(t, h.Config, nil)
+	if !failed {
+		t.Errorf("doctor passes a pre-event URL Twilio signs differently")
+	}
+	l := lines["conversations webhooks"]
+	if !strings.HasPrefix(l, "FAIL") || !strings.Contains(l, "old-deployment.example.com") || !strings.Contains(l, h.URL("pre-event")) {
+		t.Errorf("webhooks line = %q", l)
+	}
+}
+
+// TestDoctorFunctionChecksAnotherURL: the doctor's URL of the functions
+// is not the one they check signatures against (PUBLIC_BASE_URL differs
+// between the deployment and Twilio): the signed probes get 403.
+func TestDoctorFunctionChecksAnotherURL(t *testing.T) {
+	h := stack(t, apptest.Options{})
+	cfg := *h.Config
+	cfg.PublicBaseURL = strings.Replace(h.Server.URL, "127.0.0.1", "localhost", 1)
+	cfg.PublicURLs = nil
+	_, lines, failed := examine(t, &cfg, nil)
+	if !failed {
+		t.Fatal("doctor passes")
+	}
+	if l := lines["function pre-event"]; !strings.HasPrefix(l, "FAIL") || !strings.Contains(l, "403") {
+		t.Errorf("pre-event line = %q", l)
+	}
+	if l := lines["conversations webhooks"]; !strings.HasPrefix(l, "FAIL") {
+		t.Errorf("webhooks line = %q", l)
+	}
+}
+
+func TestDoctorFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		opts   apptest.Options
+		before func(*apptest.Harness)
+		cfg    func(*config.Config)
+		tune   func(*doctor.Doctor)
+		check  string
+	}{
+		{name: "no worker", check: "twilio workers", before: func(h *apptest.Harness) {
+			for _, w := range h.Twilio.Workers() {
+				h.Twilio.RemoveWorker(w.SID)
+			}
+		}},
+		{name: "missing filter", check: "conversations webhooks", opts: apptest.Options{Filters: []string{"onConversationAdd", "onMessageAdded"}}},
+		{name: "GET method", check: "conversations webhooks", before: func(h *apptest.Harness) {
+			w := h.Twilio.Webhooks()
+			w.Method = "GET"
+			h.Twilio.SetWebhooks(w)
+		}},
+		{name: "wrong auth token", check: "twilio credentials", cfg: func(c *config.Config) {
+			c.TwilioAuthToken = "0000000000000000000000000000dead"
+		}},
+		{name: "stale sync", check: "last full sync", tune: func(d *doctor.Doctor) {
+			d.Now = func() time.Time { return time.Now().Add(doctor.SyncMaxAge + time.Hour) }
+		}},
+		{name: "wrong Strapi token", check: "strapi", cfg: func(c *config.Config) {
+			c.StrapiAPIToken = "strapi-api-token-wrong000000000000000000000000000000"
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := stack(t, tc.opts)
+			if tc.before != nil {
+				tc.before(h)
+			}
+			cfg := *h.Config
+			if tc.cfg != nil {
+				tc.cfg(&cfg)
+			}
+			_, lines, failed := examine(t, &cfg, tc.tune)
+			if !failed {
+				t.Errorf("doctor passes")
+			}
+			if l := lines[tc.check]; !strings.HasPrefix(l, "FAIL") {
+				t.Errorf("%s line = %q, want FAIL", tc.check, l)
+			}
+		})
+	}
+}
+
+// fakeAdmin is Google Cloud's admin APIs as a test sets them.
+type fakeAdmin struct {
+	indexes map[string][]doctor.Index
+	ttl     map[string]string
+	secrets map[string]bool
+}
+
+func (f *fakeAdmin) Indexes(_ context.Context, group string) ([]doctor.Index, error) {
+	return f.indexes[group], nil
+}
+
+func (f *fakeAdmin) TTLState(_ context.Context, group, field string) (string, error) {
+	return f.ttl[group+"."+field], nil
+}
+
+func (f *fakeAdmin) SecretEnabled(_ context.Context, secret string) (bool, error) {
+	return f.secrets[secret], nil
+}
+
+func TestDoctorAdminChecks(t *testing.T) {
+	h := stack(t, apptest.Options{})
+	healthy := func(d *doctor.Doctor) *fakeAdmin {
+		a := &fakeAdmin{indexes: map[string][]doctor.Index{}, ttl: map[string]string{}, secrets: map[string]bool{}}
+		for _, ix := range d.Indexes {
+			a.indexes[ix.CollectionGroup] = append(a.indexes[ix.CollectionGroup], doctor.Index{Fields: ix.Fields, State: "READY"})
+		}
+		for _, f := range d.TTLFields {
+			a.ttl[f.CollectionGroup+"."+f.FieldPath] = "ACTIVE"
+		}
+		for _, s := range d.Secrets {
+			a.secrets[s.Secret] = true
+		}
+		return a
+	}
+	for _, tc := range []struct {
+		name   string
+		break_ func(*fakeAdmin)
+		check  string
+		want   string
+	}{
+		{"healthy", func(*fakeAdmin) {}, "firestore indexes", "ok"},
+		{"index building", func(a *fakeAdmin) { a.indexes["customers"][0].State = "CREATING" }, "firestore indexes", "warn"},
+		{"index broken", func(a *fakeAdmin) { a.indexes["customers"][0].State = "NEEDS_REPAIR" }, "firestore indexes", "FAIL"},
+		{"index missing", func(a *fakeAdmin) { a.indexes["customers"] = a.indexes["customers"][1:] }, "firestore indexes", "FAIL"},
+		{"ttl missing", func(a *fakeAdmin) { a.ttl["experthub_ledger.expire_at"] = "" }, "firestore ttl policies", "FAIL"},
+		{"ttl creating", func(a *fakeAdmin) { a.ttl["experthub_ledger.expire_at"] = "CREATING" }, "firestore ttl policies", "warn"},
+		{"secret missing", func(a *fakeAdmin) { a.secrets["strapi-webhook-secret"] = false }, "secrets", "FAIL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, lines, failed := examine(t, h.Config, func(d *doctor.Doctor) {
+				a := healthy(d)
+				tc.break_(a)
+				d.Admin = a
+			})
+			if l := lines[tc.check]; !strings.HasPrefix(l, tc.want) {
+				t.Errorf("%s line = %q, want %s", tc.check, l, tc.want)
+			}
+			if failed != (tc.want == "FAIL") {
+				t.Errorf("failed = %v", failed)
+			}
+		})
+	}
+}

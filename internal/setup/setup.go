@@ -1,0 +1,240 @@
+// Package setup configures what Twilio's API can configure for Expert Hub
+// (`experthub setup twilio`): the Conversations global webhooks and the
+// TaskRouter workspace's event callback. It reads what Twilio holds, shows
+// the difference with what Expert Hub needs, and writes only that
+// difference, so a second run changes nothing. Settings Twilio has no API
+// for (Frontline's callbacks and routing) are printed as a checklist.
+package setup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/deploy"
+	"github.com/experthub/experthub/internal/twilio"
+)
+
+// Function names setup keys on. EventsFunction is the waiting line's
+// TaskRouter event callback and TemplatesFunction Frontline's templates
+// callback: each is configured only when the product has that function.
+const (
+	EventsFunction    = "taskrouter-events"
+	TemplatesFunction = "templates"
+)
+
+// Method and Target of the Conversations webhooks: Expert Hub's handlers
+// read POST forms (pre-event also reads a signed GET, the others answer
+// 405), and Target "webhook" sends the events to the URLs rather than to
+// Flex.
+const (
+	WebhookMethod = "POST"
+	WebhookTarget = "webhook"
+)
+
+// ErrForeignEventCallback is returned when the workspace's one event
+// callback is another system's URL and setup was not allowed to take it.
+var ErrForeignEventCallback = errors.New("the workspace's event callback belongs to another system")
+
+// Twilio is what setup reads and writes; *twilio.Client implements it.
+type Twilio interface {
+	ConversationsWebhooks(ctx context.Context) (twilio.ConversationsWebhooks, error)
+	SetConversationsWebhooks(ctx context.Context, w twilio.ConversationsWebhooks) (twilio.ConversationsWebhooks, error)
+	FetchWorkspace(ctx context.Context, sid string) (twilio.Workspace, error)
+	SetWorkspaceEventCallback(ctx context.Context, sid, callbackURL, eventsFilter string) (twilio.Workspace, error)
+}
+
+// Options are the command's flags.
+type Options struct {
+	// DryRun prints the difference and changes nothing.
+	DryRun bool
+	// TakeEventCallback replaces another system's workspace event
+	// callback; NoEventCallback leaves the workspace alone.
+	TakeEventCallback bool
+	NoEventCallback   bool
+}
+
+// Want is what Expert Hub needs Twilio to hold.
+type Want struct {
+	Webhooks twilio.ConversationsWebhooks
+	// Workspace and EventCallbackURL are empty when there is nothing to
+	// set: no workspace configured, or no EventsFunction.
+	Workspace        string
+	EventCallbackURL string
+	EventsFilter     string
+}
+
+// Wanted derives Want from the configuration, the deployed functions and
+// the webhook filters of the deployment description.
+func Wanted(cfg *config.Config, functions, preFilters, postFilters []string) Want {
+	w := Want{Webhooks: twilio.ConversationsWebhooks{
+		PreWebhookURL:  cfg.PublicURL("pre-event"),
+		PostWebhookURL: cfg.PublicURL("post-event"),
+		Method:         WebhookMethod,
+		Target:         WebhookTarget,
+		Filters:        slices.Concat(preFilters, postFilters),
+	}}
+	if slices.Contains(functions, EventsFunction) && cfg.Workspace != "" {
+		w.Workspace = cfg.Workspace
+		w.EventCallbackURL = cfg.PublicURL(EventsFunction)
+	}
+	return w
+}
+
+// Run reads Twilio's configuration, prints the difference with want to
+// out, and, unless opts.DryRun, applies it. It returns
+// ErrForeignEventCallback (after applying the rest) when the workspace's
+// callback is another system's and opts.TakeEventCallback is not set.
+func Run(ctx context.Context, tw Twilio, want Want, opts Options, out io.Writer) error {
+	have, err := tw.ConversationsWebhooks(ctx)
+	if err != nil {
+		return fmt.Errorf("read the Conversations webhooks: %w", err)
+	}
+	changes := 0
+	fmt.Fprintln(out, "Conversations global webhooks (POST https://conversations.twilio.com/v1/Configuration/Webhooks):")
+	hookDiff := webhookDiff(have, want.Webhooks)
+	printDiff(out, hookDiff)
+	if changed(hookDiff) {
+		changes++
+	}
+
+	wsChange, foreign, err := planWorkspace(ctx, tw, want, opts, out)
+	if err != nil {
+		return err
+	}
+	if wsChange {
+		changes++
+	}
+
+	switch {
+	case changes == 0:
+		fmt.Fprintln(out, "No changes: Twilio already holds this configuration.")
+	case opts.DryRun:
+		fmt.Fprintf(out, "Dry run: %d change(s) shown, nothing written.\n", changes)
+	default:
+		if changed(hookDiff) {
+			if _, err := tw.SetConversationsWebhooks(ctx, want.Webhooks); err != nil {
+				return fmt.Errorf("update the Conversations webhooks: %w", err)
+			}
+		}
+		if wsChange {
+			if _, err := tw.SetWorkspaceEventCallback(ctx, want.Workspace, want.EventCallbackURL, want.EventsFilter); err != nil {
+				return fmt.Errorf("update the workspace's event callback: %w", err)
+			}
+		}
+		fmt.Fprintf(out, "Applied %d change(s).\n", changes)
+	}
+	if foreign {
+		return ErrForeignEventCallback
+	}
+	return nil
+}
+
+// planWorkspace prints the workspace's part of the difference and reports
+// whether it is to be written, and whether another system's callback is
+// in the way.
+func planWorkspace(ctx context.Context, tw Twilio, want Want, opts Options, out io.Writer) (change, foreign bool, err error) {
+	switch {
+	case opts.NoEventCallback:
+		fmt.Fprintln(out, "TaskRouter workspace event callback: skipped (--no-event-callback).")
+		return false, false, nil
+	case want.EventCallbackURL == "":
+		fmt.Fprintf(out, "TaskRouter workspace event callback: not needed (no %s function or no FRONTLINE_WORKSPACE).\n", EventsFunction)
+		return false, false, nil
+	}
+	ws, err := tw.FetchWorkspace(ctx, want.Workspace)
+	if err != nil {
+		return false, false, fmt.Errorf("read workspace %s: %w", want.Workspace, err)
+	}
+	fmt.Fprintf(out, "TaskRouter workspace %s event callback (one per workspace):\n", want.Workspace)
+	d := []field{
+		{"EventCallbackUrl", ws.EventCallbackURL, want.EventCallbackURL},
+		{"EventsFilter", ws.EventsFilter, want.EventsFilter},
+	}
+	if ws.EventCallbackURL != "" && ws.EventCallbackURL != want.EventCallbackURL && !opts.TakeEventCallback {
+		fmt.Fprintf(out, "  ! EventCallbackUrl is %s, another system's: left as is. The waiting line gets no TaskRouter events\n"+
+			"    until it is %s; run again with --take-event-callback to replace it.\n", ws.EventCallbackURL, want.EventCallbackURL)
+		return false, true, nil
+	}
+	printDiff(out, d)
+	return changed(d), false, nil
+}
+
+// field is one setting: what Twilio holds and what Expert Hub needs.
+type field struct{ name, have, want string }
+
+func webhookDiff(have, want twilio.ConversationsWebhooks) []field {
+	return []field{
+		{"PreWebhookUrl", have.PreWebhookURL, want.PreWebhookURL},
+		{"PostWebhookUrl", have.PostWebhookURL, want.PostWebhookURL},
+		{"Method", have.Method, want.Method},
+		{"Filters", filters(have.Filters), filters(want.Filters)},
+		{"Target", have.Target, want.Target},
+	}
+}
+
+// filters renders a filter list in a stable order: Twilio keeps no order.
+func filters(f []string) string {
+	s := slices.Clone(f)
+	slices.Sort(s)
+	return strings.Join(s, ",")
+}
+
+func changed(d []field) bool {
+	return slices.ContainsFunc(d, func(f field) bool { return f.have != f.want })
+}
+
+func printDiff(out io.Writer, d []field) {
+	for _, f := range d {
+		if f.have == f.want {
+			fmt.Fprintf(out, "    %-16s %s\n", f.name, show(f.want))
+			continue
+		}
+		fmt.Fprintf(out, "  ~ %-16s %s → %s\n", f.name, show(f.have), show(f.want))
+	}
+}
+
+func show(s string) string {
+	if s == "" {
+		return "(empty)"
+	}
+	return s
+}
+
+// Checklist prints the settings Twilio has no API for, with their exact
+// URLs: Frontline's callbacks and routing, set in the Console.
+func Checklist(cfg *config.Config, functions []string, out io.Writer) {
+	fmt.Fprintln(out, "Set by hand in the Twilio Console (Frontline has no API for these):")
+	fmt.Fprintf(out, "  [ ] Frontline › Manage › Callbacks › CRM Callback URL:                    %s\n", cfg.PublicURL("crm"))
+	fmt.Fprintf(out, "  [ ] Frontline › Manage › Callbacks › Outgoing Conversations Callback URL: %s\n", cfg.PublicURL("outgoing"))
+	if slices.Contains(functions, TemplatesFunction) {
+		fmt.Fprintf(out, "  [ ] Frontline › Manage › Callbacks › Templates Callback URL:              %s\n", cfg.PublicURL(TemplatesFunction))
+	} else {
+		fmt.Fprintln(out, "  [ ] Frontline › Manage › Callbacks › Templates Callback URL:              (leave empty)")
+	}
+	fmt.Fprintf(out, "  [ ] Frontline › Manage › Routing › Custom routing, callback URL:          %s\n", cfg.PublicURL("routing"))
+}
+
+// Command is `experthub setup twilio`: it configures the Twilio account of
+// cfg for the functions listed, then prints the Console checklist.
+func Command(ctx context.Context, cfg *config.Config, tw Twilio, functions []string, opts Options, out io.Writer) error {
+	if !cfg.HasTwilio() {
+		return errors.New("no Twilio credentials: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (or an API key)")
+	}
+	d, err := deploy.Load()
+	if err != nil {
+		return err
+	}
+	if opts.TakeEventCallback && opts.NoEventCallback {
+		return errors.New("--take-event-callback and --no-event-callback contradict each other")
+	}
+	want := Wanted(cfg, functions, d.PreEventFilters, d.PostEventFilters)
+	err = Run(ctx, tw, want, opts, out)
+	fmt.Fprintln(out)
+	Checklist(cfg, functions, out)
+	return err
+}

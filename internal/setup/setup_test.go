@@ -1,0 +1,202 @@
+package setup_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/experthub/experthub/internal/app"
+	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/setup"
+	"github.com/experthub/experthub/internal/twiliofake"
+)
+
+// withEvents is the function list of a product with the waiting line's
+// TaskRouter event callback.
+var withEvents = append(slices.Clone(app.Functions), setup.EventsFunction)
+
+const base = "https://europe-west1-eh.cloudfunctions.net"
+
+func newSetup(t *testing.T, env config.Env) (*twiliofake.Server, *config.Config) {
+	t.Helper()
+	fake := twiliofake.NewServer(twiliofake.Config{})
+	t.Cleanup(fake.Close)
+	vars := config.Env{
+		"PUBLIC_BASE_URL":              base,
+		"TWILIO_ACCOUNT_SID":           fake.AccountSID(),
+		"TWILIO_AUTH_TOKEN":            fake.AuthToken(),
+		"TWILIO_API_BASE_URL":          fake.URL,
+		"FRONTLINE_WORKSPACE":          fake.WorkspaceSID(),
+		"FRONTLINE_DEFAULT_POOL_QUEUE": fake.QueueSID(),
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	cfg, err := config.Parse(vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fake, cfg
+}
+
+func run(t *testing.T, fake *twiliofake.Server, cfg *config.Config, functions []string, opts setup.Options) (string, error) {
+	t.Helper()
+	var out strings.Builder
+	err := setup.Command(context.Background(), cfg, app.NewTwilio(cfg), functions, opts, &out)
+	t.Logf("setup twilio %+v:\n%s", opts, out.String())
+	return squeeze(out.String()), err
+}
+
+// squeeze collapses runs of spaces: the tests do not check alignment.
+func squeeze(s string) string {
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		lines = append(lines, strings.Join(strings.Fields(l), " "))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func writes(fake *twiliofake.Server) []twiliofake.Request {
+	return slices.DeleteFunc(fake.Requests(), func(r twiliofake.Request) bool { return r.Method != http.MethodPost })
+}
+
+func TestSetupTwilioDryRunChangesNothing(t *testing.T) {
+	fake, cfg := newSetup(t, nil)
+	before := fake.Webhooks()
+	out, err := run(t, fake, cfg, withEvents, setup.Options{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"~ PreWebhookUrl (empty) → " + base + "/pre-event",
+		"~ PostWebhookUrl (empty) → " + base + "/post-event",
+		"~ Filters (empty) → onConversationAdd,onMessageAdded,onParticipantAdded",
+		"~ EventCallbackUrl (empty) → " + base + "/taskrouter-events",
+		"Dry run: 2 change(s) shown, nothing written.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if w := writes(fake); len(w) != 0 {
+		t.Errorf("a dry run wrote: %+v", w)
+	}
+	if after := fake.Webhooks(); after.PreWebhookURL != before.PreWebhookURL || len(after.Filters) != 0 {
+		t.Errorf("a dry run changed the webhooks: %+v", after)
+	}
+	if u, _ := fake.WorkspaceEventCallback(); u != "" {
+		t.Errorf("a dry run set the event callback to %q", u)
+	}
+}
+
+func TestSetupTwilioAppliesThenIsIdempotent(t *testing.T) {
+	fake, cfg := newSetup(t, config.Env{"PUBLIC_URL_PRE_EVENT": "https://pre-event-abc-ew.a.run.app"})
+	out, err := run(t, fake, cfg, withEvents, setup.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "Applied 2 change(s).") {
+		t.Errorf("output lacks the applied line")
+	}
+	hooks := fake.Webhooks()
+	if hooks.PreWebhookURL != "https://pre-event-abc-ew.a.run.app" || hooks.PostWebhookURL != base+"/post-event" ||
+		hooks.Method != "POST" || hooks.Target != "webhook" ||
+		!slices.Equal(hooks.Filters, []string{"onConversationAdd", "onParticipantAdded", "onMessageAdded"}) {
+		t.Errorf("webhooks = %+v", hooks)
+	}
+	if u, _ := fake.WorkspaceEventCallback(); u != base+"/taskrouter-events" {
+		t.Errorf("event callback = %q", u)
+	}
+
+	fake.ClearRequests()
+	out, err = run(t, fake, cfg, withEvents, setup.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "No changes") || strings.Contains(out, "~ ") {
+		t.Errorf("second run shows changes")
+	}
+	if w := writes(fake); len(w) != 0 {
+		t.Errorf("second run wrote: %+v", w)
+	}
+}
+
+func TestSetupTwilioForeignEventCallback(t *testing.T) {
+	const foreign = "https://reports.example.com/taskrouter"
+	fake, cfg := newSetup(t, nil)
+	fake.SetWorkspaceEventCallback(foreign, "task.created")
+
+	out, err := run(t, fake, cfg, withEvents, setup.Options{})
+	if !errors.Is(err, setup.ErrForeignEventCallback) {
+		t.Fatalf("err = %v, want ErrForeignEventCallback", err)
+	}
+	if !strings.Contains(out, foreign) || !strings.Contains(out, "--take-event-callback") {
+		t.Errorf("output does not name the foreign callback and the flag")
+	}
+	if u, f := fake.WorkspaceEventCallback(); u != foreign || f != "task.created" {
+		t.Errorf("foreign callback replaced without the flag: %q %q", u, f)
+	}
+	if fake.Webhooks().PreWebhookURL != base+"/pre-event" {
+		t.Errorf("the Conversations webhooks were not applied beside the refusal")
+	}
+
+	if _, err := run(t, fake, cfg, withEvents, setup.Options{NoEventCallback: true}); err != nil {
+		t.Errorf("--no-event-callback: %v", err)
+	}
+	if u, _ := fake.WorkspaceEventCallback(); u != foreign {
+		t.Errorf("--no-event-callback changed the callback to %q", u)
+	}
+
+	if _, err := run(t, fake, cfg, withEvents, setup.Options{TakeEventCallback: true}); err != nil {
+		t.Fatal(err)
+	}
+	if u, f := fake.WorkspaceEventCallback(); u != base+"/taskrouter-events" || f != "" {
+		t.Errorf("--take-event-callback: callback = %q %q", u, f)
+	}
+}
+
+func TestSetupTwilioWithoutEventsFunction(t *testing.T) {
+	fake, cfg := newSetup(t, nil)
+	out, err := run(t, fake, cfg, app.Functions, setup.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(app.Functions, setup.EventsFunction) {
+		t.Skip("the product has the events function; TestSetupTwilioAppliesThenIsIdempotent covers it")
+	}
+	if !strings.Contains(out, "not needed") {
+		t.Errorf("output does not say the event callback is not needed")
+	}
+	for _, r := range fake.Requests() {
+		if strings.HasPrefix(r.Path, "/v1/Workspaces") {
+			t.Errorf("touched the workspace: %s %s", r.Method, r.Path)
+		}
+	}
+}
+
+func TestSetupTwilioChecklist(t *testing.T) {
+	fake, cfg := newSetup(t, config.Env{"PUBLIC_URL_CRM": "https://crm-abc-ew.a.run.app"})
+	out, err := run(t, fake, cfg, app.Functions, setup.Options{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"CRM Callback URL: https://crm-abc-ew.a.run.app",
+		"Outgoing Conversations Callback URL: " + base + "/outgoing",
+		"Custom routing, callback URL: " + base + "/routing",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("checklist lacks %q", want)
+		}
+	}
+}
+
+func TestSetupTwilioRefusedCredentials(t *testing.T) {
+	fake, cfg := newSetup(t, config.Env{"TWILIO_AUTH_TOKEN": "0000000000000000000000000000dead"})
+	if _, err := run(t, fake, cfg, app.Functions, setup.Options{}); err == nil || strings.Contains(err.Error(), cfg.TwilioAuthToken) {
+		t.Errorf("err = %v, want a refusal that does not repeat the token", err)
+	}
+}

@@ -1,0 +1,174 @@
+package twilio
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+
+	twiliogo "github.com/twilio/twilio-go"
+	"github.com/twilio/twilio-go/client"
+	conv "github.com/twilio/twilio-go/rest/conversations/v1"
+	tr "github.com/twilio/twilio-go/rest/taskrouter/v1"
+)
+
+// The account-wide configuration `experthub setup twilio` writes and
+// `experthub doctor` checks: the Conversations global webhooks
+// (https://www.twilio.com/docs/conversations/api/configuration-webhook-resource)
+// and the TaskRouter workspace's event callback
+// (https://www.twilio.com/docs/taskrouter/api/workspace).
+
+// ErrUnauthorized is returned when Twilio refuses the credentials (HTTP
+// 401, code 20003).
+var ErrUnauthorized = errors.New("twilio: credentials refused")
+
+// ConversationsWebhooks is the account's Conversations global webhook
+// configuration. Filters is one list for both URLs: Twilio sends each
+// event listed to the pre-event URL if it is a pre-action event
+// (onMessageAdd), to the post-event URL otherwise (onMessageAdded).
+type ConversationsWebhooks struct {
+	PreWebhookURL  string
+	PostWebhookURL string
+	Method         string // "GET" or "POST"
+	Filters        []string
+	Target         string // "webhook" or "flex"
+}
+
+// Equal reports whether w and o configure the same webhooks; the order of
+// the filters does not matter.
+func (w ConversationsWebhooks) Equal(o ConversationsWebhooks) bool {
+	a, b := slices.Clone(w.Filters), slices.Clone(o.Filters)
+	slices.Sort(a)
+	slices.Sort(b)
+	return w.PreWebhookURL == o.PreWebhookURL && w.PostWebhookURL == o.PostWebhookURL &&
+		w.Method == o.Method && w.Target == o.Target && slices.Equal(a, b)
+}
+
+// ConversationsWebhooks reads the Conversations global webhooks.
+func (c *Client) ConversationsWebhooks(ctx context.Context) (ConversationsWebhooks, error) {
+	v, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConfigurationWebhook, error) {
+		return rc.ConversationsV1.FetchConfigurationWebhook()
+	})
+	if err != nil {
+		return ConversationsWebhooks{}, wrapAuth("fetch conversations webhooks", err)
+	}
+	return conversationsWebhooks(v), nil
+}
+
+// SetConversationsWebhooks replaces the Conversations global webhooks
+// with w and returns what Twilio then holds. It sets absolute values, so
+// it is retried like a read.
+func (c *Client) SetConversationsWebhooks(ctx context.Context, w ConversationsWebhooks) (ConversationsWebhooks, error) {
+	v, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConfigurationWebhook, error) {
+		p := (&conv.UpdateConfigurationWebhookParams{}).
+			SetPreWebhookUrl(w.PreWebhookURL).
+			SetPostWebhookUrl(w.PostWebhookURL).
+			SetMethod(w.Method).
+			SetFilters(w.Filters).
+			SetTarget(w.Target)
+		return rc.ConversationsV1.UpdateConfigurationWebhook(p)
+	})
+	if err != nil {
+		return ConversationsWebhooks{}, wrapAuth("update conversations webhooks", err)
+	}
+	return conversationsWebhooks(v), nil
+}
+
+func conversationsWebhooks(v *conv.ConversationsV1ConfigurationWebhook) ConversationsWebhooks {
+	out := ConversationsWebhooks{
+		PreWebhookURL:  str(v.PreWebhookUrl),
+		PostWebhookURL: str(v.PostWebhookUrl),
+		Method:         str(v.Method),
+		Target:         str(v.Target),
+	}
+	if v.Filters != nil {
+		out.Filters = slices.Clone(*v.Filters)
+	}
+	return out
+}
+
+// Workspace is a TaskRouter workspace's event callback settings: a
+// workspace has one EventCallbackURL, called for the events EventsFilter
+// lists (all when empty).
+type Workspace struct {
+	SID              string
+	FriendlyName     string
+	EventCallbackURL string
+	EventsFilter     string
+}
+
+// FetchWorkspace reads a TaskRouter workspace.
+func (c *Client) FetchWorkspace(ctx context.Context, sid string) (Workspace, error) {
+	v, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*tr.TaskrouterV1Workspace, error) {
+		return rc.TaskrouterV1.FetchWorkspace(sid)
+	})
+	if err != nil {
+		return Workspace{}, wrapAuth("fetch workspace "+sid, err)
+	}
+	return workspace(v), nil
+}
+
+// SetWorkspaceEventCallback sets a workspace's EventCallbackUrl and
+// EventsFilter and returns the workspace as Twilio then holds it.
+func (c *Client) SetWorkspaceEventCallback(ctx context.Context, sid, callbackURL, eventsFilter string) (Workspace, error) {
+	v, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*tr.TaskrouterV1Workspace, error) {
+		p := (&tr.UpdateWorkspaceParams{}).SetEventCallbackUrl(callbackURL).SetEventsFilter(eventsFilter)
+		return rc.TaskrouterV1.UpdateWorkspace(sid, p)
+	})
+	if err != nil {
+		return Workspace{}, wrapAuth("update workspace "+sid, err)
+	}
+	return workspace(v), nil
+}
+
+func workspace(v *tr.TaskrouterV1Workspace) Workspace {
+	return Workspace{
+		SID:              str(v.Sid),
+		FriendlyName:     str(v.FriendlyName),
+		EventCallbackURL: str(v.EventCallbackUrl),
+		EventsFilter:     str(v.EventsFilter),
+	}
+}
+
+// TaskQueue is a TaskRouter queue.
+type TaskQueue struct {
+	SID          string
+	FriendlyName string
+}
+
+// FetchTaskQueue reads a TaskQueue of a workspace.
+func (c *Client) FetchTaskQueue(ctx context.Context, workspace, sid string) (TaskQueue, error) {
+	v, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*tr.TaskrouterV1TaskQueue, error) {
+		return rc.TaskrouterV1.FetchTaskQueue(workspace, sid)
+	})
+	if err != nil {
+		return TaskQueue{}, wrapAuth("fetch task queue "+sid, err)
+	}
+	return TaskQueue{SID: str(v.Sid), FriendlyName: str(v.FriendlyName)}, nil
+}
+
+// CountWorkers returns how many workers the workspace has (at most one
+// page's worth) and how many of them are available.
+func (c *Client) CountWorkers(ctx context.Context, workspace string) (total, available int, err error) {
+	ws, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) ([]tr.TaskrouterV1Worker, error) {
+		return rc.TaskrouterV1.ListWorker(workspace, (&tr.ListWorkerParams{}).SetPageSize(workerPageSize).SetLimit(workerPageSize))
+	})
+	if err != nil {
+		return 0, 0, wrapAuth("list workers", err)
+	}
+	for i := range ws {
+		if ws[i].Available != nil && *ws[i].Available {
+			available++
+		}
+	}
+	return len(ws), available, nil
+}
+
+// wrapAuth is wrap, plus ErrUnauthorized for refused credentials.
+func wrapAuth(op string, err error) error {
+	var te *client.TwilioRestError
+	if errors.As(err, &te) && te.Status == http.StatusUnauthorized {
+		return wrap(op, errors.Join(ErrUnauthorized, err))
+	}
+	return wrap(op, err)
+}
