@@ -5,7 +5,10 @@
 // the full sync and throughput; and the queue of conversation work: a
 // message's way to the bot's reply done by the webhook or by the queue
 // (BenchmarkEndToEnd), and 200 customers asking for an agent at once
-// through three instances (BenchmarkBurst).
+// through three instances (BenchmarkBurst); and freshness: a Strapi
+// change to the changed CRM answer on the instance its webhook reached
+// and on another, and the cost of a miss (BenchmarkFreshness, run with
+// -benchtime 10x for ten changes).
 //
 // The benchmarks live in this package's test files and use the real
 // parts: the Firestore emulator, the handlers behind the webhook
@@ -18,6 +21,7 @@
 // or, to re-measure some benchmarks and keep the others' results,
 //
 //	go run ./internal/bench/cmd/benchtable -bench 'EndToEnd|Burst' -merge
+//	go run ./internal/bench/cmd/benchtable -bench Freshness -benchtime 10x -merge
 //
 // A plain `go test -run '^$' -bench . ./internal/bench` runs the small
 // sizes only; EXPERTHUB_BENCH_FULL=1 adds 10 000 and 100 000 customers.

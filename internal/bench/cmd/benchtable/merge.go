@@ -180,6 +180,8 @@ func sectionOf(name string) int {
 		return 8
 	case name == "BenchmarkBurst":
 		return 9
+	case strings.HasPrefix(name, "BenchmarkFreshness/"):
+		return 10
 	}
 	return 0
 }

@@ -75,6 +75,7 @@ func (r *report) render() string {
 	r.throughput(&t)
 	targets = append(targets, r.endToEnd(&t)...)
 	targets = append(targets, r.burst(&t)...)
+	targets = append(targets, r.freshness(&t)...)
 
 	var tt strings.Builder
 	tt.WriteString("## Targets\n\n| Target | Measured | Met |\n|---|---|---|\n")
