@@ -14,6 +14,7 @@ import (
 
 func syncAll(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	fs.SetOutput(stdout)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
