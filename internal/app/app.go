@@ -382,6 +382,8 @@ func (a *App) buildStore(ctx context.Context) error {
 	}
 	now := time.Now()
 	for i := range customers {
+		// National numbers read as the sync reads Strapi's.
+		customers[i].Localize(cfg.DefaultRegion)
 		customers[i].SyncedAt = now
 	}
 	a.Templates = inmem.NewTemplates()

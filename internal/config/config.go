@@ -115,7 +115,7 @@ var Vars = []Var{
 	{Name: "FIRESTORE_COLLECTION", Default: "customers", Help: "Collection holding the customer cache."},
 	{Name: "CACHE_TTL", Default: DefaultCacheTTL.String(), Help: "Lifetime of the in-process customer cache in front of Firestore (`0` disables it). A Strapi change reaches the instance that receives its webhook at once; other instances see it within this time (see docs/benchmarks.md, freshness)."},
 	{Name: "CACHE_SIZE", Default: "10000", Help: "Entries the in-process cache holds at most; its memory grows with use, not reserved at start."},
-	{Name: "CRM_SAMPLE_FILE", Local: true, Help: "JSON file of customers to seed the in-memory cache; default: the four built-in sample customers (one with an advisor)."},
+	{Name: "CRM_SAMPLE_FILE", Local: true, Help: "JSON file of customers to seed the in-memory cache (national numbers read with DEFAULT_REGION, as the sync reads Strapi's); default: the four built-in sample customers (one with an advisor)."},
 	{Name: "WORK_QUEUE", Help: "Cloud Tasks queue that carries conversation work, `projects/<project>/locations/<region>/queues/eh-<environment>-work`. Both deploy paths set it on `routing`, `post-event`, `work`, `taskrouter-events` and `handoff`."},
 	{Name: "WORK_SERVICE_ACCOUNT", Help: "E-mail of the service account (`eh-<environment>-tasks@<project>.iam.gserviceaccount.com`) whose OIDC token Cloud Tasks sends to the `work` function. Set by deploy with `WORK_QUEUE`."},
 	{Name: "WORK_DELAY", Default: DefaultWorkDelay.String(), Help: "When, after its webhook, the queue delivers a piece of conversation work (a welcome, a bot turn, a customer's attributes) to finish what the webhook's own attempt left undone."},

@@ -70,6 +70,19 @@ func (c Customer) Addresses() []string {
 	return out
 }
 
+// Localize rewrites the customer's channels written as national numbers
+// in E.164 for region (see Localize), so the cache indexes them and
+// Frontline gets numbers it can text. Every way customers enter the
+// cache (the CRM's pages and webhooks, a sample file) goes through it.
+func (c *Customer) Localize(region string) {
+	if region == "" {
+		return
+	}
+	for i := range c.Channels {
+		c.Channels[i].Value = Localize(c.Channels[i].Value, region)
+	}
+}
+
 // NameKey is the lower-cased display name that list queries sort and
 // prefix-search on.
 func (c Customer) NameKey() string { return NameKey(c.DisplayName) }
