@@ -18,7 +18,7 @@ func TestHelpExitsZero(t *testing.T) {
 		{[]string{"-h"}, "experthub doctor"},
 		{[]string{"--help"}, "experthub doctor"},
 		{[]string{"serve", "--help"}, "-host"},
-		{[]string{"sync", "-h"}, "Usage of sync"},
+		{[]string{"sync", "-h"}, "-allow-empty"},
 		{[]string{"chat", "--help"}, "-from"},
 		{[]string{"deploy", "--help"}, "-project"},
 		{[]string{"queue-fake", "--help"}, "-max-attempts"},

@@ -78,7 +78,7 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 
 const usage = `usage:
   experthub [serve]                 serve every function on $PORT (default 8080)
-  experthub sync                    full sync from Strapi into the cache
+  experthub sync [--allow-empty]    full sync from Strapi into the cache (--allow-empty: an empty Strapi empties it)
   experthub chat --from <number>    talk to the local sandbox as a customer
   experthub deploy --project P …    print the gcloud deploy commands (--run to run them)
   experthub queue-fake [-addr A]    run a Cloud Tasks fake; prints the env to point experthub at it

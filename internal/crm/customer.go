@@ -144,6 +144,9 @@ type Store interface {
 	// DeleteSyncedBefore removes every customer whose SyncedAt is before t
 	// and returns how many went.
 	DeleteSyncedBefore(ctx context.Context, t time.Time) (int, error)
+	// CountSyncedBefore returns how many customers DeleteSyncedBefore(t)
+	// would remove.
+	CountSyncedBefore(ctx context.Context, t time.Time) (int, error)
 	// SyncState returns the last checkpoint, or the zero state if none was
 	// stored.
 	SyncState(ctx context.Context) (SyncState, error)
@@ -160,6 +163,11 @@ type SyncState struct {
 	After string
 	// Done is set once the run has completed its sweep.
 	Done bool
+	// Kept is set when the completed run read not one record from the
+	// CRM: how many cached records the full sync's guard against a wrong
+	// collection kept instead of deleting them (doctor reports it;
+	// `experthub sync --allow-empty` deletes them).
+	Kept int
 }
 
 // Source is a CRM, the system of record the cache copies: every customer
