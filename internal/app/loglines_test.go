@@ -69,7 +69,8 @@ func TestRefusalsAreWarnings(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := apptest.New(t, apptest.Options{CloudTasks: true, Env: tc.env, LogLevel: "info"})
 			for _, name := range []string{"work", "taskrouter-events", "sync"} {
-				for _, token := range []string{"forged", h.SchedulerToken("sync"), strings.Repeat("x", 100*1024)} {
+				// Forged, minted for another function, 100 KB.
+				for _, token := range []string{"forged", h.SchedulerToken("handoff"), strings.Repeat("x", 100*1024)} {
 					r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`))
 					r.Header.Set("Content-Type", "application/json")
 					r.Header.Set("Authorization", "Bearer "+token)
