@@ -20,6 +20,7 @@ var errDoctorFailed = errors.New("doctor: at least one check failed")
 // settings still apply).
 func doctorCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fs.SetOutput(stdout)
 	base := fs.String("base-url", "", "origin of the deployed functions (default: PUBLIC_BASE_URL)")
 	environment := fs.String("environment", "", "the deployment's environment (staging, production): names its secrets")
 	if err := parseFlags(fs, args); err != nil {

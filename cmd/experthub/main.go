@@ -33,7 +33,21 @@ func main() {
 	}
 }
 
+// run runs the command args name. Help asked for (-h, --help) is printed
+// and is no error: the exit status is 0.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	err := runCommand(ctx, args, stdin, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
 	cmd := "serve"
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
@@ -57,9 +71,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return setupCmd(ctx, args, stdout)
 	case "doctor":
 		return doctorCmd(ctx, args, stdout)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
@@ -67,7 +78,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 const usage = `usage:
   experthub [serve]                 serve every function on $PORT (default 8080)
-  experthub sync                    full sync from Strapi into the cache
+  experthub sync [--allow-empty]    full sync from Strapi into the cache (--allow-empty: an empty Strapi empties it)
   experthub chat --from <number>    talk to the local sandbox as a customer
   experthub deploy --project P …    print the gcloud deploy commands (--run to run them)
   experthub queue-fake [-addr A]    run a Cloud Tasks fake; prints the env to point experthub at it
@@ -80,8 +91,22 @@ const usage = `usage:
 
 var errUsage = errors.New("bad usage")
 
+func isHelp(arg string) bool {
+	switch arg {
+	case "help", "-h", "-help", "--help":
+		return true
+	}
+	return false
+}
+
+// parseFlags parses a command's flags and refuses arguments. Help asked
+// for comes back as flag.ErrHelp, which run turns into exit status 0; any
+// other mistake is errUsage (the flag package has printed it).
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
 		return errUsage
 	}
 	if fs.NArg() > 0 {

@@ -16,6 +16,7 @@ import (
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	host := fs.String("host", "127.0.0.1", "interface to listen on (0.0.0.0 for all)")
 	if err := parseFlags(fs, args); err != nil {
 		return err

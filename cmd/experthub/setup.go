@@ -13,10 +13,16 @@ import (
 
 // setupCmd is `experthub setup twilio`.
 func setupCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	const targets = "setup knows one target: experthub setup twilio [--dry-run] [--take-event-callback | --no-event-callback]"
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(stdout, targets)
+		return nil
+	}
 	if len(args) == 0 || args[0] != "twilio" {
-		return fmt.Errorf("%w: setup knows one target: experthub setup twilio [--dry-run] [--take-event-callback | --no-event-callback]", errUsage)
+		return fmt.Errorf("%w: %s", errUsage, targets)
 	}
 	fs := flag.NewFlagSet("setup twilio", flag.ContinueOnError)
+	fs.SetOutput(stdout)
 	var opts setup.Options
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "print the difference and change nothing")
 	fs.BoolVar(&opts.TakeEventCallback, "take-event-callback", false, "replace another system's TaskRouter workspace event callback")

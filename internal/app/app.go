@@ -305,6 +305,7 @@ func (a *App) NewSyncer(progress func(crmsync.Progress)) *crmsync.Syncer[crm.Cus
 		return nil
 	}
 	s := crmsync.New(crmsync.Customers(a.source, a.Store), crmsync.Options{
+		Name:     "customers",
 		Progress: progress,
 		Logger:   a.log.With("function", "sync"),
 	})
@@ -330,6 +331,7 @@ func (a *App) NewTemplateSyncer() *crmsync.Syncer[crm.Template] {
 		return nil
 	}
 	return crmsync.New(crmsync.Templates(a.templates, a.Templates), crmsync.Options{
+		Name:   "templates",
 		Logger: a.log.With("function", "sync"),
 	})
 }
@@ -382,6 +384,8 @@ func (a *App) buildStore(ctx context.Context) error {
 	}
 	now := time.Now()
 	for i := range customers {
+		// National numbers read as the sync reads Strapi's.
+		customers[i].Localize(cfg.DefaultRegion)
 		customers[i].SyncedAt = now
 	}
 	a.Templates = inmem.NewTemplates()

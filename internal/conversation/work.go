@@ -226,7 +226,7 @@ func (f *Flow) Work() http.Handler { return work.Consumer(f.consume, f.log) }
 func (f *Flow) consume(ctx context.Context, d work.Delivery) error {
 	var j job
 	if err := json.Unmarshal(d.Body, &j); err != nil || j.Kind == "" {
-		f.log.ErrorContext(ctx, "conversation work dropped: the task is not a job", "task", d.Name, "err", err)
+		f.log.WarnContext(ctx, "conversation work dropped: the task is not a job", "task", d.Name, "err", err)
 		return nil
 	}
 	if age := f.now().Sub(j.Received); age > f.cfg.MaxAge {

@@ -70,6 +70,19 @@ func (c Customer) Addresses() []string {
 	return out
 }
 
+// Localize rewrites the customer's channels written as national numbers
+// in E.164 for region (see Localize), so the cache indexes them and
+// Frontline gets numbers it can text. Every way customers enter the
+// cache (the CRM's pages and webhooks, a sample file) goes through it.
+func (c *Customer) Localize(region string) {
+	if region == "" {
+		return
+	}
+	for i := range c.Channels {
+		c.Channels[i].Value = Localize(c.Channels[i].Value, region)
+	}
+}
+
 // NameKey is the lower-cased display name that list queries sort and
 // prefix-search on.
 func (c Customer) NameKey() string { return NameKey(c.DisplayName) }
@@ -131,6 +144,9 @@ type Store interface {
 	// DeleteSyncedBefore removes every customer whose SyncedAt is before t
 	// and returns how many went.
 	DeleteSyncedBefore(ctx context.Context, t time.Time) (int, error)
+	// CountSyncedBefore returns how many customers DeleteSyncedBefore(t)
+	// would remove.
+	CountSyncedBefore(ctx context.Context, t time.Time) (int, error)
 	// SyncState returns the last checkpoint, or the zero state if none was
 	// stored.
 	SyncState(ctx context.Context) (SyncState, error)
@@ -147,6 +163,11 @@ type SyncState struct {
 	After string
 	// Done is set once the run has completed its sweep.
 	Done bool
+	// Kept is set when the completed run read not one record from the
+	// CRM: how many cached records the full sync's guard against a wrong
+	// collection kept instead of deleting them (doctor reports it;
+	// `experthub sync --allow-empty` deletes them).
+	Kept int
 }
 
 // Source is a CRM, the system of record the cache copies: every customer

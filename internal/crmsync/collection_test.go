@@ -84,6 +84,16 @@ func (n *notes) DeleteSyncedBefore(_ context.Context, t time.Time) (int, error) 
 	return gone, nil
 }
 
+func (n *notes) CountSyncedBefore(_ context.Context, t time.Time) (int, error) {
+	count := 0
+	for _, r := range n.cache {
+		if r.SyncedAt.Before(t) {
+			count++
+		}
+	}
+	return count, nil
+}
+
 func (n *notes) SyncState(context.Context) (crm.SyncState, error) { return n.state, nil }
 
 func (n *notes) PutSyncState(_ context.Context, s crm.SyncState) error {

@@ -50,6 +50,9 @@ type Collection[T any] interface {
 	// DeleteSyncedBefore removes the cached records stamped before t and
 	// returns how many went.
 	DeleteSyncedBefore(ctx context.Context, t time.Time) (int, error)
+	// CountSyncedBefore returns how many records DeleteSyncedBefore(t)
+	// would remove.
+	CountSyncedBefore(ctx context.Context, t time.Time) (int, error)
 	// SyncState returns the checkpoint, or the zero state if none was
 	// stored.
 	SyncState(ctx context.Context) (crm.SyncState, error)
@@ -58,6 +61,8 @@ type Collection[T any] interface {
 
 // Options tunes a Syncer; the zero value is usable.
 type Options struct {
+	// Name names the collection in log lines ("customers").
+	Name string
 	// Progress, if set, is called after every page of a full sync and once
 	// at its end.
 	Progress func(Progress)
@@ -70,6 +75,7 @@ type Options struct {
 type Progress struct {
 	Synced  int           // records written by this call
 	Deleted int           // records removed by the final sweep
+	Kept    int           // records the empty-CRM guard kept (see Full)
 	Elapsed time.Duration // since this call started
 	Rate    float64       // records written per second
 	// Resumed is set when this call continued a run an earlier call did
@@ -84,6 +90,7 @@ var ErrRunning = errors.New("crmsync: a full sync is already running")
 
 // Syncer keeps the cached copy of a Collection in step with the CRM.
 type Syncer[T any] struct {
+	name     string
 	coll     Collection[T]
 	progress func(Progress)
 	log      *slog.Logger
@@ -109,7 +116,7 @@ func (s *Syncer[T]) OnApplied(fn func(ctx context.Context, rec T, a Applied)) { 
 
 // New returns a Syncer for the collection c.
 func New[T any](c Collection[T], opts Options) *Syncer[T] {
-	s := &Syncer[T]{coll: c, progress: opts.Progress, log: opts.Logger, now: opts.Now}
+	s := &Syncer[T]{name: opts.Name, coll: c, progress: opts.Progress, log: opts.Logger, now: opts.Now}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -135,7 +142,25 @@ func (s *Syncer[T]) stamp() time.Time { return s.now().UTC().Truncate(time.Milli
 // had already written stay until a webhook or the next run removes them.
 //
 // Memory stays at one page whatever the number of records.
-func (s *Syncer[T]) Full(ctx context.Context) (Progress, error) {
+//
+// A run that reads not one record deletes nothing: an empty CRM is far
+// more often a wrong collection, filter or permission than a real state,
+// and sweeping would empty the cache. That guard is logged at WARN with
+// the number of records it kept, and recorded in the checkpoint
+// (crm.SyncState.Kept) for doctor to report; FullAllowEmpty trusts the
+// CRM and empties the cache instead.
+func (s *Syncer[T]) Full(ctx context.Context) (Progress, error) { return s.full(ctx, false) }
+
+// FullAllowEmpty is Full trusting an empty CRM: a run that reads no
+// record deletes every cached one (`experthub sync --allow-empty`, once
+// the records were indeed all deleted in the CRM).
+func (s *Syncer[T]) FullAllowEmpty(ctx context.Context) (Progress, error) { return s.full(ctx, true) }
+
+// AllowEmptyHint tells an operator how to drop the records the
+// empty-CRM guard kept.
+const AllowEmptyHint = "run experthub sync --allow-empty if they were deleted"
+
+func (s *Syncer[T]) full(ctx context.Context, allowEmpty bool) (Progress, error) {
 	if !s.running.TryLock() {
 		return Progress{}, ErrRunning
 	}
@@ -187,12 +212,17 @@ func (s *Syncer[T]) Full(ctx context.Context) (Progress, error) {
 		return p, fmt.Errorf("full sync: %w", err)
 	}
 
-	if st.After == "" {
-		// Not one record in the whole run. An empty CRM is far more often
-		// a wrong collection, filter or permission than a real state, and
-		// sweeping would empty the cache: keep it, and let webhooks remove
-		// records one by one.
-		s.log.WarnContext(ctx, "full sync found no records; cache left as is")
+	if st.After == "" && !allowEmpty {
+		// Not one record in the whole run: the guard (see Full).
+		n, err := s.coll.CountSyncedBefore(ctx, st.RunStart)
+		if err != nil {
+			return p, fmt.Errorf("full sync: count the records kept: %w", err)
+		}
+		p.Kept, st.Kept = n, n
+		if n > 0 {
+			s.log.WarnContext(ctx, "full sync found no records in the CRM: the empty-CRM guard kept the cache; "+AllowEmptyHint,
+				"collection", s.name, "guard", "empty-crm", "kept", n)
+		}
 	} else {
 		n, err := s.coll.DeleteSyncedBefore(ctx, st.RunStart)
 		if err != nil {

@@ -96,6 +96,21 @@ func (t templates) DeleteSyncedBefore(ctx context.Context, at time.Time) (int, e
 	return t.cache.DeleteTemplatesSyncedBefore(ctx, at)
 }
 
+func (t templates) CountSyncedBefore(ctx context.Context, at time.Time) (int, error) {
+	// A few hundred templates at most (Frontline lists them all): one read.
+	ts, err := t.cache.Templates(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, tp := range ts {
+		if tp.SyncedAt.Before(at) {
+			n++
+		}
+	}
+	return n, nil
+}
+
 func (t templates) SyncState(ctx context.Context) (crm.SyncState, error) {
 	return t.cache.TemplateSyncState(ctx)
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -263,18 +265,114 @@ func TestFullSyncResumesAfterStoreFailure(t *testing.T) {
 	}
 }
 
-func TestFullSyncEmptyCRMKeepsCache(t *testing.T) {
-	ctx := context.Background()
-	s := newStrapi(5, 0)
-	defer s.Close()
-	st := inmem.NewStore()
-	st.Upsert(ctx, crm.Customer{ID: "1", DisplayName: "Kept"})
-	p, err := crmsync.New(crmsync.Customers(strapiClient(s), st), crmsync.Options{}).Full(ctx)
-	if err != nil || !p.Done || p.Deleted != 0 {
-		t.Fatalf("Full = %+v, %v", p, err)
-	}
-	if _, err := st.Get(ctx, "1"); err != nil {
-		t.Error("an empty CRM emptied the cache")
+// TestEmptyCRMGuard: a full sync that reads no record from the CRM (every
+// record deleted while the webhooks were missed, or a wrong collection)
+// keeps the cache, says so once at WARN with the number kept, and records
+// it in the checkpoint; FullAllowEmpty empties the cache; the next run
+// that reads records clears the mark. Customers and templates alike.
+func TestEmptyCRMGuard(t *testing.T) {
+	for _, name := range []string{"customers", "templates"} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			customers := 0
+			if name == "templates" {
+				// Customers stay: a v5 Strapi whose customer collection is
+				// empty cannot be told from a v4 one.
+				customers = 2
+			}
+			s := newStrapi(5, customers)
+			defer s.Close()
+			c := strapiClient(s)
+			var logs strings.Builder
+			opts := crmsync.Options{Name: name, Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Now: newClock().Now}
+			st, tmpl := inmem.NewStore(), inmem.NewTemplates()
+			var (
+				full, allowEmpty func(context.Context) (crmsync.Progress, error)
+				cached           func() int
+				state            func() (crm.SyncState, error)
+				add              func(i int)
+				removeAll        func()
+			)
+			switch name {
+			case "customers":
+				sy := crmsync.New(crmsync.Customers(c, st), opts)
+				full, allowEmpty, cached = sy.Full, sy.FullAllowEmpty, st.Len
+				state = func() (crm.SyncState, error) { return st.SyncState(ctx) }
+				add = func(i int) { s.Add(crm.Customer{ID: fmt.Sprint(i), DisplayName: fmt.Sprint("Customer ", i)}) }
+				removeAll = func() {
+					for _, cu := range s.Customers() {
+						if _, err := s.Delete(cu.ID); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			case "templates":
+				sy := crmsync.New(crmsync.Templates(c, tmpl), opts)
+				full, allowEmpty = sy.Full, sy.FullAllowEmpty
+				cached = func() int { return len(templateContents(t, tmpl)) }
+				state = func() (crm.SyncState, error) { return tmpl.TemplateSyncState(ctx) }
+				add = func(i int) { s.AddTemplate(crm.Template{Content: fmt.Sprint("Template ", i), Order: i}) }
+				removeAll = func() {
+					for _, tp := range s.Templates() {
+						if err := s.DeleteTemplate(tp.ID); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			}
+			warnings := func() int { return strings.Count(logs.String(), `"guard":"empty-crm"`) }
+
+			// Nothing cached, nothing in the CRM: nothing kept, nothing to say.
+			if p, err := full(ctx); err != nil || p.Kept != 0 || warnings() != 0 {
+				t.Fatalf("empty cache and CRM: %+v, %v, %d warnings", p, err, warnings())
+			}
+			for i := range 3 {
+				add(i + 1)
+			}
+			if p, err := full(ctx); err != nil || p.Synced != 3 || cached() != 3 {
+				t.Fatalf("first sync: %+v, %v, %d cached", p, err, cached())
+			}
+			removeAll() // the webhooks are missed
+
+			p, err := full(ctx)
+			if err != nil || !p.Done || p.Deleted != 0 || p.Kept != 3 || cached() != 3 {
+				t.Errorf("guarded sync = %+v, %v, %d cached; want 3 kept", p, err, cached())
+			}
+			if got, err := state(); err != nil || !got.Done || got.Kept != 3 {
+				t.Errorf("checkpoint = %+v, %v; want done with 3 kept", got, err)
+			}
+			if n := warnings(); n != 1 || !strings.Contains(logs.String(), `"kept":3`) || !strings.Contains(logs.String(), `"collection":"`+name+`"`) {
+				t.Errorf("%d guard warnings, want 1 naming the collection and the number kept:\n%s", n, logs.String())
+			}
+
+			p, err = allowEmpty(ctx)
+			if err != nil || p.Deleted != 3 || p.Kept != 0 || cached() != 0 {
+				t.Errorf("allow-empty sync = %+v, %v, %d cached; want 3 deleted, none cached", p, err, cached())
+			}
+			if got, err := state(); err != nil || !got.Done || got.Kept != 0 {
+				t.Errorf("checkpoint after allow-empty = %+v, %v; want done, none kept", got, err)
+			}
+
+			// Kept again, then a run that reads records clears the mark.
+			add(4)
+			if _, err := full(ctx); err != nil {
+				t.Fatal(err)
+			}
+			removeAll()
+			if p, _ := full(ctx); p.Kept != 1 {
+				t.Errorf("guard kept %d, want 1", p.Kept)
+			}
+			add(5)
+			if p, err := full(ctx); err != nil || p.Kept != 0 || p.Deleted != 1 || cached() != 1 {
+				t.Errorf("sync with records = %+v, %v, %d cached; want the stale one deleted", p, err, cached())
+			}
+			if got, _ := state(); got.Kept != 0 {
+				t.Errorf("checkpoint still marks %d kept", got.Kept)
+			}
+			if warnings() != 2 {
+				t.Errorf("%d guard warnings, want one per guarded run (2)", warnings())
+			}
+		})
 	}
 }
 

@@ -72,6 +72,7 @@ func Build(ctx context.Context, cfg *config.Config, functions []string, environm
 		}
 		closeAll = func() { _ = client.Close() }
 		d.Store = fsstore.NewStore(client, cfg.FirestoreCollection)
+		d.Templates = fsstore.NewTemplateStore(client, cfg.FirestoreCollection)
 		if cfg.FirestoreEmulator == "" {
 			if d.Admin, err = NewGCPAdmin(ctx, cfg.Project, cfg.FirestoreDatabase); err != nil {
 				closeAll()

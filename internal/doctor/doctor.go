@@ -22,6 +22,7 @@ import (
 
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/crmsync"
 	"github.com/experthub/experthub/internal/deploy"
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/twilio"
@@ -108,7 +109,8 @@ type Doctor struct {
 	// token): Strapi is then reported as not checked.
 	StrapiUnchecked string
 	Store           crm.Store
-	Admin           Admin // nil on the emulator or the in-memory store
+	Templates       crm.TemplateStore // nil without Firestore
+	Admin           Admin             // nil on the emulator or the in-memory store
 	HTTP            *http.Client
 	Now             func() time.Time
 	// Indexes and TTLFields are what Firestore must have
@@ -147,6 +149,7 @@ func (d *Doctor) Run(ctx context.Context, out io.Writer) (failed bool) {
 	add(d.firestoreChecks(ctx)...)
 	add(d.secretsCheck(ctx))
 	add(d.syncCheck(ctx))
+	add(d.templatesCheck(ctx)...)
 	n := map[Status]int{}
 	for _, r := range results {
 		n[r.Status]++
@@ -433,8 +436,38 @@ func (d *Doctor) syncCheck(ctx context.Context) Result {
 		return Result{"last full sync", Warn, fmt.Sprintf("a run started %s ago is running or was interrupted", age)}
 	case age > SyncMaxAge:
 		return Result{"last full sync", Fail, fmt.Sprintf("the last completed run started %s ago (limit %s)", age, SyncMaxAge)}
+	case st.Kept > 0:
+		return Result{"last full sync", Warn, fmt.Sprintf("completed, started %s ago; it found no customer in Strapi and kept %d cached (guard); %s",
+			age, st.Kept, crmsync.AllowEmptyHint)}
 	}
 	return Result{"last full sync", OK, fmt.Sprintf("completed, started %s ago", age)}
+}
+
+// templatesCheck reports the template cache, and the full sync's guard
+// when it kept templates Strapi no longer has: the templates callback
+// offers them until a webhook or `experthub sync --allow-empty` removes
+// them. Without Firestore or a CRM there is no line ("last full sync"
+// says why).
+func (d *Doctor) templatesCheck(ctx context.Context) []Result {
+	if d.Templates == nil || d.CRM == nil && d.StrapiUnchecked == "" {
+		return nil
+	}
+	st, err := d.Templates.TemplateSyncState(ctx)
+	if err != nil {
+		return []Result{{"templates", Fail, err.Error()}}
+	}
+	if st.Done && st.Kept > 0 {
+		return []Result{{"templates", Warn, fmt.Sprintf("the last full sync found none in Strapi and kept %d cached (guard); %s",
+			st.Kept, crmsync.AllowEmptyHint)}}
+	}
+	ts, err := d.Templates.Templates(ctx)
+	switch {
+	case err != nil:
+		return []Result{{"templates", Fail, err.Error()}}
+	case len(ts) == 0:
+		return []Result{{"templates", OK, "none cached: the templates callback offers its built-in templates"}}
+	}
+	return []Result{{"templates", OK, fmt.Sprintf("%d cached", len(ts))}}
 }
 
 func indexName(ix deploy.Index) string {

@@ -11,6 +11,8 @@ import (
 	"github.com/experthub/experthub/internal/app"
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/crmsync"
 	"github.com/experthub/experthub/internal/deploy"
 	"github.com/experthub/experthub/internal/doctor"
 	"github.com/experthub/experthub/internal/firestoretest"
@@ -81,7 +83,7 @@ func examine(t *testing.T, cfg *config.Config, tune func(*doctor.Doctor)) (out s
 
 var checks = append([]string{
 	"twilio credentials", "twilio workspace", "twilio pool queue", "twilio workers", "conversations webhooks",
-	"strapi", "firestore", "firestore indexes", "firestore ttl policies", "secrets", "last full sync",
+	"strapi", "firestore", "firestore indexes", "firestore ttl policies", "secrets", "last full sync", "templates",
 }, functionChecks()...)
 
 func functionChecks() []string {
@@ -227,6 +229,73 @@ func TestDoctorFailures(t *testing.T) {
 			}
 			if l := lines[tc.check]; !strings.HasPrefix(l, "FAIL") {
 				t.Errorf("%s line = %q, want FAIL", tc.check, l)
+			}
+		})
+	}
+}
+
+// TestDoctorEmptyCRMGuard: every customer, or every template, deleted in
+// Strapi while the webhooks were missed. The full sync keeps the cache
+// (its guard against a wrong collection); doctor warns with the way out,
+// and is content again once `experthub sync --allow-empty` ran.
+func TestDoctorEmptyCRMGuard(t *testing.T) {
+	for _, tc := range []struct {
+		check string
+		kept  string
+		// empty deletes every record of the collection in Strapi and
+		// runs its full sync, trusting an empty CRM or not.
+		empty func(t *testing.T, h *apptest.Harness, allowEmpty bool)
+	}{
+		{"templates", "the last full sync found none in Strapi and kept 2 cached (guard); run experthub sync --allow-empty if they were deleted",
+			func(t *testing.T, h *apptest.Harness, allowEmpty bool) {
+				for _, tp := range h.Strapi.Templates() {
+					if err := h.Strapi.DeleteTemplate(tp.ID); err != nil {
+						t.Fatal(err)
+					}
+				}
+				sy := h.App.NewTemplateSyncer()
+				full := map[bool]func(context.Context) (crmsync.Progress, error){false: sy.Full, true: sy.FullAllowEmpty}[allowEmpty]
+				if _, err := full(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			}},
+		{"last full sync", "it found no customer in Strapi and kept 5 cached (guard); run experthub sync --allow-empty if they were deleted",
+			func(t *testing.T, h *apptest.Harness, allowEmpty bool) {
+				for _, c := range h.Strapi.Customers() {
+					if _, err := h.Strapi.Delete(c.ID); err != nil {
+						t.Fatal(err)
+					}
+				}
+				sy := h.App.NewSyncer(nil)
+				full := map[bool]func(context.Context) (crmsync.Progress, error){false: sy.Full, true: sy.FullAllowEmpty}[allowEmpty]
+				if _, err := full(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			}},
+	} {
+		t.Run(tc.check, func(t *testing.T) {
+			h := stack(t, apptest.Options{})
+			h.Strapi.AddTemplate(crm.Template{Content: "Hello", Order: 1})
+			h.Strapi.AddTemplate(crm.Template{Content: "Bonjour", Order: 2})
+			if _, err := h.App.NewTemplateSyncer().Full(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if _, lines, _ := examine(t, h.Config, nil); !strings.HasPrefix(lines["templates"], "ok templates 2 cached") {
+				t.Errorf("templates line = %q, want ok with 2 cached", lines["templates"])
+			}
+
+			tc.empty(t, h, false)
+			_, lines, failed := examine(t, h.Config, nil)
+			if failed {
+				t.Errorf("the guard fails doctor; it is a warning")
+			}
+			if l := lines[tc.check]; !strings.HasPrefix(l, "warn") || !strings.Contains(l, tc.kept) {
+				t.Errorf("%s line = %q, want a warning: %s", tc.check, l, tc.kept)
+			}
+
+			tc.empty(t, h, true)
+			if _, lines, _ := examine(t, h.Config, nil); !strings.HasPrefix(lines[tc.check], "ok") {
+				t.Errorf("after --allow-empty, %s line = %q, want ok", tc.check, lines[tc.check])
 			}
 		})
 	}

@@ -461,10 +461,33 @@ func (s *Store) DeleteSyncedBefore(ctx context.Context, t time.Time) (int, error
 	return deleted, nil
 }
 
+// CountSyncedBefore returns how many customers have a SyncedAt before t:
+// one aggregation query, billed as one read per 1000 documents counted.
+func (s *Store) CountSyncedBefore(ctx context.Context, t time.Time) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	q := s.col.Where("synced_at", "<", t)
+	res, err := q.NewAggregationQuery().WithCount("n").Get(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count customers synced before %v: %w", t, err)
+	}
+	n, ok := res.Data()["n"].(int64)
+	if !ok {
+		return 0, fmt.Errorf("count customers synced before %v: no count in %v", t, res.Data())
+	}
+	return int(n), nil
+}
+
 type syncState struct {
 	RunStart time.Time `firestore:"run_start"`
 	After    string    `firestore:"after"`
 	Done     bool      `firestore:"done"`
+	Kept     int       `firestore:"kept,omitempty"`
+}
+
+func stateDoc(st crm.SyncState) syncState {
+	return syncState{RunStart: st.RunStart, After: st.After, Done: st.Done, Kept: st.Kept}
 }
 
 // SyncState returns the last checkpoint, or the zero state if none was
@@ -489,7 +512,7 @@ func readState(ctx context.Context, ref *firestore.DocumentRef) (crm.SyncState, 
 	if err := snap.DataTo(&st); err != nil {
 		return crm.SyncState{}, fmt.Errorf("read sync state: %w", err)
 	}
-	return crm.SyncState{RunStart: st.RunStart, After: st.After, Done: st.Done}, nil
+	return crm.SyncState{RunStart: st.RunStart, After: st.After, Done: st.Done, Kept: st.Kept}, nil
 }
 
 // PutSyncState stores the checkpoint.
@@ -497,7 +520,7 @@ func (s *Store) PutSyncState(ctx context.Context, st crm.SyncState) error {
 	if s.err != nil {
 		return s.err
 	}
-	if _, err := s.state.Set(ctx, syncState{RunStart: st.RunStart, After: st.After, Done: st.Done}); err != nil {
+	if _, err := s.state.Set(ctx, stateDoc(st)); err != nil {
 		return fmt.Errorf("write sync state: %w", err)
 	}
 	return nil

@@ -183,7 +183,7 @@ func (s *TemplateStore) PutTemplateSyncState(ctx context.Context, st crm.SyncSta
 	if s.err != nil {
 		return s.err
 	}
-	if _, err := s.state.Set(ctx, syncState{RunStart: st.RunStart, After: st.After, Done: st.Done}); err != nil {
+	if _, err := s.state.Set(ctx, stateDoc(st)); err != nil {
 		return fmt.Errorf("write template sync state: %w", err)
 	}
 	return nil

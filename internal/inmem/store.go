@@ -214,6 +214,19 @@ func (s *Store) DeleteSyncedBefore(_ context.Context, t time.Time) (int, error) 
 	return len(stale), nil
 }
 
+// CountSyncedBefore returns how many customers have a SyncedAt before t.
+func (s *Store) CountSyncedBefore(_ context.Context, t time.Time) (int, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := 0
+	for _, r := range s.byID {
+		if r.c.SyncedAt.Before(t) {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // SyncState returns the last checkpoint, or the zero state if none was
 // stored.
 func (s *Store) SyncState(context.Context) (crm.SyncState, error) {

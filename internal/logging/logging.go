@@ -1,22 +1,27 @@
 // Package logging builds the structured JSON logger every function uses:
 // Cloud Logging field names, phone numbers masked wherever they appear,
-// and, read from the context, the function a line was logged for and the
-// trace of the request it serves.
+// every value bounded in length (MaxField), and, read from the context,
+// the function a line was logged for and the trace of the request it
+// serves.
 package logging
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // New returns a JSON logger writing Cloud Logging's "severity" and
-// "message" fields, masking phone numbers in every string it writes. A
-// line logged with a context from WithFunction names its function; one
-// logged with a context from WithTrace carries the request's trace.
+// "message" fields, masking phone numbers in every string it writes and
+// cutting every value longer than MaxField characters. A line logged
+// with a context from WithFunction names its function; one logged with a
+// context from WithTrace carries the request's trace.
 func New(w io.Writer, level string) *slog.Logger {
 	var lv slog.Level
 	_ = lv.UnmarshalText([]byte(level)) // config has validated it; unknown falls back to info
@@ -87,7 +92,20 @@ func namesFunction(r slog.Record) bool {
 	return found
 }
 
+// MaxField bounds every value a log line carries: a string attribute
+// (in a group too), an error's or a Stringer's text, a structured
+// value's JSON, in characters. A longer one is cut there and ends with
+// its length, "…(102400 chars)": a request field, an id in a task or a
+// CRM value is as long as its sender makes it, and a log line must stay
+// small whoever sends what.
+const MaxField = 256
+
+// maxMessage bounds a line's message, which the code writes: longer than
+// a field, as it may quote one.
+const maxMessage = 4 * MaxField
+
 func replaceAttr(groups []string, a slog.Attr) slog.Attr {
+	limit := MaxField
 	if len(groups) == 0 {
 		switch a.Key {
 		case slog.LevelKey:
@@ -97,6 +115,7 @@ func replaceAttr(groups []string, a slog.Attr) slog.Attr {
 			}
 		case slog.MessageKey:
 			a.Key = "message"
+			limit = maxMessage
 		case slog.TimeKey:
 			a.Key = "time"
 		case TraceKey, SpanKey:
@@ -113,17 +132,66 @@ func replaceAttr(groups []string, a slog.Attr) slog.Attr {
 	}
 	switch a.Value.Kind() {
 	case slog.KindString:
-		a.Value = slog.StringValue(MaskPhones(a.Value.String()))
+		a.Value = slog.StringValue(clean(a.Value.String(), limit))
 	case slog.KindAny:
 		// Errors and Stringers often quote the address that failed.
 		switch v := a.Value.Any().(type) {
 		case error:
-			a.Value = slog.StringValue(MaskPhones(v.Error()))
+			a.Value = slog.StringValue(clean(v.Error(), limit))
 		case fmt.Stringer:
-			a.Value = slog.StringValue(MaskPhones(v.String()))
+			a.Value = slog.StringValue(clean(v.String(), limit))
+		default:
+			a.Value = cleanStructured(v, limit)
 		}
 	}
 	return a
+}
+
+// cleanStructured bounds and masks a value the handler would write as
+// JSON (a slice, a map): one that is short and holds no phone number is
+// kept as it is; any other is written as its bounded, masked JSON text.
+func cleanStructured(v any, limit int) slog.Value {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return slog.StringValue(clean(fmt.Sprintf("%+v", v), limit))
+	}
+	if s := string(b); len(s) > limit || MaskPhones(s) != s {
+		return slog.StringValue(clean(s, limit))
+	}
+	return slog.AnyValue(v)
+}
+
+// maskMargin is how far past the cut clean masks: a phone number running
+// across the cut is then masked as a whole, or its visible last digits
+// lie past the cut, in what is dropped.
+const maskMargin = 32
+
+// clean masks the phone numbers in s and cuts it after limit characters,
+// noting its length. Only the head of a long s is masked: an attacker's
+// 100 KB field costs no more than a short one.
+func clean(s string, limit int) string {
+	if len(s) <= limit {
+		return MaskPhones(s)
+	}
+	n := utf8.RuneCountInString(s)
+	if n <= limit {
+		return MaskPhones(s)
+	}
+	// Masking changes digits into '*', byte for byte: the cut stays
+	// where it was.
+	head := MaskPhones(s[:runeOffset(s, limit+maskMargin)])
+	return head[:runeOffset(head, limit)] + "…(" + strconv.Itoa(n) + " chars)"
+}
+
+// runeOffset returns the byte offset of s's n-th character, or len(s).
+func runeOffset(s string, n int) int {
+	for i := range s {
+		if n == 0 {
+			return i
+		}
+		n--
+	}
+	return len(s)
 }
 
 func severity(l slog.Level) string {

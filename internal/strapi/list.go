@@ -252,13 +252,5 @@ func (c *Client) CustomerByAddress(ctx context.Context, address string) (crm.Cus
 }
 
 // localize rewrites the customer's national numbers in E.164 for the
-// client's DefaultRegion (crm.Localize), so the cache indexes them and
-// Frontline gets numbers it can text.
-func (c *Client) localize(cu *crm.Customer) {
-	if c.region == "" {
-		return
-	}
-	for i := range cu.Channels {
-		cu.Channels[i].Value = crm.Localize(cu.Channels[i].Value, c.region)
-	}
-}
+// client's DefaultRegion (crm.Customer.Localize).
+func (c *Client) localize(cu *crm.Customer) { cu.Localize(c.region) }

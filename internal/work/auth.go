@@ -25,7 +25,8 @@ type IDTokenValidator interface {
 // (https://cloud.google.com/tasks/docs/reference/rest/v2/OidcToken).
 // No token, or one that fails validation, gets 401; a valid token of
 // another identity or with an unverified e-mail gets 403. Each refusal
-// is logged, without the token.
+// is logged at WARN, without the token: anyone can send a request, and
+// ERROR lines are kept for lost work.
 //
 // Without a validator, audience or service account, every request is
 // refused: an empty audience would let a token minted for any other
@@ -48,7 +49,7 @@ type oidcGate struct {
 func (g *oidcGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := g.log.With("remote", r.RemoteAddr, "task", r.Header.Get(HeaderTaskName))
 	if g.v == nil || g.audience == "" || g.account == "" {
-		log.Error("work: consumer has no OIDC validator, audience or service account; refusing every request")
+		log.Warn("work: request refused: no OIDC validator, audience or service account is configured")
 		unauthorized(w)
 		return
 	}

@@ -481,6 +481,14 @@ func testDeleteSyncedBefore(t *testing.T, s crm.Store) {
 		stamp("5", t0.Add(time.Microsecond)),
 		stamp("6", t0.Add(time.Hour).In(time.FixedZone("X", -5*3600))),
 	)
+	for _, tt := range []struct {
+		t    time.Time
+		want int
+	}{{time.Time{}, 0}, {t0, 3}, {t0.Add(2 * time.Hour), 6}} {
+		if n, err := s.CountSyncedBefore(ctx, tt.t); err != nil || n != tt.want {
+			t.Errorf("CountSyncedBefore(%v) = %d, %v; want %d", tt.t, n, err, tt.want)
+		}
+	}
 	n, err := s.DeleteSyncedBefore(ctx, t0)
 	if err != nil || n != 3 {
 		t.Fatalf("DeleteSyncedBefore = %d, %v; want 3", n, err)
@@ -534,13 +542,14 @@ func testSyncState(t *testing.T, s crm.Store) {
 	for _, want := range []crm.SyncState{
 		{RunStart: time.Date(2026, 11, 25, 6, 0, 0, 123456000, time.FixedZone("CET", 3600)), After: "42"},
 		{RunStart: time.Date(2026, 11, 25, 6, 0, 0, 123456000, time.UTC), After: "a/b", Done: true},
+		{RunStart: time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC), Done: true, Kept: 1200},
 		{},
 	} {
 		if err := s.PutSyncState(ctx, want); err != nil {
 			t.Fatalf("PutSyncState(%+v): %v", want, err)
 		}
 		got, err := s.SyncState(ctx)
-		if err != nil || !got.RunStart.Equal(want.RunStart) || got.After != want.After || got.Done != want.Done {
+		if err != nil || !got.RunStart.Equal(want.RunStart) || got.After != want.After || got.Done != want.Done || got.Kept != want.Kept {
 			t.Errorf("SyncState = %+v, %v; want %+v", got, err, want)
 		}
 	}

@@ -135,11 +135,11 @@ func testTemplateSyncState(t *testing.T, s crm.TemplateStore) {
 	if st, err := s.TemplateSyncState(ctx); err != nil || st.After != "" || st.Done || !st.RunStart.IsZero() {
 		t.Fatalf("TemplateSyncState of an empty store = %+v, %v", st, err)
 	}
-	want := crm.SyncState{RunStart: time.Date(2026, 12, 1, 6, 0, 0, 123456000, time.UTC), After: "id:7", Done: true}
+	want := crm.SyncState{RunStart: time.Date(2026, 12, 1, 6, 0, 0, 123456000, time.UTC), After: "id:7", Done: true, Kept: 3}
 	if err := s.PutTemplateSyncState(ctx, want); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.TemplateSyncState(ctx); err != nil || !got.RunStart.Equal(want.RunStart) || got.After != want.After || !got.Done {
+	if got, err := s.TemplateSyncState(ctx); err != nil || !got.RunStart.Equal(want.RunStart) || got.After != want.After || !got.Done || got.Kept != want.Kept {
 		t.Errorf("TemplateSyncState = %+v, %v; want %+v", got, err, want)
 	}
 	if got := templateIDs(t, s); len(got) != 0 {
