@@ -2,7 +2,6 @@ package app
 
 import (
 	"crypto/subtle"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -66,7 +65,7 @@ func handoffGate(secret, flexToken, publicURL string, log *slog.Logger, next htt
 		// passes the bound (413 from the handler).
 		if r.ContentLength > conversation.MaxHandoffBody {
 			log.WarnContext(r.Context(), "handoff refused: body too large", "bytes", r.ContentLength, "remote", r.RemoteAddr)
-			httpjson.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", conversation.MaxHandoffBody))
+			httpjson.Error(w, http.StatusRequestEntityTooLarge, conversation.ErrHandoffTooLarge.Error())
 			return
 		}
 		auth := r.Header.Get("Authorization")

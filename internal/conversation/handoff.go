@@ -129,9 +129,12 @@ type handoffRequest struct {
 // message is the answer's.
 var errBadRequest = errors.New("bad handoff request")
 
-// errTooLarge is returned when a handoff request's body is over
-// MaxHandoffBody.
-var errTooLarge = fmt.Errorf("%w: the body is larger than %d bytes", errBadRequest, MaxHandoffBody)
+// ErrHandoffTooLarge says a handoff request's body is over
+// MaxHandoffBody: the answer's message, with status 413.
+var ErrHandoffTooLarge = fmt.Errorf("the body is larger than %d bytes", MaxHandoffBody)
+
+// errTooLarge is ErrHandoffTooLarge as readHandoff returns it.
+var errTooLarge = fmt.Errorf("%w: %w", errBadRequest, ErrHandoffTooLarge)
 
 // readHandoff reads the request: a form (signed by Twilio, or sent with
 // the bearer secret) or a JSON object with the same keys. region is
@@ -397,11 +400,17 @@ func (f *Flow) bind(ctx context.Context, b handoff.Binding) error {
 	}
 	switch stored.Conflict(b) {
 	case "customer":
-		return fmt.Errorf("%w: handoff_id %s was used for another customer", errHandoffTaken, strconv.Quote(b.ID))
+		return taken(b.ID, "customer")
 	case "expert":
-		return fmt.Errorf("%w: handoff_id %s was used for another expert or area", errHandoffTaken, strconv.Quote(b.ID))
+		return taken(b.ID, "expert or area")
 	}
 	return nil
+}
+
+// taken is the answer to a request naming another what than the one its
+// handoff id was accepted for.
+func taken(id, what string) error {
+	return fmt.Errorf("%w: handoff_id %s was used for another %s", errHandoffTaken, strconv.Quote(id), what)
 }
 
 // conversationIsTheirs returns errHandoffTaken when the conversation the
@@ -414,10 +423,9 @@ func (f *Flow) conversationIsTheirs(ctx context.Context, b handoff.Binding) erro
 	if err != nil {
 		return err
 	}
-	taken := fmt.Errorf("%w: handoff_id %s was used for another customer", errHandoffTaken, strconv.Quote(b.ID))
 	if m, err := parseObject(conv.Attributes); err == nil {
 		if id, ok := m["customer_id"].(string); ok && id != b.Customer {
-			return taken
+			return taken(b.ID, "customer")
 		}
 	}
 	ps, err := f.twilio.ListParticipants(ctx, conv.SID)
@@ -429,7 +437,7 @@ func (f *Flow) conversationIsTheirs(ctx context.Context, b handoff.Binding) erro
 			continue
 		}
 		if a, ok := channelAddress(p.Address, f.cc.Region); !ok || a != b.Address {
-			return taken
+			return taken(b.ID, "customer")
 		}
 	}
 	return nil

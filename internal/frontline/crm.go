@@ -112,6 +112,8 @@ func (h *crmHandler) details(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "CustomerId is required")
 		return
 	}
+	// The notes are read beside the customer, not after: one round trip.
+	notes := h.readNotes(r.Context(), id)
 	c, err := h.customers.Customer(r.Context(), id)
 	switch {
 	case errors.Is(err, crm.ErrNotFound):
@@ -123,24 +125,34 @@ func (h *crmHandler) details(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusServiceUnavailable, "customer data unavailable")
 		return
 	}
-	c.Details = h.withNotes(r.Context(), c.ID, c.Details)
+	c.Details = withNotes(c.Details, <-notes)
 	httpjson.Write(w, http.StatusOK, map[string]any{"objects": map[string]any{"customer": c}})
+}
+
+// readNotes reads the contact center's notes on the customer; the
+// channel gets them, or none when there is no notes store or it fails
+// (the expert still sees what the CRM has).
+func (h *crmHandler) readNotes(ctx context.Context, customer string) <-chan []handoff.Note {
+	out := make(chan []handoff.Note, 1)
+	if h.notes == nil {
+		out <- nil
+		return out
+	}
+	go func() {
+		notes, err := h.notes.Notes(ctx, customer)
+		if err != nil && ctx.Err() == nil { // not a request already answered
+			h.log.WarnContext(ctx, "crm callback: the contact center's notes could not be read; showing the CRM's details only", "customer_id", clip(customer), "err", err)
+		}
+		out <- notes
+	}()
+	return out
 }
 
 // withNotes returns the customer's details with the contact center's
 // notes: the CRM's content first (the customer as the CRM describes
 // them), then the notes, latest first. Without a CRM title the card is
-// titled handoff.Title. A notes store that fails leaves the CRM's
-// details as they are: the expert still sees the customer.
-func (h *crmHandler) withNotes(ctx context.Context, customer string, d *crm.Details) *crm.Details {
-	if h.notes == nil {
-		return d
-	}
-	notes, err := h.notes.Notes(ctx, customer)
-	if err != nil {
-		h.log.WarnContext(ctx, "crm callback: the contact center's notes could not be read; showing the CRM's details only", "customer_id", clip(customer), "err", err)
-		return d
-	}
+// titled handoff.Title.
+func withNotes(d *crm.Details, notes []handoff.Note) *crm.Details {
 	if len(notes) == 0 {
 		return d
 	}

@@ -3,6 +3,7 @@ package frontline
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -36,7 +37,7 @@ func TestDetailsWithNotes(t *testing.T) {
 	}
 	withCRMDetails := crm.Customer{ID: "5", DisplayName: "Eve", Details: &crm.Details{Title: "Information", Content: "VIP"}}
 	svc := sampleService(t, withCRMDetails)
-	details := func(h *crmHandler, id string) map[string]any {
+	details := func(h http.Handler, id string) map[string]any {
 		t.Helper()
 		code, body := post(t, h, url.Values{"Location": {"GetCustomerDetailsByCustomerId"}, "CustomerId": {id}})
 		if code != 200 {
@@ -45,7 +46,7 @@ func TestDetailsWithNotes(t *testing.T) {
 		d, _ := body["objects"].(map[string]any)["customer"].(map[string]any)["details"].(map[string]any)
 		return d
 	}
-	h := CRMHandler(svc, notes, nil).(*crmHandler)
+	h := CRMHandler(svc, notes, nil)
 
 	d := details(h, "5")
 	content, _ := d["content"].(string)
@@ -62,7 +63,7 @@ func TestDetailsWithNotes(t *testing.T) {
 	if d := details(h, "2"); d != nil {
 		t.Errorf("details of a customer without notes or CRM details = %v", d)
 	}
-	failing := CRMHandler(svc, failingNotes{}, nil).(*crmHandler)
+	failing := CRMHandler(svc, failingNotes{}, nil)
 	if d := details(failing, "5"); d["content"] != "VIP" {
 		t.Errorf("details with the notes store down = %v, want the CRM's", d)
 	}
