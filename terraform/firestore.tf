@@ -39,8 +39,9 @@ resource "google_firestore_index" "cache" {
   }
 }
 
-# Ledger and assignment records carry expire_at; these TTL policies (the
-# fieldOverrides of the same file) let Firestore delete them when it passes.
+# The flow's records (ledger, assignments, line, handoffs, notes) carry
+# expire_at; these TTL policies (the fieldOverrides of the same file) let
+# Firestore delete them when it passes.
 resource "google_firestore_field" "ttl" {
   for_each = {
     for f in try(local.firestore_spec.fieldOverrides, []) :

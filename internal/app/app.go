@@ -25,6 +25,7 @@ import (
 	"github.com/experthub/experthub/internal/frontline"
 	"github.com/experthub/experthub/internal/fsstore"
 	"github.com/experthub/experthub/internal/gcpauth"
+	"github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/inmem"
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/strapi"
@@ -57,6 +58,10 @@ type App struct {
 	templates     crm.TemplateSource
 	templateHooks crmsync.TemplateWebhookDecoder
 
+	// handoffs keeps the contact center's handoff bindings and notes;
+	// nil without a contact center.
+	handoffs handoffStore
+
 	handlers  map[string]http.Handler
 	log       *slog.Logger
 	closers   []func() error
@@ -75,6 +80,7 @@ type options struct {
 	customers conversation.Customers
 	ledger    func(conversation.Ledger) conversation.Ledger
 	scheduler work.IDTokenValidator
+	bindings  func(handoff.Bindings) handoff.Bindings
 }
 
 // WithClock makes the conversation flow and the in-process customer layer
@@ -118,7 +124,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	a.Customers = crm.NewService(a.Store, a.source, crm.ServiceOptions{
 		CacheTTL: cfg.CacheTTL, CacheSize: cfg.CacheSize, Logger: log, Now: o.now,
 	})
-	a.twilioFacing("crm", frontline.CRMHandler(a.Customers, log))
+	a.buildHandoffs()
+	var notes frontline.Notes
+	if a.handoffs != nil {
+		notes = a.handoffs
+	}
+	a.twilioFacing("crm", frontline.CRMHandler(a.Customers, notes, log))
 	a.twilioFacing("outgoing", frontline.OutgoingHandler(frontline.ProxyNumbers{
 		Default: cfg.ProxyNumber, ByCountry: cfg.ProxyNumbers,
 	}, log))
@@ -162,6 +173,12 @@ func (a *App) buildFlow(o options) {
 			Proxy:            proxies.For,
 			Keywords:         cfg.ContactCenterKeywords,
 			After:            cfg.ContactCenterAfter,
+			Region:           cfg.DefaultRegion,
+			Message:          cfg.HandoffMessage,
+		}
+		deps.Bindings, deps.Notes = a.handoffs, a.handoffs
+		if o.bindings != nil {
+			deps.Bindings = o.bindings(deps.Bindings)
 		}
 	}
 	if o.customers != nil {

@@ -6,14 +6,39 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/experthub/experthub/internal/conversation"
+	"github.com/experthub/experthub/internal/fsstore"
+	"github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/httpjson"
+	"github.com/experthub/experthub/internal/inmem"
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/webhook"
 )
 
-// maxHandoffBody bounds a handoff request sent with the bearer secret;
-// Twilio-signed ones are bounded by the webhook package.
-const maxHandoffBody = 64 << 10
+// handoffStore keeps the contact center's handoff bindings and notes.
+type handoffStore interface {
+	handoff.Bindings
+	handoff.Notes
+}
+
+// buildHandoffs opens the handoff stores, with a contact center only:
+// in the Firestore database when the App has one, shared by every
+// instance, else in memory.
+func (a *App) buildHandoffs() {
+	switch {
+	case !a.Config.HasFlex():
+	case a.firestore != nil:
+		a.handoffs = fsstore.NewHandoffs(a.firestore)
+	default:
+		a.handoffs = inmem.NewHandoffs()
+	}
+}
+
+// WrapBindings makes the handoff function bind handoff ids in
+// wrap(bindings) instead of the store's.
+func WrapBindings(wrap func(handoff.Bindings) handoff.Bindings) Option {
+	return func(o *options) { o.bindings = wrap }
+}
 
 // handoffGate lets two kinds of caller reach the handoff function and
 // nobody else: a Twilio-hosted caller of the Flex account (a Studio flow,
@@ -34,6 +59,15 @@ func handoffGate(secret, flexToken, publicURL string, log *slog.Logger, next htt
 		signed = webhook.NewVerifier(flexToken, log, publicURL).Wrap(next)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A body over the bound is refused before it is read: a signed
+		// one would otherwise be read whole (up to webhook.MaxBody) to
+		// check its signature. One of unknown length is cut where it
+		// passes the bound (413 from the handler).
+		if r.ContentLength > conversation.MaxHandoffBody {
+			log.WarnContext(r.Context(), "handoff refused: body too large", "bytes", r.ContentLength, "remote", r.RemoteAddr)
+			httpjson.Error(w, http.StatusRequestEntityTooLarge, conversation.ErrHandoffTooLarge.Error())
+			return
+		}
 		auth := r.Header.Get("Authorization")
 		if auth == "" {
 			if r.Header.Get("X-Twilio-Signature") == "" {
@@ -52,7 +86,7 @@ func handoffGate(secret, flexToken, publicURL string, log *slog.Logger, next htt
 			httpjson.Error(w, http.StatusUnauthorized, "invalid credentials")
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxHandoffBody)
+		r.Body = http.MaxBytesReader(w, r.Body, conversation.MaxHandoffBody)
 		next.ServeHTTP(w, r)
 	})
 }

@@ -1,7 +1,11 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -14,6 +18,10 @@ import (
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/conversation"
+	"github.com/experthub/experthub/internal/crm"
+	hf "github.com/experthub/experthub/internal/handoff"
+	"github.com/experthub/experthub/internal/inmem"
+	"github.com/experthub/experthub/internal/ledger"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
 
@@ -56,16 +64,40 @@ func handoff(t *testing.T, h *apptest.Harness, params url.Values) (int, handoffA
 	return status, ans, body
 }
 
-// contextMessages returns the conversation's "Transferred from the
-// contact center" messages.
-func contextMessages(h *apptest.Harness, conv string) []string {
-	var out []string
+// handoffMessages returns the bot's messages of the conversation that
+// answer handoff id: the one message the customer gets.
+func handoffMessages(h *apptest.Harness, conv, id string) []twiliofake.Message {
+	var out []twiliofake.Message
 	for _, m := range h.Twilio.Messages(conv) {
-		if m.Author == "system" && strings.HasPrefix(m.Body, bot.TransferredFromContactCenter("")[:len("Transferred from the contact center")]) {
-			out = append(out, m.Body)
+		var mk struct {
+			InReplyTo string `json:"in_reply_to"`
+		}
+		if m.Author == "system" && json.Unmarshal([]byte(m.Attributes), &mk) == nil && mk.InReplyTo == "handoff:"+id {
+			out = append(out, m)
 		}
 	}
 	return out
+}
+
+// customerDetails returns the details the crm function of instance i
+// shows Frontline for the customer, as Frontline asks for them.
+func customerDetails(t *testing.T, h *apptest.Harness, i int, id string) (title, content string) {
+	t.Helper()
+	rec := h.ServeOn(i, "crm", h.SignedForm("crm", url.Values{"Location": {"GetCustomerDetailsByCustomerId"}, "CustomerId": {id}, "Worker": {"ann@example.com"}}))
+	var body struct {
+		Objects struct {
+			Customer struct {
+				Details *struct{ Title, Content string }
+			}
+		}
+	}
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &body) != nil {
+		t.Fatalf("crm details of %s: %d %s", id, rec.Code, rec.Body)
+	}
+	if d := body.Objects.Customer.Details; d != nil {
+		return d.Title, d.Content
+	}
+	return "", ""
 }
 
 // TestHandoffFromFlex hands customers over from Flex through the whole
@@ -106,17 +138,21 @@ func TestHandoffFromFlex(t *testing.T) {
 				if w := h.Workers(conv); !slices.Equal(w, []string{"ann@example.com"}) {
 					t.Errorf("experts = %v, want the longest idle, ann", w)
 				}
-				msgs := contextMessages(h, conv)
-				if len(msgs) != 1 {
-					t.Fatalf("context messages = %q", msgs)
+				// The customer gets one message, promising ann; the
+				// agent's summary and the transcript are in the details
+				// Frontline shows the expert.
+				msgs := handoffMessages(h, conv, "flex-1")
+				if len(msgs) != 1 || !strings.Contains(msgs[0].Attributes, `"connect":"ann@example.com"`) {
+					t.Fatalf("handoff messages = %+v, want one promising ann", msgs)
 				}
-				for _, want := range []string{"Transferred from the contact center: Watch repair under warranty.", "agent@contact-center.example.com: Let me find you an expert", ": Thanks"} {
-					if !strings.Contains(msgs[0], want) {
-						t.Errorf("context %q lacks %q", msgs[0], want)
+				_, details := customerDetails(t, h, 0, joAnneID)
+				for _, want := range []string{"Watch repair under warranty.", "agent@contact-center.example.com: Let me find you an expert", ": Thanks"} {
+					if !strings.Contains(details, want) {
+						t.Errorf("details %q lack %q", details, want)
 					}
 				}
-				if strings.Contains(msgs[0], "My watch stopped") || strings.Contains(msgs[0], joAnne) {
-					t.Errorf("context %q copies more than 2 messages or an unmasked number", msgs[0])
+				if strings.Contains(details, "My watch stopped") || strings.Contains(details, joAnne) {
+					t.Errorf("details %q copy more than 2 messages or an unmasked number", details)
 				}
 				c, _ := h.Twilio.Conversation(conv)
 				if !strings.Contains(c.Attributes, `"from":"flex"`) || !strings.Contains(c.Attributes, `"handoff_id":"flex-1"`) {
@@ -159,15 +195,21 @@ func TestHandoffFromFlex(t *testing.T) {
 }
 
 // TestHandoffReplayed replays one handoff id, one after the other and at
-// once, then again after the ledger lost its records: one conversation,
-// one expert, one context message.
+// once, then again after the ledger and the bindings lost their records:
+// one conversation, one expert, one message to the customer, one note.
+// After the loss, the id still belongs to its customer: the conversation
+// it opened says whose it is.
 func TestHandoffReplayed(t *testing.T) {
 	for _, store := range apptest.Stores {
 		t.Run(string(store), func(t *testing.T) {
-			l := &amnesia{}
+			t.Parallel()
+			l, b := &amnesia{}, &forgetfulBindings{}
 			h := apptest.New(t, apptest.Options{Store: store, Flex: true, WrapLedger: func(inner conversation.Ledger) conversation.Ledger {
 				l.Ledger = inner
 				return l
+			}, WrapBindings: func(inner hf.Bindings) hf.Bindings {
+				b.Bindings = inner
+				return b
 			}})
 			q := h.Twilio.QueueSID()
 			h.Twilio.AddWorker("ann@example.com", true, nil, q)
@@ -188,6 +230,7 @@ func TestHandoffReplayed(t *testing.T) {
 			for _, phase := range []string{"with records", "records lost"} {
 				if phase == "records lost" {
 					l.forget()
+					b.forget()
 				}
 				for range sequential {
 					record(handoff(t, h, params))
@@ -206,14 +249,350 @@ func TestHandoffReplayed(t *testing.T) {
 				for c := range convs {
 					conv = c
 				}
-				n, experts, msgs := len(h.Twilio.Conversations()), h.Workers(conv), contextMessages(h, conv)
-				t.Logf("%s: %d calls of one handoff id: %d conversation, %d expert, %d context message", phase, total, n, len(experts), len(msgs))
-				if n != 1 || len(experts) != 1 || len(msgs) != 1 {
-					t.Errorf("%s: after %d calls: %d conversations, experts %v, context messages %d; want 1/1/1", phase, total, n, experts, len(msgs))
+				n, experts, msgs := len(h.Twilio.Conversations()), h.Workers(conv), handoffMessages(h, conv, "flex-replay")
+				_, details := customerDetails(t, h, 0, joAnneID)
+				notes := strings.Count(details, "From the contact center")
+				t.Logf("%s: %d calls of one handoff id: %d conversation, %d expert, %d message, %d note", phase, total, n, len(experts), len(msgs), notes)
+				if n != 1 || len(experts) != 1 || len(msgs) != 1 || notes != 1 {
+					t.Errorf("%s: after %d calls: %d conversations, experts %v, messages %d, notes %d; want 1/1/1/1", phase, total, n, experts, len(msgs), notes)
+				}
+			}
+			// The bindings lost again: another customer with the id is
+			// refused, for the conversation handoff-flex-replay holds
+			// Jo Anne; and nothing changes.
+			b.forget()
+			before := h.Transcript(convOf(convs))
+			for _, other := range []url.Values{
+				{"handoff_id": {"flex-replay"}, "customer_id": {"1"}},
+				{"handoff_id": {"flex-replay"}, "address": {maria}},
+			} {
+				if status, _, body := handoff(t, h, other); status != http.StatusConflict {
+					t.Errorf("after the loss, %v = %d %s; want 409", other, status, body)
+				}
+			}
+			h.WaitWork(t)
+			if n, got := len(h.Twilio.Conversations()), h.Transcript(convOf(convs)); n != 1 || !slices.Equal(got, before) {
+				t.Errorf("a refused handoff changed things: %d conversations, transcript %q", n, got)
+			}
+			if ps := customers(h, convOf(convs)); !slices.Equal(ps, []string{joAnne}) {
+				t.Errorf("customers in the conversation = %v", ps)
+			}
+		})
+	}
+}
+
+// forgetfulBindings is the bindings store, until forget: then it has
+// lost every record, and keeps only those made since.
+type forgetfulBindings struct {
+	mu sync.Mutex
+	hf.Bindings
+}
+
+func (b *forgetfulBindings) forget() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.Bindings = inmem.NewHandoffs()
+}
+
+func (b *forgetfulBindings) store() hf.Bindings {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Bindings
+}
+
+func (b *forgetfulBindings) Binding(ctx context.Context, id string) (hf.Binding, error) {
+	return b.store().Binding(ctx, id)
+}
+
+func (b *forgetfulBindings) Bind(ctx context.Context, x hf.Binding) (hf.Binding, error) {
+	return b.store().Bind(ctx, x)
+}
+
+// convOf returns the one conversation of the answers counted in convs.
+func convOf(convs map[string]int) string {
+	for c := range convs {
+		return c
+	}
+	return ""
+}
+
+// customers returns the addresses of the conversation's SMS/WhatsApp
+// participants.
+func customers(h *apptest.Harness, conv string) []string {
+	var out []string
+	for _, p := range h.Twilio.Participants(conv) {
+		if p.Binding != nil {
+			out = append(out, p.Binding.Address)
+		}
+	}
+	return out
+}
+
+// TestHandoffBinding: a handoff id belongs to the customer, address and
+// expert it was first accepted for. The same request again is a retry;
+// any other gets 409 and changes nothing; of five customers sent at once
+// with one id, one is accepted, alone in its conversation.
+func TestHandoffBinding(t *testing.T) {
+	for _, store := range apptest.Stores {
+		t.Run(string(store), func(t *testing.T) {
+			t.Parallel()
+			h := flexHarness(t, store, nil)
+			first := url.Values{"handoff_id": {"flex-bound"}, "customer_id": {joAnneID}, "worker": {"ann@example.com"}, "summary": {"Strap"}}
+			status, ans, body := handoff(t, h, first)
+			if status != http.StatusOK {
+				t.Fatalf("first handoff = %d %s", status, body)
+			}
+			h.WaitWork(t)
+			conv := ans.Conversation
+			before, beforeCustomers := h.Transcript(conv), customers(h, conv)
+			for _, tt := range []struct {
+				name   string
+				params url.Values
+			}{
+				{"other customer", url.Values{"handoff_id": {"flex-bound"}, "customer_id": {"1"}, "worker": {"ann@example.com"}}},
+				{"other customer by address", url.Values{"handoff_id": {"flex-bound"}, "address": {maria}, "worker": {"ann@example.com"}}},
+				{"other address of the customer", url.Values{"handoff_id": {"flex-bound"}, "customer_id": {joAnneID}, "address": {"whatsapp:" + joAnne}, "worker": {"ann@example.com"}}},
+				{"other expert", url.Values{"handoff_id": {"flex-bound"}, "customer_id": {joAnneID}, "worker": {"bob@example.com"}}},
+				{"other area", url.Values{"handoff_id": {"flex-bound"}, "customer_id": {joAnneID}, "worker": {"ann@example.com"}, "area": {"watches"}}},
+			} {
+				status, _, body := handoff(t, h, tt.params)
+				if status != http.StatusConflict || !strings.Contains(body, `handoff_id \"flex-bound\" was used for another`) {
+					t.Errorf("%s: %d %s, want 409", tt.name, status, body)
+				}
+			}
+			h.WaitWork(t)
+			if n := len(h.Twilio.Conversations()); n != 1 {
+				t.Errorf("%d conversations after refused handoffs, want 1", n)
+			}
+			if got := h.Transcript(conv); !slices.Equal(got, before) {
+				t.Errorf("refused handoffs changed the transcript:\n%q\nwas\n%q", got, before)
+			}
+			if got := customers(h, conv); !slices.Equal(got, beforeCustomers) {
+				t.Errorf("customers = %v, was %v", got, beforeCustomers)
+			}
+			if w := h.Workers(conv); !slices.Equal(w, []string{"ann@example.com"}) {
+				t.Errorf("experts = %v, want ann alone", w)
+			}
+			// The same request, by id or by address, is a retry.
+			for _, retry := range []url.Values{first, {"handoff_id": {"flex-bound"}, "address": {joAnne}, "worker": {"ann@example.com"}}} {
+				if status, again, body := handoff(t, h, retry); status != http.StatusOK || again.Conversation != conv {
+					t.Errorf("retry %v = %d %s, want 200 and %s", retry, status, body, conv)
 				}
 			}
 		})
 	}
+}
+
+// TestHandoffNationalAddress: with DEFAULT_REGION a national number is
+// the customer's, normalised as the sync normalises CRM channels; the
+// same number written otherwise is the same binding.
+func TestHandoffNationalAddress(t *testing.T) {
+	h := flexHarness(t, apptest.InMemory, config.Env{"DEFAULT_REGION": "GB"})
+	status, ans, body := handoff(t, h, url.Values{"handoff_id": {"flex-national"}, "customer_id": {joAnneID}, "address": {"07491 000002"}})
+	if status != http.StatusOK {
+		t.Fatalf("handoff = %d %s", status, body)
+	}
+	if got := customers(h, ans.Conversation); !slices.Equal(got, []string{joAnne}) {
+		t.Errorf("customers = %v, want %s", got, joAnne)
+	}
+	status, again, body := handoff(t, h, url.Values{"handoff_id": {"flex-national"}, "address": {"+44 7491 000002"}})
+	if status != http.StatusOK || again.Conversation != ans.Conversation {
+		t.Errorf("the same number written otherwise = %d %s, want the same conversation", status, body)
+	}
+}
+
+// TestHandoffOneIDFiveCustomers: five requests at once with one handoff
+// id and five customers: one is accepted, the others get 409; one
+// conversation, one customer in it.
+func TestHandoffOneIDFiveCustomers(t *testing.T) {
+	for _, store := range apptest.Stores {
+		t.Run(string(store), func(t *testing.T) {
+			t.Parallel()
+			h := flexHarness(t, store, nil)
+			var five []crm.Customer
+			for i := range 5 {
+				five = append(five, crm.Customer{
+					ID: fmt.Sprintf("race-%d", i), DisplayName: fmt.Sprintf("Racer %d", i),
+					Channels: []crm.Channel{{Type: "sms", Value: fmt.Sprintf("+4474910001%02d", i)}}, SyncedAt: time.Now(),
+				})
+			}
+			if err := h.App.Store.Upsert(t.Context(), five...); err != nil {
+				t.Fatal(err)
+			}
+			statuses := make([]int, len(five))
+			var wg sync.WaitGroup
+			for i, c := range five {
+				wg.Go(func() {
+					statuses[i], _, _ = handoff(t, h, url.Values{"handoff_id": {"flex-race"}, "customer_id": {c.ID}, "summary": {"race"}})
+				})
+			}
+			wg.Wait()
+			h.WaitWork(t)
+			accepted, refused := 0, 0
+			for _, s := range statuses {
+				switch s {
+				case http.StatusOK, http.StatusAccepted:
+					accepted++
+				case http.StatusConflict:
+					refused++
+				}
+			}
+			convs := h.Twilio.Conversations()
+			t.Logf("5 customers, one handoff id: %d accepted, %d refused, %d conversation(s)", accepted, refused, len(convs))
+			if accepted != 1 || refused != 4 || len(convs) != 1 {
+				t.Fatalf("statuses %v, %d conversations; want one accepted, four 409, one conversation", statuses, len(convs))
+			}
+			if got := customers(h, convs[0].SID); len(got) != 1 {
+				t.Errorf("customers in the conversation = %v, want one", got)
+			}
+		})
+	}
+}
+
+// TestHandoffPrivate: the agent's summary and the copied Flex messages
+// never reach the customer's phone; the customer gets one short message
+// and the expert sees the context in the customer's details, on every
+// instance, phone numbers masked and control characters removed.
+func TestHandoffPrivate(t *testing.T) {
+	t.Parallel()
+	h := apptest.New(t, apptest.Options{Store: apptest.Firestore, Flex: true, Instances: 2, CloudTasks: true})
+	h.Twilio.AddWorker("ann@example.com", true, nil, h.Twilio.QueueSID())
+	flexConv := h.Flex.AddConversation("Jo Anne", "")
+	h.Flex.AddMessage(flexConv, joAnne, "My watch stopped, call me on +44 7700 900123")
+	h.Flex.AddMessage(flexConv, apptest.FlexAgent, "Noted\u202e, transferring\x1b[2J you")
+	summary := "VIP customer\x00, strap \u202Ereplacement\u202C, callback +33 6 12 34 56 78"
+	status, ans, body := handoff(t, h, url.Values{
+		"handoff_id": {"flex-private"}, "customer_id": {joAnneID},
+		"summary": {summary}, "flex_conversation_sid": {flexConv}, "message_count": {"2"},
+	})
+	if status != http.StatusOK {
+		t.Fatalf("handoff = %d %s", status, body)
+	}
+	h.WaitWork(t)
+	msgs := h.Twilio.Messages(ans.Conversation)
+	if len(msgs) != 1 || len(handoffMessages(h, ans.Conversation, "flex-private")) != 1 {
+		t.Fatalf("messages to the customer = %q, want the one handoff message", h.Transcript(ans.Conversation))
+	}
+	for _, secret := range []string{"VIP", "strap", "callback", "watch stopped", "transferring", "Noted", apptest.FlexAgent} {
+		if strings.Contains(msgs[0].Body, secret) {
+			t.Errorf("the customer's phone got %q: %q", secret, msgs[0].Body)
+		}
+	}
+	if strings.Contains(msgs[0].Body, "@") {
+		t.Errorf("the customer's message holds an e-mail address: %q", msgs[0].Body)
+	}
+	c, _ := h.Twilio.Conversation(ans.Conversation)
+	if strings.Contains(c.Attributes, "VIP") || !strings.Contains(c.Attributes, `"handoff_id":"flex-private"`) {
+		t.Errorf("conversation attributes = %s, want the handoff id and not the text", c.Attributes)
+	}
+	// Both instances show the context, from Firestore.
+	for i := range h.Apps {
+		title, details := customerDetails(t, h, i, joAnneID)
+		for _, want := range []string{"From the contact center — ", "VIP customer, strap replacement, callback", "Noted, transferring[2J you", "+** **** ****23", "+** * ** ** ** 78"} {
+			if !strings.Contains(details, want) {
+				t.Errorf("instance %d: details %q lack %q", i, details, want)
+			}
+		}
+		for _, leak := range []string{"7700 900123", "12 34 56 78", joAnne, "\x00", "\x1b", "\u202e", "\u202E", "\u202C"} {
+			if strings.Contains(details, leak) {
+				t.Errorf("instance %d: details %q hold %q", i, details, leak)
+			}
+		}
+		if title == "" {
+			t.Errorf("instance %d: details without a title", i)
+		}
+	}
+}
+
+// downLedger is a ledger that never answers.
+type downLedger struct{}
+
+func (downLedger) Begin(context.Context, string, time.Time, time.Duration) (ledger.Attempt, error) {
+	return ledger.Attempt{}, errors.New("firestore: unavailable")
+}
+
+func (downLedger) Finish(context.Context, ledger.Attempt, time.Time) error {
+	return errors.New("firestore: unavailable")
+}
+
+func (downLedger) Release(context.Context, ledger.Attempt, time.Time) error {
+	return errors.New("firestore: unavailable")
+}
+
+// TestHandoffLedgerDown: without a ledger nothing keeps two attempts at a
+// handoff apart, so the function's own attempt leaves the job to its
+// queued task (the safety net accept has), which does it once.
+func TestHandoffLedgerDown(t *testing.T) {
+	t.Parallel()
+	h := apptest.New(t, apptest.Options{Flex: true, WrapLedger: func(conversation.Ledger) conversation.Ledger { return downLedger{} }})
+	h.Twilio.AddWorker("ann@example.com", true, nil, h.Twilio.QueueSID())
+	status, ans, body := handoff(t, h, url.Values{"handoff_id": {"flex-down"}, "customer_id": {joAnneID}})
+	if status != http.StatusAccepted || ans.Status != "queued" {
+		t.Errorf("handoff with the ledger down = %d %s, want 202 queued", status, body)
+	}
+	h.WaitWork(t)
+	if msgs, w := handoffMessages(h, ans.Conversation, "flex-down"), h.Workers(ans.Conversation); len(msgs) != 1 || !slices.Equal(w, []string{"ann@example.com"}) {
+		t.Errorf("after the queue: %d handoff messages, experts %v; want 1 and ann", len(msgs), w)
+	}
+}
+
+// TestHandoffBody: a body over 64 KiB gets 413, however it is sent, and
+// a malformed one 400 naming what is wrong.
+func TestHandoffBody(t *testing.T) {
+	h := flexHarness(t, apptest.InMemory, nil)
+	send := func(contentType, body string, length bool) (int, string) {
+		t.Helper()
+		var r io.Reader = strings.NewReader(body)
+		if !length {
+			r = io.MultiReader(r) // no Content-Length: read until the bound
+		}
+		req, _ := http.NewRequest(http.MethodPost, h.URL("handoff"), r)
+		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("Authorization", "Bearer "+apptest.HandoffSecret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	big := strings.Repeat("x", 70<<10)
+	form := "handoff_id=flex-big&customer_id=2&summary=" + big
+	jsonBody := `{"handoff_id":"flex-big","customer_id":"2","summary":"` + big + `"}`
+	for _, tt := range []struct {
+		name, contentType, body string
+		length                  bool
+		want                    int
+		says                    string
+	}{
+		{"large form", "application/x-www-form-urlencoded", form, true, 413, "larger than 65536 bytes"},
+		{"large form, no length", "application/x-www-form-urlencoded", form, false, 413, "larger than 65536 bytes"},
+		{"large JSON", "application/json", jsonBody, true, 413, "larger than 65536 bytes"},
+		{"large JSON, no length", "application/json", jsonBody, false, 413, "larger than 65536 bytes"},
+		{"malformed JSON", "application/json", `{"handoff_id": "x",`, true, 400, "not valid JSON: unexpected end of JSON input"},
+		{"JSON array", "application/json", `["x"]`, true, 400, "must be a JSON object"},
+		{"malformed form", "application/x-www-form-urlencoded", "handoff_id=x&customer_id=%zz", true, 400, "malformed form body"},
+	} {
+		status, body := send(tt.contentType, tt.body, tt.length)
+		if status != tt.want || !strings.Contains(body, tt.says) {
+			t.Errorf("%s: %d %s, want %d saying %q", tt.name, status, clip(body), tt.want, tt.says)
+		}
+	}
+	signed, body, err := h.FlexSignedHandoff(url.Values{"handoff_id": {"flex-big"}, "customer_id": {joAnneID}, "summary": {big}}, apptest.FlexAuthToken)
+	if err != nil || signed != http.StatusRequestEntityTooLarge {
+		t.Errorf("large Flex-signed form: %d %s %v, want 413", signed, clip(body), err)
+	}
+	if n := len(h.Twilio.Conversations()); n != 0 {
+		t.Errorf("refused handoffs created %d conversations", n)
+	}
+}
+
+func clip(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
 }
 
 // TestHandoffRefused: bad input gets a clear 4xx, and only the two kinds
@@ -235,6 +614,13 @@ func TestHandoffRefused(t *testing.T) {
 			{"too many messages", url.Values{"handoff_id": {"x"}, "customer_id": {joAnneID}, "message_count": {"500"}}, 400, "message_count"},
 			{"unknown customer", url.Values{"handoff_id": {"x"}, "customer_id": {"999"}}, 404, "unknown customer"},
 			{"unknown address", url.Values{"handoff_id": {"x"}, "address": {"+14155550199"}}, 404, "unknown customer"},
+			{"another customer's address", url.Values{"handoff_id": {"x"}, "customer_id": {joAnneID}, "address": {maria}}, 422, "address is not one of the channels of customer"},
+			{"a stranger's address", url.Values{"handoff_id": {"x"}, "customer_id": {joAnneID}, "address": {"+14155550199"}}, 422, "address is not one of the channels of customer"},
+			{"a stranger's WhatsApp", url.Values{"handoff_id": {"x"}, "customer_id": {joAnneID}, "address": {"whatsapp:+14155550199"}}, 422, "address is not one of the channels of customer"},
+			{"Messenger address", url.Values{"handoff_id": {"x"}, "customer_id": {joAnneID}, "address": {"messenger:123"}}, 400, "address must be an SMS number"},
+			{"Messenger address alone", url.Values{"handoff_id": {"x"}, "address": {"messenger:123"}}, 400, "address must be an SMS number"},
+			{"e-mail address", url.Values{"handoff_id": {"x"}, "address": {"jo@example.com"}}, 400, "address must be an SMS number"},
+			{"not a number", url.Values{"handoff_id": {"x"}, "address": {"+12"}}, 400, "address must be an SMS number"},
 			{"not a worker", url.Values{"handoff_id": {"x"}, "customer_id": {joAnneID}, "worker": {"nobody@example.com"}}, 422, "not a Frontline worker"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {

@@ -166,14 +166,33 @@ func wordsOnly(s string) string {
 // contact center; the bot is silent afterwards.
 const PassingToContactCenter = "We are passing you to our contact center: an agent will answer you here shortly."
 
-// TransferredFromContactCenter is the system message that opens a
-// conversation a contact-center agent handed over; context is the
-// agent's summary and the copied messages.
-func TransferredFromContactCenter(context string) string {
-	if context == "" {
-		return "Transferred from the contact center."
+// DefaultHandoffMessage is the one message a customer the contact center
+// hands over gets, when HANDOFF_MESSAGE does not set another: {name} is
+// the expert who takes them. The agent's notes never go to the customer
+// (Twilio delivers every message of a conversation to their phone).
+const DefaultHandoffMessage = "{name} will continue with you here."
+
+// someExpert stands for {name} when the expert's name is unknown.
+const someExpert = "one of our experts"
+
+// HandoffMessage is the message a customer the contact center handed
+// over gets: message (DefaultHandoffMessage when empty) with {name}
+// replaced by the expert's display name, or by "one of our experts" when
+// the name is unknown or an e-mail address (staff addresses are never
+// sent to customers). A message starting with the neutral words starts
+// with a capital.
+func HandoffMessage(message, name string) string {
+	if message == "" {
+		message = DefaultHandoffMessage
 	}
-	return "Transferred from the contact center: " + context
+	name = strings.TrimSpace(name)
+	if name == "" || strings.Contains(name, "@") {
+		name = someExpert
+		if strings.HasPrefix(message, "{name}") {
+			name = "One" + someExpert[len("one"):]
+		}
+	}
+	return strings.ReplaceAll(message, "{name}", quote(name))
 }
 
 // InLine is the reply to a customer put in the waiting line: their place

@@ -92,6 +92,7 @@ var Vars = []Var{
 	{Name: "HANDOFF_SECRET", Secret: true, Help: "Shared secret (at least 32 characters) a Flex plugin's backend sends as `Authorization: Bearer <secret>` to `handoff`."},
 	{Name: "CONTACT_CENTER_KEYWORDS", Default: bot.DefaultContactCenterKeywords, Help: "Comma-separated words or phrases with which a customer asks the bot for the contact center (case-insensitive, whole words)."},
 	{Name: "CONTACT_CENTER_AFTER", Default: "0", Help: "With a contact center configured: a customer who has waited longer than this for an expert (since their first message) is handed to Flex; `0` never."},
+	{Name: "HANDOFF_MESSAGE", Default: bot.DefaultHandoffMessage, Help: "The one message a customer the contact center hands over gets (`handoff`): `{name}` is the expert's display name, `one of our experts` when it is unknown. The agent's summary and transcript never go to the customer."},
 	{Name: "FALLBACK_WORKER", Help: "Identity to route \"agent\" requests to when no worker is available (optional)."},
 	{Name: "WAITING_LINE_MAX_WAIT", Default: DefaultWaitingLineMaxWait.String(), Help: "How long a customer waits in line before the bot tells them so (once) and `FALLBACK_WORKER`, if set, takes them."},
 	{Name: "WELCOME_MESSAGE", Default: bot.DefaultWelcome, Help: "The bot's first message (routing callback)."},
@@ -160,6 +161,7 @@ type Config struct {
 	HandoffSecret         string
 	ContactCenterKeywords []string
 	ContactCenterAfter    time.Duration
+	HandoffMessage        string
 
 	ReturningCustomer string
 	// RoutingPolicy is ROUTING_POLICY, validated, ending with RouteBot;
@@ -301,6 +303,7 @@ func Parse(env Env) (*Config, error) {
 		HandoffSecret:         p.str("HANDOFF_SECRET"),
 		ContactCenterKeywords: splitList(p.str("CONTACT_CENTER_KEYWORDS")),
 		ContactCenterAfter:    p.duration("CONTACT_CENTER_AFTER"),
+		HandoffMessage:        p.str("HANDOFF_MESSAGE"),
 
 		StrapiURL:           strings.TrimRight(p.url("STRAPI_URL"), "/"),
 		StrapiAPIToken:      p.str("STRAPI_API_TOKEN"),

@@ -58,6 +58,7 @@ import (
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/httpjson"
 	"github.com/experthub/experthub/internal/ledger"
 	"github.com/experthub/experthub/internal/twilio"
@@ -160,6 +161,10 @@ type Deps struct {
 	Conversations Conversations
 	Directory     Directory
 	Flex          Flex
+	// Bindings and Notes keep the handoff ids' customers and the contact
+	// center's notes (package handoff); nil without a contact center.
+	Bindings handoff.Bindings
+	Notes    handoff.Notes
 
 	// Line is the waiting line; nil: a customer nobody can take is told
 	// to write again later, as before the line.
@@ -181,6 +186,8 @@ type Flow struct {
 	convs       Conversations
 	directory   Directory
 	flex        Flex
+	bindings    handoff.Bindings
+	notes       handoff.Notes
 	line        waitline.Line
 	log         *slog.Logger
 	now         func() time.Time
@@ -228,6 +235,8 @@ func New(cfg Config, deps Deps) *Flow {
 		convs:       deps.Conversations,
 		directory:   deps.Directory,
 		flex:        deps.Flex,
+		bindings:    deps.Bindings,
+		notes:       deps.Notes,
 		line:        deps.Line,
 		log:         deps.Logger,
 		now:         deps.Now,

@@ -76,7 +76,7 @@ func TestOversizedParameters(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
 			customers := &strictCustomers{}
-			h := CRMHandler(customers, slog.New(slog.NewJSONHandler(&logs, nil)))
+			h := CRMHandler(customers, nil, slog.New(slog.NewJSONHandler(&logs, nil)))
 			req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tt.form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			if err := req.ParseForm(); err != nil {

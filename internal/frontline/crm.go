@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/httpjson"
 )
 
@@ -38,21 +39,28 @@ const (
 	logClip = 64
 )
 
+// Notes are the contact center's notes on customers (handoff.Notes).
+type Notes interface {
+	Notes(ctx context.Context, customer string) ([]handoff.Note, error)
+}
+
 // CRMHandler serves the Frontline CRM callback. It expects a request whose
 // signature has been checked and whose form is in r.PostForm.
 //
 // GetCustomersList shows the calling worker the customers they own plus
 // every customer with no owner, so a CRM without an owner field shows
-// everyone to everyone.
-func CRMHandler(customers Customers, log *slog.Logger) http.Handler {
+// everyone to everyone. GetCustomerDetailsByCustomerId adds the contact
+// center's notes (nil: none) to the CRM's details.
+func CRMHandler(customers Customers, notes Notes, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &crmHandler{customers: customers, log: log}
+	return &crmHandler{customers: customers, notes: notes, log: log}
 }
 
 type crmHandler struct {
 	customers Customers
+	notes     Notes
 	log       *slog.Logger
 }
 
@@ -104,6 +112,8 @@ func (h *crmHandler) details(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "CustomerId is required")
 		return
 	}
+	// The notes are read beside the customer, not after: one round trip.
+	notes := h.readNotes(r.Context(), id)
 	c, err := h.customers.Customer(r.Context(), id)
 	switch {
 	case errors.Is(err, crm.ErrNotFound):
@@ -115,7 +125,47 @@ func (h *crmHandler) details(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusServiceUnavailable, "customer data unavailable")
 		return
 	}
+	c.Details = withNotes(c.Details, <-notes)
 	httpjson.Write(w, http.StatusOK, map[string]any{"objects": map[string]any{"customer": c}})
+}
+
+// readNotes reads the contact center's notes on the customer; the
+// channel gets them, or none when there is no notes store or it fails
+// (the expert still sees what the CRM has).
+func (h *crmHandler) readNotes(ctx context.Context, customer string) <-chan []handoff.Note {
+	out := make(chan []handoff.Note, 1)
+	if h.notes == nil {
+		out <- nil
+		return out
+	}
+	go func() {
+		notes, err := h.notes.Notes(ctx, customer)
+		if err != nil && ctx.Err() == nil { // not a request already answered
+			h.log.WarnContext(ctx, "crm callback: the contact center's notes could not be read; showing the CRM's details only", "customer_id", clip(customer), "err", err)
+		}
+		out <- notes
+	}()
+	return out
+}
+
+// withNotes returns the customer's details with the contact center's
+// notes: the CRM's content first (the customer as the CRM describes
+// them), then the notes, latest first. Without a CRM title the card is
+// titled handoff.Title.
+func withNotes(d *crm.Details, notes []handoff.Note) *crm.Details {
+	if len(notes) == 0 {
+		return d
+	}
+	out := crm.Details{Title: handoff.Title, Content: handoff.Render(notes)}
+	if d != nil {
+		if d.Title != "" {
+			out.Title = d.Title
+		}
+		if d.Content != "" {
+			out.Content = d.Content + "\n\n" + out.Content
+		}
+	}
+	return &out
 }
 
 func (h *crmHandler) list(w http.ResponseWriter, r *http.Request) {

@@ -44,7 +44,7 @@ func sampleService(t *testing.T, extra ...crm.Customer) *crm.Service {
 }
 
 func TestCustomerDetails(t *testing.T) {
-	h := CRMHandler(sampleService(t), nil)
+	h := CRMHandler(sampleService(t), nil, nil)
 	tests := []struct {
 		id       string
 		want     int
@@ -79,7 +79,7 @@ func TestCustomerDetails(t *testing.T) {
 }
 
 func TestUnknownLocation(t *testing.T) {
-	code, _ := post(t, CRMHandler(sampleService(t), nil), url.Values{"Location": {"GetTemplatesByCustomerId"}})
+	code, _ := post(t, CRMHandler(sampleService(t), nil, nil), url.Values{"Location": {"GetTemplatesByCustomerId"}})
 	if code != http.StatusUnprocessableEntity {
 		t.Errorf("status %d, want 422", code)
 	}
@@ -106,7 +106,7 @@ func TestCustomersListPaging(t *testing.T) {
 		extra = append(extra, crm.Customer{ID: fmt.Sprintf("x%d", i), DisplayName: fmt.Sprintf("Zed %d", i), Worker: "bob@example.com"})
 	}
 	svc := sampleService(t, extra...)
-	h := CRMHandler(svc, nil)
+	h := CRMHandler(svc, nil, nil)
 
 	// Walk all pages with the next-page token.
 	var all []string

@@ -42,7 +42,7 @@ func FuzzCRMHandler(f *testing.F) {
 	f.Add("GetTemplatesByCustomerId", "1", "", "", "", "", "")
 	f.Add("", "", "", "99999999999999999999", "", "AA", "")
 	f.Fuzz(func(t *testing.T, location, customerID, worker, pageSize, anchor, token, query string) {
-		h := CRMHandler(sampleService(t), nil)
+		h := CRMHandler(sampleService(t), nil, nil)
 		form := url.Values{"Location": {location}}
 		for k, v := range map[string]string{"CustomerId": customerID, "Worker": worker, "PageSize": pageSize,
 			"Anchor": anchor, "NextPageToken": token, "Query": query} {

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// The ledger and assignment records say when they may go (expire_at);
+// The flow's records say when they may go (expire_at);
 // without a TTL policy on that field they would pile up forever.
 func TestTTLPoliciesListed(t *testing.T) {
 	raw, err := os.ReadFile("indexes.json")
@@ -30,7 +30,7 @@ func TestTTLPoliciesListed(t *testing.T) {
 			ttl = append(ttl, f.CollectionGroup)
 		}
 	}
-	for _, c := range []string{LedgerCollection, AssignmentsCollection, LineCollection} {
+	for _, c := range []string{LedgerCollection, AssignmentsCollection, LineCollection, HandoffsCollection, NotesCollection} {
 		if !slices.Contains(ttl, c) {
 			t.Errorf("indexes.json has no TTL policy on %s.expire_at", c)
 		}

@@ -111,6 +111,7 @@ func (c *chatClient) handoff(ctx context.Context, who string) error {
 		return nil
 	}
 	fmt.Fprintf(c.out, "== the Flex agent handed %s over: conversation %s (%s)\n", who, res.Conversation, res.Status)
+	fmt.Fprintln(c.out, "== the agent's summary and messages are in the customer's details (Frontline's CRM callback), never sent to the customer")
 	if res.Conversation != c.conversation {
 		c.conversation, c.name, c.members, c.shown = res.Conversation, "", "", 0
 	}

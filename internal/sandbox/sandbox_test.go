@@ -247,10 +247,15 @@ func TestChatContactCenter(t *testing.T) {
 	if err := Chat(ctx, []string{"--from", "+447491000002", "--sandbox", sb.URL}, strings.NewReader("/handoff 2\n\n"), &out); err != nil {
 		t.Fatalf("chat: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"== the Flex agent handed 2 over", `== conversation "Jo Anne"`, "system: Transferred from the contact center: ",
-		FlexAgent + ": Of course", "== participants: customer"} {
+	for _, want := range []string{"== the Flex agent handed 2 over", `== conversation "Jo Anne"`, "] system: ", "== participants: customer"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("handoff transcript lacks %q:\n%s", want, out.String())
+		}
+	}
+	// The agent's words stay with the staff.
+	for _, private := range []string{"Of course", "Watch repair, customer prefers"} {
+		if strings.Contains(out.String(), private) {
+			t.Errorf("the customer's conversation shows %q:\n%s", private, out.String())
 		}
 	}
 	out.Reset()

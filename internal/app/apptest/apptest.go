@@ -39,6 +39,7 @@ import (
 	"github.com/experthub/experthub/internal/dispatch"
 	"github.com/experthub/experthub/internal/firestoretest"
 	"github.com/experthub/experthub/internal/fsstore"
+	"github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/strapitest"
 	"github.com/experthub/experthub/internal/twiliofake"
@@ -120,6 +121,9 @@ type Options struct {
 	// WrapLedger, when set, wraps the conversation flow's ledger
 	// (app.WrapLedger).
 	WrapLedger func(conversation.Ledger) conversation.Ledger
+	// WrapBindings, when set, wraps the store binding handoff ids to
+	// customers (app.WrapBindings).
+	WrapBindings func(handoff.Bindings) handoff.Bindings
 	// Instances is how many Apps serve the functions, as Cloud Run runs
 	// instances of them: they share the fake Twilio, the Firestore
 	// project and the Cloud Tasks fake, and Server hands each request to
@@ -279,14 +283,7 @@ func New(t testing.TB, opts Options) *Harness {
 		out = opts.LogOutput
 	}
 	h.scheduler = &SchedulerTokens{secret: randomSecret()}
-	appOpts := []app.Option{app.WithClock(h.Clock.Now), app.WithSchedulerTokens(h.scheduler)}
-	if opts.FlowCustomers != nil {
-		appOpts = append(appOpts, app.WithFlowCustomers(opts.FlowCustomers))
-	}
-	if opts.WrapLedger != nil {
-		appOpts = append(appOpts, app.WrapLedger(opts.WrapLedger))
-	}
-	h.appOpts, h.logOut, h.logLevel = appOpts, out, level
+	h.appOpts, h.logOut, h.logLevel = h.appOptions(opts), out, level
 	for range instances {
 		h.Apps = append(h.Apps, h.newApp(t))
 	}
@@ -307,6 +304,21 @@ func New(t testing.TB, opts Options) *Harness {
 		h.Twilio.SetEventCallback(cfg.PublicURL("taskrouter-events"), "worker.activity.update")
 	}
 	return h
+}
+
+// appOptions are the options every App of the harness is built with.
+func (h *Harness) appOptions(opts Options) []app.Option {
+	out := []app.Option{app.WithClock(h.Clock.Now), app.WithSchedulerTokens(h.scheduler)}
+	if opts.FlowCustomers != nil {
+		out = append(out, app.WithFlowCustomers(opts.FlowCustomers))
+	}
+	if opts.WrapLedger != nil {
+		out = append(out, app.WrapLedger(opts.WrapLedger))
+	}
+	if opts.WrapBindings != nil {
+		out = append(out, app.WrapBindings(opts.WrapBindings))
+	}
+	return out
 }
 
 func (h *Harness) newApp(t testing.TB) *app.App {
