@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -296,5 +298,275 @@ func TestTaskRouterEventsRefused(t *testing.T) {
 	h.WaitWork(t)
 	if w := h.Workers(conv); !slices.Equal(w, []string{"ann@example.com"}) {
 		t.Errorf("after a signed event: %v, want ann", w)
+	}
+}
+
+// placeNotice returns the place the bot's last message told the customer
+// ({"notice": "line-place", "place": n}), 0 when it is no place notice.
+func placeNotice(t *testing.T, h *apptest.Harness, conv string) int {
+	t.Helper()
+	ms := h.Twilio.Messages(conv)
+	if len(ms) == 0 || ms[len(ms)-1].Author != "system" {
+		return 0
+	}
+	var mk struct {
+		Notice string `json:"notice"`
+		Place  int    `json:"place"`
+	}
+	if err := json.Unmarshal([]byte(ms[len(ms)-1].Attributes), &mk); err != nil || mk.Notice != "line-place" {
+		return 0
+	}
+	return mk.Place
+}
+
+// placeOf returns the conversation's place in line and whom it waits for;
+// place 0 when it is not in line.
+func placeOf(t *testing.T, h *apptest.Harness, conv string) (waitline.Target, int) {
+	t.Helper()
+	e, place, err := h.App.Line.Position(context.Background(), conv)
+	if errors.Is(err, waitline.ErrNotFound) {
+		return waitline.Target{}, 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.Target, place
+}
+
+// servedInOrder checks that the customers of convs who have a worker are
+// the first ones of convs (arrival order): nobody was served before
+// someone who waited longer for the same workers.
+func servedInOrder(t *testing.T, h *apptest.Harness, convs []string, step string) int {
+	t.Helper()
+	n := 0
+	for i, conv := range convs {
+		if len(h.Workers(conv)) == 0 {
+			continue
+		}
+		if n != i {
+			t.Errorf("%s: customer %d has a worker while customer %d, who waited longer, has none", step, i+1, n+1)
+		}
+		n++
+	}
+	return n
+}
+
+// serveAll sweeps until every customer of convs has a worker, checking at
+// each step that they are served in arrival order.
+func serveAll(t *testing.T, h *apptest.Harness, convs []string) {
+	t.Helper()
+	h.WaitWork(t)
+	served := servedInOrder(t, h, convs, "after the joins' drains")
+	for sweeps := 1; served < len(convs) && sweeps <= len(convs)+1; sweeps++ {
+		if s := h.Sweep(t); s != http.StatusNoContent {
+			t.Fatalf("sweep answered %d", s)
+		}
+		h.WaitWork(t)
+		served = servedInOrder(t, h, convs, fmt.Sprintf("sweep %d", sweeps))
+	}
+	if served != len(convs) {
+		t.Errorf("%d of %d customers served", served, len(convs))
+	}
+	lineAudit(t, h, convs)
+}
+
+// TestWaitingLineFair: customers A and B wait for anyone; a worker
+// becomes available, with no event to serve the line yet (a Frontline
+// worker stays available while serving conversations). C writes AGENT:
+// C joins behind A and B instead of taking the worker, and the worker is
+// given to A, then B, then C. Once nobody waits, a request gets a worker
+// at once.
+func TestWaitingLineFair(t *testing.T) {
+	for _, store := range apptest.Stores {
+		t.Run(string(store), func(t *testing.T) {
+			h := apptest.New(t, apptest.Options{Store: store, NoEventCallback: true})
+			h.Twilio.AddWorker("ann@example.com", false, nil, h.Twilio.QueueSID())
+			a := text(t, h, lineCustomer(0), "AGENT")
+			b := text(t, h, lineCustomer(1), "AGENT")
+			h.WaitWork(t)
+			h.Twilio.SetWorkerAvailable("ann@example.com", true)
+
+			c := text(t, h, lineCustomer(2), "AGENT")
+			if w := h.Workers(c); len(w) != 0 {
+				t.Fatalf("C was given %v ahead of A and B", w)
+			}
+			if got := placeNotice(t, h, c); got != 3 {
+				t.Errorf("C told place %d, want 3:\n  %s", got, strings.Join(h.Transcript(c), "\n  "))
+			}
+			if got := waiting(t, h); !slices.Equal(got, []string{a, b, c}) {
+				t.Errorf("line = %v, want A, B, C %v", got, []string{a, b, c})
+			}
+			serveAll(t, h, []string{a, b, c})
+			if got := waiting(t, h); len(got) != 0 {
+				t.Errorf("still in line: %v", got)
+			}
+
+			d := text(t, h, lineCustomer(3), "AGENT")
+			if w := h.Workers(d); !slices.Equal(w, []string{"ann@example.com"}) {
+				t.Errorf("with nobody waiting, D got %v at once, want ann", w)
+			}
+		})
+	}
+}
+
+// TestWaitingLineFairAreas: customers waiting for an area are served
+// first of that area's experts, in arrival order, whatever the later
+// customers ask for (the area, or anyone); customers waiting for one
+// area do not hold back a request another area's expert can take.
+func TestWaitingLineFairAreas(t *testing.T) {
+	for _, store := range apptest.Stores {
+		t.Run(string(store), func(t *testing.T) {
+			h := apptest.New(t, apptest.Options{Store: store, NoEventCallback: true,
+				Env: config.Env{"EXPERTISE_AREAS": "watches=Watches;bridal=Bridal"}})
+			q := h.Twilio.QueueSID()
+			h.Twilio.AddWorker("ann@example.com", false, map[string]any{"expertise": []string{"watches"}}, q)
+			h.Twilio.AddWorker("chloe@example.com", true, map[string]any{"expertise": []string{"bridal"}}, q)
+			a := text(t, h, lineCustomer(0), "watches")
+			b := text(t, h, lineCustomer(1), "watches")
+			h.WaitWork(t)
+			for i, conv := range []string{a, b} {
+				if target, place := placeOf(t, h, conv); target != (waitline.Target{Area: "watches"}) || place != i+1 {
+					t.Fatalf("customer %d waits for %+v, place %d", i+1, target, place)
+				}
+			}
+			h.Twilio.SetWorkerAvailable("ann@example.com", true)
+
+			c := text(t, h, lineCustomer(2), "I need a watch expert: watches")
+			if w := h.Workers(c); len(w) != 0 {
+				t.Fatalf("C was given %v ahead of A and B", w)
+			}
+			if got := placeNotice(t, h, c); got != 3 {
+				t.Errorf("C told place %d, want 3", got)
+			}
+			// Nobody waits for bridal: chloe is free to take E at once.
+			e := text(t, h, lineCustomer(4), "bridal")
+			if w := h.Workers(e); !slices.Equal(w, []string{"chloe@example.com"}) {
+				t.Errorf("E, asking for bridal, got %v at once, want chloe", w)
+			}
+			h.Twilio.SetWorkerAvailable("chloe@example.com", false)
+			// Anyone would do for D, but the only one available is owed
+			// to the customers waiting for watches.
+			d := text(t, h, lineCustomer(3), "AGENT")
+			if w := h.Workers(d); len(w) != 0 {
+				t.Fatalf("D was given %v ahead of A, B and C", w)
+			}
+			if target, place := placeOf(t, h, d); target != (waitline.Target{}) || place != 1 || placeNotice(t, h, d) != 1 {
+				t.Errorf("D waits for %+v, place %d (told %d), want anyone, 1", target, place, placeNotice(t, h, d))
+			}
+			serveAll(t, h, []string{a, b, c, d})
+		})
+	}
+}
+
+// TestWaitingLinePlace: whatever a waiting customer writes that makes no
+// new choice gets their place, and they keep it; a new choice is honoured
+// and moves them (another area: the back of that area's line; an
+// available expert's e-mail: that expert, out of the line; the contact
+// center: Flex, out of the line).
+func TestWaitingLinePlace(t *testing.T) {
+	for _, store := range apptest.Stores {
+		t.Run(string(store), func(t *testing.T) {
+			h := apptest.New(t, apptest.Options{Store: store, Flex: true, NoEventCallback: true,
+				Env: config.Env{"EXPERTISE_AREAS": "watches=Watches"}})
+			h.Twilio.AddWorker("ann@example.com", false, map[string]any{"expertise": []string{"watches"}}, h.Twilio.QueueSID())
+			h.Twilio.AddWorker("bob@example.com", true, nil) // not of the pool: by e-mail only
+			ahead := []string{text(t, h, lineCustomer(0), "AGENT"), text(t, h, lineCustomer(1), "AGENT")}
+			for i, tt := range []struct {
+				name, body string
+				keep       bool            // keeps their place, told it
+				target     waitline.Target // else: waits for this (moved)
+				worker     string          // else: this worker joined
+				flex       bool            // else: handed to the contact center
+			}{
+				{name: "chat", body: "still waiting?", keep: true},
+				{name: "agent again", body: "AGENT please", keep: true},
+				{name: "unknown e-mail", body: "nobody@example.com", keep: true},
+				{name: "available e-mail", body: "bob@example.com", worker: "bob@example.com"},
+				{name: "area", body: "watches", target: waitline.Target{Area: "watches"}},
+				{name: "contact center", body: "support please", flex: true},
+			} {
+				t.Run(tt.name, func(t *testing.T) {
+					conv := text(t, h, lineCustomer(10+i), "AGENT")
+					_, place := placeOf(t, h, conv)
+					if place != 3 {
+						t.Fatalf("joined at place %d, want 3", place)
+					}
+					before := waiting(t, h)
+					tasks := len(h.Flex.Tasks())
+					text(t, h, lineCustomer(10+i), tt.body)
+					target, now := placeOf(t, h, conv)
+					switch {
+					case tt.keep:
+						if got := placeNotice(t, h, conv); got != 3 || now != 3 || !slices.Equal(waiting(t, h), before) {
+							t.Errorf("told place %d, now at %d, line %v; want told 3, kept, line %v:\n  %s",
+								got, now, waiting(t, h), before, strings.Join(h.Transcript(conv), "\n  "))
+						}
+					case tt.worker != "":
+						if w := h.Workers(conv); !slices.Equal(w, []string{tt.worker}) || now != 0 {
+							t.Errorf("workers %v, place %d; want %s, out of the line", w, now, tt.worker)
+						}
+					case tt.flex:
+						if n := len(h.Flex.Tasks()); n != tasks+1 || now != 0 {
+							t.Errorf("Flex tasks %d (had %d), place %d; want a task, out of the line", n, tasks, now)
+						}
+					default:
+						if target != tt.target || now != 1 {
+							t.Errorf("waits for %+v at place %d, want %+v at 1", target, now, tt.target)
+						}
+					}
+					if got := waiting(t, h); len(got) < 2 || !slices.Equal(got[:2], ahead) {
+						t.Errorf("the customers ahead moved: line %v, want %v first", got, ahead)
+					}
+					// The next case's customer is number 3 again.
+					if err := h.App.Line.Remove(context.Background(), conv); err != nil {
+						t.Fatal(err)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestWaitingLineFairNamed: a customer asking for a named expert waits
+// behind those waiting for that expert, not behind those waiting for
+// anyone (who have the rest of the pool).
+func TestWaitingLineFairNamed(t *testing.T) {
+	for _, store := range apptest.Stores {
+		t.Run(string(store), func(t *testing.T) {
+			h := apptest.New(t, apptest.Options{Store: store, NoEventCallback: true})
+			q := h.Twilio.QueueSID()
+			h.Twilio.AddWorker("ann@example.com", false, nil, q)
+			h.Twilio.AddWorker("bob@example.com", false, nil, q)
+			n := text(t, h, lineCustomer(0), "bob@example.com")
+			a := text(t, h, lineCustomer(1), "AGENT")
+			h.WaitWork(t)
+			h.Twilio.SetWorkerAvailable("bob@example.com", true)
+
+			m := text(t, h, lineCustomer(2), "bob@example.com")
+			if w := h.Workers(m); len(w) != 0 {
+				t.Fatalf("M was given %v ahead of N, who waits for bob", w)
+			}
+			if target, place := placeOf(t, h, m); target != (waitline.Target{Worker: "bob@example.com"}) || place != 2 || placeNotice(t, h, m) != 2 {
+				t.Errorf("M waits for %+v, place %d (told %d), want bob, 2", target, place, placeNotice(t, h, m))
+			}
+			serveAll(t, h, []string{n, a, m})
+			if w := h.Workers(a); !slices.Equal(w, []string{"bob@example.com"}) {
+				t.Errorf("A got %v, want bob", w)
+			}
+
+			// A waits for anyone, ann is away: asking for bob by name is
+			// not held behind them.
+			h.Twilio.SetWorkerAvailable("bob@example.com", false)
+			b := text(t, h, lineCustomer(3), "AGENT")
+			h.WaitWork(t)
+			h.Twilio.SetWorkerAvailable("bob@example.com", true)
+			p := text(t, h, lineCustomer(4), "bob@example.com")
+			if w := h.Workers(p); !slices.Equal(w, []string{"bob@example.com"}) {
+				t.Errorf("P, asking for bob while B waits for anyone, got %v at once, want bob", w)
+			}
+			if got := waiting(t, h); !slices.Equal(got, []string{b}) {
+				t.Errorf("line = %v, want B alone", got)
+			}
+		})
 	}
 }

@@ -91,7 +91,13 @@ const maxQuoted = 64
 // UnknownWorker is the reply when the e-mail is not a Frontline worker. It
 // repeats at most maxQuoted characters of it.
 func UnknownWorker(email string) string {
-	return fmt.Sprintf("Sorry, we could not find an expert with the email %s.\n\n%s", quote(email), Menu)
+	return notFound(email) + "\n\n" + Menu
+}
+
+// notFound says that email is no expert's, repeating at most maxQuoted
+// characters of it.
+func notFound(email string) string {
+	return fmt.Sprintf("Sorry, we could not find an expert with the email %s.", quote(email))
 }
 
 // NoAgentAvailable is the reply when every expert is busy.
@@ -211,6 +217,18 @@ func InLine(place int, worker, area string, again bool) string {
 	}
 	return fmt.Sprintf("All our experts are busy right now. You're number %d in line: we'll connect you as soon as one is free. "+
 		"No need to write again.", place)
+}
+
+// StillInLine answers a customer waiting in line whose message makes no
+// new choice: their place (1 is next). unknown is an e-mail they wrote
+// that is no expert's, "" for none: they are told so, and keep their
+// place.
+func StillInLine(place int, unknown string) string {
+	s := InLine(place, "", "", true)
+	if unknown != "" {
+		s = notFound(unknown) + " " + s
+	}
+	return s
 }
 
 // LineOverdue tells a customer, once, that they wait longer than

@@ -44,6 +44,25 @@ func TestReplies(t *testing.T) {
 	}
 }
 
+// TestStillInLine: the place, and the unknown e-mail (quoted, bounded)
+// when there is one; never the menu, which would ask the customer to
+// choose again.
+func TestStillInLine(t *testing.T) {
+	long := strings.Repeat("x", 100) + "@example.com"
+	for _, tt := range []struct {
+		place   int
+		unknown string
+	}{{3, ""}, {1, "nobody@example.com"}, {2, long}} {
+		got := StillInLine(tt.place, tt.unknown)
+		if !strings.HasSuffix(got, InLine(tt.place, "", "", true)) || strings.Contains(got, Menu) {
+			t.Errorf("StillInLine(%d, %q) = %q, want the place notice without the menu", tt.place, tt.unknown, got)
+		}
+		if tt.unknown != "" && !strings.Contains(got, quote(tt.unknown)) || len(got) > 300 {
+			t.Errorf("StillInLine(%d, %q) = %q, want the e-mail, bounded", tt.place, tt.unknown, got)
+		}
+	}
+}
+
 func FuzzDecide(f *testing.F) {
 	for _, s := range []string{"AGENT", "a@b.co", "hello", "@@@.", "agent a@b.c"} {
 		f.Add(s)

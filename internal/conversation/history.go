@@ -33,8 +33,12 @@ type mark struct {
 	// them to the contact center ("flex"): the bot is silent after it.
 	Handoff string `json:"handoff,omitempty"`
 	// Notice names a message about the customer's place in the waiting
-	// line that is not the answer to a message (noticeOverdue).
+	// line: their place (noticePlace, with Place) or the overdue notice
+	// (noticeOverdue).
 	Notice string `json:"notice,omitempty"`
+	// Place is the place in line a noticePlace message told (1 is next):
+	// for staff and tests, nothing reads it back.
+	Place int `json:"place,omitempty"`
 	// Offer is the advisor the message offered to wait for (the advisor
 	// was away): the customer's next message answers the offer.
 	Offer string `json:"offer,omitempty"`

@@ -34,6 +34,10 @@ import (
 // longer than Config.MaxWait is told so once, and FallbackWorker, if set,
 // takes them.
 //
+// A new request never takes a worker owed to someone waiting ahead of
+// it, and a waiting customer is told their place whatever they write
+// that makes no new choice: see "A fair line" (place.go).
+//
 // Every step of serving one customer is checked before it is made, as a
 // turn's are: the claim is the same race-free claim (package assign) with
 // the place as claimant, the connecting message carries the mark
@@ -95,7 +99,7 @@ func (f *Flow) wait(ctx context.Context, conv string, msg twilio.Message, h *his
 	if e.Target.Area != "" {
 		area = f.cfg.Areas.Label(e.Target.Area)
 	}
-	return f.post(ctx, conv, bot.InLine(place, e.Target.Worker, area, again), mark{InReplyTo: msg.SID})
+	return f.post(ctx, conv, bot.InLine(place, e.Target.Worker, area, again), mark{InReplyTo: msg.SID, Notice: noticePlace, Place: place})
 }
 
 // leaveLine takes a customer a worker joined out of the line, if there.
@@ -279,6 +283,42 @@ func lineKey(e waitline.Entry) string {
 	return "line:" + e.Conversation + ":" + strconv.FormatInt(e.JoinedAt.UnixMicro(), 10)
 }
 
+// claimPlace claims the conversation of e for one of cands (overdue:
+// after telling the customer so, FallbackWorker when cands is empty) and
+// returns the claim, nil when there is none to act on: no candidate, or
+// other work holds the conversation.
+func (f *Flow) claimPlace(ctx context.Context, e waitline.Entry, h *history, cands []assign.Candidate, overdue bool) (*assign.Assignment, error) {
+	key := lineKey(e)
+	claim, claimed := f.readClaim(ctx, e.Conversation)
+	switch {
+	case claimed && claim.Claimant == key:
+		return &claim, nil // an earlier drain claimed and died before the worker joined
+	case claimed && f.now().Sub(claim.ClaimedAt) < f.cfg.Lease:
+		return nil, nil // another piece of work is bringing a worker in
+	}
+	if overdue {
+		if err := f.post(ctx, e.Conversation, bot.LineOverdue, mark{InReplyTo: e.Message, Notice: noticeOverdue}); err != nil {
+			return nil, err
+		}
+		if err := f.line.MarkTold(ctx, e); err != nil {
+			return nil, err
+		}
+		if len(cands) == 0 && f.cfg.FallbackWorker != "" {
+			if fb := f.fallbackWorker(ctx); fb.SID != "" {
+				cands = []assign.Candidate{candidate(fb)}
+			}
+		}
+	}
+	if len(cands) == 0 {
+		return nil, nil
+	}
+	a, err := f.claim(ctx, e.Conversation, key, h.customer(), cands)
+	if err != nil || a.Claimant != key {
+		return nil, err // a.Claimant != key: a turn won the conversation
+	}
+	return a, nil
+}
+
 // serve gives the customer of e one of cands (or, overdue, tells them so
 // and gives them FallbackWorker) and returns the worker who joined, ""
 // when none did.
@@ -302,39 +342,9 @@ func (f *Flow) serve(ctx context.Context, e waitline.Entry, cands []assign.Candi
 			_, err := f.line.Take(ctx, e)
 			return err
 		}
-		key := lineKey(e)
-		claim, claimed := f.readClaim(ctx, e.Conversation)
-		var a *assign.Assignment
-		switch {
-		case claimed && claim.Claimant == key:
-			a = &claim // an earlier drain claimed and died before the worker joined
-		case claimed && f.now().Sub(claim.ClaimedAt) < f.cfg.Lease:
-			return nil // another piece of work is bringing a worker in
-		}
-		if a == nil && overdue {
-			if err := f.post(ctx, e.Conversation, bot.LineOverdue, mark{InReplyTo: e.Message, Notice: noticeOverdue}); err != nil {
-				return err
-			}
-			if err := f.line.MarkTold(ctx, e); err != nil {
-				return err
-			}
-			if len(cands) == 0 && f.cfg.FallbackWorker != "" {
-				if fb := f.fallbackWorker(ctx); fb.SID != "" {
-					cands = []assign.Candidate{candidate(fb)}
-				}
-			}
-		}
-		if a == nil && len(cands) > 0 {
-			var err error
-			if a, err = f.claim(ctx, e.Conversation, key, h.customer(), cands); err != nil {
-				return err
-			}
-			if a.Claimant != key {
-				return nil // a turn won the conversation
-			}
-		}
-		if a == nil {
-			return nil
+		a, err := f.claimPlace(ctx, e, &h, cands, overdue)
+		if err != nil || a == nil {
+			return err
 		}
 		reply := bot.ConnectingAgent(a.Worker)
 		if e.Target.Worker != "" && strings.EqualFold(e.Target.Worker, a.Worker) {
@@ -357,7 +367,7 @@ func (f *Flow) serve(ctx context.Context, e waitline.Entry, cands []assign.Candi
 		joined = a.Worker
 		f.log.InfoContext(ctx, "customer in line connected", "conversation", e.Conversation, "worker", a.Worker,
 			"waited", f.now().Sub(e.JoinedAt).Round(time.Millisecond).String())
-		_, err := f.line.Take(ctx, e)
+		_, err = f.line.Take(ctx, e)
 		return err
 	})
 	return joined, err

@@ -12,6 +12,7 @@ import (
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/twilio"
+	"github.com/experthub/experthub/internal/waitline"
 )
 
 // inbound is a published message (onMessageAdded).
@@ -56,6 +57,10 @@ type lookups struct {
 	// fallback is FALLBACK_WORKER's record, zero when there is none.
 	fallback     twilio.Worker
 	fallbackRead bool
+	// line is the waiting line (lineOf); lineRead false: not read yet,
+	// or stale since the turn put the customer in line.
+	line     *lineView
+	lineRead bool
 }
 
 // turn runs the bot on a customer's message while no worker is in the
@@ -122,6 +127,12 @@ func (f *Flow) read(ctx context.Context, conv string, d bot.Decision) (history, 
 		return nil
 	})
 	f.prefetch(gctx, g, d, &in)
+	g.Go(func() error {
+		// With ctx, as the claim: a store read cut short reads as a
+		// store failure.
+		in.line, in.lineRead = f.readLine(ctx, conv), true
+		return nil
+	})
 	err := g.Wait()
 	return h, in, err
 }
@@ -239,28 +250,10 @@ func (f *Flow) answer(ctx context.Context, conv string, msg twilio.Message, h *h
 	if mine {
 		claimed = &in.claim
 	} else {
-		if d.Route == bot.RouteWait {
-			return false, f.wait(ctx, conv, msg, h, waitTarget{Worker: d.Worker})
-		}
-		cands, r, wait, err := f.candidates(ctx, d, in)
-		if err != nil {
+		var done bool
+		var err error
+		if claimed, reply, done, err = f.route(ctx, conv, msg, h, in, d); err != nil || done {
 			return false, err
-		}
-		if wait != nil {
-			return false, f.wait(ctx, conv, msg, h, *wait)
-		}
-		if len(cands) == 0 && d.Route == bot.RouteArea {
-			f.log.InfoContext(ctx, "no expert of the area available", "area", d.Area)
-			return false, f.wait(ctx, conv, msg, h, waitTarget{Area: d.Area})
-		}
-		reply = r
-		if len(cands) > 0 {
-			if claimed, err = f.claim(ctx, conv, key, h.customer(), cands); err != nil {
-				return false, err
-			}
-			if claimed.Claimant != key {
-				return false, nil // another piece of work won the conversation
-			}
 		}
 	}
 	if claimed == nil {
@@ -300,6 +293,76 @@ func (f *Flow) answer(ctx context.Context, conv string, msg twilio.Message, h *h
 	return true, g.Wait()
 }
 
+// route decides msg, for which decision d was made, while nobody has
+// claimed the conversation: it claims a worker (claimed), or returns the
+// reply to post, or answers msg itself (done: the customer waits in
+// line, or another piece of work won the conversation).
+func (f *Flow) route(ctx context.Context, conv string, msg twilio.Message, h *history, in *lookups, d bot.Decision) (claimed *assign.Assignment, reply string, done bool, err error) {
+	if d.Route == bot.RouteWait {
+		return nil, "", true, f.waitIn(ctx, conv, msg, h, in, waitTarget{Worker: d.Worker})
+	}
+	cands, reply, target, err := f.candidates(ctx, d, in)
+	if err != nil {
+		return nil, "", false, err
+	}
+	if len(cands) > 0 {
+		t := waitTargetOf(d)
+		if cands, err = f.fair(ctx, conv, t, cands, in); err != nil {
+			return nil, "", false, err
+		}
+		if len(cands) == 0 {
+			f.log.InfoContext(ctx, "customers wait ahead for the workers available; the customer joins the line", "target", waitline.Target(t).Key())
+			target = &t
+		}
+	}
+	switch {
+	case target != nil:
+		return nil, "", true, f.waitIn(ctx, conv, msg, h, in, *target)
+	case len(cands) == 0 && d.Route == bot.RouteArea:
+		f.log.InfoContext(ctx, "no expert of the area available", "area", d.Area)
+		return nil, "", true, f.waitIn(ctx, conv, msg, h, in, waitTarget{Area: d.Area})
+	case len(cands) == 0:
+		// The menu, or an e-mail that is no expert's: no new choice, a
+		// waiting customer keeps their place and is told it.
+		unknown := ""
+		if d.Route == bot.RouteWorker {
+			unknown = d.Worker
+		}
+		if _, waiting := f.lineOf(ctx, conv, in).place(); waiting {
+			if told, err := f.tellPlace(ctx, conv, msg, unknown); told || err != nil {
+				return nil, "", true, err
+			}
+		}
+		return nil, reply, false, nil
+	}
+	key := turnKey(msg.SID)
+	if claimed, err = f.claim(ctx, conv, key, h.customer(), cands); err != nil {
+		return nil, "", false, err
+	}
+	if claimed.Claimant != key {
+		return nil, "", true, nil // another piece of work won the conversation
+	}
+	return claimed, "", false, nil
+}
+
+// waitIn puts the customer in line for target (wait); the turn's view of
+// the line is stale after it.
+func (f *Flow) waitIn(ctx context.Context, conv string, msg twilio.Message, h *history, in *lookups, target waitTarget) error {
+	in.lineRead = false
+	return f.wait(ctx, conv, msg, h, target)
+}
+
+// waitTargetOf is whom a customer asking d waits for in line.
+func waitTargetOf(d bot.Decision) waitTarget {
+	switch d.Route {
+	case bot.RouteWorker, bot.RouteWait:
+		return waitTarget{Worker: d.Worker}
+	case bot.RouteArea:
+		return waitTarget{Area: d.Area}
+	}
+	return waitTarget{}
+}
+
 // candidates returns who may take a conversation for decision d, or,
 // when nobody may, the reply or (wait set) whom the customer waits for in
 // line.
@@ -330,11 +393,8 @@ func (f *Flow) candidates(ctx context.Context, d bot.Decision, in *lookups) (can
 		}
 		return []assign.Candidate{candidate(w)}, "", nil, nil
 	case bot.RouteArea:
-		if in.pool == nil {
-			var err error
-			if in.pool, err = f.availableWorkers(ctx); err != nil {
-				return nil, "", nil, err
-			}
+		if err := f.readPool(ctx, in); err != nil {
+			return nil, "", nil, err
 		}
 		ws, err := f.areaCandidates(ctx, d.Area, in.pool)
 		if err != nil {
@@ -345,25 +405,10 @@ func (f *Flow) candidates(ctx context.Context, d bot.Decision, in *lookups) (can
 		}
 		return cands, "", nil, nil
 	case bot.RouteAgent:
-		if in.pool == nil {
-			var err error
-			if in.pool, err = f.availableWorkers(ctx); err != nil {
-				return nil, "", nil, err
-			}
+		if err := f.readPool(ctx, in); err != nil {
+			return nil, "", nil, err
 		}
-		for _, w := range in.pool {
-			if w.Identity != "" && w.Available {
-				cands = append(cands, candidate(w))
-			}
-		}
-		if len(cands) == 0 && f.cfg.FallbackWorker != "" {
-			if !in.fallbackRead {
-				in.fallback, in.fallbackRead = f.fallbackWorker(ctx), true
-			}
-			if in.fallback.SID != "" {
-				cands = append(cands, candidate(in.fallback))
-			}
-		}
+		cands = f.agentCandidates(ctx, in)
 		if len(cands) == 0 {
 			f.log.InfoContext(ctx, "no worker available", "queue", f.cfg.PoolQueue)
 			return nil, "", &waitTarget{}, nil
@@ -371,6 +416,36 @@ func (f *Flow) candidates(ctx context.Context, d bot.Decision, in *lookups) (can
 		return cands, "", nil, nil
 	}
 	return nil, d.Reply, nil, nil
+}
+
+// readPool reads the pool's available workers into in, unless read.
+func (f *Flow) readPool(ctx context.Context, in *lookups) error {
+	if in.pool != nil {
+		return nil
+	}
+	var err error
+	in.pool, err = f.availableWorkers(ctx)
+	return err
+}
+
+// agentCandidates returns the pool's available workers (in.pool), or
+// FALLBACK_WORKER when none is.
+func (f *Flow) agentCandidates(ctx context.Context, in *lookups) []assign.Candidate {
+	var cands []assign.Candidate
+	for _, w := range in.pool {
+		if w.Identity != "" && w.Available {
+			cands = append(cands, candidate(w))
+		}
+	}
+	if len(cands) == 0 && f.cfg.FallbackWorker != "" {
+		if !in.fallbackRead {
+			in.fallback, in.fallbackRead = f.fallbackWorker(ctx), true
+		}
+		if in.fallback.SID != "" {
+			cands = append(cands, candidate(in.fallback))
+		}
+	}
+	return cands
 }
 
 // claim claims the conversation for one of cands on behalf of key.
