@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/cloudtasksfake"
 	"github.com/experthub/experthub/internal/dispatch"
@@ -110,7 +111,7 @@ func TestCrashMidTurn(t *testing.T) {
 
 	reply := waitFor(t, "the connecting reply", func() (twiliofake.Message, bool) {
 		for _, m := range fake.Messages(conv) {
-			if strings.HasPrefix(m.Body, "Bear with us") {
+			if apptest.Promised(m) != "" {
 				return m, true
 			}
 		}
@@ -153,12 +154,16 @@ func TestCrashMidTurn(t *testing.T) {
 		crashCustomer + ": hi",
 		"system: " + bot.Menu,
 		crashCustomer + ": AGENT",
-		"system: " + bot.ConnectingAgent(worker.Identity),
+		apptest.Connect(worker.Identity),
 	}
 	msgs := fake.Messages(conv)
 	var got []string
 	for i, m := range msgs {
-		got = append(got, m.Author+": "+m.Body)
+		line := m.Author + ": " + m.Body
+		if w := apptest.Promised(m); w != "" {
+			line = apptest.Connect(w)
+		}
+		got = append(got, line)
 		if m.Index != i {
 			t.Errorf("message %d has index %d", i, m.Index)
 		}

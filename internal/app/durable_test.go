@@ -44,7 +44,7 @@ func checkEveryoneServed(t *testing.T, h *apptest.Harness, convs []string) {
 		connecting, welcomes := 0, 0
 		for _, m := range h.Twilio.Messages(conv) {
 			switch {
-			case m.Author == "system" && strings.HasPrefix(m.Body, "Bear with us"):
+			case apptest.Promised(m) != "":
 				connecting++
 			case m.Author == "system" && m.Body == bot.DefaultWelcome:
 				welcomes++

@@ -88,11 +88,11 @@ func workersPath(h *apptest.Harness, _ string) string {
 	return "/v1/Workspaces/" + h.Twilio.WorkspaceSID() + "/Workers"
 }
 
-// connectingReplies counts the bot's "Bear with us…" messages in conv.
+// connectingReplies counts the bot's messages in conv promising a worker.
 func connectingReplies(h *apptest.Harness, conv string) int {
 	n := 0
 	for _, m := range h.Twilio.Messages(conv) {
-		if m.Author == "system" && strings.HasPrefix(m.Body, "Bear with us") {
+		if apptest.Promised(m) != "" {
 			n++
 		}
 	}
@@ -108,13 +108,9 @@ func turnOutcome(t *testing.T, h *apptest.Harness, conv, text string) {
 		t.Errorf("workers = %v, want one\n  %s", ws, strings.Join(h.Transcript(conv), "\n  "))
 		return
 	}
-	want := bot.ConnectingAgent(ws[0])
-	if text != "AGENT" {
-		want = bot.Connecting(ws[0])
-	}
 	msgs := h.Twilio.Messages(conv)
-	if n := replies(h, conv, text); n != 1 || msgs[len(msgs)-1].Body != want {
-		t.Errorf("%d replies to %q, want 1: %q\n  %s", n, text, want, strings.Join(h.Transcript(conv), "\n  "))
+	if n := replies(h, conv, text); n != 1 || apptest.Promised(msgs[len(msgs)-1]) != ws[0] {
+		t.Errorf("%d replies to %q, want 1 promising %s\n  %s", n, text, ws[0], strings.Join(h.Marked(conv), "\n  "))
 	}
 }
 
@@ -492,13 +488,7 @@ func TestFiftyConversations(t *testing.T) {
 			if ws := h.Workers(conv); len(ws) != 1 {
 				t.Errorf("racing messages added %v, want one worker", ws)
 			}
-			connecting := 0
-			for _, m := range h.Twilio.Messages(conv) {
-				if m.Author == "system" && strings.HasPrefix(m.Body, "Bear with us") {
-					connecting++
-				}
-			}
-			if connecting != 1 {
+			if connecting := connectingReplies(h, conv); connecting != 1 {
 				t.Errorf("%d connecting replies, want 1:\n  %s", connecting, strings.Join(h.Transcript(conv), "\n  "))
 			}
 		})

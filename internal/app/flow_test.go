@@ -46,9 +46,9 @@ func TestFlowThroughApp(t *testing.T) {
 		maria + ": hi",
 		"system: " + bot.Menu,
 		maria + ": Ann@Example.com",
-		"system: " + bot.Connecting("ann@example.com"),
+		apptest.Connect("ann@example.com"),
 	}
-	if got := h.Transcript(conv); !slices.Equal(got, want) {
+	if got := h.Marked(conv); !slices.Equal(got, want) {
 		t.Errorf("transcript:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 	if w := h.Workers(conv); !slices.Equal(w, []string{"ann@example.com"}) {
@@ -173,7 +173,7 @@ func TestFlowReturningCustomer(t *testing.T) {
 	if w := h.Workers(second); !slices.Equal(w, []string{"bob@example.com"}) {
 		t.Errorf("returning customer went to %v, want bob", w)
 	}
-	if got := h.Transcript(second); len(got) != 2 || !strings.Contains(got[0], bot.Connecting("bob@example.com")) {
+	if got := h.Marked(second); len(got) != 2 || got[0] != apptest.Connect("bob@example.com") {
 		t.Errorf("transcript: %v", got)
 	}
 }

@@ -53,7 +53,7 @@ func lineAudit(t *testing.T, h *apptest.Harness, convs []string) (assigned int) 
 		ws := h.Workers(conv)
 		connecting := 0
 		for _, m := range h.Twilio.Messages(conv) {
-			if strings.HasPrefix(m.Body, "Bear with us") {
+			if apptest.Promised(m) != "" {
 				connecting++
 			}
 		}
@@ -189,8 +189,8 @@ func TestWaitingLineMoves(t *testing.T) {
 	if w := h.Workers(conv); !slices.Equal(w, []string{"bob@example.com"}) {
 		t.Errorf("bob came back, the customer got %v", w)
 	}
-	if got, want := last(h, conv), bot.Connecting("bob@example.com"); got != want {
-		t.Errorf("told %q, want %q", got, want)
+	if got := h.Marked(conv); got[len(got)-1] != apptest.Connect("bob@example.com") {
+		t.Errorf("told %q, want the message connecting bob", got[len(got)-1])
 	}
 	if got := waiting(t, h); len(got) != 0 {
 		t.Errorf("still in line: %v", got)

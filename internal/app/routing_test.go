@@ -39,9 +39,11 @@ func addAdvisedCustomers(t *testing.T, h *apptest.Harness) {
 	}
 }
 
+// wantTranscript checks the transcript, the bot's messages that promise
+// or offer a worker by their marks (apptest.Marked).
 func wantTranscript(t *testing.T, h *apptest.Harness, conv string, want ...string) {
 	t.Helper()
-	if got := h.Transcript(conv); !slices.Equal(got, want) {
+	if got := h.Marked(conv); !slices.Equal(got, want) {
 		t.Errorf("transcript:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 }
@@ -77,7 +79,7 @@ func TestAdvisorRouting(t *testing.T) {
 			// Available: added straight away, with a word from the bot.
 			conv := text(t, h, olivia, "hi")
 			wantTranscript(t, h, conv,
-				"system: "+welcome+"\n\n"+bot.ConnectingAdvisor("ann@example.com"),
+				apptest.Connect("ann@example.com"),
 				olivia+": hi")
 			wantWorkers(t, h, conv, "ann@example.com")
 
@@ -86,20 +88,20 @@ func TestAdvisorRouting(t *testing.T) {
 			conv = text(t, h, paul, "hi")
 			text(t, h, paul, "I'll wait for her")
 			wantTranscript(t, h, conv,
-				"system: "+welcome+"\n\n"+bot.AdvisorAway("ann@example.com"),
+				apptest.Offer("ann@example.com"),
 				paul+": hi",
-				"system: "+bot.AdvisorAway("ann@example.com"),
+				apptest.Offer("ann@example.com"),
 				paul+": I'll wait for her",
-				"system: "+bot.InLine(1, "ann@example.com", "", false))
+				"system: "+bot.InLine(1, bot.NamedExpert, "", false)) // Paul did not type her address
 			wantWorkers(t, h, conv)
 			closeConversation(t, h, conv)
 
 			// Away, "other": today's agent path (no expertise here).
 			conv = text(t, h, paul, "another expert please")
 			wantTranscript(t, h, conv,
-				"system: "+welcome+"\n\n"+bot.AdvisorAway("ann@example.com"),
+				apptest.Offer("ann@example.com"),
 				paul+": another expert please",
-				"system: "+bot.ConnectingAgent("bob@example.com"))
+				apptest.Connect("bob@example.com"))
 			wantWorkers(t, h, conv, "bob@example.com")
 
 			// Stale: skipped (the menu), and logged once for the customer
@@ -184,7 +186,7 @@ func TestExpertiseRouting(t *testing.T) {
 			text(t, h, maria, "2")
 			wantTranscript(t, h, conv,
 				"system: "+welcome, maria+": hi", "system: "+menu,
-				maria+": 2", "system: "+bot.ConnectingExpert("bob@example.com", "Bridal"))
+				maria+": 2", apptest.Connect("bob@example.com"))
 			wantWorkers(t, h, conv, "bob@example.com")
 
 			// A synonym in free text: chloe has been idle longest.
@@ -195,7 +197,7 @@ func TestExpertiseRouting(t *testing.T) {
 			wantWorkers(t, h, conv, "ann@example.com")
 			wantTranscript(t, h, conv,
 				"system: "+welcome, "whatsapp:+5521989500003: watches please",
-				"system: "+bot.ConnectingExpert("ann@example.com", "Watches"))
+				apptest.Connect("ann@example.com"))
 
 			// Nobody of the area available: the customer waits for it.
 			h.Twilio.SetWorkerAvailable("bob@example.com", false)
@@ -241,8 +243,8 @@ func TestAdvisorRoutingDurable(t *testing.T) {
 	// The queue runs the welcome and the turn in either order: the menu
 	// may answer "hi" before the advisor joins.
 	n := 0
-	for _, m := range h.Transcript(conv) {
-		if m == "system: "+welcome+"\n\n"+bot.ConnectingAdvisor("ann@example.com") {
+	for _, m := range h.Twilio.Messages(conv) {
+		if apptest.Promised(m) == "ann@example.com" && strings.HasPrefix(m.Body, welcome) {
 			n++
 		}
 	}

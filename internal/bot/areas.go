@@ -215,11 +215,13 @@ var (
 	otherPattern = regexp.MustCompile(`(?i)\b(other|another|someone|anyone)\b`)
 )
 
-// DecideOffer reads the answer to AdvisorAway(advisor): "wait" waits for
-// the advisor (RouteWait), "other" or "another" asks for someone else
-// (RouteOther); anything else is read as DecideMenu reads it, except that
-// a message it would answer with the menu gets the offer again.
-func DecideOffer(text, advisor, name string, menu []Area) Decision {
+// DecideOffer reads the answer to an offer to wait for the worker advisor
+// (AdvisorAway, OfferLastWorker): "wait" waits for them (RouteWait),
+// "other" or "another" asks for someone else (RouteOther); anything else
+// is read as DecideMenu reads it, except that a message it would answer
+// with the menu gets RouteNone without a Reply: the caller makes the offer
+// again (OfferAgain), naming the worker only if it needs to.
+func DecideOffer(text, advisor string, menu []Area) Decision {
 	d := DecideMenu(text, menu)
 	if d.Route != RouteNone {
 		return d
@@ -231,23 +233,43 @@ func DecideOffer(text, advisor, name string, menu []Area) Decision {
 	case o && !w:
 		return Decision{Route: RouteOther}
 	}
-	return Decision{Route: RouteNone, Reply: AdvisorAway(name)}
+	return Decision{Route: RouteNone}
 }
 
-// AdvisorAway offers a customer whose advisor is not available to wait
-// for them or to talk to another expert.
+// OfferAgain repeats an offer (AdvisorAway, OfferLastWorker) the
+// customer's answer did not take up; name names the worker offered, ""
+// for a neutral wording.
+func OfferAgain(name string) string {
+	if name == "" {
+		name = "the expert we suggested"
+	}
+	return fmt.Sprintf("Write WAIT to wait for %s, or OTHER to talk to another expert.", name)
+}
+
+// AdvisorAway offers a customer whose advisor, named name ("" for a
+// neutral wording), is not available to wait for them or to talk to
+// another expert.
 func AdvisorAway(name string) string {
+	if name == "" {
+		return "Your advisor is away right now. Write WAIT to wait for them, or OTHER to talk to another expert."
+	}
 	return fmt.Sprintf("Your advisor %s is away right now. Write WAIT to wait for %s, or OTHER to talk to another expert.", name, name)
 }
 
-// ConnectingAdvisor is the reply once the customer's own advisor has been
-// chosen.
+// ConnectingAdvisor is the reply once the customer's own advisor, named
+// name ("" for a neutral wording), has been chosen.
 func ConnectingAdvisor(name string) string {
+	if name == "" {
+		return "Bear with us while we connect you to your advisor."
+	}
 	return fmt.Sprintf("Bear with us while we connect you to your advisor, %s.", name)
 }
 
-// ConnectingExpert is the reply once an expert of the area labelled label
-// has been chosen.
-func ConnectingExpert(worker, label string) string {
-	return fmt.Sprintf("Bear with us while we connect you to %s, our %s expert.", worker, label)
+// ConnectingExpert is the reply once an expert of the area labelled label,
+// named name ("" for a neutral wording), has been chosen.
+func ConnectingExpert(name, label string) string {
+	if name == "" {
+		return fmt.Sprintf("Bear with us while we connect you to one of our %s experts.", label)
+	}
+	return fmt.Sprintf("Bear with us while we connect you to %s, our %s expert.", name, label)
 }

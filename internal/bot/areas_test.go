@@ -148,19 +148,23 @@ func TestDecideOffer(t *testing.T) {
 		{"bob@example.com", nil, RouteWorker},
 	}
 	for _, tt := range tests {
-		d := DecideOffer(tt.text, advisor, "Ann", tt.menu)
+		d := DecideOffer(tt.text, advisor, tt.menu)
 		if d.Route != tt.route {
 			t.Errorf("DecideOffer(%q) = %v, want %v", tt.text, d.Route, tt.route)
 		}
 		if d.Route == RouteWait && d.Worker != advisor {
 			t.Errorf("DecideOffer(%q) waits for %q", tt.text, d.Worker)
 		}
-		if d.Route == RouteNone && d.Reply != AdvisorAway("Ann") {
-			t.Errorf("DecideOffer(%q) reply %q, want the offer again", tt.text, d.Reply)
+		if d.Route == RouteNone && d.Reply != "" {
+			t.Errorf("DecideOffer(%q) reply %q, want none: the caller offers again", tt.text, d.Reply)
 		}
 	}
-	if got := AdvisorAway("Ann"); !strings.Contains(got, "advisor Ann is away") || !strings.Contains(got, "WAIT") || !strings.Contains(got, "OTHER") {
-		t.Errorf("AdvisorAway = %q", got)
+	for _, name := range []string{"Ann", ""} {
+		for _, got := range []string{AdvisorAway(name), OfferAgain(name), OfferLastWorker(name)} {
+			if !strings.Contains(got, "WAIT") || !strings.Contains(got, name) {
+				t.Errorf("offer %q: want WAIT and the name %q", got, name)
+			}
+		}
 	}
 }
 
@@ -189,6 +193,6 @@ func FuzzDecideMenu(f *testing.F) {
 		if d.Route == RouteNone && d.Reply == "" {
 			t.Fatalf("DecideMenu(%q) reply %q", text, d.Reply)
 		}
-		_ = DecideOffer(text, "ann@example.com", "Ann", menu)
+		_ = DecideOffer(text, "ann@example.com", menu)
 	})
 }

@@ -73,15 +73,57 @@ func Decide(text string) Decision {
 	return Decision{Route: RouteNone, Reply: Menu}
 }
 
-// Connecting is the reply once a worker has been chosen.
-func Connecting(worker string) string {
-	return "Bear with us while we connect you to " + worker
+// The Connecting… replies name the chosen worker by name: their display
+// name (SafeName), or "" for a neutral wording. A staff e-mail address is
+// never a name: only the customer's own typing is repeated to them.
+
+// Connecting is the reply once the worker the customer asked for (by
+// e-mail, or by waiting for them) has been chosen.
+func Connecting(name string) string {
+	if name == "" {
+		return "Bear with us while we connect you to the expert you asked for."
+	}
+	return fmt.Sprintf("Bear with us while we connect you to %s.", name)
 }
 
 // ConnectingAgent is the reply once the longest-idle worker has been chosen;
 // the customer asked for anyone, so the name is not the point.
-func ConnectingAgent(worker string) string {
-	return fmt.Sprintf("Bear with us while we connect you to %s, one of our experts.", worker)
+func ConnectingAgent(name string) string {
+	if name == "" {
+		return "Bear with us while we connect you to one of our experts."
+	}
+	return fmt.Sprintf("Bear with us while we connect you to %s, one of our experts.", name)
+}
+
+// ConnectingLast is the welcome's note once a returning customer's last
+// worker has been chosen.
+func ConnectingLast(name string) string {
+	if name == "" {
+		return "Bear with us while we connect you to the expert you spoke with last time."
+	}
+	return fmt.Sprintf("Bear with us while we connect you to %s, whom you spoke with last time.", name)
+}
+
+// maxName bounds a name shown to a customer: a display name is short, and
+// an SMS reply has 1,600 characters in all.
+const maxName = 64
+
+// SafeName returns name as a reply may show it, or "" when it may not:
+// blank, or holding an e-mail address (a display name left as the
+// identity), which must not reach a customer. Control and bidi-override
+// characters are dropped, spaces collapsed, and the name cut to maxName.
+func SafeName(name string) string {
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return ' '
+		}
+		return r
+	}, name)
+	name = strings.Join(strings.Fields(name), " ")
+	if name == "" || strings.Contains(name, "@") {
+		return ""
+	}
+	return cut(name, maxName)
 }
 
 // maxQuoted bounds what a reply repeats of the customer's text: no real
@@ -104,30 +146,44 @@ func notFound(email string) string {
 const NoAgentAvailable = "All our experts are busy right now. Write AGENT again in a few minutes, " +
 	"or send the email of the expert you want to speak with."
 
-// OfferLastWorker suggests the worker a returning customer spoke with.
-func OfferLastWorker(worker string) string {
-	return fmt.Sprintf("Welcome back! Last time you spoke with %s. Write their email to talk to them again, or AGENT for the first available expert.", worker)
+// OfferLastWorker offers a returning customer the worker they spoke with
+// last time, named name ("" for a neutral wording); the customer answers
+// as they answer AdvisorAway (DecideOffer).
+func OfferLastWorker(name string) string {
+	if name == "" {
+		return "Welcome back! Write WAIT to talk to the expert you spoke with last time as soon as they are free, " +
+			"or AGENT for the first available expert."
+	}
+	return fmt.Sprintf("Welcome back! Last time you spoke with %s. Write WAIT to talk to them again as soon as they are free, "+
+		"or AGENT for the first available expert.", name)
 }
 
 // quote returns s cut to maxQuoted runes, "…" marking the cut.
-func quote(s string) string {
-	if utf8.RuneCountInString(s) <= maxQuoted {
+func quote(s string) string { return cut(s, maxQuoted) }
+
+// cut returns s cut to n runes, "…" marking the cut.
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
-	n := 0
-	for i := range s {
-		if n == maxQuoted-1 {
-			return s[:i] + "…"
+	i := 0
+	for at := range s {
+		if i == n-1 {
+			return s[:at] + "…"
 		}
-		n++
+		i++
 	}
 	return s
 }
 
-// CouldNotConnect takes back a promise to connect the customer to worker,
-// who could not be added after all.
-func CouldNotConnect(worker string) string {
-	return fmt.Sprintf("Sorry, we could not connect you to %s after all.\n\n%s", worker, Menu)
+// CouldNotConnect takes back a promise to connect the customer to the
+// worker named name ("" for a neutral wording), who could not be added
+// after all.
+func CouldNotConnect(name string) string {
+	if name == "" {
+		name = "that expert"
+	}
+	return fmt.Sprintf("Sorry, we could not connect you to %s after all.\n\n%s", name, Menu)
 }
 
 // DefaultContactCenterKeywords are the words with which a customer asks
@@ -201,10 +257,15 @@ func HandoffMessage(message, name string) string {
 	return strings.ReplaceAll(message, "{name}", quote(name))
 }
 
+// NamedExpert names, in InLine, a worker the customer waits for whose
+// name may not be shown.
+const NamedExpert = "The expert you asked for"
+
 // InLine is the reply to a customer put in the waiting line: their place
-// (1 is next) and whom they wait for — worker (an identity) or area (an
-// expertise area's label), both empty for anyone. again says they were in line
-// already and keep their place.
+// (1 is next) and whom they wait for — worker or area (an expertise area's
+// label), both empty for anyone. worker is the name the reply may show: a
+// display name (SafeName), the address the customer typed, or NamedExpert.
+// again says they were in line already and keep their place.
 func InLine(place int, worker, area string, again bool) string {
 	switch {
 	case again:

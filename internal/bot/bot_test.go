@@ -36,9 +36,6 @@ func TestDecide(t *testing.T) {
 }
 
 func TestReplies(t *testing.T) {
-	if got := Connecting("ann@example.com"); got != "Bear with us while we connect you to ann@example.com" {
-		t.Errorf("Connecting = %q", got)
-	}
 	if got := UnknownWorker("x@y.com"); !strings.Contains(got, "x@y.com") || !strings.Contains(got, Menu) {
 		t.Errorf("UnknownWorker = %q, want the e-mail and the menu", got)
 	}
@@ -59,6 +56,67 @@ func TestStillInLine(t *testing.T) {
 		}
 		if tt.unknown != "" && !strings.Contains(got, quote(tt.unknown)) || len(got) > 300 {
 			t.Errorf("StillInLine(%d, %q) = %q, want the e-mail, bounded", tt.place, tt.unknown, got)
+		}
+	}
+}
+
+// TestNamedReplies: every reply naming a worker names them by the name it
+// is given, and with none says something whole that names nobody.
+func TestNamedReplies(t *testing.T) {
+	replies := map[string]func(name string) string{
+		"Connecting":        Connecting,
+		"ConnectingAgent":   ConnectingAgent,
+		"ConnectingLast":    ConnectingLast,
+		"ConnectingAdvisor": ConnectingAdvisor,
+		"ConnectingExpert":  func(name string) string { return ConnectingExpert(name, "Watches") },
+		"AdvisorAway":       AdvisorAway,
+		"OfferLastWorker":   OfferLastWorker,
+		"OfferAgain":        OfferAgain,
+		"CouldNotConnect":   CouldNotConnect,
+	}
+	for fn, reply := range replies {
+		t.Run(fn, func(t *testing.T) {
+			if got := reply("Ann Lee"); !strings.Contains(got, "Ann Lee") {
+				t.Errorf("%s(%q) = %q, without the name", fn, "Ann Lee", got)
+			}
+			neutral := strings.ReplaceAll(reply(""), Menu, "") // the menu's example address
+			for _, bad := range []string{"@", "  ", " ,", " .", "%!", "()"} {
+				if strings.Contains(neutral, bad) {
+					t.Errorf("%s(\"\") = %q, holds %q", fn, neutral, bad)
+				}
+			}
+			if neutral == reply("Ann Lee") {
+				t.Errorf("%s ignores the name", fn)
+			}
+		})
+	}
+	for _, tt := range []struct {
+		worker, want string
+	}{
+		{"Ann Lee", "Ann Lee is not available right now."},
+		{NamedExpert, "The expert you asked for is not available right now."},
+	} {
+		if got := InLine(2, tt.worker, "", false); !strings.HasPrefix(got, tt.want) {
+			t.Errorf("InLine(2, %q) = %q, want it to start %q", tt.worker, got, tt.want)
+		}
+	}
+}
+
+func TestSafeName(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Ann Lee", "Ann Lee"},
+		{"  Ann \t Lee \n", "Ann Lee"},
+		{"", ""},
+		{"   ", ""},
+		{"ann@example.com", ""},             // a display name left as the identity
+		{"Ann (ann@example.com)", ""},       // or holding it
+		{"Ann\u202eeeL", "Ann eeL"},         // a bidi override
+		{"Ann\x00\x1b[2JLee", "Ann [2JLee"}, // control characters
+		{strings.Repeat("é", 70), strings.Repeat("é", 63) + "…"},
+	}
+	for _, tt := range tests {
+		if got := SafeName(tt.in); got != tt.want {
+			t.Errorf("SafeName(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -33,9 +33,9 @@ func TestAdvisorOfferAnswers(t *testing.T) {
 		want   []string // workers
 		reply  string
 	}{
-		{"bob@example.com", []string{"bob@example.com"}, bot.Connecting("bob@example.com")},
-		{"AGENT", []string{"bob@example.com"}, bot.ConnectingAgent("bob@example.com")},
-		{"what?", nil, bot.AdvisorAway("ann@example.com")},
+		{"bob@example.com", []string{"bob@example.com"}, apptest.Connect("bob@example.com")},
+		{"AGENT", []string{"bob@example.com"}, apptest.Connect("bob@example.com")},
+		{"what?", nil, apptest.Offer("ann@example.com")},
 	} {
 		t.Run(tt.answer, func(t *testing.T) {
 			e := newEnv(t, apptest.Options{
@@ -46,8 +46,8 @@ func TestAdvisorOfferAnswers(t *testing.T) {
 			e.Twilio.AddWorker("ann@example.com", false, nil, e.Twilio.QueueSID())
 			e.workers("bob@example.com")
 			conv := e.text(maria, tt.answer).ConversationSID
-			got := e.Transcript(conv)
-			if len(got) != 3 || got[0] != "system: "+bot.DefaultWelcome+"\n\n"+bot.AdvisorAway("ann@example.com") || got[2] != "system: "+tt.reply {
+			got := e.Marked(conv)
+			if len(got) != 3 || got[0] != apptest.Offer("ann@example.com") || got[2] != tt.reply {
 				t.Errorf("transcript = %q, want the offer, then %q", got, tt.reply)
 			}
 			if w := e.Workers(conv); !slices.Equal(w, tt.want) {

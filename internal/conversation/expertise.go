@@ -68,6 +68,7 @@ func (f *Flow) poolAreas(ctx context.Context) ([]string, map[string]string, erro
 	var keys []string
 	for _, w := range ws {
 		bySID[w.SID] = w.Attributes
+		f.noteWorkers(w)
 		for _, a := range workerAreas(w.Attributes) {
 			if !slices.Contains(keys, a) {
 				keys = append(keys, a)
@@ -75,6 +76,7 @@ func (f *Flow) poolAreas(ctx context.Context) ([]string, map[string]string, erro
 		}
 	}
 	slices.Sort(keys)
+	f.warmNames(ctx, ws)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.at, c.keys, c.bySID = f.now(), keys, bySID
@@ -106,7 +108,7 @@ func (f *Flow) decide(ctx context.Context, msg twilio.Message, h *history) (d bo
 	if advisor == "" {
 		return bot.DecideMenu(msg.Body, menu), ""
 	}
-	d = bot.DecideOffer(msg.Body, advisor, advisor, menu)
+	d = bot.DecideOffer(msg.Body, advisor, menu)
 	switch {
 	case d.Route == bot.RouteOther && len(menu) > 0:
 		// Someone else: let the customer choose among the areas.
@@ -114,6 +116,7 @@ func (f *Flow) decide(ctx context.Context, msg twilio.Message, h *history) (d bo
 	case d.Route == bot.RouteOther:
 		return bot.Decision{Route: bot.RouteAgent}, ""
 	case d.Route == bot.RouteNone:
+		d.Reply = bot.OfferAgain(f.displayName(ctx, advisor))
 		return d, advisor
 	}
 	return d, ""

@@ -40,7 +40,9 @@
 // the participants, the worker lookup, the ledger entry and the current
 // claim are read at once; then the reply is posted, the worker added and
 // (for "any agent") the worker's TaskRouter record fetched at once, and
-// its lastAcceptedTaskTime written after.
+// its lastAcceptedTaskTime written after. The worker's display name, which
+// the reply calls them by, is read beside the first round trip or before
+// the turn, and cached (names.go).
 //
 // [Conversations webhooks]: https://www.twilio.com/docs/conversations/conversations-webhooks
 package conversation
@@ -79,6 +81,7 @@ type Twilio interface {
 	FindWorker(ctx context.Context, workspace, identity string) (twilio.Worker, error)
 	FetchWorker(ctx context.Context, workspace, sid string) (twilio.Worker, string, error)
 	UpdateWorkerAttributes(ctx context.Context, workspace, sid, attributesJSON, ifMatch string) error
+	FetchFrontlineUser(ctx context.Context, identity string) (twilio.User, error)
 }
 
 // Customers finds a customer by phone number (crm.Service).
@@ -196,6 +199,8 @@ type Flow struct {
 	announce sync.Once
 	// areas caches the expertise areas of the pool's workers.
 	areas areaCache
+	// names caches the workers' display names (names.go).
+	names nameCache
 }
 
 // New returns a Flow.

@@ -25,7 +25,7 @@ func TestConversations(t *testing.T) {
 		// workers of the pool queue: identity → available
 		workers      map[string]bool
 		wantName     string   // the conversation's friendly name
-		want         []string // the transcript, customer as "C"
+		want         []string // the transcript (apptest.Marked), customer as "C"
 		wantWorkers  []string
 		wantCustomer string // customer_id set on the participant; "" none
 	}{
@@ -40,7 +40,7 @@ func TestConversations(t *testing.T) {
 				"C: hi",
 				"system: " + bot.Menu,
 				"C: I'd like to talk to ANN@example.com please",
-				"system: " + bot.Connecting("ann@example.com"),
+				apptest.Connect("ann@example.com"),
 			},
 			wantWorkers:  []string{"ann@example.com"},
 			wantCustomer: "1",
@@ -69,7 +69,7 @@ func TestConversations(t *testing.T) {
 			want: []string{
 				"system: " + welcome,
 				"C: dan@example.com",
-				"system: " + bot.Connecting("Dan@Example.com"),
+				apptest.Connect("Dan@Example.com"),
 			},
 			wantWorkers:  []string{"Dan@Example.com"},
 			wantCustomer: "2",
@@ -83,7 +83,7 @@ func TestConversations(t *testing.T) {
 			want: []string{
 				"system: " + welcome,
 				"C: AGENT",
-				"system: " + bot.ConnectingAgent("ann@example.com"),
+				apptest.Connect("ann@example.com"),
 			},
 			wantWorkers:  []string{"ann@example.com"},
 			wantCustomer: "1",
@@ -97,7 +97,7 @@ func TestConversations(t *testing.T) {
 			want: []string{
 				"system: " + welcome,
 				"C: can I get an agent?",
-				"system: " + bot.ConnectingAgent("bob@example.com"),
+				apptest.Connect("bob@example.com"),
 			},
 			wantWorkers:  []string{"bob@example.com"},
 			wantCustomer: "3",
@@ -138,7 +138,7 @@ func TestConversations(t *testing.T) {
 			want: []string{
 				"system: " + welcome,
 				"C: AGENT",
-				"system: " + bot.ConnectingAgent("ann@example.com"),
+				apptest.Connect("ann@example.com"),
 			},
 			wantWorkers:  []string{"ann@example.com"},
 			wantCustomer: "1",
@@ -168,7 +168,7 @@ func TestConversations(t *testing.T) {
 				"C: hello",
 				"system: " + bot.Menu,
 				"C: bob@example.com",
-				"system: " + bot.Connecting("bob@example.com"),
+				apptest.Connect("bob@example.com"),
 			},
 			wantWorkers: []string{"bob@example.com"},
 		},
@@ -181,7 +181,7 @@ func TestConversations(t *testing.T) {
 			want: []string{
 				"system: " + welcome,
 				"C: ann@example.com",
-				"system: " + bot.Connecting("ann@example.com"),
+				apptest.Connect("ann@example.com"),
 				"C: thanks",
 				"C: AGENT",
 				"C: bob@example.com",
@@ -201,7 +201,7 @@ func TestConversations(t *testing.T) {
 			for _, text := range tt.texts {
 				conv = e.text(tt.from, text).ConversationSID
 			}
-			got := e.Transcript(conv)
+			got := e.Marked(conv)
 			for i := range got {
 				got[i] = strings.Replace(got[i], tt.from+": ", "C: ", 1)
 			}

@@ -99,7 +99,8 @@ func (f *Flow) wait(ctx context.Context, conv string, msg twilio.Message, h *his
 	if e.Target.Area != "" {
 		area = f.cfg.Areas.Label(e.Target.Area)
 	}
-	return f.post(ctx, conv, bot.InLine(place, e.Target.Worker, area, again), mark{InReplyTo: msg.SID, Notice: noticePlace, Place: place})
+	who := f.waitedName(ctx, e.Target.Worker, msg.Body)
+	return f.post(ctx, conv, bot.InLine(place, who, area, again), mark{InReplyTo: msg.SID, Notice: noticePlace, Place: place})
 }
 
 // leaveLine takes a customer a worker joined out of the line, if there.
@@ -346,12 +347,9 @@ func (f *Flow) serve(ctx context.Context, e waitline.Entry, cands []assign.Candi
 		if err != nil || a == nil {
 			return err
 		}
-		reply := bot.ConnectingAgent(a.Worker)
-		if e.Target.Worker != "" && strings.EqualFold(e.Target.Worker, a.Worker) {
-			reply = bot.Connecting(a.Worker)
-		}
 		g = &errgroup.Group{}
 		g.Go(func() error {
+			reply := f.lineConnecting(ctx, e, a.Worker, &h)
 			return f.post(ctx, e.Conversation, reply, mark{InReplyTo: e.Message, Connect: a.Worker})
 		})
 		g.Go(func() error { return f.addWorker(ctx, e.Conversation, a.Worker, h.participants) })

@@ -105,8 +105,8 @@ func TestRacingMessages(t *testing.T) {
 					t.Errorf("round %d: workers %v, want one", round, ws)
 				}
 				connecting := 0
-				for _, m := range e.Transcript(conv) {
-					if strings.HasPrefix(m, "system: Bear with us") {
+				for _, m := range e.Twilio.Messages(conv) {
+					if apptest.Promised(m) != "" {
 						connecting++
 					}
 				}

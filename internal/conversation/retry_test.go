@@ -82,9 +82,9 @@ func TestRedeliveries(t *testing.T) {
 				maria + ": nothing useful",
 				"system: " + bot.Menu,
 				maria + ": AGENT",
-				"system: " + bot.ConnectingAgent("ann@example.com"),
+				apptest.Connect("ann@example.com"),
 			}
-			if got := e.Transcript(conv); !slices.Equal(got, want) {
+			if got := e.Marked(conv); !slices.Equal(got, want) {
 				t.Errorf("transcript after redeliveries:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 			}
 			if w := e.Workers(conv); !slices.Equal(w, []string{"ann@example.com"}) {
@@ -184,13 +184,13 @@ func TestResumeAfterCrash(t *testing.T) {
 				e.WaitWork(t)
 
 				n := 0
-				for _, m := range e.Transcript(conv) {
-					if m == "system: "+bot.ConnectingAgent("ann@example.com") {
+				for _, m := range e.Marked(conv) {
+					if m == apptest.Connect("ann@example.com") {
 						n++
 					}
 				}
 				if n != 1 {
-					t.Errorf("%d replies, want 1\n  %s", n, strings.Join(e.Transcript(conv), "\n  "))
+					t.Errorf("%d replies, want 1\n  %s", n, strings.Join(e.Marked(conv), "\n  "))
 				}
 				if w := e.Workers(conv); !slices.Equal(w, []string{"ann@example.com"}) {
 					t.Errorf("workers = %v, want [ann@example.com]", w)

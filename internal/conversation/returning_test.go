@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/experthub/experthub/internal/app/apptest"
-	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/config"
 )
 
@@ -41,15 +40,15 @@ func TestReturningCustomer(t *testing.T) {
 		wantWelcome string
 		wantWorkers []string
 	}{
-		{name: "off", mode: config.ReturningOff, firstText: "ann@example.com", wantWelcome: welcome},
+		{name: "off", mode: config.ReturningOff, firstText: "ann@example.com", wantWelcome: "system: " + welcome},
 		{name: "offer", mode: config.ReturningOffer, firstText: "ann@example.com",
-			wantWelcome: welcome + "\n\n" + bot.OfferLastWorker("ann@example.com")},
+			wantWelcome: apptest.Offer("ann@example.com")},
 		{name: "offer after an agent request", mode: config.ReturningOffer, firstText: "AGENT",
-			wantWelcome: welcome + "\n\n" + bot.OfferLastWorker("ann@example.com")},
+			wantWelcome: apptest.Offer("ann@example.com")},
 		{name: "route", mode: config.ReturningRoute, firstText: "ann@example.com",
-			wantWelcome: welcome + "\n\n" + bot.Connecting("ann@example.com"), wantWorkers: []string{"ann@example.com"}},
+			wantWelcome: apptest.Connect("ann@example.com"), wantWorkers: []string{"ann@example.com"}},
 		{name: "route, worker gone", mode: config.ReturningRoute, firstText: "ann@example.com", removeAnn: true,
-			wantWelcome: welcome},
+			wantWelcome: "system: " + welcome},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,9 +73,9 @@ func TestReturningCustomer(t *testing.T) {
 			if second == first {
 				t.Fatal("no new conversation")
 			}
-			got := e.Transcript(second)
-			if got[0] != "system: "+tt.wantWelcome {
-				t.Errorf("welcome = %q, want %q", got[0], "system: "+tt.wantWelcome)
+			got := e.Marked(second)
+			if got[0] != tt.wantWelcome {
+				t.Errorf("welcome = %q, want %q", got[0], tt.wantWelcome)
 			}
 			if w := e.Workers(second); !slices.Equal(w, tt.wantWorkers) {
 				t.Errorf("workers = %v, want %v", w, tt.wantWorkers)

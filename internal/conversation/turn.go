@@ -153,6 +153,7 @@ func (f *Flow) readClaim(ctx context.Context, conv string) (assign.Assignment, b
 func (f *Flow) prefetch(ctx context.Context, g *errgroup.Group, d bot.Decision, in *lookups) {
 	switch d.Route {
 	case bot.RouteWorker:
+		f.prefetchName(ctx, d.Worker)
 		g.Go(func() error {
 			w, err := f.findWorker(ctx, d.Worker)
 			in.named[d.Worker] = w
@@ -186,6 +187,7 @@ func (f *Flow) findWorker(ctx context.Context, identity string) (twilio.Worker, 
 	if errors.Is(err, twilio.ErrWorkerNotFound) {
 		return twilio.Worker{}, nil
 	}
+	f.noteWorkers(w)
 	return w, err
 }
 
@@ -194,6 +196,7 @@ func (f *Flow) availableWorkers(ctx context.Context) ([]twilio.Worker, error) {
 	if ws == nil && err == nil {
 		ws = []twilio.Worker{}
 	}
+	f.warmNames(ctx, ws)
 	return ws, err
 }
 
@@ -225,7 +228,7 @@ func (f *Flow) keepPromise(ctx context.Context, conv, sid string, h *history) er
 	}
 	if w.SID == "" {
 		f.log.WarnContext(ctx, "the promised worker is no longer a Frontline worker; telling the customer", "conversation", conv, "worker", worker)
-		return f.post(ctx, conv, bot.CouldNotConnect(worker), mark{InReplyTo: sid, Correction: true})
+		return f.post(ctx, conv, bot.CouldNotConnect(f.displayName(ctx, worker)), mark{InReplyTo: sid, Correction: true})
 	}
 	return f.addWorker(ctx, conv, worker, h.participants)
 }
@@ -259,20 +262,15 @@ func (f *Flow) answer(ctx context.Context, conv string, msg twilio.Message, h *h
 	if claimed == nil {
 		return false, f.post(ctx, conv, reply, mark{InReplyTo: msg.SID, Offer: offer})
 	}
-	reply = bot.Connecting(claimed.Worker)
 	// The customer asked for anyone (of an area): the assignment counts
 	// in TaskRouter's record of who is idle longest.
 	agent := d.Route == bot.RouteAgent || d.Route == bot.RouteArea
-	switch d.Route {
-	case bot.RouteAgent:
-		reply = bot.ConnectingAgent(claimed.Worker)
-	case bot.RouteArea:
-		reply = bot.ConnectingExpert(claimed.Worker, f.cfg.Areas.Label(d.Area))
-	}
 	// Second round trip: reply, add the worker and record the assignment
-	// in TaskRouter, at once.
+	// in TaskRouter, at once. Only the reply waits for the worker's name,
+	// whose lookup is under way or done (names.go).
 	var g errgroup.Group
 	g.Go(func() error {
+		reply := f.connecting(ctx, d, claimed.Worker, msg.Body)
 		return f.post(ctx, conv, reply, mark{InReplyTo: msg.SID, Connect: claimed.Worker})
 	})
 	g.Go(func() error { return f.addWorker(ctx, conv, claimed.Worker, h.participants) })

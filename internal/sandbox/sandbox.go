@@ -24,6 +24,15 @@ import (
 // Workers are the sample Frontline workers, all available in the pool.
 var Workers = []string{"ann@example.com", "bob@example.com", "chloe@example.com", "dora@example.com"}
 
+// displayNames are the sample workers' Frontline display names, which the
+// bot calls them by.
+var displayNames = map[string]string{
+	"ann@example.com":   "Ann Lee",
+	"bob@example.com":   "Bob Stone",
+	"chloe@example.com": "Chloe Dubois",
+	"dora@example.com":  "Dora Park",
+}
+
 // expertise are the sample workers' areas (their TaskRouter attributes'
 // "expertise"): dora has none.
 var expertise = map[string][]string{
@@ -126,6 +135,7 @@ func New(cfg *config.Config) (*Sandbox, error) {
 			attrs["expertise"] = areas
 		}
 		fake.AddWorker(w, true, attrs, fake.QueueSID())
+		fake.SetDisplayName(w, displayNames[w])
 	}
 	fake.SetWebhooks(twiliofake.Webhooks{
 		PreWebhookURL:  cfg.PublicURL("pre-event"),

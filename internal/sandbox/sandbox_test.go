@@ -38,7 +38,7 @@ func TestChat(t *testing.T) {
 		"system: Which of our experts would you like to speak with?", // the sample workers' areas
 		"1. Watches",
 		"worker ann@example.com", // the longest-idle sample worker
-		"system: Bear with us while we connect you to ann@example.com",
+		"Ann Lee",                // named to the customer by her display name
 		"ann@example.com: Hi Maria!",
 		"+33679500001: thanks",
 		"(ann@example.com cannot write here:", // before the bot added her
@@ -51,6 +51,7 @@ func TestChat(t *testing.T) {
 	if n := strings.Count(transcript, "system:"); n != 3 {
 		t.Errorf("bot spoke %d times, want 3 (welcome, menu, connecting):\n%s", n, transcript)
 	}
+	noStaffAddress(t, transcript)
 
 	if err := Chat(ctx, []string{"--sandbox", sb.URL}, strings.NewReader(""), io.Discard); err == nil {
 		t.Error("chat without --from accepted")
@@ -122,6 +123,7 @@ func TestChatAdvisorAndExpertise(t *testing.T) {
 		if err := Chat(ctx, []string{"--from", from, "--sandbox", sb.URL}, strings.NewReader(script), &out); err != nil {
 			t.Fatalf("chat: %v\n%s", err, out.String())
 		}
+		noStaffAddress(t, out.String())
 		return out.String()
 	}
 	wantAll := func(transcript string, wants ...string) {
@@ -136,14 +138,27 @@ func TestChatAdvisorAndExpertise(t *testing.T) {
 	wantAll(chat("+33679500004", "/away ann@example.com\nhi\nsomeone else please\n2\n/back ann@example.com\n"),
 		"(ann@example.com is away)",
 		`== conversation "Olivia Martin"`,
-		"Your advisor ann@example.com is away right now",
+		"Ann Lee", // the advisor, by name
 		"1. Watches", "2. Bridal", "3. Jewellery",
 		"worker bob@example.com",
-		"our Bridal expert",
+		"Bob Stone",
 		"(ann@example.com is available)")
 	// A synonym: the longest idle watch expert of ann and chloe is ann.
 	wantAll(chat("+447491000002", "Je cherche une montre\n"),
-		"worker ann@example.com", "our Watches expert")
+		"worker ann@example.com", "Ann Lee")
+}
+
+// noStaffAddress fails for a bot line of the transcript naming a sample
+// worker by address.
+func noStaffAddress(t *testing.T, transcript string) {
+	t.Helper()
+	for _, line := range strings.Split(transcript, "\n") {
+		for _, w := range Workers {
+			if strings.Contains(line, "system:") && strings.Contains(line, w) {
+				t.Errorf("the bot names %s by address: %q", w, line)
+			}
+		}
+	}
 }
 
 // TestChatWaitingLine: with every sample worker away a customer is put in

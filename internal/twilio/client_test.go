@@ -717,3 +717,43 @@ func TestSequentialRoundTrips(t *testing.T) {
 		t.Errorf("%d sequential round trips, want 2 (two parallel reads, then a post)", n)
 	}
 }
+
+// TestFetchFrontlineUser: the Frontline Users API, through the same base
+// URL as every host, by identity or SID; an identity is escaped in the
+// path, and an unknown user is ErrNotFound.
+func TestFetchFrontlineUser(t *testing.T) {
+	s, c := newFake(t, twiliofake.Config{})
+	ctx := ctxTimeout(t, 10*time.Second)
+	s.AddWorker("ann@example.com", true, nil)
+	s.SetDisplayName("ann@example.com", "Ann Lee")
+	s.AddWorker("bob@example.com", false, nil)
+	s.SetUserActive("bob@example.com", false)
+	odd := "o/d?d#1%2F+x@example.com"
+	s.AddWorker(odd, true, nil)
+	s.SetDisplayName(odd, "Odd")
+	ann, _ := s.Worker("ann@example.com")
+
+	tests := []struct {
+		key  string
+		want twilio.User
+		err  error
+	}{
+		{"ann@example.com", twilio.User{Identity: "ann@example.com", FriendlyName: "Ann Lee", State: twilio.UserActive}, nil},
+		{ann.UserSID, twilio.User{Identity: "ann@example.com", FriendlyName: "Ann Lee", State: twilio.UserActive}, nil},
+		{"bob@example.com", twilio.User{Identity: "bob@example.com", State: twilio.UserDeactivated}, nil},
+		{odd, twilio.User{Identity: odd, FriendlyName: "Odd", State: twilio.UserActive}, nil},
+		{"Ann@Example.com", twilio.User{}, twilio.ErrNotFound}, // identities are case-sensitive
+		{"zoe@example.com", twilio.User{}, twilio.ErrNotFound},
+		{"", twilio.User{}, twilio.ErrNotFound},
+		{strings.Repeat("a", 65), twilio.User{}, twilio.ErrNotFound},
+	}
+	for _, tt := range tests {
+		got, err := c.FetchFrontlineUser(ctx, tt.key)
+		if !errors.Is(err, tt.err) || got != tt.want {
+			t.Errorf("FetchFrontlineUser(%q) = %+v, %v; want %+v, %v", tt.key, got, err, tt.want, tt.err)
+		}
+	}
+	if n := len(requestsTo(s, http.MethodGet, "/v1/Users/")); n != 6 {
+		t.Errorf("%d requests to /v1/Users/, want 6 (none for an empty or overlong identity)", n)
+	}
+}

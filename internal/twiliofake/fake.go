@@ -1,6 +1,6 @@
 // Package twiliofake is an in-process, stateful fake of the parts of Twilio
-// Expert Hub talks to: the Conversations v1 and TaskRouter v1 REST
-// endpoints internal/twilio calls (real JSON shapes, pagination, errors,
+// Expert Hub talks to: the Conversations v1, TaskRouter v1 and Frontline
+// v1 (users) REST endpoints internal/twilio calls (real JSON shapes, pagination, errors,
 // Basic auth, ETag and If-Match), and Twilio's side of the webhooks — a
 // customer or a worker texting, with signed pre/post-event and Frontline
 // routing callbacks. Any other endpoint or parameter is answered 400 with
@@ -458,6 +458,8 @@ func (f *Fake) routes() *http.ServeMux {
 	handle("GET /v1/Workspaces/{ws}/Workers/{sid}", f.fetchWorker)
 	handle("POST /v1/Workspaces/{ws}/Workers/{sid}", f.updateWorker, "Attributes")
 	handle("DELETE /v1/Workspaces/{ws}/Workers/{sid}", f.deleteWorker)
+	// Frontline's host (users.go): the Conversations host's users are not served.
+	handle("GET /v1/Users/{sid}", f.fetchUser)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, errInvalid("twiliofake does not serve "+r.Method+" "+r.URL.Path+": internal/twilio does not call it"))
 	})

@@ -449,3 +449,46 @@ func TestLatency(t *testing.T) {
 		t.Errorf("logged %+v", reqs)
 	}
 }
+
+// TestFrontlineUsers: every worker is a Frontline user, by identity (with
+// case) or US… SID, in twilio_frontline_v1.yaml's shape; nothing else of
+// /v1/Users is served.
+func TestFrontlineUsers(t *testing.T) {
+	s := twiliofake.NewServer(twiliofake.Config{})
+	t.Cleanup(s.Close)
+	s.AddWorker("ann@example.com", true, nil)
+	s.SetDisplayName("ann@example.com", "Ann Lee")
+	s.AddWorker("bob@example.com", false, nil)
+	if !s.SetUserActive("bob@example.com", false) || s.SetDisplayName("zoe@example.com", "Zoe") {
+		t.Fatal("the controls do not find workers by identity")
+	}
+	ann, _ := s.Worker("ann@example.com")
+	userFields := []string{"avatar", "friendly_name", "identity", "is_available", "sid", "state", "url"}
+	for _, key := range []string{"ann@example.com", ann.UserSID} {
+		status, _, u := get(t, s, "/v1/Users/"+key)
+		if status != http.StatusOK || !slices.Equal(keys(u), userFields) {
+			t.Fatalf("GET /v1/Users/%s: %d %v, want 200 with %v", key, status, keys(u), userFields)
+		}
+		want := map[string]any{"sid": ann.UserSID, "identity": "ann@example.com", "friendly_name": "Ann Lee", "avatar": nil,
+			"state": "active", "is_available": true, "url": "https://frontline-api.twilio.com/v1/Users/" + ann.UserSID}
+		if !maps.Equal(u, want) {
+			t.Errorf("GET /v1/Users/%s = %v, want %v", key, u, want)
+		}
+	}
+	if _, _, u := get(t, s, "/v1/Users/bob@example.com"); u["state"] != "deactivated" || u["friendly_name"] != nil || u["is_available"] != false {
+		t.Errorf("bob = %v, want deactivated, no display name, not available", u)
+	}
+	for _, tt := range []struct {
+		method, path string
+		status       int
+	}{
+		{http.MethodGet, "/v1/Users/Ann@Example.com", http.StatusNotFound}, // identities are case-sensitive
+		{http.MethodGet, "/v1/Users/zoe@example.com", http.StatusNotFound},
+		{http.MethodGet, "/v1/Users", http.StatusBadRequest},                  // no list
+		{http.MethodPost, "/v1/Users/ann@example.com", http.StatusBadRequest}, // no update
+	} {
+		if status, _, _ := do(t, s, tt.method, tt.path, url.Values{}, true); status != tt.status {
+			t.Errorf("%s %s = %d, want %d", tt.method, tt.path, status, tt.status)
+		}
+	}
+}

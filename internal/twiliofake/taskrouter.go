@@ -31,6 +31,12 @@ type Worker struct {
 	// ETag is the value fetches return and If-Match must carry; every
 	// change to the worker changes it.
 	ETag string
+	// The worker's Frontline user (GET /v1/Users/{Sid}): its US… SID, its
+	// display name (SetDisplayName; empty: none) and its state ("active"
+	// unless SetUserState says otherwise).
+	UserSID     string
+	DisplayName string
+	UserState   string
 }
 
 type workerState struct {
@@ -240,6 +246,8 @@ func (f *Fake) insertWorker(name, attrs string, act *activity, queues []string) 
 		Attributes:   attrs,
 		Queues:       slices.Clone(queues),
 		DateCreated:  now,
+		UserSID:      f.newSID("US"),
+		UserState:    userActive,
 	}}
 	f.setActivity(w, act, now)
 	w.bump(now)

@@ -751,6 +751,49 @@ func (h *Harness) Transcript(conv string) []string {
 	return out
 }
 
+// Marked is Transcript with each bot message that promises a worker, or
+// offers to wait for one, shown by its mark — {"connect": worker} or
+// {"offer": worker} in its attributes — as Connect(worker) or
+// Offer(worker): tests assert whom the bot names, internal/bot words it.
+func (h *Harness) Marked(conv string) []string {
+	var out []string
+	for _, m := range h.Twilio.Messages(conv) {
+		mk := botMark(m)
+		switch {
+		case mk.Connect != "":
+			out = append(out, Connect(mk.Connect))
+		case mk.Offer != "":
+			out = append(out, Offer(mk.Offer))
+		default:
+			out = append(out, m.Author+": "+m.Body)
+		}
+	}
+	return out
+}
+
+// Promised returns the worker a bot message promises the customer (its
+// {"connect": worker} mark), "" for none.
+func Promised(m twiliofake.Message) string { return botMark(m).Connect }
+
+type mark struct {
+	Connect string `json:"connect"`
+	Offer   string `json:"offer"`
+}
+
+func botMark(m twiliofake.Message) mark {
+	var mk mark
+	if m.Author != "system" || json.Unmarshal([]byte(m.Attributes), &mk) != nil {
+		return mark{}
+	}
+	return mk
+}
+
+// Connect is how Marked shows a bot message promising worker.
+func Connect(worker string) string { return "system: {connect: " + worker + "}" }
+
+// Offer is how Marked shows a bot message offering to wait for worker.
+func Offer(worker string) string { return "system: {offer: " + worker + "}" }
+
 // Workers returns the identities of the conversation's chat participants.
 func (h *Harness) Workers(conv string) []string {
 	var out []string
