@@ -178,14 +178,6 @@ func (f *Flow) findWorker(ctx context.Context, identity string) (twilio.Worker, 
 	return w, err
 }
 
-func (f *Flow) availableWorkers(ctx context.Context) ([]twilio.Worker, error) {
-	ws, err := f.twilio.ListAvailableWorkers(ctx, f.cfg.Workspace, f.cfg.PoolQueue)
-	if ws == nil && err == nil {
-		ws = []twilio.Worker{}
-	}
-	return ws, err
-}
-
 // fallbackWorker returns FALLBACK_WORKER's record, or a zero Worker when
 // it is not a worker or cannot be read: the pool may well have someone.
 func (f *Flow) fallbackWorker(ctx context.Context) twilio.Worker {
@@ -388,6 +380,7 @@ func (f *Flow) claim(ctx context.Context, conv, key string, customer *twilio.Par
 		Candidates:   cands,
 		Now:          f.now(),
 		TTL:          f.cfg.Lease,
+		Asked:        asked(ctx),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)

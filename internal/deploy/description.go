@@ -56,7 +56,9 @@ var descriptionJSON []byte
 //	queues             key → {name, target, oidc_account, enqueuers,
 //	                   rate_limits, retry_config}: Cloud Tasks queues in the
 //	                   functions' region. enqueuers get roles/cloudtasks.enqueuer
-//	                   on the queue and roles/iam.serviceAccountUser on
+//	                   and roles/cloudtasks.taskDeleter (a task whose work
+//	                   was done at once is deleted) on the queue and
+//	                   roles/iam.serviceAccountUser on
 //	                   oidc_account, the identity tasks call target as.
 //	full_sync          {job, function, account}: the Cloud Scheduler job.
 //	line_sweep         {job, function, account, schedule}: the Cloud
