@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/experthub/experthub/internal/app/apptest"
+	"github.com/experthub/experthub/internal/assign"
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/cloudtasksfake"
 	"github.com/experthub/experthub/internal/config"
@@ -90,11 +93,24 @@ func addPool(h *apptest.Harness, n int) {
 // instances sharing one Firestore database and the Cloud Tasks queue,
 // with 200 workers available: every customer gets one reply and a worker
 // of their own, whatever the webhooks' own attempts managed in time.
-func TestBurstAcrossInstances(t *testing.T) {
-	const n = 200
+func TestBurstAcrossInstances(t *testing.T) { burstAcrossInstances(t, 200) }
+
+// TestBigBurstAcrossInstances is TestBurstAcrossInstances with 400
+// customers and 400 workers, where the independent check found one worker
+// given to two customers: the burst outlasts the claim TTL, and the turns
+// left to the queue claim long after their customers asked. Every worker
+// has been assigned before (an hour ago), as in a pool in use, so that no
+// claim is kept apart from the burst's workers by their never having been
+// assigned.
+func TestBigBurstAcrossInstances(t *testing.T) { burstAcrossInstances(t, 400) }
+
+func burstAcrossInstances(t *testing.T, n int) {
 	h := apptest.New(t, apptest.Options{Store: apptest.Firestore, Instances: 3, CloudTasks: true, Twilio: burstTwilio,
 		Env: config.Env{"WORK_DELAY": "2s"}, LogLevel: "info"})
 	addPool(h, n)
+	if n > 200 {
+		assignedBefore(t, h, n)
+	}
 	convs := agentBurst(t, h, n)
 	h.WaitWork(t)
 	checkEveryoneServed(t, h, convs)
@@ -103,6 +119,31 @@ func TestBurstAcrossInstances(t *testing.T) {
 	}
 	if lines := h.Logs.Lines("conversation work dead-lettered"); len(lines) != 0 {
 		t.Errorf("%d jobs dead-lettered: %v", len(lines), lines[0])
+	}
+}
+
+// assignedBefore records in the claim store that each of the pool's n
+// workers was given a conversation an hour ago.
+func assignedBefore(t *testing.T, h *apptest.Harness, n int) {
+	t.Helper()
+	ws := h.Twilio.Workers()
+	if len(ws) != n {
+		t.Fatalf("pool of %d workers, want %d", len(ws), n)
+	}
+	var g errgroup.Group
+	g.SetLimit(16)
+	for i, w := range ws {
+		g.Go(func() error {
+			_, err := h.App.Assignments.Claim(context.Background(), assign.Request{
+				Conversation: fmt.Sprintf("CHbefore%d", i), Claimant: "before",
+				Candidates: []assign.Candidate{{Identity: w.FriendlyName, SID: w.SID}},
+				Now:        time.Now().Add(-time.Hour + time.Duration(i)*time.Second), TTL: time.Second,
+			})
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
 	}
 }
 

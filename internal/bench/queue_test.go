@@ -76,22 +76,11 @@ func deployedRetry(b *testing.B) dispatch.RetryConfig {
 	if err != nil {
 		b.Fatal(err)
 	}
-	q, ok := d.Queues["work"]
-	if !ok {
-		b.Fatal("no work queue in the deployment description")
+	retry, _, err := d.Queues["work"].Dispatch()
+	if err != nil {
+		b.Fatal(err)
 	}
-	r := q.RetryConfig
-	parse := func(s string) time.Duration {
-		v, err := time.ParseDuration(s)
-		if err != nil {
-			b.Fatalf("work queue retry config: %v", err)
-		}
-		return v
-	}
-	return dispatch.RetryConfig{
-		MaxAttempts: r.MaxAttempts, MaxRetryDuration: parse(r.MaxRetryDuration),
-		MinBackoff: parse(r.MinBackoff), MaxBackoff: parse(r.MaxBackoff), MaxDoublings: r.MaxDoublings,
-	}
+	return retry
 }
 
 func benchmarkBurst(b *testing.B, n int, retry dispatch.RetryConfig) {
