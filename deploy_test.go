@@ -731,6 +731,7 @@ func (m tfModule) facts(project string) map[string]string {
 		q := m.Queues[e.Queue]
 		member := m.Accounts[e.Account].Member
 		facts["queue role "+q.Name+" roles/cloudtasks.enqueuer "+member] = ""
+		facts["queue role "+q.Name+" roles/cloudtasks.taskDeleter "+member] = ""
 		facts["account role "+m.Accounts[q.OIDCAccount].Email+" roles/iam.serviceAccountUser "+member] = ""
 	}
 	for _, id := range m.SecretIDs {

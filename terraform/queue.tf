@@ -33,6 +33,17 @@ resource "google_cloud_tasks_queue_iam_member" "enqueuer" {
   member   = google_service_account.account[each.value.account].member
 }
 
+# ...delete the tasks whose work they did at once, so that the queue
+# carries only what is left...
+resource "google_cloud_tasks_queue_iam_member" "deleter" {
+  for_each = module.deployment.enqueuers
+  project  = google_cloud_tasks_queue.queue[each.value.queue].project
+  location = google_cloud_tasks_queue.queue[each.value.queue].location
+  name     = google_cloud_tasks_queue.queue[each.value.queue].name
+  role     = "roles/cloudtasks.taskDeleter"
+  member   = google_service_account.account[each.value.account].member
+}
+
 # ...and put an OIDC token of the queue's identity in them
 # (iam.serviceAccounts.actAs); that identity may invoke only the queue's
 # target (google_cloud_run_service_iam_member.invoker in main.tf).

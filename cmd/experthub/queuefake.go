@@ -8,9 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/experthub/experthub/internal/cloudtasksfake"
+	"github.com/experthub/experthub/internal/deploy"
 	"github.com/experthub/experthub/internal/dispatch"
 )
 
@@ -24,14 +24,24 @@ func queueFake(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	addr := fs.String("addr", envOr(cloudtasksfake.EnvHost, "127.0.0.1:8123"), "gRPC address to listen on (env "+cloudtasksfake.EnvHost+")")
 	queues := fs.String("queue", cloudtasksfake.DefaultQueue, "queue names, comma-separated: projects/P/locations/L/queues/Q")
 	secret := fs.String("secret", "", "secret signing the OIDC tokens (env "+cloudtasksfake.EnvSecret+"; default random)")
+	// The deployed work queue's settings by default: a local cluster
+	// then queues as production does.
+	d, err := deploy.Load()
+	if err != nil {
+		return err
+	}
+	retry, rate, err := d.Queues["work"].Dispatch()
+	if err != nil {
+		return err
+	}
 	var q cloudtasksfake.Queue
-	fs.IntVar(&q.Retry.MaxAttempts, "max-attempts", 10, "attempts per task, the first included; -1 unlimited")
-	fs.DurationVar(&q.Retry.MaxRetryDuration, "max-retry-duration", 0, "time limit for retrying a task; 0 unlimited")
-	fs.DurationVar(&q.Retry.MinBackoff, "min-backoff", time.Second, "wait before the first retry")
-	fs.DurationVar(&q.Retry.MaxBackoff, "max-backoff", time.Minute, "longest wait between retries")
-	fs.IntVar(&q.Retry.MaxDoublings, "max-doublings", 4, "times the wait doubles before it grows linearly")
-	fs.Float64Var(&q.Rate.MaxDispatchesPerSecond, "max-dispatches-per-second", 10, "dispatch rate cap per queue")
-	fs.IntVar(&q.Rate.MaxConcurrentDispatches, "max-concurrent-dispatches", 10, "attempts in flight per queue")
+	fs.IntVar(&q.Retry.MaxAttempts, "max-attempts", retry.MaxAttempts, "attempts per task, the first included; -1 unlimited")
+	fs.DurationVar(&q.Retry.MaxRetryDuration, "max-retry-duration", retry.MaxRetryDuration, "time limit for retrying a task; 0 unlimited")
+	fs.DurationVar(&q.Retry.MinBackoff, "min-backoff", retry.MinBackoff, "wait before the first retry")
+	fs.DurationVar(&q.Retry.MaxBackoff, "max-backoff", retry.MaxBackoff, "longest wait between retries")
+	fs.IntVar(&q.Retry.MaxDoublings, "max-doublings", retry.MaxDoublings, "times the wait doubles before it grows linearly")
+	fs.Float64Var(&q.Rate.MaxDispatchesPerSecond, "max-dispatches-per-second", rate.MaxDispatchesPerSecond, "dispatch rate cap per queue")
+	fs.IntVar(&q.Rate.MaxConcurrentDispatches, "max-concurrent-dispatches", rate.MaxConcurrentDispatches, "attempts in flight per queue")
 	window := fs.Duration("dedupe-window", dispatch.DefaultDedupeWindow, "how long a finished task's name stays reserved")
 	deadline := fs.Duration("dispatch-deadline", 0, "bound on every attempt, shortening the tasks' own (0: theirs, or 10m)")
 	requireOIDC := fs.Bool("require-oidc", true, "refuse tasks without an oidc_token")

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -9,13 +10,18 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/experthub/experthub/internal/app/apptest"
+	"github.com/experthub/experthub/internal/assign"
 	"github.com/experthub/experthub/internal/bot"
+	"github.com/experthub/experthub/internal/cloudtasksfake"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/firestoretest"
 	"github.com/experthub/experthub/internal/ledger"
 	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/work"
 )
 
 // agentBurst has n customers say AGENT at once, each from a number of
@@ -87,11 +93,24 @@ func addPool(h *apptest.Harness, n int) {
 // instances sharing one Firestore database and the Cloud Tasks queue,
 // with 200 workers available: every customer gets one reply and a worker
 // of their own, whatever the webhooks' own attempts managed in time.
-func TestBurstAcrossInstances(t *testing.T) {
-	const n = 200
+func TestBurstAcrossInstances(t *testing.T) { burstAcrossInstances(t, 200) }
+
+// TestBigBurstAcrossInstances is TestBurstAcrossInstances with 400
+// customers and 400 workers, where the independent check found one worker
+// given to two customers: the burst outlasts the claim TTL, and the turns
+// left to the queue claim long after their customers asked. Every worker
+// has been assigned before (an hour ago), as in a pool in use, so that no
+// claim is kept apart from the burst's workers by their never having been
+// assigned.
+func TestBigBurstAcrossInstances(t *testing.T) { burstAcrossInstances(t, 400) }
+
+func burstAcrossInstances(t *testing.T, n int) {
 	h := apptest.New(t, apptest.Options{Store: apptest.Firestore, Instances: 3, CloudTasks: true, Twilio: burstTwilio,
 		Env: config.Env{"WORK_DELAY": "2s"}, LogLevel: "info"})
 	addPool(h, n)
+	if n > 200 {
+		assignedBefore(t, h, n)
+	}
 	convs := agentBurst(t, h, n)
 	h.WaitWork(t)
 	checkEveryoneServed(t, h, convs)
@@ -100,6 +119,31 @@ func TestBurstAcrossInstances(t *testing.T) {
 	}
 	if lines := h.Logs.Lines("conversation work dead-lettered"); len(lines) != 0 {
 		t.Errorf("%d jobs dead-lettered: %v", len(lines), lines[0])
+	}
+}
+
+// assignedBefore records in the claim store that each of the pool's n
+// workers was given a conversation an hour ago.
+func assignedBefore(t *testing.T, h *apptest.Harness, n int) {
+	t.Helper()
+	ws := h.Twilio.Workers()
+	if len(ws) != n {
+		t.Fatalf("pool of %d workers, want %d", len(ws), n)
+	}
+	var g errgroup.Group
+	g.SetLimit(16)
+	for i, w := range ws {
+		g.Go(func() error {
+			_, err := h.App.Assignments.Claim(context.Background(), assign.Request{
+				Conversation: fmt.Sprintf("CHbefore%d", i), Claimant: "before",
+				Candidates: []assign.Candidate{{Identity: w.FriendlyName, SID: w.SID}},
+				Now:        time.Now().Add(-time.Hour + time.Duration(i)*time.Second), TTL: time.Second,
+			})
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -161,6 +205,87 @@ func TestDeadLetter(t *testing.T) {
 	}
 	if d := h.Tasks.Dropped(); len(d) != 0 {
 		t.Errorf("%d tasks exhausted their retries: a dead letter must end them", len(d))
+	}
+}
+
+// TestSafetyNetDropped: a webhook that did its work deletes its queued
+// task, so that the queue carries only work left to do: the task of a
+// turn done at once is never delivered, on either queue.
+func TestSafetyNetDropped(t *testing.T) {
+	for _, cloud := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cloudtasks=%v", cloud), func(t *testing.T) {
+			t.Parallel()
+			opts := apptest.Options{CloudTasks: cloud}
+			if cloud {
+				opts.Store = apptest.Firestore
+			}
+			h := apptest.New(t, opts)
+			h.Twilio.AddWorker("ann@example.com", true, nil, h.Twilio.QueueSID())
+			first := h.Text(t, maria, "hi")
+			res := h.Text(t, maria, "AGENT")
+			h.WaitWork(t)
+			turnOutcome(t, h, first.ConversationSID, "AGENT")
+			for _, name := range []string{work.TaskID("welcome", first.ConversationSID), work.TaskID("turn", first.Message.SID), work.TaskID("turn", res.Message.SID)} {
+				if n := attempts(t, h, name); n != 0 {
+					t.Errorf("task %s delivered %d times, want 0: its work was done by the webhook", name, n)
+				}
+			}
+		})
+	}
+}
+
+// attempts returns how many times the queue delivered the task name.
+func attempts(t *testing.T, h *apptest.Harness, name string) int {
+	t.Helper()
+	if h.Tasks != nil {
+		info, ok := h.Tasks.Task(cloudtasksfake.DefaultQueue + "/tasks/" + name)
+		if !ok {
+			t.Fatalf("no task %s", name)
+		}
+		return info.Attempts
+	}
+	return h.App.Queue.(*work.LocalQueue).Attempts(name)
+}
+
+// downLedger is a ledger whose store never answers.
+type downLedger struct{ conversation.Ledger }
+
+func (downLedger) Begin(context.Context, string, time.Time, time.Duration) (ledger.Attempt, error) {
+	return ledger.Attempt{}, errors.New("ledger down")
+}
+
+// TestQueuedAttemptWaits: with the ledger down a webhook leaves its work
+// to its queued task, which may work without holding the conversation
+// only once the webhook's own attempt must be over (HANDLER_TIMEOUT and
+// a grace after it). The task's first delivery, due before that, waits
+// for that moment and does the work, rather than going back to the
+// queue to wait out its retry backoff: each task is delivered once, and
+// the customer gets one welcome and one menu.
+func TestQueuedAttemptWaits(t *testing.T) {
+	t.Parallel()
+	h := apptest.New(t, apptest.Options{
+		Env:        config.Env{"HANDLER_TIMEOUT": "1s", "WORK_DELAY": "200ms"},
+		WrapLedger: func(inner conversation.Ledger) conversation.Ledger { return downLedger{inner} },
+	})
+	res := h.Text(t, maria, "hi")
+	conv := res.ConversationSID
+	h.WaitWork(t)
+	welcomes, menus := 0, 0
+	for _, m := range h.Twilio.Messages(conv) {
+		switch m.Body {
+		case bot.DefaultWelcome:
+			welcomes++
+		case bot.Menu:
+			menus++
+		}
+	}
+	if welcomes != 1 || menus != 1 {
+		t.Errorf("%d welcomes and %d menus, want 1 of each:\n  %s", welcomes, menus, strings.Join(h.Transcript(conv), "\n  "))
+	}
+	for _, name := range []string{work.TaskID("welcome", conv), work.TaskID("turn", res.Message.SID)} {
+		if n := attempts(t, h, name); n != 1 {
+			t.Errorf("task %s delivered %d times, want 1", name, n)
+		}
 	}
 }
 

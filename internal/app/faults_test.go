@@ -118,8 +118,9 @@ func turnOutcome(t *testing.T, h *apptest.Harness, conv, text string) {
 // 429 carrying Retry-After, a 503, or two 500s in a row: the turn still
 // completes with every delivery answered 2xx, one reply and one worker.
 // Reads are retried by the client; a create after a 429 too (Twilio did
-// not process it); a message post that failed unclearly is looked for
-// before it is tried again.
+// not process it); a create that failed unclearly (5xx) is never sent
+// again by the attempt: the queued task finishes the turn after reading
+// the conversation.
 func TestTwilioFaultsInBotTurn(t *testing.T) {
 	faults := []struct {
 		name       string
@@ -148,6 +149,7 @@ func TestTwilioFaultsInBotTurn(t *testing.T) {
 				text(t, h, maria, call.text)
 
 				answered(t, since(h, before))
+				h.WaitWork(t)
 				turnOutcome(t, h, conv, call.text)
 				failed := 0
 				for _, r := range h.Twilio.Requests() {
@@ -237,6 +239,48 @@ func TestKilledMidTurn(t *testing.T) {
 				turnOutcome(t, h, conv, "AGENT")
 			})
 		}
+	}
+}
+
+// TestLateTwilio: Twilio answers a create after the client gave up on it
+// (held 2.5 s, TWILIO_TIMEOUT 2 s) and carries it out all the same — the
+// bot's reply, or the worker's add. The turn's attempt never sends that
+// create again: it leaves the turn to its queued task, which runs after
+// WORK_DELAY, reads the conversation and finds it done. The customer gets
+// exactly one reply and the worker is added once, by one request.
+func TestLateTwilio(t *testing.T) {
+	const hold = 2500 * time.Millisecond
+	for _, sub := range []string{"Messages", "Participants"} {
+		t.Run(sub, func(t *testing.T) {
+			t.Parallel()
+			h := apptest.New(t, apptest.Options{Env: config.Env{"TWILIO_TIMEOUT": "2s"}})
+			q := h.Twilio.QueueSID()
+			h.Twilio.AddWorker("ann@example.com", true, nil, q)
+			h.Twilio.AddWorker("bob@example.com", true, nil, q)
+			conv := text(t, h, maria, "hi")
+			h.WaitWork(t)
+			before := len(h.Twilio.Deliveries())
+			path := "/v1/Conversations/" + conv + "/" + sub
+			h.Twilio.ClearRequests()
+			h.Twilio.HoldNext(http.MethodPost, path, hold)
+			text(t, h, maria, "AGENT")
+			answered(t, since(h, before))
+			h.WaitWork(t)
+
+			turnOutcome(t, h, conv, "AGENT")
+			posts := 0
+			for _, r := range h.Twilio.Requests() {
+				if r.Method == http.MethodPost && r.Path == path {
+					posts++
+				}
+			}
+			if posts != 1 {
+				t.Errorf("%d POST %s, want 1: a create Twilio carried out late was sent again", posts, sub)
+			}
+			if n := len(h.Logs.Lines("conversation work left to the queue")); n != 1 {
+				t.Errorf("%d jobs left to the queue, want 1: the hold missed the turn", n)
+			}
+		})
 	}
 }
 

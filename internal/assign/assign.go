@@ -22,6 +22,14 @@
 //     workers ahead of it that were taken, plus a window of Spread+1.
 //     (A worker just taken ranks after every free one as long as the
 //     claims' clocks, Request.Now, agree within the workers' idle times.)
+//   - the window never holds a worker assigned since the customer asked
+//     (Request.Asked): those went to the customers asking at the same
+//     time. However long a burst's claims take — a turn the queue
+//     finishes runs seconds after its customer asked — a claim does not
+//     give a worker a second conversation while a worker it could take
+//     has none from the burst. Only when every candidate was assigned
+//     since does it take the longest idle of them, as an uncontended
+//     claim would.
 //
 // Growing the window with the contention seen is what lets a burst
 // settle: N claims that all chased the longest idle would take turns,
@@ -80,9 +88,14 @@ type Request struct {
 	// package documentation): how many candidates this claim has seen
 	// taken by concurrent claims since it read the pool. The claim then
 	// takes at random one of the Spread+1 longest idle (none assigned
-	// within TTL), so that claims racing for one pool stop chasing the
+	// since Asked), so that claims racing for one pool stop chasing the
 	// same worker. Zero takes strictly the longest idle.
 	Spread int
+	// Asked is when the customer asked for a worker (the webhook that
+	// started the work); zero means Now. A spread claim leaves out every
+	// worker assigned since, less the TTL for the clocks of other
+	// instances: the workers concurrent claims took.
+	Asked time.Time
 }
 
 // Assignment is a conversation's claimed worker.
@@ -113,12 +126,15 @@ func Decide(req Request, current Assignment, ok bool, lastAssigned func(sid stri
 	}
 	if req.Spread > 0 {
 		// Spread over the longest idle, leaving out anyone assigned
-		// within the TTL (the claims this one races with may have just
-		// taken them) and, while anyone was never assigned, everyone
-		// who was: a burst outlasting the TTL must not hand a worker a
-		// second conversation while another worker has none.
+		// since the customer asked (the claims this one races with
+		// took them, however long ago that is by now) and, while anyone
+		// was never assigned, everyone who was.
 		window := Rank(req.Candidates, lastAssigned)[:min(req.Spread+1, len(req.Candidates))]
-		recent := req.Now.Add(-req.TTL)
+		since := req.Now
+		if !req.Asked.IsZero() && req.Asked.Before(since) {
+			since = req.Asked
+		}
+		recent := since.Add(-req.TTL)
 		never := lastOf(window[0], lastAssigned).IsZero()
 		n := 0
 		for n < len(window) {

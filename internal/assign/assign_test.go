@@ -214,3 +214,49 @@ func TestDecideSpreadNeverAssignedFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestDecideSpreadLongBurst: every worker was assigned before (hours ago:
+// a pool in use, not a fresh store) and a burst's claims outlast the TTL:
+// the customers asked at t0, claims that took workers at t0 were done,
+// and a claim at t0+30 s that lost races spreads. It never takes a worker
+// assigned since the customers asked while one assigned before remains,
+// whatever its Spread; with none left, it takes the longest idle.
+func TestDecideSpreadLongBurst(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	var cands []Candidate
+	last := map[string]time.Time{}
+	for i := range 12 {
+		sid := fmt.Sprintf("WK%02d", i)
+		cands = append(cands, Candidate{Identity: sid, SID: sid, LastAccepted: t0.Add(-time.Duration(24-i) * time.Hour)})
+		if i >= 3 {
+			// Taken in this burst, one every 100 ms from t0.
+			last[sid] = t0.Add(time.Duration(i) * 100 * time.Millisecond)
+		}
+	}
+	free := map[string]bool{"WK00": true, "WK01": true, "WK02": true}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 500 {
+		spread := 1 + rng.IntN(len(cands))
+		req := Request{Conversation: "CH1", Claimant: "IM1", Candidates: cands, Now: t0.Add(30 * time.Second),
+			TTL: 4 * time.Second, Spread: spread, Asked: t0}
+		a, _, err := Decide(req, Assignment{}, false, func(sid string) time.Time { return last[sid] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !free[a.WorkerSID] {
+			t.Fatalf("spread %d took %s, assigned in the burst, while WK00–WK02 were free", spread, a.WorkerSID)
+		}
+	}
+	// Everyone taken in the burst: the longest idle, as uncontended.
+	for sid := range free {
+		last[sid] = t0.Add(2 * time.Second)
+	}
+	for spread := range len(cands) {
+		req := Request{Conversation: "CH1", Claimant: "IM1", Candidates: cands, Now: t0.Add(30 * time.Second),
+			TTL: 4 * time.Second, Spread: spread, Asked: t0}
+		a, _, _ := Decide(req, Assignment{}, false, func(sid string) time.Time { return last[sid] })
+		if a.WorkerSID != "WK03" {
+			t.Errorf("spread %d with every worker taken chose %s, want the longest idle WK03", spread, a.WorkerSID)
+		}
+	}
+}

@@ -17,6 +17,8 @@ import (
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/crm/crmtest"
+	"github.com/experthub/experthub/internal/deploy"
+	"github.com/experthub/experthub/internal/dispatch"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
 
@@ -54,22 +56,53 @@ func newLoggedApp(b *testing.B, opts apptest.Options) (*apptest.Harness, *apptes
 // or worker in a conversation, a worker in two), conversations left
 // without a worker, and how many webhooks left their work to the queue.
 func BenchmarkBurst(b *testing.B) {
-	const n = 200
+	benchmarkBurst(b, 200, dispatch.RetryConfig{})
+}
+
+// BenchmarkBurst400 is BenchmarkBurst with 400 customers and 400 workers,
+// and the deployed queue's retry policy (internal/deploy: backoff from
+// 1 s, doubling to 16 s, then up to 30 s) instead of the test harness's
+// quick retries: the work the webhooks leave to the queue waits as long
+// as it would in production. It also reports when each customer was
+// served (the connecting reply posted and the worker joined), from the
+// burst's start: p50 and max.
+func BenchmarkBurst400(b *testing.B) {
+	benchmarkBurst(b, 400, deployedRetry(b))
+}
+
+// deployedRetry is the retry policy of the deployed work queue.
+func deployedRetry(b *testing.B) dispatch.RetryConfig {
+	d, err := deploy.Load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	retry, _, err := d.Queues["work"].Dispatch()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return retry
+}
+
+func benchmarkBurst(b *testing.B, n int, retry dispatch.RetryConfig) {
 	customers := crmtest.GenerateCustomers(n, time.Now())
 	var (
-		acks []time.Duration
-		sum  burstResult
+		acks, served []time.Duration
+		sum          burstResult
 	)
 	for range b.N {
 		b.StopTimer()
-		r, a := runBurst(b, customers)
+		r, a := runBurst(b, customers, retry)
 		sum.add(r)
 		acks = append(acks, a...)
+		served = append(served, r.served...)
 	}
 	nf := float64(b.N)
 	b.ReportMetric(ms(percentile(acks, 50)), "ms-ack-p50")
 	b.ReportMetric(ms(percentile(acks, 99)), "ms-ack-p99")
 	b.ReportMetric(ms(sum.lastWorker)/nf, "ms-last-worker")
+	b.ReportMetric(ms(percentile(served, 50)), "ms-served-p50")
+	b.ReportMetric(ms(percentile(served, 100)), "ms-served-max")
+	b.ReportMetric(float64(len(served))/nf, "served")
 	b.ReportMetric(float64(sum.replies)/nf, "replies")
 	b.ReportMetric(float64(sum.workers)/nf, "workers")
 	b.ReportMetric(float64(sum.duplicates)/nf, "duplicates")
@@ -92,6 +125,10 @@ type burstResult struct {
 	webhooks   int           // webhooks delivered (routing and post-event)
 	failed     int           // webhooks answered with an error or not at all
 	timedOut   int           // webhooks Twilio gave up waiting for
+	// served are, for each conversation that got its connecting reply
+	// and a worker, the time from the burst's start until both were
+	// there.
+	served []time.Duration
 }
 
 func (s *burstResult) add(r burstResult) {
@@ -108,11 +145,12 @@ func (s *burstResult) add(r burstResult) {
 
 // runBurst runs one burst on a fresh Expert Hub, timed from the customers'
 // first text until the queue is idle, and returns its result and the
-// onMessageAdded answer times.
-func runBurst(b *testing.B, customers []crm.Customer) (burstResult, []time.Duration) {
+// onMessageAdded answer times. A zero retry is the test harness's quick
+// retries.
+func runBurst(b *testing.B, customers []crm.Customer, retry dispatch.RetryConfig) (burstResult, []time.Duration) {
 	n := len(customers)
 	h, logs := newLoggedApp(b, apptest.Options{
-		Store: apptest.Firestore, Instances: 3, CloudTasks: true, Filters: recommendedFilters,
+		Store: apptest.Firestore, Instances: 3, CloudTasks: true, Filters: recommendedFilters, TasksRetry: retry,
 		Env: config.Env{"GOOGLE_CLOUD_PROJECT": firestoreProject(b, customers)["GOOGLE_CLOUD_PROJECT"]},
 	})
 	defer h.Close()
@@ -165,11 +203,15 @@ func runBurst(b *testing.B, customers []crm.Customer) (burstResult, []time.Durat
 		}
 	}
 	r.queued = len(logs.Lines(leftToQueue))
-	convsOf := map[string]int{} // worker → conversations
+	convsOf := map[string][]string{} // worker → conversations
 	for _, conv := range convs {
 		replies := 0
+		var replied, joined time.Time
 		for _, m := range h.Twilio.Messages(conv) {
 			if m.Author == "system" && strings.HasPrefix(m.Body, "Bear with us") {
+				if replies == 0 {
+					replied = m.DateCreated
+				}
 				replies++
 			}
 		}
@@ -179,20 +221,36 @@ func runBurst(b *testing.B, customers []crm.Customer) (burstResult, []time.Durat
 		for _, p := range h.Twilio.Participants(conv) {
 			if p.Identity != "" {
 				workers = append(workers, p)
-				convsOf[p.Identity]++
+				convsOf[p.Identity] = append(convsOf[p.Identity], conv)
 				r.lastWorker = max(r.lastWorker, p.DateCreated.Sub(start))
+				if joined.IsZero() {
+					joined = p.DateCreated
+				}
 			}
 		}
 		if len(workers) == 0 {
 			r.without++
 		}
+		if replies > 0 && len(workers) > 0 {
+			r.served = append(r.served, latest(replied, joined).Sub(start))
+		}
 		r.duplicates += max(len(workers)-1, 0)
 	}
 	r.workers = len(convsOf)
-	for _, k := range convsOf {
-		r.duplicates += k - 1
+	for w, cs := range convsOf {
+		r.duplicates += len(cs) - 1
+		if len(cs) > 1 {
+			b.Logf("%s is in %d conversations: %v", w, len(cs), cs)
+		}
 	}
 	return r, acks
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // percentile returns the p-th percentile of ds (nearest rank).

@@ -52,7 +52,7 @@ type Config struct {
 	// Endpoint, host:port, points the client at an emulator or fake,
 	// reached by plain gRPC without credentials; "" means Google's.
 	Endpoint string
-	// Timeout bounds an Enqueue; 0 means DefaultTimeout.
+	// Timeout bounds an Enqueue or a Delete; 0 means DefaultTimeout.
 	Timeout time.Duration
 }
 
@@ -129,6 +129,28 @@ func (q *Queue) Enqueue(ctx context.Context, t work.Task) error {
 		return nil
 	}
 	return fmt.Errorf("cloudtasks: create task %s: %w", t.Name, err)
+}
+
+// Delete deletes the task Queue/tasks/name; see work.Queue. Cloud Tasks
+// answers NOT_FOUND for a task that already ran or never existed
+// (https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues.tasks/delete),
+// which is no error here.
+func (q *Queue) Delete(ctx context.Context, name string) error {
+	if err := q.cfg.Validate(); err != nil {
+		return err
+	}
+	c, err := q.connect(ctx)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, q.cfg.Timeout)
+	defer cancel()
+	err = c.DeleteTask(ctx, &cloudtaskspb.DeleteTaskRequest{Name: q.cfg.Queue + "/tasks/" + name})
+	switch status.Code(err) {
+	case codes.OK, codes.NotFound:
+		return nil
+	}
+	return fmt.Errorf("cloudtasks: delete task %s: %w", name, err)
 }
 
 func (q *Queue) request(t work.Task) *cloudtaskspb.CreateTaskRequest {

@@ -259,3 +259,35 @@ func TestEnqueueRetriesUnavailable(t *testing.T) {
 		})
 	}
 }
+
+// TestDelete: a deleted task is not delivered and its name stays taken;
+// deleting a task that ran, or never was, is no error.
+func TestDelete(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	task := work.Task{Name: "turn-IM1", Body: []byte(`{}`), At: time.Now().Add(100 * time.Millisecond)}
+	if err := e.q.Enqueue(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.q.Delete(ctx, task.Name); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if err := e.q.Enqueue(ctx, task); err != nil {
+		t.Fatalf("Enqueue after Delete: %v, want nil (the name is still taken)", err)
+	}
+	ran := work.Task{Name: "turn-IM2", Body: []byte(`{}`)}
+	if err := e.q.Enqueue(ctx, ran); err != nil {
+		t.Fatal(err)
+	}
+	e.waitIdle(t)
+	for _, d := range e.delivered() {
+		if d.Name == task.Name {
+			t.Errorf("the deleted task was delivered: %+v", d)
+		}
+	}
+	for _, name := range []string{ran.Name, "never-enqueued"} {
+		if err := e.q.Delete(ctx, name); err != nil {
+			t.Errorf("Delete(%s): %v, want nil", name, err)
+		}
+	}
+}

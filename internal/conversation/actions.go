@@ -35,10 +35,12 @@ func candidate(w twilio.Worker) assign.Candidate {
 	return c
 }
 
-// post posts a bot message carrying mk; the twilio client looks for it
-// (by mk) before posting again after a post that failed unclearly. The
-// body is cut to Twilio's limit as a last guard: a reply too long for SMS
-// would be refused and the turn lost.
+// post posts a bot message carrying mk. After a post that failed
+// unclearly the twilio client looks for it (by mk) once and never posts
+// again: the attempt fails with requests maybe in flight, and a later
+// attempt reads the conversation before posting (see hold). The body is
+// cut to Twilio's limit as a last guard: a reply too long for SMS would
+// be refused and the turn lost.
 func (f *Flow) post(ctx context.Context, conv, body string, mk mark) error {
 	afterQueued(ctx)
 	if n := twilio.Chars(body); n > twilio.MaxMessageBody {
@@ -54,7 +56,8 @@ func (f *Flow) post(ctx context.Context, conv, body string, mk mark) error {
 
 // addWorker adds identity to the conversation unless participants shows
 // them there already. Twilio refuses a second participant with one
-// identity, which means they are there.
+// identity, which means they are there. An add that failed unclearly is
+// not repeated here, as a post is not (see post).
 func (f *Flow) addWorker(ctx context.Context, conv, identity string, participants []twilio.Participant) error {
 	for _, p := range participants {
 		if p.Identity == identity {

@@ -93,7 +93,7 @@ type Customers interface {
 type Ledger interface {
 	Begin(ctx context.Context, key string, now time.Time, lease time.Duration) (ledger.Attempt, error)
 	Finish(ctx context.Context, a ledger.Attempt, now time.Time) error
-	Release(ctx context.Context, a ledger.Attempt, now time.Time) error
+	Release(ctx context.Context, a ledger.Attempt, at time.Time) error
 }
 
 // Assignments records who takes which conversation (package assign).
@@ -201,6 +201,8 @@ type Flow struct {
 	areas areaCache
 	// names caches the workers' display names (names.go).
 	names nameCache
+	// pool merges concurrent reads of the pool's available workers.
+	pool poolReads
 }
 
 // New returns a Flow.
@@ -289,13 +291,17 @@ func (f *Flow) finish(ctx context.Context, a ledger.Attempt) {
 	}
 }
 
-func (f *Flow) release(ctx context.Context, a ledger.Attempt) {
+// release ends a's lease now.
+func (f *Flow) release(ctx context.Context, a ledger.Attempt) { f.releaseAt(ctx, a, f.now()) }
+
+// releaseAt ends a's lease at at (see ledger.Release).
+func (f *Flow) releaseAt(ctx context.Context, a ledger.Attempt, at time.Time) {
 	if a.N == 0 || !a.Owns() {
 		return // no lease of ours: the ledger was down, or another delivery works
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeeping)
 	defer cancel()
-	if err := f.ledger.Release(ctx, a, f.now()); err != nil {
+	if err := f.ledger.Release(ctx, a, at); err != nil {
 		f.log.WarnContext(ctx, "ledger release failed; a retry resumes once the lease ends", "key", a.Key, "err", err)
 	}
 }

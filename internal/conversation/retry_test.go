@@ -201,13 +201,15 @@ func TestResumeAfterCrash(t *testing.T) {
 }
 
 // TestRoutingRetry: the welcome is posted once however often Frontline
-// calls: a post that failed unclearly is looked for before it is tried
-// again, and every redelivery finds the welcome in the conversation.
+// calls: a post that failed unclearly is not tried again by its attempt;
+// the next attempt (here Frontline's first redelivery) reads the
+// conversation once the failed attempt's hold is over and posts it, and
+// every later one finds it there.
 func TestRoutingRetry(t *testing.T) {
 	// Without onParticipantAdded, the welcome is the first POST.
 	e := newEnv(t, apptest.Options{Filters: []string{"onConversationAdd", "onMessageAdded"}})
-	// The first welcome fails without a clear answer: the handler looks
-	// whether it went through before posting again.
+	// The first welcome fails without a clear answer: the attempt looks
+	// whether it went through, and leaves it to the next attempt.
 	e.Twilio.FailNext(http.MethodPost, "/v1/Conversations/", http.StatusBadGateway, 0)
 	conv := e.text(maria, "hi").ConversationSID
 	var routing twiliofake.Delivery
@@ -237,6 +239,6 @@ func TestRoutingRetry(t *testing.T) {
 		}
 	}
 	if posts != 2 {
-		t.Errorf("%d posts of the welcome, want 2: the unclear one and its retry, none for the redeliveries", posts)
+		t.Errorf("%d posts of the welcome, want 2: the unclear one and one by the next attempt", posts)
 	}
 }

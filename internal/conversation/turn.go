@@ -191,15 +191,6 @@ func (f *Flow) findWorker(ctx context.Context, identity string) (twilio.Worker, 
 	return w, err
 }
 
-func (f *Flow) availableWorkers(ctx context.Context) ([]twilio.Worker, error) {
-	ws, err := f.twilio.ListAvailableWorkers(ctx, f.cfg.Workspace, f.cfg.PoolQueue)
-	if ws == nil && err == nil {
-		ws = []twilio.Worker{}
-	}
-	f.warmNames(ctx, ws)
-	return ws, err
-}
-
 // fallbackWorker returns FALLBACK_WORKER's record, or a zero Worker when
 // it is not a worker or cannot be read: the pool may well have someone.
 func (f *Flow) fallbackWorker(ctx context.Context) twilio.Worker {
@@ -391,7 +382,7 @@ func (f *Flow) candidates(ctx context.Context, d bot.Decision, in *lookups) (can
 		}
 		return []assign.Candidate{candidate(w)}, "", nil, nil
 	case bot.RouteArea:
-		if err := f.readPool(ctx, in); err != nil {
+		if err := f.ensurePool(ctx, in); err != nil {
 			return nil, "", nil, err
 		}
 		ws, err := f.areaCandidates(ctx, d.Area, in.pool)
@@ -403,7 +394,7 @@ func (f *Flow) candidates(ctx context.Context, d bot.Decision, in *lookups) (can
 		}
 		return cands, "", nil, nil
 	case bot.RouteAgent:
-		if err := f.readPool(ctx, in); err != nil {
+		if err := f.ensurePool(ctx, in); err != nil {
 			return nil, "", nil, err
 		}
 		cands = f.agentCandidates(ctx, in)
@@ -416,8 +407,8 @@ func (f *Flow) candidates(ctx context.Context, d bot.Decision, in *lookups) (can
 	return nil, d.Reply, nil, nil
 }
 
-// readPool reads the pool's available workers into in, unless read.
-func (f *Flow) readPool(ctx context.Context, in *lookups) error {
+// ensurePool reads the pool's available workers into in, unless read.
+func (f *Flow) ensurePool(ctx context.Context, in *lookups) error {
 	if in.pool != nil {
 		return nil
 	}
@@ -461,6 +452,7 @@ func (f *Flow) claim(ctx context.Context, conv, key string, customer *twilio.Par
 		Candidates:   cands,
 		Now:          f.now(),
 		TTL:          f.cfg.Lease,
+		Asked:        asked(ctx),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)

@@ -82,8 +82,8 @@ type unheldKey struct{}
 // then keeps it apart from another attempt at the same job, and two
 // attempts that both read the history before either posts both post. So
 // the webhook's own attempt leaves the job to its queued task, when it is
-// queued; a queued attempt waits (the queue retries it) until the
-// webhook's attempt is over.
+// queued; a queued attempt waits, asking the ledger again meanwhile,
+// until the webhook's attempt is over (see hold).
 func (f *Flow) mayRunUnheld(ctx context.Context) bool {
 	if _, ok := ctx.Value(queuedKey{}).(*safetyNet); ok {
 		return !leftToQueue(ctx)
@@ -105,7 +105,10 @@ var errBusy = errors.New("conversation: another attempt is working on the conver
 
 // accept serves a webhook that starts conversation work: it queues the job
 // as a safety net due Config.WorkDelay from now, and meanwhile does the
-// work at once. The answer is 200 when the work is done or safely queued;
+// work at once. A safety net whose work got done is deleted, so that the
+// queue carries only work left to do: in a burst, the tasks of finished
+// work would otherwise take the queue's dispatches before the unfinished.
+// The answer is 200 when the work is done or safely queued;
 // a job Twilio can never complete (the conversation is gone) answers 404;
 // only a job that neither ran nor could be queued answers 500, logged as
 // an error: Twilio never redelivers, so that work is lost.
@@ -124,6 +127,8 @@ func (f *Flow) accept(w http.ResponseWriter, r *http.Request, j job) {
 	case err == nil:
 		if qerr != nil {
 			f.log.WarnContext(ctx, "queueing the safety net failed; the work is done anyway", append(attrs, "err", qerr)...)
+		} else {
+			f.dropSafetyNet(ctx, j)
 		}
 		ok(w)
 	case errors.Is(err, twilio.ErrNotFound):
@@ -182,6 +187,17 @@ func leftToQueue(ctx context.Context) bool {
 // when the webhook's own deadline is near.
 const enqueueTimeout = 3 * time.Second
 
+// dropSafetyNet deletes the queued task of a job the webhook did. Failing
+// costs only a delivery that finds the work done.
+func (f *Flow) dropSafetyNet(ctx context.Context, j job) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeeping)
+	defer cancel()
+	if err := f.queue.Delete(ctx, j.taskName()); err != nil {
+		f.log.WarnContext(ctx, "deleting the safety net of work done failed; its delivery will find the work done",
+			"kind", j.Kind, "conversation", j.conversation(), "err", err)
+	}
+}
+
 func (f *Flow) enqueue(ctx context.Context, j job) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), enqueueTimeout)
 	defer cancel()
@@ -200,6 +216,7 @@ func (f *Flow) do(ctx context.Context, j job) error {
 	for k, v := range j.Params {
 		p.Set(k, v)
 	}
+	ctx = context.WithValue(ctx, askedKey{}, j.Received)
 	switch j.Kind {
 	case kindTurn:
 		return f.turn(ctx, inboundFrom(p))
@@ -213,6 +230,16 @@ func (f *Flow) do(ctx context.Context, j job) error {
 		return f.drain(ctx)
 	}
 	return fmt.Errorf("conversation: unknown kind of work %q", j.Kind)
+}
+
+// askedKey marks the context of an attempt at a job with when its
+// webhook arrived: when the customer asked (see assign.Request.Asked).
+type askedKey struct{}
+
+// asked returns when the work under ctx was asked for; zero if unknown.
+func asked(ctx context.Context) time.Time {
+	t, _ := ctx.Value(askedKey{}).(time.Time)
+	return t
 }
 
 // Work is the consumer of the conversation-work queue: it finishes what
@@ -275,8 +302,9 @@ var undone = map[string]string{
 // exclusive runs fn while holding the conversation: work on one
 // conversation never runs twice at once, on any instance, so its messages
 // are answered one after the other. The hold is a ledger lease that ends
-// at ctx's deadline — an attempt cannot act after it, so a retry never
-// waits for longer than a dead attempt could still be running.
+// at ctx's deadline (and a grace) — an attempt cannot act after it, so a
+// retry never waits for longer than a dead attempt could still be
+// running — or sooner, once the attempt is over (see hold).
 //
 // Without a ledger (the store is down or too slow to answer) an attempt
 // runs unheld, checking Twilio before each step, only once no other
@@ -285,37 +313,57 @@ func (f *Flow) exclusive(ctx context.Context, conv string, fn func(context.Conte
 	return f.hold(ctx, "conversation:"+conv, fn)
 }
 
-// hold runs fn while holding the ledger key, as exclusive does.
+// hold runs fn while holding the ledger key, as exclusive does. While
+// another attempt holds it, or the ledger does not answer and an earlier
+// attempt may still be running, hold waits and asks again, within ctx's
+// deadline: a queued attempt that waits here runs as soon as it may,
+// where handing it back to the queue would wait out the queue's backoff.
 func (f *Flow) hold(ctx context.Context, key string, fn func(context.Context) error) error {
 	for wait := 20 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
 		a := f.begin(ctx, key, f.leaseFor(ctx))
-		if a.Owns() && a.N == 0 && !f.mayRunUnheld(ctx) {
-			return errNoLedger
+		unheld := a.Owns() && a.N == 0
+		switch {
+		case a.Owns() && (!unheld || f.mayRunUnheld(ctx)):
+			return f.run(ctx, a, fn)
+		case unheld && leftToQueue(ctx):
+			return errNoLedger // the queued task does the job
 		}
-		if a.Owns() {
-			err := fn(ctx)
-			if err == nil || !inFlight(err) {
-				f.release(ctx, a)
-			}
-			return err
+		stop := errBusy
+		if unheld {
+			stop = errNoLedger
 		}
 		d := wait/2 + rand.N(wait/2+1)
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d+minWork {
-			return errBusy
+			return stop
 		}
 		select {
 		case <-ctx.Done():
-			return errBusy
+			return stop
 		case <-time.After(d):
 		}
 	}
 }
 
+// run runs fn under attempt a and ends a's lease: at once when fn
+// succeeded or failed clearly, leaseGrace later when it may leave
+// requests in flight (inFlight), so that the next attempt reads what
+// Twilio did with them instead of doing it again.
+func (f *Flow) run(ctx context.Context, a ledger.Attempt, fn func(context.Context) error) error {
+	err := fn(ctx)
+	if err == nil || !inFlight(err) {
+		f.release(ctx, a)
+	} else {
+		f.releaseAt(ctx, a, f.now().Add(leaseGrace))
+	}
+	return err
+}
+
 // inFlight reports whether an attempt that failed with err may have left
 // requests that Twilio or Firestore still carry out: anything but a clear
 // refusal (a timeout, a 5xx, a store that did not answer). Such an
-// attempt keeps the conversation until its lease ends, so that the next
-// one reads what those requests did instead of doing it again.
+// attempt keeps the conversation for leaseGrace after it ended, so that
+// the next one reads what those requests did instead of doing them
+// again.
 func inFlight(err error) bool {
 	return !twilio.IsRefusal(err)
 }
@@ -331,7 +379,9 @@ func (f *Flow) leaseFor(ctx context.Context) time.Duration {
 // minWork is the least time worth starting a conversation's work with.
 const minWork = 500 * time.Millisecond
 
-// leaseGrace is how long a lease outlasts its attempt's deadline: a
-// request the attempt gave up on may still be carried out by Twilio or
-// Firestore a moment later, and the clocks of two instances differ.
+// leaseGrace is how long a lease outlasts its attempt: its deadline, or
+// its end when it failed with requests in flight. A request the attempt
+// gave up on may still be carried out by Twilio or Firestore a moment
+// later, and the clocks of two instances differ. docs/reliability.md
+// says what this and WORK_DELAY make safe.
 const leaseGrace = 2 * time.Second

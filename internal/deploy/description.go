@@ -19,6 +19,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/experthub/experthub/internal/dispatch"
 )
 
 // DescriptionFile is the deployment description, relative to the module
@@ -56,7 +59,9 @@ var descriptionJSON []byte
 //	queues             key → {name, target, oidc_account, enqueuers,
 //	                   rate_limits, retry_config}: Cloud Tasks queues in the
 //	                   functions' region. enqueuers get roles/cloudtasks.enqueuer
-//	                   on the queue and roles/iam.serviceAccountUser on
+//	                   and roles/cloudtasks.taskDeleter (a task whose work
+//	                   was done at once is deleted) on the queue and
+//	                   roles/iam.serviceAccountUser on
 //	                   oidc_account, the identity tasks call target as.
 //	full_sync          {job, function, account}: the Cloud Scheduler job.
 //	line_sweep         {job, function, account, schedule}: the Cloud
@@ -398,6 +403,26 @@ func (c *checker) queues() {
 			c.fail("%s: needs a queue id, positive rate limits and durations like 30s", where)
 		}
 	}
+}
+
+// Dispatch returns the queue's retry policy and rate limits as the Cloud
+// Tasks fakes take them (package dispatch): the local queue-fake and the
+// tests and benchmarks that run as deployed use the deployed queue's.
+func (q Queue) Dispatch() (dispatch.RetryConfig, dispatch.RateLimits, error) {
+	r := q.RetryConfig
+	var ds [3]time.Duration
+	for i, v := range []string{r.MaxRetryDuration, r.MinBackoff, r.MaxBackoff} {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return dispatch.RetryConfig{}, dispatch.RateLimits{}, fmt.Errorf("deploy: queue %s: %w", q.Name, err)
+		}
+		ds[i] = d
+	}
+	return dispatch.RetryConfig{
+			MaxAttempts: r.MaxAttempts, MaxRetryDuration: ds[0], MinBackoff: ds[1], MaxBackoff: ds[2], MaxDoublings: r.MaxDoublings,
+		}, dispatch.RateLimits{
+			MaxDispatchesPerSecond: q.RateLimits.MaxDispatchesPerSecond, MaxConcurrentDispatches: q.RateLimits.MaxConcurrentDispatches,
+		}, nil
 }
 
 // Function returns the function called name.

@@ -5,6 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/experthub/experthub/internal/dispatch"
 )
 
 func TestDescriptionAppliesDefaults(t *testing.T) {
@@ -110,6 +113,7 @@ func TestPlanWorkQueue(t *testing.T) {
 	want := [][]string{
 		{"iam", "service-accounts", "add-iam-policy-binding", tasks, run, "--role=roles/iam.serviceAccountUser", "--project=expert-test"},
 		{"tasks", "queues", "add-iam-policy-binding", "eh-prod-work", "--location=europe-west1", "--project=expert-test", run, "--role=roles/cloudtasks.enqueuer"},
+		{"tasks", "queues", "add-iam-policy-binding", "eh-prod-work", "--location=europe-west1", "--project=expert-test", run, "--role=roles/cloudtasks.taskDeleter"},
 		{"run", "services", "add-iam-policy-binding", "eh-prod-work", "--region=europe-west1", "--project=expert-test",
 			"--member=serviceAccount:" + tasks, "--role=roles/run.invoker"},
 	}
@@ -191,5 +195,37 @@ func TestBuildAccountRoles(t *testing.T) {
 	want := []string{"roles/artifactregistry.writer", "roles/logging.logWriter", "roles/storage.objectAdmin"}
 	if !slices.Equal(roles, want) {
 		t.Errorf("build account roles = %v, want %v", roles, want)
+	}
+}
+
+// TestQueueDispatch: a queue's settings as the Cloud Tasks fakes take
+// them, and a duration they cannot read.
+func TestQueueDispatch(t *testing.T) {
+	q := Queue{
+		Name:        "work",
+		RateLimits:  RateLimits{MaxDispatchesPerSecond: 50, MaxConcurrentDispatches: 20},
+		RetryConfig: RetryConfig{MaxAttempts: 100, MaxRetryDuration: "1800s", MinBackoff: "1s", MaxBackoff: "30s", MaxDoublings: 4},
+	}
+	retry, rate, err := q.Dispatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := dispatch.RetryConfig{MaxAttempts: 100, MaxRetryDuration: 30 * time.Minute, MinBackoff: time.Second, MaxBackoff: 30 * time.Second, MaxDoublings: 4}
+	if retry != want {
+		t.Errorf("retry = %+v, want %+v", retry, want)
+	}
+	if want := (dispatch.RateLimits{MaxDispatchesPerSecond: 50, MaxConcurrentDispatches: 20}); rate != want {
+		t.Errorf("rate = %+v, want %+v", rate, want)
+	}
+	q.RetryConfig.MinBackoff = "soon"
+	if _, _, err := q.Dispatch(); err == nil {
+		t.Error(`a min_backoff of "soon" was read`)
+	}
+	d, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.Queues["work"].Dispatch(); err != nil {
+		t.Errorf("the deployed work queue: %v", err)
 	}
 }

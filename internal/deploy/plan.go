@@ -223,6 +223,11 @@ func (p *planner) queues() {
 				Args: []string{"tasks", "queues", "add-iam-policy-binding", q.Name, location, p.project,
 					p.member(enqueuer), "--role=roles/cloudtasks.enqueuer"},
 			})
+			p.add(Step{
+				Comment: p.d.ServiceAccounts[enqueuer].ID + " may delete the tasks of " + q.Name + " whose work it did at once.",
+				Args: []string{"tasks", "queues", "add-iam-policy-binding", q.Name, location, p.project,
+					p.member(enqueuer), "--role=roles/cloudtasks.taskDeleter"},
+			})
 		}
 	}
 }

@@ -204,6 +204,45 @@ func TestBatchReader(t *testing.T) {
 	}
 }
 
+// TestBatchReaderPool: claims of a burst each read their conversation
+// and a pool of 400 workers, more than half a batch: their reads are
+// still merged, each document counted once, into a few batches.
+func TestBatchReaderPool(t *testing.T) {
+	c := firestoretest.Client(t)
+	var (
+		mu      sync.Mutex
+		batches []int
+	)
+	r := &batchReader{client: c, sent: func(docs int) {
+		mu.Lock()
+		defer mu.Unlock()
+		batches = append(batches, docs)
+	}}
+	pool := make([]*firestore.DocumentRef, 400)
+	for i := range pool {
+		pool[i] = c.Collection(WorkersCollection).Doc(fmt.Sprintf("WK%03d", i))
+	}
+	const claims = 40
+	var wg sync.WaitGroup
+	for i := range claims {
+		wg.Go(func() {
+			refs := append([]*firestore.DocumentRef{c.Collection(AssignmentsCollection).Doc(fmt.Sprintf("CH%02d", i))}, pool...)
+			if snaps, err := r.getAll(t.Context(), refs); err != nil || len(snaps) != len(refs) {
+				t.Errorf("claim %d: %d snapshots, %v", i, len(snaps), err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, n := range batches {
+		if n > maxBatchDocs {
+			t.Errorf("a batch of %d documents, more than %d", n, maxBatchDocs)
+		}
+	}
+	if len(batches) > 4 {
+		t.Errorf("%d reads sent %d batches (%v), want at most 4: reads of one pool were not merged", claims, len(batches), batches)
+	}
+}
+
 func TestLine(t *testing.T) {
 	waitlinetest.TestLine(t, func(t *testing.T) waitline.Line { return NewLine(firestoretest.Client(t)) })
 }

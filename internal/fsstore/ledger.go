@@ -72,15 +72,15 @@ func (l *Ledger) Finish(ctx context.Context, a ledger.Attempt, now time.Time) er
 	return nil
 }
 
-// Release ends a's lease if it still holds it.
-func (l *Ledger) Release(ctx context.Context, a ledger.Attempt, now time.Time) error {
+// Release ends a's lease at at if it still holds it (ledger.Release).
+func (l *Ledger) Release(ctx context.Context, a ledger.Attempt, at time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	err := l.update(ctx, a.Key, func(rec ledger.Record, exists bool) (ledger.Record, bool) {
 		if !exists {
 			return rec, false
 		}
-		return ledger.Release(rec, a, now)
+		return ledger.Release(rec, a, at)
 	})
 	if err != nil {
 		return fmt.Errorf("ledger release %s: %w", a.Key, err)

@@ -48,15 +48,15 @@ func (l *Ledger) Finish(_ context.Context, a ledger.Attempt, now time.Time) erro
 	return nil
 }
 
-// Release ends a's lease if it still holds it.
-func (l *Ledger) Release(_ context.Context, a ledger.Attempt, now time.Time) error {
+// Release ends a's lease at at if it still holds it (ledger.Release).
+func (l *Ledger) Release(_ context.Context, a ledger.Attempt, at time.Time) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	rec, ok := l.records[a.Key]
 	if !ok {
 		return nil
 	}
-	if next, ok := ledger.Release(rec, a, now); ok {
+	if next, ok := ledger.Release(rec, a, at); ok {
 		l.records[a.Key] = next
 	}
 	return nil

@@ -48,8 +48,8 @@ type Record struct {
 	// Attempts counts the attempts that took the lease. It fences: only
 	// the latest attempt may release the lease.
 	Attempts int
-	// LeaseUntil is when the current attempt's lease ends; zero once
-	// released.
+	// LeaseUntil is when the current attempt's lease ends: at its
+	// deadline and a grace, or earlier once it released the lease.
 	LeaseUntil time.Time
 	Done       bool
 	Updated    time.Time
@@ -100,14 +100,20 @@ func Finish(rec Record, now time.Time) Record {
 	return rec
 }
 
-// Release ends a's lease early, after a failure, so that a retry may
-// resume at once. ok is false when a no longer holds the lease (another
-// attempt took over, or the work is done): the record must stay as it is.
-func Release(rec Record, a Attempt, now time.Time) (next Record, ok bool) {
+// Release ends a's lease at at, if that is earlier than it would end:
+// at the release itself after a clear failure, so that a retry may
+// resume at once, or a grace later after a failure that may leave
+// requests in flight (Twilio may carry out a request a moment after the
+// attempt gave up on it, and the next attempt must read what it did). ok
+// is false when a no longer holds the lease (another attempt took over,
+// or the work is done): the record must stay as it is.
+func Release(rec Record, a Attempt, at time.Time) (next Record, ok bool) {
 	if rec.Done || rec.Attempts != a.N {
 		return rec, false
 	}
-	rec.LeaseUntil = time.Time{}
-	rec.Updated = now
+	if at.Before(rec.LeaseUntil) {
+		rec.LeaseUntil = at
+	}
+	rec.Updated = at
 	return rec, true
 }

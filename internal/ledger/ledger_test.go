@@ -48,6 +48,30 @@ func TestLifecycle(t *testing.T) {
 	}
 }
 
+// TestReleaseLater: an attempt that failed with requests maybe in flight
+// releases its lease a grace later: a retry stands back until then, and
+// a release never lengthens a lease.
+func TestReleaseLater(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	const lease, grace = 30 * time.Second, 2 * time.Second
+	rec, a, _ := Begin("k", Record{}, false, t0, lease)
+	failed := t0.Add(time.Second)
+	rec, ok := Release(rec, a, failed.Add(grace))
+	if !ok {
+		t.Fatal("Release by the lease holder refused")
+	}
+	if _, b, _ := Begin("k", rec, true, failed.Add(grace-time.Millisecond), lease); b.Outcome != Busy {
+		t.Errorf("Begin within the grace = %v, want busy", b.Outcome)
+	}
+	if _, b, _ := Begin("k", rec, true, failed.Add(grace), lease); b.Outcome != Resume {
+		t.Errorf("Begin after the grace = %v, want resume", b.Outcome)
+	}
+	rec2, _, _ := Begin("k", Record{}, false, t0, time.Second)
+	if rec3, _ := Release(rec2, Attempt{Key: "k", N: 1}, t0.Add(time.Minute)); !rec3.LeaseUntil.Equal(t0.Add(time.Second)) {
+		t.Errorf("a release a minute later moved the lease to %v, want it kept at %v", rec3.LeaseUntil, t0.Add(time.Second))
+	}
+}
+
 func TestOutcomeString(t *testing.T) {
 	for o, want := range map[Outcome]string{Fresh: "fresh", Resume: "resume", Busy: "busy", Done: "done", Outcome(9): "unknown"} {
 		if o.String() != want {

@@ -14,17 +14,16 @@
 //
 //   - Reads, and updates that set absolute values, are retried on 429, on
 //     5xx and when no answer came (a timeout, a broken connection).
-//   - AddParticipant is retried as they are: Twilio refuses a second
-//     participant with one identity, so a retry after an attempt that did
-//     go through fails with ErrParticipantExists, which callers take as
-//     success.
-//   - PostMessage could post twice, so it is retried on 429 only, which
+//   - Creates (PostMessage, AddParticipant) are retried on 429 only, which
 //     Twilio documents as not processed. A failure that leaves unclear
-//     whether the message was posted (no answer, a 5xx, a success that
-//     could not be read) wraps ErrUnclear.
+//     whether the resource was created (no answer, a 5xx, a success that
+//     could not be read) wraps ErrUnclear: Twilio may even carry the
+//     request out after the client gave up on it, so it is never simply
+//     repeated. The caller leaves it to a later attempt that reads
+//     Twilio's state first, once the request must be over.
 //   - PostMessageOnce posts a message its caller can recognise: after an
-//     unclear failure it lists the conversation's messages and posts again
-//     only if the message is not there.
+//     unclear failure it lists the conversation's messages once and
+//     returns the message if it is there, the error otherwise.
 //
 // A call makes at most four attempts, waits between them with jittered
 // exponential backoff from 100 ms, at least as long as a Retry-After, and
@@ -220,9 +219,8 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 type callKind int
 
 const (
-	// idempotent calls (reads, updates that set absolute values, and
-	// creates Twilio refuses to repeat) are retried on 429, 5xx and
-	// failures with no answer.
+	// idempotent calls (reads, updates that set absolute values) are
+	// retried on 429, 5xx and failures with no answer.
 	idempotent callKind = iota
 	// create calls are retried only on 429: after a 5xx or no answer the
 	// resource may exist, and their error wraps ErrUnclear.

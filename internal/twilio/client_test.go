@@ -383,10 +383,12 @@ func TestRetries(t *testing.T) {
 		{name: "timeout on a read", fault: func(s *twiliofake.Server) { s.HangNext(http.MethodGet, "/v1/Conversations/") },
 			call: listParticipants, timeout: 200 * time.Millisecond,
 			method: http.MethodGet, path: "/Participants", wantReqs: 2},
-		{name: "503 on adding a participant", fault: post(503), call: addParticipant,
-			method: http.MethodPost, path: "/Participants", wantReqs: 2},
-		{name: "timeout on adding a participant", fault: func(s *twiliofake.Server) { s.HangNext(http.MethodPost, "/v1/Conversations/") },
+		{name: "no retry of adding a participant after 503", fault: post(503), call: addParticipant,
+			method: http.MethodPost, path: "/Participants", wantReqs: 1, wantErr: 503, unclear: true},
+		{name: "no retry of adding a participant after a timeout", fault: func(s *twiliofake.Server) { s.HangNext(http.MethodPost, "/v1/Conversations/") },
 			call: addParticipant, timeout: 200 * time.Millisecond,
+			method: http.MethodPost, path: "/Participants", wantReqs: 1, wantErr: -1, unclear: true},
+		{name: "retry of adding a participant after 429", fault: post(429), call: addParticipant,
 			method: http.MethodPost, path: "/Participants", wantReqs: 2},
 		{name: "no retry of a post after 503", fault: post(503), call: postMessage,
 			method: http.MethodPost, path: "/Messages", wantReqs: 1, wantErr: 503, unclear: true},
@@ -465,41 +467,50 @@ func TestRetries(t *testing.T) {
 	}
 }
 
-// TestPostMessageOnce: after an unclear failure the post is looked for and
-// made again only if it is not there; a clear refusal is not looked for.
+// TestPostMessageOnce: after an unclear failure the post is looked for,
+// and never made again: a post Twilio answers late (held past the
+// client's timeout) still lands, once. A clear refusal is not looked for.
 func TestPostMessageOnce(t *testing.T) {
+	posts := func(s *twiliofake.Server, conv string) string { return "/v1/Conversations/" + conv + "/Messages" }
 	tests := []struct {
 		name      string
 		fault     func(s *twiliofake.Server, conv string)
-		earlier   bool // the conversation has the message already
-		wantPosts int  // POST requests
-		wantLists int  // GET requests of the messages
-		wantMsgs  int  // messages in the end
+		timeout   time.Duration // the client's round-trip timeout
+		earlier   bool          // the conversation has the message already
+		wantPosts int           // POST requests
+		wantLists int           // GET requests of the messages
+		wantMsgs  int           // messages in the end
 		wantErr   bool
+		unclear   bool // the error wraps ErrUnclear
 	}{
 		{name: "no fault", wantPosts: 1, wantMsgs: 1},
 		{name: "503, not posted", fault: func(s *twiliofake.Server, conv string) {
-			s.FailNext(http.MethodPost, "/v1/Conversations/"+conv+"/Messages", 503, 0)
-		}, wantPosts: 2, wantLists: 1, wantMsgs: 1},
+			s.FailNext(http.MethodPost, posts(s, conv), 503, 0)
+		}, wantPosts: 1, wantLists: 1, wantMsgs: 0, wantErr: true, unclear: true},
 		// The 503 came back, but the message is there: an earlier post
 		// went through.
 		{name: "503, posted", earlier: true, fault: func(s *twiliofake.Server, conv string) {
-			s.FailNext(http.MethodPost, "/v1/Conversations/"+conv+"/Messages", 503, 0)
+			s.FailNext(http.MethodPost, posts(s, conv), 503, 0)
 		}, wantPosts: 1, wantLists: 1, wantMsgs: 1},
-		{name: "500 four times", fault: func(s *twiliofake.Server, conv string) {
-			for range 4 {
-				s.FailNext(http.MethodPost, "/v1/Conversations/"+conv+"/Messages", 500, 0)
-			}
-		}, wantPosts: 4, wantLists: 4, wantMsgs: 0, wantErr: true},
+		// Twilio answers after the client gave up, and posts: not
+		// visible yet when the client looks, the message is not posted
+		// again.
+		{name: "held past the timeout", timeout: 200 * time.Millisecond, fault: func(s *twiliofake.Server, conv string) {
+			s.HoldNext(http.MethodPost, posts(s, conv), 500*time.Millisecond)
+		}, wantPosts: 1, wantLists: 1, wantMsgs: 1, wantErr: true, unclear: true},
 		{name: "400", fault: func(s *twiliofake.Server, conv string) {
-			s.FailNext(http.MethodPost, "/v1/Conversations/"+conv+"/Messages", 400, 0)
+			s.FailNext(http.MethodPost, posts(s, conv), 400, 0)
 		}, wantPosts: 1, wantMsgs: 0, wantErr: true},
 	}
 	const marker = `{"in_reply_to":"IM1"}`
 	mine := func(m twilio.Message) bool { return m.Author == "system" && m.Attributes == marker }
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, c := newFake(t, twiliofake.Config{})
+			s := twiliofake.NewServer(twiliofake.Config{})
+			t.Cleanup(s.Close)
+			cfg := s.ClientConfig()
+			cfg.Timeout = tt.timeout
+			c := twilio.New(cfg)
 			ctx := ctxTimeout(t, 10*time.Second)
 			conv := s.AddConversation("", "")
 			if tt.earlier {
@@ -518,7 +529,15 @@ func TestPostMessageOnce(t *testing.T) {
 			if err == nil && (m.Body != "hello" || !mine(m)) {
 				t.Errorf("returned %+v", m)
 			}
-			path := "/v1/Conversations/" + conv + "/Messages"
+			if errors.Is(err, twilio.ErrUnclear) != tt.unclear {
+				t.Errorf("err = %v; wraps ErrUnclear: %v, want %v", err, !tt.unclear, tt.unclear)
+			}
+			// A held post lands after the call returned: wait for it.
+			path := posts(s, conv)
+			for wait := time.Now().Add(2 * time.Second); time.Now().Before(wait) && len(requestsTo(s, http.MethodPost, path)) < tt.wantPosts; {
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(50 * time.Millisecond)
 			if n := len(requestsTo(s, http.MethodPost, path)); n != tt.wantPosts {
 				t.Errorf("%d posts, want %d", n, tt.wantPosts)
 			}

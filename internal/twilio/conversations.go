@@ -60,12 +60,14 @@ func (c *Client) ListParticipants(ctx context.Context, conversationSID string) (
 // AddParticipant adds the chat user identity (a worker) to a conversation.
 // attributes may be empty.
 //
-// It is retried like a read, even after a 5xx or no answer: Twilio
-// refuses a second participant with one identity, so a retry after an
-// attempt that went through fails with ErrParticipantExists, which
-// callers take as success.
+// It is a create: retried after a 429 only. After a 5xx or no answer the
+// participant may have been added, or be added a moment later by a
+// request Twilio still carries out; the error then wraps ErrUnclear, and
+// the caller leaves the add to a later attempt that reads the
+// participants first (Twilio refuses a second participant with one
+// identity, which such an attempt takes as success).
 func (c *Client) AddParticipant(ctx context.Context, conversationSID, identity, attributes string) (Participant, error) {
-	p, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationParticipant, error) {
+	p, err := call(ctx, c, create, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationParticipant, error) {
 		params := (&conv.CreateConversationParticipantParams{}).SetIdentity(identity)
 		if attributes != "" {
 			params.SetAttributes(attributes)
@@ -107,8 +109,7 @@ func (c *Client) UpdateParticipantAttributes(ctx context.Context, conversationSI
 // "system"; empty attributes are left unset.
 //
 // It is retried after a 429 only: a retry after a 5xx or no answer could
-// post the message twice. Such a failure wraps ErrUnclear; PostMessageOnce
-// looks before posting again.
+// post the message twice. Such a failure wraps ErrUnclear.
 func (c *Client) PostMessage(ctx context.Context, conversationSID, author, body, attributesJSON string) (Message, error) {
 	m, err := call(ctx, c, create, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationMessage, error) {
 		params := (&conv.CreateConversationMessageParams{}).SetBody(body)
@@ -128,25 +129,24 @@ func (c *Client) PostMessage(ctx context.Context, conversationSID, author, body,
 
 // PostMessageOnce is PostMessage for a message that mine recognises in
 // the conversation (by a marker in attributesJSON, say). After a failure
-// that wraps ErrUnclear it lists the messages: if one is mine, the post
-// went through and that message is returned; otherwise it posts again,
-// up to four posts in all.
+// that wraps ErrUnclear it lists the messages once: if one is mine, the
+// post went through and that message is returned. Otherwise it returns
+// the error and never posts again: Twilio may still carry out the post
+// it did not answer, a moment later, and a second post would make the
+// message appear twice. Whoever retries must do so only once that post
+// must be over, after reading the conversation again.
 func (c *Client) PostMessageOnce(ctx context.Context, conversationSID, author, body, attributesJSON string, mine func(Message) bool) (Message, error) {
-	var err error
-	for range maxAttempts {
-		var m Message
-		m, err = c.PostMessage(ctx, conversationSID, author, body, attributesJSON)
-		if err == nil || !errors.Is(err, ErrUnclear) || ctx.Err() != nil {
-			return m, err
-		}
-		ms, lerr := c.ListMessages(ctx, conversationSID)
-		if lerr != nil {
-			return Message{}, err
-		}
-		for _, m := range ms {
-			if mine(m) {
-				return m, nil
-			}
+	m, err := c.PostMessage(ctx, conversationSID, author, body, attributesJSON)
+	if err == nil || !errors.Is(err, ErrUnclear) || ctx.Err() != nil {
+		return m, err
+	}
+	ms, lerr := c.ListMessages(ctx, conversationSID)
+	if lerr != nil {
+		return Message{}, err
+	}
+	for _, m := range ms {
+		if mine(m) {
+			return m, nil
 		}
 	}
 	return Message{}, err

@@ -11,7 +11,7 @@
 // BaseURL). Next-page and resource URLs in responses name the real Twilio
 // hosts, as Twilio's do.
 //
-// Test controls: SetLatency, FailNext, HangNext, the request log
+// Test controls: SetLatency, FailNext, HangNext, HoldNext, the request log
 // (Requests, SequentialRoundTrips), state accessors and seeding helpers.
 package twiliofake
 
@@ -208,7 +208,8 @@ type Request struct {
 	Form   url.Values // the form-encoded body of a POST
 	Header http.Header
 	// Status is the answer's status code; 0 when the fake never answered
-	// (a hang, or the client gave up during latency).
+	// (a hang, or the client gave up during latency). A held request
+	// (HoldNext) has the status of its answer, read or not.
 	Status int
 	// Start is when the request arrived, End when the answer began to be
 	// written (or the fake gave up on it).
@@ -264,6 +265,7 @@ type fault struct {
 	status         int
 	retryAfter     time.Duration
 	hang           bool
+	hold           time.Duration // > 0: performed after this long, client or not
 }
 
 func (ft *fault) matches(r *http.Request) bool {
@@ -287,6 +289,17 @@ func (f *Fake) HangNext(method, pathPrefix string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.faults = append(f.faults, &fault{method: method, prefix: pathPrefix, hang: true})
+}
+
+// HoldNext makes the next matching request wait d and then be carried
+// out and answered, even if its client gave up meanwhile: Twilio acts on
+// a request it received whether or not anyone still waits for the
+// answer. A client whose timeout is shorter than d sees a timeout for a
+// request that did take effect, d after it was sent.
+func (f *Fake) HoldNext(method, pathPrefix string, d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults = append(f.faults, &fault{method: method, prefix: pathPrefix, hold: d})
 }
 
 // SetOutage makes every REST request fail with status (and a Twilio error
@@ -356,7 +369,18 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if ft := f.takeFault(r); ft != nil {
+	ft := f.takeFault(r)
+	if ft != nil && ft.hold > 0 {
+		t := time.NewTimer(ft.hold)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-f.done:
+			return
+		}
+		ft = nil // carried out as usual, whoever still listens
+	}
+	if ft != nil {
 		if ft.hang {
 			select {
 			case <-r.Context().Done():

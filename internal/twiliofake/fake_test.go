@@ -492,3 +492,38 @@ func TestFrontlineUsers(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldNext: a held request is carried out after the hold even though
+// its client gave up before: the message exists, and the client saw only
+// a timeout.
+func TestHoldNext(t *testing.T) {
+	s := twiliofake.NewServer(twiliofake.Config{})
+	t.Cleanup(s.Close)
+	conv := s.AddConversation("", "")
+	path := "/v1/Conversations/" + conv + "/Messages"
+	s.HoldNext(http.MethodPost, path, 300*time.Millisecond)
+	req, err := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader(url.Values{"Body": {"late"}}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(s.AccountSID(), s.AuthToken())
+	client := &http.Client{Timeout: 50 * time.Millisecond}
+	if resp, err := client.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("held request answered %d before the hold ended", resp.StatusCode)
+	}
+	if n := len(s.Messages(conv)); n != 0 {
+		t.Fatalf("%d messages while the request is held, want 0", n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(s.Messages(conv)) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if ms := s.Messages(conv); len(ms) != 1 || ms[0].Body != "late" {
+		t.Errorf("messages after the hold = %+v, want the held one", ms)
+	}
+	if status, _, _ := do(t, s, http.MethodPost, path, url.Values{"Body": {"next"}}, true); status != http.StatusCreated {
+		t.Errorf("next POST = %d, want 201: a hold applies once", status)
+	}
+}

@@ -79,6 +79,17 @@ func (q *LocalQueue) Enqueue(ctx context.Context, t Task) error {
 	return nil
 }
 
+// Delete drops the task of that name; see Queue.
+func (q *LocalQueue) Delete(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := q.r.Delete(name); err != nil && !errors.Is(err, dispatch.ErrNotFound) {
+		return fmt.Errorf("work: local queue: %w", err)
+	}
+	return nil
+}
+
 // Attempts returns how many times the task of that name was attempted,
 // while its name is reserved.
 func (q *LocalQueue) Attempts(name string) int {

@@ -161,3 +161,32 @@ func TestLocalQueueDeadline(t *testing.T) {
 		t.Errorf("%d attempts, want a retry after the deadline", n)
 	}
 }
+
+// TestLocalQueueDelete: a deleted task is not delivered and its name
+// stays taken; deleting a task that ran, or never was, is no error.
+func TestLocalQueueDelete(t *testing.T) {
+	q, h := newLocal(t, nil)
+	ctx := context.Background()
+	later := time.Now().Add(50 * time.Millisecond)
+	if err := q.Enqueue(ctx, work.Task{Name: "turn-IM1", Body: []byte(`{}`), At: later}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Delete(ctx, "turn-IM1"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if err := q.Enqueue(ctx, work.Task{Name: "turn-IM1", Body: []byte(`{}`)}); err != nil {
+		t.Fatalf("Enqueue after Delete: %v, want nil (the name is still taken)", err)
+	}
+	if err := q.Enqueue(ctx, work.Task{Name: "turn-IM2", Body: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, q)
+	if got := h.of("turn-IM1"); len(got) != 0 {
+		t.Errorf("%d deliveries of the deleted task, want 0", len(got))
+	}
+	for _, name := range []string{"turn-IM2", "never-enqueued"} {
+		if err := q.Delete(ctx, name); err != nil {
+			t.Errorf("Delete(%s): %v, want nil", name, err)
+		}
+	}
+}

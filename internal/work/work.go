@@ -84,6 +84,11 @@ type Queue interface {
 	// work is already taken care of: Enqueue returns nil and creates
 	// nothing. An invalid task fails with ErrInvalidTask.
 	Enqueue(ctx context.Context, t Task) error
+	// Delete drops the task of that name, whose work is done: it is not
+	// delivered (an attempt in flight runs on) and its name stays
+	// reserved for the de-duplication window. A task that already ran,
+	// or does not exist, is no error.
+	Delete(ctx context.Context, name string) error
 }
 
 // TaskID makes a task ID from parts, such as "turn" and a MessageSid:

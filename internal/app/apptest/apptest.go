@@ -36,6 +36,7 @@ import (
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/crm/crmtest"
+	"github.com/experthub/experthub/internal/deploy"
 	"github.com/experthub/experthub/internal/dispatch"
 	"github.com/experthub/experthub/internal/firestoretest"
 	"github.com/experthub/experthub/internal/fsstore"
@@ -556,11 +557,19 @@ func (h *Harness) startTasks(t testing.TB, env config.Env, retry dispatch.RetryC
 	if retry == (dispatch.RetryConfig{}) {
 		retry = dispatch.RetryConfig{MaxAttempts: -1, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, MaxDoublings: 4}
 	}
+	d, err := deploy.Load()
+	if err != nil {
+		t.Fatalf("apptest: %v", err)
+	}
+	_, rate, err := d.Queues["work"].Dispatch()
+	if err != nil {
+		t.Fatalf("apptest: %v", err)
+	}
 	f, err := cloudtasksfake.Start(context.Background(), cloudtasksfake.Options{
 		Queues: []cloudtasksfake.Queue{{
 			Name:  cloudtasksfake.DefaultQueue,
 			Retry: retry,
-			Rate:  dispatch.RateLimits{MaxDispatchesPerSecond: 50, MaxConcurrentDispatches: 20},
+			Rate:  rate,
 		}},
 		RequireOIDC: true,
 	})

@@ -38,6 +38,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) Store) {
 		{"NotFound", testNotFound},
 		{"UnusualKeys", testUnusualKeys},
 		{"RaceConversations", testRaceConversations},
+		{"BurstOutlastingTTL", testBurstOutlastingTTL},
 		{"RaceOneConversation", testRaceOneConversation},
 		{"RaceNamedWorker", testRaceNamedWorker},
 		{"Burst", func(t *testing.T, s Store) { TestBurst(t, []Store{s}, Racers, Racers) }},
@@ -210,6 +211,52 @@ func testRaceConversations(t *testing.T, s Store) {
 	for i, a := range got {
 		if errs[i] != nil {
 			t.Errorf("claim %d: %v", i, errs[i])
+			continue
+		}
+		if prev, dup := seen[a.Worker]; dup {
+			t.Errorf("%s assigned to both %s and %s", a.Worker, prev, a.Conversation)
+		}
+		seen[a.Worker] = a.Conversation
+	}
+}
+
+// testBurstOutlastingTTL: a pool in use (every worker assigned hours
+// before: not a fresh store) and a burst whose claims outlast the TTL:
+// 2·Racers customers asked at t0; half of them were given workers at t0,
+// the other half's claims race at t0+30 s (the turns the queue finishes).
+// Every customer gets a worker of their own: no claim spreads to a worker
+// the burst already took while one it could take has none.
+func testBurstOutlastingTTL(t *testing.T, s Store) {
+	ws := workers(2 * Racers)
+	for i := range ws {
+		ws[i].LastAccepted = t0.Add(-time.Duration(len(ws)-i) * time.Hour)
+	}
+	req := func(i int, now time.Time) assign.Request {
+		return assign.Request{
+			Conversation: fmt.Sprintf("CH%02d", i), Claimant: fmt.Sprintf("IM%02d", i),
+			Candidates: ws, Now: now, TTL: ttl, Asked: t0,
+		}
+	}
+	seen := map[string]string{}
+	for i := range Racers {
+		a := claim(t, s, req(i, t0))
+		seen[a.Worker] = a.Conversation
+	}
+	got := make([]assign.Assignment, Racers)
+	errs := make([]error, Racers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range Racers {
+		wg.Go(func() {
+			<-start
+			got[i], errs[i] = s.Claim(t.Context(), req(Racers+i, t0.Add(30*time.Second)))
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, a := range got {
+		if errs[i] != nil {
+			t.Errorf("claim %d: %v", Racers+i, errs[i])
 			continue
 		}
 		if prev, dup := seen[a.Worker]; dup {

@@ -182,6 +182,8 @@ func sectionOf(name string) int {
 		return 9
 	case strings.HasPrefix(name, "BenchmarkFreshness/"):
 		return 10
+	case name == "BenchmarkBurst400":
+		return 11
 	}
 	return 0
 }

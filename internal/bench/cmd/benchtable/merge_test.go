@@ -126,6 +126,8 @@ func TestSectionOf(t *testing.T) {
 		"BenchmarkServer/throughput/inmem-10k":      7,
 		"BenchmarkEndToEnd/agent/queued/cloudtasks": 8,
 		"BenchmarkBurst":                            9,
+		"BenchmarkFreshness/change":                 10,
+		"BenchmarkBurst400":                         11,
 		"BenchmarkSomethingNew":                     0,
 	} {
 		if got := sectionOf(name); got != want {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // endToEnd writes BenchmarkEndToEnd: a customer's message to the bot's
@@ -63,7 +64,7 @@ func (r *report) burst(t *strings.Builder) []target {
 		"(50 dispatches a second, 20 at once) and the fake Twilio (%v per request, 200 available workers); "+
 		"HANDLER_TIMEOUT (4 s) and WORK_DELAY (5 s) are the defaults. 200 customers, each in the CRM, write \"AGENT\" at the same instant "+
 		"(each text creates its conversation: onConversationAdd, the routing callback, onParticipantAdded, then onMessageAdded). "+
-		"The run ends when the queue is idle, every safety-net task delivered. Bursts run: %s (counts and times are means per burst; answer times are pooled):\n\n",
+		"The run ends when the queue is idle: every safety-net task delivered, or deleted by the webhook that did its work. Bursts run: %s (counts and times are means per burst; answer times are pooled):\n\n",
 		r.twilioLatency, r.metric(p, "bursts", "%.0f"))
 	t.WriteString("| | |\n|---|--:|\n")
 	for _, row := range []struct{ label, unit, format string }{
@@ -77,6 +78,7 @@ func (r *report) burst(t *strings.Builder) []target {
 		{"… of which Twilio gave up waiting for (no answer within its timeout)", "timed-out-acks", "%.4g"},
 		{"onMessageAdded answer time, p50", "ms-ack-p50", "%.0f ms"},
 		{"onMessageAdded answer time, p99", "ms-ack-p99", "%.0f ms"},
+		{"burst start → a customer served (reply and worker), p50", "ms-served-p50", "%.0f ms"},
 		{"burst start → the last worker joined", "ms-last-worker", "%.0f ms"},
 	} {
 		fmt.Fprintf(t, "| %s | %s |\n", row.label, r.metric(p, row.unit, row.format))
@@ -106,10 +108,62 @@ func (r *report) burst(t *strings.Builder) []target {
 		got[0], got[1], got[2], got[3], r.metric(p, "left-to-queue", "%.4g"), r.metric(p, "webhooks", "%.4g")), ptr(met)}}
 }
 
+// bigBurstTarget is the most a customer of BenchmarkBurst400 may wait
+// from writing until served (issue 18).
+const bigBurstTarget = 15 * time.Second
+
+// bigBurst writes BenchmarkBurst400: 400 customers asking for an agent at
+// once through three instances, with the deployed queue's retries, and
+// when each was served.
+func (r *report) bigBurst(t *strings.Builder) []target {
+	r.section(t, 11, "Burst: 400 customers write \"AGENT\" at once, each served")
+	p := "BenchmarkBurst400"
+	fmt.Fprintf(t, "Section 9's burst with 400 customers and 400 available workers, and the deployed work queue's retry policy "+
+		"(`internal/deploy/deployment.json`: backoff from 1 s, doubling to 16 s, then up to 30 s) instead of the test harness's quick retries, "+
+		"so that work left to the queue waits as long as it would deployed. *Served*: the connecting reply posted and the worker added, "+
+		"timed from the burst's start by the fake Twilio's records. Bursts run: %s:\n\n", r.metric(p, "bursts", "%.0f"))
+	t.WriteString("| | |\n|---|--:|\n")
+	for _, row := range []struct{ label, unit, format string }{
+		{"customers served", "served", "%.4g"},
+		{"distinct workers added", "workers", "%.4g"},
+		{"duplicates (a second reply or worker in a conversation, a worker in two)", "duplicates", "%.4g"},
+		{"conversations without a worker", "without-worker", "%.4g"},
+		{"webhooks that left their work to the queue (of 1 200)", "left-to-queue", "%.4g"},
+		{"burst start → a customer served, p50", "ms-served-p50", "%.0f ms"},
+		{"burst start → the last customer served", "ms-served-max", "%.0f ms"},
+		{"onMessageAdded answer time, p50", "ms-ack-p50", "%.0f ms"},
+	} {
+		fmt.Fprintf(t, "| %s | %s |\n", row.label, r.metric(p, row.unit, row.format))
+	}
+	fmt.Fprintf(t, "| burst start → the queue idle | %s |\n\n", r.dur(p))
+	t.WriteString("Before issue 18 (the same benchmark, one burst, 2026-12-07 on this machine): 400 served, 400 distinct workers, " +
+		"0 duplicates, but p50 39.9 s and the last customer 47.0 s after the burst's start (another run: 36.9 s and 52.8 s), " +
+		"689 of 1 200 webhooks leaving their work to the queue. The queue then carried all 1 200 safety-net tasks, done work included, " +
+		"at 50 dispatches a second; every turn listed the whole pool of 400 workers (two pages, decoded twice by twilio-go), which took " +
+		"a third of the process's CPU; the claims' merged reads of the pool went one claim at a time (the 400 shared documents were " +
+		"counted once per claim against a batch's 500); and a queued attempt that failed with a request in flight held its conversation until its 30 s " +
+		"deadline. Now a webhook deletes the task of work it did, concurrent pool reads are merged (and the claims' reads, each document counted once), a queued attempt waits in-process " +
+		"for its conversation rather than the queue's backoff, and an attempt ends its hold a grace after it ends " +
+		"(docs/reliability.md, \"A slow Twilio\" and \"A claim stays a claim\").\n\n")
+
+	what := fmt.Sprintf("burst: 400 customers write \"AGENT\" at once through 3 instances: every one served within %.0f s, "+
+		"400 distinct workers, 0 duplicates", bigBurstTarget.Seconds())
+	served, ok1 := r.res.get(p, "served")
+	workers, ok2 := r.res.get(p, "workers")
+	dups, ok3 := r.res.get(p, "duplicates")
+	last, ok4 := r.res.get(p, "ms-served-max")
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return []target{{what, "not measured", nil}}
+	}
+	met := served == 400 && workers == 400 && dups == 0 && last <= float64(bigBurstTarget/time.Millisecond)
+	return []target{{what, fmt.Sprintf("%.4g served, the last after %.1f s (p50 %s); %.4g distinct workers, %.4g duplicates",
+		served, last/1000, r.metric(p, "ms-served-p50", "%.0f ms"), workers, dups), ptr(met)}}
+}
+
 // whyNotMet explains, with this run's numbers, the missed targets whose
 // cause is known.
 func (r *report) whyNotMet() string {
-	items := []string{r.emulatorBound(), r.burstMissed()}
+	items := []string{r.emulatorBound()}
 	items = slices.DeleteFunc(items, func(s string) bool { return s == "" })
 	if len(items) == 0 {
 		return ""
@@ -141,30 +195,6 @@ func (r *report) emulatorBound() string {
 		r.ratio(p1000+"list/seed", p1000+"list/inmem"),
 		r.metricRatio(b+"list/inmem", a+"list/inmem", "p50-ms"), r.metricRatio(b+"address/inmem", a+"address/inmem", "p50-ms"))
 	return s.String()
-}
-
-// burstMissed explains a burst in which a worker was taken twice while
-// another was never assigned, every conversation answered and given one
-// worker: what assign.Decide's spread does to a burst longer than the
-// claim TTL.
-func (r *report) burstMissed() string {
-	p := "BenchmarkBurst"
-	dup, ok1 := r.res.get(p, "duplicates")
-	workers, ok2 := r.res.get(p, "workers")
-	without, ok3 := r.res.get(p, "without-worker")
-	replies, ok4 := r.res.get(p, "replies")
-	if !ok1 || !ok2 || !ok3 || !ok4 || dup == 0 || workers >= 200 || without != 0 || replies != 200 {
-		return ""
-	}
-	return fmt.Sprintf("- **Burst: %.2g duplicates, %.4g distinct workers a burst** (mean of %s bursts): every conversation got\n"+
-		"  its reply and one worker, but a late claim took a worker already in another conversation\n"+
-		"  while another worker had never been assigned. After losing a race for a worker, a claim\n"+
-		"  (`assign.Decide`) takes one of the longest idle at random, leaving out only those assigned\n"+
-		"  within the claim TTL (HANDLER_TIMEOUT, 4 s); this burst outlasts it — the turns left to the\n"+
-		"  queue run 5 s and more after the start — so a worker assigned more than 4 s before is as\n"+
-		"  eligible as one never assigned. What would meet it: spread a lost claim over the workers\n"+
-		"  idle as long as the longest idle (those never assigned first), not over everyone outside the TTL.\n",
-		dup, workers, r.metric(p, "bursts", "%.0f"))
 }
 
 // ratioOf is a's metric over b's, and whether both were measured.

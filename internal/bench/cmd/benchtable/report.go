@@ -76,6 +76,7 @@ func (r *report) render() string {
 	targets = append(targets, r.endToEnd(&t)...)
 	targets = append(targets, r.burst(&t)...)
 	targets = append(targets, r.freshness(&t)...)
+	targets = append(targets, r.bigBurst(&t)...)
 
 	var tt strings.Builder
 	tt.WriteString("## Targets\n\n| Target | Measured | Met |\n|---|---|---|\n")
