@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -569,4 +570,45 @@ func errString(err error, res twiliofake.TextResult) string {
 		return "rejected by the pre-event hook"
 	}
 	return ""
+}
+
+// TestPromiseKeptAfterClaimExpires: the worker add that follows "connecting
+// you to ann" fails unclearly (a 500, nothing added), so the turn leaves it
+// to the queue; the customer writes AGENT again once the claim has expired
+// and before the queued task runs. That turn keeps the promise instead of
+// claiming anew: one promise, and the promised worker is the one in the
+// conversation, alone.
+func TestPromiseKeptAfterClaimExpires(t *testing.T) {
+	for _, store := range apptest.Stores {
+		t.Run(string(store), func(t *testing.T) {
+			t.Parallel()
+			h := apptest.New(t, apptest.Options{Store: store})
+			q := h.Twilio.QueueSID()
+			h.Twilio.AddWorker("ann@example.com", true, nil, q)
+			h.Twilio.AddWorker("bob@example.com", true, nil, q)
+			conv := text(t, h, maria, "hi")
+			h.WaitWork(t)
+			h.Twilio.FailNext(http.MethodPost, "/v1/Conversations/"+conv+"/Participants", http.StatusInternalServerError, 0)
+			text(t, h, maria, "AGENT")
+			if w := h.Workers(conv); len(w) != 0 {
+				t.Fatalf("workers after the failed add = %v, want none yet", w)
+			}
+			h.Clock.Advance(h.App.Config.HandlerTimeout + time.Second) // the claim has expired
+			text(t, h, maria, "AGENT")
+			h.WaitWork(t)
+
+			var promised []string
+			for _, m := range h.Twilio.Messages(conv) {
+				if w := apptest.Promised(m); w != "" {
+					promised = append(promised, w)
+				}
+			}
+			if len(promised) != 1 {
+				t.Fatalf("promises = %v, want exactly one", promised)
+			}
+			if w := h.Workers(conv); !slices.Equal(w, promised) {
+				t.Errorf("workers = %v, want the promised %v alone", w, promised)
+			}
+		})
+	}
 }

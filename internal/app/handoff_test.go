@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,7 +20,6 @@ import (
 	"github.com/experthub/experthub/internal/crm"
 	hf "github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/inmem"
-	"github.com/experthub/experthub/internal/ledger"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
 
@@ -504,27 +502,12 @@ func TestHandoffPrivate(t *testing.T) {
 	}
 }
 
-// downLedger is a ledger that never answers.
-type downLedger struct{}
-
-func (downLedger) Begin(context.Context, string, time.Time, time.Duration) (ledger.Attempt, error) {
-	return ledger.Attempt{}, errors.New("firestore: unavailable")
-}
-
-func (downLedger) Finish(context.Context, ledger.Attempt, time.Time) error {
-	return errors.New("firestore: unavailable")
-}
-
-func (downLedger) Release(context.Context, ledger.Attempt, time.Time) error {
-	return errors.New("firestore: unavailable")
-}
-
 // TestHandoffLedgerDown: without a ledger nothing keeps two attempts at a
 // handoff apart, so the function's own attempt leaves the job to its
 // queued task (the safety net accept has), which does it once.
 func TestHandoffLedgerDown(t *testing.T) {
 	t.Parallel()
-	h := apptest.New(t, apptest.Options{Flex: true, WrapLedger: func(conversation.Ledger) conversation.Ledger { return downLedger{} }})
+	h := apptest.New(t, apptest.Options{Flex: true, WrapLedger: func(inner conversation.Ledger) conversation.Ledger { return downLedger{inner} }})
 	h.Twilio.AddWorker("ann@example.com", true, nil, h.Twilio.QueueSID())
 	status, ans, body := handoff(t, h, url.Values{"handoff_id": {"flex-down"}, "customer_id": {joAnneID}})
 	if status != http.StatusAccepted || ans.Status != "queued" {

@@ -580,39 +580,6 @@ func (f *Flow) openConversation(ctx context.Context, address string) (string, er
 	return "", nil
 }
 
-// acceptJob queues j as a safety net and does it at once: 200 when done,
-// 202 when left to the queue, 404 when Twilio does not know the
-// conversation, 503 when it neither ran nor could be queued.
-func (f *Flow) acceptJob(ctx context.Context, j job) int {
-	// The safety net as accept has it (work.go): the attempt's first
-	// effect waits until it is queued (afterQueued), and an attempt that
-	// cannot hold the conversation leaves the job to it (mayRunUnheld).
-	q := &safetyNet{done: make(chan struct{})}
-	go func() {
-		defer close(q.done)
-		q.err = f.enqueue(ctx, j)
-	}()
-	err := f.do(context.WithValue(ctx, queuedKey{}, q), j)
-	<-q.done
-	qerr := q.err
-	attrs := []any{"kind", j.Kind, "conversation", j.conversation(), "subject", j.subject()}
-	switch {
-	case err == nil:
-		if qerr != nil {
-			f.log.WarnContext(ctx, "queueing the safety net failed; the work is done anyway", append(attrs, "err", qerr)...)
-		}
-		return http.StatusOK
-	case errors.Is(err, twilio.ErrNotFound):
-		f.log.WarnContext(ctx, "conversation work for something Twilio does not know", append(attrs, "err", err)...)
-		return http.StatusNotFound
-	case qerr == nil:
-		f.log.InfoContext(ctx, "conversation work left to the queue", append(attrs, "err", err)...)
-		return http.StatusAccepted
-	}
-	f.log.ErrorContext(ctx, "conversation work lost: it failed and could not be queued", append(attrs, "err", err, "queue_err", qerr)...)
-	return http.StatusServiceUnavailable
-}
-
 // handoffKey is the claimant and the mark of a handoff's work.
 func handoffKey(id string) string { return "handoff:" + id }
 

@@ -121,6 +121,37 @@ func (h history) promise(sid string) (string, bool) {
 	return worker, worker != ""
 }
 
+// openPromise returns the newest promise of a worker (the bot's message
+// answering sid, marked with the worker) that is still to be kept: not
+// taken back, the worker not in the conversation, and no worker has
+// written since (one who joined and left fulfilled it). An attempt whose
+// add failed unclearly leaves such a promise to the queue; a turn for a
+// later message keeps it rather than claim the conversation again.
+func (h history) openPromise() (sid, worker string, ok bool) {
+	corrected := map[string]bool{}
+	for i := len(h.messages) - 1; i >= 0; i-- {
+		m := h.messages[i]
+		if m.Author != systemAuthor {
+			if m.Author != "" && !h.fromCustomer(m) {
+				return "", "", false // a worker wrote after any promise
+			}
+			continue
+		}
+		mk, marked := readMark(m.Attributes)
+		switch {
+		case !marked:
+		case mk.Correction:
+			corrected[mk.InReplyTo] = true
+		case mk.Connect != "" && !corrected[mk.InReplyTo]:
+			if h.hasParticipant(mk.Connect) {
+				return "", "", false
+			}
+			return mk.InReplyTo, mk.Connect, true
+		}
+	}
+	return "", "", false
+}
+
 // openOffer returns the advisor whom the bot's latest message before sid
 // offered to wait for, if it did: sid answers that offer.
 func (h history) openOffer(sid string) string {

@@ -105,3 +105,33 @@ func TestPromise(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenPromise(t *testing.T) {
+	tests := []struct {
+		name              string
+		h                 history
+		wantSID, wantWork string
+	}{
+		{"no promise", conversationOf(nil, [4]string{"c", "IM1", "hi"}, [4]string{"s", "IM2", "IM1"}), "", ""},
+		{"promise not kept", conversationOf(nil,
+			[4]string{"c", "IM1", "AGENT"}, [4]string{"s", "IM2", "IM1", "ann@example.com"}, [4]string{"c", "IM3", "hello?"}),
+			"IM1", "ann@example.com"},
+		{"worker in", conversationOf([]string{"ann@example.com"},
+			[4]string{"c", "IM1", "AGENT"}, [4]string{"s", "IM2", "IM1", "ann@example.com"}), "", ""},
+		{"taken back", conversationOf(nil,
+			[4]string{"c", "IM1", "AGENT"}, [4]string{"s", "IM2", "IM1", "ann@example.com"}, [4]string{"s", "IM3", "IM1", "!"}), "", ""},
+		{"a worker wrote since: kept, then left", conversationOf(nil,
+			[4]string{"c", "IM1", "AGENT"}, [4]string{"s", "IM2", "IM1", "ann@example.com"}, [4]string{"w", "IM3"}, [4]string{"c", "IM4", "hi"}),
+			"", ""},
+		{"the newest of two", conversationOf(nil,
+			[4]string{"c", "IM1", "AGENT"}, [4]string{"s", "IM2", "IM1", "ann@example.com"}, [4]string{"s", "IM3", "IM1", "!"},
+			[4]string{"c", "IM4", "AGENT"}, [4]string{"s", "IM5", "IM4", "bob@example.com"}),
+			"IM4", "bob@example.com"},
+	}
+	for _, tt := range tests {
+		sid, worker, ok := tt.h.openPromise()
+		if sid != tt.wantSID || worker != tt.wantWork || ok != (tt.wantWork != "") {
+			t.Errorf("%s: openPromise() = %q, %q, %v; want %q, %q", tt.name, sid, worker, ok, tt.wantSID, tt.wantWork)
+		}
+	}
+}

@@ -89,8 +89,11 @@ func (f *Flow) turn(ctx context.Context, m inbound) error {
 			}
 			return nil
 		}
-		if err := f.keepPromise(ctx, m.conversation, m.message, &h); err != nil {
-			return err
+		if sid, _, ok := h.openPromise(); ok {
+			// A worker was promised and is not in yet: keep that promise
+			// (a second add of one identity is refused by Twilio), and
+			// let the worker answer what the customer wrote since.
+			return f.keepPromise(ctx, m.conversation, sid, &h)
 		}
 		for _, msg := range pending {
 			if f.toContactCenter(msg, &h) {

@@ -113,7 +113,21 @@ var errBusy = errors.New("conversation: another attempt is working on the conver
 // only a job that neither ran nor could be queued answers 500, logged as
 // an error: Twilio never redelivers, so that work is lost.
 func (f *Flow) accept(w http.ResponseWriter, r *http.Request, j job) {
-	ctx := r.Context()
+	switch f.acceptJob(r.Context(), j) {
+	case http.StatusOK, http.StatusAccepted:
+		ok(w)
+	case http.StatusNotFound:
+		fail(w, http.StatusNotFound, "not found")
+	default:
+		fail(w, http.StatusInternalServerError, "conversation work failed")
+	}
+}
+
+// acceptJob queues j as a safety net and does it at once: 200 when done
+// (the safety net is then deleted), 202 when left to the queue, 404 when
+// Twilio does not know the conversation, 503 when it neither ran nor
+// could be queued.
+func (f *Flow) acceptJob(ctx context.Context, j job) int {
 	q := &safetyNet{done: make(chan struct{})}
 	go func() {
 		defer close(q.done)
@@ -130,18 +144,16 @@ func (f *Flow) accept(w http.ResponseWriter, r *http.Request, j job) {
 		} else {
 			f.dropSafetyNet(ctx, j)
 		}
-		ok(w)
+		return http.StatusOK
 	case errors.Is(err, twilio.ErrNotFound):
 		f.log.WarnContext(ctx, "conversation work for something Twilio does not know", append(attrs, "err", err)...)
-		fail(w, http.StatusNotFound, "not found")
+		return http.StatusNotFound
 	case qerr == nil:
 		f.log.InfoContext(ctx, "conversation work left to the queue", append(attrs, "err", err)...)
-		ok(w)
-	default:
-		f.log.ErrorContext(ctx, "conversation work lost: it failed and could not be queued",
-			append(attrs, "err", err, "queue_err", qerr)...)
-		fail(w, http.StatusInternalServerError, "conversation work failed")
+		return http.StatusAccepted
 	}
+	f.log.ErrorContext(ctx, "conversation work lost: it failed and could not be queued", append(attrs, "err", err, "queue_err", qerr)...)
+	return http.StatusServiceUnavailable
 }
 
 // queuedKey marks the context of a webhook's own attempt at a job: its
