@@ -378,7 +378,7 @@ func providerPinProblems(files map[string]string, lock string) []string {
 
 // TestTerraformProvidersPinned: every build must install the same
 // provider versions, so each is an exact version until the lock file,
-// which also pins checksums, is committed (README "Provider versions").
+// which also pins checksums, is committed (docs/deploy.md, "Provider versions").
 func TestTerraformProvidersPinned(t *testing.T) {
 	paths, err := filepath.Glob("terraform/*.tf")
 	if err != nil || len(paths) == 0 {

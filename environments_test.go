@@ -1,6 +1,6 @@
 package experthub
 
-// Environments (README "Deploy" > "Environments"): staging and production
+// Environments (docs/deploy.md, "Environments"): staging and production
 // deploy side by side, in one project if need be, from one Terraform and
 // one gcloud path. These tests check that no unique name of one is a name
 // of the other, on both paths, and that the tfvars examples are complete.

@@ -1,6 +1,6 @@
 package experthub
 
-// cloudbuild.yaml's promotion (README "Deploy" > "Environments"): one
+// cloudbuild.yaml's promotion (docs/deploy.md, "Environments"): one
 // build file for every environment; a push to main deploys staging, smoke
 // tests it and runs experthub doctor against it, then marks the commit as
 // passed; production deploys only a commit staging passed.

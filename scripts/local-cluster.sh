@@ -8,15 +8,22 @@
 #   scripts/local-cluster.sh start [N]   build, start N instances (default 3) and the rest
 #   scripts/local-cluster.sh status      what runs where
 #   scripts/local-cluster.sh kill I      kill -9 instance I
-#   scripts/local-cluster.sh crash       kill -9 the instance that gets the next post-event webhook
-#   scripts/local-cluster.sh revive I    start instance I again
+#   scripts/local-cluster.sh crash       kill -9 the instance that gets the next bot turn (onMessageAdded)
+#   scripts/local-cluster.sh revive [I]  start instance I again (no I: every instance that is down)
 #   scripts/local-cluster.sh stop        stop everything start started
+#
+# A killed instance (kill or crash) stays down until revive: the front
+# skips it. kill of an instance already down and revive of one running
+# say so and change nothing.
 #
 # LOCAL_CLUSTER_PORT (default 8080) is the front's port; instance I listens
 # on it + I, the sandbox on it + 10, the Cloud Tasks fake on it + 11.
 # SANDBOX_LATENCY (default 200ms) delays the sandbox's REST answers, as a
-# distant Twilio does. WORK_DELAY, HANDLER_TIMEOUT, LOG_LEVEL, WELCOME_MESSAGE
-# and RETURNING_CUSTOMER are passed on to the instances when set.
+# distant Twilio does. WORK_DELAY, HANDLER_TIMEOUT, LOG_LEVEL, WELCOME_MESSAGE,
+# RETURNING_CUSTOMER, ROUTING_POLICY and EXPERTISE_AREAS are passed on to the
+# sandbox and the instances when set; unset, the instances get the
+# sandbox's own defaults (internal/sandbox's Defaults), as with
+# `go run ./cmd/experthub`.
 # LOCAL_CLUSTER_DIR (default $TMPDIR/experthub-local-cluster) holds the
 # binary, pids, logs and settings. A Firestore emulator named by
 # FIRESTORE_EMULATOR_HOST is used (and left running); otherwise one is
@@ -31,7 +38,7 @@ front_url=http://127.0.0.1:$port
 sandbox_port=$((port + 10))
 queue_addr=127.0.0.1:$((port + 11))
 queue=projects/local/locations/local/queues/expert-hub-work
-passed_on=(WORK_DELAY HANDLER_TIMEOUT LOG_LEVEL WELCOME_MESSAGE RETURNING_CUSTOMER)
+passed_on=(WORK_DELAY HANDLER_TIMEOUT LOG_LEVEL WELCOME_MESSAGE RETURNING_CUSTOMER ROUTING_POLICY EXPERTISE_AREAS)
 
 say() { echo "local-cluster: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -64,6 +71,25 @@ wait_exports() {
     sleep 0.1
   done
   return 1
+}
+
+# exported file…: the NAME=value of each "export NAME=value" line, the
+# value read as the shell reads it (the sandbox quotes EXPERTISE_AREAS).
+exported() {
+  local line value
+  while IFS= read -r line; do
+    [[ $line =~ ^export\ ([A-Z][A-Z0-9_]*)=(.*)$ ]] || continue
+    eval "value=${BASH_REMATCH[2]}"
+    printf '%s=%s\n' "${BASH_REMATCH[1]}" "$value"
+  done < <(cat "$@")
+}
+
+# passed: NAME=value of each passed_on variable set here.
+passed() {
+  local v
+  for v in "${passed_on[@]}"; do
+    if [[ -n ${!v:-} ]]; then echo "$v=${!v}"; fi
+  done
 }
 
 # spawn name command…: start a process of ours in the background, in the
@@ -119,20 +145,20 @@ start() {
 
   spawn queue "$bin" queue-fake -addr "$queue_addr" -queue "$queue"
   wait_exports "$state/queue.out" 2 || die "the Cloud Tasks fake did not start (log: $state/queue.log)"
-  spawn sandbox PUBLIC_BASE_URL="$front_url" SANDBOX_PORT="$sandbox_port" \
+  local settings=()
+  mapfile -t settings < <(passed)
+  spawn sandbox "${settings[@]}" PUBLIC_BASE_URL="$front_url" SANDBOX_PORT="$sandbox_port" \
     "$bin" sandbox -latency "${SANDBOX_LATENCY:-200ms}"
   wait_exports "$state/sandbox.out" 5 || die "the sandbox did not start (log: $state/sandbox.log)"
 
   {
-    sed -n 's/^export //p' "$state/queue.out" "$state/sandbox.out"
+    exported "$state/queue.out" "$state/sandbox.out"
     echo "PUBLIC_BASE_URL=$front_url"
     echo "GOOGLE_CLOUD_PROJECT=$project"
     echo "FIRESTORE_EMULATOR_HOST=$FIRESTORE_EMULATOR_HOST"
     echo "WORK_QUEUE=$queue"
     echo "WORK_SERVICE_ACCOUNT=expert-hub-tasks@local.iam.gserviceaccount.com"
-    for v in "${passed_on[@]}"; do
-      if [[ -n ${!v:-} ]]; then echo "$v=${!v}"; fi
-    done
+    passed
   } >"$state/instance.env"
   echo "$n" >"$state/instances"
 
@@ -151,7 +177,8 @@ Talk as a customer (another terminal; Enter alone shows what is new):
   $bin chat --from +33679500001 --sandbox http://127.0.0.1:$sandbox_port
 Watch which instance gets each request:
   tail -f $state/front.log
-Kill an instance:  $0 kill 2      or, before texting, $0 crash
+Kill an instance:  $0 kill 2      or, before texting, $0 crash (kills the next bot turn's instance)
+Start it again:    $0 revive 2    (revive alone: every instance that is down)
 Stop everything:   $0 stop
 EOF
 }
@@ -165,7 +192,7 @@ status() {
   echo "Expert Hub local cluster (state, logs: $state)"
   printf '  %-18s %-28s %-10s %s\n' \
     front "$front_url" "$(alive front)" "PUBLIC_BASE_URL of every instance; each request to the next live one" \
-    sandbox "http://127.0.0.1:$sandbox_port" "$(alive sandbox)" "Twilio; webhooks to the front; workers ann, bob, chloe@example.com" \
+    sandbox "http://127.0.0.1:$sandbox_port" "$(alive sandbox)" "Twilio; webhooks to the front; workers ann, bob, chloe, dora@example.com" \
     queue-fake "$queue_addr" "$(alive queue)" "Cloud Tasks; $queue → $front_url/work"
   for i in $(seq "$n"); do
     printf '  %-18s %-28s %-10s %s\n' "instance $i" "http://127.0.0.1:$((port + i))" "$(alive "instance-$i")" "experthub serve"
@@ -175,21 +202,31 @@ status() {
     "project $(sed -n 's/^GOOGLE_CLOUD_PROJECT=//p' "$state/instance.env" 2>/dev/null)"
 }
 
+# instance_number I: I names one of the instances start started.
+instance_number() {
+  [[ -s $state/instances ]] || die "not running (scripts/local-cluster.sh start)"
+  [[ $1 =~ ^[1-9]$ ]] && (($1 <= $(<"$state/instances")))
+}
+
 kill_instance() {
   local i=$1
-  [[ $i =~ ^[1-9]$ ]] || die "which instance? e.g. kill 2"
-  ours "instance-$i" || die "instance $i is not running"
+  instance_number "$i" || die "which instance? e.g. kill 2"
+  if ! ours "instance-$i"; then
+    say "instance $i is already down; revive $i starts it again"
+    return
+  fi
   kill -KILL "$(<"$state/instance-$i.pid")"
   say "killed -9 instance $i at $(date +%T); the queue hands its unfinished work to another (WORK_DELAY after the webhook)"
+  say "instance $i stays down (the front skips it) until: $0 revive $i"
 }
 
 crash() {
   ours front || die "not running"
   local seen line
   seen=$(wc -l <"$state/front.log")
-  say "kills the instance that gets the next post-event webhook: text the bot now (AGENT, say)"
+  say "kills the instance that gets the next bot turn (a customer's message, onMessageAdded): text the bot now (AGENT, say)"
   for _ in $(seq 30000); do
-    line=$(tail -n +$((seen + 1)) "$state/front.log" | grep -m1 'POST /post-event → instance' || true)
+    line=$(tail -n +$((seen + 1)) "$state/front.log" | grep -m1 'POST /post-event (onMessageAdded) → instance' || true)
     if [[ -n $line ]]; then
       line=${line#*→ instance }
       kill_instance "${line%% *}"
@@ -197,15 +234,25 @@ crash() {
     fi
     sleep 0.01
   done
-  die "no post-event webhook came"
+  die "no customer message came"
 }
 
 revive() {
-  local i=$1
-  if ! [[ $i =~ ^[1-9]$ ]] || ((i > $(<"$state/instances"))); then
-    die "which instance? e.g. revive 2"
+  local i=${1:-}
+  if [[ -z $i ]]; then
+    [[ -s $state/instances ]] || die "not running (scripts/local-cluster.sh start)"
+    local down=0
+    for i in $(seq "$(<"$state/instances")"); do
+      ours "instance-$i" || { revive "$i"; down=$((down + 1)); }
+    done
+    ((down > 0)) || say "every instance is running"
+    return
   fi
-  ours "instance-$i" && die "instance $i is running"
+  instance_number "$i" || die "which instance? e.g. revive 2"
+  if ours "instance-$i"; then
+    say "instance $i is already running"
+    return
+  fi
   start_instance "$i"
   say "instance $i is back (pid $(<"$state/instance-$i.pid"))"
 }

@@ -269,7 +269,7 @@ variable "function_overrides" {
 }
 
 variable "secret_versions" {
-  description = "Secret Manager version each secret variable is read from, e.g. { TWILIO_AUTH_TOKEN = \"3\" }; missing: latest. Changing one rolls out a new revision (README \"Rotating a secret\")."
+  description = "Secret Manager version each secret variable is read from, e.g. { TWILIO_AUTH_TOKEN = \"3\" }; missing: latest. Changing one rolls out a new revision (docs/deploy.md, \"Rotating a secret\")."
   type        = map(string)
   default     = {}
   validation {

@@ -4,7 +4,7 @@ terraform {
 
   # Exact versions: no lock file is committed yet, and a range would let
   # each build resolve whatever release is newest that day. Commit
-  # .terraform.lock.hcl (README "Provider versions") to pin checksums too;
+  # .terraform.lock.hcl (docs/deploy.md, "Provider versions") to pin checksums too;
   # build_test.go refuses a range without one.
   required_providers {
     google = {
@@ -18,7 +18,7 @@ terraform {
   }
 
   # No backend block: state is local unless a backend_override.tf says
-  # otherwise (cloudbuild.yaml writes one for GCS; README "Terraform state").
+  # otherwise (cloudbuild.yaml writes one for GCS; docs/deploy.md, "State").
 }
 
 provider "google" {

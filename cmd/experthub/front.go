@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -102,18 +103,22 @@ func (f *frontend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "front: cannot read the request body", http.StatusRequestEntityTooLarge)
 		return
 	}
+	what := r.Method + " " + r.URL.Path
+	if ev := eventType(r, body); ev != "" {
+		what += " (" + ev + ")"
+	}
 	first := f.next.Add(1)
 	for i := range uint64(len(f.backends)) {
 		n := (first + i) % uint64(len(f.backends))
 		instance := n + 1
-		f.logf("%s %s → instance %d (%s)", r.Method, r.URL.Path, instance, f.backends[n])
+		f.logf("%s → instance %d (%s)", what, instance, f.backends[n])
 		resp, err := f.forward(r, f.backends[n], body)
 		if errors.Is(err, errRefused) {
 			f.logf("instance %d is down; trying the next", instance)
 			continue
 		}
 		if err != nil {
-			f.logf("%s %s: instance %d failed: %v", r.Method, r.URL.Path, instance, err)
+			f.logf("%s ← instance %d: %d, not resent (the instance failed: %v)", what, instance, http.StatusBadGateway, err)
 			http.Error(w, "front: the instance failed", http.StatusBadGateway)
 			return
 		}
@@ -124,11 +129,31 @@ func (f *frontend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		dropHopByHop(w.Header())
 		w.WriteHeader(resp.StatusCode)
 		_, _ = io.Copy(w, resp.Body)
-		f.logf("%s %s ← instance %d: %d", r.Method, r.URL.Path, instance, resp.StatusCode)
+		f.logf("%s ← instance %d: %d", what, instance, resp.StatusCode)
 		return
 	}
+	f.logf("%s: %d, no instance is up", what, http.StatusServiceUnavailable)
 	http.Error(w, "front: no instance is up", http.StatusServiceUnavailable)
 }
+
+// eventType is a Conversations webhook's EventType (onMessageAdded…),
+// for the log: the crash demo waits for a bot turn's webhook, not any
+// post-event.
+func eventType(r *http.Request, body []byte) string {
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		return ""
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return ""
+	}
+	if ev := form.Get("EventType"); eventName.MatchString(ev) {
+		return ev
+	}
+	return "" // not a name Twilio sends: kept out of the log
+}
+
+var eventName = regexp.MustCompile(`^[A-Za-z.]{1,40}$`)
 
 // errRefused is returned when an instance cannot be connected to: the
 // request never reached it.

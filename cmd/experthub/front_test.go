@@ -41,7 +41,8 @@ func TestFront(t *testing.T) {
 	one, three := instance("one"), instance("three")
 	down := httptest.NewServer(nil)
 	down.Close() // refuses connections
-	srv := httptest.NewServer(newFrontend([]string{one.URL, down.URL, three.URL}, io.Discard))
+	var log syncBuffer
+	srv := httptest.NewServer(newFrontend([]string{one.URL, down.URL, three.URL}, &log))
 	defer srv.Close()
 
 	post := func(path, body string) (int, string) {
@@ -80,7 +81,7 @@ func TestFront(t *testing.T) {
 	got = nil
 	mu.Unlock()
 
-	if status, _ := post("/crash", "x"); status != http.StatusBadGateway {
+	if status, _ := post("/crash", "EventType=onMessageAdded&Body=AGENT"); status != http.StatusBadGateway {
 		t.Errorf("instance died with the request: %d, want 502", status)
 	}
 	mu.Lock()
@@ -88,6 +89,18 @@ func TestFront(t *testing.T) {
 		t.Errorf("the request was sent %d times, want once: %+v", len(got), got)
 	}
 	mu.Unlock()
+	// front.log shows the webhook's event, and the 502 its caller got
+	// (the crash demo of scripts/local-cluster.sh waits for the one and
+	// shows the other).
+	for _, want := range []string{
+		"POST /crash (onMessageAdded) → instance ",
+		"POST /crash (onMessageAdded) ← instance ", ": 502, not resent",
+		"POST /post-event ← instance ", ": 202",
+	} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("front log lacks %q:\n%s", want, log.String())
+		}
+	}
 
 	none := httptest.NewServer(newFrontend([]string{down.URL}, io.Discard))
 	defer none.Close()
@@ -99,6 +112,24 @@ func TestFront(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("no instance up: %d, want 503", resp.StatusCode)
 	}
+}
+
+// syncBuffer is a log the front's handlers write while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestFrontBadArgs(t *testing.T) {

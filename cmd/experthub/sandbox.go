@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/sandbox"
@@ -18,6 +20,17 @@ func startSandbox(ctx context.Context, cfg *config.Config, log io.Writer) (*sand
 
 func chat(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	return sandbox.Chat(ctx, args, stdin, stdout)
+}
+
+var plainWord = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./^-]*$`)
+
+// shellWord makes s one shell word: the sandbox's exports are meant for
+// eval, and EXPERTISE_AREAS holds ; and |.
+func shellWord(s string) string {
+	if plainWord.MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // sandboxAlone runs the sandbox Twilio as its own process, for several
@@ -43,7 +56,7 @@ func sandboxAlone(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	sb.Fake.SetLatency(*latency)
 	env := sb.Env()
 	for _, k := range slices.Sorted(maps.Keys(env)) {
-		fmt.Fprintf(stdout, "export %s=%s\n", k, env[k])
+		fmt.Fprintf(stdout, "export %s=%s\n", k, shellWord(env[k]))
 	}
 	fmt.Fprintf(stderr, "experthub: sandbox Twilio on %s with workers %v, webhooks to %s; stop with Ctrl-C\n",
 		sb.URL, sandbox.Workers, cfg.PublicBaseURL)

@@ -5,16 +5,19 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/experthub/experthub/internal/sandbox"
 )
 
 // TestSandboxAlone runs the sandbox subcommand and uses the environment
 // it prints as another process would: the fake Twilio takes its
 // credentials, and the chat API answers.
 func TestSandboxAlone(t *testing.T) {
-	for _, k := range []string{"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "FRONTLINE_WORKSPACE"} {
+	for _, k := range []string{"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "FRONTLINE_WORKSPACE", "ROUTING_POLICY", "EXPERTISE_AREAS"} {
 		t.Setenv(k, "")
 	}
 	t.Setenv("SANDBOX_PORT", "0")
@@ -28,6 +31,7 @@ func TestSandboxAlone(t *testing.T) {
 		_ = stdout.Close()
 	}()
 	env := map[string]string{}
+	var exports []string
 	lines := bufio.NewScanner(out)
 	required := []string{"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE_URL", "FRONTLINE_WORKSPACE", "FRONTLINE_DEFAULT_POOL_QUEUE"}
 	missing := func() bool {
@@ -44,8 +48,22 @@ func TestSandboxAlone(t *testing.T) {
 			t.Fatalf("unexpected output %q", lines.Text())
 		}
 		env[k] = v
+		exports = append(exports, lines.Text())
 	}
 	go func() { _, _ = io.Copy(io.Discard, out) }()
+	// The sandbox's defaults, as a shell evaluating the exports reads
+	// them (EXPERTISE_AREAS holds ; and |): the local cluster's instances
+	// get them so.
+	for _, k := range []string{"ROUTING_POLICY", "EXPERTISE_AREAS"} {
+		script := strings.Join(exports, "\n") + "\nprintf %s \"$" + k + "\""
+		got, err := exec.Command("bash", "-c", script).Output()
+		if err != nil {
+			t.Fatalf("bash evaluating the exports: %v", err)
+		}
+		if string(got) != sandbox.Defaults[k] {
+			t.Errorf("%s evaluated from the exports = %q, want the sandbox's default %q", k, got, sandbox.Defaults[k])
+		}
+	}
 	for _, k := range []string{"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE_URL", "FRONTLINE_WORKSPACE", "FRONTLINE_DEFAULT_POOL_QUEUE"} {
 		if env[k] == "" {
 			t.Fatalf("printed %v, lacks %s", env, k)

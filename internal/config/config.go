@@ -57,7 +57,8 @@ const DefaultCacheTTL = 2 * time.Second
 const DefaultWaitingLineMaxWait = 10 * time.Minute
 
 // Var documents one environment variable. Vars is the single list the
-// README table and the deploy consistency check are built from.
+// table of docs/configuration.md and the deploy consistency check are
+// checked against.
 type Var struct {
 	Name    string
 	Aliases []string // older names still accepted (the seed's .env)
@@ -112,7 +113,7 @@ var Vars = []Var{
 	{Name: "SYNC_OIDC_AUDIENCE", Help: "Audience of that OIDC token; defaults to the `sync` function's public URL."},
 	{Name: "GOOGLE_CLOUD_PROJECT", Help: "Project of the Firestore cache. Unset and no emulator: in-memory cache (local runs)."},
 	{Name: "FIRESTORE_EMULATOR_HOST", Local: true, Help: "`host:port` of the Firestore emulator (tests, local)."},
-	{Name: "FIRESTORE_DATABASE", Default: "(default)", Help: "Firestore database id. Environments sharing a project need one each (README \"Environments\")."},
+	{Name: "FIRESTORE_DATABASE", Default: "(default)", Help: "Firestore database id. Environments sharing a project need one each (docs/deploy.md, \"Environments\")."},
 	{Name: "FIRESTORE_COLLECTION", Default: "customers", Help: "Collection holding the customer cache."},
 	{Name: "CACHE_TTL", Default: DefaultCacheTTL.String(), Help: "Lifetime of the in-process customer cache in front of Firestore (`0` disables it). A Strapi change reaches the instance that receives its webhook at once; other instances see it within this time (see docs/benchmarks.md, freshness)."},
 	{Name: "CACHE_SIZE", Default: "10000", Help: "Entries the in-process cache holds at most; its memory grows with use, not reserved at start."},

@@ -43,12 +43,13 @@ const (
 const howTo = `the Firestore emulator is needed. Either:
   - start one and export its address: eval "$(bash .ci/firestore-emulator.sh start)"
     (bash .ci/firestore-emulator.sh stop to end it), or
-  - have gcloud on PATH with the emulator and Java 17+ installed, and the tests
-    start one themselves: apt-get install google-cloud-cli
-    google-cloud-cli-firestore-emulator openjdk-17-jre-headless
-    (packages from Google's Cloud SDK apt repository).`
+  - have gcloud on PATH with the emulator and Java 21 installed (17 runs, but
+    the emulator warns that its support ends), and the tests start one
+    themselves: apt-get install google-cloud-cli
+    google-cloud-cli-firestore-emulator openjdk-21-jre-headless
+    (the first two from Google's Cloud SDK apt repository).`
 
-const shortHowTo = `run eval "$(bash .ci/firestore-emulator.sh start)" or install gcloud's Firestore emulator and Java 17+`
+const shortHowTo = `run eval "$(bash .ci/firestore-emulator.sh start)" or install gcloud's Firestore emulator and Java 21`
 
 // startErr is why Main could not provide an emulator; set once before the
 // tests run.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -18,8 +19,10 @@ import (
 // "/away <identity>" and "/back <identity>" change a worker's
 // availability (to see advisor routing's offer, say). After
 // each line it prints what Frontline would show: the conversation's name,
-// who is in it, and the new messages; an empty line only prints what is
-// new (the queue may finish work after a text's webhooks answered).
+// who is in it, and the new messages — and the Flex tasks made for this
+// conversation, with their transcript, as the Flex agent sees them; an
+// empty line only prints what is new (the queue may finish work after a
+// text's webhooks answered).
 func Chat(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -32,7 +35,7 @@ func Chat(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer)
 	if *from == "" {
 		return fmt.Errorf("chat: --from is required")
 	}
-	c := chatClient{base: strings.TrimRight(*base, "/"), http: &http.Client{Timeout: 30 * time.Second}, out: stdout}
+	c := chatClient{base: strings.TrimRight(*base, "/"), http: &http.Client{Timeout: 30 * time.Second}, out: stdout, tasks: map[string]bool{}}
 	fmt.Fprintf(stdout, "You are %s texting %s. Type a message (\"support\" hands you to the Flex contact center); \"/as ann@example.com hi\" replies as a worker; \"/away ann@example.com\" and \"/back ann@example.com\" change her availability; \"/handoff 2\" has the Flex agent hand customer 2 to an expert; Enter shows what is new; Ctrl-D ends.\n", *from, *to)
 	sc := bufio.NewScanner(stdin)
 	for sc.Scan() {
@@ -94,8 +97,8 @@ type chatClient struct {
 	conversation string
 	name         string
 	members      string
-	shown        int // messages printed so far
-	tasks        int // Flex tasks printed so far
+	shown        int             // messages printed so far
+	tasks        map[string]bool // the conversation's Flex tasks printed so far
 }
 
 // handoff has the sandbox's Flex agent hand who over, and follows the
@@ -177,11 +180,13 @@ func (c *chatClient) show(ctx context.Context) error {
 	}
 	c.shown = len(st.Messages)
 	var tasks []FlexTask
-	if err := c.do(ctx, "GET", "/sandbox/flex-tasks", nil, &tasks); err == nil {
-		for _, t := range tasks[min(c.tasks, len(tasks)):] {
-			fmt.Fprintln(c.out, describeTask(t))
+	if err := c.do(ctx, "GET", "/sandbox/flex-tasks?conversation="+url.QueryEscape(c.conversation), nil, &tasks); err == nil {
+		for _, t := range tasks {
+			if !c.tasks[t.SID] {
+				fmt.Fprintln(c.out, describeTask(t))
+				c.tasks[t.SID] = true
+			}
 		}
-		c.tasks = len(tasks)
 	}
 	return nil
 }

@@ -76,27 +76,50 @@ type FlexTask struct {
 	Attributes string `json:"attributes"`
 }
 
-func (sb *Sandbox) flexTasks(w http.ResponseWriter, _ *http.Request) {
+// flexTasks lists the Flex workspace's tasks; with ?conversation=CH…,
+// only those about that Frontline conversation (a chat shows its own
+// customer's, not every customer's since the sandbox started).
+func (sb *Sandbox) flexTasks(w http.ResponseWriter, r *http.Request) {
+	conv := r.URL.Query().Get("conversation")
 	out := []FlexTask{}
 	for _, t := range sb.Flex.Tasks() {
+		if conv != "" && taskConversation(t.Attributes) != conv {
+			continue
+		}
 		out = append(out, FlexTask{SID: t.SID, Status: t.AssignmentStatus, Attributes: t.Attributes})
 	}
 	httpjson.Write(w, http.StatusOK, out)
 }
 
-// describeTask is one line for the chat: who the task is about and the
-// transcript's size.
-func describeTask(t FlexTask) string {
-	var a struct {
-		Customer struct {
-			Name, Address string
-		}
-		Transcript string
+// taskAttributes are the parts of a Flex task's attributes the chat
+// shows (set by the bot's contact-center route).
+type taskAttributes struct {
+	Customer struct {
+		Name, Address string
 	}
+	Conversation string `json:"frontline_conversation_sid"`
+	Transcript   string
+}
+
+func taskConversation(attributes string) string {
+	var a taskAttributes
+	_ = json.Unmarshal([]byte(attributes), &a)
+	return a.Conversation
+}
+
+// describeTask is what the Flex agent sees of a task: who it is about,
+// then the transcript it carries, indented.
+func describeTask(t FlexTask) string {
+	var a taskAttributes
 	_ = json.Unmarshal([]byte(t.Attributes), &a)
 	who := a.Customer.Name
 	if who == "" {
 		who = a.Customer.Address
 	}
-	return fmt.Sprintf("== Flex task %s (%s) for %s, %d characters of transcript: %s sees it in Flex", t.SID, t.Status, who, len(a.Transcript), FlexAgent)
+	var b strings.Builder
+	fmt.Fprintf(&b, "== Flex task %s (%s) for %s: %s sees it in Flex, with the transcript:", t.SID, t.Status, who, FlexAgent)
+	for line := range strings.SplitSeq(a.Transcript, "\n") {
+		b.WriteString("\n    | " + line)
+	}
+	return b.String()
 }

@@ -41,10 +41,12 @@ var expertise = map[string][]string{
 	"chloe@example.com": {"watches", "jewellery"},
 }
 
-// demoEnv are the settings the sandbox shows off when they are not set:
+// Defaults are the settings the sandbox shows off when they are not set:
 // advisor routing (the sample customer Olivia Martin's advisor is ann) and
-// the expertise menu.
-var demoEnv = map[string]string{
+// the expertise menu. Their one home: Env hands them to every process
+// configured for the sandbox (`go run ./cmd/experthub`, the local
+// cluster's instances).
+var Defaults = map[string]string{
 	"ROUTING_POLICY":  "advisor,last,bot",
 	"EXPERTISE_AREAS": "watches=Watches|montre|watch;bridal=Bridal|wedding|mariage;jewellery=Jewellery|jewelry|ring",
 }
@@ -78,15 +80,6 @@ func Start(ctx context.Context, cfg *config.Config, log io.Writer) (*Sandbox, er
 		return nil, err
 	}
 	for k, v := range sb.Env() {
-		if err := os.Setenv(k, v); err != nil {
-			sb.Close()
-			return nil, err
-		}
-	}
-	for k, v := range demoEnv {
-		if os.Getenv(k) != "" {
-			continue
-		}
 		if err := os.Setenv(k, v); err != nil {
 			sb.Close()
 			return nil, err
@@ -167,7 +160,8 @@ func New(cfg *config.Config) (*Sandbox, error) {
 }
 
 // Env returns the variables that make an Expert Hub process talk to the
-// sandbox as its Twilio account.
+// sandbox as its Twilio account, and the Defaults this process's
+// environment does not set.
 func (sb *Sandbox) Env() map[string]string {
 	env := map[string]string{
 		"TWILIO_ACCOUNT_SID":           sb.Fake.AccountSID(),
@@ -185,6 +179,11 @@ func (sb *Sandbox) Env() map[string]string {
 	if sb.setProxy {
 		// Conversations the contact center hands over are sent from it.
 		env["FRONTLINE_PROXY_NUMBER"] = CompanyNumber
+	}
+	for k, v := range Defaults {
+		if os.Getenv(k) == "" {
+			env[k] = v
+		}
 	}
 	return env
 }

@@ -201,9 +201,14 @@ func TestChatWaitingLine(t *testing.T) {
 }
 
 // TestEnv runs a sandbox for other processes: New leaves the process
-// environment alone, and Env's credentials are the fake's.
+// environment alone, Env's credentials are the fake's, and Env carries
+// the sandbox's Defaults the environment does not set (the local
+// cluster's instances get the same menu as `go run ./cmd/experthub`).
 func TestEnv(t *testing.T) {
 	t.Setenv("TWILIO_AUTH_TOKEN", "")
+	t.Setenv("ROUTING_POLICY", "")
+	const ownAreas = "watches=Clocks"
+	t.Setenv("EXPERTISE_AREAS", ownAreas)
 	cfg, err := config.Parse(config.Env{"SANDBOX_PORT": "0", "PUBLIC_BASE_URL": "http://127.0.0.1:1"})
 	if err != nil {
 		t.Fatal(err)
@@ -219,6 +224,12 @@ func TestEnv(t *testing.T) {
 	env := sb.Env()
 	if env["TWILIO_API_BASE_URL"] != sb.URL {
 		t.Errorf("TWILIO_API_BASE_URL = %q, want %q", env["TWILIO_API_BASE_URL"], sb.URL)
+	}
+	if env["ROUTING_POLICY"] != Defaults["ROUTING_POLICY"] {
+		t.Errorf("Env's ROUTING_POLICY = %q, want the sandbox's default %q", env["ROUTING_POLICY"], Defaults["ROUTING_POLICY"])
+	}
+	if v, ok := env["EXPERTISE_AREAS"]; ok {
+		t.Errorf("Env overrides the environment's EXPERTISE_AREAS (%q) with %q", ownAreas, v)
 	}
 	// Another process configured with Env, as config reads it.
 	other, err := config.Parse(config.Env(env))
@@ -277,12 +288,25 @@ func TestChatContactCenter(t *testing.T) {
 	if err := Chat(ctx, []string{"--from", "whatsapp:+5521989500003", "--sandbox", sb.URL}, strings.NewReader("hi\nsupport please\n\n"), &out); err != nil {
 		t.Fatalf("chat: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"system: We are passing you to our contact center", "== Flex task WT", "for Susan Smith"} {
+	// The task is shown with the transcript the agent reads (the
+	// customer's own words in it), not its length.
+	for _, want := range []string{"system: We are passing you to our contact center", "== Flex task WT", "for Susan Smith", "\n    | customer: support please\n"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("support transcript lacks %q:\n%s", want, out.String())
 		}
 	}
+	if n := strings.Count(out.String(), "== Flex task"); n != 1 {
+		t.Errorf("the task is shown %d times, want once:\n%s", n, out.String())
+	}
 	if n := len(sb.Flex.Tasks()); n != 1 {
 		t.Errorf("Flex tasks = %d, want 1", n)
+	}
+	// Another customer's chat shows none of Susan's tasks.
+	out.Reset()
+	if err := Chat(ctx, []string{"--from", "+33679500001", "--sandbox", sb.URL}, strings.NewReader("hello\n\n"), &out); err != nil {
+		t.Fatalf("chat: %v\n%s", err, out.String())
+	}
+	if strings.Contains(out.String(), "Flex task") {
+		t.Errorf("a new customer's chat shows another customer's Flex task:\n%s", out.String())
 	}
 }
