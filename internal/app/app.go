@@ -79,7 +79,7 @@ type options struct {
 	now       func() time.Time
 	customers conversation.Customers
 	ledger    func(conversation.Ledger) conversation.Ledger
-	scheduler work.IDTokenValidator
+	scheduler gcpauth.Validator
 	bindings  func(handoff.Bindings) handoff.Bindings
 }
 
@@ -99,10 +99,20 @@ func WrapLedger(wrap func(conversation.Ledger) conversation.Ledger) Option {
 	return func(o *options) { o.ledger = wrap }
 }
 
-// WithSchedulerTokens makes taskrouter-events check the scheduler's OIDC
-// tokens with v instead of Google's keys: tests mint their own.
-func WithSchedulerTokens(v work.IDTokenValidator) Option {
+// WithSchedulerTokens makes sync and taskrouter-events check the
+// scheduler's OIDC tokens with v instead of Google's keys: tests mint
+// their own.
+func WithSchedulerTokens(v gcpauth.Validator) Option {
 	return func(o *options) { o.scheduler = v }
+}
+
+// schedulerTokens validates the scheduler's ID tokens: Google's, or the
+// test's (WithSchedulerTokens).
+func (o options) schedulerTokens() gcpauth.Validator {
+	if o.scheduler != nil {
+		return o.scheduler
+	}
+	return &gcpauth.GoogleIDTokens{}
 }
 
 // New builds the application. It makes no network call: clients connect on
@@ -134,7 +144,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		Default: cfg.ProxyNumber, ByCountry: cfg.ProxyNumbers,
 	}, log))
 	a.twilioFacing("templates", frontline.TemplatesHandler(a.Customers, a.Templates, log))
-	a.handlers["sync"] = a.named("sync", a.syncHandler())
+	a.handlers["sync"] = a.named("sync", a.syncHandler(o.schedulerTokens()))
 	a.buildFlow(o)
 	return a, nil
 }
@@ -234,11 +244,8 @@ func (a *App) taskrouterEvents(flow *conversation.Flow, o options) {
 	const name = "taskrouter-events"
 	a.twilioFacing(name, flow.Events())
 	events := a.handlers[name]
-	var v work.IDTokenValidator = &gcpauth.GoogleIDTokens{}
-	if o.scheduler != nil {
-		v = o.scheduler
-	}
-	sweep := a.named(name, work.RequireOIDC(v, a.Config.PublicURL(name), a.Config.SchedulerAccount, flow.Sweep(), a.log.With(logging.FunctionKey, name)))
+	scheduler := gcpauth.Caller{Validator: o.schedulerTokens(), Audience: a.Config.PublicURL(name), Account: a.Config.SchedulerAccount}
+	sweep := a.named(name, gcpauth.Require(scheduler, flow.Sweep(), a.log.With(logging.FunctionKey, name)))
 	a.handlers[name] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
 			sweep.ServeHTTP(w, r)
@@ -308,11 +315,12 @@ func (a *App) queueFacing(consume http.Handler) http.Handler {
 			http.Error(w, "conversation work is delivered in-process: WORK_QUEUE is not set", http.StatusForbidden)
 		}))
 	}
-	var v work.IDTokenValidator = &gcpauth.GoogleIDTokens{}
+	var v gcpauth.Validator = &gcpauth.GoogleIDTokens{}
 	if cfg.TasksEmulator != "" {
 		v = cloudtasksfake.TokenValidator{Secret: cfg.TasksSecret}
 	}
-	return a.named("work", work.RequireOIDC(v, cfg.PublicURL("work"), cfg.WorkServiceAccount, consume, a.log))
+	queue := gcpauth.Caller{Validator: v, Audience: cfg.PublicURL("work"), Account: cfg.WorkServiceAccount}
+	return a.named("work", gcpauth.Require(queue, consume, a.log))
 }
 
 // NewSyncer returns a full/incremental sync of the customers from the CRM
@@ -357,20 +365,18 @@ func (a *App) NewTemplateSyncer() *crmsync.Syncer[crm.Template] {
 // every caller first (crmsync.NewHandler with a nil Syncer): an
 // unauthenticated request learns nothing of the configuration, and the
 // deployment's smoke test sees the same refusal with or without Strapi.
-func (a *App) syncHandler() http.Handler {
+func (a *App) syncHandler(scheduler gcpauth.Validator) http.Handler {
 	if a.source == nil {
 		a.log.Warn("no CRM configured (STRAPI_URL is not set): sync authenticates its callers and syncs nothing", logging.FunctionKey, "sync")
 	}
 	// No handler deadline here: a full sync of a large CRM takes longer
 	// than a webhook may, and the function's own timeout bounds it.
 	return crmsync.NewHandler(a.NewSyncer(nil), a.webhooks, crmsync.HandlerConfig{
-		Templates:        a.NewTemplateSyncer(),
-		TemplateHooks:    a.templateHooks,
-		WebhookSecret:    a.Config.StrapiWebhookSecret,
-		SchedulerAccount: a.Config.SchedulerAccount,
-		Audience:         a.Config.SyncAudience,
-		Validator:        crmsync.GoogleIDTokens{},
-		Logger:           a.log,
+		Templates:     a.NewTemplateSyncer(),
+		TemplateHooks: a.templateHooks,
+		WebhookSecret: a.Config.StrapiWebhookSecret,
+		Scheduler:     gcpauth.Caller{Validator: scheduler, Audience: a.Config.SyncAudience, Account: a.Config.SchedulerAccount},
+		Logger:        a.log,
 	})
 }
 

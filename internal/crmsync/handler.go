@@ -1,7 +1,6 @@
 package crmsync
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -12,39 +11,14 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/experthub/experthub/internal/httpjson"
-
-	"google.golang.org/api/idtoken"
-
 	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/gcpauth"
+	"github.com/experthub/experthub/internal/httpjson"
 )
 
 // maxBody bounds a webhook body. A customer entry is a few KB; Strapi's
 // media and relation payloads stay well below this.
 const maxBody = 1 << 20
-
-// IDTokenValidator checks an OIDC ID token for an audience and returns the
-// verified e-mail of its subject.
-type IDTokenValidator interface {
-	Validate(ctx context.Context, token, audience string) (email string, err error)
-}
-
-// GoogleIDTokens validates Google-signed ID tokens, such as the OIDC
-// token Cloud Scheduler sends.
-type GoogleIDTokens struct{}
-
-// Validate checks the token's signature, expiry, issuer and audience.
-func (GoogleIDTokens) Validate(ctx context.Context, token, audience string) (string, error) {
-	p, err := idtoken.Validate(ctx, token, audience)
-	if err != nil {
-		return "", err
-	}
-	email, _ := p.Claims["email"].(string)
-	if verified, _ := p.Claims["email_verified"].(bool); email == "" || !verified {
-		return "", errors.New("id token has no verified email")
-	}
-	return email, nil
-}
 
 // WebhookDecoder reads a CRM's webhook calls: each CRM package decodes its
 // own.
@@ -77,13 +51,10 @@ type HandlerConfig struct {
 	// <secret>"; it also authorises a manual full sync. Empty refuses
 	// both.
 	WebhookSecret string
-	// SchedulerAccount is the service account whose OIDC token may start
-	// a full sync; Audience is the token's expected audience. Both and a
-	// Validator are needed for OIDC.
-	SchedulerAccount string
-	Audience         string
-	Validator        IDTokenValidator
-	Logger           *slog.Logger
+	// Scheduler is the service account whose OIDC ID token may start a
+	// full sync (Cloud Scheduler's); its zero value lets no token in.
+	Scheduler gcpauth.Caller
+	Logger    *slog.Logger
 }
 
 // NewHandler returns the sync function. A POST that hooks announces as a
@@ -161,8 +132,7 @@ func (h *handler) secretOK(token string) bool {
 
 func (h *handler) webhook(w http.ResponseWriter, r *http.Request, token, event string) {
 	if !h.secretOK(token) {
-		w.Header().Set("WWW-Authenticate", "Bearer")
-		h.fail(w, r, http.StatusUnauthorized, "unauthorized", "event", event, "reason", credentialProblem(token))
+		h.refuse(w, r, http.StatusUnauthorized, "event", event, "reason", credentialProblem(token))
 		return
 	}
 	if h.sync == nil {
@@ -250,24 +220,12 @@ func (h *handler) full(w http.ResponseWriter, r *http.Request, token string) {
 	ctx := r.Context()
 	caller := "webhook secret"
 	if !h.secretOK(token) {
-		// An empty audience would make idtoken accept a token minted for
-		// any audience.
-		if token == "" || h.cfg.Validator == nil || h.cfg.SchedulerAccount == "" || h.cfg.Audience == "" {
-			w.Header().Set("WWW-Authenticate", "Bearer")
-			h.fail(w, r, http.StatusUnauthorized, "unauthorized", "reason", credentialProblem(token))
-			return
-		}
-		email, err := h.cfg.Validator.Validate(ctx, token, h.cfg.Audience)
+		id, err := h.cfg.Scheduler.Check(r)
 		if err != nil {
-			w.Header().Set("WWW-Authenticate", "Bearer")
-			h.fail(w, r, http.StatusUnauthorized, "unauthorized", "reason", "invalid id token", "err", err)
+			h.refuse(w, r, gcpauth.Status(err), "err", err)
 			return
 		}
-		if !strings.EqualFold(email, h.cfg.SchedulerAccount) {
-			h.fail(w, r, http.StatusForbidden, "forbidden", "reason", "id token of another account", "email", email)
-			return
-		}
-		caller = email
+		caller = id.Email
 	}
 	// A scheduler body carries nothing we need; drain a bounded amount so
 	// the connection can be reused.
@@ -327,6 +285,17 @@ func credentialProblem(token string) string {
 		return "no bearer token"
 	}
 	return "wrong bearer token"
+}
+
+// refuse answers a caller who is not authenticated (401) or not
+// allowed (403).
+func (h *handler) refuse(w http.ResponseWriter, r *http.Request, status int, attrs ...any) {
+	msg := "forbidden"
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		msg = "unauthorized"
+	}
+	h.fail(w, r, status, msg, attrs...)
 }
 
 // fail logs a refused request and answers with a JSON error.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/crmsync"
+	"github.com/experthub/experthub/internal/gcpauth"
 	"github.com/experthub/experthub/internal/inmem"
 	"github.com/experthub/experthub/internal/strapitest"
 )
@@ -32,20 +33,20 @@ type fakeIDTokens struct {
 	audiences []string
 }
 
-func (f *fakeIDTokens) Validate(_ context.Context, token, aud string) (string, error) {
+func (f *fakeIDTokens) Validate(_ context.Context, token, aud string) (gcpauth.Identity, error) {
 	f.mu.Lock()
 	f.audiences = append(f.audiences, aud)
 	f.mu.Unlock()
 	if aud != audience {
-		return "", errors.New("wrong audience")
+		return gcpauth.Identity{}, errors.New("wrong audience")
 	}
 	switch token {
 	case goodOIDC:
-		return "Sync-Scheduler@demo.iam.gserviceaccount.com", nil
+		return gcpauth.Identity{Email: scheduler, EmailVerified: true}, nil
 	case otherOIDC:
-		return "intruder@demo.iam.gserviceaccount.com", nil
+		return gcpauth.Identity{Email: "intruder@demo.iam.gserviceaccount.com", EmailVerified: true}, nil
 	}
-	return "", errors.New("invalid token")
+	return gcpauth.Identity{}, errors.New("invalid token")
 }
 
 type fixture struct {
@@ -68,7 +69,8 @@ func newFixture(t *testing.T, cfg crmsync.HandlerConfig) *fixture {
 }
 
 func defaultConfig() crmsync.HandlerConfig {
-	return crmsync.HandlerConfig{WebhookSecret: secret, SchedulerAccount: scheduler, Audience: audience, Validator: &fakeIDTokens{}}
+	return crmsync.HandlerConfig{WebhookSecret: secret,
+		Scheduler: gcpauth.Caller{Validator: &fakeIDTokens{}, Audience: audience, Account: scheduler}}
 }
 
 func (f *fixture) do(method string, header map[string]string, body string) (*httptest.ResponseRecorder, map[string]any) {
@@ -179,7 +181,7 @@ func TestHandlerWithoutSecretRefusesWebhooks(t *testing.T) {
 func TestHandlerFullSync(t *testing.T) {
 	validator := &fakeIDTokens{}
 	cfg := defaultConfig()
-	cfg.Validator = validator
+	cfg.Scheduler.Validator = validator
 	f := newFixture(t, cfg)
 	ctx := context.Background()
 	f.store.Upsert(ctx, crm.Customer{ID: "stale", DisplayName: "Stale"})
@@ -226,7 +228,7 @@ func TestHandlerFullSync(t *testing.T) {
 
 func TestHandlerFullSyncWithoutOIDC(t *testing.T) {
 	cfg := defaultConfig()
-	cfg.Validator = nil
+	cfg.Scheduler.Validator = nil
 	f := newFixture(t, cfg)
 	if rec, _ := f.do("POST", map[string]string{"Authorization": "Bearer " + goodOIDC}, ""); rec.Code != 401 {
 		t.Errorf("OIDC token with no validator: %d, want 401", rec.Code)
