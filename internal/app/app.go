@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"cloud.google.com/go/firestore"
-
 	"github.com/experthub/experthub/internal/cloudtasks"
 	"github.com/experthub/experthub/internal/cloudtasksfake"
 	"github.com/experthub/experthub/internal/config"
@@ -58,14 +56,18 @@ type App struct {
 	templates     crm.TemplateSource
 	templateHooks crmsync.TemplateWebhookDecoder
 
-	// handoffs keeps the contact center's handoff bindings and notes;
-	// nil without a contact center.
+	// handoffs keeps the contact center's handoff bindings and notes,
+	// used with a contact center only.
 	handoffs handoffStore
 
-	handlers  map[string]http.Handler
-	log       *slog.Logger
-	closers   []func() error
-	firestore *firestore.Client // nil with the in-memory cache
+	// The flow's stores, in Firestore or in memory (buildStore).
+	ledger      conversation.Ledger
+	assignments conversation.Assignments
+	line        waitline.Line
+
+	handlers map[string]http.Handler
+	log      *slog.Logger
+	closers  []func() error
 }
 
 //go:embed sample_crm.json
@@ -134,9 +136,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	a.Customers = crm.NewService(a.Store, a.source, crm.ServiceOptions{
 		CacheTTL: cfg.CacheTTL, CacheSize: cfg.CacheSize, Logger: log, Now: o.now,
 	})
-	a.buildHandoffs()
 	var notes frontline.Notes
-	if a.handoffs != nil {
+	if cfg.HasFlex() {
 		notes = a.handoffs
 	}
 	a.twilioFacing("crm", frontline.CRMHandler(a.Customers, notes, log))
@@ -194,13 +195,7 @@ func (a *App) buildFlow(o options) {
 	if o.customers != nil {
 		deps.Customers = o.customers
 	}
-	if a.firestore != nil {
-		deps.Ledger, deps.Assignments = fsstore.NewLedger(a.firestore), fsstore.NewAssignments(a.firestore)
-		deps.Line = fsstore.NewLine(a.firestore)
-	} else {
-		deps.Ledger, deps.Assignments = inmem.NewLedger(), inmem.NewAssignments()
-		deps.Line = inmem.NewLine()
-	}
+	deps.Ledger, deps.Assignments, deps.Line = a.ledger, a.assignments, a.line
 	a.Line = deps.Line
 	if o.ledger != nil {
 		deps.Ledger = o.ledger(deps.Ledger)
@@ -380,19 +375,29 @@ func (a *App) syncHandler(scheduler gcpauth.Validator) http.Handler {
 	})
 }
 
+// buildStore opens the stores: in Firestore with GOOGLE_CLOUD_PROJECT or
+// the emulator, else in memory with the sample customers.
 func (a *App) buildStore(ctx context.Context) error {
 	cfg := a.Config
 	if cfg.UsesFirestore() {
-		client, err := fsstore.NewClient(ctx, cfg.Project, cfg.FirestoreDatabase)
+		s, err := fsstore.Open(ctx, cfg.Project, cfg.FirestoreDatabase, cfg.FirestoreCollection)
 		if err != nil {
 			return err
 		}
-		a.closers = append(a.closers, client.Close)
-		a.firestore = client
-		a.Store = fsstore.NewStore(client, cfg.FirestoreCollection)
-		a.Templates = fsstore.NewTemplateStore(client, cfg.FirestoreCollection)
+		a.closers = append(a.closers, s.Close)
+		a.Store, a.Templates = s.Store, s.Templates
+		a.ledger, a.assignments, a.line, a.handoffs = s.Ledger, s.Assignments, s.Line, s.Handoffs
 		return nil
 	}
+	s := inmem.Open()
+	a.Store, a.Templates = s.Store, s.Templates
+	a.ledger, a.assignments, a.line, a.handoffs = s.Ledger, s.Assignments, s.Line, s.Handoffs
+	return seedSample(ctx, s.Store, cfg)
+}
+
+// seedSample writes the sample customers (CRM_SAMPLE_FILE, or the
+// built-in ones) to the in-memory cache.
+func seedSample(ctx context.Context, store crm.Store, cfg *config.Config) error {
 	sample := sampleCRM
 	if cfg.SampleFile != "" {
 		b, err := os.ReadFile(cfg.SampleFile)
@@ -411,13 +416,7 @@ func (a *App) buildStore(ctx context.Context) error {
 		customers[i].Localize(cfg.DefaultRegion)
 		customers[i].SyncedAt = now
 	}
-	a.Templates = inmem.NewTemplates()
-	store := inmem.NewStore()
-	if err := store.Upsert(ctx, customers...); err != nil {
-		return err
-	}
-	a.Store = store
-	return nil
+	return store.Upsert(ctx, customers...)
 }
 
 // twilioFacing registers a handler behind the signature check and the

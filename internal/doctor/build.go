@@ -66,13 +66,12 @@ func Build(ctx context.Context, cfg *config.Config, functions []string, environm
 	}
 	closeAll := func() {}
 	if cfg.UsesFirestore() {
-		client, err := fsstore.NewClient(ctx, cfg.Project, cfg.FirestoreDatabase)
+		s, err := fsstore.Open(ctx, cfg.Project, cfg.FirestoreDatabase, cfg.FirestoreCollection)
 		if err != nil {
 			return nil, nil, err
 		}
-		closeAll = func() { _ = client.Close() }
-		d.Store = fsstore.NewStore(client, cfg.FirestoreCollection)
-		d.Templates = fsstore.NewTemplateStore(client, cfg.FirestoreCollection)
+		closeAll = func() { _ = s.Close() }
+		d.Store, d.Templates = s.Store, s.Templates
 		if cfg.FirestoreEmulator == "" {
 			if d.Admin, err = NewGCPAdmin(ctx, cfg.Project, cfg.FirestoreDatabase); err != nil {
 				closeAll()
