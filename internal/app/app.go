@@ -124,10 +124,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	if err := a.buildStore(ctx); err != nil {
 		return nil, err
 	}
-	if cfg.HasStrapi() {
-		client := NewStrapi(cfg)
-		a.source, a.webhooks = client, client
-		a.templates, a.templateHooks = client, client
+	// The CRM authenticates the sync function's webhook calls with or
+	// without a CRM behind the cache (see syncHandler).
+	client := NewCRM(cfg)
+	a.webhooks, a.templateHooks = client, client
+	if cfg.CRM.Configured() {
+		a.source, a.templates = client, client
 	}
 	var o options
 	for _, opt := range opts {
@@ -250,22 +252,10 @@ func (a *App) taskrouterEvents(flow *conversation.Flow, o options) {
 	})
 }
 
-// NewStrapi returns the Strapi client the configuration describes (which
-// must have STRAPI_URL).
-func NewStrapi(cfg *config.Config) *strapi.Client {
-	return strapi.New(strapi.Config{
-		BaseURL:    cfg.StrapiURL,
-		APIToken:   cfg.StrapiAPIToken,
-		Identifier: cfg.StrapiIdentifier,
-		Password:   cfg.StrapiPassword,
-		Version:    cfg.StrapiVersion,
-		Collection: cfg.StrapiCollection,
-
-		TemplatesCollection: cfg.StrapiTemplates,
-		TemplatesModel:      strings.TrimSuffix(cfg.StrapiTemplates, "s"),
-		DefaultRegion:       cfg.DefaultRegion,
-	})
-}
+// NewCRM returns the client of the CRM the configuration describes (its
+// settings: config.CRM); the functions and experthub doctor share it.
+// Another CRM is another package behind this line and config.CRM.
+func NewCRM(cfg *config.Config) *strapi.Client { return strapi.Open(cfg.CRM, cfg.DefaultRegion) }
 
 // NewTwilio returns the Twilio REST client the configuration describes;
 // the functions and the operations commands (setup, doctor) share it.
@@ -359,17 +349,16 @@ func (a *App) NewTemplateSyncer() *crmsync.Syncer[crm.Template] {
 // syncHandler returns the sync function. Without a CRM it still checks
 // every caller first (crmsync.NewHandler with a nil Syncer): an
 // unauthenticated request learns nothing of the configuration, and the
-// deployment's smoke test sees the same refusal with or without Strapi.
+// deployment's smoke test sees the same refusal with or without a CRM.
 func (a *App) syncHandler(scheduler gcpauth.Validator) http.Handler {
 	if a.source == nil {
-		a.log.Warn("no CRM configured (STRAPI_URL is not set): sync authenticates its callers and syncs nothing", logging.FunctionKey, "sync")
+		a.log.Warn("no CRM configured: sync authenticates its callers and syncs nothing", logging.FunctionKey, "sync")
 	}
 	// No handler deadline here: a full sync of a large CRM takes longer
 	// than a webhook may, and the function's own timeout bounds it.
 	return crmsync.NewHandler(a.NewSyncer(nil), a.webhooks, crmsync.HandlerConfig{
 		Templates:     a.NewTemplateSyncer(),
 		TemplateHooks: a.templateHooks,
-		WebhookSecret: a.Config.StrapiWebhookSecret,
 		Scheduler:     gcpauth.Caller{Validator: scheduler, Audience: a.Config.SyncAudience, Account: a.Config.SchedulerAccount},
 		Logger:        a.log,
 	})

@@ -1,15 +1,12 @@
 package crmsync
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
-	"strings"
 
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/gcpauth"
@@ -20,12 +17,16 @@ import (
 // media and relation payloads stay well below this.
 const maxBody = 1 << 20
 
-// WebhookDecoder reads a CRM's webhook calls: each CRM package decodes its
-// own.
+// WebhookDecoder reads a CRM's webhook calls: each CRM package
+// authenticates and decodes its own.
 type WebhookDecoder interface {
 	// WebhookEvent returns the event a request announces in its headers,
 	// or "" when the request is not a webhook call.
 	WebhookEvent(h http.Header) string
+	// Authenticate checks a request's credentials, those the CRM's
+	// webhook calls carry, which also start a manual full sync. The error
+	// says what was wrong, never the credential.
+	Authenticate(h http.Header) error
 	// DecodeWebhook returns the changes to customers a webhook call
 	// reports, in order. An error means the call is malformed.
 	DecodeWebhook(h http.Header, body []byte) ([]crm.Change[crm.Customer], error)
@@ -47,10 +48,6 @@ type HandlerConfig struct {
 	// templates go to it. Nil: customers only.
 	Templates     *Syncer[crm.Template]
 	TemplateHooks TemplateWebhookDecoder
-	// WebhookSecret is what Strapi sends as "Authorization: Bearer
-	// <secret>"; it also authorises a manual full sync. Empty refuses
-	// both.
-	WebhookSecret string
 	// Scheduler is the service account whose OIDC ID token may start a
 	// full sync (Cloud Scheduler's); its zero value lets no token in.
 	Scheduler gcpauth.Caller
@@ -58,11 +55,11 @@ type HandlerConfig struct {
 }
 
 // NewHandler returns the sync function. A POST that hooks announces as a
-// webhook call (Strapi: with an X-Strapi-Event header) is authenticated
-// by the webhook secret, decoded by hooks and applied incrementally. Any
-// other POST starts a full sync, authenticated by Cloud Scheduler's OIDC
-// token or the webhook secret. With nil hooks (a CRM without webhooks)
-// every POST is a full sync.
+// webhook call (Strapi: with an X-Strapi-Event header) is authenticated,
+// decoded by hooks and applied incrementally. Any other POST starts a
+// full sync, authenticated by Cloud Scheduler's OIDC token or the
+// webhook calls' credentials (hooks.Authenticate). With nil hooks (a CRM
+// without webhooks) every POST is a full sync, for the scheduler only.
 //
 // The full sync runs within the request and stops if the caller hangs up,
 // so the function timeout and the scheduler's attempt deadline should
@@ -78,20 +75,14 @@ func NewHandler(s *Syncer[crm.Customer], hooks WebhookDecoder, cfg HandlerConfig
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.WebhookSecret != "" {
-		h.secret = sha256.Sum256([]byte(cfg.WebhookSecret))
-		h.hasSecret = true
-	}
 	return h
 }
 
 type handler struct {
-	sync      *Syncer[crm.Customer]
-	hooks     WebhookDecoder
-	cfg       HandlerConfig
-	log       *slog.Logger
-	secret    [sha256.Size]byte
-	hasSecret bool
+	sync  *Syncer[crm.Customer]
+	hooks WebhookDecoder
+	cfg   HandlerConfig
+	log   *slog.Logger
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -100,39 +91,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusMethodNotAllowed, "method not allowed", "method", r.Method)
 		return
 	}
-	token := bearer(r)
 	if h.hooks != nil {
 		if event := h.hooks.WebhookEvent(r.Header); event != "" {
-			h.webhook(w, r, token, event)
+			h.webhook(w, r, event)
 			return
 		}
 	}
-	h.full(w, r, token)
+	h.full(w, r)
 }
 
-// bearer returns the token of an "Authorization: Bearer" header, or "".
-func bearer(r *http.Request) string {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	return strings.TrimSpace(token)
-}
-
-// secretOK compares the token with the webhook secret in constant time.
-// Hashing both first makes the comparison fixed-length, so the time taken
-// reveals neither the secret's length nor a matching prefix.
-func (h *handler) secretOK(token string) bool {
-	if !h.hasSecret || token == "" {
-		return false
-	}
-	sum := sha256.Sum256([]byte(token))
-	return subtle.ConstantTimeCompare(sum[:], h.secret[:]) == 1
-}
-
-func (h *handler) webhook(w http.ResponseWriter, r *http.Request, token, event string) {
-	if !h.secretOK(token) {
-		h.refuse(w, r, http.StatusUnauthorized, "event", event, "reason", credentialProblem(token))
+func (h *handler) webhook(w http.ResponseWriter, r *http.Request, event string) {
+	if err := h.hooks.Authenticate(r.Header); err != nil {
+		h.refuse(w, r, http.StatusUnauthorized, "event", event, "reason", err)
 		return
 	}
 	if h.sync == nil {
@@ -216,10 +186,10 @@ type answer struct {
 	Replaced   []string `json:"replaced,omitempty"`
 }
 
-func (h *handler) full(w http.ResponseWriter, r *http.Request, token string) {
+func (h *handler) full(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	caller := "webhook secret"
-	if !h.secretOK(token) {
+	caller := "webhook credentials"
+	if h.hooks == nil || h.hooks.Authenticate(r.Header) != nil {
 		id, err := h.cfg.Scheduler.Check(r)
 		if err != nil {
 			h.refuse(w, r, gcpauth.Status(err), "err", err)
@@ -277,14 +247,6 @@ func (h *handler) full(w http.ResponseWriter, r *http.Request, token string) {
 func (h *handler) noCRM(w http.ResponseWriter, r *http.Request, attrs ...any) {
 	h.log.InfoContext(r.Context(), "sync skipped: no CRM is configured", attrs...)
 	httpjson.Write(w, http.StatusOK, map[string]any{"synced": 0, "deleted": 0, "skipped": "no CRM is configured"})
-}
-
-// credentialProblem names what was wrong for the log, without the value.
-func credentialProblem(token string) string {
-	if token == "" {
-		return "no bearer token"
-	}
-	return "wrong bearer token"
 }
 
 // refuse answers a caller who is not authenticated (401) or not
