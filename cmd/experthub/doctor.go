@@ -38,14 +38,9 @@ func runDoctor(ctx context.Context, env config.Env, base, environment string, fu
 		env["PUBLIC_BASE_URL"] = base
 	}
 	// A build has the functions' plain settings and the Twilio token only:
-	// Strapi without its credentials is reported as not checked rather
+	// a CRM without its credentials is reported as not checked rather
 	// than refused by config.
-	strapiUnchecked := ""
-	if env["STRAPI_URL"] != "" && env["STRAPI_API_TOKEN"] == "" && (env["STRAPI_IDENTIFIER"] == "" || env["STRAPI_PASSWORD"] == "") {
-		strapiUnchecked = env["STRAPI_URL"]
-		delete(env, "STRAPI_URL")
-		delete(env, "DB_URL")
-	}
+	crmUnchecked := config.CRM{}.Unchecked(env)
 	cfg, err := config.Parse(env)
 	if err != nil {
 		return err
@@ -55,7 +50,7 @@ func runDoctor(ctx context.Context, env config.Env, base, environment string, fu
 		return err
 	}
 	defer closeAll()
-	d.StrapiUnchecked = strapiUnchecked
+	d.CRMUnchecked = crmUnchecked
 	if d.Run(ctx, stdout) {
 		return errDoctorFailed
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -42,6 +43,18 @@ func TestDoctorExitStatus(t *testing.T) {
 		t.Errorf("configured stack: %v\n%s", err, out.String())
 	}
 	t.Logf("doctor --base-url %s:\n%s", h.Server.URL, out.String())
+
+	// A build's environment names the CRM without its credentials: it is
+	// reported as not checked, and the configuration still reads.
+	withCRM := env()
+	withCRM["STRAPI_URL"] = "https://cms.example.com"
+	out.Reset()
+	if err := runDoctor(context.Background(), withCRM, h.Server.URL, "", app.Functions, &out); err != nil {
+		t.Errorf("CRM without credentials: %v\n%s", err, out.String())
+	}
+	if !regexp.MustCompile(`(?m)^warn\s+crm\s+https://cms\.example\.com: not checked`).MatchString(out.String()) {
+		t.Errorf("no warning that the CRM is not checked:\n%s", out.String())
+	}
 
 	hooks := h.Twilio.Webhooks()
 	hooks.PreWebhookURL = "https://old.example.com/pre-event"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/experthub/experthub/internal/cloudtasks"
 	"github.com/experthub/experthub/internal/cloudtasksfake"
+	"github.com/experthub/experthub/internal/gcpauth"
 	"github.com/experthub/experthub/internal/work"
 )
 
@@ -52,7 +53,7 @@ func TestQueueFake(t *testing.T) {
 	delivered := make(chan struct{}, 1)
 	srv := httptest.NewUnstartedServer(nil)
 	target := "http://" + srv.Listener.Addr().String() + "/work"
-	srv.Config.Handler = work.RequireOIDC(cloudtasksfake.TokenValidator{Secret: secret}, target, account,
+	srv.Config.Handler = gcpauth.Require(gcpauth.Caller{Validator: cloudtasksfake.TokenValidator{Secret: secret}, Audience: target, Account: account},
 		work.Consumer(func(_ context.Context, d work.Delivery) error {
 			mu.Lock()
 			got = append(got, d)

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"cloud.google.com/go/firestore"
-
 	"github.com/experthub/experthub/internal/cloudtasks"
 	"github.com/experthub/experthub/internal/cloudtasksfake"
 	"github.com/experthub/experthub/internal/config"
@@ -58,14 +56,18 @@ type App struct {
 	templates     crm.TemplateSource
 	templateHooks crmsync.TemplateWebhookDecoder
 
-	// handoffs keeps the contact center's handoff bindings and notes;
-	// nil without a contact center.
+	// handoffs keeps the contact center's handoff bindings and notes,
+	// used with a contact center only.
 	handoffs handoffStore
 
-	handlers  map[string]http.Handler
-	log       *slog.Logger
-	closers   []func() error
-	firestore *firestore.Client // nil with the in-memory cache
+	// The flow's stores, in Firestore or in memory (buildStore).
+	ledger      conversation.Ledger
+	assignments conversation.Assignments
+	line        waitline.Line
+
+	handlers map[string]http.Handler
+	log      *slog.Logger
+	closers  []func() error
 }
 
 //go:embed sample_crm.json
@@ -79,7 +81,7 @@ type options struct {
 	now       func() time.Time
 	customers conversation.Customers
 	ledger    func(conversation.Ledger) conversation.Ledger
-	scheduler work.IDTokenValidator
+	scheduler gcpauth.Validator
 	bindings  func(handoff.Bindings) handoff.Bindings
 }
 
@@ -99,10 +101,20 @@ func WrapLedger(wrap func(conversation.Ledger) conversation.Ledger) Option {
 	return func(o *options) { o.ledger = wrap }
 }
 
-// WithSchedulerTokens makes taskrouter-events check the scheduler's OIDC
-// tokens with v instead of Google's keys: tests mint their own.
-func WithSchedulerTokens(v work.IDTokenValidator) Option {
+// WithSchedulerTokens makes sync and taskrouter-events check the
+// scheduler's OIDC tokens with v instead of Google's keys: tests mint
+// their own.
+func WithSchedulerTokens(v gcpauth.Validator) Option {
 	return func(o *options) { o.scheduler = v }
+}
+
+// schedulerTokens validates the scheduler's ID tokens: Google's, or the
+// test's (WithSchedulerTokens).
+func (o options) schedulerTokens() gcpauth.Validator {
+	if o.scheduler != nil {
+		return o.scheduler
+	}
+	return &gcpauth.GoogleIDTokens{}
 }
 
 // New builds the application. It makes no network call: clients connect on
@@ -112,10 +124,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	if err := a.buildStore(ctx); err != nil {
 		return nil, err
 	}
-	if cfg.HasStrapi() {
-		client := NewStrapi(cfg)
-		a.source, a.webhooks = client, client
-		a.templates, a.templateHooks = client, client
+	// The CRM authenticates the sync function's webhook calls with or
+	// without a CRM behind the cache (see syncHandler).
+	client := NewCRM(cfg)
+	a.webhooks, a.templateHooks = client, client
+	if cfg.CRM.Configured() {
+		a.source, a.templates = client, client
 	}
 	var o options
 	for _, opt := range opts {
@@ -124,9 +138,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	a.Customers = crm.NewService(a.Store, a.source, crm.ServiceOptions{
 		CacheTTL: cfg.CacheTTL, CacheSize: cfg.CacheSize, Logger: log, Now: o.now,
 	})
-	a.buildHandoffs()
 	var notes frontline.Notes
-	if a.handoffs != nil {
+	if cfg.HasFlex() {
 		notes = a.handoffs
 	}
 	a.twilioFacing("crm", frontline.CRMHandler(a.Customers, notes, log))
@@ -134,7 +147,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		Default: cfg.ProxyNumber, ByCountry: cfg.ProxyNumbers,
 	}, log))
 	a.twilioFacing("templates", frontline.TemplatesHandler(a.Customers, a.Templates, log))
-	a.handlers["sync"] = a.named("sync", a.syncHandler())
+	a.handlers["sync"] = a.named("sync", a.syncHandler(o.schedulerTokens()))
 	a.buildFlow(o)
 	return a, nil
 }
@@ -184,13 +197,7 @@ func (a *App) buildFlow(o options) {
 	if o.customers != nil {
 		deps.Customers = o.customers
 	}
-	if a.firestore != nil {
-		deps.Ledger, deps.Assignments = fsstore.NewLedger(a.firestore), fsstore.NewAssignments(a.firestore)
-		deps.Line = fsstore.NewLine(a.firestore)
-	} else {
-		deps.Ledger, deps.Assignments = inmem.NewLedger(), inmem.NewAssignments()
-		deps.Line = inmem.NewLine()
-	}
+	deps.Ledger, deps.Assignments, deps.Line = a.ledger, a.assignments, a.line
 	a.Line = deps.Line
 	if o.ledger != nil {
 		deps.Ledger = o.ledger(deps.Ledger)
@@ -234,11 +241,8 @@ func (a *App) taskrouterEvents(flow *conversation.Flow, o options) {
 	const name = "taskrouter-events"
 	a.twilioFacing(name, flow.Events())
 	events := a.handlers[name]
-	var v work.IDTokenValidator = &gcpauth.GoogleIDTokens{}
-	if o.scheduler != nil {
-		v = o.scheduler
-	}
-	sweep := a.named(name, work.RequireOIDC(v, a.Config.PublicURL(name), a.Config.SchedulerAccount, flow.Sweep(), a.log.With(logging.FunctionKey, name)))
+	scheduler := gcpauth.Caller{Validator: o.schedulerTokens(), Audience: a.Config.PublicURL(name), Account: a.Config.SchedulerAccount}
+	sweep := a.named(name, gcpauth.Require(scheduler, flow.Sweep(), a.log.With(logging.FunctionKey, name)))
 	a.handlers[name] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
 			sweep.ServeHTTP(w, r)
@@ -248,22 +252,10 @@ func (a *App) taskrouterEvents(flow *conversation.Flow, o options) {
 	})
 }
 
-// NewStrapi returns the Strapi client the configuration describes (which
-// must have STRAPI_URL).
-func NewStrapi(cfg *config.Config) *strapi.Client {
-	return strapi.New(strapi.Config{
-		BaseURL:    cfg.StrapiURL,
-		APIToken:   cfg.StrapiAPIToken,
-		Identifier: cfg.StrapiIdentifier,
-		Password:   cfg.StrapiPassword,
-		Version:    cfg.StrapiVersion,
-		Collection: cfg.StrapiCollection,
-
-		TemplatesCollection: cfg.StrapiTemplates,
-		TemplatesModel:      strings.TrimSuffix(cfg.StrapiTemplates, "s"),
-		DefaultRegion:       cfg.DefaultRegion,
-	})
-}
+// NewCRM returns the client of the CRM the configuration describes (its
+// settings: config.CRM); the functions and experthub doctor share it.
+// Another CRM is another package behind this line and config.CRM.
+func NewCRM(cfg *config.Config) *strapi.Client { return strapi.Open(cfg.CRM, cfg.DefaultRegion) }
 
 // NewTwilio returns the Twilio REST client the configuration describes;
 // the functions and the operations commands (setup, doctor) share it.
@@ -308,11 +300,12 @@ func (a *App) queueFacing(consume http.Handler) http.Handler {
 			http.Error(w, "conversation work is delivered in-process: WORK_QUEUE is not set", http.StatusForbidden)
 		}))
 	}
-	var v work.IDTokenValidator = &gcpauth.GoogleIDTokens{}
+	var v gcpauth.Validator = &gcpauth.GoogleIDTokens{}
 	if cfg.TasksEmulator != "" {
 		v = cloudtasksfake.TokenValidator{Secret: cfg.TasksSecret}
 	}
-	return a.named("work", work.RequireOIDC(v, cfg.PublicURL("work"), cfg.WorkServiceAccount, consume, a.log))
+	queue := gcpauth.Caller{Validator: v, Audience: cfg.PublicURL("work"), Account: cfg.WorkServiceAccount}
+	return a.named("work", gcpauth.Require(queue, consume, a.log))
 }
 
 // NewSyncer returns a full/incremental sync of the customers from the CRM
@@ -356,37 +349,44 @@ func (a *App) NewTemplateSyncer() *crmsync.Syncer[crm.Template] {
 // syncHandler returns the sync function. Without a CRM it still checks
 // every caller first (crmsync.NewHandler with a nil Syncer): an
 // unauthenticated request learns nothing of the configuration, and the
-// deployment's smoke test sees the same refusal with or without Strapi.
-func (a *App) syncHandler() http.Handler {
+// deployment's smoke test sees the same refusal with or without a CRM.
+func (a *App) syncHandler(scheduler gcpauth.Validator) http.Handler {
 	if a.source == nil {
-		a.log.Warn("no CRM configured (STRAPI_URL is not set): sync authenticates its callers and syncs nothing", logging.FunctionKey, "sync")
+		a.log.Warn("no CRM configured: sync authenticates its callers and syncs nothing", logging.FunctionKey, "sync")
 	}
 	// No handler deadline here: a full sync of a large CRM takes longer
 	// than a webhook may, and the function's own timeout bounds it.
 	return crmsync.NewHandler(a.NewSyncer(nil), a.webhooks, crmsync.HandlerConfig{
-		Templates:        a.NewTemplateSyncer(),
-		TemplateHooks:    a.templateHooks,
-		WebhookSecret:    a.Config.StrapiWebhookSecret,
-		SchedulerAccount: a.Config.SchedulerAccount,
-		Audience:         a.Config.SyncAudience,
-		Validator:        crmsync.GoogleIDTokens{},
-		Logger:           a.log,
+		Templates:     a.NewTemplateSyncer(),
+		TemplateHooks: a.templateHooks,
+		Scheduler:     gcpauth.Caller{Validator: scheduler, Audience: a.Config.SyncAudience, Account: a.Config.SchedulerAccount},
+		Logger:        a.log,
 	})
 }
 
+// buildStore opens the stores: in Firestore with GOOGLE_CLOUD_PROJECT or
+// the emulator, else in memory with the sample customers.
 func (a *App) buildStore(ctx context.Context) error {
 	cfg := a.Config
 	if cfg.UsesFirestore() {
-		client, err := fsstore.NewClient(ctx, cfg.Project, cfg.FirestoreDatabase)
+		s, err := fsstore.Open(ctx, cfg.Project, cfg.FirestoreDatabase, cfg.FirestoreCollection)
 		if err != nil {
 			return err
 		}
-		a.closers = append(a.closers, client.Close)
-		a.firestore = client
-		a.Store = fsstore.NewStore(client, cfg.FirestoreCollection)
-		a.Templates = fsstore.NewTemplateStore(client, cfg.FirestoreCollection)
+		a.closers = append(a.closers, s.Close)
+		a.Store, a.Templates = s.Store, s.Templates
+		a.ledger, a.assignments, a.line, a.handoffs = s.Ledger, s.Assignments, s.Line, s.Handoffs
 		return nil
 	}
+	s := inmem.Open()
+	a.Store, a.Templates = s.Store, s.Templates
+	a.ledger, a.assignments, a.line, a.handoffs = s.Ledger, s.Assignments, s.Line, s.Handoffs
+	return seedSample(ctx, s.Store, cfg)
+}
+
+// seedSample writes the sample customers (CRM_SAMPLE_FILE, or the
+// built-in ones) to the in-memory cache.
+func seedSample(ctx context.Context, store crm.Store, cfg *config.Config) error {
 	sample := sampleCRM
 	if cfg.SampleFile != "" {
 		b, err := os.ReadFile(cfg.SampleFile)
@@ -405,13 +405,7 @@ func (a *App) buildStore(ctx context.Context) error {
 		customers[i].Localize(cfg.DefaultRegion)
 		customers[i].SyncedAt = now
 	}
-	a.Templates = inmem.NewTemplates()
-	store := inmem.NewStore()
-	if err := store.Upsert(ctx, customers...); err != nil {
-		return err
-	}
-	a.Store = store
-	return nil
+	return store.Upsert(ctx, customers...)
 }
 
 // twilioFacing registers a handler behind the signature check and the

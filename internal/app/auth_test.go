@@ -356,6 +356,43 @@ func TestSyncAuthentication(t *testing.T) {
 	t.Logf("sync: %d requests, %d with wrong credentials, %d accepted", tried, len(wrong)*2, accepted)
 }
 
+// TestSchedulerIDTokens: the scheduler's two callees, sync's full sync
+// and taskrouter-events' sweep of the waiting line, check its ID token
+// the same way (gcpauth.Caller): the scheduler's account with a token
+// minted for the function gets in; a token minted for another function
+// is refused 401, one of another account 403.
+func TestSchedulerIDTokens(t *testing.T) {
+	h := apptest.New(t, apptest.Options{StrapiVersion: 5, StrapiCustomers: 3})
+	for _, tt := range []struct {
+		function string
+		audience string
+		ok       int
+	}{
+		{"sync", h.Config.SyncAudience, http.StatusOK},
+		{"taskrouter-events", h.URL("taskrouter-events"), http.StatusNoContent},
+	} {
+		for _, c := range []struct {
+			name   string
+			token  string
+			status int
+		}{
+			{"scheduler", h.IDToken(apptest.SchedulerAccount, tt.audience), tt.ok},
+			{"minted for another function", h.IDToken(apptest.SchedulerAccount, h.URL("crm")), http.StatusUnauthorized},
+			{"another account", h.IDToken("intruder@expert-hub-test.iam.gserviceaccount.com", tt.audience), http.StatusForbidden},
+			{"the account in upper case", h.IDToken(strings.ToUpper(apptest.SchedulerAccount), tt.audience), http.StatusForbidden},
+		} {
+			r := httptest.NewRequest(http.MethodPost, "/", nil)
+			r.Header.Set("Authorization", "Bearer "+c.token)
+			if rec := h.Serve(tt.function, r); rec.Code != c.status {
+				t.Errorf("%s, %s: %d %s, want %d", tt.function, c.name, rec.Code, strings.TrimSpace(rec.Body.String()), c.status)
+			}
+		}
+	}
+	if n := h.Strapi.Requests("list"); n == 0 {
+		t.Error("the scheduler's full sync did not read Strapi")
+	}
+}
+
 // jwt encodes a token with the given header and claims and a dummy
 // signature.
 func jwt(header, claims map[string]any) string {

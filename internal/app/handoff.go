@@ -7,10 +7,8 @@ import (
 	"strings"
 
 	"github.com/experthub/experthub/internal/conversation"
-	"github.com/experthub/experthub/internal/fsstore"
 	"github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/httpjson"
-	"github.com/experthub/experthub/internal/inmem"
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/webhook"
 )
@@ -19,19 +17,6 @@ import (
 type handoffStore interface {
 	handoff.Bindings
 	handoff.Notes
-}
-
-// buildHandoffs opens the handoff stores, with a contact center only:
-// in the Firestore database when the App has one, shared by every
-// instance, else in memory.
-func (a *App) buildHandoffs() {
-	switch {
-	case !a.Config.HasFlex():
-	case a.firestore != nil:
-		a.handoffs = fsstore.NewHandoffs(a.firestore)
-	default:
-		a.handoffs = inmem.NewHandoffs()
-	}
 }
 
 // WrapBindings makes the handoff function bind handoff ids in

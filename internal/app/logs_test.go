@@ -170,8 +170,8 @@ func TestLogsKeepSecretsAndNumbers(t *testing.T) {
 	}
 	secrets := map[string]string{
 		"TWILIO_AUTH_TOKEN":     cfg.TwilioAuthToken,
-		"STRAPI_API_TOKEN":      cfg.StrapiAPIToken,
-		"STRAPI_WEBHOOK_SECRET": cfg.StrapiWebhookSecret,
+		"STRAPI_API_TOKEN":      cfg.CRM.APIToken,
+		"STRAPI_WEBHOOK_SECRET": cfg.CRM.WebhookSecret,
 		"Twilio Basic auth":     base64.StdEncoding.EncodeToString([]byte(cfg.TwilioAccountSID + ":" + cfg.TwilioAuthToken)),
 	}
 	var leaks int

@@ -23,6 +23,7 @@ import (
 	"github.com/experthub/experthub/internal/cloudtasks"
 	"github.com/experthub/experthub/internal/cloudtasksfake"
 	"github.com/experthub/experthub/internal/dispatch"
+	"github.com/experthub/experthub/internal/gcpauth"
 	"github.com/experthub/experthub/internal/work"
 )
 
@@ -60,7 +61,7 @@ func start(t *testing.T) *env {
 	e := &env{fake: f}
 	srv := httptest.NewUnstartedServer(nil)
 	e.url = "http://" + srv.Listener.Addr().String() + "/work"
-	srv.Config.Handler = work.RequireOIDC(f.Validator(), e.url, account, work.Consumer(e.handle, nil), nil)
+	srv.Config.Handler = gcpauth.Require(gcpauth.Caller{Validator: f.Validator(), Audience: e.url, Account: account}, work.Consumer(e.handle, nil), nil)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	e.q = cloudtasks.New(cloudtasks.Config{Queue: queue, TargetURL: e.url, ServiceAccount: account, Endpoint: f.Addr()})

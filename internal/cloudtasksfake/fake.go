@@ -40,6 +40,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/experthub/experthub/internal/dispatch"
+	"github.com/experthub/experthub/internal/gcpauth"
 	"github.com/experthub/experthub/internal/work"
 )
 
@@ -182,7 +183,7 @@ func (f *Fake) Addr() string { return f.lis.Addr().String() }
 func (f *Fake) Secret() string { return f.opts.Secret }
 
 // Validator returns a validator of the fake's ID tokens.
-func (f *Fake) Validator() work.IDTokenValidator { return TokenValidator{Secret: f.opts.Secret} }
+func (f *Fake) Validator() gcpauth.Validator { return TokenValidator{Secret: f.opts.Secret} }
 
 // Close stops serving and dispatching; attempts in flight are cancelled.
 func (f *Fake) Close() error {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/experthub/experthub/internal/cloudtasksfake"
 	"github.com/experthub/experthub/internal/dispatch"
+	"github.com/experthub/experthub/internal/gcpauth"
 	"github.com/experthub/experthub/internal/work"
 )
 
@@ -124,7 +125,7 @@ func start(t *testing.T, opts cloudtasksfake.Options) *env {
 	srv := httptest.NewUnstartedServer(nil)
 	e.url = "http://" + srv.Listener.Addr().String() + "/work"
 	log := slog.New(slog.NewTextHandler(e.authLog, nil))
-	srv.Config.Handler = work.RequireOIDC(f.Validator(), e.url, account, work.Consumer(e.cons.handle, log), log)
+	srv.Config.Handler = gcpauth.Require(gcpauth.Caller{Validator: f.Validator(), Audience: e.url, Account: account}, work.Consumer(e.cons.handle, log), log)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	e.client, err = ctapi.NewClient(ctx, option.WithEndpoint(f.Addr()), option.WithoutAuthentication(),

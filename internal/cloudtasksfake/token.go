@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/experthub/experthub/internal/work"
+	"github.com/experthub/experthub/internal/gcpauth"
 )
 
 // ErrInvalidToken is returned by TokenValidator.Validate for a token the
@@ -72,18 +72,18 @@ type TokenValidator struct {
 	Secret string
 }
 
-var _ work.IDTokenValidator = TokenValidator{}
+var _ gcpauth.Validator = TokenValidator{}
 
-// Validate implements work.IDTokenValidator.
-func (v TokenValidator) Validate(_ context.Context, token, audience string) (work.Identity, error) {
+// Validate implements gcpauth.Validator.
+func (v TokenValidator) Validate(_ context.Context, token, audience string) (gcpauth.Identity, error) {
 	c, err := v.parse(token, time.Now())
 	if err != nil {
-		return work.Identity{}, err
+		return gcpauth.Identity{}, err
 	}
 	if audience == "" || c.Audience != audience {
-		return work.Identity{}, fmt.Errorf("%w: audience %q, want %q", ErrInvalidToken, c.Audience, audience)
+		return gcpauth.Identity{}, fmt.Errorf("%w: audience %q, want %q", ErrInvalidToken, c.Audience, audience)
 	}
-	return work.Identity{Email: c.Email, EmailVerified: c.EmailVerified}, nil
+	return gcpauth.Identity{Email: c.Email, EmailVerified: c.EmailVerified}, nil
 }
 
 func (v TokenValidator) parse(token string, now time.Time) (claims, error) {

@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/bot"
+	"github.com/experthub/experthub/internal/config/envvar"
 	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/strapi"
 )
 
 // Returning-customer modes, the values of RETURNING_CUSTOMER.
@@ -59,18 +61,21 @@ const DefaultWaitingLineMaxWait = 10 * time.Minute
 // Var documents one environment variable. Vars is the single list the
 // table of docs/configuration.md and the deploy consistency check are
 // checked against.
-type Var struct {
-	Name    string
-	Aliases []string // older names still accepted (the seed's .env)
-	Secret  bool     // delivered by Secret Manager when deployed
-	Local   bool     // meaningful only for local runs; never deployed
-	Default string
-	Help    string
-}
+type Var = envvar.Var
 
-// Vars lists every variable the product reads. FRONTLINE_PROXY_NUMBER_<CC>
-// is a family and appears once with its pattern.
-var Vars = []Var{
+// CRM is the settings of the CRM the cache is synced from: Strapi's. The
+// CRM's package reads, checks and documents them (Read, Vars); another
+// CRM is another package whose Settings have the same methods.
+type CRM = strapi.Settings
+
+// Vars lists every variable the product reads, config's own then the
+// CRM's: the README table and the deploy consistency check are built
+// from it.
+var Vars = slices.Concat(vars, CRM{}.Vars())
+
+// vars are config's own variables. FRONTLINE_PROXY_NUMBER_<CC> is a
+// family and appears once with its pattern.
+var vars = []Var{
 	{Name: "PUBLIC_BASE_URL", Help: "Origin Twilio calls (e.g. `https://europe-west1-myproj.cloudfunctions.net`); each function's signed URL is this plus `/<function>`. Locally defaults to `http://localhost:$PORT`."},
 	{Name: "PUBLIC_URL_<FUNCTION>", Help: "Exact URL of one function when it is not `PUBLIC_BASE_URL/<function>` (e.g. `PUBLIC_URL_PRE_EVENT=https://pre-event-abc-ew.a.run.app`). Both deploy paths set it for every function of an environment, whose deployed name is `eh-<environment>-<function>`."},
 	{Name: "TWILIO_ACCOUNT_SID", Aliases: []string{"ACCOUNT_SID"}, Help: "Twilio account SID (`AC…`)."},
@@ -100,15 +105,7 @@ var Vars = []Var{
 	{Name: "RETURNING_CUSTOMER", Default: ReturningOff, Help: "`off`, `offer` (the bot suggests the last worker) or `route` (a returning customer goes straight back to the last worker: an alias for `last` in `ROUTING_POLICY`)."},
 	{Name: "ROUTING_POLICY", Default: RouteBot, Help: "Who a new conversation goes to, in order, comma-separated: `advisor` (the customer's advisor, the CRM's `worker` field: added when available, otherwise the bot offers to wait for them), `last` (the worker the customer last spoke with, if still a worker), `bot` (the menu; always last, implied). E.g. `advisor,last,bot`."},
 	{Name: "EXPERTISE_AREAS", Help: "Labels and synonyms of the expertise areas workers carry in their TaskRouter attributes (`{\"expertise\": [\"watches\"]}`), in menu order: `key=Label|synonym|…` separated by `;`, e.g. `watches=Watches|montre|watch;bridal=Bridal|wedding`. Areas found among the pool's workers but not named here are offered under their key."},
-	{Name: "STRAPI_URL", Aliases: []string{"DB_URL"}, Help: "Strapi origin, e.g. `https://expert-hub.herokuapp.com`. Unset: no Strapi (sample CRM or cache only)."},
-	{Name: "STRAPI_API_TOKEN", Secret: true, Help: "Strapi API token (v4/v5, read-only is enough). Preferred over user + password."},
-	{Name: "STRAPI_IDENTIFIER", Aliases: []string{"DB_ID"}, Help: "Strapi user for `/auth/local` when there is no API token."},
-	{Name: "STRAPI_PASSWORD", Aliases: []string{"DB_PASS"}, Secret: true, Help: "Password of `STRAPI_IDENTIFIER`."},
-	{Name: "STRAPI_VERSION", Default: "auto", Help: "`3`, `4`, `5` or `auto` (detected at first request)."},
-	{Name: "STRAPI_COLLECTION", Default: "customers", Help: "Plural API id of the customer collection."},
-	{Name: "STRAPI_TEMPLATES_COLLECTION", Default: "templates", Help: "Plural API id of the message template collection (fields `category`, `content`, `whatsapp_approved`, `order`) the `templates` callback offers; its singular (without the final `s`) names it in webhooks. Without that collection in Strapi the callback offers built-in templates."},
 	{Name: "DEFAULT_REGION", Help: "ISO country code (`FR`) of phone numbers stored without a country code (`06 79 50 00 98`): such numbers are read as numbers of that country, in the sync and in lookups alike. Unset: only international numbers are understood."},
-	{Name: "STRAPI_WEBHOOK_SECRET", Secret: true, Help: "Shared secret Strapi sends as `Authorization: Bearer <secret>` to the `sync` function; also accepted for a manual full sync."},
 	{Name: "SYNC_SCHEDULER_SERVICE_ACCOUNT", Help: "E-mail of the service account whose OIDC token may trigger a full sync (Cloud Scheduler)."},
 	{Name: "SYNC_OIDC_AUDIENCE", Help: "Audience of that OIDC token; defaults to the `sync` function's public URL."},
 	{Name: "GOOGLE_CLOUD_PROJECT", Help: "Project of the Firestore cache. Unset and no emulator: in-memory cache (local runs)."},
@@ -171,17 +168,10 @@ type Config struct {
 	// ExpertiseAreas is EXPERTISE_AREAS, parsed.
 	ExpertiseAreas bot.Areas
 
-	StrapiURL           string
-	StrapiAPIToken      string
-	StrapiIdentifier    string
-	StrapiPassword      string
-	StrapiVersion       string
-	StrapiCollection    string
-	StrapiTemplates     string
-	DefaultRegion       string
-	StrapiWebhookSecret string
-	SchedulerAccount    string
-	SyncAudience        string
+	CRM              CRM
+	DefaultRegion    string
+	SchedulerAccount string
+	SyncAudience     string
 
 	Project             string
 	FirestoreEmulator   string
@@ -210,9 +200,6 @@ func (c *Config) HasTwilio() bool { return c.TwilioAccountSID != "" }
 
 // HasFlex reports whether a Flex contact center is configured.
 func (c *Config) HasFlex() bool { return c.FlexAccountSID != "" }
-
-// HasStrapi reports whether a Strapi CMS is configured.
-func (c *Config) HasStrapi() bool { return c.StrapiURL != "" }
 
 // UsesCloudTasks reports whether conversation work goes through a Cloud
 // Tasks queue (or its fake); otherwise an in-process queue carries it.
@@ -306,17 +293,9 @@ func Parse(env Env) (*Config, error) {
 		ContactCenterAfter:    p.duration("CONTACT_CENTER_AFTER"),
 		HandoffMessage:        p.str("HANDOFF_MESSAGE"),
 
-		StrapiURL:           strings.TrimRight(p.url("STRAPI_URL"), "/"),
-		StrapiAPIToken:      p.str("STRAPI_API_TOKEN"),
-		StrapiIdentifier:    p.str("STRAPI_IDENTIFIER"),
-		StrapiPassword:      p.str("STRAPI_PASSWORD"),
-		StrapiVersion:       p.oneOf("STRAPI_VERSION", "auto", "3", "4", "5"),
-		StrapiCollection:    p.str("STRAPI_COLLECTION"),
-		StrapiTemplates:     p.str("STRAPI_TEMPLATES_COLLECTION"),
-		DefaultRegion:       strings.ToUpper(p.str("DEFAULT_REGION")),
-		StrapiWebhookSecret: p.str("STRAPI_WEBHOOK_SECRET"),
-		SchedulerAccount:    p.str("SYNC_SCHEDULER_SERVICE_ACCOUNT"),
-		SyncAudience:        p.str("SYNC_OIDC_AUDIENCE"),
+		DefaultRegion:    strings.ToUpper(p.str("DEFAULT_REGION")),
+		SchedulerAccount: p.str("SYNC_SCHEDULER_SERVICE_ACCOUNT"),
+		SyncAudience:     p.str("SYNC_OIDC_AUDIENCE"),
 
 		Project:             p.str("GOOGLE_CLOUD_PROJECT"),
 		FirestoreEmulator:   p.str("FIRESTORE_EMULATOR_HOST"),
@@ -338,6 +317,7 @@ func Parse(env Env) (*Config, error) {
 		SandboxPort:    p.str("SANDBOX_PORT"),
 	}
 	c.RoutingPolicy = p.policy("ROUTING_POLICY", c.ReturningCustomer == ReturningRoute)
+	c.CRM.Read(crmEnv{&p})
 	c.PublicBaseURL = p.url("PUBLIC_BASE_URL")
 	if c.PublicBaseURL == "" {
 		c.PublicBaseURL = "http://localhost:" + c.Port
@@ -376,8 +356,6 @@ func Parse(env Env) (*Config, error) {
 	p.check(c.Workspace == "" || strings.HasPrefix(c.Workspace, "WS"), "FRONTLINE_WORKSPACE", "must start with WS")
 	p.check(c.DefaultRegion == "" || crm.ValidRegion(c.DefaultRegion), "DEFAULT_REGION", "must be an ISO country code such as FR")
 	p.check(c.PoolQueue == "" || strings.HasPrefix(c.PoolQueue, "WQ"), "FRONTLINE_DEFAULT_POOL_QUEUE", "must start with WQ")
-	p.check(c.StrapiURL == "" || c.StrapiAPIToken != "" || c.StrapiIdentifier != "" && c.StrapiPassword != "",
-		"STRAPI_API_TOKEN", "or STRAPI_IDENTIFIER and STRAPI_PASSWORD are required with STRAPI_URL")
 	p.check(c.TwilioTimeout > 0, "TWILIO_TIMEOUT", "must be positive")
 	p.check(c.HandlerTimeout > 0, "HANDLER_TIMEOUT", "must be positive")
 	p.check(c.WorkQueue == "" || queuePattern.MatchString(c.WorkQueue),
@@ -556,6 +534,15 @@ func (p *parser) areas(name string) bot.Areas {
 	}
 	return as
 }
+
+// crmEnv is the parser as the CRM's package reads its settings with
+// (CRM.Read).
+type crmEnv struct{ p *parser }
+
+func (e crmEnv) Get(name string) string                      { return e.p.str(name) }
+func (e crmEnv) URL(name string) string                      { return e.p.url(name) }
+func (e crmEnv) OneOf(name string, allowed ...string) string { return e.p.oneOf(name, allowed...) }
+func (e crmEnv) Check(ok bool, name, problem string)         { e.p.check(ok, name, problem) }
 
 func (p *parser) check(ok bool, name, msg string) {
 	if !ok {

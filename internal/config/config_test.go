@@ -31,23 +31,24 @@ func TestParseSeedDotEnv(t *testing.T) {
 		t.Fatalf("seed .env rejected: %v", err)
 	}
 	checks := map[string][2]string{
-		"StrapiURL":        {c.StrapiURL, "https://expert-hub.herokuapp.com"},
-		"StrapiIdentifier": {c.StrapiIdentifier, "frontline_app"},
-		"StrapiPassword":   {c.StrapiPassword, "XXXX"},
-		"ProxyNumber":      {c.ProxyNumber, "+4478285****"},
-		"GB":               {c.ProxyNumbers["GB"], "+4478285****"},
-		"FR":               {c.ProxyNumbers["FR"], "+337575****"},
-		"PoolQueue":        {c.PoolQueue, "WQxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
-		"PublicBaseURL":    {c.PublicBaseURL, "http://localhost:8080"},
-		"sync URL":         {c.PublicURL("sync"), "http://localhost:8080/sync"},
+		"CRM.URL":        {c.CRM.URL, "https://expert-hub.herokuapp.com"},
+		"CRM.Identifier": {c.CRM.Identifier, "frontline_app"},
+		"CRM.Password":   {c.CRM.Password, "XXXX"},
+		"CRM.Version":    {c.CRM.Version, "auto"},
+		"ProxyNumber":    {c.ProxyNumber, "+4478285****"},
+		"GB":             {c.ProxyNumbers["GB"], "+4478285****"},
+		"FR":             {c.ProxyNumbers["FR"], "+337575****"},
+		"PoolQueue":      {c.PoolQueue, "WQxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+		"PublicBaseURL":  {c.PublicBaseURL, "http://localhost:8080"},
+		"sync URL":       {c.PublicURL("sync"), "http://localhost:8080/sync"},
 	}
 	for name, got := range checks {
 		if got[0] != got[1] {
 			t.Errorf("%s = %q, want %q", name, got[0], got[1])
 		}
 	}
-	if c.HasTwilio() || !c.HasStrapi() || c.UsesFirestore() {
-		t.Errorf("HasTwilio=%v HasStrapi=%v UsesFirestore=%v", c.HasTwilio(), c.HasStrapi(), c.UsesFirestore())
+	if c.HasTwilio() || !c.CRM.Configured() || c.UsesFirestore() {
+		t.Errorf("HasTwilio=%v CRM.Configured=%v UsesFirestore=%v", c.HasTwilio(), c.CRM.Configured(), c.UsesFirestore())
 	}
 	if c.TwilioTimeout != 2*time.Second || c.HandlerTimeout != 4*time.Second {
 		t.Errorf("defaults: TwilioTimeout=%v HandlerTimeout=%v", c.TwilioTimeout, c.HandlerTimeout)
@@ -97,6 +98,29 @@ func TestParseNamesEveryProblem(t *testing.T) {
 	for _, name := range []string{"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "STRAPI_URL", "TWILIO_TIMEOUT", "TWILIO_API_KEY", "STRAPI_VERSION", "CACHE_SIZE", "FRONTLINE_WORKSPACE"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s:\n%v", name, err)
+		}
+	}
+}
+
+// TestParseCRM: the CRM's settings (Strapi's) are read, defaulted and
+// checked by its package, and named in the one error with the others.
+func TestParseCRM(t *testing.T) {
+	c, err := Parse(Env{"DB_URL": "https://cms.example.com/", "STRAPI_API_TOKEN": "t", "STRAPI_VERSION": "4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CRM.URL != "https://cms.example.com" || c.CRM.Version != "4" || c.CRM.Collection != "customers" || c.CRM.Templates != "templates" {
+		t.Errorf("CRM = %+v", c.CRM)
+	}
+	_, err = Parse(Env{"STRAPI_URL": "https://cms.example.com", "STRAPI_IDENTIFIER": "me", "TWILIO_TIMEOUT": "soon"})
+	for _, name := range []string{"STRAPI_API_TOKEN", "TWILIO_TIMEOUT"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+	for _, name := range []string{"STRAPI_URL", "STRAPI_WEBHOOK_SECRET"} {
+		if !slices.ContainsFunc(Vars, func(v Var) bool { return v.Name == name }) {
+			t.Errorf("Vars has no %s", name)
 		}
 	}
 }

@@ -6,11 +6,13 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/experthub/experthub/internal/crmsync"
+	"github.com/experthub/experthub/internal/gcpauth"
 )
 
-// idToken is what a verified ID token says.
-type idToken struct{ email, audience string }
+// idToken is what a valid ID token says.
+type idToken struct {
+	email, audience string
+}
 
 // strictIDTokens verifies tokens it issued, as Google's validator does:
 // unknown tokens and tokens minted for another audience fail.
@@ -21,20 +23,20 @@ type strictIDTokens struct {
 	seen []string // audiences asked for
 }
 
-var _ crmsync.IDTokenValidator = (*strictIDTokens)(nil)
+var _ gcpauth.Validator = (*strictIDTokens)(nil)
 
-func (v *strictIDTokens) Validate(_ context.Context, token, audience string) (string, error) {
+func (v *strictIDTokens) Validate(_ context.Context, token, audience string) (gcpauth.Identity, error) {
 	v.mu.Lock()
 	v.seen = append(v.seen, audience)
 	v.mu.Unlock()
 	t, ok := v.tokens[token]
 	if !ok {
-		return "", errors.New("invalid token")
+		return gcpauth.Identity{}, errors.New("invalid token")
 	}
 	if t.audience != audience {
-		return "", errors.New("audience provided does not match aud claim in the JWT")
+		return gcpauth.Identity{}, errors.New("audience provided does not match aud claim in the JWT")
 	}
-	return t.email, nil
+	return gcpauth.Identity{Email: t.email, EmailVerified: true}, nil
 }
 
 // TestHandlerOIDC checks who may start a full sync with an ID token: only
@@ -52,7 +54,7 @@ func TestHandlerOIDC(t *testing.T) {
 		"no-email":        {"", audience},
 	}}
 	cfg := defaultConfig()
-	cfg.Validator = v
+	cfg.Scheduler.Validator = v
 	f := newFixture(t, cfg)
 
 	tests := []struct {
@@ -91,7 +93,7 @@ func TestHandlerOIDC(t *testing.T) {
 		{scheduler, "", "no-audience"},
 	} {
 		cfg := cfg
-		cfg.SchedulerAccount, cfg.Audience = tt.account, tt.audience
+		cfg.Scheduler.Account, cfg.Scheduler.Audience = tt.account, tt.audience
 		f := newFixture(t, cfg)
 		if rec, _ := f.do("POST", map[string]string{"Authorization": "Bearer " + tt.token}, ""); rec.Code != 401 {
 			t.Errorf("ID token %q with account %q, audience %q: %d, want 401", tt.token, tt.account, tt.audience, rec.Code)

@@ -1,8 +1,8 @@
 // Package crmsync copies records from the CRM into the cache: a resumable
 // full sync that also removes what the CRM no longer has, and incremental
 // changes from the CRM's webhooks. It knows no particular CRM: the CRM
-// package (strapi) lists and reads records as a crm.Source and decodes
-// its own webhooks into crm.Change values.
+// package (strapi) lists and reads records as a crm.Source, and
+// authenticates and decodes its own webhooks into crm.Change values.
 //
 // The machinery, Syncer[T], works on any record type T through a
 // Collection[T]. Customers are the one collection today (Customers makes

@@ -1,57 +1,32 @@
 package crmsync
 
 import (
-	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
-	"strings"
-
-	"github.com/experthub/experthub/internal/httpjson"
-
-	"google.golang.org/api/idtoken"
 
 	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/gcpauth"
+	"github.com/experthub/experthub/internal/httpjson"
 )
 
 // maxBody bounds a webhook body. A customer entry is a few KB; Strapi's
 // media and relation payloads stay well below this.
 const maxBody = 1 << 20
 
-// IDTokenValidator checks an OIDC ID token for an audience and returns the
-// verified e-mail of its subject.
-type IDTokenValidator interface {
-	Validate(ctx context.Context, token, audience string) (email string, err error)
-}
-
-// GoogleIDTokens validates Google-signed ID tokens, such as the OIDC
-// token Cloud Scheduler sends.
-type GoogleIDTokens struct{}
-
-// Validate checks the token's signature, expiry, issuer and audience.
-func (GoogleIDTokens) Validate(ctx context.Context, token, audience string) (string, error) {
-	p, err := idtoken.Validate(ctx, token, audience)
-	if err != nil {
-		return "", err
-	}
-	email, _ := p.Claims["email"].(string)
-	if verified, _ := p.Claims["email_verified"].(bool); email == "" || !verified {
-		return "", errors.New("id token has no verified email")
-	}
-	return email, nil
-}
-
-// WebhookDecoder reads a CRM's webhook calls: each CRM package decodes its
-// own.
+// WebhookDecoder reads a CRM's webhook calls: each CRM package
+// authenticates and decodes its own.
 type WebhookDecoder interface {
 	// WebhookEvent returns the event a request announces in its headers,
 	// or "" when the request is not a webhook call.
 	WebhookEvent(h http.Header) string
+	// Authenticate checks a request's credentials, those the CRM's
+	// webhook calls carry, which also start a manual full sync. The error
+	// says what was wrong, never the credential.
+	Authenticate(h http.Header) error
 	// DecodeWebhook returns the changes to customers a webhook call
 	// reports, in order. An error means the call is malformed.
 	DecodeWebhook(h http.Header, body []byte) ([]crm.Change[crm.Customer], error)
@@ -73,25 +48,18 @@ type HandlerConfig struct {
 	// templates go to it. Nil: customers only.
 	Templates     *Syncer[crm.Template]
 	TemplateHooks TemplateWebhookDecoder
-	// WebhookSecret is what Strapi sends as "Authorization: Bearer
-	// <secret>"; it also authorises a manual full sync. Empty refuses
-	// both.
-	WebhookSecret string
-	// SchedulerAccount is the service account whose OIDC token may start
-	// a full sync; Audience is the token's expected audience. Both and a
-	// Validator are needed for OIDC.
-	SchedulerAccount string
-	Audience         string
-	Validator        IDTokenValidator
-	Logger           *slog.Logger
+	// Scheduler is the service account whose OIDC ID token may start a
+	// full sync (Cloud Scheduler's); its zero value lets no token in.
+	Scheduler gcpauth.Caller
+	Logger    *slog.Logger
 }
 
 // NewHandler returns the sync function. A POST that hooks announces as a
-// webhook call (Strapi: with an X-Strapi-Event header) is authenticated
-// by the webhook secret, decoded by hooks and applied incrementally. Any
-// other POST starts a full sync, authenticated by Cloud Scheduler's OIDC
-// token or the webhook secret. With nil hooks (a CRM without webhooks)
-// every POST is a full sync.
+// webhook call (Strapi: with an X-Strapi-Event header) is authenticated,
+// decoded by hooks and applied incrementally. Any other POST starts a
+// full sync, authenticated by Cloud Scheduler's OIDC token or the
+// webhook calls' credentials (hooks.Authenticate). With nil hooks (a CRM
+// without webhooks) every POST is a full sync, for the scheduler only.
 //
 // The full sync runs within the request and stops if the caller hangs up,
 // so the function timeout and the scheduler's attempt deadline should
@@ -107,20 +75,14 @@ func NewHandler(s *Syncer[crm.Customer], hooks WebhookDecoder, cfg HandlerConfig
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.WebhookSecret != "" {
-		h.secret = sha256.Sum256([]byte(cfg.WebhookSecret))
-		h.hasSecret = true
-	}
 	return h
 }
 
 type handler struct {
-	sync      *Syncer[crm.Customer]
-	hooks     WebhookDecoder
-	cfg       HandlerConfig
-	log       *slog.Logger
-	secret    [sha256.Size]byte
-	hasSecret bool
+	sync  *Syncer[crm.Customer]
+	hooks WebhookDecoder
+	cfg   HandlerConfig
+	log   *slog.Logger
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -129,40 +91,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusMethodNotAllowed, "method not allowed", "method", r.Method)
 		return
 	}
-	token := bearer(r)
 	if h.hooks != nil {
 		if event := h.hooks.WebhookEvent(r.Header); event != "" {
-			h.webhook(w, r, token, event)
+			h.webhook(w, r, event)
 			return
 		}
 	}
-	h.full(w, r, token)
+	h.full(w, r)
 }
 
-// bearer returns the token of an "Authorization: Bearer" header, or "".
-func bearer(r *http.Request) string {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	return strings.TrimSpace(token)
-}
-
-// secretOK compares the token with the webhook secret in constant time.
-// Hashing both first makes the comparison fixed-length, so the time taken
-// reveals neither the secret's length nor a matching prefix.
-func (h *handler) secretOK(token string) bool {
-	if !h.hasSecret || token == "" {
-		return false
-	}
-	sum := sha256.Sum256([]byte(token))
-	return subtle.ConstantTimeCompare(sum[:], h.secret[:]) == 1
-}
-
-func (h *handler) webhook(w http.ResponseWriter, r *http.Request, token, event string) {
-	if !h.secretOK(token) {
-		w.Header().Set("WWW-Authenticate", "Bearer")
-		h.fail(w, r, http.StatusUnauthorized, "unauthorized", "event", event, "reason", credentialProblem(token))
+func (h *handler) webhook(w http.ResponseWriter, r *http.Request, event string) {
+	if err := h.hooks.Authenticate(r.Header); err != nil {
+		h.refuse(w, r, http.StatusUnauthorized, "event", event, "reason", err)
 		return
 	}
 	if h.sync == nil {
@@ -246,28 +186,16 @@ type answer struct {
 	Replaced   []string `json:"replaced,omitempty"`
 }
 
-func (h *handler) full(w http.ResponseWriter, r *http.Request, token string) {
+func (h *handler) full(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	caller := "webhook secret"
-	if !h.secretOK(token) {
-		// An empty audience would make idtoken accept a token minted for
-		// any audience.
-		if token == "" || h.cfg.Validator == nil || h.cfg.SchedulerAccount == "" || h.cfg.Audience == "" {
-			w.Header().Set("WWW-Authenticate", "Bearer")
-			h.fail(w, r, http.StatusUnauthorized, "unauthorized", "reason", credentialProblem(token))
-			return
-		}
-		email, err := h.cfg.Validator.Validate(ctx, token, h.cfg.Audience)
+	caller := "webhook credentials"
+	if h.hooks == nil || h.hooks.Authenticate(r.Header) != nil {
+		id, err := h.cfg.Scheduler.Check(r)
 		if err != nil {
-			w.Header().Set("WWW-Authenticate", "Bearer")
-			h.fail(w, r, http.StatusUnauthorized, "unauthorized", "reason", "invalid id token", "err", err)
+			h.refuse(w, r, gcpauth.Status(err), "err", err)
 			return
 		}
-		if !strings.EqualFold(email, h.cfg.SchedulerAccount) {
-			h.fail(w, r, http.StatusForbidden, "forbidden", "reason", "id token of another account", "email", email)
-			return
-		}
-		caller = email
+		caller = id.Email
 	}
 	// A scheduler body carries nothing we need; drain a bounded amount so
 	// the connection can be reused.
@@ -321,12 +249,15 @@ func (h *handler) noCRM(w http.ResponseWriter, r *http.Request, attrs ...any) {
 	httpjson.Write(w, http.StatusOK, map[string]any{"synced": 0, "deleted": 0, "skipped": "no CRM is configured"})
 }
 
-// credentialProblem names what was wrong for the log, without the value.
-func credentialProblem(token string) string {
-	if token == "" {
-		return "no bearer token"
+// refuse answers a caller who is not authenticated (401) or not
+// allowed (403).
+func (h *handler) refuse(w http.ResponseWriter, r *http.Request, status int, attrs ...any) {
+	msg := "forbidden"
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		msg = "unauthorized"
 	}
-	return "wrong bearer token"
+	h.fail(w, r, status, msg, attrs...)
 }
 
 // fail logs a refused request and answers with a JSON error.

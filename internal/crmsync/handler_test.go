@@ -14,7 +14,9 @@ import (
 
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/crmsync"
+	"github.com/experthub/experthub/internal/gcpauth"
 	"github.com/experthub/experthub/internal/inmem"
+	"github.com/experthub/experthub/internal/strapi"
 	"github.com/experthub/experthub/internal/strapitest"
 )
 
@@ -32,20 +34,20 @@ type fakeIDTokens struct {
 	audiences []string
 }
 
-func (f *fakeIDTokens) Validate(_ context.Context, token, aud string) (string, error) {
+func (f *fakeIDTokens) Validate(_ context.Context, token, aud string) (gcpauth.Identity, error) {
 	f.mu.Lock()
 	f.audiences = append(f.audiences, aud)
 	f.mu.Unlock()
 	if aud != audience {
-		return "", errors.New("wrong audience")
+		return gcpauth.Identity{}, errors.New("wrong audience")
 	}
 	switch token {
 	case goodOIDC:
-		return "Sync-Scheduler@demo.iam.gserviceaccount.com", nil
+		return gcpauth.Identity{Email: scheduler, EmailVerified: true}, nil
 	case otherOIDC:
-		return "intruder@demo.iam.gserviceaccount.com", nil
+		return gcpauth.Identity{Email: "intruder@demo.iam.gserviceaccount.com", EmailVerified: true}, nil
 	}
-	return "", errors.New("invalid token")
+	return gcpauth.Identity{}, errors.New("invalid token")
 }
 
 type fixture struct {
@@ -68,7 +70,7 @@ func newFixture(t *testing.T, cfg crmsync.HandlerConfig) *fixture {
 }
 
 func defaultConfig() crmsync.HandlerConfig {
-	return crmsync.HandlerConfig{WebhookSecret: secret, SchedulerAccount: scheduler, Audience: audience, Validator: &fakeIDTokens{}}
+	return crmsync.HandlerConfig{Scheduler: gcpauth.Caller{Validator: &fakeIDTokens{}, Audience: audience, Account: scheduler}}
 }
 
 func (f *fixture) do(method string, header map[string]string, body string) (*httptest.ResponseRecorder, map[string]any) {
@@ -163,9 +165,10 @@ func TestHandlerWebhook(t *testing.T) {
 }
 
 func TestHandlerWithoutSecretRefusesWebhooks(t *testing.T) {
-	cfg := defaultConfig()
-	cfg.WebhookSecret = ""
-	f := newFixture(t, cfg)
+	s := newStrapi(5, 1)
+	t.Cleanup(s.Close)
+	c := strapi.New(strapi.Config{BaseURL: s.URL, HTTPClient: s.Client(), APIToken: "tok"})
+	f := &fixture{h: crmsync.NewHandler(crmsync.New(crmsync.Customers(c, inmem.NewStore()), crmsync.Options{}), c, defaultConfig())}
 	for _, auth := range []string{"", "Bearer ", "Bearer x"} {
 		if rec, _ := f.do("POST", webhookHeaders("entry.delete", auth), `{}`); rec.Code != 401 {
 			t.Errorf("auth %q with no secret configured: %d, want 401", auth, rec.Code)
@@ -179,7 +182,7 @@ func TestHandlerWithoutSecretRefusesWebhooks(t *testing.T) {
 func TestHandlerFullSync(t *testing.T) {
 	validator := &fakeIDTokens{}
 	cfg := defaultConfig()
-	cfg.Validator = validator
+	cfg.Scheduler.Validator = validator
 	f := newFixture(t, cfg)
 	ctx := context.Background()
 	f.store.Upsert(ctx, crm.Customer{ID: "stale", DisplayName: "Stale"})
@@ -226,7 +229,7 @@ func TestHandlerFullSync(t *testing.T) {
 
 func TestHandlerFullSyncWithoutOIDC(t *testing.T) {
 	cfg := defaultConfig()
-	cfg.Validator = nil
+	cfg.Scheduler.Validator = nil
 	f := newFixture(t, cfg)
 	if rec, _ := f.do("POST", map[string]string{"Authorization": "Bearer " + goodOIDC}, ""); rec.Code != 401 {
 		t.Errorf("OIDC token with no validator: %d, want 401", rec.Code)
@@ -295,6 +298,13 @@ type fakeHooks struct {
 
 func (f fakeHooks) WebhookEvent(h http.Header) string { return h.Get("X-Fake-Event") }
 
+func (f fakeHooks) Authenticate(h http.Header) error {
+	if h.Get("Authorization") != "Bearer "+secret {
+		return errors.New("not the fake CRM's secret")
+	}
+	return nil
+}
+
 func (f fakeHooks) DecodeWebhook(http.Header, []byte) ([]crm.Change[crm.Customer], error) {
 	return f.changes, nil
 }
@@ -324,8 +334,9 @@ func TestHandlerOtherCRM(t *testing.T) {
 		{name: "the Strapi header means nothing to another CRM", hooks: fakeHooks{},
 			header: map[string]string{"X-Strapi-Event": "entry.delete", "Authorization": "Bearer " + secret},
 			want:   `{"deleted":1,"resumed":false,"synced":10}`, cached: []string{"1", "10"}, missing: []string{"old"}},
-		{name: "a CRM without webhooks", hooks: nil, header: hook,
-			want: `{"deleted":1,"resumed":false,"synced":10}`, cached: []string{"1", "10"}, missing: []string{"old"}},
+		{name: "a CRM without webhooks", hooks: nil,
+			header: map[string]string{"X-Fake-Event": "batch", "Authorization": "Bearer " + goodOIDC},
+			want:   `{"deleted":1,"resumed":false,"synced":10}`, cached: []string{"1", "10"}, missing: []string{"old"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -363,7 +374,9 @@ func TestHandlerWithoutCRM(t *testing.T) {
 	logs := &bytes.Buffer{}
 	cfg := defaultConfig()
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
-	h := crmsync.NewHandler(nil, nil, cfg)
+	s := newStrapi(5, 1)
+	t.Cleanup(s.Close)
+	h := crmsync.NewHandler(nil, strapiClient(s), cfg)
 	tests := []struct {
 		name   string
 		header map[string]string

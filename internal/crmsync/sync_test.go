@@ -28,8 +28,9 @@ func newStrapi(version, n int, extra ...strapitest.Option) *strapitest.Server {
 	return strapitest.NewServer(version, append(opts, extra...)...)
 }
 
+// strapiClient reads s, and authenticates webhook calls by secret.
 func strapiClient(s *strapitest.Server) *strapi.Client {
-	cfg := strapi.Config{BaseURL: s.URL, HTTPClient: s.Client()}
+	cfg := strapi.Config{BaseURL: s.URL, HTTPClient: s.Client(), WebhookSecret: secret}
 	if s.Version() != 3 {
 		cfg.APIToken = "tok"
 	}

@@ -98,7 +98,7 @@ func TestTemplatesNoCollection(t *testing.T) {
 	s := newStrapi(5, 2)
 	defer s.Close()
 	// A client pointed at a collection the stub does not serve.
-	c := strapi.New(strapi.Config{BaseURL: s.URL, HTTPClient: s.Client(), APIToken: "tok", TemplatesCollection: "snippets"})
+	c := strapi.New(strapi.Config{BaseURL: s.URL, HTTPClient: s.Client(), APIToken: "tok", TemplatesCollection: "snippets", WebhookSecret: secret})
 	cfg := defaultConfig()
 	cfg.Templates, cfg.TemplateHooks = crmsync.New(crmsync.Templates(c, inmem.NewTemplates()), crmsync.Options{}), c
 	h := crmsync.NewHandler(crmsync.New(crmsync.Customers(c, inmem.NewStore()), crmsync.Options{}), c, cfg)

@@ -48,9 +48,9 @@ func Build(ctx context.Context, cfg *config.Config, functions []string, environm
 			d.TTLFields = append(d.TTLFields, f)
 		}
 	}
-	wired := desc.WiredSecrets(map[string]string{
-		"TWILIO_API_KEY": cfg.TwilioAPIKey, "STRAPI_URL": cfg.StrapiURL, "STRAPI_IDENTIFIER": cfg.StrapiIdentifier,
-	})
+	plain := cfg.CRM.Values()
+	plain["TWILIO_API_KEY"] = cfg.TwilioAPIKey
+	wired := desc.WiredSecrets(plain)
 	for _, s := range desc.Secrets {
 		for _, w := range wired {
 			if s.Env == w {
@@ -61,18 +61,17 @@ func Build(ctx context.Context, cfg *config.Config, functions []string, environm
 	if cfg.HasTwilio() {
 		d.Twilio = app.NewTwilio(cfg)
 	}
-	if cfg.HasStrapi() {
-		d.CRM = app.NewStrapi(cfg)
+	if cfg.CRM.Configured() {
+		d.CRM = app.NewCRM(cfg)
 	}
 	closeAll := func() {}
 	if cfg.UsesFirestore() {
-		client, err := fsstore.NewClient(ctx, cfg.Project, cfg.FirestoreDatabase)
+		s, err := fsstore.Open(ctx, cfg.Project, cfg.FirestoreDatabase, cfg.FirestoreCollection)
 		if err != nil {
 			return nil, nil, err
 		}
-		closeAll = func() { _ = client.Close() }
-		d.Store = fsstore.NewStore(client, cfg.FirestoreCollection)
-		d.Templates = fsstore.NewTemplateStore(client, cfg.FirestoreCollection)
+		closeAll = func() { _ = s.Close() }
+		d.Store, d.Templates = s.Store, s.Templates
 		if cfg.FirestoreEmulator == "" {
 			if d.Admin, err = NewGCPAdmin(ctx, cfg.Project, cfg.FirestoreDatabase); err != nil {
 				closeAll()

@@ -1,6 +1,6 @@
 // Package doctor checks a running Expert Hub end to end (`experthub
 // doctor`): Twilio's configuration against the functions' public URLs,
-// each function's answer to a signed and an unsigned probe, Strapi,
+// each function's answer to a signed and an unsigned probe, the CRM,
 // Firestore, the secrets and the last full sync. It prints one line per
 // check, ok, warn or FAIL, and never a secret or a full phone number.
 //
@@ -73,10 +73,14 @@ type Twilio interface {
 	CountWorkers(ctx context.Context, workspace string) (total, available int, err error)
 }
 
-// CRM is the Strapi client's part the doctor uses: *strapi.Client has it.
+// CRM is the check of the CRM behind the cache, which the CRM's package
+// provides (*strapi.Client has it).
 type CRM interface {
-	Version(ctx context.Context) (int, error)
-	Pages(ctx context.Context, after string, fn func(page []crm.Customer, cursor string) error) error
+	// Check reads the CRM once. It returns what it found and whether that
+	// is the whole check (false: some of it cannot be checked from here,
+	// a warning); an error is a failure, and says what failed. webhookURL
+	// is the sync function's, where the CRM's webhooks must point.
+	Check(ctx context.Context, webhookURL string) (found string, complete bool, err error)
 }
 
 // Admin reads Google Cloud's control plane: the Firestore admin API and
@@ -103,16 +107,17 @@ type Doctor struct {
 	Config    *config.Config
 	Functions []string
 	Twilio    Twilio // nil without Twilio credentials
-	CRM       CRM    // nil without STRAPI_URL or without its credentials
-	// StrapiUnchecked is STRAPI_URL when it is set but its credentials are
-	// not in the doctor's environment (a build reads only the Twilio
-	// token): Strapi is then reported as not checked.
-	StrapiUnchecked string
-	Store           crm.Store
-	Templates       crm.TemplateStore // nil without Firestore
-	Admin           Admin             // nil on the emulator or the in-memory store
-	HTTP            *http.Client
-	Now             func() time.Time
+	CRM       CRM    // nil without a CRM configured, or without its credentials
+	// CRMUnchecked is the CRM's URL when it is configured but its
+	// credentials are not in the doctor's environment (a build reads only
+	// the Twilio token; config.CRM.Unchecked): the CRM is then reported
+	// as not checked.
+	CRMUnchecked string
+	Store        crm.Store
+	Templates    crm.TemplateStore // nil without Firestore
+	Admin        Admin             // nil on the emulator or the in-memory store
+	HTTP         *http.Client
+	Now          func() time.Time
 	// Indexes and TTLFields are what Firestore must have
 	// (internal/fsstore/indexes.json).
 	Indexes   []deploy.Index
@@ -145,7 +150,7 @@ func (d *Doctor) Run(ctx context.Context, out io.Writer) (failed bool) {
 	}
 	add(d.twilioChecks(ctx)...)
 	add(d.probes(ctx)...)
-	add(d.strapiCheck(ctx))
+	add(d.crmCheck(ctx))
 	add(d.firestoreChecks(ctx)...)
 	add(d.secretsCheck(ctx))
 	add(d.syncCheck(ctx))
@@ -163,7 +168,14 @@ func (d *Doctor) Run(ctx context.Context, out io.Writer) (failed bool) {
 func (d *Doctor) line(r Result) string {
 	s := fmt.Sprintf("%-4s  %-28s %s", r.Status, r.Check, r.Detail)
 	c := d.Config
-	for _, secret := range []string{c.TwilioAuthToken, c.TwilioAPISecret, c.StrapiAPIToken, c.StrapiPassword, c.StrapiWebhookSecret, c.TasksSecret} {
+	secrets := []string{c.TwilioAuthToken, c.TwilioAPISecret, c.TasksSecret}
+	crmValues := c.CRM.Values()
+	for _, v := range config.Vars {
+		if v.Secret {
+			secrets = append(secrets, crmValues[v.Name])
+		}
+	}
+	for _, secret := range secrets {
 		if len(secret) >= 4 {
 			s = strings.ReplaceAll(s, secret, "[redacted]")
 		}
@@ -269,29 +281,21 @@ func (d *Doctor) webhookCheck(h twilio.ConversationsWebhooks) Result {
 	return Result{"conversations webhooks", OK, "pre " + h.PreWebhookURL + ", post " + h.PostWebhookURL + ", POST, " + strings.Join(h.Filters, ",")}
 }
 
-func (d *Doctor) strapiCheck(ctx context.Context) Result {
-	cfg := d.Config
-	if d.CRM == nil && d.StrapiUnchecked != "" {
-		return Result{"strapi", Warn, d.StrapiUnchecked + ": not checked, its credentials are not in this environment"}
+func (d *Doctor) crmCheck(ctx context.Context) Result {
+	switch {
+	case d.CRMUnchecked != "":
+		return Result{"crm", Warn, d.CRMUnchecked + ": not checked, its credentials are not in this environment"}
+	case d.CRM == nil:
+		return Result{"crm", Warn, "none configured: no CRM behind the cache"}
 	}
-	if d.CRM == nil {
-		return Result{"strapi", Warn, "STRAPI_URL is not set: no CRM behind the cache"}
+	found, complete, err := d.CRM.Check(ctx, d.Config.PublicURL("sync"))
+	switch {
+	case err != nil:
+		return Result{"crm", Fail, err.Error()}
+	case !complete:
+		return Result{"crm", Warn, found}
 	}
-	v, err := d.CRM.Version(ctx)
-	if err != nil {
-		return Result{"strapi", Fail, cfg.StrapiURL + ": " + err.Error()}
-	}
-	stop := fmt.Errorf("doctor: one page is enough")
-	n := 0
-	err = d.CRM.Pages(ctx, "", func(page []crm.Customer, _ string) error {
-		n = len(page)
-		return stop
-	})
-	if err != nil && !isErr(err, stop) {
-		return Result{"strapi", Fail, fmt.Sprintf("v%d at %s, collection %q unreadable: %v", v, cfg.StrapiURL, cfg.StrapiCollection, err)}
-	}
-	return Result{"strapi", Warn, fmt.Sprintf("v%d at %s, collection %q readable (%d on the first page); the webhook to %s is not checked: "+
-		"that needs Strapi admin credentials — check Settings › Webhooks", v, cfg.StrapiURL, cfg.StrapiCollection, n, cfg.PublicURL("sync"))}
+	return Result{"crm", OK, found}
 }
 
 func (d *Doctor) firestoreChecks(ctx context.Context) []Result {
@@ -402,17 +406,17 @@ func (d *Doctor) secretsCheck(ctx context.Context) Result {
 // own configuration.
 func (d *Doctor) localSecret(env string) bool {
 	c := d.Config
-	return map[string]bool{
-		"TWILIO_AUTH_TOKEN":     c.TwilioAuthToken != "",
-		"TWILIO_API_SECRET":     c.TwilioAPISecret != "",
-		"STRAPI_API_TOKEN":      c.StrapiAPIToken != "",
-		"STRAPI_PASSWORD":       c.StrapiPassword != "",
-		"STRAPI_WEBHOOK_SECRET": c.StrapiWebhookSecret != "",
-	}[env]
+	switch env {
+	case "TWILIO_AUTH_TOKEN":
+		return c.TwilioAuthToken != ""
+	case "TWILIO_API_SECRET":
+		return c.TwilioAPISecret != ""
+	}
+	return c.CRM.Values()[env] != ""
 }
 
 func (d *Doctor) syncCheck(ctx context.Context) Result {
-	if d.CRM == nil && d.StrapiUnchecked == "" {
+	if d.CRM == nil && d.CRMUnchecked == "" {
 		return Result{"last full sync", Warn, "no CRM: nothing is synced"}
 	}
 	if !d.Config.UsesFirestore() {
@@ -449,7 +453,7 @@ func (d *Doctor) syncCheck(ctx context.Context) Result {
 // them. Without Firestore or a CRM there is no line ("last full sync"
 // says why).
 func (d *Doctor) templatesCheck(ctx context.Context) []Result {
-	if d.Templates == nil || d.CRM == nil && d.StrapiUnchecked == "" {
+	if d.Templates == nil || d.CRM == nil && d.CRMUnchecked == "" {
 		return nil
 	}
 	st, err := d.Templates.TemplateSyncState(ctx)

@@ -83,7 +83,7 @@ func examine(t *testing.T, cfg *config.Config, tune func(*doctor.Doctor)) (out s
 
 var checks = append([]string{
 	"twilio credentials", "twilio workspace", "twilio pool queue", "twilio workers", "conversations webhooks",
-	"strapi", "firestore", "firestore indexes", "firestore ttl policies", "secrets", "last full sync", "templates",
+	"crm", "firestore", "firestore indexes", "firestore ttl policies", "secrets", "last full sync", "templates",
 }, functionChecks()...)
 
 func functionChecks() []string {
@@ -100,7 +100,7 @@ var fullNumber = regexp.MustCompile(`(^|[^0-9A-Za-z-])\+?\d{7,}($|[^0-9A-Za-z])`
 // a full phone number.
 func noLeak(t *testing.T, cfg *config.Config, out string) {
 	t.Helper()
-	for _, secret := range []string{cfg.TwilioAuthToken, cfg.StrapiAPIToken, cfg.StrapiWebhookSecret, apptest.StrapiAPIToken, apptest.WebhookSecret} {
+	for _, secret := range []string{cfg.TwilioAuthToken, cfg.CRM.APIToken, cfg.CRM.WebhookSecret, apptest.StrapiAPIToken, apptest.WebhookSecret} {
 		if secret != "" && strings.Contains(out, secret) {
 			t.Errorf("doctor printed a secret")
 		}
@@ -126,7 +126,7 @@ func TestDoctorHealthy(t *testing.T) {
 		}
 		want := "ok"
 		switch name {
-		case "strapi", "firestore indexes", "firestore ttl policies":
+		case "crm", "firestore indexes", "firestore ttl policies":
 			want = "warn" // no admin credentials, the emulator
 		}
 		if got := strings.Fields(l)[0]; got != want {
@@ -210,8 +210,8 @@ func TestDoctorFailures(t *testing.T) {
 		{name: "stale sync", check: "last full sync", tune: func(d *doctor.Doctor) {
 			d.Now = func() time.Time { return time.Now().Add(doctor.SyncMaxAge + time.Hour) }
 		}},
-		{name: "wrong Strapi token", check: "strapi", cfg: func(c *config.Config) {
-			c.StrapiAPIToken = "strapi-api-token-wrong000000000000000000000000000000"
+		{name: "wrong Strapi token", check: "crm", cfg: func(c *config.Config) {
+			c.CRM.APIToken = "strapi-api-token-wrong000000000000000000000000000000"
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

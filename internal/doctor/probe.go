@@ -153,5 +153,3 @@ func describe(err error) string {
 	}
 	return err.Error()
 }
-
-func isErr(err, target error) bool { return errors.Is(err, target) }

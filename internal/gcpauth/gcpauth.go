@@ -1,6 +1,9 @@
-// Package gcpauth validates the Google-signed OIDC ID tokens that Google
-// Cloud services (Cloud Tasks, Cloud Scheduler) send to the functions
-// they call.
+// Package gcpauth is Expert Hub's one check of the Google-signed OIDC ID
+// tokens that Google Cloud services send to the functions they call:
+// Cloud Tasks to work, Cloud Scheduler to sync and taskrouter-events.
+// GoogleIDTokens checks a token's signature, issuer, audience and expiry;
+// Caller adds the identity (a verified e-mail, the one service account
+// the function lets in); Require puts Caller in front of a handler.
 package gcpauth
 
 import (
@@ -12,13 +15,24 @@ import (
 
 	"google.golang.org/api/idtoken"
 	"google.golang.org/api/option"
-
-	"github.com/experthub/experthub/internal/work"
 )
 
 // ErrInvalidToken is returned by Validate for a token that is not a valid
 // Google ID token for the audience.
 var ErrInvalidToken = errors.New("gcpauth: invalid ID token")
+
+// Identity is what a valid ID token says of its subject.
+type Identity struct {
+	Email         string
+	EmailVerified bool
+}
+
+// Validator checks an ID token's signature, issuer and expiry, and that
+// it was minted for audience. GoogleIDTokens checks Google's; tests and
+// the Cloud Tasks fake, whose tokens Google did not sign, have their own.
+type Validator interface {
+	Validate(ctx context.Context, token, audience string) (Identity, error)
+}
 
 // GoogleIDTokens validates Google-signed ID tokens against Google's
 // public keys, which it fetches and caches. The zero value is ready to
@@ -32,15 +46,15 @@ type GoogleIDTokens struct {
 	err  error
 }
 
-var _ work.IDTokenValidator = (*GoogleIDTokens)(nil)
+var _ Validator = (*GoogleIDTokens)(nil)
 
 // Validate checks the token's signature, expiry and audience, which must
 // not be empty (idtoken.Validate skips the audience check then), and its
 // issuer: idtoken checks none, and would accept a token that
 // Identity-Aware Proxy signed.
-func (g *GoogleIDTokens) Validate(ctx context.Context, token, audience string) (work.Identity, error) {
+func (g *GoogleIDTokens) Validate(ctx context.Context, token, audience string) (Identity, error) {
 	if audience == "" {
-		return work.Identity{}, fmt.Errorf("%w: no audience to check", ErrInvalidToken)
+		return Identity{}, fmt.Errorf("%w: no audience to check", ErrInvalidToken)
 	}
 	g.once.Do(func() {
 		c := g.HTTPClient
@@ -50,17 +64,17 @@ func (g *GoogleIDTokens) Validate(ctx context.Context, token, audience string) (
 		g.v, g.err = idtoken.NewValidator(ctx, option.WithHTTPClient(c))
 	})
 	if g.err != nil {
-		return work.Identity{}, fmt.Errorf("gcpauth: %w", g.err)
+		return Identity{}, fmt.Errorf("gcpauth: %w", g.err)
 	}
 	p, err := g.v.Validate(ctx, token, audience)
 	if err != nil {
-		return work.Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	// https://developers.google.com/identity/openid-connect/openid-connect#validatinganidtoken
 	if p.Issuer != "https://accounts.google.com" && p.Issuer != "accounts.google.com" {
-		return work.Identity{}, fmt.Errorf("%w: issuer %q", ErrInvalidToken, p.Issuer)
+		return Identity{}, fmt.Errorf("%w: issuer %q", ErrInvalidToken, p.Issuer)
 	}
 	email, _ := p.Claims["email"].(string)
 	verified, _ := p.Claims["email_verified"].(bool)
-	return work.Identity{Email: email, EmailVerified: verified}, nil
+	return Identity{Email: email, EmailVerified: verified}, nil
 }

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/gcpauth"
-	"github.com/experthub/experthub/internal/work"
 )
 
 const (
@@ -66,54 +65,75 @@ func (g *google) sign(t *testing.T, key *rsa.PrivateKey, claims map[string]any) 
 	return signed + "." + b64(sig)
 }
 
-func TestGoogleIDTokens(t *testing.T) {
+// unsigned returns a token of claims with header alg and a dummy signature.
+func unsigned(alg string, claims map[string]any) string {
+	b64 := base64.RawURLEncoding.EncodeToString
+	h, _ := json.Marshal(map[string]string{"alg": alg, "kid": "k1", "typ": "JWT"})
+	c, _ := json.Marshal(claims)
+	return b64(h) + "." + b64(c) + "." + b64([]byte("signature"))
+}
+
+// newGoogle returns Google's key endpoint with a fresh key, and a key
+// Google does not have.
+func newGoogle(t *testing.T) (g *google, other *rsa.PrivateKey) {
+	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	other, err = rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &google{key: key}
-	v := &gcpauth.GoogleIDTokens{HTTPClient: &http.Client{Transport: g}}
-	var _ work.IDTokenValidator = v
+	return &google{key: key}, other
+}
 
-	claims := func(change map[string]any) map[string]any {
-		c := map[string]any{
-			"iss": "https://accounts.google.com", "aud": audience, "sub": "1234",
-			"email": account, "email_verified": true,
-			"iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(),
-		}
-		for k, val := range change {
-			if val == nil {
-				delete(c, k)
-			} else {
-				c[k] = val
-			}
-		}
-		return c
+// claims are those of a token Cloud Tasks sends for account, with change
+// applied (a nil value removes a claim).
+func claims(change map[string]any) map[string]any {
+	c := map[string]any{
+		"iss": "https://accounts.google.com", "aud": audience, "sub": "1234",
+		"email": account, "email_verified": true,
+		"iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(),
 	}
+	for k, val := range change {
+		if val == nil {
+			delete(c, k)
+		} else {
+			c[k] = val
+		}
+	}
+	return c
+}
+
+func TestGoogleIDTokens(t *testing.T) {
+	g, other := newGoogle(t)
+	key := g.key
+	v := &gcpauth.GoogleIDTokens{HTTPClient: &http.Client{Transport: g}}
+	var _ gcpauth.Validator = v
+
 	tests := []struct {
 		name     string
 		token    string
 		audience string
-		want     work.Identity
+		want     gcpauth.Identity
 		ok       bool
 	}{
-		{"valid", g.sign(t, key, claims(nil)), audience, work.Identity{Email: account, EmailVerified: true}, true},
+		{"valid", g.sign(t, key, claims(nil)), audience, gcpauth.Identity{Email: account, EmailVerified: true}, true},
 		{"issuer without scheme", g.sign(t, key, claims(map[string]any{"iss": "accounts.google.com"})), audience,
-			work.Identity{Email: account, EmailVerified: true}, true},
+			gcpauth.Identity{Email: account, EmailVerified: true}, true},
 		{"unverified email", g.sign(t, key, claims(map[string]any{"email_verified": false})), audience,
-			work.Identity{Email: account}, true},
-		{"no email", g.sign(t, key, claims(map[string]any{"email": nil})), audience, work.Identity{EmailVerified: true}, true},
-		{"other audience", g.sign(t, key, claims(map[string]any{"aud": "https://example.com"})), audience, work.Identity{}, false},
-		{"empty audience asked", g.sign(t, key, claims(nil)), "", work.Identity{}, false},
-		{"expired", g.sign(t, key, claims(map[string]any{"exp": time.Now().Add(-time.Minute).Unix()})), audience, work.Identity{}, false},
-		{"IAP issuer", g.sign(t, key, claims(map[string]any{"iss": "https://cloud.google.com/iap"})), audience, work.Identity{}, false},
-		{"other issuer", g.sign(t, key, claims(map[string]any{"iss": "https://evil.example"})), audience, work.Identity{}, false},
-		{"other key", g.sign(t, other, claims(nil)), audience, work.Identity{}, false},
-		{"garbage", "not.a.jwt", audience, work.Identity{}, false},
+			gcpauth.Identity{Email: account}, true},
+		{"no email", g.sign(t, key, claims(map[string]any{"email": nil})), audience, gcpauth.Identity{EmailVerified: true}, true},
+		{"other audience", g.sign(t, key, claims(map[string]any{"aud": "https://example.com"})), audience, gcpauth.Identity{}, false},
+		{"empty audience asked", g.sign(t, key, claims(nil)), "", gcpauth.Identity{}, false},
+		{"expired", g.sign(t, key, claims(map[string]any{"exp": time.Now().Add(-time.Minute).Unix()})), audience, gcpauth.Identity{}, false},
+		{"IAP issuer", g.sign(t, key, claims(map[string]any{"iss": "https://cloud.google.com/iap"})), audience, gcpauth.Identity{}, false},
+		{"other issuer", g.sign(t, key, claims(map[string]any{"iss": "https://evil.example"})), audience, gcpauth.Identity{}, false},
+		{"other key", g.sign(t, other, claims(nil)), audience, gcpauth.Identity{}, false},
+		{"garbage", "not.a.jwt", audience, gcpauth.Identity{}, false},
+		{"unsigned (alg none)", unsigned("none", claims(nil)), audience, gcpauth.Identity{}, false},
+		{"HS256", unsigned("HS256", claims(nil)), audience, gcpauth.Identity{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,13 +1,16 @@
-// Package strapi reads Expert Hub's customers from a Strapi CMS, v3, v4
-// or v5: authentication, version detection, the three response shapes,
-// keyset paging over the whole collection, single lookups and webhook
-// payloads. A Client is a crm.Source, and decodes Strapi's webhooks into
-// crm.Change values for the sync.
+// Package strapi is Expert Hub's CRM, a Strapi CMS, v3, v4 or v5: it
+// reads the customers and message templates (authentication, version
+// detection, the three response shapes, keyset paging over the whole
+// collection, single lookups), authenticates and decodes Strapi's webhook
+// calls into crm.Change values for the sync, checks Strapi for
+// experthub doctor (Check), and reads and documents its own STRAPI_*
+// settings (Settings). A Client is a crm.Source and a crm.TemplateSource.
 package strapi
 
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,6 +46,10 @@ type Config struct {
 	// as national numbers ("06 79 50 00 98") into E.164 as they are read,
 	// and lets lookups by number find them (crm.Localize).
 	DefaultRegion string
+	// WebhookSecret is what Strapi's webhook calls carry as
+	// "Authorization: Bearer <secret>" (Authenticate); empty refuses
+	// every call.
+	WebhookSecret string
 	// HTTPClient defaults to a client with a 30 s timeout.
 	HTTPClient *http.Client
 }
@@ -62,6 +69,10 @@ type Client struct {
 	password      string
 	hc            *http.Client
 	fixed         int // version from Config; 0 = detect
+	// secret is the webhook secret's SHA-256 (see Authenticate); hasSecret
+	// says there is one.
+	secret    [sha256.Size]byte
+	hasSecret bool
 
 	// Lock order: detectMu, then loginMu, then mu.
 	detectMu sync.Mutex // one detection at a time
@@ -107,6 +118,9 @@ func New(cfg Config) *Client {
 	}
 	if c.hc == nil {
 		c.hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	if cfg.WebhookSecret != "" {
+		c.secret, c.hasSecret = sha256.Sum256([]byte(cfg.WebhookSecret)), true
 	}
 	switch strings.TrimSpace(cfg.Version) {
 	case "3":

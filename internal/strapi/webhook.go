@@ -2,6 +2,8 @@ package strapi
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +37,30 @@ const maxEventName = 64
 // WebhookEvent returns the event a Strapi webhook call announces in its
 // X-Strapi-Event header, or "" when the request is not one.
 func (c *Client) WebhookEvent(h http.Header) string { return h.Get(eventHeader) }
+
+// Authenticate checks that a call to the sync function carries the
+// webhook secret as Strapi sends it, "Authorization: Bearer <secret>"
+// (Settings › Webhooks, headers); the secret also starts a manual full
+// sync. The error says what was wrong, never the token. Without a secret
+// configured every call is refused.
+//
+// The comparison is of SHA-256 sums in constant time: the time taken
+// reveals neither the secret's length nor a matching prefix.
+func (c *Client) Authenticate(h http.Header) error {
+	scheme, token, _ := strings.Cut(h.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	switch {
+	case !strings.EqualFold(scheme, "Bearer") || token == "":
+		return errors.New("no bearer token")
+	case !c.hasSecret:
+		return errors.New("no webhook secret is configured")
+	}
+	sum := sha256.Sum256([]byte(token))
+	if subtle.ConstantTimeCompare(sum[:], c.secret[:]) != 1 {
+		return errors.New("wrong bearer token")
+	}
+	return nil
+}
 
 // DecodeWebhook decodes a webhook call into the change it makes to the
 // cached customers (https://docs.strapi.io/cms/backend-customization/webhooks): the customer is stored on

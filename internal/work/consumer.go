@@ -187,7 +187,7 @@ func IsPermanent(err error) bool {
 // with malformed ones. Bodies are never logged: they may carry personal
 // data.
 //
-// Put RequireOIDC in front of it: anyone who can reach it can forge the
+// Put gcpauth.Require in front of it: anyone who can reach it can forge the
 // headers.
 func Consumer(handle func(ctx context.Context, d Delivery) error, log *slog.Logger) http.Handler {
 	if log == nil {

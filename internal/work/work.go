@@ -6,7 +6,7 @@
 // the inline attempt left undone.
 //
 // The queue in production is Google Cloud Tasks (package cloudtasks),
-// delivering over HTTP to Consumer behind RequireOIDC; local runs use
+// delivering over HTTP to Consumer behind gcpauth.Require; local runs use
 // LocalQueue, which calls the Consumer in-process with the same headers.
 package work
 

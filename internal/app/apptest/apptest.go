@@ -40,11 +40,11 @@ import (
 	"github.com/experthub/experthub/internal/dispatch"
 	"github.com/experthub/experthub/internal/firestoretest"
 	"github.com/experthub/experthub/internal/fsstore"
+	"github.com/experthub/experthub/internal/gcpauth"
 	"github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/strapitest"
 	"github.com/experthub/experthub/internal/twiliofake"
-	"github.com/experthub/experthub/internal/work"
 )
 
 // The configured secrets. They look like the real thing, so that a test
@@ -352,7 +352,13 @@ func (h *Harness) Restart(t testing.TB, i int) {
 // named function, as Cloud Scheduler sends it; the App accepts it
 // (app.WithSchedulerTokens).
 func (h *Harness) SchedulerToken(name string) string {
-	return h.scheduler.Mint(SchedulerAccount, h.URL(name))
+	return h.IDToken(SchedulerAccount, h.URL(name))
+}
+
+// IDToken returns an OIDC token of email minted for audience, which the
+// App's scheduler check validates (app.WithSchedulerTokens).
+func (h *Harness) IDToken(email, audience string) string {
+	return h.scheduler.Mint(email, audience)
 }
 
 // Sweep calls taskrouter-events as the scheduler does, and returns the
@@ -388,15 +394,15 @@ func (s *SchedulerTokens) mac(email, audience string) string {
 }
 
 // Validate checks a token Mint made for audience.
-func (s *SchedulerTokens) Validate(_ context.Context, token, audience string) (work.Identity, error) {
+func (s *SchedulerTokens) Validate(_ context.Context, token, audience string) (gcpauth.Identity, error) {
 	parts := strings.Split(token, "|")
 	if len(parts) != 3 || !hmac.Equal([]byte(parts[2]), []byte(s.mac(parts[0], parts[1]))) {
-		return work.Identity{}, errors.New("apptest: not a token of ours")
+		return gcpauth.Identity{}, errors.New("apptest: not a token of ours")
 	}
 	if parts[1] != audience {
-		return work.Identity{}, fmt.Errorf("apptest: token for %s, not %s", parts[1], audience)
+		return gcpauth.Identity{}, fmt.Errorf("apptest: token for %s, not %s", parts[1], audience)
 	}
-	return work.Identity{Email: parts[0], EmailVerified: true}, nil
+	return gcpauth.Identity{Email: parts[0], EmailVerified: true}, nil
 }
 
 func randomSecret() []byte {
