@@ -10,7 +10,7 @@ import (
 	"github.com/experthub/experthub/internal/app"
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/config"
-	"github.com/experthub/experthub/internal/deploy"
+	"github.com/experthub/experthub/internal/deployment"
 	"github.com/experthub/experthub/internal/firestoretest"
 )
 
@@ -18,7 +18,7 @@ import (
 // stack: a configured Twilio passes; Twilio calling another pre-event URL
 // makes the command fail, and --base-url stands for PUBLIC_BASE_URL.
 func TestDoctorExitStatus(t *testing.T) {
-	d, err := deploy.Load()
+	d, err := deployment.Load()
 	if err != nil {
 		t.Fatal(err)
 	}

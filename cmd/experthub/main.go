@@ -20,8 +20,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/experthub/experthub/internal/deploy"
 )
 
 func main() {
@@ -60,7 +58,7 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	case "chat":
 		return chat(ctx, args, stdin, stdout)
 	case "deploy":
-		return deploy.Main(args, stdout)
+		return deployCmd(args, stdout)
 	case "queue-fake":
 		return queueFake(ctx, args, stdout, stderr)
 	case "sandbox":

@@ -228,6 +228,12 @@ func (c *Config) PublicURL(function string) string {
 	return strings.TrimRight(c.PublicBaseURL, "/") + "/" + function
 }
 
+// PublicURLVar is the setting that gives function its exact URL, e.g.
+// PUBLIC_URL_PRE_EVENT for pre-event.
+func PublicURLVar(function string) string {
+	return "PUBLIC_URL_" + strings.ToUpper(strings.ReplaceAll(function, "-", "_"))
+}
+
 // Load reads the environment. A .env file in the working directory, if
 // present, fills in variables the environment does not set.
 func Load() (*Config, error) {

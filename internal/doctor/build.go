@@ -8,7 +8,7 @@ import (
 
 	"github.com/experthub/experthub/internal/app"
 	"github.com/experthub/experthub/internal/config"
-	"github.com/experthub/experthub/internal/deploy"
+	"github.com/experthub/experthub/internal/deployment"
 	"github.com/experthub/experthub/internal/fsstore"
 )
 
@@ -19,7 +19,7 @@ import (
 // environment names the deployment (its secrets are <prefix>-<environment>-<name>,
 // README "Environments"); empty means the description's names as written.
 func Build(ctx context.Context, cfg *config.Config, functions []string, environment string) (*Doctor, func(), error) {
-	desc, err := deploy.Load()
+	desc, err := deployment.Load()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -29,8 +29,8 @@ func Build(ctx context.Context, cfg *config.Config, functions []string, environm
 		}
 	}
 	var file struct {
-		Indexes        []deploy.Index    `json:"indexes"`
-		FieldOverrides []deploy.TTLField `json:"fieldOverrides"`
+		Indexes        []deployment.Index    `json:"indexes"`
+		FieldOverrides []deployment.TTLField `json:"fieldOverrides"`
 	}
 	if err := json.Unmarshal(fsstore.IndexesJSON, &file); err != nil {
 		return nil, nil, fmt.Errorf("indexes.json: %w", err)

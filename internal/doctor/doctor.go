@@ -23,7 +23,7 @@ import (
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/crmsync"
-	"github.com/experthub/experthub/internal/deploy"
+	"github.com/experthub/experthub/internal/deployment"
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/twilio"
 )
@@ -94,7 +94,7 @@ type Admin interface {
 
 // Index is a composite index as the admin API reports it.
 type Index struct {
-	Fields []deploy.IndexField
+	Fields []deployment.IndexField
 	State  string // READY, CREATING, NEEDS_REPAIR
 }
 
@@ -115,11 +115,11 @@ type Doctor struct {
 	Now             func() time.Time
 	// Indexes and TTLFields are what Firestore must have
 	// (internal/fsstore/indexes.json).
-	Indexes   []deploy.Index
-	TTLFields []deploy.TTLField
+	Indexes   []deployment.Index
+	TTLFields []deployment.TTLField
 	// Secrets are the secrets the deployment wires: checked by name in
 	// Secret Manager with Admin, else by variable in Config.
-	Secrets []deploy.Secret
+	Secrets []deployment.Secret
 	// PreFilters and PostFilters are the webhook filters the deployment
 	// description requires.
 	PreFilters, PostFilters []string
@@ -470,7 +470,7 @@ func (d *Doctor) templatesCheck(ctx context.Context) []Result {
 	return []Result{{"templates", OK, fmt.Sprintf("%d cached", len(ts))}}
 }
 
-func indexName(ix deploy.Index) string {
+func indexName(ix deployment.Index) string {
 	var f []string
 	for _, x := range ix.Fields {
 		f = append(f, x.FieldPath)

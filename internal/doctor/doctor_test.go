@@ -13,7 +13,7 @@ import (
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/crmsync"
-	"github.com/experthub/experthub/internal/deploy"
+	"github.com/experthub/experthub/internal/deployment"
 	"github.com/experthub/experthub/internal/doctor"
 	"github.com/experthub/experthub/internal/firestoretest"
 )
@@ -24,7 +24,7 @@ func TestMain(m *testing.M) { firestoretest.Main(m) }
 // v4, synced once, its Twilio configured as `setup twilio` leaves it.
 func stack(t *testing.T, opts apptest.Options) *apptest.Harness {
 	t.Helper()
-	d, err := deploy.Load()
+	d, err := deployment.Load()
 	if err != nil {
 		t.Fatal(err)
 	}

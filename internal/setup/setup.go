@@ -15,7 +15,7 @@ import (
 	"strings"
 
 	"github.com/experthub/experthub/internal/config"
-	"github.com/experthub/experthub/internal/deploy"
+	"github.com/experthub/experthub/internal/deployment"
 	"github.com/experthub/experthub/internal/twilio"
 )
 
@@ -225,7 +225,7 @@ func Command(ctx context.Context, cfg *config.Config, tw Twilio, functions []str
 	if !cfg.HasTwilio() {
 		return errors.New("no Twilio credentials: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (or an API key)")
 	}
-	d, err := deploy.Load()
+	d, err := deployment.Load()
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ import (
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/crm/crmtest"
-	"github.com/experthub/experthub/internal/deploy"
+	"github.com/experthub/experthub/internal/deployment"
 	"github.com/experthub/experthub/internal/dispatch"
 	"github.com/experthub/experthub/internal/firestoretest"
 	"github.com/experthub/experthub/internal/fsstore"
@@ -557,7 +557,7 @@ func (h *Harness) startTasks(t testing.TB, env config.Env, retry dispatch.RetryC
 	if retry == (dispatch.RetryConfig{}) {
 		retry = dispatch.RetryConfig{MaxAttempts: -1, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, MaxDoublings: 4}
 	}
-	d, err := deploy.Load()
+	d, err := deployment.Load()
 	if err != nil {
 		t.Fatalf("apptest: %v", err)
 	}

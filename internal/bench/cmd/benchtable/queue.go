@@ -119,7 +119,7 @@ func (r *report) bigBurst(t *strings.Builder) []target {
 	r.section(t, 11, "Burst: 400 customers write \"AGENT\" at once, each served")
 	p := "BenchmarkBurst400"
 	fmt.Fprintf(t, "Section 9's burst with 400 customers and 400 available workers, and the deployed work queue's retry policy "+
-		"(`internal/deploy/deployment.json`: backoff from 1 s, doubling to 16 s, then up to 30 s) instead of the test harness's quick retries, "+
+		"(`internal/deployment/deployment.json`: backoff from 1 s, doubling to 16 s, then up to 30 s) instead of the test harness's quick retries, "+
 		"so that work left to the queue waits as long as it would deployed. *Served*: the connecting reply posted and the worker added, "+
 		"timed from the burst's start by the fake Twilio's records. Bursts run: %s:\n\n", r.metric(p, "bursts", "%.0f"))
 	t.WriteString("| | |\n|---|--:|\n")

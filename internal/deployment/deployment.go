@@ -1,12 +1,13 @@
-// Package deploy describes how Expert Hub runs on Google Cloud and turns
-// that description into the gcloud commands that create it. The
+// Package deployment describes how Expert Hub runs on Google Cloud: the
 // description, deployment.json (Description), lists the functions, their
 // identities and settings, the variables and secrets they get, the Cloud
-// Tasks queue and the sync schedule; internal/fsstore/indexes.json lists the
-// Firestore indexes. terraform/ reads the same two files for the Terraform
-// path, and deploy_test.go at the module root checks them against the
-// registered entry points and config.Vars.
-package deploy
+// Tasks queue and the sync schedule, and how the names of one environment
+// are made (eh-<environment>-<name>); internal/fsstore/indexes.json lists
+// the Firestore indexes. Both deploy paths read the same two files: the
+// gcloud plan (internal/gcloudplan) and Terraform (terraform/). The module
+// root's deploy_test.go checks them against the registered entry points and
+// config.Vars.
+package deployment
 
 import (
 	"bytes"
@@ -27,7 +28,7 @@ import (
 // DescriptionFile is the deployment description, relative to the module
 // root. The gcloud path embeds it; terraform/deployment reads it with
 // jsondecode(file(...)). What is deployed is changed there, once.
-const DescriptionFile = "internal/deploy/deployment.json"
+const DescriptionFile = "internal/deployment/deployment.json"
 
 //go:embed deployment.json
 var descriptionJSON []byte
@@ -208,6 +209,13 @@ type LineSweep struct {
 	Schedule string `json:"schedule"`
 }
 
+// Keys of the service accounts every deployment refers to by role: the
+// functions' identity and the builds'.
+const (
+	RunAccount   = "run"
+	BuildAccount = "build"
+)
+
 // Load returns the embedded description. It is parsed on each call, so
 // callers may change what they get.
 func Load() (*Description, error) {
@@ -219,26 +227,26 @@ func Load() (*Description, error) {
 func ParseDescription(b []byte) (*Description, error) {
 	var file descriptionFile
 	if err := strictUnmarshal(b, &file); err != nil {
-		return nil, fmt.Errorf("deploy: %s: %w", DescriptionFile, err)
+		return nil, fmt.Errorf("deployment: %s: %w", DescriptionFile, err)
 	}
 	d := file.Description
 	var defaults Function
 	if err := strictUnmarshal(file.FunctionDefaults, &defaults); err != nil {
-		return nil, fmt.Errorf("deploy: %s: function_defaults: %w", DescriptionFile, err)
+		return nil, fmt.Errorf("deployment: %s: function_defaults: %w", DescriptionFile, err)
 	}
 	if defaults.Name != "" {
-		return nil, fmt.Errorf("deploy: %s: function_defaults has a name", DescriptionFile)
+		return nil, fmt.Errorf("deployment: %s: function_defaults has a name", DescriptionFile)
 	}
 	for i, raw := range file.Functions {
 		f := defaults
 		f.Invokers = slices.Clone(defaults.Invokers)
 		if err := strictUnmarshal(raw, &f); err != nil {
-			return nil, fmt.Errorf("deploy: %s: functions[%d]: %w", DescriptionFile, i, err)
+			return nil, fmt.Errorf("deployment: %s: functions[%d]: %w", DescriptionFile, i, err)
 		}
 		d.Functions = append(d.Functions, f)
 	}
 	if problems := d.check(); len(problems) > 0 {
-		return nil, fmt.Errorf("deploy: %s:\n  %s", DescriptionFile, strings.Join(problems, "\n  "))
+		return nil, fmt.Errorf("deployment: %s:\n  %s", DescriptionFile, strings.Join(problems, "\n  "))
 	}
 	return &d, nil
 }
@@ -288,8 +296,8 @@ func (d *Description) check() []string {
 	if d.LineSweep.Job == "" || d.LineSweep.Schedule == "" {
 		c.fail("line_sweep: job and schedule are required")
 	}
-	c.account("the functions' identity", runAccount)
-	c.account("the builds' identity", buildAccount)
+	c.account("the functions' identity", RunAccount)
+	c.account("the builds' identity", BuildAccount)
 	sort.Strings(c.problems)
 	return c.problems
 }
@@ -414,7 +422,7 @@ func (q Queue) Dispatch() (dispatch.RetryConfig, dispatch.RateLimits, error) {
 	for i, v := range []string{r.MaxRetryDuration, r.MinBackoff, r.MaxBackoff} {
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			return dispatch.RetryConfig{}, dispatch.RateLimits{}, fmt.Errorf("deploy: queue %s: %w", q.Name, err)
+			return dispatch.RetryConfig{}, dispatch.RateLimits{}, fmt.Errorf("deployment: queue %s: %w", q.Name, err)
 		}
 		ds[i] = d
 	}
@@ -521,6 +529,11 @@ func (d *Description) value(from, project, region string) string {
 	}
 }
 
+// AccountEmail is the e-mail of the service account keyed key in project.
+func (d *Description) AccountEmail(key, project string) string {
+	return accountEmail(d.ServiceAccounts[key].ID, project)
+}
+
 func accountEmail(id, project string) string {
 	return id + "@" + project + ".iam.gserviceaccount.com"
 }
@@ -529,15 +542,4 @@ func accountEmail(id, project string) string {
 // takes.
 func queuePath(project, region, queue string) string {
 	return "projects/" + project + "/locations/" + region + "/queues/" + queue
-}
-
-// sortedKeys returns m's keys in order, for steps that come out the same
-// on every run.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -1,56 +1,15 @@
-package deploy
+package gcloudplan
 
 import (
 	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/deployment"
 )
-
-var (
-	countryPattern = regexp.MustCompile(`^[A-Z]{2}$`)
-	familyPattern  = regexp.MustCompile(`^[A-Z0-9_]+$`)
-)
-
-// Lookup resolves an environment variable name to its config.Var: the name
-// itself, an alias, or a member of a family such as
-// FRONTLINE_PROXY_NUMBER_<CC> (FRONTLINE_PROXY_NUMBER_FR) or
-// PUBLIC_URL_<FUNCTION> (PUBLIC_URL_PRE_EVENT, for a function of d).
-func (d *Description) Lookup(name string) (config.Var, bool) {
-	for _, v := range config.Vars {
-		if v.Name == name || slices.Contains(v.Aliases, name) {
-			return v, true
-		}
-	}
-	for _, v := range config.Vars {
-		prefix, placeholder, ok := strings.Cut(v.Name, "<")
-		if !ok || !strings.HasPrefix(name, prefix) {
-			continue
-		}
-		suffix := strings.TrimPrefix(name, prefix)
-		switch placeholder {
-		case "CC>":
-			ok = countryPattern.MatchString(suffix)
-		case "FUNCTION>":
-			ok = slices.ContainsFunc(d.Functions, func(f Function) bool { return envSuffix(f.Name) == suffix })
-		default:
-			ok = familyPattern.MatchString(suffix)
-		}
-		if ok {
-			return v, true
-		}
-	}
-	return config.Var{}, false
-}
-
-// envSuffix is how a function name appears in PUBLIC_URL_<FUNCTION>.
-func envSuffix(function string) string {
-	return strings.ToUpper(strings.ReplaceAll(function, "-", "_"))
-}
 
 // environment is what the functions are given: the plain variables all
 // of them get, the secret variables, and the configuration they amount to.
@@ -63,11 +22,11 @@ type environment struct {
 	config  *config.Config
 }
 
-func (d *Description) environment(s Settings) (environment, error) {
+func newEnvironment(d *deployment.Description, s Settings) (environment, error) {
 	var problems []string
 	env := map[string]string{}
 	from := map[string]string{} // canonical name → name used in s.Env
-	for _, k := range sortedKeys(s.Env) {
+	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
 		value := strings.TrimSpace(s.Env[k])
 		v, ok := d.Lookup(k)
 		switch {
@@ -104,7 +63,7 @@ func (d *Description) environment(s Settings) (environment, error) {
 	for _, fn := range d.FunctionNames() {
 		maps.Copy(owned, d.OwnedEnv(fn, s.Project, s.Region))
 	}
-	for _, name := range sortedKeys(owned) {
+	for _, name := range slices.Sorted(maps.Keys(owned)) {
 		if got, ok := env[name]; ok && got != owned[name] {
 			problems = append(problems, fmt.Sprintf("%s: deploy sets it to %s; remove %q", name, owned[name], got))
 		}
@@ -122,7 +81,7 @@ func (d *Description) environment(s Settings) (environment, error) {
 	// every function gets the URL of each, which signatures, the work
 	// queue's tasks and the sync audience are checked against.
 	for _, f := range d.Functions {
-		if name := "PUBLIC_URL_" + envSuffix(f.Name); env[name] == "" {
+		if name := config.PublicURLVar(f.Name); env[name] == "" {
 			env[name] = env["PUBLIC_BASE_URL"] + "/" + f.Deployed
 		}
 	}
@@ -151,8 +110,8 @@ func (d *Description) environment(s Settings) (environment, error) {
 }
 
 // functionEnv is the plain environment of function fn.
-func (d *Description) functionEnv(e environment, s Settings, fn string) map[string]string {
-	env := maps.Clone(e.common)
-	maps.Copy(env, d.OwnedEnv(fn, s.Project, s.Region))
+func (p *planner) functionEnv(fn string) map[string]string {
+	env := maps.Clone(p.e.common)
+	maps.Copy(env, p.d.OwnedEnv(fn, p.s.Project, p.s.Region))
 	return env
 }
