@@ -26,6 +26,7 @@ import (
 
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/deployment"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/gcloudplan"
 )
 
@@ -39,7 +40,7 @@ var exampleFiles = []string{"terraform/environments/staging.tfvars.example", "te
 // deployInputs is everything the consistency check compares.
 type deployInputs struct {
 	files       map[string]string // module-relative path → content
-	entryPoints []string
+	entryPoints []function.Name
 	steps       []gcloudplan.Step // the gcloud plan of files[deployment.DescriptionFile]
 	planErr     error
 	terraform   map[string]string // facts of the evaluated module; nil without terraform
@@ -61,7 +62,7 @@ var planSettings = gcloudplan.Settings{
 
 func loadDeployInputs(t *testing.T) deployInputs {
 	t.Helper()
-	in := deployInputs{files: map[string]string{}, entryPoints: slices.Clone(EntryPoints)}
+	in := deployInputs{files: map[string]string{}, entryPoints: function.All()}
 	paths, err := filepath.Glob("terraform/*.tf")
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no terraform/*.tf (%v)", err)
@@ -326,12 +327,12 @@ func (in deployInputs) checkTerraformSource(d *deployment.Description) []string 
 		}
 	}
 	for _, m := range regexp.MustCompile(`(?:public_urls|functions|fn)\["([^"]+)"\]`).FindAllStringSubmatch(root, -1) {
-		if _, ok := d.Function(m[1]); !ok {
+		if _, ok := d.Function(function.Name(m[1])); !ok {
 			fail("terraform uses function %q, not in %s", m[1], deployment.DescriptionFile)
 		}
 	}
 	for _, m := range regexp.MustCompile(`functions deploy (\S+)`).FindAllStringSubmatch(in.files["cloudbuild.yaml"], -1) {
-		if _, ok := d.Function(m[1]); !ok {
+		if _, ok := d.Function(function.Name(m[1])); !ok {
 			fail("cloudbuild.yaml deploys %s, not a function of %s", m[1], deployment.DescriptionFile)
 		}
 	}
@@ -404,7 +405,7 @@ func (in deployInputs) checkGcloud(d *deployment.Description) []string {
 	entryPoints := map[string]string{}
 	for _, f := range named.Functions {
 		want = append(want, f.Deployed)
-		entryPoints[f.Deployed] = f.Name
+		entryPoints[f.Deployed] = string(f.Name)
 	}
 	for _, st := range in.steps {
 		if !hasPrefix(st.Args, "functions", "deploy") {
@@ -969,7 +970,7 @@ func TestDeployConsistencyCatchesDrift(t *testing.T) {
 		mutate func(*testing.T, *deployInputs)
 		want   string
 	}{
-		{"entry point renamed in function.go only", func(t *testing.T, in *deployInputs) {
+		{"entry point renamed in internal/function only", func(t *testing.T, in *deployInputs) {
 			in.entryPoints[slices.Index(in.entryPoints, "pre-event")] = "pre-hook"
 		}, "entry point pre-hook is not deployed"},
 		{"function renamed in the description only", edit(desc, `"name": "crm"`, `"name": "crms"`), "function crms is not a registered entry point"},

@@ -89,7 +89,7 @@ func TestDeploy(t *testing.T) {
 	}
 	var want []string
 	for _, f := range d.Functions {
-		want = append(want, "eh-prod-"+f.Name)
+		want = append(want, "eh-prod-"+string(f.Name))
 	}
 	if !slices.Equal(deployed, want) {
 		t.Errorf("deploy --run deployed %q, want %q", deployed, want)

@@ -6,9 +6,9 @@ import (
 	"flag"
 	"io"
 
-	"github.com/experthub/experthub/internal/app"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/doctor"
+	"github.com/experthub/experthub/internal/function"
 )
 
 // errDoctorFailed makes the exit status 1 once doctor printed its lines.
@@ -30,10 +30,10 @@ func doctorCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return runDoctor(ctx, env, *base, *environment, app.Functions, stdout)
+	return runDoctor(ctx, env, *base, *environment, function.All(), stdout)
 }
 
-func runDoctor(ctx context.Context, env config.Env, base, environment string, functions []string, stdout io.Writer) error {
+func runDoctor(ctx context.Context, env config.Env, base, environment string, functions []function.Name, stdout io.Writer) error {
 	if base != "" {
 		env["PUBLIC_BASE_URL"] = base
 	}

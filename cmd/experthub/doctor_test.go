@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/experthub/experthub/internal/app"
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/deployment"
 	"github.com/experthub/experthub/internal/firestoretest"
+	"github.com/experthub/experthub/internal/function"
 )
 
 // TestDoctorExitStatus runs the command on the settings of a running
@@ -38,7 +38,7 @@ func TestDoctorExitStatus(t *testing.T) {
 		}
 	}
 	var out strings.Builder
-	if err := runDoctor(context.Background(), env(), h.Server.URL, "", app.Functions, &out); err != nil {
+	if err := runDoctor(context.Background(), env(), h.Server.URL, "", function.All(), &out); err != nil {
 		t.Errorf("configured stack: %v\n%s", err, out.String())
 	}
 	t.Logf("doctor --base-url %s:\n%s", h.Server.URL, out.String())
@@ -47,7 +47,7 @@ func TestDoctorExitStatus(t *testing.T) {
 	hooks.PreWebhookURL = "https://old.example.com/pre-event"
 	h.Twilio.SetWebhooks(hooks)
 	out.Reset()
-	err = runDoctor(context.Background(), env(), h.Server.URL, "", app.Functions, &out)
+	err = runDoctor(context.Background(), env(), h.Server.URL, "", function.All(), &out)
 	if !errors.Is(err, errDoctorFailed) {
 		t.Errorf("mismatched pre-event URL: err = %v, want errDoctorFailed", err)
 	}

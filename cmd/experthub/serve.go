@@ -11,6 +11,7 @@ import (
 	experthub "github.com/experthub/experthub"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crmsync"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/logging"
 )
 
@@ -47,8 +48,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}()
 	}
 	addr := net.JoinHostPort(*host, cfg.Port)
-	srv := newServer(addr, a.Handler, experthub.EntryPoints, defaultLimits, logging.New(stderr, cfg.LogLevel))
-	fmt.Fprintf(stderr, "experthub: serving %s on http://%s\n", experthub.EntryPoints, addr)
+	srv := newServer(addr, a.Handler, function.All(), defaultLimits, logging.New(stderr, cfg.LogLevel))
+	fmt.Fprintf(stderr, "experthub: serving %s on http://%s\n", function.All(), addr)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	select {

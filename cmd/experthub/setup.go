@@ -8,6 +8,7 @@ import (
 
 	"github.com/experthub/experthub/internal/app"
 	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/setup"
 )
 
@@ -34,5 +35,5 @@ func setupCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return setup.Command(ctx, cfg, app.NewTwilio(cfg), app.Functions, opts, stdout)
+	return setup.Command(ctx, cfg, app.NewTwilio(cfg), function.All(), opts, stdout)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/function"
 )
 
 // Returning-customer modes, the values of RETURNING_CUSTOMER.
@@ -132,8 +133,8 @@ var Vars = []Var{
 // Config is the validated configuration.
 type Config struct {
 	PublicBaseURL string
-	// PublicURLs maps a function name (e.g. "pre-event") to its exact URL.
-	PublicURLs map[string]string
+	// PublicURLs maps a function to its exact URL (PUBLIC_URL_<FUNCTION>).
+	PublicURLs map[function.Name]string
 
 	TwilioAccountSID string
 	TwilioAuthToken  string
@@ -220,18 +221,18 @@ func (c *Config) UsesCloudTasks() bool { return c.WorkQueue != "" }
 // UsesFirestore reports whether the cache lives in Firestore.
 func (c *Config) UsesFirestore() bool { return c.Project != "" || c.FirestoreEmulator != "" }
 
-// PublicURL is the URL Twilio signs for the named function.
-func (c *Config) PublicURL(function string) string {
-	if u, ok := c.PublicURLs[function]; ok {
+// PublicURL is the URL Twilio signs for function f.
+func (c *Config) PublicURL(f function.Name) string {
+	if u, ok := c.PublicURLs[f]; ok {
 		return u
 	}
-	return strings.TrimRight(c.PublicBaseURL, "/") + "/" + function
+	return strings.TrimRight(c.PublicBaseURL, "/") + "/" + string(f)
 }
 
-// PublicURLVar is the setting that gives function its exact URL, e.g.
+// PublicURLVar is the setting that gives function f its exact URL, e.g.
 // PUBLIC_URL_PRE_EVENT for pre-event.
-func PublicURLVar(function string) string {
-	return "PUBLIC_URL_" + strings.ToUpper(strings.ReplaceAll(function, "-", "_"))
+func PublicURLVar(f function.Name) string {
+	return "PUBLIC_URL_" + strings.ToUpper(strings.ReplaceAll(string(f), "-", "_"))
 }
 
 // Load reads the environment. A .env file in the working directory, if
@@ -293,7 +294,7 @@ func Parse(env Env) (*Config, error) {
 		MessagingService:  p.str("FRONTLINE_MESSAGING_SERVICE"),
 		ProxyNumber:       p.str("FRONTLINE_PROXY_NUMBER"),
 		ProxyNumbers:      map[string]string{},
-		PublicURLs:        map[string]string{},
+		PublicURLs:        map[function.Name]string{},
 		FallbackWorker:    strings.ToLower(p.str("FALLBACK_WORKER")),
 		MaxWait:           p.duration("WAITING_LINE_MAX_WAIT"),
 		WelcomeMessage:    p.str("WELCOME_MESSAGE"),
@@ -358,7 +359,7 @@ func Parse(env Env) (*Config, error) {
 			c.ProxyNumbers[cc] = strings.TrimSpace(v)
 		}
 		if m := publicURLPattern.FindStringSubmatch(k); m != nil {
-			name := strings.ToLower(strings.ReplaceAll(m[1], "_", "-"))
+			name := function.Name(strings.ToLower(strings.ReplaceAll(m[1], "_", "-")))
 			c.PublicURLs[name] = strings.TrimRight(p.url(k), "/")
 		}
 	}
@@ -367,7 +368,7 @@ func Parse(env Env) (*Config, error) {
 		c.ProxyNumbers["GB"] = v
 	}
 	if c.SyncAudience == "" {
-		c.SyncAudience = c.PublicURL("sync")
+		c.SyncAudience = c.PublicURL(function.Sync)
 	}
 
 	p.check(c.TwilioAccountSID == "" || sidPattern.MatchString(c.TwilioAccountSID) && strings.HasPrefix(c.TwilioAccountSID, "AC"),

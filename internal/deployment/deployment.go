@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/dispatch"
+	"github.com/experthub/experthub/internal/function"
 )
 
 // DescriptionFile is the deployment description, relative to the module
@@ -127,7 +128,7 @@ type ProjectRole struct {
 
 // Function is how one entry point is deployed.
 type Function struct {
-	Name string `json:"name"`
+	Name function.Name `json:"name"`
 	// Deployed is the Cloud Functions name in an environment
 	// (ForEnvironment): <prefix>-<environment>-<name>; its URL ends in
 	// /<Deployed>, which both deploy paths give the function as
@@ -146,8 +147,8 @@ type Function struct {
 // OwnedVar is a variable deploy sets: From names its value, Functions the
 // functions that get it (all when empty).
 type OwnedVar struct {
-	From      string   `json:"from"`
-	Functions []string `json:"functions"`
+	From      string          `json:"from"`
+	Functions []function.Name `json:"functions"`
 }
 
 // Secret is a secret variable and the Secret Manager secret holding it.
@@ -167,12 +168,12 @@ type Condition struct {
 // Queue is a Cloud Tasks queue whose tasks call the function Target with an
 // OIDC token of OIDCAccount; Enqueuers may add tasks.
 type Queue struct {
-	Name        string      `json:"name"`
-	Target      string      `json:"target"`
-	OIDCAccount string      `json:"oidc_account"`
-	Enqueuers   []string    `json:"enqueuers"`
-	RateLimits  RateLimits  `json:"rate_limits"`
-	RetryConfig RetryConfig `json:"retry_config"`
+	Name        string        `json:"name"`
+	Target      function.Name `json:"target"`
+	OIDCAccount string        `json:"oidc_account"`
+	Enqueuers   []string      `json:"enqueuers"`
+	RateLimits  RateLimits    `json:"rate_limits"`
+	RetryConfig RetryConfig   `json:"retry_config"`
 }
 
 // RateLimits are a queue's dispatch limits (Cloud Tasks RateLimits).
@@ -195,18 +196,18 @@ type RetryConfig struct {
 // FullSync is the Cloud Scheduler job that calls Function with an OIDC
 // token of Account.
 type FullSync struct {
-	Job      string `json:"job"`
-	Function string `json:"function"`
-	Account  string `json:"account"`
+	Job      string        `json:"job"`
+	Function function.Name `json:"function"`
+	Account  string        `json:"account"`
 }
 
 // LineSweep is the Cloud Scheduler job that calls Function on Schedule
 // (cron) with an OIDC token of Account, minted for Function's URL.
 type LineSweep struct {
-	Job      string `json:"job"`
-	Function string `json:"function"`
-	Account  string `json:"account"`
-	Schedule string `json:"schedule"`
+	Job      string        `json:"job"`
+	Function function.Name `json:"function"`
+	Account  string        `json:"account"`
+	Schedule string        `json:"schedule"`
 }
 
 // Keys of the service accounts every deployment refers to by role: the
@@ -317,17 +318,17 @@ func (c *checker) account(where, key string) {
 	}
 }
 
-func (c *checker) function(where, name string) {
+func (c *checker) function(where string, name function.Name) {
 	if _, ok := c.d.Function(name); !ok {
 		c.fail("%s: no function %q", where, name)
 	}
 }
 
 func (c *checker) functions() {
-	seen := map[string]bool{}
+	seen := map[function.Name]bool{}
 	for _, f := range c.d.Functions {
-		where := "functions." + f.Name
-		if !functionName.MatchString(f.Name) || seen[f.Name] {
+		where := "functions." + string(f.Name)
+		if !functionName.MatchString(string(f.Name)) || seen[f.Name] {
 			c.fail("functions: %q is not a function name, or is listed twice", f.Name)
 		}
 		seen[f.Name] = true
@@ -433,8 +434,8 @@ func (q Queue) Dispatch() (dispatch.RetryConfig, dispatch.RateLimits, error) {
 		}, nil
 }
 
-// Function returns the function called name.
-func (d *Description) Function(name string) (Function, bool) {
+// Function returns how function name is deployed.
+func (d *Description) Function(name function.Name) (Function, bool) {
 	for _, f := range d.Functions {
 		if f.Name == name {
 			return f, true
@@ -444,8 +445,8 @@ func (d *Description) Function(name string) (Function, bool) {
 }
 
 // FunctionNames returns the names of the functions, in the file's order.
-func (d *Description) FunctionNames() []string {
-	names := make([]string, len(d.Functions))
+func (d *Description) FunctionNames() []function.Name {
+	names := make([]function.Name, len(d.Functions))
 	for i, f := range d.Functions {
 		names[i] = f.Name
 	}
@@ -506,7 +507,7 @@ func (c *Condition) holds(env map[string]string) bool {
 
 // OwnedEnv returns the variables deploy sets on function fn, resolved for
 // project and region.
-func (d *Description) OwnedEnv(fn, project, region string) map[string]string {
+func (d *Description) OwnedEnv(fn function.Name, project, region string) map[string]string {
 	env := map[string]string{}
 	for name, v := range d.Env {
 		if len(v.Functions) == 0 || slices.Contains(v.Functions, fn) {

@@ -10,17 +10,18 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/dispatch"
+	"github.com/experthub/experthub/internal/function"
 )
 
 func TestDescriptionAppliesDefaults(t *testing.T) {
 	d := description(t)
-	cases := map[string]Function{
-		"crm": {Name: "crm", Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 60, MaxInstances: 10, Public: true, Invokers: []string{}},
-		"sync": {Name: "sync", Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 900, MaxInstances: 1, Public: true,
+	cases := map[function.Name]Function{
+		function.CRM: {Name: function.CRM, Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 60, MaxInstances: 10, Public: true, Invokers: []string{}},
+		function.Sync: {Name: function.Sync, Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 900, MaxInstances: 1, Public: true,
 			Invokers: []string{"scheduler"}},
-		"routing": {Name: "routing", Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 60, MinInstances: 1, MaxInstances: 10,
+		function.Routing: {Name: function.Routing, Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 60, MinInstances: 1, MaxInstances: 10,
 			Public: true, Invokers: []string{}},
-		"work": {Name: "work", Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 60, MaxInstances: 10, Invokers: []string{"tasks"}},
+		function.Work: {Name: function.Work, Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 60, MaxInstances: 10, Invokers: []string{"tasks"}},
 	}
 	for name, want := range cases {
 		got, ok := d.Function(name)
@@ -38,10 +39,19 @@ func TestDescriptionDefaultListsNotShared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string][]string{"crm": {"scheduler"}, "outgoing": {"scheduler"}, "work": {"tasks"}} {
+	for name, want := range map[function.Name][]string{function.CRM: {"scheduler"}, function.Outgoing: {"scheduler"}, function.Work: {"tasks"}} {
 		if f, _ := d.Function(name); !slices.Equal(f.Invokers, want) {
 			t.Errorf("%s invokers = %v, want %v", name, f.Invokers, want)
 		}
+	}
+}
+
+// TestDescriptionDeploysEveryFunction: the description deploys the
+// functions of internal/function, each once, in its order (the order the
+// README lists them).
+func TestDescriptionDeploysEveryFunction(t *testing.T) {
+	if got, want := description(t).FunctionNames(), function.All(); !slices.Equal(got, want) {
+		t.Errorf("%s deploys %q, want internal/function's %q", DescriptionFile, got, want)
 	}
 }
 

@@ -78,7 +78,7 @@ func (d *Description) ForEnvironment(env string) (*Description, error) {
 	}
 	n.Functions = slices.Clone(d.Functions)
 	for i := range n.Functions {
-		n.Functions[i].Deployed = name(n.Functions[i].Name)
+		n.Functions[i].Deployed = name(string(n.Functions[i].Name))
 		n.Functions[i].Invokers = slices.Clone(n.Functions[i].Invokers)
 	}
 	n.FullSync.Job = name(d.FullSync.Job)
@@ -134,8 +134,8 @@ func (c *checker) naming() {
 		}
 	}
 	for _, f := range c.d.Functions {
-		if !functionName.MatchString(longest + f.Name) {
-			c.fail("functions: %q is too long a function name", longest+f.Name)
+		if !functionName.MatchString(longest + string(f.Name)) {
+			c.fail("functions: %q is too long a function name", longest+string(f.Name))
 		}
 	}
 }

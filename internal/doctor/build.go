@@ -10,6 +10,7 @@ import (
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/deployment"
 	"github.com/experthub/experthub/internal/fsstore"
+	"github.com/experthub/experthub/internal/function"
 )
 
 // Build returns the Doctor of a configuration and the functions it
@@ -18,7 +19,7 @@ import (
 //
 // environment names the deployment (its secrets are <prefix>-<environment>-<name>,
 // README "Environments"); empty means the description's names as written.
-func Build(ctx context.Context, cfg *config.Config, functions []string, environment string) (*Doctor, func(), error) {
+func Build(ctx context.Context, cfg *config.Config, functions []function.Name, environment string) (*Doctor, func(), error) {
 	desc, err := deployment.Load()
 	if err != nil {
 		return nil, nil, err

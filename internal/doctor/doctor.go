@@ -24,6 +24,7 @@ import (
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/crmsync"
 	"github.com/experthub/experthub/internal/deployment"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/twilio"
 )
@@ -101,7 +102,7 @@ type Index struct {
 // Doctor runs the checks. Nil dependencies are reported as not checked.
 type Doctor struct {
 	Config    *config.Config
-	Functions []string
+	Functions []function.Name
 	Twilio    Twilio // nil without Twilio credentials
 	CRM       CRM    // nil without STRAPI_URL or without its credentials
 	// StrapiUnchecked is STRAPI_URL when it is set but its credentials are
@@ -216,8 +217,8 @@ func (d *Doctor) workspaceChecks(ctx context.Context) []Result {
 	default:
 		out = append(out, Result{"twilio workers", OK, fmt.Sprintf("%d worker(s), %d available", total, available)})
 	}
-	if slices.Contains(d.Functions, "taskrouter-events") {
-		want := cfg.PublicURL("taskrouter-events")
+	if slices.Contains(d.Functions, function.TaskRouterEvents) {
+		want := cfg.PublicURL(function.TaskRouterEvents)
 		switch ws.EventCallbackURL {
 		case want:
 			out = append(out, Result{"twilio event callback", OK, want})
@@ -235,9 +236,12 @@ func (d *Doctor) workspaceChecks(ctx context.Context) []Result {
 func (d *Doctor) webhookCheck(h twilio.ConversationsWebhooks) Result {
 	cfg := d.Config
 	var problems, notes []string
-	for _, u := range []struct{ name, have, want string }{
-		{"pre-event", h.PreWebhookURL, cfg.PublicURL("pre-event")},
-		{"post-event", h.PostWebhookURL, cfg.PublicURL("post-event")},
+	for _, u := range []struct {
+		name       function.Name
+		have, want string
+	}{
+		{function.PreEvent, h.PreWebhookURL, cfg.PublicURL(function.PreEvent)},
+		{function.PostEvent, h.PostWebhookURL, cfg.PublicURL(function.PostEvent)},
 	} {
 		if u.have != u.want {
 			problems = append(problems, fmt.Sprintf("%s URL is %s, the function expects %s", u.name, show(u.have), u.want))
@@ -291,7 +295,7 @@ func (d *Doctor) strapiCheck(ctx context.Context) Result {
 		return Result{"strapi", Fail, fmt.Sprintf("v%d at %s, collection %q unreadable: %v", v, cfg.StrapiURL, cfg.StrapiCollection, err)}
 	}
 	return Result{"strapi", Warn, fmt.Sprintf("v%d at %s, collection %q readable (%d on the first page); the webhook to %s is not checked: "+
-		"that needs Strapi admin credentials — check Settings › Webhooks", v, cfg.StrapiURL, cfg.StrapiCollection, n, cfg.PublicURL("sync"))}
+		"that needs Strapi admin credentials — check Settings › Webhooks", v, cfg.StrapiURL, cfg.StrapiCollection, n, cfg.PublicURL(function.Sync))}
 }
 
 func (d *Doctor) firestoreChecks(ctx context.Context) []Result {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/deployment"
+	"github.com/experthub/experthub/internal/function"
 )
 
 // environment is what the functions are given: the plain variables all
@@ -110,7 +111,7 @@ func newEnvironment(d *deployment.Description, s Settings) (environment, error) 
 }
 
 // functionEnv is the plain environment of function fn.
-func (p *planner) functionEnv(fn string) map[string]string {
+func (p *planner) functionEnv(fn function.Name) map[string]string {
 	env := maps.Clone(p.e.common)
 	maps.Copy(env, p.d.OwnedEnv(fn, p.s.Project, p.s.Region))
 	return env

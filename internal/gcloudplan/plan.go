@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/experthub/experthub/internal/deployment"
+	"github.com/experthub/experthub/internal/function"
 )
 
 // Settings are the inputs of one deployment.
@@ -196,8 +197,8 @@ func (p *planner) queues() {
 			"--min-backoff=" + r.MinBackoff, "--max-backoff=" + r.MaxBackoff,
 			"--max-doublings=" + strconv.Itoa(r.MaxDoublings)}
 		p.add(Step{
-			Comment: "Cloud Tasks queue " + q.Name + ": its tasks call " + q.Target + ". It has no dead-letter queue: " +
-				q.Target + " gives up on a task itself, and --max-retry-duration is the backstop.",
+			Comment: "Cloud Tasks queue " + q.Name + ": its tasks call " + string(q.Target) + ". It has no dead-letter queue: " +
+				string(q.Target) + " gives up on a task itself, and --max-retry-duration is the backstop.",
 			Args:   append([]string{"tasks", "queues", "create", q.Name}, settings...),
 			Exists: []string{"tasks", "queues", "describe", q.Name, location, p.project},
 			Update: append([]string{"tasks", "queues", "update", q.Name}, settings...),
@@ -262,9 +263,9 @@ func (p *planner) functions() error {
 			auth = "--allow-unauthenticated"
 		}
 		p.add(Step{
-			Comment: "Function " + f.Deployed + " (entry point " + f.Name + ").",
+			Comment: "Function " + f.Deployed + " (entry point " + string(f.Name) + ").",
 			Args: []string{"functions", "deploy", f.Deployed, "--gen2", "--region=" + p.s.Region, p.project,
-				"--runtime=" + p.d.Runtime, "--source=" + p.s.Source, "--entry-point=" + f.Name, "--trigger-http",
+				"--runtime=" + p.d.Runtime, "--source=" + p.s.Source, "--entry-point=" + string(f.Name), "--trigger-http",
 				auth, "--ingress-settings=all",
 				"--service-account=" + p.d.AccountEmail(deployment.RunAccount, p.s.Project),
 				"--build-service-account=projects/" + p.s.Project + "/serviceAccounts/" + p.d.AccountEmail(deployment.BuildAccount, p.s.Project),
@@ -331,16 +332,16 @@ func (p *planner) notes() {
 	cfg := p.e.config
 	lines := []string{
 		"Then point Twilio and Strapi of environment " + p.d.Environment + " at its functions:",
-		"  Frontline > Manage > Callbacks: CRM callback URL " + cfg.PublicURL("crm") +
-			", outgoing conversations callback URL " + cfg.PublicURL("outgoing") +
-			", templates callback URL " + cfg.PublicURL("templates"),
-		"  Frontline > Manage > Routing > custom routing URL " + cfg.PublicURL("routing"),
-		"  Conversations > Manage > Global webhooks (POST): pre-event URL " + cfg.PublicURL("pre-event") +
+		"  Frontline > Manage > Callbacks: CRM callback URL " + cfg.PublicURL(function.CRM) +
+			", outgoing conversations callback URL " + cfg.PublicURL(function.Outgoing) +
+			", templates callback URL " + cfg.PublicURL(function.Templates),
+		"  Frontline > Manage > Routing > custom routing URL " + cfg.PublicURL(function.Routing),
+		"  Conversations > Manage > Global webhooks (POST): pre-event URL " + cfg.PublicURL(function.PreEvent) +
 			" for " + strings.Join(p.d.PreEventFilters, ", "),
-		"    and post-event URL " + cfg.PublicURL("post-event") + " for " + strings.Join(p.d.PostEventFilters, ", "),
+		"    and post-event URL " + cfg.PublicURL(function.PostEvent) + " for " + strings.Join(p.d.PostEventFilters, ", "),
 		"  TaskRouter > Workspaces > (the Frontline workspace) > Settings: Event callback URL " + cfg.PublicURL(p.d.LineSweep.Function) +
 			" for " + strings.Join(p.d.TaskRouterEvents, ", ") + " (unless another system owns it: the sweep then serves the waiting line alone)",
-		"  Strapi > Settings > Webhooks: URL " + cfg.PublicURL("sync") + ", events " + strings.Join(p.d.StrapiEvents, ", ") + ",",
+		"  Strapi > Settings > Webhooks: URL " + cfg.PublicURL(function.Sync) + ", events " + strings.Join(p.d.StrapiEvents, ", ") + ",",
 		"    header Authorization: Bearer <value of secret " + p.d.SecretID("STRAPI_WEBHOOK_SECRET") + ">",
 	}
 	for _, f := range p.d.Functions {

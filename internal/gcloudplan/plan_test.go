@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/experthub/experthub/internal/deployment"
+	"github.com/experthub/experthub/internal/function"
 )
 
 const (
@@ -124,11 +125,11 @@ func TestPlanDeploysEveryFunction(t *testing.T) {
 	}
 	for i, f := range d.Functions {
 		args := deploys[i].Args
-		if want := "eh-prod-" + f.Name; args[2] != want {
+		if want := "eh-prod-" + string(f.Name); args[2] != want {
 			t.Errorf("deploy step %d deploys %q, want %q", i, args[2], want)
 		}
 		want := map[string]string{
-			"entry-point":           f.Name,
+			"entry-point":           string(f.Name),
 			"runtime":               d.Runtime,
 			"region":                "europe-west1",
 			"project":               "expert-test",
@@ -415,17 +416,17 @@ func TestPlanWorkQueue(t *testing.T) {
 	}
 
 	for _, st := range stepsWith(steps, "functions", "deploy") {
-		name := strings.TrimPrefix(st.Args[2], "eh-prod-")
+		name := function.Name(strings.TrimPrefix(st.Args[2], "eh-prod-"))
 		raw, _ := flagValue(st.Args, "set-env-vars")
 		env := parseDict(t, raw)
-		enqueues := name == "routing" || name == "post-event" || name == "work" || name == "taskrouter-events" || name == "handoff"
+		enqueues := slices.Contains([]function.Name{function.Routing, function.PostEvent, function.Work, function.TaskRouterEvents, function.Handoff}, name)
 		if got := env["WORK_QUEUE"] == queue && env["WORK_SERVICE_ACCOUNT"] == tasks; got != enqueues {
 			t.Errorf("%s: WORK_QUEUE=%q WORK_SERVICE_ACCOUNT=%q; want them set: %v", name, env["WORK_QUEUE"], env["WORK_SERVICE_ACCOUNT"], enqueues)
 		}
 		if !enqueues && (env["WORK_QUEUE"] != "" || env["WORK_SERVICE_ACCOUNT"] != "") {
 			t.Errorf("%s gets the queue settings", name)
 		}
-		if name == "work" {
+		if name == function.Work {
 			if slices.Contains(st.Args, "--allow-unauthenticated") || !slices.Contains(st.Args, "--no-allow-unauthenticated") {
 				t.Errorf("work deployed public: %q", st.Args)
 			}
