@@ -293,8 +293,6 @@ func Parse(env Env) (*Config, error) {
 		PoolQueue:         p.str("FRONTLINE_DEFAULT_POOL_QUEUE"),
 		MessagingService:  p.str("FRONTLINE_MESSAGING_SERVICE"),
 		ProxyNumber:       p.str("FRONTLINE_PROXY_NUMBER"),
-		ProxyNumbers:      map[string]string{},
-		PublicURLs:        map[function.Name]string{},
 		FallbackWorker:    strings.ToLower(p.str("FALLBACK_WORKER")),
 		MaxWait:           p.duration("WAITING_LINE_MAX_WAIT"),
 		WelcomeMessage:    p.str("WELCOME_MESSAGE"),
@@ -349,24 +347,7 @@ func Parse(env Env) (*Config, error) {
 		c.PublicBaseURL = "http://localhost:" + c.Port
 	}
 	c.PublicBaseURL = strings.TrimRight(c.PublicBaseURL, "/")
-
-	for k, v := range env {
-		if m := proxyVarPattern.FindStringSubmatch(k); m != nil {
-			cc := m[1]
-			if cc == "UK" {
-				cc = "GB"
-			}
-			c.ProxyNumbers[cc] = strings.TrimSpace(v)
-		}
-		if m := publicURLPattern.FindStringSubmatch(k); m != nil {
-			name := function.Name(strings.ToLower(strings.ReplaceAll(m[1], "_", "-")))
-			c.PublicURLs[name] = strings.TrimRight(p.url(k), "/")
-		}
-	}
-	// An explicit GB number wins over the seed's UK spelling.
-	if v := strings.TrimSpace(env["FRONTLINE_PROXY_NUMBER_GB"]); v != "" {
-		c.ProxyNumbers["GB"] = v
-	}
+	c.ProxyNumbers, c.PublicURLs = p.families()
 	if c.SyncAudience == "" {
 		c.SyncAudience = c.PublicURL(function.Sync)
 	}
@@ -408,6 +389,30 @@ func Parse(env Env) (*Config, error) {
 type parser struct {
 	env      Env
 	problems []string
+}
+
+// families reads the variables of the families FRONTLINE_PROXY_NUMBER_<CC>
+// (by ISO country code) and PUBLIC_URL_<FUNCTION>.
+func (p *parser) families() (proxyNumbers map[string]string, publicURLs map[function.Name]string) {
+	proxyNumbers, publicURLs = map[string]string{}, map[function.Name]string{}
+	for k, v := range p.env {
+		if m := proxyVarPattern.FindStringSubmatch(k); m != nil {
+			cc := m[1]
+			if cc == "UK" {
+				cc = "GB"
+			}
+			proxyNumbers[cc] = strings.TrimSpace(v)
+		}
+		if m := publicURLPattern.FindStringSubmatch(k); m != nil {
+			name := function.Name(strings.ToLower(strings.ReplaceAll(m[1], "_", "-")))
+			publicURLs[name] = strings.TrimRight(p.url(k), "/")
+		}
+	}
+	// An explicit GB number wins over the seed's UK spelling.
+	if v := strings.TrimSpace(p.env["FRONTLINE_PROXY_NUMBER_GB"]); v != "" {
+		proxyNumbers["GB"] = v
+	}
+	return proxyNumbers, publicURLs
 }
 
 func lookupVar(name string) Var {

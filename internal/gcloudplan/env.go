@@ -24,40 +24,7 @@ type environment struct {
 }
 
 func newEnvironment(d *deployment.Description, s Settings) (environment, error) {
-	var problems []string
-	env := map[string]string{}
-	from := map[string]string{} // canonical name → name used in s.Env
-	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
-		value := strings.TrimSpace(s.Env[k])
-		v, ok := d.Lookup(k)
-		switch {
-		case !ok:
-			problems = append(problems, fmt.Sprintf("%s: not a setting Expert Hub reads (see config.Vars)", k))
-			continue
-		case v.Secret:
-			problems = append(problems, fmt.Sprintf("%s: is a secret; store it with `gcloud secrets versions add %s --data-file=-` and remove it from the file", k, d.SecretID(v.Name)))
-			continue
-		case v.Local:
-			problems = append(problems, fmt.Sprintf("%s: applies to local runs only", k))
-			continue
-		case strings.ContainsAny(value, "\r\n"):
-			problems = append(problems, fmt.Sprintf("%s: must be one line", k))
-			continue
-		case value == "":
-			continue
-		}
-		name := k
-		if !strings.Contains(v.Name, "<") {
-			name = v.Name // an alias such as DB_URL is deployed as STRAPI_URL
-		}
-		if prev, dup := from[name]; dup {
-			problems = append(problems, fmt.Sprintf("%s: set twice (as %s and %s)", name, prev, k))
-			continue
-		}
-		from[name] = k
-		env[name] = value
-	}
-
+	env, problems := operatorSettings(d, s.Env)
 	// Deploy sets its own variables, on the functions the description
 	// names; the same value in the file is tolerated and left to deploy.
 	owned := map[string]string{}
@@ -115,4 +82,44 @@ func (p *planner) functionEnv(fn function.Name) map[string]string {
 	env := maps.Clone(p.e.common)
 	maps.Copy(env, p.d.OwnedEnv(fn, p.s.Project, p.s.Region))
 	return env
+}
+
+// operatorSettings checks the operator's settings and returns them under
+// their canonical names (an alias such as DB_URL becomes STRAPI_URL),
+// without the empty ones, with a line for each one refused: unknown,
+// secret, local-only, multi-line, or set twice.
+func operatorSettings(d *deployment.Description, settings map[string]string) (env map[string]string, problems []string) {
+	env = map[string]string{}
+	from := map[string]string{} // canonical name → name used in settings
+	for _, k := range slices.Sorted(maps.Keys(settings)) {
+		value := strings.TrimSpace(settings[k])
+		v, ok := d.Lookup(k)
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("%s: not a setting Expert Hub reads (see config.Vars)", k))
+			continue
+		case v.Secret:
+			problems = append(problems, fmt.Sprintf("%s: is a secret; store it with `gcloud secrets versions add %s --data-file=-` and remove it from the file", k, d.SecretID(v.Name)))
+			continue
+		case v.Local:
+			problems = append(problems, fmt.Sprintf("%s: applies to local runs only", k))
+			continue
+		case strings.ContainsAny(value, "\r\n"):
+			problems = append(problems, fmt.Sprintf("%s: must be one line", k))
+			continue
+		case value == "":
+			continue
+		}
+		name := k
+		if !strings.Contains(v.Name, "<") {
+			name = v.Name // an alias such as DB_URL is deployed as STRAPI_URL
+		}
+		if prev, dup := from[name]; dup {
+			problems = append(problems, fmt.Sprintf("%s: set twice (as %s and %s)", name, prev, k))
+			continue
+		}
+		from[name] = k
+		env[name] = value
+	}
+	return env, problems
 }
