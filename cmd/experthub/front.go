@@ -31,17 +31,15 @@ func front(ctx context.Context, args []string, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "usage: experthub front [-addr host:port] http://instance1 http://instance2 …")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	instances, err := parseArgs(fs, args)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() == 0 {
+	if len(instances) == 0 {
 		return fmt.Errorf("%w: front needs the instances' URLs", errUsage)
 	}
 	var backends []string
-	for _, a := range fs.Args() {
+	for _, a := range instances {
 		u, err := url.Parse(a)
 		if err != nil || u.Scheme != "http" || u.Host == "" || strings.Trim(u.Path, "/") != "" {
 			return fmt.Errorf("%w: %q is not an instance origin like http://127.0.0.1:8081", errUsage, a)

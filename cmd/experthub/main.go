@@ -97,18 +97,26 @@ func isHelp(arg string) bool {
 	return false
 }
 
-// parseFlags parses a command's flags and refuses arguments. Help asked
-// for comes back as flag.ErrHelp, which run turns into exit status 0; any
-// other mistake is errUsage (the flag package has printed it).
+// parseFlags parses a command's flags and refuses arguments (see
+// parseArgs).
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	rest, err := parseArgs(fs, args)
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("%w: unexpected %q", errUsage, rest[0])
+	}
+	return err
+}
+
+// parseArgs parses a command's flags and returns its other arguments.
+// Help asked for comes back as flag.ErrHelp, which run turns into exit
+// status 0; any other mistake is errUsage (the flag package has printed
+// it).
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			return nil, err
 		}
-		return errUsage
+		return nil, errUsage
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected %q", errUsage, fs.Arg(0))
-	}
-	return nil
+	return fs.Args(), nil
 }

@@ -298,32 +298,30 @@ func (p *planner) invokers() {
 
 func (p *planner) schedule() {
 	sync, _ := p.d.Function(p.d.FullSync.Function) // checked by ParseDescription
-	location := "--location=" + p.s.Region
-	job := []string{p.d.FullSync.Job, location, p.project,
-		"--schedule=" + p.s.Schedule, "--time-zone=" + p.s.TimeZone,
-		"--uri=" + p.s.functionsOrigin() + "/" + sync.Deployed, "--http-method=post",
-		"--oidc-service-account-email=" + p.d.AccountEmail(p.d.FullSync.Account, p.s.Project),
-		"--oidc-token-audience=" + p.e.common["SYNC_OIDC_AUDIENCE"],
-		// HTTP targets allow at most 30 minutes.
-		"--attempt-deadline=" + strconv.Itoa(min(sync.TimeoutSeconds, 1800)) + "s"}
-	p.add(Step{
-		Comment: "Full sync of environment " + p.d.Environment + " on a schedule: the OIDC token proves the caller to " + sync.Deployed + ".",
-		Args:    append([]string{"scheduler", "jobs", "create", "http"}, job...),
-		Exists:  []string{"scheduler", "jobs", "describe", p.d.FullSync.Job, location, p.project},
-		Update:  append([]string{"scheduler", "jobs", "update", "http"}, job...),
-	})
+	p.schedulerJob(p.d.FullSync.Job, sync, p.d.FullSync.Account, p.s.Schedule, p.s.TimeZone, p.e.common["SYNC_OIDC_AUDIENCE"],
+		"Full sync of environment "+p.d.Environment+" on a schedule")
 	sweep, _ := p.d.Function(p.d.LineSweep.Function) // checked by ParseDescription
-	job = []string{p.d.LineSweep.Job, location, p.project,
-		"--schedule=" + p.d.LineSweep.Schedule, "--time-zone=Etc/UTC",
-		"--uri=" + p.s.functionsOrigin() + "/" + sweep.Deployed, "--http-method=post",
-		"--oidc-service-account-email=" + p.d.AccountEmail(p.d.LineSweep.Account, p.s.Project),
-		"--oidc-token-audience=" + p.e.config.PublicURL(sweep.Name),
-		"--attempt-deadline=" + strconv.Itoa(min(sweep.TimeoutSeconds, 1800)) + "s"}
+	p.schedulerJob(p.d.LineSweep.Job, sweep, p.d.LineSweep.Account, p.d.LineSweep.Schedule, "Etc/UTC", p.e.config.PublicURL(sweep.Name),
+		"Sweep of the waiting line of environment "+p.d.Environment+" every minute, in case a TaskRouter event is missed")
+}
+
+// schedulerJob creates or updates the Cloud Scheduler job that POSTs to
+// function f on schedule, with an OIDC token of account minted for
+// audience.
+func (p *planner) schedulerJob(job string, f deployment.Function, account, schedule, timeZone, audience, what string) {
+	location := "--location=" + p.s.Region
+	flags := []string{job, location, p.project,
+		"--schedule=" + schedule, "--time-zone=" + timeZone,
+		"--uri=" + p.s.functionsOrigin() + "/" + f.Deployed, "--http-method=post",
+		"--oidc-service-account-email=" + p.d.AccountEmail(account, p.s.Project),
+		"--oidc-token-audience=" + audience,
+		// HTTP targets allow at most 30 minutes.
+		"--attempt-deadline=" + strconv.Itoa(min(f.TimeoutSeconds, 1800)) + "s"}
 	p.add(Step{
-		Comment: "Sweep of the waiting line of environment " + p.d.Environment + " every minute, in case a TaskRouter event is missed: the OIDC token proves the caller to " + sweep.Deployed + ".",
-		Args:    append([]string{"scheduler", "jobs", "create", "http"}, job...),
-		Exists:  []string{"scheduler", "jobs", "describe", p.d.LineSweep.Job, location, p.project},
-		Update:  append([]string{"scheduler", "jobs", "update", "http"}, job...),
+		Comment: what + ": the OIDC token proves the caller to " + f.Deployed + ".",
+		Args:    append([]string{"scheduler", "jobs", "create", "http"}, flags...),
+		Exists:  []string{"scheduler", "jobs", "describe", job, location, p.project},
+		Update:  append([]string{"scheduler", "jobs", "update", "http"}, flags...),
 	})
 }
 
