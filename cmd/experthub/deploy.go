@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -34,8 +33,7 @@ func deploy(args []string, stdout io.Writer, gcloud gcloudplan.Gcloud) error {
 	if err != nil {
 		return err
 	}
-	fs := flag.NewFlagSet("deploy", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	fs := newFlagSet("deploy", stdout)
 	var s gcloudplan.Settings
 	fs.StringVar(&s.Project, "project", "", "Google Cloud project id (required)")
 	fs.StringVar(&s.Region, "region", "", "region of the functions, e.g. europe-west1 (required)")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"io"
 
 	"github.com/experthub/experthub/internal/config"
@@ -19,8 +18,7 @@ var errDoctorFailed = errors.New("doctor: at least one check failed")
 // --base-url when given (it stands for PUBLIC_BASE_URL; PUBLIC_URL_<FUNCTION>
 // settings still apply).
 func doctorCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	fs := newFlagSet("doctor", stdout)
 	base := fs.String("base-url", "", "origin of the deployed functions (default: PUBLIC_BASE_URL)")
 	environment := fs.String("environment", "", "the deployment's environment (staging, production): names its secrets")
 	if err := parseFlags(fs, args); err != nil {

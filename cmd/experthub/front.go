@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -24,8 +23,7 @@ import (
 // front cannot know what the instance did of it, and neither does Cloud
 // Run's.
 func front(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("front", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("front", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on: the instances' PUBLIC_BASE_URL")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: experthub front [-addr host:port] http://instance1 http://instance2 …")

@@ -97,6 +97,15 @@ func isHelp(arg string) bool {
 	return false
 }
 
+// newFlagSet returns a command's flag set, printing its usage and
+// mistakes to out. It returns errors rather than exiting, so that run can
+// tell help asked for (exit status 0) from a mistake.
+func newFlagSet(name string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	return fs
+}
+
 // parseFlags parses a command's flags and refuses arguments (see
 // parseArgs).
 func parseFlags(fs *flag.FlagSet, args []string) error {
