@@ -465,17 +465,12 @@ func (in deployInputs) rootTerraform() string {
 }
 
 func (in deployInputs) checkIndexes() []string {
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("indexes-%d.json", os.Getpid()))
-	if err := os.WriteFile(path, []byte(in.files[deployment.IndexesFile]), 0o600); err != nil {
-		return []string{err.Error()}
-	}
-	defer os.Remove(path)
-	indexes, err := deployment.ReadIndexes(path)
+	indexes, err := deployment.ParseIndexes([]byte(in.files[deployment.IndexesFile]))
 	if err != nil {
 		return []string{err.Error()}
 	}
 	var want []string
-	for _, ix := range indexes {
+	for _, ix := range indexes.Composite {
 		var fields []string
 		for _, f := range ix.Fields {
 			fields = append(fields, f.FieldPath+" "+strings.ToLower(f.Order+f.ArrayConfig))

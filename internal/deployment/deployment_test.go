@@ -219,13 +219,27 @@ func TestReadIndexesRejects(t *testing.T) {
 	}
 }
 
+// TestParseIndexesTTL: of the field overrides, only TTL policies are
+// kept; an override that only changes a field's indexing is not one.
+func TestParseIndexesTTL(t *testing.T) {
+	ix, err := ParseIndexes([]byte(`{"indexes": [], "fieldOverrides": [
+  {"collectionGroup": "ledger", "fieldPath": "expires_at", "ttl": true},
+  {"collectionGroup": "customers", "fieldPath": "notes", "indexes": []}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []TTLField{{CollectionGroup: "ledger", FieldPath: "expires_at", TTL: true}}; !slices.Equal(ix.TTL, want) {
+		t.Errorf("TTL = %+v, want %+v", ix.TTL, want)
+	}
+}
+
 func TestRepositoryIndexesParse(t *testing.T) {
 	indexes, err := ReadIndexes(filepath.Join("..", "..", IndexesFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(indexes) == 0 {
-		t.Error("no composite index listed")
+	if len(indexes.Composite) == 0 || len(indexes.TTL) == 0 {
+		t.Errorf("%s lists %d composite indexes and %d TTL policies, want some of each", IndexesFile, len(indexes.Composite), len(indexes.TTL))
 	}
 }
 

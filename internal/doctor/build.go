@@ -2,7 +2,6 @@ package doctor
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 
@@ -29,25 +28,18 @@ func Build(ctx context.Context, cfg *config.Config, functions []function.Name, e
 			return nil, nil, err
 		}
 	}
-	var file struct {
-		Indexes        []deployment.Index    `json:"indexes"`
-		FieldOverrides []deployment.TTLField `json:"fieldOverrides"`
-	}
-	if err := json.Unmarshal(fsstore.IndexesJSON, &file); err != nil {
+	indexes, err := deployment.ParseIndexes(fsstore.IndexesJSON)
+	if err != nil {
 		return nil, nil, fmt.Errorf("indexes.json: %w", err)
 	}
 	d := &Doctor{
 		Config:      cfg,
 		Functions:   functions,
-		Indexes:     file.Indexes,
+		Indexes:     indexes.Composite,
+		TTLFields:   indexes.TTL,
 		PreFilters:  desc.PreEventFilters,
 		PostFilters: desc.PostEventFilters,
 		Log:         slog.New(slog.DiscardHandler),
-	}
-	for _, f := range file.FieldOverrides {
-		if f.TTL {
-			d.TTLFields = append(d.TTLFields, f)
-		}
 	}
 	wired := desc.WiredSecrets(map[string]string{
 		"TWILIO_API_KEY": cfg.TwilioAPIKey, "STRAPI_URL": cfg.StrapiURL, "STRAPI_IDENTIFIER": cfg.StrapiIdentifier,

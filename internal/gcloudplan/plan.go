@@ -168,14 +168,10 @@ func (p *planner) firestore() error {
 	if err != nil {
 		return fmt.Errorf("gcloudplan: %w", err)
 	}
-	for _, ix := range indexes {
+	for _, ix := range indexes.Composite {
 		p.add(indexStep(ix, p.e.config.FirestoreCollection, db, p.project))
 	}
-	ttls, err := deployment.ReadTTLFields(filepath.Join(p.s.Source, deployment.IndexesFile))
-	if err != nil {
-		return fmt.Errorf("gcloudplan: %w", err)
-	}
-	for _, f := range ttls {
+	for _, f := range indexes.TTL {
 		p.add(Step{
 			Comment: "Firestore deletes " + f.CollectionGroup + " records once " + f.FieldPath + " has passed.",
 			Args: []string{"firestore", "fields", "ttls", "update", f.FieldPath, db,
