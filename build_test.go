@@ -20,7 +20,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/experthub/experthub/internal/deploy"
+	"github.com/experthub/experthub/internal/deployment"
 )
 
 // smokeServer answers each path with a scripted series of statuses (the
@@ -258,7 +258,7 @@ func TestBuildUploadSelection(t *testing.T) {
 
 	// What the build needs: it fails without any of these.
 	needed := []string{"cloudbuild.yaml", "terraform/main.tf", "terraform/versions.tf", "terraform/deployment/main.tf",
-		".ci/smoke.sh", "go.mod", "go.sum", "function.go", "deploy_test.go", deploy.DescriptionFile}
+		".ci/smoke.sh", "go.mod", "go.sum", "function.go", "deploy_test.go", deployment.DescriptionFile}
 	for _, f := range needed {
 		if !slices.Contains(tracked, f) {
 			t.Errorf("%s is not tracked by git", f)

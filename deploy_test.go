@@ -1,8 +1,8 @@
 package experthub
 
-// What is deployed is described once, in deploy.DescriptionFile
-// (internal/deploy/deployment.json). The gcloud path embeds it
-// (internal/deploy) and the Terraform path decodes it (terraform/deployment).
+// What is deployed is described once, in deployment.DescriptionFile
+// (internal/deployment/deployment.json). The gcloud path embeds it
+// (internal/gcloudplan) and the Terraform path decodes it (terraform/deployment).
 // These tests check that
 //   - both paths read that file, and Terraform keeps no copy of what it says;
 //   - the file agrees with the code: one function per registered entry
@@ -25,7 +25,9 @@ import (
 	"testing"
 
 	"github.com/experthub/experthub/internal/config"
-	"github.com/experthub/experthub/internal/deploy"
+	"github.com/experthub/experthub/internal/deployment"
+	"github.com/experthub/experthub/internal/function"
+	"github.com/experthub/experthub/internal/gcloudplan"
 )
 
 // moduleFile is the Terraform module that decodes the description.
@@ -38,14 +40,14 @@ var exampleFiles = []string{"terraform/environments/staging.tfvars.example", "te
 // deployInputs is everything the consistency check compares.
 type deployInputs struct {
 	files       map[string]string // module-relative path → content
-	entryPoints []string
-	steps       []deploy.Step // the gcloud plan of files[deploy.DescriptionFile]
+	entryPoints []function.Name
+	steps       []gcloudplan.Step // the gcloud plan of files[deployment.DescriptionFile]
 	planErr     error
 	terraform   map[string]string // facts of the evaluated module; nil without terraform
 }
 
 // planSettings wire every optional secret but the Strapi token.
-var planSettings = deploy.Settings{
+var planSettings = gcloudplan.Settings{
 	Project: "consistency-test", Region: "europe-west1", Environment: "staging", Source: ".",
 	Env: map[string]string{
 		"TWILIO_ACCOUNT_SID":        "AC0123456789abcdef0123456789abcdef",
@@ -60,13 +62,13 @@ var planSettings = deploy.Settings{
 
 func loadDeployInputs(t *testing.T) deployInputs {
 	t.Helper()
-	in := deployInputs{files: map[string]string{}, entryPoints: slices.Clone(EntryPoints)}
+	in := deployInputs{files: map[string]string{}, entryPoints: function.All()}
 	paths, err := filepath.Glob("terraform/*.tf")
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no terraform/*.tf (%v)", err)
 	}
 	paths = append(paths, exampleFiles...)
-	paths = append(paths, moduleFile, "cloudbuild.yaml", "go.mod", deploy.IndexesFile, deploy.DescriptionFile)
+	paths = append(paths, moduleFile, "cloudbuild.yaml", "go.mod", deployment.IndexesFile, deployment.DescriptionFile)
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -83,11 +85,11 @@ func loadDeployInputs(t *testing.T) deployInputs {
 func (in *deployInputs) plan(t *testing.T) {
 	t.Helper()
 	in.steps, in.planErr = nil, nil
-	d, err := deploy.ParseDescription([]byte(in.files[deploy.DescriptionFile]))
+	d, err := deployment.ParseDescription([]byte(in.files[deployment.DescriptionFile]))
 	if err != nil {
 		return // reported by check
 	}
-	in.steps, in.planErr = d.Plan(planSettings)
+	in.steps, in.planErr = gcloudplan.Plan(d, planSettings)
 }
 
 // evaluate runs the Terraform module on in.files for the gcloud plan's
@@ -99,7 +101,7 @@ func (in *deployInputs) evaluate(t *testing.T) {
 	if err != nil || in.steps == nil {
 		return
 	}
-	d, err := deploy.ParseDescription([]byte(in.files[deploy.DescriptionFile]))
+	d, err := deployment.ParseDescription([]byte(in.files[deployment.DescriptionFile]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,9 +123,9 @@ func evaluateModule(t *testing.T, tf string, files map[string]string, project, r
 	t.Helper()
 	dir := t.TempDir()
 	for path, content := range map[string]string{
-		moduleFile:              files[moduleFile],
-		deploy.DescriptionFile:  files[deploy.DescriptionFile],
-		"harness/settings.json": mustJSON(t, settings),
+		moduleFile:                 files[moduleFile],
+		deployment.DescriptionFile: files[deployment.DescriptionFile],
+		"harness/settings.json":    mustJSON(t, settings),
 		"harness/main.tf": fmt.Sprintf(`module "deployment" {
   source      = "../terraform/deployment"
   project     = %q
@@ -186,7 +188,7 @@ func (in deployInputs) clone() deployInputs {
 
 // check returns every inconsistency.
 func (in deployInputs) check() []string {
-	d, err := deploy.ParseDescription([]byte(in.files[deploy.DescriptionFile]))
+	d, err := deployment.ParseDescription([]byte(in.files[deployment.DescriptionFile]))
 	if err != nil {
 		return []string{err.Error()}
 	}
@@ -207,33 +209,33 @@ func (in deployInputs) check() []string {
 
 // checkCode compares the description with the code: entry points,
 // go.mod, config.Vars.
-func (in deployInputs) checkCode(d *deploy.Description) []string {
+func (in deployInputs) checkCode(d *deployment.Description) []string {
 	var problems []string
 	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
 	names := d.FunctionNames()
 	for _, name := range names {
 		if !slices.Contains(in.entryPoints, name) {
-			fail("%s: function %s is not a registered entry point (EntryPoints %v)", deploy.DescriptionFile, name, in.entryPoints)
+			fail("%s: function %s is not a registered entry point (EntryPoints %v)", deployment.DescriptionFile, name, in.entryPoints)
 		}
 	}
 	for _, name := range in.entryPoints {
 		if !slices.Contains(names, name) {
-			fail("entry point %s is not deployed: %s lists %v", name, deploy.DescriptionFile, names)
+			fail("entry point %s is not deployed: %s lists %v", name, deployment.DescriptionFile, names)
 		}
 	}
 
 	if m := regexp.MustCompile(`(?m)^go (\d+)\.(\d+)`).FindStringSubmatch(in.files["go.mod"]); m == nil {
 		fail("go.mod: no go directive")
 	} else if want := "go" + m[1] + m[2]; d.Runtime != want {
-		fail("%s: runtime %s, but go.mod asks for %s (the buildpack refuses a go.mod newer than the runtime)", deploy.DescriptionFile, d.Runtime, want)
+		fail("%s: runtime %s, but go.mod asks for %s (the buildpack refuses a go.mod newer than the runtime)", deployment.DescriptionFile, d.Runtime, want)
 	}
 	if m := regexp.MustCompile(`(?m)^toolchain go(\d+)\.(\d+)`).FindStringSubmatch(in.files["go.mod"]); m != nil && "go"+m[1]+m[2] != d.Runtime {
 		fail("go.mod's toolchain line go%s.%s is not the runtime's Go (buildpacks#528)", m[1], m[2])
 	}
 
 	for name := range d.Env {
-		problems = append(problems, checkPlainEnv(deploy.DescriptionFile+" env", d, name)...)
+		problems = append(problems, checkPlainEnv(deployment.DescriptionFile+" env", d, name)...)
 	}
 	var configSecrets []string
 	for _, v := range config.Vars {
@@ -242,7 +244,7 @@ func (in deployInputs) checkCode(d *deploy.Description) []string {
 		}
 	}
 	if got := d.SecretVars(); !slices.Equal(sorted(got), sorted(configSecrets)) {
-		fail("%s secrets %v != config.Vars secrets %v", deploy.DescriptionFile, got, configSecrets)
+		fail("%s secrets %v != config.Vars secrets %v", deployment.DescriptionFile, got, configSecrets)
 	}
 	for _, s := range d.Secrets {
 		if s.WiredWhen == nil {
@@ -250,7 +252,7 @@ func (in deployInputs) checkCode(d *deploy.Description) []string {
 		}
 		for _, name := range append(slices.Clone(s.WiredWhen.Set), s.WiredWhen.Unset...) {
 			if v, ok := d.Lookup(name); !ok || v.Secret || v.Local {
-				fail("%s: %s is wired when %s is set or not, which is not a deployed config.Vars setting", deploy.DescriptionFile, s.Env, name)
+				fail("%s: %s is wired when %s is set or not, which is not a deployed config.Vars setting", deployment.DescriptionFile, s.Env, name)
 			}
 		}
 	}
@@ -259,19 +261,19 @@ func (in deployInputs) checkCode(d *deploy.Description) []string {
 
 // checkTerraformSource checks that terraform/ reads the description, keeps
 // no copy of it, and refers only to what it declares.
-func (in deployInputs) checkTerraformSource(d *deploy.Description) []string {
+func (in deployInputs) checkTerraformSource(d *deployment.Description) []string {
 	var problems []string
 	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	root := in.rootTerraform()
 	module := in.files[moduleFile]
 
-	if !strings.Contains(module, `jsondecode(file("${path.module}/../../`+deploy.DescriptionFile+`"))`) {
-		fail("%s does not read %s", moduleFile, deploy.DescriptionFile)
+	if !strings.Contains(module, `jsondecode(file("${path.module}/../../`+deployment.DescriptionFile+`"))`) {
+		fail("%s does not read %s", moduleFile, deployment.DescriptionFile)
 	}
 	// The root variable's validation fails early, before the module's
 	// precondition; both say the same.
 	if env := hclVariable(root, "environment"); !strings.Contains(env, "regex("+strconv.Quote(d.Naming.EnvironmentPattern)+", var.environment)") {
-		fail("terraform variable environment does not validate with %s's naming.environment_pattern %s", deploy.DescriptionFile, d.Naming.EnvironmentPattern)
+		fail("terraform variable environment does not validate with %s's naming.environment_pattern %s", deployment.DescriptionFile, d.Naming.EnvironmentPattern)
 	} else if strings.Contains(env, "default") {
 		fail("terraform variable environment has a default: a forgotten -var-file would deploy over another environment")
 	}
@@ -321,23 +323,23 @@ func (in deployInputs) checkTerraformSource(d *deploy.Description) []string {
 	}
 	for _, m := range regexp.MustCompile(`google_service_account\.account\["([^"]+)"\]`).FindAllStringSubmatch(root, -1) {
 		if _, ok := d.ServiceAccounts[m[1]]; !ok {
-			fail("terraform uses service account %q, not in %s", m[1], deploy.DescriptionFile)
+			fail("terraform uses service account %q, not in %s", m[1], deployment.DescriptionFile)
 		}
 	}
 	for _, m := range regexp.MustCompile(`(?:public_urls|functions|fn)\["([^"]+)"\]`).FindAllStringSubmatch(root, -1) {
-		if _, ok := d.Function(m[1]); !ok {
-			fail("terraform uses function %q, not in %s", m[1], deploy.DescriptionFile)
+		if _, ok := d.Function(function.Name(m[1])); !ok {
+			fail("terraform uses function %q, not in %s", m[1], deployment.DescriptionFile)
 		}
 	}
 	for _, m := range regexp.MustCompile(`functions deploy (\S+)`).FindAllStringSubmatch(in.files["cloudbuild.yaml"], -1) {
-		if _, ok := d.Function(m[1]); !ok {
-			fail("cloudbuild.yaml deploys %s, not a function of %s", m[1], deploy.DescriptionFile)
+		if _, ok := d.Function(function.Name(m[1])); !ok {
+			fail("cloudbuild.yaml deploys %s, not a function of %s", m[1], deployment.DescriptionFile)
 		}
 	}
 
 	problems = append(problems, in.checkTerraformSettings(d)...)
-	if !strings.Contains(in.files["terraform/firestore.tf"], `file("${path.module}/../`+deploy.IndexesFile+`")`) {
-		fail("terraform/firestore.tf does not read %s", deploy.IndexesFile)
+	if !strings.Contains(in.files["terraform/firestore.tf"], `file("${path.module}/../`+deployment.IndexesFile+`")`) {
+		fail("terraform/firestore.tf does not read %s", deployment.IndexesFile)
 	}
 	if got := hclAttrs(hclVariable(root, "firestore_collection"))["default"]; got != strconv.Quote(defaultOf(d, "FIRESTORE_COLLECTION")) {
 		fail("terraform firestore_collection default %s != config default %q", got, defaultOf(d, "FIRESTORE_COLLECTION"))
@@ -348,7 +350,7 @@ func (in deployInputs) checkTerraformSource(d *deploy.Description) []string {
 // checkTerraformSettings checks the operator's settings in terraform/ and
 // cloudbuild.yaml: config.Vars names, neither secrets nor variables deploy
 // sets itself.
-func (in deployInputs) checkTerraformSettings(d *deploy.Description) []string {
+func (in deployInputs) checkTerraformSettings(d *deployment.Description) []string {
 	var problems []string
 	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	mainTF := in.files["terraform/main.tf"]
@@ -375,7 +377,7 @@ func (in deployInputs) checkTerraformSettings(d *deploy.Description) []string {
 	for _, name := range tfEnv {
 		problems = append(problems, checkPlainEnv("terraform", d, name)...)
 		if _, owned := d.Env[name]; owned {
-			fail("terraform sets %s, which deploy sets itself (%s env)", name, deploy.DescriptionFile)
+			fail("terraform sets %s, which deploy sets itself (%s env)", name, deployment.DescriptionFile)
 		}
 	}
 	// What the gcloud path derives from its settings.
@@ -393,7 +395,7 @@ func (in deployInputs) checkTerraformSettings(d *deploy.Description) []string {
 }
 
 // checkGcloud checks the gcloud plan's functions against the code.
-func (in deployInputs) checkGcloud(d *deploy.Description) []string {
+func (in deployInputs) checkGcloud(d *deployment.Description) []string {
 	var problems []string
 	named, err := d.ForEnvironment(planSettings.Environment)
 	if err != nil {
@@ -403,7 +405,7 @@ func (in deployInputs) checkGcloud(d *deploy.Description) []string {
 	entryPoints := map[string]string{}
 	for _, f := range named.Functions {
 		want = append(want, f.Deployed)
-		entryPoints[f.Deployed] = f.Name
+		entryPoints[f.Deployed] = string(f.Name)
 	}
 	for _, st := range in.steps {
 		if !hasPrefix(st.Args, "functions", "deploy") {
@@ -425,19 +427,19 @@ func (in deployInputs) checkGcloud(d *deploy.Description) []string {
 		}
 	}
 	for _, f := range named.Functions {
-		deploys := slices.ContainsFunc(in.steps, func(st deploy.Step) bool {
+		deploys := slices.ContainsFunc(in.steps, func(st gcloudplan.Step) bool {
 			return hasPrefix(st.Args, "functions", "deploy", f.Deployed) && slices.Contains(st.Args, "--allow-unauthenticated")
 		})
-		binds := slices.ContainsFunc(in.steps, func(st deploy.Step) bool {
+		binds := slices.ContainsFunc(in.steps, func(st gcloudplan.Step) bool {
 			return hasPrefix(st.Args, "run", "services", "add-iam-policy-binding", f.Deployed) && slices.Contains(st.Args, "--member=allUsers")
 		})
 		if deploys != f.Public || binds != f.Public {
 			problems = append(problems, fmt.Sprintf("gcloud deploys %s with --allow-unauthenticated %v and an allUsers binding %v; %s says public %v",
-				f.Name, deploys, binds, deploy.DescriptionFile, f.Public))
+				f.Name, deploys, binds, deployment.DescriptionFile, f.Public))
 		}
 	}
 	if !slices.Equal(deployed, want) {
-		problems = append(problems, fmt.Sprintf("gcloud deploys %v, %s lists %v", deployed, deploy.DescriptionFile, want))
+		problems = append(problems, fmt.Sprintf("gcloud deploys %v, %s lists %v", deployed, deployment.DescriptionFile, want))
 	}
 	return problems
 }
@@ -463,17 +465,12 @@ func (in deployInputs) rootTerraform() string {
 }
 
 func (in deployInputs) checkIndexes() []string {
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("indexes-%d.json", os.Getpid()))
-	if err := os.WriteFile(path, []byte(in.files[deploy.IndexesFile]), 0o600); err != nil {
-		return []string{err.Error()}
-	}
-	defer os.Remove(path)
-	indexes, err := deploy.ReadIndexes(path)
+	indexes, err := deployment.ParseIndexes([]byte(in.files[deployment.IndexesFile]))
 	if err != nil {
 		return []string{err.Error()}
 	}
 	var want []string
-	for _, ix := range indexes {
+	for _, ix := range indexes.Composite {
 		var fields []string
 		for _, f := range ix.Fields {
 			fields = append(fields, f.FieldPath+" "+strings.ToLower(f.Order+f.ArrayConfig))
@@ -496,13 +493,13 @@ func (in deployInputs) checkIndexes() []string {
 		got = append(got, strings.Join(fields, ", "))
 	}
 	if !slices.Equal(sorted(got), sorted(want)) {
-		return []string{fmt.Sprintf("gcloud creates indexes %q, %s lists %q", got, deploy.IndexesFile, want)}
+		return []string{fmt.Sprintf("gcloud creates indexes %q, %s lists %q", got, deployment.IndexesFile, want)}
 	}
 	return nil
 }
 
 // checkPlainEnv checks a variable set as a plain environment variable.
-func checkPlainEnv(where string, d *deploy.Description, name string) []string {
+func checkPlainEnv(where string, d *deployment.Description, name string) []string {
 	v, ok := d.Lookup(name)
 	switch {
 	case !ok:
@@ -571,7 +568,7 @@ func checkTerraformReferences(files map[string]string) []string {
 	return problems
 }
 
-func defaultOf(d *deploy.Description, name string) string {
+func defaultOf(d *deployment.Description, name string) string {
 	v, _ := d.Lookup(name)
 	return v.Default
 }
@@ -580,7 +577,7 @@ func defaultOf(d *deploy.Description, name string) string {
 // and from the evaluated Terraform module, so that the two can be diffed.
 
 // gcloudSettings returns the plain variables the plan gives every function.
-func gcloudSettings(steps []deploy.Step) map[string]string {
+func gcloudSettings(steps []gcloudplan.Step) map[string]string {
 	var common map[string]string
 	for _, st := range steps {
 		if !hasPrefix(st.Args, "functions", "deploy") {
@@ -596,7 +593,7 @@ func gcloudSettings(steps []deploy.Step) map[string]string {
 	return common
 }
 
-func gcloudFacts(steps []deploy.Step) map[string]string {
+func gcloudFacts(steps []gcloudplan.Step) map[string]string {
 	facts := map[string]string{}
 	member := func(args []string) string { v, _ := flag(args, "member"); return v }
 	role := func(args []string) string { v, _ := flag(args, "role"); return v }
@@ -898,20 +895,20 @@ func TestDeployConsistency(t *testing.T) {
 // TestDeployDescriptionEmbedded checks that the gcloud path embeds the file
 // Terraform reads.
 func TestDeployDescriptionEmbedded(t *testing.T) {
-	b, err := os.ReadFile(deploy.DescriptionFile)
+	b, err := os.ReadFile(deployment.DescriptionFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromFile, err := deploy.ParseDescription(b)
+	fromFile, err := deployment.ParseDescription(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	embedded, err := deploy.Load()
+	embedded, err := deployment.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(fromFile.FunctionNames(), embedded.FunctionNames()) || !slices.Equal(fromFile.APIs, embedded.APIs) {
-		t.Errorf("deploy.Load() is not %s", deploy.DescriptionFile)
+		t.Errorf("deployment.Load() is not %s", deployment.DescriptionFile)
 	}
 }
 
@@ -929,7 +926,7 @@ func TestDeployConsistencyCatchesDrift(t *testing.T) {
 			}
 			in.files[path] = strings.Replace(in.files[path], old, new, 1)
 			switch path {
-			case deploy.DescriptionFile:
+			case deployment.DescriptionFile:
 				in.plan(t)
 				in.terraform = nil // what the description says is checked without it
 			case moduleFile:
@@ -962,13 +959,13 @@ func TestDeployConsistencyCatchesDrift(t *testing.T) {
 			}
 		}
 	}
-	const desc = deploy.DescriptionFile
+	const desc = deployment.DescriptionFile
 	cases := []struct {
 		name   string
 		mutate func(*testing.T, *deployInputs)
 		want   string
 	}{
-		{"entry point renamed in function.go only", func(t *testing.T, in *deployInputs) {
+		{"entry point renamed in internal/function only", func(t *testing.T, in *deployInputs) {
 			in.entryPoints[slices.Index(in.entryPoints, "pre-event")] = "pre-hook"
 		}, "entry point pre-hook is not deployed"},
 		{"function renamed in the description only", edit(desc, `"name": "crm"`, `"name": "crms"`), "function crms is not a registered entry point"},
@@ -978,7 +975,7 @@ func TestDeployConsistencyCatchesDrift(t *testing.T) {
 		{"local variable deployed", edit(desc, `"WORK_QUEUE": {`, `"CLOUD_TASKS_EMULATOR_HOST": { "from": "project" }, "WORK_QUEUE": {`), "CLOUD_TASKS_EMULATOR_HOST, which only applies to local runs"},
 		{"secret renamed in the description only", edit(desc, `"env": "STRAPI_PASSWORD"`, `"env": "STRAPI_PASS"`), "!= config.Vars secrets"},
 		{"secret wired on an unknown setting", edit(desc, `"set": ["STRAPI_IDENTIFIER"]`, `"set": ["STRAPI_ID"]`), "wired when STRAPI_ID is set"},
-		{"Terraform stops reading the description", edit(moduleFile, "/../../internal/deploy/deployment.json", "/../../internal/deploy/other.json"), "does not read"},
+		{"Terraform stops reading the description", edit(moduleFile, "/../../internal/deployment/deployment.json", "/../../internal/deployment/other.json"), "does not read"},
 		{"Terraform keeps a copy", edit("terraform/iam.tf", "account_id   = each.value.id", `account_id   = "eh-staging-run"`), `copy of "eh-staging-run"`},
 		{"Terraform keeps the naming prefix", edit("terraform/main.tf", "name = module.deployment.name", `name = "eh-${var.environment}"`), "copy of the naming prefix"},
 		{"environment pattern changed in Terraform only", edit("terraform/variables.tf", "{0,10}", "{0,20}"), "naming.environment_pattern"},
@@ -997,7 +994,7 @@ func TestDeployConsistencyCatchesDrift(t *testing.T) {
 		{"env var renamed in the gcloud path only", editSteps("STRAPI_IDENTIFIER=", "STRAPI_USER="), "gcloud sets STRAPI_USER"},
 		{"secret set as a plain variable by gcloud", editSteps("--set-env-vars=", "--set-env-vars=TWILIO_AUTH_TOKEN=x,"), "secret TWILIO_AUTH_TOKEN as a plain"},
 		{"env var renamed in cloudbuild.yaml only", edit("cloudbuild.yaml", "- FIRESTORE_EMULATOR_HOST=", "- FIRESTORE_EMULATOR="), "cloudbuild.yaml sets FIRESTORE_EMULATOR,"},
-		{"index changed in indexes.json only", edit(deploy.IndexesFile, `"customer_id"`, `"display_name"`), "gcloud creates indexes"},
+		{"index changed in indexes.json only", edit(deployment.IndexesFile, `"customer_id"`, `"display_name"`), "gcloud creates indexes"},
 		{"Terraform stops reading indexes.json", edit("terraform/firestore.tf", "internal/fsstore/indexes.json", "internal/fsstore/other.json"), "does not read"},
 		// Bugs in how one path works the description out; found by
 		// evaluating the module.
@@ -1041,7 +1038,7 @@ func TestDeployUploadSelection(t *testing.T) {
 		}
 	}
 	roots, _ := filepath.Glob("*.go")
-	for _, want := range append([]string{"go.mod", "go.sum", deploy.IndexesFile}, roots...) {
+	for _, want := range append([]string{"go.mod", "go.sum", deployment.IndexesFile}, roots...) {
 		if strings.HasSuffix(want, "_test.go") {
 			continue
 		}

@@ -17,7 +17,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/experthub/experthub/internal/deploy"
+	"github.com/experthub/experthub/internal/deployment"
+	"github.com/experthub/experthub/internal/gcloudplan"
 )
 
 var environments = []string{"staging", "production"}
@@ -107,7 +108,7 @@ func TestPlanEnvironmentsDisjoint(t *testing.T) {
 		t.Skip("terraform not installed: the module is not evaluated")
 	}
 	settings := gcloudSettings(in.steps)
-	d, err := deploy.ParseDescription([]byte(in.files[deploy.DescriptionFile]))
+	d, err := deployment.ParseDescription([]byte(in.files[deployment.DescriptionFile]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +146,7 @@ func TestPlanEnvironmentsDisjoint(t *testing.T) {
 }
 
 // gcloudNames are the unique names the gcloud plan creates.
-func gcloudNames(steps []deploy.Step) []string {
+func gcloudNames(steps []gcloudplan.Step) []string {
 	var names []string
 	for _, st := range steps {
 		a := st.Args
@@ -171,7 +172,7 @@ func gcloudNames(steps []deploy.Step) []string {
 // each, the same names as the Terraform module, and no step of one
 // touching a resource of the other.
 func TestDeployEnvironmentsDisjoint(t *testing.T) {
-	d, err := deploy.Load()
+	d, err := deployment.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +185,7 @@ func TestDeployEnvironmentsDisjoint(t *testing.T) {
 	for _, env := range environments {
 		s := planSettings
 		s.Environment = env
-		steps, err := d.Plan(s)
+		steps, err := gcloudplan.Plan(d, s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,7 +267,7 @@ func TestEnvironmentExamplesValidate(t *testing.T) {
 	if len(patterns) < 8 {
 		t.Fatalf("found %d regex validations in terraform/variables.tf, want the SIDs, numbers, region, project, environment", len(patterns))
 	}
-	d, err := deploy.Load()
+	d, err := deployment.Load()
 	if err != nil {
 		t.Fatal(err)
 	}

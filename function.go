@@ -10,19 +10,18 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	"github.com/experthub/experthub/internal/app"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/logging"
 )
-
-// EntryPoints are the registered function names. Each is deployed as its
-// own Cloud Function (entry point = name) and served locally at /<name>.
-var EntryPoints = app.Functions
 
 // served is built on the first request; see app.Lazy.
 var served = app.NewLazy(app.Load, logging.New(os.Stderr, "info"))
 
+// init registers every function of internal/function. Each is deployed as
+// its own Cloud Function (entry point = name) and served locally at /<name>.
 func init() {
-	for _, name := range EntryPoints {
-		functions.HTTP(name, served.Handler(name).ServeHTTP)
+	for _, name := range function.All() {
+		functions.HTTP(string(name), served.Handler(name).ServeHTTP)
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/experthub/experthub/internal/app"
+	"github.com/experthub/experthub/internal/function"
 )
 
 // logMessages returns the messages of the log calls in the module's Go
@@ -138,8 +138,8 @@ func TestMonitoringDashboard(t *testing.T) {
 	if d.DisplayName == "" || len(d.MosaicLayout.Tiles) == 0 {
 		t.Fatal("dashboard.json has no name or no tile")
 	}
-	for _, f := range app.Functions {
-		ref := `resource.label.service_name=\"${service_prefix}` + f + `\"`
+	for _, f := range function.All() {
+		ref := `resource.label.service_name=\"${service_prefix}` + string(f) + `\"`
 		if n := strings.Count(string(raw), ref); n < 2 {
 			t.Errorf("dashboard.json charts %s %d times, want its requests and its latency", f, n)
 		}

@@ -1,5 +1,5 @@
 resource "google_project_service" "api" {
-  # The description's apis (internal/deploy/deployment.json).
+  # The description's apis (internal/deployment/deployment.json).
   for_each = toset(module.deployment.apis)
   service  = each.value
 

@@ -1,5 +1,5 @@
 # What is deployed (functions, identities, variables deploy owns, secrets,
-# queues) is described once, in internal/deploy/deployment.json, which the
+# queues) is described once, in internal/deployment/deployment.json, which the
 # gcloud path embeds too; ./deployment works it out for this project.
 module "deployment" {
   source             = "./deployment"

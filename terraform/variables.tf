@@ -14,7 +14,7 @@ variable "environment" {
   description = "Environment this state deploys, e.g. staging or production. Every unique name is eh-<environment>-<name> (eh-staging-crm, eh-staging-run@...) and everything that takes labels is labelled environment = <environment>, so environments can share a project. Short: a service account id has at most 30 characters. Changing it replaces everything."
   type        = string
   validation {
-    # internal/deploy/deployment.json naming.environment_pattern (deploy_test.go checks they agree).
+    # internal/deployment/deployment.json naming.environment_pattern (deploy_test.go checks they agree).
     condition     = can(regex("^[a-z]([a-z0-9-]{0,10}[a-z0-9])?$", var.environment))
     error_message = "environment must be 1-12 lower-case letters, digits or dashes, starting with a letter and not ending with a dash."
   }
@@ -243,7 +243,7 @@ variable "extra_env" {
 }
 
 variable "function_overrides" {
-  description = "Per-function changes to the settings of internal/deploy/deployment.json, keyed by function name, e.g. { crm = { min_instances = 1 } }."
+  description = "Per-function changes to the settings of internal/deployment/deployment.json, keyed by function name, e.g. { crm = { min_instances = 1 } }."
   type = map(object({
     memory          = optional(string)
     cpu             = optional(string)

@@ -3,12 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"io"
 
-	"github.com/experthub/experthub/internal/app"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/doctor"
+	"github.com/experthub/experthub/internal/function"
 )
 
 // errDoctorFailed makes the exit status 1 once doctor printed its lines.
@@ -19,8 +18,7 @@ var errDoctorFailed = errors.New("doctor: at least one check failed")
 // --base-url when given (it stands for PUBLIC_BASE_URL; PUBLIC_URL_<FUNCTION>
 // settings still apply).
 func doctorCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	fs := newFlagSet("doctor", stdout)
 	base := fs.String("base-url", "", "origin of the deployed functions (default: PUBLIC_BASE_URL)")
 	environment := fs.String("environment", "", "the deployment's environment (staging, production): names its secrets")
 	if err := parseFlags(fs, args); err != nil {
@@ -30,10 +28,10 @@ func doctorCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return runDoctor(ctx, env, *base, *environment, app.Functions, stdout)
+	return runDoctor(ctx, env, *base, *environment, function.All(), stdout)
 }
 
-func runDoctor(ctx context.Context, env config.Env, base, environment string, functions []string, stdout io.Writer) error {
+func runDoctor(ctx context.Context, env config.Env, base, environment string, functions []function.Name, stdout io.Writer) error {
 	if base != "" {
 		env["PUBLIC_BASE_URL"] = base
 	}

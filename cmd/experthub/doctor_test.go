@@ -8,18 +8,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/experthub/experthub/internal/app"
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/config"
-	"github.com/experthub/experthub/internal/deploy"
+	"github.com/experthub/experthub/internal/deployment"
 	"github.com/experthub/experthub/internal/firestoretest"
+	"github.com/experthub/experthub/internal/function"
 )
 
 // TestDoctorExitStatus runs the command on the settings of a running
 // stack: a configured Twilio passes; Twilio calling another pre-event URL
 // makes the command fail, and --base-url stands for PUBLIC_BASE_URL.
 func TestDoctorExitStatus(t *testing.T) {
-	d, err := deploy.Load()
+	d, err := deployment.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestDoctorExitStatus(t *testing.T) {
 		}
 	}
 	var out strings.Builder
-	if err := runDoctor(context.Background(), env(), h.Server.URL, "", app.Functions, &out); err != nil {
+	if err := runDoctor(context.Background(), env(), h.Server.URL, "", function.All(), &out); err != nil {
 		t.Errorf("configured stack: %v\n%s", err, out.String())
 	}
 	t.Logf("doctor --base-url %s:\n%s", h.Server.URL, out.String())
@@ -49,7 +49,7 @@ func TestDoctorExitStatus(t *testing.T) {
 	withCRM := env()
 	withCRM["STRAPI_URL"] = "https://cms.example.com"
 	out.Reset()
-	if err := runDoctor(context.Background(), withCRM, h.Server.URL, "", app.Functions, &out); err != nil {
+	if err := runDoctor(context.Background(), withCRM, h.Server.URL, "", function.All(), &out); err != nil {
 		t.Errorf("CRM without credentials: %v\n%s", err, out.String())
 	}
 	if !regexp.MustCompile(`(?m)^warn\s+crm\s+https://cms\.example\.com: not checked`).MatchString(out.String()) {
@@ -60,7 +60,7 @@ func TestDoctorExitStatus(t *testing.T) {
 	hooks.PreWebhookURL = "https://old.example.com/pre-event"
 	h.Twilio.SetWebhooks(hooks)
 	out.Reset()
-	err = runDoctor(context.Background(), env(), h.Server.URL, "", app.Functions, &out)
+	err = runDoctor(context.Background(), env(), h.Server.URL, "", function.All(), &out)
 	if !errors.Is(err, errDoctorFailed) {
 		t.Errorf("mismatched pre-event URL: err = %v, want errDoctorFailed", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -25,24 +24,21 @@ import (
 // front cannot know what the instance did of it, and neither does Cloud
 // Run's.
 func front(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("front", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("front", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on: the instances' PUBLIC_BASE_URL")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: experthub front [-addr host:port] http://instance1 http://instance2 …")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	instances, err := parseArgs(fs, args)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() == 0 {
+	if len(instances) == 0 {
 		return fmt.Errorf("%w: front needs the instances' URLs", errUsage)
 	}
 	var backends []string
-	for _, a := range fs.Args() {
+	for _, a := range instances {
 		u, err := url.Parse(a)
 		if err != nil || u.Scheme != "http" || u.Host == "" || strings.Trim(u.Path, "/") != "" {
 			return fmt.Errorf("%w: %q is not an instance origin like http://127.0.0.1:8081", errUsage, a)

@@ -20,8 +20,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/experthub/experthub/internal/deploy"
 )
 
 func main() {
@@ -60,7 +58,7 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	case "chat":
 		return chat(ctx, args, stdin, stdout)
 	case "deploy":
-		return deploy.Main(args, stdout)
+		return deployCmd(args, stdout)
 	case "queue-fake":
 		return queueFake(ctx, args, stdout, stderr)
 	case "sandbox":
@@ -99,18 +97,35 @@ func isHelp(arg string) bool {
 	return false
 }
 
-// parseFlags parses a command's flags and refuses arguments. Help asked
-// for comes back as flag.ErrHelp, which run turns into exit status 0; any
-// other mistake is errUsage (the flag package has printed it).
+// newFlagSet returns a command's flag set, printing its usage and
+// mistakes to out. It returns errors rather than exiting, so that run can
+// tell help asked for (exit status 0) from a mistake.
+func newFlagSet(name string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	return fs
+}
+
+// parseFlags parses a command's flags and refuses arguments (see
+// parseArgs).
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	rest, err := parseArgs(fs, args)
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("%w: unexpected %q", errUsage, rest[0])
+	}
+	return err
+}
+
+// parseArgs parses a command's flags and returns its other arguments.
+// Help asked for comes back as flag.ErrHelp, which run turns into exit
+// status 0; any other mistake is errUsage (the flag package has printed
+// it).
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			return nil, err
 		}
-		return errUsage
+		return nil, errUsage
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected %q", errUsage, fs.Arg(0))
-	}
-	return nil
+	return fs.Args(), nil
 }

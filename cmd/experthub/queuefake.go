@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/experthub/experthub/internal/cloudtasksfake"
-	"github.com/experthub/experthub/internal/deploy"
+	"github.com/experthub/experthub/internal/deployment"
 	"github.com/experthub/experthub/internal/dispatch"
 )
 
@@ -26,7 +26,7 @@ func queueFake(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	secret := fs.String("secret", "", "secret signing the OIDC tokens (env "+cloudtasksfake.EnvSecret+"; default random)")
 	// The deployed work queue's settings by default: a local cluster
 	// then queues as production does.
-	d, err := deploy.Load()
+	d, err := deployment.Load()
 	if err != nil {
 		return err
 	}

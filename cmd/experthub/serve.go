@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -11,12 +10,12 @@ import (
 	experthub "github.com/experthub/experthub"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crmsync"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/logging"
 )
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("serve", stderr)
 	host := fs.String("host", "127.0.0.1", "interface to listen on (0.0.0.0 for all)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -47,8 +46,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}()
 	}
 	addr := net.JoinHostPort(*host, cfg.Port)
-	srv := newServer(addr, a.Handler, experthub.EntryPoints, defaultLimits, logging.New(stderr, cfg.LogLevel))
-	fmt.Fprintf(stderr, "experthub: serving %s on http://%s\n", experthub.EntryPoints, addr)
+	srv := newServer(addr, a.Handler, function.All(), defaultLimits, logging.New(stderr, cfg.LogLevel))
+	fmt.Fprintf(stderr, "experthub: serving %s on http://%s\n", function.All(), addr)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	select {

@@ -11,6 +11,8 @@ import (
 	// keeps its requirements in go.mod and go.sum, which the build uses
 	// as they are.
 	_ "github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+	"github.com/experthub/experthub/internal/function"
+	"github.com/experthub/experthub/internal/logging"
 )
 
 // serverLimits bound what one client may hold of the local server. The
@@ -39,10 +41,10 @@ var defaultLimits = serverLimits{
 
 // newServer returns the local server of the functions: each at /<name>,
 // as the functions framework serves them, within limits.
-func newServer(addr string, handler func(name string) http.Handler, names []string, limits serverLimits, log *slog.Logger) *http.Server {
+func newServer(addr string, handler func(name function.Name) http.Handler, names []function.Name, limits serverLimits, log *slog.Logger) *http.Server {
 	mux := http.NewServeMux()
 	for _, name := range names {
-		mux.Handle("/"+name, recoverPanics(name, handler(name), log))
+		mux.Handle("/"+string(name), recoverPanics(name, handler(name), log))
 	}
 	return &http.Server{
 		Addr:              addr,
@@ -57,14 +59,14 @@ func newServer(addr string, handler func(name string) http.Handler, names []stri
 
 // recoverPanics answers 500 to a request whose handler panicked, as the
 // functions framework does, instead of dropping the connection.
-func recoverPanics(name string, h http.Handler, log *slog.Logger) http.Handler {
+func recoverPanics(name function.Name, h http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.ErrorContext(r.Context(), "function panicked", "function", name, "panic", fmt.Sprint(v))
+				log.ErrorContext(r.Context(), "function panicked", logging.FunctionKey, string(name), "panic", fmt.Sprint(v))
 				http.Error(w, "internal error", http.StatusInternalServerError)
 			}
 		}()

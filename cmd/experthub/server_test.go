@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/experthub/experthub/internal/function"
 )
 
 // startServer serves a function "crm" that answers 200 within limits, on
@@ -19,10 +21,10 @@ func startServer(t *testing.T, limits serverLimits) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok := func(string) http.Handler {
+	ok := func(function.Name) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	}
-	srv := newServer(l.Addr().String(), ok, []string{"crm"}, limits, slog.New(slog.DiscardHandler))
+	srv := newServer(l.Addr().String(), ok, []function.Name{function.CRM}, limits, slog.New(slog.DiscardHandler))
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	return l.Addr().String()
@@ -127,7 +129,7 @@ func isTimeout(err error) bool {
 
 // TestDefaultLimits checks the limits the local server runs with.
 func TestDefaultLimits(t *testing.T) {
-	srv := newServer("127.0.0.1:0", func(string) http.Handler { return http.NotFoundHandler() }, nil, defaultLimits, slog.New(slog.DiscardHandler))
+	srv := newServer("127.0.0.1:0", func(function.Name) http.Handler { return http.NotFoundHandler() }, nil, defaultLimits, slog.New(slog.DiscardHandler))
 	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.IdleTimeout <= 0 {
 		t.Errorf("timeouts header %v, read %v, idle %v: a slow client could hold a connection forever",
 			srv.ReadHeaderTimeout, srv.ReadTimeout, srv.IdleTimeout)

@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 
 	"github.com/experthub/experthub/internal/app"
 	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/setup"
 )
 
@@ -21,8 +21,7 @@ func setupCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "twilio" {
 		return fmt.Errorf("%w: %s", errUsage, targets)
 	}
-	fs := flag.NewFlagSet("setup twilio", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	fs := newFlagSet("setup twilio", stdout)
 	var opts setup.Options
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "print the difference and change nothing")
 	fs.BoolVar(&opts.TakeEventCallback, "take-event-callback", false, "replace another system's TaskRouter workspace event callback")
@@ -34,5 +33,5 @@ func setupCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return setup.Command(ctx, cfg, app.NewTwilio(cfg), app.Functions, opts, stdout)
+	return setup.Command(ctx, cfg, app.NewTwilio(cfg), function.All(), opts, stdout)
 }

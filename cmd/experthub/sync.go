@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -14,8 +13,7 @@ import (
 )
 
 func syncAll(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	fs := newFlagSet("sync", stdout)
 	allowEmpty := fs.Bool("allow-empty", false, "trust a CRM collection that has no record: empty its cache instead of keeping it (after deleting every customer or template in Strapi)")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -22,6 +22,7 @@ import (
 	"github.com/experthub/experthub/internal/crmsync"
 	"github.com/experthub/experthub/internal/frontline"
 	"github.com/experthub/experthub/internal/fsstore"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/gcpauth"
 	"github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/inmem"
@@ -32,9 +33,6 @@ import (
 	"github.com/experthub/experthub/internal/webhook"
 	"github.com/experthub/experthub/internal/work"
 )
-
-// Functions are the function names, in the order the README lists them.
-var Functions = []string{"crm", "outgoing", "templates", "sync", "routing", "pre-event", "post-event", "work", "taskrouter-events", "handoff"}
 
 // App is a built Expert Hub.
 type App struct {
@@ -65,7 +63,7 @@ type App struct {
 	assignments conversation.Assignments
 	line        waitline.Line
 
-	handlers map[string]http.Handler
+	handlers map[function.Name]http.Handler
 	log      *slog.Logger
 	closers  []func() error
 }
@@ -120,7 +118,7 @@ func (o options) schedulerTokens() gcpauth.Validator {
 // New builds the application. It makes no network call: clients connect on
 // first use, so a cold start stays short.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
-	a := &App{Config: cfg, log: log, handlers: map[string]http.Handler{}}
+	a := &App{Config: cfg, log: log, handlers: map[function.Name]http.Handler{}}
 	if err := a.buildStore(ctx); err != nil {
 		return nil, err
 	}
@@ -142,12 +140,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	if cfg.HasFlex() {
 		notes = a.handoffs
 	}
-	a.twilioFacing("crm", frontline.CRMHandler(a.Customers, notes, log))
-	a.twilioFacing("outgoing", frontline.OutgoingHandler(frontline.ProxyNumbers{
+	a.twilioFacing(function.CRM, frontline.CRMHandler(a.Customers, notes, log))
+	a.twilioFacing(function.Outgoing, frontline.OutgoingHandler(frontline.ProxyNumbers{
 		Default: cfg.ProxyNumber, ByCountry: cfg.ProxyNumbers,
 	}, log))
-	a.twilioFacing("templates", frontline.TemplatesHandler(a.Customers, a.Templates, log))
-	a.handlers["sync"] = a.named("sync", a.syncHandler(o.schedulerTokens()))
+	a.twilioFacing(function.Templates, frontline.TemplatesHandler(a.Customers, a.Templates, log))
+	a.handlers[function.Sync] = a.named(function.Sync, a.syncHandler(o.schedulerTokens()))
 	a.buildFlow(o)
 	return a, nil
 }
@@ -159,7 +157,7 @@ func (a *App) buildFlow(o options) {
 	cfg := a.Config
 	if !cfg.HasTwilio() {
 		a.log.Warn("no Twilio credentials: routing, pre-event and post-event are unavailable")
-		for _, name := range []string{"routing", "pre-event", "post-event", "work", "taskrouter-events", "handoff"} {
+		for _, name := range []function.Name{function.Routing, function.PreEvent, function.PostEvent, function.Work, function.TaskRouterEvents, function.Handoff} {
 			a.handlers[name] = Unavailable(name)
 		}
 		return
@@ -221,13 +219,13 @@ func (a *App) buildFlow(o options) {
 		ContactCenter:  cc,
 		MaxWait:        cfg.MaxWait,
 	}, deps)
-	consume = a.named("work", flow.Work())
-	a.handlers["work"] = a.queueFacing(consume)
-	a.twilioFacing("routing", flow.Routing())
-	a.twilioFacing("pre-event", flow.PreEvent())
-	a.twilioFacing("post-event", flow.PostEvent())
-	a.handlers["handoff"] = a.named("handoff", withDeadline(cfg.HandlerTimeout,
-		handoffGate(cfg.HandoffSecret, cfg.FlexAuthToken, cfg.PublicURL("handoff"), a.log, flow.Handoff())))
+	consume = a.named(function.Work, flow.Work())
+	a.handlers[function.Work] = a.queueFacing(consume)
+	a.twilioFacing(function.Routing, flow.Routing())
+	a.twilioFacing(function.PreEvent, flow.PreEvent())
+	a.twilioFacing(function.PostEvent, flow.PostEvent())
+	a.handlers[function.Handoff] = a.named(function.Handoff, withDeadline(cfg.HandlerTimeout,
+		handoffGate(cfg.HandoffSecret, cfg.FlexAuthToken, cfg.PublicURL(function.Handoff), a.log, flow.Handoff())))
 	a.taskrouterEvents(flow, o)
 }
 
@@ -238,11 +236,11 @@ func (a *App) buildFlow(o options) {
 // function's URL. A request with a bearer token is the scheduler's; any
 // other must carry Twilio's signature.
 func (a *App) taskrouterEvents(flow *conversation.Flow, o options) {
-	const name = "taskrouter-events"
+	const name = function.TaskRouterEvents
 	a.twilioFacing(name, flow.Events())
 	events := a.handlers[name]
 	scheduler := gcpauth.Caller{Validator: o.schedulerTokens(), Audience: a.Config.PublicURL(name), Account: a.Config.SchedulerAccount}
-	sweep := a.named(name, gcpauth.Require(scheduler, flow.Sweep(), a.log.With(logging.FunctionKey, name)))
+	sweep := a.named(name, gcpauth.Require(scheduler, flow.Sweep(), a.log.With(logging.FunctionKey, string(name))))
 	a.handlers[name] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
 			sweep.ServeHTTP(w, r)
@@ -281,7 +279,7 @@ func (a *App) buildQueue(consume http.Handler) work.Queue {
 	}
 	q := cloudtasks.New(cloudtasks.Config{
 		Queue:          cfg.WorkQueue,
-		TargetURL:      cfg.PublicURL("work"),
+		TargetURL:      cfg.PublicURL(function.Work),
 		ServiceAccount: cfg.WorkServiceAccount,
 		Endpoint:       cfg.TasksEmulator,
 	})
@@ -295,7 +293,7 @@ func (a *App) buildQueue(consume http.Handler) work.Queue {
 func (a *App) queueFacing(consume http.Handler) http.Handler {
 	cfg := a.Config
 	if !cfg.UsesCloudTasks() {
-		return a.named("work", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		return a.named(function.Work, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			a.log.WarnContext(r.Context(), "work called without a Cloud Tasks queue (WORK_QUEUE is not set); refused", "remote", r.RemoteAddr)
 			http.Error(w, "conversation work is delivered in-process: WORK_QUEUE is not set", http.StatusForbidden)
 		}))
@@ -304,8 +302,8 @@ func (a *App) queueFacing(consume http.Handler) http.Handler {
 	if cfg.TasksEmulator != "" {
 		v = cloudtasksfake.TokenValidator{Secret: cfg.TasksSecret}
 	}
-	queue := gcpauth.Caller{Validator: v, Audience: cfg.PublicURL("work"), Account: cfg.WorkServiceAccount}
-	return a.named("work", gcpauth.Require(queue, consume, a.log))
+	queue := gcpauth.Caller{Validator: v, Audience: cfg.PublicURL(function.Work), Account: cfg.WorkServiceAccount}
+	return a.named(function.Work, gcpauth.Require(queue, consume, a.log))
 }
 
 // NewSyncer returns a full/incremental sync of the customers from the CRM
@@ -317,7 +315,7 @@ func (a *App) NewSyncer(progress func(crmsync.Progress)) *crmsync.Syncer[crm.Cus
 	s := crmsync.New(crmsync.Customers(a.source, a.Store), crmsync.Options{
 		Name:     "customers",
 		Progress: progress,
-		Logger:   a.log.With("function", "sync"),
+		Logger:   a.log.With(logging.FunctionKey, string(function.Sync)),
 	})
 	// The webhook reaches one instance: this one answers the change at
 	// once, the others when their in-process entries expire (CACHE_TTL).
@@ -342,7 +340,7 @@ func (a *App) NewTemplateSyncer() *crmsync.Syncer[crm.Template] {
 	}
 	return crmsync.New(crmsync.Templates(a.templates, a.Templates), crmsync.Options{
 		Name:   "templates",
-		Logger: a.log.With("function", "sync"),
+		Logger: a.log.With(logging.FunctionKey, string(function.Sync)),
 	})
 }
 
@@ -352,7 +350,7 @@ func (a *App) NewTemplateSyncer() *crmsync.Syncer[crm.Template] {
 // deployment's smoke test sees the same refusal with or without a CRM.
 func (a *App) syncHandler(scheduler gcpauth.Validator) http.Handler {
 	if a.source == nil {
-		a.log.Warn("no CRM configured: sync authenticates its callers and syncs nothing", logging.FunctionKey, "sync")
+		a.log.Warn("no CRM configured: sync authenticates its callers and syncs nothing", logging.FunctionKey, string(function.Sync))
 	}
 	// No handler deadline here: a full sync of a large CRM takes longer
 	// than a webhook may, and the function's own timeout bounds it.
@@ -410,11 +408,11 @@ func seedSample(ctx context.Context, store crm.Store, cfg *config.Config) error 
 
 // twilioFacing registers a handler behind the signature check and the
 // handler deadline.
-func (a *App) twilioFacing(name string, h http.Handler) {
+func (a *App) twilioFacing(name function.Name, h http.Handler) {
 	// The verifier's own logger names the function: it may warn when
 	// built, outside any request.
-	v := webhook.NewVerifier(a.Config.TwilioAuthToken, a.log.With(logging.FunctionKey, name), a.Config.PublicURL(name))
-	if name == "pre-event" {
+	v := webhook.NewVerifier(a.Config.TwilioAuthToken, a.log.With(logging.FunctionKey, string(name)), a.Config.PublicURL(name))
+	if name == function.PreEvent {
 		// Conversations may be configured to call its webhooks with GET;
 		// refusing the pre-event call would drop the customer's message.
 		v.AllowGET()
@@ -426,10 +424,10 @@ func (a *App) twilioFacing(name string, h http.Handler) {
 // in each request's context, where the logger reads them
 // (logging.WithFunction, logging.WithTrace): every line of one request
 // names its function and links to its trace.
-func (a *App) named(name string, h http.Handler) http.Handler {
+func (a *App) named(name function.Name, h http.Handler) http.Handler {
 	project := a.Config.Project
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := logging.WithFunction(r.Context(), name)
+		ctx := logging.WithFunction(r.Context(), string(name))
 		if t, ok := logging.TraceFromHeader(r.Header); ok {
 			ctx = logging.WithTrace(ctx, project, t)
 		}
@@ -445,9 +443,9 @@ func withDeadline(d time.Duration, h http.Handler) http.Handler {
 	})
 }
 
-// Handler returns the named function's handler: one of Functions, or
+// Handler returns the named function's handler: one of function.All, or
 // Unavailable for any other name.
-func (a *App) Handler(name string) http.Handler {
+func (a *App) Handler(name function.Name) http.Handler {
 	if h, ok := a.handlers[name]; ok {
 		return h
 	}
@@ -468,9 +466,9 @@ func (a *App) Close() error {
 // Unavailable answers for a function that could not be built. The
 // pre-action webhook must still answer 200: any other status would make
 // Twilio drop the customer's message.
-func Unavailable(name string) http.Handler {
+func Unavailable(name function.Name) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if name == "pre-event" {
+		if name == function.PreEvent {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write([]byte("{}"))
 			return

@@ -20,6 +20,7 @@ import (
 	"github.com/experthub/experthub/internal/app"
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
@@ -28,23 +29,23 @@ const publicBase = "https://europe-west1-expert-hub-test.cloudfunctions.net"
 
 // twilioFacing are the functions Twilio calls: every function but sync,
 // which Strapi and Cloud Scheduler call, and work, which the queue calls.
-func twilioFacing() []string {
+func twilioFacing() []function.Name {
 	// handoff is called by the Flex account, signed with its own token
 	// or with the bearer secret: handoff_test.go checks its callers.
-	return slices.DeleteFunc(slices.Clone(app.Functions), func(name string) bool {
-		return name == "sync" || name == "work" || name == "handoff"
+	return slices.DeleteFunc(function.All(), func(name function.Name) bool {
+		return name == function.Sync || name == function.Work || name == function.Handoff
 	})
 }
 
 // validParams is a realistic request of each Twilio-facing function.
-func validParams(name string) url.Values {
+func validParams(name function.Name) url.Values {
 	switch name {
-	case "crm":
+	case function.CRM:
 		return url.Values{"Location": {"GetCustomerDetailsByCustomerId"}, "CustomerId": {"1"}, "Worker": {"ann@example.com"}}
-	case "outgoing":
+	case function.Outgoing:
 		return url.Values{"Location": {"GetProxyAddress"}, "Worker": {"ann@example.com"}, "CustomerId": {"1"},
 			"ChannelType": {"sms"}, "ChannelValue": {"+33679500001"}}
-	case "routing":
+	case function.Routing:
 		return url.Values{"ConversationSid": {"CH00000000000000000000000000000001"},
 			"MessagingBinding.Address": {"+33679500001"}, "MessagingBinding.ProxyAddress": {apptest.ProxyNumber}}
 	default: // Conversations events
@@ -98,7 +99,7 @@ func hmacSHA1(key, msg string) string {
 
 // wired reports whether app.New registered the function: an unsigned
 // request to an unregistered one gets app.Unavailable's answer.
-func wired(h *apptest.Harness, name string) bool {
+func wired(h *apptest.Harness, name function.Name) bool {
 	probe := attempt{contentType: "application/x-www-form-urlencoded", body: "a=b"}
 	got := h.Serve(name, probe.request())
 	want := httptest.NewRecorder()
@@ -118,7 +119,7 @@ func TestTwilioSignatures(t *testing.T) {
 	names := twilioFacing()
 	var tried, forgeries, accepted, valid int
 	for _, name := range names {
-		t.Run(name, func(t *testing.T) {
+		t.Run(string(name), func(t *testing.T) {
 			if !wired(h, name) {
 				// Not built yet; it answers as app.Unavailable, whatever the
 				// request. Covered as soon as app.New registers it.
@@ -208,7 +209,7 @@ func TestTwilioSignatures(t *testing.T) {
 			// A genuine request for another function, replayed to this one.
 			for _, other := range names {
 				if other != name {
-					forged = append(forged, attempt{name: "replay of " + other, contentType: form, body: body,
+					forged = append(forged, attempt{name: "replay of " + string(other), contentType: form, body: body,
 						sig: sign(h.Config.PublicURL(other), p)})
 				}
 			}
@@ -383,7 +384,7 @@ func TestSchedulerIDTokens(t *testing.T) {
 		} {
 			r := httptest.NewRequest(http.MethodPost, "/", nil)
 			r.Header.Set("Authorization", "Bearer "+c.token)
-			if rec := h.Serve(tt.function, r); rec.Code != c.status {
+			if rec := h.Serve(function.Name(tt.function), r); rec.Code != c.status {
 				t.Errorf("%s, %s: %d %s, want %d", tt.function, c.name, rec.Code, strings.TrimSpace(rec.Body.String()), c.status)
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/logging"
 )
 
@@ -91,8 +92,8 @@ func TestFlowThroughApp(t *testing.T) {
 // Twilio's signed webhooks, the queue's tasks and the routing still meet.
 func TestFlowInEnvironment(t *testing.T) {
 	h := apptest.New(t, apptest.Options{FunctionPrefix: "eh-staging-", CloudTasks: true})
-	for _, name := range app.Functions {
-		if got := h.URL(name); got != h.Server.URL+"/eh-staging-"+name {
+	for _, name := range function.All() {
+		if got := h.URL(name); got != h.Server.URL+"/eh-staging-"+string(name) {
 			t.Errorf("URL(%s) = %s, want the prefixed name", name, got)
 		}
 	}
@@ -204,7 +205,7 @@ func TestFlowWithoutTwilio(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	for name, want := range map[string]int{"pre-event": 200, "post-event": 503, "routing": 503} {
+	for name, want := range map[function.Name]int{function.PreEvent: 200, function.PostEvent: 503, function.Routing: 503} {
 		rec := httptest.NewRecorder()
 		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("EventType=onMessageAdd"))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/experthub/experthub/internal/conversation"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/httpjson"
 	"github.com/experthub/experthub/internal/logging"
@@ -33,7 +34,7 @@ func WrapBindings(wrap func(handoff.Bindings) handoff.Bindings) Option {
 // compared in constant time. Without a contact center both are empty and
 // every caller is refused.
 func handoffGate(secret, flexToken, publicURL string, log *slog.Logger, next http.Handler) http.Handler {
-	log = log.With(logging.FunctionKey, "handoff")
+	log = log.With(logging.FunctionKey, string(function.Handoff))
 	// Without a contact center no signature is valid; the verifier would
 	// warn about a missing Twilio token, which is not a fault here.
 	var signed http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -25,7 +25,7 @@ func TestHostileInput(t *testing.T) {
 	huge := strings.Repeat("x", webhook.MaxBody)
 	var tried int
 	for _, name := range twilioFacing() {
-		t.Run(name, func(t *testing.T) {
+		t.Run(string(name), func(t *testing.T) {
 			if !wired(h, name) {
 				t.Logf("%s: not registered by app.New yet, nothing to check", name)
 				return
@@ -145,7 +145,7 @@ func TestOversizedCRMParameters(t *testing.T) {
 func TestSignedGET(t *testing.T) {
 	h := apptest.New(t, apptest.Options{Env: config.Env{"PUBLIC_BASE_URL": publicBase}})
 	for _, name := range twilioFacing() {
-		t.Run(name, func(t *testing.T) {
+		t.Run(string(name), func(t *testing.T) {
 			p := validParams(name)
 			if name == "pre-event" {
 				p = url.Values{"AccountSid": {twiliofake.DefaultAccountSID}, "EventType": {"onConversationAdd"}, "Source": {"SMS"},

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/logging"
 )
 
@@ -61,12 +62,12 @@ func (l *Lazy) App(ctx context.Context) (*App, error) {
 // Handler returns the named function's handler, to register with the
 // functions framework. Until the App can be built it answers as
 // Unavailable does.
-func (l *Lazy) Handler(name string) http.Handler {
+func (l *Lazy) Handler(name function.Name) http.Handler {
 	unavailable := Unavailable(name)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a, err := l.App(r.Context())
 		if err != nil {
-			l.log.ErrorContext(r.Context(), "function not ready", logging.FunctionKey, name, "err", err)
+			l.log.ErrorContext(r.Context(), "function not ready", logging.FunctionKey, string(name), "err", err)
 			unavailable.ServeHTTP(w, r)
 			return
 		}

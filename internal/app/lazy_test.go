@@ -14,6 +14,7 @@ import (
 	"github.com/experthub/experthub/internal/app"
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/logging"
 )
 
@@ -35,12 +36,12 @@ func TestLazyRetriesFailedBuild(t *testing.T) {
 		return h.App, nil
 	}, logging.New(&logs, "info"))
 
-	serve := func(name string) *httptest.ResponseRecorder {
+	serve := func(name function.Name) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
 		lazy.Handler(name).ServeHTTP(rec, h.SignedForm(name, validParams(name)))
 		return rec
 	}
-	for _, name := range app.Functions {
+	for _, name := range function.All() {
 		rec := serve(name)
 		want := http.StatusServiceUnavailable
 		if name == "pre-event" {
@@ -53,10 +54,10 @@ func TestLazyRetriesFailedBuild(t *testing.T) {
 			t.Errorf("%s without an App: %d, want %d", name, rec.Code, want)
 		}
 	}
-	if n := builds.Load(); n != int32(len(app.Functions)) {
-		t.Errorf("%d builds for %d requests: a failed build must be retried by the next request", n, len(app.Functions))
+	if n := builds.Load(); n != int32(len(function.All())) {
+		t.Errorf("%d builds for %d requests: a failed build must be retried by the next request", n, len(function.All()))
 	}
-	if lines := logs.Lines("function not ready"); len(lines) != len(app.Functions) || lines[0][logging.FunctionKey] != app.Functions[0] {
+	if lines := logs.Lines("function not ready"); len(lines) != len(function.All()) || lines[0][logging.FunctionKey] != string(function.All()[0]) {
 		t.Errorf("failed builds logged as %v, want one line per request naming its function", lines)
 	}
 
@@ -64,16 +65,16 @@ func TestLazyRetriesFailedBuild(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			if rec := serve("pre-event"); rec.Code != http.StatusOK {
+			if rec := serve(function.PreEvent); rec.Code != http.StatusOK {
 				t.Errorf("pre-event once built: %d %s", rec.Code, rec.Body)
 			}
 		})
 	}
 	wg.Wait()
-	if rec := serve("crm"); rec.Code != http.StatusOK {
+	if rec := serve(function.CRM); rec.Code != http.StatusOK {
 		t.Errorf("crm once built: %d %s", rec.Code, rec.Body)
 	}
-	if n := builds.Load(); n != int32(len(app.Functions))+1 {
+	if n := builds.Load(); n != int32(len(function.All()))+1 {
 		t.Errorf("%d builds, want one more than the failed ones", n)
 	}
 	if a, err := lazy.App(t.Context()); a != h.App || err != nil {
@@ -87,7 +88,7 @@ func TestLazyRetriesFailedBuild(t *testing.T) {
 func TestLogsNameTheirFunction(t *testing.T) {
 	h := apptest.New(t, apptest.Options{Env: config.Env{"PUBLIC_BASE_URL": publicBase}})
 	requests := []struct {
-		function string
+		function function.Name
 		params   url.Values
 		message  string // a line the function logs
 	}{
@@ -109,7 +110,7 @@ func TestLogsNameTheirFunction(t *testing.T) {
 
 	for _, r := range requests {
 		lines := h.Logs.Lines(r.message)
-		if len(lines) != 1 || lines[0][logging.FunctionKey] != r.function {
+		if len(lines) != 1 || lines[0][logging.FunctionKey] != string(r.function) {
 			t.Errorf("%q logged as %v, want once with function %s", r.message, lines, r.function)
 		}
 	}
@@ -118,8 +119,8 @@ func TestLogsNameTheirFunction(t *testing.T) {
 		named[l[logging.FunctionKey]]++
 	}
 	for _, r := range requests {
-		if named[r.function] != 1 {
-			t.Errorf("forgery to %s logged with its function %d times, want 1 (%v)", r.function, named[r.function], named)
+		if named[string(r.function)] != 1 {
+			t.Errorf("forgery to %s logged with its function %d times, want 1 (%v)", r.function, named[string(r.function)], named)
 		}
 	}
 	if l := h.Logs.Lines("sync request refused"); len(l) != 1 || l[0][logging.FunctionKey] != "sync" {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/work"
 )
 
@@ -68,7 +69,7 @@ func TestRefusalsAreWarnings(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := apptest.New(t, apptest.Options{CloudTasks: true, Env: tc.env, LogLevel: "info"})
-			for _, name := range []string{"work", "taskrouter-events", "sync"} {
+			for _, name := range []function.Name{function.Work, function.TaskRouterEvents, function.Sync} {
 				// Forged, minted for another function, 100 KB.
 				for _, token := range []string{"forged", h.SchedulerToken("handoff"), strings.Repeat("x", 100*1024)} {
 					r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`))

@@ -15,6 +15,7 @@ import (
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/strapitest"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
@@ -31,7 +32,7 @@ func TestLogsKeepSecretsAndNumbers(t *testing.T) {
 	stranger := "+16505550142" // texts in, in no CRM
 	numbers := []string{stranger, "+33679500001", "+447491000002", "+5521989500003", "+33612340001"}
 
-	do := func(name string, r *http.Request) *httptest.ResponseRecorder {
+	do := func(name function.Name, r *http.Request) *httptest.ResponseRecorder {
 		t.Helper()
 		rec := h.Serve(name, r)
 		if rec.Code >= 500 {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/experthub/experthub/internal/app/apptest"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/logging"
 )
 
@@ -20,7 +21,7 @@ func TestLogsCarryTheRequestTrace(t *testing.T) {
 	tests := []struct {
 		name      string
 		header    map[string]string
-		request   func() (function string, r *http.Request)
+		request   func() (function.Name, *http.Request)
 		message   string // what the function logs for the request
 		wantTrace string // "": no trace field
 		wantSpan  string
@@ -28,7 +29,7 @@ func TestLogsCarryTheRequestTrace(t *testing.T) {
 		{
 			name:   "X-Cloud-Trace-Context on a forged webhook",
 			header: map[string]string{"X-Cloud-Trace-Context": "105445aa7843bc8bf206b12000100000/81;o=1"},
-			request: func() (string, *http.Request) {
+			request: func() (function.Name, *http.Request) {
 				r := h.SignedForm("crm", url.Values{"Location": {"GetTemplatesByCustomerId"}})
 				r.Header.Set("X-Twilio-Signature", "forged")
 				return "crm", r
@@ -38,7 +39,7 @@ func TestLogsCarryTheRequestTrace(t *testing.T) {
 		{
 			name:   "traceparent on a signed routing callback",
 			header: map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
-			request: func() (string, *http.Request) {
+			request: func() (function.Name, *http.Request) {
 				return "routing", h.SignedForm("routing", url.Values{"ConversationSid": {"nonsense"}})
 			},
 			message:   "routing callback without a valid ConversationSid",
@@ -47,14 +48,14 @@ func TestLogsCarryTheRequestTrace(t *testing.T) {
 		{
 			name:   "traceparent on an unauthenticated sync",
 			header: map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"},
-			request: func() (string, *http.Request) {
+			request: func() (function.Name, *http.Request) {
 				return "sync", httptest.NewRequest(http.MethodPost, "/", nil)
 			},
 			message: "sync request refused", wantTrace: trace + "0af7651916cd43dd8448eb211c80319c", wantSpan: "b7ad6b7169203331",
 		},
 		{
 			name: "no header",
-			request: func() (string, *http.Request) {
+			request: func() (function.Name, *http.Request) {
 				r := h.SignedForm("outgoing", url.Values{"Location": {"GetTemplatesByCustomerId"}})
 				return "outgoing", r
 			},
@@ -63,12 +64,12 @@ func TestLogsCarryTheRequestTrace(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			function, r := tt.request()
+			name, r := tt.request()
 			for k, v := range tt.header {
 				r.Header.Set(k, v)
 			}
 			before := len(h.Logs.Lines(tt.message))
-			h.Serve(function, r)
+			h.Serve(name, r)
 			lines := h.Logs.Lines(tt.message)
 			if len(lines) != before+1 {
 				t.Fatalf("%q logged %d times, want once", tt.message, len(lines)-before)
@@ -80,8 +81,8 @@ func TestLogsCarryTheRequestTrace(t *testing.T) {
 			if got, _ := line[logging.SpanKey].(string); got != tt.wantSpan {
 				t.Errorf("span = %q, want %q: %v", got, tt.wantSpan, line)
 			}
-			if line[logging.FunctionKey] != function {
-				t.Errorf("function = %v, want %s", line[logging.FunctionKey], function)
+			if line[logging.FunctionKey] != string(name) {
+				t.Errorf("function = %v, want %s", line[logging.FunctionKey], name)
 			}
 		})
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/crm/crmtest"
-	"github.com/experthub/experthub/internal/deploy"
+	"github.com/experthub/experthub/internal/deployment"
 	"github.com/experthub/experthub/internal/dispatch"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
@@ -60,7 +60,7 @@ func BenchmarkBurst(b *testing.B) {
 }
 
 // BenchmarkBurst400 is BenchmarkBurst with 400 customers and 400 workers,
-// and the deployed queue's retry policy (internal/deploy: backoff from
+// and the deployed queue's retry policy (internal/deployment: backoff from
 // 1 s, doubling to 16 s, then up to 30 s) instead of the test harness's
 // quick retries: the work the webhooks leave to the queue waits as long
 // as it would in production. It also reports when each customer was
@@ -72,7 +72,7 @@ func BenchmarkBurst400(b *testing.B) {
 
 // deployedRetry is the retry policy of the deployed work queue.
 func deployedRetry(b *testing.B) dispatch.RetryConfig {
-	d, err := deploy.Load()
+	d, err := deployment.Load()
 	if err != nil {
 		b.Fatal(err)
 	}

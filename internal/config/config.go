@@ -18,6 +18,7 @@ import (
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/config/envvar"
 	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/strapi"
 )
 
@@ -130,8 +131,8 @@ var vars = []Var{
 // Config is the validated configuration.
 type Config struct {
 	PublicBaseURL string
-	// PublicURLs maps a function name (e.g. "pre-event") to its exact URL.
-	PublicURLs map[string]string
+	// PublicURLs maps a function to its exact URL (PUBLIC_URL_<FUNCTION>).
+	PublicURLs map[function.Name]string
 
 	TwilioAccountSID string
 	TwilioAuthToken  string
@@ -208,12 +209,18 @@ func (c *Config) UsesCloudTasks() bool { return c.WorkQueue != "" }
 // UsesFirestore reports whether the cache lives in Firestore.
 func (c *Config) UsesFirestore() bool { return c.Project != "" || c.FirestoreEmulator != "" }
 
-// PublicURL is the URL Twilio signs for the named function.
-func (c *Config) PublicURL(function string) string {
-	if u, ok := c.PublicURLs[function]; ok {
+// PublicURL is the URL Twilio signs for function f.
+func (c *Config) PublicURL(f function.Name) string {
+	if u, ok := c.PublicURLs[f]; ok {
 		return u
 	}
-	return strings.TrimRight(c.PublicBaseURL, "/") + "/" + function
+	return strings.TrimRight(c.PublicBaseURL, "/") + "/" + string(f)
+}
+
+// PublicURLVar is the setting that gives function f its exact URL, e.g.
+// PUBLIC_URL_PRE_EVENT for pre-event.
+func PublicURLVar(f function.Name) string {
+	return "PUBLIC_URL_" + strings.ToUpper(strings.ReplaceAll(string(f), "-", "_"))
 }
 
 // Load reads the environment. A .env file in the working directory, if
@@ -274,8 +281,6 @@ func Parse(env Env) (*Config, error) {
 		PoolQueue:         p.str("FRONTLINE_DEFAULT_POOL_QUEUE"),
 		MessagingService:  p.str("FRONTLINE_MESSAGING_SERVICE"),
 		ProxyNumber:       p.str("FRONTLINE_PROXY_NUMBER"),
-		ProxyNumbers:      map[string]string{},
-		PublicURLs:        map[string]string{},
 		FallbackWorker:    strings.ToLower(p.str("FALLBACK_WORKER")),
 		MaxWait:           p.duration("WAITING_LINE_MAX_WAIT"),
 		WelcomeMessage:    p.str("WELCOME_MESSAGE"),
@@ -323,26 +328,9 @@ func Parse(env Env) (*Config, error) {
 		c.PublicBaseURL = "http://localhost:" + c.Port
 	}
 	c.PublicBaseURL = strings.TrimRight(c.PublicBaseURL, "/")
-
-	for k, v := range env {
-		if m := proxyVarPattern.FindStringSubmatch(k); m != nil {
-			cc := m[1]
-			if cc == "UK" {
-				cc = "GB"
-			}
-			c.ProxyNumbers[cc] = strings.TrimSpace(v)
-		}
-		if m := publicURLPattern.FindStringSubmatch(k); m != nil {
-			name := strings.ToLower(strings.ReplaceAll(m[1], "_", "-"))
-			c.PublicURLs[name] = strings.TrimRight(p.url(k), "/")
-		}
-	}
-	// An explicit GB number wins over the seed's UK spelling.
-	if v := strings.TrimSpace(env["FRONTLINE_PROXY_NUMBER_GB"]); v != "" {
-		c.ProxyNumbers["GB"] = v
-	}
+	c.ProxyNumbers, c.PublicURLs = p.families()
 	if c.SyncAudience == "" {
-		c.SyncAudience = c.PublicURL("sync")
+		c.SyncAudience = c.PublicURL(function.Sync)
 	}
 
 	p.check(c.TwilioAccountSID == "" || sidPattern.MatchString(c.TwilioAccountSID) && strings.HasPrefix(c.TwilioAccountSID, "AC"),
@@ -380,6 +368,30 @@ func Parse(env Env) (*Config, error) {
 type parser struct {
 	env      Env
 	problems []string
+}
+
+// families reads the variables of the families FRONTLINE_PROXY_NUMBER_<CC>
+// (by ISO country code) and PUBLIC_URL_<FUNCTION>.
+func (p *parser) families() (proxyNumbers map[string]string, publicURLs map[function.Name]string) {
+	proxyNumbers, publicURLs = map[string]string{}, map[function.Name]string{}
+	for k, v := range p.env {
+		if m := proxyVarPattern.FindStringSubmatch(k); m != nil {
+			cc := m[1]
+			if cc == "UK" {
+				cc = "GB"
+			}
+			proxyNumbers[cc] = strings.TrimSpace(v)
+		}
+		if m := publicURLPattern.FindStringSubmatch(k); m != nil {
+			name := function.Name(strings.ToLower(strings.ReplaceAll(m[1], "_", "-")))
+			publicURLs[name] = strings.TrimRight(p.url(k), "/")
+		}
+	}
+	// An explicit GB number wins over the seed's UK spelling.
+	if v := strings.TrimSpace(p.env["FRONTLINE_PROXY_NUMBER_GB"]); v != "" {
+		proxyNumbers["GB"] = v
+	}
+	return proxyNumbers, publicURLs
 }
 
 func lookupVar(name string) Var {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/experthub/experthub/internal/function"
 )
 
 // seedDotEnv is the seed tutorial's .env, unchanged (plus the two TaskRouter
@@ -72,14 +74,32 @@ func TestParseAliasesAndOverrides(t *testing.T) {
 	if c.TwilioAuthToken != "tok" || c.PoolQueue != "WQ1" || !c.HasTwilio() {
 		t.Errorf("aliases not read: %+v", c)
 	}
-	if got := c.PublicURL("crm"); got != "https://r-p.cloudfunctions.net/crm" {
+	if got := c.PublicURL(function.CRM); got != "https://r-p.cloudfunctions.net/crm" {
 		t.Errorf("PublicURL(crm) = %q", got)
 	}
-	if got := c.PublicURL("pre-event"); got != "https://pre-event-x.a.run.app" {
+	if got := c.PublicURL(function.PreEvent); got != "https://pre-event-x.a.run.app" {
 		t.Errorf("PublicURL(pre-event) = %q", got)
 	}
 	if c.ProxyNumbers["GB"] != "+442" {
 		t.Errorf("GB = %q, want the explicit GB number", c.ProxyNumbers["GB"])
+	}
+}
+
+// TestPublicURLVar: PUBLIC_URL_<FUNCTION>, as deploy writes it for each
+// function (PublicURLVar), is the URL Parse gives that function.
+func TestPublicURLVar(t *testing.T) {
+	env := Env{}
+	for _, f := range function.All() {
+		env[PublicURLVar(f)] = "https://" + string(f) + "-x.a.run.app"
+	}
+	c, err := Parse(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range function.All() {
+		if got, want := c.PublicURL(f), env[PublicURLVar(f)]; got != want {
+			t.Errorf("%s is set to %s, PublicURL(%s) = %s", PublicURLVar(f), want, f, got)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/firestoretest"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
 
@@ -96,7 +97,7 @@ func pathMatch(pattern, path string) bool {
 // post sends a signed webhook to one of the functions directly.
 func (e *env) post(name string, params url.Values) (int, string) {
 	e.t.Helper()
-	status, body, err := e.Post(name, params)
+	status, body, err := e.Post(function.Name(name), params)
 	if err != nil {
 		e.t.Fatal(err)
 	}

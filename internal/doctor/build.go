@@ -2,14 +2,14 @@ package doctor
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 
 	"github.com/experthub/experthub/internal/app"
 	"github.com/experthub/experthub/internal/config"
-	"github.com/experthub/experthub/internal/deploy"
+	"github.com/experthub/experthub/internal/deployment"
 	"github.com/experthub/experthub/internal/fsstore"
+	"github.com/experthub/experthub/internal/function"
 )
 
 // Build returns the Doctor of a configuration and the functions it
@@ -18,8 +18,8 @@ import (
 //
 // environment names the deployment (its secrets are <prefix>-<environment>-<name>,
 // README "Environments"); empty means the description's names as written.
-func Build(ctx context.Context, cfg *config.Config, functions []string, environment string) (*Doctor, func(), error) {
-	desc, err := deploy.Load()
+func Build(ctx context.Context, cfg *config.Config, functions []function.Name, environment string) (*Doctor, func(), error) {
+	desc, err := deployment.Load()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -28,25 +28,18 @@ func Build(ctx context.Context, cfg *config.Config, functions []string, environm
 			return nil, nil, err
 		}
 	}
-	var file struct {
-		Indexes        []deploy.Index    `json:"indexes"`
-		FieldOverrides []deploy.TTLField `json:"fieldOverrides"`
-	}
-	if err := json.Unmarshal(fsstore.IndexesJSON, &file); err != nil {
+	indexes, err := deployment.ParseIndexes(fsstore.IndexesJSON)
+	if err != nil {
 		return nil, nil, fmt.Errorf("indexes.json: %w", err)
 	}
 	d := &Doctor{
 		Config:      cfg,
 		Functions:   functions,
-		Indexes:     file.Indexes,
+		Indexes:     indexes.Composite,
+		TTLFields:   indexes.TTL,
 		PreFilters:  desc.PreEventFilters,
 		PostFilters: desc.PostEventFilters,
 		Log:         slog.New(slog.DiscardHandler),
-	}
-	for _, f := range file.FieldOverrides {
-		if f.TTL {
-			d.TTLFields = append(d.TTLFields, f)
-		}
 	}
 	plain := cfg.CRM.Values()
 	plain["TWILIO_API_KEY"] = cfg.TwilioAPIKey

@@ -23,7 +23,8 @@ import (
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/crmsync"
-	"github.com/experthub/experthub/internal/deploy"
+	"github.com/experthub/experthub/internal/deployment"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/twilio"
 )
@@ -98,14 +99,14 @@ type Admin interface {
 
 // Index is a composite index as the admin API reports it.
 type Index struct {
-	Fields []deploy.IndexField
+	Fields []deployment.IndexField
 	State  string // READY, CREATING, NEEDS_REPAIR
 }
 
 // Doctor runs the checks. Nil dependencies are reported as not checked.
 type Doctor struct {
 	Config    *config.Config
-	Functions []string
+	Functions []function.Name
 	Twilio    Twilio // nil without Twilio credentials
 	CRM       CRM    // nil without a CRM configured, or without its credentials
 	// CRMUnchecked is the CRM's URL when it is configured but its
@@ -120,11 +121,11 @@ type Doctor struct {
 	Now          func() time.Time
 	// Indexes and TTLFields are what Firestore must have
 	// (internal/fsstore/indexes.json).
-	Indexes   []deploy.Index
-	TTLFields []deploy.TTLField
+	Indexes   []deployment.Index
+	TTLFields []deployment.TTLField
 	// Secrets are the secrets the deployment wires: checked by name in
 	// Secret Manager with Admin, else by variable in Config.
-	Secrets []deploy.Secret
+	Secrets []deployment.Secret
 	// PreFilters and PostFilters are the webhook filters the deployment
 	// description requires.
 	PreFilters, PostFilters []string
@@ -228,8 +229,8 @@ func (d *Doctor) workspaceChecks(ctx context.Context) []Result {
 	default:
 		out = append(out, Result{"twilio workers", OK, fmt.Sprintf("%d worker(s), %d available", total, available)})
 	}
-	if slices.Contains(d.Functions, "taskrouter-events") {
-		want := cfg.PublicURL("taskrouter-events")
+	if slices.Contains(d.Functions, function.TaskRouterEvents) {
+		want := cfg.PublicURL(function.TaskRouterEvents)
 		switch ws.EventCallbackURL {
 		case want:
 			out = append(out, Result{"twilio event callback", OK, want})
@@ -247,9 +248,12 @@ func (d *Doctor) workspaceChecks(ctx context.Context) []Result {
 func (d *Doctor) webhookCheck(h twilio.ConversationsWebhooks) Result {
 	cfg := d.Config
 	var problems, notes []string
-	for _, u := range []struct{ name, have, want string }{
-		{"pre-event", h.PreWebhookURL, cfg.PublicURL("pre-event")},
-		{"post-event", h.PostWebhookURL, cfg.PublicURL("post-event")},
+	for _, u := range []struct {
+		name       function.Name
+		have, want string
+	}{
+		{function.PreEvent, h.PreWebhookURL, cfg.PublicURL(function.PreEvent)},
+		{function.PostEvent, h.PostWebhookURL, cfg.PublicURL(function.PostEvent)},
 	} {
 		if u.have != u.want {
 			problems = append(problems, fmt.Sprintf("%s URL is %s, the function expects %s", u.name, show(u.have), u.want))
@@ -288,7 +292,7 @@ func (d *Doctor) crmCheck(ctx context.Context) Result {
 	case d.CRM == nil:
 		return Result{"crm", Warn, "none configured: no CRM behind the cache"}
 	}
-	found, complete, err := d.CRM.Check(ctx, d.Config.PublicURL("sync"))
+	found, complete, err := d.CRM.Check(ctx, d.Config.PublicURL(function.Sync))
 	switch {
 	case err != nil:
 		return Result{"crm", Fail, err.Error()}
@@ -474,7 +478,7 @@ func (d *Doctor) templatesCheck(ctx context.Context) []Result {
 	return []Result{{"templates", OK, fmt.Sprintf("%d cached", len(ts))}}
 }
 
-func indexName(ix deploy.Index) string {
+func indexName(ix deployment.Index) string {
 	var f []string
 	for _, x := range ix.Fields {
 		f = append(f, x.FieldPath)

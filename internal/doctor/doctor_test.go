@@ -8,14 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/experthub/experthub/internal/app"
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/crmsync"
-	"github.com/experthub/experthub/internal/deploy"
+	"github.com/experthub/experthub/internal/deployment"
 	"github.com/experthub/experthub/internal/doctor"
 	"github.com/experthub/experthub/internal/firestoretest"
+	"github.com/experthub/experthub/internal/function"
 )
 
 func TestMain(m *testing.M) { firestoretest.Main(m) }
@@ -24,7 +24,7 @@ func TestMain(m *testing.M) { firestoretest.Main(m) }
 // v4, synced once, its Twilio configured as `setup twilio` leaves it.
 func stack(t *testing.T, opts apptest.Options) *apptest.Harness {
 	t.Helper()
-	d, err := deploy.Load()
+	d, err := deployment.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,9 +40,7 @@ func stack(t *testing.T, opts apptest.Options) *apptest.Harness {
 		t.Fatal(err)
 	}
 	h.Twilio.AddWorker("ann@example.com", true, nil, h.Twilio.QueueSID())
-	if slices.Contains(app.Functions, "taskrouter-events") {
-		h.Twilio.SetWorkspaceEventCallback(h.URL("taskrouter-events"), "")
-	}
+	h.Twilio.SetWorkspaceEventCallback(h.URL(function.TaskRouterEvents), "")
 	return h
 }
 
@@ -50,7 +48,7 @@ func stack(t *testing.T, opts apptest.Options) *apptest.Harness {
 // output by check, and whether it failed.
 func examine(t *testing.T, cfg *config.Config, tune func(*doctor.Doctor)) (out string, lines map[string]string, failed bool) {
 	t.Helper()
-	d, closeAll, err := doctor.Build(context.Background(), cfg, app.Functions, "")
+	d, closeAll, err := doctor.Build(context.Background(), cfg, function.All(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +86,8 @@ var checks = append([]string{
 
 func functionChecks() []string {
 	var out []string
-	for _, f := range app.Functions {
-		out = append(out, "function "+f)
+	for _, f := range function.All() {
+		out = append(out, "function "+string(f))
 	}
 	return out
 }

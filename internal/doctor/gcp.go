@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/oauth2/google"
 
-	"github.com/experthub/experthub/internal/deploy"
+	"github.com/experthub/experthub/internal/deployment"
 )
 
 // gcpAdmin is Admin on Google Cloud: the Firestore admin API
@@ -70,9 +70,9 @@ func (g *gcpAdmin) Indexes(ctx context.Context, collectionGroup string) ([]Index
 	for token := ""; ; {
 		var page struct {
 			Indexes []struct {
-				QueryScope string              `json:"queryScope"`
-				State      string              `json:"state"`
-				Fields     []deploy.IndexField `json:"fields"`
+				QueryScope string                  `json:"queryScope"`
+				State      string                  `json:"state"`
+				Fields     []deployment.IndexField `json:"fields"`
 			} `json:"indexes"`
 			NextPageToken string `json:"nextPageToken"`
 		}

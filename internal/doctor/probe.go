@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/twilio"
 )
 
@@ -30,20 +32,20 @@ type probe struct {
 // probes are the known functions' probes. A function not listed (one
 // added since) is probed unsigned only, as the deployment's smoke test
 // does: it must refuse the caller itself.
-var probes = map[string]probe{
+var probes = map[function.Name]probe{
 	// An event pre-event does not handle: 200 and no change, the answer
 	// that lets a customer's message through.
-	"pre-event":  {url.Values{"EventType": {"onExpertHubDoctorProbe"}}, http.StatusOK, []int{http.StatusForbidden}},
-	"post-event": {url.Values{"EventType": {"onExpertHubDoctorProbe"}}, http.StatusOK, []int{http.StatusForbidden}},
+	function.PreEvent:  {url.Values{"EventType": {"onExpertHubDoctorProbe"}}, http.StatusOK, []int{http.StatusForbidden}},
+	function.PostEvent: {url.Values{"EventType": {"onExpertHubDoctorProbe"}}, http.StatusOK, []int{http.StatusForbidden}},
 	// No ConversationSid: refused before anything is queued.
-	"routing": {url.Values{"EventType": {"onExpertHubDoctorProbe"}}, http.StatusBadRequest, []int{http.StatusForbidden}},
+	function.Routing: {url.Values{"EventType": {"onExpertHubDoctorProbe"}}, http.StatusBadRequest, []int{http.StatusForbidden}},
 	// A Location Frontline never sends.
-	"crm":       {url.Values{"Location": {"ExpertHubDoctorProbe"}}, http.StatusUnprocessableEntity, []int{http.StatusForbidden}},
-	"outgoing":  {url.Values{"Location": {"ExpertHubDoctorProbe"}}, http.StatusUnprocessableEntity, []int{http.StatusForbidden}},
-	"templates": {url.Values{"Location": {"ExpertHubDoctorProbe"}}, http.StatusUnprocessableEntity, []int{http.StatusForbidden}},
+	function.CRM:       {url.Values{"Location": {"ExpertHubDoctorProbe"}}, http.StatusUnprocessableEntity, []int{http.StatusForbidden}},
+	function.Outgoing:  {url.Values{"Location": {"ExpertHubDoctorProbe"}}, http.StatusUnprocessableEntity, []int{http.StatusForbidden}},
+	function.Templates: {url.Values{"Location": {"ExpertHubDoctorProbe"}}, http.StatusUnprocessableEntity, []int{http.StatusForbidden}},
 	// An event that is not a worker's: 204, the waiting line untouched.
 	// No bearer token, so it is never taken for the scheduler's sweep.
-	"taskrouter-events": {url.Values{"EventType": {"expertHubDoctor.probe"}}, http.StatusNoContent, []int{http.StatusForbidden}},
+	function.TaskRouterEvents: {url.Values{"EventType": {"expertHubDoctor.probe"}}, http.StatusNoContent, []int{http.StatusForbidden}},
 }
 
 // unsignedRefusals are what a function that is not Twilio-facing answers
@@ -58,8 +60,8 @@ func (d *Doctor) probes(ctx context.Context) []Result {
 	return out
 }
 
-func (d *Doctor) probe(ctx context.Context, name string) Result {
-	check := "function " + name
+func (d *Doctor) probe(ctx context.Context, name function.Name) Result {
+	check := "function " + string(name)
 	u := d.Config.PublicURL(name)
 	p, known := probes[name]
 	if !known {
@@ -88,7 +90,7 @@ func (d *Doctor) probe(ctx context.Context, name string) Result {
 		return Result{check, Fail, u + ": " + err.Error()}
 	case signed == http.StatusForbidden:
 		return Result{check, Fail, fmt.Sprintf("%s refused a request signed for this URL (403): the function checks signatures against "+
-			"another URL (its PUBLIC_BASE_URL or PUBLIC_URL_%s) or another auth token — Twilio's calls are refused", u, envName(name))}
+			"another URL (its PUBLIC_BASE_URL or %s) or another auth token — Twilio's calls are refused", u, config.PublicURLVar(name))}
 	case signed != p.signedStatus:
 		return Result{check, Fail, fmt.Sprintf("%s: a signed probe got %d, want %d", u, signed, p.signedStatus)}
 	}
@@ -129,10 +131,6 @@ func sign(authToken, u string, params url.Values) string {
 	mac := hmac.New(sha1.New, []byte(authToken))
 	mac.Write([]byte(b.String()))
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
-}
-
-func envName(function string) string {
-	return strings.ToUpper(strings.ReplaceAll(function, "-", "_"))
 }
 
 func statuses(s []int) string {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/httpjson"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
@@ -131,21 +132,21 @@ func New(cfg *config.Config) (*Sandbox, error) {
 		fake.SetDisplayName(w, displayNames[w])
 	}
 	fake.SetWebhooks(twiliofake.Webhooks{
-		PreWebhookURL:  cfg.PublicURL("pre-event"),
-		PostWebhookURL: cfg.PublicURL("post-event"),
+		PreWebhookURL:  cfg.PublicURL(function.PreEvent),
+		PostWebhookURL: cfg.PublicURL(function.PostEvent),
 		Filters:        []string{"onConversationAdd", "onParticipantAdded", "onMessageAdded"},
-		RoutingURL:     cfg.PublicURL("routing"),
+		RoutingURL:     cfg.PublicURL(function.Routing),
 	})
 	// A worker coming back (/back in the chat) serves the waiting line at
 	// once, as TaskRouter's event callback does.
-	fake.SetEventCallback(cfg.PublicURL("taskrouter-events"))
+	fake.SetEventCallback(cfg.PublicURL(function.TaskRouterEvents))
 	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
 	if err != nil {
 		fake.Close()
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	sb := &Sandbox{Fake: fake, Flex: flex, URL: "http://" + l.Addr().String(),
-		handoffURL: cfg.PublicURL("handoff"), handoffSecret: secret, setProxy: cfg.ProxyNumber == ""}
+		handoffURL: cfg.PublicURL(function.Handoff), handoffSecret: secret, setProxy: cfg.ProxyNumber == ""}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /sandbox/handoff", sb.handoff)
 	mux.HandleFunc("GET /sandbox/flex-tasks", sb.flexTasks)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/experthub/experthub/internal/app"
 	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/function"
 )
 
 // TestChat runs the sandbox as `go run ./cmd/experthub` does and chats
@@ -103,8 +104,8 @@ func startApp(t *testing.T) *Sandbox {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	for _, name := range app.Functions {
-		mux.Handle("/"+name, a.Handler(name))
+	for _, name := range function.All() {
+		mux.Handle("/"+string(name), a.Handler(name))
 	}
 	srv := &http.Server{Handler: mux}
 	go func() { _ = srv.Serve(l) }()

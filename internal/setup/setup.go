@@ -15,16 +15,9 @@ import (
 	"strings"
 
 	"github.com/experthub/experthub/internal/config"
-	"github.com/experthub/experthub/internal/deploy"
+	"github.com/experthub/experthub/internal/deployment"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/twilio"
-)
-
-// Function names setup keys on. EventsFunction is the waiting line's
-// TaskRouter event callback and TemplatesFunction Frontline's templates
-// callback: each is configured only when the product has that function.
-const (
-	EventsFunction    = "taskrouter-events"
-	TemplatesFunction = "templates"
 )
 
 // Method and Target of the Conversations webhooks: Expert Hub's handlers
@@ -62,25 +55,27 @@ type Options struct {
 type Want struct {
 	Webhooks twilio.ConversationsWebhooks
 	// Workspace and EventCallbackURL are empty when there is nothing to
-	// set: no workspace configured, or no EventsFunction.
+	// set: no workspace configured, or no function.TaskRouterEvents.
 	Workspace        string
 	EventCallbackURL string
 	EventsFilter     string
 }
 
 // Wanted derives Want from the configuration, the deployed functions and
-// the webhook filters of the deployment description.
-func Wanted(cfg *config.Config, functions, preFilters, postFilters []string) Want {
+// the webhook filters of the deployment description. The waiting line's
+// event callback is configured only when the functions include
+// taskrouter-events.
+func Wanted(cfg *config.Config, functions []function.Name, preFilters, postFilters []string) Want {
 	w := Want{Webhooks: twilio.ConversationsWebhooks{
-		PreWebhookURL:  cfg.PublicURL("pre-event"),
-		PostWebhookURL: cfg.PublicURL("post-event"),
+		PreWebhookURL:  cfg.PublicURL(function.PreEvent),
+		PostWebhookURL: cfg.PublicURL(function.PostEvent),
 		Method:         WebhookMethod,
 		Target:         WebhookTarget,
 		Filters:        slices.Concat(preFilters, postFilters),
 	}}
-	if slices.Contains(functions, EventsFunction) && cfg.Workspace != "" {
+	if slices.Contains(functions, function.TaskRouterEvents) && cfg.Workspace != "" {
 		w.Workspace = cfg.Workspace
-		w.EventCallbackURL = cfg.PublicURL(EventsFunction)
+		w.EventCallbackURL = cfg.PublicURL(function.TaskRouterEvents)
 	}
 	return w
 }
@@ -143,7 +138,7 @@ func planWorkspace(ctx context.Context, tw Twilio, want Want, opts Options, out 
 		fmt.Fprintln(out, "TaskRouter workspace event callback: skipped (--no-event-callback).")
 		return false, false, nil
 	case want.EventCallbackURL == "":
-		fmt.Fprintf(out, "TaskRouter workspace event callback: not needed (no %s function or no FRONTLINE_WORKSPACE).\n", EventsFunction)
+		fmt.Fprintf(out, "TaskRouter workspace event callback: not needed (no %s function or no FRONTLINE_WORKSPACE).\n", function.TaskRouterEvents)
 		return false, false, nil
 	}
 	ws, err := tw.FetchWorkspace(ctx, want.Workspace)
@@ -206,26 +201,27 @@ func show(s string) string {
 }
 
 // Checklist prints the settings Twilio has no API for, with their exact
-// URLs: Frontline's callbacks and routing, set in the Console.
-func Checklist(cfg *config.Config, functions []string, out io.Writer) {
+// URLs: Frontline's callbacks and routing, set in the Console. The
+// templates callback is left empty when the functions lack templates.
+func Checklist(cfg *config.Config, functions []function.Name, out io.Writer) {
 	fmt.Fprintln(out, "Set by hand in the Twilio Console (Frontline has no API for these):")
-	fmt.Fprintf(out, "  [ ] Frontline › Manage › Callbacks › CRM Callback URL:                    %s\n", cfg.PublicURL("crm"))
-	fmt.Fprintf(out, "  [ ] Frontline › Manage › Callbacks › Outgoing Conversations Callback URL: %s\n", cfg.PublicURL("outgoing"))
-	if slices.Contains(functions, TemplatesFunction) {
-		fmt.Fprintf(out, "  [ ] Frontline › Manage › Callbacks › Templates Callback URL:              %s\n", cfg.PublicURL(TemplatesFunction))
+	fmt.Fprintf(out, "  [ ] Frontline › Manage › Callbacks › CRM Callback URL:                    %s\n", cfg.PublicURL(function.CRM))
+	fmt.Fprintf(out, "  [ ] Frontline › Manage › Callbacks › Outgoing Conversations Callback URL: %s\n", cfg.PublicURL(function.Outgoing))
+	if slices.Contains(functions, function.Templates) {
+		fmt.Fprintf(out, "  [ ] Frontline › Manage › Callbacks › Templates Callback URL:              %s\n", cfg.PublicURL(function.Templates))
 	} else {
 		fmt.Fprintln(out, "  [ ] Frontline › Manage › Callbacks › Templates Callback URL:              (leave empty)")
 	}
-	fmt.Fprintf(out, "  [ ] Frontline › Manage › Routing › Custom routing, callback URL:          %s\n", cfg.PublicURL("routing"))
+	fmt.Fprintf(out, "  [ ] Frontline › Manage › Routing › Custom routing, callback URL:          %s\n", cfg.PublicURL(function.Routing))
 }
 
 // Command is `experthub setup twilio`: it configures the Twilio account of
 // cfg for the functions listed, then prints the Console checklist.
-func Command(ctx context.Context, cfg *config.Config, tw Twilio, functions []string, opts Options, out io.Writer) error {
+func Command(ctx context.Context, cfg *config.Config, tw Twilio, functions []function.Name, opts Options, out io.Writer) error {
 	if !cfg.HasTwilio() {
 		return errors.New("no Twilio credentials: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (or an API key)")
 	}
-	d, err := deploy.Load()
+	d, err := deployment.Load()
 	if err != nil {
 		return err
 	}

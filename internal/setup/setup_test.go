@@ -10,13 +10,14 @@ import (
 
 	"github.com/experthub/experthub/internal/app"
 	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/setup"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
 
 // withEvents is the function list of a product with the waiting line's
-// TaskRouter event callback.
-var withEvents = append(slices.Clone(app.Functions), setup.EventsFunction)
+// TaskRouter event callback: every function.
+var withEvents = function.All()
 
 const base = "https://europe-west1-eh.cloudfunctions.net"
 
@@ -42,7 +43,7 @@ func newSetup(t *testing.T, env config.Env) (*twiliofake.Server, *config.Config)
 	return fake, cfg
 }
 
-func run(t *testing.T, fake *twiliofake.Server, cfg *config.Config, functions []string, opts setup.Options) (string, error) {
+func run(t *testing.T, fake *twiliofake.Server, cfg *config.Config, functions []function.Name, opts setup.Options) (string, error) {
 	t.Helper()
 	var out strings.Builder
 	err := setup.Command(context.Background(), cfg, app.NewTwilio(cfg), functions, opts, &out)
@@ -160,12 +161,10 @@ func TestSetupTwilioForeignEventCallback(t *testing.T) {
 
 func TestSetupTwilioWithoutEventsFunction(t *testing.T) {
 	fake, cfg := newSetup(t, nil)
-	out, err := run(t, fake, cfg, app.Functions, setup.Options{})
+	without := slices.DeleteFunc(function.All(), func(f function.Name) bool { return f == function.TaskRouterEvents })
+	out, err := run(t, fake, cfg, without, setup.Options{})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if slices.Contains(app.Functions, setup.EventsFunction) {
-		t.Skip("the product has the events function; TestSetupTwilioAppliesThenIsIdempotent covers it")
 	}
 	if !strings.Contains(out, "not needed") {
 		t.Errorf("output does not say the event callback is not needed")
@@ -179,7 +178,7 @@ func TestSetupTwilioWithoutEventsFunction(t *testing.T) {
 
 func TestSetupTwilioChecklist(t *testing.T) {
 	fake, cfg := newSetup(t, config.Env{"PUBLIC_URL_CRM": "https://crm-abc-ew.a.run.app"})
-	out, err := run(t, fake, cfg, app.Functions, setup.Options{DryRun: true})
+	out, err := run(t, fake, cfg, function.All(), setup.Options{DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +195,7 @@ func TestSetupTwilioChecklist(t *testing.T) {
 
 func TestSetupTwilioRefusedCredentials(t *testing.T) {
 	fake, cfg := newSetup(t, config.Env{"TWILIO_AUTH_TOKEN": "0000000000000000000000000000dead"})
-	if _, err := run(t, fake, cfg, app.Functions, setup.Options{}); err == nil || strings.Contains(err.Error(), cfg.TwilioAuthToken) {
+	if _, err := run(t, fake, cfg, function.All(), setup.Options{}); err == nil || strings.Contains(err.Error(), cfg.TwilioAuthToken) {
 		t.Errorf("err = %v, want a refusal that does not repeat the token", err)
 	}
 }

@@ -1,6 +1,6 @@
 # The deployment description that the gcloud path embeds
-# (internal/deploy/deployment.json; its format is documented on
-# deploy.Description), worked out for one project: per-function settings and
+# (internal/deployment/deployment.json; its format is documented on
+# deployment.Description), worked out for one project: per-function settings and
 # environment, wired secrets, identities, queues. The module has no provider
 # and no resource, so deploy_test.go can evaluate it offline and compare the
 # result with the gcloud plan.
@@ -36,10 +36,10 @@ variable "function_overrides" {
 }
 
 locals {
-  description = jsondecode(file("${path.module}/../../internal/deploy/deployment.json"))
+  description = jsondecode(file("${path.module}/../../internal/deployment/deployment.json"))
 
   # The description's naming: every unique name is <prefix>-<environment>-<name>
-  # (deploy.Description.ForEnvironment on the gcloud path).
+  # (deployment.Description.ForEnvironment on the gcloud path).
   name   = "${local.description.naming.prefix}-${var.environment}"
   labels = merge(local.description.naming.labels, { environment = var.environment })
 

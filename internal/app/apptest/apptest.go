@@ -36,10 +36,11 @@ import (
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/crm/crmtest"
-	"github.com/experthub/experthub/internal/deploy"
+	"github.com/experthub/experthub/internal/deployment"
 	"github.com/experthub/experthub/internal/dispatch"
 	"github.com/experthub/experthub/internal/firestoretest"
 	"github.com/experthub/experthub/internal/fsstore"
+	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/gcpauth"
 	"github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/logging"
@@ -296,13 +297,13 @@ func New(t testing.TB, opts Options) *Harness {
 		filters = DefaultFilters
 	}
 	h.Twilio.SetWebhooks(twiliofake.Webhooks{
-		PreWebhookURL:  cfg.PublicURL("pre-event"),
-		PostWebhookURL: cfg.PublicURL("post-event"),
+		PreWebhookURL:  cfg.PublicURL(function.PreEvent),
+		PostWebhookURL: cfg.PublicURL(function.PostEvent),
 		Filters:        filters,
-		RoutingURL:     cfg.PublicURL("routing"),
+		RoutingURL:     cfg.PublicURL(function.Routing),
 	})
 	if !opts.NoEventCallback {
-		h.Twilio.SetEventCallback(cfg.PublicURL("taskrouter-events"), "worker.activity.update")
+		h.Twilio.SetEventCallback(cfg.PublicURL(function.TaskRouterEvents), "worker.activity.update")
 	}
 	return h
 }
@@ -351,7 +352,7 @@ func (h *Harness) Restart(t testing.TB, i int) {
 // SchedulerToken returns an OIDC token of SchedulerAccount minted for the
 // named function, as Cloud Scheduler sends it; the App accepts it
 // (app.WithSchedulerTokens).
-func (h *Harness) SchedulerToken(name string) string {
+func (h *Harness) SchedulerToken(name function.Name) string {
 	return h.IDToken(SchedulerAccount, h.URL(name))
 }
 
@@ -365,11 +366,11 @@ func (h *Harness) IDToken(email, audience string) string {
 // status.
 func (h *Harness) Sweep(t testing.TB) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, h.URL("taskrouter-events"), nil)
+	req, err := http.NewRequest(http.MethodPost, h.URL(function.TaskRouterEvents), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+h.SchedulerToken("taskrouter-events"))
+	req.Header.Set("Authorization", "Bearer "+h.SchedulerToken(function.TaskRouterEvents))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("sweep: %v", err)
@@ -443,7 +444,7 @@ func (h *Harness) strapiWebhook(event string, body []byte) {
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("X-Strapi-Event", event)
 	r.Header.Set("Authorization", "Bearer "+WebhookSecret)
-	rec := h.ServeOn(int(h.hookTo.Load()), "sync", r)
+	rec := h.ServeOn(int(h.hookTo.Load()), function.Sync, r)
 	if rec.Code != http.StatusOK {
 		h.t.Errorf("apptest: Strapi webhook %s: %d %s", event, rec.Code, rec.Body)
 	}
@@ -455,7 +456,7 @@ func (h *Harness) FullSync(t testing.TB) string {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodPost, "/", nil)
 	r.Header.Set("Authorization", "Bearer "+WebhookSecret)
-	rec := h.Serve("sync", r)
+	rec := h.Serve(function.Sync, r)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("apptest: full sync: %d %s", rec.Code, rec.Body)
 	}
@@ -563,7 +564,7 @@ func (h *Harness) startTasks(t testing.TB, env config.Env, retry dispatch.RetryC
 	if retry == (dispatch.RetryConfig{}) {
 		retry = dispatch.RetryConfig{MaxAttempts: -1, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, MaxDoublings: 4}
 	}
-	d, err := deploy.Load()
+	d, err := deployment.Load()
 	if err != nil {
 		t.Fatalf("apptest: %v", err)
 	}
@@ -600,13 +601,13 @@ func (h *Harness) front(built *atomic.Bool, prefix string) http.Handler {
 			http.Error(w, "apptest: no App is serving", http.StatusServiceUnavailable)
 			return
 		}
-		name, ok := strings.CutPrefix(strings.Trim(r.URL.Path, "/"), prefix)
+		path, ok := strings.CutPrefix(strings.Trim(r.URL.Path, "/"), prefix)
 		if !ok {
 			http.NotFound(w, r)
 			return
 		}
 		ProxyRequest(r, h.Server.URL)
-		a.Handler(name).ServeHTTP(w, r)
+		a.Handler(function.Name(path)).ServeHTTP(w, r)
 	})
 }
 
@@ -616,13 +617,13 @@ func (h *Harness) prefixedURLs(env config.Env, prefix string) {
 	if prefix == "" {
 		return
 	}
-	for _, name := range app.Functions {
-		env["PUBLIC_URL_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))] = h.Server.URL + "/" + prefix + name
+	for _, name := range function.All() {
+		env[config.PublicURLVar(name)] = h.Server.URL + "/" + prefix + string(name)
 	}
 }
 
 // URL is the named function's URL, which Twilio signs.
-func (h *Harness) URL(name string) string { return h.Config.PublicURL(name) }
+func (h *Harness) URL(name function.Name) string { return h.Config.PublicURL(name) }
 
 // ProxyRequest rewrites r as Cloud Functions' front end hands it to the
 // function: the function name stripped from the path, the public host in
@@ -642,12 +643,12 @@ func ProxyRequest(r *http.Request, publicOrigin string) {
 
 // Serve sends r to the named function directly, as the front end would
 // hand it over, and returns the answer.
-func (h *Harness) Serve(name string, r *http.Request) *httptest.ResponseRecorder {
+func (h *Harness) Serve(name function.Name, r *http.Request) *httptest.ResponseRecorder {
 	return h.ServeOn(0, name, r)
 }
 
 // ServeOn sends r to the named function of instance i.
-func (h *Harness) ServeOn(i int, name string, r *http.Request) *httptest.ResponseRecorder {
+func (h *Harness) ServeOn(i int, name function.Name, r *http.Request) *httptest.ResponseRecorder {
 	ProxyRequest(r, h.Server.URL)
 	rec := httptest.NewRecorder()
 	h.Apps[i].Handler(name).ServeHTTP(rec, r)
@@ -656,7 +657,7 @@ func (h *Harness) ServeOn(i int, name string, r *http.Request) *httptest.Respons
 
 // SignedForm returns a form POST to the named function, signed as Twilio
 // signs it for the function's public URL.
-func (h *Harness) SignedForm(name string, params url.Values) *http.Request {
+func (h *Harness) SignedForm(name function.Name, params url.Values) *http.Request {
 	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(params.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r.Header.Set("X-Twilio-Signature", twiliofake.Sign(h.Config.TwilioAuthToken, h.URL(name), params))
@@ -665,7 +666,7 @@ func (h *Harness) SignedForm(name string, params url.Values) *http.Request {
 
 // Post sends the named function a signed form over HTTP, as Twilio does,
 // and returns the answer. It may be called from any goroutine.
-func (h *Harness) Post(name string, params url.Values) (status int, body string, err error) {
+func (h *Harness) Post(name function.Name, params url.Values) (status int, body string, err error) {
 	req, err := http.NewRequest(http.MethodPost, h.URL(name), strings.NewReader(params.Encode()))
 	if err != nil {
 		return 0, "", err
@@ -700,7 +701,7 @@ func (h *Harness) addFlex(env config.Env) {
 // backend does: params as a form, with Authorization: Bearer auth (none
 // when empty). It may be called from any goroutine.
 func (h *Harness) Handoff(params url.Values, auth string) (status int, body string, err error) {
-	req, err := http.NewRequest(http.MethodPost, h.URL("handoff"), strings.NewReader(params.Encode()))
+	req, err := http.NewRequest(http.MethodPost, h.URL(function.Handoff), strings.NewReader(params.Encode()))
 	if err != nil {
 		return 0, "", err
 	}
@@ -715,12 +716,12 @@ func (h *Harness) Handoff(params url.Values, auth string) (status int, body stri
 // the Flex account does: a form signed with token (FlexAuthToken for the
 // real thing).
 func (h *Harness) FlexSignedHandoff(params url.Values, token string) (status int, body string, err error) {
-	req, err := http.NewRequest(http.MethodPost, h.URL("handoff"), strings.NewReader(params.Encode()))
+	req, err := http.NewRequest(http.MethodPost, h.URL(function.Handoff), strings.NewReader(params.Encode()))
 	if err != nil {
 		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", twiliofake.Sign(token, h.URL("handoff"), params))
+	req.Header.Set("X-Twilio-Signature", twiliofake.Sign(token, h.URL(function.Handoff), params))
 	return do(req)
 }
 

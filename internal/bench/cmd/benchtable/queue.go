@@ -66,12 +66,8 @@ func (r *report) burst(t *strings.Builder) []target {
 		"(each text creates its conversation: onConversationAdd, the routing callback, onParticipantAdded, then onMessageAdded). "+
 		"The run ends when the queue is idle: every safety-net task delivered, or deleted by the webhook that did its work. Bursts run: %s (counts and times are means per burst; answer times are pooled):\n\n",
 		r.twilioLatency, r.metric(p, "bursts", "%.0f"))
-	t.WriteString("| | |\n|---|--:|\n")
-	for _, row := range []struct{ label, unit, format string }{
-		{"connecting replies (\"Bear with us…\")", "replies", "%.4g"},
-		{"distinct workers added", "workers", "%.4g"},
-		{"duplicates (a second reply or worker in a conversation, a worker in two)", "duplicates", "%.4g"},
-		{"conversations without a worker", "without-worker", "%.4g"},
+	repliesRow := metricRow{"connecting replies (\"Bear with us…\")", "replies", "%.4g"}
+	r.burstTable(t, p, slices.Concat([]metricRow{repliesRow}, burstOutcomes, []metricRow{
 		{"webhooks delivered (routing and post-event)", "webhooks", "%.4g"},
 		{"webhooks that left their work to the queue", "left-to-queue", "%.4g"},
 		{"webhooks answered with an error or not at all", "failed-acks", "%.4g"},
@@ -80,10 +76,7 @@ func (r *report) burst(t *strings.Builder) []target {
 		{"onMessageAdded answer time, p99", "ms-ack-p99", "%.0f ms"},
 		{"burst start → a customer served (reply and worker), p50", "ms-served-p50", "%.0f ms"},
 		{"burst start → the last worker joined", "ms-last-worker", "%.0f ms"},
-	} {
-		fmt.Fprintf(t, "| %s | %s |\n", row.label, r.metric(p, row.unit, row.format))
-	}
-	fmt.Fprintf(t, "| burst start → the queue idle | %s |\n\n", r.dur(p))
+	}))
 	t.WriteString("Twilio waits 5 s for a webhook's answer; a webhook whose own attempt does not finish within HANDLER_TIMEOUT " +
 		"answers 200 and leaves its work to its safety-net task, due WORK_DELAY after the webhook: the workers those turns bring in " +
 		"join after that, which sets the time until the last one joined.")
@@ -119,23 +112,16 @@ func (r *report) bigBurst(t *strings.Builder) []target {
 	r.section(t, 11, "Burst: 400 customers write \"AGENT\" at once, each served")
 	p := "BenchmarkBurst400"
 	fmt.Fprintf(t, "Section 9's burst with 400 customers and 400 available workers, and the deployed work queue's retry policy "+
-		"(`internal/deploy/deployment.json`: backoff from 1 s, doubling to 16 s, then up to 30 s) instead of the test harness's quick retries, "+
+		"(`internal/deployment/deployment.json`: backoff from 1 s, doubling to 16 s, then up to 30 s) instead of the test harness's quick retries, "+
 		"so that work left to the queue waits as long as it would deployed. *Served*: the connecting reply posted and the worker added, "+
 		"timed from the burst's start by the fake Twilio's records. Bursts run: %s:\n\n", r.metric(p, "bursts", "%.0f"))
-	t.WriteString("| | |\n|---|--:|\n")
-	for _, row := range []struct{ label, unit, format string }{
-		{"customers served", "served", "%.4g"},
-		{"distinct workers added", "workers", "%.4g"},
-		{"duplicates (a second reply or worker in a conversation, a worker in two)", "duplicates", "%.4g"},
-		{"conversations without a worker", "without-worker", "%.4g"},
+	servedRow := metricRow{"customers served", "served", "%.4g"}
+	r.burstTable(t, p, slices.Concat([]metricRow{servedRow}, burstOutcomes, []metricRow{
 		{"webhooks that left their work to the queue (of 1 200)", "left-to-queue", "%.4g"},
 		{"burst start → a customer served, p50", "ms-served-p50", "%.0f ms"},
 		{"burst start → the last customer served", "ms-served-max", "%.0f ms"},
 		{"onMessageAdded answer time, p50", "ms-ack-p50", "%.0f ms"},
-	} {
-		fmt.Fprintf(t, "| %s | %s |\n", row.label, r.metric(p, row.unit, row.format))
-	}
-	fmt.Fprintf(t, "| burst start → the queue idle | %s |\n\n", r.dur(p))
+	}))
 	t.WriteString("Before issue 18 (the same benchmark, one burst, 2026-12-07 on this machine): 400 served, 400 distinct workers, " +
 		"0 duplicates, but p50 39.9 s and the last customer 47.0 s after the burst's start (another run: 36.9 s and 52.8 s), " +
 		"689 of 1 200 webhooks leaving their work to the queue. The queue then carried all 1 200 safety-net tasks, done work included, " +
@@ -205,4 +191,26 @@ func (r *report) ratioOf(a, b, unit string) (float64, bool) {
 		return 0, false
 	}
 	return x / y, true
+}
+
+// metricRow is a row of a burst's table: a metric of the benchmark
+// (unit) printed with format.
+type metricRow struct{ label, unit, format string }
+
+// burstOutcomes are the rows both bursts report on the conversations
+// once the queue is idle.
+var burstOutcomes = []metricRow{
+	{"distinct workers added", "workers", "%.4g"},
+	{"duplicates (a second reply or worker in a conversation, a worker in two)", "duplicates", "%.4g"},
+	{"conversations without a worker", "without-worker", "%.4g"},
+}
+
+// burstTable writes the table of benchmark p's metrics, closed by the time
+// until the queue was idle (the benchmark's time per burst).
+func (r *report) burstTable(t *strings.Builder, p string, rows []metricRow) {
+	t.WriteString("| | |\n|---|--:|\n")
+	for _, row := range rows {
+		fmt.Fprintf(t, "| %s | %s |\n", row.label, r.metric(p, row.unit, row.format))
+	}
+	fmt.Fprintf(t, "| burst start → the queue idle | %s |\n\n", r.dur(p))
 }

@@ -77,7 +77,48 @@ func (r *report) render() string {
 	targets = append(targets, r.burst(&t)...)
 	targets = append(targets, r.freshness(&t)...)
 	targets = append(targets, r.bigBurst(&t)...)
+	r.tables = targetsTable(targets) + r.whyNotMet() + t.String()
 
+	var d strings.Builder
+	d.WriteString(header)
+	fmt.Fprintf(&d, "| | |\n|---|---|\n")
+	if r.header != nil {
+		for _, row := range r.header {
+			d.WriteString(row + "\n")
+		}
+		d.WriteString(r.rerunRow(r.command()) + "\n\n")
+	} else {
+		fmt.Fprintf(&d, "| Command | `%s` |\n", r.command())
+		fmt.Fprintf(&d, "| Date | %s (the run took %s) |\n", r.m.started.Format(dateLayout), r.m.took)
+		fmt.Fprintf(&d, "| Machine | %d CPUs (`nproc`), %s, %s RAM, %s |\n", r.m.cpus, r.m.cpuModel, r.m.memory, r.m.kernel)
+		fmt.Fprintf(&d, "| Go | %s |\n", r.m.goVersion)
+		fmt.Fprintf(&d, "| Load average (1, 5, 15 min) | before %s; after %s%s |\n", r.m.loadBefore, r.m.loadAfter, r.m.busyNote())
+		fmt.Fprintf(&d, "| Injected latency | Strapi stub %v per request; fake Twilio %v per request |\n", r.strapiLatency, r.twilioLatency)
+		fmt.Fprintf(&d, "| Customers | %s |\n\n", joinInts(r.sizes()))
+	}
+	d.WriteString(r.tables)
+	d.WriteString(method)
+	r.rawOutput(&d)
+	return d.String()
+}
+
+// command is the command line that ran the benchmarks.
+func (r *report) command() string {
+	cmd := "go run ./internal/bench/cmd/benchtable"
+	if r.quick {
+		cmd += " -quick"
+	}
+	if r.bench != "." {
+		cmd += " -bench '" + r.bench + "'"
+	}
+	if r.benchtime != "" {
+		cmd += " -benchtime " + r.benchtime
+	}
+	return cmd
+}
+
+// targetsTable is the table of the targets and whether each was met.
+func targetsTable(targets []target) string {
 	var tt strings.Builder
 	tt.WriteString("## Targets\n\n| Target | Measured | Met |\n|---|---|---|\n")
 	for _, x := range targets {
@@ -92,48 +133,19 @@ func (r *report) render() string {
 		fmt.Fprintf(&tt, "| %s | %s | %s |\n", x.what, x.measured, met)
 	}
 	tt.WriteString("\n")
-	tt.WriteString(r.whyNotMet())
-	r.tables = tt.String() + t.String()
+	return tt.String()
+}
 
-	var d strings.Builder
-	d.WriteString(header)
-	cmd := "go run ./internal/bench/cmd/benchtable"
-	if r.quick {
-		cmd += " -quick"
-	}
-	if r.bench != "." {
-		cmd += " -bench '" + r.bench + "'"
-	}
-	if r.benchtime != "" {
-		cmd += " -benchtime " + r.benchtime
-	}
-	fmt.Fprintf(&d, "| | |\n|---|---|\n")
-	if r.header != nil {
-		for _, row := range r.header {
-			d.WriteString(row + "\n")
-		}
-		d.WriteString(r.rerunRow(cmd) + "\n\n")
-	} else {
-		fmt.Fprintf(&d, "| Command | `%s` |\n", cmd)
-		fmt.Fprintf(&d, "| Date | %s (the run took %s) |\n", r.m.started.Format(dateLayout), r.m.took)
-		fmt.Fprintf(&d, "| Machine | %d CPUs (`nproc`), %s, %s RAM, %s |\n", r.m.cpus, r.m.cpuModel, r.m.memory, r.m.kernel)
-		fmt.Fprintf(&d, "| Go | %s |\n", r.m.goVersion)
-		fmt.Fprintf(&d, "| Load average (1, 5, 15 min) | before %s; after %s%s |\n", r.m.loadBefore, r.m.loadAfter, r.m.busyNote())
-		fmt.Fprintf(&d, "| Injected latency | Strapi stub %v per request; fake Twilio %v per request |\n", r.strapiLatency, r.twilioLatency)
-		fmt.Fprintf(&d, "| Customers | %s |\n\n", joinInts(r.sizes()))
-	}
-	d.WriteString(r.tables)
-	d.WriteString(method)
+// rawOutput writes the benchmark lines of this run's output, then those an
+// earlier report's run kept.
+func (r *report) rawOutput(d *strings.Builder) {
 	d.WriteString("## Raw output\n\n")
 	if r.header != nil {
-		fmt.Fprintf(&d, "Of the re-run of %s:\n\n", r.m.started.Format(dateLayout))
+		fmt.Fprintf(d, "Of the re-run of %s:\n\n", r.m.started.Format(dateLayout))
 	}
 	d.WriteString("```\n")
 	for _, line := range strings.Split(r.raw, "\n") {
-		if strings.HasPrefix(line, "Benchmark") || strings.HasPrefix(line, "goos") ||
-			strings.HasPrefix(line, "goarch") || strings.HasPrefix(line, "cpu:") ||
-			strings.HasPrefix(line, "pkg:") || strings.HasPrefix(line, "ok ") ||
-			strings.HasPrefix(line, "FAIL") || strings.HasPrefix(line, "---") || strings.HasPrefix(line, "    ") {
+		if isRawLine(line) {
 			d.WriteString(line + "\n")
 		}
 	}
@@ -145,7 +157,17 @@ func (r *report) render() string {
 		}
 		d.WriteString("```\n")
 	}
-	return d.String()
+}
+
+// isRawLine reports whether a line of go test's output belongs in the
+// report's raw output: benchmark results, their context and failures.
+func isRawLine(line string) bool {
+	for _, prefix := range []string{"Benchmark", "goos", "goarch", "cpu:", "pkg:", "ok ", "FAIL", "---", "    "} {
+		if strings.HasPrefix(line, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // dateLayout is how the report writes a run's start.

@@ -1,9 +1,8 @@
-package deploy
+package gcloudplan
 
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -13,27 +12,14 @@ import (
 	"testing"
 )
 
-// writeEnvFile writes env as a .env file and returns its path.
-func writeEnvFile(t *testing.T, env map[string]string) string {
+// runPlan runs the plan of testSettings with gcloud, writing to w.
+func runPlan(t *testing.T, w io.Writer, gcloud Gcloud) error {
 	t.Helper()
-	var b strings.Builder
-	b.WriteString("# deploy settings\n")
-	for k, v := range env {
-		fmt.Fprintf(&b, "%s=%q\n", k, v)
-	}
-	path := filepath.Join(t.TempDir(), "deploy.env")
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+	steps, err := plan(t, testSettings(t))
+	if err != nil {
 		t.Fatal(err)
 	}
-	return path
-}
-
-func args(t *testing.T, extra ...string) []string {
-	return append([]string{
-		"--project=expert-test", "--region=europe-west1", "--environment=prod",
-		"--source=" + sourceDir(t, indexesJSON),
-		"--env-file=" + writeEnvFile(t, baseEnv()),
-	}, extra...)
+	return Run(steps, gcloud, w)
 }
 
 // fakeGcloud records calls and answers like gcloud on a project where the
@@ -68,7 +54,7 @@ func (f *fakeGcloud) called(prefix ...string) int {
 	return n
 }
 
-func TestMainRunConverges(t *testing.T) {
+func TestRunConverges(t *testing.T) {
 	g := &fakeGcloud{fail: func(args []string) (string, bool) {
 		if args[1] == "indexes" {
 			return "ERROR: (gcloud.firestore.indexes.composite.create) ALREADY_EXISTS: index already exists", true
@@ -76,8 +62,8 @@ func TestMainRunConverges(t *testing.T) {
 		return "", false
 	}}
 	var out bytes.Buffer
-	if err := deploy(args(t, "--run"), &out, g.run); err != nil {
-		t.Fatalf("deploy: %v\n%s", err, out.String())
+	if err := runPlan(t, &out, g.run); err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
 	}
 	d := description(t)
 	invokers := 0
@@ -113,11 +99,11 @@ func TestMainRunConverges(t *testing.T) {
 	}
 }
 
-func TestMainRunCreatesWhatIsMissing(t *testing.T) {
+func TestRunCreatesWhatIsMissing(t *testing.T) {
 	g := &fakeGcloud{fail: func(args []string) (string, bool) {
 		return "NOT_FOUND", slices.Contains(args, "describe")
 	}}
-	if err := deploy(args(t, "--run"), io.Discard, g.run); err != nil {
+	if err := runPlan(t, io.Discard, g.run); err != nil {
 		t.Fatal(err)
 	}
 	for _, prefix := range [][]string{
@@ -136,7 +122,7 @@ func TestMainRunCreatesWhatIsMissing(t *testing.T) {
 	}
 }
 
-func TestMainRunStops(t *testing.T) {
+func TestRunStops(t *testing.T) {
 	t.Run("secret without a version", func(t *testing.T) {
 		g := &fakeGcloud{}
 		emptySecret := func(args []string, stdout, stderr io.Writer) error {
@@ -146,7 +132,7 @@ func TestMainRunStops(t *testing.T) {
 			}
 			return g.run(args, stdout, stderr)
 		}
-		err := deploy(args(t, "--run"), io.Discard, emptySecret)
+		err := runPlan(t, io.Discard, emptySecret)
 		if err == nil || !strings.Contains(err.Error(), "eh-prod-strapi-webhook-secret has no enabled version") {
 			t.Fatalf("error %v, want the missing secret named", err)
 		}
@@ -158,7 +144,7 @@ func TestMainRunStops(t *testing.T) {
 		g := &fakeGcloud{fail: func(args []string) (string, bool) {
 			return "ERROR: build failed", slices.Equal(args[:3], []string{"functions", "deploy", "eh-prod-sync"})
 		}}
-		err := deploy(args(t, "--run"), io.Discard, g.run)
+		err := runPlan(t, io.Discard, g.run)
 		if err == nil || !strings.Contains(err.Error(), "gcloud functions deploy eh-prod-sync") {
 			t.Fatalf("error %v, want the failed command named", err)
 		}
@@ -170,20 +156,21 @@ func TestMainRunStops(t *testing.T) {
 		g := &fakeGcloud{fail: func(args []string) (string, bool) {
 			return "PERMISSION_DENIED", args[1] == "indexes"
 		}}
-		if err := deploy(args(t, "--run"), io.Discard, g.run); err == nil {
+		if err := runPlan(t, io.Discard, g.run); err == nil {
 			t.Fatal("no error")
 		}
 	})
 }
 
-func TestMainPrintsScript(t *testing.T) {
-	g := &fakeGcloud{}
-	var out bytes.Buffer
-	if err := deploy(args(t), &out, g.run); err != nil {
+func TestWriteScript(t *testing.T) {
+	s := testSettings(t)
+	steps, err := plan(t, s)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(g.calls) != 0 {
-		t.Errorf("printing ran gcloud %d times", len(g.calls))
+	var out bytes.Buffer
+	if err := WriteScript(&out, s, steps); err != nil {
+		t.Fatal(err)
 	}
 	script := out.String()
 	for _, want := range []string{
@@ -223,25 +210,6 @@ func TestQuoteRoundTrip(t *testing.T) {
 		got, err := exec.Command(bash, "-c", "printf %s "+quote(s)).Output()
 		if err != nil || string(got) != s {
 			t.Errorf("quote(%q) = %s reads back as %q (%v)", s, quote(s), got, err)
-		}
-	}
-}
-
-func TestMainFlags(t *testing.T) {
-	envFile := writeEnvFile(t, baseEnv())
-	cases := map[string][]string{
-		"no project":       {"--region=europe-west1", "--env-file=" + envFile},
-		"bad project":      {"--project=Bad_Project", "--region=europe-west1", "--env-file=" + envFile},
-		"bad region":       {"--project=expert-test", "--region=europe", "--env-file=" + envFile},
-		"extra argument":   {"--project=expert-test", "--region=europe-west1", "now"},
-		"missing env file": {"--project=expert-test", "--region=europe-west1", "--env-file=" + filepath.Join(t.TempDir(), "none")},
-		"unknown flag":     {"--zone=europe-west1-b"},
-		"no environment":   {"--project=expert-test", "--region=europe-west1", "--env-file=" + envFile},
-		"bad environment":  {"--project=expert-test", "--region=europe-west1", "--environment=Staging", "--env-file=" + envFile},
-	}
-	for name, a := range cases {
-		if err := deploy(a, io.Discard, (&fakeGcloud{}).run); err == nil {
-			t.Errorf("%s: no error", name)
 		}
 	}
 }

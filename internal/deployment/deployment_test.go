@@ -1,6 +1,8 @@
-package deploy
+package deployment
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -8,17 +10,18 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/dispatch"
+	"github.com/experthub/experthub/internal/function"
 )
 
 func TestDescriptionAppliesDefaults(t *testing.T) {
 	d := description(t)
-	cases := map[string]Function{
-		"crm": {Name: "crm", Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 60, MaxInstances: 10, Public: true, Invokers: []string{}},
-		"sync": {Name: "sync", Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 900, MaxInstances: 1, Public: true,
+	cases := map[function.Name]Function{
+		function.CRM: {Name: function.CRM, Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 60, MaxInstances: 10, Public: true, Invokers: []string{}},
+		function.Sync: {Name: function.Sync, Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 900, MaxInstances: 1, Public: true,
 			Invokers: []string{"scheduler"}},
-		"routing": {Name: "routing", Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 60, MinInstances: 1, MaxInstances: 10,
+		function.Routing: {Name: function.Routing, Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 60, MinInstances: 1, MaxInstances: 10,
 			Public: true, Invokers: []string{}},
-		"work": {Name: "work", Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 60, MaxInstances: 10, Invokers: []string{"tasks"}},
+		function.Work: {Name: function.Work, Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 60, MaxInstances: 10, Invokers: []string{"tasks"}},
 	}
 	for name, want := range cases {
 		got, ok := d.Function(name)
@@ -36,10 +39,19 @@ func TestDescriptionDefaultListsNotShared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string][]string{"crm": {"scheduler"}, "outgoing": {"scheduler"}, "work": {"tasks"}} {
+	for name, want := range map[function.Name][]string{function.CRM: {"scheduler"}, function.Outgoing: {"scheduler"}, function.Work: {"tasks"}} {
 		if f, _ := d.Function(name); !slices.Equal(f.Invokers, want) {
 			t.Errorf("%s invokers = %v, want %v", name, f.Invokers, want)
 		}
+	}
+}
+
+// TestDescriptionDeploysEveryFunction: the description deploys the
+// functions of internal/function, each once, in its order (the order the
+// README lists them).
+func TestDescriptionDeploysEveryFunction(t *testing.T) {
+	if got, want := description(t).FunctionNames(), function.All(); !slices.Equal(got, want) {
+		t.Errorf("%s deploys %q, want internal/function's %q", DescriptionFile, got, want)
 	}
 }
 
@@ -79,102 +91,6 @@ func TestDescriptionRejects(t *testing.T) {
 				t.Errorf("error %v, want one containing %q", err, c.want)
 			}
 		})
-	}
-}
-
-func TestPlanWorkQueue(t *testing.T) {
-	steps, err := Plan(testSettings(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const (
-		run   = "--member=serviceAccount:eh-prod-run@expert-test.iam.gserviceaccount.com"
-		tasks = "eh-prod-tasks@expert-test.iam.gserviceaccount.com"
-		queue = "projects/expert-test/locations/europe-west1/queues/eh-prod-work"
-	)
-	settings := []string{"--location=europe-west1", "--project=expert-test",
-		"--max-dispatches-per-second=50", "--max-concurrent-dispatches=20",
-		"--max-attempts=100", "--max-retry-duration=1800s", "--min-backoff=1s", "--max-backoff=30s", "--max-doublings=4"}
-	create := stepsWith(steps, "tasks", "queues", "create")
-	if len(create) != 1 {
-		t.Fatalf("%d queue steps, want 1", len(create))
-	}
-	q := create[0]
-	if want := append([]string{"tasks", "queues", "create", "eh-prod-work"}, settings...); !slices.Equal(q.Args, want) {
-		t.Errorf("queue create = %q,\nwant %q", q.Args, want)
-	}
-	if want := append([]string{"tasks", "queues", "update", "eh-prod-work"}, settings...); !slices.Equal(q.Update, want) {
-		t.Errorf("queue update = %q,\nwant %q", q.Update, want)
-	}
-	if want := []string{"tasks", "queues", "describe", "eh-prod-work", "--location=europe-west1", "--project=expert-test"}; !slices.Equal(q.Exists, want) {
-		t.Errorf("queue probe = %q", q.Exists)
-	}
-
-	want := [][]string{
-		{"iam", "service-accounts", "add-iam-policy-binding", tasks, run, "--role=roles/iam.serviceAccountUser", "--project=expert-test"},
-		{"tasks", "queues", "add-iam-policy-binding", "eh-prod-work", "--location=europe-west1", "--project=expert-test", run, "--role=roles/cloudtasks.enqueuer"},
-		{"tasks", "queues", "add-iam-policy-binding", "eh-prod-work", "--location=europe-west1", "--project=expert-test", run, "--role=roles/cloudtasks.taskDeleter"},
-		{"run", "services", "add-iam-policy-binding", "eh-prod-work", "--region=europe-west1", "--project=expert-test",
-			"--member=serviceAccount:" + tasks, "--role=roles/run.invoker"},
-	}
-	for _, w := range want {
-		if !slices.ContainsFunc(steps, func(st Step) bool { return slices.Equal(st.Args, w) }) {
-			t.Errorf("no step %q", w)
-		}
-	}
-	// The queue's identity may only call work; work lets nobody else in.
-	for _, st := range stepsWith(steps, "run", "services", "add-iam-policy-binding") {
-		if st.Args[3] == "eh-prod-work" && slices.Contains(st.Args, "--member=allUsers") {
-			t.Errorf("work is public: %q", st.Args)
-		}
-		if st.Args[3] != "eh-prod-work" && slices.Contains(st.Args, "--member=serviceAccount:"+tasks) {
-			t.Errorf("%s may be invoked by the tasks identity: %q", st.Args[3], st.Args)
-		}
-	}
-
-	for _, st := range stepsWith(steps, "functions", "deploy") {
-		name := strings.TrimPrefix(st.Args[2], "eh-prod-")
-		raw, _ := flagValue(st.Args, "set-env-vars")
-		env := parseDict(t, raw)
-		enqueues := name == "routing" || name == "post-event" || name == "work" || name == "taskrouter-events" || name == "handoff"
-		if got := env["WORK_QUEUE"] == queue && env["WORK_SERVICE_ACCOUNT"] == tasks; got != enqueues {
-			t.Errorf("%s: WORK_QUEUE=%q WORK_SERVICE_ACCOUNT=%q; want them set: %v", name, env["WORK_QUEUE"], env["WORK_SERVICE_ACCOUNT"], enqueues)
-		}
-		if !enqueues && (env["WORK_QUEUE"] != "" || env["WORK_SERVICE_ACCOUNT"] != "") {
-			t.Errorf("%s gets the queue settings", name)
-		}
-		if name == "work" {
-			if slices.Contains(st.Args, "--allow-unauthenticated") || !slices.Contains(st.Args, "--no-allow-unauthenticated") {
-				t.Errorf("work deployed public: %q", st.Args)
-			}
-			if v, _ := flagValue(st.Args, "timeout"); v != "60s" {
-				t.Errorf("work timeout %s, want 60s", v)
-			}
-			if v, _ := flagValue(st.Args, "min-instances"); v != "0" {
-				t.Errorf("work min-instances %s, want 0", v)
-			}
-		}
-	}
-	if notes := steps[len(steps)-1].Comment; !strings.Contains(notes, "work is internal (only Cloud Tasks queue eh-prod-work calls it, as eh-prod-tasks): nothing to set in Twilio or Strapi.") {
-		t.Errorf("closing notes do not say work is internal:\n%s", notes)
-	}
-}
-
-func TestPlanWorkTuning(t *testing.T) {
-	s := testSettings(t)
-	s.Env["WORK_DELAY"] = "2s"
-	s.Env["WORK_MAX_AGE"] = "10m"
-	s.Env["GOOGLE_CLOUD_PROJECT"] = "expert-test" // the value deploy sets: tolerated
-	steps, err := Plan(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, st := range stepsWith(steps, "functions", "deploy") {
-		raw, _ := flagValue(st.Args, "set-env-vars")
-		env := parseDict(t, raw)
-		if env["WORK_DELAY"] != "2s" || env["WORK_MAX_AGE"] != "10m" || env["GOOGLE_CLOUD_PROJECT"] != "expert-test" {
-			t.Errorf("%s: env %v lacks the tuning", st.Args[2], env)
-		}
 	}
 }
 
@@ -228,4 +144,111 @@ func TestQueueDispatch(t *testing.T) {
 	if _, _, err := d.Queues["work"].Dispatch(); err != nil {
 		t.Errorf("the deployed work queue: %v", err)
 	}
+}
+
+func TestLookup(t *testing.T) {
+	d := description(t)
+	cases := map[string]string{ // name → config.Var it resolves to; "" = none
+		"STRAPI_URL":                  "STRAPI_URL",
+		"DB_URL":                      "STRAPI_URL",
+		"FRONTLINE_PROXY_NUMBER":      "FRONTLINE_PROXY_NUMBER",
+		"FRONTLINE_PROXY_NUMBER_GB":   "FRONTLINE_PROXY_NUMBER_<CC>",
+		"FRONTLINE_PROXY_NUMBER_G":    "",
+		"PUBLIC_URL_PRE_EVENT":        "PUBLIC_URL_<FUNCTION>",
+		"PUBLIC_URL_PRE-EVENT":        "",
+		"PUBLIC_URL_WORK":             "PUBLIC_URL_<FUNCTION>",
+		"PUBLIC_URL_REPORTS":          "",
+		"PUBLIC_URL_<FUNCTION>":       "PUBLIC_URL_<FUNCTION>",
+		"FRONTLINE_PROXY_NUMBER_<CC>": "FRONTLINE_PROXY_NUMBER_<CC>",
+		"TWILIO_AUTH_TOKEN":           "TWILIO_AUTH_TOKEN",
+		"NOT_A_SETTING":               "",
+	}
+	for name, want := range cases {
+		v, ok := d.Lookup(name)
+		if ok != (want != "") || v.Name != want {
+			t.Errorf("Lookup(%q) = %q, %v; want %q", name, v.Name, ok, want)
+		}
+	}
+}
+
+func TestWiredSecrets(t *testing.T) {
+	d := description(t)
+	cases := []struct {
+		env  map[string]string
+		want []string
+	}{
+		{nil, []string{"TWILIO_AUTH_TOKEN", "STRAPI_WEBHOOK_SECRET"}},
+		{map[string]string{"STRAPI_URL": "https://x"}, []string{"TWILIO_AUTH_TOKEN", "STRAPI_API_TOKEN", "STRAPI_WEBHOOK_SECRET"}},
+		{map[string]string{"STRAPI_URL": "https://x", "STRAPI_IDENTIFIER": "u"}, []string{"TWILIO_AUTH_TOKEN", "STRAPI_PASSWORD", "STRAPI_WEBHOOK_SECRET"}},
+		{map[string]string{"TWILIO_API_KEY": "SK1"}, []string{"TWILIO_AUTH_TOKEN", "TWILIO_API_SECRET", "STRAPI_WEBHOOK_SECRET"}},
+	}
+	for _, c := range cases {
+		if got := d.WiredSecrets(c.env); !slices.Equal(got, c.want) {
+			t.Errorf("WiredSecrets(%v) = %v, want %v", c.env, got, c.want)
+		}
+	}
+}
+
+func TestSecretID(t *testing.T) {
+	d := description(t)
+	if got := d.SecretID("STRAPI_WEBHOOK_SECRET"); got != "strapi-webhook-secret" {
+		t.Errorf("SecretID = %q", got)
+	}
+	if got := d.SecretID("STRAPI_URL"); got != "" {
+		t.Errorf("SecretID of a plain setting = %q", got)
+	}
+}
+
+func TestReadIndexesRejects(t *testing.T) {
+	for name, content := range map[string]string{
+		"not json":        `{`,
+		"no fields":       `{"indexes": [{"collectionGroup": "customers", "fields": []}]}`,
+		"no order":        `{"indexes": [{"collectionGroup": "customers", "fields": [{"fieldPath": "a"}]}]}`,
+		"order and array": `{"indexes": [{"collectionGroup": "customers", "fields": [{"fieldPath": "a", "order": "ASCENDING", "arrayConfig": "CONTAINS"}]}]}`,
+	} {
+		path := filepath.Join(t.TempDir(), "indexes.json")
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadIndexes(path); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	if _, err := ReadIndexes(filepath.Join(t.TempDir(), "missing.json")); err == nil {
+		t.Error("missing file: no error")
+	}
+}
+
+// TestParseIndexesTTL: of the field overrides, only TTL policies are
+// kept; an override that only changes a field's indexing is not one.
+func TestParseIndexesTTL(t *testing.T) {
+	ix, err := ParseIndexes([]byte(`{"indexes": [], "fieldOverrides": [
+  {"collectionGroup": "ledger", "fieldPath": "expires_at", "ttl": true},
+  {"collectionGroup": "customers", "fieldPath": "notes", "indexes": []}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []TTLField{{CollectionGroup: "ledger", FieldPath: "expires_at", TTL: true}}; !slices.Equal(ix.TTL, want) {
+		t.Errorf("TTL = %+v, want %+v", ix.TTL, want)
+	}
+}
+
+func TestRepositoryIndexesParse(t *testing.T) {
+	indexes, err := ReadIndexes(filepath.Join("..", "..", IndexesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(indexes.Composite) == 0 || len(indexes.TTL) == 0 {
+		t.Errorf("%s lists %d composite indexes and %d TTL policies, want some of each", IndexesFile, len(indexes.Composite), len(indexes.TTL))
+	}
+}
+
+// description returns the embedded description.
+func description(t *testing.T) *Description {
+	t.Helper()
+	d, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

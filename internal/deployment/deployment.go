@@ -1,12 +1,13 @@
-// Package deploy describes how Expert Hub runs on Google Cloud and turns
-// that description into the gcloud commands that create it. The
+// Package deployment describes how Expert Hub runs on Google Cloud: the
 // description, deployment.json (Description), lists the functions, their
 // identities and settings, the variables and secrets they get, the Cloud
-// Tasks queue and the sync schedule; internal/fsstore/indexes.json lists the
-// Firestore indexes. terraform/ reads the same two files for the Terraform
-// path, and deploy_test.go at the module root checks them against the
-// registered entry points and config.Vars.
-package deploy
+// Tasks queue and the sync schedule, and how the names of one environment
+// are made (eh-<environment>-<name>); internal/fsstore/indexes.json lists
+// the Firestore indexes. Both deploy paths read the same two files: the
+// gcloud plan (internal/gcloudplan) and Terraform (terraform/). The module
+// root's deploy_test.go checks them against the registered entry points and
+// config.Vars.
+package deployment
 
 import (
 	"bytes"
@@ -22,12 +23,13 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/dispatch"
+	"github.com/experthub/experthub/internal/function"
 )
 
 // DescriptionFile is the deployment description, relative to the module
 // root. The gcloud path embeds it; terraform/deployment reads it with
 // jsondecode(file(...)). What is deployed is changed there, once.
-const DescriptionFile = "internal/deploy/deployment.json"
+const DescriptionFile = "internal/deployment/deployment.json"
 
 //go:embed deployment.json
 var descriptionJSON []byte
@@ -126,7 +128,7 @@ type ProjectRole struct {
 
 // Function is how one entry point is deployed.
 type Function struct {
-	Name string `json:"name"`
+	Name function.Name `json:"name"`
 	// Deployed is the Cloud Functions name in an environment
 	// (ForEnvironment): <prefix>-<environment>-<name>; its URL ends in
 	// /<Deployed>, which both deploy paths give the function as
@@ -145,8 +147,8 @@ type Function struct {
 // OwnedVar is a variable deploy sets: From names its value, Functions the
 // functions that get it (all when empty).
 type OwnedVar struct {
-	From      string   `json:"from"`
-	Functions []string `json:"functions"`
+	From      string          `json:"from"`
+	Functions []function.Name `json:"functions"`
 }
 
 // Secret is a secret variable and the Secret Manager secret holding it.
@@ -166,12 +168,12 @@ type Condition struct {
 // Queue is a Cloud Tasks queue whose tasks call the function Target with an
 // OIDC token of OIDCAccount; Enqueuers may add tasks.
 type Queue struct {
-	Name        string      `json:"name"`
-	Target      string      `json:"target"`
-	OIDCAccount string      `json:"oidc_account"`
-	Enqueuers   []string    `json:"enqueuers"`
-	RateLimits  RateLimits  `json:"rate_limits"`
-	RetryConfig RetryConfig `json:"retry_config"`
+	Name        string        `json:"name"`
+	Target      function.Name `json:"target"`
+	OIDCAccount string        `json:"oidc_account"`
+	Enqueuers   []string      `json:"enqueuers"`
+	RateLimits  RateLimits    `json:"rate_limits"`
+	RetryConfig RetryConfig   `json:"retry_config"`
 }
 
 // RateLimits are a queue's dispatch limits (Cloud Tasks RateLimits).
@@ -194,19 +196,26 @@ type RetryConfig struct {
 // FullSync is the Cloud Scheduler job that calls Function with an OIDC
 // token of Account.
 type FullSync struct {
-	Job      string `json:"job"`
-	Function string `json:"function"`
-	Account  string `json:"account"`
+	Job      string        `json:"job"`
+	Function function.Name `json:"function"`
+	Account  string        `json:"account"`
 }
 
 // LineSweep is the Cloud Scheduler job that calls Function on Schedule
 // (cron) with an OIDC token of Account, minted for Function's URL.
 type LineSweep struct {
-	Job      string `json:"job"`
-	Function string `json:"function"`
-	Account  string `json:"account"`
-	Schedule string `json:"schedule"`
+	Job      string        `json:"job"`
+	Function function.Name `json:"function"`
+	Account  string        `json:"account"`
+	Schedule string        `json:"schedule"`
 }
+
+// Keys of the service accounts every deployment refers to by role: the
+// functions' identity and the builds'.
+const (
+	RunAccount   = "run"
+	BuildAccount = "build"
+)
 
 // Load returns the embedded description. It is parsed on each call, so
 // callers may change what they get.
@@ -219,26 +228,26 @@ func Load() (*Description, error) {
 func ParseDescription(b []byte) (*Description, error) {
 	var file descriptionFile
 	if err := strictUnmarshal(b, &file); err != nil {
-		return nil, fmt.Errorf("deploy: %s: %w", DescriptionFile, err)
+		return nil, fmt.Errorf("deployment: %s: %w", DescriptionFile, err)
 	}
 	d := file.Description
 	var defaults Function
 	if err := strictUnmarshal(file.FunctionDefaults, &defaults); err != nil {
-		return nil, fmt.Errorf("deploy: %s: function_defaults: %w", DescriptionFile, err)
+		return nil, fmt.Errorf("deployment: %s: function_defaults: %w", DescriptionFile, err)
 	}
 	if defaults.Name != "" {
-		return nil, fmt.Errorf("deploy: %s: function_defaults has a name", DescriptionFile)
+		return nil, fmt.Errorf("deployment: %s: function_defaults has a name", DescriptionFile)
 	}
 	for i, raw := range file.Functions {
 		f := defaults
 		f.Invokers = slices.Clone(defaults.Invokers)
 		if err := strictUnmarshal(raw, &f); err != nil {
-			return nil, fmt.Errorf("deploy: %s: functions[%d]: %w", DescriptionFile, i, err)
+			return nil, fmt.Errorf("deployment: %s: functions[%d]: %w", DescriptionFile, i, err)
 		}
 		d.Functions = append(d.Functions, f)
 	}
 	if problems := d.check(); len(problems) > 0 {
-		return nil, fmt.Errorf("deploy: %s:\n  %s", DescriptionFile, strings.Join(problems, "\n  "))
+		return nil, fmt.Errorf("deployment: %s:\n  %s", DescriptionFile, strings.Join(problems, "\n  "))
 	}
 	return &d, nil
 }
@@ -288,8 +297,8 @@ func (d *Description) check() []string {
 	if d.LineSweep.Job == "" || d.LineSweep.Schedule == "" {
 		c.fail("line_sweep: job and schedule are required")
 	}
-	c.account("the functions' identity", runAccount)
-	c.account("the builds' identity", buildAccount)
+	c.account("the functions' identity", RunAccount)
+	c.account("the builds' identity", BuildAccount)
 	sort.Strings(c.problems)
 	return c.problems
 }
@@ -309,17 +318,17 @@ func (c *checker) account(where, key string) {
 	}
 }
 
-func (c *checker) function(where, name string) {
+func (c *checker) function(where string, name function.Name) {
 	if _, ok := c.d.Function(name); !ok {
 		c.fail("%s: no function %q", where, name)
 	}
 }
 
 func (c *checker) functions() {
-	seen := map[string]bool{}
+	seen := map[function.Name]bool{}
 	for _, f := range c.d.Functions {
-		where := "functions." + f.Name
-		if !functionName.MatchString(f.Name) || seen[f.Name] {
+		where := "functions." + string(f.Name)
+		if !functionName.MatchString(string(f.Name)) || seen[f.Name] {
 			c.fail("functions: %q is not a function name, or is listed twice", f.Name)
 		}
 		seen[f.Name] = true
@@ -414,7 +423,7 @@ func (q Queue) Dispatch() (dispatch.RetryConfig, dispatch.RateLimits, error) {
 	for i, v := range []string{r.MaxRetryDuration, r.MinBackoff, r.MaxBackoff} {
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			return dispatch.RetryConfig{}, dispatch.RateLimits{}, fmt.Errorf("deploy: queue %s: %w", q.Name, err)
+			return dispatch.RetryConfig{}, dispatch.RateLimits{}, fmt.Errorf("deployment: queue %s: %w", q.Name, err)
 		}
 		ds[i] = d
 	}
@@ -425,8 +434,8 @@ func (q Queue) Dispatch() (dispatch.RetryConfig, dispatch.RateLimits, error) {
 		}, nil
 }
 
-// Function returns the function called name.
-func (d *Description) Function(name string) (Function, bool) {
+// Function returns how function name is deployed.
+func (d *Description) Function(name function.Name) (Function, bool) {
 	for _, f := range d.Functions {
 		if f.Name == name {
 			return f, true
@@ -436,8 +445,8 @@ func (d *Description) Function(name string) (Function, bool) {
 }
 
 // FunctionNames returns the names of the functions, in the file's order.
-func (d *Description) FunctionNames() []string {
-	names := make([]string, len(d.Functions))
+func (d *Description) FunctionNames() []function.Name {
+	names := make([]function.Name, len(d.Functions))
 	for i, f := range d.Functions {
 		names[i] = f.Name
 	}
@@ -498,7 +507,7 @@ func (c *Condition) holds(env map[string]string) bool {
 
 // OwnedEnv returns the variables deploy sets on function fn, resolved for
 // project and region.
-func (d *Description) OwnedEnv(fn, project, region string) map[string]string {
+func (d *Description) OwnedEnv(fn function.Name, project, region string) map[string]string {
 	env := map[string]string{}
 	for name, v := range d.Env {
 		if len(v.Functions) == 0 || slices.Contains(v.Functions, fn) {
@@ -521,6 +530,11 @@ func (d *Description) value(from, project, region string) string {
 	}
 }
 
+// AccountEmail is the e-mail of the service account keyed key in project.
+func (d *Description) AccountEmail(key, project string) string {
+	return accountEmail(d.ServiceAccounts[key].ID, project)
+}
+
 func accountEmail(id, project string) string {
 	return id + "@" + project + ".iam.gserviceaccount.com"
 }
@@ -529,15 +543,4 @@ func accountEmail(id, project string) string {
 // takes.
 func queuePath(project, region, queue string) string {
 	return "projects/" + project + "/locations/" + region + "/queues/" + queue
-}
-
-// sortedKeys returns m's keys in order, for steps that come out the same
-// on every run.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

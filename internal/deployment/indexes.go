@@ -1,9 +1,10 @@
-package deploy
+package deployment
 
 import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 )
 
 // IndexesFile lists the Firestore composite indexes the queries of
@@ -34,53 +35,43 @@ type TTLField struct {
 	TTL             bool   `json:"ttl"`
 }
 
-type indexesFile struct {
-	Indexes        []Index    `json:"indexes"`
-	FieldOverrides []TTLField `json:"fieldOverrides"`
+// Indexes are the contents of an indexes file.
+type Indexes struct {
+	Composite []Index    `json:"indexes"`
+	TTL       []TTLField `json:"fieldOverrides"` // only those with TTL set
 }
 
-func readIndexesFile(path string) (indexesFile, error) {
-	var file indexesFile
+// ReadIndexes reads and checks the indexes file at path.
+func ReadIndexes(path string) (Indexes, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return file, fmt.Errorf("read indexes: %w", err)
+		return Indexes{}, fmt.Errorf("read indexes: %w", err)
 	}
-	if err := json.Unmarshal(b, &file); err != nil {
-		return file, fmt.Errorf("read indexes %s: %w", path, err)
+	ix, err := ParseIndexes(b)
+	if err != nil {
+		return Indexes{}, fmt.Errorf("read indexes %s: %w", path, err)
 	}
-	return file, nil
+	return ix, nil
 }
 
-// ReadTTLFields reads the TTL policies of an indexes file.
-func ReadTTLFields(path string) ([]TTLField, error) {
-	file, err := readIndexesFile(path)
-	if err != nil {
-		return nil, err
+// ParseIndexes parses and checks the contents of an indexes file: each
+// composite index has fields, each with a path and either an order or an
+// array config.
+func ParseIndexes(b []byte) (Indexes, error) {
+	var ix Indexes
+	if err := json.Unmarshal(b, &ix); err != nil {
+		return Indexes{}, err
 	}
-	var out []TTLField
-	for _, f := range file.FieldOverrides {
-		if f.TTL {
-			out = append(out, f)
+	ix.TTL = slices.DeleteFunc(ix.TTL, func(f TTLField) bool { return !f.TTL })
+	for i, c := range ix.Composite {
+		if len(c.Fields) == 0 {
+			return Indexes{}, fmt.Errorf("index %d has no fields", i)
 		}
-	}
-	return out, nil
-}
-
-// ReadIndexes reads the composite indexes of an indexes file.
-func ReadIndexes(path string) ([]Index, error) {
-	file, err := readIndexesFile(path)
-	if err != nil {
-		return nil, err
-	}
-	for i, ix := range file.Indexes {
-		if len(ix.Fields) == 0 {
-			return nil, fmt.Errorf("read indexes %s: index %d has no fields", path, i)
-		}
-		for _, f := range ix.Fields {
+		for _, f := range c.Fields {
 			if f.FieldPath == "" || (f.Order == "") == (f.ArrayConfig == "") {
-				return nil, fmt.Errorf("read indexes %s: index %d: each field needs a fieldPath and either order or arrayConfig", path, i)
+				return Indexes{}, fmt.Errorf("index %d: each field needs a fieldPath and either order or arrayConfig", i)
 			}
 		}
 	}
-	return file.Indexes, nil
+	return ix, nil
 }

@@ -1,20 +1,21 @@
-package deploy
+// Package gcloudplan turns the deployment description (internal/deployment)
+// into the gcloud commands that deploy one environment of Expert Hub to a
+// project: a Plan of Steps, which WriteScript prints as a bash script and
+// Run runs, both converging when run again.
+package gcloudplan
 
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-)
 
-// Keys of the service accounts the plan refers to by role: the functions'
-// identity and the builds'.
-const (
-	runAccount   = "run"
-	buildAccount = "build"
+	"github.com/experthub/experthub/internal/deployment"
+	"github.com/experthub/experthub/internal/function"
 )
 
 // Settings are the inputs of one deployment.
@@ -46,11 +47,6 @@ type Step struct {
 	Expect string
 }
 
-// account is the e-mail of the service account keyed key.
-func (s Settings) account(d *Description, key string) string {
-	return accountEmail(d.ServiceAccounts[key].ID, s.Project)
-}
-
 // functionsOrigin is where Cloud Functions serves the project's functions
 // in the region: https://REGION-PROJECT.cloudfunctions.net/<name>.
 func (s Settings) functionsOrigin() string {
@@ -73,31 +69,21 @@ func (s Settings) withDefaults() Settings {
 	return s
 }
 
-// Plan returns the gcloud steps that take an empty project to the deployed
-// functions described by the embedded description (Load).
-func Plan(s Settings) ([]Step, error) {
-	d, err := Load()
-	if err != nil {
-		return nil, err
-	}
-	return d.Plan(s)
-}
-
-// Plan returns the gcloud steps that take an empty project to the deployed
-// functions: APIs, service accounts and their roles, Firestore and its
+// Plan returns the gcloud steps that take an empty project to the
+// functions d describes, in environment s.Environment: APIs, service accounts and their roles, Firestore and its
 // indexes, the Cloud Tasks queues, the secret containers, the functions,
 // their invokers, and the full-sync schedule. Secret values are never part
 // of it: the operator adds them with `gcloud secrets versions add`.
-func (d *Description) Plan(s Settings) ([]Step, error) {
+func Plan(d *deployment.Description, s Settings) ([]Step, error) {
 	if s.Project == "" || s.Region == "" || s.Environment == "" {
-		return nil, errors.New("deploy: project, region and environment are required")
+		return nil, errors.New("gcloudplan: project, region and environment are required")
 	}
 	d, err := d.ForEnvironment(s.Environment)
 	if err != nil {
 		return nil, err
 	}
 	s = s.withDefaults()
-	e, err := d.environment(s)
+	e, err := newEnvironment(d, s)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +105,7 @@ func (d *Description) Plan(s Settings) ([]Step, error) {
 
 // planner accumulates the steps of a Plan.
 type planner struct {
-	d       *Description
+	d       *deployment.Description
 	s       Settings
 	e       environment
 	project string // --project flag
@@ -135,7 +121,7 @@ func (p *planner) labels(flag string) string {
 }
 
 func (p *planner) member(key string) string {
-	return "--member=serviceAccount:" + p.s.account(p.d, key)
+	return "--member=serviceAccount:" + p.d.AccountEmail(key, p.s.Project)
 }
 
 func (p *planner) identities() {
@@ -143,28 +129,28 @@ func (p *planner) identities() {
 		Comment: "APIs a fresh project needs.",
 		Args:    append(append([]string{"services", "enable"}, p.d.APIs...), p.project),
 	})
-	for _, key := range sortedKeys(p.d.ServiceAccounts) {
+	for _, key := range slices.Sorted(maps.Keys(p.d.ServiceAccounts)) {
 		sa := p.d.ServiceAccounts[key]
 		p.add(Step{
 			Comment: "Service account " + sa.ID + " (" + sa.DisplayName + ").",
 			Args:    []string{"iam", "service-accounts", "create", sa.ID, "--display-name=" + sa.DisplayName, p.project},
-			Exists:  []string{"iam", "service-accounts", "describe", p.s.account(p.d, key), p.project},
+			Exists:  []string{"iam", "service-accounts", "describe", p.d.AccountEmail(key, p.s.Project), p.project},
 		})
 	}
-	for _, key := range sortedKeys(p.d.ProjectRoles) {
+	for _, key := range slices.Sorted(maps.Keys(p.d.ProjectRoles)) {
 		r := p.d.ProjectRoles[key]
 		p.add(Step{
 			Comment: r.Role + " for " + p.d.ServiceAccounts[r.Account].ID + ": " + r.Why + ".",
 			Args:    []string{"projects", "add-iam-policy-binding", p.s.Project, p.member(r.Account), "--role=" + r.Role, "--condition=None"},
 		})
 	}
-	for _, key := range sortedKeys(p.d.Queues) {
+	for _, key := range slices.Sorted(maps.Keys(p.d.Queues)) {
 		q := p.d.Queues[key]
 		for _, enqueuer := range q.Enqueuers {
 			p.add(Step{
 				Comment: p.d.ServiceAccounts[enqueuer].ID + " may sign the OIDC tokens of queue " + q.Name + "'s tasks as " +
 					p.d.ServiceAccounts[q.OIDCAccount].ID + " (iam.serviceAccounts.actAs).",
-				Args: []string{"iam", "service-accounts", "add-iam-policy-binding", p.s.account(p.d, q.OIDCAccount),
+				Args: []string{"iam", "service-accounts", "add-iam-policy-binding", p.d.AccountEmail(q.OIDCAccount, p.s.Project),
 					p.member(enqueuer), "--role=roles/iam.serviceAccountUser", p.project},
 			})
 		}
@@ -178,18 +164,14 @@ func (p *planner) firestore() error {
 		Args:    []string{"firestore", "databases", "create", db, "--location=" + p.s.FirestoreLocation, "--type=firestore-native", "--delete-protection", p.project},
 		Exists:  []string{"firestore", "databases", "describe", db, p.project},
 	})
-	indexes, err := ReadIndexes(filepath.Join(p.s.Source, IndexesFile))
+	indexes, err := deployment.ReadIndexes(filepath.Join(p.s.Source, deployment.IndexesFile))
 	if err != nil {
-		return fmt.Errorf("deploy: %w", err)
+		return fmt.Errorf("gcloudplan: %w", err)
 	}
-	for _, ix := range indexes {
+	for _, ix := range indexes.Composite {
 		p.add(indexStep(ix, p.e.config.FirestoreCollection, db, p.project))
 	}
-	ttls, err := ReadTTLFields(filepath.Join(p.s.Source, IndexesFile))
-	if err != nil {
-		return fmt.Errorf("deploy: %w", err)
-	}
-	for _, f := range ttls {
+	for _, f := range indexes.TTL {
 		p.add(Step{
 			Comment: "Firestore deletes " + f.CollectionGroup + " records once " + f.FieldPath + " has passed.",
 			Args: []string{"firestore", "fields", "ttls", "update", f.FieldPath, db,
@@ -200,7 +182,7 @@ func (p *planner) firestore() error {
 }
 
 func (p *planner) queues() {
-	for _, key := range sortedKeys(p.d.Queues) {
+	for _, key := range slices.Sorted(maps.Keys(p.d.Queues)) {
 		q := p.d.Queues[key]
 		location := "--location=" + p.s.Region
 		r := q.RetryConfig
@@ -211,8 +193,8 @@ func (p *planner) queues() {
 			"--min-backoff=" + r.MinBackoff, "--max-backoff=" + r.MaxBackoff,
 			"--max-doublings=" + strconv.Itoa(r.MaxDoublings)}
 		p.add(Step{
-			Comment: "Cloud Tasks queue " + q.Name + ": its tasks call " + q.Target + ". It has no dead-letter queue: " +
-				q.Target + " gives up on a task itself, and --max-retry-duration is the backstop.",
+			Comment: "Cloud Tasks queue " + q.Name + ": its tasks call " + string(q.Target) + ". It has no dead-letter queue: " +
+				string(q.Target) + " gives up on a task itself, and --max-retry-duration is the backstop.",
 			Args:   append([]string{"tasks", "queues", "create", q.Name}, settings...),
 			Exists: []string{"tasks", "queues", "describe", q.Name, location, p.project},
 			Update: append([]string{"tasks", "queues", "update", q.Name}, settings...),
@@ -241,7 +223,7 @@ func (p *planner) secrets() {
 		})
 		p.add(Step{
 			Comment: "Only the functions' identity may read " + sec.Secret + ".",
-			Args:    []string{"secrets", "add-iam-policy-binding", sec.Secret, p.member(runAccount), "--role=roles/secretmanager.secretAccessor", p.project},
+			Args:    []string{"secrets", "add-iam-policy-binding", sec.Secret, p.member(deployment.RunAccount), "--role=roles/secretmanager.secretAccessor", p.project},
 		})
 	}
 	for _, name := range p.e.secrets {
@@ -265,7 +247,7 @@ func (p *planner) functions() error {
 		return err
 	}
 	for _, f := range p.d.Functions {
-		envFlag, err := dictFlag("--set-env-vars", p.d.functionEnv(p.e, p.s, f.Name))
+		envFlag, err := dictFlag("--set-env-vars", p.functionEnv(f.Name))
 		if err != nil {
 			return err
 		}
@@ -277,12 +259,12 @@ func (p *planner) functions() error {
 			auth = "--allow-unauthenticated"
 		}
 		p.add(Step{
-			Comment: "Function " + f.Deployed + " (entry point " + f.Name + ").",
+			Comment: "Function " + f.Deployed + " (entry point " + string(f.Name) + ").",
 			Args: []string{"functions", "deploy", f.Deployed, "--gen2", "--region=" + p.s.Region, p.project,
-				"--runtime=" + p.d.Runtime, "--source=" + p.s.Source, "--entry-point=" + f.Name, "--trigger-http",
+				"--runtime=" + p.d.Runtime, "--source=" + p.s.Source, "--entry-point=" + string(f.Name), "--trigger-http",
 				auth, "--ingress-settings=all",
-				"--service-account=" + p.s.account(p.d, runAccount),
-				"--build-service-account=projects/" + p.s.Project + "/serviceAccounts/" + p.s.account(p.d, buildAccount),
+				"--service-account=" + p.d.AccountEmail(deployment.RunAccount, p.s.Project),
+				"--build-service-account=projects/" + p.s.Project + "/serviceAccounts/" + p.d.AccountEmail(deployment.BuildAccount, p.s.Project),
 				"--memory=" + f.Memory, "--cpu=" + f.CPU, "--concurrency=" + strconv.Itoa(f.Concurrency),
 				"--timeout=" + strconv.Itoa(f.TimeoutSeconds) + "s", "--min-instances=" + strconv.Itoa(f.MinInstances),
 				"--max-instances=" + strconv.Itoa(f.MaxInstances),
@@ -312,32 +294,30 @@ func (p *planner) invokers() {
 
 func (p *planner) schedule() {
 	sync, _ := p.d.Function(p.d.FullSync.Function) // checked by ParseDescription
-	location := "--location=" + p.s.Region
-	job := []string{p.d.FullSync.Job, location, p.project,
-		"--schedule=" + p.s.Schedule, "--time-zone=" + p.s.TimeZone,
-		"--uri=" + p.s.functionsOrigin() + "/" + sync.Deployed, "--http-method=post",
-		"--oidc-service-account-email=" + p.s.account(p.d, p.d.FullSync.Account),
-		"--oidc-token-audience=" + p.e.common["SYNC_OIDC_AUDIENCE"],
-		// HTTP targets allow at most 30 minutes.
-		"--attempt-deadline=" + strconv.Itoa(min(sync.TimeoutSeconds, 1800)) + "s"}
-	p.add(Step{
-		Comment: "Full sync of environment " + p.d.Environment + " on a schedule: the OIDC token proves the caller to " + sync.Deployed + ".",
-		Args:    append([]string{"scheduler", "jobs", "create", "http"}, job...),
-		Exists:  []string{"scheduler", "jobs", "describe", p.d.FullSync.Job, location, p.project},
-		Update:  append([]string{"scheduler", "jobs", "update", "http"}, job...),
-	})
+	p.schedulerJob(p.d.FullSync.Job, sync, p.d.FullSync.Account, p.s.Schedule, p.s.TimeZone, p.e.common["SYNC_OIDC_AUDIENCE"],
+		"Full sync of environment "+p.d.Environment+" on a schedule")
 	sweep, _ := p.d.Function(p.d.LineSweep.Function) // checked by ParseDescription
-	job = []string{p.d.LineSweep.Job, location, p.project,
-		"--schedule=" + p.d.LineSweep.Schedule, "--time-zone=Etc/UTC",
-		"--uri=" + p.s.functionsOrigin() + "/" + sweep.Deployed, "--http-method=post",
-		"--oidc-service-account-email=" + p.s.account(p.d, p.d.LineSweep.Account),
-		"--oidc-token-audience=" + p.e.config.PublicURL(sweep.Name),
-		"--attempt-deadline=" + strconv.Itoa(min(sweep.TimeoutSeconds, 1800)) + "s"}
+	p.schedulerJob(p.d.LineSweep.Job, sweep, p.d.LineSweep.Account, p.d.LineSweep.Schedule, "Etc/UTC", p.e.config.PublicURL(sweep.Name),
+		"Sweep of the waiting line of environment "+p.d.Environment+" every minute, in case a TaskRouter event is missed")
+}
+
+// schedulerJob creates or updates the Cloud Scheduler job that POSTs to
+// function f on schedule, with an OIDC token of account minted for
+// audience.
+func (p *planner) schedulerJob(job string, f deployment.Function, account, schedule, timeZone, audience, what string) {
+	location := "--location=" + p.s.Region
+	flags := []string{job, location, p.project,
+		"--schedule=" + schedule, "--time-zone=" + timeZone,
+		"--uri=" + p.s.functionsOrigin() + "/" + f.Deployed, "--http-method=post",
+		"--oidc-service-account-email=" + p.d.AccountEmail(account, p.s.Project),
+		"--oidc-token-audience=" + audience,
+		// HTTP targets allow at most 30 minutes.
+		"--attempt-deadline=" + strconv.Itoa(min(f.TimeoutSeconds, 1800)) + "s"}
 	p.add(Step{
-		Comment: "Sweep of the waiting line of environment " + p.d.Environment + " every minute, in case a TaskRouter event is missed: the OIDC token proves the caller to " + sweep.Deployed + ".",
-		Args:    append([]string{"scheduler", "jobs", "create", "http"}, job...),
-		Exists:  []string{"scheduler", "jobs", "describe", p.d.LineSweep.Job, location, p.project},
-		Update:  append([]string{"scheduler", "jobs", "update", "http"}, job...),
+		Comment: what + ": the OIDC token proves the caller to " + f.Deployed + ".",
+		Args:    append([]string{"scheduler", "jobs", "create", "http"}, flags...),
+		Exists:  []string{"scheduler", "jobs", "describe", job, location, p.project},
+		Update:  append([]string{"scheduler", "jobs", "update", "http"}, flags...),
 	})
 }
 
@@ -346,16 +326,16 @@ func (p *planner) notes() {
 	cfg := p.e.config
 	lines := []string{
 		"Then point Twilio and Strapi of environment " + p.d.Environment + " at its functions:",
-		"  Frontline > Manage > Callbacks: CRM callback URL " + cfg.PublicURL("crm") +
-			", outgoing conversations callback URL " + cfg.PublicURL("outgoing") +
-			", templates callback URL " + cfg.PublicURL("templates"),
-		"  Frontline > Manage > Routing > custom routing URL " + cfg.PublicURL("routing"),
-		"  Conversations > Manage > Global webhooks (POST): pre-event URL " + cfg.PublicURL("pre-event") +
+		"  Frontline > Manage > Callbacks: CRM callback URL " + cfg.PublicURL(function.CRM) +
+			", outgoing conversations callback URL " + cfg.PublicURL(function.Outgoing) +
+			", templates callback URL " + cfg.PublicURL(function.Templates),
+		"  Frontline > Manage > Routing > custom routing URL " + cfg.PublicURL(function.Routing),
+		"  Conversations > Manage > Global webhooks (POST): pre-event URL " + cfg.PublicURL(function.PreEvent) +
 			" for " + strings.Join(p.d.PreEventFilters, ", "),
-		"    and post-event URL " + cfg.PublicURL("post-event") + " for " + strings.Join(p.d.PostEventFilters, ", "),
+		"    and post-event URL " + cfg.PublicURL(function.PostEvent) + " for " + strings.Join(p.d.PostEventFilters, ", "),
 		"  TaskRouter > Workspaces > (the Frontline workspace) > Settings: Event callback URL " + cfg.PublicURL(p.d.LineSweep.Function) +
 			" for " + strings.Join(p.d.TaskRouterEvents, ", ") + " (unless another system owns it: the sweep then serves the waiting line alone)",
-		"  Strapi > Settings > Webhooks: URL " + cfg.PublicURL("sync") + ", events " + strings.Join(p.d.StrapiEvents, ", ") + ",",
+		"  Strapi > Settings > Webhooks: URL " + cfg.PublicURL(function.Sync) + ", events " + strings.Join(p.d.StrapiEvents, ", ") + ",",
 		"    header Authorization: Bearer <value of secret " + p.d.SecretID("STRAPI_WEBHOOK_SECRET") + ">",
 	}
 	for _, f := range p.d.Functions {
@@ -367,8 +347,8 @@ func (p *planner) notes() {
 }
 
 // internalCaller says who may call a function that is not public.
-func (p *planner) internalCaller(f Function) string {
-	for _, key := range sortedKeys(p.d.Queues) {
+func (p *planner) internalCaller(f deployment.Function) string {
+	for _, key := range slices.Sorted(maps.Keys(p.d.Queues)) {
 		if q := p.d.Queues[key]; q.Target == f.Name {
 			return "only Cloud Tasks queue " + q.Name + " calls it, as " + p.d.ServiceAccounts[q.OIDCAccount].ID
 		}
@@ -382,7 +362,7 @@ func (p *planner) internalCaller(f Function) string {
 
 // indexStep creates ix on collection (the configured one: the file's
 // collectionGroup names the default). __name__ is passed on as listed.
-func indexStep(ix Index, collection, db, project string) Step {
+func indexStep(ix deployment.Index, collection, db, project string) Step {
 	scope := "collection"
 	if ix.QueryScope == "COLLECTION_GROUP" {
 		scope = "collection-group"

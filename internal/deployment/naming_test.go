@@ -1,4 +1,4 @@
-package deploy
+package deployment
 
 import (
 	"errors"
@@ -97,36 +97,5 @@ func TestDescriptionRejectsNaming(t *testing.T) {
 				t.Errorf("error %v, want one containing %q", err, c.want)
 			}
 		})
-	}
-}
-
-// The gcloud path names every resource of the environment: no step of
-// staging's plan names one of production's resources, and the functions
-// know their own URLs.
-func TestPlanNamesEnvironment(t *testing.T) {
-	s := testSettings(t)
-	s.Environment = "staging"
-	steps, err := Plan(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, st := range steps {
-		joined := strings.Join(st.Args, " ")
-		if strings.Contains(joined, "eh-prod") {
-			t.Errorf("staging step names prod: %s", joined)
-		}
-	}
-	for _, st := range stepsWith(steps, "functions", "deploy") {
-		raw, _ := flagValue(st.Args, "set-env-vars")
-		env := parseDict(t, raw)
-		if got := env["PUBLIC_URL_CRM"]; got != "https://europe-west1-expert-test.cloudfunctions.net/eh-staging-crm" {
-			t.Errorf("%s: PUBLIC_URL_CRM=%q", st.Args[2], got)
-		}
-		if got, _ := flagValue(st.Args, "update-labels"); got != "app=expert-hub,environment=staging" {
-			t.Errorf("%s: labels %q", st.Args[2], got)
-		}
-	}
-	if _, err := Plan(Settings{Project: "expert-test", Region: "europe-west1"}); err == nil {
-		t.Error("a plan without an environment")
 	}
 }

@@ -1,4 +1,4 @@
-package deploy
+package gcloudplan
 
 import (
 	"os"
@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/experthub/experthub/internal/deployment"
+	"github.com/experthub/experthub/internal/function"
 )
 
 const (
@@ -28,7 +31,7 @@ const (
 func sourceDir(t *testing.T, indexes string) string {
 	t.Helper()
 	dir := t.TempDir()
-	path := filepath.Join(dir, IndexesFile)
+	path := filepath.Join(dir, deployment.IndexesFile)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -47,6 +50,21 @@ func baseEnv() map[string]string {
 		"DB_URL":                       "https://cms.example.com", // alias of STRAPI_URL
 		"WELCOME_MESSAGE":              "Hello, I'm the bot",
 	}
+}
+
+// description returns the embedded description.
+func description(t *testing.T) *deployment.Description {
+	t.Helper()
+	d, err := deployment.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// plan is Plan of the embedded description.
+func plan(t *testing.T, s Settings) ([]Step, error) {
+	return Plan(description(t), s)
 }
 
 func testSettings(t *testing.T) Settings {
@@ -95,18 +113,8 @@ func stepsWith(steps []Step, prefix ...string) []Step {
 	return out
 }
 
-// description returns the embedded description.
-func description(t *testing.T) *Description {
-	t.Helper()
-	d, err := Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 func TestPlanDeploysEveryFunction(t *testing.T) {
-	steps, err := Plan(testSettings(t))
+	steps, err := plan(t, testSettings(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,11 +125,11 @@ func TestPlanDeploysEveryFunction(t *testing.T) {
 	}
 	for i, f := range d.Functions {
 		args := deploys[i].Args
-		if want := "eh-prod-" + f.Name; args[2] != want {
+		if want := "eh-prod-" + string(f.Name); args[2] != want {
 			t.Errorf("deploy step %d deploys %q, want %q", i, args[2], want)
 		}
 		want := map[string]string{
-			"entry-point":           f.Name,
+			"entry-point":           string(f.Name),
 			"runtime":               d.Runtime,
 			"region":                "europe-west1",
 			"project":               "expert-test",
@@ -152,7 +160,7 @@ func TestPlanDeploysEveryFunction(t *testing.T) {
 }
 
 func TestPlanEnvironment(t *testing.T) {
-	steps, err := Plan(testSettings(t))
+	steps, err := plan(t, testSettings(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +221,7 @@ func TestPlanPublicURLOverride(t *testing.T) {
 	s := testSettings(t)
 	s.Env["PUBLIC_BASE_URL"] = "https://hooks.example.com"
 	s.Env["PUBLIC_URL_SYNC"] = "https://sync.example.com/in"
-	steps, err := Plan(s)
+	steps, err := plan(t, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +255,7 @@ func TestPlanSecrets(t *testing.T) {
 	s := testSettings(t)
 	s.Env["TWILIO_API_KEY"] = "SK" + sid
 	s.Env["STRAPI_IDENTIFIER"] = "frontline_app"
-	steps, err := Plan(s)
+	steps, err := plan(t, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +293,7 @@ func TestPlanSecrets(t *testing.T) {
 func TestPlanIndexes(t *testing.T) {
 	s := testSettings(t)
 	s.Env["FIRESTORE_COLLECTION"] = "clients"
-	steps, err := Plan(s)
+	steps, err := plan(t, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,23 +313,6 @@ func TestPlanIndexes(t *testing.T) {
 		if !slices.Equal(got[i].Args, want[i]) || !got[i].AlreadyExistsOK {
 			t.Errorf("index step %d = %q (AlreadyExistsOK %v),\nwant %q", i, got[i].Args, got[i].AlreadyExistsOK, want[i])
 		}
-	}
-}
-
-func TestReadIndexesRejects(t *testing.T) {
-	for name, content := range map[string]string{
-		"not json":        `{`,
-		"no fields":       `{"indexes": [{"collectionGroup": "customers", "fields": []}]}`,
-		"no order":        `{"indexes": [{"collectionGroup": "customers", "fields": [{"fieldPath": "a"}]}]}`,
-		"order and array": `{"indexes": [{"collectionGroup": "customers", "fields": [{"fieldPath": "a", "order": "ASCENDING", "arrayConfig": "CONTAINS"}]}]}`,
-	} {
-		dir := sourceDir(t, content)
-		if _, err := ReadIndexes(filepath.Join(dir, IndexesFile)); err == nil {
-			t.Errorf("%s: no error", name)
-		}
-	}
-	if _, err := ReadIndexes(filepath.Join(t.TempDir(), "missing.json")); err == nil {
-		t.Error("missing file: no error")
 	}
 }
 
@@ -350,63 +341,10 @@ func TestPlanRejectsSettings(t *testing.T) {
 		for k, v := range c.env {
 			s.Env[k] = v
 		}
-		_, err := Plan(s)
+		_, err := plan(t, s)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one containing %q", name, err, c.want)
 		}
-	}
-}
-
-func TestLookup(t *testing.T) {
-	d := description(t)
-	cases := map[string]string{ // name → config.Var it resolves to; "" = none
-		"STRAPI_URL":                  "STRAPI_URL",
-		"DB_URL":                      "STRAPI_URL",
-		"FRONTLINE_PROXY_NUMBER":      "FRONTLINE_PROXY_NUMBER",
-		"FRONTLINE_PROXY_NUMBER_GB":   "FRONTLINE_PROXY_NUMBER_<CC>",
-		"FRONTLINE_PROXY_NUMBER_G":    "",
-		"PUBLIC_URL_PRE_EVENT":        "PUBLIC_URL_<FUNCTION>",
-		"PUBLIC_URL_PRE-EVENT":        "",
-		"PUBLIC_URL_WORK":             "PUBLIC_URL_<FUNCTION>",
-		"PUBLIC_URL_REPORTS":          "",
-		"PUBLIC_URL_<FUNCTION>":       "PUBLIC_URL_<FUNCTION>",
-		"FRONTLINE_PROXY_NUMBER_<CC>": "FRONTLINE_PROXY_NUMBER_<CC>",
-		"TWILIO_AUTH_TOKEN":           "TWILIO_AUTH_TOKEN",
-		"NOT_A_SETTING":               "",
-	}
-	for name, want := range cases {
-		v, ok := d.Lookup(name)
-		if ok != (want != "") || v.Name != want {
-			t.Errorf("Lookup(%q) = %q, %v; want %q", name, v.Name, ok, want)
-		}
-	}
-}
-
-func TestWiredSecrets(t *testing.T) {
-	d := description(t)
-	cases := []struct {
-		env  map[string]string
-		want []string
-	}{
-		{nil, []string{"TWILIO_AUTH_TOKEN", "STRAPI_WEBHOOK_SECRET"}},
-		{map[string]string{"STRAPI_URL": "https://x"}, []string{"TWILIO_AUTH_TOKEN", "STRAPI_API_TOKEN", "STRAPI_WEBHOOK_SECRET"}},
-		{map[string]string{"STRAPI_URL": "https://x", "STRAPI_IDENTIFIER": "u"}, []string{"TWILIO_AUTH_TOKEN", "STRAPI_PASSWORD", "STRAPI_WEBHOOK_SECRET"}},
-		{map[string]string{"TWILIO_API_KEY": "SK1"}, []string{"TWILIO_AUTH_TOKEN", "TWILIO_API_SECRET", "STRAPI_WEBHOOK_SECRET"}},
-	}
-	for _, c := range cases {
-		if got := d.WiredSecrets(c.env); !slices.Equal(got, c.want) {
-			t.Errorf("WiredSecrets(%v) = %v, want %v", c.env, got, c.want)
-		}
-	}
-}
-
-func TestSecretID(t *testing.T) {
-	d := description(t)
-	if got := d.SecretID("STRAPI_WEBHOOK_SECRET"); got != "strapi-webhook-secret" {
-		t.Errorf("SecretID = %q", got)
-	}
-	if got := d.SecretID("STRAPI_URL"); got != "" {
-		t.Errorf("SecretID of a plain setting = %q", got)
 	}
 }
 
@@ -427,12 +365,129 @@ func TestDictFlag(t *testing.T) {
 	}
 }
 
-func TestRepositoryIndexesParse(t *testing.T) {
-	indexes, err := ReadIndexes(filepath.Join("..", "..", IndexesFile))
+func TestPlanWorkQueue(t *testing.T) {
+	steps, err := plan(t, testSettings(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(indexes) == 0 {
-		t.Error("no composite index listed")
+	const (
+		run   = "--member=serviceAccount:eh-prod-run@expert-test.iam.gserviceaccount.com"
+		tasks = "eh-prod-tasks@expert-test.iam.gserviceaccount.com"
+		queue = "projects/expert-test/locations/europe-west1/queues/eh-prod-work"
+	)
+	settings := []string{"--location=europe-west1", "--project=expert-test",
+		"--max-dispatches-per-second=50", "--max-concurrent-dispatches=20",
+		"--max-attempts=100", "--max-retry-duration=1800s", "--min-backoff=1s", "--max-backoff=30s", "--max-doublings=4"}
+	create := stepsWith(steps, "tasks", "queues", "create")
+	if len(create) != 1 {
+		t.Fatalf("%d queue steps, want 1", len(create))
+	}
+	q := create[0]
+	if want := append([]string{"tasks", "queues", "create", "eh-prod-work"}, settings...); !slices.Equal(q.Args, want) {
+		t.Errorf("queue create = %q,\nwant %q", q.Args, want)
+	}
+	if want := append([]string{"tasks", "queues", "update", "eh-prod-work"}, settings...); !slices.Equal(q.Update, want) {
+		t.Errorf("queue update = %q,\nwant %q", q.Update, want)
+	}
+	if want := []string{"tasks", "queues", "describe", "eh-prod-work", "--location=europe-west1", "--project=expert-test"}; !slices.Equal(q.Exists, want) {
+		t.Errorf("queue probe = %q", q.Exists)
+	}
+
+	want := [][]string{
+		{"iam", "service-accounts", "add-iam-policy-binding", tasks, run, "--role=roles/iam.serviceAccountUser", "--project=expert-test"},
+		{"tasks", "queues", "add-iam-policy-binding", "eh-prod-work", "--location=europe-west1", "--project=expert-test", run, "--role=roles/cloudtasks.enqueuer"},
+		{"tasks", "queues", "add-iam-policy-binding", "eh-prod-work", "--location=europe-west1", "--project=expert-test", run, "--role=roles/cloudtasks.taskDeleter"},
+		{"run", "services", "add-iam-policy-binding", "eh-prod-work", "--region=europe-west1", "--project=expert-test",
+			"--member=serviceAccount:" + tasks, "--role=roles/run.invoker"},
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(steps, func(st Step) bool { return slices.Equal(st.Args, w) }) {
+			t.Errorf("no step %q", w)
+		}
+	}
+	// The queue's identity may only call work; work lets nobody else in.
+	for _, st := range stepsWith(steps, "run", "services", "add-iam-policy-binding") {
+		if st.Args[3] == "eh-prod-work" && slices.Contains(st.Args, "--member=allUsers") {
+			t.Errorf("work is public: %q", st.Args)
+		}
+		if st.Args[3] != "eh-prod-work" && slices.Contains(st.Args, "--member=serviceAccount:"+tasks) {
+			t.Errorf("%s may be invoked by the tasks identity: %q", st.Args[3], st.Args)
+		}
+	}
+
+	for _, st := range stepsWith(steps, "functions", "deploy") {
+		name := function.Name(strings.TrimPrefix(st.Args[2], "eh-prod-"))
+		raw, _ := flagValue(st.Args, "set-env-vars")
+		env := parseDict(t, raw)
+		enqueues := slices.Contains([]function.Name{function.Routing, function.PostEvent, function.Work, function.TaskRouterEvents, function.Handoff}, name)
+		if got := env["WORK_QUEUE"] == queue && env["WORK_SERVICE_ACCOUNT"] == tasks; got != enqueues {
+			t.Errorf("%s: WORK_QUEUE=%q WORK_SERVICE_ACCOUNT=%q; want them set: %v", name, env["WORK_QUEUE"], env["WORK_SERVICE_ACCOUNT"], enqueues)
+		}
+		if !enqueues && (env["WORK_QUEUE"] != "" || env["WORK_SERVICE_ACCOUNT"] != "") {
+			t.Errorf("%s gets the queue settings", name)
+		}
+		if name == function.Work {
+			if slices.Contains(st.Args, "--allow-unauthenticated") || !slices.Contains(st.Args, "--no-allow-unauthenticated") {
+				t.Errorf("work deployed public: %q", st.Args)
+			}
+			if v, _ := flagValue(st.Args, "timeout"); v != "60s" {
+				t.Errorf("work timeout %s, want 60s", v)
+			}
+			if v, _ := flagValue(st.Args, "min-instances"); v != "0" {
+				t.Errorf("work min-instances %s, want 0", v)
+			}
+		}
+	}
+	if notes := steps[len(steps)-1].Comment; !strings.Contains(notes, "work is internal (only Cloud Tasks queue eh-prod-work calls it, as eh-prod-tasks): nothing to set in Twilio or Strapi.") {
+		t.Errorf("closing notes do not say work is internal:\n%s", notes)
+	}
+}
+
+func TestPlanWorkTuning(t *testing.T) {
+	s := testSettings(t)
+	s.Env["WORK_DELAY"] = "2s"
+	s.Env["WORK_MAX_AGE"] = "10m"
+	s.Env["GOOGLE_CLOUD_PROJECT"] = "expert-test" // the value deploy sets: tolerated
+	steps, err := plan(t, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range stepsWith(steps, "functions", "deploy") {
+		raw, _ := flagValue(st.Args, "set-env-vars")
+		env := parseDict(t, raw)
+		if env["WORK_DELAY"] != "2s" || env["WORK_MAX_AGE"] != "10m" || env["GOOGLE_CLOUD_PROJECT"] != "expert-test" {
+			t.Errorf("%s: env %v lacks the tuning", st.Args[2], env)
+		}
+	}
+}
+
+// The gcloud path names every resource of the environment: no step of
+// staging's plan names one of production's resources, and the functions
+// know their own URLs.
+func TestPlanNamesEnvironment(t *testing.T) {
+	s := testSettings(t)
+	s.Environment = "staging"
+	steps, err := plan(t, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range steps {
+		joined := strings.Join(st.Args, " ")
+		if strings.Contains(joined, "eh-prod") {
+			t.Errorf("staging step names prod: %s", joined)
+		}
+	}
+	for _, st := range stepsWith(steps, "functions", "deploy") {
+		raw, _ := flagValue(st.Args, "set-env-vars")
+		env := parseDict(t, raw)
+		if got := env["PUBLIC_URL_CRM"]; got != "https://europe-west1-expert-test.cloudfunctions.net/eh-staging-crm" {
+			t.Errorf("%s: PUBLIC_URL_CRM=%q", st.Args[2], got)
+		}
+		if got, _ := flagValue(st.Args, "update-labels"); got != "app=expert-hub,environment=staging" {
+			t.Errorf("%s: labels %q", st.Args[2], got)
+		}
+	}
+	if _, err := plan(t, Settings{Project: "expert-test", Region: "europe-west1"}); err == nil {
+		t.Error("a plan without an environment")
 	}
 }

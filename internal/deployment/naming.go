@@ -1,4 +1,4 @@
-package deploy
+package deployment
 
 import (
 	"errors"
@@ -6,12 +6,11 @@ import (
 	"maps"
 	"regexp"
 	"slices"
-	"strings"
 )
 
 // ErrEnvironment is returned when an environment name does not match the
 // description's naming.environment_pattern.
-var ErrEnvironment = errors.New("deploy: not an environment name")
+var ErrEnvironment = errors.New("deployment: not an environment name")
 
 // longestEnvironment is the longest name environment_pattern admits: the
 // description's names must stay valid ids with it (a service account id
@@ -22,7 +21,7 @@ const longestEnvironment = "abcdefghijkl"
 func (d *Description) ValidEnvironment(env string) error {
 	re, err := regexp.Compile(d.Naming.EnvironmentPattern)
 	if err != nil {
-		return fmt.Errorf("deploy: %s: naming.environment_pattern: %w", DescriptionFile, err)
+		return fmt.Errorf("deployment: %s: naming.environment_pattern: %w", DescriptionFile, err)
 	}
 	if !re.MatchString(env) {
 		return fmt.Errorf("%w: %q must match %s (lower-case letters, digits and dashes, at most %d characters)",
@@ -53,7 +52,7 @@ func (d *Description) Labels(env string) map[string]string {
 // description refers to them, stay as written.
 func (d *Description) ForEnvironment(env string) (*Description, error) {
 	if d.Environment != "" {
-		return nil, fmt.Errorf("deploy: the description already has the names of %s", d.Environment)
+		return nil, fmt.Errorf("deployment: the description already has the names of %s", d.Environment)
 	}
 	if err := d.ValidEnvironment(env); err != nil {
 		return nil, err
@@ -79,7 +78,7 @@ func (d *Description) ForEnvironment(env string) (*Description, error) {
 	}
 	n.Functions = slices.Clone(d.Functions)
 	for i := range n.Functions {
-		n.Functions[i].Deployed = name(n.Functions[i].Name)
+		n.Functions[i].Deployed = name(string(n.Functions[i].Name))
 		n.Functions[i].Invokers = slices.Clone(n.Functions[i].Invokers)
 	}
 	n.FullSync.Job = name(d.FullSync.Job)
@@ -135,16 +134,10 @@ func (c *checker) naming() {
 		}
 	}
 	for _, f := range c.d.Functions {
-		if !functionName.MatchString(longest + f.Name) {
-			c.fail("functions: %q is too long a function name", longest+f.Name)
+		if !functionName.MatchString(longest + string(f.Name)) {
+			c.fail("functions: %q is too long a function name", longest+string(f.Name))
 		}
 	}
 }
 
 var labelText = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
-
-// environmentFlagHelp is the usage of deploy's --environment flag.
-func environmentFlagHelp(d *Description) string {
-	return "environment to deploy, e.g. staging or production (required): every name is " +
-		d.Prefix("<environment>") + "-<name>, matching " + strings.TrimSpace(d.Naming.EnvironmentPattern)
-}
