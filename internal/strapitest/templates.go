@@ -198,10 +198,7 @@ type templateQuery struct {
 
 func (s *Server) parseTemplateQuery(q url.Values) (templateQuery, *apiError) {
 	tq := templateQuery{size: s.defaultLimit}
-	key := "id"
-	if s.version == 5 {
-		key = "documentId"
-	}
+	p := s.templateParams()
 	for _, k := range slices.Sorted(maps.Keys(q)) {
 		vals := q[k]
 		if len(vals) != 1 {
@@ -209,18 +206,16 @@ func (s *Server) parseTemplateQuery(q url.Values) (templateQuery, *apiError) {
 		}
 		v := vals[0]
 		ok := true
-		switch {
-		case s.version == 3 && k == "_limit", s.version != 3 && k == "pagination[pageSize]":
+		switch k {
+		case p.limit:
 			ok = positive(v, &tq.size)
-		case s.version == 3 && k == "_sort":
-			ok = v == "id:ASC"
-		case s.version != 3 && k == "sort":
-			ok = v == key+":asc"
-		case s.version != 3 && k == "pagination[withCount]":
-			ok = v == "false"
-		case s.version == 3 && k == "id_gt", s.version != 3 && k == "filters["+key+"][$gt]":
+		case p.sort:
+			ok = v == p.sortValue
+		case p.withCount:
+			ok = k != "" && v == "false"
+		case p.gt:
 			tq.gt = v
-		case s.version == 3 && k == "id", s.version != 3 && k == "filters["+key+"][$eq]":
+		case p.eq:
 			tq.eq = v
 		default:
 			ok = false
@@ -233,6 +228,26 @@ func (s *Server) parseTemplateQuery(q url.Values) (templateQuery, *apiError) {
 		tq.size = min(tq.size, s.maxLimit)
 	}
 	return tq, nil
+}
+
+// templateParams are the names of the list parameters the server's
+// Strapi version takes for templates (v3 has no withCount).
+type templateParams struct {
+	limit, sort, sortValue, withCount, gt, eq string
+}
+
+func (s *Server) templateParams() templateParams {
+	if s.version == 3 {
+		return templateParams{limit: "_limit", sort: "_sort", sortValue: "id:ASC", gt: "id_gt", eq: "id"}
+	}
+	key := "id"
+	if s.version == 5 {
+		key = "documentId"
+	}
+	return templateParams{
+		limit: "pagination[pageSize]", sort: "sort", sortValue: key + ":asc", withCount: "pagination[withCount]",
+		gt: "filters[" + key + "][$gt]", eq: "filters[" + key + "][$eq]",
+	}
 }
 
 // listTemplates answers the template list route; callers checked auth.
