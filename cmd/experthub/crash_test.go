@@ -15,10 +15,10 @@ import (
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/cloudtasksfake"
-	"github.com/experthub/experthub/internal/dispatch"
 	"github.com/experthub/experthub/internal/firestoretest"
+	"github.com/experthub/experthub/internal/taskqueue"
+	"github.com/experthub/experthub/internal/taskqueue/engine"
 	"github.com/experthub/experthub/internal/twiliofake"
-	"github.com/experthub/experthub/internal/work"
 )
 
 func TestMain(m *testing.M) { firestoretest.Main(m) }
@@ -56,7 +56,7 @@ func TestCrashMidTurn(t *testing.T) {
 		RequireOIDC: true,
 		Queues: []cloudtasksfake.Queue{{
 			Name:  cloudtasksfake.DefaultQueue,
-			Retry: dispatch.RetryConfig{MaxAttempts: -1, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, MaxDoublings: 3},
+			Retry: engine.RetryConfig{MaxAttempts: -1, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, MaxDoublings: 3},
 		}},
 	})
 	if err != nil {
@@ -118,7 +118,7 @@ func TestCrashMidTurn(t *testing.T) {
 		return twiliofake.Message{}, false
 	})
 	agent := messageWithBody(t, fake.Messages(conv), "AGENT")
-	turnTask := cloudtasksfake.DefaultQueue + "/tasks/" + work.TaskID("turn", agent.SID)
+	turnTask := cloudtasksfake.DefaultQueue + "/tasks/" + taskqueue.TaskID("turn", agent.SID)
 	_, queuedFirst := tasks.Task(turnTask)
 	if strings.Contains(a.logs.String()[before:], "conversation work") {
 		t.Fatalf("A's attempt was over before the kill; the test missed the crash:\n%s", a.logs)
@@ -206,7 +206,7 @@ func TestCrashMidTurn(t *testing.T) {
 		t.Fatalf("no task %s; tasks: %v", turnTask, taskNames(tasks))
 	case task.URL != urlB+"/work":
 		t.Errorf("turn task went to %s, want B's %s/work", task.URL, urlB)
-	case task.Attempts < 1 || task.State != dispatch.Succeeded || task.LastStatus != http.StatusOK:
+	case task.Attempts < 1 || task.State != engine.Succeeded || task.LastStatus != http.StatusOK:
 		t.Errorf("turn task: %d attempts, %s, last status %d, want succeeded with 200", task.Attempts, task.State, task.LastStatus)
 	}
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/experthub/experthub/internal/cloudtasksfake"
 	"github.com/experthub/experthub/internal/deploy"
-	"github.com/experthub/experthub/internal/dispatch"
+	"github.com/experthub/experthub/internal/taskqueue/engine"
 )
 
 // queueFake runs the Cloud Tasks fake as its own process, for a
@@ -42,7 +42,7 @@ func queueFake(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.IntVar(&q.Retry.MaxDoublings, "max-doublings", retry.MaxDoublings, "times the wait doubles before it grows linearly")
 	fs.Float64Var(&q.Rate.MaxDispatchesPerSecond, "max-dispatches-per-second", rate.MaxDispatchesPerSecond, "dispatch rate cap per queue")
 	fs.IntVar(&q.Rate.MaxConcurrentDispatches, "max-concurrent-dispatches", rate.MaxConcurrentDispatches, "attempts in flight per queue")
-	window := fs.Duration("dedupe-window", dispatch.DefaultDedupeWindow, "how long a finished task's name stays reserved")
+	window := fs.Duration("dedupe-window", engine.DefaultDedupeWindow, "how long a finished task's name stays reserved")
 	deadline := fs.Duration("dispatch-deadline", 0, "bound on every attempt, shortening the tasks' own (0: theirs, or 10m)")
 	requireOIDC := fs.Bool("require-oidc", true, "refuse tasks without an oidc_token")
 	if err := parseFlags(fs, args); err != nil {

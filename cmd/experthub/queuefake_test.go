@@ -12,7 +12,7 @@ import (
 
 	"github.com/experthub/experthub/internal/cloudtasks"
 	"github.com/experthub/experthub/internal/cloudtasksfake"
-	"github.com/experthub/experthub/internal/work"
+	"github.com/experthub/experthub/internal/taskqueue"
 )
 
 // TestQueueFake runs the queue-fake subcommand, points a queue at the
@@ -48,12 +48,12 @@ func TestQueueFake(t *testing.T) {
 	}
 
 	var mu sync.Mutex
-	var got []work.Delivery
+	var got []taskqueue.Delivery
 	delivered := make(chan struct{}, 1)
 	srv := httptest.NewUnstartedServer(nil)
 	target := "http://" + srv.Listener.Addr().String() + "/work"
-	srv.Config.Handler = work.RequireOIDC(cloudtasksfake.TokenValidator{Secret: secret}, target, account,
-		work.Consumer(func(_ context.Context, d work.Delivery) error {
+	srv.Config.Handler = taskqueue.RequireOIDC(cloudtasksfake.TokenValidator{Secret: secret}, target, account,
+		taskqueue.Consumer(func(_ context.Context, d taskqueue.Delivery) error {
 			mu.Lock()
 			got = append(got, d)
 			mu.Unlock()
@@ -65,7 +65,7 @@ func TestQueueFake(t *testing.T) {
 
 	q := cloudtasks.New(cloudtasks.Config{Queue: queue, TargetURL: target, ServiceAccount: account, Endpoint: host})
 	defer q.Close()
-	if err := q.Enqueue(ctx, work.Task{Name: "t1", Body: []byte(`{"n":1}`)}); err != nil {
+	if err := q.Enqueue(ctx, taskqueue.Task{Name: "t1", Body: []byte(`{"n":1}`)}); err != nil {
 		t.Fatal(err)
 	}
 	select {

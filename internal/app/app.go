@@ -29,10 +29,10 @@ import (
 	"github.com/experthub/experthub/internal/inmem"
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/strapi"
+	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/twilio"
 	"github.com/experthub/experthub/internal/waitline"
 	"github.com/experthub/experthub/internal/webhook"
-	"github.com/experthub/experthub/internal/work"
 )
 
 // Functions are the function names, in the order the README lists them.
@@ -48,7 +48,7 @@ type App struct {
 	// Assignments records who takes which conversation, and Queue
 	// carries conversation work; both nil without Twilio credentials.
 	Assignments conversation.Assignments
-	Queue       work.Queue
+	Queue       taskqueue.Queue
 	// Line is the waiting line; nil without Twilio credentials.
 	Line waitline.Line
 
@@ -79,7 +79,7 @@ type options struct {
 	now       func() time.Time
 	customers conversation.Customers
 	ledger    func(conversation.Ledger) conversation.Ledger
-	scheduler work.IDTokenValidator
+	scheduler taskqueue.IDTokenValidator
 	bindings  func(handoff.Bindings) handoff.Bindings
 }
 
@@ -101,7 +101,7 @@ func WrapLedger(wrap func(conversation.Ledger) conversation.Ledger) Option {
 
 // WithSchedulerTokens makes taskrouter-events check the scheduler's OIDC
 // tokens with v instead of Google's keys: tests mint their own.
-func WithSchedulerTokens(v work.IDTokenValidator) Option {
+func WithSchedulerTokens(v taskqueue.IDTokenValidator) Option {
 	return func(o *options) { o.scheduler = v }
 }
 
@@ -234,11 +234,11 @@ func (a *App) taskrouterEvents(flow *conversation.Flow, o options) {
 	const name = "taskrouter-events"
 	a.twilioFacing(name, flow.Events())
 	events := a.handlers[name]
-	var v work.IDTokenValidator = &gcpauth.GoogleIDTokens{}
+	var v taskqueue.IDTokenValidator = &gcpauth.GoogleIDTokens{}
 	if o.scheduler != nil {
 		v = o.scheduler
 	}
-	sweep := a.named(name, work.RequireOIDC(v, a.Config.PublicURL(name), a.Config.SchedulerAccount, flow.Sweep(), a.log.With(logging.FunctionKey, name)))
+	sweep := a.named(name, taskqueue.RequireOIDC(v, a.Config.PublicURL(name), a.Config.SchedulerAccount, flow.Sweep(), a.log.With(logging.FunctionKey, name)))
 	a.handlers[name] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
 			sweep.ServeHTTP(w, r)
@@ -280,10 +280,10 @@ func NewTwilio(cfg *config.Config) *twilio.Client {
 
 // buildQueue returns the queue of conversation work: Cloud Tasks (or its
 // fake) with WORK_QUEUE, else an in-process queue delivering to consume.
-func (a *App) buildQueue(consume http.Handler) work.Queue {
+func (a *App) buildQueue(consume http.Handler) taskqueue.Queue {
 	cfg := a.Config
 	if !cfg.UsesCloudTasks() {
-		q := work.NewLocal(consume, work.LocalOptions{Logger: a.log})
+		q := taskqueue.NewLocal(consume, taskqueue.LocalOptions{Logger: a.log})
 		a.closers = append(a.closers, q.Close)
 		return q
 	}
@@ -308,11 +308,11 @@ func (a *App) queueFacing(consume http.Handler) http.Handler {
 			http.Error(w, "conversation work is delivered in-process: WORK_QUEUE is not set", http.StatusForbidden)
 		}))
 	}
-	var v work.IDTokenValidator = &gcpauth.GoogleIDTokens{}
+	var v taskqueue.IDTokenValidator = &gcpauth.GoogleIDTokens{}
 	if cfg.TasksEmulator != "" {
 		v = cloudtasksfake.TokenValidator{Secret: cfg.TasksSecret}
 	}
-	return a.named("work", work.RequireOIDC(v, cfg.PublicURL("work"), cfg.WorkServiceAccount, consume, a.log))
+	return a.named("work", taskqueue.RequireOIDC(v, cfg.PublicURL("work"), cfg.WorkServiceAccount, consume, a.log))
 }
 
 // NewSyncer returns a full/incremental sync of the customers from the CRM

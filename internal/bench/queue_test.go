@@ -18,7 +18,7 @@ import (
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/crm/crmtest"
 	"github.com/experthub/experthub/internal/deploy"
-	"github.com/experthub/experthub/internal/dispatch"
+	"github.com/experthub/experthub/internal/taskqueue/engine"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
 
@@ -56,7 +56,7 @@ func newLoggedApp(b *testing.B, opts apptest.Options) (*apptest.Harness, *apptes
 // or worker in a conversation, a worker in two), conversations left
 // without a worker, and how many webhooks left their work to the queue.
 func BenchmarkBurst(b *testing.B) {
-	benchmarkBurst(b, 200, dispatch.RetryConfig{})
+	benchmarkBurst(b, 200, engine.RetryConfig{})
 }
 
 // BenchmarkBurst400 is BenchmarkBurst with 400 customers and 400 workers,
@@ -71,7 +71,7 @@ func BenchmarkBurst400(b *testing.B) {
 }
 
 // deployedRetry is the retry policy of the deployed work queue.
-func deployedRetry(b *testing.B) dispatch.RetryConfig {
+func deployedRetry(b *testing.B) engine.RetryConfig {
 	d, err := deploy.Load()
 	if err != nil {
 		b.Fatal(err)
@@ -83,7 +83,7 @@ func deployedRetry(b *testing.B) dispatch.RetryConfig {
 	return retry
 }
 
-func benchmarkBurst(b *testing.B, n int, retry dispatch.RetryConfig) {
+func benchmarkBurst(b *testing.B, n int, retry engine.RetryConfig) {
 	customers := crmtest.GenerateCustomers(n, time.Now())
 	var (
 		acks, served []time.Duration
@@ -147,7 +147,7 @@ func (s *burstResult) add(r burstResult) {
 // first text until the queue is idle, and returns its result and the
 // onMessageAdded answer times. A zero retry is the test harness's quick
 // retries.
-func runBurst(b *testing.B, customers []crm.Customer, retry dispatch.RetryConfig) (burstResult, []time.Duration) {
+func runBurst(b *testing.B, customers []crm.Customer, retry engine.RetryConfig) (burstResult, []time.Duration) {
 	n := len(customers)
 	h, logs := newLoggedApp(b, apptest.Options{
 		Store: apptest.Firestore, Instances: 3, CloudTasks: true, Filters: recommendedFilters, TasksRetry: retry,

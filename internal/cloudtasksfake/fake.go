@@ -39,8 +39,8 @@ import (
 	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
 	"google.golang.org/grpc"
 
-	"github.com/experthub/experthub/internal/dispatch"
-	"github.com/experthub/experthub/internal/work"
+	"github.com/experthub/experthub/internal/taskqueue"
+	"github.com/experthub/experthub/internal/taskqueue/engine"
 )
 
 // The environment variables that point a process at a running fake.
@@ -58,8 +58,8 @@ const DefaultQueue = "projects/local/locations/local/queues/expert-hub-work"
 type Queue struct {
 	// Name is projects/PROJECT/locations/LOCATION/queues/QUEUE.
 	Name  string
-	Retry dispatch.RetryConfig
-	Rate  dispatch.RateLimits
+	Retry engine.RetryConfig
+	Rate  engine.RateLimits
 }
 
 // Options configures a fake.
@@ -101,7 +101,7 @@ type Fake struct {
 type queue struct {
 	name string
 	id   string // the short queue ID
-	r    *dispatch.Runner[request]
+	r    *engine.Runner[request]
 }
 
 // request is what a task asks to be sent.
@@ -151,13 +151,13 @@ func Start(ctx context.Context, opts Options) (*Fake, error) {
 			return nil, fmt.Errorf("cloudtasksfake: queue %q configured twice", q.Name)
 		}
 		fq := &queue{name: q.Name, id: m[1]}
-		fq.r = dispatch.New(dispatch.Options{
+		fq.r = engine.New(engine.Options{
 			Retry:        q.Retry,
 			Rate:         q.Rate,
 			DedupeWindow: opts.DedupeWindow,
-			Deadline:     dispatch.DefaultDeadline,
+			Deadline:     engine.DefaultDeadline,
 			Logger:       f.log,
-		}, func(ctx context.Context, a dispatch.Attempt[request]) dispatch.Outcome {
+		}, func(ctx context.Context, a engine.Attempt[request]) engine.Outcome {
 			return f.send(ctx, fq, a)
 		})
 		f.queues[q.Name] = fq
@@ -182,7 +182,7 @@ func (f *Fake) Addr() string { return f.lis.Addr().String() }
 func (f *Fake) Secret() string { return f.opts.Secret }
 
 // Validator returns a validator of the fake's ID tokens.
-func (f *Fake) Validator() work.IDTokenValidator { return TokenValidator{Secret: f.opts.Secret} }
+func (f *Fake) Validator() taskqueue.IDTokenValidator { return TokenValidator{Secret: f.opts.Secret} }
 
 // Close stops serving and dispatching; attempts in flight are cancelled.
 func (f *Fake) Close() error {
@@ -231,7 +231,7 @@ type TaskInfo struct {
 	Queue        string
 	URL          string
 	Body         []byte
-	State        dispatch.State
+	State        engine.State
 	CreateTime   time.Time
 	ScheduleTime time.Time
 	Attempts     int // dispatched attempts
@@ -271,14 +271,14 @@ func (f *Fake) Task(name string) (TaskInfo, bool) {
 func (f *Fake) Dropped() []TaskInfo {
 	var out []TaskInfo
 	for _, t := range f.Tasks() {
-		if t.State == dispatch.Dropped {
+		if t.State == engine.Dropped {
 			out = append(out, t)
 		}
 	}
 	return out
 }
 
-func taskInfo(q *queue, i dispatch.Info[request]) TaskInfo {
+func taskInfo(q *queue, i engine.Info[request]) TaskInfo {
 	return TaskInfo{
 		Name:         i.Name,
 		Queue:        q.name,
@@ -296,17 +296,17 @@ func taskInfo(q *queue, i dispatch.Info[request]) TaskInfo {
 
 // send makes one attempt: the task's request, with the headers Cloud
 // Tasks adds and the ID token of its OidcToken.
-func (f *Fake) send(ctx context.Context, q *queue, a dispatch.Attempt[request]) dispatch.Outcome {
+func (f *Fake) send(ctx context.Context, q *queue, a engine.Attempt[request]) engine.Outcome {
 	p := a.Payload
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(p.body))
 	if err != nil {
-		return dispatch.Outcome{Err: err}
+		return engine.Outcome{Err: err}
 	}
 	for k, v := range p.headers {
 		req.Header.Set(k, v)
 	}
 	_, id, _ := strings.Cut(a.Name, "/tasks/")
-	for k, v := range (work.Delivery{
+	for k, v := range (taskqueue.Delivery{
 		Queue:            q.id,
 		Name:             id,
 		RetryCount:       a.RetryCount,
@@ -324,12 +324,12 @@ func (f *Fake) send(ctx context.Context, q *queue, a dispatch.Attempt[request]) 
 	resp, err := f.client.Do(req)
 	if err != nil {
 		f.log.Info("cloudtasksfake: attempt got no response", "task", id, "retry_count", a.RetryCount, "error", err)
-		return dispatch.Outcome{Err: err}
+		return engine.Outcome{Err: err}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	_ = resp.Body.Close()
 	f.log.Info("cloudtasksfake: attempt", "task", id, "retry_count", a.RetryCount, "status", resp.StatusCode)
-	out := dispatch.Outcome{Status: resp.StatusCode}
+	out := engine.Outcome{Status: resp.StatusCode}
 	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
 		out.RetryAfter = time.Duration(s) * time.Second
 	}

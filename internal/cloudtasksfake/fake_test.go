@@ -26,8 +26,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/experthub/experthub/internal/cloudtasksfake"
-	"github.com/experthub/experthub/internal/dispatch"
-	"github.com/experthub/experthub/internal/work"
+	"github.com/experthub/experthub/internal/taskqueue"
+	"github.com/experthub/experthub/internal/taskqueue/engine"
 )
 
 const (
@@ -35,7 +35,7 @@ const (
 	account = "tasks-invoker@local.iam.gserviceaccount.com"
 )
 
-var fastRetry = dispatch.RetryConfig{MaxAttempts: 4, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxDoublings: 2}
+var fastRetry = engine.RetryConfig{MaxAttempts: 4, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxDoublings: 2}
 
 // logBuffer collects log lines safely from many goroutines.
 type logBuffer struct {
@@ -61,12 +61,12 @@ type consumer struct {
 	mu         sync.Mutex
 	fail       map[string]int
 	block      map[string]bool // wait for the context to end on the first attempt
-	deliveries map[string][]work.Delivery
+	deliveries map[string][]taskqueue.Delivery
 	inflight   atomic.Int32
 	peak       atomic.Int32
 }
 
-func (c *consumer) handle(ctx context.Context, d work.Delivery) error {
+func (c *consumer) handle(ctx context.Context, d taskqueue.Delivery) error {
 	n := c.inflight.Add(1)
 	defer c.inflight.Add(-1)
 	for p := c.peak.Load(); n > p && !c.peak.CompareAndSwap(p, n); p = c.peak.Load() {
@@ -90,10 +90,10 @@ func (c *consumer) handle(ctx context.Context, d work.Delivery) error {
 	return nil
 }
 
-func (c *consumer) of(name string) []work.Delivery {
+func (c *consumer) of(name string) []taskqueue.Delivery {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]work.Delivery(nil), c.deliveries[name]...)
+	return append([]taskqueue.Delivery(nil), c.deliveries[name]...)
 }
 
 type env struct {
@@ -119,12 +119,12 @@ func start(t *testing.T, opts cloudtasksfake.Options) *env {
 	}
 	t.Cleanup(func() { _ = f.Close() })
 	e := &env{fake: f, authLog: &logBuffer{}, cons: &consumer{
-		fail: map[string]int{}, block: map[string]bool{}, deliveries: map[string][]work.Delivery{},
+		fail: map[string]int{}, block: map[string]bool{}, deliveries: map[string][]taskqueue.Delivery{},
 	}}
 	srv := httptest.NewUnstartedServer(nil)
 	e.url = "http://" + srv.Listener.Addr().String() + "/work"
 	log := slog.New(slog.NewTextHandler(e.authLog, nil))
-	srv.Config.Handler = work.RequireOIDC(f.Validator(), e.url, account, work.Consumer(e.cons.handle, log), log)
+	srv.Config.Handler = taskqueue.RequireOIDC(f.Validator(), e.url, account, taskqueue.Consumer(e.cons.handle, log), log)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	e.client, err = ctapi.NewClient(ctx, option.WithEndpoint(f.Addr()), option.WithoutAuthentication(),
@@ -188,7 +188,7 @@ func TestDeliveredOnceAfterFailures(t *testing.T) {
 			d.PreviousResponse, d.ExecutionCount, d.RetryReason)
 	}
 	info, ok := e.fake.Task(queue + "/tasks/turn-IM1")
-	if !ok || info.State != dispatch.Succeeded || info.Attempts != 3 || info.Responses != 3 || info.LastStatus != 200 {
+	if !ok || info.State != engine.Succeeded || info.Attempts != 3 || info.Responses != 3 || info.LastStatus != 200 {
 		t.Errorf("Task = %+v, %v; want succeeded after 3 attempts", info, ok)
 	}
 	if len(e.fake.Dropped()) != 0 {
@@ -262,7 +262,7 @@ func TestUnauthenticatedCallsRefused(t *testing.T) {
 
 	// A direct call, forged headers and all, is refused too.
 	req, _ := http.NewRequest("POST", e.url, strings.NewReader(`{}`))
-	req.Header = work.Delivery{Queue: "expert-hub-work", Name: "forged"}.Headers()
+	req.Header = taskqueue.Delivery{Queue: "expert-hub-work", Name: "forged"}.Headers()
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+captureToken(t, "guess", e.url))
 	resp, err := http.DefaultClient.Do(req)
@@ -342,7 +342,7 @@ func TestDispatchDeadline(t *testing.T) {
 		t.Errorf("retry told reason %q, retry count %d, previous %d; want DEADLINE_EXCEEDED, no response",
 			last.RetryReason, last.RetryCount, last.PreviousResponse)
 	}
-	if info, _ := e.fake.Task(queue + "/tasks/slow"); info.State != dispatch.Succeeded {
+	if info, _ := e.fake.Task(queue + "/tasks/slow"); info.State != engine.Succeeded {
 		t.Errorf("task %v, want succeeded on a retry", info.State)
 	}
 }
@@ -351,7 +351,7 @@ func TestConcurrencyCap(t *testing.T) {
 	e := start(t, cloudtasksfake.Options{Queues: []cloudtasksfake.Queue{{
 		Name:  queue,
 		Retry: fastRetry,
-		Rate:  dispatch.RateLimits{MaxConcurrentDispatches: 1, MaxDispatchesPerSecond: 500},
+		Rate:  engine.RateLimits{MaxConcurrentDispatches: 1, MaxDispatchesPerSecond: 500},
 	}}})
 	for i := range 5 {
 		if _, err := e.create(t, e.task(fmt.Sprint("t", i))); err != nil {
@@ -430,7 +430,7 @@ func TestGetListDelete(t *testing.T) {
 	if _, err := e.create(t, e.task("a")); status.Code(err) != codes.AlreadyExists {
 		t.Errorf("create after delete: %v, want AlreadyExists within the window", err)
 	}
-	if info, _ := e.fake.Task(name); info.State != dispatch.Deleted || info.Attempts != 0 {
+	if info, _ := e.fake.Task(name); info.State != engine.Deleted || info.Attempts != 0 {
 		t.Errorf("deleted task %+v, want deleted, never attempted", info)
 	}
 }

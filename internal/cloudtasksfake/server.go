@@ -19,7 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/experthub/experthub/internal/dispatch"
+	"github.com/experthub/experthub/internal/taskqueue/engine"
 )
 
 // Limits Cloud Tasks enforces on a task
@@ -111,9 +111,9 @@ func (s *server) CreateTask(_ context.Context, req *cloudtaskspb.CreateTaskReque
 	if err != nil {
 		return nil, err
 	}
-	info, err := q.r.Add(dispatch.Task[request]{Name: name, Payload: p, At: at, Deadline: deadline})
-	if errors.Is(err, dispatch.ErrExists) {
-		if info.State == dispatch.Pending || info.State == dispatch.Running {
+	info, err := q.r.Add(engine.Task[request]{Name: name, Payload: p, At: at, Deadline: deadline})
+	if errors.Is(err, engine.ErrExists) {
+		if info.State == engine.Pending || info.State == engine.Running {
 			return nil, status.Errorf(codes.AlreadyExists, "Requested entity already exists: %s", name)
 		}
 		return nil, status.Errorf(codes.AlreadyExists,
@@ -210,7 +210,7 @@ func reserved(k string) bool {
 // in Cloud Tasks' range for HTTP tasks, or its default; shortened to the
 // fake's DispatchDeadline.
 func (s *server) deadline(d *durationpb.Duration) (time.Duration, error) {
-	deadline := dispatch.DefaultDeadline
+	deadline := engine.DefaultDeadline
 	if d != nil {
 		if err := d.CheckValid(); err != nil {
 			return 0, status.Errorf(codes.InvalidArgument, "dispatch_deadline: %v", err)
@@ -234,7 +234,7 @@ func (s *server) GetTask(_ context.Context, req *cloudtaskspb.GetTaskRequest) (*
 		return nil, err
 	}
 	info, ok := q.r.Get(req.GetName())
-	if !ok || (info.State != dispatch.Pending && info.State != dispatch.Running) {
+	if !ok || (info.State != engine.Pending && info.State != engine.Running) {
 		return nil, status.Errorf(codes.NotFound, "task %q does not exist", req.GetName())
 	}
 	return toProto(info, req.GetResponseView()), nil
@@ -274,7 +274,7 @@ func (s *server) ListTasks(_ context.Context, req *cloudtaskspb.ListTasksRequest
 	}
 	var live []*cloudtaskspb.Task
 	for _, info := range q.r.Tasks() {
-		if info.State == dispatch.Pending || info.State == dispatch.Running {
+		if info.State == engine.Pending || info.State == engine.Running {
 			live = append(live, toProto(info, req.GetResponseView()))
 		}
 	}
@@ -291,7 +291,7 @@ func (s *server) ListTasks(_ context.Context, req *cloudtaskspb.ListTasksRequest
 
 // toProto renders a task. The BASIC view, the default, leaves out the
 // body, as Cloud Tasks does for payloads that may be large or sensitive.
-func toProto(i dispatch.Info[request], view cloudtaskspb.Task_View) *cloudtaskspb.Task {
+func toProto(i engine.Info[request], view cloudtaskspb.Task_View) *cloudtaskspb.Task {
 	if view == cloudtaskspb.Task_VIEW_UNSPECIFIED {
 		view = cloudtaskspb.Task_BASIC
 	}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/experthub/experthub/internal/work"
+	"github.com/experthub/experthub/internal/taskqueue"
 )
 
 // ErrInvalidToken is returned by TokenValidator.Validate for a token the
@@ -72,18 +72,18 @@ type TokenValidator struct {
 	Secret string
 }
 
-var _ work.IDTokenValidator = TokenValidator{}
+var _ taskqueue.IDTokenValidator = TokenValidator{}
 
-// Validate implements work.IDTokenValidator.
-func (v TokenValidator) Validate(_ context.Context, token, audience string) (work.Identity, error) {
+// Validate implements taskqueue.IDTokenValidator.
+func (v TokenValidator) Validate(_ context.Context, token, audience string) (taskqueue.Identity, error) {
 	c, err := v.parse(token, time.Now())
 	if err != nil {
-		return work.Identity{}, err
+		return taskqueue.Identity{}, err
 	}
 	if audience == "" || c.Audience != audience {
-		return work.Identity{}, fmt.Errorf("%w: audience %q, want %q", ErrInvalidToken, c.Audience, audience)
+		return taskqueue.Identity{}, fmt.Errorf("%w: audience %q, want %q", ErrInvalidToken, c.Audience, audience)
 	}
-	return work.Identity{Email: c.Email, EmailVerified: c.EmailVerified}, nil
+	return taskqueue.Identity{Email: c.Email, EmailVerified: c.EmailVerified}, nil
 }
 
 func (v TokenValidator) parse(token string, now time.Time) (claims, error) {

@@ -63,9 +63,9 @@ import (
 	"github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/httpjson"
 	"github.com/experthub/experthub/internal/ledger"
+	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/twilio"
 	"github.com/experthub/experthub/internal/waitline"
-	"github.com/experthub/experthub/internal/work"
 )
 
 // Twilio is the REST API the flow drives (internal/twilio.Client).
@@ -158,7 +158,7 @@ type Deps struct {
 	Ledger      Ledger
 	Assignments Assignments
 	// Queue carries the jobs the webhooks start to the Work consumer.
-	Queue work.Queue
+	Queue taskqueue.Queue
 	// Conversations, Directory and Flex serve the contact-center handoff;
 	// nil without one.
 	Conversations Conversations
@@ -184,7 +184,7 @@ type Flow struct {
 	customers   Customers
 	ledger      Ledger
 	assignments Assignments
-	queue       work.Queue
+	queue       taskqueue.Queue
 	cc          ContactCenter
 	convs       Conversations
 	directory   Directory

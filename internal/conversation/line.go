@@ -14,9 +14,9 @@ import (
 
 	"github.com/experthub/experthub/internal/assign"
 	"github.com/experthub/experthub/internal/bot"
+	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/twilio"
 	"github.com/experthub/experthub/internal/waitline"
-	"github.com/experthub/experthub/internal/work"
 )
 
 // The waiting line
@@ -125,7 +125,7 @@ func (f *Flow) queueDrain(ctx context.Context, trigger string) {
 	defer cancel()
 	body, err := json.Marshal(j)
 	if err == nil {
-		err = f.queue.Enqueue(ctx, work.Task{Name: j.taskName(), Body: body})
+		err = f.queue.Enqueue(ctx, taskqueue.Task{Name: j.taskName(), Body: body})
 	}
 	if err != nil {
 		f.log.WarnContext(ctx, "queueing a drain of the waiting line failed; the sweep serves the line", "trigger", trigger, "err", err)

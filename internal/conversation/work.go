@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/ledger"
+	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/twilio"
-	"github.com/experthub/experthub/internal/work"
 )
 
 // Kinds of conversation work, each started by one webhook.
@@ -71,7 +71,7 @@ func (j job) subject() string {
 
 // taskName names the job's task: one task per piece of work, whoever
 // enqueues it and however often Twilio delivers the webhook.
-func (j job) taskName() string { return work.TaskID(j.Kind, j.subject()) }
+func (j job) taskName() string { return taskqueue.TaskID(j.Kind, j.subject()) }
 
 // unheldKey marks the context of a queued attempt at a job: its value is
 // when the job's webhook attempt is surely over, lease grace included.
@@ -217,7 +217,7 @@ func (f *Flow) enqueue(ctx context.Context, j job) error {
 	if err != nil {
 		return err
 	}
-	return f.queue.Enqueue(ctx, work.Task{Name: j.taskName(), Body: body, At: j.Received.Add(f.cfg.WorkDelay)})
+	return f.queue.Enqueue(ctx, taskqueue.Task{Name: j.taskName(), Body: body, At: j.Received.Add(f.cfg.WorkDelay)})
 }
 
 // do does a job's work. Every step checks Twilio before acting, so doing
@@ -256,13 +256,13 @@ func asked(ctx context.Context) time.Time {
 
 // Work is the consumer of the conversation-work queue: it finishes what
 // the webhooks' own attempts left undone. Its caller must be the queue
-// (see work.RequireOIDC).
-func (f *Flow) Work() http.Handler { return work.Consumer(f.consume, f.log) }
+// (see taskqueue.RequireOIDC).
+func (f *Flow) Work() http.Handler { return taskqueue.Consumer(f.consume, f.log) }
 
 // consume runs one delivery of a job. An error makes the queue retry it
 // later; a job that can never be done, or is older than Config.MaxAge, is
 // dead-lettered instead.
-func (f *Flow) consume(ctx context.Context, d work.Delivery) error {
+func (f *Flow) consume(ctx context.Context, d taskqueue.Delivery) error {
 	var j job
 	if err := json.Unmarshal(d.Body, &j); err != nil || j.Kind == "" {
 		f.log.WarnContext(ctx, "conversation work dropped: the task is not a job", "task", d.Name, "err", err)
@@ -289,7 +289,7 @@ func (f *Flow) consume(ctx context.Context, d work.Delivery) error {
 
 // deadLetter gives a job up, with one error log naming what is left
 // undone: the ledger makes repeated deliveries of a given-up job quiet.
-func (f *Flow) deadLetter(ctx context.Context, j job, d work.Delivery, why error) {
+func (f *Flow) deadLetter(ctx context.Context, j job, d taskqueue.Delivery, why error) {
 	a := f.begin(ctx, "dead:"+j.taskName(), time.Minute)
 	if a.Outcome == ledger.Done {
 		return

@@ -13,7 +13,7 @@ import (
 	"google.golang.org/api/idtoken"
 	"google.golang.org/api/option"
 
-	"github.com/experthub/experthub/internal/work"
+	"github.com/experthub/experthub/internal/taskqueue"
 )
 
 // ErrInvalidToken is returned by Validate for a token that is not a valid
@@ -32,15 +32,15 @@ type GoogleIDTokens struct {
 	err  error
 }
 
-var _ work.IDTokenValidator = (*GoogleIDTokens)(nil)
+var _ taskqueue.IDTokenValidator = (*GoogleIDTokens)(nil)
 
 // Validate checks the token's signature, expiry and audience, which must
 // not be empty (idtoken.Validate skips the audience check then), and its
 // issuer: idtoken checks none, and would accept a token that
 // Identity-Aware Proxy signed.
-func (g *GoogleIDTokens) Validate(ctx context.Context, token, audience string) (work.Identity, error) {
+func (g *GoogleIDTokens) Validate(ctx context.Context, token, audience string) (taskqueue.Identity, error) {
 	if audience == "" {
-		return work.Identity{}, fmt.Errorf("%w: no audience to check", ErrInvalidToken)
+		return taskqueue.Identity{}, fmt.Errorf("%w: no audience to check", ErrInvalidToken)
 	}
 	g.once.Do(func() {
 		c := g.HTTPClient
@@ -50,17 +50,17 @@ func (g *GoogleIDTokens) Validate(ctx context.Context, token, audience string) (
 		g.v, g.err = idtoken.NewValidator(ctx, option.WithHTTPClient(c))
 	})
 	if g.err != nil {
-		return work.Identity{}, fmt.Errorf("gcpauth: %w", g.err)
+		return taskqueue.Identity{}, fmt.Errorf("gcpauth: %w", g.err)
 	}
 	p, err := g.v.Validate(ctx, token, audience)
 	if err != nil {
-		return work.Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return taskqueue.Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	// https://developers.google.com/identity/openid-connect/openid-connect#validatinganidtoken
 	if p.Issuer != "https://accounts.google.com" && p.Issuer != "accounts.google.com" {
-		return work.Identity{}, fmt.Errorf("%w: issuer %q", ErrInvalidToken, p.Issuer)
+		return taskqueue.Identity{}, fmt.Errorf("%w: issuer %q", ErrInvalidToken, p.Issuer)
 	}
 	email, _ := p.Claims["email"].(string)
 	verified, _ := p.Claims["email_verified"].(bool)
-	return work.Identity{Email: email, EmailVerified: verified}, nil
+	return taskqueue.Identity{Email: email, EmailVerified: verified}, nil
 }

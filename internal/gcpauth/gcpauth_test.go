@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/gcpauth"
-	"github.com/experthub/experthub/internal/work"
+	"github.com/experthub/experthub/internal/taskqueue"
 )
 
 const (
@@ -77,7 +77,7 @@ func TestGoogleIDTokens(t *testing.T) {
 	}
 	g := &google{key: key}
 	v := &gcpauth.GoogleIDTokens{HTTPClient: &http.Client{Transport: g}}
-	var _ work.IDTokenValidator = v
+	var _ taskqueue.IDTokenValidator = v
 
 	claims := func(change map[string]any) map[string]any {
 		c := map[string]any{
@@ -98,22 +98,22 @@ func TestGoogleIDTokens(t *testing.T) {
 		name     string
 		token    string
 		audience string
-		want     work.Identity
+		want     taskqueue.Identity
 		ok       bool
 	}{
-		{"valid", g.sign(t, key, claims(nil)), audience, work.Identity{Email: account, EmailVerified: true}, true},
+		{"valid", g.sign(t, key, claims(nil)), audience, taskqueue.Identity{Email: account, EmailVerified: true}, true},
 		{"issuer without scheme", g.sign(t, key, claims(map[string]any{"iss": "accounts.google.com"})), audience,
-			work.Identity{Email: account, EmailVerified: true}, true},
+			taskqueue.Identity{Email: account, EmailVerified: true}, true},
 		{"unverified email", g.sign(t, key, claims(map[string]any{"email_verified": false})), audience,
-			work.Identity{Email: account}, true},
-		{"no email", g.sign(t, key, claims(map[string]any{"email": nil})), audience, work.Identity{EmailVerified: true}, true},
-		{"other audience", g.sign(t, key, claims(map[string]any{"aud": "https://example.com"})), audience, work.Identity{}, false},
-		{"empty audience asked", g.sign(t, key, claims(nil)), "", work.Identity{}, false},
-		{"expired", g.sign(t, key, claims(map[string]any{"exp": time.Now().Add(-time.Minute).Unix()})), audience, work.Identity{}, false},
-		{"IAP issuer", g.sign(t, key, claims(map[string]any{"iss": "https://cloud.google.com/iap"})), audience, work.Identity{}, false},
-		{"other issuer", g.sign(t, key, claims(map[string]any{"iss": "https://evil.example"})), audience, work.Identity{}, false},
-		{"other key", g.sign(t, other, claims(nil)), audience, work.Identity{}, false},
-		{"garbage", "not.a.jwt", audience, work.Identity{}, false},
+			taskqueue.Identity{Email: account}, true},
+		{"no email", g.sign(t, key, claims(map[string]any{"email": nil})), audience, taskqueue.Identity{EmailVerified: true}, true},
+		{"other audience", g.sign(t, key, claims(map[string]any{"aud": "https://example.com"})), audience, taskqueue.Identity{}, false},
+		{"empty audience asked", g.sign(t, key, claims(nil)), "", taskqueue.Identity{}, false},
+		{"expired", g.sign(t, key, claims(map[string]any{"exp": time.Now().Add(-time.Minute).Unix()})), audience, taskqueue.Identity{}, false},
+		{"IAP issuer", g.sign(t, key, claims(map[string]any{"iss": "https://cloud.google.com/iap"})), audience, taskqueue.Identity{}, false},
+		{"other issuer", g.sign(t, key, claims(map[string]any{"iss": "https://evil.example"})), audience, taskqueue.Identity{}, false},
+		{"other key", g.sign(t, other, claims(nil)), audience, taskqueue.Identity{}, false},
+		{"garbage", "not.a.jwt", audience, taskqueue.Identity{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

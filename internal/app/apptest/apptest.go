@@ -37,14 +37,14 @@ import (
 	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/crm/crmtest"
 	"github.com/experthub/experthub/internal/deploy"
-	"github.com/experthub/experthub/internal/dispatch"
 	"github.com/experthub/experthub/internal/firestoretest"
 	"github.com/experthub/experthub/internal/fsstore"
 	"github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/strapitest"
+	"github.com/experthub/experthub/internal/taskqueue"
+	"github.com/experthub/experthub/internal/taskqueue/engine"
 	"github.com/experthub/experthub/internal/twiliofake"
-	"github.com/experthub/experthub/internal/work"
 )
 
 // The configured secrets. They look like the real thing, so that a test
@@ -141,7 +141,7 @@ type Options struct {
 	FunctionPrefix string
 	// TasksRetry is the Cloud Tasks fake's retry configuration; zero:
 	// quick retries (100 ms to 1 s), for as long as the work may live.
-	TasksRetry dispatch.RetryConfig
+	TasksRetry engine.RetryConfig
 	// Flex adds a Flex contact center: a second account of the fake
 	// Twilio (Harness.Flex) with one agent, and the FLEX_* settings.
 	Flex bool
@@ -388,15 +388,15 @@ func (s *SchedulerTokens) mac(email, audience string) string {
 }
 
 // Validate checks a token Mint made for audience.
-func (s *SchedulerTokens) Validate(_ context.Context, token, audience string) (work.Identity, error) {
+func (s *SchedulerTokens) Validate(_ context.Context, token, audience string) (taskqueue.Identity, error) {
 	parts := strings.Split(token, "|")
 	if len(parts) != 3 || !hmac.Equal([]byte(parts[2]), []byte(s.mac(parts[0], parts[1]))) {
-		return work.Identity{}, errors.New("apptest: not a token of ours")
+		return taskqueue.Identity{}, errors.New("apptest: not a token of ours")
 	}
 	if parts[1] != audience {
-		return work.Identity{}, fmt.Errorf("apptest: token for %s, not %s", parts[1], audience)
+		return taskqueue.Identity{}, fmt.Errorf("apptest: token for %s, not %s", parts[1], audience)
 	}
-	return work.Identity{Email: parts[0], EmailVerified: true}, nil
+	return taskqueue.Identity{Email: parts[0], EmailVerified: true}, nil
 }
 
 func randomSecret() []byte {
@@ -552,10 +552,10 @@ func (h *Harness) pick() *app.App {
 
 // startTasks starts the Cloud Tasks fake and points env at it, with the
 // deployed queue's limits and quick retries unless retry says otherwise.
-func (h *Harness) startTasks(t testing.TB, env config.Env, retry dispatch.RetryConfig) {
+func (h *Harness) startTasks(t testing.TB, env config.Env, retry engine.RetryConfig) {
 	t.Helper()
-	if retry == (dispatch.RetryConfig{}) {
-		retry = dispatch.RetryConfig{MaxAttempts: -1, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, MaxDoublings: 4}
+	if retry == (engine.RetryConfig{}) {
+		retry = engine.RetryConfig{MaxAttempts: -1, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, MaxDoublings: 4}
 	}
 	d, err := deploy.Load()
 	if err != nil {

@@ -1,4 +1,4 @@
-package work_test
+package taskqueue_test
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/experthub/experthub/internal/dispatch"
-	"github.com/experthub/experthub/internal/work"
+	"github.com/experthub/experthub/internal/taskqueue"
+	"github.com/experthub/experthub/internal/taskqueue/engine"
 )
 
 // handler answers deliveries from a script of errors per task (then nil)
@@ -17,10 +17,10 @@ import (
 type handler struct {
 	mu         sync.Mutex
 	fail       map[string]int
-	deliveries map[string][]work.Delivery
+	deliveries map[string][]taskqueue.Delivery
 }
 
-func (h *handler) handle(_ context.Context, d work.Delivery) error {
+func (h *handler) handle(_ context.Context, d taskqueue.Delivery) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.deliveries[d.Name] = append(h.deliveries[d.Name], d)
@@ -31,23 +31,23 @@ func (h *handler) handle(_ context.Context, d work.Delivery) error {
 	return nil
 }
 
-func (h *handler) of(name string) []work.Delivery {
+func (h *handler) of(name string) []taskqueue.Delivery {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]work.Delivery(nil), h.deliveries[name]...)
+	return append([]taskqueue.Delivery(nil), h.deliveries[name]...)
 }
 
-var fastRetry = dispatch.RetryConfig{MaxAttempts: 4, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxDoublings: 2}
+var fastRetry = engine.RetryConfig{MaxAttempts: 4, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxDoublings: 2}
 
-func newLocal(t *testing.T, fail map[string]int) (*work.LocalQueue, *handler) {
+func newLocal(t *testing.T, fail map[string]int) (*taskqueue.LocalQueue, *handler) {
 	t.Helper()
-	h := &handler{fail: fail, deliveries: map[string][]work.Delivery{}}
-	q := work.NewLocal(work.Consumer(h.handle, nil), work.LocalOptions{Retry: fastRetry})
+	h := &handler{fail: fail, deliveries: map[string][]taskqueue.Delivery{}}
+	q := taskqueue.NewLocal(taskqueue.Consumer(h.handle, nil), taskqueue.LocalOptions{Retry: fastRetry})
 	t.Cleanup(func() { _ = q.Close() })
 	return q, h
 }
 
-func waitIdle(t *testing.T, q *work.LocalQueue) {
+func waitIdle(t *testing.T, q *taskqueue.LocalQueue) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -60,7 +60,7 @@ func TestLocalQueueRetriesUntilDelivered(t *testing.T) {
 	q, h := newLocal(t, map[string]int{"turn-IM1": 2})
 	body, _ := json.Marshal(map[string]string{"message": "IM1"})
 	ctx := context.Background()
-	if err := q.Enqueue(ctx, work.Task{Name: "turn-IM1", Body: body}); err != nil {
+	if err := q.Enqueue(ctx, taskqueue.Task{Name: "turn-IM1", Body: body}); err != nil {
 		t.Fatal(err)
 	}
 	waitIdle(t, q)
@@ -86,12 +86,12 @@ func TestLocalQueueDeduplicates(t *testing.T) {
 	ctx := context.Background()
 	later := time.Now().Add(20 * time.Millisecond)
 	for range 3 {
-		if err := q.Enqueue(ctx, work.Task{Name: "welcome-CH1", Body: []byte(`{}`), At: later}); err != nil {
+		if err := q.Enqueue(ctx, taskqueue.Task{Name: "welcome-CH1", Body: []byte(`{}`), At: later}); err != nil {
 			t.Fatalf("Enqueue of a duplicate: %v, want nil", err)
 		}
 	}
 	waitIdle(t, q)
-	if err := q.Enqueue(ctx, work.Task{Name: "welcome-CH1", Body: []byte(`{}`)}); err != nil {
+	if err := q.Enqueue(ctx, taskqueue.Task{Name: "welcome-CH1", Body: []byte(`{}`)}); err != nil {
 		t.Fatalf("Enqueue after execution: %v, want nil", err)
 	}
 	waitIdle(t, q)
@@ -106,7 +106,7 @@ func TestLocalQueueDeduplicates(t *testing.T) {
 
 func TestLocalQueueGivesUp(t *testing.T) {
 	q, h := newLocal(t, map[string]int{"doomed": 100})
-	if err := q.Enqueue(context.Background(), work.Task{Name: "doomed", Body: []byte(`{}`)}); err != nil {
+	if err := q.Enqueue(context.Background(), taskqueue.Task{Name: "doomed", Body: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
 	waitIdle(t, q)
@@ -117,16 +117,16 @@ func TestLocalQueueGivesUp(t *testing.T) {
 
 func TestLocalQueueRefuses(t *testing.T) {
 	q, _ := newLocal(t, nil)
-	if err := q.Enqueue(context.Background(), work.Task{Name: "a/b"}); !errors.Is(err, work.ErrInvalidTask) {
+	if err := q.Enqueue(context.Background(), taskqueue.Task{Name: "a/b"}); !errors.Is(err, taskqueue.ErrInvalidTask) {
 		t.Errorf("invalid name: %v, want ErrInvalidTask", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := q.Enqueue(ctx, work.Task{Name: "x", Body: []byte(`{}`)}); !errors.Is(err, context.Canceled) {
+	if err := q.Enqueue(ctx, taskqueue.Task{Name: "x", Body: []byte(`{}`)}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: %v", err)
 	}
 	_ = q.Close()
-	if err := q.Enqueue(context.Background(), work.Task{Name: "y", Body: []byte(`{}`)}); !errors.Is(err, dispatch.ErrClosed) {
+	if err := q.Enqueue(context.Background(), taskqueue.Task{Name: "y", Body: []byte(`{}`)}); !errors.Is(err, engine.ErrClosed) {
 		t.Errorf("after Close: %v, want ErrClosed", err)
 	}
 }
@@ -136,7 +136,7 @@ func TestLocalQueueDeadline(t *testing.T) {
 	defer close(release)
 	var mu sync.Mutex
 	calls := 0
-	hang := work.Consumer(func(ctx context.Context, d work.Delivery) error {
+	hang := taskqueue.Consumer(func(ctx context.Context, d taskqueue.Delivery) error {
 		mu.Lock()
 		calls++
 		first := calls == 1
@@ -148,10 +148,10 @@ func TestLocalQueueDeadline(t *testing.T) {
 	}, nil)
 	retry := fastRetry
 	retry.MaxAttempts = 20
-	q := work.NewLocal(hang, work.LocalOptions{Retry: retry, Deadline: 50 * time.Millisecond,
-		Rate: dispatch.RateLimits{MaxConcurrentDispatches: 1}})
+	q := taskqueue.NewLocal(hang, taskqueue.LocalOptions{Retry: retry, Deadline: 50 * time.Millisecond,
+		Rate: engine.RateLimits{MaxConcurrentDispatches: 1}})
 	defer q.Close()
-	if err := q.Enqueue(context.Background(), work.Task{Name: "hang", Body: []byte(`{}`)}); err != nil {
+	if err := q.Enqueue(context.Background(), taskqueue.Task{Name: "hang", Body: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
 	// The hung attempt fails at its deadline and frees the only slot, so
@@ -168,16 +168,16 @@ func TestLocalQueueDelete(t *testing.T) {
 	q, h := newLocal(t, nil)
 	ctx := context.Background()
 	later := time.Now().Add(50 * time.Millisecond)
-	if err := q.Enqueue(ctx, work.Task{Name: "turn-IM1", Body: []byte(`{}`), At: later}); err != nil {
+	if err := q.Enqueue(ctx, taskqueue.Task{Name: "turn-IM1", Body: []byte(`{}`), At: later}); err != nil {
 		t.Fatal(err)
 	}
 	if err := q.Delete(ctx, "turn-IM1"); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
-	if err := q.Enqueue(ctx, work.Task{Name: "turn-IM1", Body: []byte(`{}`)}); err != nil {
+	if err := q.Enqueue(ctx, taskqueue.Task{Name: "turn-IM1", Body: []byte(`{}`)}); err != nil {
 		t.Fatalf("Enqueue after Delete: %v, want nil (the name is still taken)", err)
 	}
-	if err := q.Enqueue(ctx, work.Task{Name: "turn-IM2", Body: []byte(`{}`)}); err != nil {
+	if err := q.Enqueue(ctx, taskqueue.Task{Name: "turn-IM2", Body: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
 	waitIdle(t, q)

@@ -1,4 +1,4 @@
-package work
+package taskqueue
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/experthub/experthub/internal/dispatch"
+	"github.com/experthub/experthub/internal/taskqueue/engine"
 )
 
 // LocalOptions configures a LocalQueue. The zero value works: Cloud
@@ -19,8 +19,8 @@ import (
 type LocalOptions struct {
 	// Queue is the queue ID deliveries name; "" means "local".
 	Queue string
-	Retry dispatch.RetryConfig
-	Rate  dispatch.RateLimits
+	Retry engine.RetryConfig
+	Rate  engine.RateLimits
 	// DedupeWindow is how long an executed task's name stays reserved;
 	// 0 means an hour, as in Cloud Tasks.
 	DedupeWindow time.Duration
@@ -38,7 +38,7 @@ type LocalOptions struct {
 // process. It is safe for concurrent use.
 type LocalQueue struct {
 	queue string
-	r     *dispatch.Runner[[]byte]
+	r     *engine.Runner[[]byte]
 }
 
 var _ Queue = (*LocalQueue)(nil)
@@ -49,13 +49,13 @@ func NewLocal(handler http.Handler, opts LocalOptions) *LocalQueue {
 	if q.queue == "" {
 		q.queue = "local"
 	}
-	q.r = dispatch.New(dispatch.Options{
+	q.r = engine.New(engine.Options{
 		Retry:        opts.Retry,
 		Rate:         opts.Rate,
 		DedupeWindow: opts.DedupeWindow,
 		Deadline:     opts.Deadline,
 		Logger:       opts.Logger,
-	}, func(ctx context.Context, a dispatch.Attempt[[]byte]) dispatch.Outcome {
+	}, func(ctx context.Context, a engine.Attempt[[]byte]) engine.Outcome {
 		return q.deliver(ctx, handler, a)
 	})
 	return q
@@ -69,12 +69,12 @@ func (q *LocalQueue) Enqueue(ctx context.Context, t Task) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	_, err := q.r.Add(dispatch.Task[[]byte]{Name: t.Name, Payload: bytes.Clone(t.Body), At: t.At})
+	_, err := q.r.Add(engine.Task[[]byte]{Name: t.Name, Payload: bytes.Clone(t.Body), At: t.At})
 	switch {
-	case errors.Is(err, dispatch.ErrExists):
+	case errors.Is(err, engine.ErrExists):
 		return nil
 	case err != nil:
-		return fmt.Errorf("work: local queue: %w", err)
+		return fmt.Errorf("taskqueue: local queue: %w", err)
 	}
 	return nil
 }
@@ -84,8 +84,8 @@ func (q *LocalQueue) Delete(ctx context.Context, name string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := q.r.Delete(name); err != nil && !errors.Is(err, dispatch.ErrNotFound) {
-		return fmt.Errorf("work: local queue: %w", err)
+	if err := q.r.Delete(name); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return fmt.Errorf("taskqueue: local queue: %w", err)
 	}
 	return nil
 }
@@ -107,10 +107,10 @@ func (q *LocalQueue) Close() error {
 	return nil
 }
 
-func (q *LocalQueue) deliver(ctx context.Context, h http.Handler, a dispatch.Attempt[[]byte]) dispatch.Outcome {
+func (q *LocalQueue) deliver(ctx context.Context, h http.Handler, a engine.Attempt[[]byte]) engine.Outcome {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://localhost/work", bytes.NewReader(a.Payload))
 	if err != nil {
-		return dispatch.Outcome{Err: err}
+		return engine.Outcome{Err: err}
 	}
 	req.Header = Delivery{
 		Queue:            q.queue,
@@ -125,11 +125,11 @@ func (q *LocalQueue) deliver(ctx context.Context, h http.Handler, a dispatch.Att
 	req.Header.Set("User-Agent", "Google-Cloud-Tasks")
 	// As Cloud Tasks, stop listening at the deadline: the handler may run
 	// on, but the attempt has failed and its slot is free.
-	done := make(chan dispatch.Outcome, 1)
+	done := make(chan engine.Outcome, 1)
 	go func() {
 		w := &statusWriter{header: http.Header{}}
 		h.ServeHTTP(w, req)
-		out := dispatch.Outcome{Status: cmp.Or(w.status, http.StatusOK)}
+		out := engine.Outcome{Status: cmp.Or(w.status, http.StatusOK)}
 		if s, err := strconv.Atoi(w.header.Get("Retry-After")); err == nil && s > 0 {
 			out.RetryAfter = time.Duration(s) * time.Second
 		}
@@ -139,7 +139,7 @@ func (q *LocalQueue) deliver(ctx context.Context, h http.Handler, a dispatch.Att
 	case out := <-done:
 		return out
 	case <-ctx.Done():
-		return dispatch.Outcome{Err: ctx.Err()}
+		return engine.Outcome{Err: ctx.Err()}
 	}
 }
 

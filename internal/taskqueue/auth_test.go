@@ -1,4 +1,4 @@
-package work_test
+package taskqueue_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/experthub/experthub/internal/work"
+	"github.com/experthub/experthub/internal/taskqueue"
 )
 
 const (
@@ -20,7 +20,7 @@ const (
 // idToken is what a token the validator knows says.
 type idToken struct {
 	audience string
-	id       work.Identity
+	id       taskqueue.Identity
 }
 
 // strictIDTokens validates the tokens it knows, as Google's validator
@@ -32,29 +32,29 @@ type strictIDTokens struct {
 	seen []string
 }
 
-func (v *strictIDTokens) Validate(_ context.Context, token, aud string) (work.Identity, error) {
+func (v *strictIDTokens) Validate(_ context.Context, token, aud string) (taskqueue.Identity, error) {
 	v.mu.Lock()
 	v.seen = append(v.seen, aud)
 	v.mu.Unlock()
 	t, ok := v.tokens[token]
 	if !ok {
-		return work.Identity{}, errors.New("invalid token")
+		return taskqueue.Identity{}, errors.New("invalid token")
 	}
 	if t.audience != aud {
-		return work.Identity{}, errors.New("audience provided does not match aud claim in the JWT")
+		return taskqueue.Identity{}, errors.New("audience provided does not match aud claim in the JWT")
 	}
 	return t.id, nil
 }
 
 func TestRequireOIDC(t *testing.T) {
 	v := &strictIDTokens{tokens: map[string]idToken{
-		"ok":             {audience, work.Identity{Email: account, EmailVerified: true}},
-		"other-audience": {"https://example.com/other", work.Identity{Email: account, EmailVerified: true}},
-		"unverified":     {audience, work.Identity{Email: account}},
-		"intruder":       {audience, work.Identity{Email: "intruder@demo.iam.gserviceaccount.com", EmailVerified: true}},
-		"lookalike":      {audience, work.Identity{Email: account + ".evil.example", EmailVerified: true}},
-		"upper":          {audience, work.Identity{Email: strings.ToUpper(account), EmailVerified: true}},
-		"no-email":       {audience, work.Identity{EmailVerified: true}},
+		"ok":             {audience, taskqueue.Identity{Email: account, EmailVerified: true}},
+		"other-audience": {"https://example.com/other", taskqueue.Identity{Email: account, EmailVerified: true}},
+		"unverified":     {audience, taskqueue.Identity{Email: account}},
+		"intruder":       {audience, taskqueue.Identity{Email: "intruder@demo.iam.gserviceaccount.com", EmailVerified: true}},
+		"lookalike":      {audience, taskqueue.Identity{Email: account + ".evil.example", EmailVerified: true}},
+		"upper":          {audience, taskqueue.Identity{Email: strings.ToUpper(account), EmailVerified: true}},
+		"no-email":       {audience, taskqueue.Identity{EmailVerified: true}},
 	}}
 	tests := []struct {
 		name          string
@@ -78,7 +78,7 @@ func TestRequireOIDC(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var log logBuffer
 			reached := false
-			h := work.RequireOIDC(v, audience, account, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := taskqueue.RequireOIDC(v, audience, account, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				reached = true
 			}), log.logger())
 			req := httptest.NewRequest("POST", "/", nil)
@@ -110,7 +110,7 @@ func TestRequireOIDC(t *testing.T) {
 	// Misconfigured, every request is refused, even with a valid token.
 	for _, tt := range []struct {
 		name              string
-		v                 work.IDTokenValidator
+		v                 taskqueue.IDTokenValidator
 		audience, account string
 	}{
 		{"no validator", nil, audience, account},
@@ -118,7 +118,7 @@ func TestRequireOIDC(t *testing.T) {
 		{"no account", v, audience, ""},
 	} {
 		var log logBuffer
-		h := work.RequireOIDC(tt.v, tt.audience, tt.account, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := taskqueue.RequireOIDC(tt.v, tt.audience, tt.account, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			t.Errorf("%s: handler reached", tt.name)
 		}), log.logger())
 		req := httptest.NewRequest("POST", "/", nil)

@@ -1,4 +1,4 @@
-package dispatch_test
+package engine_test
 
 import (
 	"context"
@@ -9,47 +9,47 @@ import (
 	"testing"
 	"time"
 
-	"github.com/experthub/experthub/internal/dispatch"
+	"github.com/experthub/experthub/internal/taskqueue/engine"
 )
 
 // fast retries within milliseconds.
-var fast = dispatch.RetryConfig{MaxAttempts: 5, MinBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond, MaxDoublings: 2}
+var fast = engine.RetryConfig{MaxAttempts: 5, MinBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond, MaxDoublings: 2}
 
 // recorder answers attempts from a script of statuses per task (then 200)
 // and records what each attempt was told.
 type recorder struct {
 	mu       sync.Mutex
 	script   map[string][]int
-	attempts map[string][]dispatch.Attempt[string]
+	attempts map[string][]engine.Attempt[string]
 }
 
 func newRecorder(script map[string][]int) *recorder {
-	return &recorder{script: script, attempts: map[string][]dispatch.Attempt[string]{}}
+	return &recorder{script: script, attempts: map[string][]engine.Attempt[string]{}}
 }
 
-func (r *recorder) deliver(_ context.Context, a dispatch.Attempt[string]) dispatch.Outcome {
+func (r *recorder) deliver(_ context.Context, a engine.Attempt[string]) engine.Outcome {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.attempts[a.Name] = append(r.attempts[a.Name], a)
 	if s := r.script[a.Name]; len(s) > 0 {
 		r.script[a.Name] = s[1:]
 		if s[0] == 0 {
-			return dispatch.Outcome{Err: errors.New("connection refused")}
+			return engine.Outcome{Err: errors.New("connection refused")}
 		}
-		return dispatch.Outcome{Status: s[0]}
+		return engine.Outcome{Status: s[0]}
 	}
-	return dispatch.Outcome{Status: 200}
+	return engine.Outcome{Status: 200}
 }
 
-func (r *recorder) of(name string) []dispatch.Attempt[string] {
+func (r *recorder) of(name string) []engine.Attempt[string] {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.attempts[name])
 }
 
-func newRunner(t *testing.T, opts dispatch.Options, deliver func(context.Context, dispatch.Attempt[string]) dispatch.Outcome) *dispatch.Runner[string] {
+func newRunner(t *testing.T, opts engine.Options, deliver func(context.Context, engine.Attempt[string]) engine.Outcome) *engine.Runner[string] {
 	t.Helper()
-	r := dispatch.New(opts, deliver)
+	r := engine.New(opts, deliver)
 	t.Cleanup(r.Close)
 	return r
 }
@@ -65,8 +65,8 @@ func waitIdle(t *testing.T, r interface{ WaitIdle(context.Context) error }) {
 
 func TestRetriesUntilSuccess(t *testing.T) {
 	rec := newRecorder(map[string][]int{"t": {500, 0, 404}})
-	r := newRunner(t, dispatch.Options{Retry: fast}, rec.deliver)
-	if _, err := r.Add(dispatch.Task[string]{Name: "t", Payload: "p"}); err != nil {
+	r := newRunner(t, engine.Options{Retry: fast}, rec.deliver)
+	if _, err := r.Add(engine.Task[string]{Name: "t", Payload: "p"}); err != nil {
 		t.Fatal(err)
 	}
 	waitIdle(t, r)
@@ -92,7 +92,7 @@ func TestRetriesUntilSuccess(t *testing.T) {
 		}
 	}
 	info, ok := r.Get("t")
-	if !ok || info.State != dispatch.Succeeded || info.Attempts != 4 || info.Responses != 3 {
+	if !ok || info.State != engine.Succeeded || info.Attempts != 4 || info.Responses != 3 {
 		t.Errorf("Get = %+v, %v; want succeeded after 4 attempts, 3 responses", info, ok)
 	}
 }
@@ -100,18 +100,18 @@ func TestRetriesUntilSuccess(t *testing.T) {
 func TestDropsWhenRetriesExhausted(t *testing.T) {
 	var log logBuffer
 	rec := newRecorder(map[string][]int{"t": {503, 503, 503, 503}})
-	r := newRunner(t, dispatch.Options{
-		Retry:  dispatch.RetryConfig{MaxAttempts: 3, MinBackoff: time.Millisecond},
+	r := newRunner(t, engine.Options{
+		Retry:  engine.RetryConfig{MaxAttempts: 3, MinBackoff: time.Millisecond},
 		Logger: log.logger(),
 	}, rec.deliver)
-	if _, err := r.Add(dispatch.Task[string]{Name: "t"}); err != nil {
+	if _, err := r.Add(engine.Task[string]{Name: "t"}); err != nil {
 		t.Fatal(err)
 	}
 	waitIdle(t, r)
 	if n := len(rec.of("t")); n != 3 {
 		t.Errorf("%d attempts, want MaxAttempts = 3", n)
 	}
-	if info, _ := r.Get("t"); info.State != dispatch.Dropped || info.LastStatus != 503 {
+	if info, _ := r.Get("t"); info.State != engine.Dropped || info.LastStatus != 503 {
 		t.Errorf("task %+v, want dropped after a 503", info)
 	}
 	if !log.contains("retries exhausted") {
@@ -121,18 +121,18 @@ func TestDropsWhenRetriesExhausted(t *testing.T) {
 
 func TestRetryDurationWithUnlimitedAttempts(t *testing.T) {
 	var n atomic.Int32
-	r := newRunner(t, dispatch.Options{
-		Retry: dispatch.RetryConfig{MaxAttempts: -1, MaxRetryDuration: 200 * time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond},
-	}, func(context.Context, dispatch.Attempt[string]) dispatch.Outcome {
+	r := newRunner(t, engine.Options{
+		Retry: engine.RetryConfig{MaxAttempts: -1, MaxRetryDuration: 200 * time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond},
+	}, func(context.Context, engine.Attempt[string]) engine.Outcome {
 		n.Add(1)
-		return dispatch.Outcome{Status: 500}
+		return engine.Outcome{Status: 500}
 	})
-	if _, err := r.Add(dispatch.Task[string]{Name: "t"}); err != nil {
+	if _, err := r.Add(engine.Task[string]{Name: "t"}); err != nil {
 		t.Fatal(err)
 	}
 	waitIdle(t, r)
 	info, _ := r.Get("t")
-	if info.State != dispatch.Dropped || n.Load() < 2 {
+	if info.State != engine.Dropped || n.Load() < 2 {
 		t.Errorf("task %+v after %d attempts, want dropped once its retry duration passed, after retries", info, n.Load())
 	}
 	if age := info.FinishTime.Sub(info.FirstAttempt); age < 200*time.Millisecond {
@@ -143,20 +143,20 @@ func TestRetryDurationWithUnlimitedAttempts(t *testing.T) {
 func TestDeduplication(t *testing.T) {
 	block := make(chan struct{})
 	var n atomic.Int32
-	r := newRunner(t, dispatch.Options{Retry: fast}, func(ctx context.Context, a dispatch.Attempt[string]) dispatch.Outcome {
+	r := newRunner(t, engine.Options{Retry: fast}, func(ctx context.Context, a engine.Attempt[string]) engine.Outcome {
 		n.Add(1)
 		<-block
-		return dispatch.Outcome{Status: 200}
+		return engine.Outcome{Status: 200}
 	})
-	if _, err := r.Add(dispatch.Task[string]{Name: "t"}); err != nil {
+	if _, err := r.Add(engine.Task[string]{Name: "t"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Add(dispatch.Task[string]{Name: "t"}); !errors.Is(err, dispatch.ErrExists) {
+	if _, err := r.Add(engine.Task[string]{Name: "t"}); !errors.Is(err, engine.ErrExists) {
 		t.Errorf("second Add while pending or running: %v, want ErrExists", err)
 	}
 	close(block)
 	waitIdle(t, r)
-	if _, err := r.Add(dispatch.Task[string]{Name: "t"}); !errors.Is(err, dispatch.ErrExists) {
+	if _, err := r.Add(engine.Task[string]{Name: "t"}); !errors.Is(err, engine.ErrExists) {
 		t.Errorf("Add after success within the window: %v, want ErrExists", err)
 	}
 	waitIdle(t, r)
@@ -165,11 +165,11 @@ func TestDeduplication(t *testing.T) {
 	}
 
 	// Once the window has passed, the name is free again.
-	r2 := newRunner(t, dispatch.Options{DedupeWindow: time.Nanosecond}, func(context.Context, dispatch.Attempt[string]) dispatch.Outcome {
-		return dispatch.Outcome{Status: 204}
+	r2 := newRunner(t, engine.Options{DedupeWindow: time.Nanosecond}, func(context.Context, engine.Attempt[string]) engine.Outcome {
+		return engine.Outcome{Status: 204}
 	})
 	for i := range 2 {
-		if _, err := r2.Add(dispatch.Task[string]{Name: "t"}); err != nil {
+		if _, err := r2.Add(engine.Task[string]{Name: "t"}); err != nil {
 			t.Fatalf("Add %d with a window of 1ns: %v", i, err)
 		}
 		waitIdle(t, r2)
@@ -178,13 +178,13 @@ func TestDeduplication(t *testing.T) {
 
 func TestScheduleTime(t *testing.T) {
 	rec := newRecorder(nil)
-	r := newRunner(t, dispatch.Options{}, rec.deliver)
+	r := newRunner(t, engine.Options{}, rec.deliver)
 	at := time.Now().Add(30 * time.Millisecond)
-	if _, err := r.Add(dispatch.Task[string]{Name: "later", At: at}); err != nil {
+	if _, err := r.Add(engine.Task[string]{Name: "later", At: at}); err != nil {
 		t.Fatal(err)
 	}
 	past := time.Now().Add(-time.Hour)
-	if _, err := r.Add(dispatch.Task[string]{Name: "past", At: past}); err != nil {
+	if _, err := r.Add(engine.Task[string]{Name: "past", At: past}); err != nil {
 		t.Fatal(err)
 	}
 	waitIdle(t, r)
@@ -203,38 +203,38 @@ func TestScheduleTime(t *testing.T) {
 
 func TestDelete(t *testing.T) {
 	var n atomic.Int32
-	r := newRunner(t, dispatch.Options{}, func(context.Context, dispatch.Attempt[string]) dispatch.Outcome {
+	r := newRunner(t, engine.Options{}, func(context.Context, engine.Attempt[string]) engine.Outcome {
 		n.Add(1)
-		return dispatch.Outcome{Status: 200}
+		return engine.Outcome{Status: 200}
 	})
-	if _, err := r.Add(dispatch.Task[string]{Name: "t", At: time.Now().Add(time.Hour)}); err != nil {
+	if _, err := r.Add(engine.Task[string]{Name: "t", At: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Delete("t"); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
-	if err := r.Delete("t"); !errors.Is(err, dispatch.ErrNotFound) {
+	if err := r.Delete("t"); !errors.Is(err, engine.ErrNotFound) {
 		t.Errorf("second Delete: %v, want ErrNotFound", err)
 	}
-	if err := r.Delete("unknown"); !errors.Is(err, dispatch.ErrNotFound) {
+	if err := r.Delete("unknown"); !errors.Is(err, engine.ErrNotFound) {
 		t.Errorf("Delete of an unknown task: %v, want ErrNotFound", err)
 	}
-	if _, err := r.Add(dispatch.Task[string]{Name: "t"}); !errors.Is(err, dispatch.ErrExists) {
+	if _, err := r.Add(engine.Task[string]{Name: "t"}); !errors.Is(err, engine.ErrExists) {
 		t.Errorf("Add after Delete: %v, want ErrExists (the name stays reserved)", err)
 	}
 	waitIdle(t, r)
 	if n.Load() != 0 {
 		t.Errorf("deleted task delivered %d times", n.Load())
 	}
-	if info, _ := r.Get("t"); info.State != dispatch.Deleted {
+	if info, _ := r.Get("t"); info.State != engine.Deleted {
 		t.Errorf("state %v, want deleted", info.State)
 	}
 }
 
 func TestConcurrencyCap(t *testing.T) {
 	var inflight, peak atomic.Int32
-	r := newRunner(t, dispatch.Options{Rate: dispatch.RateLimits{MaxConcurrentDispatches: 2}},
-		func(context.Context, dispatch.Attempt[string]) dispatch.Outcome {
+	r := newRunner(t, engine.Options{Rate: engine.RateLimits{MaxConcurrentDispatches: 2}},
+		func(context.Context, engine.Attempt[string]) engine.Outcome {
 			now := inflight.Add(1)
 			for {
 				p := peak.Load()
@@ -244,10 +244,10 @@ func TestConcurrencyCap(t *testing.T) {
 			}
 			time.Sleep(2 * time.Millisecond)
 			inflight.Add(-1)
-			return dispatch.Outcome{Status: 200}
+			return engine.Outcome{Status: 200}
 		})
 	for i := range 10 {
-		if _, err := r.Add(dispatch.Task[string]{Name: string(rune('a' + i))}); err != nil {
+		if _, err := r.Add(engine.Task[string]{Name: string(rune('a' + i))}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -256,7 +256,7 @@ func TestConcurrencyCap(t *testing.T) {
 		t.Errorf("peak of %d attempts in flight, cap 2", p)
 	}
 	for _, info := range r.Tasks() {
-		if info.State != dispatch.Succeeded {
+		if info.State != engine.Succeeded {
 			t.Errorf("task %s %v, want succeeded", info.Name, info.State)
 		}
 	}
@@ -265,10 +265,10 @@ func TestConcurrencyCap(t *testing.T) {
 // TestRateLimit checks dispatches never come closer than the rate allows.
 // It bounds the gaps from below only: a slow machine widens them.
 func TestRateLimit(t *testing.T) {
-	r := newRunner(t, dispatch.Options{Rate: dispatch.RateLimits{MaxDispatchesPerSecond: 200}},
-		func(context.Context, dispatch.Attempt[string]) dispatch.Outcome { return dispatch.Outcome{Status: 200} })
+	r := newRunner(t, engine.Options{Rate: engine.RateLimits{MaxDispatchesPerSecond: 200}},
+		func(context.Context, engine.Attempt[string]) engine.Outcome { return engine.Outcome{Status: 200} })
 	for i := range 6 {
-		if _, err := r.Add(dispatch.Task[string]{Name: string(rune('a' + i))}); err != nil {
+		if _, err := r.Add(engine.Task[string]{Name: string(rune('a' + i))}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -288,15 +288,15 @@ func TestRateLimit(t *testing.T) {
 func TestDeadlineAndRetryAfter(t *testing.T) {
 	rec := newRecorder(nil)
 	var calls atomic.Int32
-	r := newRunner(t, dispatch.Options{Retry: fast}, func(ctx context.Context, a dispatch.Attempt[string]) dispatch.Outcome {
+	r := newRunner(t, engine.Options{Retry: fast}, func(ctx context.Context, a engine.Attempt[string]) engine.Outcome {
 		rec.deliver(ctx, a)
 		if calls.Add(1) == 1 {
 			<-ctx.Done() // a handler that overruns its deadline
-			return dispatch.Outcome{Err: ctx.Err()}
+			return engine.Outcome{Err: ctx.Err()}
 		}
-		return dispatch.Outcome{Status: 200}
+		return engine.Outcome{Status: 200}
 	})
-	if _, err := r.Add(dispatch.Task[string]{Name: "slow", Deadline: 10 * time.Millisecond}); err != nil {
+	if _, err := r.Add(engine.Task[string]{Name: "slow", Deadline: 10 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
 	waitIdle(t, r)
@@ -305,15 +305,15 @@ func TestDeadlineAndRetryAfter(t *testing.T) {
 	}
 
 	// A 503 with Retry-After waits at least that long.
-	r2 := newRunner(t, dispatch.Options{Retry: fast}, func(context.Context, dispatch.Attempt[string]) dispatch.Outcome {
-		return dispatch.Outcome{Status: 503, RetryAfter: time.Hour}
+	r2 := newRunner(t, engine.Options{Retry: fast}, func(context.Context, engine.Attempt[string]) engine.Outcome {
+		return engine.Outcome{Status: 503, RetryAfter: time.Hour}
 	})
-	if _, err := r2.Add(dispatch.Task[string]{Name: "busy"}); err != nil {
+	if _, err := r2.Add(engine.Task[string]{Name: "busy"}); err != nil {
 		t.Fatal(err)
 	}
 	for {
 		info, _ := r2.Get("busy")
-		if info.Attempts == 1 && info.State == dispatch.Pending {
+		if info.Attempts == 1 && info.State == engine.Pending {
 			if wait := info.ScheduleTime.Sub(info.LastAttempt); wait < time.Hour {
 				t.Errorf("retry scheduled %v after a 503 with Retry-After: 3600", wait)
 			}
@@ -326,17 +326,17 @@ func TestDeadlineAndRetryAfter(t *testing.T) {
 func TestPanicIsAFailedAttempt(t *testing.T) {
 	var n atomic.Int32
 	var log logBuffer
-	r := newRunner(t, dispatch.Options{Retry: fast, Logger: log.logger()}, func(context.Context, dispatch.Attempt[string]) dispatch.Outcome {
+	r := newRunner(t, engine.Options{Retry: fast, Logger: log.logger()}, func(context.Context, engine.Attempt[string]) engine.Outcome {
 		if n.Add(1) == 1 {
 			panic("boom")
 		}
-		return dispatch.Outcome{Status: 200}
+		return engine.Outcome{Status: 200}
 	})
-	if _, err := r.Add(dispatch.Task[string]{Name: "t"}); err != nil {
+	if _, err := r.Add(engine.Task[string]{Name: "t"}); err != nil {
 		t.Fatal(err)
 	}
 	waitIdle(t, r)
-	if info, _ := r.Get("t"); info.State != dispatch.Succeeded || info.Attempts != 2 {
+	if info, _ := r.Get("t"); info.State != engine.Succeeded || info.Attempts != 2 {
 		t.Errorf("task %+v, want succeeded on the retry after a panic", info)
 	}
 	if !log.contains("panicked") {
@@ -346,20 +346,20 @@ func TestPanicIsAFailedAttempt(t *testing.T) {
 
 func TestClose(t *testing.T) {
 	started := make(chan struct{})
-	r := dispatch.New(dispatch.Options{}, func(ctx context.Context, a dispatch.Attempt[string]) dispatch.Outcome {
+	r := engine.New(engine.Options{}, func(ctx context.Context, a engine.Attempt[string]) engine.Outcome {
 		close(started)
 		<-ctx.Done()
-		return dispatch.Outcome{Err: ctx.Err()}
+		return engine.Outcome{Err: ctx.Err()}
 	})
-	if _, err := r.Add(dispatch.Task[string]{Name: "t"}); err != nil {
+	if _, err := r.Add(engine.Task[string]{Name: "t"}); err != nil {
 		t.Fatal(err)
 	}
 	<-started
 	r.Close() // returns only once the attempt in flight has seen its context end
-	if _, err := r.Add(dispatch.Task[string]{Name: "u"}); !errors.Is(err, dispatch.ErrClosed) {
+	if _, err := r.Add(engine.Task[string]{Name: "u"}); !errors.Is(err, engine.ErrClosed) {
 		t.Errorf("Add after Close: %v, want ErrClosed", err)
 	}
-	if info, _ := r.Get("t"); info.State != dispatch.Pending {
+	if info, _ := r.Get("t"); info.State != engine.Pending {
 		t.Errorf("task cut short by Close: %v, want pending", info.State)
 	}
 	r.Close() // idempotent

@@ -1,4 +1,4 @@
-package work_test
+package taskqueue_test
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/experthub/experthub/internal/work"
+	"github.com/experthub/experthub/internal/taskqueue"
 )
 
 // logBuffer collects log lines safely from many goroutines.
@@ -37,14 +37,14 @@ func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(
 
 func taskHeaders() map[string]string {
 	return map[string]string{
-		"Content-Type":              "application/json",
-		work.HeaderQueueName:        "expert-hub-work",
-		work.HeaderTaskName:         "turn-IM1",
-		work.HeaderRetryCount:       "2",
-		work.HeaderExecutionCount:   "1",
-		work.HeaderETA:              "1767225600.250000",
-		work.HeaderPreviousResponse: "503",
-		work.HeaderRetryReason:      "HTTP 503",
+		"Content-Type":                   "application/json",
+		taskqueue.HeaderQueueName:        "expert-hub-work",
+		taskqueue.HeaderTaskName:         "turn-IM1",
+		taskqueue.HeaderRetryCount:       "2",
+		taskqueue.HeaderExecutionCount:   "1",
+		taskqueue.HeaderETA:              "1767225600.250000",
+		taskqueue.HeaderPreviousResponse: "503",
+		taskqueue.HeaderRetryReason:      "HTTP 503",
 	}
 }
 
@@ -63,26 +63,26 @@ func TestConsumer(t *testing.T) {
 	}{
 		{name: "done", status: 200, reached: true},
 		{name: "failed is retried", handle: errBoom, status: 503, reached: true, logLevel: "WARN"},
-		{name: "permanent is dropped", handle: work.Permanent(errBoom), status: 200, reached: true, logLevel: "ERROR"},
-		{name: "wrapped permanent", handle: errors.Join(errors.New("x"), work.Permanent(errBoom)), status: 200, reached: true, logLevel: "ERROR"},
+		{name: "permanent is dropped", handle: taskqueue.Permanent(errBoom), status: 200, reached: true, logLevel: "ERROR"},
+		{name: "wrapped permanent", handle: errors.Join(errors.New("x"), taskqueue.Permanent(errBoom)), status: 200, reached: true, logLevel: "ERROR"},
 		{name: "panic", panics: true, status: 500, reached: true, logLevel: "ERROR"},
 		{name: "GET", method: "GET", status: 405, logLevel: "WARN"},
-		{name: "no task name", headers: map[string]string{work.HeaderTaskName: ""}, status: 400, logLevel: "WARN"},
-		{name: "no queue name", headers: map[string]string{work.HeaderQueueName: ""}, status: 400, logLevel: "WARN"},
-		{name: "bad retry count", headers: map[string]string{work.HeaderRetryCount: "two"}, status: 400, logLevel: "WARN"},
-		{name: "negative execution count", headers: map[string]string{work.HeaderExecutionCount: "-1"}, status: 400, logLevel: "WARN"},
-		{name: "bad ETA", headers: map[string]string{work.HeaderETA: "tomorrow"}, status: 400, logLevel: "WARN"},
+		{name: "no task name", headers: map[string]string{taskqueue.HeaderTaskName: ""}, status: 400, logLevel: "WARN"},
+		{name: "no queue name", headers: map[string]string{taskqueue.HeaderQueueName: ""}, status: 400, logLevel: "WARN"},
+		{name: "bad retry count", headers: map[string]string{taskqueue.HeaderRetryCount: "two"}, status: 400, logLevel: "WARN"},
+		{name: "negative execution count", headers: map[string]string{taskqueue.HeaderExecutionCount: "-1"}, status: 400, logLevel: "WARN"},
+		{name: "bad ETA", headers: map[string]string{taskqueue.HeaderETA: "tomorrow"}, status: 400, logLevel: "WARN"},
 		{name: "text body", headers: map[string]string{"Content-Type": "text/plain"}, status: 415, logLevel: "WARN"},
 		{name: "no content type", headers: map[string]string{"Content-Type": ""}, status: 415, logLevel: "WARN"},
 		{name: "json with charset", headers: map[string]string{"Content-Type": "application/json; charset=utf-8"}, status: 200, reached: true},
 		{name: "not JSON", body: `{"a":`, status: 400, logLevel: "WARN"},
-		{name: "oversized", body: `"` + strings.Repeat("a", 2*work.MaxBodyLen) + `"`, status: 413, logLevel: "WARN"},
+		{name: "oversized", body: `"` + strings.Repeat("a", 2*taskqueue.MaxBodyLen) + `"`, status: 413, logLevel: "WARN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var log logBuffer
-			var got *work.Delivery
-			h := work.Consumer(func(ctx context.Context, d work.Delivery) error {
+			var got *taskqueue.Delivery
+			h := taskqueue.Consumer(func(ctx context.Context, d taskqueue.Delivery) error {
 				got = &d
 				if tt.panics {
 					panic("nil map")
@@ -119,7 +119,7 @@ func TestConsumer(t *testing.T) {
 				t.Errorf("body logged: %q", log.String())
 			}
 			if tt.status == 200 && got != nil {
-				want := work.Delivery{
+				want := taskqueue.Delivery{
 					Queue: "expert-hub-work", Name: "turn-IM1", Body: []byte(body),
 					RetryCount: 2, ExecutionCount: 1, PreviousResponse: 503, RetryReason: "HTTP 503",
 					ETA: time.Date(2026, 1, 1, 0, 0, 0, 250e6, time.UTC),
@@ -139,14 +139,14 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func deliveryEqual(a, b work.Delivery) bool {
+func deliveryEqual(a, b taskqueue.Delivery) bool {
 	return a.Queue == b.Queue && a.Name == b.Name && bytes.Equal(a.Body, b.Body) &&
 		a.RetryCount == b.RetryCount && a.ExecutionCount == b.ExecutionCount &&
 		a.ETA.Equal(b.ETA) && a.PreviousResponse == b.PreviousResponse && a.RetryReason == b.RetryReason
 }
 
 func TestDeliveryHeadersRoundTrip(t *testing.T) {
-	for _, d := range []work.Delivery{
+	for _, d := range []taskqueue.Delivery{
 		{Queue: "q", Name: "first", ETA: time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC)},
 		{Queue: "q", Name: "retry", RetryCount: 4, ExecutionCount: 2, PreviousResponse: 404, RetryReason: "HTTP 404",
 			ETA: time.Unix(1800000000, 0).UTC()},
@@ -154,7 +154,7 @@ func TestDeliveryHeadersRoundTrip(t *testing.T) {
 	} {
 		req := httptest.NewRequest("POST", "/", nil)
 		req.Header = d.Headers()
-		got, err := work.ParseDelivery(req)
+		got, err := taskqueue.ParseDelivery(req)
 		if err != nil {
 			t.Fatalf("ParseDelivery(%+v.Headers()): %v", d, err)
 		}
@@ -167,23 +167,23 @@ func TestDeliveryHeadersRoundTrip(t *testing.T) {
 	}
 	// Cloud Tasks may give the ETA in whole seconds.
 	req := httptest.NewRequest("POST", "/", nil)
-	req.Header = work.Delivery{Queue: "q", Name: "n"}.Headers()
-	req.Header.Set(work.HeaderETA, "1800000000")
-	if d, err := work.ParseDelivery(req); err != nil || !d.ETA.Equal(time.Unix(1800000000, 0)) {
+	req.Header = taskqueue.Delivery{Queue: "q", Name: "n"}.Headers()
+	req.Header.Set(taskqueue.HeaderETA, "1800000000")
+	if d, err := taskqueue.ParseDelivery(req); err != nil || !d.ETA.Equal(time.Unix(1800000000, 0)) {
 		t.Errorf("ETA in whole seconds: %v, %v", d.ETA, err)
 	}
 }
 
 func TestPermanent(t *testing.T) {
-	if work.Permanent(nil) != nil {
+	if taskqueue.Permanent(nil) != nil {
 		t.Error("Permanent(nil) != nil")
 	}
 	err := errors.New("bad body")
-	p := work.Permanent(err)
-	if !work.IsPermanent(p) || !errors.Is(p, err) || p.Error() != "bad body" {
-		t.Errorf("Permanent(%v) = %v: IsPermanent %v, Is %v", err, p, work.IsPermanent(p), errors.Is(p, err))
+	p := taskqueue.Permanent(err)
+	if !taskqueue.IsPermanent(p) || !errors.Is(p, err) || p.Error() != "bad body" {
+		t.Errorf("Permanent(%v) = %v: IsPermanent %v, Is %v", err, p, taskqueue.IsPermanent(p), errors.Is(p, err))
 	}
-	if work.IsPermanent(err) || work.IsPermanent(nil) {
+	if taskqueue.IsPermanent(err) || taskqueue.IsPermanent(nil) {
 		t.Error("IsPermanent of an unmarked error")
 	}
 }
@@ -191,7 +191,7 @@ func TestPermanent(t *testing.T) {
 // A handler that aborts with http.ErrAbortHandler is let through, as
 // net/http expects.
 func TestConsumerLetsAbortThrough(t *testing.T) {
-	h := work.Consumer(func(context.Context, work.Delivery) error { panic(http.ErrAbortHandler) }, nil)
+	h := taskqueue.Consumer(func(context.Context, taskqueue.Delivery) error { panic(http.ErrAbortHandler) }, nil)
 	req := httptest.NewRequest("POST", "/", strings.NewReader(`{}`))
 	for k, v := range taskHeaders() {
 		req.Header.Set(k, v)

@@ -1,14 +1,15 @@
-// Package work is the domain of durable work: a Task put on a Queue is
+// Package taskqueue is Expert Hub's durable work: a Task put on a Queue is
 // delivered at least once, later, to a Consumer, even if the process that
-// enqueued it dies. Conversation work that Twilio will not redeliver (a
-// bot turn, the welcome, participant enrichment) is done inline at once
-// and also enqueued, under a name that de-duplicates it, to finish what
-// the inline attempt left undone.
+// enqueued it dies. Work that Twilio will not redeliver (a bot turn, the
+// welcome, participant enrichment) is done inline at once and also
+// enqueued, under a name that de-duplicates it, to finish what the inline
+// attempt left undone (see Runner).
 //
 // The queue in production is Google Cloud Tasks (package cloudtasks),
 // delivering over HTTP to Consumer behind RequireOIDC; local runs use
 // LocalQueue, which calls the Consumer in-process with the same headers.
-package work
+// Both share the queue semantics of package engine.
+package taskqueue
 
 import (
 	"context"
@@ -47,7 +48,7 @@ const (
 
 // ErrInvalidTask is returned by Enqueue for a task whose name is not a
 // valid task ID or whose body is too large.
-var ErrInvalidTask = errors.New("work: invalid task")
+var ErrInvalidTask = errors.New("taskqueue: invalid task")
 
 // Validate checks the task against what Cloud Tasks accepts.
 func (t Task) Validate() error {

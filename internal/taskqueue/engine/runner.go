@@ -1,4 +1,4 @@
-package dispatch
+package engine
 
 import (
 	"cmp"
@@ -14,13 +14,13 @@ import (
 
 // ErrExists is returned by Add when a task of that name is pending, or
 // finished within the de-duplication window.
-var ErrExists = errors.New("dispatch: task name exists or existed recently")
+var ErrExists = errors.New("engine: task name exists or existed recently")
 
 // ErrNotFound is returned by Delete when no task of that name is pending.
-var ErrNotFound = errors.New("dispatch: task not found")
+var ErrNotFound = errors.New("engine: task not found")
 
 // ErrClosed is returned by Add after Close.
-var ErrClosed = errors.New("dispatch: runner closed")
+var ErrClosed = errors.New("engine: runner closed")
 
 // Options configures a Runner.
 type Options struct {
@@ -418,7 +418,7 @@ func (r *Runner[P]) attempt(e *entry[P], a Attempt[P]) {
 		e.State = Pending
 	case r.opts.Retry.Exhausted(e.Attempts, now.Sub(e.FirstAttempt)):
 		r.finish(e, Dropped, now)
-		r.log.Warn("dispatch: task dropped, retries exhausted",
+		r.log.Warn("task queue: task dropped, retries exhausted",
 			"task", e.Name, "attempts", e.Attempts, "status", out.Status, "error", e.LastError)
 	default:
 		wait := r.opts.Retry.Backoff(e.Attempts)
@@ -435,7 +435,7 @@ func (r *Runner[P]) attempt(e *entry[P], a Attempt[P]) {
 func (r *Runner[P]) safeDeliver(ctx context.Context, a Attempt[P]) (out Outcome) {
 	defer func() {
 		if v := recover(); v != nil {
-			r.log.Error("dispatch: delivery panicked", "task", a.Name, "panic", fmt.Sprint(v))
+			r.log.Error("task queue: delivery panicked", "task", a.Name, "panic", fmt.Sprint(v))
 			out = Outcome{Err: fmt.Errorf("panic: %v", v)}
 		}
 	}()

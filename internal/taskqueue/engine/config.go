@@ -1,14 +1,14 @@
-// Package dispatch runs named tasks at their schedule time with the queue
+// Package engine runs named tasks at their schedule time with the queue
 // semantics of Google Cloud Tasks: a name is reserved while its task is
 // pending and for a de-duplication window after it finished, attempts are
 // capped in rate and concurrency, and a failed attempt is retried with the
 // queue's backoff until its retry limits are spent.
 //
 // It is the engine shared by the in-process queue of local runs
-// (work.LocalQueue) and the Cloud Tasks fake (cloudtasksfake), so both
+// (taskqueue.LocalQueue) and the Cloud Tasks fake (cloudtasksfake), so both
 // behave alike. It delivers nothing itself: the caller's deliver function
 // makes each attempt and reports an HTTP status.
-package dispatch
+package engine
 
 import (
 	"time"

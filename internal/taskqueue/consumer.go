@@ -1,4 +1,4 @@
-package work
+package taskqueue
 
 import (
 	"context"
@@ -79,7 +79,7 @@ func (d Delivery) Headers() http.Header {
 
 // ErrBadDelivery is returned by ParseDelivery for a request that is not
 // a well-formed delivery of a task.
-var ErrBadDelivery = errors.New("work: bad delivery")
+var ErrBadDelivery = errors.New("taskqueue: bad delivery")
 
 // maxRequestBody bounds a delivery's body: a task's body, with room to
 // spare for a queue that pads it.

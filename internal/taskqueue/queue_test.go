@@ -1,11 +1,11 @@
-package work_test
+package taskqueue_test
 
 import (
 	"errors"
 	"strings"
 	"testing"
 
-	"github.com/experthub/experthub/internal/work"
+	"github.com/experthub/experthub/internal/taskqueue"
 )
 
 func TestTaskID(t *testing.T) {
@@ -25,7 +25,7 @@ func TestTaskID(t *testing.T) {
 		{nil, ""},
 	}
 	for _, tt := range tests {
-		if got := work.TaskID(tt.parts...); got != tt.want {
+		if got := taskqueue.TaskID(tt.parts...); got != tt.want {
 			t.Errorf("TaskID(%q) = %q, want %q", tt.parts, got, tt.want)
 		}
 	}
@@ -38,22 +38,22 @@ func TestTaskID(t *testing.T) {
 	}
 	seen := map[string][]string{}
 	for _, parts := range inputs {
-		id := work.TaskID(parts...)
+		id := taskqueue.TaskID(parts...)
 		if other, dup := seen[id]; dup {
 			t.Errorf("TaskID(%q) = TaskID(%q) = %q", parts, other, id)
 		}
 		seen[id] = parts
-		if err := (work.Task{Name: id}).Validate(); err != nil {
+		if err := (taskqueue.Task{Name: id}).Validate(); err != nil {
 			t.Errorf("TaskID(%.20q…) is invalid: %v", parts, err)
 		}
-		if len(id) > work.MaxNameLen {
+		if len(id) > taskqueue.MaxNameLen {
 			t.Errorf("TaskID(%.20q…) has %d characters", parts, len(id))
 		}
-		if id != work.TaskID(parts...) {
+		if id != taskqueue.TaskID(parts...) {
 			t.Errorf("TaskID(%.20q…) is not deterministic", parts)
 		}
 	}
-	if h := work.TaskID(long); !strings.HasPrefix(h, "xxxx") || !strings.Contains(h, "__") || len(h) != work.MaxNameLen {
+	if h := taskqueue.TaskID(long); !strings.HasPrefix(h, "xxxx") || !strings.Contains(h, "__") || len(h) != taskqueue.MaxNameLen {
 		t.Errorf("hashed ID %q: want the start kept, \"__\", a hash, 500 characters", h)
 	}
 }
@@ -61,18 +61,18 @@ func TestTaskID(t *testing.T) {
 func TestTaskValidate(t *testing.T) {
 	tests := []struct {
 		name string
-		task work.Task
+		task taskqueue.Task
 		ok   bool
 	}{
-		{"valid", work.Task{Name: "turn-IM1_x", Body: []byte(`{}`)}, true},
-		{"no name", work.Task{Body: []byte(`{}`)}, false},
-		{"slash", work.Task{Name: "a/b"}, false},
-		{"dot", work.Task{Name: "a.b"}, false},
-		{"space", work.Task{Name: "a b"}, false},
-		{"500 chars", work.Task{Name: strings.Repeat("a", 500)}, true},
-		{"501 chars", work.Task{Name: strings.Repeat("a", 501)}, false},
-		{"largest body", work.Task{Name: "a", Body: make([]byte, work.MaxBodyLen)}, true},
-		{"body too large", work.Task{Name: "a", Body: make([]byte, work.MaxBodyLen+1)}, false},
+		{"valid", taskqueue.Task{Name: "turn-IM1_x", Body: []byte(`{}`)}, true},
+		{"no name", taskqueue.Task{Body: []byte(`{}`)}, false},
+		{"slash", taskqueue.Task{Name: "a/b"}, false},
+		{"dot", taskqueue.Task{Name: "a.b"}, false},
+		{"space", taskqueue.Task{Name: "a b"}, false},
+		{"500 chars", taskqueue.Task{Name: strings.Repeat("a", 500)}, true},
+		{"501 chars", taskqueue.Task{Name: strings.Repeat("a", 501)}, false},
+		{"largest body", taskqueue.Task{Name: "a", Body: make([]byte, taskqueue.MaxBodyLen)}, true},
+		{"body too large", taskqueue.Task{Name: "a", Body: make([]byte, taskqueue.MaxBodyLen+1)}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,7 +80,7 @@ func TestTaskValidate(t *testing.T) {
 			if tt.ok && err != nil {
 				t.Errorf("Validate: %v", err)
 			}
-			if !tt.ok && !errors.Is(err, work.ErrInvalidTask) {
+			if !tt.ok && !errors.Is(err, taskqueue.ErrInvalidTask) {
 				t.Errorf("Validate: %v, want ErrInvalidTask", err)
 			}
 		})

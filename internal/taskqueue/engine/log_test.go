@@ -1,4 +1,4 @@
-package dispatch_test
+package engine_test
 
 import (
 	"bytes"
