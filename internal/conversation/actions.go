@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/assign"
+	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/twilio"
 )
 
@@ -42,7 +43,7 @@ func candidate(w twilio.Worker) assign.Candidate {
 // cut to Twilio's limit as a last guard: a reply too long for SMS would
 // be refused and the turn lost.
 func (f *Flow) post(ctx context.Context, conv, body string, mk mark) error {
-	afterQueued(ctx)
+	taskqueue.AfterQueued(ctx)
 	if n := twilio.Chars(body); n > twilio.MaxMessageBody {
 		f.log.WarnContext(ctx, "bot message cut to Twilio's limit", "conversation", conv, "chars", n)
 		body = twilio.Truncate(body, twilio.MaxMessageBody)
@@ -64,7 +65,7 @@ func (f *Flow) addWorker(ctx context.Context, conv, identity string, participant
 			return nil
 		}
 	}
-	afterQueued(ctx)
+	taskqueue.AfterQueued(ctx)
 	_, err := f.twilio.AddParticipant(ctx, conv, identity, "")
 	if errors.Is(err, twilio.ErrParticipantExists) {
 		return nil

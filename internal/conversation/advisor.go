@@ -111,13 +111,13 @@ func (f *Flow) routeAdvisor(ctx context.Context, conv, address string, adv advis
 // (the ledger remembers), that the CRM names an advisor who is not a
 // Frontline worker.
 func (f *Flow) staleAdvisor(ctx context.Context, customerID, identity string) {
-	a := f.begin(ctx, "stale-advisor:"+customerID+":"+identity, time.Minute)
+	a := f.work.Begin(ctx, "stale-advisor:"+customerID+":"+identity, time.Minute)
 	if a.Outcome == ledger.Done || a.Outcome == ledger.Busy {
 		return
 	}
 	f.log.WarnContext(ctx, "the customer's advisor is not a Frontline worker; skipping them (fix the CRM's worker field)",
 		"customer_id", customerID, "advisor", identity)
 	if a.Owns() {
-		f.finish(ctx, a)
+		f.work.Finish(ctx, a)
 	}
 }

@@ -2,10 +2,7 @@ package conversation
 
 import (
 	"encoding/json"
-	"log/slog"
 	"maps"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -161,29 +158,6 @@ func TestIsSID(t *testing.T) {
 	for s, want := range tests {
 		if got := isSID(s, "CH"); got != want {
 			t.Errorf("isSID(%q, CH) = %v", s, got)
-		}
-	}
-}
-
-func TestNeverReject(t *testing.T) {
-	tests := []struct {
-		name     string
-		h        http.HandlerFunc
-		wantCode int
-		wantBody string
-	}{
-		{"panic before answering", func(http.ResponseWriter, *http.Request) { panic("bug") }, 200, "{}"},
-		{"panic after answering", func(w http.ResponseWriter, _ *http.Request) {
-			w.WriteHeader(http.StatusAccepted)
-			panic("bug")
-		}, 202, ""},
-		{"no panic", func(w http.ResponseWriter, _ *http.Request) { ok(w) }, 200, "{}"},
-	}
-	for _, tt := range tests {
-		rec := httptest.NewRecorder()
-		neverReject(slog.New(slog.DiscardHandler), tt.h).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", nil))
-		if rec.Code != tt.wantCode || rec.Body.String() != tt.wantBody {
-			t.Errorf("%s: %d %q, want %d %q", tt.name, rec.Code, rec.Body, tt.wantCode, tt.wantBody)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/twilio"
 )
 
@@ -115,7 +116,7 @@ func (f *Flow) flexTask(ctx context.Context, conv string, h *history) (twilio.Ta
 	if err != nil {
 		return twilio.Task{}, err
 	}
-	afterQueued(ctx)
+	taskqueue.AfterQueued(ctx)
 	t, err := f.flex.CreateTask(ctx, f.cc.Workspace, f.cc.Workflow, taskChannel, attrs, 0)
 	if errors.Is(err, twilio.ErrUnclear) {
 		if t, ok, ferr := find(); ok {

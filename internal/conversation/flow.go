@@ -62,7 +62,6 @@ import (
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/httpjson"
-	"github.com/experthub/experthub/internal/ledger"
 	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/twilio"
 	"github.com/experthub/experthub/internal/waitline"
@@ -90,11 +89,7 @@ type Customers interface {
 }
 
 // Ledger records webhook work (package ledger).
-type Ledger interface {
-	Begin(ctx context.Context, key string, now time.Time, lease time.Duration) (ledger.Attempt, error)
-	Finish(ctx context.Context, a ledger.Attempt, now time.Time) error
-	Release(ctx context.Context, a ledger.Attempt, at time.Time) error
-}
+type Ledger = taskqueue.Ledger
 
 // Assignments records who takes which conversation (package assign).
 type Assignments interface {
@@ -147,10 +142,6 @@ type Config struct {
 	MaxWait time.Duration
 }
 
-// workTimeout bounds one queue delivery of a job: far more than a turn
-// takes, far less than the work function's own timeout.
-const workTimeout = 30 * time.Second
-
 // Deps are the flow's collaborators.
 type Deps struct {
 	Twilio      Twilio
@@ -184,7 +175,7 @@ type Flow struct {
 	customers   Customers
 	ledger      Ledger
 	assignments Assignments
-	queue       taskqueue.Queue
+	work        *taskqueue.Runner
 	cc          ContactCenter
 	convs       Conversations
 	directory   Directory
@@ -237,7 +228,6 @@ func New(cfg Config, deps Deps) *Flow {
 		customers:   deps.Customers,
 		ledger:      deps.Ledger,
 		assignments: deps.Assignments,
-		queue:       deps.Queue,
 		cc:          cfg.ContactCenter,
 		convs:       deps.Conversations,
 		directory:   deps.Directory,
@@ -254,6 +244,21 @@ func New(cfg Config, deps Deps) *Flow {
 	if f.now == nil {
 		f.now = time.Now
 	}
+	f.work = taskqueue.NewRunner(taskqueue.Config{
+		Name:     "conversation work",
+		Group:    "ConversationSid",
+		LogGroup: "conversation",
+		Queue:    deps.Queue,
+		Ledger:   deps.Ledger,
+		Logger:   f.log,
+		Now:      f.now,
+		Delay:    cfg.WorkDelay,
+		MaxAge:   cfg.MaxAge,
+		Lease:    cfg.Lease,
+		InFlight: func(err error) bool { return !twilio.IsRefusal(err) },
+		Gone:     twilio.ErrNotFound,
+	})
+	f.register()
 	return f
 }
 
@@ -262,49 +267,12 @@ func (f *Flow) Routing() http.Handler { return http.HandlerFunc(f.routing) }
 
 // PreEvent is the Conversations pre-event webhook. It answers 2xx
 // whatever happens, panics included.
-func (f *Flow) PreEvent() http.Handler { return neverReject(f.log, http.HandlerFunc(f.preEvent)) }
+func (f *Flow) PreEvent() http.Handler {
+	return httpjson.OKOnPanic(f.log, http.HandlerFunc(f.preEvent))
+}
 
 // PostEvent is the Conversations post-event webhook.
 func (f *Flow) PostEvent() http.Handler { return http.HandlerFunc(f.postEvent) }
-
-// begin starts a delivery's work on key. When the ledger cannot be
-// reached the work goes ahead as a resumption: every step then checks
-// Twilio before acting, so a duplicate costs reads, not a second reply.
-func (f *Flow) begin(ctx context.Context, key string, lease time.Duration) ledger.Attempt {
-	a, err := f.ledger.Begin(ctx, key, f.now(), lease)
-	if err != nil {
-		f.log.WarnContext(ctx, "ledger unavailable, checking Twilio before each step", "key", key, "err", err)
-		return ledger.Attempt{Key: key, Outcome: ledger.Resume}
-	}
-	return a
-}
-
-// bookkeeping bounds the ledger write that ends a delivery, which must be
-// attempted even when the handler's deadline has passed.
-const bookkeeping = 2 * time.Second
-
-func (f *Flow) finish(ctx context.Context, a ledger.Attempt) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeeping)
-	defer cancel()
-	if err := f.ledger.Finish(ctx, a, f.now()); err != nil {
-		f.log.WarnContext(ctx, "ledger finish failed; a retry will check and find the work done", "key", a.Key, "err", err)
-	}
-}
-
-// release ends a's lease now.
-func (f *Flow) release(ctx context.Context, a ledger.Attempt) { f.releaseAt(ctx, a, f.now()) }
-
-// releaseAt ends a's lease at at (see ledger.Release).
-func (f *Flow) releaseAt(ctx context.Context, a ledger.Attempt, at time.Time) {
-	if a.N == 0 || !a.Owns() {
-		return // no lease of ours: the ledger was down, or another delivery works
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeeping)
-	defer cancel()
-	if err := f.ledger.Release(ctx, a, at); err != nil {
-		f.log.WarnContext(ctx, "ledger release failed; a retry resumes once the lease ends", "key", a.Key, "err", err)
-	}
-}
 
 // form returns the webhook's parameters: webhook.Verifier has decoded
 // them into r.PostForm.
@@ -336,37 +304,3 @@ func isSID(s, prefix string) bool {
 func ok(w http.ResponseWriter) { httpjson.Write(w, http.StatusOK, struct{}{}) }
 
 func fail(w http.ResponseWriter, status int, msg string) { httpjson.Error(w, status, msg) }
-
-// neverReject answers 200 {} for a handler that panicked before
-// answering: funcframework would answer 500, which makes Twilio drop the
-// action a pre-event hook was asked about.
-func neverReject(log *slog.Logger, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rw := &answered{ResponseWriter: w}
-		defer func() {
-			if v := recover(); v != nil {
-				log.ErrorContext(r.Context(), "pre-event handler panicked; letting the action through", "panic", v)
-				if !rw.wrote {
-					ok(w)
-				}
-			}
-		}()
-		h.ServeHTTP(rw, r)
-	})
-}
-
-// answered records whether a response was started.
-type answered struct {
-	http.ResponseWriter
-	wrote bool
-}
-
-func (w *answered) WriteHeader(code int) {
-	w.wrote = true
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *answered) Write(b []byte) (int, error) {
-	w.wrote = true
-	return w.ResponseWriter.Write(b)
-}

@@ -23,6 +23,7 @@ import (
 	"github.com/experthub/experthub/internal/httpjson"
 	"github.com/experthub/experthub/internal/ledger"
 	"github.com/experthub/experthub/internal/logging"
+	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/twilio"
 )
 
@@ -316,12 +317,12 @@ func (f *Flow) handoff(w http.ResponseWriter, r *http.Request) {
 		fail(w, status, err.Error())
 		return
 	}
-	j := job{Kind: kindHandoff, Received: f.now(), Params: map[string]string{
+	j := taskqueue.Job{Kind: kindHandoff, Received: f.now(), Params: map[string]string{
 		"ConversationSid": conv.conversation, "HandoffId": req.ID, "CustomerId": conv.customer, "Worker": req.Worker, "Area": req.Area,
 		"Summary": req.Summary, "FlexConversationSid": req.FlexConv, "MessageCount": strconv.Itoa(req.Copy),
 	}}
 	ans := handoffAnswer{HandoffID: req.ID, Conversation: conv.conversation, Status: "done"}
-	code := f.acceptJob(ctx, j)
+	code := f.work.Accept(ctx, j).HTTPStatus()
 	switch code {
 	case http.StatusOK:
 	case http.StatusAccepted:
@@ -592,7 +593,7 @@ func handoffKey(id string) string { return "handoff:" + id }
 func (f *Flow) handoffIn(ctx context.Context, p url.Values) error {
 	conv, id := get(p, "ConversationSid"), get(p, "HandoffId")
 	key := handoffKey(id)
-	a := f.begin(ctx, key, f.leaseFor(ctx))
+	a := f.work.Begin(ctx, key, f.work.LeaseFor(ctx))
 	if a.Outcome == ledger.Done {
 		return nil
 	}
@@ -629,9 +630,9 @@ func (f *Flow) handoffIn(ctx context.Context, p url.Values) error {
 		return f.markHandoff(ctx, conv, map[string]any{"from": "flex", "handoff_id": id})
 	})
 	if err == nil && a.Owns() {
-		f.finish(ctx, a)
+		f.work.Finish(ctx, a)
 	} else {
-		f.release(ctx, a)
+		f.work.Release(ctx, a)
 	}
 	return err
 }

@@ -2,7 +2,6 @@ package conversation
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -74,7 +73,7 @@ func (f *Flow) wait(ctx context.Context, conv string, msg twilio.Message, h *his
 	if f.line == nil {
 		return f.post(ctx, conv, bot.NoAgentAvailable, mark{InReplyTo: msg.SID})
 	}
-	afterQueued(ctx)
+	taskqueue.AfterQueued(ctx)
 	e, err := f.line.Join(ctx, waitline.Entry{
 		Conversation: conv,
 		Target:       waitline.Target(target),
@@ -117,17 +116,8 @@ func (f *Flow) leaveLine(ctx context.Context, conv string) {
 
 // queueDrain queues a drain of the line, named after trigger.
 func (f *Flow) queueDrain(ctx context.Context, trigger string) {
-	if f.queue == nil {
-		return
-	}
-	j := job{Kind: kindDrain, Params: map[string]string{drainTrigger: trigger}, Received: f.now()}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), enqueueTimeout)
-	defer cancel()
-	body, err := json.Marshal(j)
-	if err == nil {
-		err = f.queue.Enqueue(ctx, taskqueue.Task{Name: j.taskName(), Body: body})
-	}
-	if err != nil {
+	j := taskqueue.Job{Kind: kindDrain, Params: map[string]string{drainTrigger: trigger}, Received: f.now()}
+	if err := f.work.Enqueue(ctx, j); err != nil && !errors.Is(err, taskqueue.ErrNoQueue) {
 		f.log.WarnContext(ctx, "queueing a drain of the waiting line failed; the sweep serves the line", "trigger", trigger, "err", err)
 	}
 }
@@ -169,7 +159,7 @@ func (f *Flow) events(w http.ResponseWriter, r *http.Request) {
 // token).
 func (f *Flow) Sweep() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), workTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), taskqueue.DeliveryTimeout)
 		defer cancel()
 		if err := f.drain(ctx); err != nil {
 			f.log.WarnContext(ctx, "sweeping the waiting line failed; the next sweep tries again", "err", err)
@@ -188,7 +178,7 @@ func (f *Flow) drain(ctx context.Context) error {
 	if f.line == nil {
 		return nil
 	}
-	return f.hold(ctx, "line", func(ctx context.Context) error {
+	return f.work.Hold(ctx, "line", func(ctx context.Context) error {
 		entries, err := f.line.Waiting(ctx, drainBatch)
 		if err != nil || len(entries) == 0 {
 			return err

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/twilio"
 )
 
@@ -43,7 +44,12 @@ const poolReadTimeout = 10 * time.Second
 // moment after the work under ctx was asked for (see poolReads). The
 // slice is the caller's own.
 func (f *Flow) availableWorkers(ctx context.Context) ([]twilio.Worker, error) {
-	since := asked(ctx)
+	return f.availableSince(ctx, taskqueue.Asked(ctx))
+}
+
+// availableSince returns the pool's available workers, read at some
+// moment after since.
+func (f *Flow) availableSince(ctx context.Context, since time.Time) ([]twilio.Worker, error) {
 	now := f.now()
 	if since.IsZero() {
 		since = now

@@ -44,7 +44,7 @@ func TestPoolReadsMerged(t *testing.T) {
 		// at, and waits until it is blocked on a read.
 		read := func(i int, at time.Time) {
 			wg.Go(func() {
-				ws, err := f.availableWorkers(context.WithValue(context.Background(), askedKey{}, at))
+				ws, err := f.availableSince(context.Background(), at)
 				if err != nil || len(ws) != 1 {
 					t.Errorf("read %d: %v, %v", i, ws, err)
 					return

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/twilio"
 )
 
@@ -112,6 +113,6 @@ func (f *Flow) describeCustomer(ctx context.Context, conv, part, address string)
 	if s == "" {
 		return nil
 	}
-	afterQueued(ctx)
+	taskqueue.AfterQueued(ctx)
 	return f.twilio.UpdateParticipantAttributes(ctx, conv, part, s)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/experthub/experthub/internal/assign"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/twilio"
 )
 
@@ -111,7 +112,7 @@ func (f *Flow) routeBack(ctx context.Context, conv, key, address, last string) (
 		return "", err
 	}
 	norm, _ := crm.NormalizeAddress(address)
-	afterQueued(ctx)
+	taskqueue.AfterQueued(ctx)
 	a, err := f.assignments.Claim(ctx, assign.Request{
 		Conversation: conv,
 		Claimant:     key,

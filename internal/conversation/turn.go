@@ -11,6 +11,7 @@ import (
 	"github.com/experthub/experthub/internal/assign"
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/twilio"
 	"github.com/experthub/experthub/internal/waitline"
 )
@@ -447,7 +448,7 @@ func (f *Flow) claim(ctx context.Context, conv, key string, customer *twilio.Par
 		// Unparseable: nothing to remember the customer by.
 		address, _ = crm.NormalizeAddress(customer.Address)
 	}
-	afterQueued(ctx)
+	taskqueue.AfterQueued(ctx)
 	a, err := f.assignments.Claim(ctx, assign.Request{
 		Conversation: conv,
 		Claimant:     key,
@@ -455,7 +456,7 @@ func (f *Flow) claim(ctx context.Context, conv, key string, customer *twilio.Par
 		Candidates:   cands,
 		Now:          f.now(),
 		TTL:          f.cfg.Lease,
-		Asked:        asked(ctx),
+		Asked:        taskqueue.Asked(ctx),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
