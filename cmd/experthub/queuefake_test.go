@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/cloudtasks"
-	"github.com/experthub/experthub/internal/cloudtasksfake"
+	"github.com/experthub/experthub/internal/cloudtasks/cloudtaskstest"
 	"github.com/experthub/experthub/internal/taskqueue"
 )
 
@@ -29,7 +29,7 @@ func TestQueueFake(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"queue-fake", "-addr", "127.0.0.1:0", "-min-backoff", "1ms",
-			"-queue", cloudtasksfake.DefaultQueue + "," + queue}, nil, stdout, io.Discard)
+			"-queue", cloudtaskstest.DefaultQueue + "," + queue}, nil, stdout, io.Discard)
 		_ = stdout.Close()
 	}()
 	env := map[string]string{}
@@ -42,7 +42,7 @@ func TestQueueFake(t *testing.T) {
 		env[k] = v
 	}
 	go func() { _, _ = io.Copy(io.Discard, out) }()
-	host, secret := env[cloudtasksfake.EnvHost], env[cloudtasksfake.EnvSecret]
+	host, secret := env[cloudtaskstest.EnvHost], env[cloudtaskstest.EnvSecret]
 	if host == "" || len(secret) < 32 {
 		t.Fatalf("printed %v, want the host and a secret", env)
 	}
@@ -52,7 +52,7 @@ func TestQueueFake(t *testing.T) {
 	delivered := make(chan struct{}, 1)
 	srv := httptest.NewUnstartedServer(nil)
 	target := "http://" + srv.Listener.Addr().String() + "/work"
-	srv.Config.Handler = taskqueue.RequireOIDC(cloudtasksfake.TokenValidator{Secret: secret}, target, account,
+	srv.Config.Handler = taskqueue.RequireOIDC(cloudtaskstest.TokenValidator{Secret: secret}, target, account,
 		taskqueue.Consumer(func(_ context.Context, d taskqueue.Delivery) error {
 			mu.Lock()
 			got = append(got, d)

@@ -17,7 +17,6 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"github.com/experthub/experthub/internal/cloudtasks"
-	"github.com/experthub/experthub/internal/cloudtasksfake"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/crm"
@@ -80,6 +79,7 @@ type options struct {
 	customers conversation.Customers
 	ledger    func(conversation.Ledger) conversation.Ledger
 	scheduler taskqueue.IDTokenValidator
+	queue     taskqueue.IDTokenValidator
 	bindings  func(handoff.Bindings) handoff.Bindings
 }
 
@@ -103,6 +103,14 @@ func WrapLedger(wrap func(conversation.Ledger) conversation.Ledger) Option {
 // tokens with v instead of Google's keys: tests mint their own.
 func WithSchedulerTokens(v taskqueue.IDTokenValidator) Option {
 	return func(o *options) { o.scheduler = v }
+}
+
+// WithQueueTokens makes the work function check its callers' OIDC tokens
+// with v instead of Google's keys: the Cloud Tasks fake signs its own
+// (CLOUD_TASKS_EMULATOR_HOST). cmd/experthub injects it for local runs;
+// the deployed functions never do.
+func WithQueueTokens(v taskqueue.IDTokenValidator) Option {
+	return func(o *options) { o.queue = v }
 }
 
 // New builds the application. It makes no network call: clients connect on
@@ -215,7 +223,7 @@ func (a *App) buildFlow(o options) {
 		MaxWait:        cfg.MaxWait,
 	}, deps)
 	consume = a.named("work", flow.Work())
-	a.handlers["work"] = a.queueFacing(consume)
+	a.handlers["work"] = a.queueFacing(consume, o.queue)
 	a.twilioFacing("routing", flow.Routing())
 	a.twilioFacing("pre-event", flow.PreEvent())
 	a.twilioFacing("post-event", flow.PostEvent())
@@ -300,7 +308,11 @@ func (a *App) buildQueue(consume http.Handler) taskqueue.Queue {
 // queueFacing guards the work function: only the queue's OIDC identity
 // gets in. Without Cloud Tasks the in-process queue calls the consumer
 // directly and the function lets nobody in.
-func (a *App) queueFacing(consume http.Handler) http.Handler {
+//
+// With CLOUD_TASKS_EMULATOR_HOST the queue is a fake whose tokens only
+// the validator given (WithQueueTokens) accepts; without one, Google's
+// check refuses them, which the log says.
+func (a *App) queueFacing(consume http.Handler, tokens taskqueue.IDTokenValidator) http.Handler {
 	cfg := a.Config
 	if !cfg.UsesCloudTasks() {
 		return a.named("work", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -309,8 +321,11 @@ func (a *App) queueFacing(consume http.Handler) http.Handler {
 		}))
 	}
 	var v taskqueue.IDTokenValidator = &gcpauth.GoogleIDTokens{}
-	if cfg.TasksEmulator != "" {
-		v = cloudtasksfake.TokenValidator{Secret: cfg.TasksSecret}
+	switch {
+	case tokens != nil:
+		v = tokens
+	case cfg.TasksEmulator != "":
+		a.log.Warn("CLOUD_TASKS_EMULATOR_HOST is set, but no validator of the fake's tokens was given (experthub serve gives one): work accepts Google's tokens only")
 	}
 	return a.named("work", taskqueue.RequireOIDC(v, cfg.PublicURL("work"), cfg.WorkServiceAccount, consume, a.log))
 }

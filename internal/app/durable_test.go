@@ -15,7 +15,7 @@ import (
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/assign"
 	"github.com/experthub/experthub/internal/bot"
-	"github.com/experthub/experthub/internal/cloudtasksfake"
+	"github.com/experthub/experthub/internal/cloudtasks/cloudtaskstest"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/firestoretest"
@@ -238,7 +238,7 @@ func TestSafetyNetDropped(t *testing.T) {
 func attempts(t *testing.T, h *apptest.Harness, name string) int {
 	t.Helper()
 	if h.Tasks != nil {
-		info, ok := h.Tasks.Task(cloudtasksfake.DefaultQueue + "/tasks/" + name)
+		info, ok := h.Tasks.Task(cloudtaskstest.DefaultQueue + "/tasks/" + name)
 		if !ok {
 			t.Fatalf("no task %s", name)
 		}

@@ -21,18 +21,18 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/experthub/experthub/internal/cloudtasks"
-	"github.com/experthub/experthub/internal/cloudtasksfake"
+	"github.com/experthub/experthub/internal/cloudtasks/cloudtaskstest"
 	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/taskqueue/engine"
 )
 
 const (
-	queue   = cloudtasksfake.DefaultQueue
+	queue   = cloudtaskstest.DefaultQueue
 	account = "tasks-invoker@local.iam.gserviceaccount.com"
 )
 
 type env struct {
-	fake   *cloudtasksfake.Fake
+	fake   *cloudtaskstest.Fake
 	url    string
 	q      *cloudtasks.Queue
 	client *ctapi.Client
@@ -47,9 +47,9 @@ type env struct {
 func start(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	f, err := cloudtasksfake.Start(ctx, cloudtasksfake.Options{
+	f, err := cloudtaskstest.Start(ctx, cloudtaskstest.Options{
 		RequireOIDC: true,
-		Queues: []cloudtasksfake.Queue{{Name: queue, Retry: engine.RetryConfig{
+		Queues: []cloudtaskstest.Queue{{Name: queue, Retry: engine.RetryConfig{
 			MaxAttempts: 5, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxDoublings: 2,
 		}}},
 	})

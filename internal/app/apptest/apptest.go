@@ -32,7 +32,7 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/app"
-	"github.com/experthub/experthub/internal/cloudtasksfake"
+	"github.com/experthub/experthub/internal/cloudtasks/cloudtaskstest"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/crm/crmtest"
@@ -161,7 +161,7 @@ type Harness struct {
 	App  *app.App
 	Apps []*app.App
 	// Tasks is the Cloud Tasks fake; nil without Options.CloudTasks.
-	Tasks  *cloudtasksfake.Fake
+	Tasks  *cloudtaskstest.Fake
 	Config *config.Config
 	Twilio *twiliofake.Server
 	// Flex is the contact center's account on the same fake Twilio; nil
@@ -318,6 +318,9 @@ func (h *Harness) appOptions(opts Options) []app.Option {
 	}
 	if opts.WrapBindings != nil {
 		out = append(out, app.WrapBindings(opts.WrapBindings))
+	}
+	if h.Tasks != nil {
+		out = append(out, app.WithQueueTokens(h.Tasks.Validator()))
 	}
 	return out
 }
@@ -565,9 +568,9 @@ func (h *Harness) startTasks(t testing.TB, env config.Env, retry engine.RetryCon
 	if err != nil {
 		t.Fatalf("apptest: %v", err)
 	}
-	f, err := cloudtasksfake.Start(context.Background(), cloudtasksfake.Options{
-		Queues: []cloudtasksfake.Queue{{
-			Name:  cloudtasksfake.DefaultQueue,
+	f, err := cloudtaskstest.Start(context.Background(), cloudtaskstest.Options{
+		Queues: []cloudtaskstest.Queue{{
+			Name:  cloudtaskstest.DefaultQueue,
 			Retry: retry,
 			Rate:  rate,
 		}},
@@ -578,10 +581,10 @@ func (h *Harness) startTasks(t testing.TB, env config.Env, retry engine.RetryCon
 	}
 	h.Tasks = f
 	maps.Copy(env, config.Env{
-		"WORK_QUEUE":             cloudtasksfake.DefaultQueue,
+		"WORK_QUEUE":             cloudtaskstest.DefaultQueue,
 		"WORK_SERVICE_ACCOUNT":   TasksServiceAccount,
-		cloudtasksfake.EnvHost:   f.Addr(),
-		cloudtasksfake.EnvSecret: f.Secret(),
+		cloudtaskstest.EnvHost:   f.Addr(),
+		cloudtaskstest.EnvSecret: f.Secret(),
 	})
 }
 

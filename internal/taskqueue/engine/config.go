@@ -5,7 +5,7 @@
 // queue's backoff until its retry limits are spent.
 //
 // It is the engine shared by the in-process queue of local runs
-// (taskqueue.LocalQueue) and the Cloud Tasks fake (cloudtasksfake), so both
+// (taskqueue.LocalQueue) and the Cloud Tasks fake (cloudtaskstest), so both
 // behave alike. It delivers nothing itself: the caller's deliver function
 // makes each attempt and reports an HTTP status.
 package engine

@@ -637,7 +637,7 @@ const method = `## Method
   a bot turn, a customer's attributes) is done by the webhook and queued as
   a safety-net task at once; the ` + "`work`" + ` function redoes what is left.
   These benchmarks build the App with ` + "`internal/app/apptest`" + `: the in-process
-  queue (` + "`work.LocalQueue`" + `) or the Cloud Tasks fake (` + "`internal/cloudtasksfake`" + `,
+  queue (` + "`taskqueue.LocalQueue`" + `) or the Cloud Tasks fake (` + "`internal/cloudtasks/cloudtaskstest`" + `,
   gRPC, OIDC tokens checked by the ` + "`work`" + ` function), and for the burst three
   App instances behind one server, as Cloud Run would run them. Times come
   from the fake Twilio's records: when a webhook was sent and answered,

@@ -1,4 +1,4 @@
-package cloudtasksfake
+package cloudtaskstest
 
 import (
 	"encoding/base64"

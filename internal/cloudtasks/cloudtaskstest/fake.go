@@ -1,4 +1,4 @@
-// Package cloudtasksfake is an in-process fake of Google Cloud Tasks, for
+// Package cloudtaskstest is an in-process fake of Google Cloud Tasks, for
 // tests and local runs: Google ships no emulator. It serves the Cloud
 // Tasks v2 gRPC API (what the Go client calls) for HTTP target tasks and
 // dispatches them over HTTP at their schedule time, with the headers and
@@ -16,7 +16,7 @@
 // ID token is signed with HS256 and a shared secret (TokenValidator), not
 // by Google; 3xx responses are failures rather than followed; no system
 // throttling beyond Retry-After.
-package cloudtasksfake
+package cloudtaskstest
 
 import (
 	"bytes"
@@ -144,11 +144,11 @@ func Start(ctx context.Context, opts Options) (*Fake, error) {
 		m := queueName.FindStringSubmatch(q.Name)
 		if m == nil {
 			f.closeQueues()
-			return nil, fmt.Errorf("cloudtasksfake: queue name %q is not projects/P/locations/L/queues/Q", q.Name)
+			return nil, fmt.Errorf("cloudtaskstest: queue name %q is not projects/P/locations/L/queues/Q", q.Name)
 		}
 		if _, dup := f.queues[q.Name]; dup {
 			f.closeQueues()
-			return nil, fmt.Errorf("cloudtasksfake: queue %q configured twice", q.Name)
+			return nil, fmt.Errorf("cloudtaskstest: queue %q configured twice", q.Name)
 		}
 		fq := &queue{name: q.Name, id: m[1]}
 		fq.r = engine.New(engine.Options{
@@ -165,7 +165,7 @@ func Start(ctx context.Context, opts Options) (*Fake, error) {
 	lis, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		f.closeQueues()
-		return nil, fmt.Errorf("cloudtasksfake: %w", err)
+		return nil, fmt.Errorf("cloudtaskstest: %w", err)
 	}
 	f.lis = lis
 	f.srv = grpc.NewServer()
@@ -323,12 +323,12 @@ func (f *Fake) send(ctx context.Context, q *queue, a engine.Attempt[request]) en
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
-		f.log.Info("cloudtasksfake: attempt got no response", "task", id, "retry_count", a.RetryCount, "error", err)
+		f.log.Info("cloudtaskstest: attempt got no response", "task", id, "retry_count", a.RetryCount, "error", err)
 		return engine.Outcome{Err: err}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	_ = resp.Body.Close()
-	f.log.Info("cloudtasksfake: attempt", "task", id, "retry_count", a.RetryCount, "status", resp.StatusCode)
+	f.log.Info("cloudtaskstest: attempt", "task", id, "retry_count", a.RetryCount, "status", resp.StatusCode)
 	out := engine.Outcome{Status: resp.StatusCode}
 	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
 		out.RetryAfter = time.Duration(s) * time.Second

@@ -1,4 +1,4 @@
-package cloudtasksfake_test
+package cloudtaskstest_test
 
 import (
 	"bytes"
@@ -25,13 +25,13 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/experthub/experthub/internal/cloudtasksfake"
+	"github.com/experthub/experthub/internal/cloudtasks/cloudtaskstest"
 	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/taskqueue/engine"
 )
 
 const (
-	queue   = cloudtasksfake.DefaultQueue
+	queue   = cloudtaskstest.DefaultQueue
 	account = "tasks-invoker@local.iam.gserviceaccount.com"
 )
 
@@ -97,7 +97,7 @@ func (c *consumer) of(name string) []taskqueue.Delivery {
 }
 
 type env struct {
-	fake    *cloudtasksfake.Fake
+	fake    *cloudtaskstest.Fake
 	url     string // the consumer's
 	cons    *consumer
 	client  *ctapi.Client
@@ -107,13 +107,13 @@ type env struct {
 // start runs a fake and a consumer behind the OIDC gate, as in
 // production: only the fake's tokens for the consumer's URL and account
 // get through.
-func start(t *testing.T, opts cloudtasksfake.Options) *env {
+func start(t *testing.T, opts cloudtaskstest.Options) *env {
 	t.Helper()
 	ctx := context.Background()
 	if opts.Queues == nil {
-		opts.Queues = []cloudtasksfake.Queue{{Name: queue, Retry: fastRetry}}
+		opts.Queues = []cloudtaskstest.Queue{{Name: queue, Retry: fastRetry}}
 	}
-	f, err := cloudtasksfake.Start(ctx, opts)
+	f, err := cloudtaskstest.Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func (e *env) waitIdle(t *testing.T) {
 }
 
 func TestDeliveredOnceAfterFailures(t *testing.T) {
-	e := start(t, cloudtasksfake.Options{RequireOIDC: true})
+	e := start(t, cloudtaskstest.Options{RequireOIDC: true})
 	e.cons.fail["turn-IM1"] = 2
 	if _, err := e.create(t, e.task("turn-IM1")); err != nil {
 		t.Fatal(err)
@@ -197,7 +197,7 @@ func TestDeliveredOnceAfterFailures(t *testing.T) {
 }
 
 func TestDuplicateNameRejected(t *testing.T) {
-	e := start(t, cloudtasksfake.Options{})
+	e := start(t, cloudtaskstest.Options{})
 	future := e.task("welcome-CH1")
 	future.ScheduleTime = timestamppb.New(time.Now().Add(20 * time.Millisecond))
 	if _, err := e.create(t, future); err != nil {
@@ -219,7 +219,7 @@ func TestDuplicateNameRejected(t *testing.T) {
 	}
 
 	// The window is configurable: past it, the name is free.
-	e2 := start(t, cloudtasksfake.Options{DedupeWindow: time.Nanosecond})
+	e2 := start(t, cloudtaskstest.Options{DedupeWindow: time.Nanosecond})
 	for i := range 2 {
 		if _, err := e2.create(t, e2.task("t")); err != nil {
 			t.Fatalf("create %d with a window of 1ns: %v", i, err)
@@ -229,7 +229,7 @@ func TestDuplicateNameRejected(t *testing.T) {
 }
 
 func TestUnauthenticatedCallsRefused(t *testing.T) {
-	e := start(t, cloudtasksfake.Options{})
+	e := start(t, cloudtaskstest.Options{})
 	// A task whose token is for another audience, or another account, or
 	// has no token at all, never reaches the consumer: every attempt is
 	// refused until the task is dropped.
@@ -282,7 +282,7 @@ func TestUnauthenticatedCallsRefused(t *testing.T) {
 // token is for audience, and returns that token.
 func captureToken(t *testing.T, secret, audience string) string {
 	t.Helper()
-	f, err := cloudtasksfake.Start(context.Background(), cloudtasksfake.Options{Secret: secret})
+	f, err := cloudtaskstest.Start(context.Background(), cloudtaskstest.Options{Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,9 +325,9 @@ func captureToken(t *testing.T, secret, audience string) string {
 func TestDispatchDeadline(t *testing.T) {
 	retry := fastRetry
 	retry.MaxAttempts = 20 // a busy machine may cut more attempts than the one that hangs
-	e := start(t, cloudtasksfake.Options{
+	e := start(t, cloudtaskstest.Options{
 		DispatchDeadline: 200 * time.Millisecond,
-		Queues:           []cloudtasksfake.Queue{{Name: queue, Retry: retry}},
+		Queues:           []cloudtaskstest.Queue{{Name: queue, Retry: retry}},
 	})
 	e.cons.block["slow"] = true
 	if _, err := e.create(t, e.task("slow")); err != nil {
@@ -348,7 +348,7 @@ func TestDispatchDeadline(t *testing.T) {
 }
 
 func TestConcurrencyCap(t *testing.T) {
-	e := start(t, cloudtasksfake.Options{Queues: []cloudtasksfake.Queue{{
+	e := start(t, cloudtaskstest.Options{Queues: []cloudtaskstest.Queue{{
 		Name:  queue,
 		Retry: fastRetry,
 		Rate:  engine.RateLimits{MaxConcurrentDispatches: 1, MaxDispatchesPerSecond: 500},
@@ -370,7 +370,7 @@ func TestConcurrencyCap(t *testing.T) {
 }
 
 func TestGetListDelete(t *testing.T) {
-	e := start(t, cloudtasksfake.Options{})
+	e := start(t, cloudtaskstest.Options{})
 	ctx := context.Background()
 	later := timestamppb.New(time.Now().Add(time.Hour))
 	for _, id := range []string{"b", "a", "c"} {

@@ -1,4 +1,4 @@
-package cloudtasksfake
+package cloudtaskstest
 
 import (
 	"context"
@@ -46,7 +46,7 @@ type server struct {
 }
 
 func unsupported(what string) error {
-	return status.Errorf(codes.Unimplemented, "cloudtasksfake: %s is not supported by the fake", what)
+	return status.Errorf(codes.Unimplemented, "cloudtaskstest: %s is not supported by the fake", what)
 }
 
 func (s *server) queue(name string) (*queue, error) {
@@ -120,7 +120,7 @@ func (s *server) CreateTask(_ context.Context, req *cloudtaskspb.CreateTaskReque
 			"The task cannot be created because a task with this name existed too recently: %s", name)
 	}
 	if err != nil {
-		return nil, status.Errorf(codes.Unavailable, "cloudtasksfake: %v", err)
+		return nil, status.Errorf(codes.Unavailable, "cloudtaskstest: %v", err)
 	}
 	return toProto(info, req.GetResponseView()), nil
 }
@@ -189,7 +189,7 @@ func (s *server) request(t *cloudtaskspb.Task) (request, error) {
 			p.audience = p.url // "If not specified, the URI specified in target will be used."
 		}
 	} else if s.f.opts.RequireOIDC {
-		return request{}, status.Error(codes.InvalidArgument, "cloudtasksfake: this fake requires an oidc_token on every task")
+		return request{}, status.Error(codes.InvalidArgument, "cloudtaskstest: this fake requires an oidc_token on every task")
 	}
 	return p, nil
 }

@@ -1,4 +1,4 @@
-package cloudtasksfake
+package cloudtaskstest
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 // ErrInvalidToken is returned by TokenValidator.Validate for a token the
 // fake did not sign with the secret, or that is expired or for another
 // audience.
-var ErrInvalidToken = errors.New("cloudtasksfake: invalid ID token")
+var ErrInvalidToken = errors.New("cloudtaskstest: invalid ID token")
 
 // issuer is the iss claim of Google's ID tokens, which the fake's tokens
 // copy.

@@ -1,4 +1,4 @@
-package cloudtasksfake_test
+package cloudtaskstest_test
 
 import (
 	"context"
@@ -13,11 +13,11 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/experthub/experthub/internal/cloudtasksfake"
+	"github.com/experthub/experthub/internal/cloudtasks/cloudtaskstest"
 )
 
 func TestCreateTaskValidation(t *testing.T) {
-	e := start(t, cloudtasksfake.Options{RequireOIDC: true})
+	e := start(t, cloudtaskstest.Options{RequireOIDC: true})
 	tests := []struct {
 		name   string
 		parent string // "" means queue
@@ -91,7 +91,7 @@ func TestCreateTaskValidation(t *testing.T) {
 }
 
 func TestUnusedMethodsUnimplemented(t *testing.T) {
-	e := start(t, cloudtasksfake.Options{})
+	e := start(t, cloudtaskstest.Options{})
 	ctx := context.Background()
 	_, err := e.client.GetQueue(ctx, &cloudtaskspb.GetQueueRequest{Name: queue})
 	if status.Code(err) != codes.Unimplemented {
@@ -104,12 +104,12 @@ func TestUnusedMethodsUnimplemented(t *testing.T) {
 }
 
 func TestStartRefusesBadQueues(t *testing.T) {
-	for _, qs := range [][]cloudtasksfake.Queue{
+	for _, qs := range [][]cloudtaskstest.Queue{
 		{{Name: "expert-hub-work"}},
 		{{Name: queue}, {Name: queue}},
 		{{Name: "projects/p/locations/l/queues/bad_underscore"}},
 	} {
-		if f, err := cloudtasksfake.Start(context.Background(), cloudtasksfake.Options{Queues: qs}); err == nil {
+		if f, err := cloudtaskstest.Start(context.Background(), cloudtaskstest.Options{Queues: qs}); err == nil {
 			_ = f.Close()
 			t.Errorf("Start with queues %+v succeeded", qs)
 		}
@@ -118,7 +118,7 @@ func TestStartRefusesBadQueues(t *testing.T) {
 
 func TestStopsWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	f, err := cloudtasksfake.Start(ctx, cloudtasksfake.Options{})
+	f, err := cloudtaskstest.Start(ctx, cloudtaskstest.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestStopsWithContext(t *testing.T) {
 func TestTokenValidator(t *testing.T) {
 	const audience = "https://europe-west1-demo.cloudfunctions.net/work"
 	token := captureToken(t, "s3cret", audience)
-	v := cloudtasksfake.TokenValidator{Secret: "s3cret"}
+	v := cloudtaskstest.TokenValidator{Secret: "s3cret"}
 	id, err := v.Validate(context.Background(), token, audience)
 	if err != nil || id.Email != account || !id.EmailVerified {
 		t.Fatalf("Validate = %+v, %v; want the account, verified", id, err)
@@ -140,12 +140,12 @@ func TestTokenValidator(t *testing.T) {
 	parts := strings.Split(token, ".")
 	tests := []struct {
 		name     string
-		v        cloudtasksfake.TokenValidator
+		v        cloudtaskstest.TokenValidator
 		token    string
 		audience string
 	}{
-		{"other secret", cloudtasksfake.TokenValidator{Secret: "other"}, token, audience},
-		{"no secret", cloudtasksfake.TokenValidator{}, token, audience},
+		{"other secret", cloudtaskstest.TokenValidator{Secret: "other"}, token, audience},
+		{"no secret", cloudtaskstest.TokenValidator{}, token, audience},
 		{"other audience", v, token, "https://elsewhere.example/work"},
 		{"empty audience", v, token, ""},
 		{"tampered claims", v, parts[0] + "." + parts[1] + "x." + parts[2], audience},
@@ -154,7 +154,7 @@ func TestTokenValidator(t *testing.T) {
 		{"empty", v, "", audience},
 	}
 	for _, tt := range tests {
-		if _, err := tt.v.Validate(context.Background(), tt.token, tt.audience); !errors.Is(err, cloudtasksfake.ErrInvalidToken) {
+		if _, err := tt.v.Validate(context.Background(), tt.token, tt.audience); !errors.Is(err, cloudtaskstest.ErrInvalidToken) {
 			t.Errorf("%s: %v, want ErrInvalidToken", tt.name, err)
 		}
 	}
