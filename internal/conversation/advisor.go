@@ -5,8 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/experthub/experthub/internal/assign"
 	"github.com/experthub/experthub/internal/bot"
-	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/ledger"
 )
@@ -50,12 +50,12 @@ func (f *Flow) routes(ctx context.Context, conv, address string, adv advisor) (r
 	f.prefetchName(ctx, last)
 	for _, step := range f.cfg.Policy {
 		switch step {
-		case config.RouteAdvisor:
+		case assign.Advisor:
 			r, decided, err := f.routeAdvisor(ctx, conv, address, adv)
 			if err != nil || decided {
 				return r, err
 			}
-		case config.RouteLast:
+		case assign.Last:
 			if last == "" {
 				continue
 			}
@@ -66,8 +66,8 @@ func (f *Flow) routes(ctx context.Context, conv, address string, adv advisor) (r
 			if w != "" {
 				return routed{note: bot.ConnectingLast(f.displayName(ctx, w)), add: w}, nil
 			}
-		case config.RouteBot:
-			if last != "" && f.cfg.Returning == config.ReturningOffer {
+		case assign.Bot:
+			if last != "" && f.cfg.Returning == assign.ReturningOffer {
 				// An offer the customer's next message answers, as the
 				// away advisor's: they need not know the address.
 				return routed{note: bot.OfferLastWorker(f.displayName(ctx, last)), offer: last}, nil

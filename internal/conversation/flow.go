@@ -113,13 +113,12 @@ type Config struct {
 	FallbackWorker string
 	// WelcomeMessage is the bot's first message; empty: bot.DefaultWelcome.
 	WelcomeMessage string
-	// Returning is config.ReturningOff (when empty), config.ReturningOffer
-	// or config.ReturningRoute.
-	Returning string
-	// Policy is who a new conversation goes to, in order (config.RouteAdvisor,
-	// config.RouteLast, config.RouteBot); empty: config.RouteBot alone, plus
-	// config.RouteLast before it when Returning is config.ReturningRoute.
-	Policy []string
+	// Returning is what the welcome does for a returning customer; empty:
+	// assign.ReturningOff.
+	Returning assign.Returning
+	// Policy is who a new conversation goes to, in order (see
+	// assign.Policy, which completes it).
+	Policy []assign.Step
 	// Areas label the expertise areas of the pool's workers
 	// (EXPERTISE_AREAS).
 	Areas bot.Areas
@@ -214,14 +213,9 @@ func New(cfg Config, deps Deps) *Flow {
 		cfg.MaxWait = config.DefaultWaitingLineMaxWait
 	}
 	if cfg.Returning == "" {
-		cfg.Returning = config.ReturningOff
+		cfg.Returning = assign.ReturningOff
 	}
-	if len(cfg.Policy) == 0 {
-		cfg.Policy = []string{config.RouteBot}
-		if cfg.Returning == config.ReturningRoute {
-			cfg.Policy = []string{config.RouteLast, config.RouteBot}
-		}
-	}
+	cfg.Policy = assign.Policy(cfg.Policy, cfg.Returning)
 	f := &Flow{
 		cfg:         cfg,
 		twilio:      deps.Twilio,

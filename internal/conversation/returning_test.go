@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/experthub/experthub/internal/app/apptest"
+	"github.com/experthub/experthub/internal/assign"
 	"github.com/experthub/experthub/internal/config"
 )
 
@@ -34,26 +35,26 @@ func (e *env) closeConversation(conv string) {
 func TestReturningCustomer(t *testing.T) {
 	tests := []struct {
 		name        string
-		mode        string
+		mode        assign.Returning
 		firstText   string
 		removeAnn   bool
 		wantWelcome string
 		wantWorkers []string
 	}{
-		{name: "off", mode: config.ReturningOff, firstText: "ann@example.com", wantWelcome: "system: " + welcome},
-		{name: "offer", mode: config.ReturningOffer, firstText: "ann@example.com",
+		{name: "off", mode: assign.ReturningOff, firstText: "ann@example.com", wantWelcome: "system: " + welcome},
+		{name: "offer", mode: assign.ReturningOffer, firstText: "ann@example.com",
 			wantWelcome: apptest.Offer("ann@example.com")},
-		{name: "offer after an agent request", mode: config.ReturningOffer, firstText: "AGENT",
+		{name: "offer after an agent request", mode: assign.ReturningOffer, firstText: "AGENT",
 			wantWelcome: apptest.Offer("ann@example.com")},
-		{name: "route", mode: config.ReturningRoute, firstText: "ann@example.com",
+		{name: "route", mode: assign.ReturningRoute, firstText: "ann@example.com",
 			wantWelcome: apptest.Connect("ann@example.com"), wantWorkers: []string{"ann@example.com"}},
-		{name: "route, worker gone", mode: config.ReturningRoute, firstText: "ann@example.com", removeAnn: true,
+		{name: "route, worker gone", mode: assign.ReturningRoute, firstText: "ann@example.com", removeAnn: true,
 			wantWelcome: "system: " + welcome},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, apptest.Options{Env: config.Env{"RETURNING_CUSTOMER": tt.mode}})
+			e := newEnv(t, apptest.Options{Env: config.Env{"RETURNING_CUSTOMER": string(tt.mode)}})
 			e.workers("ann@example.com", "bob@example.com")
 			first := e.text(maria, tt.firstText).ConversationSID
 			if w := e.Workers(first); !slices.Equal(w, []string{"ann@example.com"}) {

@@ -9,7 +9,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/experthub/experthub/internal/assign"
-	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/twilio"
@@ -45,7 +44,7 @@ func (f *Flow) welcome(ctx context.Context, conv, address string) error {
 		)
 		g, gctx := errgroup.WithContext(ctx)
 		f.readHistory(gctx, g, conv, &h)
-		if slices.Contains(f.cfg.Policy, config.RouteAdvisor) {
+		if slices.Contains(f.cfg.Policy, assign.Advisor) {
 			g.Go(func() error {
 				// With ctx: a failed Twilio read must not cut the CRM's.
 				adv = f.advisorOf(ctx, address)
@@ -85,7 +84,7 @@ func (f *Flow) welcome(ctx context.Context, conv, address string) error {
 // when neither the policy nor RETURNING_CUSTOMER=offer asks, the customer is new or the store fails (the
 // welcome must not wait on it).
 func (f *Flow) lastWorker(ctx context.Context, address string) string {
-	if !slices.Contains(f.cfg.Policy, config.RouteLast) && f.cfg.Returning != config.ReturningOffer || address == "" {
+	if !slices.Contains(f.cfg.Policy, assign.Last) && f.cfg.Returning != assign.ReturningOffer || address == "" {
 		return ""
 	}
 	norm, err := crm.NormalizeAddress(address)
