@@ -30,6 +30,7 @@ import (
 	"github.com/experthub/experthub/internal/strapi"
 	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/twilio"
+	"github.com/experthub/experthub/internal/twilioflow"
 	"github.com/experthub/experthub/internal/waitline"
 	"github.com/experthub/experthub/internal/webhook"
 )
@@ -160,29 +161,31 @@ func (a *App) buildFlow(o options) {
 		return
 	}
 	rest := NewTwilio(cfg)
-	// One Flow serves the three functions: each request's context names
-	// its function for the logs (see named).
-	deps := conversation.Deps{Twilio: rest, Conversations: rest, Directory: a.Customers, Customers: a.Customers, Logger: a.log, Now: o.now}
+	ports := twilioflow.Config{Workspace: cfg.Workspace, PoolQueue: cfg.PoolQueue, MessagingService: cfg.MessagingService, Logger: a.log, Now: o.now}
+	convs := twilioflow.NewConversations(rest, ports)
+	// One Flow serves the conversation functions: each request's context
+	// names its function for the logs (see named).
+	deps := conversation.Deps{
+		Conversations: convs, Workers: twilioflow.NewWorkers(rest, ports), Handoffs: convs,
+		Directory: a.Customers, Customers: a.Customers, Logger: a.log, Now: o.now,
+	}
 	var cc conversation.ContactCenter
 	if cfg.HasFlex() {
-		deps.Flex = twilio.New(twilio.Config{
+		deps.Flex = twilioflow.NewFlex(twilio.New(twilio.Config{
 			AccountSID: cfg.FlexAccountSID,
 			AuthToken:  cfg.FlexAuthToken,
 			APIKey:     cfg.FlexAPIKey,
 			APISecret:  cfg.FlexAPISecret,
 			BaseURL:    cfg.TwilioAPIBaseURL,
 			Timeout:    cfg.TwilioTimeout,
-		})
+		}), cfg.FlexWorkspace, cfg.FlexWorkflow)
 		proxies := frontline.ProxyNumbers{Default: cfg.ProxyNumber, ByCountry: cfg.ProxyNumbers}
 		cc = conversation.ContactCenter{
-			Workspace:        cfg.FlexWorkspace,
-			Workflow:         cfg.FlexWorkflow,
-			MessagingService: cfg.MessagingService,
-			Proxy:            proxies.For,
-			Keywords:         cfg.ContactCenterKeywords,
-			After:            cfg.ContactCenterAfter,
-			Region:           cfg.DefaultRegion,
-			Message:          cfg.HandoffMessage,
+			Proxy:    proxies.For,
+			Keywords: cfg.ContactCenterKeywords,
+			After:    cfg.ContactCenterAfter,
+			Region:   cfg.DefaultRegion,
+			Message:  cfg.HandoffMessage,
 		}
 		deps.Bindings, deps.Notes = a.handoffs, a.handoffs
 		if o.bindings != nil {
@@ -209,8 +212,6 @@ func (a *App) buildFlow(o options) {
 	a.Queue = a.buildQueue(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { consume.ServeHTTP(w, r) }))
 	a.Assignments, deps.Queue = deps.Assignments, a.Queue
 	flow := conversation.New(conversation.Config{
-		Workspace:      cfg.Workspace,
-		PoolQueue:      cfg.PoolQueue,
 		FallbackWorker: cfg.FallbackWorker,
 		WelcomeMessage: cfg.WelcomeMessage,
 		Returning:      cfg.ReturningCustomer,
@@ -222,13 +223,13 @@ func (a *App) buildFlow(o options) {
 		ContactCenter:  cc,
 		MaxWait:        cfg.MaxWait,
 	}, deps)
-	consume = a.named("work", flow.Work())
+	consume = a.named("work", taskqueue.Consumer(flow.Consume, a.log))
 	a.handlers["work"] = a.queueFacing(consume, o.queue)
-	a.twilioFacing("routing", flow.Routing())
-	a.twilioFacing("pre-event", flow.PreEvent())
-	a.twilioFacing("post-event", flow.PostEvent())
+	a.twilioFacing("routing", routingHandler(flow, a.log))
+	a.twilioFacing("pre-event", preEventHandler(flow, a.log))
+	a.twilioFacing("post-event", postEventHandler(flow, a.log))
 	a.handlers["handoff"] = a.named("handoff", withDeadline(cfg.HandlerTimeout,
-		handoffGate(cfg.HandoffSecret, cfg.FlexAuthToken, cfg.PublicURL("handoff"), a.log, flow.Handoff())))
+		handoffGate(cfg.HandoffSecret, cfg.FlexAuthToken, cfg.PublicURL("handoff"), a.log, handoffHandler(flow, cfg.DefaultRegion, a.log))))
 	a.taskrouterEvents(flow, o)
 }
 
@@ -240,13 +241,13 @@ func (a *App) buildFlow(o options) {
 // other must carry Twilio's signature.
 func (a *App) taskrouterEvents(flow *conversation.Flow, o options) {
 	const name = "taskrouter-events"
-	a.twilioFacing(name, flow.Events())
+	a.twilioFacing(name, eventsHandler(flow, a.log))
 	events := a.handlers[name]
 	var v taskqueue.IDTokenValidator = &gcpauth.GoogleIDTokens{}
 	if o.scheduler != nil {
 		v = o.scheduler
 	}
-	sweep := a.named(name, taskqueue.RequireOIDC(v, a.Config.PublicURL(name), a.Config.SchedulerAccount, flow.Sweep(), a.log.With(logging.FunctionKey, name)))
+	sweep := a.named(name, taskqueue.RequireOIDC(v, a.Config.PublicURL(name), a.Config.SchedulerAccount, sweepHandler(flow, a.log), a.log.With(logging.FunctionKey, name)))
 	a.handlers[name] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
 			sweep.ServeHTTP(w, r)

@@ -175,3 +175,27 @@ func Spellings(e164 string) []string {
 	}
 	return out
 }
+
+// ChannelAddress returns raw as the address of an SMS or WhatsApp
+// channel, in the form addresses are bound and compared in: "+E.164" for
+// SMS, "whatsapp:+E.164" for WhatsApp, a national number read as one of
+// region (Localize). It reports false for anything else: another channel
+// ("messenger:…"), an e-mail, a chat identity, a number that is not one.
+func ChannelAddress(raw, region string) (string, bool) {
+	s := strings.TrimSpace(raw)
+	wa := IsWhatsApp(s)
+	if wa {
+		s = strings.TrimSpace(s[len(whatsappPrefix):])
+	}
+	if s == "" || strings.Contains(s, ":") {
+		return "", false
+	}
+	a, err := NormalizeAddress(Localize(s, region))
+	if err != nil || !strings.HasPrefix(a, "+") {
+		return "", false
+	}
+	if wa {
+		a = whatsappPrefix + a
+	}
+	return a, true
+}

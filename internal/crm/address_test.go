@@ -65,3 +65,26 @@ func TestCustomerAddresses(t *testing.T) {
 		t.Errorf("Addresses() = %v, want %v", got, want)
 	}
 }
+
+func TestChannelAddress(t *testing.T) {
+	tests := []struct {
+		in, region, want string
+		ok               bool
+	}{
+		{"+447700900123", "", "+447700900123", true},
+		{" whatsapp:+44 7700 900123", "", "whatsapp:+447700900123", true},
+		{"WhatsApp:+447700900123", "", "whatsapp:+447700900123", true},
+		{"06 79 50 00 01", "FR", "+33679500001", true},
+		{"06 79 50 00 01", "", "", false},
+		{"messenger:123", "", "", false},
+		{"whatsapp:", "", "", false},
+		{"ann@example.com", "", "", false},
+		{"", "FR", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := ChannelAddress(tt.in, tt.region)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("ChannelAddress(%q, %q) = %q, %v; want %q, %v", tt.in, tt.region, got, ok, tt.want, tt.ok)
+		}
+	}
+}

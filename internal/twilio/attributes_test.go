@@ -1,4 +1,4 @@
-package conversation
+package twilio
 
 import (
 	"encoding/json"
@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/experthub/experthub/internal/twilio"
 )
 
 func TestParseObject(t *testing.T) {
@@ -26,29 +24,29 @@ func TestParseObject(t *testing.T) {
 		{in: `{`, wantErr: true},
 	}
 	for _, tt := range tests {
-		m, err := parseObject(tt.in)
+		m, err := ParseAttributes(tt.in)
 		if (err != nil) != tt.wantErr {
-			t.Errorf("parseObject(%q) error = %v, want error %v", tt.in, err, tt.wantErr)
+			t.Errorf("ParseAttributes(%q) error = %v, want error %v", tt.in, err, tt.wantErr)
 			continue
 		}
 		if err != nil {
 			continue
 		}
-		if got, _ := encode(m); got != tt.want {
-			t.Errorf("parseObject(%q) re-encoded = %s, want %s", tt.in, got, tt.want)
+		if got, _ := EncodeAttributes(m); got != tt.want {
+			t.Errorf("ParseAttributes(%q) re-encoded = %s, want %s", tt.in, got, tt.want)
 		}
 	}
 }
 
 func TestAddMissing(t *testing.T) {
 	m := map[string]any{"customer_id": "7", "display_name": "", "avatar": nil, "tier": json.Number("2")}
-	changed := addMissing(m, map[string]string{"customer_id": "1", "display_name": "Maria", "avatar": "https://a", "extra": ""})
-	got, _ := encode(m)
+	changed := AddMissing(m, map[string]string{"customer_id": "1", "display_name": "Maria", "avatar": "https://a", "extra": ""})
+	got, _ := EncodeAttributes(m)
 	if want := `{"avatar":"https://a","customer_id":"7","display_name":"Maria","tier":2}`; !changed || got != want {
-		t.Errorf("addMissing = %s changed=%v, want %s", got, changed, want)
+		t.Errorf("AddMissing = %s changed=%v, want %s", got, changed, want)
 	}
-	if addMissing(m, map[string]string{"customer_id": "1"}) {
-		t.Error("addMissing reported a change for a key already set")
+	if AddMissing(m, map[string]string{"customer_id": "1"}) {
+		t.Error("AddMissing reported a change for a key already set")
 	}
 }
 
@@ -56,7 +54,7 @@ func TestAddMissing(t *testing.T) {
 // limit are left out in order, customer_id never, and what was there is
 // kept.
 func TestMergeWithin(t *testing.T) {
-	const limit = twilio.MaxParticipantAttributes
+	const limit = MaxParticipantAttributes
 	big := func(n int) string { return "https://x/" + strings.Repeat("a", n-10) }
 	tests := []struct {
 		name        string
@@ -88,13 +86,13 @@ func TestMergeWithin(t *testing.T) {
 			if have == nil {
 				have = map[string]any{}
 			}
-			before, _ := encode(have)
-			s, dropped, err := mergeWithin(have, tt.add, []string{"avatar", "display_name"}, limit)
+			before, _ := EncodeAttributes(have)
+			s, dropped, err := MergeAttributes(have, tt.add, []string{"avatar", "display_name"}, limit)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
 			}
-			if after, _ := encode(have); after != before {
-				t.Errorf("mergeWithin changed its argument")
+			if after, _ := EncodeAttributes(have); after != before {
+				t.Errorf("MergeAttributes changed its argument")
 			}
 			if !slices.Equal(dropped, tt.wantDropped) {
 				t.Errorf("dropped %v, want %v", dropped, tt.wantDropped)
@@ -108,7 +106,7 @@ func TestMergeWithin(t *testing.T) {
 			if len(s) > limit {
 				t.Errorf("%d bytes, over %d", len(s), limit)
 			}
-			m, err := parseObject(s)
+			m, err := ParseAttributes(s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,9 +137,9 @@ func TestMillis(t *testing.T) {
 		{true, 0, false},
 	}
 	for _, tt := range tests {
-		got, ok := millis(tt.in)
+		got, ok := Millis(tt.in)
 		if got != tt.want || ok != tt.ok {
-			t.Errorf("millis(%#v) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
+			t.Errorf("Millis(%#v) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
 	}
 }
@@ -156,8 +154,8 @@ func TestIsSID(t *testing.T) {
 		"":                                    false,
 	}
 	for s, want := range tests {
-		if got := isSID(s, "CH"); got != want {
-			t.Errorf("isSID(%q, CH) = %v", s, got)
+		if got := IsSID(s, "CH"); got != want {
+			t.Errorf("IsSID(%q, CH) = %v", s, got)
 		}
 	}
 }

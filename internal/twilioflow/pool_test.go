@@ -1,4 +1,4 @@
-package conversation
+package twilioflow
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 // heldPool is a Twilio whose pool reads wait to be let go, each answering
 // one worker named after the read's number.
 type heldPool struct {
-	Twilio // nil: any other call fails the test by panicking
+	Client // nil: any other call fails the test by panicking
 
 	mu      sync.Mutex
 	reads   int
@@ -37,14 +37,14 @@ func TestPoolReadsMerged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 		p := &heldPool{release: make(chan struct{})}
-		f := New(Config{}, Deps{Twilio: p, Now: func() time.Time { return t0 }})
+		f := NewWorkers(p, Config{Now: func() time.Time { return t0 }})
 		got := make([]string, 3)
 		var wg sync.WaitGroup
 		// read has the i-th caller read the pool for work asked for at
 		// at, and waits until it is blocked on a read.
 		read := func(i int, at time.Time) {
 			wg.Go(func() {
-				ws, err := f.availableSince(context.Background(), at)
+				ws, err := f.available(context.Background(), at)
 				if err != nil || len(ws) != 1 {
 					t.Errorf("read %d: %v, %v", i, ws, err)
 					return

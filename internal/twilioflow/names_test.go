@@ -1,4 +1,4 @@
-package conversation
+package twilioflow
 
 import (
 	"context"
@@ -13,12 +13,12 @@ import (
 	"github.com/experthub/experthub/internal/twiliofake"
 )
 
-// namesEnv is a Flow with nothing but the real Twilio client against the
-// fake, and a clock the test moves.
+// namesEnv is a Workers with the real Twilio client against the fake,
+// and a clock the test moves.
 type namesEnv struct {
 	t    *testing.T
 	fake *twiliofake.Server
-	flow *Flow
+	w    *Workers
 	mu   sync.Mutex
 	time time.Time
 }
@@ -28,8 +28,7 @@ func newNamesEnv(t *testing.T, cfg twiliofake.Config) *namesEnv {
 	fake := twiliofake.NewServer(cfg)
 	t.Cleanup(fake.Close)
 	e := &namesEnv{t: t, fake: fake, time: time.Now()}
-	e.flow = New(Config{Workspace: fake.WorkspaceSID(), PoolQueue: fake.QueueSID()},
-		Deps{Twilio: twilio.New(fake.ClientConfig()), Now: e.clock})
+	e.w = NewWorkers(twilio.New(fake.ClientConfig()), Config{Workspace: fake.WorkspaceSID(), PoolQueue: fake.QueueSID(), Now: e.clock})
 	return e
 }
 
@@ -45,18 +44,18 @@ func (e *namesEnv) advance(d time.Duration) {
 	e.time = e.time.Add(d)
 }
 
-// name is displayName once every lookup it started has ended (how long a
+// name is Name once every lookup it started has ended (how long a
 // first lookup is waited for is a matter of time, which tests leave out).
 func (e *namesEnv) name(identity string) string {
 	e.t.Helper()
 	e.now(identity)
-	return e.flow.displayName(context.Background(), identity)
+	return e.w.Name(context.Background(), identity)
 }
 
-// now is displayName's answer, the lookups it started then left to end.
+// now is Name's answer, the lookups it started then left to end.
 func (e *namesEnv) now(identity string) string {
 	e.t.Helper()
-	got := e.flow.displayName(context.Background(), identity)
+	got := e.w.Name(context.Background(), identity)
 	e.settle()
 	return got
 }
@@ -65,7 +64,7 @@ func (e *namesEnv) now(identity string) string {
 func (e *namesEnv) settle() {
 	e.t.Helper()
 	for range 1000 {
-		c := &e.flow.names
+		c := &e.w.names
 		c.mu.Lock()
 		busy := false
 		for _, en := range c.entries {
@@ -231,7 +230,7 @@ func TestDisplayNameCache(t *testing.T) {
 					t.Errorf("step %d: %d reads of the user, want %d", i, n, s.reads)
 				}
 			}
-			if got := e.flow.names.entries[ann].user.State; got != tt.state {
+			if got := e.w.names.entries[ann].user.State; got != tt.state {
 				t.Errorf("user state kept = %q, want %q", got, tt.state)
 			}
 		})
@@ -248,9 +247,9 @@ func (e *namesEnv) sid(identity string) string {
 func TestNameCacheBounded(t *testing.T) {
 	e := newNamesEnv(t, twiliofake.Config{})
 	for i := range maxNames + 50 {
-		e.flow.noteWorkers(twilio.Worker{Identity: fmt.Sprintf("w%d@example.com", i), Attributes: `{"full_name": "W"}`})
+		e.w.noteWorkers(twilio.Worker{Identity: fmt.Sprintf("w%d@example.com", i), Attributes: `{"full_name": "W"}`})
 	}
-	if n := len(e.flow.names.entries); n > maxNames {
+	if n := len(e.w.names.entries); n > maxNames {
 		t.Errorf("%d names cached, want at most %d", n, maxNames)
 	}
 }
@@ -268,14 +267,14 @@ func TestWarmNames(t *testing.T) {
 		w, _ := e.fake.Worker(id)
 		ws = append(ws, twilio.Worker{SID: w.SID, Identity: id, Attributes: w.Attributes, Available: w.Available})
 	}
-	e.flow.warmNames(context.Background(), ws)
+	e.w.warmNames(context.Background(), ws)
 	e.settle()
 	for id, want := range map[string]int{"a@x.com": 0, "b@x.com": 0, "c@x.com": 1, "d@x.com": 1, "e@x.com": 1, "f@x.com": 1} {
 		if n := e.userReads(id); n != want {
 			t.Errorf("%s read %d times, want %d", id, n, want)
 		}
 	}
-	e.flow.warmNames(context.Background(), ws) // the next batch
+	e.w.warmNames(context.Background(), ws) // the next batch
 	e.settle()
 	if n := e.userReads("b@x.com"); n != 1 {
 		t.Errorf("b@x.com read %d times on the second pool read, want 1", n)
