@@ -3,6 +3,7 @@ package conversation
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/experthub/experthub/internal/assign"
 	"github.com/experthub/experthub/internal/taskqueue"
@@ -49,4 +50,44 @@ func (f *Flow) addWorker(ctx context.Context, conv, identity string, participant
 		return err
 	}
 	return nil
+}
+
+// Background bookkeeping: recording an assignment in TaskRouter.
+const (
+	// recordTimeout bounds one background update, its retries included.
+	recordTimeout = 10 * time.Second
+	// maxRecords bounds the background updates under way in an instance:
+	// past it an update is skipped, and logged.
+	maxRecords = 32
+)
+
+// recordLater writes the claimed worker's lastAcceptedTaskTime in
+// TaskRouter in the background, off the turn's path: the claim store
+// ranks workers already (see candidate); TaskRouter's copy is for other
+// tools, and may lag or, past maxRecords updates under way, be skipped.
+// On Cloud Functions an instance may get little CPU once its request is
+// answered: the update then ends with the instance's next request.
+func (f *Flow) recordLater(ctx context.Context, a assign.Assignment) {
+	select {
+	case f.records <- struct{}{}:
+	default:
+		f.log.WarnContext(ctx, "too many lastAcceptedTaskTime updates under way; skipping one", "worker", a.Worker)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	go func() {
+		defer func() {
+			cancel()
+			<-f.records
+		}()
+		f.recordAccepted(ctx, a)
+	}()
+}
+
+// recordAccepted writes the worker's lastAcceptedTaskTime in TaskRouter,
+// logging a failure.
+func (f *Flow) recordAccepted(ctx context.Context, a assign.Assignment) {
+	if err := f.workers.RecordAccepted(ctx, a.WorkerSID, a.ClaimedAt); err != nil {
+		f.log.WarnContext(ctx, "recording lastAcceptedTaskTime failed", "worker", a.Worker, "err", err)
+	}
 }

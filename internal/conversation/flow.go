@@ -207,6 +207,8 @@ type Flow struct {
 	line        waitline.Line
 	log         *slog.Logger
 	now         func() time.Time
+	// records bounds the background updates of TaskRouter (recordLater).
+	records chan struct{}
 }
 
 // New returns a Flow.
@@ -242,6 +244,7 @@ func New(cfg Config, deps Deps) *Flow {
 		line:        deps.Line,
 		log:         deps.Logger,
 		now:         deps.Now,
+		records:     make(chan struct{}, maxRecords),
 	}
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)

@@ -141,3 +141,35 @@ func (e *env) checkRepliesFollow(conv string) {
 		}
 	}
 }
+
+// delivery returns the onMessageAdded delivery of message sid.
+func (e *env) delivery(sid string) (twiliofake.Delivery, bool) {
+	for _, d := range e.Twilio.Deliveries() {
+		if d.Target == twiliofake.TargetPost && d.EventType == "onMessageAdded" && d.Params.Get("MessageSid") == sid {
+			return d, true
+		}
+	}
+	return twiliofake.Delivery{}, false
+}
+
+// worker returns the fake's worker of the one identity in ids.
+func (e *env) worker(ids []string) twiliofake.Worker {
+	e.t.Helper()
+	if len(ids) != 1 {
+		e.t.Fatalf("workers %v, want one", ids)
+	}
+	w, _ := e.Twilio.Worker(ids[0])
+	return w
+}
+
+// eventually waits, a few seconds at most, until cond holds: for work
+// done in the background.
+func (e *env) eventually(cond func() bool, msg string) {
+	e.t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			e.t.Error(msg)
+			return
+		}
+	}
+}

@@ -318,9 +318,7 @@ func (f *Flow) serve(ctx context.Context, e waitline.Entry, cands []assign.Candi
 		})
 		g.Go(func() error { return f.addWorker(ctx, e.Conversation, a.Worker, h.participants) })
 		g.Go(func() error {
-			if err := f.workers.RecordAccepted(ctx, a.WorkerSID, a.ClaimedAt); err != nil {
-				f.log.WarnContext(ctx, "recording lastAcceptedTaskTime failed", "worker", a.Worker, "err", err)
-			}
+			f.recordAccepted(ctx, *a)
 			return nil
 		})
 		if err := g.Wait(); err != nil {

@@ -59,17 +59,26 @@ func TestConcurrentAgents(t *testing.T) {
 				}
 				taken[ws[0]] = conv
 			}
-			// Each chosen worker's lastAcceptedTaskTime was moved to now,
-			// their other attributes kept.
-			for _, w := range e.Twilio.Workers() {
-				var attrs map[string]any
-				if err := json.Unmarshal([]byte(w.Attributes), &attrs); err != nil {
-					t.Fatal(err)
+			// Each chosen worker's lastAcceptedTaskTime is moved to now
+			// (in the background, after the turn), their other attributes
+			// kept.
+			var stale []string
+			e.eventually(func() bool {
+				stale = nil
+				for _, w := range e.Twilio.Workers() {
+					var attrs map[string]any
+					if err := json.Unmarshal([]byte(w.Attributes), &attrs); err != nil {
+						t.Fatal(err)
+					}
+					last, _ := attrs["lastAcceptedTaskTime"].(float64)
+					if int64(last) < old+int64(n) || attrs["email"] != w.FriendlyName {
+						stale = append(stale, w.FriendlyName+" "+w.Attributes)
+					}
 				}
-				last, _ := attrs["lastAcceptedTaskTime"].(float64)
-				if int64(last) < old+int64(n) || attrs["email"] != w.FriendlyName {
-					t.Errorf("%s attributes after the burst: %s", w.FriendlyName, w.Attributes)
-				}
+				return len(stale) == 0
+			}, "workers' attributes after the burst")
+			for _, s := range stale {
+				t.Errorf("attributes after the burst: %s", s)
 			}
 			e.checkNoWebhookLoops()
 		})

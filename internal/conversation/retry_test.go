@@ -90,6 +90,9 @@ func TestRedeliveries(t *testing.T) {
 			if w := e.Workers(conv); !slices.Equal(w, []string{"ann@example.com"}) {
 				t.Errorf("workers = %v, want [ann@example.com]", w)
 			}
+			// The worker's lastAcceptedTaskTime is recorded after the
+			// turn, in the background.
+			e.eventually(func() bool { return len(e.requests(http.MethodPost, "/v1/Workspaces/*/Workers/*")) > 0 }, "lastAcceptedTaskTime never recorded")
 			counts := map[string]int{
 				"POST /v1/Conversations/*/Messages":       5,
 				"POST /v1/Conversations/*/Participants":   1,

@@ -148,6 +148,12 @@ func (f *Flow) prefetch(ctx context.Context, g *errgroup.Group, d bot.Decision, 
 			in.pool, err = f.workers.Available(ctx, taskqueue.Asked(ctx))
 			return err
 		})
+		// The menu's areas too (see decide): "an agent for my watch"
+		// asks for an area. On a new instance they are not cached yet.
+		g.Go(func() error {
+			_, _ = f.workers.Pool(ctx)
+			return nil
+		})
 		if f.cfg.FallbackWorker != "" {
 			g.Go(func() error {
 				in.fallback, in.fallbackRead = f.fallbackWorker(ctx), true
@@ -222,9 +228,9 @@ func (f *Flow) answer(ctx context.Context, conv string, msg Message, h *history,
 	// The customer asked for anyone (of an area): the assignment counts
 	// in TaskRouter's record of who is idle longest.
 	agent := d.Route == bot.RouteAgent || d.Route == bot.RouteArea
-	// Second round trip: reply, add the worker and record the assignment
-	// in TaskRouter, at once. Only the reply waits for the worker's name,
-	// whose lookup is under way or done (names.go).
+	// Second round trip: reply and add the worker at once. Only the reply
+	// waits for the worker's name, whose lookup is under way or done
+	// (names.go).
 	var g errgroup.Group
 	g.Go(func() error {
 		reply := f.connecting(ctx, d, claimed.Worker, msg.Body)
@@ -235,17 +241,13 @@ func (f *Flow) answer(ctx context.Context, conv string, msg Message, h *history,
 		f.leaveLine(ctx, conv)
 		return nil
 	})
-	if agent {
-		g.Go(func() error {
-			if err := f.workers.RecordAccepted(ctx, claimed.WorkerSID, claimed.ClaimedAt); err != nil {
-				// The claim store ranks workers already; TaskRouter's
-				// copy is for other tools, and can lag.
-				f.log.WarnContext(ctx, "recording lastAcceptedTaskTime failed", "worker", claimed.Worker, "err", err)
-			}
-			return nil
-		})
+	if err := g.Wait(); err != nil {
+		return true, err
 	}
-	return true, g.Wait()
+	if agent {
+		f.recordLater(ctx, *claimed)
+	}
+	return true, nil
 }
 
 // route decides msg, for which decision d was made, while nobody has

@@ -1,14 +1,19 @@
 package twilioflow
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/twilio"
+	"github.com/experthub/experthub/internal/twiliofake"
 )
 
 // TestWorker: a worker's areas (lower-cased, trimmed, each once) and
@@ -57,5 +62,52 @@ func TestMapErr(t *testing.T) {
 	}
 	if err := errors.New("store down"); mapErr(err) != err || errors.Is(mapErr(err), conversation.ErrRefused) {
 		t.Error("an error of no Twilio kind changed")
+	}
+}
+
+// TestRecordAccepted: the worker's lastAcceptedTaskTime is merged into
+// their other attributes, kept exactly, with If-Match; a worker who
+// changed between the read and the write (412) is read, merged and
+// written again; a later time is never moved back.
+func TestRecordAccepted(t *testing.T) {
+	e := newNamesEnv(t, twiliofake.Config{})
+	e.fake.AddWorker("ann@example.com", true, map[string]any{"team": "wine", "big": json.Number("12345678901234567890")}, e.fake.QueueSID())
+	ann, _ := e.fake.Worker("ann@example.com")
+	path := "/v1/Workspaces/" + e.fake.WorkspaceSID() + "/Workers/" + ann.SID
+	e.fake.FailNext(http.MethodPost, path, http.StatusPreconditionFailed, 0)
+	at := time.UnixMilli(1_700_000_000_000)
+	if err := e.w.RecordAccepted(context.Background(), ann.SID, at); err != nil {
+		t.Fatal(err)
+	}
+	ann, _ = e.fake.Worker("ann@example.com")
+	for _, want := range []string{`"lastAcceptedTaskTime":1700000000000`, `"team":"wine"`, `"big":12345678901234567890`} {
+		if !strings.Contains(ann.Attributes, want) {
+			t.Errorf("attributes %s lack %s", ann.Attributes, want)
+		}
+	}
+	var posts, gets int
+	for _, r := range e.fake.Requests() {
+		switch {
+		case r.Path != path:
+		case r.Method == http.MethodPost:
+			posts++
+			if r.Header.Get("If-Match") == "" {
+				t.Error("worker update without If-Match")
+			}
+		case r.Method == http.MethodGet:
+			gets++
+		}
+	}
+	if posts != 2 || gets != 2 {
+		t.Errorf("%d fetches and %d updates, want 2 and 2: the refused one and the retry", gets, posts)
+	}
+	e.fake.ClearRequests()
+	if err := e.w.RecordAccepted(context.Background(), ann.SID, at.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range e.fake.Requests() {
+		if r.Method == http.MethodPost {
+			t.Errorf("an earlier time was written: %s", r.Path)
+		}
 	}
 }
