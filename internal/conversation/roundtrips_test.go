@@ -94,7 +94,9 @@ func TestRoundTrips(t *testing.T) {
 					t.Error("no reply posted")
 				}
 				if tt.agent {
-					e.eventually(func() bool { return strings.Contains(e.worker(e.Workers(res.ConversationSID)).Attributes, "lastAcceptedTaskTime") },
+					e.eventually(func() bool {
+						return strings.Contains(e.worker(e.Workers(res.ConversationSID)).Attributes, "lastAcceptedTaskTime")
+					},
 						"the worker's lastAcceptedTaskTime is never recorded")
 				}
 			})
