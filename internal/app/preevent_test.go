@@ -1,4 +1,4 @@
-package conversation_test
+package app_test
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package conversation_test
+package app_test
 
 import (
 	"encoding/json"
@@ -10,8 +10,6 @@ import (
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/config"
 )
-
-const welcome = bot.DefaultWelcome
 
 // TestConversations plays whole conversations through the fake Twilio:
 // each text goes through the signed pre-event, post-event and routing

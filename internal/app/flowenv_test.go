@@ -1,4 +1,4 @@
-package conversation_test
+package app_test
 
 import (
 	"context"
@@ -9,24 +9,22 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/app/apptest"
-	"github.com/experthub/experthub/internal/firestoretest"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
 
-func TestMain(m *testing.M) { firestoretest.Main(m) }
-
-// Numbers of the sample customers (apptest's stores hold them), a
-// stranger and the company.
+// Numbers of the sample customers (apptest's stores hold them; maria and
+// joAnne are declared with the other suites), a stranger and the
+// company.
 const (
-	maria    = "+33679500001"
-	joAnne   = "+447491000002"
 	susan    = "whatsapp:+5521989500003"
 	stranger = "+14155550123"
 	company  = apptest.ProxyNumber
 )
 
-// env is the whole App (apptest) with a fake Twilio calling its flow, and
-// the helpers this package's tests share.
+// env is the whole App (apptest) with a fake Twilio calling its
+// conversation flow, and the helpers the conversation suites share: the
+// end-to-end counterpart of the flow's unit tests on doubles
+// (internal/conversation).
 type env struct {
 	*apptest.Harness
 	t *testing.T
