@@ -631,8 +631,10 @@ const method = `## Method
   REST calls, one after another (list participants, post the reply, list workers, update the
   worker, add the participant, then log in to Strapi and download the CRM
   for the friendly name, and rename the conversation).
-  *Sequential round trips* counts the Twilio requests that did not overlap
-  (` + "`twiliofake.SequentialRoundTrips`" + `).
+  *Sequential round trips* is the longest chain of Twilio requests each
+  sent once the one before had ended (` + "`twiliofake.SequentialRoundTrips`" + `;
+  before issue 19 it merged a request sent while the last of the previous
+  round was still in flight into that round, and could undercount by one).
 - **End-to-end and burst.** The conversation work of a webhook (a welcome,
   a bot turn, a customer's attributes) is done by the webhook and queued as
   a safety-net task at once; the ` + "`work`" + ` function redoes what is left.
