@@ -296,39 +296,15 @@ func (f *Flow) handoffCustomer(ctx context.Context, req HandoffRequest) (crm.Cus
 		return c, "", refuse(ErrUnavailable, "the CRM did not answer: "+err.Error())
 	}
 	if req.Address != "" {
-		if !f.hasNumber(c, req.Address) {
+		if !c.HasNumber(req.Address, f.cc.Region) {
 			return c, "", refuse(ErrNotTheirs, fmt.Sprintf("address is not one of the channels of customer %s in the CRM", strconv.Quote(handoff.Clip(c.ID, 64))))
 		}
 		return c, req.Address, nil
 	}
-	for _, ch := range c.Channels {
-		t := strings.ToLower(ch.Type)
-		if t != "sms" && t != "whatsapp" {
-			continue
-		}
-		v := ch.Value
-		if t == "whatsapp" && !crm.IsWhatsApp(v) {
-			v = "whatsapp:" + v
-		}
-		if a, ok := crm.ChannelAddress(v, f.cc.Region); ok {
-			return c, a, nil
-		}
+	if a, ok := c.MessagingAddress(f.cc.Region); ok {
+		return c, a, nil
 	}
 	return c, "", refuse(ErrNotTheirs, "the customer has no SMS or WhatsApp number in the CRM")
-}
-
-// hasNumber reports whether address (crm.ChannelAddress's form) is the phone
-// number of one of c's channels, read as the sync reads them
-// (crm.Localize with DEFAULT_REGION, crm.NormalizeAddress). The channel
-// (SMS or WhatsApp) may differ: the number is the customer's.
-func (f *Flow) hasNumber(c crm.Customer, address string) bool {
-	number := strings.TrimPrefix(address, "whatsapp:")
-	for _, ch := range c.Channels {
-		if a, err := crm.NormalizeAddress(crm.Localize(ch.Value, f.cc.Region)); err == nil && a == number {
-			return true
-		}
-	}
-	return false
 }
 
 // handoffConversation returns the customer's open Frontline conversation,

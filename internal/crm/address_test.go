@@ -88,3 +88,21 @@ func TestChannelAddress(t *testing.T) {
 		}
 	}
 }
+
+func TestCustomerNumbers(t *testing.T) {
+	c := Customer{Channels: []Channel{{Type: "email", Value: "m@example.com"}, {Type: "whatsapp", Value: "06 79 50 00 01"}, {Type: "sms", Value: "+447491000002"}}}
+	if a, ok := c.MessagingAddress("FR"); !ok || a != "whatsapp:+33679500001" {
+		t.Errorf("MessagingAddress = %q, %v", a, ok)
+	}
+	if a, ok := c.MessagingAddress(""); !ok || a != "+447491000002" {
+		t.Errorf("MessagingAddress without a region = %q, %v: the national number is no number", a, ok)
+	}
+	if _, ok := (Customer{Channels: []Channel{{Type: "sms", Value: "n/a"}}}).MessagingAddress("FR"); ok {
+		t.Error("a channel that is no number gave an address")
+	}
+	for address, want := range map[string]bool{"+33679500001": true, "whatsapp:+447491000002": true, "+14155550123": false} {
+		if got := c.HasNumber(address, "FR"); got != want {
+			t.Errorf("HasNumber(%q) = %v", address, got)
+		}
+	}
+}
