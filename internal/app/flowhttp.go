@@ -82,23 +82,21 @@ func postEventHandler(flow *conversation.Flow, log *slog.Logger) http.Handler {
 		ctx := r.Context()
 		switch event := get(p, "EventType"); event {
 		case "onMessageAdded":
-			conv, msg := get(p, "ConversationSid"), get(p, "MessageSid")
-			if !twilio.IsSID(conv, "CH") || !twilio.IsSID(msg, "IM") {
-				log.WarnContext(ctx, "onMessageAdded without a valid ConversationSid and MessageSid", "conversation", conv, "message", msg)
-				httpjson.Error(w, http.StatusBadRequest, "ConversationSid and MessageSid are required")
+			ids, valid := sids(w, r, log, event, sid{"ConversationSid", "CH"}, sid{"MessageSid", "IM"})
+			if !valid {
 				return
 			}
+			conv, msg := ids[0], ids[1]
 			answerWork(w, flow.MessageAdded(ctx, conversation.Inbound{
 				Conversation: conv, Message: msg, Author: get(p, "Author"), Body: get(p, "Body"),
 				Source: get(p, "Source"), ClientIdentity: get(p, "ClientIdentity"),
 			}))
 		case "onParticipantAdded":
-			conv, part := get(p, "ConversationSid"), get(p, "ParticipantSid")
-			if !twilio.IsSID(conv, "CH") || !twilio.IsSID(part, "MB") {
-				log.WarnContext(ctx, "onParticipantAdded without a valid ConversationSid and ParticipantSid", "conversation", conv, "participant", part)
-				httpjson.Error(w, http.StatusBadRequest, "ConversationSid and ParticipantSid are required")
+			ids, valid := sids(w, r, log, event, sid{"ConversationSid", "CH"}, sid{"ParticipantSid", "MB"})
+			if !valid {
 				return
 			}
+			conv, part := ids[0], ids[1]
 			answerWork(w, flow.ParticipantAdded(ctx, conversation.Joined{
 				Conversation: conv, Participant: part, Identity: get(p, "Identity"), Address: get(p, "MessagingBinding.Address"),
 				Described: !twilio.EmptyAttributes(get(p, "Attributes")),
@@ -108,6 +106,27 @@ func postEventHandler(flow *conversation.Flow, log *slog.Logger) http.Handler {
 			ok(w)
 		}
 	})
+}
+
+// sid names a parameter that must be a Twilio SID with prefix.
+type sid struct{ key, prefix string }
+
+// sids returns the event's parameters named by want, or answers 400 and
+// reports false when one is not a valid SID.
+func sids(w http.ResponseWriter, r *http.Request, log *slog.Logger, event string, want ...sid) ([]string, bool) {
+	p := form(r)
+	var got, keys []string
+	valid := true
+	for _, s := range want {
+		v := get(p, s.key)
+		got, keys = append(got, v), append(keys, s.key)
+		valid = valid && twilio.IsSID(v, s.prefix)
+	}
+	if !valid {
+		log.WarnContext(r.Context(), event+" without a valid "+strings.Join(keys, " and "), "sids", got)
+		httpjson.Error(w, http.StatusBadRequest, strings.Join(keys, " and ")+" are required")
+	}
+	return got, valid
 }
 
 // conversationChanges is an onConversationAdd answer: the fields Twilio

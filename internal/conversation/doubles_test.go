@@ -405,27 +405,9 @@ type unit struct {
 	twilio   *twin
 	line     *inmem.Line
 	handoffs *inmem.Handoffs
-	logs     *syncBuffer
+	logs     *bytes.Buffer // read once the flow is done: only the flow writes it
 	mu       sync.Mutex
 	clock    time.Time
-}
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // unitOptions adjust a unit's Flow.
@@ -440,7 +422,7 @@ var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 func newUnit(t *testing.T, o unitOptions) *unit {
 	t.Helper()
-	u := &unit{t: t, clock: t0, line: inmem.NewLine(), handoffs: inmem.NewHandoffs(), logs: &syncBuffer{}}
+	u := &unit{t: t, clock: t0, line: inmem.NewLine(), handoffs: inmem.NewHandoffs(), logs: &bytes.Buffer{}}
 	u.twilio = newTwin(u.now)
 	deps := conversation.Deps{
 		Conversations: u.twilio, Workers: u.twilio, Handoffs: u.twilio,
