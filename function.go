@@ -15,7 +15,18 @@ import (
 )
 
 // served is built on the first request; see app.Lazy.
-var served = app.NewLazy(app.Load, logging.New(os.Stderr, "info"))
+var served = app.NewLazy(func(ctx context.Context) (*app.App, error) { return app.Load(ctx, localOptions...) },
+	logging.New(os.Stderr, "info"))
+
+// localOptions adjust the application the local runner serves (UseLocal);
+// the deployed functions have none.
+var localOptions []app.Option
+
+// UseLocal adds opts to the application Instance builds, such as the
+// check of the Cloud Tasks fake's tokens (app.WithQueueTokens): the local
+// runner (cmd/experthub) calls it before Instance. The deployed functions
+// never call it, so no test double is linked into them.
+func UseLocal(opts ...app.Option) { localOptions = append(localOptions, opts...) }
 
 // init registers every function of internal/function. Each is deployed as
 // its own Cloud Function (entry point = name) and served locally at /<name>.

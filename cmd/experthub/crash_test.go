@@ -14,11 +14,11 @@ import (
 
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/bot"
-	"github.com/experthub/experthub/internal/cloudtasksfake"
-	"github.com/experthub/experthub/internal/dispatch"
+	"github.com/experthub/experthub/internal/cloudtasks/cloudtaskstest"
 	"github.com/experthub/experthub/internal/firestoretest"
+	"github.com/experthub/experthub/internal/taskqueue"
+	"github.com/experthub/experthub/internal/taskqueue/engine"
 	"github.com/experthub/experthub/internal/twiliofake"
-	"github.com/experthub/experthub/internal/work"
 )
 
 func TestMain(m *testing.M) { firestoretest.Main(m) }
@@ -52,11 +52,11 @@ func TestCrashMidTurn(t *testing.T) {
 	for _, w := range []string{"ann@example.com", "bob@example.com"} {
 		fake.AddWorker(w, true, nil, fake.QueueSID())
 	}
-	tasks, err := cloudtasksfake.Start(ctx, cloudtasksfake.Options{
+	tasks, err := cloudtaskstest.Start(ctx, cloudtaskstest.Options{
 		RequireOIDC: true,
-		Queues: []cloudtasksfake.Queue{{
-			Name:  cloudtasksfake.DefaultQueue,
-			Retry: dispatch.RetryConfig{MaxAttempts: -1, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, MaxDoublings: 3},
+		Queues: []cloudtaskstest.Queue{{
+			Name:  cloudtaskstest.DefaultQueue,
+			Retry: engine.RetryConfig{MaxAttempts: -1, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, MaxDoublings: 3},
 		}},
 	})
 	if err != nil {
@@ -73,10 +73,10 @@ func TestCrashMidTurn(t *testing.T) {
 		"FRONTLINE_DEFAULT_POOL_QUEUE=" + fake.QueueSID(),
 		"GOOGLE_CLOUD_PROJECT=" + firestoretest.Project(t),
 		firestoretest.EnvHost + "=" + os.Getenv(firestoretest.EnvHost),
-		"WORK_QUEUE=" + cloudtasksfake.DefaultQueue,
+		"WORK_QUEUE=" + cloudtaskstest.DefaultQueue,
 		"WORK_SERVICE_ACCOUNT=" + crashAccount,
-		cloudtasksfake.EnvHost + "=" + tasks.Addr(),
-		cloudtasksfake.EnvSecret + "=" + tasks.Secret(),
+		cloudtaskstest.EnvHost + "=" + tasks.Addr(),
+		cloudtaskstest.EnvSecret + "=" + tasks.Secret(),
 		"PUBLIC_URL_WORK=" + urlB + "/work",
 	}
 	// A's Twilio calls outlive its webhook deadline, so the hung addition
@@ -118,7 +118,7 @@ func TestCrashMidTurn(t *testing.T) {
 		return twiliofake.Message{}, false
 	})
 	agent := messageWithBody(t, fake.Messages(conv), "AGENT")
-	turnTask := cloudtasksfake.DefaultQueue + "/tasks/" + work.TaskID("turn", agent.SID)
+	turnTask := cloudtaskstest.DefaultQueue + "/tasks/" + taskqueue.TaskID("turn", agent.SID)
 	_, queuedFirst := tasks.Task(turnTask)
 	if strings.Contains(a.logs.String()[before:], "conversation work") {
 		t.Fatalf("A's attempt was over before the kill; the test missed the crash:\n%s", a.logs)
@@ -206,7 +206,7 @@ func TestCrashMidTurn(t *testing.T) {
 		t.Fatalf("no task %s; tasks: %v", turnTask, taskNames(tasks))
 	case task.URL != urlB+"/work":
 		t.Errorf("turn task went to %s, want B's %s/work", task.URL, urlB)
-	case task.Attempts < 1 || task.State != dispatch.Succeeded || task.LastStatus != http.StatusOK:
+	case task.Attempts < 1 || task.State != engine.Succeeded || task.LastStatus != http.StatusOK:
 		t.Errorf("turn task: %d attempts, %s, last status %d, want succeeded with 200", task.Attempts, task.State, task.LastStatus)
 	}
 
@@ -284,7 +284,7 @@ func waitFor[T any](t *testing.T, what string, cond func() (T, bool)) T {
 	}
 }
 
-func waitIdle(t *testing.T, tasks *cloudtasksfake.Fake) {
+func waitIdle(t *testing.T, tasks *cloudtaskstest.Fake) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -293,7 +293,7 @@ func waitIdle(t *testing.T, tasks *cloudtasksfake.Fake) {
 	}
 }
 
-func taskNames(tasks *cloudtasksfake.Fake) []string {
+func taskNames(tasks *cloudtaskstest.Fake) []string {
 	var names []string
 	for _, task := range tasks.Tasks() {
 		names = append(names, task.Name[strings.LastIndexByte(task.Name, '/')+1:]+" "+task.State.String())

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/cloudtasks"
-	"github.com/experthub/experthub/internal/cloudtasksfake"
+	"github.com/experthub/experthub/internal/cloudtasks/cloudtaskstest"
 	"github.com/experthub/experthub/internal/gcpauth"
-	"github.com/experthub/experthub/internal/work"
+	"github.com/experthub/experthub/internal/taskqueue"
 )
 
 // TestQueueFake runs the queue-fake subcommand, points a queue at the
@@ -30,7 +30,7 @@ func TestQueueFake(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"queue-fake", "-addr", "127.0.0.1:0", "-min-backoff", "1ms",
-			"-queue", cloudtasksfake.DefaultQueue + "," + queue}, nil, stdout, io.Discard)
+			"-queue", cloudtaskstest.DefaultQueue + "," + queue}, nil, stdout, io.Discard)
 		_ = stdout.Close()
 	}()
 	env := map[string]string{}
@@ -43,18 +43,18 @@ func TestQueueFake(t *testing.T) {
 		env[k] = v
 	}
 	go func() { _, _ = io.Copy(io.Discard, out) }()
-	host, secret := env[cloudtasksfake.EnvHost], env[cloudtasksfake.EnvSecret]
+	host, secret := env[cloudtaskstest.EnvHost], env[cloudtaskstest.EnvSecret]
 	if host == "" || len(secret) < 32 {
 		t.Fatalf("printed %v, want the host and a secret", env)
 	}
 
 	var mu sync.Mutex
-	var got []work.Delivery
+	var got []taskqueue.Delivery
 	delivered := make(chan struct{}, 1)
 	srv := httptest.NewUnstartedServer(nil)
 	target := "http://" + srv.Listener.Addr().String() + "/work"
-	srv.Config.Handler = gcpauth.Require(gcpauth.Caller{Validator: cloudtasksfake.TokenValidator{Secret: secret}, Audience: target, Account: account},
-		work.Consumer(func(_ context.Context, d work.Delivery) error {
+	srv.Config.Handler = gcpauth.Require(gcpauth.Caller{Validator: cloudtaskstest.TokenValidator{Secret: secret}, Audience: target, Account: account},
+		taskqueue.Consumer(func(_ context.Context, d taskqueue.Delivery) error {
 			mu.Lock()
 			got = append(got, d)
 			mu.Unlock()
@@ -66,7 +66,7 @@ func TestQueueFake(t *testing.T) {
 
 	q := cloudtasks.New(cloudtasks.Config{Queue: queue, TargetURL: target, ServiceAccount: account, Endpoint: host})
 	defer q.Close()
-	if err := q.Enqueue(ctx, work.Task{Name: "t1", Body: []byte(`{"n":1}`)}); err != nil {
+	if err := q.Enqueue(ctx, taskqueue.Task{Name: "t1", Body: []byte(`{"n":1}`)}); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -24,6 +24,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	trustQueueFake(cfg)
 	if !cfg.HasTwilio() {
 		sb, err := startSandbox(ctx, cfg, stderr)
 		if err != nil {

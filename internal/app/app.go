@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/cloudtasks"
-	"github.com/experthub/experthub/internal/cloudtasksfake"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/crm"
@@ -28,10 +27,11 @@ import (
 	"github.com/experthub/experthub/internal/inmem"
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/strapi"
+	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/twilio"
+	"github.com/experthub/experthub/internal/twilioflow"
 	"github.com/experthub/experthub/internal/waitline"
 	"github.com/experthub/experthub/internal/webhook"
-	"github.com/experthub/experthub/internal/work"
 )
 
 // App is a built Expert Hub.
@@ -44,7 +44,7 @@ type App struct {
 	// Assignments records who takes which conversation, and Queue
 	// carries conversation work; both nil without Twilio credentials.
 	Assignments conversation.Assignments
-	Queue       work.Queue
+	Queue       taskqueue.Queue
 	// Line is the waiting line; nil without Twilio credentials.
 	Line waitline.Line
 
@@ -80,6 +80,7 @@ type options struct {
 	customers conversation.Customers
 	ledger    func(conversation.Ledger) conversation.Ledger
 	scheduler gcpauth.Validator
+	queue     gcpauth.Validator
 	bindings  func(handoff.Bindings) handoff.Bindings
 }
 
@@ -113,6 +114,14 @@ func (o options) schedulerTokens() gcpauth.Validator {
 		return o.scheduler
 	}
 	return &gcpauth.GoogleIDTokens{}
+}
+
+// WithQueueTokens makes the work function check its callers' OIDC tokens
+// with v instead of Google's keys: the Cloud Tasks fake signs its own
+// (CLOUD_TASKS_EMULATOR_HOST). cmd/experthub injects it for local runs;
+// the deployed functions never do.
+func WithQueueTokens(v gcpauth.Validator) Option {
+	return func(o *options) { o.queue = v }
 }
 
 // New builds the application. It makes no network call: clients connect on
@@ -163,29 +172,31 @@ func (a *App) buildFlow(o options) {
 		return
 	}
 	rest := NewTwilio(cfg)
-	// One Flow serves the three functions: each request's context names
-	// its function for the logs (see named).
-	deps := conversation.Deps{Twilio: rest, Conversations: rest, Directory: a.Customers, Customers: a.Customers, Logger: a.log, Now: o.now}
+	ports := twilioflow.Config{Workspace: cfg.Workspace, PoolQueue: cfg.PoolQueue, MessagingService: cfg.MessagingService, Logger: a.log, Now: o.now}
+	convs := twilioflow.NewConversations(rest, ports)
+	// One Flow serves the conversation functions: each request's context
+	// names its function for the logs (see named).
+	deps := conversation.Deps{
+		Conversations: convs, Workers: twilioflow.NewWorkers(rest, ports), Handoffs: convs,
+		Directory: a.Customers, Customers: a.Customers, Logger: a.log, Now: o.now,
+	}
 	var cc conversation.ContactCenter
 	if cfg.HasFlex() {
-		deps.Flex = twilio.New(twilio.Config{
+		deps.Flex = twilioflow.NewFlex(twilio.New(twilio.Config{
 			AccountSID: cfg.FlexAccountSID,
 			AuthToken:  cfg.FlexAuthToken,
 			APIKey:     cfg.FlexAPIKey,
 			APISecret:  cfg.FlexAPISecret,
 			BaseURL:    cfg.TwilioAPIBaseURL,
 			Timeout:    cfg.TwilioTimeout,
-		})
+		}), cfg.FlexWorkspace, cfg.FlexWorkflow)
 		proxies := frontline.ProxyNumbers{Default: cfg.ProxyNumber, ByCountry: cfg.ProxyNumbers}
 		cc = conversation.ContactCenter{
-			Workspace:        cfg.FlexWorkspace,
-			Workflow:         cfg.FlexWorkflow,
-			MessagingService: cfg.MessagingService,
-			Proxy:            proxies.For,
-			Keywords:         cfg.ContactCenterKeywords,
-			After:            cfg.ContactCenterAfter,
-			Region:           cfg.DefaultRegion,
-			Message:          cfg.HandoffMessage,
+			Proxy:    proxies.For,
+			Keywords: cfg.ContactCenterKeywords,
+			After:    cfg.ContactCenterAfter,
+			Region:   cfg.DefaultRegion,
+			Message:  cfg.HandoffMessage,
 		}
 		deps.Bindings, deps.Notes = a.handoffs, a.handoffs
 		if o.bindings != nil {
@@ -206,8 +217,6 @@ func (a *App) buildFlow(o options) {
 	a.Queue = a.buildQueue(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { consume.ServeHTTP(w, r) }))
 	a.Assignments, deps.Queue = deps.Assignments, a.Queue
 	flow := conversation.New(conversation.Config{
-		Workspace:      cfg.Workspace,
-		PoolQueue:      cfg.PoolQueue,
 		FallbackWorker: cfg.FallbackWorker,
 		WelcomeMessage: cfg.WelcomeMessage,
 		Returning:      cfg.ReturningCustomer,
@@ -219,13 +228,13 @@ func (a *App) buildFlow(o options) {
 		ContactCenter:  cc,
 		MaxWait:        cfg.MaxWait,
 	}, deps)
-	consume = a.named(function.Work, flow.Work())
-	a.handlers[function.Work] = a.queueFacing(consume)
-	a.twilioFacing(function.Routing, flow.Routing())
-	a.twilioFacing(function.PreEvent, flow.PreEvent())
-	a.twilioFacing(function.PostEvent, flow.PostEvent())
+	consume = a.named(function.Work, taskqueue.Consumer(flow.Consume, a.log))
+	a.handlers[function.Work] = a.queueFacing(consume, o.queue)
+	a.twilioFacing(function.Routing, routingHandler(flow, a.log))
+	a.twilioFacing(function.PreEvent, preEventHandler(flow, a.log))
+	a.twilioFacing(function.PostEvent, postEventHandler(flow, a.log))
 	a.handlers[function.Handoff] = a.named(function.Handoff, withDeadline(cfg.HandlerTimeout,
-		handoffGate(cfg.HandoffSecret, cfg.FlexAuthToken, cfg.PublicURL(function.Handoff), a.log, flow.Handoff())))
+		handoffGate(cfg.HandoffSecret, cfg.FlexAuthToken, cfg.PublicURL(function.Handoff), a.log, handoffHandler(flow, cfg.DefaultRegion, a.log))))
 	a.taskrouterEvents(flow, o)
 }
 
@@ -237,10 +246,10 @@ func (a *App) buildFlow(o options) {
 // other must carry Twilio's signature.
 func (a *App) taskrouterEvents(flow *conversation.Flow, o options) {
 	const name = function.TaskRouterEvents
-	a.twilioFacing(name, flow.Events())
+	a.twilioFacing(name, eventsHandler(flow, a.log))
 	events := a.handlers[name]
 	scheduler := gcpauth.Caller{Validator: o.schedulerTokens(), Audience: a.Config.PublicURL(name), Account: a.Config.SchedulerAccount}
-	sweep := a.named(name, gcpauth.Require(scheduler, flow.Sweep(), a.log.With(logging.FunctionKey, string(name))))
+	sweep := a.named(name, gcpauth.Require(scheduler, sweepHandler(flow, a.log), a.log.With(logging.FunctionKey, string(name))))
 	a.handlers[name] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
 			sweep.ServeHTTP(w, r)
@@ -270,10 +279,10 @@ func NewTwilio(cfg *config.Config) *twilio.Client {
 
 // buildQueue returns the queue of conversation work: Cloud Tasks (or its
 // fake) with WORK_QUEUE, else an in-process queue delivering to consume.
-func (a *App) buildQueue(consume http.Handler) work.Queue {
+func (a *App) buildQueue(consume http.Handler) taskqueue.Queue {
 	cfg := a.Config
 	if !cfg.UsesCloudTasks() {
-		q := work.NewLocal(consume, work.LocalOptions{Logger: a.log})
+		q := taskqueue.NewLocal(consume, taskqueue.LocalOptions{Logger: a.log})
 		a.closers = append(a.closers, q.Close)
 		return q
 	}
@@ -290,7 +299,11 @@ func (a *App) buildQueue(consume http.Handler) work.Queue {
 // queueFacing guards the work function: only the queue's OIDC identity
 // gets in. Without Cloud Tasks the in-process queue calls the consumer
 // directly and the function lets nobody in.
-func (a *App) queueFacing(consume http.Handler) http.Handler {
+//
+// With CLOUD_TASKS_EMULATOR_HOST the queue is a fake whose tokens only
+// the validator given (WithQueueTokens) accepts; without one, Google's
+// check refuses them, which the log says.
+func (a *App) queueFacing(consume http.Handler, tokens gcpauth.Validator) http.Handler {
 	cfg := a.Config
 	if !cfg.UsesCloudTasks() {
 		return a.named(function.Work, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -299,8 +312,11 @@ func (a *App) queueFacing(consume http.Handler) http.Handler {
 		}))
 	}
 	var v gcpauth.Validator = &gcpauth.GoogleIDTokens{}
-	if cfg.TasksEmulator != "" {
-		v = cloudtasksfake.TokenValidator{Secret: cfg.TasksSecret}
+	switch {
+	case tokens != nil:
+		v = tokens
+	case cfg.TasksEmulator != "":
+		a.log.Warn("CLOUD_TASKS_EMULATOR_HOST is set, but no validator of the fake's tokens was given (experthub serve gives one): work accepts Google's tokens only")
 	}
 	queue := gcpauth.Caller{Validator: v, Audience: cfg.PublicURL(function.Work), Account: cfg.WorkServiceAccount}
 	return a.named(function.Work, gcpauth.Require(queue, consume, a.log))

@@ -15,13 +15,13 @@ import (
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/assign"
 	"github.com/experthub/experthub/internal/bot"
-	"github.com/experthub/experthub/internal/cloudtasksfake"
+	"github.com/experthub/experthub/internal/cloudtasks/cloudtaskstest"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/firestoretest"
 	"github.com/experthub/experthub/internal/ledger"
+	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/twiliofake"
-	"github.com/experthub/experthub/internal/work"
 )
 
 // agentBurst has n customers say AGENT at once, each from a number of
@@ -225,7 +225,7 @@ func TestSafetyNetDropped(t *testing.T) {
 			res := h.Text(t, maria, "AGENT")
 			h.WaitWork(t)
 			turnOutcome(t, h, first.ConversationSID, "AGENT")
-			for _, name := range []string{work.TaskID("welcome", first.ConversationSID), work.TaskID("turn", first.Message.SID), work.TaskID("turn", res.Message.SID)} {
+			for _, name := range []string{taskqueue.TaskID("welcome", first.ConversationSID), taskqueue.TaskID("turn", first.Message.SID), taskqueue.TaskID("turn", res.Message.SID)} {
 				if n := attempts(t, h, name); n != 0 {
 					t.Errorf("task %s delivered %d times, want 0: its work was done by the webhook", name, n)
 				}
@@ -238,13 +238,13 @@ func TestSafetyNetDropped(t *testing.T) {
 func attempts(t *testing.T, h *apptest.Harness, name string) int {
 	t.Helper()
 	if h.Tasks != nil {
-		info, ok := h.Tasks.Task(cloudtasksfake.DefaultQueue + "/tasks/" + name)
+		info, ok := h.Tasks.Task(cloudtaskstest.DefaultQueue + "/tasks/" + name)
 		if !ok {
 			t.Fatalf("no task %s", name)
 		}
 		return info.Attempts
 	}
-	return h.App.Queue.(*work.LocalQueue).Attempts(name)
+	return h.App.Queue.(*taskqueue.LocalQueue).Attempts(name)
 }
 
 // downLedger is a ledger whose store never answers.
@@ -282,7 +282,7 @@ func TestQueuedAttemptWaits(t *testing.T) {
 	if welcomes != 1 || menus != 1 {
 		t.Errorf("%d welcomes and %d menus, want 1 of each:\n  %s", welcomes, menus, strings.Join(h.Transcript(conv), "\n  "))
 	}
-	for _, name := range []string{work.TaskID("welcome", conv), work.TaskID("turn", res.Message.SID)} {
+	for _, name := range []string{taskqueue.TaskID("welcome", conv), taskqueue.TaskID("turn", res.Message.SID)} {
 		if n := attempts(t, h, name); n != 1 {
 			t.Errorf("task %s delivered %d times, want 1", name, n)
 		}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/httpjson"
@@ -49,9 +48,9 @@ func handoffGate(secret, flexToken, publicURL string, log *slog.Logger, next htt
 		// one would otherwise be read whole (up to webhook.MaxBody) to
 		// check its signature. One of unknown length is cut where it
 		// passes the bound (413 from the handler).
-		if r.ContentLength > conversation.MaxHandoffBody {
+		if r.ContentLength > MaxHandoffBody {
 			log.WarnContext(r.Context(), "handoff refused: body too large", "bytes", r.ContentLength, "remote", r.RemoteAddr)
-			httpjson.Error(w, http.StatusRequestEntityTooLarge, conversation.ErrHandoffTooLarge.Error())
+			httpjson.Error(w, http.StatusRequestEntityTooLarge, errHandoffTooLarge.Error())
 			return
 		}
 		auth := r.Header.Get("Authorization")
@@ -72,7 +71,7 @@ func handoffGate(secret, flexToken, publicURL string, log *slog.Logger, next htt
 			httpjson.Error(w, http.StatusUnauthorized, "invalid credentials")
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, conversation.MaxHandoffBody)
+		r.Body = http.MaxBytesReader(w, r.Body, MaxHandoffBody)
 		next.ServeHTTP(w, r)
 	})
 }

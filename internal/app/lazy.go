@@ -15,12 +15,12 @@ import (
 
 // Load builds the application from the environment, logging to stderr as
 // Cloud Functions expects.
-func Load(ctx context.Context) (*App, error) {
+func Load(ctx context.Context, opts ...Option) (*App, error) {
 	cfg, err := config.Load()
 	if err != nil {
 		return nil, err
 	}
-	return New(ctx, cfg, logging.New(os.Stderr, cfg.LogLevel))
+	return New(ctx, cfg, logging.New(os.Stderr, cfg.LogLevel), opts...)
 }
 
 // Lazy is an App built on the first request rather than at import: a cold

@@ -11,7 +11,7 @@ import (
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/function"
-	"github.com/experthub/experthub/internal/work"
+	"github.com/experthub/experthub/internal/taskqueue"
 )
 
 // maxLogLine bounds a log line here: a dozen fields of at most
@@ -75,7 +75,7 @@ func TestRefusalsAreWarnings(t *testing.T) {
 					r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`))
 					r.Header.Set("Content-Type", "application/json")
 					r.Header.Set("Authorization", "Bearer "+token)
-					r.Header.Set(work.HeaderTaskName, strings.Repeat("t", 100*1024))
+					r.Header.Set(taskqueue.HeaderTaskName, strings.Repeat("t", 100*1024))
 					if rec := h.Serve(name, r); rec.Code != http.StatusUnauthorized && rec.Code != http.StatusForbidden {
 						t.Errorf("%s with a forged token: %d, want 401 or 403", name, rec.Code)
 					}
@@ -83,7 +83,7 @@ func TestRefusalsAreWarnings(t *testing.T) {
 			}
 			// Through the queue, with its identity: bodies that are not jobs.
 			for i, body := range []string{`{"kind":""}`, `[1,2]`, `{"kind":7}`} {
-				if err := h.App.Queue.Enqueue(t.Context(), work.Task{Name: "not-a-job-" + string(rune('a'+i)), Body: []byte(body)}); err != nil {
+				if err := h.App.Queue.Enqueue(t.Context(), taskqueue.Task{Name: "not-a-job-" + string(rune('a'+i)), Body: []byte(body)}); err != nil {
 					t.Fatal(err)
 				}
 			}

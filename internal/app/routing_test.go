@@ -24,7 +24,7 @@ const (
 	quinn  = "+33679500013" // advisor gone@example.com, not a worker
 )
 
-const welcome = "Welcome to the Expert Hub. How can I help you?"
+const welcome = bot.DefaultWelcome
 
 func addAdvisedCustomers(t *testing.T, h *apptest.Harness) {
 	t.Helper()

@@ -242,7 +242,7 @@ func (s *seedPreEvent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case bot.RouteWorker:
 		reply = bot.Connecting(d.Worker)
 	case bot.RouteAgent:
-		reply = "Bear with us while we connect you to someone"
+		reply = bot.ConnectingAgent("")
 	}
 	if _, err := s.twilio.PostMessage(ctx, conv, "system", reply, ""); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)

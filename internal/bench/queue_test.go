@@ -18,7 +18,7 @@ import (
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/crm/crmtest"
 	"github.com/experthub/experthub/internal/deployment"
-	"github.com/experthub/experthub/internal/dispatch"
+	"github.com/experthub/experthub/internal/taskqueue/engine"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
 
@@ -56,7 +56,7 @@ func newLoggedApp(b *testing.B, opts apptest.Options) (*apptest.Harness, *apptes
 // or worker in a conversation, a worker in two), conversations left
 // without a worker, and how many webhooks left their work to the queue.
 func BenchmarkBurst(b *testing.B) {
-	benchmarkBurst(b, 200, dispatch.RetryConfig{})
+	benchmarkBurst(b, 200, engine.RetryConfig{})
 }
 
 // BenchmarkBurst400 is BenchmarkBurst with 400 customers and 400 workers,
@@ -71,7 +71,7 @@ func BenchmarkBurst400(b *testing.B) {
 }
 
 // deployedRetry is the retry policy of the deployed work queue.
-func deployedRetry(b *testing.B) dispatch.RetryConfig {
+func deployedRetry(b *testing.B) engine.RetryConfig {
 	d, err := deployment.Load()
 	if err != nil {
 		b.Fatal(err)
@@ -83,7 +83,7 @@ func deployedRetry(b *testing.B) dispatch.RetryConfig {
 	return retry
 }
 
-func benchmarkBurst(b *testing.B, n int, retry dispatch.RetryConfig) {
+func benchmarkBurst(b *testing.B, n int, retry engine.RetryConfig) {
 	customers := crmtest.GenerateCustomers(n, time.Now())
 	var (
 		acks, served []time.Duration
@@ -147,7 +147,7 @@ func (s *burstResult) add(r burstResult) {
 // first text until the queue is idle, and returns its result and the
 // onMessageAdded answer times. A zero retry is the test harness's quick
 // retries.
-func runBurst(b *testing.B, customers []crm.Customer, retry dispatch.RetryConfig) (burstResult, []time.Duration) {
+func runBurst(b *testing.B, customers []crm.Customer, retry engine.RetryConfig) (burstResult, []time.Duration) {
 	n := len(customers)
 	h, logs := newLoggedApp(b, apptest.Options{
 		Store: apptest.Firestore, Instances: 3, CloudTasks: true, Filters: recommendedFilters, TasksRetry: retry,
@@ -208,7 +208,7 @@ func runBurst(b *testing.B, customers []crm.Customer, retry dispatch.RetryConfig
 		replies := 0
 		var replied, joined time.Time
 		for _, m := range h.Twilio.Messages(conv) {
-			if m.Author == "system" && strings.HasPrefix(m.Body, "Bear with us") {
+			if apptest.Promised(m) != "" {
 				if replies == 0 {
 					replied = m.DateCreated
 				}
@@ -270,8 +270,8 @@ func percentile(ds []time.Duration, p int) time.Duration {
 const queuedWorkDelay = 100 * time.Millisecond
 
 // BenchmarkEndToEnd times a customer's message until the bot's reply is
-// created in Twilio (the fake, 50 ms a request): "Bear with us…" for
-// "AGENT", the menu for "hi", measured from the start of the
+// created in Twilio (the fake, 50 ms a request): the one promising a
+// worker for "AGENT", the menu for "hi", measured from the start of the
 // onMessageAdded webhook to the reply's creation.
 //
 // "inline" is the normal path: the webhook does the work and the queue
@@ -285,9 +285,12 @@ const queuedWorkDelay = 100 * time.Millisecond
 // time, left-to-queue the webhooks per turn whose work the queue did.
 func BenchmarkEndToEnd(b *testing.B) {
 	customers := crmtest.GenerateCustomers(1000, time.Now())
-	for _, sc := range []struct{ name, body, reply string }{
-		{"agent", "AGENT", "Bear with us"},
-		{"menu", "hi", bot.Menu},
+	for _, sc := range []struct {
+		name, body string
+		reply      func(twiliofake.Message) bool
+	}{
+		{"agent", "AGENT", func(m twiliofake.Message) bool { return apptest.Promised(m) != "" }},
+		{"menu", "hi", func(m twiliofake.Message) bool { return strings.HasPrefix(m.Body, bot.Menu) }},
 	} {
 		for _, path := range []string{"inline", "queued"} {
 			for _, queue := range []string{"local", "cloudtasks"} {
@@ -316,10 +319,10 @@ func BenchmarkEndToEnd(b *testing.B) {
 type endToEnd struct {
 	h          *apptest.Harness
 	logs       *apptest.Buffer
-	turn       *turnBench // the customers and the fake's workers
-	body       string     // the customer's text
-	reply      string     // how the bot's reply begins
-	failInline bool       // make the webhook's own attempt fail
+	turn       *turnBench                    // the customers and the fake's workers
+	body       string                        // the customer's text
+	reply      func(twiliofake.Message) bool // whether the bot's reply is the one wanted
+	failInline bool                          // make the webhook's own attempt fail
 }
 
 func (e *endToEnd) run(b *testing.B) {
@@ -378,8 +381,8 @@ func (e *endToEnd) waitReply(b *testing.B, conv string, msg twiliofake.Message) 
 	for {
 		for _, m := range e.h.Twilio.Messages(conv) {
 			if m.Index > msg.Index && m.Author == "system" {
-				if !strings.HasPrefix(m.Body, e.reply) {
-					b.Fatalf("reply to %q: %q, want %q…", msg.Body, m.Body, e.reply)
+				if !e.reply(m) {
+					b.Fatalf("reply to %q: %q %s, not the one wanted", msg.Body, m.Body, m.Attributes)
 				}
 				return m
 			}

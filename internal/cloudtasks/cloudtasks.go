@@ -1,4 +1,4 @@
-// Package cloudtasks is the work.Queue of production: Google Cloud Tasks,
+// Package cloudtasks is the taskqueue.Queue of production: Google Cloud Tasks,
 // delivering each task as an HTTP POST, with an OIDC token, to the
 // function that consumes work.
 package cloudtasks
@@ -23,7 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/experthub/experthub/internal/work"
+	"github.com/experthub/experthub/internal/taskqueue"
 )
 
 // DefaultTimeout bounds an Enqueue, retries included, when Config sets
@@ -85,7 +85,7 @@ type Queue struct {
 	client *cloudtasks.Client
 }
 
-var _ work.Queue = (*Queue)(nil)
+var _ taskqueue.Queue = (*Queue)(nil)
 
 // New returns a Queue; cfg is checked by each Enqueue.
 func New(cfg Config) *Queue {
@@ -100,11 +100,11 @@ func New(cfg Config) *Queue {
 
 // Enqueue creates the task, named Queue/tasks/t.Name. A task of that name
 // that exists, or existed within the de-duplication window, is a success
-// (see work.Queue): Cloud Tasks answers ALREADY_EXISTS
+// (see taskqueue.Queue): Cloud Tasks answers ALREADY_EXISTS
 // (https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues.tasks/create).
 // CreateTask is retried while the service is unavailable: the name makes
 // a retry safe.
-func (q *Queue) Enqueue(ctx context.Context, t work.Task) error {
+func (q *Queue) Enqueue(ctx context.Context, t taskqueue.Task) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (q *Queue) Enqueue(ctx context.Context, t work.Task) error {
 	return fmt.Errorf("cloudtasks: create task %s: %w", t.Name, err)
 }
 
-// Delete deletes the task Queue/tasks/name; see work.Queue. Cloud Tasks
+// Delete deletes the task Queue/tasks/name; see taskqueue.Queue. Cloud Tasks
 // answers NOT_FOUND for a task that already ran or never existed
 // (https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues.tasks/delete),
 // which is no error here.
@@ -153,7 +153,7 @@ func (q *Queue) Delete(ctx context.Context, name string) error {
 	return fmt.Errorf("cloudtasks: delete task %s: %w", name, err)
 }
 
-func (q *Queue) request(t work.Task) *cloudtaskspb.CreateTaskRequest {
+func (q *Queue) request(t taskqueue.Task) *cloudtaskspb.CreateTaskRequest {
 	task := &cloudtaskspb.Task{
 		Name: q.cfg.Queue + "/tasks/" + t.Name,
 		MessageType: &cloudtaskspb.Task_HttpRequest{HttpRequest: &cloudtaskspb.HttpRequest{

@@ -21,25 +21,25 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/experthub/experthub/internal/cloudtasks"
-	"github.com/experthub/experthub/internal/cloudtasksfake"
-	"github.com/experthub/experthub/internal/dispatch"
+	"github.com/experthub/experthub/internal/cloudtasks/cloudtaskstest"
 	"github.com/experthub/experthub/internal/gcpauth"
-	"github.com/experthub/experthub/internal/work"
+	"github.com/experthub/experthub/internal/taskqueue"
+	"github.com/experthub/experthub/internal/taskqueue/engine"
 )
 
 const (
-	queue   = cloudtasksfake.DefaultQueue
+	queue   = cloudtaskstest.DefaultQueue
 	account = "tasks-invoker@local.iam.gserviceaccount.com"
 )
 
 type env struct {
-	fake   *cloudtasksfake.Fake
+	fake   *cloudtaskstest.Fake
 	url    string
 	q      *cloudtasks.Queue
 	client *ctapi.Client
 
 	mu         sync.Mutex
-	deliveries []work.Delivery
+	deliveries []taskqueue.Delivery
 	fail       int
 }
 
@@ -48,9 +48,9 @@ type env struct {
 func start(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	f, err := cloudtasksfake.Start(ctx, cloudtasksfake.Options{
+	f, err := cloudtaskstest.Start(ctx, cloudtaskstest.Options{
 		RequireOIDC: true,
-		Queues: []cloudtasksfake.Queue{{Name: queue, Retry: dispatch.RetryConfig{
+		Queues: []cloudtaskstest.Queue{{Name: queue, Retry: engine.RetryConfig{
 			MaxAttempts: 5, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxDoublings: 2,
 		}}},
 	})
@@ -61,7 +61,7 @@ func start(t *testing.T) *env {
 	e := &env{fake: f}
 	srv := httptest.NewUnstartedServer(nil)
 	e.url = "http://" + srv.Listener.Addr().String() + "/work"
-	srv.Config.Handler = gcpauth.Require(gcpauth.Caller{Validator: f.Validator(), Audience: e.url, Account: account}, work.Consumer(e.handle, nil), nil)
+	srv.Config.Handler = gcpauth.Require(gcpauth.Caller{Validator: f.Validator(), Audience: e.url, Account: account}, taskqueue.Consumer(e.handle, nil), nil)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	e.q = cloudtasks.New(cloudtasks.Config{Queue: queue, TargetURL: e.url, ServiceAccount: account, Endpoint: f.Addr()})
@@ -75,7 +75,7 @@ func start(t *testing.T) *env {
 	return e
 }
 
-func (e *env) handle(_ context.Context, d work.Delivery) error {
+func (e *env) handle(_ context.Context, d taskqueue.Delivery) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.deliveries = append(e.deliveries, d)
@@ -86,10 +86,10 @@ func (e *env) handle(_ context.Context, d work.Delivery) error {
 	return nil
 }
 
-func (e *env) delivered() []work.Delivery {
+func (e *env) delivered() []taskqueue.Delivery {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]work.Delivery(nil), e.deliveries...)
+	return append([]taskqueue.Delivery(nil), e.deliveries...)
 }
 
 func (e *env) waitIdle(t *testing.T) {
@@ -105,7 +105,7 @@ func TestEnqueueCreatesTheTask(t *testing.T) {
 	e := start(t)
 	at := time.Now().Add(time.Hour)
 	body := []byte(`{"message":"IM1"}`)
-	if err := e.q.Enqueue(context.Background(), work.Task{Name: "turn-IM1", Body: body, At: at}); err != nil {
+	if err := e.q.Enqueue(context.Background(), taskqueue.Task{Name: "turn-IM1", Body: body, At: at}); err != nil {
 		t.Fatal(err)
 	}
 	task, err := e.client.GetTask(context.Background(), &cloudtaskspb.GetTaskRequest{
@@ -138,7 +138,7 @@ func TestEnqueueDeliversOnce(t *testing.T) {
 	e := start(t)
 	e.fail = 2
 	ctx := context.Background()
-	task := work.Task{Name: work.TaskID("welcome", "CH1"), Body: []byte(`{"conversation":"CH1"}`)}
+	task := taskqueue.Task{Name: taskqueue.TaskID("welcome", "CH1"), Body: []byte(`{"conversation":"CH1"}`)}
 	for range 3 {
 		if err := e.q.Enqueue(ctx, task); err != nil {
 			t.Fatalf("Enqueue: %v", err)
@@ -162,7 +162,7 @@ func TestEnqueueDeliversOnce(t *testing.T) {
 func TestEnqueueErrors(t *testing.T) {
 	e := start(t)
 	ctx := context.Background()
-	if err := e.q.Enqueue(ctx, work.Task{Name: "a/b"}); !errors.Is(err, work.ErrInvalidTask) {
+	if err := e.q.Enqueue(ctx, taskqueue.Task{Name: "a/b"}); !errors.Is(err, taskqueue.ErrInvalidTask) {
 		t.Errorf("invalid task: %v, want ErrInvalidTask", err)
 	}
 
@@ -170,7 +170,7 @@ func TestEnqueueErrors(t *testing.T) {
 		Queue: "projects/local/locations/local/queues/missing", TargetURL: e.url, ServiceAccount: account, Endpoint: e.fake.Addr(),
 	})
 	defer other.Close()
-	err := other.Enqueue(ctx, work.Task{Name: "t", Body: []byte(`{}`)})
+	err := other.Enqueue(ctx, taskqueue.Task{Name: "t", Body: []byte(`{}`)})
 	if status.Code(err) != codes.NotFound || !strings.HasPrefix(err.Error(), "cloudtasks: create task t: ") {
 		t.Errorf("unknown queue: %v, want a wrapped NotFound", err)
 	}
@@ -182,7 +182,7 @@ func TestEnqueueErrors(t *testing.T) {
 		{Queue: queue, TargetURL: e.url, ServiceAccount: account, DispatchDeadline: time.Second},
 	} {
 		cfg.Endpoint = e.fake.Addr()
-		if err := cloudtasks.New(cfg).Enqueue(ctx, work.Task{Name: "t", Body: []byte(`{}`)}); err == nil {
+		if err := cloudtasks.New(cfg).Enqueue(ctx, taskqueue.Task{Name: "t", Body: []byte(`{}`)}); err == nil {
 			t.Errorf("Enqueue with config %+v succeeded", cfg)
 		}
 	}
@@ -194,7 +194,7 @@ func TestConcurrentEnqueue(t *testing.T) {
 	errs := make(chan error, 20)
 	for i := range 20 {
 		wg.Go(func() {
-			errs <- e.q.Enqueue(context.Background(), work.Task{Name: fmt.Sprint("t", i%10), Body: []byte(`{}`)})
+			errs <- e.q.Enqueue(context.Background(), taskqueue.Task{Name: fmt.Sprint("t", i%10), Body: []byte(`{}`)})
 		})
 	}
 	wg.Wait()
@@ -250,7 +250,7 @@ func TestEnqueueRetriesUnavailable(t *testing.T) {
 			defer srv.Stop()
 			q := cloudtasks.New(cloudtasks.Config{Queue: queue, TargetURL: "https://x/work", ServiceAccount: account, Endpoint: lis.Addr().String()})
 			defer q.Close()
-			err = q.Enqueue(context.Background(), work.Task{Name: "t", Body: []byte(`{}`)})
+			err = q.Enqueue(context.Background(), taskqueue.Task{Name: "t", Body: []byte(`{}`)})
 			if (err == nil) != tt.ok {
 				t.Errorf("Enqueue: %v, want ok %v", err, tt.ok)
 			}
@@ -266,7 +266,7 @@ func TestEnqueueRetriesUnavailable(t *testing.T) {
 func TestDelete(t *testing.T) {
 	e := start(t)
 	ctx := context.Background()
-	task := work.Task{Name: "turn-IM1", Body: []byte(`{}`), At: time.Now().Add(100 * time.Millisecond)}
+	task := taskqueue.Task{Name: "turn-IM1", Body: []byte(`{}`), At: time.Now().Add(100 * time.Millisecond)}
 	if err := e.q.Enqueue(ctx, task); err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestDelete(t *testing.T) {
 	if err := e.q.Enqueue(ctx, task); err != nil {
 		t.Fatalf("Enqueue after Delete: %v, want nil (the name is still taken)", err)
 	}
-	ran := work.Task{Name: "turn-IM2", Body: []byte(`{}`)}
+	ran := taskqueue.Task{Name: "turn-IM2", Body: []byte(`{}`)}
 	if err := e.q.Enqueue(ctx, ran); err != nil {
 		t.Fatal(err)
 	}

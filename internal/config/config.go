@@ -15,25 +15,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/experthub/experthub/internal/assign"
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/config/envvar"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/strapi"
-)
-
-// Returning-customer modes, the values of RETURNING_CUSTOMER.
-const (
-	ReturningOff   = "off"
-	ReturningOffer = "offer" // the welcome suggests the last worker
-	ReturningRoute = "route" // the last worker is added at once
-)
-
-// Steps of ROUTING_POLICY: who a new conversation goes to, tried in order.
-const (
-	RouteAdvisor = "advisor" // the customer's advisor (the CRM's worker field)
-	RouteLast    = "last"    // the worker the customer last spoke with
-	RouteBot     = "bot"     // the bot's menu
 )
 
 // DefaultHandlerTimeout is HANDLER_TIMEOUT when unset: each webhook's
@@ -103,8 +90,8 @@ var vars = []Var{
 	{Name: "FALLBACK_WORKER", Help: "Identity to route \"agent\" requests to when no worker is available (optional)."},
 	{Name: "WAITING_LINE_MAX_WAIT", Default: DefaultWaitingLineMaxWait.String(), Help: "How long a customer waits in line before the bot tells them so (once) and `FALLBACK_WORKER`, if set, takes them."},
 	{Name: "WELCOME_MESSAGE", Default: bot.DefaultWelcome, Help: "The bot's first message (routing callback)."},
-	{Name: "RETURNING_CUSTOMER", Default: ReturningOff, Help: "`off`, `offer` (the bot suggests the last worker) or `route` (a returning customer goes straight back to the last worker: an alias for `last` in `ROUTING_POLICY`)."},
-	{Name: "ROUTING_POLICY", Default: RouteBot, Help: "Who a new conversation goes to, in order, comma-separated: `advisor` (the customer's advisor, the CRM's `worker` field: added when available, otherwise the bot offers to wait for them), `last` (the worker the customer last spoke with, if still a worker), `bot` (the menu; always last, implied). E.g. `advisor,last,bot`."},
+	{Name: "RETURNING_CUSTOMER", Default: string(assign.ReturningOff), Help: "`off`, `offer` (the bot suggests the last worker) or `route` (a returning customer goes straight back to the last worker: an alias for `last` in `ROUTING_POLICY`)."},
+	{Name: "ROUTING_POLICY", Default: string(assign.Bot), Help: "Who a new conversation goes to, in order, comma-separated: `advisor` (the customer's advisor, the CRM's `worker` field: added when available, otherwise the bot offers to wait for them), `last` (the worker the customer last spoke with, if still a worker), `bot` (the menu; always last, implied). E.g. `advisor,last,bot`."},
 	{Name: "EXPERTISE_AREAS", Help: "Labels and synonyms of the expertise areas workers carry in their TaskRouter attributes (`{\"expertise\": [\"watches\"]}`), in menu order: `key=Label|synonym|…` separated by `;`, e.g. `watches=Watches|montre|watch;bridal=Bridal|wedding`. Areas found among the pool's workers but not named here are offered under their key."},
 	{Name: "DEFAULT_REGION", Help: "ISO country code (`FR`) of phone numbers stored without a country code (`06 79 50 00 98`): such numbers are read as numbers of that country, in the sync and in lookups alike. Unset: only international numbers are understood."},
 	{Name: "SYNC_SCHEDULER_SERVICE_ACCOUNT", Help: "E-mail of the service account whose OIDC token may trigger a full sync (Cloud Scheduler)."},
@@ -162,10 +149,10 @@ type Config struct {
 	ContactCenterAfter    time.Duration
 	HandoffMessage        string
 
-	ReturningCustomer string
-	// RoutingPolicy is ROUTING_POLICY, validated, ending with RouteBot;
-	// RETURNING_CUSTOMER=route adds RouteLast before it.
-	RoutingPolicy []string
+	ReturningCustomer assign.Returning
+	// RoutingPolicy is ROUTING_POLICY, validated, ending with assign.Bot;
+	// RETURNING_CUSTOMER=route adds assign.Last before it.
+	RoutingPolicy []assign.Step
 	// ExpertiseAreas is EXPERTISE_AREAS, parsed.
 	ExpertiseAreas bot.Areas
 
@@ -284,7 +271,7 @@ func Parse(env Env) (*Config, error) {
 		FallbackWorker:    strings.ToLower(p.str("FALLBACK_WORKER")),
 		MaxWait:           p.duration("WAITING_LINE_MAX_WAIT"),
 		WelcomeMessage:    p.str("WELCOME_MESSAGE"),
-		ReturningCustomer: p.oneOf("RETURNING_CUSTOMER", ReturningOff, ReturningOffer, ReturningRoute),
+		ReturningCustomer: p.returning("RETURNING_CUSTOMER"),
 		ExpertiseAreas:    p.areas("EXPERTISE_AREAS"),
 
 		FlexAccountSID:        p.str("FLEX_ACCOUNT_SID"),
@@ -321,7 +308,7 @@ func Parse(env Env) (*Config, error) {
 		LogLevel:       p.oneOf("LOG_LEVEL", "debug", "info", "warn", "error"),
 		SandboxPort:    p.str("SANDBOX_PORT"),
 	}
-	c.RoutingPolicy = p.policy("ROUTING_POLICY", c.ReturningCustomer == ReturningRoute)
+	c.RoutingPolicy = p.policy("ROUTING_POLICY", c.ReturningCustomer)
 	c.CRM.Read(crmEnv{&p})
 	c.PublicBaseURL = p.url("PUBLIC_BASE_URL")
 	if c.PublicBaseURL == "" {
@@ -512,31 +499,22 @@ func splitList(s string) []string {
 	return out
 }
 
-// policy reads a routing policy: known steps, each once, RouteBot (the
-// one that always answers) last and implied. withLast adds RouteLast
-// before it when missing (RETURNING_CUSTOMER=route, its older spelling).
-func (p *parser) policy(name string, withLast bool) []string {
-	var out []string
-	for step := range strings.SplitSeq(strings.ToLower(p.str(name)), ",") {
-		step = strings.TrimSpace(step)
-		switch {
-		case step == "":
-			continue
-		case step != RouteAdvisor && step != RouteLast && step != RouteBot:
-			p.problems = append(p.problems, fmt.Sprintf("%s: %q is not one of %s, %s, %s", name, step, RouteAdvisor, RouteLast, RouteBot))
-		case slices.Contains(out, step):
-			p.problems = append(p.problems, fmt.Sprintf("%s: %s is given twice", name, step))
-		case slices.Contains(out, RouteBot):
-			p.problems = append(p.problems, fmt.Sprintf("%s: %s comes after bot, which always answers", name, step))
-		default:
-			out = append(out, step)
-		}
+// returning reads a returning-customer mode (assign.ParseReturning).
+func (p *parser) returning(name string) assign.Returning {
+	r, err := assign.ParseReturning(p.str(name))
+	if err != nil {
+		p.problems = append(p.problems, name+": "+err.Error())
 	}
-	out = slices.DeleteFunc(out, func(s string) bool { return s == RouteBot })
-	if withLast && !slices.Contains(out, RouteLast) {
-		out = append(out, RouteLast)
+	return r
+}
+
+// policy reads a routing policy (assign.ParsePolicy).
+func (p *parser) policy(name string, returning assign.Returning) []assign.Step {
+	steps, problems := assign.ParsePolicy(p.str(name), returning)
+	for _, msg := range problems {
+		p.problems = append(p.problems, name+": "+msg)
 	}
-	return append(out, RouteBot)
+	return steps
 }
 
 func (p *parser) areas(name string) bot.Areas {

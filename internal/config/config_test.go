@@ -2,6 +2,7 @@ package config
 
 import (
 	"bufio"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -189,7 +190,7 @@ func TestParseRoutingPolicy(t *testing.T) {
 			t.Errorf("ROUTING_POLICY=%q RETURNING_CUSTOMER=%q: %v", tt.policy, tt.returning, err)
 			continue
 		}
-		if !slices.Equal(c.RoutingPolicy, tt.want) {
+		if got := fmt.Sprint(c.RoutingPolicy); got != fmt.Sprint(tt.want) {
 			t.Errorf("ROUTING_POLICY=%q RETURNING_CUSTOMER=%q: %v, want %v", tt.policy, tt.returning, c.RoutingPolicy, tt.want)
 		}
 	}

@@ -3,19 +3,13 @@ package conversation
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/experthub/experthub/internal/assign"
-	"github.com/experthub/experthub/internal/twilio"
+	"github.com/experthub/experthub/internal/taskqueue"
 )
 
-// updateAttempts bounds the read-merge-writes of one worker update that
-// keeps losing to other writers. Failed Twilio calls are retried by the
-// twilio client, not here.
-const updateAttempts = 5
-
-// candidate turns a TaskRouter worker into a claim candidate.
+// candidate turns a worker into a claim candidate.
 //
 // Who is idle longest is ranked by the claim store's record, which every
 // assignment writes in the claim itself. TaskRouter's lastAcceptedTaskTime
@@ -25,81 +19,75 @@ const updateAttempts = 5
 // turn. So the store is what ranks; a worker it has no record of (never
 // assigned by Expert Hub) counts as never assigned, whatever TaskRouter
 // holds.
-func candidate(w twilio.Worker) assign.Candidate {
-	c := assign.Candidate{Identity: w.Identity, SID: w.SID}
-	if m, err := parseObject(w.Attributes); err == nil {
-		if ms, ok := millis(m["lastAcceptedTaskTime"]); ok {
-			c.LastAccepted = time.UnixMilli(ms)
-		}
-	}
-	return c
+func candidate(w Worker) assign.Candidate {
+	return assign.Candidate{Identity: w.Identity, SID: w.SID, LastAccepted: w.LastAccepted}
 }
 
 // post posts a bot message carrying mk. After a post that failed
-// unclearly the twilio client looks for it (by mk) once and never posts
-// again: the attempt fails with requests maybe in flight, and a later
-// attempt reads the conversation before posting (see hold). The body is
-// cut to Twilio's limit as a last guard: a reply too long for SMS would
-// be refused and the turn lost.
+// unclearly the adapter looks for it (by mk) once and never posts again:
+// the attempt fails with requests maybe in flight, and a later attempt
+// reads the conversation before posting (see taskqueue.Runner.Hold).
 func (f *Flow) post(ctx context.Context, conv, body string, mk mark) error {
-	afterQueued(ctx)
-	if n := twilio.Chars(body); n > twilio.MaxMessageBody {
-		f.log.WarnContext(ctx, "bot message cut to Twilio's limit", "conversation", conv, "chars", n)
-		body = twilio.Truncate(body, twilio.MaxMessageBody)
-	}
-	_, err := f.twilio.PostMessageOnce(ctx, conv, systemAuthor, body, mk.String(), func(m twilio.Message) bool {
+	taskqueue.AfterQueued(ctx)
+	return f.convs.Post(ctx, conv, systemAuthor, body, mk.String(), func(m Message) bool {
 		got, ok := readMark(m.Attributes)
 		return ok && m.Author == systemAuthor && got == mk
 	})
-	return err
 }
 
 // addWorker adds identity to the conversation unless participants shows
 // them there already. Twilio refuses a second participant with one
 // identity, which means they are there. An add that failed unclearly is
 // not repeated here, as a post is not (see post).
-func (f *Flow) addWorker(ctx context.Context, conv, identity string, participants []twilio.Participant) error {
+func (f *Flow) addWorker(ctx context.Context, conv, identity string, participants []Participant) error {
 	for _, p := range participants {
 		if p.Identity == identity {
 			return nil
 		}
 	}
-	afterQueued(ctx)
-	_, err := f.twilio.AddParticipant(ctx, conv, identity, "")
-	if errors.Is(err, twilio.ErrParticipantExists) {
-		return nil
+	taskqueue.AfterQueued(ctx)
+	if err := f.convs.AddWorker(ctx, conv, identity); err != nil && !errors.Is(err, ErrExists) {
+		return err
 	}
-	return err
+	return nil
+}
+
+// Background bookkeeping: recording an assignment in TaskRouter.
+const (
+	// recordTimeout bounds one background update, its retries included.
+	recordTimeout = 10 * time.Second
+	// maxRecords bounds the background updates under way in an instance:
+	// past it an update is skipped, and logged.
+	maxRecords = 32
+)
+
+// recordLater writes the claimed worker's lastAcceptedTaskTime in
+// TaskRouter in the background, off the turn's path: the claim store
+// ranks workers already (see candidate); TaskRouter's copy is for other
+// tools, and may lag or, past maxRecords updates under way, be skipped.
+// On Cloud Functions an instance may get little CPU once its request is
+// answered: the update then ends with the instance's next request.
+func (f *Flow) recordLater(ctx context.Context, a assign.Assignment) {
+	select {
+	case f.records <- struct{}{}:
+	default:
+		f.log.WarnContext(ctx, "too many lastAcceptedTaskTime updates under way; skipping one", "worker", a.Worker)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	go func() {
+		defer func() {
+			cancel()
+			<-f.records
+		}()
+		f.recordAccepted(ctx, a)
+	}()
 }
 
 // recordAccepted writes the worker's lastAcceptedTaskTime in TaskRouter,
-// merged into their other attributes, unless a later time is there
-// already. If-Match makes the read-merge-write safe against other
-// writers; losing to one means reading again.
-func (f *Flow) recordAccepted(ctx context.Context, sid string, at time.Time) error {
-	ms := at.UnixMilli()
-	for range updateAttempts {
-		w, etag, err := f.twilio.FetchWorker(ctx, f.cfg.Workspace, sid)
-		if err != nil {
-			return err
-		}
-		m, err := parseObject(w.Attributes)
-		if err != nil {
-			// Never replace attributes we cannot read.
-			return fmt.Errorf("worker %s: %w", sid, err)
-		}
-		if last, ok := millis(m["lastAcceptedTaskTime"]); ok && last >= ms {
-			return nil
-		}
-		m["lastAcceptedTaskTime"] = ms
-		s, err := encode(m)
-		if err != nil {
-			return err
-		}
-		err = f.twilio.UpdateWorkerAttributes(ctx, f.cfg.Workspace, sid, s, etag)
-		if !errors.Is(err, twilio.ErrPreconditionFailed) {
-			return err
-		}
+// logging a failure.
+func (f *Flow) recordAccepted(ctx context.Context, a assign.Assignment) {
+	if err := f.workers.RecordAccepted(ctx, a.WorkerSID, a.ClaimedAt); err != nil {
+		f.log.WarnContext(ctx, "recording lastAcceptedTaskTime failed", "worker", a.Worker, "err", err)
 	}
-	return fmt.Errorf("worker %s kept changing", sid)
 }

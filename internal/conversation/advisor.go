@@ -5,8 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/experthub/experthub/internal/assign"
 	"github.com/experthub/experthub/internal/bot"
-	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/ledger"
 )
@@ -47,15 +47,15 @@ func (f *Flow) advisorOf(ctx context.Context, address string) advisor {
 // answer.
 func (f *Flow) routes(ctx context.Context, conv, address string, adv advisor) (routed, error) {
 	last := f.lastWorker(ctx, address)
-	f.prefetchName(ctx, last)
+	f.workers.PrefetchName(ctx, last)
 	for _, step := range f.cfg.Policy {
 		switch step {
-		case config.RouteAdvisor:
+		case assign.Advisor:
 			r, decided, err := f.routeAdvisor(ctx, conv, address, adv)
 			if err != nil || decided {
 				return r, err
 			}
-		case config.RouteLast:
+		case assign.Last:
 			if last == "" {
 				continue
 			}
@@ -64,13 +64,13 @@ func (f *Flow) routes(ctx context.Context, conv, address string, adv advisor) (r
 				return routed{}, err
 			}
 			if w != "" {
-				return routed{note: bot.ConnectingLast(f.displayName(ctx, w)), add: w}, nil
+				return routed{note: bot.ConnectingLast(f.workers.Name(ctx, w)), add: w}, nil
 			}
-		case config.RouteBot:
-			if last != "" && f.cfg.Returning == config.ReturningOffer {
+		case assign.Bot:
+			if last != "" && f.cfg.Returning == assign.ReturningOffer {
 				// An offer the customer's next message answers, as the
 				// away advisor's: they need not know the address.
-				return routed{note: bot.OfferLastWorker(f.displayName(ctx, last)), offer: last}, nil
+				return routed{note: bot.OfferLastWorker(f.workers.Name(ctx, last)), offer: last}, nil
 			}
 			return routed{}, nil
 		}
@@ -87,8 +87,8 @@ func (f *Flow) routeAdvisor(ctx context.Context, conv, address string, adv advis
 	if identity == "" {
 		return routed{}, false, nil
 	}
-	f.prefetchName(ctx, identity)
-	w, err := f.findWorker(ctx, identity)
+	f.workers.PrefetchName(ctx, identity)
+	w, err := f.workers.Find(ctx, identity)
 	if err != nil {
 		return routed{}, false, err
 	}
@@ -97,27 +97,27 @@ func (f *Flow) routeAdvisor(ctx context.Context, conv, address string, adv advis
 		return routed{}, false, nil
 	}
 	if !w.Available {
-		return routed{note: bot.AdvisorAway(f.displayName(ctx, w.Identity)), offer: w.Identity}, true, nil
+		return routed{note: bot.AdvisorAway(f.workers.Name(ctx, w.Identity)), offer: w.Identity}, true, nil
 	}
 	claimed, err := f.routeBack(ctx, conv, routingKey(conv), address, w.Identity)
 	if err != nil || claimed == "" {
 		// A message got there first: it routes the conversation.
 		return routed{}, err == nil, err
 	}
-	return routed{note: bot.ConnectingAdvisor(f.displayName(ctx, claimed)), add: claimed}, true, nil
+	return routed{note: bot.ConnectingAdvisor(f.workers.Name(ctx, claimed)), add: claimed}, true, nil
 }
 
 // staleAdvisor logs, once per customer and advisor on every instance
 // (the ledger remembers), that the CRM names an advisor who is not a
 // Frontline worker.
 func (f *Flow) staleAdvisor(ctx context.Context, customerID, identity string) {
-	a := f.begin(ctx, "stale-advisor:"+customerID+":"+identity, time.Minute)
+	a := f.work.Begin(ctx, "stale-advisor:"+customerID+":"+identity, time.Minute)
 	if a.Outcome == ledger.Done || a.Outcome == ledger.Busy {
 		return
 	}
 	f.log.WarnContext(ctx, "the customer's advisor is not a Frontline worker; skipping them (fix the CRM's worker field)",
 		"customer_id", customerID, "advisor", identity)
 	if a.Owns() {
-		f.finish(ctx, a)
+		f.work.Finish(ctx, a)
 	}
 }

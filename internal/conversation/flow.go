@@ -1,6 +1,12 @@
-// Package conversation is Expert Hub's conversation flow: the Frontline custom
-// routing callback and the Conversations pre- and post-event webhooks that
-// welcome a customer, run the bot and hand the conversation to a worker.
+// Package conversation is Expert Hub's conversation flow: its decisions.
+// It welcomes a customer (Frontline's custom routing callback), runs the
+// bot on their messages (the Conversations webhooks), hands the
+// conversation to a worker, keeps the waiting line, and connects the Flex
+// contact center both ways (fromflex.go, toflex.go). It speaks its own
+// types (types.go) through the ports below; the HTTP webhooks that call
+// it live at the edge (internal/app), the Twilio adapter in
+// internal/twilioflow, and the durable-work runtime its jobs run on in
+// internal/taskqueue (work.go lists the kinds).
 //
 // # Events
 //
@@ -39,21 +45,19 @@
 // A bot turn costs two sequential Twilio round trips and one store claim:
 // the participants, the worker lookup, the ledger entry and the current
 // claim are read at once; then the reply is posted, the worker added and
-// (for "any agent") the worker's TaskRouter record fetched at once, and
-// its lastAcceptedTaskTime written after. The worker's display name, which
-// the reply calls them by, is read beside the first round trip or before
-// the turn, and cached (names.go).
+// the waiting line left at once. For "any agent", the worker's
+// lastAcceptedTaskTime is then written in the background, off the turn's
+// path. The worker's display name, which the reply calls them by, is read
+// beside the first round trip or before the turn, and cached (the
+// adapter's Workers.Name).
 //
 // [Conversations webhooks]: https://www.twilio.com/docs/conversations/conversations-webhooks
 package conversation
 
 import (
 	"context"
+	"errors"
 	"log/slog"
-	"net/http"
-	"net/url"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/experthub/experthub/internal/assign"
@@ -61,27 +65,50 @@ import (
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/handoff"
-	"github.com/experthub/experthub/internal/httpjson"
-	"github.com/experthub/experthub/internal/ledger"
-	"github.com/experthub/experthub/internal/twilio"
+	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/waitline"
-	"github.com/experthub/experthub/internal/work"
 )
 
-// Twilio is the REST API the flow drives (internal/twilio.Client).
-type Twilio interface {
-	ListParticipants(ctx context.Context, conversationSID string) ([]twilio.Participant, error)
-	AddParticipant(ctx context.Context, conversationSID, identity, attributes string) (twilio.Participant, error)
-	FetchParticipant(ctx context.Context, conversationSID, participantSID string) (twilio.Participant, error)
-	UpdateParticipantAttributes(ctx context.Context, conversationSID, participantSID, attributesJSON string) error
-	PostMessageOnce(ctx context.Context, conversationSID, author, body, attributesJSON string, mine func(twilio.Message) bool) (twilio.Message, error)
-	RecentMessages(ctx context.Context, conversationSID string, n int) ([]twilio.Message, error)
-	ListAvailableWorkers(ctx context.Context, workspace, queue string) ([]twilio.Worker, error)
-	ListWorkers(ctx context.Context, workspace, queue string) ([]twilio.Worker, error)
-	FindWorker(ctx context.Context, workspace, identity string) (twilio.Worker, error)
-	FetchWorker(ctx context.Context, workspace, sid string) (twilio.Worker, string, error)
-	UpdateWorkerAttributes(ctx context.Context, workspace, sid, attributesJSON, ifMatch string) error
-	FetchFrontlineUser(ctx context.Context, identity string) (twilio.User, error)
+// Conversations is what the flow reads and does in Frontline's
+// conversations.
+type Conversations interface {
+	Participants(ctx context.Context, conv string) ([]Participant, error)
+	Participant(ctx context.Context, conv, sid string) (Participant, error)
+	// RecentMessages returns the conversation's latest n messages, oldest
+	// first.
+	RecentMessages(ctx context.Context, conv string, n int) ([]Message, error)
+	// Post posts a message, cut to Twilio's limit. After a post that
+	// failed unclearly it looks once for a message mine recognises and
+	// never posts again: the error then wraps ErrUnclear.
+	Post(ctx context.Context, conv, author, body, attributes string, mine func(Message) bool) error
+	// AddWorker adds the worker identity; ErrExists when they are in.
+	AddWorker(ctx context.Context, conv, identity string) error
+	// DescribeCustomer adds to p's attributes those of customer c that
+	// are missing, within Twilio's limits, and returns what did not fit.
+	DescribeCustomer(ctx context.Context, conv string, p Participant, c crm.Customer) (leftOut []string, err error)
+}
+
+// Workers reads Frontline's workers: the pool (the TaskQueue whose
+// workers take "agent" requests) and the workspace.
+type Workers interface {
+	// Available returns the pool's available workers, read at some
+	// moment after since.
+	Available(ctx context.Context, since time.Time) ([]Worker, error)
+	// Pool returns every worker of the pool, described (cached).
+	Pool(ctx context.Context) ([]Worker, error)
+	// Find returns the worker identity; a zero Worker when there is none.
+	Find(ctx context.Context, identity string) (Worker, error)
+	// Fetch returns the worker sid, described.
+	Fetch(ctx context.Context, sid string) (Worker, error)
+	// RecordAccepted writes the worker's lastAcceptedTaskTime, unless a
+	// later one is there.
+	RecordAccepted(ctx context.Context, sid string, at time.Time) error
+	// Name returns how a customer message may call the worker: their
+	// display name, "" when there is none. It waits briefly for a first
+	// lookup.
+	Name(ctx context.Context, identity string) string
+	// PrefetchName starts the lookup of identity's name.
+	PrefetchName(ctx context.Context, identity string)
 }
 
 // Customers finds a customer by phone number (crm.Service).
@@ -89,12 +116,8 @@ type Customers interface {
 	CustomerByAddress(ctx context.Context, address string) (crm.Customer, error)
 }
 
-// Ledger records webhook work (package ledger).
-type Ledger interface {
-	Begin(ctx context.Context, key string, now time.Time, lease time.Duration) (ledger.Attempt, error)
-	Finish(ctx context.Context, a ledger.Attempt, now time.Time) error
-	Release(ctx context.Context, a ledger.Attempt, at time.Time) error
-}
+// Ledger records work (package ledger).
+type Ledger = taskqueue.Ledger
 
 // Assignments records who takes which conversation (package assign).
 type Assignments interface {
@@ -108,23 +131,17 @@ const systemAuthor = "system"
 
 // Config is the flow's settings.
 type Config struct {
-	// Workspace is the Frontline TaskRouter workspace (WS…), PoolQueue
-	// the TaskQueue (WQ…) whose available workers take "agent" requests
-	// (the whole workspace when empty).
-	Workspace string
-	PoolQueue string
 	// FallbackWorker takes "agent" requests when nobody is available;
 	// empty: nobody does.
 	FallbackWorker string
 	// WelcomeMessage is the bot's first message; empty: bot.DefaultWelcome.
 	WelcomeMessage string
-	// Returning is config.ReturningOff (when empty), config.ReturningOffer
-	// or config.ReturningRoute.
-	Returning string
-	// Policy is who a new conversation goes to, in order (config.RouteAdvisor,
-	// config.RouteLast, config.RouteBot); empty: config.RouteBot alone, plus
-	// config.RouteLast before it when Returning is config.ReturningRoute.
-	Policy []string
+	// Returning is what the welcome does for a returning customer; empty:
+	// assign.ReturningOff.
+	Returning assign.Returning
+	// Policy is who a new conversation goes to, in order (see
+	// assign.Policy, which completes it).
+	Policy []assign.Step
 	// Areas label the expertise areas of the pool's workers
 	// (EXPERTISE_AREAS).
 	Areas bot.Areas
@@ -139,7 +156,7 @@ type Config struct {
 	// MaxAge is how long the queue keeps trying a job before it is
 	// dead-lettered; zero: config.DefaultWorkMaxAge.
 	MaxAge time.Duration
-	// ContactCenter is the Flex contact center; zero: none.
+	// ContactCenter is the Flex contact center; used with Deps.Flex.
 	ContactCenter ContactCenter
 	// MaxWait is how long a customer waits in line before they are told
 	// so (once) and FallbackWorker takes them; zero:
@@ -147,23 +164,20 @@ type Config struct {
 	MaxWait time.Duration
 }
 
-// workTimeout bounds one queue delivery of a job: far more than a turn
-// takes, far less than the work function's own timeout.
-const workTimeout = 30 * time.Second
-
 // Deps are the flow's collaborators.
 type Deps struct {
-	Twilio      Twilio
-	Customers   Customers
-	Ledger      Ledger
-	Assignments Assignments
-	// Queue carries the jobs the webhooks start to the Work consumer.
-	Queue work.Queue
-	// Conversations, Directory and Flex serve the contact-center handoff;
-	// nil without one.
 	Conversations Conversations
-	Directory     Directory
-	Flex          Flex
+	Workers       Workers
+	Customers     Customers
+	Ledger        Ledger
+	Assignments   Assignments
+	// Queue carries the jobs the webhooks start to the Work consumer.
+	Queue taskqueue.Queue
+	// Handoffs, Directory and Flex serve the contact center; Flex nil:
+	// none.
+	Handoffs  Handoffs
+	Directory Directory
+	Flex      Flex
 	// Bindings and Notes keep the handoff ids' customers and the contact
 	// center's notes (package handoff); nil without a contact center.
 	Bindings handoff.Bindings
@@ -176,17 +190,16 @@ type Deps struct {
 	Now    func() time.Time // nil: time.Now
 }
 
-// Flow serves the routing, pre-event and post-event functions. It is safe
-// for concurrent use.
+// Flow is the conversation flow. It is safe for concurrent use.
 type Flow struct {
 	cfg         Config
-	twilio      Twilio
-	customers   Customers
-	ledger      Ledger
-	assignments Assignments
-	queue       work.Queue
-	cc          ContactCenter
 	convs       Conversations
+	workers     Workers
+	customers   Customers
+	assignments Assignments
+	work        *taskqueue.Runner
+	cc          ContactCenter
+	handoffs    Handoffs
 	directory   Directory
 	flex        Flex
 	bindings    handoff.Bindings
@@ -194,15 +207,8 @@ type Flow struct {
 	line        waitline.Line
 	log         *slog.Logger
 	now         func() time.Time
-
-	// announce logs once where the bot runs when onMessageAdd arrives.
-	announce sync.Once
-	// areas caches the expertise areas of the pool's workers.
-	areas areaCache
-	// names caches the workers' display names (names.go).
-	names nameCache
-	// pool merges concurrent reads of the pool's available workers.
-	pool poolReads
+	// records bounds the background updates of TaskRouter (recordLater).
+	records chan struct{}
 }
 
 // New returns a Flow.
@@ -222,24 +228,15 @@ func New(cfg Config, deps Deps) *Flow {
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = config.DefaultWaitingLineMaxWait
 	}
-	if cfg.Returning == "" {
-		cfg.Returning = config.ReturningOff
-	}
-	if len(cfg.Policy) == 0 {
-		cfg.Policy = []string{config.RouteBot}
-		if cfg.Returning == config.ReturningRoute {
-			cfg.Policy = []string{config.RouteLast, config.RouteBot}
-		}
-	}
+	cfg.Policy = assign.Policy(cfg.Policy, cfg.Returning)
 	f := &Flow{
 		cfg:         cfg,
-		twilio:      deps.Twilio,
-		customers:   deps.Customers,
-		ledger:      deps.Ledger,
-		assignments: deps.Assignments,
-		queue:       deps.Queue,
-		cc:          cfg.ContactCenter,
 		convs:       deps.Conversations,
+		workers:     deps.Workers,
+		customers:   deps.Customers,
+		assignments: deps.Assignments,
+		cc:          cfg.ContactCenter,
+		handoffs:    deps.Handoffs,
 		directory:   deps.Directory,
 		flex:        deps.Flex,
 		bindings:    deps.Bindings,
@@ -247,6 +244,7 @@ func New(cfg Config, deps Deps) *Flow {
 		line:        deps.Line,
 		log:         deps.Logger,
 		now:         deps.Now,
+		records:     make(chan struct{}, maxRecords),
 	}
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
@@ -254,119 +252,20 @@ func New(cfg Config, deps Deps) *Flow {
 	if f.now == nil {
 		f.now = time.Now
 	}
-	return f
-}
-
-// Routing is the Frontline custom routing callback.
-func (f *Flow) Routing() http.Handler { return http.HandlerFunc(f.routing) }
-
-// PreEvent is the Conversations pre-event webhook. It answers 2xx
-// whatever happens, panics included.
-func (f *Flow) PreEvent() http.Handler { return neverReject(f.log, http.HandlerFunc(f.preEvent)) }
-
-// PostEvent is the Conversations post-event webhook.
-func (f *Flow) PostEvent() http.Handler { return http.HandlerFunc(f.postEvent) }
-
-// begin starts a delivery's work on key. When the ledger cannot be
-// reached the work goes ahead as a resumption: every step then checks
-// Twilio before acting, so a duplicate costs reads, not a second reply.
-func (f *Flow) begin(ctx context.Context, key string, lease time.Duration) ledger.Attempt {
-	a, err := f.ledger.Begin(ctx, key, f.now(), lease)
-	if err != nil {
-		f.log.WarnContext(ctx, "ledger unavailable, checking Twilio before each step", "key", key, "err", err)
-		return ledger.Attempt{Key: key, Outcome: ledger.Resume}
-	}
-	return a
-}
-
-// bookkeeping bounds the ledger write that ends a delivery, which must be
-// attempted even when the handler's deadline has passed.
-const bookkeeping = 2 * time.Second
-
-func (f *Flow) finish(ctx context.Context, a ledger.Attempt) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeeping)
-	defer cancel()
-	if err := f.ledger.Finish(ctx, a, f.now()); err != nil {
-		f.log.WarnContext(ctx, "ledger finish failed; a retry will check and find the work done", "key", a.Key, "err", err)
-	}
-}
-
-// release ends a's lease now.
-func (f *Flow) release(ctx context.Context, a ledger.Attempt) { f.releaseAt(ctx, a, f.now()) }
-
-// releaseAt ends a's lease at at (see ledger.Release).
-func (f *Flow) releaseAt(ctx context.Context, a ledger.Attempt, at time.Time) {
-	if a.N == 0 || !a.Owns() {
-		return // no lease of ours: the ledger was down, or another delivery works
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeeping)
-	defer cancel()
-	if err := f.ledger.Release(ctx, a, at); err != nil {
-		f.log.WarnContext(ctx, "ledger release failed; a retry resumes once the lease ends", "key", a.Key, "err", err)
-	}
-}
-
-// form returns the webhook's parameters: webhook.Verifier has decoded
-// them into r.PostForm.
-func form(r *http.Request) url.Values {
-	if r.PostForm == nil {
-		_ = r.ParseForm()
-	}
-	return r.PostForm
-}
-
-func get(form url.Values, key string) string { return strings.TrimSpace(form.Get(key)) }
-
-// isSID reports whether s looks like a Twilio SID with prefix: two
-// letters and 32 hex digits.
-func isSID(s, prefix string) bool {
-	if len(s) != 34 || !strings.HasPrefix(s, prefix) {
-		return false
-	}
-	for _, c := range s[2:] {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
-// ok answers 200 with an empty JSON object: Twilio leaves the action as it
-// is, and Frontline expects JSON.
-func ok(w http.ResponseWriter) { httpjson.Write(w, http.StatusOK, struct{}{}) }
-
-func fail(w http.ResponseWriter, status int, msg string) { httpjson.Error(w, status, msg) }
-
-// neverReject answers 200 {} for a handler that panicked before
-// answering: funcframework would answer 500, which makes Twilio drop the
-// action a pre-event hook was asked about.
-func neverReject(log *slog.Logger, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rw := &answered{ResponseWriter: w}
-		defer func() {
-			if v := recover(); v != nil {
-				log.ErrorContext(r.Context(), "pre-event handler panicked; letting the action through", "panic", v)
-				if !rw.wrote {
-					ok(w)
-				}
-			}
-		}()
-		h.ServeHTTP(rw, r)
+	f.work = taskqueue.NewRunner(taskqueue.Config{
+		Name:     "conversation work",
+		Group:    "ConversationSid",
+		LogGroup: "conversation",
+		Queue:    deps.Queue,
+		Ledger:   deps.Ledger,
+		Logger:   f.log,
+		Now:      f.now,
+		Delay:    cfg.WorkDelay,
+		MaxAge:   cfg.MaxAge,
+		Lease:    cfg.Lease,
+		InFlight: func(err error) bool { return !errors.Is(err, ErrRefused) },
+		Gone:     ErrNotFound,
 	})
-}
-
-// answered records whether a response was started.
-type answered struct {
-	http.ResponseWriter
-	wrote bool
-}
-
-func (w *answered) WriteHeader(code int) {
-	w.wrote = true
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *answered) Write(b []byte) (int, error) {
-	w.wrote = true
-	return w.ResponseWriter.Write(b)
+	f.register()
+	return f
 }

@@ -6,8 +6,6 @@ import (
 	"slices"
 
 	"golang.org/x/sync/errgroup"
-
-	"github.com/experthub/experthub/internal/twilio"
 )
 
 // recentWindow is how many of a conversation's latest messages an attempt
@@ -51,8 +49,8 @@ func (m mark) String() string {
 
 // readMark returns the bot's mark in message attributes.
 func readMark(attributes string) (mark, bool) {
-	obj, err := parseObject(attributes)
-	if err != nil {
+	var obj map[string]any
+	if json.Unmarshal([]byte(attributes), &obj) != nil {
 		return mark{}, false
 	}
 	var m mark
@@ -68,19 +66,19 @@ func readMark(attributes string) (mark, bool) {
 // history is what Twilio shows of a conversation: the source of truth for
 // what the bot already did.
 type history struct {
-	participants []twilio.Participant
+	participants []Participant
 	// messages are the latest recentWindow messages, oldest first.
-	messages []twilio.Message
+	messages []Message
 }
 
 // readHistory adds to g the reads of what Twilio shows of conv into h.
 func (f *Flow) readHistory(ctx context.Context, g *errgroup.Group, conv string, h *history) {
 	g.Go(func() (err error) {
-		h.participants, err = f.twilio.ListParticipants(ctx, conv)
+		h.participants, err = f.convs.Participants(ctx, conv)
 		return err
 	})
 	g.Go(func() (err error) {
-		h.messages, err = f.twilio.RecentMessages(ctx, conv, recentWindow)
+		h.messages, err = f.convs.RecentMessages(ctx, conv, recentWindow)
 		return err
 	})
 }
@@ -155,7 +153,7 @@ func (h history) openPromise() (sid, worker string, ok bool) {
 // openOffer returns the advisor whom the bot's latest message before sid
 // offered to wait for, if it did: sid answers that offer.
 func (h history) openOffer(sid string) string {
-	at := slices.IndexFunc(h.messages, func(m twilio.Message) bool { return m.SID == sid })
+	at := slices.IndexFunc(h.messages, func(m Message) bool { return m.SID == sid })
 	for i := at - 1; i >= 0; i-- {
 		if m := h.messages[i]; m.Author == systemAuthor {
 			mk, _ := readMark(m.Attributes)
@@ -167,17 +165,17 @@ func (h history) openOffer(sid string) string {
 
 // hasParticipant reports whether identity is in the conversation.
 func (h history) hasParticipant(identity string) bool {
-	return slices.ContainsFunc(h.participants, func(p twilio.Participant) bool { return p.Identity == identity })
+	return slices.ContainsFunc(h.participants, func(p Participant) bool { return p.Identity == identity })
 }
 
 // hasWorker reports whether a chat user (a Frontline worker) is in the
 // conversation.
 func (h history) hasWorker() bool {
-	return slices.ContainsFunc(h.participants, func(p twilio.Participant) bool { return p.Identity != "" })
+	return slices.ContainsFunc(h.participants, func(p Participant) bool { return p.Identity != "" })
 }
 
 // customer returns the SMS/WhatsApp participant, or nil.
-func (h history) customer() *twilio.Participant {
+func (h history) customer() *Participant {
 	for i := range h.participants {
 		if p := &h.participants[i]; p.Identity == "" && p.Address != "" {
 			return p
@@ -193,8 +191,8 @@ func (h history) customer() *twilio.Participant {
 // order Twilio published them, whichever delivery arrives first. It is
 // empty when target is not in the window (an old message, or one Twilio
 // no longer has).
-func (h history) pending(target string) []twilio.Message {
-	at := slices.IndexFunc(h.messages, func(m twilio.Message) bool { return m.SID == target })
+func (h history) pending(target string) []Message {
+	at := slices.IndexFunc(h.messages, func(m Message) bool { return m.SID == target })
 	if at < 0 {
 		return nil
 	}
@@ -205,7 +203,7 @@ func (h history) pending(target string) []twilio.Message {
 			break
 		}
 	}
-	var out []twilio.Message
+	var out []Message
 	for _, m := range h.messages[start : at+1] {
 		if h.fromCustomer(m) && !h.answered(m.SID) {
 			out = append(out, m)
@@ -216,7 +214,7 @@ func (h history) pending(target string) []twilio.Message {
 
 // fromCustomer reports whether m was written by the conversation's
 // SMS/WhatsApp participant.
-func (h history) fromCustomer(m twilio.Message) bool {
+func (h history) fromCustomer(m Message) bool {
 	if m.Author == systemAuthor || m.Author == "" {
 		return false
 	}

@@ -3,8 +3,6 @@ package conversation
 import (
 	"slices"
 	"testing"
-
-	"github.com/experthub/experthub/internal/twilio"
 )
 
 func TestMark(t *testing.T) {
@@ -34,12 +32,12 @@ func TestMark(t *testing.T) {
 // answer to IMy, "s:IMx→IMy@worker" promising worker, "s:IMx→IMy!" a
 // correction) or "w:IMx" (a worker).
 func conversationOf(workers []string, msgs ...[4]string) history {
-	h := history{participants: []twilio.Participant{{SID: "MB1", Address: "+33679500001"}}}
+	h := history{participants: []Participant{{SID: "MB1", Address: "+33679500001"}}}
 	for i, w := range workers {
-		h.participants = append(h.participants, twilio.Participant{SID: "MB" + string(rune('2'+i)), Identity: w})
+		h.participants = append(h.participants, Participant{SID: "MB" + string(rune('2'+i)), Identity: w})
 	}
-	for i, m := range msgs {
-		msg := twilio.Message{SID: m[1], Index: i}
+	for _, m := range msgs {
+		msg := Message{SID: m[1]}
 		switch m[0] {
 		case "c":
 			msg.Author, msg.ParticipantSID, msg.Body = "+33679500001", "MB1", m[2]

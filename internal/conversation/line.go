@@ -2,10 +2,8 @@ package conversation
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -14,9 +12,8 @@ import (
 
 	"github.com/experthub/experthub/internal/assign"
 	"github.com/experthub/experthub/internal/bot"
-	"github.com/experthub/experthub/internal/twilio"
+	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/waitline"
-	"github.com/experthub/experthub/internal/work"
 )
 
 // The waiting line
@@ -69,12 +66,11 @@ const drainTrigger = "Trigger"
 // the conversation: the customer joins the line (or keeps their place)
 // and is told their place. Without a line, or when the line's store
 // fails, they are told to write again later, as before the line.
-func (f *Flow) wait(ctx context.Context, conv string, msg twilio.Message, h *history, target waitTarget) error {
-	_ = h
+func (f *Flow) wait(ctx context.Context, conv string, msg Message, target waitTarget) error {
 	if f.line == nil {
 		return f.post(ctx, conv, bot.NoAgentAvailable, mark{InReplyTo: msg.SID})
 	}
-	afterQueued(ctx)
+	taskqueue.AfterQueued(ctx)
 	e, err := f.line.Join(ctx, waitline.Entry{
 		Conversation: conv,
 		Target:       waitline.Target(target),
@@ -117,68 +113,35 @@ func (f *Flow) leaveLine(ctx context.Context, conv string) {
 
 // queueDrain queues a drain of the line, named after trigger.
 func (f *Flow) queueDrain(ctx context.Context, trigger string) {
-	if f.queue == nil {
-		return
-	}
-	j := job{Kind: kindDrain, Params: map[string]string{drainTrigger: trigger}, Received: f.now()}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), enqueueTimeout)
-	defer cancel()
-	body, err := json.Marshal(j)
-	if err == nil {
-		err = f.queue.Enqueue(ctx, work.Task{Name: j.taskName(), Body: body})
-	}
-	if err != nil {
+	j := taskqueue.Job{Kind: kindDrain, Params: map[string]string{drainTrigger: trigger}, Received: f.now()}
+	if err := f.work.Enqueue(ctx, j); err != nil && !errors.Is(err, taskqueue.ErrNoQueue) {
 		f.log.WarnContext(ctx, "queueing a drain of the waiting line failed; the sweep serves the line", "trigger", trigger, "err", err)
 	}
 }
 
-// Events is the TaskRouter workspace event callback (EventCallbackUrl):
-// a worker event queues a drain of the line and is answered 204 at once,
-// well within the 15 s TaskRouter waits
-// (https://www.twilio.com/docs/taskrouter/api/event/reference). Other
-// events are answered 204 and ignored. The caller must be checked first
-// (X-Twilio-Signature, see webhook.Verifier).
-func (f *Flow) Events() http.Handler { return http.HandlerFunc(f.events) }
+// WorkerEvent is a TaskRouter worker event (the workspace's event
+// callback).
+type WorkerEvent struct {
+	// Trigger names the event once, however often TaskRouter delivers it.
+	Trigger string
+	// Type, WorkerSID and Activity are for the logs.
+	Type, WorkerSID, Activity string
+}
 
-func (f *Flow) events(w http.ResponseWriter, r *http.Request) {
-	p := form(r)
-	typ := get(p, "EventType")
-	if typ == "" {
-		f.log.WarnContext(r.Context(), "TaskRouter event without an EventType")
-		fail(w, http.StatusBadRequest, "EventType is required")
+// OnWorkerEvent queues a drain of the line: a worker may have become
+// available.
+func (f *Flow) OnWorkerEvent(ctx context.Context, e WorkerEvent) {
+	if f.line == nil {
 		return
 	}
-	if strings.HasPrefix(typ, "worker.") && f.line != nil {
-		// The event's Sid (EV…) names one event: a redelivery queues
-		// nothing more. Without one, the worker and the time do.
-		trigger := get(p, "Sid")
-		if !isSID(trigger, "EV") {
-			trigger = "ev-" + get(p, "WorkerSid") + "-" + get(p, "TimestampMs") + get(p, "Timestamp")
-		}
-		f.log.InfoContext(r.Context(), "worker event: draining the waiting line", "event", typ,
-			"worker_sid", get(p, "WorkerSid"), "activity", get(p, "WorkerActivityName"))
-		f.queueDrain(r.Context(), trigger)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusNoContent)
+	f.log.InfoContext(ctx, "worker event: draining the waiting line", "event", e.Type, "worker_sid", e.WorkerSID, "activity", e.Activity)
+	f.queueDrain(ctx, e.Trigger)
 }
 
-// Sweep drains the line now: the scheduler calls it every minute, in case
-// an event was missed or the workspace's event callback is another
-// system's. Its caller must be checked first (the scheduler's OIDC
-// token).
-func (f *Flow) Sweep() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), workTimeout)
-		defer cancel()
-		if err := f.drain(ctx); err != nil {
-			f.log.WarnContext(ctx, "sweeping the waiting line failed; the next sweep tries again", "err", err)
-			fail(w, http.StatusServiceUnavailable, "sweep failed")
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-}
+// Drain serves the line now: the scheduler's sweep calls it every minute,
+// in case an event was missed or the workspace's event callback is
+// another system's.
+func (f *Flow) Drain(ctx context.Context) error { return f.drain(ctx) }
 
 // drain serves the line: in arrival order, each customer gets an
 // available worker of their target not given one by this drain, and a
@@ -188,12 +151,12 @@ func (f *Flow) drain(ctx context.Context) error {
 	if f.line == nil {
 		return nil
 	}
-	return f.hold(ctx, "line", func(ctx context.Context) error {
+	return f.work.Hold(ctx, "line", func(ctx context.Context) error {
 		entries, err := f.line.Waiting(ctx, drainBatch)
 		if err != nil || len(entries) == 0 {
 			return err
 		}
-		pool := &drainPool{f: f, used: map[string]bool{}, named: map[string]twilio.Worker{}, attrs: map[string]string{}}
+		pool := &drainPool{f: f, used: map[string]bool{}, named: map[string]Worker{}, described: map[string]Worker{}}
 		var errs []error
 		for _, e := range entries {
 			cands, err := pool.candidates(ctx, e.Target)
@@ -220,11 +183,11 @@ func (f *Flow) drain(ctx context.Context) error {
 // drainPool is what one drain knows of the workers, read once.
 type drainPool struct {
 	f         *Flow
-	available []twilio.Worker
+	available []Worker
 	read      bool
-	used      map[string]bool          // identities given a customer by this drain
-	named     map[string]twilio.Worker // by identity; zero: not a worker
-	attrs     map[string]string        // by SID: attributes, which lists omit
+	used      map[string]bool   // identities given a customer by this drain
+	named     map[string]Worker // by identity; zero: not a worker
+	described map[string]Worker // by SID: workers fetched, as lists leave attributes out
 }
 
 // candidates returns the available workers target's customer may get.
@@ -237,7 +200,7 @@ func (p *drainPool) candidates(ctx context.Context, target waitline.Target) ([]a
 		w, ok := p.named[target.Worker]
 		if !ok {
 			var err error
-			if w, err = p.f.findWorker(ctx, target.Worker); err != nil {
+			if w, err = p.f.workers.Find(ctx, target.Worker); err != nil {
 				return nil, err
 			}
 			p.named[target.Worker] = w
@@ -249,7 +212,7 @@ func (p *drainPool) candidates(ctx context.Context, target waitline.Target) ([]a
 	}
 	if !p.read {
 		var err error
-		if p.available, err = p.f.availableWorkers(ctx); err != nil {
+		if p.available, err = p.f.workers.Available(ctx, taskqueue.Asked(ctx)); err != nil {
 			return nil, err
 		}
 		p.read = true
@@ -261,15 +224,16 @@ func (p *drainPool) candidates(ctx context.Context, target waitline.Target) ([]a
 		}
 		if target.Area != "" {
 			// TaskRouter lists workers without their attributes.
-			if _, ok := p.attrs[w.SID]; !ok {
-				full, _, err := p.f.twilio.FetchWorker(ctx, p.f.cfg.Workspace, w.SID)
-				if err != nil {
+			d, ok := p.described[w.SID]
+			if !ok {
+				var err error
+				if d, err = p.f.workers.Fetch(ctx, w.SID); err != nil {
 					return nil, err
 				}
-				p.attrs[w.SID] = full.Attributes
+				p.described[w.SID] = d
 			}
-			w.Attributes = p.attrs[w.SID]
-			if !workerHasArea(w, target.Area) {
+			w.Areas, w.LastAccepted = d.Areas, d.LastAccepted
+			if !hasArea(w, target.Area) {
 				continue
 			}
 		}
@@ -330,7 +294,7 @@ func (f *Flow) serve(ctx context.Context, e waitline.Entry, cands []assign.Candi
 		g, gctx := errgroup.WithContext(ctx)
 		f.readHistory(gctx, g, e.Conversation, &h)
 		if err := g.Wait(); err != nil {
-			if errors.Is(err, twilio.ErrNotFound) {
+			if errors.Is(err, ErrNotFound) {
 				// The conversation is gone: so is the customer's place.
 				_, err = f.line.Take(ctx, e)
 			}
@@ -354,9 +318,7 @@ func (f *Flow) serve(ctx context.Context, e waitline.Entry, cands []assign.Candi
 		})
 		g.Go(func() error { return f.addWorker(ctx, e.Conversation, a.Worker, h.participants) })
 		g.Go(func() error {
-			if err := f.recordAccepted(ctx, a.WorkerSID, a.ClaimedAt); err != nil {
-				f.log.WarnContext(ctx, "recording lastAcceptedTaskTime failed", "worker", a.Worker, "err", err)
-			}
+			f.recordAccepted(ctx, *a)
 			return nil
 		})
 		if err := g.Wait(); err != nil {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/experthub/experthub/internal/assign"
 	"github.com/experthub/experthub/internal/bot"
-	"github.com/experthub/experthub/internal/twilio"
 	"github.com/experthub/experthub/internal/waitline"
 )
 
@@ -149,7 +148,7 @@ func (f *Flow) fair(ctx context.Context, conv string, target waitTarget, cands [
 // no expert's, "" for none. A drain is queued: a worker may be free for
 // them already. It reports false, having said nothing, when the customer
 // left the line meanwhile.
-func (f *Flow) tellPlace(ctx context.Context, conv string, msg twilio.Message, unknown string) (bool, error) {
+func (f *Flow) tellPlace(ctx context.Context, conv string, msg Message, unknown string) (bool, error) {
 	e, place, err := f.line.Position(ctx, conv)
 	if errors.Is(err, waitline.ErrNotFound) {
 		return false, nil

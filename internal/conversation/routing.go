@@ -3,33 +3,17 @@ package conversation
 import (
 	"context"
 	"errors"
-	"net/http"
 	"slices"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/experthub/experthub/internal/assign"
-	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
-	"github.com/experthub/experthub/internal/twilio"
+	"github.com/experthub/experthub/internal/taskqueue"
 )
 
 // routingKey is the claimant of a conversation's welcome.
 func routingKey(conversation string) string { return "routing:" + conversation }
-
-// routing answers Frontline's custom routing callback for a new inbound
-// conversation: it welcomes the customer and, for a returning customer in
-// "route" mode, adds their last worker — at once, and through the queue
-// if that attempt fails.
-func (f *Flow) routing(w http.ResponseWriter, r *http.Request) {
-	params := form(r)
-	if conv := get(params, "ConversationSid"); !isSID(conv, "CH") {
-		f.log.WarnContext(r.Context(), "routing callback without a valid ConversationSid", "conversation", conv)
-		fail(w, http.StatusBadRequest, "ConversationSid is required")
-		return
-	}
-	f.accept(w, r, newJob(kindWelcome, params, f.now()))
-}
 
 // welcome posts the welcome, once whatever the number of attempts: the
 // welcome is marked as the answer to the conversation, and every attempt
@@ -44,7 +28,7 @@ func (f *Flow) welcome(ctx context.Context, conv, address string) error {
 		)
 		g, gctx := errgroup.WithContext(ctx)
 		f.readHistory(gctx, g, conv, &h)
-		if slices.Contains(f.cfg.Policy, config.RouteAdvisor) {
+		if slices.Contains(f.cfg.Policy, assign.Advisor) {
 			g.Go(func() error {
 				// With ctx: a failed Twilio read must not cut the CRM's.
 				adv = f.advisorOf(ctx, address)
@@ -84,7 +68,7 @@ func (f *Flow) welcome(ctx context.Context, conv, address string) error {
 // when neither the policy nor RETURNING_CUSTOMER=offer asks, the customer is new or the store fails (the
 // welcome must not wait on it).
 func (f *Flow) lastWorker(ctx context.Context, address string) string {
-	if !slices.Contains(f.cfg.Policy, config.RouteLast) && f.cfg.Returning != config.ReturningOffer || address == "" {
+	if !slices.Contains(f.cfg.Policy, assign.Last) && f.cfg.Returning != assign.ReturningOffer || address == "" {
 		return ""
 	}
 	norm, err := crm.NormalizeAddress(address)
@@ -102,16 +86,16 @@ func (f *Flow) lastWorker(ctx context.Context, address string) string {
 // they are still a Frontline worker, and returns their identity ("" when
 // not).
 func (f *Flow) routeBack(ctx context.Context, conv, key, address, last string) (string, error) {
-	w, err := f.twilio.FindWorker(ctx, f.cfg.Workspace, last)
-	if errors.Is(err, twilio.ErrWorkerNotFound) {
-		f.log.InfoContext(ctx, "returning customer's last worker is no longer a worker", "worker", last)
-		return "", nil
-	}
+	w, err := f.workers.Find(ctx, last)
 	if err != nil {
 		return "", err
 	}
+	if w.SID == "" {
+		f.log.InfoContext(ctx, "returning customer's last worker is no longer a worker", "worker", last)
+		return "", nil
+	}
 	norm, _ := crm.NormalizeAddress(address)
-	afterQueued(ctx)
+	taskqueue.AfterQueued(ctx)
 	a, err := f.assignments.Claim(ctx, assign.Request{
 		Conversation: conv,
 		Claimant:     key,

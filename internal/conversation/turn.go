@@ -4,41 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/experthub/experthub/internal/assign"
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/crm"
-	"github.com/experthub/experthub/internal/twilio"
+	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/waitline"
 )
-
-// inbound is a published message (onMessageAdded).
-type inbound struct {
-	conversation, message  string
-	author, body           string
-	source, clientIdentity string
-}
-
-func inboundFrom(p url.Values) inbound {
-	return inbound{
-		conversation:   get(p, "ConversationSid"),
-		message:        get(p, "MessageSid"),
-		author:         get(p, "Author"),
-		body:           get(p, "Body"),
-		source:         get(p, "Source"),
-		clientIdentity: get(p, "ClientIdentity"),
-	}
-}
-
-// fromApp reports whether a worker typed the message in the Frontline app.
-func (m inbound) fromApp() bool { return m.source == "SDK" || m.clientIdentity != "" }
-
-// forBot reports whether the bot answers m: a message from a customer,
-// not from a worker's app nor from the bot itself.
-func (m inbound) forBot() bool { return !m.fromApp() && m.author != "" && m.author != systemAuthor }
 
 // turnKey is the claimant of a message's bot turn.
 func turnKey(message string) string { return "turn:" + message }
@@ -52,10 +26,10 @@ type lookups struct {
 	claimed bool
 	// named are the workers asked for by e-mail; absent means not read,
 	// a zero Worker means not a Frontline worker.
-	named map[string]twilio.Worker
-	pool  []twilio.Worker // nil: not read
+	named map[string]Worker
+	pool  []Worker // nil: not read
 	// fallback is FALLBACK_WORKER's record, zero when there is none.
-	fallback     twilio.Worker
+	fallback     Worker
 	fallbackRead bool
 	// line is the waiting line (lineOf); lineRead false: not read yet,
 	// or stale since the turn put the customer in line.
@@ -68,13 +42,13 @@ type lookups struct {
 // claims a worker and adds them. It holds the conversation, reads what
 // Twilio shows of it, and answers every customer message still waiting up
 // to this one, oldest first.
-func (f *Flow) turn(ctx context.Context, m inbound) error {
-	return f.exclusive(ctx, m.conversation, func(ctx context.Context) error {
-		h, in, err := f.read(ctx, m.conversation, bot.Decide(m.body))
+func (f *Flow) turn(ctx context.Context, m Inbound) error {
+	return f.exclusive(ctx, m.Conversation, func(ctx context.Context) error {
+		h, in, err := f.read(ctx, m.Conversation, bot.Decide(m.Body))
 		if err != nil {
 			return err
 		}
-		pending := h.pending(m.message)
+		pending := h.pending(m.Message)
 		if h.handedOff() {
 			return nil // the contact center has the customer
 		}
@@ -83,7 +57,7 @@ func (f *Flow) turn(ctx context.Context, m inbound) error {
 			// the answer to the message whose claim brought them in.
 			for _, msg := range pending {
 				if in.claimed && in.claim.Claimant == turnKey(msg.SID) {
-					_, err := f.answer(ctx, m.conversation, msg, &h, &in)
+					_, err := f.answer(ctx, m.Conversation, msg, &h, &in)
 					return err
 				}
 			}
@@ -93,19 +67,19 @@ func (f *Flow) turn(ctx context.Context, m inbound) error {
 			// A worker was promised and is not in yet: keep that promise
 			// (a second add of one identity is refused by Twilio), and
 			// let the worker answer what the customer wrote since.
-			return f.keepPromise(ctx, m.conversation, sid, &h)
+			return f.keepPromise(ctx, m.Conversation, sid, &h)
 		}
 		for _, msg := range pending {
 			if f.toContactCenter(msg, &h) {
-				if err := f.handToFlex(ctx, m.conversation, msg, &h); err != nil {
+				if err := f.handToFlex(ctx, m.Conversation, msg, &h); err != nil {
 					return err
 				}
 				// Flex has the customer: no expert takes their place
 				// in line (a drain also skips a handed-off one).
-				f.leaveLine(ctx, m.conversation)
+				f.leaveLine(ctx, m.Conversation)
 				return nil
 			}
-			joined, err := f.answer(ctx, m.conversation, msg, &h, &in)
+			joined, err := f.answer(ctx, m.Conversation, msg, &h, &in)
 			if err != nil || joined {
 				return err
 			}
@@ -119,7 +93,7 @@ func (f *Flow) turn(ctx context.Context, m inbound) error {
 func (f *Flow) read(ctx context.Context, conv string, d bot.Decision) (history, lookups, error) {
 	var (
 		h  history
-		in = lookups{named: map[string]twilio.Worker{}}
+		in = lookups{named: map[string]Worker{}}
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	f.readHistory(gctx, g, conv, &h)
@@ -156,9 +130,9 @@ func (f *Flow) readClaim(ctx context.Context, conv string) (assign.Assignment, b
 func (f *Flow) prefetch(ctx context.Context, g *errgroup.Group, d bot.Decision, in *lookups) {
 	switch d.Route {
 	case bot.RouteWorker:
-		f.prefetchName(ctx, d.Worker)
+		f.workers.PrefetchName(ctx, d.Worker)
 		g.Go(func() error {
-			w, err := f.findWorker(ctx, d.Worker)
+			w, err := f.workers.Find(ctx, d.Worker)
 			in.named[d.Worker] = w
 			return err
 		})
@@ -166,13 +140,19 @@ func (f *Flow) prefetch(ctx context.Context, g *errgroup.Group, d bot.Decision, 
 		// The menu, or an answer to it: the pool's areas, read ahead
 		// (and cached); a failure shows when they are needed.
 		g.Go(func() error {
-			_, _, _ = f.poolAreas(ctx)
+			_, _ = f.workers.Pool(ctx)
 			return nil
 		})
 	case bot.RouteAgent:
 		g.Go(func() (err error) {
-			in.pool, err = f.availableWorkers(ctx)
+			in.pool, err = f.workers.Available(ctx, taskqueue.Asked(ctx))
 			return err
+		})
+		// The menu's areas too (see decide): "an agent for my watch"
+		// asks for an area. On a new instance they are not cached yet.
+		g.Go(func() error {
+			_, _ = f.workers.Pool(ctx)
+			return nil
 		})
 		if f.cfg.FallbackWorker != "" {
 			g.Go(func() error {
@@ -183,21 +163,10 @@ func (f *Flow) prefetch(ctx context.Context, g *errgroup.Group, d bot.Decision, 
 	}
 }
 
-// findWorker returns the Frontline worker identity, or a zero Worker when
-// there is none.
-func (f *Flow) findWorker(ctx context.Context, identity string) (twilio.Worker, error) {
-	w, err := f.twilio.FindWorker(ctx, f.cfg.Workspace, identity)
-	if errors.Is(err, twilio.ErrWorkerNotFound) {
-		return twilio.Worker{}, nil
-	}
-	f.noteWorkers(w)
-	return w, err
-}
-
 // fallbackWorker returns FALLBACK_WORKER's record, or a zero Worker when
 // it is not a worker or cannot be read: the pool may well have someone.
-func (f *Flow) fallbackWorker(ctx context.Context) twilio.Worker {
-	w, err := f.findWorker(ctx, f.cfg.FallbackWorker)
+func (f *Flow) fallbackWorker(ctx context.Context) Worker {
+	w, err := f.workers.Find(ctx, f.cfg.FallbackWorker)
 	switch {
 	case err != nil:
 		f.log.WarnContext(ctx, "fallback worker lookup failed", "err", err)
@@ -216,20 +185,20 @@ func (f *Flow) keepPromise(ctx context.Context, conv, sid string, h *history) er
 	if !ok || h.hasParticipant(worker) {
 		return nil
 	}
-	w, err := f.findWorker(ctx, worker)
+	w, err := f.workers.Find(ctx, worker)
 	if err != nil {
 		return err
 	}
 	if w.SID == "" {
 		f.log.WarnContext(ctx, "the promised worker is no longer a Frontline worker; telling the customer", "conversation", conv, "worker", worker)
-		return f.post(ctx, conv, bot.CouldNotConnect(f.displayName(ctx, worker)), mark{InReplyTo: sid, Correction: true})
+		return f.post(ctx, conv, bot.CouldNotConnect(f.workers.Name(ctx, worker)), mark{InReplyTo: sid, Correction: true})
 	}
 	return f.addWorker(ctx, conv, worker, h.participants)
 }
 
 // answer answers one waiting customer message and reports whether a
 // worker joined (the bot is then silent).
-func (f *Flow) answer(ctx context.Context, conv string, msg twilio.Message, h *history, in *lookups) (bool, error) {
+func (f *Flow) answer(ctx context.Context, conv string, msg Message, h *history, in *lookups) (bool, error) {
 	key := turnKey(msg.SID)
 	d, offer := f.decide(ctx, msg, h)
 	// mine: an earlier attempt at this very message claimed the
@@ -259,9 +228,9 @@ func (f *Flow) answer(ctx context.Context, conv string, msg twilio.Message, h *h
 	// The customer asked for anyone (of an area): the assignment counts
 	// in TaskRouter's record of who is idle longest.
 	agent := d.Route == bot.RouteAgent || d.Route == bot.RouteArea
-	// Second round trip: reply, add the worker and record the assignment
-	// in TaskRouter, at once. Only the reply waits for the worker's name,
-	// whose lookup is under way or done (names.go).
+	// Second round trip: reply and add the worker at once. Only the reply
+	// waits for the worker's name, whose lookup is under way or done
+	// (names.go).
 	var g errgroup.Group
 	g.Go(func() error {
 		reply := f.connecting(ctx, d, claimed.Worker, msg.Body)
@@ -272,26 +241,22 @@ func (f *Flow) answer(ctx context.Context, conv string, msg twilio.Message, h *h
 		f.leaveLine(ctx, conv)
 		return nil
 	})
-	if agent {
-		g.Go(func() error {
-			if err := f.recordAccepted(ctx, claimed.WorkerSID, claimed.ClaimedAt); err != nil {
-				// The claim store ranks workers already; TaskRouter's
-				// copy is for other tools, and can lag.
-				f.log.WarnContext(ctx, "recording lastAcceptedTaskTime failed", "worker", claimed.Worker, "err", err)
-			}
-			return nil
-		})
+	if err := g.Wait(); err != nil {
+		return true, err
 	}
-	return true, g.Wait()
+	if agent {
+		f.recordLater(ctx, *claimed)
+	}
+	return true, nil
 }
 
 // route decides msg, for which decision d was made, while nobody has
 // claimed the conversation: it claims a worker (claimed), or returns the
 // reply to post, or answers msg itself (done: the customer waits in
 // line, or another piece of work won the conversation).
-func (f *Flow) route(ctx context.Context, conv string, msg twilio.Message, h *history, in *lookups, d bot.Decision) (claimed *assign.Assignment, reply string, done bool, err error) {
+func (f *Flow) route(ctx context.Context, conv string, msg Message, h *history, in *lookups, d bot.Decision) (claimed *assign.Assignment, reply string, done bool, err error) {
 	if d.Route == bot.RouteWait {
-		return nil, "", true, f.waitIn(ctx, conv, msg, h, in, waitTarget{Worker: d.Worker})
+		return nil, "", true, f.waitIn(ctx, conv, msg, in, waitTarget{Worker: d.Worker})
 	}
 	cands, reply, target, err := f.candidates(ctx, d, in)
 	if err != nil {
@@ -309,10 +274,10 @@ func (f *Flow) route(ctx context.Context, conv string, msg twilio.Message, h *hi
 	}
 	switch {
 	case target != nil:
-		return nil, "", true, f.waitIn(ctx, conv, msg, h, in, *target)
+		return nil, "", true, f.waitIn(ctx, conv, msg, in, *target)
 	case len(cands) == 0 && d.Route == bot.RouteArea:
 		f.log.InfoContext(ctx, "no expert of the area available", "area", d.Area)
-		return nil, "", true, f.waitIn(ctx, conv, msg, h, in, waitTarget{Area: d.Area})
+		return nil, "", true, f.waitIn(ctx, conv, msg, in, waitTarget{Area: d.Area})
 	case len(cands) == 0:
 		// The menu, or an e-mail that is no expert's: no new choice, a
 		// waiting customer keeps their place and is told it.
@@ -339,9 +304,9 @@ func (f *Flow) route(ctx context.Context, conv string, msg twilio.Message, h *hi
 
 // waitIn puts the customer in line for target (wait); the turn's view of
 // the line is stale after it.
-func (f *Flow) waitIn(ctx context.Context, conv string, msg twilio.Message, h *history, in *lookups, target waitTarget) error {
+func (f *Flow) waitIn(ctx context.Context, conv string, msg Message, in *lookups, target waitTarget) error {
 	in.lineRead = false
-	return f.wait(ctx, conv, msg, h, target)
+	return f.wait(ctx, conv, msg, target)
 }
 
 // waitTargetOf is whom a customer asking d waits for in line.
@@ -370,7 +335,7 @@ func (f *Flow) candidates(ctx context.Context, d bot.Decision, in *lookups) (can
 		w, read := in.named[d.Worker]
 		if !read {
 			var err error
-			if w, err = f.findWorker(ctx, d.Worker); err != nil {
+			if w, err = f.workers.Find(ctx, d.Worker); err != nil {
 				return nil, "", nil, err
 			}
 			in.named[d.Worker] = w
@@ -402,7 +367,7 @@ func (f *Flow) candidates(ctx context.Context, d bot.Decision, in *lookups) (can
 		}
 		cands = f.agentCandidates(ctx, in)
 		if len(cands) == 0 {
-			f.log.InfoContext(ctx, "no worker available", "queue", f.cfg.PoolQueue)
+			f.log.InfoContext(ctx, "no worker available in the pool")
 			return nil, "", &waitTarget{}, nil
 		}
 		return cands, "", nil, nil
@@ -416,7 +381,7 @@ func (f *Flow) ensurePool(ctx context.Context, in *lookups) error {
 		return nil
 	}
 	var err error
-	in.pool, err = f.availableWorkers(ctx)
+	in.pool, err = f.workers.Available(ctx, taskqueue.Asked(ctx))
 	return err
 }
 
@@ -441,13 +406,13 @@ func (f *Flow) agentCandidates(ctx context.Context, in *lookups) []assign.Candid
 }
 
 // claim claims the conversation for one of cands on behalf of key.
-func (f *Flow) claim(ctx context.Context, conv, key string, customer *twilio.Participant, cands []assign.Candidate) (*assign.Assignment, error) {
+func (f *Flow) claim(ctx context.Context, conv, key string, customer *Participant, cands []assign.Candidate) (*assign.Assignment, error) {
 	address := ""
 	if customer != nil {
 		// Unparseable: nothing to remember the customer by.
 		address, _ = crm.NormalizeAddress(customer.Address)
 	}
-	afterQueued(ctx)
+	taskqueue.AfterQueued(ctx)
 	a, err := f.assignments.Claim(ctx, assign.Request{
 		Conversation: conv,
 		Claimant:     key,
@@ -455,7 +420,7 @@ func (f *Flow) claim(ctx context.Context, conv, key string, customer *twilio.Par
 		Candidates:   cands,
 		Now:          f.now(),
 		TTL:          f.cfg.Lease,
-		Asked:        asked(ctx),
+		Asked:        taskqueue.Asked(ctx),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)

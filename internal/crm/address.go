@@ -175,3 +175,60 @@ func Spellings(e164 string) []string {
 	}
 	return out
 }
+
+// ChannelAddress returns raw as the address of an SMS or WhatsApp
+// channel, in the form addresses are bound and compared in: "+E.164" for
+// SMS, "whatsapp:+E.164" for WhatsApp, a national number read as one of
+// region (Localize). It reports false for anything else: another channel
+// ("messenger:…"), an e-mail, a chat identity, a number that is not one.
+func ChannelAddress(raw, region string) (string, bool) {
+	s := strings.TrimSpace(raw)
+	wa := IsWhatsApp(s)
+	if wa {
+		s = strings.TrimSpace(s[len(whatsappPrefix):])
+	}
+	if s == "" || strings.Contains(s, ":") {
+		return "", false
+	}
+	a, err := NormalizeAddress(Localize(s, region))
+	if err != nil || !strings.HasPrefix(a, "+") {
+		return "", false
+	}
+	if wa {
+		a = whatsappPrefix + a
+	}
+	return a, true
+}
+
+// HasNumber reports whether address (ChannelAddress's form) is the phone
+// number of one of c's channels, read as the sync reads them (Localize
+// with region, NormalizeAddress). The channel (SMS or WhatsApp) may
+// differ: the number is the customer's.
+func (c Customer) HasNumber(address, region string) bool {
+	number := strings.TrimPrefix(address, whatsappPrefix)
+	for _, ch := range c.Channels {
+		if a, err := NormalizeAddress(Localize(ch.Value, region)); err == nil && a == number {
+			return true
+		}
+	}
+	return false
+}
+
+// MessagingAddress returns the address of c's first SMS or WhatsApp
+// channel that is a phone number (ChannelAddress's form).
+func (c Customer) MessagingAddress(region string) (string, bool) {
+	for _, ch := range c.Channels {
+		t := strings.ToLower(ch.Type)
+		if t != "sms" && t != "whatsapp" {
+			continue
+		}
+		v := ch.Value
+		if t == "whatsapp" && !IsWhatsApp(v) {
+			v = whatsappPrefix + v
+		}
+		if a, ok := ChannelAddress(v, region); ok {
+			return a, true
+		}
+	}
+	return "", false
+}

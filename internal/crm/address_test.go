@@ -65,3 +65,44 @@ func TestCustomerAddresses(t *testing.T) {
 		t.Errorf("Addresses() = %v, want %v", got, want)
 	}
 }
+
+func TestChannelAddress(t *testing.T) {
+	tests := []struct {
+		in, region, want string
+		ok               bool
+	}{
+		{"+447700900123", "", "+447700900123", true},
+		{" whatsapp:+44 7700 900123", "", "whatsapp:+447700900123", true},
+		{"WhatsApp:+447700900123", "", "whatsapp:+447700900123", true},
+		{"06 79 50 00 01", "FR", "+33679500001", true},
+		{"06 79 50 00 01", "", "", false},
+		{"messenger:123", "", "", false},
+		{"whatsapp:", "", "", false},
+		{"ann@example.com", "", "", false},
+		{"", "FR", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := ChannelAddress(tt.in, tt.region)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("ChannelAddress(%q, %q) = %q, %v; want %q, %v", tt.in, tt.region, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestCustomerNumbers(t *testing.T) {
+	c := Customer{Channels: []Channel{{Type: "email", Value: "m@example.com"}, {Type: "whatsapp", Value: "06 79 50 00 01"}, {Type: "sms", Value: "+447491000002"}}}
+	if a, ok := c.MessagingAddress("FR"); !ok || a != "whatsapp:+33679500001" {
+		t.Errorf("MessagingAddress = %q, %v", a, ok)
+	}
+	if a, ok := c.MessagingAddress(""); !ok || a != "+447491000002" {
+		t.Errorf("MessagingAddress without a region = %q, %v: the national number is no number", a, ok)
+	}
+	if _, ok := (Customer{Channels: []Channel{{Type: "sms", Value: "n/a"}}}).MessagingAddress("FR"); ok {
+		t.Error("a channel that is no number gave an address")
+	}
+	for address, want := range map[string]bool{"+33679500001": true, "whatsapp:+447491000002": true, "+14155550123": false} {
+		if got := c.HasNumber(address, "FR"); got != want {
+			t.Errorf("HasNumber(%q) = %v", address, got)
+		}
+	}
+}

@@ -22,8 +22,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/experthub/experthub/internal/dispatch"
 	"github.com/experthub/experthub/internal/function"
+	"github.com/experthub/experthub/internal/taskqueue/engine"
 )
 
 // DescriptionFile is the deployment description, relative to the module
@@ -415,21 +415,21 @@ func (c *checker) queues() {
 }
 
 // Dispatch returns the queue's retry policy and rate limits as the Cloud
-// Tasks fakes take them (package dispatch): the local queue-fake and the
+// Tasks fakes take them (package taskqueue/engine): the local queue-fake and the
 // tests and benchmarks that run as deployed use the deployed queue's.
-func (q Queue) Dispatch() (dispatch.RetryConfig, dispatch.RateLimits, error) {
+func (q Queue) Dispatch() (engine.RetryConfig, engine.RateLimits, error) {
 	r := q.RetryConfig
 	var ds [3]time.Duration
 	for i, v := range []string{r.MaxRetryDuration, r.MinBackoff, r.MaxBackoff} {
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			return dispatch.RetryConfig{}, dispatch.RateLimits{}, fmt.Errorf("deployment: queue %s: %w", q.Name, err)
+			return engine.RetryConfig{}, engine.RateLimits{}, fmt.Errorf("deployment: queue %s: %w", q.Name, err)
 		}
 		ds[i] = d
 	}
-	return dispatch.RetryConfig{
+	return engine.RetryConfig{
 			MaxAttempts: r.MaxAttempts, MaxRetryDuration: ds[0], MinBackoff: ds[1], MaxBackoff: ds[2], MaxDoublings: r.MaxDoublings,
-		}, dispatch.RateLimits{
+		}, engine.RateLimits{
 			MaxDispatchesPerSecond: q.RateLimits.MaxDispatchesPerSecond, MaxConcurrentDispatches: q.RateLimits.MaxConcurrentDispatches,
 		}, nil
 }

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/experthub/experthub/internal/dispatch"
 	"github.com/experthub/experthub/internal/function"
+	"github.com/experthub/experthub/internal/taskqueue/engine"
 )
 
 func TestDescriptionAppliesDefaults(t *testing.T) {
@@ -126,11 +126,11 @@ func TestQueueDispatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := dispatch.RetryConfig{MaxAttempts: 100, MaxRetryDuration: 30 * time.Minute, MinBackoff: time.Second, MaxBackoff: 30 * time.Second, MaxDoublings: 4}
+	want := engine.RetryConfig{MaxAttempts: 100, MaxRetryDuration: 30 * time.Minute, MinBackoff: time.Second, MaxBackoff: 30 * time.Second, MaxDoublings: 4}
 	if retry != want {
 		t.Errorf("retry = %+v, want %+v", retry, want)
 	}
-	if want := (dispatch.RateLimits{MaxDispatchesPerSecond: 50, MaxConcurrentDispatches: 20}); rate != want {
+	if want := (engine.RateLimits{MaxDispatchesPerSecond: 50, MaxConcurrentDispatches: 20}); rate != want {
 		t.Errorf("rate = %+v, want %+v", rate, want)
 	}
 	q.RetryConfig.MinBackoff = "soon"

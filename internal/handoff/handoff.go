@@ -103,7 +103,7 @@ func Add(notes []Note, n Note) ([]Note, bool) {
 	if slices.ContainsFunc(notes, func(o Note) bool { return o.HandoffID == n.HandoffID }) {
 		return notes, false
 	}
-	n.Text = clip(n.Text, MaxNote)
+	n.Text = Clip(n.Text, MaxNote)
 	all := append([]Note{n}, notes...)
 	slices.SortStableFunc(all, func(a, b Note) int { return b.At.Compare(a.At) })
 	out := make([]Note, 0, min(len(all), maxKept))
@@ -190,8 +190,8 @@ func OneLine(s string) string {
 	return strings.ReplaceAll(Clean(s), "\n", " ")
 }
 
-// clip cuts s to n characters (runes), "…" marking the cut.
-func clip(s string, n int) string {
+// Clip cuts s to n characters (runes), "…" marking the cut.
+func Clip(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
 		return s
 	}

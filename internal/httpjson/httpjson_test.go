@@ -1,6 +1,7 @@
 package httpjson_test
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -35,5 +36,28 @@ func TestWrite(t *testing.T) {
 				t.Errorf("Content-Type = %q", ct)
 			}
 		})
+	}
+}
+
+func TestOKOnPanic(t *testing.T) {
+	tests := []struct {
+		name     string
+		h        http.HandlerFunc
+		wantCode int
+		wantBody string
+	}{
+		{"panic before answering", func(http.ResponseWriter, *http.Request) { panic("bug") }, 200, "{}"},
+		{"panic after answering", func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusAccepted)
+			panic("bug")
+		}, 202, ""},
+		{"no panic", func(w http.ResponseWriter, _ *http.Request) { httpjson.Write(w, http.StatusOK, struct{}{}) }, 200, "{}"},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		httpjson.OKOnPanic(slog.New(slog.DiscardHandler), tt.h).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", nil))
+		if rec.Code != tt.wantCode || rec.Body.String() != tt.wantBody {
+			t.Errorf("%s: %d %q, want %d %q", tt.name, rec.Code, rec.Body, tt.wantCode, tt.wantBody)
+		}
 	}
 }

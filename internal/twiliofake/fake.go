@@ -233,24 +233,26 @@ func (f *Fake) ClearRequests() {
 }
 
 // SequentialRoundTrips counts the round trips of reqs that happened one
-// after another: requests whose intervals overlap count once. It is the
-// latency cost of an operation in units of one Twilio round trip.
+// after another: the longest chain of requests each started once the one
+// before had ended. Requests sent at once count once; a request sent when
+// an earlier one ended counts again, even while others of the earlier
+// round are still in flight. It is the latency cost of an operation in
+// units of one Twilio round trip.
 func SequentialRoundTrips(reqs []Request) int {
 	sorted := slices.Clone(reqs)
 	slices.SortFunc(sorted, func(a, b Request) int { return a.Start.Compare(b.Start) })
-	n := 0
-	var end time.Time
-	for _, r := range sorted {
-		if n == 0 || !r.Start.Before(end) {
-			n++
-			end = r.End
-			continue
+	chain := make([]int, len(sorted)) // the longest chain ending with sorted[i]
+	longest := 0
+	for i, r := range sorted {
+		chain[i] = 1
+		for j := range i {
+			if !r.Start.Before(sorted[j].End) {
+				chain[i] = max(chain[i], chain[j]+1)
+			}
 		}
-		if r.End.After(end) {
-			end = r.End
-		}
+		longest = max(longest, chain[i])
 	}
-	return n
+	return longest
 }
 
 // SetLatency delays every REST answer by d, for benchmarks.

@@ -361,7 +361,9 @@ func TestSequentialRoundTrips(t *testing.T) {
 		{"one", []twiliofake.Request{at(0, 10)}, 1},
 		{"sequential", []twiliofake.Request{at(0, 10), at(10, 20), at(25, 30)}, 3},
 		{"parallel", []twiliofake.Request{at(0, 10), at(1, 9), at(2, 12)}, 1},
-		{"chained overlap", []twiliofake.Request{at(0, 10), at(5, 20), at(15, 30), at(30, 40)}, 2},
+		// 15-30 was sent once 0-10 had ended, 5-20 still in flight.
+		{"chained overlap", []twiliofake.Request{at(0, 10), at(5, 20), at(15, 30), at(30, 40)}, 3},
+		{"next round before the last of this one ends", []twiliofake.Request{at(0, 10), at(0, 11), at(10, 20), at(21, 30)}, 3},
 		{"out of order", []twiliofake.Request{at(30, 40), at(0, 10), at(5, 8)}, 2},
 	}
 	for _, tt := range tests {

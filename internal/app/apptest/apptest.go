@@ -32,12 +32,11 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/app"
-	"github.com/experthub/experthub/internal/cloudtasksfake"
+	"github.com/experthub/experthub/internal/cloudtasks/cloudtaskstest"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/crm/crmtest"
 	"github.com/experthub/experthub/internal/deployment"
-	"github.com/experthub/experthub/internal/dispatch"
 	"github.com/experthub/experthub/internal/firestoretest"
 	"github.com/experthub/experthub/internal/fsstore"
 	"github.com/experthub/experthub/internal/function"
@@ -45,6 +44,7 @@ import (
 	"github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/strapitest"
+	"github.com/experthub/experthub/internal/taskqueue/engine"
 	"github.com/experthub/experthub/internal/twiliofake"
 )
 
@@ -142,7 +142,7 @@ type Options struct {
 	FunctionPrefix string
 	// TasksRetry is the Cloud Tasks fake's retry configuration; zero:
 	// quick retries (100 ms to 1 s), for as long as the work may live.
-	TasksRetry dispatch.RetryConfig
+	TasksRetry engine.RetryConfig
 	// Flex adds a Flex contact center: a second account of the fake
 	// Twilio (Harness.Flex) with one agent, and the FLEX_* settings.
 	Flex bool
@@ -162,7 +162,7 @@ type Harness struct {
 	App  *app.App
 	Apps []*app.App
 	// Tasks is the Cloud Tasks fake; nil without Options.CloudTasks.
-	Tasks  *cloudtasksfake.Fake
+	Tasks  *cloudtaskstest.Fake
 	Config *config.Config
 	Twilio *twiliofake.Server
 	// Flex is the contact center's account on the same fake Twilio; nil
@@ -319,6 +319,9 @@ func (h *Harness) appOptions(opts Options) []app.Option {
 	}
 	if opts.WrapBindings != nil {
 		out = append(out, app.WrapBindings(opts.WrapBindings))
+	}
+	if h.Tasks != nil {
+		out = append(out, app.WithQueueTokens(h.Tasks.Validator()))
 	}
 	return out
 }
@@ -559,10 +562,10 @@ func (h *Harness) pick() *app.App {
 
 // startTasks starts the Cloud Tasks fake and points env at it, with the
 // deployed queue's limits and quick retries unless retry says otherwise.
-func (h *Harness) startTasks(t testing.TB, env config.Env, retry dispatch.RetryConfig) {
+func (h *Harness) startTasks(t testing.TB, env config.Env, retry engine.RetryConfig) {
 	t.Helper()
-	if retry == (dispatch.RetryConfig{}) {
-		retry = dispatch.RetryConfig{MaxAttempts: -1, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, MaxDoublings: 4}
+	if retry == (engine.RetryConfig{}) {
+		retry = engine.RetryConfig{MaxAttempts: -1, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, MaxDoublings: 4}
 	}
 	d, err := deployment.Load()
 	if err != nil {
@@ -572,9 +575,9 @@ func (h *Harness) startTasks(t testing.TB, env config.Env, retry dispatch.RetryC
 	if err != nil {
 		t.Fatalf("apptest: %v", err)
 	}
-	f, err := cloudtasksfake.Start(context.Background(), cloudtasksfake.Options{
-		Queues: []cloudtasksfake.Queue{{
-			Name:  cloudtasksfake.DefaultQueue,
+	f, err := cloudtaskstest.Start(context.Background(), cloudtaskstest.Options{
+		Queues: []cloudtaskstest.Queue{{
+			Name:  cloudtaskstest.DefaultQueue,
 			Retry: retry,
 			Rate:  rate,
 		}},
@@ -585,10 +588,10 @@ func (h *Harness) startTasks(t testing.TB, env config.Env, retry dispatch.RetryC
 	}
 	h.Tasks = f
 	maps.Copy(env, config.Env{
-		"WORK_QUEUE":             cloudtasksfake.DefaultQueue,
+		"WORK_QUEUE":             cloudtaskstest.DefaultQueue,
 		"WORK_SERVICE_ACCOUNT":   TasksServiceAccount,
-		cloudtasksfake.EnvHost:   f.Addr(),
-		cloudtasksfake.EnvSecret: f.Secret(),
+		cloudtaskstest.EnvHost:   f.Addr(),
+		cloudtaskstest.EnvSecret: f.Secret(),
 	})
 }
 

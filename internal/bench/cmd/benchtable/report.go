@@ -653,13 +653,15 @@ const method = `## Method
   REST calls, one after another (list participants, post the reply, list workers, update the
   worker, add the participant, then log in to Strapi and download the CRM
   for the friendly name, and rename the conversation).
-  *Sequential round trips* counts the Twilio requests that did not overlap
-  (` + "`twiliofake.SequentialRoundTrips`" + `).
+  *Sequential round trips* is the longest chain of Twilio requests each
+  sent once the one before had ended (` + "`twiliofake.SequentialRoundTrips`" + `;
+  before issue 19 it merged a request sent while the last of the previous
+  round was still in flight into that round, and could undercount by one).
 - **End-to-end and burst.** The conversation work of a webhook (a welcome,
   a bot turn, a customer's attributes) is done by the webhook and queued as
   a safety-net task at once; the ` + "`work`" + ` function redoes what is left.
   These benchmarks build the App with ` + "`internal/app/apptest`" + `: the in-process
-  queue (` + "`work.LocalQueue`" + `) or the Cloud Tasks fake (` + "`internal/cloudtasksfake`" + `,
+  queue (` + "`taskqueue.LocalQueue`" + `) or the Cloud Tasks fake (` + "`internal/cloudtasks/cloudtaskstest`" + `,
   gRPC, OIDC tokens checked by the ` + "`work`" + ` function), and for the burst three
   App instances behind one server, as Cloud Run would run them. Times come
   from the fake Twilio's records: when a webhook was sent and answered,
