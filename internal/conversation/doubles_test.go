@@ -233,6 +233,10 @@ func (t *twin) Name(_ context.Context, identity string) string {
 	return t.names[identity]
 }
 
+func (t *twin) NameKnownBefore(ctx context.Context, identity string, _ time.Time) string {
+	return t.Name(ctx, identity)
+}
+
 func (t *twin) PrefetchName(context.Context, string) {}
 
 func (t *twin) Conversation(_ context.Context, sidOrUniqueName string) (conversation.Conversation, error) {

@@ -107,6 +107,9 @@ type Workers interface {
 	// display name, "" when there is none. It waits briefly for a first
 	// lookup.
 	Name(ctx context.Context, identity string) string
+	// NameKnownBefore is Name without waiting for a lookup started at
+	// or after t: for a worker chosen after the turn's first reads.
+	NameKnownBefore(ctx context.Context, identity string, t time.Time) string
 	// PrefetchName starts the lookup of identity's name.
 	PrefetchName(ctx context.Context, identity string)
 }

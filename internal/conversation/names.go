@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/experthub/experthub/internal/bot"
+	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/waitline"
 )
 
@@ -39,11 +40,18 @@ func (f *Flow) askedName(ctx context.Context, identity, text string) string {
 func (f *Flow) connecting(ctx context.Context, d bot.Decision, worker, text string) string {
 	switch d.Route {
 	case bot.RouteAgent:
-		return bot.ConnectingAgent(f.workers.Name(ctx, worker))
+		return bot.ConnectingAgent(f.chosenName(ctx, worker))
 	case bot.RouteArea:
-		return bot.ConnectingExpert(f.workers.Name(ctx, worker), f.cfg.Areas.Label(d.Area))
+		return bot.ConnectingExpert(f.chosenName(ctx, worker), f.cfg.Areas.Label(d.Area))
 	}
 	return bot.Connecting(f.askedName(ctx, worker, text))
+}
+
+// chosenName names a worker the claim chose among the pool's, after the
+// turn's first reads: waiting for their name then would add a round trip
+// to the reply, so only a lookup an earlier turn started is waited for.
+func (f *Flow) chosenName(ctx context.Context, worker string) string {
+	return f.workers.NameKnownBefore(ctx, worker, taskqueue.Asked(ctx))
 }
 
 // lineConnecting is the reply once worker was claimed for the customer

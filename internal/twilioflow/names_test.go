@@ -284,3 +284,36 @@ func TestWarmNames(t *testing.T) {
 		t.Errorf("displayName = %q after %d more requests, want F from the cache", got, len(e.fake.Requests())-before)
 	}
 }
+
+// TestNameKnownBefore: a worker chosen after the turn's first reads is
+// named only as far as a lookup started before the turn knows: a lookup
+// the turn itself starts is not waited for (it would be a third round
+// trip), one an earlier turn started is.
+func TestNameKnownBefore(t *testing.T) {
+	e := newNamesEnv(t, twiliofake.Config{})
+	e.fake.AddWorker("ann@example.com", true, nil, e.fake.QueueSID())
+	e.fake.SetDisplayName("ann@example.com", "Ann Lee")
+	e.fake.AddWorker("bob@example.com", true, nil, e.fake.QueueSID())
+	e.fake.SetDisplayName("bob@example.com", "Bob Stone")
+	ctx := context.Background()
+
+	// The turn began before any lookup of ann: her name is not waited for.
+	turn := e.clock()
+	e.advance(time.Millisecond)
+	e.fake.HoldNext(http.MethodGet, "/v1/Users/ann@example.com", 2*time.Second)
+	if got := e.w.NameKnownBefore(ctx, "ann@example.com", turn); got != "" {
+		t.Errorf("NameKnownBefore(ann) = %q while her first lookup is held, want \"\" at once", got)
+	}
+	e.settle()
+	if got := e.w.NameKnownBefore(ctx, "ann@example.com", turn); got != "Ann Lee" {
+		t.Errorf("NameKnownBefore(ann) after the lookup = %q, want Ann Lee", got)
+	}
+
+	// An earlier turn started bob's lookup: a later turn waits for it.
+	e.fake.HoldNext(http.MethodGet, "/v1/Users/bob@example.com", 50*time.Millisecond)
+	e.w.PrefetchName(ctx, "bob@example.com")
+	e.advance(time.Millisecond)
+	if got := e.w.NameKnownBefore(ctx, "bob@example.com", e.clock()); got != "Bob Stone" {
+		t.Errorf("NameKnownBefore(bob) = %q, want the name an earlier lookup brings", got)
+	}
+}

@@ -199,7 +199,9 @@ type nameEntry struct {
 	failed bool        // the last lookup failed: user is what an earlier one read
 	looked time.Time   // when the last lookup ended; zero: never
 	// pending is closed when the lookup under way ends; nil: none.
+	// started is when it started.
 	pending chan struct{}
+	started time.Time
 	// fullName is the full_name attribute last seen on the worker;
 	// attrsSeen says the worker's attributes were seen at all.
 	fullName  string
@@ -267,6 +269,39 @@ func (a *Workers) Name(ctx context.Context, identity string) string {
 		}
 		t.Stop()
 	}
+	return a.cached(identity)
+}
+
+// NameKnownBefore is Name for a worker who was chosen only after the
+// turn's first reads (the claim of "agent" or an area): it waits only for
+// a lookup that started before t, when the work began — an earlier turn's
+// or pool read's. Waiting for one this work started would add a round
+// trip to the reply; the reply then names the worker by their full_name
+// or neutrally, and the next one by name.
+func (a *Workers) NameKnownBefore(ctx context.Context, identity string, t time.Time) string {
+	if identity == "" {
+		return ""
+	}
+	done, first := a.lookupName(ctx, identity)
+	a.names.mu.Lock()
+	e := a.names.entry(identity, a.cfg.Now())
+	earlier := done != nil && !t.IsZero() && e.started.Before(t)
+	a.names.mu.Unlock()
+	if first && earlier {
+		timer := time.NewTimer(nameWait)
+		select {
+		case <-done:
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		timer.Stop()
+	}
+	return a.cached(identity)
+}
+
+// cached is identity's name as the cache has it: the display name, else
+// the full_name, else "".
+func (a *Workers) cached(identity string) string {
 	c := &a.names
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -299,7 +334,7 @@ func (a *Workers) lookupName(ctx context.Context, identity string) (done <-chan 
 		return e.pending, first && e.pending != nil
 	}
 	ch := make(chan struct{})
-	e.pending = ch
+	e.pending, e.started = ch, a.cfg.Now()
 	// Detached: the lookup serves later replies too, whatever becomes of
 	// the request that started it.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), nameTimeout)
