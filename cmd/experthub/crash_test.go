@@ -18,7 +18,7 @@ import (
 	"github.com/experthub/experthub/internal/firestoretest"
 	"github.com/experthub/experthub/internal/taskqueue"
 	"github.com/experthub/experthub/internal/taskqueue/engine"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 func TestMain(m *testing.M) { firestoretest.Main(m) }
@@ -47,7 +47,7 @@ func TestCrashMidTurn(t *testing.T) {
 	ctx := context.Background()
 	bin := buildBinary(t)
 
-	fake := twiliofake.NewServer(twiliofake.Config{})
+	fake := twiliotest.NewServer(twiliotest.Config{})
 	t.Cleanup(fake.Close)
 	for _, w := range []string{"ann@example.com", "bob@example.com"} {
 		fake.AddWorker(w, true, nil, fake.QueueSID())
@@ -83,7 +83,7 @@ func TestCrashMidTurn(t *testing.T) {
 	// of the worker is still in flight, whenever the test gets to kill A.
 	a := startServe(t, bin, "A", urlA, append(common, "TWILIO_TIMEOUT=30s")...)
 	startServe(t, bin, "B", urlB, common...)
-	fake.SetWebhooks(twiliofake.Webhooks{
+	fake.SetWebhooks(twiliotest.Webhooks{
 		PreWebhookURL:  urlA + "/pre-event",
 		PostWebhookURL: urlA + "/post-event",
 		Filters:        []string{"onConversationAdd", "onParticipantAdded", "onMessageAdded"},
@@ -109,13 +109,13 @@ func TestCrashMidTurn(t *testing.T) {
 		texted <- err
 	}()
 
-	reply := waitFor(t, "the connecting reply", func() (twiliofake.Message, bool) {
+	reply := waitFor(t, "the connecting reply", func() (twiliotest.Message, bool) {
 		for _, m := range fake.Messages(conv) {
 			if apptest.Promised(m) != "" {
 				return m, true
 			}
 		}
-		return twiliofake.Message{}, false
+		return twiliotest.Message{}, false
 	})
 	agent := messageWithBody(t, fake.Messages(conv), "AGENT")
 	turnTask := cloudtaskstest.DefaultQueue + "/tasks/" + taskqueue.TaskID("turn", agent.SID)
@@ -129,13 +129,13 @@ func TestCrashMidTurn(t *testing.T) {
 	killed := time.Now()
 	<-a.exited
 
-	worker := waitFor(t, "a worker in the conversation", func() (twiliofake.Participant, bool) {
+	worker := waitFor(t, "a worker in the conversation", func() (twiliotest.Participant, bool) {
 		for _, p := range fake.Participants(conv) {
 			if p.Identity != "" {
 				return p, true
 			}
 		}
-		return twiliofake.Participant{}, false
+		return twiliotest.Participant{}, false
 	})
 	joined := time.Now()
 	waitIdle(t, tasks)
@@ -183,7 +183,7 @@ func TestCrashMidTurn(t *testing.T) {
 
 	// Twilio delivered AGENT once, to A, which died on it; nothing was
 	// redelivered.
-	var deliveries []twiliofake.Delivery
+	var deliveries []twiliotest.Delivery
 	for _, d := range fake.Deliveries() {
 		if d.Redelivery {
 			t.Errorf("the fake Twilio redelivered %s %s", d.Target, d.EventType)
@@ -301,7 +301,7 @@ func taskNames(tasks *cloudtaskstest.Fake) []string {
 	return names
 }
 
-func messageWithBody(t *testing.T, msgs []twiliofake.Message, body string) twiliofake.Message {
+func messageWithBody(t *testing.T, msgs []twiliotest.Message, body string) twiliotest.Message {
 	t.Helper()
 	for _, m := range msgs {
 		if m.Body == body {
@@ -309,7 +309,7 @@ func messageWithBody(t *testing.T, msgs []twiliofake.Message, body string) twili
 		}
 	}
 	t.Fatalf("no message %q", body)
-	return twiliofake.Message{}
+	return twiliotest.Message{}
 }
 
 // lockedBuffer is a bytes.Buffer a process writes while the test reads.

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // TestLocalServer runs the real binary the way the README says and calls
@@ -61,7 +61,7 @@ func TestLocalServer(t *testing.T) {
 	waitListening(t, "127.0.0.1:"+port)
 
 	form := url.Values{"Location": {"GetCustomersList"}, "Worker": {"ann@example.com"}, "PageSize": {"30"}}
-	status, body := postForm(t, base+"/crm", form, twiliofake.Sign(token, base+"/crm", form))
+	status, body := postForm(t, base+"/crm", form, twiliotest.Sign(token, base+"/crm", form))
 	if status != http.StatusOK {
 		t.Fatalf("signed GetCustomersList: %d %s", status, body)
 	}
@@ -90,7 +90,7 @@ func TestLocalServer(t *testing.T) {
 	if status, body := postForm(t, base+"/crm", form, ""); status != http.StatusForbidden {
 		t.Errorf("unsigned GetCustomersList: %d %s, want 403", status, body)
 	}
-	if status, _ := postForm(t, base+"/crm", form, twiliofake.Sign("wrong", base+"/crm", form)); status != http.StatusForbidden {
+	if status, _ := postForm(t, base+"/crm", form, twiliotest.Sign("wrong", base+"/crm", form)); status != http.StatusForbidden {
 		t.Errorf("badly signed GetCustomersList: %d, want 403", status)
 	}
 }

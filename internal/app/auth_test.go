@@ -22,7 +22,7 @@ import (
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/logging"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 const publicBase = "https://europe-west1-expert-hub-test.cloudfunctions.net"
@@ -49,7 +49,7 @@ func validParams(name function.Name) url.Values {
 		return url.Values{"ConversationSid": {"CH00000000000000000000000000000001"},
 			"MessagingBinding.Address": {"+33679500001"}, "MessagingBinding.ProxyAddress": {apptest.ProxyNumber}}
 	default: // Conversations events
-		return url.Values{"AccountSid": {twiliofake.DefaultAccountSID}, "EventType": {"onMessageAdd"}, "Source": {"SMS"},
+		return url.Values{"AccountSid": {twiliotest.DefaultAccountSID}, "EventType": {"onMessageAdd"}, "Source": {"SMS"},
 			"ConversationSid": {"CH00000000000000000000000000000001"}, "Author": {"+33679500001"}, "Body": {"hello"},
 			"RetryCount": {"0"}}
 	}
@@ -133,7 +133,7 @@ func TestTwilioSignatures(t *testing.T) {
 			}
 			p := validParams(name)
 			body := p.Encode()
-			sign := func(rawURL string, params url.Values) string { return twiliofake.Sign(token, rawURL, params) }
+			sign := func(rawURL string, params url.Values) string { return twiliotest.Sign(token, rawURL, params) }
 			// with and without return p with key k set to v, or removed.
 			with := func(k, v string) url.Values {
 				q := maps.Clone(p)
@@ -167,9 +167,9 @@ func TestTwilioSignatures(t *testing.T) {
 			}
 			forged := []attempt{
 				{name: "no signature", contentType: form, body: body},
-				{name: "another auth token", contentType: form, body: body, sig: twiliofake.Sign("0000000000000000000000000000beef", pub, p)},
-				{name: "empty auth token", contentType: form, body: body, sig: twiliofake.Sign("", pub, p)},
-				{name: "account SID as key", contentType: form, body: body, sig: twiliofake.Sign(h.Config.TwilioAccountSID, pub, p)},
+				{name: "another auth token", contentType: form, body: body, sig: twiliotest.Sign("0000000000000000000000000000beef", pub, p)},
+				{name: "empty auth token", contentType: form, body: body, sig: twiliotest.Sign("", pub, p)},
+				{name: "account SID as key", contentType: form, body: body, sig: twiliotest.Sign(h.Config.TwilioAccountSID, pub, p)},
 				{name: "value changed", contentType: form, body: with(key, "eve@example.com").Encode(), sig: sign(pub, p)},
 				{name: "value emptied", contentType: form, body: with(key, "").Encode(), sig: sign(pub, p)},
 				{name: "parameter removed", contentType: form, body: without(key).Encode(), sig: sign(pub, p)},
@@ -305,7 +305,7 @@ func TestSyncAuthentication(t *testing.T) {
 		{"secret in another header", map[string]string{"X-Webhook-Secret": secret, "X-Strapi-Token": secret}},
 		{"Strapi API token", map[string]string{"Authorization": "Bearer " + apptest.StrapiAPIToken}},
 		{"Twilio auth token", map[string]string{"Authorization": "Bearer " + h.Config.TwilioAuthToken}},
-		{"Twilio signature", map[string]string{"X-Twilio-Signature": twiliofake.Sign(h.Config.TwilioAuthToken, audience, nil)}},
+		{"Twilio signature", map[string]string{"X-Twilio-Signature": twiliotest.Sign(h.Config.TwilioAuthToken, audience, nil)}},
 		{"unsigned ID token", map[string]string{"Authorization": "Bearer " + unsigned}},
 		{"HS256 ID token", map[string]string{"Authorization": "Bearer " + hs256}},
 		{"ID token for another audience", map[string]string{"Authorization": "Bearer " + otherAudience}},

@@ -21,7 +21,7 @@ import (
 	"github.com/experthub/experthub/internal/firestoretest"
 	"github.com/experthub/experthub/internal/ledger"
 	"github.com/experthub/experthub/internal/taskqueue"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // agentBurst has n customers say AGENT at once, each from a number of
@@ -80,7 +80,7 @@ func checkEveryoneServed(t *testing.T, h *apptest.Harness, convs []string) {
 // recovered; under -race on a saturated 2-core machine that happens to
 // deliveries our handlers would answer in time on Cloud Run, so bursts
 // wait for answers as long as it takes: the outcome is what is tested.
-var burstTwilio = twiliofake.Config{WebhookTimeout: 2 * time.Minute}
+var burstTwilio = twiliotest.Config{WebhookTimeout: 2 * time.Minute}
 
 // addPool adds n available workers to the pool queue.
 func addPool(h *apptest.Harness, n int) {

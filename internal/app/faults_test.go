@@ -19,7 +19,7 @@ import (
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/firestoretest"
 	"github.com/experthub/experthub/internal/strapitest"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // The Firestore tests of this package use the emulator; the others never
@@ -27,7 +27,7 @@ import (
 func TestMain(m *testing.M) { firestoretest.Main(m) }
 
 // since returns the deliveries after the first n.
-func since(h *apptest.Harness, n int) []twiliofake.Delivery {
+func since(h *apptest.Harness, n int) []twiliotest.Delivery {
 	return h.Twilio.Deliveries()[n:]
 }
 
@@ -36,14 +36,14 @@ func since(h *apptest.Harness, n int) []twiliofake.Delivery {
 // and the pre-event hook always a 200. How long an answer took is not
 // checked: a busy machine makes any bound flaky; the handlers' deadlines
 // show as their outcome (a 5xx, a redelivery that completes the work).
-func answered(t *testing.T, ds []twiliofake.Delivery) {
+func answered(t *testing.T, ds []twiliotest.Delivery) {
 	t.Helper()
 	for _, d := range ds {
 		if d.TimedOut || d.Err != nil {
 			t.Errorf("%s %s got no answer (timed out: %v): %v", d.Target, d.EventType, d.TimedOut, d.Err)
 		}
 		switch {
-		case d.Target == twiliofake.TargetPre && d.Status != http.StatusOK:
+		case d.Target == twiliotest.TargetPre && d.Status != http.StatusOK:
 			t.Errorf("pre-event %s answered %d: the customer's message is dropped", d.EventType, d.Status)
 		case d.Status/100 != 2:
 			t.Errorf("%s %s answered %d %s", d.Target, d.EventType, d.Status, d.Body)
@@ -562,7 +562,7 @@ func burst(t *testing.T, n int, fn func(i int) string) {
 	}
 }
 
-func errString(err error, res twiliofake.TextResult) string {
+func errString(err error, res twiliotest.TextResult) string {
 	switch {
 	case err != nil:
 		return err.Error()

@@ -10,7 +10,7 @@ import (
 
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/function"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // Numbers of the sample customers (apptest's stores hold them; maria and
@@ -50,13 +50,13 @@ func (e *env) ctx() context.Context {
 }
 
 // text plays the customer at from texting body to the company.
-func (e *env) text(from, body string) twiliofake.TextResult {
+func (e *env) text(from, body string) twiliotest.TextResult {
 	e.t.Helper()
 	return e.Text(e.t, from, body)
 }
 
 // customer returns the conversation's SMS/WhatsApp participant.
-func (e *env) customer(conv string) twiliofake.Participant {
+func (e *env) customer(conv string) twiliotest.Participant {
 	e.t.Helper()
 	for _, p := range e.Twilio.Participants(conv) {
 		if p.Binding != nil {
@@ -64,13 +64,13 @@ func (e *env) customer(conv string) twiliofake.Participant {
 		}
 	}
 	e.t.Fatalf("no customer in %s", conv)
-	return twiliofake.Participant{}
+	return twiliotest.Participant{}
 }
 
 // requests returns the REST requests whose method is method and whose
 // path matches the pattern (path.Match style segments: "*" for one).
-func (e *env) requests(method, pattern string) []twiliofake.Request {
-	var out []twiliofake.Request
+func (e *env) requests(method, pattern string) []twiliotest.Request {
+	var out []twiliotest.Request
 	for _, r := range e.Twilio.Requests() {
 		if r.Method == method && pathMatch(pattern, r.Path) {
 			out = append(out, r)
@@ -142,17 +142,17 @@ func (e *env) checkRepliesFollow(conv string) {
 }
 
 // delivery returns the onMessageAdded delivery of message sid.
-func (e *env) delivery(sid string) (twiliofake.Delivery, bool) {
+func (e *env) delivery(sid string) (twiliotest.Delivery, bool) {
 	for _, d := range e.Twilio.Deliveries() {
-		if d.Target == twiliofake.TargetPost && d.EventType == "onMessageAdded" && d.Params.Get("MessageSid") == sid {
+		if d.Target == twiliotest.TargetPost && d.EventType == "onMessageAdded" && d.Params.Get("MessageSid") == sid {
 			return d, true
 		}
 	}
-	return twiliofake.Delivery{}, false
+	return twiliotest.Delivery{}, false
 }
 
 // worker returns the fake's worker of the one identity in ids.
-func (e *env) worker(ids []string) twiliofake.Worker {
+func (e *env) worker(ids []string) twiliotest.Worker {
 	e.t.Helper()
 	if len(ids) != 1 {
 		e.t.Fatalf("workers %v, want one", ids)

@@ -20,7 +20,7 @@ import (
 	"github.com/experthub/experthub/internal/crm"
 	hf "github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/inmem"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // joAnne is sample customer 2, reached by SMS at a British number: the
@@ -64,8 +64,8 @@ func handoff(t *testing.T, h *apptest.Harness, params url.Values) (int, handoffA
 
 // handoffMessages returns the bot's messages of the conversation that
 // answer handoff id: the one message the customer gets.
-func handoffMessages(h *apptest.Harness, conv, id string) []twiliofake.Message {
-	var out []twiliofake.Message
+func handoffMessages(h *apptest.Harness, conv, id string) []twiliotest.Message {
+	var out []twiliotest.Message
 	for _, m := range h.Twilio.Messages(conv) {
 		var mk struct {
 			InReplyTo string `json:"in_reply_to"`
@@ -689,7 +689,7 @@ func TestHandoffRefused(t *testing.T) {
 }
 
 func signFlex(h *apptest.Harness, params url.Values) string {
-	return twiliofake.Sign(apptest.FlexAuthToken, h.URL("handoff"), params)
+	return twiliotest.Sign(apptest.FlexAuthToken, h.URL("handoff"), params)
 }
 
 // TestContactCenterRoute: a customer asking for the contact center gets

@@ -10,7 +10,7 @@ import (
 
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/config"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 	"github.com/experthub/experthub/internal/webhook"
 )
 
@@ -81,7 +81,7 @@ func TestHostileInput(t *testing.T) {
 				if tt.contentType != "" {
 					r.Header.Set("Content-Type", tt.contentType)
 				}
-				r.Header.Set("X-Twilio-Signature", twiliofake.Sign(h.Config.TwilioAuthToken, h.Config.PublicURL(name), tt.params))
+				r.Header.Set("X-Twilio-Signature", twiliotest.Sign(h.Config.TwilioAuthToken, h.Config.PublicURL(name), tt.params))
 				rec := h.Serve(name, r)
 				tried++
 				got := strings.TrimSpace(rec.Body.String())
@@ -148,11 +148,11 @@ func TestSignedGET(t *testing.T) {
 		t.Run(string(name), func(t *testing.T) {
 			p := validParams(name)
 			if name == "pre-event" {
-				p = url.Values{"AccountSid": {twiliofake.DefaultAccountSID}, "EventType": {"onConversationAdd"}, "Source": {"SMS"},
+				p = url.Values{"AccountSid": {twiliotest.DefaultAccountSID}, "EventType": {"onConversationAdd"}, "Source": {"SMS"},
 					"MessagingBinding.Address": {"+33679500001"}, "MessagingBinding.ProxyAddress": {apptest.ProxyNumber}, "RetryCount": {"0"}}
 			}
 			r := httptest.NewRequest(http.MethodGet, "/?"+p.Encode(), nil)
-			r.Header.Set("X-Twilio-Signature", twiliofake.Sign(h.Config.TwilioAuthToken, h.Config.PublicURL(name)+"?"+p.Encode(), nil))
+			r.Header.Set("X-Twilio-Signature", twiliotest.Sign(h.Config.TwilioAuthToken, h.Config.PublicURL(name)+"?"+p.Encode(), nil))
 			rec := h.Serve(name, r)
 			got := strings.TrimSpace(rec.Body.String())
 			if name != "pre-event" {

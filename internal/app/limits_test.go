@@ -16,7 +16,7 @@ import (
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/inmem"
 	"github.com/experthub/experthub/internal/twilio"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // customersOf is a CRM holding exactly cs.
@@ -122,7 +122,7 @@ func TestLongMessages(t *testing.T) {
 			if len(ms) != 3 {
 				t.Fatalf("transcript %d messages, want the welcome, the text and a reply:\n  %.200s", len(ms), strings.Join(e.Transcript(conv), "\n  "))
 			}
-			for _, m := range []twiliofake.Message{ms[0], ms[2]} {
+			for _, m := range []twiliotest.Message{ms[0], ms[2]} {
 				if m.Author != "system" || utf8.RuneCountInString(m.Body) > twilio.MaxMessageBody {
 					t.Errorf("bot message by %s of %d characters", m.Author, utf8.RuneCountInString(m.Body))
 				}
@@ -158,7 +158,7 @@ func TestLongestIdleWithoutListedAttributes(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(string(store)+"/"+tt.name, func(t *testing.T) {
 				t.Parallel()
-				e := newEnv(t, apptest.Options{Store: store, Twilio: twiliofake.Config{NullListAttributes: tt.nullLists}})
+				e := newEnv(t, apptest.Options{Store: store, Twilio: twiliotest.Config{NullListAttributes: tt.nullLists}})
 				q := e.Twilio.QueueSID()
 				past := time.Now().Add(-24 * time.Hour)
 				history := map[string]time.Time{ // assigned at

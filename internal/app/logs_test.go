@@ -17,7 +17,7 @@ import (
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/strapitest"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // TestLogsKeepSecretsAndNumbers drives every function through a day's
@@ -130,7 +130,7 @@ func TestLogsKeepSecretsAndNumbers(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s texts %q: %v", from, body, err)
 			}
-			if body == "AGENT" && slices.ContainsFunc(h.Twilio.Participants(res.ConversationSID), func(p twiliofake.Participant) bool {
+			if body == "AGENT" && slices.ContainsFunc(h.Twilio.Participants(res.ConversationSID), func(p twiliotest.Participant) bool {
 				return p.Identity == "ann@example.com"
 			}) {
 				if _, err := h.Twilio.WorkerTexts(ctx, res.ConversationSID, "ann@example.com", "Hi, Ann here, call me on +33612340001"); err != nil {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/experthub/experthub/internal/app/apptest"
 	"github.com/experthub/experthub/internal/twilio"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // TestParticipantAttributes: the customer's participant gets customer_id,
@@ -26,7 +26,7 @@ func TestParticipantAttributes(t *testing.T) {
 	if cust.Attributes != want {
 		t.Errorf("customer attributes = %s, want %s", cust.Attributes, want)
 	}
-	var added twiliofake.Delivery
+	var added twiliotest.Delivery
 	for _, d := range e.Twilio.Deliveries() {
 		if d.EventType == "onParticipantAdded" {
 			added = d

@@ -15,7 +15,7 @@ import (
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // failingCRM fails every lookup.
@@ -77,7 +77,7 @@ func TestPreEventNeverRejects(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, apptest.Options{FlowCustomers: tt.customers, Filters: tt.filters,
 				Env:    config.Env{"HANDLER_TIMEOUT": deadline.String()},
-				Twilio: twiliofake.Config{WebhookTimeout: 2 * time.Second}})
+				Twilio: twiliotest.Config{WebhookTimeout: 2 * time.Second}})
 			// Registered after newEnv's, so it runs first: the server
 			// waits for its handlers before it closes.
 			t.Cleanup(func() {
@@ -96,7 +96,7 @@ func TestPreEventNeverRejects(t *testing.T) {
 				t.Fatalf("message not published: %+v", res)
 			}
 			for _, d := range e.Twilio.Deliveries() {
-				if d.Target != twiliofake.TargetPre {
+				if d.Target != twiliotest.TargetPre {
 					continue
 				}
 				if d.Status != http.StatusOK || d.Err != nil {

@@ -14,7 +14,7 @@ import (
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/ledger"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // TestRedeliveries delivers every webhook again, 2 to 5 times: at once,
@@ -215,9 +215,9 @@ func TestRoutingRetry(t *testing.T) {
 	// whether it went through, and leaves it to the next attempt.
 	e.Twilio.FailNext(http.MethodPost, "/v1/Conversations/", http.StatusBadGateway, 0)
 	conv := e.text(maria, "hi").ConversationSID
-	var routing twiliofake.Delivery
+	var routing twiliotest.Delivery
 	for _, d := range e.Twilio.Deliveries() {
-		if d.Target == twiliofake.TargetRouting {
+		if d.Target == twiliotest.TargetRouting {
 			routing = d
 		}
 	}

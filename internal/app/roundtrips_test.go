@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/app/apptest"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // TestRoundTrips counts a bot turn's sequential Twilio round trips: until
@@ -72,7 +72,7 @@ func TestRoundTrips(t *testing.T) {
 						cut = r.End
 					}
 				}
-				var critical, turn []twiliofake.Request
+				var critical, turn []twiliotest.Request
 				for _, r := range reqs {
 					if r.Start.Before(cut) {
 						critical = append(critical, r)
@@ -81,7 +81,7 @@ func TestRoundTrips(t *testing.T) {
 						turn = append(turn, r)
 					}
 				}
-				c, w := twiliofake.SequentialRoundTrips(critical), twiliofake.SequentialRoundTrips(turn)
+				c, w := twiliotest.SequentialRoundTrips(critical), twiliotest.SequentialRoundTrips(turn)
 				t.Logf("%s, %s: %d REST requests; %d sequential round trips to reply and add, %d until the webhook answered",
 					store, tt.name, len(reqs), c, w)
 				for _, r := range reqs {

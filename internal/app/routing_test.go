@@ -13,7 +13,7 @@ import (
 	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // Customers with an advisor (the CRM's worker field), added to the
@@ -167,7 +167,7 @@ func TestExpertiseRouting(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			h := apptest.New(t, apptest.Options{
 				Store:  tt.store,
-				Twilio: twiliofake.Config{NullListAttributes: tt.nullAttrs},
+				Twilio: twiliotest.Config{NullListAttributes: tt.nullAttrs},
 				Env:    config.Env{"EXPERTISE_AREAS": "watches=Watches|montre|watch;bridal=Bridal|wedding|mariage"},
 			})
 			q := h.Twilio.QueueSID()

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/app/apptest"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // TestLongestIdle: "agent" goes to the available worker idle longest by
@@ -30,7 +30,7 @@ func TestLongestIdle(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, apptest.Options{Twilio: twiliofake.Config{NullListAttributes: tt.nullLists}})
+			e := newEnv(t, apptest.Options{Twilio: twiliotest.Config{NullListAttributes: tt.nullLists}})
 			q := e.Twilio.QueueSID()
 			t0 := time.Now().Add(-time.Hour).UnixMilli()
 			e.Twilio.AddWorker("ann@example.com", true, map[string]any{"lastAcceptedTaskTime": t0 + 2000, "skills": []string{"wine"},

@@ -21,7 +21,7 @@ import (
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/strapitest"
 	"github.com/experthub/experthub/internal/twilio"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 	"github.com/experthub/experthub/internal/webhook"
 )
 
@@ -66,7 +66,7 @@ func BenchmarkBotTurn(b *testing.B) {
 		{"worker", "Can I speak with " + namedWorker + "?"},
 	} {
 		b.Run(sc.name+"/seed", func(b *testing.B) {
-			fake := twiliofake.NewServer(twiliofake.Config{})
+			fake := twiliotest.NewServer(twiliotest.Config{})
 			b.Cleanup(fake.Close)
 			s := &seedPreEvent{twilio: twilio.New(fake.ClientConfig()), fake: fake,
 				crm: &seed{base: stub.URL, identifier: strapiUser, password: strapiPassword}}
@@ -75,7 +75,7 @@ func BenchmarkBotTurn(b *testing.B) {
 			b.Cleanup(srv.Close)
 			v := webhook.NewVerifier(authToken, logging.New(io.Discard, "error"), srv.URL+"/pre-event")
 			mux.Handle("/pre-event", v.Wrap(s))
-			fake.SetWebhooks(twiliofake.Webhooks{
+			fake.SetWebhooks(twiliotest.Webhooks{
 				PreWebhookURL: srv.URL + "/pre-event",
 				Filters:       []string{"onMessageAdd"},
 			})
@@ -98,12 +98,12 @@ func BenchmarkBotTurn(b *testing.B) {
 // turnBench is a fake Twilio, with workers, whose webhooks go to the
 // handlers measured.
 type turnBench struct {
-	fake      *twiliofake.Server
+	fake      *twiliotest.Server
 	customers []crm.Customer
 	next      int // the next customer to write in
 }
 
-func newTurnBench(fake *twiliofake.Server, customers []crm.Customer) *turnBench {
+func newTurnBench(fake *twiliotest.Server, customers []crm.Customer) *turnBench {
 	t := &turnBench{fake: fake, customers: customers}
 	// Five agents in the pool, idle for different times, and the worker
 	// customers ask for by name.
@@ -164,14 +164,14 @@ func (t *turnBench) run(b *testing.B, body string) {
 		}
 		done := later(reply, added)
 		critical += done.Sub(start)
-		var path []twiliofake.Request
+		var path []twiliotest.Request
 		for _, r := range reqs {
 			if r.Start.Before(done) {
 				path = append(path, r)
 			}
 		}
-		onPath += twiliofake.SequentialRoundTrips(path)
-		all += twiliofake.SequentialRoundTrips(reqs)
+		onPath += twiliotest.SequentialRoundTrips(path)
+		all += twiliotest.SequentialRoundTrips(reqs)
 		calls += len(reqs)
 		b.StartTimer()
 	}
@@ -185,8 +185,8 @@ func (t *turnBench) run(b *testing.B, body string) {
 // ofTurn drops the requests about other conversations: the safety-net
 // tasks of earlier iterations, due WORK_DELAY after their webhooks, may
 // run during this one.
-func ofTurn(reqs []twiliofake.Request, conv string) []twiliofake.Request {
-	return slices.DeleteFunc(reqs, func(r twiliofake.Request) bool {
+func ofTurn(reqs []twiliotest.Request, conv string) []twiliotest.Request {
+	return slices.DeleteFunc(reqs, func(r twiliotest.Request) bool {
 		return strings.HasPrefix(r.Path, "/v1/Conversations/") && !strings.HasPrefix(r.Path, "/v1/Conversations/"+conv)
 	})
 }
@@ -198,11 +198,11 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-func hasWorker(ps []twiliofake.Participant) bool {
-	return slices.ContainsFunc(ps, func(p twiliofake.Participant) bool { return p.Identity != "" })
+func hasWorker(ps []twiliotest.Participant) bool {
+	return slices.ContainsFunc(ps, func(p twiliotest.Participant) bool { return p.Identity != "" })
 }
 
-func paths(reqs []twiliofake.Request) []string {
+func paths(reqs []twiliotest.Request) []string {
 	var out []string
 	for _, r := range reqs {
 		out = append(out, r.Method+" "+r.Path)
@@ -215,7 +215,7 @@ func paths(reqs []twiliofake.Request) []string {
 // one before.
 type seedPreEvent struct {
 	twilio *twilio.Client
-	fake   *twiliofake.Server
+	fake   *twiliotest.Server
 	crm    *seed
 }
 

@@ -20,7 +20,7 @@ import (
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/firestoretest"
 	"github.com/experthub/experthub/internal/fsstore"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 func TestMain(m *testing.M) { firestoretest.Main(m) }
@@ -66,7 +66,7 @@ func sizes() []int {
 // URL and auth token, and requests are signed for it.
 const (
 	publicBase = "https://bench.example.com"
-	authToken  = twiliofake.DefaultAuthToken
+	authToken  = twiliotest.DefaultAuthToken
 	// worker is the Frontline user making the CRM callbacks.
 	worker = "worker1@example.com"
 )
@@ -76,9 +76,9 @@ const (
 func baseEnv() config.Env {
 	return config.Env{
 		"PUBLIC_BASE_URL":     publicBase,
-		"TWILIO_ACCOUNT_SID":  twiliofake.DefaultAccountSID,
+		"TWILIO_ACCOUNT_SID":  twiliotest.DefaultAccountSID,
 		"TWILIO_AUTH_TOKEN":   authToken,
-		"FRONTLINE_WORKSPACE": twiliofake.DefaultWorkspace,
+		"FRONTLINE_WORKSPACE": twiliotest.DefaultWorkspace,
 		"LOG_LEVEL":           "error",
 	}
 }
@@ -106,7 +106,7 @@ type signed struct {
 func sign(function string, params url.Values) signed {
 	return signed{
 		body: params.Encode(),
-		sig:  twiliofake.Sign(authToken, publicBase+"/"+function, params),
+		sig:  twiliotest.Sign(authToken, publicBase+"/"+function, params),
 	}
 }
 

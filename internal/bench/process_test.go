@@ -22,7 +22,7 @@ import (
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/crm/crmtest"
 	"github.com/experthub/experthub/internal/logging"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // buildExperthub builds cmd/experthub into a temporary directory and
@@ -61,9 +61,9 @@ func serverEnv(b *testing.B, port string, vars map[string]string) []string {
 // twilioVars are fake credentials: with them the local runner serves
 // without starting its Twilio sandbox, as a deployed function does.
 var twilioVars = map[string]string{
-	"TWILIO_ACCOUNT_SID":  twiliofake.DefaultAccountSID,
+	"TWILIO_ACCOUNT_SID":  twiliotest.DefaultAccountSID,
 	"TWILIO_AUTH_TOKEN":   authToken,
-	"FRONTLINE_WORKSPACE": twiliofake.DefaultWorkspace,
+	"FRONTLINE_WORKSPACE": twiliotest.DefaultWorkspace,
 }
 
 func freePort(b *testing.B) string {

@@ -19,7 +19,7 @@ import (
 	"github.com/experthub/experthub/internal/crm/crmtest"
 	"github.com/experthub/experthub/internal/deployment"
 	"github.com/experthub/experthub/internal/taskqueue/engine"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // recommendedFilters are the Conversations webhook filters package
@@ -188,7 +188,7 @@ func runBurst(b *testing.B, customers []crm.Customer, retry engine.RetryConfig) 
 	var r burstResult
 	var acks []time.Duration
 	for _, d := range h.Twilio.Deliveries() {
-		if d.Target == twiliofake.TargetPre {
+		if d.Target == twiliotest.TargetPre {
 			continue
 		}
 		r.webhooks++
@@ -198,7 +198,7 @@ func runBurst(b *testing.B, customers []crm.Customer, retry engine.RetryConfig) 
 		if d.TimedOut {
 			r.timedOut++
 		}
-		if d.Target == twiliofake.TargetPost && d.EventType == "onMessageAdded" {
+		if d.Target == twiliotest.TargetPost && d.EventType == "onMessageAdded" {
 			acks = append(acks, d.End.Sub(d.Start))
 		}
 	}
@@ -217,7 +217,7 @@ func runBurst(b *testing.B, customers []crm.Customer, retry engine.RetryConfig) 
 		}
 		r.replies += min(replies, 1)
 		r.duplicates += max(replies-1, 0)
-		var workers []twiliofake.Participant
+		var workers []twiliotest.Participant
 		for _, p := range h.Twilio.Participants(conv) {
 			if p.Identity != "" {
 				workers = append(workers, p)
@@ -287,10 +287,10 @@ func BenchmarkEndToEnd(b *testing.B) {
 	customers := crmtest.GenerateCustomers(1000, time.Now())
 	for _, sc := range []struct {
 		name, body string
-		reply      func(twiliofake.Message) bool
+		reply      func(twiliotest.Message) bool
 	}{
-		{"agent", "AGENT", func(m twiliofake.Message) bool { return apptest.Promised(m) != "" }},
-		{"menu", "hi", func(m twiliofake.Message) bool { return strings.HasPrefix(m.Body, bot.Menu) }},
+		{"agent", "AGENT", func(m twiliotest.Message) bool { return apptest.Promised(m) != "" }},
+		{"menu", "hi", func(m twiliotest.Message) bool { return strings.HasPrefix(m.Body, bot.Menu) }},
 	} {
 		for _, path := range []string{"inline", "queued"} {
 			for _, queue := range []string{"local", "cloudtasks"} {
@@ -321,7 +321,7 @@ type endToEnd struct {
 	logs       *apptest.Buffer
 	turn       *turnBench                    // the customers and the fake's workers
 	body       string                        // the customer's text
-	reply      func(twiliofake.Message) bool // whether the bot's reply is the one wanted
+	reply      func(twiliotest.Message) bool // whether the bot's reply is the one wanted
 	failInline bool                          // make the webhook's own attempt fail
 }
 
@@ -376,7 +376,7 @@ func (e *endToEnd) run(b *testing.B) {
 // waitReply waits for the bot's reply to msg: the first system message
 // after it. Inline, it is there when the fake is done delivering; through
 // the queue it comes later.
-func (e *endToEnd) waitReply(b *testing.B, conv string, msg twiliofake.Message) twiliofake.Message {
+func (e *endToEnd) waitReply(b *testing.B, conv string, msg twiliotest.Message) twiliotest.Message {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		for _, m := range e.h.Twilio.Messages(conv) {
@@ -395,11 +395,11 @@ func (e *endToEnd) waitReply(b *testing.B, conv string, msg twiliofake.Message) 
 }
 
 // delivery returns the onMessageAdded delivery of message sid.
-func delivery(fake *twiliofake.Server, sid string) (twiliofake.Delivery, bool) {
+func delivery(fake *twiliotest.Server, sid string) (twiliotest.Delivery, bool) {
 	for _, d := range fake.Deliveries() {
 		if d.EventType == "onMessageAdded" && d.Params.Get("MessageSid") == sid && !d.Redelivery {
 			return d, true
 		}
 	}
-	return twiliofake.Delivery{}, false
+	return twiliotest.Delivery{}, false
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/httpjson"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // Workers are the sample Frontline workers, all available in the pool.
@@ -62,8 +62,8 @@ const FlexAgent = "agent@flex.example.com"
 // fake holds two accounts: the Frontline one and a Flex contact center
 // (Flex) with one agent.
 type Sandbox struct {
-	Fake *twiliofake.Fake
-	Flex *twiliofake.Fake
+	Fake *twiliotest.Fake
+	Flex *twiliotest.Fake
 	URL  string
 	srv  *http.Server
 
@@ -107,7 +107,7 @@ func New(cfg *config.Config) (*Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	fake := twiliofake.New(twiliofake.Config{AuthToken: token})
+	fake := twiliotest.New(twiliotest.Config{AuthToken: token})
 	flexSID, err := randomHex(16)
 	if err != nil {
 		return nil, err
@@ -120,7 +120,7 @@ func New(cfg *config.Config) (*Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	flex := fake.AddAccount(twiliofake.AccountConfig{AccountSID: "AC" + flexSID, AuthToken: flexToken})
+	flex := fake.AddAccount(twiliotest.AccountConfig{AccountSID: "AC" + flexSID, AuthToken: flexToken})
 	flex.AddWorker(FlexAgent, true, nil, flex.QueueSID())
 	for i, w := range Workers {
 		// Distinct idle times, so "agent" picks a predictable worker.
@@ -131,7 +131,7 @@ func New(cfg *config.Config) (*Sandbox, error) {
 		fake.AddWorker(w, true, attrs, fake.QueueSID())
 		fake.SetDisplayName(w, displayNames[w])
 	}
-	fake.SetWebhooks(twiliofake.Webhooks{
+	fake.SetWebhooks(twiliotest.Webhooks{
 		PreWebhookURL:  cfg.PublicURL(function.PreEvent),
 		PostWebhookURL: cfg.PublicURL(function.PostEvent),
 		Filters:        []string{"onConversationAdd", "onParticipantAdded", "onMessageAdded"},
@@ -308,7 +308,7 @@ type textResult struct {
 	Rejected     bool   `json:"rejected"`
 }
 
-func reply(w http.ResponseWriter, res twiliofake.TextResult, err error) {
+func reply(w http.ResponseWriter, res twiliotest.TextResult, err error) {
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return

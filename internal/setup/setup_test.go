@@ -12,7 +12,7 @@ import (
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/setup"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // withEvents is the function list of a product with the waiting line's
@@ -21,9 +21,9 @@ var withEvents = function.All()
 
 const base = "https://europe-west1-eh.cloudfunctions.net"
 
-func newSetup(t *testing.T, env config.Env) (*twiliofake.Server, *config.Config) {
+func newSetup(t *testing.T, env config.Env) (*twiliotest.Server, *config.Config) {
 	t.Helper()
-	fake := twiliofake.NewServer(twiliofake.Config{})
+	fake := twiliotest.NewServer(twiliotest.Config{})
 	t.Cleanup(fake.Close)
 	vars := config.Env{
 		"PUBLIC_BASE_URL":              base,
@@ -43,7 +43,7 @@ func newSetup(t *testing.T, env config.Env) (*twiliofake.Server, *config.Config)
 	return fake, cfg
 }
 
-func run(t *testing.T, fake *twiliofake.Server, cfg *config.Config, functions []function.Name, opts setup.Options) (string, error) {
+func run(t *testing.T, fake *twiliotest.Server, cfg *config.Config, functions []function.Name, opts setup.Options) (string, error) {
 	t.Helper()
 	var out strings.Builder
 	err := setup.Command(context.Background(), cfg, app.NewTwilio(cfg), functions, opts, &out)
@@ -60,8 +60,8 @@ func squeeze(s string) string {
 	return strings.Join(lines, "\n")
 }
 
-func writes(fake *twiliofake.Server) []twiliofake.Request {
-	return slices.DeleteFunc(fake.Requests(), func(r twiliofake.Request) bool { return r.Method != http.MethodPost })
+func writes(fake *twiliotest.Server) []twiliotest.Request {
+	return slices.DeleteFunc(fake.Requests(), func(r twiliotest.Request) bool { return r.Method != http.MethodPost })
 }
 
 func TestSetupTwilioDryRunChangesNothing(t *testing.T) {

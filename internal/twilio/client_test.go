@@ -12,12 +12,12 @@ import (
 	"github.com/twilio/twilio-go/client"
 
 	"github.com/experthub/experthub/internal/twilio"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
-func newFake(t *testing.T, cfg twiliofake.Config) (*twiliofake.Server, *twilio.Client) {
+func newFake(t *testing.T, cfg twiliotest.Config) (*twiliotest.Server, *twilio.Client) {
 	t.Helper()
-	s := twiliofake.NewServer(cfg)
+	s := twiliotest.NewServer(cfg)
 	t.Cleanup(s.Close)
 	return s, twilio.New(s.ClientConfig())
 }
@@ -30,8 +30,8 @@ func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 }
 
 // requestsTo returns the logged requests whose path starts with prefix.
-func requestsTo(s *twiliofake.Server, method, prefix string) []twiliofake.Request {
-	var out []twiliofake.Request
+func requestsTo(s *twiliotest.Server, method, prefix string) []twiliotest.Request {
+	var out []twiliotest.Request
 	for _, r := range s.Requests() {
 		if r.Method == method && strings.HasPrefix(r.Path, prefix) {
 			out = append(out, r)
@@ -50,7 +50,7 @@ func restError(t *testing.T, err error) *client.TwilioRestError {
 }
 
 func TestListParticipantsPaginates(t *testing.T) {
-	s, c := newFake(t, twiliofake.Config{})
+	s, c := newFake(t, twiliotest.Config{})
 	ctx := ctxTimeout(t, 10*time.Second)
 	res, err := s.CustomerTexts(ctx, "whatsapp:+15550001111", "whatsapp:+15559990000", "hi")
 	if err != nil {
@@ -96,7 +96,7 @@ func TestListParticipantsPaginates(t *testing.T) {
 }
 
 func TestAddParticipant(t *testing.T) {
-	s, c := newFake(t, twiliofake.Config{})
+	s, c := newFake(t, twiliotest.Config{})
 	ctx := ctxTimeout(t, 5*time.Second)
 	conv := s.AddConversation("", "")
 
@@ -126,7 +126,7 @@ func TestAddParticipant(t *testing.T) {
 }
 
 func TestParticipantAttributes(t *testing.T) {
-	s, c := newFake(t, twiliofake.Config{})
+	s, c := newFake(t, twiliotest.Config{})
 	ctx := ctxTimeout(t, 5*time.Second)
 	res, err := s.CustomerTexts(ctx, "+15550001111", "+15559990000", "hi")
 	if err != nil {
@@ -159,7 +159,7 @@ func TestParticipantAttributes(t *testing.T) {
 }
 
 func TestMessages(t *testing.T) {
-	s, c := newFake(t, twiliofake.Config{})
+	s, c := newFake(t, twiliotest.Config{})
 	ctx := ctxTimeout(t, 10*time.Second)
 	conv := s.AddConversation("", "")
 	if _, err := c.AddParticipant(ctx, conv, "ann@example.com", ""); err != nil {
@@ -205,7 +205,7 @@ func TestMessages(t *testing.T) {
 }
 
 func TestListAvailableWorkers(t *testing.T) {
-	s, c := newFake(t, twiliofake.Config{NullListAttributes: true})
+	s, c := newFake(t, twiliotest.Config{NullListAttributes: true})
 	ctx := ctxTimeout(t, 10*time.Second)
 	ws, pool := s.WorkspaceSID(), s.QueueSID()
 	const other = "WQ0000000000000000000000000000beef"
@@ -254,7 +254,7 @@ func TestListAvailableWorkers(t *testing.T) {
 }
 
 func TestFindWorker(t *testing.T) {
-	s, c := newFake(t, twiliofake.Config{})
+	s, c := newFake(t, twiliotest.Config{})
 	ctx := ctxTimeout(t, 5*time.Second)
 	ws := s.WorkspaceSID()
 	sid := s.AddWorker("Ann@Example.com", false, map[string]any{"x": 1})
@@ -294,7 +294,7 @@ func TestFindWorker(t *testing.T) {
 }
 
 func TestUpdateWorkerAttributesIfMatch(t *testing.T) {
-	s, c := newFake(t, twiliofake.Config{})
+	s, c := newFake(t, twiliotest.Config{})
 	ctx := ctxTimeout(t, 5*time.Second)
 	ws := s.WorkspaceSID()
 	sid := s.AddWorker("ann@example.com", true, map[string]any{"lastAcceptedTaskTime": 1})
@@ -346,15 +346,15 @@ func TestUpdateWorkerAttributesIfMatch(t *testing.T) {
 // TestRetries checks the retry policy of the package doc on each kind of
 // call: how many requests reach Twilio, and what the caller gets.
 func TestRetries(t *testing.T) {
-	get := func(status int, retryAfter time.Duration) func(*twiliofake.Server) {
-		return func(s *twiliofake.Server) { s.FailNext(http.MethodGet, "/v1/Conversations/", status, retryAfter) }
+	get := func(status int, retryAfter time.Duration) func(*twiliotest.Server) {
+		return func(s *twiliotest.Server) { s.FailNext(http.MethodGet, "/v1/Conversations/", status, retryAfter) }
 	}
-	post := func(status int) func(*twiliofake.Server) {
-		return func(s *twiliofake.Server) { s.FailNext(http.MethodPost, "/v1/Conversations/", status, 0) }
+	post := func(status int) func(*twiliotest.Server) {
+		return func(s *twiliotest.Server) { s.FailNext(http.MethodPost, "/v1/Conversations/", status, 0) }
 	}
 	tests := []struct {
 		name    string
-		fault   func(s *twiliofake.Server) // sets up the failure
+		fault   func(s *twiliotest.Server) // sets up the failure
 		times   int                        // how many times (default 1)
 		call    func(ctx context.Context, c *twilio.Client, conv string) error
 		worker  bool          // ann@example.com is a participant before the call
@@ -380,19 +380,19 @@ func TestRetries(t *testing.T) {
 			method: http.MethodGet, path: "/Participants", wantReqs: 4, wantErr: 502},
 		{name: "503 on an update", fault: post(503), call: updateParticipant, worker: true,
 			method: http.MethodPost, path: "/Participants/ann@example.com", wantReqs: 2},
-		{name: "timeout on a read", fault: func(s *twiliofake.Server) { s.HangNext(http.MethodGet, "/v1/Conversations/") },
+		{name: "timeout on a read", fault: func(s *twiliotest.Server) { s.HangNext(http.MethodGet, "/v1/Conversations/") },
 			call: listParticipants, timeout: 200 * time.Millisecond,
 			method: http.MethodGet, path: "/Participants", wantReqs: 2},
 		{name: "no retry of adding a participant after 503", fault: post(503), call: addParticipant,
 			method: http.MethodPost, path: "/Participants", wantReqs: 1, wantErr: 503, unclear: true},
-		{name: "no retry of adding a participant after a timeout", fault: func(s *twiliofake.Server) { s.HangNext(http.MethodPost, "/v1/Conversations/") },
+		{name: "no retry of adding a participant after a timeout", fault: func(s *twiliotest.Server) { s.HangNext(http.MethodPost, "/v1/Conversations/") },
 			call: addParticipant, timeout: 200 * time.Millisecond,
 			method: http.MethodPost, path: "/Participants", wantReqs: 1, wantErr: -1, unclear: true},
 		{name: "retry of adding a participant after 429", fault: post(429), call: addParticipant,
 			method: http.MethodPost, path: "/Participants", wantReqs: 2},
 		{name: "no retry of a post after 503", fault: post(503), call: postMessage,
 			method: http.MethodPost, path: "/Messages", wantReqs: 1, wantErr: 503, unclear: true},
-		{name: "no retry of a post after a timeout", fault: func(s *twiliofake.Server) { s.HangNext(http.MethodPost, "/v1/Conversations/") },
+		{name: "no retry of a post after a timeout", fault: func(s *twiliotest.Server) { s.HangNext(http.MethodPost, "/v1/Conversations/") },
 			call: postMessage, timeout: 200 * time.Millisecond,
 			method: http.MethodPost, path: "/Messages", wantReqs: 1, wantErr: -1, unclear: true},
 		{name: "retry of a post after 429", fault: post(429), call: postMessage,
@@ -409,7 +409,7 @@ func TestRetries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := twiliofake.NewServer(twiliofake.Config{})
+			s := twiliotest.NewServer(twiliotest.Config{})
 			t.Cleanup(s.Close)
 			cfg := s.ClientConfig()
 			cfg.Timeout = tt.timeout
@@ -449,7 +449,7 @@ func TestRetries(t *testing.T) {
 			}
 			// A request is logged once the fake let go of it; a hung one
 			// shortly after the client gave up. All were sent by now.
-			var reqs []twiliofake.Request
+			var reqs []twiliotest.Request
 			for wait := time.Now().Add(2 * time.Second); time.Now().Before(wait); time.Sleep(10 * time.Millisecond) {
 				if reqs = requestsTo(s, tt.method, "/v1/Conversations/"+conv+tt.path); len(reqs) >= tt.wantReqs {
 					break
@@ -471,10 +471,10 @@ func TestRetries(t *testing.T) {
 // and never made again: a post Twilio answers late (held past the
 // client's timeout) still lands, once. A clear refusal is not looked for.
 func TestPostMessageOnce(t *testing.T) {
-	posts := func(s *twiliofake.Server, conv string) string { return "/v1/Conversations/" + conv + "/Messages" }
+	posts := func(s *twiliotest.Server, conv string) string { return "/v1/Conversations/" + conv + "/Messages" }
 	tests := []struct {
 		name      string
-		fault     func(s *twiliofake.Server, conv string)
+		fault     func(s *twiliotest.Server, conv string)
 		timeout   time.Duration // the client's round-trip timeout
 		earlier   bool          // the conversation has the message already
 		wantPosts int           // POST requests
@@ -484,21 +484,21 @@ func TestPostMessageOnce(t *testing.T) {
 		unclear   bool // the error wraps ErrUnclear
 	}{
 		{name: "no fault", wantPosts: 1, wantMsgs: 1},
-		{name: "503, not posted", fault: func(s *twiliofake.Server, conv string) {
+		{name: "503, not posted", fault: func(s *twiliotest.Server, conv string) {
 			s.FailNext(http.MethodPost, posts(s, conv), 503, 0)
 		}, wantPosts: 1, wantLists: 1, wantMsgs: 0, wantErr: true, unclear: true},
 		// The 503 came back, but the message is there: an earlier post
 		// went through.
-		{name: "503, posted", earlier: true, fault: func(s *twiliofake.Server, conv string) {
+		{name: "503, posted", earlier: true, fault: func(s *twiliotest.Server, conv string) {
 			s.FailNext(http.MethodPost, posts(s, conv), 503, 0)
 		}, wantPosts: 1, wantLists: 1, wantMsgs: 1},
 		// Twilio answers after the client gave up, and posts: not
 		// visible yet when the client looks, the message is not posted
 		// again.
-		{name: "held past the timeout", timeout: 200 * time.Millisecond, fault: func(s *twiliofake.Server, conv string) {
+		{name: "held past the timeout", timeout: 200 * time.Millisecond, fault: func(s *twiliotest.Server, conv string) {
 			s.HoldNext(http.MethodPost, posts(s, conv), 500*time.Millisecond)
 		}, wantPosts: 1, wantLists: 1, wantMsgs: 1, wantErr: true, unclear: true},
-		{name: "400", fault: func(s *twiliofake.Server, conv string) {
+		{name: "400", fault: func(s *twiliotest.Server, conv string) {
 			s.FailNext(http.MethodPost, posts(s, conv), 400, 0)
 		}, wantPosts: 1, wantMsgs: 0, wantErr: true},
 	}
@@ -506,7 +506,7 @@ func TestPostMessageOnce(t *testing.T) {
 	mine := func(m twilio.Message) bool { return m.Author == "system" && m.Attributes == marker }
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := twiliofake.NewServer(twiliofake.Config{})
+			s := twiliotest.NewServer(twiliotest.Config{})
 			t.Cleanup(s.Close)
 			cfg := s.ClientConfig()
 			cfg.Timeout = tt.timeout
@@ -572,7 +572,7 @@ func postMessage(ctx context.Context, c *twilio.Client, conv string) error {
 }
 
 func TestRetryOfCreateAfter429PostsOnce(t *testing.T) {
-	s, c := newFake(t, twiliofake.Config{})
+	s, c := newFake(t, twiliotest.Config{})
 	conv := s.AddConversation("", "")
 	s.FailNext(http.MethodPost, "/v1/Conversations/"+conv+"/Messages", 429, 0)
 	if _, err := c.PostMessage(ctxTimeout(t, 5*time.Second), conv, "", "hello", ""); err != nil {
@@ -585,7 +585,7 @@ func TestRetryOfCreateAfter429PostsOnce(t *testing.T) {
 
 func TestContext(t *testing.T) {
 	t.Run("done before the call", func(t *testing.T) {
-		s, c := newFake(t, twiliofake.Config{})
+		s, c := newFake(t, twiliotest.Config{})
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		if _, err := c.ListParticipants(ctx, "CH00000000000000000000000000000001"); !errors.Is(err, context.Canceled) {
@@ -598,7 +598,7 @@ func TestContext(t *testing.T) {
 	// The client's timeout is longer than the test: only the context's
 	// cancellation can end the hung request, and it shows in the error.
 	t.Run("cancelled during the call", func(t *testing.T) {
-		s := twiliofake.NewServer(twiliofake.Config{})
+		s := twiliotest.NewServer(twiliotest.Config{})
 		t.Cleanup(s.Close)
 		cfg := s.ClientConfig()
 		cfg.Timeout = time.Minute
@@ -616,7 +616,7 @@ func TestContext(t *testing.T) {
 
 func TestAuthentication(t *testing.T) {
 	const key, secret = "SK0000000000000000000000000000cafe", "keysecret0123"
-	s := twiliofake.NewServer(twiliofake.Config{APIKey: key, APISecret: secret})
+	s := twiliotest.NewServer(twiliotest.Config{APIKey: key, APISecret: secret})
 	t.Cleanup(s.Close)
 	conv := s.AddConversation("", "")
 	ctx := ctxTimeout(t, 5*time.Second)
@@ -665,7 +665,7 @@ func TestBadBaseURL(t *testing.T) {
 // TestNoWebhookHeader checks that no call asks Twilio to fire our own
 // post-event webhooks (https://www.twilio.com/docs/conversations/conversations-webhooks).
 func TestNoWebhookHeader(t *testing.T) {
-	s, c := newFake(t, twiliofake.Config{})
+	s, c := newFake(t, twiliotest.Config{})
 	ctx := ctxTimeout(t, 5*time.Second)
 	res, err := s.CustomerTexts(ctx, "+15550001111", "+15559990000", "hi")
 	if err != nil {
@@ -711,7 +711,7 @@ func TestNoWebhookHeader(t *testing.T) {
 // TestSequentialRoundTrips shows how a test measures the latency cost of
 // an operation in Twilio round trips.
 func TestSequentialRoundTrips(t *testing.T) {
-	s, c := newFake(t, twiliofake.Config{})
+	s, c := newFake(t, twiliotest.Config{})
 	ctx := ctxTimeout(t, 5*time.Second)
 	conv := s.AddConversation("", "")
 	s.SetLatency(50 * time.Millisecond)
@@ -732,7 +732,7 @@ func TestSequentialRoundTrips(t *testing.T) {
 	if len(reqs) != 3 {
 		t.Fatalf("%d requests, want 3", len(reqs))
 	}
-	if n := twiliofake.SequentialRoundTrips(reqs); n != 2 {
+	if n := twiliotest.SequentialRoundTrips(reqs); n != 2 {
 		t.Errorf("%d sequential round trips, want 2 (two parallel reads, then a post)", n)
 	}
 }
@@ -741,7 +741,7 @@ func TestSequentialRoundTrips(t *testing.T) {
 // URL as every host, by identity or SID; an identity is escaped in the
 // path, and an unknown user is ErrNotFound.
 func TestFetchFrontlineUser(t *testing.T) {
-	s, c := newFake(t, twiliofake.Config{})
+	s, c := newFake(t, twiliotest.Config{})
 	ctx := ctxTimeout(t, 10*time.Second)
 	s.AddWorker("ann@example.com", true, nil)
 	s.SetDisplayName("ann@example.com", "Ann Lee")

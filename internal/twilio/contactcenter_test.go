@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/twilio"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 const (
@@ -18,8 +18,8 @@ const (
 // TestTwoAccounts: the Frontline and the Flex accounts share the fake's
 // URL but not their credentials nor their data.
 func TestTwoAccounts(t *testing.T) {
-	s, frontline := newFake(t, twiliofake.Config{})
-	flexAcc := s.AddAccount(twiliofake.AccountConfig{AccountSID: flexSID, AuthToken: flexToken})
+	s, frontline := newFake(t, twiliotest.Config{})
+	flexAcc := s.AddAccount(twiliotest.AccountConfig{AccountSID: flexSID, AuthToken: flexToken})
 	flex := twilio.New(twilio.Config{AccountSID: flexSID, AuthToken: flexToken, BaseURL: s.URL})
 	ctx := ctxTimeout(t, 10*time.Second)
 
@@ -63,7 +63,7 @@ func TestTwoAccounts(t *testing.T) {
 // TestCustomerConversation: a conversation by unique name, created once,
 // a customer bound once (50416 after), found by address.
 func TestCustomerConversation(t *testing.T) {
-	s, c := newFake(t, twiliofake.Config{})
+	s, c := newFake(t, twiliotest.Config{})
 	ctx := ctxTimeout(t, 10*time.Second)
 	first, err := c.CreateConversation(ctx, s.MessagingServiceSID(), "handoff-1", "Jo", `{}`)
 	if err != nil {

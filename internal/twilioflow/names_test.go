@@ -10,22 +10,22 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/twilio"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // namesEnv is a Workers with the real Twilio client against the fake,
 // and a clock the test moves.
 type namesEnv struct {
 	t    *testing.T
-	fake *twiliofake.Server
+	fake *twiliotest.Server
 	w    *Workers
 	mu   sync.Mutex
 	time time.Time
 }
 
-func newNamesEnv(t *testing.T, cfg twiliofake.Config) *namesEnv {
+func newNamesEnv(t *testing.T, cfg twiliotest.Config) *namesEnv {
 	t.Helper()
-	fake := twiliofake.NewServer(cfg)
+	fake := twiliotest.NewServer(cfg)
 	t.Cleanup(fake.Close)
 	e := &namesEnv{t: t, fake: fake, time: time.Now()}
 	e.w = NewWorkers(twilio.New(fake.ClientConfig()), Config{Workspace: fake.WorkspaceSID(), PoolQueue: fake.QueueSID(), Now: e.clock})
@@ -128,7 +128,7 @@ func TestDisplayNameFallback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newNamesEnv(t, twiliofake.Config{NullListAttributes: tt.nullList})
+			e := newNamesEnv(t, twiliotest.Config{NullListAttributes: tt.nullList})
 			if !tt.notAWorker {
 				e.fake.AddWorker(ann, true, tt.attrs, e.fake.QueueSID())
 				e.fake.SetDisplayName(ann, tt.display)
@@ -206,7 +206,7 @@ func TestDisplayNameCache(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newNamesEnv(t, twiliofake.Config{})
+			e := newNamesEnv(t, twiliotest.Config{})
 			e.fake.AddWorker(ann, true, nil, e.fake.QueueSID())
 			e.fake.SetDisplayName(ann, "Ann Lee")
 			tt.setup(e)
@@ -245,7 +245,7 @@ func (e *namesEnv) sid(identity string) string {
 // TestNameCacheBounded: the cache never holds more than maxNames
 // identities, whatever the flow reads.
 func TestNameCacheBounded(t *testing.T) {
-	e := newNamesEnv(t, twiliofake.Config{})
+	e := newNamesEnv(t, twiliotest.Config{})
 	for i := range maxNames + 50 {
 		e.w.noteWorkers(twilio.Worker{Identity: fmt.Sprintf("w%d@example.com", i), Attributes: `{"full_name": "W"}`})
 	}
@@ -258,7 +258,7 @@ func TestNameCacheBounded(t *testing.T) {
 // workers' names, the likeliest picks first, at most warmBatch at a
 // time; a turn's reply then finds them named without a read of its own.
 func TestWarmNames(t *testing.T) {
-	e := newNamesEnv(t, twiliofake.Config{})
+	e := newNamesEnv(t, twiliotest.Config{})
 	var ws []twilio.Worker
 	for i, id := range []string{"a@x.com", "b@x.com", "c@x.com", "d@x.com", "e@x.com", "f@x.com"} {
 		// f idle longest, then e, d…; a is away.
@@ -290,7 +290,7 @@ func TestWarmNames(t *testing.T) {
 // the turn itself starts is not waited for (it would be a third round
 // trip), one an earlier turn started is.
 func TestNameKnownBefore(t *testing.T) {
-	e := newNamesEnv(t, twiliofake.Config{})
+	e := newNamesEnv(t, twiliotest.Config{})
 	e.fake.AddWorker("ann@example.com", true, nil, e.fake.QueueSID())
 	e.fake.SetDisplayName("ann@example.com", "Ann Lee")
 	e.fake.AddWorker("bob@example.com", true, nil, e.fake.QueueSID())

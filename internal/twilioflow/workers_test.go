@@ -13,7 +13,7 @@ import (
 
 	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/twilio"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // TestWorker: a worker's areas (lower-cased, trimmed, each once) and
@@ -70,7 +70,7 @@ func TestMapErr(t *testing.T) {
 // changed between the read and the write (412) is read, merged and
 // written again; a later time is never moved back.
 func TestRecordAccepted(t *testing.T) {
-	e := newNamesEnv(t, twiliofake.Config{})
+	e := newNamesEnv(t, twiliotest.Config{})
 	e.fake.AddWorker("ann@example.com", true, map[string]any{"team": "wine", "big": json.Number("12345678901234567890")}, e.fake.QueueSID())
 	ann, _ := e.fake.Worker("ann@example.com")
 	path := "/v1/Workspaces/" + e.fake.WorkspaceSID() + "/Workers/" + ann.SID

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 	"github.com/experthub/experthub/internal/webhook"
 )
 
@@ -27,9 +27,9 @@ func largeRequests() map[string]func() *http.Request {
 		"unsigned 1 MiB": func() *http.Request { return post(big, "") },
 		"forged 1 MiB":   func() *http.Request { return post(big, "Zm9yZ2VkIHNpZ25hdHVyZSE=") },
 		"signed, over 1 MiB": func() *http.Request {
-			return post(big+strings.Repeat("x", 2), twiliofake.Sign(authToken, publicURL, form))
+			return post(big+strings.Repeat("x", 2), twiliotest.Sign(authToken, publicURL, form))
 		},
-		"signed 1 MiB (valid)": func() *http.Request { return post(big, twiliofake.Sign(authToken, publicURL, form)) },
+		"signed 1 MiB (valid)": func() *http.Request { return post(big, twiliotest.Sign(authToken, publicURL, form)) },
 	}
 }
 

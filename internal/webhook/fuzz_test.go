@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 	"github.com/experthub/experthub/internal/webhook"
 )
 
@@ -25,12 +25,12 @@ func FuzzVerifier(f *testing.F) {
 	sum := sha256.Sum256([]byte(jsonBody))
 	hash := "bodySHA256=" + hex.EncodeToString(sum[:])
 	const formType = "application/x-www-form-urlencoded"
-	f.Add("POST", "", formType, twiliofake.Sign(authToken, publicURL, form), "", []byte(form.Encode()))
-	f.Add("POST", "x=1", formType, twiliofake.Sign(authToken, publicURL+"?x=1", form), "evil.example", []byte(form.Encode()))
-	f.Add("POST", "", formType, twiliofake.Sign(authToken, publicURL, form), "", []byte(form.Encode()+"&Worker=eve"))
-	f.Add("POST", hash, "application/json", twiliofake.Sign(authToken, publicURL+"?"+hash, nil), "", []byte(jsonBody))
-	f.Add("POST", hash, formType, twiliofake.Sign(authToken, publicURL+"?"+hash, nil), "", []byte(jsonBody))
-	f.Add("GET", "Location=GetCustomersList", "", twiliofake.Sign(authToken, publicURL+"?Location=GetCustomersList", nil), "", []byte(nil))
+	f.Add("POST", "", formType, twiliotest.Sign(authToken, publicURL, form), "", []byte(form.Encode()))
+	f.Add("POST", "x=1", formType, twiliotest.Sign(authToken, publicURL+"?x=1", form), "evil.example", []byte(form.Encode()))
+	f.Add("POST", "", formType, twiliotest.Sign(authToken, publicURL, form), "", []byte(form.Encode()+"&Worker=eve"))
+	f.Add("POST", hash, "application/json", twiliotest.Sign(authToken, publicURL+"?"+hash, nil), "", []byte(jsonBody))
+	f.Add("POST", hash, formType, twiliotest.Sign(authToken, publicURL+"?"+hash, nil), "", []byte(jsonBody))
+	f.Add("GET", "Location=GetCustomersList", "", twiliotest.Sign(authToken, publicURL+"?Location=GetCustomersList", nil), "", []byte(nil))
 	f.Add("POST", "", formType+"; charset=utf-8", "", "", []byte("a=%zz;b"))
 	f.Add("PUT", "", "", "x", "", []byte{0xff, 0})
 	f.Fuzz(func(t *testing.T, method, rawQuery, contentType, sig, forwardedHost string, body []byte) {
@@ -87,7 +87,7 @@ func checkSigned(t *testing.T, r *http.Request, body []byte, sig string) {
 		}
 		params = nil
 	}
-	if sig != twiliofake.Sign(authToken, u, params) && sig != twiliofake.Sign(authToken, withPort, params) {
+	if sig != twiliotest.Sign(authToken, u, params) && sig != twiliotest.Sign(authToken, withPort, params) {
 		t.Fatalf("handler reached with %v at %s, which %q does not sign", r.PostForm, u, sig)
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 	"github.com/experthub/experthub/internal/webhook"
 )
 
@@ -60,7 +60,7 @@ func TestVerifierWithoutAuthToken(t *testing.T) {
 		if _, q, ok := strings.Cut(target, "?"); ok {
 			u += "?" + q
 		}
-		r := behindProxy(target, form.Encode(), twiliofake.Sign("", u, form))
+		r := behindProxy(target, form.Encode(), twiliotest.Sign("", u, form))
 		rec, reached, _ := serve(v, r)
 		if reached || rec.Code != http.StatusForbidden {
 			t.Errorf("%s signed with the empty key: status %d, reached handler %t; want 403, not reached", target, rec.Code, reached)
@@ -74,7 +74,7 @@ func TestVerifierWithoutAuthToken(t *testing.T) {
 func TestVerifierRepeatedParameter(t *testing.T) {
 	v := webhook.NewVerifier(authToken, discard(), publicURL)
 	signed := url.Values{"Location": {"GetCustomerDetailsByCustomerId"}, "CustomerId": {"1"}, "Worker": {"ann@example.com"}}
-	sig := twiliofake.Sign(authToken, publicURL, signed)
+	sig := twiliotest.Sign(authToken, publicURL, signed)
 	tests := []struct {
 		name string
 		body string
@@ -83,7 +83,7 @@ func TestVerifierRepeatedParameter(t *testing.T) {
 		{"appended value", signed.Encode() + "&CustomerId=2", sig},
 		{"prepended in the body, first value kept", "CustomerId=1&" + signed.Encode(), sig},
 		{"Twilio's all-values signature", signed.Encode() + "&CustomerId=2",
-			twiliofake.Sign(authToken, publicURL, url.Values{"Location": signed["Location"], "CustomerId": {"1", "2"}, "Worker": signed["Worker"]})},
+			twiliotest.Sign(authToken, publicURL, url.Values{"Location": signed["Location"], "CustomerId": {"1", "2"}, "Worker": signed["Worker"]})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,7 +122,7 @@ func TestVerifierConfiguredURLWithQuery(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := webhook.NewVerifier(authToken, discard(), tt.configured)
-			rec, reached, _ := serve(v, behindProxy(tt.target, form.Encode(), twiliofake.Sign(authToken, tt.signedURL, form)))
+			rec, reached, _ := serve(v, behindProxy(tt.target, form.Encode(), twiliotest.Sign(authToken, tt.signedURL, form)))
 			if reached != tt.ok {
 				t.Errorf("status %d (%s), reached handler %t, want %t", rec.Code, strings.TrimSpace(rec.Body.String()), reached, tt.ok)
 			}
@@ -135,7 +135,7 @@ func TestVerifierConfiguredURLWithQuery(t *testing.T) {
 func TestVerifierHostileInput(t *testing.T) {
 	v := webhook.NewVerifier(authToken, discard(), publicURL)
 	form := url.Values{"Location": {"GetCustomersList"}}
-	sig := twiliofake.Sign(authToken, publicURL, form)
+	sig := twiliotest.Sign(authToken, publicURL, form)
 	tests := []struct {
 		name        string
 		method      string
@@ -218,10 +218,10 @@ func TestVerifierLargeRequests(t *testing.T) {
 		maxAllocs int // bytes allocated per request at most
 	}{
 		{"unsigned 1 MiB", "", int64(len(big)), big, 403, 0, 64 << 10},
-		{"signed, Content-Length over 1 MiB", twiliofake.Sign(authToken, publicURL, form), webhook.MaxBody + 1, append(big, 'x'), 413, 0, 64 << 10},
-		{"signed, over 1 MiB, unknown length", twiliofake.Sign(authToken, publicURL, form), -1, append(big, strings.Repeat("x", 1<<20)...), 413, webhook.MaxBody + 1, 5 << 19},
+		{"signed, Content-Length over 1 MiB", twiliotest.Sign(authToken, publicURL, form), webhook.MaxBody + 1, append(big, 'x'), 413, 0, 64 << 10},
+		{"signed, over 1 MiB, unknown length", twiliotest.Sign(authToken, publicURL, form), -1, append(big, strings.Repeat("x", 1<<20)...), 413, webhook.MaxBody + 1, 5 << 19},
 		{"forged 1 MiB", "Zm9yZ2VkIHNpZ25hdHVyZSE=", int64(len(big)), big, 403, len(big), 5 << 19},
-		{"signed 1 MiB", twiliofake.Sign(authToken, publicURL, form), int64(len(big)), big, 200, len(big), 5 << 19},
+		{"signed 1 MiB", twiliotest.Sign(authToken, publicURL, form), int64(len(big)), big, 200, len(big), 5 << 19},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -279,7 +279,7 @@ func TestVerifierGET(t *testing.T) {
 		}
 		return r
 	}
-	signed := twiliofake.Sign(authToken, signedURL, nil)
+	signed := twiliotest.Sign(authToken, signedURL, nil)
 	for _, allow := range []bool{false, true} {
 		t.Run(fmt.Sprintf("AllowGET %t", allow), func(t *testing.T) {
 			var logs bytes.Buffer
@@ -304,7 +304,7 @@ func TestVerifierGET(t *testing.T) {
 			if !strings.Contains(logs.String(), "configure the webhook with method POST") {
 				t.Errorf("the log does not say how to fix it:\n%s", logs.String())
 			}
-			for _, sig := range []string{"", twiliofake.Sign(authToken, publicURL, params)} {
+			for _, sig := range []string{"", twiliotest.Sign(authToken, publicURL, params)} {
 				if rec, reached, _ := serve(v, get(sig)); reached || rec.Code != http.StatusForbidden {
 					t.Errorf("GET signed %q: %d, reached %t; want 403", sig, rec.Code, reached)
 				}

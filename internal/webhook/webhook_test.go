@@ -13,10 +13,10 @@ import (
 
 	"github.com/twilio/twilio-go/client"
 
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
-var sign = twiliofake.Sign
+var sign = twiliotest.Sign
 
 const token = "12345678901234567890123456789012"
 

@@ -45,7 +45,7 @@ import (
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/strapitest"
 	"github.com/experthub/experthub/internal/taskqueue/engine"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // The configured secrets. They look like the real thing, so that a test
@@ -97,7 +97,7 @@ type Options struct {
 	Store Store
 	// Twilio configures the fake Twilio; its credentials and SIDs are the
 	// App's.
-	Twilio twiliofake.Config
+	Twilio twiliotest.Config
 	// Filters are the Conversations webhook filters; nil: DefaultFilters.
 	Filters []string
 	// StrapiVersion is 3, 4 or 5 to run a fake Strapi the App syncs and
@@ -164,10 +164,10 @@ type Harness struct {
 	// Tasks is the Cloud Tasks fake; nil without Options.CloudTasks.
 	Tasks  *cloudtaskstest.Fake
 	Config *config.Config
-	Twilio *twiliofake.Server
+	Twilio *twiliotest.Server
 	// Flex is the contact center's account on the same fake Twilio; nil
 	// without Options.Flex.
-	Flex   *twiliofake.Fake
+	Flex   *twiliotest.Fake
 	Strapi *strapitest.Server // nil without Options.StrapiVersion
 	// Server serves function <name> at URL(name), which is also its
 	// public URL: the URL Twilio signs.
@@ -200,7 +200,7 @@ func New(t testing.TB, opts Options) *Harness {
 	// App is built before any webhook can call it.
 	var built atomic.Bool
 	h.Server = httptest.NewServer(h.front(&built, opts.FunctionPrefix))
-	h.Twilio = twiliofake.NewServer(opts.Twilio)
+	h.Twilio = twiliotest.NewServer(opts.Twilio)
 
 	env := config.Env{
 		"PUBLIC_BASE_URL":                h.Server.URL,
@@ -209,7 +209,7 @@ func New(t testing.TB, opts Options) *Harness {
 		"TWILIO_API_BASE_URL":            h.Twilio.URL,
 		"FRONTLINE_WORKSPACE":            h.Twilio.WorkspaceSID(),
 		"FRONTLINE_DEFAULT_POOL_QUEUE":   h.Twilio.QueueSID(),
-		"FRONTLINE_MESSAGING_SERVICE":    twiliofake.DefaultMessaging,
+		"FRONTLINE_MESSAGING_SERVICE":    twiliotest.DefaultMessaging,
 		"FRONTLINE_PROXY_NUMBER":         ProxyNumber,
 		"FRONTLINE_PROXY_NUMBER_GB":      ProxyNumberGB,
 		"CACHE_TTL":                      "0",
@@ -296,7 +296,7 @@ func New(t testing.TB, opts Options) *Harness {
 	if filters == nil {
 		filters = DefaultFilters
 	}
-	h.Twilio.SetWebhooks(twiliofake.Webhooks{
+	h.Twilio.SetWebhooks(twiliotest.Webhooks{
 		PreWebhookURL:  cfg.PublicURL(function.PreEvent),
 		PostWebhookURL: cfg.PublicURL(function.PostEvent),
 		Filters:        filters,
@@ -663,7 +663,7 @@ func (h *Harness) ServeOn(i int, name function.Name, r *http.Request) *httptest.
 func (h *Harness) SignedForm(name function.Name, params url.Values) *http.Request {
 	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(params.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r.Header.Set("X-Twilio-Signature", twiliofake.Sign(h.Config.TwilioAuthToken, h.URL(name), params))
+	r.Header.Set("X-Twilio-Signature", twiliotest.Sign(h.Config.TwilioAuthToken, h.URL(name), params))
 	return r
 }
 
@@ -675,7 +675,7 @@ func (h *Harness) Post(name function.Name, params url.Values) (status int, body 
 		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", twiliofake.Sign(h.Config.TwilioAuthToken, h.URL(name), params))
+	req.Header.Set("X-Twilio-Signature", twiliotest.Sign(h.Config.TwilioAuthToken, h.URL(name), params))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, "", err
@@ -689,7 +689,7 @@ func (h *Harness) Post(name function.Name, params url.Values) (status int, body 
 // addFlex adds the Flex contact center's account, with its agent, and
 // its settings to env.
 func (h *Harness) addFlex(env config.Env) {
-	h.Flex = h.Twilio.AddAccount(twiliofake.AccountConfig{AccountSID: FlexAccountSID, AuthToken: FlexAuthToken})
+	h.Flex = h.Twilio.AddAccount(twiliotest.AccountConfig{AccountSID: FlexAccountSID, AuthToken: FlexAuthToken})
 	h.Flex.AddWorker(FlexAgent, true, nil, h.Flex.QueueSID())
 	maps.Copy(env, config.Env{
 		"FLEX_ACCOUNT_SID": FlexAccountSID,
@@ -724,7 +724,7 @@ func (h *Harness) FlexSignedHandoff(params url.Values, token string) (status int
 		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", twiliofake.Sign(token, h.URL(function.Handoff), params))
+	req.Header.Set("X-Twilio-Signature", twiliotest.Sign(token, h.URL(function.Handoff), params))
 	return do(req)
 }
 
@@ -742,7 +742,7 @@ func do(req *http.Request) (int, string, error) {
 // Text plays the customer at from texting body to ProxyNumber (from's
 // channel: "whatsapp:" for WhatsApp). It fails the test when the text
 // fails or a pre-event hook rejects it.
-func (h *Harness) Text(t testing.TB, from, body string) twiliofake.TextResult {
+func (h *Harness) Text(t testing.TB, from, body string) twiliotest.TextResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -792,14 +792,14 @@ func (h *Harness) Marked(conv string) []string {
 
 // Promised returns the worker a bot message promises the customer (its
 // {"connect": worker} mark), "" for none.
-func Promised(m twiliofake.Message) string { return botMark(m).Connect }
+func Promised(m twiliotest.Message) string { return botMark(m).Connect }
 
 type mark struct {
 	Connect string `json:"connect"`
 	Offer   string `json:"offer"`
 }
 
-func botMark(m twiliofake.Message) mark {
+func botMark(m twiliotest.Message) mark {
 	var mk mark
 	if m.Author != "system" || json.Unmarshal([]byte(m.Attributes), &mk) != nil {
 		return mark{}

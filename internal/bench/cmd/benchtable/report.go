@@ -608,7 +608,7 @@ const method = `## Method
   by ` + "`app.New`" + ` from a configuration as the functions build them. The cache
   is the Firestore emulator (gcloud) behind the in-process layer; Strapi is
   ` + "`internal/strapitest`" + ` (Strapi 5 JSON) over HTTP; Twilio is twilio-go against
-  ` + "`internal/twiliofake`" + `. Latency is injected into every stub request.
+  ` + "`internal/twilio/twiliotest`" + `. Latency is injected into every stub request.
 - **The seed baseline** (` + "`internal/bench/seed_test.go`" + `) is crm.js in Go:
   per request it logs in (` + "`/api/auth/local`" + `), downloads every page of 100,
   and searches linearly. It is given the benefit of the doubt: it pages (the
@@ -654,7 +654,7 @@ const method = `## Method
   worker, add the participant, then log in to Strapi and download the CRM
   for the friendly name, and rename the conversation).
   *Sequential round trips* is the longest chain of Twilio requests each
-  sent once the one before had ended (` + "`twiliofake.SequentialRoundTrips`" + `;
+  sent once the one before had ended (` + "`twiliotest.SequentialRoundTrips`" + `;
   before issue 19 it merged a request sent while the last of the previous
   round was still in flight into that round, and could undercount by one).
 - **End-to-end and burst.** The conversation work of a webhook (a welcome,

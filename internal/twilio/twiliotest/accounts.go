@@ -1,4 +1,4 @@
-package twiliofake
+package twiliotest
 
 import (
 	"fmt"
@@ -34,12 +34,12 @@ type AccountConfig struct {
 // already an account's is a test bug: AddAccount panics.
 func (f *Fake) AddAccount(cfg AccountConfig) *Fake {
 	if cfg.AccountSID == "" || cfg.AuthToken == "" {
-		panic("twiliofake: AddAccount needs an account SID and an auth token")
+		panic("twiliotest: AddAccount needs an account SID and an auth token")
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if cfg.AccountSID == f.cfg.AccountSID || f.accounts[cfg.AccountSID] != nil {
-		panic("twiliofake: duplicate account " + cfg.AccountSID)
+		panic("twiliotest: duplicate account " + cfg.AccountSID)
 	}
 	sid := func(s, prefix string) string {
 		if s == "" {

@@ -1,4 +1,4 @@
-package twiliofake_test
+package twiliotest_test
 
 import (
 	"context"
@@ -11,17 +11,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // get does an authenticated GET of path (or of an absolute Twilio URL,
 // redirected to the fake) and decodes the JSON answer.
-func get(t *testing.T, s *twiliofake.Server, path string) (int, http.Header, map[string]any) {
+func get(t *testing.T, s *twiliotest.Server, path string) (int, http.Header, map[string]any) {
 	t.Helper()
 	return do(t, s, http.MethodGet, path, nil, true)
 }
 
-func do(t *testing.T, s *twiliofake.Server, method, path string, form url.Values, auth bool) (int, http.Header, map[string]any) {
+func do(t *testing.T, s *twiliotest.Server, method, path string, form url.Values, auth bool) (int, http.Header, map[string]any) {
 	t.Helper()
 	if u, err := url.Parse(path); err == nil && u.IsAbs() {
 		path = u.RequestURI()
@@ -76,7 +76,7 @@ var (
 )
 
 func TestJSONShapes(t *testing.T) {
-	s := twiliofake.NewServer(twiliofake.Config{})
+	s := twiliotest.NewServer(twiliotest.Config{})
 	t.Cleanup(s.Close)
 	res, err := s.CustomerTexts(context.Background(), "+15550001111", "+15559990000", "hi")
 	if err != nil {
@@ -146,7 +146,7 @@ func TestJSONShapes(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	s := twiliofake.NewServer(twiliofake.Config{})
+	s := twiliotest.NewServer(twiliotest.Config{})
 	t.Cleanup(s.Close)
 	convSID := s.AddConversation("", "")
 	sms, err := s.CustomerTexts(context.Background(), "+15550001111", "+15559990000", "hi")
@@ -232,7 +232,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestWorkerETags(t *testing.T) {
-	s := twiliofake.NewServer(twiliofake.Config{})
+	s := twiliotest.NewServer(twiliotest.Config{})
 	t.Cleanup(s.Close)
 	wk := s.AddWorker("ann@example.com", true, nil, s.QueueSID())
 	path := "/v1/Workspaces/" + s.WorkspaceSID() + "/Workers/" + wk
@@ -262,7 +262,7 @@ func TestWorkerETags(t *testing.T) {
 	}
 }
 
-func doIfMatch(t *testing.T, s *twiliofake.Server, path string, form url.Values, ifMatch string) (int, http.Header, map[string]any) {
+func doIfMatch(t *testing.T, s *twiliotest.Server, path string, form url.Values, ifMatch string) (int, http.Header, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -279,7 +279,7 @@ func doIfMatch(t *testing.T, s *twiliofake.Server, path string, form url.Values,
 }
 
 func TestWorkerFilters(t *testing.T) {
-	s := twiliofake.NewServer(twiliofake.Config{})
+	s := twiliotest.NewServer(twiliotest.Config{})
 	t.Cleanup(s.Close)
 	q, other := s.QueueSID(), "WQ0000000000000000000000000000beef"
 	s.AddWorker("ann@example.com", true, nil, q)
@@ -318,7 +318,7 @@ func TestWorkerFilters(t *testing.T) {
 }
 
 func TestPagination(t *testing.T) {
-	s := twiliofake.NewServer(twiliofake.Config{})
+	s := twiliotest.NewServer(twiliotest.Config{})
 	t.Cleanup(s.Close)
 	for i := range 5 {
 		s.AddWorker(string(rune('a'+i))+"@example.com", true, nil, s.QueueSID())
@@ -349,32 +349,32 @@ func TestPagination(t *testing.T) {
 
 func TestSequentialRoundTrips(t *testing.T) {
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	at := func(start, end int) twiliofake.Request {
-		return twiliofake.Request{Start: t0.Add(time.Duration(start) * time.Millisecond), End: t0.Add(time.Duration(end) * time.Millisecond)}
+	at := func(start, end int) twiliotest.Request {
+		return twiliotest.Request{Start: t0.Add(time.Duration(start) * time.Millisecond), End: t0.Add(time.Duration(end) * time.Millisecond)}
 	}
 	tests := []struct {
 		name string
-		reqs []twiliofake.Request
+		reqs []twiliotest.Request
 		want int
 	}{
 		{"none", nil, 0},
-		{"one", []twiliofake.Request{at(0, 10)}, 1},
-		{"sequential", []twiliofake.Request{at(0, 10), at(10, 20), at(25, 30)}, 3},
-		{"parallel", []twiliofake.Request{at(0, 10), at(1, 9), at(2, 12)}, 1},
+		{"one", []twiliotest.Request{at(0, 10)}, 1},
+		{"sequential", []twiliotest.Request{at(0, 10), at(10, 20), at(25, 30)}, 3},
+		{"parallel", []twiliotest.Request{at(0, 10), at(1, 9), at(2, 12)}, 1},
 		// 15-30 was sent once 0-10 had ended, 5-20 still in flight.
-		{"chained overlap", []twiliofake.Request{at(0, 10), at(5, 20), at(15, 30), at(30, 40)}, 3},
-		{"next round before the last of this one ends", []twiliofake.Request{at(0, 10), at(0, 11), at(10, 20), at(21, 30)}, 3},
-		{"out of order", []twiliofake.Request{at(30, 40), at(0, 10), at(5, 8)}, 2},
+		{"chained overlap", []twiliotest.Request{at(0, 10), at(5, 20), at(15, 30), at(30, 40)}, 3},
+		{"next round before the last of this one ends", []twiliotest.Request{at(0, 10), at(0, 11), at(10, 20), at(21, 30)}, 3},
+		{"out of order", []twiliotest.Request{at(30, 40), at(0, 10), at(5, 8)}, 2},
 	}
 	for _, tt := range tests {
-		if got := twiliofake.SequentialRoundTrips(tt.reqs); got != tt.want {
+		if got := twiliotest.SequentialRoundTrips(tt.reqs); got != tt.want {
 			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
 		}
 	}
 }
 
 func TestFaults(t *testing.T) {
-	s := twiliofake.NewServer(twiliofake.Config{})
+	s := twiliotest.NewServer(twiliotest.Config{})
 	t.Cleanup(s.Close)
 	convSID := s.AddConversation("", "")
 	path := "/v1/Conversations/" + convSID
@@ -404,7 +404,7 @@ func TestFaults(t *testing.T) {
 }
 
 func TestHangReleasedByClose(t *testing.T) {
-	s := twiliofake.NewServer(twiliofake.Config{})
+	s := twiliotest.NewServer(twiliotest.Config{})
 	s.HangNext("", "/")
 	done := make(chan int)
 	go func() {
@@ -438,7 +438,7 @@ func TestHangReleasedByClose(t *testing.T) {
 }
 
 func TestLatency(t *testing.T) {
-	s := twiliofake.NewServer(twiliofake.Config{})
+	s := twiliotest.NewServer(twiliotest.Config{})
 	t.Cleanup(s.Close)
 	s.SetLatency(100 * time.Millisecond)
 	start := time.Now()
@@ -456,7 +456,7 @@ func TestLatency(t *testing.T) {
 // case) or US… SID, in twilio_frontline_v1.yaml's shape; nothing else of
 // /v1/Users is served.
 func TestFrontlineUsers(t *testing.T) {
-	s := twiliofake.NewServer(twiliofake.Config{})
+	s := twiliotest.NewServer(twiliotest.Config{})
 	t.Cleanup(s.Close)
 	s.AddWorker("ann@example.com", true, nil)
 	s.SetDisplayName("ann@example.com", "Ann Lee")
@@ -499,7 +499,7 @@ func TestFrontlineUsers(t *testing.T) {
 // its client gave up before: the message exists, and the client saw only
 // a timeout.
 func TestHoldNext(t *testing.T) {
-	s := twiliofake.NewServer(twiliofake.Config{})
+	s := twiliotest.NewServer(twiliotest.Config{})
 	t.Cleanup(s.Close)
 	conv := s.AddConversation("", "")
 	path := "/v1/Conversations/" + conv + "/Messages"

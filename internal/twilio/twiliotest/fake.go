@@ -1,4 +1,4 @@
-// Package twiliofake is an in-process, stateful fake of the parts of Twilio
+// Package twiliotest is an in-process, stateful fake of the parts of Twilio
 // Expert Hub talks to: the Conversations v1, TaskRouter v1 and Frontline
 // v1 (users) REST endpoints internal/twilio calls (real JSON shapes, pagination, errors,
 // Basic auth, ETag and If-Match), and Twilio's side of the webhooks — a
@@ -13,7 +13,7 @@
 //
 // Test controls: SetLatency, FailNext, HangNext, HoldNext, the request log
 // (Requests, SequentialRoundTrips), state accessors and seeding helpers.
-package twiliofake
+package twiliotest
 
 import (
 	"crypto/rand"
@@ -404,7 +404,7 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if _, ok := r.Header["X-Twilio-Webhook-Enabled"]; ok {
 		// Our REST actions must not fire our own webhooks (https://www.twilio.com/docs/conversations/conversations-webhooks).
-		writeAPIError(w, errInvalid("twiliofake does not support X-Twilio-Webhook-Enabled"))
+		writeAPIError(w, errInvalid("twiliotest does not support X-Twilio-Webhook-Enabled"))
 		return
 	}
 	f.mux.ServeHTTP(w, r)
@@ -453,7 +453,7 @@ func (f *Fake) routes() *http.ServeMux {
 		m.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			for k := range r.Form {
 				if !slices.Contains(params, k) {
-					writeAPIError(w, errInvalid("twiliofake does not support the parameter "+k+" of "+pattern))
+					writeAPIError(w, errInvalid("twiliotest does not support the parameter "+k+" of "+pattern))
 					return
 				}
 			}
@@ -487,7 +487,7 @@ func (f *Fake) routes() *http.ServeMux {
 	// Frontline's host (users.go): the Conversations host's users are not served.
 	handle("GET /v1/Users/{sid}", f.fetchUser)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeAPIError(w, errInvalid("twiliofake does not serve "+r.Method+" "+r.URL.Path+": internal/twilio does not call it"))
+		writeAPIError(w, errInvalid("twiliotest does not serve "+r.Method+" "+r.URL.Path+": internal/twilio does not call it"))
 	})
 	return m
 }

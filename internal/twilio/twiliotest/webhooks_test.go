@@ -1,4 +1,4 @@
-package twiliofake_test
+package twiliotest_test
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 	conv "github.com/twilio/twilio-go/rest/conversations/v1"
 
 	"github.com/experthub/experthub/internal/twilio"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 // app plays our webhook endpoints: it checks every signature with
@@ -89,7 +89,7 @@ func (a *app) checkSignatures() {
 
 type event struct{ target, eventType string }
 
-func events(ds []twiliofake.Delivery) []event {
+func events(ds []twiliotest.Delivery) []event {
 	out := make([]event, len(ds))
 	for i, d := range ds {
 		out[i] = event{d.Target, d.EventType}
@@ -102,14 +102,14 @@ var allFilters = []string{"onConversationAdd", "onMessageAdd", "onParticipantAdd
 // TestInboundSequence plays a customer's first and second texts against a
 // fake backend that does what Expert Hub does at each step.
 func TestInboundSequence(t *testing.T) {
-	s := twiliofake.NewServer(twiliofake.Config{})
+	s := twiliotest.NewServer(twiliotest.Config{})
 	t.Cleanup(s.Close)
 	rest := twilio.New(s.ClientConfig())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
 	a := newApp(t, s.AuthToken(), backend(ctx, t, rest))
-	s.SetWebhooks(twiliofake.Webhooks{
+	s.SetWebhooks(twiliotest.Webhooks{
 		PreWebhookURL:  a.url("/pre-event?v=1"),
 		PostWebhookURL: a.url("/post-event"),
 		Filters:        allFilters,
@@ -200,7 +200,7 @@ func backend(ctx context.Context, t *testing.T, rest *twilio.Client) func(path s
 
 // checkInboundParams checks the parameters of each event of a first text,
 // as https://www.twilio.com/docs/conversations/conversations-webhooks.
-func checkInboundParams(t *testing.T, s *twiliofake.Server, ds []twiliofake.Delivery, res twiliofake.TextResult) {
+func checkInboundParams(t *testing.T, s *twiliotest.Server, ds []twiliotest.Delivery, res twiliotest.TextResult) {
 	t.Helper()
 	convSID, partSID := res.ConversationSID, res.ParticipantSID
 	params := []map[string]string{
@@ -235,7 +235,7 @@ func checkInboundParams(t *testing.T, s *twiliofake.Server, ds []twiliofake.Deli
 }
 
 // checkInboundState checks the conversation a first text left.
-func checkInboundState(t *testing.T, s *twiliofake.Server, res twiliofake.TextResult) {
+func checkInboundState(t *testing.T, s *twiliotest.Server, res twiliotest.TextResult) {
 	t.Helper()
 	convSID, partSID := res.ConversationSID, res.ParticipantSID
 	c, _ := s.Conversation(convSID)
@@ -284,10 +284,10 @@ func TestPreEventAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := twiliofake.NewServer(twiliofake.Config{WebhookTimeout: 100 * time.Millisecond})
+			s := twiliotest.NewServer(twiliotest.Config{WebhookTimeout: 100 * time.Millisecond})
 			t.Cleanup(s.Close)
 			a := newApp(t, s.AuthToken(), func(string, url.Values) (int, string) { return tt.answer() })
-			s.SetWebhooks(twiliofake.Webhooks{PreWebhookURL: a.url("/pre"), Filters: []string{"onMessageAdd"}})
+			s.SetWebhooks(twiliotest.Webhooks{PreWebhookURL: a.url("/pre"), Filters: []string{"onMessageAdd"}})
 
 			res, err := s.CustomerTexts(context.Background(), "+15550001111", "+15559990000", "hi")
 			if err != nil {
@@ -318,10 +318,10 @@ func TestPreEventAnswers(t *testing.T) {
 }
 
 func TestConversationAddRejected(t *testing.T) {
-	s := twiliofake.NewServer(twiliofake.Config{})
+	s := twiliotest.NewServer(twiliotest.Config{})
 	t.Cleanup(s.Close)
 	a := newApp(t, s.AuthToken(), func(string, url.Values) (int, string) { return 403, "" })
-	s.SetWebhooks(twiliofake.Webhooks{PreWebhookURL: a.url("/pre"), PostWebhookURL: a.url("/post"), Filters: allFilters, RoutingURL: a.url("/routing")})
+	s.SetWebhooks(twiliotest.Webhooks{PreWebhookURL: a.url("/pre"), PostWebhookURL: a.url("/post"), Filters: allFilters, RoutingURL: a.url("/routing")})
 
 	res, err := s.CustomerTexts(context.Background(), "+15550001111", "+15559990000", "hi")
 	if err != nil {
@@ -351,11 +351,11 @@ func TestConversationAddNameLimit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := twiliofake.NewServer(twiliofake.Config{})
+			s := twiliotest.NewServer(twiliotest.Config{})
 			t.Cleanup(s.Close)
 			answer, _ := json.Marshal(map[string]string{"friendly_name": tt.friendly})
 			a := newApp(t, s.AuthToken(), func(string, url.Values) (int, string) { return 200, string(answer) })
-			s.SetWebhooks(twiliofake.Webhooks{PreWebhookURL: a.url("/pre"), Filters: []string{"onConversationAdd"}})
+			s.SetWebhooks(twiliotest.Webhooks{PreWebhookURL: a.url("/pre"), Filters: []string{"onConversationAdd"}})
 
 			res, err := s.CustomerTexts(context.Background(), "+15550001111", "+15559990000", "hi")
 			if err != nil {
@@ -376,11 +376,11 @@ func TestConversationAddNameLimit(t *testing.T) {
 }
 
 func TestWhatsAppAndFilters(t *testing.T) {
-	s := twiliofake.NewServer(twiliofake.Config{})
+	s := twiliotest.NewServer(twiliotest.Config{})
 	t.Cleanup(s.Close)
 	a := newApp(t, s.AuthToken(), func(string, url.Values) (int, string) { return 200, "" })
 	// Only post-events are filtered in: pre-events are not sent.
-	s.SetWebhooks(twiliofake.Webhooks{PreWebhookURL: a.url("/pre"), PostWebhookURL: a.url("/post"), Filters: []string{"onParticipantAdded"}})
+	s.SetWebhooks(twiliotest.Webhooks{PreWebhookURL: a.url("/pre"), PostWebhookURL: a.url("/post"), Filters: []string{"onParticipantAdded"}})
 
 	res, err := s.CustomerTexts(context.Background(), "whatsapp:+15550001111", "whatsapp:+15559990000", "hola")
 	if err != nil {
@@ -408,7 +408,7 @@ func TestWhatsAppAndFilters(t *testing.T) {
 }
 
 func TestClosedConversationStartsANewOne(t *testing.T) {
-	s := twiliofake.NewServer(twiliofake.Config{})
+	s := twiliotest.NewServer(twiliotest.Config{})
 	t.Cleanup(s.Close)
 	ctx := context.Background()
 	first, err := s.CustomerTexts(ctx, "+15550001111", "+15559990000", "hi")
@@ -429,7 +429,7 @@ func TestClosedConversationStartsANewOne(t *testing.T) {
 }
 
 func TestWorkerTexts(t *testing.T) {
-	s := twiliofake.NewServer(twiliofake.Config{})
+	s := twiliotest.NewServer(twiliotest.Config{})
 	t.Cleanup(s.Close)
 	ctx := context.Background()
 	a := newApp(t, s.AuthToken(), func(string, url.Values) (int, string) { return 200, "" })
@@ -441,7 +441,7 @@ func TestWorkerTexts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.SetWebhooks(twiliofake.Webhooks{PreWebhookURL: a.url("/pre"), PostWebhookURL: a.url("/post"), Filters: allFilters})
+	s.SetWebhooks(twiliotest.Webhooks{PreWebhookURL: a.url("/pre"), PostWebhookURL: a.url("/post"), Filters: allFilters})
 
 	w, err := s.WorkerTexts(ctx, res.ConversationSID, "ann@example.com", "How can I help?")
 	if err != nil {
@@ -467,7 +467,7 @@ func TestWorkerTexts(t *testing.T) {
 }
 
 func TestRedeliver(t *testing.T) {
-	s := twiliofake.NewServer(twiliofake.Config{})
+	s := twiliotest.NewServer(twiliotest.Config{})
 	t.Cleanup(s.Close)
 	ctx := context.Background()
 	var mu sync.Mutex
@@ -478,7 +478,7 @@ func TestRedeliver(t *testing.T) {
 		got = append(got, form)
 		return 200, ""
 	})
-	s.SetWebhooks(twiliofake.Webhooks{PostWebhookURL: a.url("/post"), Filters: []string{"onMessageAdded"}})
+	s.SetWebhooks(twiliotest.Webhooks{PostWebhookURL: a.url("/post"), Filters: []string{"onMessageAdded"}})
 	if _, err := s.CustomerTexts(ctx, "+15550001111", "+15559990000", "hi"); err != nil {
 		t.Fatal(err)
 	}
@@ -512,7 +512,7 @@ func TestRedeliver(t *testing.T) {
 // (X-Twilio-Webhook-Enabled) are refused, naming the header: Expert Hub
 // must not fire its own webhooks (https://www.twilio.com/docs/conversations/conversations-webhooks).
 func TestWebhookEnabledHeader(t *testing.T) {
-	s := twiliofake.NewServer(twiliofake.Config{})
+	s := twiliotest.NewServer(twiliotest.Config{})
 	t.Cleanup(s.Close)
 	convSID := s.AddConversation("", "")
 	rc := restClient(s)
@@ -532,7 +532,7 @@ func TestWebhookEnabledHeader(t *testing.T) {
 
 // restClient is a bare twilio-go client on the fake, for what
 // internal/twilio does not wrap.
-func restClient(s *twiliofake.Server) *twiliogo.RestClient {
+func restClient(s *twiliotest.Server) *twiliogo.RestClient {
 	base, _ := url.Parse(s.URL)
 	c := &client.Client{
 		Credentials: client.NewCredentials(s.AccountSID(), s.AuthToken()),
@@ -566,7 +566,7 @@ func TestSignMatchesTwilioValidator(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sig := twiliofake.Sign(token, tt.url, tt.params)
+			sig := twiliotest.Sign(token, tt.url, tt.params)
 			rv := client.NewRequestValidator(token)
 			params := map[string]string{}
 			for k := range tt.params {
@@ -590,13 +590,13 @@ func TestSignMatchesTwilioValidator(t *testing.T) {
 }
 
 func TestDeliveryFailures(t *testing.T) {
-	s := twiliofake.NewServer(twiliofake.Config{})
+	s := twiliotest.NewServer(twiliotest.Config{})
 	t.Cleanup(s.Close)
 	// Nothing listens there: no answer, so the message is published.
 	dead := httptest.NewServer(http.NotFoundHandler())
 	deadURL := dead.URL
 	dead.Close()
-	s.SetWebhooks(twiliofake.Webhooks{PreWebhookURL: deadURL + "/pre", Filters: allFilters})
+	s.SetWebhooks(twiliotest.Webhooks{PreWebhookURL: deadURL + "/pre", Filters: allFilters})
 
 	res, err := s.CustomerTexts(context.Background(), "+15550001111", "+15559990000", "hi")
 	if err != nil {
@@ -623,10 +623,10 @@ func TestPreEventJSONAnswerIsObject(t *testing.T) {
 		"friendly_name": "Ann",
 		"attributes":    fmt.Sprintf(`{"avatar":%q}`, "https://x/a.png"),
 	})
-	s := twiliofake.NewServer(twiliofake.Config{})
+	s := twiliotest.NewServer(twiliotest.Config{})
 	t.Cleanup(s.Close)
 	a := newApp(t, s.AuthToken(), func(string, url.Values) (int, string) { return 200, string(answer) })
-	s.SetWebhooks(twiliofake.Webhooks{PreWebhookURL: a.url("/pre"), Filters: []string{"onConversationAdd"}})
+	s.SetWebhooks(twiliotest.Webhooks{PreWebhookURL: a.url("/pre"), Filters: []string{"onConversationAdd"}})
 	res, err := s.CustomerTexts(context.Background(), "+15550001111", "+15559990000", "hi")
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package twiliofake_test
+package twiliotest_test
 
 import (
 	"context"
@@ -9,11 +9,11 @@ import (
 	"testing"
 
 	"github.com/experthub/experthub/internal/twilio"
-	"github.com/experthub/experthub/internal/twiliofake"
+	"github.com/experthub/experthub/internal/twilio/twiliotest"
 )
 
 func TestConfigurationWebhooks(t *testing.T) {
-	srv := twiliofake.NewServer(twiliofake.Config{})
+	srv := twiliotest.NewServer(twiliotest.Config{})
 	defer srv.Close()
 	c := twilio.New(srv.ClientConfig())
 	ctx := context.Background()
@@ -55,7 +55,7 @@ func TestConfigurationWebhooks(t *testing.T) {
 }
 
 func TestWorkspaceEventCallback(t *testing.T) {
-	srv := twiliofake.NewServer(twiliofake.Config{})
+	srv := twiliotest.NewServer(twiliotest.Config{})
 	defer srv.Close()
 	c := twilio.New(srv.ClientConfig())
 	ctx := context.Background()
@@ -100,9 +100,9 @@ func TestGETWebhooks(t *testing.T) {
 		w.Write([]byte("{}"))
 	}))
 	defer hook.Close()
-	srv := twiliofake.NewServer(twiliofake.Config{})
+	srv := twiliotest.NewServer(twiliotest.Config{})
 	defer srv.Close()
-	srv.SetWebhooks(twiliofake.Webhooks{PreWebhookURL: hook.URL + "/pre-event", Method: "GET", Filters: []string{"onConversationAdd"}})
+	srv.SetWebhooks(twiliotest.Webhooks{PreWebhookURL: hook.URL + "/pre-event", Method: "GET", Filters: []string{"onConversationAdd"}})
 	if _, err := srv.CustomerTexts(context.Background(), "+15555550111", "+15555550100", "hi"); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestGETWebhooks(t *testing.T) {
 		t.Fatalf("deliveries = %v", got)
 	}
 	u := hook.URL + got[0].URL.RequestURI()
-	if sig := got[0].Header.Get("X-Twilio-Signature"); sig != twiliofake.Sign(srv.AuthToken(), u, nil) {
+	if sig := got[0].Header.Get("X-Twilio-Signature"); sig != twiliotest.Sign(srv.AuthToken(), u, nil) {
 		t.Errorf("signature %q does not sign the whole URL", sig)
 	}
 }

@@ -1,4 +1,4 @@
-package twiliofake
+package twiliotest
 
 import (
 	"net/http"
@@ -619,7 +619,7 @@ func (f *Fake) createParticipant(w http.ResponseWriter, r *http.Request) {
 			}
 			binding = &Binding{Type: bindingType(address), Address: address, ProxyAddress: proxy}
 		case address != "" || proxy != "":
-			return nil, errInvalid("MessagingBinding.Address and MessagingBinding.ProxyAddress go together: twiliofake does not model projected addresses")
+			return nil, errInvalid("MessagingBinding.Address and MessagingBinding.ProxyAddress go together: twiliotest does not model projected addresses")
 		case identity == "":
 			return nil, errInvalid("Identity or MessagingBinding.Address is required")
 		}

@@ -1,4 +1,4 @@
-package twiliofake
+package twiliotest
 
 import (
 	"encoding/json"
@@ -158,7 +158,7 @@ func (f *Fake) listTasks(w http.ResponseWriter, r *http.Request) {
 	if expr := r.URL.Query().Get("EvaluateTaskAttributes"); expr != "" {
 		m := evaluatePattern.FindStringSubmatch(expr)
 		if m == nil {
-			writeAPIError(w, errInvalid("twiliofake models EvaluateTaskAttributes of the form key == \"value\" only, not "+expr))
+			writeAPIError(w, errInvalid("twiliotest models EvaluateTaskAttributes of the form key == \"value\" only, not "+expr))
 			return
 		}
 		path := strings.Split(m[1], ".")

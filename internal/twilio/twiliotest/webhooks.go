@@ -1,4 +1,4 @@
-package twiliofake
+package twiliotest
 
 import (
 	"bytes"
@@ -132,7 +132,7 @@ type TextResult struct {
 // returns. It returns an error only for bad arguments or when ctx ends.
 func (f *Fake) CustomerTexts(ctx context.Context, from, to, body string) (TextResult, error) {
 	if from == "" || to == "" {
-		return TextResult{}, errors.New("twiliofake: a customer text needs from and to")
+		return TextResult{}, errors.New("twiliotest: a customer text needs from and to")
 	}
 	f.mu.Lock()
 	c, p := f.findBinding(from, to)
@@ -169,7 +169,7 @@ func (f *Fake) WorkerTexts(ctx context.Context, conversationSID, identity, body 
 	}
 	if p == nil || p.Identity != identity {
 		f.mu.Unlock()
-		return TextResult{}, fmt.Errorf("twiliofake: %s is not a participant of %s", identity, conversationSID)
+		return TextResult{}, fmt.Errorf("twiliotest: %s is not a participant of %s", identity, conversationSID)
 	}
 	res := TextResult{ConversationSID: c.SID, ParticipantSID: p.SID}
 	f.mu.Unlock()
@@ -218,7 +218,7 @@ func (f *Fake) autocreate(ctx context.Context, from, to, body string) (TextResul
 	p, e := f.addParticipant(c, "", &Binding{Type: bindingType(from), Address: from, ProxyAddress: to}, "")
 	if e != nil {
 		f.mu.Unlock()
-		return TextResult{}, fmt.Errorf("twiliofake: add customer: %w", e)
+		return TextResult{}, fmt.Errorf("twiliotest: add customer: %w", e)
 	}
 	added := f.participantParams("onParticipantAdded", "SMS", p)
 	routing := url.Values{}
@@ -251,7 +251,7 @@ func (f *Fake) publish(ctx context.Context, convSID, participantSID, author, bod
 	c := f.convs[convSID]
 	if c == nil {
 		f.mu.Unlock()
-		return Message{}, false, fmt.Errorf("twiliofake: conversation %s not found", convSID)
+		return Message{}, false, fmt.Errorf("twiliotest: conversation %s not found", convSID)
 	}
 	params := f.messageParams("onMessageAdd", source, c, author, body, "", participantSID)
 	f.mu.Unlock()
@@ -279,12 +279,12 @@ func (f *Fake) publish(ctx context.Context, convSID, participantSID, author, bod
 	c = f.convs[convSID]
 	if c == nil {
 		f.mu.Unlock()
-		return Message{}, false, fmt.Errorf("twiliofake: conversation %s not found", convSID)
+		return Message{}, false, fmt.Errorf("twiliotest: conversation %s not found", convSID)
 	}
 	m, e := f.insertMessage(c, author, body, attrs)
 	if e != nil {
 		f.mu.Unlock()
-		return Message{}, false, fmt.Errorf("twiliofake: publish: %w", e)
+		return Message{}, false, fmt.Errorf("twiliotest: publish: %w", e)
 	}
 	// The sender stays the author's participant even if the hook changed
 	// the author.

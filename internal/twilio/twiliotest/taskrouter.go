@@ -1,4 +1,4 @@
-package twiliofake
+package twiliotest
 
 import (
 	"context"
@@ -72,7 +72,7 @@ func (w *workerState) snapshot() Worker {
 func (f *Fake) AddWorker(identity string, available bool, attrs map[string]any, queues ...string) string {
 	b, err := json.Marshal(attrs)
 	if err != nil {
-		panic(fmt.Sprintf("twiliofake: worker attributes: %v", err))
+		panic(fmt.Sprintf("twiliotest: worker attributes: %v", err))
 	}
 	if attrs == nil {
 		b = []byte("{}")
@@ -80,7 +80,7 @@ func (f *Fake) AddWorker(identity string, available bool, attrs map[string]any, 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.workerByName(identity) != nil {
-		panic("twiliofake: duplicate worker " + identity)
+		panic("twiliotest: duplicate worker " + identity)
 	}
 	act := f.activityNamed("Offline")
 	if available {
@@ -203,7 +203,7 @@ func (f *Fake) workerEvent(typ string, prev Worker, w *workerState, now time.Tim
 func (f *Fake) SetWorkerAttributes(identity string, attrs map[string]any) bool {
 	b, err := json.Marshal(attrs)
 	if err != nil {
-		panic(fmt.Sprintf("twiliofake: worker attributes: %v", err))
+		panic(fmt.Sprintf("twiliotest: worker attributes: %v", err))
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
