@@ -256,7 +256,7 @@ func New(cfg Config, deps Deps) *Flow {
 		f.now = time.Now
 	}
 	f.work = taskqueue.NewRunner(taskqueue.Config{
-		Name:     "conversation work",
+		Name:     WorkName,
 		Group:    "ConversationSid",
 		LogGroup: "conversation",
 		Queue:    deps.Queue,

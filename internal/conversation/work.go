@@ -6,6 +6,10 @@ import (
 	"github.com/experthub/experthub/internal/taskqueue"
 )
 
+// WorkName is what the runtime's log lines call the flow's work
+// ("conversation work dead-lettered: …"), which alerts match on.
+const WorkName = "conversation work"
+
 // Kinds of conversation work, each started by one webhook. The runtime
 // (package taskqueue) does a job inline, queues it as a safety net, holds
 // the conversation while it works and dead-letters what the queue cannot

@@ -45,6 +45,28 @@ type Ledger interface {
 	Release(ctx context.Context, a ledger.Attempt, at time.Time) error
 }
 
+// What a runner's log lines say after its Config.Name: operators' alerts
+// match on them (terraform/monitoring.tf), so they change only with the
+// alerts (LogMessages).
+const (
+	msgGone    = " for something that no longer exists"
+	msgLeft    = " left to the queue"
+	msgLost    = " lost: it failed and could not be queued"
+	msgDropped = " dropped: the task is not a job"
+	msgRetried = " failed; the queue retries it"
+	msgDead    = " dead-lettered: "
+)
+
+// LogMessages returns the fixed part of every message a runner named
+// name logs, for the check that alerts match what the code logs.
+func LogMessages(name string) []string {
+	var out []string
+	for _, m := range []string{msgGone, msgLeft, msgLost, msgDropped, msgRetried, msgDead} {
+		out = append(out, name+m)
+	}
+	return out
+}
+
 // Config configures a Runner.
 type Config struct {
 	// Name is what log lines call the work, e.g. "conversation work":
@@ -200,13 +222,13 @@ func (r *Runner) Accept(ctx context.Context, j Job) Outcome {
 		}
 		return Done
 	case r.gone(err):
-		r.log.WarnContext(ctx, r.cfg.Name+" for something that no longer exists", r.attrs(j, "err", err)...)
+		r.log.WarnContext(ctx, r.cfg.Name+msgGone, r.attrs(j, "err", err)...)
 		return Gone
 	case qerr == nil:
-		r.log.InfoContext(ctx, r.cfg.Name+" left to the queue", r.attrs(j, "err", err)...)
+		r.log.InfoContext(ctx, r.cfg.Name+msgLeft, r.attrs(j, "err", err)...)
 		return Queued
 	}
-	r.log.ErrorContext(ctx, r.cfg.Name+" lost: it failed and could not be queued", r.attrs(j, "err", err, "queue_err", qerr)...)
+	r.log.ErrorContext(ctx, r.cfg.Name+msgLost, r.attrs(j, "err", err, "queue_err", qerr)...)
 	return Lost
 }
 
@@ -305,7 +327,7 @@ func (r *Runner) do(ctx context.Context, j Job) error {
 func (r *Runner) Consume(ctx context.Context, d Delivery) error {
 	var j Job
 	if err := json.Unmarshal(d.Body, &j); err != nil || j.Kind == "" {
-		r.log.WarnContext(ctx, r.cfg.Name+" dropped: the task is not a job", "task", d.Name, "err", err)
+		r.log.WarnContext(ctx, r.cfg.Name+msgDropped, "task", d.Name, "err", err)
 		return nil
 	}
 	if age := r.now().Sub(j.Received); age > r.cfg.MaxAge {
@@ -322,7 +344,7 @@ func (r *Runner) Consume(ctx context.Context, d Delivery) error {
 		r.deadLetter(ctx, j, d, err)
 		return nil
 	}
-	r.log.WarnContext(ctx, r.cfg.Name+" failed; the queue retries it", r.attrs(j, "attempt", d.RetryCount+1, "err", err)...)
+	r.log.WarnContext(ctx, r.cfg.Name+msgRetried, r.attrs(j, "attempt", d.RetryCount+1, "err", err)...)
 	return err
 }
 
@@ -333,7 +355,7 @@ func (r *Runner) deadLetter(ctx context.Context, j Job, d Delivery, why error) {
 	if a.Outcome == ledger.Done {
 		return
 	}
-	r.log.ErrorContext(ctx, r.cfg.Name+" dead-lettered: "+r.kinds[j.Kind].Undone,
+	r.log.ErrorContext(ctx, r.cfg.Name+msgDead+r.kinds[j.Kind].Undone,
 		r.attrs(j, "attempts", d.RetryCount+1, "received", j.Received, "err", why)...)
 	if a.Owns() {
 		r.Finish(ctx, a)
