@@ -219,23 +219,7 @@ func New(t testing.TB, opts Options) *Harness {
 		h.addFlex(env)
 	}
 	h.prefixedURLs(env, opts.FunctionPrefix)
-	if opts.StrapiVersion != 0 {
-		sopts := []strapitest.Option{strapitest.WithCustomers(opts.StrapiCustomers), strapitest.WithExtraFields()}
-		if opts.StrapiVersion != 3 {
-			sopts = append(sopts, strapitest.WithAPIToken(StrapiAPIToken))
-		}
-		if opts.StrapiWebhooks {
-			sopts = append(sopts, strapitest.WithWebhooks(h.strapiWebhook))
-		}
-		h.Strapi = strapitest.NewServer(opts.StrapiVersion, append(sopts, opts.StrapiOptions...)...)
-		maps.Copy(env, config.Env{
-			"STRAPI_URL":                     h.Strapi.URL,
-			"STRAPI_API_TOKEN":               StrapiAPIToken,
-			"STRAPI_VERSION":                 strconv.Itoa(opts.StrapiVersion),
-			"STRAPI_WEBHOOK_SECRET":          WebhookSecret,
-			"SYNC_SCHEDULER_SERVICE_ACCOUNT": SchedulerAccount,
-		})
-	}
+	h.startStrapi(env, opts)
 	instances := max(opts.Instances, 1)
 	if instances > 1 && (opts.Store != Firestore || !opts.CloudTasks) {
 		t.Fatalf("apptest: %d instances need the Firestore store and Cloud Tasks", instances)
@@ -243,23 +227,7 @@ func New(t testing.TB, opts Options) *Harness {
 	if opts.CloudTasks {
 		h.startTasks(t, env, opts.TasksRetry)
 	}
-	seed := false
-	switch opts.Store {
-	case "", InMemory:
-	case Firestore:
-		if opts.Env["GOOGLE_CLOUD_PROJECT"] == "" {
-			env["GOOGLE_CLOUD_PROJECT"] = firestoretest.Project(t)
-			seed = true
-		}
-		// Never Google's Firestore: the emulator or nothing.
-		host := os.Getenv(firestoretest.EnvHost)
-		if host == "" {
-			t.Fatalf("apptest: no Firestore emulator: %s is not set", firestoretest.EnvHost)
-		}
-		env[firestoretest.EnvHost] = host
-	default:
-		t.Fatalf("apptest: unknown store %q", opts.Store)
-	}
+	seed := h.useStore(t, env, opts)
 	for k, v := range opts.Env {
 		if v == "" {
 			delete(env, k)
@@ -306,6 +274,52 @@ func New(t testing.TB, opts Options) *Harness {
 		h.Twilio.SetEventCallback(cfg.PublicURL(function.TaskRouterEvents), "worker.activity.update")
 	}
 	return h
+}
+
+// startStrapi runs the fake Strapi opts asks for, and points env at it.
+func (h *Harness) startStrapi(env config.Env, opts Options) {
+	if opts.StrapiVersion == 0 {
+		return
+	}
+	sopts := []strapitest.Option{strapitest.WithCustomers(opts.StrapiCustomers), strapitest.WithExtraFields()}
+	if opts.StrapiVersion != 3 {
+		sopts = append(sopts, strapitest.WithAPIToken(StrapiAPIToken))
+	}
+	if opts.StrapiWebhooks {
+		sopts = append(sopts, strapitest.WithWebhooks(h.strapiWebhook))
+	}
+	h.Strapi = strapitest.NewServer(opts.StrapiVersion, append(sopts, opts.StrapiOptions...)...)
+	maps.Copy(env, config.Env{
+		"STRAPI_URL":                     h.Strapi.URL,
+		"STRAPI_API_TOKEN":               StrapiAPIToken,
+		"STRAPI_VERSION":                 strconv.Itoa(opts.StrapiVersion),
+		"STRAPI_WEBHOOK_SECRET":          WebhookSecret,
+		"SYNC_SCHEDULER_SERVICE_ACCOUNT": SchedulerAccount,
+	})
+}
+
+// useStore points env at the store opts asks for, and reports whether
+// the store must be seeded with the sample customers.
+func (h *Harness) useStore(t testing.TB, env config.Env, opts Options) bool {
+	t.Helper()
+	seed := false
+	switch opts.Store {
+	case "", InMemory:
+	case Firestore:
+		if opts.Env["GOOGLE_CLOUD_PROJECT"] == "" {
+			env["GOOGLE_CLOUD_PROJECT"] = firestoretest.Project(t)
+			seed = true
+		}
+		// Never Google's Firestore: the emulator or nothing.
+		host := os.Getenv(firestoretest.EnvHost)
+		if host == "" {
+			t.Fatalf("apptest: no Firestore emulator: %s is not set", firestoretest.EnvHost)
+		}
+		env[firestoretest.EnvHost] = host
+	default:
+		t.Fatalf("apptest: unknown store %q", opts.Store)
+	}
+	return seed
 }
 
 // appOptions are the options every App of the harness is built with.
