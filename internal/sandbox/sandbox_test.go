@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/app"
+	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/config"
 	"github.com/experthub/experthub/internal/function"
 )
@@ -34,10 +35,9 @@ func TestChat(t *testing.T) {
 	for _, want := range []string{
 		`== conversation "Maria Sanchez"`,
 		`"customer_id":"1"`,
-		"system: Welcome to the Expert Hub. How can I help you?",
+		"system: " + bot.DefaultWelcome,
 		"+33679500001: hello",
-		"system: Which of our experts would you like to speak with?", // the sample workers' areas
-		"1. Watches",
+		"1. Watches",             // the menu of the sample workers' areas
 		"worker ann@example.com", // the longest-idle sample worker
 		"Ann Lee",                // named to the customer by her display name
 		"ann@example.com: Hi Maria!",
