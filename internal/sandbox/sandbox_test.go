@@ -176,7 +176,7 @@ func TestChatWaitingLine(t *testing.T) {
 	if err := Chat(ctx, []string{"--from", "+447491000002", "--sandbox", sb.URL}, strings.NewReader(script.String()), &out); err != nil {
 		t.Fatalf("chat: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "You're number 1 in line") {
+	if !strings.Contains(out.String(), "system: "+bot.InLine(1, "", "", false)) {
 		t.Fatalf("transcript lacks the customer's place in line:\n%s", out.String())
 	}
 	convs := sb.Fake.Conversations()
@@ -291,7 +291,7 @@ func TestChatContactCenter(t *testing.T) {
 	}
 	// The task is shown with the transcript the agent reads (the
 	// customer's own words in it), not its length.
-	for _, want := range []string{"system: We are passing you to our contact center", "== Flex task WT", "for Susan Smith", "\n    | customer: support please\n"} {
+	for _, want := range []string{"system: " + bot.PassingToContactCenter, "== Flex task WT", "for Susan Smith", "\n    | customer: support please\n"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("support transcript lacks %q:\n%s", want, out.String())
 		}
