@@ -1,7 +1,6 @@
 package strapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,35 +22,17 @@ type templateFields struct {
 	Content          json.RawMessage `json:"content"`
 	WhatsAppApproved json.RawMessage `json:"whatsapp_approved"`
 	Order            flexString      `json:"order"`
-	PublishedAt      json.RawMessage `json:"publishedAt"`
-	PublishedAtV3    json.RawMessage `json:"published_at"`
-}
-
-type templateRecord struct {
-	ID         flexString      `json:"id"`
-	DocumentID flexString      `json:"documentId"`
-	Attributes json.RawMessage `json:"attributes"`
-	templateFields
+	publication
 }
 
 // parseTemplate decodes one template record in any version's shape. Like
 // parseEntry it is lenient about field types; a record without content is
 // kept (the callback skips it) so a webhook still replaces the cached one.
 func parseTemplate(raw []byte) (t crm.Template, published bool, err error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return crm.Template{}, false, errors.New("record is not an object")
-	}
-	var r templateRecord
-	if err := json.Unmarshal(raw, &r); err != nil {
+	var f templateFields
+	r, _, err := decodeRecord(raw, &f)
+	if err != nil {
 		return crm.Template{}, false, err
-	}
-	f := r.templateFields
-	if isObject(r.Attributes) {
-		f = templateFields{}
-		if err := json.Unmarshal(r.Attributes, &f); err != nil {
-			return crm.Template{}, false, err
-		}
 	}
 	t.ID = strings.TrimSpace(string(r.DocumentID))
 	if t.ID == "" {
@@ -66,7 +47,7 @@ func parseTemplate(raw []byte) (t crm.Template, published bool, err error) {
 	if n, err := strconv.Atoi(strings.TrimSpace(string(f.Order))); err == nil {
 		t.Order = n
 	}
-	return t, !isNull(f.PublishedAt) && !isNull(f.PublishedAtV3), nil
+	return t, f.published(), nil
 }
 
 // textField reads a plain text field; anything else (a rich-text blocks
