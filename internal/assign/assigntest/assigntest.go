@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/assign"
+	"github.com/experthub/experthub/internal/conformance"
 )
 
 // Store is what the suite exercises.
@@ -26,30 +27,21 @@ const Racers = 24
 // TestStore runs the suite. Every subtest calls newStore once, runs in
 // parallel with the others and expects an empty store.
 func TestStore(t *testing.T, newStore func(t *testing.T) Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s Store)
-	}{
-		{"FirstClaim", testFirstClaim},
-		{"ClaimIsIdempotent", testClaimIsIdempotent},
-		{"FreshClaimKeepsOthersOut", testFreshClaimKeepsOthersOut},
-		{"StaleClaimIsReplaced", testStaleClaimIsReplaced},
-		{"LongestIdle", testLongestIdle},
-		{"NotFound", testNotFound},
-		{"UnusualKeys", testUnusualKeys},
-		{"RaceConversations", testRaceConversations},
-		{"BurstOutlastingTTL", testBurstOutlastingTTL},
-		{"RaceOneConversation", testRaceOneConversation},
-		{"RaceNamedWorker", testRaceNamedWorker},
-		{"Burst", func(t *testing.T, s Store) { TestBurst(t, []Store{s}, Racers, Racers) }},
-		{"BurstLargePool", func(t *testing.T, s Store) { TestBurst(t, []Store{s}, Racers, 3*Racers) }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.fn(t, newStore(t))
-		})
-	}
+	conformance.Run(t, newStore, map[string]func(*testing.T, Store){
+		"FirstClaim":               testFirstClaim,
+		"ClaimIsIdempotent":        testClaimIsIdempotent,
+		"FreshClaimKeepsOthersOut": testFreshClaimKeepsOthersOut,
+		"StaleClaimIsReplaced":     testStaleClaimIsReplaced,
+		"LongestIdle":              testLongestIdle,
+		"NotFound":                 testNotFound,
+		"UnusualKeys":              testUnusualKeys,
+		"RaceConversations":        testRaceConversations,
+		"BurstOutlastingTTL":       testBurstOutlastingTTL,
+		"RaceOneConversation":      testRaceOneConversation,
+		"RaceNamedWorker":          testRaceNamedWorker,
+		"Burst":                    func(t *testing.T, s Store) { TestBurst(t, []Store{s}, Racers, Racers) },
+		"BurstLargePool":           func(t *testing.T, s Store) { TestBurst(t, []Store{s}, Racers, 3*Racers) },
+	})
 }
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)

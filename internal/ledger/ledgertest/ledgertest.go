@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/experthub/experthub/internal/conformance"
 	"github.com/experthub/experthub/internal/ledger"
 )
 
@@ -21,22 +22,13 @@ type Store interface {
 // TestStore runs the suite. Every subtest calls newStore once, runs in
 // parallel with the others and expects an empty store.
 func TestStore(t *testing.T, newStore func(t *testing.T) Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s Store)
-	}{
-		{"Lifecycle", testLifecycle},
-		{"LeaseExpiry", testLeaseExpiry},
-		{"ReleaseLetsRetryResume", testRelease},
-		{"KeysAreIndependent", testKeys},
-		{"RaceOneKey", testRace},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.fn(t, newStore(t))
-		})
-	}
+	conformance.Run(t, newStore, map[string]func(*testing.T, Store){
+		"Lifecycle":              testLifecycle,
+		"LeaseExpiry":            testLeaseExpiry,
+		"ReleaseLetsRetryResume": testRelease,
+		"KeysAreIndependent":     testKeys,
+		"RaceOneKey":             testRace,
+	})
 }
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)

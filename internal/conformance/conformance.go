@@ -1,0 +1,23 @@
+// Package conformance runs the conformance suites of the <pkg>test
+// packages, which every implementation of a store (in memory, Firestore)
+// must pass: each test of a suite as a parallel subtest, on a store of
+// its own.
+package conformance
+
+import (
+	"maps"
+	"slices"
+	"testing"
+)
+
+// Run runs tests, in the order of their names, each as a parallel
+// subtest of that name on a fresh store from open.
+func Run[S any](t *testing.T, open func(*testing.T) S, tests map[string]func(*testing.T, S)) {
+	for _, name := range slices.Sorted(maps.Keys(tests)) {
+		test := tests[name]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			test(t, open(t))
+		})
+	}
+}
