@@ -163,33 +163,22 @@ func (c *Client) templatePage(ctx context.Context, v int, q url.Values) (page []
 // TemplateByID returns the published template with this key, or
 // crm.ErrNotFound.
 func (c *Client) TemplateByID(ctx context.Context, id string) (crm.Template, error) {
-	id = strings.TrimSpace(id)
-	if id == "" {
-		return crm.Template{}, crm.ErrNotFound
-	}
-	v, err := c.Version(ctx)
-	if err != nil {
-		return crm.Template{}, err
-	}
-	field := c.keyField()
-	q := url.Values{}
-	if v == 3 {
-		q.Set("id", id)
-		q.Set("_limit", "1")
-	} else {
-		q.Set("pagination[pageSize]", "1")
-		q.Set("filters["+field+"][$eq]", id)
-	}
-	page, _, _, err := c.templatePage(ctx, v, q)
-	if err != nil {
-		return crm.Template{}, err
-	}
-	for _, t := range page {
-		if t.ID == id {
-			return t, nil
+	return byID(ctx, c, id, func(v int, id string) (crm.Template, bool, error) {
+		field := c.keyField()
+		if v == 3 {
+			field = "id"
 		}
-	}
-	return crm.Template{}, crm.ErrNotFound
+		page, _, _, err := c.templatePage(ctx, v, byField(v, field, id))
+		if err != nil {
+			return crm.Template{}, false, err
+		}
+		for _, t := range page {
+			if t.ID == id {
+				return t, true, nil
+			}
+		}
+		return crm.Template{}, false, nil
+	})
 }
 
 // IsTemplateWebhook reports whether a webhook body is about the template
