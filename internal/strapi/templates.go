@@ -195,45 +195,16 @@ func (c *Client) IsTemplateWebhook(body []byte) bool {
 // applies to customers (publish stores, unpublish and delete of the live
 // row remove, drafts change nothing).
 func (c *Client) DecodeTemplateWebhook(h http.Header, body []byte) ([]crm.Change[crm.Template], error) {
-	w, err := parseWebhook(body)
+	w, err := decodeWebhook(h, body)
 	if err != nil {
 		return nil, err
 	}
-	if h.Get(eventHeader) != w.name {
-		return nil, fmt.Errorf("strapi webhook: %s does not match the payload's event %q", eventHeader, w.name)
-	}
-	ch := crm.Change[crm.Template]{Event: w.name}
-	if !strings.EqualFold(w.model, c.templateModel) {
-		ch.Reason = "not a " + c.templateModel
-		return []crm.Change[crm.Template]{ch}, nil
-	}
-	t, published, err := parseTemplate(w.raw)
-	if err != nil {
-		return nil, fmt.Errorf("strapi webhook: %s template: %w", w.name, err)
-	}
-	ch.ID = t.ID
-	switch w.name {
-	case "entry.publish":
-		ch.Op = crm.Upsert
-	case "entry.create", "entry.update":
-		if published {
-			ch.Op = crm.Upsert
+	var t crm.Template
+	published := false
+	if strings.EqualFold(w.model, c.templateModel) {
+		if t, published, err = parseTemplate(w.raw); err != nil {
+			return nil, fmt.Errorf("strapi webhook: %s template: %w", w.name, err)
 		}
-	case "entry.unpublish":
-		ch.Op = crm.Delete
-	case "entry.delete":
-		if published {
-			ch.Op = crm.Delete
-		}
-	default:
-		ch.Reason = "event not handled"
-		return []crm.Change[crm.Template]{ch}, nil
 	}
-	switch ch.Op {
-	case crm.Upsert:
-		ch.Record = t
-	case crm.Skip:
-		ch.Reason = "draft"
-	}
-	return []crm.Change[crm.Template]{ch}, nil
+	return []crm.Change[crm.Template]{webhookChange(w, c.templateModel, t.ID, t, published)}, nil
 }
