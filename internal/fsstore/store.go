@@ -523,8 +523,14 @@ func (s *Store) PutSyncState(ctx context.Context, st crm.SyncState) error {
 	if s.err != nil {
 		return s.err
 	}
-	if _, err := s.state.Set(ctx, stateDoc(st)); err != nil {
-		return fmt.Errorf("write sync state: %w", err)
+	return writeState(ctx, s.state, st, "sync state")
+}
+
+// writeState writes a full-sync checkpoint document; what names it in
+// errors.
+func writeState(ctx context.Context, ref *firestore.DocumentRef, st crm.SyncState, what string) error {
+	if _, err := ref.Set(ctx, stateDoc(st)); err != nil {
+		return fmt.Errorf("write %s: %w", what, err)
 	}
 	return nil
 }

@@ -169,10 +169,7 @@ func (s *TemplateStore) PutTemplateSyncState(ctx context.Context, st crm.SyncSta
 	if s.err != nil {
 		return s.err
 	}
-	if _, err := s.state.Set(ctx, stateDoc(st)); err != nil {
-		return fmt.Errorf("write template sync state: %w", err)
-	}
-	return nil
+	return writeState(ctx, s.state, st, "template sync state")
 }
 
 // unescape reverses DocID.
