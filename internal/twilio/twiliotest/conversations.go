@@ -617,28 +617,33 @@ func (f *Fake) createParticipant(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Fake) fetchParticipant(w http.ResponseWriter, r *http.Request) {
-	f.inConversation(w, r, http.StatusOK, func(c *conversationState) (any, *apiError) {
-		p := c.participant(r.PathValue("sid"))
-		if p == nil {
-			return nil, errNotFound(r.URL.Path)
-		}
-		return f.participantJSON(p), nil
-	})
+	f.inParticipant(w, r, func(*Participant) *apiError { return nil })
 }
 
 func (f *Fake) updateParticipant(w http.ResponseWriter, r *http.Request) {
-	f.inConversation(w, r, http.StatusOK, func(c *conversationState) (any, *apiError) {
-		p := c.participant(r.PathValue("sid"))
-		if p == nil {
-			return nil, errNotFound(r.URL.Path)
-		}
+	f.inParticipant(w, r, func(p *Participant) *apiError {
 		if r.PostForm.Has("Attributes") {
 			if e := validJSON(r.PostForm.Get("Attributes"), maxParticipantAttributes); e != nil {
-				return nil, e
+				return e
 			}
 			p.Attributes = r.PostForm.Get("Attributes")
 		}
 		p.DateUpdated = time.Now()
+		return nil
+	})
+}
+
+// inParticipant answers the participant of the path once change (which
+// may refuse the request) is applied, or 404 when there is none.
+func (f *Fake) inParticipant(w http.ResponseWriter, r *http.Request, change func(*Participant) *apiError) {
+	f.inConversation(w, r, http.StatusOK, func(c *conversationState) (any, *apiError) {
+		p := c.participant(r.PathValue("sid"))
+		if p == nil {
+			return nil, errNotFound(r.URL.Path)
+		}
+		if e := change(p); e != nil {
+			return nil, e
+		}
 		return f.participantJSON(p), nil
 	})
 }

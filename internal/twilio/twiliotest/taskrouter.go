@@ -205,14 +205,22 @@ func (f *Fake) SetWorkerAttributes(identity string, attrs map[string]any) bool {
 	if err != nil {
 		panic(fmt.Sprintf("twiliotest: worker attributes: %v", err))
 	}
+	return f.changeWorker(identity, func(w *workerState) {
+		w.Attributes = string(b)
+		w.bump(time.Now())
+	})
+}
+
+// changeWorker applies change to the worker identity (a friendly name,
+// ignoring case) under f.mu, and reports whether the worker exists.
+func (f *Fake) changeWorker(identity string, change func(*workerState)) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	w := f.workerByName(identity)
 	if w == nil {
 		return false
 	}
-	w.Attributes = string(b)
-	w.bump(time.Now())
+	change(w)
 	return true
 }
 
