@@ -7,6 +7,7 @@ package conformance
 import (
 	"maps"
 	"slices"
+	"sync"
 	"testing"
 )
 
@@ -20,4 +21,19 @@ func Run[S any](t *testing.T, open func(*testing.T) S, tests map[string]func(*te
 			test(t, open(t))
 		})
 	}
+}
+
+// Race runs do(0) … do(n-1) in goroutines all released at once, as
+// concurrent deliveries arrive, and returns when every one has returned.
+func Race(n int, do func(i int)) {
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			do(i)
+		})
+	}
+	close(start)
+	wg.Wait()
 }

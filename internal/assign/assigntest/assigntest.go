@@ -198,16 +198,7 @@ func testRaceConversations(t *testing.T, s Store) {
 func race(t *testing.T, s Store, n int, req func(i int) assign.Request) ([]assign.Assignment, []error) {
 	got := make([]assign.Assignment, n)
 	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			got[i], errs[i] = s.Claim(t.Context(), req(i))
-		})
-	}
-	close(start)
-	wg.Wait()
+	conformance.Race(n, func(i int) { got[i], errs[i] = s.Claim(t.Context(), req(i)) })
 	return got, errs
 }
 
@@ -340,26 +331,19 @@ func TestBurst(t *testing.T, stores []Store, n, pool int) {
 
 	got := make([][2]assign.Assignment, n)
 	errs := make([][2]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		for d := range 2 {
-			wg.Go(func() {
-				<-start
-				// A store that did not answer in time is retried, as
-				// the queue retries a turn: on a saturated machine the
-				// emulator may not, and the outcome is what counts.
-				for attempt := 0; attempt < 5; attempt++ {
-					got[i][d], errs[i][d] = store(2*i+d).Claim(ctx, req(i))
-					if errs[i][d] == nil || errors.Is(errs[i][d], assign.ErrNoCandidate) || ctx.Err() != nil {
-						break
-					}
-				}
-			})
+	// Each claim is delivered twice, d 0 and 1.
+	conformance.Race(2*n, func(k int) {
+		i, d := k/2, k%2
+		// A store that did not answer in time is retried, as the queue
+		// retries a turn: on a saturated machine the emulator may not,
+		// and the outcome is what counts.
+		for attempt := 0; attempt < 5; attempt++ {
+			got[i][d], errs[i][d] = store(k).Claim(ctx, req(i))
+			if errs[i][d] == nil || errors.Is(errs[i][d], assign.ErrNoCandidate) || ctx.Err() != nil {
+				break
+			}
 		}
-	}
-	close(start)
-	wg.Wait()
+	})
 
 	taken := map[string]string{}
 	for i := range n {

@@ -4,7 +4,6 @@ package ledgertest
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -111,17 +110,10 @@ func testRace(t *testing.T, s Store) {
 	const n = 20
 	outcomes := make([]ledger.Outcome, n)
 	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			a, err := s.Begin(t.Context(), "turn:IMrace", t0, lease)
-			outcomes[i], errs[i] = a.Outcome, err
-		})
-	}
-	close(start)
-	wg.Wait()
+	conformance.Race(n, func(i int) {
+		a, err := s.Begin(t.Context(), "turn:IMrace", t0, lease)
+		outcomes[i], errs[i] = a.Outcome, err
+	})
 	count := map[ledger.Outcome]int{}
 	for i := range n {
 		if errs[i] != nil {
