@@ -23,25 +23,40 @@ resource "google_cloud_tasks_queue" "queue" {
   depends_on = [google_project_service.api]
 }
 
-# The enqueuers (the functions' identity) may add tasks to the queue...
+# The enqueuers (the functions' identity) may add tasks to the queue and
+# delete the tasks whose work they did at once, so that the queue carries
+# only what is left...
+locals {
+  queue_roles = {
+    enqueuer = "roles/cloudtasks.enqueuer"
+    deleter  = "roles/cloudtasks.taskDeleter"
+  }
+  queue_grants = merge([
+    for key, e in module.deployment.enqueuers : {
+      for name, role in local.queue_roles : "${key} ${name}" => merge(e, { role = role })
+    }
+  ]...)
+}
+
 resource "google_cloud_tasks_queue_iam_member" "enqueuer" {
-  for_each = module.deployment.enqueuers
+  for_each = local.queue_grants
   project  = google_cloud_tasks_queue.queue[each.value.queue].project
   location = google_cloud_tasks_queue.queue[each.value.queue].location
   name     = google_cloud_tasks_queue.queue[each.value.queue].name
-  role     = "roles/cloudtasks.enqueuer"
+  role     = each.value.role
   member   = google_service_account.account[each.value.account].member
 }
 
-# ...delete the tasks whose work they did at once, so that the queue
-# carries only what is left...
-resource "google_cloud_tasks_queue_iam_member" "deleter" {
-  for_each = module.deployment.enqueuers
-  project  = google_cloud_tasks_queue.queue[each.value.queue].project
-  location = google_cloud_tasks_queue.queue[each.value.queue].location
-  name     = google_cloud_tasks_queue.queue[each.value.queue].name
-  role     = "roles/cloudtasks.taskDeleter"
-  member   = google_service_account.account[each.value.account].member
+# The two roles were two resources keyed by enqueuer before
+# (internal/deployment/deployment.json has the one, "work run").
+moved {
+  from = google_cloud_tasks_queue_iam_member.enqueuer["work run"]
+  to   = google_cloud_tasks_queue_iam_member.enqueuer["work run enqueuer"]
+}
+
+moved {
+  from = google_cloud_tasks_queue_iam_member.deleter["work run"]
+  to   = google_cloud_tasks_queue_iam_member.enqueuer["work run deleter"]
 }
 
 # ...and put an OIDC token of the queue's identity in them

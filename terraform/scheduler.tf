@@ -1,66 +1,67 @@
 locals {
-  full_sync = module.deployment.full_sync
-}
-
-# Full sync on a schedule, a safety net for Strapi webhooks (which are
-# never retried). sync accepts the call because the OIDC token is signed for
-# SYNC_SCHEDULER_SERVICE_ACCOUNT with audience SYNC_OIDC_AUDIENCE; the
-# account may invoke sync even if sync stops being public
-# (google_cloud_run_service_iam_member.invoker in main.tf).
-resource "google_cloud_scheduler_job" "full_sync" {
-  name        = local.full_sync.job
-  region      = var.region
-  description = "Expert Hub ${var.environment}: full Strapi -> Firestore sync"
-  schedule    = var.sync_schedule
-  time_zone   = var.sync_time_zone
-  # HTTP targets allow at most 30 minutes.
-  attempt_deadline = "${min(local.functions[local.full_sync.function].timeout_seconds, 1800)}s"
-
-  retry_config {
-    retry_count = 1
-  }
-
-  http_target {
-    http_method = "POST"
-    uri         = google_cloudfunctions2_function.fn[local.full_sync.function].url
-    oidc_token {
-      service_account_email = google_service_account.account[local.full_sync.account].email
-      audience              = local.public_urls[local.full_sync.function]
-    }
-  }
-
-  depends_on = [google_cloud_run_service_iam_member.invoker]
-}
-
-locals {
+  full_sync  = module.deployment.full_sync
   line_sweep = module.deployment.line_sweep
+
+  # The Cloud Scheduler jobs. Each calls its function with an OIDC token
+  # of its account (SYNC_SCHEDULER_SERVICE_ACCOUNT), which may invoke the
+  # function even if it stops being public
+  # (google_cloud_run_service_iam_member.invoker in main.tf):
+  # - full_sync: the full Strapi -> Firestore sync, a safety net for
+  #   Strapi webhooks (which are never retried). sync accepts the call
+  #   because the token's audience is SYNC_OIDC_AUDIENCE.
+  # - line_sweep: the sweep of the waiting line every minute, a safety
+  #   net for TaskRouter's workspace events (taskrouter-events), and the
+  #   only trigger when another system owns the workspace's
+  #   EventCallbackUrl. taskrouter-events accepts the call because the
+  #   token's audience is the function's URL.
+  scheduler_jobs = {
+    full_sync = merge(local.full_sync, {
+      description = "Expert Hub ${var.environment}: full Strapi -> Firestore sync"
+      schedule    = var.sync_schedule
+      time_zone   = var.sync_time_zone
+      retry_count = 1
+    })
+    line_sweep = merge(local.line_sweep, {
+      description = "Expert Hub ${var.environment}: sweep of the waiting line"
+      time_zone   = "Etc/UTC"
+      retry_count = 0
+    })
+  }
 }
 
-# Sweep of the waiting line every minute: a safety net for TaskRouter's
-# workspace events (taskrouter-events), and the only trigger when another
-# system owns the workspace's EventCallbackUrl. taskrouter-events accepts
-# the call because the OIDC token is signed for
-# SYNC_SCHEDULER_SERVICE_ACCOUNT with the function's URL as audience.
-resource "google_cloud_scheduler_job" "line_sweep" {
-  name             = local.line_sweep.job
-  region           = var.region
-  description      = "Expert Hub ${var.environment}: sweep of the waiting line"
-  schedule         = local.line_sweep.schedule
-  time_zone        = "Etc/UTC"
-  attempt_deadline = "${min(local.functions[local.line_sweep.function].timeout_seconds, 1800)}s"
+resource "google_cloud_scheduler_job" "job" {
+  for_each    = local.scheduler_jobs
+  name        = each.value.job
+  region      = var.region
+  description = each.value.description
+  schedule    = each.value.schedule
+  time_zone   = each.value.time_zone
+  # HTTP targets allow at most 30 minutes.
+  attempt_deadline = "${min(local.functions[each.value.function].timeout_seconds, 1800)}s"
 
   retry_config {
-    retry_count = 0
+    retry_count = each.value.retry_count
   }
 
   http_target {
     http_method = "POST"
-    uri         = google_cloudfunctions2_function.fn[local.line_sweep.function].url
+    uri         = google_cloudfunctions2_function.fn[each.value.function].url
     oidc_token {
-      service_account_email = google_service_account.account[local.line_sweep.account].email
-      audience              = local.public_urls[local.line_sweep.function]
+      service_account_email = google_service_account.account[each.value.account].email
+      audience              = local.public_urls[each.value.function]
     }
   }
 
   depends_on = [google_cloud_run_service_iam_member.invoker]
+}
+
+# The jobs were two resources before.
+moved {
+  from = google_cloud_scheduler_job.full_sync
+  to   = google_cloud_scheduler_job.job["full_sync"]
+}
+
+moved {
+  from = google_cloud_scheduler_job.line_sweep
+  to   = google_cloud_scheduler_job.job["line_sweep"]
 }

@@ -80,32 +80,39 @@ func postEventHandler(flow *conversation.Flow, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := form(r)
 		ctx := r.Context()
-		switch event := get(p, "EventType"); event {
-		case "onMessageAdded":
-			ids, valid := sids(w, r, log, event, sid{"ConversationSid", "CH"}, sid{"MessageSid", "IM"})
-			if !valid {
-				return
-			}
-			conv, msg := ids[0], ids[1]
-			answerWork(w, flow.MessageAdded(ctx, conversation.Inbound{
-				Conversation: conv, Message: msg, Author: get(p, "Author"), Body: get(p, "Body"),
-				Source: get(p, "Source"), ClientIdentity: get(p, "ClientIdentity"),
-			}))
-		case "onParticipantAdded":
-			ids, valid := sids(w, r, log, event, sid{"ConversationSid", "CH"}, sid{"ParticipantSid", "MB"})
-			if !valid {
-				return
-			}
-			conv, part := ids[0], ids[1]
-			answerWork(w, flow.ParticipantAdded(ctx, conversation.Joined{
-				Conversation: conv, Participant: part, Identity: get(p, "Identity"), Address: get(p, "MessagingBinding.Address"),
-				Described: !twilio.EmptyAttributes(get(p, "Attributes")),
-			}))
-		default:
+		event := get(p, "EventType")
+		e, known := postEvents[event]
+		if !known {
 			log.DebugContext(ctx, "post-event ignored", "event", event)
 			ok(w)
+			return
 		}
+		ids, valid := sids(w, r, log, event, sid{"ConversationSid", "CH"}, e.id)
+		if !valid {
+			return
+		}
+		answerWork(w, e.work(ctx, flow, p, ids[0], ids[1]))
 	})
+}
+
+// postEvents are the post-events that start conversation work: the SID
+// each names beside its ConversationSid, and the work, given both.
+var postEvents = map[string]struct {
+	id   sid
+	work func(ctx context.Context, flow *conversation.Flow, p url.Values, conv, id string) taskqueue.Outcome
+}{
+	"onMessageAdded": {sid{"MessageSid", "IM"}, func(ctx context.Context, flow *conversation.Flow, p url.Values, conv, msg string) taskqueue.Outcome {
+		return flow.MessageAdded(ctx, conversation.Inbound{
+			Conversation: conv, Message: msg, Author: get(p, "Author"), Body: get(p, "Body"),
+			Source: get(p, "Source"), ClientIdentity: get(p, "ClientIdentity"),
+		})
+	}},
+	"onParticipantAdded": {sid{"ParticipantSid", "MB"}, func(ctx context.Context, flow *conversation.Flow, p url.Values, conv, part string) taskqueue.Outcome {
+		return flow.ParticipantAdded(ctx, conversation.Joined{
+			Conversation: conv, Participant: part, Identity: get(p, "Identity"), Address: get(p, "MessagingBinding.Address"),
+			Described: !twilio.EmptyAttributes(get(p, "Attributes")),
+		})
+	}},
 }
 
 // sid names a parameter that must be a Twilio SID with prefix.

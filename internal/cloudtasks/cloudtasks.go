@@ -108,27 +108,20 @@ func (q *Queue) Enqueue(ctx context.Context, t taskqueue.Task) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	if err := q.cfg.Validate(); err != nil {
-		return err
-	}
-	c, err := q.connect(ctx)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, q.cfg.Timeout)
-	defer cancel()
-	_, err = c.CreateTask(ctx, q.request(t), gax.WithRetry(func() gax.Retryer {
-		return gax.OnCodes([]codes.Code{codes.Unavailable}, gax.Backoff{
-			Initial:    100 * time.Millisecond,
-			Max:        2 * time.Second,
-			Multiplier: 2,
-		})
-	}))
-	switch status.Code(err) {
-	case codes.OK, codes.AlreadyExists:
-		return nil
-	}
-	return fmt.Errorf("cloudtasks: create task %s: %w", t.Name, err)
+	return q.call(ctx, func(ctx context.Context, c *cloudtasks.Client) error {
+		_, err := c.CreateTask(ctx, q.request(t), gax.WithRetry(func() gax.Retryer {
+			return gax.OnCodes([]codes.Code{codes.Unavailable}, gax.Backoff{
+				Initial:    100 * time.Millisecond,
+				Max:        2 * time.Second,
+				Multiplier: 2,
+			})
+		}))
+		switch status.Code(err) {
+		case codes.OK, codes.AlreadyExists:
+			return nil
+		}
+		return fmt.Errorf("cloudtasks: create task %s: %w", t.Name, err)
+	})
 }
 
 // Delete deletes the task Queue/tasks/name; see taskqueue.Queue. Cloud Tasks
@@ -136,6 +129,19 @@ func (q *Queue) Enqueue(ctx context.Context, t taskqueue.Task) error {
 // (https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues.tasks/delete),
 // which is no error here.
 func (q *Queue) Delete(ctx context.Context, name string) error {
+	return q.call(ctx, func(ctx context.Context, c *cloudtasks.Client) error {
+		err := c.DeleteTask(ctx, &cloudtaskspb.DeleteTaskRequest{Name: q.cfg.Queue + "/tasks/" + name})
+		switch status.Code(err) {
+		case codes.OK, codes.NotFound:
+			return nil
+		}
+		return fmt.Errorf("cloudtasks: delete task %s: %w", name, err)
+	})
+}
+
+// call checks the configuration, connects, and runs fn with the client
+// under the configured timeout.
+func (q *Queue) call(ctx context.Context, fn func(context.Context, *cloudtasks.Client) error) error {
 	if err := q.cfg.Validate(); err != nil {
 		return err
 	}
@@ -145,12 +151,7 @@ func (q *Queue) Delete(ctx context.Context, name string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, q.cfg.Timeout)
 	defer cancel()
-	err = c.DeleteTask(ctx, &cloudtaskspb.DeleteTaskRequest{Name: q.cfg.Queue + "/tasks/" + name})
-	switch status.Code(err) {
-	case codes.OK, codes.NotFound:
-		return nil
-	}
-	return fmt.Errorf("cloudtasks: delete task %s: %w", name, err)
+	return fn(ctx, c)
 }
 
 func (q *Queue) request(t taskqueue.Task) *cloudtaskspb.CreateTaskRequest {

@@ -271,8 +271,8 @@ func Parse(env Env) (*Config, error) {
 		FallbackWorker:    strings.ToLower(p.str("FALLBACK_WORKER")),
 		MaxWait:           p.duration("WAITING_LINE_MAX_WAIT"),
 		WelcomeMessage:    p.str("WELCOME_MESSAGE"),
-		ReturningCustomer: p.returning("RETURNING_CUSTOMER"),
-		ExpertiseAreas:    p.areas("EXPERTISE_AREAS"),
+		ReturningCustomer: parse(&p, "RETURNING_CUSTOMER", assign.ParseReturning),
+		ExpertiseAreas:    parse(&p, "EXPERTISE_AREAS", bot.ParseAreas),
 
 		FlexAccountSID:        p.str("FLEX_ACCOUNT_SID"),
 		FlexAuthToken:         p.str("FLEX_AUTH_TOKEN"),
@@ -499,13 +499,14 @@ func splitList(s string) []string {
 	return out
 }
 
-// returning reads a returning-customer mode (assign.ParseReturning).
-func (p *parser) returning(name string) assign.Returning {
-	r, err := assign.ParseReturning(p.str(name))
+// parse reads a setting with the parser of the package it belongs to
+// (assign.ParseReturning, bot.ParseAreas); what it refuses is a problem.
+func parse[T any](p *parser, name string, read func(string) (T, error)) T {
+	v, err := read(p.str(name))
 	if err != nil {
 		p.problems = append(p.problems, name+": "+err.Error())
 	}
-	return r
+	return v
 }
 
 // policy reads a routing policy (assign.ParsePolicy).
@@ -515,14 +516,6 @@ func (p *parser) policy(name string, returning assign.Returning) []assign.Step {
 		p.problems = append(p.problems, name+": "+msg)
 	}
 	return steps
-}
-
-func (p *parser) areas(name string) bot.Areas {
-	as, err := bot.ParseAreas(p.str(name))
-	if err != nil {
-		p.problems = append(p.problems, name+": "+err.Error())
-	}
-	return as
 }
 
 // crmEnv is the parser as the CRM's package reads its settings with

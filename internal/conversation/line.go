@@ -197,13 +197,9 @@ func (p *drainPool) candidates(ctx context.Context, target waitline.Target) ([]a
 		if p.used[target.Worker] {
 			return nil, nil
 		}
-		w, ok := p.named[target.Worker]
-		if !ok {
-			var err error
-			if w, err = p.f.workers.Find(ctx, target.Worker); err != nil {
-				return nil, err
-			}
-			p.named[target.Worker] = w
+		w, err := memo(p.named, target.Worker, func() (Worker, error) { return p.f.workers.Find(ctx, target.Worker) })
+		if err != nil {
+			return nil, err
 		}
 		if w.SID == "" || !w.Available {
 			return nil, nil
@@ -224,13 +220,9 @@ func (p *drainPool) candidates(ctx context.Context, target waitline.Target) ([]a
 		}
 		if target.Area != "" {
 			// TaskRouter lists workers without their attributes.
-			d, ok := p.described[w.SID]
-			if !ok {
-				var err error
-				if d, err = p.f.workers.Fetch(ctx, w.SID); err != nil {
-					return nil, err
-				}
-				p.described[w.SID] = d
+			d, err := memo(p.described, w.SID, func() (Worker, error) { return p.f.workers.Fetch(ctx, w.SID) })
+			if err != nil {
+				return nil, err
 			}
 			w.Areas, w.LastAccepted = d.Areas, d.LastAccepted
 			if !hasArea(w, target.Area) {
@@ -240,6 +232,19 @@ func (p *drainPool) candidates(ctx context.Context, target waitline.Target) ([]a
 		out = append(out, candidate(w))
 	}
 	return out, nil
+}
+
+// memo returns m[key], read with read and kept in m the first time.
+func memo[V any](m map[string]V, key string, read func() (V, error)) (V, error) {
+	if v, ok := m[key]; ok {
+		return v, nil
+	}
+	v, err := read()
+	if err != nil {
+		return v, err
+	}
+	m[key] = v
+	return v, nil
 }
 
 // lineKey is the claimant of a customer's place in line: the same place

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -52,10 +51,7 @@ type Notes interface {
 // everyone to everyone. GetCustomerDetailsByCustomerId adds the contact
 // center's notes (nil: none) to the CRM's details.
 func CRMHandler(customers Customers, notes Notes, log *slog.Logger) http.Handler {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &crmHandler{customers: customers, notes: notes, log: log}
+	return &crmHandler{customers: customers, notes: notes, log: orDiscard(log)}
 }
 
 type crmHandler struct {
@@ -72,57 +68,22 @@ func (h *crmHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "GetCustomersList":
 		h.list(w, r)
 	default:
-		h.log.WarnContext(r.Context(), "crm callback: unknown location", "location", clip(location))
-		httpjson.Error(w, http.StatusUnprocessableEntity, "unknown Location "+strconv.Quote(clip(location)))
+		unknownLocation(w, r, h.log, "crm", location)
 	}
-}
-
-// tooLong answers 400 and logs one short line when a parameter is longer
-// than MaxField characters.
-func tooLong(w http.ResponseWriter, r *http.Request, log *slog.Logger, names ...string) bool {
-	for _, name := range names {
-		v := r.PostForm.Get(name)
-		if n := utf8.RuneCountInString(v); n > MaxField {
-			log.WarnContext(r.Context(), "callback: parameter too long", "parameter", name, "characters", n, "start", clip(v))
-			httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf("%s is longer than %d characters", name, MaxField))
-			return true
-		}
-	}
-	return false
-}
-
-// clip shortens a value a caller sent for a log line or an answer.
-func clip(s string) string {
-	if len(s) <= logClip {
-		return s
-	}
-	i := logClip
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + "…"
 }
 
 func (h *crmHandler) details(w http.ResponseWriter, r *http.Request) {
 	if tooLong(w, r, h.log, "CustomerId") {
 		return
 	}
-	id := strings.TrimSpace(r.PostForm.Get("CustomerId"))
-	if id == "" {
-		httpjson.Error(w, http.StatusBadRequest, "CustomerId is required")
+	id, ok := customerID(w, r, h.log, "crm")
+	if !ok {
 		return
 	}
 	// The notes are read beside the customer, not after: one round trip.
 	notes := h.readNotes(r.Context(), id)
-	c, err := h.customers.Customer(r.Context(), id)
-	switch {
-	case errors.Is(err, crm.ErrNotFound):
-		h.log.InfoContext(r.Context(), "crm callback: unknown customer", "customer_id", id)
-		httpjson.Error(w, http.StatusNotFound, "customer not found")
-		return
-	case err != nil:
-		h.log.ErrorContext(r.Context(), "crm callback: lookup failed", "customer_id", id, "err", err)
-		httpjson.Error(w, http.StatusServiceUnavailable, "customer data unavailable")
+	c, ok := lookup(w, r, h.customers, h.log, "crm", id)
+	if !ok {
 		return
 	}
 	c.Details = withNotes(c.Details, <-notes)

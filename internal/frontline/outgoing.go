@@ -40,14 +40,11 @@ func (p ProxyNumbers) For(channelType, customerAddress string) string {
 // (Location=GetProxyAddress). It expects a verified request with its form
 // in r.PostForm.
 func OutgoingHandler(proxies ProxyNumbers, log *slog.Logger) http.Handler {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log = orDiscard(log)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f := r.PostForm
 		if loc := f.Get("Location"); loc != "GetProxyAddress" {
-			log.WarnContext(r.Context(), "outgoing callback: unknown location", "location", clip(loc))
-			httpjson.Error(w, http.StatusUnprocessableEntity, "unknown Location "+strconv.Quote(clip(loc)))
+			unknownLocation(w, r, log, "outgoing", loc)
 			return
 		}
 		channel, address := strings.ToLower(f.Get("ChannelType")), f.Get("ChannelValue")

@@ -2,7 +2,6 @@ package frontline
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -46,10 +45,7 @@ type Template struct {
 // a WhatsApp conversation outside WhatsApp's 24-hour window, and all of
 // them inside it, where any text may be sent.
 func TemplatesHandler(customers Customers, templates Templates, log *slog.Logger) http.Handler {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &templatesHandler{customers: customers, templates: templates, log: log}
+	return &templatesHandler{customers: customers, templates: templates, log: orDiscard(log)}
 }
 
 type templatesHandler struct {
@@ -61,28 +57,18 @@ type templatesHandler struct {
 func (h *templatesHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if location := r.PostForm.Get("Location"); location != "GetTemplatesByCustomerId" {
-		h.log.WarnContext(ctx, "templates callback: unknown location", "location", clip(location))
-		httpjson.Error(w, http.StatusUnprocessableEntity, "unknown Location "+strconv.Quote(clip(location)))
+		unknownLocation(w, r, h.log, "templates", location)
 		return
 	}
 	if tooLong(w, r, h.log, "CustomerId", "Worker", "ConversationSid") {
 		return
 	}
-	id := strings.TrimSpace(r.PostForm.Get("CustomerId"))
-	if id == "" {
-		h.log.WarnContext(ctx, "templates callback: no CustomerId")
-		httpjson.Error(w, http.StatusBadRequest, "CustomerId is required")
+	id, ok := customerID(w, r, h.log, "templates")
+	if !ok {
 		return
 	}
-	c, err := h.customers.Customer(ctx, id)
-	switch {
-	case errors.Is(err, crm.ErrNotFound):
-		h.log.InfoContext(ctx, "templates callback: unknown customer", "customer_id", id)
-		httpjson.Error(w, http.StatusNotFound, "customer not found")
-		return
-	case err != nil:
-		h.log.ErrorContext(ctx, "templates callback: customer lookup failed", "customer_id", id, "err", err)
-		httpjson.Error(w, http.StatusServiceUnavailable, "customer data unavailable")
+	c, ok := lookup(w, r, h.customers, h.log, "templates", id)
+	if !ok {
 		return
 	}
 	ts, err := h.templates.Templates(ctx)

@@ -150,20 +150,27 @@ func (s *Store) Get(ctx context.Context, id string) (crm.Customer, error) {
 	if s.err != nil {
 		return crm.Customer{}, s.err
 	}
+	read := fmt.Sprintf("get customer %q", id)
 	docID, ok := DocID(id)
 	if !ok {
-		return crm.Customer{}, fmt.Errorf("get customer %q: %w", id, crm.ErrNotFound)
+		return crm.Customer{}, fmt.Errorf("%s: %w", read, crm.ErrNotFound)
 	}
 	snap, err := s.col.Doc(docID).Get(ctx)
-	if status.Code(err) == codes.NotFound {
-		return crm.Customer{}, fmt.Errorf("get customer %q: %w", id, crm.ErrNotFound)
+	return customerRead(read, snap, status.Code(err) == codes.NotFound, err)
+}
+
+// customerRead is the customer of a read's answer (snap, err); missing
+// says it found none. read names the read in errors.
+func customerRead(read string, snap *firestore.DocumentSnapshot, missing bool, err error) (crm.Customer, error) {
+	if missing {
+		return crm.Customer{}, fmt.Errorf("%s: %w", read, crm.ErrNotFound)
 	}
 	if err != nil {
-		return crm.Customer{}, fmt.Errorf("get customer %q: %w", id, err)
+		return crm.Customer{}, fmt.Errorf("%s: %w", read, err)
 	}
 	d, err := decode(snap)
 	if err != nil {
-		return crm.Customer{}, fmt.Errorf("get customer %q: %w", id, err)
+		return crm.Customer{}, fmt.Errorf("%s: %w", read, err)
 	}
 	return d.customer(), nil
 }
@@ -178,17 +185,7 @@ func (s *Store) FindByAddress(ctx context.Context, address string) (crm.Customer
 	it := s.addressQuery(address).Documents(ctx)
 	defer it.Stop()
 	snap, err := it.Next()
-	if errors.Is(err, iterator.Done) {
-		return crm.Customer{}, fmt.Errorf("find customer by address %q: %w", address, crm.ErrNotFound)
-	}
-	if err != nil {
-		return crm.Customer{}, fmt.Errorf("find customer by address %q: %w", address, err)
-	}
-	d, err := decode(snap)
-	if err != nil {
-		return crm.Customer{}, fmt.Errorf("find customer by address %q: %w", address, err)
-	}
-	return d.customer(), nil
+	return customerRead(fmt.Sprintf("find customer by address %q", address), snap, errors.Is(err, iterator.Done), err)
 }
 
 // FindBySourceKey returns the customers stored with this CRM key, in id
@@ -327,33 +324,53 @@ func (s *Store) Upsert(ctx context.Context, customers ...crm.Customer) error {
 		}
 		return nil
 	}
-	bw := s.client.BulkWriter(ctx)
-	jobs := make([]*firestore.BulkWriterJob, 0, len(writes))
-	var enqueueErr error
-	for _, w := range writes {
-		job, err := bw.Set(w.ref, w.doc)
+	out := bulk(ctx, s.client, len(writes), func(bw *firestore.BulkWriter, i int) (*firestore.BulkWriterJob, error) {
+		return bw.Set(writes[i].ref, writes[i].doc)
+	})
+	if out.refused != nil {
+		return fmt.Errorf("upsert customers: %d of %d not sent: %w", len(writes)-out.sent, len(writes), out.refused)
+	}
+	if out.failed > 0 {
+		return fmt.Errorf("upsert customers: %d of %d failed: %w", out.failed, len(writes), out.failure)
+	}
+	return nil
+}
+
+// bulkOutcome is what a BulkWriter did of n writes: it sent the first
+// sent of them and refused the next (refused: why); failed of those sent
+// failed, failure the first of their errors.
+type bulkOutcome struct {
+	sent, failed     int
+	refused, failure error
+}
+
+// err is the first error of the outcome, the refusal first.
+func (o bulkOutcome) err() error { return cmp.Or(o.refused, o.failure) }
+
+// bulk sends n writes through one BulkWriter, write(bw, i) enqueueing the
+// i-th, and waits for their results. It stops enqueueing at the first
+// refusal.
+func bulk(ctx context.Context, client *firestore.Client, n int, write func(*firestore.BulkWriter, int) (*firestore.BulkWriterJob, error)) bulkOutcome {
+	var out bulkOutcome
+	bw := client.BulkWriter(ctx)
+	jobs := make([]*firestore.BulkWriterJob, 0, n)
+	for i := range n {
+		job, err := write(bw, i)
 		if err != nil {
-			enqueueErr = err
+			out.refused = err
 			break
 		}
 		jobs = append(jobs, job)
 	}
 	bw.End()
-	var failed int
-	var firstErr error
+	out.sent = len(jobs)
 	for _, job := range jobs {
 		if _, err := job.Results(); err != nil {
-			failed++
-			firstErr = cmp.Or(firstErr, err)
+			out.failed++
+			out.failure = cmp.Or(out.failure, err)
 		}
 	}
-	if enqueueErr != nil {
-		return fmt.Errorf("upsert customers: %d of %d not sent: %w", len(writes)-len(jobs), len(writes), enqueueErr)
-	}
-	if failed > 0 {
-		return fmt.Errorf("upsert customers: %d of %d failed: %w", failed, len(writes), firstErr)
-	}
-	return nil
+	return out
 }
 
 // Delete removes the customers with these ids; unknown ids are ignored.
@@ -380,25 +397,11 @@ func (s *Store) Delete(ctx context.Context, ids ...string) error {
 		}
 		return nil
 	}
-	bw := s.client.BulkWriter(ctx)
-	jobs := make([]*firestore.BulkWriterJob, 0, len(refs))
-	var firstErr error
-	for _, ref := range refs {
-		job, err := bw.Delete(ref)
-		if err != nil {
-			firstErr = err
-			break
-		}
-		jobs = append(jobs, job)
-	}
-	bw.End()
-	for _, job := range jobs {
-		if _, err := job.Results(); err != nil {
-			firstErr = cmp.Or(firstErr, err)
-		}
-	}
-	if firstErr != nil {
-		return fmt.Errorf("delete customers: %w", firstErr)
+	out := bulk(ctx, s.client, len(refs), func(bw *firestore.BulkWriter, i int) (*firestore.BulkWriterJob, error) {
+		return bw.Delete(refs[i])
+	})
+	if err := out.err(); err != nil {
+		return fmt.Errorf("delete customers: %w", err)
 	}
 	return nil
 }
@@ -520,8 +523,14 @@ func (s *Store) PutSyncState(ctx context.Context, st crm.SyncState) error {
 	if s.err != nil {
 		return s.err
 	}
-	if _, err := s.state.Set(ctx, stateDoc(st)); err != nil {
-		return fmt.Errorf("write sync state: %w", err)
+	return writeState(ctx, s.state, st, "sync state")
+}
+
+// writeState writes a full-sync checkpoint document; what names it in
+// errors.
+func writeState(ctx context.Context, ref *firestore.DocumentRef, st crm.SyncState, what string) error {
+	if _, err := ref.Set(ctx, stateDoc(st)); err != nil {
+		return fmt.Errorf("write %s: %w", what, err)
 	}
 	return nil
 }

@@ -105,25 +105,11 @@ func (s *TemplateStore) PutTemplates(ctx context.Context, ts ...crm.Template) er
 		}
 		return nil
 	}
-	bw := s.client.BulkWriter(ctx)
-	jobs := make([]*firestore.BulkWriterJob, 0, len(ts))
-	var firstErr error
-	for i, t := range ts {
-		job, err := bw.Set(refs[i], templateDoc(t))
-		if err != nil {
-			firstErr = err
-			break
-		}
-		jobs = append(jobs, job)
-	}
-	bw.End()
-	for _, job := range jobs {
-		if _, err := job.Results(); err != nil && firstErr == nil {
-			firstErr = err
-		}
-	}
-	if firstErr != nil {
-		return fmt.Errorf("put templates: %w", firstErr)
+	out := bulk(ctx, s.client, len(ts), func(bw *firestore.BulkWriter, i int) (*firestore.BulkWriterJob, error) {
+		return bw.Set(refs[i], templateDoc(ts[i]))
+	})
+	if err := out.err(); err != nil {
+		return fmt.Errorf("put templates: %w", err)
 	}
 	return nil
 }
@@ -183,10 +169,7 @@ func (s *TemplateStore) PutTemplateSyncState(ctx context.Context, st crm.SyncSta
 	if s.err != nil {
 		return s.err
 	}
-	if _, err := s.state.Set(ctx, stateDoc(st)); err != nil {
-		return fmt.Errorf("write template sync state: %w", err)
-	}
-	return nil
+	return writeState(ctx, s.state, st, "template sync state")
 }
 
 // unescape reverses DocID.

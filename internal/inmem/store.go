@@ -27,7 +27,7 @@ type Store struct {
 	byAddr   map[string][]string // address → ids, sorted; usually one
 	all      *btree.BTreeG[*record]
 	byWorker map[string]*btree.BTreeG[*record] // folded owner → records; "" holds the unowned
-	state    crm.SyncState
+	state    checkpoint
 }
 
 // record is a stored customer with the keys it is indexed under.
@@ -230,17 +230,31 @@ func (s *Store) CountSyncedBefore(_ context.Context, t time.Time) (int, error) {
 // SyncState returns the last checkpoint, or the zero state if none was
 // stored.
 func (s *Store) SyncState(context.Context) (crm.SyncState, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.state, nil
+	return s.state.get(), nil
 }
 
 // PutSyncState stores the checkpoint.
 func (s *Store) PutSyncState(_ context.Context, st crm.SyncState) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.state = st
+	s.state.put(st)
 	return nil
+}
+
+// checkpoint is a full sync's checkpoint, safe for concurrent use.
+type checkpoint struct {
+	mu    sync.Mutex
+	state crm.SyncState
+}
+
+func (c *checkpoint) get() crm.SyncState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+func (c *checkpoint) put(st crm.SyncState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.state = st
 }
 
 // Len returns the number of customers stored.

@@ -14,7 +14,7 @@ import (
 type Templates struct {
 	mu    sync.RWMutex
 	byID  map[string]crm.Template
-	state crm.SyncState
+	state checkpoint
 }
 
 var _ crm.TemplateStore = (*Templates)(nil)
@@ -77,15 +77,11 @@ func (s *Templates) DeleteTemplatesSyncedBefore(_ context.Context, t time.Time) 
 
 // TemplateSyncState returns the checkpoint of the templates' full sync.
 func (s *Templates) TemplateSyncState(context.Context) (crm.SyncState, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.state, nil
+	return s.state.get(), nil
 }
 
 // PutTemplateSyncState stores the checkpoint.
 func (s *Templates) PutTemplateSyncState(_ context.Context, st crm.SyncState) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.state = st
+	s.state.put(st)
 	return nil
 }

@@ -41,16 +41,52 @@ type fields struct {
 	Channels    json.RawMessage `json:"channels"`
 	Links       json.RawMessage `json:"links"`
 	Details     json.RawMessage `json:"details"`
+	publication
+}
+
+// publication is Draft & Publish's field, null on a draft; a record
+// without it has no Draft & Publish and is therefore live.
+type publication struct {
 	PublishedAt json.RawMessage `json:"publishedAt"`
 	// v3 spells its timestamps in snake_case.
 	PublishedAtV3 json.RawMessage `json:"published_at"`
 }
 
-type record struct {
-	ID         flexString      `json:"id"`
-	DocumentID flexString      `json:"documentId"`
-	Attributes json.RawMessage `json:"attributes"`
-	fields
+func (p publication) published() bool {
+	return !isNull(p.PublishedAt) && !isNull(p.PublishedAtV3)
+}
+
+// keys are a record's keys: its id, and its documentId in v5.
+type keys struct {
+	ID         flexString `json:"id"`
+	DocumentID flexString `json:"documentId"`
+}
+
+// decodeRecord decodes one record of any version's shape: its keys, and
+// its attributes into fields, which are flat (v3, v5, webhooks) or, in
+// v4, inside "attributes" (v4 then true). It fails only when raw is not
+// an object or does not decode.
+func decodeRecord(raw []byte, fields any) (k keys, v4 bool, err error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return keys{}, false, errors.New("record is not an object")
+	}
+	var r struct {
+		keys
+		Attributes json.RawMessage `json:"attributes"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return keys{}, false, err
+	}
+	// v4: the top level holds only id (and documentId when a v5 server
+	// answers in the v4 format); everything else is in attributes.
+	if v4 = isObject(r.Attributes); v4 {
+		raw = r.Attributes
+	}
+	if err := json.Unmarshal(raw, fields); err != nil {
+		return keys{}, false, err
+	}
+	return r.keys, v4, nil
 }
 
 var errNoKey = errors.New("record has neither customer_id nor id")
@@ -60,25 +96,16 @@ var errNoKey = errors.New("record has neither customer_id nor id")
 // syncs) because one odd record must not stop a sync of all the others;
 // it fails only when raw is not an object or has no key at all.
 func parseEntry(raw []byte) (entry, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return entry{}, errors.New("record is not an object")
-	}
-	var r record
-	if err := json.Unmarshal(raw, &r); err != nil {
+	var f fields
+	r, v4, err := decodeRecord(raw, &f)
+	if err != nil {
 		return entry{}, err
 	}
-	f := r.fields
 	var e entry
-	if isObject(r.Attributes) {
-		// v4: the top level holds only id (and documentId when a v5 server
-		// answers in the v4 format); everything else is in attributes.
-		f = fields{}
-		if err := json.Unmarshal(r.Attributes, &f); err != nil {
-			return entry{}, err
-		}
+	switch {
+	case v4:
 		e.shape = 4
-	} else if r.DocumentID != "" {
+	case r.DocumentID != "":
 		e.shape = 5
 	}
 
@@ -106,7 +133,7 @@ func parseEntry(raw []byte) (entry, error) {
 	e.customer = c
 	e.rowID = string(r.ID)
 	e.populated = f.Channels != nil
-	e.published = !isNull(f.PublishedAt) && !isNull(f.PublishedAtV3)
+	e.published = f.published()
 	return e, nil
 }
 
@@ -137,44 +164,43 @@ func isObject(raw json.RawMessage) bool {
 // decodeChannels reads the channels component, skipping rows without a
 // value. Anything but an array of objects yields none.
 func decodeChannels(raw json.RawMessage) []crm.Channel {
-	var rows []json.RawMessage
-	if json.Unmarshal(raw, &rows) != nil {
-		return nil
-	}
-	var out []crm.Channel
-	for _, row := range rows {
-		var ch struct {
-			Type  flexString `json:"type"`
-			Value flexString `json:"value"`
-		}
-		if !isObject(row) || json.Unmarshal(row, &ch) != nil {
-			continue
-		}
+	return decodeRows(raw, func(ch struct {
+		Type  flexString `json:"type"`
+		Value flexString `json:"value"`
+	}) (crm.Channel, bool) {
 		v := strings.TrimSpace(string(ch.Value))
-		if v == "" {
-			continue
-		}
-		out = append(out, crm.Channel{Type: strings.ToLower(strings.TrimSpace(string(ch.Type))), Value: v})
-	}
-	return out
+		return crm.Channel{Type: strings.ToLower(strings.TrimSpace(string(ch.Type))), Value: v}, v != ""
+	})
 }
 
+// decodeLinks reads the links component, skipping rows without a value.
 func decodeLinks(raw json.RawMessage) []crm.Link {
+	return decodeRows(raw, func(l struct {
+		Type        flexString `json:"type"`
+		Value       flexString `json:"value"`
+		DisplayName flexString `json:"display_name"`
+	}) (crm.Link, bool) {
+		return crm.Link{Type: string(l.Type), Value: string(l.Value), DisplayName: string(l.DisplayName)}, l.Value != ""
+	})
+}
+
+// decodeRows reads a repeatable component: each row that is an object
+// decoding as R, converted by convert unless it says to skip the row.
+// Anything but an array yields none.
+func decodeRows[R, T any](raw json.RawMessage, convert func(R) (T, bool)) []T {
 	var rows []json.RawMessage
 	if json.Unmarshal(raw, &rows) != nil {
 		return nil
 	}
-	var out []crm.Link
+	var out []T
 	for _, row := range rows {
-		var l struct {
-			Type        flexString `json:"type"`
-			Value       flexString `json:"value"`
-			DisplayName flexString `json:"display_name"`
-		}
-		if !isObject(row) || json.Unmarshal(row, &l) != nil || l.Value == "" {
+		var r R
+		if !isObject(row) || json.Unmarshal(row, &r) != nil {
 			continue
 		}
-		out = append(out, crm.Link{Type: string(l.Type), Value: string(l.Value), DisplayName: string(l.DisplayName)})
+		if t, ok := convert(r); ok {
+			out = append(out, t)
+		}
 	}
 	return out
 }

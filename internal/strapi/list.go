@@ -175,32 +175,58 @@ func setPage(q url.Values, size int) {
 // CustomerByID returns the published customer whose customer_id is id, or
 // crm.ErrNotFound.
 func (c *Client) CustomerByID(ctx context.Context, id string) (crm.Customer, error) {
+	return byID(ctx, c, id, func(v int, id string) (crm.Customer, bool, error) {
+		q := byField(v, "customer_id", id)
+		if v != 3 {
+			setPage(q, 1)
+		}
+		p, err := c.list(ctx, v, q)
+		if err != nil {
+			return crm.Customer{}, false, err
+		}
+		for _, e := range p.entries {
+			if e.hasCustomerID && e.customer.ID == id {
+				return e.customer, true, nil
+			}
+		}
+		return crm.Customer{}, false, nil
+	})
+}
+
+// byID returns the record find finds for id (trimmed) with the server's
+// version, or crm.ErrNotFound.
+func byID[T any](ctx context.Context, c *Client, id string, find func(v int, id string) (T, bool, error)) (T, error) {
+	var zero T
 	id = strings.TrimSpace(id)
 	if id == "" {
-		return crm.Customer{}, crm.ErrNotFound
+		return zero, crm.ErrNotFound
 	}
 	v, err := c.Version(ctx)
 	if err != nil {
-		return crm.Customer{}, err
+		return zero, err
 	}
+	t, found, err := find(v, id)
+	if err != nil {
+		return zero, err
+	}
+	if !found {
+		return zero, crm.ErrNotFound
+	}
+	return t, nil
+}
+
+// byField is the query of version v for the one record whose field is
+// value.
+func byField(v int, field, value string) url.Values {
 	q := url.Values{}
 	if v == 3 {
-		q.Set("customer_id", id)
+		q.Set(field, value)
 		q.Set("_limit", "1")
 	} else {
-		setPage(q, 1)
-		q.Set("filters[customer_id][$eq]", id)
+		q.Set("pagination[pageSize]", "1")
+		q.Set("filters["+field+"][$eq]", value)
 	}
-	p, err := c.list(ctx, v, q)
-	if err != nil {
-		return crm.Customer{}, err
-	}
-	for _, e := range p.entries {
-		if e.hasCustomerID && e.customer.ID == id {
-			return e.customer, nil
-		}
-	}
-	return crm.Customer{}, crm.ErrNotFound
+	return q
 }
 
 // CustomerByAddress returns the published customer with a channel at

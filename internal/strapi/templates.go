@@ -1,7 +1,6 @@
 package strapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,35 +22,17 @@ type templateFields struct {
 	Content          json.RawMessage `json:"content"`
 	WhatsAppApproved json.RawMessage `json:"whatsapp_approved"`
 	Order            flexString      `json:"order"`
-	PublishedAt      json.RawMessage `json:"publishedAt"`
-	PublishedAtV3    json.RawMessage `json:"published_at"`
-}
-
-type templateRecord struct {
-	ID         flexString      `json:"id"`
-	DocumentID flexString      `json:"documentId"`
-	Attributes json.RawMessage `json:"attributes"`
-	templateFields
+	publication
 }
 
 // parseTemplate decodes one template record in any version's shape. Like
 // parseEntry it is lenient about field types; a record without content is
 // kept (the callback skips it) so a webhook still replaces the cached one.
 func parseTemplate(raw []byte) (t crm.Template, published bool, err error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return crm.Template{}, false, errors.New("record is not an object")
-	}
-	var r templateRecord
-	if err := json.Unmarshal(raw, &r); err != nil {
+	var f templateFields
+	r, _, err := decodeRecord(raw, &f)
+	if err != nil {
 		return crm.Template{}, false, err
-	}
-	f := r.templateFields
-	if isObject(r.Attributes) {
-		f = templateFields{}
-		if err := json.Unmarshal(r.Attributes, &f); err != nil {
-			return crm.Template{}, false, err
-		}
 	}
 	t.ID = strings.TrimSpace(string(r.DocumentID))
 	if t.ID == "" {
@@ -66,7 +47,7 @@ func parseTemplate(raw []byte) (t crm.Template, published bool, err error) {
 	if n, err := strconv.Atoi(strings.TrimSpace(string(f.Order))); err == nil {
 		t.Order = n
 	}
-	return t, !isNull(f.PublishedAt) && !isNull(f.PublishedAtV3), nil
+	return t, f.published(), nil
 }
 
 // textField reads a plain text field; anything else (a rich-text blocks
@@ -182,33 +163,22 @@ func (c *Client) templatePage(ctx context.Context, v int, q url.Values) (page []
 // TemplateByID returns the published template with this key, or
 // crm.ErrNotFound.
 func (c *Client) TemplateByID(ctx context.Context, id string) (crm.Template, error) {
-	id = strings.TrimSpace(id)
-	if id == "" {
-		return crm.Template{}, crm.ErrNotFound
-	}
-	v, err := c.Version(ctx)
-	if err != nil {
-		return crm.Template{}, err
-	}
-	field := c.keyField()
-	q := url.Values{}
-	if v == 3 {
-		q.Set("id", id)
-		q.Set("_limit", "1")
-	} else {
-		q.Set("pagination[pageSize]", "1")
-		q.Set("filters["+field+"][$eq]", id)
-	}
-	page, _, _, err := c.templatePage(ctx, v, q)
-	if err != nil {
-		return crm.Template{}, err
-	}
-	for _, t := range page {
-		if t.ID == id {
-			return t, nil
+	return byID(ctx, c, id, func(v int, id string) (crm.Template, bool, error) {
+		field := c.keyField()
+		if v == 3 {
+			field = "id"
 		}
-	}
-	return crm.Template{}, crm.ErrNotFound
+		page, _, _, err := c.templatePage(ctx, v, byField(v, field, id))
+		if err != nil {
+			return crm.Template{}, false, err
+		}
+		for _, t := range page {
+			if t.ID == id {
+				return t, true, nil
+			}
+		}
+		return crm.Template{}, false, nil
+	})
 }
 
 // IsTemplateWebhook reports whether a webhook body is about the template
@@ -225,45 +195,16 @@ func (c *Client) IsTemplateWebhook(body []byte) bool {
 // applies to customers (publish stores, unpublish and delete of the live
 // row remove, drafts change nothing).
 func (c *Client) DecodeTemplateWebhook(h http.Header, body []byte) ([]crm.Change[crm.Template], error) {
-	w, err := parseWebhook(body)
+	w, err := decodeWebhook(h, body)
 	if err != nil {
 		return nil, err
 	}
-	if h.Get(eventHeader) != w.name {
-		return nil, fmt.Errorf("strapi webhook: %s does not match the payload's event %q", eventHeader, w.name)
-	}
-	ch := crm.Change[crm.Template]{Event: w.name}
-	if !strings.EqualFold(w.model, c.templateModel) {
-		ch.Reason = "not a " + c.templateModel
-		return []crm.Change[crm.Template]{ch}, nil
-	}
-	t, published, err := parseTemplate(w.raw)
-	if err != nil {
-		return nil, fmt.Errorf("strapi webhook: %s template: %w", w.name, err)
-	}
-	ch.ID = t.ID
-	switch w.name {
-	case "entry.publish":
-		ch.Op = crm.Upsert
-	case "entry.create", "entry.update":
-		if published {
-			ch.Op = crm.Upsert
+	var t crm.Template
+	published := false
+	if strings.EqualFold(w.model, c.templateModel) {
+		if t, published, err = parseTemplate(w.raw); err != nil {
+			return nil, fmt.Errorf("strapi webhook: %s template: %w", w.name, err)
 		}
-	case "entry.unpublish":
-		ch.Op = crm.Delete
-	case "entry.delete":
-		if published {
-			ch.Op = crm.Delete
-		}
-	default:
-		ch.Reason = "event not handled"
-		return []crm.Change[crm.Template]{ch}, nil
 	}
-	switch ch.Op {
-	case crm.Upsert:
-		ch.Record = t
-	case crm.Skip:
-		ch.Reason = "draft"
-	}
-	return []crm.Change[crm.Template]{ch}, nil
+	return []crm.Change[crm.Template]{webhookChange(w, c.templateModel, t.ID, t, published)}, nil
 }

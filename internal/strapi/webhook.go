@@ -70,12 +70,9 @@ func (c *Client) Authenticate(h http.Header) error {
 // and other events change nothing. Strapi sends one entry a call, so the
 // result holds one change.
 func (c *Client) DecodeWebhook(h http.Header, body []byte) ([]crm.Change[crm.Customer], error) {
-	w, err := parseWebhook(body)
+	w, err := decodeWebhook(h, body)
 	if err != nil {
 		return nil, err
-	}
-	if h.Get(eventHeader) != w.name {
-		return nil, fmt.Errorf("strapi webhook: %s does not match the payload's event %q", eventHeader, w.name)
 	}
 	c.localize(&w.entry.customer)
 	return []crm.Change[crm.Customer]{c.change(w)}, nil
@@ -83,22 +80,32 @@ func (c *Client) DecodeWebhook(h http.Header, body []byte) ([]crm.Change[crm.Cus
 
 // change says what w does to the cached customers.
 func (c *Client) change(w webhook) crm.Change[crm.Customer] {
-	ch := crm.Change[crm.Customer]{Event: w.name, ID: w.entry.customer.ID}
-	if !strings.EqualFold(w.model, c.model) {
-		ch.Reason = "not a " + c.model
+	ch := webhookChange(w, c.model, w.entry.customer.ID, w.entry.customer, w.entry.published)
+	// The payload left the components out (v4 on some write paths): the
+	// sync must read the customer again or lose its channels.
+	ch.Partial = ch.Op == crm.Upsert && !w.entry.populated
+	return ch
+}
+
+// webhookChange says what w does to the cached records of model when it
+// is about record (id), published or not: DecodeWebhook's rules.
+func webhookChange[T any](w webhook, model, id string, record T, published bool) crm.Change[T] {
+	ch := crm.Change[T]{Event: w.name, ID: id}
+	if !strings.EqualFold(w.model, model) {
+		ch.Reason = "not a " + model
 		return ch
 	}
 	switch w.name {
 	case "entry.publish":
 		ch.Op = crm.Upsert
 	case "entry.create", "entry.update":
-		if w.entry.published {
+		if published {
 			ch.Op = crm.Upsert
 		}
 	case "entry.unpublish":
 		ch.Op = crm.Delete
 	case "entry.delete":
-		if w.entry.published {
+		if published {
 			ch.Op = crm.Delete
 		}
 	default:
@@ -107,14 +114,24 @@ func (c *Client) change(w webhook) crm.Change[crm.Customer] {
 	}
 	switch ch.Op {
 	case crm.Upsert:
-		ch.Record = w.entry.customer
-		// The payload left the components out (v4 on some write paths):
-		// the sync must read the customer again or lose its channels.
-		ch.Partial = !w.entry.populated
+		ch.Record = record
 	case crm.Skip:
 		ch.Reason = "draft"
 	}
 	return ch
+}
+
+// decodeWebhook is parseWebhook of a call whose X-Strapi-Event header
+// names the payload's event.
+func decodeWebhook(h http.Header, body []byte) (webhook, error) {
+	w, err := parseWebhook(body)
+	if err != nil {
+		return webhook{}, err
+	}
+	if h.Get(eventHeader) != w.name {
+		return webhook{}, fmt.Errorf("strapi webhook: %s does not match the payload's event %q", eventHeader, w.name)
+	}
+	return w, nil
 }
 
 // parseWebhook decodes a webhook body: {event, createdAt, model, uid,

@@ -290,9 +290,9 @@ func (s *Server) rows(lq query) []view {
 	return sorted
 }
 
+// list answers the collection's list route; callers checked auth and hold
+// s.mu.
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	lq, err := s.parse(r.URL.Query())
 	if err != nil {
 		s.writeError(w, http.StatusBadRequest, err.name, err.msg)
@@ -306,13 +306,19 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	for _, v := range rows {
 		data = append(data, s.render(v, lq.populate))
 	}
-	if s.version == 3 {
-		writeJSON(w, http.StatusOK, data)
-		return
-	}
 	p := object{{"page", lq.page}, {"pageSize", lq.size}}
 	if lq.withCount {
 		p = append(p, kv{"pageCount", (total + lq.size - 1) / lq.size}, kv{"total", total})
 	}
-	writeJSON(w, http.StatusOK, object{{"data", data}, {"meta", object{{"pagination", p}}}})
+	s.writeList(w, data, p)
+}
+
+// writeList answers a list route: the rows themselves in v3, else under
+// data, with pagination in meta.
+func (s *Server) writeList(w http.ResponseWriter, data []object, pagination object) {
+	if s.version == 3 {
+		writeJSON(w, http.StatusOK, data)
+		return
+	}
+	writeJSON(w, http.StatusOK, object{{"data", data}, {"meta", object{{"pagination", pagination}}}})
 }

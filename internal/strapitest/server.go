@@ -670,6 +670,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, route string) {
 	case route == RouteLogin || r.Method != http.MethodGet:
 		s.writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowedError", "Method Not Allowed")
 	default:
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		if status, name, msg := s.authorize(r); status != 0 {
 			s.writeError(w, status, name, msg)
 		} else if route == RouteTemplates {
@@ -705,9 +707,8 @@ func (s *Server) route(path string) string {
 
 // authorize returns the error status for a content request, or 0: no
 // credentials → 403 (the public role has no find), bad ones → 401.
+// Callers hold s.mu, as they do for the content routes below.
 func (s *Server) authorize(r *http.Request) (status int, name, msg string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.apiToken == "" && s.identifier == "" {
 		return 0, "", ""
 	}

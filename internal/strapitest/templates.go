@@ -250,10 +250,9 @@ func (s *Server) templateParams() templateParams {
 	}
 }
 
-// listTemplates answers the template list route; callers checked auth.
+// listTemplates answers the template list route; callers checked auth
+// and hold s.mu.
 func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	tq, apiErr := s.parseTemplateQuery(r.URL.Query())
 	if apiErr != nil {
 		s.writeError(w, http.StatusBadRequest, apiErr.name, apiErr.msg)
@@ -293,11 +292,7 @@ func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request) {
 			data = append(data, append(object{{"id", id}, {"documentId", r.docID}}, attrs...))
 		}
 	}
-	if s.version == 3 {
-		writeJSON(w, http.StatusOK, data)
-		return
-	}
-	writeJSON(w, http.StatusOK, object{{"data", data}, {"meta", object{{"pagination", object{{"page", 1}, {"pageSize", tq.size}}}}}})
+	s.writeList(w, data, object{{"page", 1}, {"pageSize", tq.size}})
 }
 
 // isTemplatesPath reports whether path is the template list route.

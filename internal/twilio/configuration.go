@@ -3,11 +3,9 @@ package twilio
 import (
 	"context"
 	"errors"
-	"net/http"
 	"slices"
 
 	twiliogo "github.com/twilio/twilio-go"
-	"github.com/twilio/twilio-go/client"
 	conv "github.com/twilio/twilio-go/rest/conversations/v1"
 	tr "github.com/twilio/twilio-go/rest/taskrouter/v1"
 )
@@ -46,20 +44,16 @@ func (w ConversationsWebhooks) Equal(o ConversationsWebhooks) bool {
 
 // ConversationsWebhooks reads the Conversations global webhooks.
 func (c *Client) ConversationsWebhooks(ctx context.Context) (ConversationsWebhooks, error) {
-	v, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConfigurationWebhook, error) {
+	return one(ctx, c, idempotent, "fetch conversations webhooks", conversationsWebhooks, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConfigurationWebhook, error) {
 		return rc.ConversationsV1.FetchConfigurationWebhook()
 	})
-	if err != nil {
-		return ConversationsWebhooks{}, wrapAuth("fetch conversations webhooks", err)
-	}
-	return conversationsWebhooks(v), nil
 }
 
 // SetConversationsWebhooks replaces the Conversations global webhooks
 // with w and returns what Twilio then holds. It sets absolute values, so
 // it is retried like a read.
 func (c *Client) SetConversationsWebhooks(ctx context.Context, w ConversationsWebhooks) (ConversationsWebhooks, error) {
-	v, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConfigurationWebhook, error) {
+	return one(ctx, c, idempotent, "update conversations webhooks", conversationsWebhooks, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConfigurationWebhook, error) {
 		p := (&conv.UpdateConfigurationWebhookParams{}).
 			SetPreWebhookUrl(w.PreWebhookURL).
 			SetPostWebhookUrl(w.PostWebhookURL).
@@ -68,23 +62,16 @@ func (c *Client) SetConversationsWebhooks(ctx context.Context, w ConversationsWe
 			SetTarget(w.Target)
 		return rc.ConversationsV1.UpdateConfigurationWebhook(p)
 	})
-	if err != nil {
-		return ConversationsWebhooks{}, wrapAuth("update conversations webhooks", err)
-	}
-	return conversationsWebhooks(v), nil
 }
 
 func conversationsWebhooks(v *conv.ConversationsV1ConfigurationWebhook) ConversationsWebhooks {
-	out := ConversationsWebhooks{
-		PreWebhookURL:  str(v.PreWebhookUrl),
-		PostWebhookURL: str(v.PostWebhookUrl),
-		Method:         str(v.Method),
-		Target:         str(v.Target),
+	return ConversationsWebhooks{
+		PreWebhookURL:  value(v.PreWebhookUrl),
+		PostWebhookURL: value(v.PostWebhookUrl),
+		Method:         value(v.Method),
+		Filters:        slices.Clone(value(v.Filters)),
+		Target:         value(v.Target),
 	}
-	if v.Filters != nil {
-		out.Filters = slices.Clone(*v.Filters)
-	}
-	return out
 }
 
 // Workspace is a TaskRouter workspace's event callback settings: a
@@ -99,34 +86,26 @@ type Workspace struct {
 
 // FetchWorkspace reads a TaskRouter workspace.
 func (c *Client) FetchWorkspace(ctx context.Context, sid string) (Workspace, error) {
-	v, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*tr.TaskrouterV1Workspace, error) {
+	return one(ctx, c, idempotent, "fetch workspace "+sid, workspace, func(rc *twiliogo.RestClient) (*tr.TaskrouterV1Workspace, error) {
 		return rc.TaskrouterV1.FetchWorkspace(sid)
 	})
-	if err != nil {
-		return Workspace{}, wrapAuth("fetch workspace "+sid, err)
-	}
-	return workspace(v), nil
 }
 
 // SetWorkspaceEventCallback sets a workspace's EventCallbackUrl and
 // EventsFilter and returns the workspace as Twilio then holds it.
 func (c *Client) SetWorkspaceEventCallback(ctx context.Context, sid, callbackURL, eventsFilter string) (Workspace, error) {
-	v, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*tr.TaskrouterV1Workspace, error) {
+	return one(ctx, c, idempotent, "update workspace "+sid, workspace, func(rc *twiliogo.RestClient) (*tr.TaskrouterV1Workspace, error) {
 		p := (&tr.UpdateWorkspaceParams{}).SetEventCallbackUrl(callbackURL).SetEventsFilter(eventsFilter)
 		return rc.TaskrouterV1.UpdateWorkspace(sid, p)
 	})
-	if err != nil {
-		return Workspace{}, wrapAuth("update workspace "+sid, err)
-	}
-	return workspace(v), nil
 }
 
 func workspace(v *tr.TaskrouterV1Workspace) Workspace {
 	return Workspace{
-		SID:              str(v.Sid),
-		FriendlyName:     str(v.FriendlyName),
-		EventCallbackURL: str(v.EventCallbackUrl),
-		EventsFilter:     str(v.EventsFilter),
+		SID:              value(v.Sid),
+		FriendlyName:     value(v.FriendlyName),
+		EventCallbackURL: value(v.EventCallbackUrl),
+		EventsFilter:     value(v.EventsFilter),
 	}
 }
 
@@ -138,13 +117,13 @@ type TaskQueue struct {
 
 // FetchTaskQueue reads a TaskQueue of a workspace.
 func (c *Client) FetchTaskQueue(ctx context.Context, workspace, sid string) (TaskQueue, error) {
-	v, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*tr.TaskrouterV1TaskQueue, error) {
+	return one(ctx, c, idempotent, "fetch task queue "+sid, taskQueue, func(rc *twiliogo.RestClient) (*tr.TaskrouterV1TaskQueue, error) {
 		return rc.TaskrouterV1.FetchTaskQueue(workspace, sid)
 	})
-	if err != nil {
-		return TaskQueue{}, wrapAuth("fetch task queue "+sid, err)
-	}
-	return TaskQueue{SID: str(v.Sid), FriendlyName: str(v.FriendlyName)}, nil
+}
+
+func taskQueue(v *tr.TaskrouterV1TaskQueue) TaskQueue {
+	return TaskQueue{SID: value(v.Sid), FriendlyName: value(v.FriendlyName)}
 }
 
 // CountWorkers returns how many workers the workspace has (at most one
@@ -154,7 +133,7 @@ func (c *Client) CountWorkers(ctx context.Context, workspace string) (total, ava
 		return rc.TaskrouterV1.ListWorker(workspace, (&tr.ListWorkerParams{}).SetPageSize(workerPageSize).SetLimit(workerPageSize))
 	})
 	if err != nil {
-		return 0, 0, wrapAuth("list workers", err)
+		return 0, 0, wrap("list workers", err)
 	}
 	for i := range ws {
 		if ws[i].Available != nil && *ws[i].Available {
@@ -162,13 +141,4 @@ func (c *Client) CountWorkers(ctx context.Context, workspace string) (total, ava
 		}
 	}
 	return len(ws), available, nil
-}
-
-// wrapAuth is wrap, plus ErrUnauthorized for refused credentials.
-func wrapAuth(op string, err error) error {
-	var te *client.TwilioRestError
-	if errors.As(err, &te) && te.Status == http.StatusUnauthorized {
-		return wrap(op, errors.Join(ErrUnauthorized, err))
-	}
-	return wrap(op, err)
 }

@@ -84,13 +84,9 @@ func (c *Client) CreateConversation(ctx context.Context, messagingService, uniqu
 
 // FetchConversation returns a conversation by SID or unique name.
 func (c *Client) FetchConversation(ctx context.Context, sidOrUniqueName string) (Conversation, error) {
-	cv, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*conv.ConversationsV1Conversation, error) {
+	return one(ctx, c, idempotent, "fetch conversation "+sidOrUniqueName, conversation, func(rc *twiliogo.RestClient) (*conv.ConversationsV1Conversation, error) {
 		return rc.ConversationsV1.FetchConversation(sidOrUniqueName)
 	})
-	if err != nil {
-		return Conversation{}, wrap("fetch conversation "+sidOrUniqueName, err)
-	}
-	return conversation(cv), nil
 }
 
 // UpdateConversationAttributes replaces a conversation's attributes (an
@@ -136,30 +132,11 @@ const participantConversationsPage = 50
 // ParticipantConversations returns the conversations the SMS or WhatsApp
 // address takes part in, in any state: callers filter.
 func (c *Client) ParticipantConversations(ctx context.Context, address string) ([]ParticipantConversation, error) {
-	items, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) ([]conv.ConversationsV1ParticipantConversation, error) {
-		return rc.ConversationsV1.ListParticipantConversation(
-			(&conv.ListParticipantConversationParams{}).SetAddress(address).SetPageSize(participantConversationsPage))
-	})
-	if err != nil {
-		return nil, wrap("list the conversations of a participant", err)
-	}
-	out := make([]ParticipantConversation, 0, len(items))
-	for _, it := range items {
-		pc := ParticipantConversation{
-			ConversationSID: str(it.ConversationSid),
-			State:           str(it.ConversationState),
-			Attributes:      str(it.ConversationAttributes),
-			ParticipantSID:  str(it.ParticipantSid),
-		}
-		if it.ParticipantMessagingBinding != nil {
-			if b, ok := (*it.ParticipantMessagingBinding).(map[string]any); ok {
-				pc.Address, _ = b["address"].(string)
-				pc.ProxyAddress, _ = b["proxy_address"].(string)
-			}
-		}
-		out = append(out, pc)
-	}
-	return out, nil
+	return list(ctx, c, "list the conversations of a participant", participantConversation,
+		func(rc *twiliogo.RestClient) ([]conv.ConversationsV1ParticipantConversation, error) {
+			return rc.ConversationsV1.ListParticipantConversation(
+				(&conv.ListParticipantConversationParams{}).SetAddress(address).SetPageSize(participantConversationsPage))
+		})
 }
 
 // CreateTask creates a TaskRouter task in workspace, routed by workflow
@@ -168,7 +145,7 @@ func (c *Client) ParticipantConversations(ctx context.Context, address string) (
 // (ErrUnclear) the caller must look for it (FindTasks) before creating
 // it again.
 func (c *Client) CreateTask(ctx context.Context, workspace, workflow, channel, attributesJSON string, timeout time.Duration) (Task, error) {
-	t, err := call(ctx, c, create, func(rc *twiliogo.RestClient) (*tr.TaskrouterV1Task, error) {
+	return one(ctx, c, create, "create task in "+workspace, task, func(rc *twiliogo.RestClient) (*tr.TaskrouterV1Task, error) {
 		p := (&tr.CreateTaskParams{}).SetWorkflowSid(workflow).SetAttributes(attributesJSON)
 		if channel != "" {
 			p.SetTaskChannel(channel)
@@ -178,27 +155,15 @@ func (c *Client) CreateTask(ctx context.Context, workspace, workflow, channel, a
 		}
 		return rc.TaskrouterV1.CreateTask(workspace, p)
 	})
-	if err != nil {
-		return Task{}, wrap("create task in "+workspace, err)
-	}
-	return task(t), nil
 }
 
 // FindTasks returns the tasks of workspace whose attributes match
 // expression, a TaskRouter expression such as
 // `frontline_conversation_sid == "CH…"`.
 func (c *Client) FindTasks(ctx context.Context, workspace, expression string) ([]Task, error) {
-	ts, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) ([]tr.TaskrouterV1Task, error) {
+	return list(ctx, c, "find tasks in "+workspace, task, func(rc *twiliogo.RestClient) ([]tr.TaskrouterV1Task, error) {
 		return rc.TaskrouterV1.ListTask(workspace, (&tr.ListTaskParams{}).SetEvaluateTaskAttributes(expression).SetPageSize(workerPageSize))
 	})
-	if err != nil {
-		return nil, wrap("find tasks in "+workspace, err)
-	}
-	out := make([]Task, len(ts))
-	for i := range ts {
-		out[i] = task(&ts[i])
-	}
-	return out, nil
 }
 
 // QuoteExpression quotes s as a string of a TaskRouter expression.
@@ -207,24 +172,33 @@ func QuoteExpression(s string) string {
 }
 
 func conversation(cv *conv.ConversationsV1Conversation) Conversation {
-	out := Conversation{
-		SID:          str(cv.Sid),
-		UniqueName:   str(cv.UniqueName),
-		FriendlyName: str(cv.FriendlyName),
-		Attributes:   str(cv.Attributes),
+	return Conversation{
+		SID:          value(cv.Sid),
+		UniqueName:   value(cv.UniqueName),
+		FriendlyName: value(cv.FriendlyName),
+		Attributes:   value(cv.Attributes),
+		State:        value(cv.State),
 	}
-	if cv.State != nil {
-		out.State = *cv.State
+}
+
+func participantConversation(it *conv.ConversationsV1ParticipantConversation) ParticipantConversation {
+	b := binding(it.ParticipantMessagingBinding)
+	return ParticipantConversation{
+		ConversationSID: value(it.ConversationSid),
+		State:           value(it.ConversationState),
+		Attributes:      value(it.ConversationAttributes),
+		ParticipantSID:  value(it.ParticipantSid),
+		Address:         b.address,
+		ProxyAddress:    b.proxyAddress,
 	}
-	return out
 }
 
 func task(t *tr.TaskrouterV1Task) Task {
 	return Task{
-		SID:              str(t.Sid),
-		WorkspaceSID:     str(t.WorkspaceSid),
-		WorkflowSID:      str(t.WorkflowSid),
-		Attributes:       str(t.Attributes),
-		AssignmentStatus: str(t.AssignmentStatus),
+		SID:              value(t.Sid),
+		WorkspaceSID:     value(t.WorkspaceSid),
+		WorkflowSID:      value(t.WorkflowSid),
+		Attributes:       value(t.Attributes),
+		AssignmentStatus: value(t.AssignmentStatus),
 	}
 }

@@ -43,18 +43,11 @@ type Message struct {
 
 // ListParticipants returns every participant of a conversation.
 func (c *Client) ListParticipants(ctx context.Context, conversationSID string) ([]Participant, error) {
-	ps, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) ([]conv.ConversationsV1ConversationParticipant, error) {
-		return rc.ConversationsV1.ListConversationParticipant(conversationSID,
-			(&conv.ListConversationParticipantParams{}).SetPageSize(listPageSize))
-	})
-	if err != nil {
-		return nil, wrap("list participants of "+conversationSID, err)
-	}
-	out := make([]Participant, len(ps))
-	for i := range ps {
-		out[i] = participant(&ps[i])
-	}
-	return out, nil
+	return list(ctx, c, "list participants of "+conversationSID, participant,
+		func(rc *twiliogo.RestClient) ([]conv.ConversationsV1ConversationParticipant, error) {
+			return rc.ConversationsV1.ListConversationParticipant(conversationSID,
+				(&conv.ListConversationParticipantParams{}).SetPageSize(listPageSize))
+		})
 }
 
 // AddParticipant adds the chat user identity (a worker) to a conversation.
@@ -67,28 +60,20 @@ func (c *Client) ListParticipants(ctx context.Context, conversationSID string) (
 // participants first (Twilio refuses a second participant with one
 // identity, which such an attempt takes as success).
 func (c *Client) AddParticipant(ctx context.Context, conversationSID, identity, attributes string) (Participant, error) {
-	p, err := call(ctx, c, create, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationParticipant, error) {
+	return one(ctx, c, create, "add participant "+identity+" to "+conversationSID, participant, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationParticipant, error) {
 		params := (&conv.CreateConversationParticipantParams{}).SetIdentity(identity)
 		if attributes != "" {
 			params.SetAttributes(attributes)
 		}
 		return rc.ConversationsV1.CreateConversationParticipant(conversationSID, params)
 	})
-	if err != nil {
-		return Participant{}, wrap("add participant "+identity+" to "+conversationSID, err)
-	}
-	return participant(p), nil
 }
 
 // FetchParticipant returns one participant.
 func (c *Client) FetchParticipant(ctx context.Context, conversationSID, participantSID string) (Participant, error) {
-	p, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationParticipant, error) {
+	return one(ctx, c, idempotent, "fetch participant "+participantSID, participant, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationParticipant, error) {
 		return rc.ConversationsV1.FetchConversationParticipant(conversationSID, participantSID)
 	})
-	if err != nil {
-		return Participant{}, wrap("fetch participant "+participantSID, err)
-	}
-	return participant(p), nil
 }
 
 // UpdateParticipantAttributes replaces a participant's attributes with
@@ -111,7 +96,7 @@ func (c *Client) UpdateParticipantAttributes(ctx context.Context, conversationSI
 // It is retried after a 429 only: a retry after a 5xx or no answer could
 // post the message twice. Such a failure wraps ErrUnclear.
 func (c *Client) PostMessage(ctx context.Context, conversationSID, author, body, attributesJSON string) (Message, error) {
-	m, err := call(ctx, c, create, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationMessage, error) {
+	return one(ctx, c, create, "post message to "+conversationSID, message, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationMessage, error) {
 		params := (&conv.CreateConversationMessageParams{}).SetBody(body)
 		if author != "" {
 			params.SetAuthor(author)
@@ -121,10 +106,6 @@ func (c *Client) PostMessage(ctx context.Context, conversationSID, author, body,
 		}
 		return rc.ConversationsV1.CreateConversationMessage(conversationSID, params)
 	})
-	if err != nil {
-		return Message{}, wrap("post message to "+conversationSID, err)
-	}
-	return message(m), nil
 }
 
 // PostMessageOnce is PostMessage for a message that mine recognises in
@@ -154,62 +135,91 @@ func (c *Client) PostMessageOnce(ctx context.Context, conversationSID, author, b
 
 // ListMessages returns a conversation's messages, oldest first.
 func (c *Client) ListMessages(ctx context.Context, conversationSID string) ([]Message, error) {
-	ms, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) ([]conv.ConversationsV1ConversationMessage, error) {
-		return rc.ConversationsV1.ListConversationMessage(conversationSID,
-			(&conv.ListConversationMessageParams{}).SetPageSize(listPageSize))
-	})
-	if err != nil {
-		return nil, wrap("list messages of "+conversationSID, err)
-	}
-	out := make([]Message, len(ms))
-	for i := range ms {
-		out[i] = message(&ms[i])
-	}
-	return out, nil
+	return list(ctx, c, "list messages of "+conversationSID, message,
+		func(rc *twiliogo.RestClient) ([]conv.ConversationsV1ConversationMessage, error) {
+			return rc.ConversationsV1.ListConversationMessage(conversationSID,
+				(&conv.ListConversationMessageParams{}).SetPageSize(listPageSize))
+		})
 }
 
 func participant(p *conv.ConversationsV1ConversationParticipant) Participant {
-	out := Participant{
-		SID:             str(p.Sid),
-		ConversationSID: str(p.ConversationSid),
-		Identity:        str(p.Identity),
-		Attributes:      str(p.Attributes),
-		RoleSID:         str(p.RoleSid),
-		DateCreated:     tm(p.DateCreated),
+	b := binding(p.MessagingBinding)
+	return Participant{
+		SID:             value(p.Sid),
+		ConversationSID: value(p.ConversationSid),
+		Identity:        value(p.Identity),
+		Address:         b.address,
+		ProxyAddress:    b.proxyAddress,
+		BindingType:     b.kind,
+		Attributes:      value(p.Attributes),
+		RoleSID:         value(p.RoleSid),
+		DateCreated:     value(p.DateCreated),
 	}
-	if p.MessagingBinding != nil {
-		if b, ok := (*p.MessagingBinding).(map[string]any); ok {
-			out.BindingType, _ = b["type"].(string)
-			out.Address, _ = b["address"].(string)
-			out.ProxyAddress, _ = b["proxy_address"].(string)
-		}
+}
+
+// messagingBinding is what a participant's messaging_binding says of the
+// customer's end: its type (sms, whatsapp), address and our proxy address.
+type messagingBinding struct {
+	kind, address, proxyAddress string
+}
+
+// binding reads a messaging_binding; fields it lacks stay empty.
+func binding(raw *any) messagingBinding {
+	var b messagingBinding
+	if raw == nil {
+		return b
 	}
-	return out
+	m, _ := (*raw).(map[string]any)
+	b.kind, _ = m["type"].(string)
+	b.address, _ = m["address"].(string)
+	b.proxyAddress, _ = m["proxy_address"].(string)
+	return b
 }
 
 func message(m *conv.ConversationsV1ConversationMessage) Message {
 	return Message{
-		SID:             str(m.Sid),
-		ConversationSID: str(m.ConversationSid),
+		SID:             value(m.Sid),
+		ConversationSID: value(m.ConversationSid),
 		Index:           m.Index,
-		Author:          str(m.Author),
-		Body:            str(m.Body),
-		Attributes:      str(m.Attributes),
-		ParticipantSID:  str(m.ParticipantSid),
-		DateCreated:     tm(m.DateCreated),
+		Author:          value(m.Author),
+		Body:            value(m.Body),
+		Attributes:      value(m.Attributes),
+		ParticipantSID:  value(m.ParticipantSid),
+		DateCreated:     value(m.DateCreated),
 	}
 }
 
-func str(p *string) string {
+// value is what p points to, or the zero value for nil: twilio-go leaves
+// out what Twilio's answer did not hold.
+func value[T any](p *T) T {
+	var zero T
 	if p == nil {
-		return ""
+		return zero
 	}
 	return *p
 }
 
-func tm(p *time.Time) time.Time {
-	if p == nil {
-		return time.Time{}
+// one calls fn for one resource, retried as kind says, and converts it;
+// op names the call in its error.
+func one[T, U any](ctx context.Context, c *Client, kind callKind, op string, convert func(*T) U, fn func(*twiliogo.RestClient) (*T, error)) (U, error) {
+	v, err := call(ctx, c, kind, fn)
+	if err != nil {
+		var zero U
+		return zero, wrap(op, err)
 	}
-	return *p
+	return convert(v), nil
+}
+
+// list calls Twilio's list operation fn (read, so retried like one) and
+// converts each resource; op names the call in its error.
+func list[T, U any](ctx context.Context, c *Client, op string, convert func(*T) U, fn func(*twiliogo.RestClient) ([]T, error)) ([]U, error) {
+	items, err := call(ctx, c, idempotent, fn)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	out := make([]U, len(items))
+	for i := range items {
+		out[i] = convert(&items[i])
+	}
+	return out, nil
 }

@@ -66,6 +66,8 @@ func wrap(op string, err error) error {
 			return fmt.Errorf("%s: %w: %w", op, ErrPreconditionFailed, err)
 		case te.Status == http.StatusNotFound:
 			return fmt.Errorf("%s: %w: %w", op, ErrNotFound, err)
+		case te.Status == http.StatusUnauthorized:
+			return fmt.Errorf("%s: %w: %w", op, ErrUnauthorized, err)
 		}
 	}
 	return fmt.Errorf("%s: %w", op, err)

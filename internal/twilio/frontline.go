@@ -43,7 +43,7 @@ func (c *Client) FetchFrontlineUser(ctx context.Context, identity string) (User,
 	if err != nil {
 		return User{}, wrap("fetch frontline user "+identity, err)
 	}
-	out := User{Identity: str(u.Identity), FriendlyName: str(u.FriendlyName), State: str(u.State)}
+	out := User{Identity: value(u.Identity), FriendlyName: value(u.FriendlyName), State: value(u.State)}
 	if out.State == "" {
 		out.State = UserActive // Twilio's documented default
 	}

@@ -11,17 +11,11 @@ import (
 // RecentMessages returns a conversation's latest n messages (at most one
 // page), oldest first: one request however long the conversation.
 func (c *Client) RecentMessages(ctx context.Context, conversationSID string, n int) ([]Message, error) {
-	ms, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) ([]conv.ConversationsV1ConversationMessage, error) {
-		return rc.ConversationsV1.ListConversationMessage(conversationSID,
-			(&conv.ListConversationMessageParams{}).SetOrder("desc").SetPageSize(n).SetLimit(n))
-	})
-	if err != nil {
-		return nil, wrap("list recent messages of "+conversationSID, err)
-	}
-	out := make([]Message, len(ms))
-	for i := range ms {
-		out[i] = message(&ms[i])
-	}
+	out, err := list(ctx, c, "list recent messages of "+conversationSID, message,
+		func(rc *twiliogo.RestClient) ([]conv.ConversationsV1ConversationMessage, error) {
+			return rc.ConversationsV1.ListConversationMessage(conversationSID,
+				(&conv.ListConversationMessageParams{}).SetOrder("desc").SetPageSize(n).SetLimit(n))
+		})
 	slices.Reverse(out)
-	return out, nil
+	return out, err
 }

@@ -29,41 +29,30 @@ type Worker struct {
 // ListAvailableWorkers returns the available workers of a TaskQueue (of
 // the whole workspace when queue is empty).
 func (c *Client) ListAvailableWorkers(ctx context.Context, workspace, queue string) ([]Worker, error) {
-	ws, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) ([]tr.TaskrouterV1Worker, error) {
-		params := (&tr.ListWorkerParams{}).SetAvailable("true").SetPageSize(workerPageSize)
-		if queue != "" {
-			params.SetTaskQueueSid(queue)
-		}
-		return rc.TaskrouterV1.ListWorker(workspace, params)
-	})
-	if err != nil {
-		return nil, wrap("list available workers of "+queue, err)
-	}
-	out := make([]Worker, len(ws))
-	for i := range ws {
-		out[i] = worker(&ws[i])
-	}
-	return out, nil
+	return c.listWorkers(ctx, workspace, queue, true)
 }
 
 // ListWorkers returns every worker of a TaskQueue (of the whole
 // workspace when queue is empty), available or not.
 func (c *Client) ListWorkers(ctx context.Context, workspace, queue string) ([]Worker, error) {
-	ws, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) ([]tr.TaskrouterV1Worker, error) {
+	return c.listWorkers(ctx, workspace, queue, false)
+}
+
+func (c *Client) listWorkers(ctx context.Context, workspace, queue string, onlyAvailable bool) ([]Worker, error) {
+	op := "list workers of " + queue
+	if onlyAvailable {
+		op = "list available workers of " + queue
+	}
+	return list(ctx, c, op, worker, func(rc *twiliogo.RestClient) ([]tr.TaskrouterV1Worker, error) {
 		params := (&tr.ListWorkerParams{}).SetPageSize(workerPageSize)
+		if onlyAvailable {
+			params.SetAvailable("true")
+		}
 		if queue != "" {
 			params.SetTaskQueueSid(queue)
 		}
 		return rc.TaskrouterV1.ListWorker(workspace, params)
 	})
-	if err != nil {
-		return nil, wrap("list workers of "+queue, err)
-	}
-	out := make([]Worker, len(ws))
-	for i := range ws {
-		out[i] = worker(&ws[i])
-	}
-	return out, nil
 }
 
 // FindWorker returns the worker whose friendly name is identity, compared
@@ -82,7 +71,7 @@ func (c *Client) FindWorker(ctx context.Context, workspace, identity string) (Wo
 		return Worker{}, wrap("find worker "+identity, err)
 	}
 	for i := range ws {
-		if strings.EqualFold(str(ws[i].FriendlyName), identity) {
+		if strings.EqualFold(value(ws[i].FriendlyName), identity) {
 			return worker(&ws[i]), nil
 		}
 	}
@@ -124,15 +113,12 @@ func (c *Client) UpdateWorkerAttributes(ctx context.Context, workspace, sid, att
 }
 
 func worker(w *tr.TaskrouterV1Worker) Worker {
-	out := Worker{
-		SID:          str(w.Sid),
-		Identity:     str(w.FriendlyName),
-		Attributes:   str(w.Attributes),
-		ActivitySID:  str(w.ActivitySid),
-		ActivityName: str(w.ActivityName),
+	return Worker{
+		SID:          value(w.Sid),
+		Identity:     value(w.FriendlyName),
+		Attributes:   value(w.Attributes),
+		Available:    value(w.Available),
+		ActivitySID:  value(w.ActivitySid),
+		ActivityName: value(w.ActivityName),
 	}
-	if w.Available != nil {
-		out.Available = *w.Available
-	}
-	return out
 }

@@ -261,13 +261,7 @@ func (a *Workers) Name(ctx context.Context, identity string) string {
 		return ""
 	}
 	if done, first := a.lookupName(ctx, identity); first {
-		t := time.NewTimer(nameWait)
-		select {
-		case <-done:
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		t.Stop()
+		waitName(ctx, done)
 	}
 	return a.cached(identity)
 }
@@ -288,15 +282,21 @@ func (a *Workers) NameKnownBefore(ctx context.Context, identity string, t time.T
 	earlier := done != nil && !t.IsZero() && e.started.Before(t)
 	a.names.mu.Unlock()
 	if first && earlier {
-		timer := time.NewTimer(nameWait)
-		select {
-		case <-done:
-		case <-timer.C:
-		case <-ctx.Done():
-		}
-		timer.Stop()
+		waitName(ctx, done)
 	}
 	return a.cached(identity)
+}
+
+// waitName waits for a name lookup to end (done closed), at most
+// nameWait.
+func waitName(ctx context.Context, done <-chan struct{}) {
+	t := time.NewTimer(nameWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // cached is identity's name as the cache has it: the display name, else

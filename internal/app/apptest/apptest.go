@@ -684,20 +684,7 @@ func (h *Harness) SignedForm(name function.Name, params url.Values) *http.Reques
 // Post sends the named function a signed form over HTTP, as Twilio does,
 // and returns the answer. It may be called from any goroutine.
 func (h *Harness) Post(name function.Name, params url.Values) (status int, body string, err error) {
-	req, err := http.NewRequest(http.MethodPost, h.URL(name), strings.NewReader(params.Encode()))
-	if err != nil {
-		return 0, "", err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", twiliotest.Sign(h.Config.TwilioAuthToken, h.URL(name), params))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	_, err = b.ReadFrom(resp.Body)
-	return resp.StatusCode, b.String(), err
+	return h.signedPost(name, params, h.Config.TwilioAuthToken)
 }
 
 // addFlex adds the Flex contact center's account, with its agent, and
@@ -718,31 +705,35 @@ func (h *Harness) addFlex(env config.Env) {
 // backend does: params as a form, with Authorization: Bearer auth (none
 // when empty). It may be called from any goroutine.
 func (h *Harness) Handoff(params url.Values, auth string) (status int, body string, err error) {
-	req, err := http.NewRequest(http.MethodPost, h.URL(function.Handoff), strings.NewReader(params.Encode()))
-	if err != nil {
-		return 0, "", err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	header := http.Header{}
 	if auth != "" {
-		req.Header.Set("Authorization", "Bearer "+auth)
+		header.Set("Authorization", "Bearer "+auth)
 	}
-	return do(req)
+	return postForm(h.URL(function.Handoff), params, header)
 }
 
 // FlexSignedHandoff calls the handoff function as a Twilio Function of
 // the Flex account does: a form signed with token (FlexAuthToken for the
 // real thing).
 func (h *Harness) FlexSignedHandoff(params url.Values, token string) (status int, body string, err error) {
-	req, err := http.NewRequest(http.MethodPost, h.URL(function.Handoff), strings.NewReader(params.Encode()))
+	return h.signedPost(function.Handoff, params, token)
+}
+
+// signedPost posts params to the named function, signed with token as
+// Twilio signs a webhook.
+func (h *Harness) signedPost(name function.Name, params url.Values, token string) (int, string, error) {
+	return postForm(h.URL(name), params, http.Header{"X-Twilio-Signature": {twiliotest.Sign(token, h.URL(name), params)}})
+}
+
+// postForm posts params as a form to target, with header, and returns the
+// answer.
+func postForm(target string, params url.Values, header http.Header) (int, string, error) {
+	req, err := http.NewRequest(http.MethodPost, target, strings.NewReader(params.Encode()))
 	if err != nil {
 		return 0, "", err
 	}
+	req.Header = header
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", twiliotest.Sign(token, h.URL(function.Handoff), params))
-	return do(req)
-}
-
-func do(req *http.Request) (int, string, error) {
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, "", err

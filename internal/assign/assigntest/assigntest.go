@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/experthub/experthub/internal/assign"
+	"github.com/experthub/experthub/internal/conformance"
 )
 
 // Store is what the suite exercises.
@@ -26,30 +27,21 @@ const Racers = 24
 // TestStore runs the suite. Every subtest calls newStore once, runs in
 // parallel with the others and expects an empty store.
 func TestStore(t *testing.T, newStore func(t *testing.T) Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s Store)
-	}{
-		{"FirstClaim", testFirstClaim},
-		{"ClaimIsIdempotent", testClaimIsIdempotent},
-		{"FreshClaimKeepsOthersOut", testFreshClaimKeepsOthersOut},
-		{"StaleClaimIsReplaced", testStaleClaimIsReplaced},
-		{"LongestIdle", testLongestIdle},
-		{"NotFound", testNotFound},
-		{"UnusualKeys", testUnusualKeys},
-		{"RaceConversations", testRaceConversations},
-		{"BurstOutlastingTTL", testBurstOutlastingTTL},
-		{"RaceOneConversation", testRaceOneConversation},
-		{"RaceNamedWorker", testRaceNamedWorker},
-		{"Burst", func(t *testing.T, s Store) { TestBurst(t, []Store{s}, Racers, Racers) }},
-		{"BurstLargePool", func(t *testing.T, s Store) { TestBurst(t, []Store{s}, Racers, 3*Racers) }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.fn(t, newStore(t))
-		})
-	}
+	conformance.Run(t, newStore, map[string]func(*testing.T, Store){
+		"FirstClaim":               testFirstClaim,
+		"ClaimIsIdempotent":        testClaimIsIdempotent,
+		"FreshClaimKeepsOthersOut": testFreshClaimKeepsOthersOut,
+		"StaleClaimIsReplaced":     testStaleClaimIsReplaced,
+		"LongestIdle":              testLongestIdle,
+		"NotFound":                 testNotFound,
+		"UnusualKeys":              testUnusualKeys,
+		"RaceConversations":        testRaceConversations,
+		"BurstOutlastingTTL":       testBurstOutlastingTTL,
+		"RaceOneConversation":      testRaceOneConversation,
+		"RaceNamedWorker":          testRaceNamedWorker,
+		"Burst":                    func(t *testing.T, s Store) { TestBurst(t, []Store{s}, Racers, Racers) },
+		"BurstLargePool":           func(t *testing.T, s Store) { TestBurst(t, []Store{s}, Racers, 3*Racers) },
+	})
 }
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -192,25 +184,32 @@ func testUnusualKeys(t *testing.T, s Store) {
 // with as many workers available; each must get a different one.
 func testRaceConversations(t *testing.T, s Store) {
 	ws := workers(Racers)
-	got := make([]assign.Assignment, Racers)
-	errs := make([]error, Racers)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range Racers {
-		wg.Go(func() {
-			<-start
-			got[i], errs[i] = s.Claim(t.Context(), assign.Request{
-				Conversation: fmt.Sprintf("CH%02d", i), Claimant: fmt.Sprintf("IM%02d", i),
-				Candidates: ws, Now: t0, TTL: ttl,
-			})
-		})
-	}
-	close(start)
-	wg.Wait()
-	seen := map[string]string{}
+	got, errs := race(t, s, Racers, func(i int) assign.Request {
+		return assign.Request{
+			Conversation: fmt.Sprintf("CH%02d", i), Claimant: fmt.Sprintf("IM%02d", i),
+			Candidates: ws, Now: t0, TTL: ttl,
+		}
+	})
+	distinctWorkers(t, map[string]string{}, got, errs, 0)
+}
+
+// race makes the claims req(0) … req(n-1) at once, all released together,
+// and returns their answers.
+func race(t *testing.T, s Store, n int, req func(i int) assign.Request) ([]assign.Assignment, []error) {
+	got := make([]assign.Assignment, n)
+	errs := make([]error, n)
+	conformance.Race(n, func(i int) { got[i], errs[i] = s.Claim(t.Context(), req(i)) })
+	return got, errs
+}
+
+// distinctWorkers fails the test for a claim that failed and for a worker
+// given two conversations; seen maps the workers already taken to their
+// conversation. first numbers the first claim in messages.
+func distinctWorkers(t *testing.T, seen map[string]string, got []assign.Assignment, errs []error, first int) {
+	t.Helper()
 	for i, a := range got {
 		if errs[i] != nil {
-			t.Errorf("claim %d: %v", i, errs[i])
+			t.Errorf("claim %d: %v", first+i, errs[i])
 			continue
 		}
 		if prev, dup := seen[a.Worker]; dup {
@@ -242,50 +241,21 @@ func testBurstOutlastingTTL(t *testing.T, s Store) {
 		a := claim(t, s, req(i, t0))
 		seen[a.Worker] = a.Conversation
 	}
-	got := make([]assign.Assignment, Racers)
-	errs := make([]error, Racers)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range Racers {
-		wg.Go(func() {
-			<-start
-			got[i], errs[i] = s.Claim(t.Context(), req(Racers+i, t0.Add(30*time.Second)))
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i, a := range got {
-		if errs[i] != nil {
-			t.Errorf("claim %d: %v", Racers+i, errs[i])
-			continue
-		}
-		if prev, dup := seen[a.Worker]; dup {
-			t.Errorf("%s assigned to both %s and %s", a.Worker, prev, a.Conversation)
-		}
-		seen[a.Worker] = a.Conversation
-	}
+	got, errs := race(t, s, Racers, func(i int) assign.Request { return req(Racers+i, t0.Add(30*time.Second)) })
+	distinctWorkers(t, seen, got, errs, Racers)
 }
 
 // testRaceOneConversation: messages racing in one conversation agree on
 // one worker.
 func testRaceOneConversation(t *testing.T, s Store) {
 	ws := workers(Racers)
-	got := make([]assign.Assignment, Racers)
-	errs := make([]error, Racers)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range Racers {
-		wg.Go(func() {
-			<-start
-			// Each message asked for someone else.
-			got[i], errs[i] = s.Claim(t.Context(), assign.Request{
-				Conversation: "CH1", Claimant: fmt.Sprintf("IM%02d", i),
-				Candidates: ws[i : i+1], Now: t0, TTL: ttl,
-			})
-		})
-	}
-	close(start)
-	wg.Wait()
+	got, errs := race(t, s, Racers, func(i int) assign.Request {
+		// Each message asked for someone else.
+		return assign.Request{
+			Conversation: "CH1", Claimant: fmt.Sprintf("IM%02d", i),
+			Candidates: ws[i : i+1], Now: t0, TTL: ttl,
+		}
+	})
 	winners := map[string]bool{}
 	for i, a := range got {
 		if errs[i] != nil {
@@ -310,27 +280,18 @@ func testRaceOneConversation(t *testing.T, s Store) {
 // at once takes them all.
 func testRaceNamedWorker(t *testing.T, s Store) {
 	ann := workers(1)
-	errs := make([]error, Racers)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range Racers {
-		wg.Go(func() {
-			<-start
-			a, err := s.Claim(t.Context(), assign.Request{
-				Conversation: fmt.Sprintf("CH%02d", i), Claimant: fmt.Sprintf("IM%02d", i),
-				Candidates: ann, Now: t0, TTL: ttl,
-			})
-			if err == nil && a.Worker != ann[0].Identity {
-				err = fmt.Errorf("got %s", a.Worker)
-			}
-			errs[i] = err
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("claim %d: %v", i, err)
+	got, errs := race(t, s, Racers, func(i int) assign.Request {
+		return assign.Request{
+			Conversation: fmt.Sprintf("CH%02d", i), Claimant: fmt.Sprintf("IM%02d", i),
+			Candidates: ann, Now: t0, TTL: ttl,
+		}
+	})
+	for i, a := range got {
+		if errs[i] == nil && a.Worker != ann[0].Identity {
+			errs[i] = fmt.Errorf("got %s", a.Worker)
+		}
+		if errs[i] != nil {
+			t.Errorf("claim %d: %v", i, errs[i])
 		}
 	}
 }
@@ -370,26 +331,19 @@ func TestBurst(t *testing.T, stores []Store, n, pool int) {
 
 	got := make([][2]assign.Assignment, n)
 	errs := make([][2]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		for d := range 2 {
-			wg.Go(func() {
-				<-start
-				// A store that did not answer in time is retried, as
-				// the queue retries a turn: on a saturated machine the
-				// emulator may not, and the outcome is what counts.
-				for attempt := 0; attempt < 5; attempt++ {
-					got[i][d], errs[i][d] = store(2*i+d).Claim(ctx, req(i))
-					if errs[i][d] == nil || errors.Is(errs[i][d], assign.ErrNoCandidate) || ctx.Err() != nil {
-						break
-					}
-				}
-			})
+	// Each claim is delivered twice, d 0 and 1.
+	conformance.Race(2*n, func(k int) {
+		i, d := k/2, k%2
+		// A store that did not answer in time is retried, as the queue
+		// retries a turn: on a saturated machine the emulator may not,
+		// and the outcome is what counts.
+		for attempt := 0; attempt < 5; attempt++ {
+			got[i][d], errs[i][d] = store(k).Claim(ctx, req(i))
+			if errs[i][d] == nil || errors.Is(errs[i][d], assign.ErrNoCandidate) || ctx.Err() != nil {
+				break
+			}
 		}
-	}
-	close(start)
-	wg.Wait()
+	})
 
 	taken := map[string]string{}
 	for i := range n {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/experthub/experthub/internal/conformance"
 	"github.com/experthub/experthub/internal/crm"
 )
 
@@ -18,36 +19,27 @@ import (
 // returns. Every subtest calls newStore once, runs in parallel with the
 // others and expects an empty store.
 func TestStore(t *testing.T, newStore func(t *testing.T) crm.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s crm.Store)
-	}{
-		{"GetRoundTrip", testGetRoundTrip},
-		{"GetNotFound", testGetNotFound},
-		{"UnusualIDs", testUnusualIDs},
-		{"FindByAddress", testFindByAddress},
-		{"FindByAddressFormats", testFindByAddressFormats},
-		{"FindByAddressShared", testFindByAddressShared},
-		{"ListPaging", testListPaging},
-		{"ListLimit", testListLimit},
-		{"ListAfter", testListAfter},
-		{"ListPrefix", testListPrefix},
-		{"ListWorker", testListWorker},
-		{"Upsert", testUpsert},
-		{"UpsertInvalid", testUpsertInvalid},
-		{"Delete", testDelete},
-		{"DeleteSyncedBefore", testDeleteSyncedBefore},
-		{"FindBySourceKey", testFindBySourceKey},
-		{"SyncState", testSyncState},
-		{"Isolation", testIsolation},
-		{"ConcurrentUpserts", testConcurrentUpserts},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.fn(t, newStore(t))
-		})
-	}
+	conformance.Run(t, newStore, map[string]func(*testing.T, crm.Store){
+		"GetRoundTrip":         testGetRoundTrip,
+		"GetNotFound":          testGetNotFound,
+		"UnusualIDs":           testUnusualIDs,
+		"FindByAddress":        testFindByAddress,
+		"FindByAddressFormats": testFindByAddressFormats,
+		"FindByAddressShared":  testFindByAddressShared,
+		"ListPaging":           testListPaging,
+		"ListLimit":            testListLimit,
+		"ListAfter":            testListAfter,
+		"ListPrefix":           testListPrefix,
+		"ListWorker":           testListWorker,
+		"Upsert":               testUpsert,
+		"UpsertInvalid":        testUpsertInvalid,
+		"Delete":               testDelete,
+		"DeleteSyncedBefore":   testDeleteSyncedBefore,
+		"FindBySourceKey":      testFindBySourceKey,
+		"SyncState":            testSyncState,
+		"Isolation":            testIsolation,
+		"ConcurrentUpserts":    testConcurrentUpserts,
+	})
 }
 
 // fullCustomer uses every field, a non-UTC zone and microseconds, which a

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/experthub/experthub/internal/conformance"
 	"github.com/experthub/experthub/internal/crm"
 )
 
@@ -21,23 +22,14 @@ func SampleTemplates() []crm.Template {
 // TestTemplateStore runs the conformance suite against the template
 // stores newStore returns; each subtest gets an empty store.
 func TestTemplateStore(t *testing.T, newStore func(t *testing.T) crm.TemplateStore) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s crm.TemplateStore)
-	}{
-		{"RoundTrip", testTemplateRoundTrip},
-		{"Replace", testTemplateReplace},
-		{"Delete", testTemplateDelete},
-		{"DeleteSyncedBefore", testTemplateSweep},
-		{"SyncState", testTemplateSyncState},
-		{"InvalidID", testTemplateInvalidID},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.fn(t, newStore(t))
-		})
-	}
+	conformance.Run(t, newStore, map[string]func(*testing.T, crm.TemplateStore){
+		"RoundTrip":          testTemplateRoundTrip,
+		"Replace":            testTemplateReplace,
+		"Delete":             testTemplateDelete,
+		"DeleteSyncedBefore": testTemplateSweep,
+		"SyncState":          testTemplateSyncState,
+		"InvalidID":          testTemplateInvalidID,
+	})
 }
 
 func putTemplates(t *testing.T, s crm.TemplateStore, ts ...crm.Template) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/experthub/experthub/internal/conformance"
 	"github.com/experthub/experthub/internal/handoff"
 )
 
@@ -19,19 +20,11 @@ var t0 = time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
 // TestBindings runs the bindings suite; open returns an empty store for
 // each subtest.
 func TestBindings(t *testing.T, open func(t *testing.T) handoff.Bindings) {
-	for _, c := range []struct {
-		name string
-		fn   func(*testing.T, handoff.Bindings)
-	}{
-		{"FirstBindingStands", testFirstStands},
-		{"ConcurrentBindsOneWinner", testConcurrentBinds},
-		{"AnyIDTheCallerMayChoose", testIDs},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			c.fn(t, open(t))
-		})
-	}
+	conformance.Run(t, open, map[string]func(*testing.T, handoff.Bindings){
+		"FirstBindingStands":       testFirstStands,
+		"ConcurrentBindsOneWinner": testConcurrentBinds,
+		"AnyIDTheCallerMayChoose":  testIDs,
+	})
 }
 
 func binding(id, customer string) handoff.Binding {
@@ -119,19 +112,11 @@ func testIDs(t *testing.T, s handoff.Bindings) {
 // TestNotes runs the notes suite; open returns an empty store for each
 // subtest.
 func TestNotes(t *testing.T, open func(t *testing.T) handoff.Notes) {
-	for _, c := range []struct {
-		name string
-		fn   func(*testing.T, handoff.Notes)
-	}{
-		{"LatestFirstOncePerHandoff", testNotesOrder},
-		{"ConcurrentHandoffsAllNoted", testConcurrentNotes},
-		{"Bounded", testNotesBounded},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			c.fn(t, open(t))
-		})
-	}
+	conformance.Run(t, open, map[string]func(*testing.T, handoff.Notes){
+		"LatestFirstOncePerHandoff":  testNotesOrder,
+		"ConcurrentHandoffsAllNoted": testConcurrentNotes,
+		"Bounded":                    testNotesBounded,
+	})
 }
 
 func note(id string, i int) handoff.Note {

@@ -4,10 +4,10 @@ package ledgertest
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/experthub/experthub/internal/conformance"
 	"github.com/experthub/experthub/internal/ledger"
 )
 
@@ -21,22 +21,13 @@ type Store interface {
 // TestStore runs the suite. Every subtest calls newStore once, runs in
 // parallel with the others and expects an empty store.
 func TestStore(t *testing.T, newStore func(t *testing.T) Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s Store)
-	}{
-		{"Lifecycle", testLifecycle},
-		{"LeaseExpiry", testLeaseExpiry},
-		{"ReleaseLetsRetryResume", testRelease},
-		{"KeysAreIndependent", testKeys},
-		{"RaceOneKey", testRace},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.fn(t, newStore(t))
-		})
-	}
+	conformance.Run(t, newStore, map[string]func(*testing.T, Store){
+		"Lifecycle":              testLifecycle,
+		"LeaseExpiry":            testLeaseExpiry,
+		"ReleaseLetsRetryResume": testRelease,
+		"KeysAreIndependent":     testKeys,
+		"RaceOneKey":             testRace,
+	})
 }
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -119,17 +110,10 @@ func testRace(t *testing.T, s Store) {
 	const n = 20
 	outcomes := make([]ledger.Outcome, n)
 	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			a, err := s.Begin(t.Context(), "turn:IMrace", t0, lease)
-			outcomes[i], errs[i] = a.Outcome, err
-		})
-	}
-	close(start)
-	wg.Wait()
+	conformance.Race(n, func(i int) {
+		a, err := s.Begin(t.Context(), "turn:IMrace", t0, lease)
+		outcomes[i], errs[i] = a.Outcome, err
+	})
 	count := map[ledger.Outcome]int{}
 	for i := range n {
 		if errs[i] != nil {

@@ -122,34 +122,43 @@ func (f *Fake) Conversation(sid string) (Conversation, bool) {
 
 // Participants returns a conversation's participants in order of joining.
 func (f *Fake) Participants(conversationSID string) []Participant {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c := f.convs[conversationSID]
-	if c == nil {
-		return nil
-	}
-	out := make([]Participant, len(c.participants))
-	for i, p := range c.participants {
-		out[i] = *p
-		if p.Binding != nil {
-			b := *p.Binding
-			out[i].Binding = &b
-		}
-	}
-	return out
+	return inConversation(f, conversationSID, func(c *conversationState) []Participant {
+		return copies(c.participants, func(p *Participant) Participant {
+			out := *p
+			if p.Binding != nil {
+				b := *p.Binding
+				out.Binding = &b
+			}
+			return out
+		})
+	})
 }
 
 // Messages returns a conversation's messages in index order.
 func (f *Fake) Messages(conversationSID string) []Message {
+	return inConversation(f, conversationSID, func(c *conversationState) []Message {
+		return copies(c.messages, func(m *Message) Message { return *m })
+	})
+}
+
+// inConversation is view of the conversation sid under f.mu, or the zero
+// value when there is no such conversation.
+func inConversation[T any](f *Fake, sid string, view func(*conversationState) T) T {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	c := f.convs[conversationSID]
+	c := f.convs[sid]
 	if c == nil {
-		return nil
+		var zero T
+		return zero
 	}
-	out := make([]Message, len(c.messages))
-	for i, m := range c.messages {
-		out[i] = *m
+	return view(c)
+}
+
+// copies returns a copy of what items point to, made by clone.
+func copies[T any](items []*T, clone func(*T) T) []T {
+	out := make([]T, len(items))
+	for i, it := range items {
+		out[i] = clone(it)
 	}
 	return out
 }
@@ -418,25 +427,7 @@ func (f *Fake) inConversation(w http.ResponseWriter, r *http.Request, status int
 		return
 	}
 	out, e := fn(c)
-	if e != nil {
-		writeAPIError(w, e)
-		return
-	}
-	writeJSON(w, status, out)
-}
-
-// page is the page of items r asks for, as a list answer under key.
-func page[T, J any](r *http.Request, key string, items []T, sid func(T) string, render func(T) J) (any, *apiError) {
-	start, end, meta, e := paginate(r, conversationsHost, key, len(items), maxConversationsPage,
-		func(i int) string { return sid(items[i]) })
-	if e != nil {
-		return nil, e
-	}
-	out := make([]J, 0, end-start)
-	for _, it := range items[start:end] {
-		out = append(out, render(it))
-	}
-	return map[string]any{key: out, "meta": meta}, nil
+	answer(w, status, out, e)
 }
 
 func participantSID(p *Participant) string { return p.SID }
@@ -536,35 +527,29 @@ func (f *Fake) listParticipantConversations(w http.ResponseWriter, r *http.Reque
 			}
 		}
 	}
-	start, end, meta, e := paginate(r, conversationsHost, "conversations", len(items), maxParticipantConversationsPage,
-		func(i int) string { return items[i].p.SID })
-	if e != nil {
-		writeAPIError(w, e)
-		return
-	}
-	out := make([]participantConversationJSON, 0, end-start)
-	for _, it := range items[start:end] {
-		pj := f.participantJSON(it.p)
-		out = append(out, participantConversationJSON{
-			AccountSID:               f.cfg.AccountSID,
-			ChatServiceSID:           f.cfg.ChatServiceSID,
-			ParticipantSID:           it.p.SID,
-			ParticipantIdentity:      pj.Identity,
-			ParticipantBinding:       pj.MessagingBinding,
-			ConversationSID:          it.c.SID,
-			ConversationUniqueName:   nullable(it.c.UniqueName),
-			ConversationFriendlyName: nullable(it.c.FriendlyName),
-			ConversationAttributes:   it.c.Attributes,
-			ConversationDateCreated:  timeJSON(it.c.DateCreated),
-			ConversationDateUpdated:  timeJSON(it.c.DateUpdated),
-			ConversationState:        it.c.State,
-			Links: map[string]string{
-				"participant":  pj.URL,
-				"conversation": conversationsBase + it.c.SID,
-			},
+	out, e := page(r, list{conversationsHost, "conversations", maxParticipantConversationsPage}, items,
+		func(it item) string { return it.p.SID }, func(it item) participantConversationJSON {
+			pj := f.participantJSON(it.p)
+			return participantConversationJSON{
+				AccountSID:               f.cfg.AccountSID,
+				ChatServiceSID:           f.cfg.ChatServiceSID,
+				ParticipantSID:           it.p.SID,
+				ParticipantIdentity:      pj.Identity,
+				ParticipantBinding:       pj.MessagingBinding,
+				ConversationSID:          it.c.SID,
+				ConversationUniqueName:   nullable(it.c.UniqueName),
+				ConversationFriendlyName: nullable(it.c.FriendlyName),
+				ConversationAttributes:   it.c.Attributes,
+				ConversationDateCreated:  timeJSON(it.c.DateCreated),
+				ConversationDateUpdated:  timeJSON(it.c.DateUpdated),
+				ConversationState:        it.c.State,
+				Links: map[string]string{
+					"participant":  pj.URL,
+					"conversation": conversationsBase + it.c.SID,
+				},
+			}
 		})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"conversations": out, "meta": meta})
+	answer(w, http.StatusOK, out, e)
 }
 
 // updateConversation sets what the form has. Tests close conversations
@@ -598,7 +583,7 @@ func (f *Fake) updateConversation(w http.ResponseWriter, r *http.Request) {
 
 func (f *Fake) listParticipants(w http.ResponseWriter, r *http.Request) {
 	f.inConversation(w, r, http.StatusOK, func(c *conversationState) (any, *apiError) {
-		return page(r, "participants", c.participants, participantSID, f.participantJSON)
+		return page(r, list{conversationsHost, "participants", maxConversationsPage}, c.participants, participantSID, f.participantJSON)
 	})
 }
 
@@ -632,28 +617,33 @@ func (f *Fake) createParticipant(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Fake) fetchParticipant(w http.ResponseWriter, r *http.Request) {
-	f.inConversation(w, r, http.StatusOK, func(c *conversationState) (any, *apiError) {
-		p := c.participant(r.PathValue("sid"))
-		if p == nil {
-			return nil, errNotFound(r.URL.Path)
-		}
-		return f.participantJSON(p), nil
-	})
+	f.inParticipant(w, r, func(*Participant) *apiError { return nil })
 }
 
 func (f *Fake) updateParticipant(w http.ResponseWriter, r *http.Request) {
-	f.inConversation(w, r, http.StatusOK, func(c *conversationState) (any, *apiError) {
-		p := c.participant(r.PathValue("sid"))
-		if p == nil {
-			return nil, errNotFound(r.URL.Path)
-		}
+	f.inParticipant(w, r, func(p *Participant) *apiError {
 		if r.PostForm.Has("Attributes") {
 			if e := validJSON(r.PostForm.Get("Attributes"), maxParticipantAttributes); e != nil {
-				return nil, e
+				return e
 			}
 			p.Attributes = r.PostForm.Get("Attributes")
 		}
 		p.DateUpdated = time.Now()
+		return nil
+	})
+}
+
+// inParticipant answers the participant of the path once change (which
+// may refuse the request) is applied, or 404 when there is none.
+func (f *Fake) inParticipant(w http.ResponseWriter, r *http.Request, change func(*Participant) *apiError) {
+	f.inConversation(w, r, http.StatusOK, func(c *conversationState) (any, *apiError) {
+		p := c.participant(r.PathValue("sid"))
+		if p == nil {
+			return nil, errNotFound(r.URL.Path)
+		}
+		if e := change(p); e != nil {
+			return nil, e
+		}
 		return f.participantJSON(p), nil
 	})
 }
@@ -672,7 +662,7 @@ func (f *Fake) listMessages(w http.ResponseWriter, r *http.Request) {
 			ms = slices.Clone(ms)
 			slices.Reverse(ms)
 		}
-		return page(r, "messages", ms, messageSID, f.messageJSON)
+		return page(r, list{conversationsHost, "messages", maxConversationsPage}, ms, messageSID, f.messageJSON)
 	})
 }
 

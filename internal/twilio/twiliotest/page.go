@@ -27,6 +27,35 @@ type metaJSON struct {
 	Key             string  `json:"key"`
 }
 
+// list is a list resource: its items are answered under key, in pages
+// of at most maxSize, with links on host.
+type list struct {
+	host, key string
+	maxSize   int
+}
+
+// page is the page of items r asks for, each rendered, as l's answer.
+func page[T, J any](r *http.Request, l list, items []T, sid func(T) string, render func(T) J) (map[string]any, *apiError) {
+	start, end, meta, e := paginate(r, l.host, l.key, len(items), l.maxSize, func(i int) string { return sid(items[i]) })
+	if e != nil {
+		return nil, e
+	}
+	out := make([]J, 0, end-start)
+	for _, it := range items[start:end] {
+		out = append(out, render(it))
+	}
+	return map[string]any{l.key: out, "meta": meta}, nil
+}
+
+// answer writes v with status, or e when there is one.
+func answer(w http.ResponseWriter, status int, v any, e *apiError) {
+	if e != nil {
+		writeAPIError(w, e)
+		return
+	}
+	writeJSON(w, status, v)
+}
+
 // paginate picks the page of a list of n items (identified by sidAt) that r
 // asks for, Twilio style: PageSize (default 50, capped at maxSize), Page
 // (informational), and PageToken "PA<sid>" meaning "after that item", which

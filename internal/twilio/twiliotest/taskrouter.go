@@ -205,14 +205,22 @@ func (f *Fake) SetWorkerAttributes(identity string, attrs map[string]any) bool {
 	if err != nil {
 		panic(fmt.Sprintf("twiliotest: worker attributes: %v", err))
 	}
+	return f.changeWorker(identity, func(w *workerState) {
+		w.Attributes = string(b)
+		w.bump(time.Now())
+	})
+}
+
+// changeWorker applies change to the worker identity (a friendly name,
+// ignoring case) under f.mu, and reports whether the worker exists.
+func (f *Fake) changeWorker(identity string, change func(*workerState)) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	w := f.workerByName(identity)
 	if w == nil {
 		return false
 	}
-	w.Attributes = string(b)
-	w.bump(time.Now())
+	change(w)
 	return true
 }
 
@@ -350,23 +358,17 @@ func (f *Fake) listWorkers(w http.ResponseWriter, r *http.Request) {
 			matched = append(matched, wk)
 		}
 	}
-	start, end, meta, e := paginate(r, taskrouterHost, "workers", len(matched), maxTaskRouterPageSize,
-		func(i int) string { return matched[i].SID })
-	if e != nil {
-		writeAPIError(w, e)
-		return
-	}
-	items := make([]workerJSON, 0, end-start)
+	// The page's ETag is made of its workers'.
 	h := sha1.New()
-	for _, wk := range matched[start:end] {
-		items = append(items, f.workerJSON(wk, !f.cfg.NullListAttributes))
-		h.Write([]byte(wk.ETag))
+	out, e := page(r, list{taskrouterHost, "workers", maxTaskRouterPageSize}, matched,
+		func(wk *workerState) string { return wk.SID }, func(wk *workerState) workerJSON {
+			h.Write([]byte(wk.ETag))
+			return f.workerJSON(wk, !f.cfg.NullListAttributes)
+		})
+	if e == nil {
+		w.Header().Set("ETag", `"`+hex.EncodeToString(h.Sum(nil)[:10])+`"`)
 	}
-	w.Header().Set("ETag", `"`+hex.EncodeToString(h.Sum(nil)[:10])+`"`)
-	writeJSON(w, http.StatusOK, struct {
-		Workers []workerJSON `json:"workers"`
-		Meta    metaJSON     `json:"meta"`
-	}{items, meta})
+	answer(w, http.StatusOK, out, e)
 }
 
 // workerFor finds the worker of the path and checks If-Match. Callers

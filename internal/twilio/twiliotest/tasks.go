@@ -182,17 +182,9 @@ func (f *Fake) listTasks(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	matched := slices.DeleteFunc(slices.Clone(f.tasks), func(t *Task) bool { return !match(t) })
-	start, end, meta, e := paginate(r, taskrouterHost, "tasks", len(matched), maxTaskRouterPageSize,
-		func(i int) string { return matched[i].SID })
-	if e != nil {
-		writeAPIError(w, e)
-		return
-	}
-	items := make([]taskJSON, 0, end-start)
-	for _, t := range matched[start:end] {
-		items = append(items, f.taskJSON(t))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"tasks": items, "meta": meta})
+	out, e := page(r, list{taskrouterHost, "tasks", maxTaskRouterPageSize}, matched,
+		func(t *Task) string { return t.SID }, f.taskJSON)
+	answer(w, http.StatusOK, out, e)
 }
 
 func (f *Fake) taskFor(w http.ResponseWriter, r *http.Request) *Task {

@@ -23,31 +23,19 @@ const (
 // user of the worker identity (a TaskRouter friendly name, ignoring case);
 // empty: none. It reports whether the worker exists.
 func (f *Fake) SetDisplayName(identity, name string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	w := f.workerByName(identity)
-	if w == nil {
-		return false
-	}
-	w.DisplayName = name
-	return true
+	return f.changeWorker(identity, func(w *workerState) { w.DisplayName = name })
 }
 
 // SetUserActive activates or deactivates the Frontline user of the worker
 // identity, as an administrator would in the Console. It reports whether
 // the worker exists.
 func (f *Fake) SetUserActive(identity string, active bool) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	w := f.workerByName(identity)
-	if w == nil {
-		return false
-	}
-	w.UserState = userDeactivated
-	if active {
-		w.UserState = userActive
-	}
-	return true
+	return f.changeWorker(identity, func(w *workerState) {
+		w.UserState = userDeactivated
+		if active {
+			w.UserState = userActive
+		}
+	})
 }
 
 // JSON shape, field for field as twilio_frontline_v1.yaml.
