@@ -118,3 +118,8 @@ output "twilio_auth_token_secret" {
   description = "Secret Manager secret of this environment's Twilio auth token (doctor reads it in Cloud Build)."
   value       = local.secret_ids["TWILIO_AUTH_TOKEN"]
 }
+
+output "promotion_bucket" {
+  description = "Bucket of the commits that passed this environment (the passed step writes, the next environment's gate reads), or empty without promotion_writers."
+  value       = one(google_storage_bucket.promotion[*].name) == null ? "" : one(google_storage_bucket.promotion[*].name)
+}
