@@ -29,8 +29,8 @@ var resourceTypes = map[string]struct {
 	role string
 }{
 	// The Service Usage API itself is on in every project: it enables the others.
-	"google_project_service":           {nil, "roles/serviceusage.serviceUsageAdmin"},
-	"google_service_account":           {[]string{"iam.googleapis.com"}, "roles/iam.serviceAccountAdmin"},
+	"google_project_service":            {nil, "roles/serviceusage.serviceUsageAdmin"},
+	"google_service_account":            {[]string{"iam.googleapis.com"}, "roles/iam.serviceAccountAdmin"},
 	"google_service_account_iam_member": {[]string{"iam.googleapis.com"}, "roles/iam.serviceAccountAdmin"},
 	"google_project_iam_member":         {[]string{"cloudresourcemanager.googleapis.com"}, "roles/resourcemanager.projectIamAdmin"},
 	// A 2nd-gen function is built by Cloud Build into Artifact Registry
