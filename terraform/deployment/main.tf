@@ -157,9 +157,11 @@ output "promotion" {
   description = "The promotion marks' bucket and its grants, keyed \"role member\": only the writers may create marks, only the readers read them."
   value = {
     bucket = "${var.project}-${local.name}-${local.description.promotion.bucket}"
+    # A writer reads too: it looks for a mark before adding one, which
+    # writer_role (create only) could not replace.
     grants = merge(
       { for m in var.promotion_writers : "${local.description.promotion.writer_role} ${m}" => { role = local.description.promotion.writer_role, member = m } },
-      { for m in var.promotion_readers : "${local.description.promotion.reader_role} ${m}" => { role = local.description.promotion.reader_role, member = m } },
+      { for m in concat(var.promotion_writers, var.promotion_readers) : "${local.description.promotion.reader_role} ${m}" => { role = local.description.promotion.reader_role, member = m } },
     )
   }
 
