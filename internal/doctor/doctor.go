@@ -120,11 +120,11 @@ type Doctor struct {
 	// then reported as not checked.
 	Flex          FlexTwilio
 	FlexUnchecked string
-	Store        crm.Store
-	Templates    crm.TemplateStore // nil without Firestore
-	Admin        Admin             // nil on the emulator or the in-memory store
-	HTTP         *http.Client
-	Now          func() time.Time
+	Store         crm.Store
+	Templates     crm.TemplateStore // nil without Firestore
+	Admin         Admin             // nil on the emulator or the in-memory store
+	HTTP          *http.Client
+	Now           func() time.Time
 	// Indexes and TTLFields are what Firestore must have
 	// (internal/fsstore/indexes.json).
 	Indexes   []deployment.Index
