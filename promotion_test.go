@@ -311,6 +311,15 @@ func TestPromotionMarkUnforgeable(t *testing.T) {
 		args(`["`+mainTrigger+`"]`, `["`+mainTrigger+`"]`)...); err == nil || !strings.Contains(err.Error(), "promotion_readers must not hold a promotion writer") {
 		t.Errorf("a writer among the readers: %v", err)
 	}
+	// The root module grants on the marks exactly the module's grants.
+	root := in.rootTerraform()
+	if n := regexp.MustCompile(`(?m)^resource "google_storage_bucket_iam_[a-z]+"`).FindAllString(root, -1); len(n) != 1 {
+		t.Errorf("terraform/ has %d bucket IAM resources; want one, the promotion bucket's", len(n))
+	}
+	if grants, _ := hclResource(root, "google_storage_bucket_iam_member", "promotion"); !strings.Contains(grants, "module.deployment.promotion.grants") ||
+		!strings.Contains(grants, "bucket   = google_storage_bucket.promotion[0].name") {
+		t.Errorf("terraform/promotion.tf does not grant the module's promotion grants on the promotion bucket:\n%s", grants)
+	}
 	checkTriggerAccounts(t)
 }
 
