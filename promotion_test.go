@@ -350,3 +350,56 @@ func checkTriggerAccounts(t *testing.T) {
 		}
 	}
 }
+
+// TestCloudbuildDoctorSecrets runs the doctor's steps with a fake gcloud
+// and go: every wired Twilio and contact-center secret Terraform lists
+// (doctor_secrets) is read into a file only the build's user may read, and
+// reaches experthub doctor as its variable.
+func TestCloudbuildDoctorSecrets(t *testing.T) {
+	b, err := os.ReadFile("cloudbuild.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := buildSteps(t, string(b))
+	workspace := t.TempDir()
+	listed := "TWILIO_AUTH_TOKEN=eh-staging-twilio-auth-token\nFLEX_AUTH_TOKEN=eh-staging-flex-auth-token\nHANDOFF_SECRET=eh-staging-handoff-secret\n"
+	if err := os.WriteFile(filepath.Join(workspace, "doctor_secrets.txt"), []byte(listed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	read := steps["doctor-secret"]
+	read.script = strings.ReplaceAll(read.script, "/workspace/", workspace+"/")
+	out, err := runStep(t, read, map[string]string{"_DEPLOY": "true", "PROJECT_ID": "p"}, "")
+	if err != nil {
+		t.Fatalf("doctor-secret: %v\n%s", err, out)
+	}
+	for _, line := range strings.Fields(listed) {
+		name, secret, _ := strings.Cut(line, "=")
+		if !strings.Contains(out, "secrets versions access latest --secret="+secret+" --project=p") {
+			t.Errorf("%s (%s) not read:\n%s", name, secret, out)
+		}
+		fi, err := os.Stat(filepath.Join(workspace, ".secrets", name))
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, mode %v; want a file only the build's user reads", name, err, fi)
+		}
+		if err := os.WriteFile(filepath.Join(workspace, ".secrets", name), []byte("value-of-"+name), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The doctor step exports them: a fake go prints what doctor gets.
+	bin := t.TempDir()
+	fakeGo := "#!/usr/bin/env bash\ncase \"$*\" in *\" help\"*) echo doctor; exit 0;; esac\necho \"TWILIO=$TWILIO_AUTH_TOKEN FLEX=$FLEX_AUTH_TOKEN HANDOFF=$HANDOFF_SECRET args=$*\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "go"), []byte(fakeGo), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(workspace, ".env"), []byte("PUBLIC_BASE_URL=\"https://r-p.cloudfunctions.net\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	doctor := steps["doctor"]
+	doctor.script = "cd " + workspace + "\n" + strings.ReplaceAll(doctor.script, "/workspace/", workspace+"/")
+	out, err = runStep(t, doctor, map[string]string{"_DEPLOY": "true", "_ENVIRONMENT": "staging", "PATH": bin + ":" + os.Getenv("PATH")}, "")
+	want := "TWILIO=value-of-TWILIO_AUTH_TOKEN FLEX=value-of-FLEX_AUTH_TOKEN HANDOFF=value-of-HANDOFF_SECRET args=run ./cmd/experthub doctor --base-url https://r-p.cloudfunctions.net --environment staging"
+	if err != nil || !strings.Contains(out, want) {
+		t.Errorf("doctor step: %v\n%s\nwant %s", err, out, want)
+	}
+}

@@ -35,7 +35,8 @@ func runDoctor(ctx context.Context, env config.Env, base, environment string, fu
 	if base != "" {
 		env["PUBLIC_BASE_URL"] = base
 	}
-	// A build has the functions' plain settings and the Twilio token only:
+	// A build has the functions' plain settings and the Twilio and
+	// contact-center secrets only (terraform output doctor_secrets):
 	// a CRM without its credentials is reported as not checked rather
 	// than refused by config.
 	crmUnchecked := config.CRM{}.Unchecked(env)
