@@ -119,7 +119,8 @@ func (in *deployInputs) evaluate(t *testing.T) {
 
 // evaluateModule runs the provider-free module terraform/deployment of
 // files for one project, region and environment, and returns its outputs.
-func evaluateModule(t *testing.T, tf string, files map[string]string, project, region, environment string, settings map[string]string) (tfModule, error) {
+// extra are more arguments of the module, as HCL lines.
+func evaluateModule(t *testing.T, tf string, files map[string]string, project, region, environment string, settings map[string]string, extra ...string) (tfModule, error) {
 	t.Helper()
 	dir := t.TempDir()
 	for path, content := range map[string]string{
@@ -132,9 +133,10 @@ func evaluateModule(t *testing.T, tf string, files map[string]string, project, r
   region      = %q
   environment = %q
   settings    = jsondecode(file("settings.json"))
+%s
 }
 output "deployment" { value = module.deployment }
-`, project, region, environment),
+`, project, region, environment, strings.Join(extra, "\n")),
 	} {
 		path = filepath.Join(dir, path)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -610,7 +612,8 @@ func gcloudFacts(steps []gcloudplan.Step) map[string]string {
 			name, _ := flag(a, "display-name")
 			facts["account "+a[3]] = name
 		case hasPrefix(a, "projects", "add-iam-policy-binding"):
-			facts["project role "+role(a)+" "+member(a)] = ""
+			condition, _ := flag(a, "condition")
+			facts["project role "+role(a)+" "+member(a)] = condition
 		case hasPrefix(a, "iam", "service-accounts", "add-iam-policy-binding"):
 			facts["account role "+a[3]+" "+role(a)+" "+member(a)] = ""
 		case hasPrefix(a, "tasks", "queues", "create"):
@@ -625,6 +628,8 @@ func gcloudFacts(steps []gcloudplan.Step) map[string]string {
 			facts["queue role "+a[3]+" "+role(a)+" "+member(a)] = ""
 		case hasPrefix(a, "secrets", "create"):
 			facts["secret "+a[2]] = ""
+		case hasPrefix(a, "secrets", "add-iam-policy-binding"):
+			facts["secret role "+a[2]+" "+role(a)+" "+member(a)] = ""
 		case hasPrefix(a, "functions", "deploy"):
 			gcloudFunctionFacts(facts, a)
 		case hasPrefix(a, "run", "services", "add-iam-policy-binding"):
@@ -666,10 +671,13 @@ type tfModule struct {
 		Email       string `json:"email"`
 		Member      string `json:"member"`
 	} `json:"accounts"`
-	ProjectRoles map[string]struct{ Account, Role string } `json:"project_roles"`
-	Name         string                                    `json:"name"`
-	Labels       map[string]string                         `json:"labels"`
-	Functions    map[string]struct {
+	ProjectRoles map[string]struct {
+		Account, Role string
+		Condition     *struct{ Title, Expression string }
+	} `json:"project_roles"`
+	Name      string            `json:"name"`
+	Labels    map[string]string `json:"labels"`
+	Functions map[string]struct {
 		DeployedName   string `json:"deployed_name"`
 		Memory         string `json:"memory"`
 		CPU            string `json:"cpu"`
@@ -702,6 +710,11 @@ type tfModule struct {
 	Enqueuers map[string]struct{ Queue, Account string } `json:"enqueuers"`
 	FullSync  struct{ Job, Function, Account string }    `json:"full_sync"`
 	LineSweep struct{ Job, Function, Account string }    `json:"line_sweep"`
+	Promotion struct {
+		Bucket string                                   `json:"bucket"`
+		Grants map[string]struct{ Role, Member string } `json:"grants"`
+	} `json:"promotion"`
+	DeployerActsAs []string `json:"deployer_acts_as"`
 }
 
 func (m tfModule) facts(project string) map[string]string {
@@ -713,7 +726,15 @@ func (m tfModule) facts(project string) map[string]string {
 		facts["account "+a.ID] = a.DisplayName
 	}
 	for _, r := range m.ProjectRoles {
-		facts["project role "+r.Role+" "+m.Accounts[r.Account].Member] = ""
+		condition := "None"
+		if r.Condition != nil {
+			condition = "expression=" + r.Condition.Expression + ",title=" + r.Condition.Title
+		}
+		facts["project role "+r.Role+" "+m.Accounts[r.Account].Member] = condition
+	}
+	// terraform/secrets.tf grants each wired secret to the run account.
+	for _, s := range m.WiredSecrets {
+		facts["secret role "+m.SecretIDs[s]+" roles/secretmanager.secretAccessor "+m.Accounts[deployment.RunAccount].Member] = ""
 	}
 	for _, q := range m.Queues {
 		r := q.RetryConfig
@@ -1001,6 +1022,8 @@ func TestDeployConsistencyCatchesDrift(t *testing.T) {
 		{"queue variables on every function in Terraform", evaluated(edit(moduleFile, "if contains(try(e.functions, [name]), name)", "")), "only terraform has env eh-staging-crm WORK_QUEUE"},
 		{"optional secret always wired in Terraform", evaluated(edit(moduleFile, `lookup(var.settings, v, "") == ""`, "true")), "only terraform has secret env eh-staging-crm STRAPI_API_TOKEN"},
 		{"queue setting lost by gcloud", evaluated(editSteps("--max-doublings=4", "--max-doublings=16")), "max-doublings=4"},
+		{"build's storage condition lost by gcloud", evaluated(editSteps(`,title=gcf-v2 buckets only`, `,title=all`)), "terraform has project role roles/storage.objectAdmin"},
+		{"secret grants changed by gcloud", evaluated(editSteps("--role=roles/secretmanager.secretAccessor", "--role=roles/secretmanager.admin")), "only terraform has secret role"},
 		{"work made public by gcloud", editSteps("--no-allow-unauthenticated", "--allow-unauthenticated"), "gcloud deploys work with --allow-unauthenticated true"},
 	}
 	for _, c := range cases {

@@ -8,6 +8,8 @@ module "deployment" {
   region             = var.region
   settings           = local.function_env
   function_overrides = var.function_overrides
+  promotion_writers  = [for e in var.promotion_writers : "serviceAccount:${e}"]
+  promotion_readers  = [for e in var.promotion_readers : "serviceAccount:${e}"]
 }
 
 locals {
@@ -142,6 +144,7 @@ resource "google_cloudfunctions2_function" "fn" {
   depends_on = [
     google_secret_manager_secret_iam_member.runtime,
     google_project_iam_member.roles,
+    google_service_account_iam_member.deployer,
     google_firestore_database.cache,
     google_service_account.account,
     google_cloud_tasks_queue.queue,

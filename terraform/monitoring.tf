@@ -73,6 +73,9 @@ resource "google_logging_metric" "log" {
   label_extractors = {
     function = "EXTRACT(jsonPayload.function)"
   }
+
+  # logging.googleapis.com is in the description's apis.
+  depends_on = [google_project_service.api]
 }
 
 locals {
@@ -159,6 +162,9 @@ resource "google_monitoring_alert_policy" "pre_event_latency" {
       }
     }
   }
+
+  # monitoring.googleapis.com is in the description's apis.
+  depends_on = [google_project_service.api]
 }
 
 resource "google_monitoring_dashboard" "main" {
@@ -166,6 +172,8 @@ resource "google_monitoring_dashboard" "main" {
     prefix         = local.name
     service_prefix = local.monitoring_service_prefix
   })
+  # monitoring.googleapis.com is in the description's apis.
+  depends_on = [google_project_service.api]
   lifecycle {
     precondition {
       condition     = alltrue([for name, s in local.monitoring_service : s == "${local.monitoring_service_prefix}${name}"])

@@ -114,7 +114,15 @@ output "doctor_env" {
   value       = join("\n", [for k, v in merge(values(module.deployment.env)...) : "${k}=\"${v}\""])
 }
 
-output "twilio_auth_token_secret" {
-  description = "Secret Manager secret of this environment's Twilio auth token (doctor reads it in Cloud Build)."
-  value       = local.secret_ids["TWILIO_AUTH_TOKEN"]
+output "doctor_secrets" {
+  description = "The wired Twilio and contact-center secrets experthub doctor needs in Cloud Build, one VARIABLE=secret-id a line (cloudbuild.yaml's doctor-secret step reads their values, never this output's)."
+  value = join("\n", [
+    for name in module.deployment.wired_secrets : "${name}=${local.secret_ids[name]}"
+    if contains(["TWILIO_AUTH_TOKEN", "TWILIO_API_SECRET", "FLEX_AUTH_TOKEN", "FLEX_API_SECRET", "HANDOFF_SECRET"], name)
+  ])
+}
+
+output "promotion_bucket" {
+  description = "Bucket of the commits that passed this environment (the passed step writes, the next environment's gate reads), or empty without promotion_writers."
+  value       = one(google_storage_bucket.promotion[*].name) == null ? "" : one(google_storage_bucket.promotion[*].name)
 }

@@ -52,7 +52,8 @@ resource "google_cloud_scheduler_job" "job" {
     }
   }
 
-  depends_on = [google_cloud_run_service_iam_member.invoker]
+  # Creating a job that signs as the scheduler's account needs act-as on it.
+  depends_on = [google_cloud_run_service_iam_member.invoker, google_service_account_iam_member.deployer]
 }
 
 # The jobs were two resources before.

@@ -21,9 +21,11 @@ resource "google_secret_manager_secret" "env" {
 }
 
 # Only the functions' identity may read the secrets, each granted on the
-# secret itself rather than project-wide.
+# secret itself rather than project-wide, and only those wired into the
+# functions: an unused secret (the Flex token without a contact center)
+# stays out of their reach.
 resource "google_secret_manager_secret_iam_member" "runtime" {
-  for_each  = google_secret_manager_secret.env
+  for_each  = { for name in module.deployment.wired_secrets : name => google_secret_manager_secret.env[name] }
   secret_id = each.value.id
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.account["run"].member

@@ -289,3 +289,21 @@ variable "sync_time_zone" {
   type        = string
   default     = "Etc/UTC"
 }
+
+variable "deployer_service_account" {
+  description = "E-mail of the account that runs terraform apply (Cloud Build's trigger account). It gets roles/iam.serviceAccountUser on each of the deployment's accounts instead of project-wide. Empty: grant it by hand (docs/deploy.md, Cloud Build)."
+  type        = string
+  default     = ""
+}
+
+variable "promotion_writers" {
+  description = "E-mails of the accounts that may mark a commit as passed in this environment: the main-branch trigger's account only, never a pull-request trigger's. Empty: no promotion bucket."
+  type        = list(string)
+  default     = []
+}
+
+variable "promotion_readers" {
+  description = "E-mails of the accounts that may read this environment's marks: the next environment's (production's) trigger account."
+  type        = list(string)
+  default     = []
+}

@@ -35,10 +35,12 @@ func runDoctor(ctx context.Context, env config.Env, base, environment string, fu
 	if base != "" {
 		env["PUBLIC_BASE_URL"] = base
 	}
-	// A build has the functions' plain settings and the Twilio token only:
+	// A build has the functions' plain settings and the Twilio and
+	// contact-center secrets only (terraform output doctor_secrets):
 	// a CRM without its credentials is reported as not checked rather
 	// than refused by config.
 	crmUnchecked := config.CRM{}.Unchecked(env)
+	flexUnchecked := flexUnchecked(env)
 	cfg, err := config.Parse(env)
 	if err != nil {
 		return err
@@ -49,8 +51,29 @@ func runDoctor(ctx context.Context, env config.Env, base, environment string, fu
 	}
 	defer closeAll()
 	d.CRMUnchecked = crmUnchecked
+	if flexUnchecked != "" {
+		d.Flex, d.FlexUnchecked = nil, flexUnchecked
+	}
 	if d.Run(ctx, stdout) {
 		return errDoctorFailed
 	}
 	return nil
+}
+
+// flexUnchecked returns FLEX_ACCOUNT_SID when the contact center is
+// configured but its secrets are not in env (a build reads only the
+// Twilio token), and removes its settings from env so that the rest of
+// the configuration still reads; the doctor then reports it as not
+// checked. Otherwise it returns "" and leaves env alone.
+func flexUnchecked(env config.Env) string {
+	sid := env["FLEX_ACCOUNT_SID"]
+	credentials := env["FLEX_AUTH_TOKEN"] != "" || env["FLEX_API_KEY"] != "" && env["FLEX_API_SECRET"] != ""
+	if sid == "" || credentials && env["HANDOFF_SECRET"] != "" {
+		return ""
+	}
+	for _, name := range []string{"FLEX_ACCOUNT_SID", "FLEX_AUTH_TOKEN", "FLEX_API_KEY", "FLEX_API_SECRET", "FLEX_WORKSPACE", "FLEX_WORKFLOW",
+		"HANDOFF_SECRET", "CONTACT_CENTER_AFTER"} {
+		delete(env, name)
+	}
+	return sid
 }

@@ -56,6 +56,19 @@ func TestDoctorExitStatus(t *testing.T) {
 		t.Errorf("no warning that the CRM is not checked:\n%s", out.String())
 	}
 
+	// Likewise a contact center without its secrets.
+	withFlex := env()
+	withFlex["FLEX_ACCOUNT_SID"] = apptest.FlexAccountSID
+	withFlex["FLEX_WORKSPACE"] = "WS0123456789abcdef0123456789abcdef"
+	withFlex["FLEX_WORKFLOW"] = "WW0123456789abcdef0123456789abcdef"
+	out.Reset()
+	if err := runDoctor(context.Background(), withFlex, h.Server.URL, "", function.All(), &out); err != nil {
+		t.Errorf("contact center without credentials: %v\n%s", err, out.String())
+	}
+	if !regexp.MustCompile(`(?m)^warn\s+contact center\s+account AC…f1e0: not checked`).MatchString(out.String()) {
+		t.Errorf("no warning that the contact center is not checked:\n%s", out.String())
+	}
+
 	hooks := h.Twilio.Webhooks()
 	hooks.PreWebhookURL = "https://old.example.com/pre-event"
 	h.Twilio.SetWebhooks(hooks)

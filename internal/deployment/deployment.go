@@ -43,7 +43,18 @@ var descriptionJSON []byte
 //	                   names below are the last part of <prefix>-<environment>-<name>.
 //	apis               services a fresh project needs.
 //	service_accounts   key → {id, display_name}; other members name accounts by key.
-//	project_roles      key → {account, role, why}: project-wide grants.
+//	project_roles      key → {account, role, why, condition}: project-wide
+//	                   grants; condition {title, expression} narrows one
+//	                   with an IAM condition (no comma: gcloud's
+//	                   --condition flag is comma-separated).
+//	deployer_acts_as   accounts the deploying identity (Cloud Build's)
+//	                   gets roles/iam.serviceAccountUser on, each on the
+//	                   account, never project-wide.
+//	promotion          {bucket, writer_role, reader_role}: the bucket of
+//	                   the "passed" marks (<prefix>-<environment>-<bucket>
+//	                   after the project id); only the main-branch trigger's
+//	                   account gets writer_role on it, the next
+//	                   environment's trigger reader_role.
 //	function_defaults  settings every function has unless it says otherwise.
 //	functions          [{name, memory, cpu, concurrency, timeout_seconds,
 //	                   min_instances, max_instances, public, invokers}], in the
@@ -78,6 +89,8 @@ type Description struct {
 	APIs             []string                  `json:"apis"`
 	ServiceAccounts  map[string]ServiceAccount `json:"service_accounts"`
 	ProjectRoles     map[string]ProjectRole    `json:"project_roles"`
+	DeployerActsAs   []string                  `json:"deployer_acts_as"`
+	Promotion        Promotion                 `json:"promotion"`
 	Env              map[string]OwnedVar       `json:"env"`
 	Secrets          []Secret                  `json:"secrets"`
 	Queues           map[string]Queue          `json:"queues"`
@@ -119,11 +132,28 @@ type ServiceAccount struct {
 	DisplayName string `json:"display_name"`
 }
 
-// ProjectRole grants Role on the project to the account keyed Account.
+// ProjectRole grants Role on the project to the account keyed Account,
+// only where Condition holds when it is set.
 type ProjectRole struct {
-	Account string `json:"account"`
-	Role    string `json:"role"`
-	Why     string `json:"why"`
+	Account   string        `json:"account"`
+	Role      string        `json:"role"`
+	Why       string        `json:"why"`
+	Condition *IAMCondition `json:"condition"`
+}
+
+// IAMCondition is an IAM condition (CEL): https://cloud.google.com/iam/docs/conditions-overview.
+type IAMCondition struct {
+	Title      string `json:"title"`
+	Expression string `json:"expression"`
+}
+
+// Promotion is where an environment records the commits that passed it:
+// a bucket only the main-branch trigger's account may write (WriterRole)
+// and the next environment's trigger may read (ReaderRole).
+type Promotion struct {
+	Bucket     string `json:"bucket"`
+	WriterRole string `json:"writer_role"`
+	ReaderRole string `json:"reader_role"`
 }
 
 // Function is how one entry point is deployed.
@@ -285,6 +315,15 @@ func (d *Description) check() []string {
 		if !strings.HasPrefix(r.Role, "roles/") {
 			c.fail("project_roles.%s: %q is not a role", key, r.Role)
 		}
+		if k := r.Condition; k != nil && (k.Title == "" || k.Expression == "" || strings.Contains(k.Title+k.Expression, ",")) {
+			c.fail("project_roles.%s: a condition needs a title and an expression, without commas", key)
+		}
+	}
+	for _, a := range d.DeployerActsAs {
+		c.account("deployer_acts_as", a)
+	}
+	if p := d.Promotion; !resourceID.MatchString(p.Bucket) || !strings.HasPrefix(p.WriterRole, "roles/") || !strings.HasPrefix(p.ReaderRole, "roles/") {
+		c.fail("promotion: needs a bucket name, writer_role and reader_role")
 	}
 	c.functions()
 	c.env()

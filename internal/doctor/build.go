@@ -54,6 +54,9 @@ func Build(ctx context.Context, cfg *config.Config, functions []function.Name, e
 	if cfg.HasTwilio() {
 		d.Twilio = app.NewTwilio(cfg)
 	}
+	if cfg.HasFlex() {
+		d.Flex = app.NewFlexTwilio(cfg)
+	}
 	if cfg.CRM.Configured() {
 		d.CRM = app.NewCRM(cfg)
 	}

@@ -114,11 +114,17 @@ type Doctor struct {
 	// the Twilio token; config.CRM.Unchecked): the CRM is then reported
 	// as not checked.
 	CRMUnchecked string
-	Store        crm.Store
-	Templates    crm.TemplateStore // nil without Firestore
-	Admin        Admin             // nil on the emulator or the in-memory store
-	HTTP         *http.Client
-	Now          func() time.Time
+	// Flex reads the contact center's account; nil without one.
+	// FlexUnchecked is its account SID when it is configured but its
+	// credentials are not in the doctor's environment (a build): it is
+	// then reported as not checked.
+	Flex          FlexTwilio
+	FlexUnchecked string
+	Store         crm.Store
+	Templates     crm.TemplateStore // nil without Firestore
+	Admin         Admin             // nil on the emulator or the in-memory store
+	HTTP          *http.Client
+	Now           func() time.Time
 	// Indexes and TTLFields are what Firestore must have
 	// (internal/fsstore/indexes.json).
 	Indexes   []deployment.Index
@@ -150,6 +156,7 @@ func (d *Doctor) Run(ctx context.Context, out io.Writer) (failed bool) {
 		}
 	}
 	add(d.twilioChecks(ctx)...)
+	add(d.flexChecks(ctx)...)
 	add(d.probes(ctx)...)
 	add(d.crmCheck(ctx))
 	add(d.firestoreChecks(ctx)...)
@@ -169,7 +176,7 @@ func (d *Doctor) Run(ctx context.Context, out io.Writer) (failed bool) {
 func (d *Doctor) line(r Result) string {
 	s := fmt.Sprintf("%-4s  %-28s %s", r.Status, r.Check, r.Detail)
 	c := d.Config
-	secrets := []string{c.TwilioAuthToken, c.TwilioAPISecret, c.TasksSecret}
+	secrets := []string{c.TwilioAuthToken, c.TwilioAPISecret, c.TasksSecret, c.FlexAuthToken, c.FlexAPISecret, c.HandoffSecret}
 	crmValues := c.CRM.Values()
 	for _, v := range config.Vars {
 		if v.Secret {

@@ -65,7 +65,7 @@ func examine(t *testing.T, cfg *config.Config, tune func(*doctor.Doctor)) (out s
 		if f := strings.Fields(l); len(f) > 2 {
 			// "ok    function crm  …": the check is the words up to the detail.
 			best := ""
-			for _, name := range checks {
+			for _, name := range slices.Concat(checks, flexCheckNames) {
 				if strings.HasPrefix(strings.TrimSpace(l[4:]), name+" ") && len(name) > len(best) {
 					best = name
 				}
@@ -98,7 +98,8 @@ var fullNumber = regexp.MustCompile(`(^|[^0-9A-Za-z-])\+?\d{7,}($|[^0-9A-Za-z])`
 // a full phone number.
 func noLeak(t *testing.T, cfg *config.Config, out string) {
 	t.Helper()
-	for _, secret := range []string{cfg.TwilioAuthToken, cfg.CRM.APIToken, cfg.CRM.WebhookSecret, apptest.StrapiAPIToken, apptest.WebhookSecret} {
+	for _, secret := range []string{cfg.TwilioAuthToken, cfg.CRM.APIToken, cfg.CRM.WebhookSecret, apptest.StrapiAPIToken, apptest.WebhookSecret,
+		cfg.FlexAuthToken, cfg.HandoffSecret, apptest.FlexAuthToken, apptest.HandoffSecret} {
 		if secret != "" && strings.Contains(out, secret) {
 			t.Errorf("doctor printed a secret")
 		}
@@ -360,5 +361,84 @@ func TestDoctorAdminChecks(t *testing.T) {
 				t.Errorf("failed = %v", failed)
 			}
 		})
+	}
+}
+
+// flexCheckNames are the contact center's lines, present only with one.
+var flexCheckNames = []string{"contact center", "flex credentials", "flex workspace", "flex workflow", "handoff secret", "flex event callback"}
+
+// TestDoctorContactCenter checks the contact center's lines against the
+// fake Twilio's second account (the Flex one): its credentials, workspace,
+// workflow, HANDOFF_SECRET (never its value) and, when Expert Hub takes
+// the Flex workspace's events, the event callback.
+func TestDoctorContactCenter(t *testing.T) {
+	h := stack(t, apptest.Options{Flex: true})
+	const other = "00000000000000000000000000000000"
+	flexEvents := func(d *doctor.Doctor) { d.Functions = append(d.Functions, doctor.FlexEventsFunction) }
+	cases := []struct {
+		name     string
+		change   func(c *config.Config)
+		tune     func(d *doctor.Doctor)
+		callback string // the Flex workspace's EventCallbackUrl; "want": the function's URL
+		want     map[string]string
+	}{
+		{"healthy", nil, nil, "", map[string]string{
+			"flex credentials": "ok", "flex workspace": "ok", "flex workflow": "ok", "handoff secret": "ok", "flex event callback": "", "contact center": ""}},
+		{"wrong token", func(c *config.Config) { c.FlexAuthToken = "wrong0000000000000000000000000000" }, nil, "", map[string]string{
+			"flex credentials": "FAIL", "flex workspace": "", "flex workflow": ""}},
+		{"Frontline's token for Flex", func(c *config.Config) { c.FlexAuthToken = c.TwilioAuthToken }, nil, "", map[string]string{
+			"flex credentials": "FAIL"}},
+		{"workspace of no account", func(c *config.Config) { c.FlexWorkspace = "WS" + other }, nil, "", map[string]string{
+			"flex credentials": "ok", "flex workspace": "FAIL"}},
+		{"Frontline's workspace as Flex's", func(c *config.Config) { c.FlexWorkspace = c.Workspace }, nil, "", map[string]string{
+			"flex credentials": "ok", "flex workspace": "FAIL"}},
+		{"workflow missing", func(c *config.Config) { c.FlexWorkflow = "WW" + other }, nil, "", map[string]string{
+			"flex workspace": "ok", "flex workflow": "FAIL"}},
+		{"no handoff secret", func(c *config.Config) { c.HandoffSecret = "" }, nil, "", map[string]string{
+			"handoff secret": "FAIL"}},
+		{"flex-events deployed, callback unset", nil, flexEvents, "", map[string]string{
+			"flex event callback": "FAIL"}},
+		{"flex-events deployed, callback elsewhere", nil, flexEvents, "https://elsewhere.example.com/flex", map[string]string{
+			"flex event callback": "FAIL"}},
+		{"flex-events deployed, callback set", nil, flexEvents, "want", map[string]string{
+			"flex event callback": "ok"}},
+		{"credentials not here", nil, func(d *doctor.Doctor) { d.Flex, d.FlexUnchecked = nil, apptest.FlexAccountSID }, "", map[string]string{
+			"contact center": "warn", "flex credentials": ""}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := *h.Config
+			if c.change != nil {
+				c.change(&cfg)
+			}
+			callback := c.callback
+			if callback == "want" {
+				callback = cfg.PublicURL(doctor.FlexEventsFunction)
+			}
+			h.Flex.SetWorkspaceEventCallback(callback, "")
+			_, lines, failed := examine(t, &cfg, c.tune)
+			wantFail := false
+			for name, want := range c.want {
+				wantFail = wantFail || want == "FAIL"
+				got := ""
+				if l, ok := lines[name]; ok {
+					got = strings.Fields(l)[0]
+				}
+				if got != want {
+					t.Errorf("%s: %q, want %q", name, lines[name], want)
+				}
+			}
+			if wantFail && !failed {
+				t.Error("doctor did not fail")
+			}
+		})
+	}
+	// Without a contact center: no line about one.
+	plain := stack(t, apptest.Options{})
+	_, lines, _ := examine(t, plain.Config, nil)
+	for _, name := range flexCheckNames {
+		if l, ok := lines[name]; ok {
+			t.Errorf("no contact center, yet: %s", l)
+		}
 	}
 }

@@ -61,7 +61,8 @@ func newEnvironment(d *deployment.Description, s Settings) (environment, error) 
 	maps.Copy(check, env)
 	maps.Copy(check, owned)
 	for _, name := range secrets {
-		check[name] = "from-secret-manager"
+		// Long enough for the shared secrets' minimum (HANDOFF_SECRET).
+		check[name] = "from-secret-manager-" + strings.Repeat("x", config.MinHandoffSecret)
 	}
 	c, err := config.Parse(check)
 	if err != nil {

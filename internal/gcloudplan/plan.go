@@ -139,9 +139,13 @@ func (p *planner) identities() {
 	}
 	for _, key := range slices.Sorted(maps.Keys(p.d.ProjectRoles)) {
 		r := p.d.ProjectRoles[key]
+		condition := "--condition=None"
+		if r.Condition != nil {
+			condition = "--condition=expression=" + r.Condition.Expression + ",title=" + r.Condition.Title
+		}
 		p.add(Step{
 			Comment: r.Role + " for " + p.d.ServiceAccounts[r.Account].ID + ": " + r.Why + ".",
-			Args:    []string{"projects", "add-iam-policy-binding", p.s.Project, p.member(r.Account), "--role=" + r.Role, "--condition=None"},
+			Args:    []string{"projects", "add-iam-policy-binding", p.s.Project, p.member(r.Account), "--role=" + r.Role, condition},
 		})
 	}
 	for _, key := range slices.Sorted(maps.Keys(p.d.Queues)) {
@@ -221,13 +225,16 @@ func (p *planner) secrets() {
 			Args:    []string{"secrets", "create", sec.Secret, "--replication-policy=automatic", p.labels("--labels"), p.project},
 			Exists:  []string{"secrets", "describe", sec.Secret, p.project},
 		})
-		p.add(Step{
-			Comment: "Only the functions' identity may read " + sec.Secret + ".",
-			Args:    []string{"secrets", "add-iam-policy-binding", sec.Secret, p.member(deployment.RunAccount), "--role=roles/secretmanager.secretAccessor", p.project},
-		})
 	}
 	for _, name := range p.e.secrets {
 		id := p.d.SecretID(name)
+		// Only the secrets the functions are given are readable: an
+		// unused one (the Flex token without a contact center) stays out
+		// of the functions' reach.
+		p.add(Step{
+			Comment: "Only the functions' identity may read " + id + ".",
+			Args:    []string{"secrets", "add-iam-policy-binding", id, p.member(deployment.RunAccount), "--role=roles/secretmanager.secretAccessor", p.project},
+		})
 		add := fmt.Sprintf("read -rs V && printf %%s \"$V\" | gcloud secrets versions add %s --data-file=- %s; unset V", id, p.project)
 		p.add(Step{
 			Comment: "The functions read " + name + " at start; add its value once (and to rotate it) with:\n  " + add,

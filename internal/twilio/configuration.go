@@ -126,6 +126,24 @@ func taskQueue(v *tr.TaskrouterV1TaskQueue) TaskQueue {
 	return TaskQueue{SID: value(v.Sid), FriendlyName: value(v.FriendlyName)}
 }
 
+// Workflow is a TaskRouter workflow.
+type Workflow struct {
+	SID          string
+	FriendlyName string
+}
+
+// FetchWorkflow reads a Workflow of a workspace
+// (https://www.twilio.com/docs/taskrouter/api/workflow).
+func (c *Client) FetchWorkflow(ctx context.Context, workspace, sid string) (Workflow, error) {
+	return one(ctx, c, idempotent, "fetch workflow "+sid, workflow, func(rc *twiliogo.RestClient) (*tr.TaskrouterV1Workflow, error) {
+		return rc.TaskrouterV1.FetchWorkflow(workspace, sid)
+	})
+}
+
+func workflow(v *tr.TaskrouterV1Workflow) Workflow {
+	return Workflow{SID: value(v.Sid), FriendlyName: value(v.FriendlyName)}
+}
+
 // CountWorkers returns how many workers the workspace has (at most one
 // page's worth) and how many of them are available.
 func (c *Client) CountWorkers(ctx context.Context, workspace string) (total, available int, err error) {

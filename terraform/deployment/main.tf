@@ -29,6 +29,18 @@ variable "settings" {
   type        = map(string)
 }
 
+variable "promotion_writers" {
+  description = "Members (serviceAccount:...) that may write this environment's promotion marks: the main-branch trigger's account only (the root module's variable of the same name)."
+  type        = list(string)
+  default     = []
+}
+
+variable "promotion_readers" {
+  description = "Members that may read this environment's promotion marks: the next environment's trigger (the root module's variable of the same name)."
+  type        = list(string)
+  default     = []
+}
+
 variable "function_overrides" {
   description = "Per-function changes to the description's settings (the root module's variable of the same name)."
   type        = any
@@ -132,8 +144,31 @@ output "accounts" {
 }
 
 output "project_roles" {
-  description = "Project-wide grants by key: account (key), role, why."
-  value       = local.description.project_roles
+  description = "Project-wide grants by key: account (key), role, why, condition ({title, expression} or null)."
+  value       = { for key, r in local.description.project_roles : key => merge({ condition = null }, r) }
+}
+
+output "deployer_acts_as" {
+  description = "Accounts (keys) the deploying identity may act as, each granted on the account."
+  value       = local.description.deployer_acts_as
+}
+
+output "promotion" {
+  description = "The promotion marks' bucket and its grants, keyed \"role member\": only the writers may create marks, only the readers read them."
+  value = {
+    bucket = "${var.project}-${local.name}-${local.description.promotion.bucket}"
+    # A writer reads too: it looks for a mark before adding one, which
+    # writer_role (create only) could not replace.
+    grants = merge(
+      { for m in var.promotion_writers : "${local.description.promotion.writer_role} ${m}" => { role = local.description.promotion.writer_role, member = m } },
+      { for m in concat(var.promotion_writers, var.promotion_readers) : "${local.description.promotion.reader_role} ${m}" => { role = local.description.promotion.reader_role, member = m } },
+    )
+  }
+
+  precondition {
+    condition     = length(setintersection(var.promotion_writers, var.promotion_readers)) == 0
+    error_message = "promotion_readers must not hold a promotion writer: a reader is the next environment's trigger, the writer this one's main-branch trigger."
+  }
 }
 
 output "functions" {

@@ -261,3 +261,38 @@ func (f *Fake) fetchTaskQueue(w http.ResponseWriter, r *http.Request) {
 		Links:        map[string]string{"statistics": u + "/Statistics"},
 	})
 }
+
+type workflowJSON struct {
+	AccountSID             string            `json:"account_sid"`
+	Configuration          string            `json:"configuration"`
+	FriendlyName           string            `json:"friendly_name"`
+	SID                    string            `json:"sid"`
+	TaskReservationTimeout int               `json:"task_reservation_timeout"`
+	WorkspaceSID           string            `json:"workspace_sid"`
+	URL                    string            `json:"url"`
+	Links                  map[string]string `json:"links"`
+}
+
+// fetchWorkflow serves the one Workflow the fake has, Config.WorkflowSID:
+// GET /v1/Workspaces/{WorkspaceSid}/Workflows/{Sid}
+// (https://www.twilio.com/docs/taskrouter/api/workflow#fetch-a-workflow-resource).
+func (f *Fake) fetchWorkflow(w http.ResponseWriter, r *http.Request) {
+	if !f.workspaceOK(w, r) {
+		return
+	}
+	if r.PathValue("sid") != f.cfg.WorkflowSID {
+		writeAPIError(w, errNotFound(r.URL.Path))
+		return
+	}
+	u := "https://" + taskrouterHost + "/v1/Workspaces/" + f.cfg.WorkspaceSID + "/Workflows/" + f.cfg.WorkflowSID
+	writeJSON(w, http.StatusOK, workflowJSON{
+		AccountSID:             f.cfg.AccountSID,
+		Configuration:          `{"task_routing":{"filters":[],"default_filter":{"queue":"` + f.cfg.QueueSID + `"}}}`,
+		FriendlyName:           "Default Workflow",
+		SID:                    f.cfg.WorkflowSID,
+		TaskReservationTimeout: 120,
+		WorkspaceSID:           f.cfg.WorkspaceSID,
+		URL:                    u,
+		Links:                  map[string]string{"statistics": u + "/Statistics"},
+	})
+}

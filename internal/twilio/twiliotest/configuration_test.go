@@ -83,6 +83,12 @@ func TestWorkspaceEventCallback(t *testing.T) {
 	if _, err := c.FetchTaskQueue(ctx, srv.WorkspaceSID(), "WQ00000000000000000000000000000000"); !errors.Is(err, twilio.ErrNotFound) {
 		t.Errorf("other queue: err = %v, want ErrNotFound", err)
 	}
+	if wf, err := c.FetchWorkflow(ctx, srv.WorkspaceSID(), srv.WorkflowSID()); err != nil || wf.SID != srv.WorkflowSID() || wf.FriendlyName == "" {
+		t.Errorf("workflow = %+v, %v", wf, err)
+	}
+	if _, err := c.FetchWorkflow(ctx, srv.WorkspaceSID(), "WW00000000000000000000000000000000"); !errors.Is(err, twilio.ErrNotFound) {
+		t.Errorf("other workflow: err = %v, want ErrNotFound", err)
+	}
 
 	bad := srv.ClientConfig()
 	bad.AuthToken = "wrong"

@@ -480,6 +480,7 @@ func (f *Fake) routes() *http.ServeMux {
 	handle("GET /v1/Workspaces/{ws}", f.fetchWorkspace)
 	handle("POST /v1/Workspaces/{ws}", f.updateWorkspace, "EventCallbackUrl", "EventsFilter")
 	handle("GET /v1/Workspaces/{ws}/TaskQueues/{sid}", f.fetchTaskQueue)
+	handle("GET /v1/Workspaces/{ws}/Workflows/{sid}", f.fetchWorkflow)
 	handle("GET /v1/Workspaces/{ws}/Workers", f.listWorkers, slices.Concat(paging, []string{"Available", "TaskQueueSid", "FriendlyName"})...)
 	handle("GET /v1/Workspaces/{ws}/Workers/{sid}", f.fetchWorker)
 	handle("POST /v1/Workspaces/{ws}/Workers/{sid}", f.updateWorker, "Attributes")
