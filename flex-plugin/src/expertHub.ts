@@ -54,9 +54,9 @@ const statusWords: Record<number, string> = {
   401: 'Expert Hub did not accept your Flex session: reload Flex and sign in again.',
   403: 'Your Flex role may not hand customers to experts (agent, supervisor or admin is needed).',
   404: 'Expert Hub does not know this customer.',
-  409: 'This transfer conflicts with another handoff of this customer: check the conversation before trying again.',
+  409: 'This transfer was already sent with other choices: check the customer’s conversation before transferring again.',
   413: 'The summary is too long.',
-  422: 'The chosen expert is not an onsite worker, or the customer’s address is not one Expert Hub can text.',
+  422: 'The chosen expert is not an onsite worker, or the address is not this customer’s.',
 };
 
 // describe is what the agent reads about a failure.
@@ -65,8 +65,8 @@ export function describe(status: number, detail: string): string {
   if (!words) {
     words =
       status === 0
-        ? 'Expert Hub could not be reached. Try again: the same transfer is resent, never doubled.'
-        : `Expert Hub failed (HTTP ${status}). Try again: the same transfer is resent, never doubled.`;
+        ? 'Expert Hub could not be reached. Retry: the same transfer is resent, never doubled.'
+        : `Expert Hub failed (HTTP ${status}). Retry: the same transfer is resent, never doubled.`;
   }
   return detail ? `${words} (${detail})` : words;
 }

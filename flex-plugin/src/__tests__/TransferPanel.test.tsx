@@ -132,7 +132,7 @@ test.each([
   [401, /sign in again/],
   [403, /role/],
   [404, /does not know this customer/],
-  [409, /conflicts/],
+  [409, /already sent with other choices/],
   [413, /too long/],
   [422, /not an onsite worker/],
   [500, /HTTP 500/],
@@ -148,14 +148,21 @@ test.each([
   if (status !== 'network') {
     expect(err.textContent).toContain('the reason');
   }
-  expect((screen.getByRole('button', { name: 'Transfer' }) as HTMLButtonElement).disabled).toBe(false);
+  const again = screen.getByRole('button', { name: /transfer/i }) as HTMLButtonElement;
+  expect(again.disabled).toBe(false);
+  // No answer for good: the retry must be the same handoff, so the
+  // choices are locked; a refusal leaves them free.
+  const terminal = status !== 'network' && status < 500;
+  expect(again.textContent).toBe(terminal ? 'Transfer' : 'Retry transfer');
+  expect((screen.getByLabelText('Expertise area') as HTMLSelectElement).disabled).toBe(!terminal);
 });
 
 test('a retry after no answer or a server error reuses the id; after a terminal answer the next transfer gets a new one', async () => {
   const f = fakeFetch(['network', { status: 503 }, done(1), { status: 404, body: { error: 'unknown customer' } }, done(3)]);
   mount(f);
   await ready();
-  const transfer = screen.getByRole('button', { name: 'Transfer' });
+  const transfer = screen.getByRole('button', { name: /transfer/i });
+  fireEvent.change(screen.getByLabelText('Expertise area'), { target: { value: 'watches' } });
   for (let i = 0; i < 5; i++) {
     fireEvent.click(transfer);
     await waitFor(() => expect(f.handoffs()).toHaveLength(i + 1));
@@ -168,6 +175,9 @@ test('a retry after no answer or a server error reuses the id; after a terminal 
     `${sid}-transfer-2`,
     `${sid}-transfer-3`,
   ]);
+  // The retries resent the first attempt unchanged.
+  expect(f.handoffs()[1].body).toEqual(f.handoffs()[0].body);
+  expect(f.handoffs()[2].body).toEqual(f.handoffs()[0].body);
 });
 
 test('the counter survives a reload of the page', async () => {

@@ -21,6 +21,11 @@ type State = {
   sending: boolean;
   error: string;
   result: HandoffResult | null;
+  // unanswered: the last attempt got no answer for good (network, 5xx),
+  // so it may have taken effect. The choices stay locked until an answer:
+  // the retry resends the same handoff, same id, same choices (the id
+  // with other choices would be a 409).
+  unanswered: boolean;
 };
 
 // Summary length as handoff counts it: characters (code points), not
@@ -61,6 +66,7 @@ export default class TransferPanel extends React.Component<TransferPanelProps, S
     sending: false,
     error: '',
     result: null,
+    unanswered: false,
   };
 
   // inFlight guards against a second click landing before React has
@@ -112,13 +118,13 @@ export default class TransferPanel extends React.Component<TransferPanelProps, S
         flex_conversation_sid: flexConversation,
       });
       advance(taskSid);
-      this.finish({ result });
+      this.finish({ result, unanswered: false });
     } catch (e) {
       const err = e instanceof ExpertHubError ? e : new ExpertHubError(0, '');
       if (err.terminal) {
         advance(taskSid);
       }
-      this.finish({ error: err.message });
+      this.finish({ error: err.message, unanswered: !err.terminal });
     }
   };
 
@@ -138,7 +144,8 @@ export default class TransferPanel extends React.Component<TransferPanelProps, S
   }
 
   render(): React.ReactNode {
-    const { experts, loadError, area, worker, summary, sending, error, result } = this.state;
+    const { experts, loadError, area, worker, summary, sending, error, result, unanswered } = this.state;
+    const locked = sending || unanswered;
     const id = `expert-hub-${this.props.taskSid}`;
     const n = chars(summary);
     const tooLong = n > MaxSummary;
@@ -155,7 +162,7 @@ export default class TransferPanel extends React.Component<TransferPanelProps, S
           <select
             id={`${id}-area`}
             value={area}
-            disabled={sending || !experts}
+            disabled={locked || !experts}
             onChange={(e) => this.setState({ area: e.target.value, worker: firstAvailable })}
           >
             <option value="">Any area</option>
@@ -171,7 +178,7 @@ export default class TransferPanel extends React.Component<TransferPanelProps, S
           <select
             id={`${id}-expert`}
             value={worker}
-            disabled={sending || !experts}
+            disabled={locked || !experts}
             onChange={(e) => this.setState({ worker: e.target.value })}
           >
             <option value={firstAvailable}>First available</option>
@@ -188,7 +195,7 @@ export default class TransferPanel extends React.Component<TransferPanelProps, S
             id={`${id}-summary`}
             rows={4}
             value={summary}
-            disabled={sending}
+            disabled={locked}
             aria-describedby={`${id}-counter`}
             aria-invalid={tooLong}
             onChange={(e) => this.setState({ summary: e.target.value })}
@@ -199,7 +206,7 @@ export default class TransferPanel extends React.Component<TransferPanelProps, S
         </div>
         <div style={styles.row}>
           <button type="submit" disabled={sending || tooLong || !experts} aria-busy={sending}>
-            Transfer
+            {unanswered ? 'Retry transfer' : 'Transfer'}
           </button>
           {this.props.onClose && (
             <button type="button" onClick={this.props.onClose}>
