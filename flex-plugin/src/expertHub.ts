@@ -73,13 +73,21 @@ export function describe(status: number, detail: string): string {
 
 type FetchFn = (input: string, init?: RequestInit) => Promise<Response>;
 
+// functionUrl is the URL of one of Expert Hub's functions: base with
+// {function} replaced by its name (deployed functions are named
+// eh-<env>-<function>: https://REGION-PROJECT.cloudfunctions.net/eh-production-{function}),
+// or, without the placeholder, base/<function> (the local server).
+export function functionUrl(base: string, name: string): string {
+  return base.indexOf('{function}') >= 0 ? base.split('{function}').join(name) : `${base.replace(/\/+$/, '')}/${name}`;
+}
+
 export class ExpertHub {
   private base: string;
   private token: () => string;
   private fetchFn: FetchFn;
 
   constructor(base: string, token: () => string, fetchFn?: FetchFn) {
-    this.base = base.replace(/\/+$/, '');
+    this.base = base;
     this.token = token;
     // fetch is bound to window: called as a method of this object it
     // would throw "Illegal invocation".
@@ -87,7 +95,7 @@ export class ExpertHub {
   }
 
   async experts(): Promise<Experts> {
-    const body = await this.call(`${this.base}/experts`, {
+    const body = await this.call(functionUrl(this.base, 'experts'), {
       method: 'GET',
       headers: { 'X-Flex-JWE': this.token() },
     });
@@ -98,7 +106,7 @@ export class ExpertHub {
   }
 
   async handoff(req: HandoffRequest): Promise<HandoffResult> {
-    return this.call(`${this.base}/handoff`, {
+    return this.call(functionUrl(this.base, 'handoff'), {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ Token: this.token(), ...req }),

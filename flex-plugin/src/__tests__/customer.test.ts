@@ -1,5 +1,6 @@
 import { customerOf, flexConversationOf } from '../customer';
 import { expertHubUrl } from '../config';
+import { functionUrl } from '../expertHub';
 
 test.each([
   ['Expert Hub task', { customer: { id: 'c1', name: 'Olivia', address: '+447700900123' }, frontline_conversation_sid: 'CH1' }, { customer_id: 'c1', name: 'Olivia' }],
@@ -25,4 +26,13 @@ test('the Flex configuration wins over the build variable', () => {
   expect(expertHubUrl({ expertHubUrl: 'https://a.example/' }, 'https://b.example')).toBe('https://a.example');
   expect(expertHubUrl({}, 'https://b.example//')).toBe('https://b.example');
   expect(expertHubUrl(undefined, undefined)).toBe('');
+});
+
+test.each([
+  ['https://europe-west1-p.cloudfunctions.net/eh-production-{function}', 'https://europe-west1-p.cloudfunctions.net/eh-production-handoff'],
+  ['https://eh-staging-{function}-abc123-ew.a.run.app', 'https://eh-staging-handoff-abc123-ew.a.run.app'],
+  ['http://localhost:8080', 'http://localhost:8080/handoff'],
+  ['http://localhost:8080/', 'http://localhost:8080/handoff'],
+])('function URL of %s', (base, want) => {
+  expect(functionUrl(base, 'handoff')).toBe(want);
 });
