@@ -241,6 +241,18 @@ async function main() {
     assert(errors.length === 0, `page errors: ${errors}`);
 
     await page.screenshot({ path: screenshot });
+
+    // A customer Expert Hub does not know: the agent reads why.
+    const unknown = await browser.newPage();
+    const uq = new URLSearchParams({ hub, sandbox, task: taskSid.replace(/.$/, '0'), attributes: JSON.stringify({ from: '+15550100199' }) });
+    await unknown.goto(`${origin}/?${uq}`);
+    await unknown.waitForFunction(() => window.harnessReady || window.harnessError, null, { timeout: 30000 });
+    await unknown.getByRole('button', { name: 'Transfer to onsite expert' }).click();
+    await unknown.getByRole('option', { name: area }).waitFor({ state: 'attached' });
+    await unknown.getByRole('button', { name: 'Transfer', exact: true }).click();
+    const alert = await unknown.getByTestId('transfer-error').textContent({ timeout: 30000 });
+    assert(/does not know this customer/.test(alert), `unknown customer: ${alert}`);
+    log('unknown customer shown:', alert);
     log(`ok: ${expert.name} got ${answer.conversation_sid}; screenshot ${path.relative(repoDir, screenshot)}`);
   } finally {
     await browser.close();
