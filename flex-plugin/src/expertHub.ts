@@ -34,7 +34,7 @@ export class ExpertHubError extends Error {
   detail: string;
 
   constructor(status: number, detail: string) {
-    super(describe(status, detail));
+    super(errorWords(status, detail));
     this.name = 'ExpertHubError';
     this.status = status;
     this.detail = detail;
@@ -59,8 +59,8 @@ const statusWords: Record<number, string> = {
   422: 'The chosen expert is not an onsite worker, or the address is not this customer’s.',
 };
 
-// describe is what the agent reads about a failure.
-export function describe(status: number, detail: string): string {
+// errorWords is what the agent reads about a failure.
+export function errorWords(status: number, detail: string): string {
   let words = statusWords[status];
   if (!words) {
     words =
