@@ -207,3 +207,25 @@ test('an experts list that fails to load is said, and Transfer stays off', async
   expect(alert.textContent).toMatch(/Could not load the experts/);
   expect((screen.getByRole('button', { name: 'Transfer' }) as HTMLButtonElement).disabled).toBe(true);
 });
+
+test('an unanswered transfer is resumed, unchanged, after the panel is closed', async () => {
+  const f = fakeFetch(['network', done(1)]);
+  const first = mount(f);
+  await ready();
+  fireEvent.change(screen.getByLabelText('Expertise area'), { target: { value: 'watches' } });
+  fireEvent.change(screen.getByLabelText('Expert'), { target: { value: 'chloe@example.com' } });
+  fireEvent.change(screen.getByLabelText(/Summary/), { target: { value: 'Strap' } });
+  fireEvent.click(screen.getByRole('button', { name: 'Transfer' }));
+  await screen.findByRole('button', { name: 'Retry transfer' });
+  first.unmount();
+
+  mount(f);
+  await ready();
+  expect((screen.getByLabelText('Expert') as HTMLSelectElement).value).toBe('chloe@example.com');
+  expect((screen.getByLabelText('Expertise area') as HTMLSelectElement).disabled).toBe(true);
+  fireEvent.click(screen.getByRole('button', { name: 'Retry transfer' }));
+  await screen.findByTestId('transfer-result');
+  expect(f.handoffs()).toHaveLength(2);
+  expect(f.handoffs()[1].body).toEqual(f.handoffs()[0].body);
+  expect(f.handoffs()[1].body.worker).toBe('chloe@example.com');
+});

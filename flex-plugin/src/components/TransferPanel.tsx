@@ -2,7 +2,7 @@ import React from 'react';
 
 import { ExpertHub, ExpertHubError, Experts, HandoffResult, MaxSummary } from '../expertHub';
 import { Customer } from '../customer';
-import { advance, currentHandoffId } from '../handoffIds';
+import { advance, begin, currentHandoffId, pending } from '../handoffIds';
 
 export type TransferPanelProps = {
   hub: Pick<ExpertHub, 'experts' | 'handoff'>;
@@ -75,6 +75,12 @@ export default class TransferPanel extends React.Component<TransferPanelProps, S
   private unmounted = false;
 
   componentDidMount(): void {
+    // An attempt that got no answer (panel closed, page reloaded) is
+    // resumed as it was: only a retry of it is safe.
+    const p = pending(this.props.taskSid);
+    if (p) {
+      this.setState({ ...p, unanswered: true, error: 'The last transfer got no answer. Retry resends it unchanged.' });
+    }
     this.load();
   }
 
@@ -107,6 +113,7 @@ export default class TransferPanel extends React.Component<TransferPanelProps, S
     const { taskSid, customer, flexConversation } = this.props;
     const { area, worker, summary } = this.state;
     const handoffId = currentHandoffId(taskSid);
+    begin(taskSid, { area, worker, summary });
     try {
       const result = await this.props.hub.handoff({
         handoff_id: handoffId,
