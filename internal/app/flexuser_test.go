@@ -169,6 +169,17 @@ func TestFlexUserRefused(t *testing.T) {
 			}
 		})
 	}
+	// Twilio cannot tell: 503, retry later; the answer is not kept.
+	fresh := h.Flex.MintFlexToken(flexAgentLogin, []string{"agent"}, time.Hour)
+	h.Flex.SetOutage(http.StatusServiceUnavailable)
+	status, _, got := flexCall(t, h, http.MethodGet, function.Experts, "", "", http.Header{"X-Flex-Jwe": {fresh}})
+	h.Flex.SetOutage(0)
+	if status != http.StatusServiceUnavailable || strings.Contains(got, fresh) {
+		t.Errorf("experts with Twilio down = %d %s, want 503 without the token", status, got)
+	}
+	if status, _, got := flexCall(t, h, http.MethodGet, function.Experts, "", "", http.Header{"X-Flex-Jwe": {fresh}}); status != http.StatusOK {
+		t.Errorf("experts with Twilio back = %d %s, want 200", status, got)
+	}
 	if n := len(h.Twilio.Conversations()); n != 0 {
 		t.Errorf("refused handoffs created %d conversations", n)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/httpjson"
 	"github.com/experthub/experthub/internal/logging"
+	"github.com/experthub/experthub/internal/twilio"
 	"github.com/experthub/experthub/internal/webhook"
 )
 
@@ -217,6 +218,11 @@ func flexUser(users *flexauth.Checker, token string, log *slog.Logger, next http
 		case errors.Is(err, flexauth.ErrNotAgent):
 			log.WarnContext(ctx, "refused: the Flex user is not an agent", "agent", u.Name(), "roles", u.Roles)
 			httpjson.Error(w, http.StatusForbidden, "only a Flex agent, supervisor or admin may do this")
+			return
+		case errors.Is(err, twilio.ErrUnauthorized):
+			// Every agent is refused until the settings are fixed.
+			log.ErrorContext(ctx, "the Flex account refused its credentials (FLEX_ACCOUNT_SID, FLEX_AUTH_TOKEN or FLEX_API_KEY/SECRET): no Flex token can be checked", "err", err)
+			httpjson.Error(w, http.StatusServiceUnavailable, "the Flex token could not be checked; retry")
 			return
 		case err != nil:
 			log.WarnContext(ctx, "checking the Flex token failed; refused for now", "err", err)
