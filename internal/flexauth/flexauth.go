@@ -68,6 +68,17 @@ type Checker struct {
 	// cache holds valid answers by the SHA-256 of their token: the
 	// tokens themselves, credentials, are not kept.
 	cache map[[sha256.Size]byte]cached
+	// asking are the validations under way: requests arriving with a
+	// token being validated wait for that answer instead of asking too
+	// (the panel's first requests come together).
+	asking map[[sha256.Size]byte]*asked
+}
+
+// asked is a validation under way; done is closed when t and err are set.
+type asked struct {
+	done chan struct{}
+	t    twilio.FlexToken
+	err  error
 }
 
 type cached struct {
@@ -81,7 +92,7 @@ func NewChecker(v Validator, now func() time.Time) *Checker {
 	if now == nil {
 		now = time.Now
 	}
-	return &Checker{v: v, now: now, cache: map[[sha256.Size]byte]cached{}}
+	return &Checker{v: v, now: now, cache: map[[sha256.Size]byte]cached{}, asking: map[[sha256.Size]byte]*asked{}}
 }
 
 // Check returns the user of token if it may hand a customer over. The
@@ -94,7 +105,7 @@ func (c *Checker) Check(ctx context.Context, token string) (User, error) {
 	key := sha256.Sum256([]byte(token))
 	u, ok := c.lookup(key)
 	if !ok {
-		t, err := c.v.ValidateFlexToken(ctx, token)
+		t, err := c.validate(ctx, key, token)
 		if err != nil {
 			return User{}, err
 		}
@@ -102,7 +113,6 @@ func (c *Checker) Check(ctx context.Context, token string) (User, error) {
 			return User{}, ErrInvalid
 		}
 		u = User{Login: t.RealmUserID, Identity: t.Identity, Roles: t.Roles}
-		c.keep(key, u, t.Expiration)
 	}
 	for _, r := range u.Roles {
 		if slices.Contains(AgentRoles, r) {
@@ -110,6 +120,34 @@ func (c *Checker) Check(ctx context.Context, token string) (User, error) {
 		}
 	}
 	return u, ErrNotAgent
+}
+
+// validate asks Twilio about token, or waits for the answer to the same
+// question under way, and caches a valid answer.
+func (c *Checker) validate(ctx context.Context, key [sha256.Size]byte, token string) (twilio.FlexToken, error) {
+	c.mu.Lock()
+	if a, ok := c.asking[key]; ok {
+		c.mu.Unlock()
+		select {
+		case <-a.done:
+			return a.t, a.err
+		case <-ctx.Done():
+			return twilio.FlexToken{}, ctx.Err()
+		}
+	}
+	a := &asked{done: make(chan struct{})}
+	c.asking[key] = a
+	c.mu.Unlock()
+
+	a.t, a.err = c.v.ValidateFlexToken(ctx, token)
+	if a.err == nil && a.t.Valid {
+		c.keep(key, User{Login: a.t.RealmUserID, Identity: a.t.Identity, Roles: a.t.Roles}, a.t.Expiration)
+	}
+	c.mu.Lock()
+	delete(c.asking, key)
+	c.mu.Unlock()
+	close(a.done)
+	return a.t, a.err
 }
 
 // lookup returns the cached user of key, dropping an expired entry.

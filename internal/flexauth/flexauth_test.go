@@ -167,3 +167,29 @@ func TestCacheBounded(t *testing.T) {
 		t.Errorf("%d cached answers after %d tokens, want at most 4096", got, n)
 	}
 }
+
+// TestConcurrentChecks: requests arriving together with a new token wait
+// for one validation.
+func TestConcurrentChecks(t *testing.T) {
+	_, flex, c, _ := setup(t)
+	agent := flex.MintFlexToken("agent@example.com", []string{"agent"}, time.Hour)
+	flex.SetLatency(100 * time.Millisecond)
+	var wg sync.WaitGroup
+	errs := make(chan error, 10)
+	for range 10 {
+		wg.Go(func() {
+			_, err := c.Check(ctx(t), agent)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := validations(flex); n != 1 {
+		t.Errorf("%d validations for 10 concurrent checks of one token, want 1", n)
+	}
+}
