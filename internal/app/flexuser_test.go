@@ -256,11 +256,15 @@ func TestExpertsFunction(t *testing.T) {
 	}{
 		{"no credentials", http.MethodGet, nil, http.StatusUnauthorized},
 		{"wrong secret", http.MethodGet, http.Header{"Authorization": {"Bearer not-the-secret"}}, http.StatusUnauthorized},
+		{"oversized token", http.MethodGet, http.Header{"X-Flex-Jwe": {strings.Repeat("a.", 5000)}}, http.StatusUnauthorized},
 		{"POST", http.MethodPost, http.Header{"X-Flex-Jwe": {agent}}, http.StatusMethodNotAllowed},
 	} {
 		if status, _, body := flexCall(t, h, tt.method, function.Experts, "", "", tt.header); status != tt.want {
 			t.Errorf("%s: %d %s, want %d", tt.name, status, body, tt.want)
 		}
+	}
+	if n := validations(h); n != 1 {
+		t.Errorf("%d validations after refused callers, want still 1: a wrong secret or an oversized token is not sent to Twilio", n)
 	}
 }
 

@@ -131,6 +131,9 @@ const maxFlexToken = 8 << 10
 // mistyped secret is not sent to Twilio.
 func credentialOf(r *http.Request, secret string, flexUsers bool) credential {
 	if t := r.Header.Get("X-Flex-JWE"); t != "" && flexUsers {
+		if len(t) > maxFlexToken {
+			return credential{bearer: true}
+		}
 		return credential{token: t}
 	}
 	auth := r.Header.Get("Authorization")
