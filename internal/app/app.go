@@ -19,6 +19,7 @@ import (
 	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/crmsync"
+	"github.com/experthub/experthub/internal/flexauth"
 	"github.com/experthub/experthub/internal/frontline"
 	"github.com/experthub/experthub/internal/fsstore"
 	"github.com/experthub/experthub/internal/function"
@@ -166,7 +167,7 @@ func (a *App) buildFlow(o options) {
 	cfg := a.Config
 	if !cfg.HasTwilio() {
 		a.log.Warn("no Twilio credentials: routing, pre-event and post-event are unavailable")
-		for _, name := range []function.Name{function.Routing, function.PreEvent, function.PostEvent, function.Work, function.TaskRouterEvents, function.Handoff} {
+		for _, name := range []function.Name{function.Routing, function.PreEvent, function.PostEvent, function.Work, function.TaskRouterEvents, function.Handoff, function.Experts} {
 			a.handlers[name] = Unavailable(name)
 		}
 		return
@@ -181,8 +182,12 @@ func (a *App) buildFlow(o options) {
 		Directory: a.Customers, Customers: a.Customers, Logger: a.log, Now: o.now,
 	}
 	var cc conversation.ContactCenter
+	// users checks the Flex users' tokens; nil without a contact center.
+	var users *flexauth.Checker
 	if cfg.HasFlex() {
-		deps.Flex = twilioflow.NewFlex(NewFlexTwilio(cfg), cfg.FlexWorkspace, cfg.FlexWorkflow)
+		flex := NewFlexTwilio(cfg)
+		deps.Flex = twilioflow.NewFlex(flex, cfg.FlexWorkspace, cfg.FlexWorkflow)
+		users = flexauth.NewChecker(flex, o.now)
 		proxies := frontline.ProxyNumbers{Default: cfg.ProxyNumber, ByCountry: cfg.ProxyNumbers}
 		cc = conversation.ContactCenter{
 			Proxy:    proxies.For,
@@ -226,8 +231,13 @@ func (a *App) buildFlow(o options) {
 	a.twilioFacing(function.Routing, routingHandler(flow, a.log))
 	a.twilioFacing(function.PreEvent, preEventHandler(flow, a.log))
 	a.twilioFacing(function.PostEvent, postEventHandler(flow, a.log))
-	a.handlers[function.Handoff] = a.named(function.Handoff, withDeadline(cfg.HandlerTimeout,
-		handoffGate(cfg.HandoffSecret, cfg.FlexAuthToken, cfg.PublicURL(function.Handoff), a.log, handoffHandler(flow, cfg.DefaultRegion, a.log))))
+	// The Flex UI calls handoff and experts from the browser: they, and
+	// only they, answer its CORS checks.
+	origins := flexauth.Origins(cfg.FlexUIOrigins)
+	a.handlers[function.Handoff] = a.named(function.Handoff, origins.CORS(withDeadline(cfg.HandlerTimeout,
+		handoffGate(cfg.HandoffSecret, cfg.FlexAuthToken, cfg.PublicURL(function.Handoff), users, a.log, handoffHandler(flow, cfg.DefaultRegion, a.log)))))
+	a.handlers[function.Experts] = a.named(function.Experts, origins.CORS(withDeadline(cfg.HandlerTimeout,
+		expertsGate(cfg.HandoffSecret, users, a.log, expertsHandler(flow, a.log)))))
 	a.taskrouterEvents(flow, o)
 }
 

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -274,6 +275,16 @@ type handoffAnswer struct {
 	// Status is "done" when the expert and the context are in, "queued"
 	// when the queue finishes the job.
 	Status string `json:"status"`
+	// Expert is the expert the customer was promised, when the handoff
+	// is done and one was.
+	Expert *expertJSON `json:"expert,omitempty"`
+}
+
+// expertJSON names an expert to the contact center: their Frontline
+// identity and display name (the identity when they have none).
+type expertJSON struct {
+	Identity string `json:"identity"`
+	Name     string `json:"name"`
 }
 
 // handoffHandler is the handoff function: a Flex contact center hands a
@@ -297,24 +308,70 @@ func handoffHandler(flow *conversation.Flow, region string, log *slog.Logger) ht
 			httpjson.Error(w, status, strings.TrimPrefix(err.Error(), errBadRequest.Error()+": "))
 			return
 		}
+		agent, byAgent := agentOf(ctx)
+		if byAgent {
+			req.Agent = agent.Name()
+		}
 		conv, o, err := flow.HandOver(ctx, req)
 		if err != nil {
 			status := refusalStatus(err)
-			log.WarnContext(ctx, "handoff refused", "handoff_id", req.ID, "status", status, "err", err)
+			log.WarnContext(ctx, "handoff refused", "handoff_id", req.ID, "agent", req.Agent, "status", status, "err", err)
 			httpjson.Error(w, status, err.Error())
 			return
 		}
 		ans := handoffAnswer{HandoffID: req.ID, Conversation: conv, Status: "done"}
 		switch o {
 		case taskqueue.Done:
+			if id := flow.HandoffExpert(ctx, conv, req.ID); id != "" {
+				ans.Expert = &expertJSON{Identity: id, Name: cmp.Or(flow.ExpertName(ctx, id), id)}
+			}
 		case taskqueue.Queued:
 			ans.Status = "queued"
 		default:
 			httpjson.Error(w, o.HTTPStatus(), "the handoff could not be done nor queued; retry with the same handoff_id")
 			return
 		}
-		log.InfoContext(ctx, "handoff from the contact center", "handoff_id", req.ID, "conversation", conv, "status", ans.Status)
+		log.InfoContext(ctx, "handoff from the contact center", "handoff_id", req.ID, "agent", req.Agent, "conversation", conv, "status", ans.Status)
 		httpjson.Write(w, o.HTTPStatus(), ans)
+	})
+}
+
+// expertsAnswer is the experts function's answer.
+type expertsAnswer struct {
+	Areas   []string         `json:"areas"`
+	Experts []expertAnswered `json:"experts"`
+}
+
+type expertAnswered struct {
+	expertJSON
+	Areas []string `json:"areas"`
+}
+
+// expertsHandler is the experts function: the expertise areas and the
+// available experts the contact center's panel offers. Its caller must
+// be authenticated (expertsGate).
+func expertsHandler(flow *conversation.Flow, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			httpjson.Error(w, http.StatusMethodNotAllowed, "method not allowed: GET")
+			return
+		}
+		ex, err := flow.Experts(ctx)
+		if err != nil {
+			log.WarnContext(ctx, "experts: reading the pool failed", "err", err)
+			httpjson.Error(w, http.StatusServiceUnavailable, "the experts could not be read; retry")
+			return
+		}
+		ans := expertsAnswer{Areas: ex.Areas, Experts: make([]expertAnswered, 0, len(ex.Experts))}
+		for _, e := range ex.Experts {
+			ans.Experts = append(ans.Experts, expertAnswered{expertJSON{e.Identity, cmp.Or(e.Name, e.Identity)}, e.Areas})
+		}
+		agent, _ := agentOf(ctx)
+		log.DebugContext(ctx, "experts listed", "agent", agent.Name(), "experts", len(ans.Experts))
+		w.Header().Set("Cache-Control", "no-store")
+		httpjson.Write(w, http.StatusOK, ans)
 	})
 }
 

@@ -1,15 +1,24 @@
 package app
 
 import (
+	"bytes"
+	"context"
 	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 
+	"github.com/experthub/experthub/internal/flexauth"
 	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/httpjson"
 	"github.com/experthub/experthub/internal/logging"
+	"github.com/experthub/experthub/internal/twilio"
 	"github.com/experthub/experthub/internal/webhook"
 )
 
@@ -25,14 +34,14 @@ func WrapBindings(wrap func(handoff.Bindings) handoff.Bindings) Option {
 	return func(o *options) { o.bindings = wrap }
 }
 
-// handoffGate lets two kinds of caller reach the handoff function and
-// nobody else: a Twilio-hosted caller of the Flex account (a Studio flow,
-// a Twilio Function), whose X-Twilio-Signature is made with the Flex
-// account's auth token over the function's public URL; and a Flex
-// plugin's backend sending Authorization: Bearer <HANDOFF_SECRET>,
-// compared in constant time. Without a contact center both are empty and
-// every caller is refused.
-func handoffGate(secret, flexToken, publicURL string, log *slog.Logger, next http.Handler) http.Handler {
+// handoffGate lets three kinds of caller reach the handoff function and
+// nobody else: a Flex user (the Flex plugin, in the browser) with their
+// Flex token (flexUser); a Twilio-hosted caller of the Flex account (a
+// Studio flow, a Twilio Function), whose X-Twilio-Signature is made with
+// the Flex account's auth token over the function's public URL; and a
+// Flex plugin's backend sending Authorization: Bearer <HANDOFF_SECRET>,
+// compared in constant time. Without a contact center all are refused.
+func handoffGate(secret, flexToken, publicURL string, users *flexauth.Checker, log *slog.Logger, next http.Handler) http.Handler {
 	log = log.With(logging.FunctionKey, string(function.Handoff))
 	// Without a contact center no signature is valid; the verifier would
 	// warn about a missing Twilio token, which is not a fault here.
@@ -43,6 +52,10 @@ func handoffGate(secret, flexToken, publicURL string, log *slog.Logger, next htt
 	if flexToken != "" {
 		signed = webhook.NewVerifier(flexToken, log, publicURL).Wrap(next)
 	}
+	bounded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxHandoffBody)
+		next.ServeHTTP(w, r)
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A body over the bound is refused before it is read: a signed
 		// one would otherwise be read whole (up to webhook.MaxBody) to
@@ -53,25 +66,172 @@ func handoffGate(secret, flexToken, publicURL string, log *slog.Logger, next htt
 			httpjson.Error(w, http.StatusRequestEntityTooLarge, errHandoffTooLarge.Error())
 			return
 		}
-		auth := r.Header.Get("Authorization")
-		if auth == "" {
-			if r.Header.Get("X-Twilio-Signature") == "" {
-				log.WarnContext(r.Context(), "handoff refused: no credentials", "remote", r.RemoteAddr)
-				w.Header().Set("WWW-Authenticate", `Bearer realm="handoff"`)
-				httpjson.Error(w, http.StatusUnauthorized, "send Authorization: Bearer <HANDOFF_SECRET> or a Flex-signed X-Twilio-Signature")
-				return
-			}
+		switch c := credentialOf(r, secret, users != nil); {
+		case c.server:
+			bounded.ServeHTTP(w, r)
+		case c.token != "":
+			flexUser(users, c.token, log, bounded).ServeHTTP(w, r)
+		case c.bearer:
+			refuseBearer(w, r, log)
+		case r.Header.Get("X-Twilio-Signature") != "":
 			signed.ServeHTTP(w, r)
-			return
+		case users != nil:
+			// The Flex plugin may send its token in the body, as
+			// Twilio's own validator expects it (Token).
+			token, err := bodyToken(w, r)
+			switch {
+			case errors.Is(err, errTooLarge):
+				log.WarnContext(r.Context(), "handoff refused: body too large", "remote", r.RemoteAddr)
+				httpjson.Error(w, http.StatusRequestEntityTooLarge, errHandoffTooLarge.Error())
+			case token == "":
+				refuseAnonymous(w, r, log)
+			default:
+				flexUser(users, token, log, bounded).ServeHTTP(w, r)
+			}
+		default:
+			refuseAnonymous(w, r, log)
 		}
-		token, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok || secret == "" || subtle.ConstantTimeCompare([]byte(token), []byte(secret)) != 1 {
-			log.WarnContext(r.Context(), "handoff refused: wrong bearer secret", "remote", r.RemoteAddr)
+	})
+}
+
+// expertsGate lets a Flex user with their Flex token, or a server sending
+// Authorization: Bearer <HANDOFF_SECRET>, read the experts function.
+func expertsGate(secret string, users *flexauth.Checker, log *slog.Logger, next http.Handler) http.Handler {
+	log = log.With(logging.FunctionKey, string(function.Experts))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch c := credentialOf(r, secret, users != nil); {
+		case c.server:
+			next.ServeHTTP(w, r)
+		case c.token != "":
+			flexUser(users, c.token, log, next).ServeHTTP(w, r)
+		case c.bearer:
+			refuseBearer(w, r, log)
+		default:
+			refuseAnonymous(w, r, log)
+		}
+	})
+}
+
+// credential is what a request's headers authenticate it with.
+type credential struct {
+	// server: the bearer is HANDOFF_SECRET.
+	server bool
+	// token is a Flex user's token (X-Flex-JWE, or a bearer that is not
+	// the secret), when Flex users are accepted.
+	token string
+	// bearer: an Authorization header that is neither.
+	bearer bool
+}
+
+// maxFlexToken bounds a Flex token: a JWE of a few hundred bytes.
+const maxFlexToken = 8 << 10
+
+// credentialOf reads r's credential headers. A bearer is taken for a
+// Flex token only if it has a token's shape (dot-separated parts): a
+// mistyped secret is not sent to Twilio.
+func credentialOf(r *http.Request, secret string, flexUsers bool) credential {
+	if t := r.Header.Get("X-Flex-JWE"); t != "" && flexUsers {
+		if len(t) > maxFlexToken {
+			return credential{bearer: true}
+		}
+		return credential{token: t}
+	}
+	auth := r.Header.Get("Authorization")
+	if auth == "" {
+		return credential{}
+	}
+	token, ok := strings.CutPrefix(auth, "Bearer ")
+	switch {
+	case !ok:
+		return credential{bearer: true}
+	case secret != "" && subtle.ConstantTimeCompare([]byte(token), []byte(secret)) == 1:
+		return credential{server: true}
+	case flexUsers && strings.Count(token, ".") >= 2 && len(token) <= maxFlexToken:
+		return credential{token: token}
+	}
+	return credential{bearer: true}
+}
+
+func refuseBearer(w http.ResponseWriter, r *http.Request, log *slog.Logger) {
+	log.WarnContext(r.Context(), "refused: wrong bearer secret", "remote", r.RemoteAddr)
+	w.Header().Set("WWW-Authenticate", `Bearer realm="handoff", error="invalid_token"`)
+	httpjson.Error(w, http.StatusUnauthorized, "invalid credentials")
+}
+
+func refuseAnonymous(w http.ResponseWriter, r *http.Request, log *slog.Logger) {
+	log.WarnContext(r.Context(), "refused: no credentials", "remote", r.RemoteAddr)
+	w.Header().Set("WWW-Authenticate", `Bearer realm="handoff"`)
+	httpjson.Error(w, http.StatusUnauthorized, "send the Flex user's token (Token, Authorization: Bearer or X-Flex-JWE), Authorization: Bearer <HANDOFF_SECRET> or a Flex-signed X-Twilio-Signature")
+}
+
+// bodyToken returns the Token field of r's body (JSON or form), and
+// leaves the body to be read again.
+func bodyToken(w http.ResponseWriter, r *http.Request) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, MaxHandoffBody+1))
+	if len(b) > MaxHandoffBody {
+		return "", errTooLarge
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	if err != nil {
+		return "", nil // the handler answers the unreadable body
+	}
+	var token string
+	switch ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct {
+	case "application/json":
+		var v struct {
+			Token any `json:"Token"`
+		}
+		if json.Unmarshal(b, &v) == nil {
+			token, _ = v.Token.(string)
+		}
+	case "application/x-www-form-urlencoded":
+		if v, err := url.ParseQuery(string(b)); err == nil {
+			token = v.Get("Token")
+		}
+	}
+	if len(token) > maxFlexToken {
+		return "", nil
+	}
+	return token, nil
+}
+
+// agentKey is the context key of the Flex user a request is made by.
+type agentKey struct{}
+
+// agentOf returns the Flex user who made the request; ok false for a
+// server caller.
+func agentOf(ctx context.Context) (flexauth.User, bool) {
+	u, ok := ctx.Value(agentKey{}).(flexauth.User)
+	return u, ok
+}
+
+// flexUser serves next as the Flex user of token, checked with Twilio
+// (cached): an invalid or expired token is 401, a user without an agent's
+// role 403, and Twilio not answering 503.
+func flexUser(users *flexauth.Checker, token string, log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		u, err := users.Check(ctx, token)
+		switch {
+		case errors.Is(err, flexauth.ErrInvalid):
+			log.WarnContext(ctx, "refused: invalid or expired Flex token", "remote", r.RemoteAddr)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="handoff", error="invalid_token"`)
-			httpjson.Error(w, http.StatusUnauthorized, "invalid credentials")
+			httpjson.Error(w, http.StatusUnauthorized, "invalid or expired Flex token: sign in to Flex again")
+			return
+		case errors.Is(err, flexauth.ErrNotAgent):
+			log.WarnContext(ctx, "refused: the Flex user is not an agent", "agent", u.Name(), "roles", u.Roles)
+			httpjson.Error(w, http.StatusForbidden, "only a Flex agent, supervisor or admin may do this")
+			return
+		case errors.Is(err, twilio.ErrUnauthorized):
+			// Every agent is refused until the settings are fixed.
+			log.ErrorContext(ctx, "the Flex account refused its credentials (FLEX_ACCOUNT_SID, FLEX_AUTH_TOKEN or FLEX_API_KEY/SECRET): no Flex token can be checked", "err", err)
+			httpjson.Error(w, http.StatusServiceUnavailable, "the Flex token could not be checked; retry")
+			return
+		case err != nil:
+			log.WarnContext(ctx, "checking the Flex token failed; refused for now", "err", err)
+			httpjson.Error(w, http.StatusServiceUnavailable, "the Flex token could not be checked; retry")
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, MaxHandoffBody)
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, agentKey{}, u)))
 	})
 }

@@ -78,12 +78,13 @@ var vars = []Var{
 	{Name: "FRONTLINE_PROXY_NUMBER", Help: "Default sender for outgoing conversations (E.164)."},
 	{Name: "FRONTLINE_PROXY_NUMBER_<CC>", Help: "Sender for customers in country `<CC>` (ISO code; `UK` is read as `GB`), e.g. `FRONTLINE_PROXY_NUMBER_FR`."},
 	{Name: "FLEX_ACCOUNT_SID", Help: "Account SID (`AC…`) of the Flex contact center, a second Twilio account. The `FLEX_*` settings and `HANDOFF_SECRET` are set together or not at all; unset: no contact center."},
-	{Name: "FLEX_AUTH_TOKEN", Secret: true, Help: "Auth token of the Flex account: checks `X-Twilio-Signature` on `handoff`, and authenticates REST calls to Flex unless `FLEX_API_KEY` is set."},
+	{Name: "FLEX_AUTH_TOKEN", Secret: true, Help: "Auth token of the Flex account: checks `X-Twilio-Signature` on `handoff`, and authenticates REST calls to Flex (the Flex users' tokens' validation included) unless `FLEX_API_KEY` is set."},
 	{Name: "FLEX_API_KEY", Help: "Optional API key SID (`SK…`) of the Flex account for REST calls."},
 	{Name: "FLEX_API_SECRET", Secret: true, Help: "Secret of `FLEX_API_KEY`."},
 	{Name: "FLEX_WORKSPACE", Help: "TaskRouter workspace SID (`WS…`) of the Flex account, where contact-center tasks are created."},
 	{Name: "FLEX_WORKFLOW", Help: "TaskRouter workflow SID (`WW…`) of `FLEX_WORKSPACE` that routes those tasks to Flex agents."},
-	{Name: "HANDOFF_SECRET", Secret: true, Help: "Shared secret (at least 32 characters) a Flex plugin's backend sends as `Authorization: Bearer <secret>` to `handoff`."},
+	{Name: "HANDOFF_SECRET", Secret: true, Help: "Shared secret (at least 32 characters) a Flex plugin's backend sends as `Authorization: Bearer <secret>` to `handoff` and `experts` (the plugin in the browser sends the Flex user's token instead)."},
+	{Name: "FLEX_UI_ORIGINS", Default: DefaultFlexUIOrigins, Help: "Comma-separated browser origins (`scheme://host[:port]`; `:*` for any port) allowed to call `handoff` and `experts` from the browser (CORS), as the Flex plugin does; no other function answers a browser. The sandbox adds `http://localhost:*` and `http://127.0.0.1:*` unless it is set."},
 	{Name: "CONTACT_CENTER_KEYWORDS", Default: bot.DefaultContactCenterKeywords, Help: "Comma-separated words or phrases with which a customer asks the bot for the contact center (case-insensitive, whole words)."},
 	{Name: "CONTACT_CENTER_AFTER", Default: "0", Help: "With a contact center configured: a customer who has waited longer than this for an expert (since their first message) is handed to Flex; `0` never."},
 	{Name: "HANDOFF_MESSAGE", Default: bot.DefaultHandoffMessage, Help: "The one message a customer the contact center hands over gets (`handoff`): `{name}` is the expert's display name, `one of our experts` when it is unknown. The agent's summary and transcript never go to the customer."},
@@ -138,13 +139,16 @@ type Config struct {
 	WelcomeMessage   string
 
 	// The Flex contact center: a second Twilio account (all or none).
-	FlexAccountSID        string
-	FlexAuthToken         string
-	FlexAPIKey            string
-	FlexAPISecret         string
-	FlexWorkspace         string
-	FlexWorkflow          string
-	HandoffSecret         string
+	FlexAccountSID string
+	FlexAuthToken  string
+	FlexAPIKey     string
+	FlexAPISecret  string
+	FlexWorkspace  string
+	FlexWorkflow   string
+	HandoffSecret  string
+	// FlexUIOrigins are the browser origins allowed to call handoff and
+	// experts (CORS).
+	FlexUIOrigins         []string
 	ContactCenterKeywords []string
 	ContactCenterAfter    time.Duration
 	HandoffMessage        string
@@ -282,6 +286,7 @@ func Parse(env Env) (*Config, error) {
 		FlexWorkflow:          p.str("FLEX_WORKFLOW"),
 		HandoffSecret:         p.str("HANDOFF_SECRET"),
 		ContactCenterKeywords: splitList(p.str("CONTACT_CENTER_KEYWORDS")),
+		FlexUIOrigins:         splitList(p.str("FLEX_UI_ORIGINS")),
 		ContactCenterAfter:    p.duration("CONTACT_CENTER_AFTER"),
 		HandoffMessage:        p.str("HANDOFF_MESSAGE"),
 
@@ -448,6 +453,19 @@ func (p *parser) oneOf(name string, allowed ...string) string {
 	return allowed[0]
 }
 
+// DefaultFlexUIOrigins is where the Flex UI runs: the one origin allowed
+// to call handoff and experts from a browser unless FLEX_UI_ORIGINS says
+// otherwise.
+const DefaultFlexUIOrigins = "https://flex.twilio.com"
+
+// validOrigin reports whether s is a browser origin FLEX_UI_ORIGINS may
+// list: scheme://host[:port], or scheme://host:* for any port.
+func validOrigin(s string) bool {
+	u, err := url.Parse(strings.Replace(s, ":*", "", 1))
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.Opaque == "" &&
+		u.Path == "" && u.RawQuery == "" && !u.ForceQuery && u.Fragment == "" && u.User == nil
+}
+
 // MinHandoffSecret is the fewest characters HANDOFF_SECRET may have: a
 // shared secret guessable in fewer tries than a 128-bit key is no lock.
 const MinHandoffSecret = 32
@@ -486,6 +504,9 @@ func (p *parser) checkFlex(c *Config) {
 	p.check(c.HandoffSecret == "" || len(c.HandoffSecret) >= MinHandoffSecret,
 		"HANDOFF_SECRET", fmt.Sprintf("must have at least %d characters (e.g. openssl rand -hex 32)", MinHandoffSecret))
 	p.check(c.ContactCenterAfter == 0 || c.FlexAccountSID != "", "CONTACT_CENTER_AFTER", "needs a contact center (FLEX_ACCOUNT_SID)")
+	for _, o := range c.FlexUIOrigins {
+		p.check(validOrigin(o), "FLEX_UI_ORIGINS", fmt.Sprintf("%q is not an origin (scheme://host[:port], or :* for any port)", o))
+	}
 }
 
 // splitList splits a comma-separated setting, dropping empty items.

@@ -208,3 +208,21 @@ func TestParseExpertiseAreas(t *testing.T) {
 		t.Errorf("a key given twice: %v", err)
 	}
 }
+
+// TestParseFlexUIOrigins: the Flex UI's origin by default; a list of
+// origins, with :* for any port; anything else refused.
+func TestParseFlexUIOrigins(t *testing.T) {
+	c, err := Parse(Env{})
+	if err != nil || !slices.Equal(c.FlexUIOrigins, []string{DefaultFlexUIOrigins}) {
+		t.Errorf("default FlexUIOrigins = %q, %v; want %q", c.FlexUIOrigins, err, DefaultFlexUIOrigins)
+	}
+	c, err = Parse(Env{"FLEX_UI_ORIGINS": "https://flex.twilio.com, http://localhost:*,https://agents.example.com:8443"})
+	if want := []string{"https://flex.twilio.com", "http://localhost:*", "https://agents.example.com:8443"}; err != nil || !slices.Equal(c.FlexUIOrigins, want) {
+		t.Errorf("FlexUIOrigins = %q, %v; want %q", c.FlexUIOrigins, err, want)
+	}
+	for _, bad := range []string{"*", "flex.twilio.com", "https://flex.twilio.com/", "https://flex.twilio.com/path", "ftp://x.example.com", "https://user@flex.twilio.com", "https://flex.twilio.com?x"} {
+		if _, err := Parse(Env{"FLEX_UI_ORIGINS": bad}); err == nil || !strings.Contains(err.Error(), "FLEX_UI_ORIGINS") {
+			t.Errorf("FLEX_UI_ORIGINS=%q: %v, want refused", bad, err)
+		}
+	}
+}

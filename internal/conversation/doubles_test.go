@@ -34,8 +34,10 @@ type twin struct {
 	order   []string                        // worker identities, in the pool's order
 	workers map[string]*conversation.Worker // by identity
 	names   map[string]string               // display names
-	tasks   map[string]conversation.FlexTask
-	flexMsg map[string][]conversation.Message
+	// deactivated are the workers whose Frontline user is deactivated.
+	deactivated map[string]bool
+	tasks       map[string]conversation.FlexTask
+	flexMsg     map[string][]conversation.Message
 }
 
 type twinConv struct {
@@ -49,7 +51,7 @@ type twinConv struct {
 
 func newTwin(now func() time.Time) *twin {
 	return &twin{now: now, convs: map[string]*twinConv{}, workers: map[string]*conversation.Worker{},
-		names: map[string]string{}, tasks: map[string]conversation.FlexTask{}, flexMsg: map[string][]conversation.Message{}}
+		names: map[string]string{}, deactivated: map[string]bool{}, tasks: map[string]conversation.FlexTask{}, flexMsg: map[string][]conversation.Message{}}
 }
 
 func (t *twin) sid(prefix string) string {
@@ -238,6 +240,12 @@ func (t *twin) NameKnownBefore(ctx context.Context, identity string, _ time.Time
 }
 
 func (t *twin) PrefetchName(context.Context, string) {}
+
+func (t *twin) Deactivated(identity string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.deactivated[identity]
+}
 
 func (t *twin) Conversation(_ context.Context, sidOrUniqueName string) (conversation.Conversation, error) {
 	t.mu.Lock()

@@ -112,6 +112,10 @@ type Workers interface {
 	NameKnownBefore(ctx context.Context, identity string, t time.Time) string
 	// PrefetchName starts the lookup of identity's name.
 	PrefetchName(ctx context.Context, identity string)
+	// Deactivated reports whether Frontline said, when the name was
+	// last looked up, that the user identity is deactivated: such a
+	// worker cannot sign in to take a conversation.
+	Deactivated(identity string) bool
 }
 
 // Customers finds a customer by phone number (crm.Service).

@@ -101,6 +101,9 @@ type HandoffRequest struct {
 	Summary  string
 	FlexConv string // optional: the Flex conversation to copy from
 	Copy     int    // how many of its latest messages to copy
+	// Agent is the Flex user handing over (their login, from their
+	// token); "" for a server caller.
+	Agent string
 }
 
 // Why a handoff is refused; Refusal errors match one of these (errors.Is)
@@ -144,7 +147,7 @@ func (f *Flow) HandOver(ctx context.Context, req HandoffRequest) (string, taskqu
 	}
 	j := f.job(kindHandoff, map[string]string{
 		"ConversationSid": conv.conversation, "HandoffId": req.ID, "CustomerId": conv.customer, "Worker": req.Worker, "Area": req.Area,
-		"Summary": req.Summary, "FlexConversationSid": req.FlexConv, "MessageCount": strconv.Itoa(req.Copy),
+		"Summary": req.Summary, "FlexConversationSid": req.FlexConv, "MessageCount": strconv.Itoa(req.Copy), "Agent": req.Agent,
 	})
 	return conv.conversation, f.work.Accept(ctx, j), nil
 }
@@ -152,7 +155,7 @@ func (f *Flow) HandOver(ctx context.Context, req HandoffRequest) (string, taskqu
 // handoffJob is a handoff job's parameters.
 type handoffJob struct {
 	conv, id, customer, worker, area string
-	summary, flexConv                string
+	summary, flexConv, agent         string
 	copy                             int
 }
 
@@ -161,7 +164,7 @@ func handoffJobOf(j taskqueue.Job) handoffJob {
 	n, _ := strconv.Atoi(p["MessageCount"])
 	return handoffJob{
 		conv: p["ConversationSid"], id: p["HandoffId"], customer: p["CustomerId"], worker: p["Worker"], area: p["Area"],
-		summary: p["Summary"], flexConv: p["FlexConversationSid"], copy: n,
+		summary: p["Summary"], flexConv: p["FlexConversationSid"], agent: p["Agent"], copy: n,
 	}
 }
 
@@ -376,7 +379,7 @@ func (f *Flow) handoffIn(ctx context.Context, p handoffJob) error {
 			if err := f.keepPromise(ctx, conv, key, &h); err != nil {
 				return err
 			}
-			return f.markHandoff(ctx, conv, Handoff{From: flexHandoff, ID: id})
+			return f.markHandoff(ctx, conv, Handoff{From: flexHandoff, ID: id, Agent: p.agent})
 		}
 		// The note first: the expert sees it when they join.
 		if err := f.noteHandoff(ctx, p); err != nil {
@@ -395,7 +398,7 @@ func (f *Flow) handoffIn(ctx context.Context, p handoffJob) error {
 				return err
 			}
 		}
-		return f.markHandoff(ctx, conv, Handoff{From: flexHandoff, ID: id})
+		return f.markHandoff(ctx, conv, Handoff{From: flexHandoff, ID: id, Agent: p.agent})
 	})
 	if err == nil && a.Owns() {
 		f.work.Finish(ctx, a)

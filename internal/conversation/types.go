@@ -65,8 +65,9 @@ type Conversation struct {
 // the Frontline app and later attempts read).
 type Handoff struct {
 	// From is set when the contact center handed the customer over here
-	// (flexHandoff), with ID its handoff id.
-	From, ID string
+	// (flexHandoff), with ID its handoff id and Agent the Flex user who
+	// did (their login; "" for a server caller).
+	From, ID, Agent string
 	// To is set when the bot handed the customer to the contact center
 	// (flexHandoff), with TaskSID the Flex task.
 	To, TaskSID string

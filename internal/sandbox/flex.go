@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/experthub/experthub/internal/flexauth"
 	"github.com/experthub/experthub/internal/httpjson"
 )
 
@@ -122,4 +123,22 @@ func describeTask(t FlexTask) string {
 		b.WriteString("\n    | " + line)
 	}
 	return b.String()
+}
+
+// flexTokenAnswer is the agent's token, as the Flex UI holds it.
+type flexTokenAnswer struct {
+	Token    string `json:"token"`
+	Identity string `json:"identity"`
+}
+
+// flexToken hands out the token of the sandbox's Flex agent, which the
+// Flex plugin sends to handoff and experts (FLEX_UI_ORIGINS). A page
+// served on this machine may read it (CORS): the sandbox is local, its
+// token worth nothing elsewhere.
+func (sb *Sandbox) flexToken(w http.ResponseWriter, r *http.Request) {
+	if origin := r.Header.Get("Origin"); flexauth.Origins(localOrigins).Allows(origin) {
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+	}
+	w.Header().Add("Vary", "Origin")
+	httpjson.Write(w, http.StatusOK, flexTokenAnswer{Token: sb.agentToken, Identity: FlexAgent})
 }

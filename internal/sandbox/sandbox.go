@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/experthub/experthub/internal/config"
@@ -47,16 +48,29 @@ var expertise = map[string][]string{
 // the expertise menu. Their one home: Env hands them to every process
 // configured for the sandbox (`go run ./cmd/experthub`, the local
 // cluster's instances).
+//
+// FLEX_UI_ORIGINS adds any port of localhost to the Flex UI's origin, so
+// a page served locally (the Flex plugin's test harness) may call handoff
+// and experts: never a deployment's default.
 var Defaults = map[string]string{
 	"ROUTING_POLICY":  "advisor,last,bot",
 	"EXPERTISE_AREAS": "watches=Watches|montre|watch;bridal=Bridal|wedding|mariage;jewellery=Jewellery|jewelry|ring",
+	"FLEX_UI_ORIGINS": config.DefaultFlexUIOrigins + "," + strings.Join(localOrigins, ","),
 }
+
+// localOrigins are the origins of pages served on this machine.
+var localOrigins = []string{"http://localhost:*", "http://127.0.0.1:*"}
 
 // CompanyNumber is the Frontline number customers text in the sandbox.
 const CompanyNumber = "+447828500000"
 
-// FlexAgent is the one agent of the sandbox's Flex contact center.
-const FlexAgent = "agent@flex.example.com"
+// FlexAgent is the one agent of the sandbox's Flex contact center: the
+// Flex user whose token the sandbox hands out (/sandbox/flex-token).
+const FlexAgent = "agent@sandbox.example"
+
+// flexTokenTTL is how long the agent's token is valid: longer than a
+// sandbox session, as Flex renews its users' tokens.
+const flexTokenTTL = 24 * time.Hour
 
 // Sandbox is a running fake Twilio with a control API for the chat. Its
 // fake holds two accounts: the Frontline one and a Flex contact center
@@ -69,7 +83,8 @@ type Sandbox struct {
 
 	handoffURL    string
 	handoffSecret string
-	setProxy      bool // FRONTLINE_PROXY_NUMBER is not configured: Env sets it
+	agentToken    string // FlexAgent's Flex token
+	setProxy      bool   // FRONTLINE_PROXY_NUMBER is not configured: Env sets it
 }
 
 // Start starts the sandbox (see New) for the process it runs in: it sets
@@ -88,6 +103,8 @@ func Start(ctx context.Context, cfg *config.Config, log io.Writer) (*Sandbox, er
 	}
 	fmt.Fprintf(log, "experthub: no Twilio credentials: sandbox Twilio on %s with workers %v\n", sb.URL, Workers)
 	fmt.Fprintf(log, "experthub: try it: go run ./cmd/experthub chat --from +33679500001 --sandbox %s\n", sb.URL)
+	fmt.Fprintf(log, "experthub: the Flex agent %s's token: GET %s/sandbox/flex-token (for %s and %s)\n",
+		FlexAgent, sb.URL, cfg.PublicURL(function.Experts), cfg.PublicURL(function.Handoff))
 	return sb, nil
 }
 
@@ -146,10 +163,12 @@ func New(cfg *config.Config) (*Sandbox, error) {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	sb := &Sandbox{Fake: fake, Flex: flex, URL: "http://" + l.Addr().String(),
-		handoffURL: cfg.PublicURL(function.Handoff), handoffSecret: secret, setProxy: cfg.ProxyNumber == ""}
+		handoffURL: cfg.PublicURL(function.Handoff), handoffSecret: secret, setProxy: cfg.ProxyNumber == "",
+		agentToken: flex.MintFlexToken(FlexAgent, []string{"agent"}, flexTokenTTL)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /sandbox/handoff", sb.handoff)
 	mux.HandleFunc("GET /sandbox/flex-tasks", sb.flexTasks)
+	mux.HandleFunc("GET /sandbox/flex-token", sb.flexToken)
 	mux.HandleFunc("POST /sandbox/texts", sb.customerTexts)
 	mux.HandleFunc("POST /sandbox/worker-texts", sb.workerTexts)
 	mux.HandleFunc("POST /sandbox/availability", sb.availability)

@@ -73,7 +73,7 @@ func startApp(t *testing.T) *Sandbox {
 	for _, k := range []string{"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE_URL",
 		"FRONTLINE_WORKSPACE", "FRONTLINE_DEFAULT_POOL_QUEUE", "FIRESTORE_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT",
 		"ROUTING_POLICY", "EXPERTISE_AREAS", "FRONTLINE_MESSAGING_SERVICE", "FRONTLINE_PROXY_NUMBER",
-		"FLEX_ACCOUNT_SID", "FLEX_AUTH_TOKEN", "FLEX_WORKSPACE", "FLEX_WORKFLOW", "HANDOFF_SECRET"} {
+		"FLEX_ACCOUNT_SID", "FLEX_AUTH_TOKEN", "FLEX_WORKSPACE", "FLEX_WORKFLOW", "HANDOFF_SECRET", "FLEX_UI_ORIGINS"} {
 		t.Setenv(k, "")
 	}
 	t.Setenv("SANDBOX_PORT", "0")
@@ -88,7 +88,7 @@ func startApp(t *testing.T) *Sandbox {
 		t.Fatal(err)
 	}
 	t.Cleanup(sb.Close)
-	if !strings.Contains(startLog.String(), "chat --from") {
+	if !strings.Contains(startLog.String(), "chat --from") || !strings.Contains(startLog.String(), "/sandbox/flex-token") {
 		t.Errorf("start-up does not say how to chat: %q", startLog.String())
 	}
 
@@ -309,5 +309,63 @@ func TestChatContactCenter(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "Flex task") {
 		t.Errorf("a new customer's chat shows another customer's Flex task:\n%s", out.String())
+	}
+}
+
+// TestFlexPlugin: the sandbox plays the Flex account for the Flex plugin's
+// harness: a page on this machine reads the agent's token, lists the
+// experts and hands a customer over with it, and the customer's
+// conversation gets the expert and records the agent.
+func TestFlexPlugin(t *testing.T) {
+	sb := startApp(t)
+	const page = "http://localhost:5173"
+	get := func(url string, header http.Header, v any) http.Header {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header = header
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(v) != nil {
+			t.Fatalf("GET %s: %d", url, resp.StatusCode)
+		}
+		return resp.Header
+	}
+	var tok struct{ Token, Identity string }
+	hd := get(sb.URL+"/sandbox/flex-token", http.Header{"Origin": {page}}, &tok)
+	if tok.Token == "" || tok.Identity != FlexAgent || hd.Get("Access-Control-Allow-Origin") != page {
+		t.Fatalf("flex-token = %+v, CORS %q", tok, hd.Get("Access-Control-Allow-Origin"))
+	}
+	experts := strings.TrimSuffix(sb.handoffURL, string(function.Handoff)) + string(function.Experts)
+	var list struct {
+		Areas   []string
+		Experts []struct{ Identity, Name string }
+	}
+	hd = get(experts, http.Header{"Origin": {page}, "Authorization": {"Bearer " + tok.Token}}, &list)
+	if len(list.Experts) != len(Workers) || list.Experts[0].Name != displayNames[list.Experts[0].Identity] ||
+		!slices.Contains(list.Areas, "watches") || hd.Get("Access-Control-Allow-Origin") != page {
+		t.Errorf("experts = %+v, CORS %q", list, hd.Get("Access-Control-Allow-Origin"))
+	}
+	body := `{"Token":"` + tok.Token + `","handoff_id":"WTsandbox-1","customer_id":"1","area":"bridal","summary":"a ring"}`
+	resp, err := http.Post(sb.handoffURL, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ans struct {
+		Conversation string `json:"conversation_sid"`
+		Expert       struct{ Identity string }
+	}
+	err = json.NewDecoder(resp.Body).Decode(&ans)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || ans.Expert.Identity != "bob@example.com" {
+		t.Fatalf("handoff = %d %+v, %v; want bob, the bridal expert", resp.StatusCode, ans, err)
+	}
+	var st State
+	get(sb.URL+"/sandbox/conversations/"+ans.Conversation, nil, &st)
+	if !slices.ContainsFunc(st.Participants, func(p Participant) bool { return p.Identity == "bob@example.com" }) ||
+		!strings.Contains(st.Attributes, `"agent":"`+FlexAgent+`"`) {
+		t.Errorf("conversation %+v: want bob in it and the agent recorded", st)
 	}
 }

@@ -211,7 +211,7 @@ func (a *Conversations) MarkHandoff(ctx context.Context, conv string, h conversa
 		return nil
 	}
 	mark := map[string]any{}
-	for k, v := range map[string]string{"from": h.From, "handoff_id": h.ID, "to": h.To, "task_sid": h.TaskSID, "at": h.At} {
+	for k, v := range map[string]string{"from": h.From, "handoff_id": h.ID, "agent": h.Agent, "to": h.To, "task_sid": h.TaskSID, "at": h.At} {
 		if v != "" {
 			mark[k] = v
 		}

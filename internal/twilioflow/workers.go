@@ -312,6 +312,16 @@ func (a *Workers) cached(identity string) string {
 	return e.fullName
 }
 
+// Deactivated reports whether the last lookup of identity's name found
+// a deactivated Frontline user; false when none ended.
+func (a *Workers) Deactivated(identity string) bool {
+	c := &a.names
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entry(identity, a.cfg.Now())
+	return e.found && e.user.State == twilio.UserDeactivated
+}
+
 // PrefetchName starts the lookup of identity's name, so that a reply
 // made later finds it.
 func (a *Workers) PrefetchName(ctx context.Context, identity string) {

@@ -1,6 +1,6 @@
 // Package twiliotest is an in-process, stateful fake of the parts of Twilio
-// Expert Hub talks to: the Conversations v1, TaskRouter v1 and Frontline
-// v1 (users) REST endpoints internal/twilio calls (real JSON shapes, pagination, errors,
+// Expert Hub talks to: the Conversations v1, TaskRouter v1, Frontline
+// v1 (users) and IAM v1 (Flex tokens' validation) REST endpoints internal/twilio calls (real JSON shapes, pagination, errors,
 // Basic auth, ETag and If-Match), and Twilio's side of the webhooks — a
 // customer or a worker texting, with signed pre/post-event and Frontline
 // routing callbacks. Any other endpoint or parameter is answered 400 with
@@ -102,6 +102,8 @@ type Fake struct {
 	// accounts are the other accounts served on the same URL, by
 	// account SID and API key (AddAccount).
 	accounts map[string]*Fake
+	// flexTokens are the Flex user tokens the account issued (flextokens.go).
+	flexTokens map[string]flexToken
 }
 
 // New returns a Fake with cfg's defaults filled in and no listener.
@@ -487,6 +489,8 @@ func (f *Fake) routes() *http.ServeMux {
 	handle("DELETE /v1/Workspaces/{ws}/Workers/{sid}", f.deleteWorker)
 	// Frontline's host (users.go): the Conversations host's users are not served.
 	handle("GET /v1/Users/{sid}", f.fetchUser)
+	// IAM's host (flextokens.go).
+	handle("POST /v1/Accounts/{account}/Tokens/validate", f.validateFlexToken)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, errInvalid("twiliotest does not serve "+r.Method+" "+r.URL.Path+": internal/twilio does not call it"))
 	})
