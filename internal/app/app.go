@@ -166,7 +166,7 @@ func (a *App) buildFlow(o options) {
 	cfg := a.Config
 	if !cfg.HasTwilio() {
 		a.log.Warn("no Twilio credentials: routing, pre-event and post-event are unavailable")
-		for _, name := range []function.Name{function.Routing, function.PreEvent, function.PostEvent, function.Work, function.TaskRouterEvents, function.Handoff} {
+		for _, name := range []function.Name{function.Routing, function.PreEvent, function.PostEvent, function.Work, function.TaskRouterEvents, function.Handoff, function.FlexEvents} {
 			a.handlers[name] = Unavailable(name)
 		}
 		return
@@ -197,8 +197,9 @@ func (a *App) buildFlow(o options) {
 			After:    cfg.ContactCenterAfter,
 			Region:   cfg.DefaultRegion,
 			Message:  cfg.HandoffMessage,
+			Closing:  cfg.ContactCenterClosing,
 		}
-		deps.Bindings, deps.Notes = a.handoffs, a.handoffs
+		deps.Bindings, deps.Notes, deps.Open = a.handoffs, a.handoffs, a.handoffs
 		if o.bindings != nil {
 			deps.Bindings = o.bindings(deps.Bindings)
 		}
@@ -236,6 +237,7 @@ func (a *App) buildFlow(o options) {
 	a.handlers[function.Handoff] = a.named(function.Handoff, withDeadline(cfg.HandlerTimeout,
 		handoffGate(cfg.HandoffSecret, cfg.FlexAuthToken, cfg.PublicURL(function.Handoff), a.log, handoffHandler(flow, cfg.DefaultRegion, a.log))))
 	a.taskrouterEvents(flow, o)
+	a.flexEvents(flow)
 }
 
 // taskrouterEvents registers the taskrouter-events function: TaskRouter's

@@ -31,9 +31,10 @@ const publicBase = "https://europe-west1-expert-hub-test.cloudfunctions.net"
 // which Strapi and Cloud Scheduler call, and work, which the queue calls.
 func twilioFacing() []function.Name {
 	// handoff is called by the Flex account, signed with its own token
-	// or with the bearer secret: handoff_test.go checks its callers.
+	// or with the bearer secret: handoff_test.go checks its callers;
+	// flex-events too, signed with the Flex token: flexevents_test.go.
 	return slices.DeleteFunc(function.All(), func(name function.Name) bool {
-		return name == function.Sync || name == function.Work || name == function.Handoff
+		return name == function.Sync || name == function.Work || name == function.Handoff || name == function.FlexEvents
 	})
 }
 

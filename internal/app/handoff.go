@@ -17,6 +17,7 @@ import (
 type handoffStore interface {
 	handoff.Bindings
 	handoff.Notes
+	handoff.OpenHandoffs
 }
 
 // WrapBindings makes the handoff function bind handoff ids in

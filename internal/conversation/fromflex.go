@@ -52,6 +52,9 @@ type Handoffs interface {
 	// proxy; ErrExists when the address and proxy are in an active
 	// conversation.
 	AddCustomer(ctx context.Context, conv, address, proxy string, c crm.Customer) error
+	// Close closes the conversation (final); one closed already is no
+	// error.
+	Close(ctx context.Context, conv string) error
 }
 
 // Flex is what the bot's route does in the Flex account.
@@ -63,6 +66,8 @@ type Flex interface {
 	// CreateTask creates a task for Expert Hub's workflow; the error
 	// wraps ErrUnclear when it may have been created nonetheless.
 	CreateTask(ctx context.Context, t FlexTask) (Task, error)
+	// Task returns the task sid; ErrNotFound once it is deleted.
+	Task(ctx context.Context, sid string) (Task, error)
 }
 
 // Directory finds customers by id or address (crm.Service).
@@ -88,6 +93,10 @@ type ContactCenter struct {
 	// Message is what a handed-over customer is told (HANDOFF_MESSAGE,
 	// see bot.HandoffMessage); empty: bot.DefaultHandoffMessage.
 	Message string
+	// Closing is the last message a customer gets when the contact
+	// center completes their task, before their conversation closes
+	// (CONTACT_CENTER_CLOSING_MESSAGE); empty: none.
+	Closing string
 }
 
 // HandoffRequest is a validated handoff call: the edge decodes and

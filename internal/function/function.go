@@ -21,9 +21,10 @@ const (
 	Work             Name = "work"              // the Cloud Tasks queue's deliveries
 	TaskRouterEvents Name = "taskrouter-events" // TaskRouter's event callback and the waiting line's sweep
 	Handoff          Name = "handoff"           // the contact center's calls back
+	FlexEvents       Name = "flex-events"       // the Flex workspace's TaskRouter event callback
 )
 
 // All returns every function, in the order the README lists them.
 func All() []Name {
-	return []Name{CRM, Outgoing, Templates, Sync, Routing, PreEvent, PostEvent, Work, TaskRouterEvents, Handoff}
+	return []Name{CRM, Outgoing, Templates, Sync, Routing, PreEvent, PostEvent, Work, TaskRouterEvents, Handoff, FlexEvents}
 }
