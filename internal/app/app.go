@@ -198,6 +198,7 @@ func (a *App) buildFlow(o options) {
 			Region:   cfg.DefaultRegion,
 			Message:  cfg.HandoffMessage,
 			Closing:  cfg.ContactCenterClosing,
+			Opener:   whatsAppOpener(a.Templates),
 		}
 		deps.Bindings, deps.Notes, deps.Open = a.handoffs, a.handoffs, a.handoffs
 		if o.bindings != nil {

@@ -8,9 +8,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/experthub/experthub/internal/app/apptest"
+	"github.com/experthub/experthub/internal/bot"
 	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/twilio/twiliotest"
 	"github.com/experthub/experthub/internal/webhook"
@@ -220,5 +223,63 @@ func TestFlexEventsWithoutContactCenter(t *testing.T) {
 	status, _, err := apptest.PostForm(h.URL(function.FlexEvents), p, http.Header{"X-Twilio-Signature": {twiliotest.Sign(h.Config.TwilioAuthToken, h.URL(function.FlexEvents), p)}})
 	if err != nil || status != http.StatusForbidden {
 		t.Errorf("status %d (%v), want 403", status, err)
+	}
+}
+
+// TestHandoffWhatsAppWindow: a handoff to a WhatsApp customer who has
+// not written for 24 hours opens with the approved template, filled in
+// for them; without one it is refused (422) and nothing is created.
+// Within the window the usual message goes.
+func TestHandoffWhatsAppWindow(t *testing.T) {
+	approved := crm.Template{ID: "t1", Category: "Openers", Content: "Hello {{customer.first_name}}, {{worker.identity}} here: may we continue?", WhatsAppApproved: true}
+	plain := crm.Template{ID: "t0", Category: "Openers", Content: "Hi {{customer.first_name}}", Order: -1}
+	tests := []struct {
+		name      string
+		templates []crm.Template
+		wrote     time.Duration // how long ago the customer last wrote; 0: never
+		status    int
+		opener    string // the customer's one message; "": the handoff message
+	}{
+		{"never wrote, a template", []crm.Template{plain, approved}, 0, http.StatusOK, "Hello Susan,  here: may we continue?"},
+		{"never wrote, no approved template", []crm.Template{plain}, 0, http.StatusUnprocessableEntity, ""},
+		{"wrote 25 hours ago, no template", nil, 25 * time.Hour, http.StatusUnprocessableEntity, ""},
+		{"wrote 23 hours ago", nil, 23 * time.Hour, http.StatusOK, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := flexHarness(t, apptest.InMemory, nil)
+			if err := h.App.Templates.PutTemplates(t.Context(), tt.templates...); err != nil {
+				t.Fatal(err)
+			}
+			if tt.wrote > 0 {
+				text(t, h, susan, "hello")
+				h.WaitWork(t)
+				h.Clock.Advance(tt.wrote)
+			}
+			before := len(h.Twilio.Conversations())
+			status, ans, body := handoff(t, h, url.Values{"handoff_id": {"flex-wa"}, "customer_id": {"3"}, "worker": {"ann@example.com"}})
+			if status != tt.status {
+				t.Fatalf("handoff = %d %s, want %d", status, body, tt.status)
+			}
+			if status != http.StatusOK {
+				if !strings.Contains(body, "24 hours") || len(h.Twilio.Conversations()) != before {
+					t.Errorf("refusal %s; %d conversations, want %d", body, len(h.Twilio.Conversations()), before)
+				}
+				return
+			}
+			var got []string
+			for _, m := range h.Twilio.Messages(ans.Conversation) {
+				if strings.Contains(m.Attributes, `"in_reply_to":"handoff:flex-wa"`) {
+					got = append(got, m.Body)
+				}
+			}
+			want := tt.opener
+			if want == "" {
+				want = bot.HandoffMessage("", "")
+			}
+			if len(got) != 1 || (tt.opener != "" && got[0] != want) || (tt.opener == "" && strings.Contains(got[0], "{{")) {
+				t.Errorf("customer told %q, want one message %q", got, want)
+			}
+		})
 	}
 }

@@ -330,7 +330,7 @@ func refusalStatus(err error) int {
 	switch {
 	case errors.Is(err, conversation.ErrUnknownCustomer):
 		return http.StatusNotFound
-	case errors.Is(err, conversation.ErrNotTheirs):
+	case errors.Is(err, conversation.ErrNotTheirs), errors.Is(err, conversation.ErrOutsideWindow):
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, conversation.ErrHandoffTaken):
 		return http.StatusConflict

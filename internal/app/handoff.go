@@ -1,11 +1,14 @@
 package app
 
 import (
+	"context"
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"strings"
 
+	"github.com/experthub/experthub/internal/crm"
+	"github.com/experthub/experthub/internal/frontline"
 	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/httpjson"
@@ -75,4 +78,24 @@ func handoffGate(secret, flexToken, publicURL string, log *slog.Logger, next htt
 		r.Body = http.MaxBytesReader(w, r.Body, MaxHandoffBody)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// whatsAppOpener returns the opener of a handoff outside WhatsApp's
+// 24-hour window (conversation.ContactCenter.Opener): the first template
+// marked whatsAppApproved, in the templates' order, its placeholders
+// filled for the customer as the templates callback fills them, without
+// a worker (staff identities never reach a customer).
+func whatsAppOpener(ts crm.TemplateStore) func(context.Context, crm.Customer) (string, bool, error) {
+	return func(ctx context.Context, c crm.Customer) (string, bool, error) {
+		all, err := ts.Templates(ctx)
+		if err != nil {
+			return "", false, err
+		}
+		for _, t := range all {
+			if t.WhatsAppApproved && strings.TrimSpace(t.Content) != "" {
+				return frontline.Render(t.Content, frontline.Values(c, "")), true, nil
+			}
+		}
+		return "", false, nil
+	}
 }
