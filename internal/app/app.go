@@ -182,14 +182,7 @@ func (a *App) buildFlow(o options) {
 	}
 	var cc conversation.ContactCenter
 	if cfg.HasFlex() {
-		deps.Flex = twilioflow.NewFlex(twilio.New(twilio.Config{
-			AccountSID: cfg.FlexAccountSID,
-			AuthToken:  cfg.FlexAuthToken,
-			APIKey:     cfg.FlexAPIKey,
-			APISecret:  cfg.FlexAPISecret,
-			BaseURL:    cfg.TwilioAPIBaseURL,
-			Timeout:    cfg.TwilioTimeout,
-		}), cfg.FlexWorkspace, cfg.FlexWorkflow)
+		deps.Flex = twilioflow.NewFlex(NewFlexTwilio(cfg), cfg.FlexWorkspace, cfg.FlexWorkflow)
 		proxies := frontline.ProxyNumbers{Default: cfg.ProxyNumber, ByCountry: cfg.ProxyNumbers}
 		cc = conversation.ContactCenter{
 			Proxy:    proxies.For,
@@ -275,6 +268,19 @@ func NewTwilio(cfg *config.Config) *twilio.Client {
 		AuthToken:  cfg.TwilioAuthToken,
 		APIKey:     cfg.TwilioAPIKey,
 		APISecret:  cfg.TwilioAPISecret,
+		BaseURL:    cfg.TwilioAPIBaseURL,
+		Timeout:    cfg.TwilioTimeout,
+	})
+}
+
+// NewFlexTwilio returns the REST client of the Flex contact center's
+// account (FLEX_*); the functions and setup share it.
+func NewFlexTwilio(cfg *config.Config) *twilio.Client {
+	return twilio.New(twilio.Config{
+		AccountSID: cfg.FlexAccountSID,
+		AuthToken:  cfg.FlexAuthToken,
+		APIKey:     cfg.FlexAPIKey,
+		APISecret:  cfg.FlexAPISecret,
 		BaseURL:    cfg.TwilioAPIBaseURL,
 		Timeout:    cfg.TwilioTimeout,
 	})
