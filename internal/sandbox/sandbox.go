@@ -140,6 +140,9 @@ func New(cfg *config.Config) (*Sandbox, error) {
 	// A worker coming back (/back in the chat) serves the waiting line at
 	// once, as TaskRouter's event callback does.
 	fake.SetEventCallback(cfg.PublicURL(function.TaskRouterEvents))
+	// The Flex agent ending a task settles the customer's conversation
+	// (flex-events), as the Flex workspace's event callback does.
+	flex.SetEventCallback(cfg.PublicURL(function.FlexEvents))
 	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
 	if err != nil {
 		fake.Close()
