@@ -153,6 +153,7 @@ func New(cfg *config.Config) (*Sandbox, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /sandbox/handoff", sb.handoff)
 	mux.HandleFunc("GET /sandbox/flex-tasks", sb.flexTasks)
+	mux.HandleFunc("POST /sandbox/flex-tasks/end", sb.endTask)
 	mux.HandleFunc("POST /sandbox/texts", sb.customerTexts)
 	mux.HandleFunc("POST /sandbox/worker-texts", sb.workerTexts)
 	mux.HandleFunc("POST /sandbox/availability", sb.availability)
