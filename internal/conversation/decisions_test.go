@@ -411,3 +411,28 @@ func TestFlexEndsWithoutClosing(t *testing.T) {
 		t.Errorf("transcript %q, want %q", got, want)
 	}
 }
+
+// TestFlexEndsWithAWorker: a Frontline worker joined the conversation
+// handed to Flex: when the task ends the worker keeps the customer — no
+// message, no close — and the handoff mark is cleared.
+func TestFlexEndsWithAWorker(t *testing.T) {
+	for _, end := range []string{"completed", "canceled"} {
+		u := newUnit(t, unitOptions{flex: true, cfg: conversation.Config{ContactCenter: conversation.ContactCenter{Keywords: []string{"human"}, Closing: "Bye"}}})
+		conv := u.open("+33679500001")
+		u.text(conv, "a human please")
+		if err := u.twilio.AddWorker(u.ctx(), conv, ann); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := u.twilio.Conversation(u.ctx(), conv)
+		u.twilio.setTask(c.Handoff.TaskSID, end)
+		if err := u.flow.ReconcileFlex(u.ctx()); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := u.tail(conv), []string{"C: a human please", "{handoff flex}"}; !slices.Equal(got, want) || u.twilio.closed(conv) {
+			t.Errorf("%s: transcript %q (closed %v), want %q, open", end, got, u.twilio.closed(conv), want)
+		}
+		if c, _ := u.twilio.Conversation(u.ctx(), conv); c.Handoff.To != "" {
+			t.Errorf("%s: handoff mark %+v, want cleared", end, c.Handoff)
+		}
+	}
+}

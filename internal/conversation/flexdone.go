@@ -161,10 +161,8 @@ func (f *Flow) settleFlex(ctx context.Context, conv, task string, accepted bool)
 				}
 			}
 			return nil
-		case flexDone:
-			err = f.closeAfterFlex(ctx, conv, task)
-		case flexBack:
-			err = f.backFromFlex(ctx, conv, task)
+		case flexDone, flexBack:
+			err = f.endFlex(ctx, conv, task, outcome(t, found, accepted))
 		default:
 			return nil
 		}
@@ -173,6 +171,24 @@ func (f *Flow) settleFlex(ctx context.Context, conv, task string, accepted bool)
 		}
 		return err
 	})
+}
+
+// endFlex applies o to conv, unless a Frontline worker joined the
+// conversation meanwhile: the worker has the customer then, and only the
+// handoff mark is cleared — no message, no close under their feet.
+func (f *Flow) endFlex(ctx context.Context, conv, task string, o flexOutcome) error {
+	ps, err := f.convs.Participants(ctx, conv)
+	if err != nil {
+		return err
+	}
+	if (history{participants: ps}).hasWorker() {
+		f.log.InfoContext(ctx, "the Flex task ended while a worker has the conversation: only the handoff mark is cleared", "conversation", conv, "task", task)
+		return f.markHandoff(ctx, conv, Handoff{})
+	}
+	if o == flexDone {
+		return f.closeAfterFlex(ctx, conv, task)
+	}
+	return f.backFromFlex(ctx, conv, task)
 }
 
 // closeAfterFlex posts ContactCenter.Closing, unless it is posted
