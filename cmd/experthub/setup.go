@@ -24,14 +24,17 @@ func setupCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlagSet("setup twilio", stdout)
 	var opts setup.Options
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "print the difference and change nothing")
-	fs.BoolVar(&opts.TakeEventCallback, "take-event-callback", false, "replace another system's TaskRouter workspace event callback")
-	fs.BoolVar(&opts.NoEventCallback, "no-event-callback", false, "leave the TaskRouter workspace event callback alone")
+	fs.BoolVar(&opts.TakeEventCallback, "take-event-callback", false, "replace another system's TaskRouter workspace event callback (Frontline's and Flex's)")
+	fs.BoolVar(&opts.NoEventCallback, "no-event-callback", false, "leave the TaskRouter workspaces' event callbacks alone (Frontline's and Flex's)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	cfg, err := config.Load()
 	if err != nil {
 		return err
+	}
+	if cfg.HasFlex() {
+		opts.Flex = app.NewFlexTwilio(cfg)
 	}
 	return setup.Command(ctx, cfg, app.NewTwilio(cfg), function.All(), opts, stdout)
 }

@@ -167,7 +167,7 @@ func (a *App) buildFlow(o options) {
 	cfg := a.Config
 	if !cfg.HasTwilio() {
 		a.log.Warn("no Twilio credentials: routing, pre-event and post-event are unavailable")
-		for _, name := range []function.Name{function.Routing, function.PreEvent, function.PostEvent, function.Work, function.TaskRouterEvents, function.Handoff, function.Experts} {
+		for _, name := range []function.Name{function.Routing, function.PreEvent, function.PostEvent, function.Work, function.TaskRouterEvents, function.Handoff, function.Experts, function.FlexEvents} {
 			a.handlers[name] = Unavailable(name)
 		}
 		return
@@ -195,8 +195,10 @@ func (a *App) buildFlow(o options) {
 			After:    cfg.ContactCenterAfter,
 			Region:   cfg.DefaultRegion,
 			Message:  cfg.HandoffMessage,
+			Closing:  cfg.ContactCenterClosing,
+			Opener:   whatsAppOpener(a.Templates),
 		}
-		deps.Bindings, deps.Notes = a.handoffs, a.handoffs
+		deps.Bindings, deps.Notes, deps.Open = a.handoffs, a.handoffs, a.handoffs
 		if o.bindings != nil {
 			deps.Bindings = o.bindings(deps.Bindings)
 		}
@@ -239,6 +241,7 @@ func (a *App) buildFlow(o options) {
 	a.handlers[function.Experts] = a.named(function.Experts, origins.CORS(withDeadline(cfg.HandlerTimeout,
 		expertsGate(cfg.HandoffSecret, users, a.log, expertsHandler(flow, a.log)))))
 	a.taskrouterEvents(flow, o)
+	a.flexEvents(flow)
 }
 
 // taskrouterEvents registers the taskrouter-events function: TaskRouter's
@@ -280,7 +283,8 @@ func NewTwilio(cfg *config.Config) *twilio.Client {
 	})
 }
 
-// NewFlexTwilio returns the client of the contact center's account.
+// NewFlexTwilio returns the REST client of the Flex contact center's
+// account (FLEX_*); the functions and setup share it.
 func NewFlexTwilio(cfg *config.Config) *twilio.Client {
 	return twilio.New(twilio.Config{
 		AccountSID: cfg.FlexAccountSID,

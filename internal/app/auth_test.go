@@ -32,9 +32,10 @@ const publicBase = "https://europe-west1-expert-hub-test.cloudfunctions.net"
 func twilioFacing() []function.Name {
 	// handoff is called by the Flex account, signed with its own token
 	// or with the bearer secret: handoff_test.go checks its callers;
-	// experts is the Flex plugin's (flexuser_test.go).
+	// experts is the Flex plugin's (flexuser_test.go); flex-events is signed
+	// with the Flex token (flexevents_test.go).
 	return slices.DeleteFunc(function.All(), func(name function.Name) bool {
-		return name == function.Sync || name == function.Work || name == function.Handoff || name == function.Experts
+		return name == function.Sync || name == function.Work || name == function.Handoff || name == function.Experts || name == function.FlexEvents
 	})
 }
 

@@ -223,15 +223,22 @@ func eventsHandler(flow *conversation.Flow, log *slog.Logger) http.Handler {
 	})
 }
 
-// sweepHandler drains the waiting line now: the scheduler calls it every
-// minute, in case an event was missed or the workspace's event callback
-// is another system's.
+// sweepHandler drains the waiting line now and settles the handoffs to
+// Flex whose task ended: the scheduler calls it every minute, in case an
+// event was missed or a workspace's event callback is another system's.
 func sweepHandler(flow *conversation.Flow, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), taskqueue.DeliveryTimeout)
 		defer cancel()
-		if err := flow.Drain(ctx); err != nil {
+		err := flow.Drain(ctx)
+		if err != nil {
 			log.WarnContext(ctx, "sweeping the waiting line failed; the next sweep tries again", "err", err)
+		}
+		if ferr := flow.ReconcileFlex(ctx); ferr != nil {
+			log.WarnContext(ctx, "settling the handoffs to Flex failed; the next sweep tries again", "err", ferr)
+			err = errors.Join(err, ferr)
+		}
+		if err != nil {
 			httpjson.Error(w, http.StatusServiceUnavailable, "sweep failed")
 			return
 		}
@@ -380,7 +387,7 @@ func refusalStatus(err error) int {
 	switch {
 	case errors.Is(err, conversation.ErrUnknownCustomer):
 		return http.StatusNotFound
-	case errors.Is(err, conversation.ErrNotTheirs):
+	case errors.Is(err, conversation.ErrNotTheirs), errors.Is(err, conversation.ErrOutsideWindow):
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, conversation.ErrHandoffTaken):
 		return http.StatusConflict

@@ -13,7 +13,9 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/flexauth"
+	"github.com/experthub/experthub/internal/frontline"
 	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/httpjson"
@@ -26,6 +28,7 @@ import (
 type handoffStore interface {
 	handoff.Bindings
 	handoff.Notes
+	handoff.OpenHandoffs
 }
 
 // WrapBindings makes the handoff function bind handoff ids in
@@ -234,4 +237,24 @@ func flexUser(users *flexauth.Checker, token string, log *slog.Logger, next http
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, agentKey{}, u)))
 	})
+}
+
+// whatsAppOpener returns the opener of a handoff outside WhatsApp's
+// 24-hour window (conversation.ContactCenter.Opener): the first template
+// marked whatsAppApproved, in the templates' order, its placeholders
+// filled for the customer as the templates callback fills them, without
+// a worker (staff identities never reach a customer).
+func whatsAppOpener(ts crm.TemplateStore) func(context.Context, crm.Customer) (string, bool, error) {
+	return func(ctx context.Context, c crm.Customer) (string, bool, error) {
+		all, err := ts.Templates(ctx)
+		if err != nil {
+			return "", false, err
+		}
+		for _, t := range all {
+			if t.WhatsAppApproved && strings.TrimSpace(t.Content) != "" {
+				return frontline.Render(t.Content, frontline.Values(c, "")), true, nil
+			}
+		}
+		return "", false, nil
+	}
 }

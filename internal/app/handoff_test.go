@@ -179,6 +179,7 @@ func TestHandoffFromFlex(t *testing.T) {
 			})
 			t.Run("expert of an area", func(t *testing.T) {
 				h := flexHarness(t, store, nil)
+				text(t, h, susan, "hello") // within WhatsApp's window
 				_, ans, body := handoff(t, h, url.Values{"handoff_id": {"flex-3"}, "customer_id": {"3"}, "area": {"Jewellery"}})
 				if w := h.Workers(ans.Conversation); !slices.Equal(w, []string{"bob@example.com"}) {
 					t.Errorf("experts = %v (%s), want bob, the jewellery expert", w, body)

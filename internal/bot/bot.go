@@ -296,3 +296,14 @@ func StillInLine(place int, unknown string) string {
 // expected; they keep their place.
 const LineOverdue = "Sorry for the wait: everyone is still busy. You keep your place in line, " +
 	"and we'll connect you as soon as someone is free."
+
+// BackFromContactCenter tells a customer whose contact-center task
+// ended before an agent took it (canceled, deleted) that the bot serves
+// them again; the menu follows it in the same message.
+const BackFromContactCenter = "Our contact center could not take your request this time. Let's find someone for you here."
+
+// DefaultContactCenterClosing is the last message a customer gets when
+// the contact center has completed their request, before their Frontline
+// conversation is closed, unless CONTACT_CENTER_CLOSING_MESSAGE sets
+// another (or off: none). Their next message starts a new conversation.
+const DefaultContactCenterClosing = "Thank you for contacting us. This conversation is now closed: write to us any time to start a new one."

@@ -88,6 +88,7 @@ var vars = []Var{
 	{Name: "CONTACT_CENTER_KEYWORDS", Default: bot.DefaultContactCenterKeywords, Help: "Comma-separated words or phrases with which a customer asks the bot for the contact center (case-insensitive, whole words)."},
 	{Name: "CONTACT_CENTER_AFTER", Default: "0", Help: "With a contact center configured: a customer who has waited longer than this for an expert (since their first message) is handed to Flex; `0` never."},
 	{Name: "HANDOFF_MESSAGE", Default: bot.DefaultHandoffMessage, Help: "The one message a customer the contact center hands over gets (`handoff`): `{name}` is the expert's display name, `one of our experts` when it is unknown. The agent's summary and transcript never go to the customer."},
+	{Name: "CONTACT_CENTER_CLOSING_MESSAGE", Default: bot.DefaultContactCenterClosing, Help: "The last message a customer the bot handed to the contact center gets when the Flex task is completed, before their Frontline conversation is closed (their next message starts a new one); `off`: none."},
 	{Name: "FALLBACK_WORKER", Help: "Identity to route \"agent\" requests to when no worker is available (optional)."},
 	{Name: "WAITING_LINE_MAX_WAIT", Default: DefaultWaitingLineMaxWait.String(), Help: "How long a customer waits in line before the bot tells them so (once) and `FALLBACK_WORKER`, if set, takes them."},
 	{Name: "WELCOME_MESSAGE", Default: bot.DefaultWelcome, Help: "The bot's first message (routing callback)."},
@@ -152,6 +153,9 @@ type Config struct {
 	ContactCenterKeywords []string
 	ContactCenterAfter    time.Duration
 	HandoffMessage        string
+	// ContactCenterClosing is the last message before a conversation
+	// whose Flex task is completed is closed; "" (off): none.
+	ContactCenterClosing string
 
 	ReturningCustomer assign.Returning
 	// RoutingPolicy is ROUTING_POLICY, validated, ending with assign.Bot;
@@ -289,6 +293,7 @@ func Parse(env Env) (*Config, error) {
 		FlexUIOrigins:         splitList(p.str("FLEX_UI_ORIGINS")),
 		ContactCenterAfter:    p.duration("CONTACT_CENTER_AFTER"),
 		HandoffMessage:        p.str("HANDOFF_MESSAGE"),
+		ContactCenterClosing:  offIsEmpty(p.str("CONTACT_CENTER_CLOSING_MESSAGE")),
 
 		DefaultRegion:    strings.ToUpper(p.str("DEFAULT_REGION")),
 		SchedulerAccount: p.str("SYNC_SCHEDULER_SERVICE_ACCOUNT"),
@@ -560,4 +565,13 @@ func (p *parser) err() error {
 	}
 	sort.Strings(p.problems)
 	return errors.New("invalid configuration:\n  " + strings.Join(p.problems, "\n  "))
+}
+
+// offIsEmpty reads a message setting that may be turned off: "off" (any
+// case) is none.
+func offIsEmpty(s string) string {
+	if strings.EqualFold(s, "off") {
+		return ""
+	}
+	return s
 }

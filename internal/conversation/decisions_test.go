@@ -308,3 +308,131 @@ func TestFromFlex(t *testing.T) {
 		t.Errorf("another customer's address: %v", err)
 	}
 }
+
+// TestFlexEnds: the Flex task of a conversation the bot handed over
+// ends. Completed: the customer gets the closing message once and the
+// conversation is closed. Canceled, or deleted before an agent took it:
+// the customer is told once and the bot answers them again. However many
+// events and sweeps report it.
+func TestFlexEnds(t *testing.T) {
+	const closing = "Bye for now."
+	tests := []struct {
+		name string
+		// end moves the task as Flex would, before the events and sweeps.
+		end []string
+		// event is the type of the events reporting it; "": the sweep
+		// alone finds it.
+		event, status string
+		wantClosed    bool
+		wantTail      []string
+	}{
+		{name: "completed", end: []string{"assigned", "wrapping", "completed"}, event: "task.completed", status: "completed",
+			wantClosed: true, wantTail: []string{"{handoff flex-ended}"}},
+		{name: "completed, sweep only", end: []string{"assigned", "completed"},
+			wantClosed: true, wantTail: []string{"{handoff flex-ended}"}},
+		{name: "canceled", end: []string{"canceled"}, event: "task.canceled", status: "canceled",
+			wantTail: []string{"{handoff flex-ended}", "C: AGENT", "{connect: " + ann + "}"}},
+		{name: "canceled, sweep only", end: []string{"reserved", "canceled"},
+			wantTail: []string{"{handoff flex-ended}", "C: AGENT", "{connect: " + ann + "}"}},
+		{name: "deleted while pending", end: []string{"deleted"}, event: "task.deleted", status: "pending",
+			wantTail: []string{"{handoff flex-ended}", "C: AGENT", "{connect: " + ann + "}"}},
+		{name: "deleted after an agent took it", end: []string{"assigned", "deleted"}, event: "task.deleted", status: "assigned",
+			wantClosed: true, wantTail: []string{"{handoff flex-ended}"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := newUnit(t, unitOptions{flex: true,
+				cfg: conversation.Config{ContactCenter: conversation.ContactCenter{Keywords: []string{"human"}, Closing: closing}}})
+			u.twilio.addWorker(ann, true, idle(1))
+			conv := u.open("+33679500001")
+			u.text(conv, "a human please")
+			c, _ := u.twilio.Conversation(u.ctx(), conv)
+			task := c.Handoff.TaskSID
+			for _, s := range tt.end {
+				u.twilio.setTask(task, s)
+				if err := u.flow.ReconcileFlex(u.ctx()); err != nil { // a sweep between the moves
+					t.Fatal(err)
+				}
+			}
+			for range 3 {
+				if tt.event != "" {
+					o := u.flow.OnFlexEvent(u.ctx(), conversation.FlexEvent{Trigger: "EV" + tt.event, Type: tt.event, Task: task, Conversation: conv, Status: tt.status})
+					if o != taskqueue.Queued {
+						t.Fatalf("event: %v, want queued", o)
+					}
+					u.queue.deliver(t, u.ctx(), u.flow)
+				}
+				if err := u.flow.ReconcileFlex(u.ctx()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := u.twilio.closed(conv); got != tt.wantClosed {
+				t.Errorf("closed %v, want %v", got, tt.wantClosed)
+			}
+			if !tt.wantClosed {
+				u.text(conv, "AGENT")
+				if c, _ := u.twilio.Conversation(u.ctx(), conv); c.Handoff.To != "" {
+					t.Errorf("handoff mark %+v, want cleared", c.Handoff)
+				}
+			}
+			want := append([]string{"C: a human please", "{handoff flex}"}, tt.wantTail...)
+			if got := u.tail(conv); !slices.Equal(got, want) {
+				t.Errorf("transcript %q, want %q", got, want)
+			}
+			if open, _ := u.handoffs.Tracked(u.ctx(), 0); len(open) != 0 {
+				t.Errorf("still tracked: %+v", open)
+			}
+		})
+	}
+}
+
+// TestFlexEndsWithoutClosing: with no closing message the completed
+// task's conversation is closed silently; a task still in an agent's
+// hands leaves the conversation alone.
+func TestFlexEndsWithoutClosing(t *testing.T) {
+	u := newUnit(t, unitOptions{flex: true, cfg: conversation.Config{ContactCenter: conversation.ContactCenter{Keywords: []string{"human"}}}})
+	conv := u.open("+33679500001")
+	u.text(conv, "a human please")
+	c, _ := u.twilio.Conversation(u.ctx(), conv)
+	u.twilio.setTask(c.Handoff.TaskSID, "assigned")
+	ev := conversation.FlexEvent{Trigger: "EV1", Type: "task.completed", Task: c.Handoff.TaskSID, Conversation: conv, Status: "completed"}
+	u.flow.OnFlexEvent(u.ctx(), ev) // early: Twilio still shows it assigned
+	u.queue.deliver(t, u.ctx(), u.flow)
+	if u.twilio.closed(conv) {
+		t.Fatal("closed while an agent holds the task")
+	}
+	u.twilio.setTask(c.Handoff.TaskSID, "completed")
+	u.flow.OnFlexEvent(u.ctx(), ev)
+	u.queue.deliver(t, u.ctx(), u.flow)
+	if !u.twilio.closed(conv) {
+		t.Error("not closed once the task is completed")
+	}
+	if got, want := u.tail(conv), []string{"C: a human please", "{handoff flex}"}; !slices.Equal(got, want) {
+		t.Errorf("transcript %q, want %q", got, want)
+	}
+}
+
+// TestFlexEndsWithAWorker: a Frontline worker joined the conversation
+// handed to Flex: when the task ends the worker keeps the customer — no
+// message, no close — and the handoff mark is cleared.
+func TestFlexEndsWithAWorker(t *testing.T) {
+	for _, end := range []string{"completed", "canceled"} {
+		u := newUnit(t, unitOptions{flex: true, cfg: conversation.Config{ContactCenter: conversation.ContactCenter{Keywords: []string{"human"}, Closing: "Bye"}}})
+		conv := u.open("+33679500001")
+		u.text(conv, "a human please")
+		if err := u.twilio.AddWorker(u.ctx(), conv, ann); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := u.twilio.Conversation(u.ctx(), conv)
+		u.twilio.setTask(c.Handoff.TaskSID, end)
+		if err := u.flow.ReconcileFlex(u.ctx()); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := u.tail(conv), []string{"C: a human please", "{handoff flex}"}; !slices.Equal(got, want) || u.twilio.closed(conv) {
+			t.Errorf("%s: transcript %q (closed %v), want %q, open", end, got, u.twilio.closed(conv), want)
+		}
+		if c, _ := u.twilio.Conversation(u.ctx(), conv); c.Handoff.To != "" {
+			t.Errorf("%s: handoff mark %+v, want cleared", end, c.Handoff)
+		}
+	}
+}

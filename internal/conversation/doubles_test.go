@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,6 +39,7 @@ type twin struct {
 	// deactivated are the workers whose Frontline user is deactivated.
 	deactivated map[string]bool
 	tasks       map[string]conversation.FlexTask
+	status      map[string]string // a task's AssignmentStatus by sid ("": pending; "deleted": gone)
 	flexMsg     map[string][]conversation.Message
 }
 
@@ -51,7 +54,7 @@ type twinConv struct {
 
 func newTwin(now func() time.Time) *twin {
 	return &twin{now: now, convs: map[string]*twinConv{}, workers: map[string]*conversation.Worker{},
-		names: map[string]string{}, deactivated: map[string]bool{}, tasks: map[string]conversation.FlexTask{}, flexMsg: map[string][]conversation.Message{}}
+		names: map[string]string{}, deactivated: map[string]bool{}, tasks: map[string]conversation.FlexTask{}, status: map[string]string{}, flexMsg: map[string][]conversation.Message{}}
 }
 
 func (t *twin) sid(prefix string) string {
@@ -147,6 +150,9 @@ func (t *twin) Post(_ context.Context, conv, author, body, attributes string, _ 
 	c, err := t.conv(conv)
 	if err != nil {
 		return err
+	}
+	if c.closed {
+		return fmt.Errorf("conversation %s is closed: %w", conv, conversation.ErrRefused)
 	}
 	c.messages = append(c.messages, conversation.Message{SID: t.sid("IM"), Author: author, Body: body, Attributes: attributes, Created: t.now()})
 	return nil
@@ -252,7 +258,7 @@ func (t *twin) Conversation(_ context.Context, sidOrUniqueName string) (conversa
 	defer t.mu.Unlock()
 	for sid, c := range t.convs {
 		if sid == sidOrUniqueName || c.uniqueName == sidOrUniqueName && c.uniqueName != "" {
-			return conversation.Conversation{SID: sid, CustomerID: c.customerID, Handoff: c.handoff}, nil
+			return conversation.Conversation{SID: sid, CustomerID: c.customerID, Handoff: c.handoff, Closed: c.closed}, nil
 		}
 	}
 	return conversation.Conversation{}, conversation.ErrNotFound
@@ -304,11 +310,36 @@ func (t *twin) AddCustomer(_ context.Context, conv, address, _ string, _ crm.Cus
 	return nil
 }
 
+func (t *twin) Close(_ context.Context, conv string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, err := t.conv(conv)
+	if err != nil {
+		return err
+	}
+	c.closed = true
+	return nil
+}
+
+// taskSID is the sid of conv's latest task: one per conversation and
+// handoff, numbered.
+func (t *twin) taskSID(conv string) string {
+	for n := 1; ; n++ {
+		sid := fmt.Sprintf("WT%d%s", n, conv)
+		if _, ok := t.status[sid]; !ok {
+			return fmt.Sprintf("WT%d%s", n-1, conv)
+		}
+	}
+}
+
 func (t *twin) OpenTask(_ context.Context, conv string) (conversation.Task, bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.tasks[conv]; ok {
-		return conversation.Task{SID: "WT" + conv, Open: true}, true, nil
+		sid := t.taskSID(conv)
+		if s := t.status[sid]; s != "completed" && s != "canceled" && s != "deleted" {
+			return conversation.Task{SID: sid, Open: true, Status: s}, true, nil
+		}
 	}
 	return conversation.Task{}, false, nil
 }
@@ -317,7 +348,35 @@ func (t *twin) CreateTask(_ context.Context, task conversation.FlexTask) (conver
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.tasks[task.Conversation] = task
-	return conversation.Task{SID: "WT" + task.Conversation, Open: true}, nil
+	last := t.taskSID(task.Conversation)
+	n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(last, "WT"), task.Conversation))
+	sid := fmt.Sprintf("WT%d%s", n+1, task.Conversation)
+	t.status[sid] = "pending"
+	return conversation.Task{SID: sid, Open: true, Status: "pending"}, nil
+}
+
+func (t *twin) Task(_ context.Context, sid string) (conversation.Task, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, ok := t.status[sid]
+	if !ok || s == "deleted" {
+		return conversation.Task{}, fmt.Errorf("task %s: %w", sid, conversation.ErrNotFound)
+	}
+	return conversation.Task{SID: sid, Status: s, Open: s != "completed" && s != "canceled"}, nil
+}
+
+// setTask moves the task sid to status, as Flex would.
+func (t *twin) setTask(sid, status string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.status[sid] = status
+}
+
+// closed reports whether conv is closed.
+func (t *twin) closed(conv string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.convs[conv].closed
 }
 
 // marked is the conversation as a test reads it: a message promising a
@@ -386,6 +445,21 @@ func (q *taskQueue) Delete(_ context.Context, name string) error {
 	return nil
 }
 
+// deliver hands every queued task to flow's consumer, as the queue
+// would, and forgets it.
+func (q *taskQueue) deliver(t *testing.T, ctx context.Context, flow *conversation.Flow) {
+	t.Helper()
+	q.mu.Lock()
+	tasks := q.tasks
+	q.tasks = nil
+	q.mu.Unlock()
+	for _, task := range tasks {
+		if err := flow.Consume(ctx, taskqueue.Delivery{Name: task.Name, Body: task.Body}); err != nil {
+			t.Errorf("delivery of %s: %v", task.Name, err)
+		}
+	}
+}
+
 // directory is a CRM of a few customers.
 type directory []crm.Customer
 
@@ -414,6 +488,7 @@ func (d directory) Customer(_ context.Context, id string) (crm.Customer, error) 
 type unit struct {
 	t        *testing.T
 	flow     *conversation.Flow
+	queue    *taskQueue
 	twilio   *twin
 	line     *inmem.Line
 	handoffs *inmem.Handoffs
@@ -434,13 +509,13 @@ var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 func newUnit(t *testing.T, o unitOptions) *unit {
 	t.Helper()
-	u := &unit{t: t, clock: t0, line: inmem.NewLine(), handoffs: inmem.NewHandoffs(), logs: &bytes.Buffer{}}
+	u := &unit{t: t, clock: t0, line: inmem.NewLine(), handoffs: inmem.NewHandoffs(), logs: &bytes.Buffer{}, queue: &taskQueue{}}
 	u.twilio = newTwin(u.now)
 	deps := conversation.Deps{
 		Conversations: u.twilio, Workers: u.twilio, Handoffs: u.twilio,
 		Customers: o.customers, Directory: o.customers,
-		Ledger: inmem.NewLedger(), Assignments: inmem.NewAssignments(), Queue: &taskQueue{},
-		Line: u.line, Bindings: u.handoffs, Notes: u.handoffs,
+		Ledger: inmem.NewLedger(), Assignments: inmem.NewAssignments(), Queue: u.queue,
+		Line: u.line, Bindings: u.handoffs, Notes: u.handoffs, Open: u.handoffs,
 		Logger: slog.New(slog.NewTextHandler(u.logs, nil)), Now: u.now,
 	}
 	if o.crm != nil {

@@ -189,6 +189,9 @@ type Deps struct {
 	// center's notes (package handoff); nil without a contact center.
 	Bindings handoff.Bindings
 	Notes    handoff.Notes
+	// Open lists the conversations handed to Flex whose task is not
+	// settled, for the sweep (ReconcileFlex); nil: the sweep has none.
+	Open handoff.OpenHandoffs
 
 	// Line is the waiting line; nil: a customer nobody can take is told
 	// to write again later, as before the line.
@@ -211,6 +214,7 @@ type Flow struct {
 	flex        Flex
 	bindings    handoff.Bindings
 	notes       handoff.Notes
+	open        handoff.OpenHandoffs
 	line        waitline.Line
 	log         *slog.Logger
 	now         func() time.Time
@@ -248,6 +252,7 @@ func New(cfg Config, deps Deps) *Flow {
 		flex:        deps.Flex,
 		bindings:    deps.Bindings,
 		notes:       deps.Notes,
+		open:        deps.Open,
 		line:        deps.Line,
 		log:         deps.Logger,
 		now:         deps.Now,

@@ -52,6 +52,9 @@ type Handoffs interface {
 	// proxy; ErrExists when the address and proxy are in an active
 	// conversation.
 	AddCustomer(ctx context.Context, conv, address, proxy string, c crm.Customer) error
+	// Close closes the conversation (final); one closed already is no
+	// error.
+	Close(ctx context.Context, conv string) error
 }
 
 // Flex is what the bot's route does in the Flex account.
@@ -63,6 +66,8 @@ type Flex interface {
 	// CreateTask creates a task for Expert Hub's workflow; the error
 	// wraps ErrUnclear when it may have been created nonetheless.
 	CreateTask(ctx context.Context, t FlexTask) (Task, error)
+	// Task returns the task sid; ErrNotFound once it is deleted.
+	Task(ctx context.Context, sid string) (Task, error)
 }
 
 // Directory finds customers by id or address (crm.Service).
@@ -88,6 +93,14 @@ type ContactCenter struct {
 	// Message is what a handed-over customer is told (HANDOFF_MESSAGE,
 	// see bot.HandoffMessage); empty: bot.DefaultHandoffMessage.
 	Message string
+	// Opener returns the text of the approved WhatsApp template that
+	// opens a handoff to customer c outside WhatsApp's 24-hour window
+	// (ok false: none); nil: none.
+	Opener func(ctx context.Context, c crm.Customer) (text string, ok bool, err error)
+	// Closing is the last message a customer gets when the contact
+	// center completes their task, before their conversation closes
+	// (CONTACT_CENTER_CLOSING_MESSAGE); empty: none.
+	Closing string
 }
 
 // HandoffRequest is a validated handoff call: the edge decodes and
@@ -118,6 +131,9 @@ var (
 	// ErrHandoffTaken: the handoff id was accepted for another customer,
 	// address, expert or area.
 	ErrHandoffTaken = errors.New("handoff id taken")
+	// ErrOutsideWindow: the customer is on WhatsApp, has not written for
+	// 24 hours, and no approved template can open the conversation.
+	ErrOutsideWindow = errors.New("outside the WhatsApp window")
 	// ErrUnavailable: the CRM, Twilio or a store did not answer; the same
 	// request may succeed later.
 	ErrUnavailable = errors.New("unavailable")
@@ -148,6 +164,7 @@ func (f *Flow) HandOver(ctx context.Context, req HandoffRequest) (string, taskqu
 	j := f.job(kindHandoff, map[string]string{
 		"ConversationSid": conv.conversation, "HandoffId": req.ID, "CustomerId": conv.customer, "Worker": req.Worker, "Area": req.Area,
 		"Summary": req.Summary, "FlexConversationSid": req.FlexConv, "MessageCount": strconv.Itoa(req.Copy), "Agent": req.Agent,
+		"Opener": conv.opener,
 	})
 	return conv.conversation, f.work.Accept(ctx, j), nil
 }
@@ -157,6 +174,9 @@ type handoffJob struct {
 	conv, id, customer, worker, area string
 	summary, flexConv, agent         string
 	copy                             int
+	// opener is the approved template the customer gets instead of the
+	// handoff message, outside WhatsApp's window; "": the message.
+	opener string
 }
 
 func handoffJobOf(j taskqueue.Job) handoffJob {
@@ -164,7 +184,7 @@ func handoffJobOf(j taskqueue.Job) handoffJob {
 	n, _ := strconv.Atoi(p["MessageCount"])
 	return handoffJob{
 		conv: p["ConversationSid"], id: p["HandoffId"], customer: p["CustomerId"], worker: p["Worker"], area: p["Area"],
-		summary: p["Summary"], flexConv: p["FlexConversationSid"], agent: p["Agent"], copy: n,
+		summary: p["Summary"], flexConv: p["FlexConversationSid"], agent: p["Agent"], copy: n, opener: p["Opener"],
 	}
 }
 
@@ -172,12 +192,13 @@ func handoffJobOf(j taskqueue.Job) handoffJob {
 type opened struct {
 	customer     string // CRM customer_id
 	conversation string // ConversationSid
+	opener       string // see handoffJob.opener
 }
 
 // handoffOpen checks what req names, in order — the customer and their
-// address, the expert, the handoff id's binding — and returns the
-// conversation to hand the customer over in, or why not (a refusal).
-// Nothing is created before every check has passed.
+// address, the expert, the handoff id's binding, WhatsApp's window — and
+// returns the conversation to hand the customer over in, or why not (a
+// refusal). Nothing is created in Twilio before every check has passed.
 func (f *Flow) handoffOpen(ctx context.Context, req HandoffRequest) (opened, error) {
 	c, address, err := f.handoffCustomer(ctx, req)
 	if err != nil {
@@ -201,12 +222,18 @@ func (f *Flow) handoffOpen(ctx context.Context, req HandoffRequest) (opened, err
 		f.log.WarnContext(ctx, "handoff: the binding could not be checked", "handoff_id", req.ID, "err", err)
 		return opened{}, refuse(ErrUnavailable, "the handoff could not be recorded; retry with the same handoff_id")
 	}
+	// After the binding: a request naming another customer is refused
+	// before anything of this one is read.
+	opener, err := f.whatsAppOpener(ctx, req.ID, c, address)
+	if err != nil {
+		return opened{}, err
+	}
 	conv, err := f.handoffConversation(ctx, req.ID, c, address)
 	if err != nil {
 		f.log.ErrorContext(ctx, "handoff: no conversation for the customer", "handoff_id", req.ID, "err", err)
 		return opened{}, refuse(ErrUnavailable, "the conversation could not be opened; retry with the same handoff_id")
 	}
-	return opened{customer: c.ID, conversation: conv}, nil
+	return opened{customer: c.ID, conversation: conv, opener: opener}, nil
 }
 
 // bind binds the handoff id to b's customer, address and expert, or
@@ -389,7 +416,10 @@ func (f *Flow) handoffIn(ctx context.Context, p handoffJob) error {
 		if err != nil {
 			return err
 		}
-		text := bot.HandoffMessage(f.cc.Message, f.workers.Name(ctx, worker))
+		text := p.opener
+		if text == "" {
+			text = bot.HandoffMessage(f.cc.Message, f.workers.Name(ctx, worker))
+		}
 		if err := f.post(ctx, conv, text, mark{InReplyTo: key, Connect: worker}); err != nil {
 			return err
 		}

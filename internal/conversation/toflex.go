@@ -36,7 +36,9 @@ func (f *Flow) toContactCenter(msg Message, h *history) bool {
 	if bot.WantsContactCenter(msg.Body, f.cc.Keywords) {
 		return true
 	}
-	if f.cc.After <= 0 {
+	if f.cc.After <= 0 || h.lastHandoff() == flexEnded {
+		// Back from the contact center: the customer gets the menu,
+		// not the contact center again for the same old wait.
 		return false
 	}
 	for _, m := range h.messages {
@@ -48,14 +50,20 @@ func (f *Flow) toContactCenter(msg Message, h *history) bool {
 }
 
 // handedOff reports whether the bot handed the conversation to the
-// contact center: it is silent from then on.
-func (h history) handedOff() bool {
-	for _, m := range h.messages {
-		if mk, ok := readMark(m.Attributes); ok && m.Author == systemAuthor && mk.Handoff == flexHandoff {
-			return true
+// contact center, and the handoff has not ended since (flexdone.go): it
+// is silent meanwhile.
+func (h history) handedOff() bool { return h.lastHandoff() == flexHandoff }
+
+// lastHandoff is the "handoff" mark of the bot's latest message that has
+// one: flexHandoff, flexEnded, or "" when none has.
+func (h history) lastHandoff() string {
+	for i := len(h.messages) - 1; i >= 0; i-- {
+		m := h.messages[i]
+		if mk, ok := readMark(m.Attributes); ok && m.Author == systemAuthor && mk.Handoff != "" {
+			return mk.Handoff
 		}
 	}
-	return false
+	return ""
 }
 
 // handToFlex hands the conversation to Flex in answer to msg: it finds
@@ -82,6 +90,7 @@ func (f *Flow) handToFlex(ctx context.Context, conv string, msg Message, h *hist
 			return err
 		}
 	}
+	f.track(ctx, conv, taskSID)
 	f.log.InfoContext(ctx, "conversation handed to the contact center", "conversation", conv, "task", taskSID)
 	return f.post(ctx, conv, bot.PassingToContactCenter, mark{InReplyTo: msg.SID, Handoff: flexHandoff})
 }

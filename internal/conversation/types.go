@@ -59,6 +59,9 @@ type Conversation struct {
 	CustomerID string
 	// Handoff is where the conversation went; zero: nowhere.
 	Handoff Handoff
+	// Closed reports that the conversation is closed: final, it takes
+	// no message.
+	Closed bool
 }
 
 // Handoff says where a conversation went (its "handoff" attribute, which
@@ -80,6 +83,9 @@ type Task struct {
 	SID string
 	// Open reports whether an agent may still take or hold it.
 	Open bool
+	// Status is TaskRouter's AssignmentStatus: pending, reserved,
+	// assigned, wrapping, completed or canceled.
+	Status string
 }
 
 // FlexTask is what a task handing a customer to Flex carries.

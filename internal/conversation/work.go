@@ -127,6 +127,11 @@ func (f *Flow) register() {
 		Do:      func(ctx context.Context, j taskqueue.Job) error { return f.handoffIn(ctx, handoffJobOf(j)) },
 		Undone:  "the customer the contact center handed over got no expert or no context",
 	})
+	f.work.Register(kindFlexDone, taskqueue.Kind{
+		Subject: drainTrigger,
+		Do:      f.flexDoneJob,
+		Undone:  "the conversation of a Flex task that ended was not settled (the sweep settles it)",
+	})
 	f.work.Register(kindDrain, taskqueue.Kind{
 		Subject: drainTrigger,
 		Do:      func(ctx context.Context, _ taskqueue.Job) error { return f.drain(ctx) },

@@ -69,7 +69,7 @@ func TestDescriptionRejects(t *testing.T) {
 		{"unknown function setting", `"name": "crm"`, `"name": "crm", "memmory": "1Gi"`, `functions[0]: json: unknown field "memmory"`},
 		{"invoker not an account", `"invokers": ["tasks"]`, `"invokers": ["task"]`, `functions.work.invokers: no service account "task"`},
 		{"env for an unknown function", `"from": "queue:work", "functions": ["routing", `, `"from": "queue:work", "functions": ["worker", `, `env.WORK_QUEUE: no function "worker"`},
-		{"env for no function", `"from": "queue:work", "functions": ["routing", "post-event", "work", "taskrouter-events", "handoff"]`, `"from": "queue:work", "functions": []`, "env.WORK_QUEUE: functions is empty"},
+		{"env for no function", `"from": "queue:work", "functions": ["routing", "post-event", "work", "taskrouter-events", "handoff", "flex-events"]`, `"from": "queue:work", "functions": []`, "env.WORK_QUEUE: functions is empty"},
 		{"env from nowhere", `"from": "queue:work"`, `"from": "region"`, `env.WORK_QUEUE: from "region"`},
 		{"env from an unknown queue", `"from": "queue:work"`, `"from": "queue:jobs"`, `env.WORK_QUEUE: no queue "jobs"`},
 		{"queue target lacks the invoker", `"invokers": ["tasks"]`, `"invokers": ["scheduler"]`, "target work does not list oidc_account tasks"},

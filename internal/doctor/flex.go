@@ -18,11 +18,6 @@ type FlexTwilio interface {
 	FetchWorkflow(ctx context.Context, workspace, sid string) (twilio.Workflow, error)
 }
 
-// FlexEventsFunction is the function that takes the Flex workspace's
-// TaskRouter events when it is deployed: the workspace's EventCallbackUrl
-// must then be its URL.
-const FlexEventsFunction function.Name = "flex-events"
-
 // flexChecks checks the contact center when one is configured: its
 // credentials, FLEX_WORKSPACE, FLEX_WORKFLOW, HANDOFF_SECRET (set, never
 // shown) and, when Expert Hub takes the workspace's events, its event
@@ -59,8 +54,8 @@ func (d *Doctor) flexChecks(ctx context.Context) []Result {
 	} else {
 		out = append(out, Result{"handoff secret", OK, fmt.Sprintf("set (value not shown; at least %d characters)", config.MinHandoffSecret)})
 	}
-	if err == nil && slices.Contains(d.Functions, FlexEventsFunction) {
-		out = append(out, flexCallbackCheck(ws.EventCallbackURL, cfg.PublicURL(FlexEventsFunction)))
+	if err == nil && slices.Contains(d.Functions, function.FlexEvents) {
+		out = append(out, flexCallbackCheck(ws.EventCallbackURL, cfg.PublicURL(function.FlexEvents)))
 	}
 	return out
 }
@@ -70,7 +65,7 @@ func flexCallbackCheck(have, want string) Result {
 	case want:
 		return Result{"flex event callback", OK, want}
 	case "":
-		return Result{"flex event callback", Fail, "not set: " + string(FlexEventsFunction) + " gets no events of the Flex workspace (want " + want + ")"}
+		return Result{"flex event callback", Fail, "not set: " + string(function.FlexEvents) + " gets no events of the Flex workspace (want " + want + ")"}
 	}
 	return Result{"flex event callback", Fail, fmt.Sprintf("%s, not %s", have, want)}
 }

@@ -46,7 +46,13 @@ var probes = map[function.Name]probe{
 	// An event that is not a worker's: 204, the waiting line untouched.
 	// No bearer token, so it is never taken for the scheduler's sweep.
 	function.TaskRouterEvents: {url.Values{"EventType": {"expertHubDoctor.probe"}}, http.StatusNoContent, []int{http.StatusForbidden}},
+	// An event that is not a task's: 204, nothing settled.
+	function.FlexEvents: {url.Values{"EventType": {"expertHubDoctor.probe"}}, http.StatusNoContent, []int{http.StatusForbidden}},
 }
+
+// flexSigned are the functions the Flex account calls: their signed
+// probe is signed with FLEX_AUTH_TOKEN.
+var flexSigned = map[function.Name]bool{function.FlexEvents: true}
 
 // unsignedRefusals are what a function that is not Twilio-facing answers
 // a caller without credentials.
@@ -81,10 +87,16 @@ func (d *Doctor) probe(ctx context.Context, name function.Name) Result {
 	if p.params == nil {
 		return Result{check, OK, fmt.Sprintf("%s refuses an unauthenticated request (%d)", u, status)}
 	}
-	if d.Config.TwilioAuthToken == "" {
+	token := d.Config.TwilioAuthToken
+	if flexSigned[name] {
+		if token = d.Config.FlexAuthToken; token == "" {
+			return Result{check, OK, fmt.Sprintf("%s refuses an unsigned request (%d); no contact center configured", u, status)}
+		}
+	}
+	if token == "" {
 		return Result{check, Warn, fmt.Sprintf("%s refuses an unsigned request (%d); signed probe skipped: no auth token", u, status)}
 	}
-	signed, err := d.post(ctx, u, params, sign(d.Config.TwilioAuthToken, u, params))
+	signed, err := d.post(ctx, u, params, sign(token, u, params))
 	switch {
 	case err != nil:
 		return Result{check, Fail, u + ": " + err.Error()}

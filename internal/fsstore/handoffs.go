@@ -24,19 +24,22 @@ const (
 	NotesCollection = "experthub_notes"
 )
 
-// Handoffs keeps the handoff bindings and notes (handoff.Bindings,
-// handoff.Notes) in Firestore, shared by every instance. A bind is one
-// create-if-absent; a note is a read-modify-write of the customer's
+// Handoffs keeps the handoff bindings and notes, and the conversations
+// handed to Flex (handoff.Bindings, handoff.Notes, handoff.OpenHandoffs),
+// in Firestore, shared by every instance. A bind is one create-if-absent;
+// a note, or a change to a handoff to Flex, is a read-modify-write of one
 // document guarded by a precondition, retried when another writer was
 // first.
 type Handoffs struct {
 	bindings *firestore.CollectionRef
 	notes    *firestore.CollectionRef
+	toFlex   *firestore.CollectionRef
 }
 
 // NewHandoffs returns the handoff stores in client's database.
 func NewHandoffs(client *firestore.Client) *Handoffs {
-	return &Handoffs{bindings: client.Collection(HandoffsCollection), notes: client.Collection(NotesCollection)}
+	return &Handoffs{bindings: client.Collection(HandoffsCollection), notes: client.Collection(NotesCollection),
+		toFlex: client.Collection(ToFlexCollection)}
 }
 
 type bindingDoc struct {

@@ -15,3 +15,7 @@ func TestHandoffBindings(t *testing.T) {
 func TestHandoffNotes(t *testing.T) {
 	handofftest.TestNotes(t, func(t *testing.T) handoff.Notes { return NewHandoffs(firestoretest.Client(t)) })
 }
+
+func TestOpenHandoffs(t *testing.T) {
+	handofftest.TestOpenHandoffs(t, func(t *testing.T) handoff.OpenHandoffs { return NewHandoffs(firestoretest.Client(t)) })
+}

@@ -30,7 +30,7 @@ func TestTTLPoliciesListed(t *testing.T) {
 			ttl = append(ttl, f.CollectionGroup)
 		}
 	}
-	for _, c := range []string{LedgerCollection, AssignmentsCollection, LineCollection, HandoffsCollection, NotesCollection} {
+	for _, c := range []string{LedgerCollection, AssignmentsCollection, LineCollection, HandoffsCollection, NotesCollection, ToFlexCollection} {
 		if !slices.Contains(ttl, c) {
 			t.Errorf("indexes.json has no TTL policy on %s.expire_at", c)
 		}

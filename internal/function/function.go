@@ -22,9 +22,10 @@ const (
 	TaskRouterEvents Name = "taskrouter-events" // TaskRouter's event callback and the waiting line's sweep
 	Handoff          Name = "handoff"           // the contact center's calls back
 	Experts          Name = "experts"           // the contact center's panel: areas and available experts
+	FlexEvents       Name = "flex-events"       // the Flex workspace's TaskRouter event callback
 )
 
 // All returns every function, in the order the README lists them.
 func All() []Name {
-	return []Name{CRM, Outgoing, Templates, Sync, Routing, PreEvent, PostEvent, Work, TaskRouterEvents, Handoff, Experts}
+	return []Name{CRM, Outgoing, Templates, Sync, Routing, PreEvent, PostEvent, Work, TaskRouterEvents, Handoff, Experts, FlexEvents}
 }

@@ -424,7 +424,7 @@ func TestPlanWorkQueue(t *testing.T) {
 		name := function.Name(strings.TrimPrefix(st.Args[2], "eh-prod-"))
 		raw, _ := flagValue(st.Args, "set-env-vars")
 		env := parseDict(t, raw)
-		enqueues := slices.Contains([]function.Name{function.Routing, function.PostEvent, function.Work, function.TaskRouterEvents, function.Handoff}, name)
+		enqueues := slices.Contains([]function.Name{function.Routing, function.PostEvent, function.Work, function.TaskRouterEvents, function.Handoff, function.FlexEvents}, name)
 		if got := env["WORK_QUEUE"] == queue && env["WORK_SERVICE_ACCOUNT"] == tasks; got != enqueues {
 			t.Errorf("%s: WORK_QUEUE=%q WORK_SERVICE_ACCOUNT=%q; want them set: %v", name, env["WORK_QUEUE"], env["WORK_SERVICE_ACCOUNT"], enqueues)
 		}

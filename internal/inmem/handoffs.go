@@ -8,18 +8,20 @@ import (
 	"github.com/experthub/experthub/internal/handoff"
 )
 
-// Handoffs keeps the contact center's handoff bindings and notes in
-// memory (handoff.Bindings, handoff.Notes): local runs and tests. Nothing
+// Handoffs keeps the contact center's handoff bindings and notes, and the
+// conversations handed to Flex, in memory (handoff.Bindings,
+// handoff.Notes, handoff.OpenHandoffs): local runs and tests. Nothing
 // expires; it does not survive a restart.
 type Handoffs struct {
 	mu       sync.Mutex
 	bindings map[string]handoff.Binding // by handoff id
 	notes    map[string][]handoff.Note  // by customer id, latest first
+	toFlex   map[string]handoff.ToFlex  // by ConversationSid
 }
 
-// NewHandoffs returns empty bindings and notes.
+// NewHandoffs returns empty stores.
 func NewHandoffs() *Handoffs {
-	return &Handoffs{bindings: map[string]handoff.Binding{}, notes: map[string][]handoff.Note{}}
+	return &Handoffs{bindings: map[string]handoff.Binding{}, notes: map[string][]handoff.Note{}, toFlex: map[string]handoff.ToFlex{}}
 }
 
 // Binding returns the binding of id (see handoff.Bindings).

@@ -15,3 +15,7 @@ func TestHandoffBindings(t *testing.T) {
 func TestHandoffNotes(t *testing.T) {
 	handofftest.TestNotes(t, func(*testing.T) handoff.Notes { return inmem.NewHandoffs() })
 }
+
+func TestOpenHandoffs(t *testing.T) {
+	handofftest.TestOpenHandoffs(t, func(*testing.T) handoff.OpenHandoffs { return inmem.NewHandoffs() })
+}

@@ -36,7 +36,7 @@ func Chat(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer)
 		return fmt.Errorf("chat: --from is required")
 	}
 	c := chatClient{base: strings.TrimRight(*base, "/"), http: &http.Client{Timeout: 30 * time.Second}, out: stdout, tasks: map[string]bool{}}
-	fmt.Fprintf(stdout, "You are %s texting %s. Type a message (\"support\" hands you to the Flex contact center); \"/as ann@example.com hi\" replies as a worker; \"/away ann@example.com\" and \"/back ann@example.com\" change her availability; \"/handoff 2\" has the Flex agent hand customer 2 to an expert; Enter shows what is new; Ctrl-D ends.\n", *from, *to)
+	fmt.Fprintf(stdout, "You are %s texting %s. Type a message (\"support\" hands you to the Flex contact center); \"/as ann@example.com hi\" replies as a worker; \"/away ann@example.com\" and \"/back ann@example.com\" change her availability; \"/handoff 2\" has the Flex agent hand customer 2 to an expert; \"/flex completed\" (canceled, deleted) has the contact center end your handoff; Enter shows what is new; Ctrl-D ends.\n", *from, *to)
 	sc := bufio.NewScanner(stdin)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -53,6 +53,13 @@ func Chat(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer)
 				return err
 			}
 			if err := c.show(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if end, ok := strings.CutPrefix(line, "/flex "); ok {
+			// The Flex agent ends the conversation's task.
+			if err := c.endTask(ctx, strings.TrimSpace(end)); err != nil {
 				return err
 			}
 			continue
@@ -119,6 +126,23 @@ func (c *chatClient) handoff(ctx context.Context, who string) error {
 		c.conversation, c.name, c.members, c.shown = res.Conversation, "", "", 0
 	}
 	return nil
+}
+
+// endTask has the Flex agent end the conversation's task (completed,
+// canceled or deleted), then shows what the customer got.
+func (c *chatClient) endTask(ctx context.Context, end string) error {
+	if c.conversation == "" {
+		fmt.Fprintln(c.out, "(no conversation yet: text as the customer first)")
+		return nil
+	}
+	q := url.Values{"conversation": {c.conversation}, "end": {end}}
+	var res map[string]string
+	if err := c.do(ctx, "POST", "/sandbox/flex-tasks/end?"+q.Encode(), nil, &res); err != nil {
+		fmt.Fprintf(c.out, "(%v)\n", err)
+		return nil
+	}
+	fmt.Fprintf(c.out, "== the Flex task is %s: flex-events settles the conversation\n", end)
+	return c.show(ctx)
 }
 
 func (c *chatClient) text(ctx context.Context, path string, req textRequest) error {

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -142,3 +143,60 @@ func (sb *Sandbox) flexToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Add("Vary", "Origin")
 	httpjson.Write(w, http.StatusOK, flexTokenAnswer{Token: sb.agentToken, Identity: FlexAgent})
 }
+
+// endTask is the chat's "/flex completed|canceled|deleted": the Flex
+// agent (or TaskRouter) ends the conversation's latest task; the fake
+// posts the task's events to flex-events, as the Flex workspace does.
+func (sb *Sandbox) endTask(w http.ResponseWriter, r *http.Request) {
+	conv, end := r.URL.Query().Get("conversation"), r.URL.Query().Get("end")
+	var sid string
+	for _, t := range sb.Flex.Tasks() {
+		if taskConversation(t.Attributes) == conv {
+			sid = t.SID
+		}
+	}
+	if sid == "" {
+		httpjson.Error(w, http.StatusNotFound, "no Flex task for this conversation: write \"support\" first")
+		return
+	}
+	switch end {
+	case "completed":
+		// An agent accepts, wraps up, then completes it.
+		for _, s := range []string{"assigned", "wrapping", "completed"} {
+			sb.Flex.SetTaskStatus(sid, s, "")
+		}
+	case "canceled":
+		sb.Flex.SetTaskStatus(sid, "canceled", "canceled in the sandbox")
+	case "deleted":
+		sb.Flex.DeleteTask(sid)
+	default:
+		httpjson.Error(w, http.StatusBadRequest, "end must be completed, canceled or deleted")
+		return
+	}
+	sb.awaitSettled(r.Context(), conv)
+	httpjson.Write(w, http.StatusOK, map[string]string{"sid": sid, "end": end})
+}
+
+// awaitSettled waits, up to settleWait, until the conversation is no
+// longer handed to Flex (closed, or its mark cleared): flex-events
+// queues its work, and the chat shows the outcome next.
+func (sb *Sandbox) awaitSettled(ctx context.Context, conv string) {
+	ctx, cancel := context.WithTimeout(ctx, settleWait)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		c, ok := sb.Fake.Conversation(conv)
+		if !ok || c.State == "closed" || !strings.Contains(c.Attributes, `"to":"flex"`) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// settleWait bounds how long the chat's "/flex" waits for flex-events.
+const settleWait = 5 * time.Second

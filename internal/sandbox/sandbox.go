@@ -157,6 +157,9 @@ func New(cfg *config.Config) (*Sandbox, error) {
 	// A worker coming back (/back in the chat) serves the waiting line at
 	// once, as TaskRouter's event callback does.
 	fake.SetEventCallback(cfg.PublicURL(function.TaskRouterEvents))
+	// The Flex agent ending a task settles the customer's conversation
+	// (flex-events), as the Flex workspace's event callback does.
+	flex.SetEventCallback(cfg.PublicURL(function.FlexEvents))
 	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
 	if err != nil {
 		fake.Close()
@@ -169,6 +172,7 @@ func New(cfg *config.Config) (*Sandbox, error) {
 	mux.HandleFunc("POST /sandbox/handoff", sb.handoff)
 	mux.HandleFunc("GET /sandbox/flex-tasks", sb.flexTasks)
 	mux.HandleFunc("GET /sandbox/flex-token", sb.flexToken)
+	mux.HandleFunc("POST /sandbox/flex-tasks/end", sb.endTask)
 	mux.HandleFunc("POST /sandbox/texts", sb.customerTexts)
 	mux.HandleFunc("POST /sandbox/worker-texts", sb.workerTexts)
 	mux.HandleFunc("POST /sandbox/availability", sb.availability)

@@ -369,3 +369,24 @@ func TestFlexPlugin(t *testing.T) {
 		t.Errorf("conversation %+v: want bob in it and the agent recorded", st)
 	}
 }
+
+// TestChatFlexEnds: the Flex agent ends the chat's task: canceled, the
+// customer is back with the bot; completed, the conversation closes
+// after the closing message.
+func TestChatFlexEnds(t *testing.T) {
+	ctx := context.Background()
+	sb := startApp(t)
+	for _, tt := range []struct{ from, end, want string }{
+		{"whatsapp:+5521989500003", "canceled", "system: " + bot.BackFromContactCenter},
+		{"+447491000002", "completed", "system: " + bot.DefaultContactCenterClosing},
+	} {
+		var out strings.Builder
+		in := "support please\n/flex " + tt.end + "\n\n"
+		if err := Chat(ctx, []string{"--from", tt.from, "--sandbox", sb.URL}, strings.NewReader(in), &out); err != nil {
+			t.Fatalf("chat: %v\n%s", err, out.String())
+		}
+		if !strings.Contains(out.String(), "== the Flex task is "+tt.end) || !strings.Contains(out.String(), tt.want) {
+			t.Errorf("/flex %s: transcript lacks %q:\n%s", tt.end, tt.want, out.String())
+		}
+	}
+}

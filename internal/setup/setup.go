@@ -46,9 +46,14 @@ type Options struct {
 	// DryRun prints the difference and changes nothing.
 	DryRun bool
 	// TakeEventCallback replaces another system's workspace event
-	// callback; NoEventCallback leaves the workspace alone.
+	// callback; NoEventCallback leaves the workspace alone. Both apply
+	// to the Flex workspace too.
 	TakeEventCallback bool
 	NoEventCallback   bool
+	// Flex is the Flex account's API (app.NewFlexTwilio), whose
+	// workspace's event callback is flex-events; nil: that workspace is
+	// left alone.
+	Flex Twilio
 }
 
 // Want is what Expert Hub needs Twilio to hold.
@@ -129,30 +134,51 @@ func Run(ctx context.Context, tw Twilio, want Want, opts Options, out io.Writer)
 	return nil
 }
 
+// callback is one workspace's event callback as Expert Hub wants it.
+type callback struct {
+	name                   string // "TaskRouter workspace"
+	workspace, url, filter string
+	// unneeded says why there is nothing to set, when url is empty;
+	// missed what goes without events while another system holds it.
+	unneeded, missed string
+}
+
 // planWorkspace prints the workspace's part of the difference and reports
 // whether it is to be written, and whether another system's callback is
 // in the way.
 func planWorkspace(ctx context.Context, tw Twilio, want Want, opts Options, out io.Writer) (change, foreign bool, err error) {
+	return planCallback(ctx, tw, callback{
+		name: "TaskRouter workspace", workspace: want.Workspace, url: want.EventCallbackURL, filter: want.EventsFilter,
+		unneeded: fmt.Sprintf("no %s function or no FRONTLINE_WORKSPACE", function.TaskRouterEvents),
+		missed:   "The waiting line gets no TaskRouter events",
+	}, opts, out)
+}
+
+// planCallback prints the difference of one workspace's event callback
+// (the workspace has one) and reports whether it is to be written, and
+// whether another system's callback is in the way: that one is kept,
+// unless opts.TakeEventCallback.
+func planCallback(ctx context.Context, tw Twilio, cb callback, opts Options, out io.Writer) (change, foreign bool, err error) {
 	switch {
 	case opts.NoEventCallback:
-		fmt.Fprintln(out, "TaskRouter workspace event callback: skipped (--no-event-callback).")
+		fmt.Fprintln(out, cb.name+" event callback: skipped (--no-event-callback).")
 		return false, false, nil
-	case want.EventCallbackURL == "":
-		fmt.Fprintf(out, "TaskRouter workspace event callback: not needed (no %s function or no FRONTLINE_WORKSPACE).\n", function.TaskRouterEvents)
+	case cb.url == "":
+		fmt.Fprintf(out, "%s event callback: not needed (%s).\n", cb.name, cb.unneeded)
 		return false, false, nil
 	}
-	ws, err := tw.FetchWorkspace(ctx, want.Workspace)
+	ws, err := tw.FetchWorkspace(ctx, cb.workspace)
 	if err != nil {
-		return false, false, fmt.Errorf("read workspace %s: %w", want.Workspace, err)
+		return false, false, fmt.Errorf("read workspace %s: %w", cb.workspace, err)
 	}
-	fmt.Fprintf(out, "TaskRouter workspace %s event callback (one per workspace):\n", want.Workspace)
+	fmt.Fprintf(out, "%s %s event callback (one per workspace):\n", cb.name, cb.workspace)
 	d := []field{
-		{"EventCallbackUrl", ws.EventCallbackURL, want.EventCallbackURL},
-		{"EventsFilter", ws.EventsFilter, want.EventsFilter},
+		{"EventCallbackUrl", ws.EventCallbackURL, cb.url},
+		{"EventsFilter", ws.EventsFilter, cb.filter},
 	}
-	if ws.EventCallbackURL != "" && ws.EventCallbackURL != want.EventCallbackURL && !opts.TakeEventCallback {
-		fmt.Fprintf(out, "  ! EventCallbackUrl is %s, another system's: left as is. The waiting line gets no TaskRouter events\n"+
-			"    until it is %s; run again with --take-event-callback to replace it.\n", ws.EventCallbackURL, want.EventCallbackURL)
+	if ws.EventCallbackURL != "" && ws.EventCallbackURL != cb.url && !opts.TakeEventCallback {
+		fmt.Fprintf(out, "  ! EventCallbackUrl is %s, another system's: left as is. %s\n"+
+			"    until it is %s; run again with --take-event-callback to replace it.\n", ws.EventCallbackURL, cb.missed, cb.url)
 		return false, true, nil
 	}
 	printDiff(out, d)
@@ -230,6 +256,9 @@ func Command(ctx context.Context, cfg *config.Config, tw Twilio, functions []fun
 	}
 	want := Wanted(cfg, functions, d.PreEventFilters, d.PostEventFilters)
 	err = Run(ctx, tw, want, opts, out)
+	if ferr := runFlex(ctx, cfg, functions, opts, out); err == nil {
+		err = ferr
+	}
 	fmt.Fprintln(out)
 	Checklist(cfg, functions, out)
 	return err

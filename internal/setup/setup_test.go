@@ -199,3 +199,51 @@ func TestSetupTwilioRefusedCredentials(t *testing.T) {
 		t.Errorf("err = %v, want a refusal that does not repeat the token", err)
 	}
 }
+
+// TestSetupFlexEventCallback: with a contact center, the Flex
+// workspace's event callback is set to flex-events once; another
+// system's is kept and reported, unless --take-event-callback.
+func TestSetupFlexEventCallback(t *testing.T) {
+	const flexSID, flexToken = "ACf1e0000000000000000000000000f1e0", "f1e0a0000000000000000000000f1e0a"
+	for _, foreign := range []bool{false, true} {
+		fake, _ := newSetup(t, nil)
+		flex := fake.AddAccount(twiliotest.AccountConfig{AccountSID: flexSID, AuthToken: flexToken})
+		if foreign {
+			flex.SetWorkspaceEventCallback("https://flex-insights.example.com/events", "")
+		}
+		cfg, err := config.Parse(config.Env{
+			"PUBLIC_BASE_URL": base, "TWILIO_ACCOUNT_SID": fake.AccountSID(), "TWILIO_AUTH_TOKEN": fake.AuthToken(), "TWILIO_API_BASE_URL": fake.URL,
+			"FRONTLINE_WORKSPACE": fake.WorkspaceSID(), "FRONTLINE_DEFAULT_POOL_QUEUE": fake.QueueSID(),
+			"FLEX_ACCOUNT_SID": flexSID, "FLEX_AUTH_TOKEN": flexToken, "FLEX_WORKSPACE": flex.WorkspaceSID(),
+			"FLEX_WORKFLOW": flex.WorkflowSID(), "HANDOFF_SECRET": strings.Repeat("s", 32),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := setup.Options{Flex: app.NewFlexTwilio(cfg)}
+		out, err := run(t, fake, cfg, withEvents, opts)
+		url, filter := flex.WorkspaceEventCallback()
+		if foreign {
+			if !errors.Is(err, setup.ErrForeignEventCallback) || url != "https://flex-insights.example.com/events" || !strings.Contains(out, "another system's: left as is") {
+				t.Errorf("foreign callback: err %v, callback %q\n%s", err, url, out)
+			}
+			opts.TakeEventCallback = true
+			if _, err := run(t, fake, cfg, withEvents, opts); err != nil {
+				t.Fatal(err)
+			}
+			url, filter = flex.WorkspaceEventCallback()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if url != base+"/flex-events" || filter != strings.Join(setup.FlexEvents, ",") {
+			t.Errorf("Flex workspace callback %q %q, want %s/flex-events", url, filter, base)
+		}
+		n := len(writes(&twiliotest.Server{Fake: flex}))
+		if _, err := run(t, fake, cfg, withEvents, opts); err != nil {
+			t.Fatal(err)
+		}
+		if again := len(writes(&twiliotest.Server{Fake: flex})); again != n {
+			t.Errorf("a second run wrote %d times more", again-n)
+		}
+	}
+}

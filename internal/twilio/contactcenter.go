@@ -102,6 +102,20 @@ func (c *Client) UpdateConversationAttributes(ctx context.Context, sid, attribut
 	return nil
 }
 
+// CloseConversation closes a conversation (State=closed), which is
+// final: an absolute value, so retried like a read, and a conversation
+// closed already (50377) is no error.
+// https://www.twilio.com/docs/conversations/states-timers
+func (c *Client) CloseConversation(ctx context.Context, sid string) error {
+	_, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*conv.ConversationsV1Conversation, error) {
+		return rc.ConversationsV1.UpdateConversation(sid, (&conv.UpdateConversationParams{}).SetState("closed"))
+	})
+	if err != nil && !hasCode(err, CodeConversationClosed) {
+		return wrap("close conversation "+sid, err)
+	}
+	return nil
+}
+
 // AddCustomerParticipant adds an SMS or WhatsApp customer, reached at
 // address from our proxy number. Twilio lets an address/proxy pair be in
 // one active conversation only: if it already is, the error wraps
@@ -163,6 +177,13 @@ func (c *Client) CreateTask(ctx context.Context, workspace, workflow, channel, a
 func (c *Client) FindTasks(ctx context.Context, workspace, expression string) ([]Task, error) {
 	return list(ctx, c, "find tasks in "+workspace, task, func(rc *twiliogo.RestClient) ([]tr.TaskrouterV1Task, error) {
 		return rc.TaskrouterV1.ListTask(workspace, (&tr.ListTaskParams{}).SetEvaluateTaskAttributes(expression).SetPageSize(workerPageSize))
+	})
+}
+
+// FetchTask returns a task of workspace; ErrNotFound once it is deleted.
+func (c *Client) FetchTask(ctx context.Context, workspace, sid string) (Task, error) {
+	return one(ctx, c, idempotent, "fetch task "+sid, task, func(rc *twiliogo.RestClient) (*tr.TaskrouterV1Task, error) {
+		return rc.TaskrouterV1.FetchTask(workspace, sid)
 	})
 }
 

@@ -21,6 +21,9 @@ const (
 	// The code is not confirmed by Twilio's documentation we could read,
 	// so CreateConversation also takes any 409 for it.
 	CodeUniqueNameExists = 50353
+	// CodeConversationClosed: the conversation is closed, which is final
+	// (https://www.twilio.com/docs/api/errors/50377).
+	CodeConversationClosed = 50377
 )
 
 var (

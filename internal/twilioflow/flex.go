@@ -14,6 +14,7 @@ type FlexClient interface {
 	RecentMessages(ctx context.Context, conversationSID string, n int) ([]twilio.Message, error)
 	CreateTask(ctx context.Context, workspace, workflow, channel, attributesJSON string, timeout time.Duration) (twilio.Task, error)
 	FindTasks(ctx context.Context, workspace, expression string) ([]twilio.Task, error)
+	FetchTask(ctx context.Context, workspace, sid string) (twilio.Task, error)
 }
 
 // Flex serves the flow's Flex port: tasks in the Flex account's
@@ -53,7 +54,7 @@ func (a *Flex) OpenTask(ctx context.Context, conv string) (conversation.Task, bo
 	}
 	for _, t := range ts {
 		if t.Open() {
-			return conversation.Task{SID: t.SID, Open: true}, true, nil
+			return conversation.Task{SID: t.SID, Open: true, Status: t.AssignmentStatus}, true, nil
 		}
 	}
 	return conversation.Task{}, false, nil
@@ -83,5 +84,27 @@ func (a *Flex) CreateTask(ctx context.Context, t conversation.FlexTask) (convers
 		return conversation.Task{}, err
 	}
 	task, err := a.c.CreateTask(ctx, a.workspace, a.workflow, taskChannel, s, 0)
-	return conversation.Task{SID: task.SID, Open: task.Open()}, mapErr(err)
+	return conversation.Task{SID: task.SID, Open: task.Open(), Status: task.AssignmentStatus}, mapErr(err)
+}
+
+// Task returns the task sid of the workspace; conversation.ErrNotFound
+// once it is deleted.
+func (a *Flex) Task(ctx context.Context, sid string) (conversation.Task, error) {
+	t, err := a.c.FetchTask(ctx, a.workspace, sid)
+	if err != nil {
+		return conversation.Task{}, mapErr(err)
+	}
+	return conversation.Task{SID: t.SID, Open: t.Open(), Status: t.AssignmentStatus}, nil
+}
+
+// TaskConversation returns the Frontline conversation a task's
+// attributes (JSON) hand to Flex: "" for a task that is not Expert
+// Hub's; an error when the attributes are not a JSON object.
+func TaskConversation(attributes string) (string, error) {
+	m, err := twilio.ParseAttributes(attributes)
+	if err != nil {
+		return "", err
+	}
+	conv, _ := m[conversationKey].(string)
+	return conv, nil
 }

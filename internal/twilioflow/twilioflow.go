@@ -36,6 +36,7 @@ type Client interface {
 	CreateConversation(ctx context.Context, messagingService, uniqueName, friendlyName, attributes string) (twilio.Conversation, error)
 	FetchConversation(ctx context.Context, sidOrUniqueName string) (twilio.Conversation, error)
 	UpdateConversationAttributes(ctx context.Context, sid, attributesJSON string) error
+	CloseConversation(ctx context.Context, sid string) error
 	AddCustomerParticipant(ctx context.Context, conversationSID, address, proxy, attributes string) (twilio.Participant, error)
 	ParticipantConversations(ctx context.Context, address string) ([]twilio.ParticipantConversation, error)
 }
@@ -186,7 +187,7 @@ func (a *Conversations) Conversation(ctx context.Context, sidOrUniqueName string
 	if err != nil {
 		return conversation.Conversation{}, mapErr(err)
 	}
-	out := conversation.Conversation{SID: c.SID}
+	out := conversation.Conversation{SID: c.SID, Closed: c.State == "closed"}
 	if m, err := twilio.ParseAttributes(c.Attributes); err == nil {
 		out.CustomerID, _ = m["customer_id"].(string)
 		ho, _ := m["handoff"].(map[string]any)
@@ -229,6 +230,12 @@ func (a *Conversations) MarkHandoff(ctx context.Context, conv string, h conversa
 		return nil
 	}
 	return mapErr(a.c.UpdateConversationAttributes(ctx, conv, s))
+}
+
+// Close closes the conversation (final); one closed already is no
+// error.
+func (a *Conversations) Close(ctx context.Context, conv string) error {
+	return mapErr(a.c.CloseConversation(ctx, conv))
 }
 
 // OpenConversation returns the conversation of the customer at address

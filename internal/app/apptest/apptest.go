@@ -725,6 +725,12 @@ func (h *Harness) signedPost(name function.Name, params url.Values, token string
 	return postForm(h.URL(name), params, http.Header{"X-Twilio-Signature": {twiliotest.Sign(token, h.URL(name), params)}})
 }
 
+// PostForm posts params as a form to target, with header (a signature,
+// say), and returns the answer. It may be called from any goroutine.
+func PostForm(target string, params url.Values, header http.Header) (int, string, error) {
+	return postForm(target, params, header)
+}
+
 // postForm posts params as a form to target, with header, and returns the
 // answer.
 func postForm(target string, params url.Values, header http.Header) (int, string, error) {

@@ -1,11 +1,12 @@
 // Package handofftest is the conformance suite of the handoff stores
-// (handoff.Bindings, handoff.Notes): each store's tests run it on a fresh
-// store.
+// (handoff.Bindings, handoff.Notes, handoff.OpenHandoffs): each store's
+// tests run it on a fresh store.
 package handofftest
 
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -202,5 +203,148 @@ func testNotesBounded(t *testing.T, s handoff.Notes) {
 	}
 	if len(got) == 0 || got[0].HandoffID != "h5" || total > handoff.MaxNotes {
 		t.Errorf("notes %v: %d characters, want the latest first within %d", ids(got), total, handoff.MaxNotes)
+	}
+}
+
+// TestOpenHandoffs runs the suite of the store of conversations handed to
+// Flex; open returns an empty store for each subtest.
+func TestOpenHandoffs(t *testing.T, open func(t *testing.T) handoff.OpenHandoffs) {
+	conformance.Run(t, open, map[string]func(*testing.T, handoff.OpenHandoffs){
+		"TrackedOldestFirst":      testTrackedOrder,
+		"UntrackOnlyItsTask":      testUntrack,
+		"AcceptedOnlyItsTask":     testAccepted,
+		"ConcurrentTracksAllKept": testConcurrentTracks,
+	})
+}
+
+func toFlex(conv string, task string, i int) handoff.ToFlex {
+	return handoff.ToFlex{Conversation: conv, Task: task, At: t0.Add(time.Duration(i) * time.Minute)}
+}
+
+// tracked returns the store's records as "conv:task" (with "+" when
+// accepted), oldest first.
+func tracked(t *testing.T, s handoff.OpenHandoffs, limit int) []string {
+	t.Helper()
+	ts, err := s.Tracked(t.Context(), limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range ts {
+		k := r.Conversation + ":" + r.Task
+		if r.Accepted {
+			k += "+"
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+func testTrackedOrder(t *testing.T, s handoff.OpenHandoffs) {
+	ctx := t.Context()
+	if got := tracked(t, s, 0); len(got) != 0 {
+		t.Fatalf("an empty store tracks %v", got)
+	}
+	for _, r := range []handoff.ToFlex{toFlex("CH2", "WT2", 2), toFlex("CH1", "WT1", 1), toFlex("CH3", "WT3", 3)} {
+		if err := s.Track(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := strings.Join(tracked(t, s, 0), ","); got != "CH1:WT1,CH2:WT2,CH3:WT3" {
+		t.Errorf("tracked %s, want oldest first", got)
+	}
+	if got := strings.Join(tracked(t, s, 2), ","); got != "CH1:WT1,CH2:WT2" {
+		t.Errorf("tracked with limit 2: %s", got)
+	}
+	// A new handoff of a conversation replaces its record.
+	if err := s.Track(ctx, toFlex("CH1", "WT9", 4)); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(tracked(t, s, 0), ","); got != "CH2:WT2,CH3:WT3,CH1:WT9" {
+		t.Errorf("after a second handoff of CH1: %s", got)
+	}
+	ts, err := s.Tracked(ctx, 1)
+	if err != nil || len(ts) != 1 || !ts[0].At.Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("Tracked = %+v, %v; want the time kept", ts, err)
+	}
+}
+
+func testUntrack(t *testing.T, s handoff.OpenHandoffs) {
+	ctx := t.Context()
+	if err := s.Untrack(ctx, "CH1", "WT1"); err != nil {
+		t.Fatalf("Untrack of nothing: %v", err)
+	}
+	if err := s.Track(ctx, toFlex("CH1", "WT2", 1)); err != nil {
+		t.Fatal(err)
+	}
+	// An old task's settling leaves a newer handoff tracked.
+	if err := s.Untrack(ctx, "CH1", "WT1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := tracked(t, s, 0); !slices.Equal(got, []string{"CH1:WT2"}) {
+		t.Errorf("after untracking another task: %v", got)
+	}
+	if err := s.Untrack(ctx, "CH1", "WT2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := tracked(t, s, 0); len(got) != 0 {
+		t.Errorf("after untracking its task: %v", got)
+	}
+	// Any conversation sid Twilio may send.
+	if err := s.Track(ctx, toFlex("../CH/..", "WT3", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := tracked(t, s, 0); !slices.Equal(got, []string{"../CH/..:WT3"}) {
+		t.Errorf("odd id: %v", got)
+	}
+}
+
+func testAccepted(t *testing.T, s handoff.OpenHandoffs) {
+	ctx := t.Context()
+	if err := s.MarkAccepted(ctx, "CH1", "WT1"); err != nil {
+		t.Fatalf("MarkAccepted of nothing: %v", err)
+	}
+	if got := tracked(t, s, 0); len(got) != 0 {
+		t.Fatalf("MarkAccepted created %v", got)
+	}
+	if err := s.Track(ctx, toFlex("CH1", "WT1", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkAccepted(ctx, "CH1", "WT0"); err != nil {
+		t.Fatal(err)
+	}
+	if got := tracked(t, s, 0); !slices.Equal(got, []string{"CH1:WT1"}) {
+		t.Errorf("another task's acceptance marked %v", got)
+	}
+	for range 2 {
+		if err := s.MarkAccepted(ctx, "CH1", "WT1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := tracked(t, s, 0); !slices.Equal(got, []string{"CH1:WT1+"}) {
+		t.Errorf("after MarkAccepted: %v", got)
+	}
+	// A new handoff starts unaccepted.
+	if err := s.Track(ctx, toFlex("CH1", "WT2", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if got := tracked(t, s, 0); !slices.Equal(got, []string{"CH1:WT2"}) {
+		t.Errorf("a new handoff: %v", got)
+	}
+}
+
+func testConcurrentTracks(t *testing.T, s handoff.OpenHandoffs) {
+	const n = 5
+	conformance.Race(n, func(i int) {
+		conv := fmt.Sprintf("CH%d", i)
+		if err := s.Track(t.Context(), toFlex(conv, "WT1", i)); err != nil {
+			t.Errorf("Track: %v", err)
+		}
+		if err := s.MarkAccepted(t.Context(), conv, "WT1"); err != nil {
+			t.Errorf("MarkAccepted: %v", err)
+		}
+	})
+	if got := tracked(t, s, 0); len(got) != n || got[0] != "CH0:WT1+" {
+		t.Errorf("after %d concurrent handoffs: %v", n, got)
 	}
 }

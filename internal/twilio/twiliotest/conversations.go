@@ -552,11 +552,20 @@ func (f *Fake) listParticipantConversations(w http.ResponseWriter, r *http.Reque
 	answer(w, http.StatusOK, out, e)
 }
 
+// errClosed refuses a change to a closed conversation, which is final
+// (https://www.twilio.com/docs/api/errors/50377).
+func errClosed() *apiError {
+	return &apiError{http.StatusBadRequest, 50377, "Can't update conversation as it's in final closed state"}
+}
+
 // updateConversation sets what the form has. Tests close conversations
 // with State=closed, as Frontline does when a worker is done.
 func (f *Fake) updateConversation(w http.ResponseWriter, r *http.Request) {
 	form := r.PostForm
 	f.inConversation(w, r, http.StatusOK, func(c *conversationState) (any, *apiError) {
+		if c.State == "closed" {
+			return nil, errClosed()
+		}
 		if form.Has("Attributes") {
 			if e := validJSON(form.Get("Attributes"), maxConversationAttributes); e != nil {
 				return nil, e
@@ -669,6 +678,9 @@ func (f *Fake) listMessages(w http.ResponseWriter, r *http.Request) {
 func (f *Fake) createMessage(w http.ResponseWriter, r *http.Request) {
 	form := r.PostForm
 	f.inConversation(w, r, http.StatusCreated, func(c *conversationState) (any, *apiError) {
+		if c.State == "closed" {
+			return nil, errClosed()
+		}
 		if e := c.checkBody(form.Get("Body")); e != nil {
 			return nil, e
 		}

@@ -89,7 +89,6 @@ type Fake struct {
 	workers     map[string]*workerState
 	workerOrder []string
 	activities  []activity
-	events      eventCallback
 	latency     time.Duration
 	faults      []*fault
 	outage      int // status every REST request gets; 0: none
@@ -471,6 +470,7 @@ func (f *Fake) routes() *http.ServeMux {
 	handle("GET /v1/Workspaces/{ws}/Tasks", f.listTasks, append(paging, "EvaluateTaskAttributes")...)
 	handle("GET /v1/Workspaces/{ws}/Tasks/{sid}", f.fetchTask)
 	handle("POST /v1/Workspaces/{ws}/Tasks/{sid}", f.updateTask, "AssignmentStatus", "Reason")
+	handle("DELETE /v1/Workspaces/{ws}/Tasks/{sid}", f.deleteTask)
 	handle("GET /v1/Conversations/{conv}/Participants", f.listParticipants, paging...)
 	handle("POST /v1/Conversations/{conv}/Participants", f.createParticipant, "Identity", "Attributes", "MessagingBinding.Address", "MessagingBinding.ProxyAddress")
 	handle("GET /v1/Conversations/{conv}/Participants/{sid}", f.fetchParticipant)

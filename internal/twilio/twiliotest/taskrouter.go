@@ -138,10 +138,9 @@ func (f *Fake) SetWorkerAvailable(identity string, available bool) bool {
 	if prev.ActivitySID != act.sid {
 		event = f.workerEvent("worker.activity.update", prev, w, now)
 	}
-	cb := f.events
 	f.mu.Unlock()
-	if event != nil && cb.url != "" && (len(cb.filter) == 0 || slices.Contains(cb.filter, "worker.activity.update")) {
-		f.deliver(context.Background(), TargetEvents, "worker.activity.update", cb.url, event, event.Get("Sid"), DefaultEventTimeout, false)
+	if event != nil {
+		f.postEvent(event)
 	}
 	return true
 }
@@ -154,19 +153,25 @@ const TargetEvents = "events"
 // to answer (https://www.twilio.com/docs/taskrouter/api/event/reference).
 const DefaultEventTimeout = 15 * time.Second
 
-// eventCallback is the workspace's EventCallbackUrl and EventsFilter.
-type eventCallback struct {
-	url    string
-	filter []string
-}
-
 // SetEventCallback sets the workspace's EventCallbackUrl (empty: none)
 // and its EventsFilter (none: every event), as the Console or
 // POST /v1/Workspaces/{sid} would.
 func (f *Fake) SetEventCallback(rawURL string, filter ...string) {
+	f.SetWorkspaceEventCallback(rawURL, strings.Join(filter, ","))
+}
+
+// postEvent posts a TaskRouter event to the workspace's event callback,
+// if it has one and its EventsFilter lets the event through, signed with
+// the account's auth token, and returns once it is answered.
+func (f *Fake) postEvent(event url.Values) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.events = eventCallback{url: rawURL, filter: slices.Clone(filter)}
+	cb, filter := f.workspace.eventCallbackURL, f.workspace.eventsFilter
+	f.mu.Unlock()
+	typ := event.Get("EventType")
+	if cb == "" || filter != "" && !slices.ContainsFunc(strings.Split(filter, ","), func(f string) bool { return strings.TrimSpace(f) == typ }) {
+		return
+	}
+	f.deliver(context.Background(), TargetEvents, typ, cb, event, event.Get("Sid"), DefaultEventTimeout, false)
 }
 
 // workerEvent returns the form of a worker event, field for field as

@@ -3,6 +3,7 @@ package twiliotest
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -34,18 +35,100 @@ func (f *Fake) Tasks() []Task {
 	return out
 }
 
-// SetTaskStatus moves a task to status (e.g. "completed", "canceled"),
-// as a Flex agent or TaskRouter would. It reports whether it exists.
-func (f *Fake) SetTaskStatus(sid, status string) bool {
+// SetTaskStatus moves a task to status ("reserved", "assigned",
+// "wrapping", "completed" or "canceled"), as TaskRouter or a Flex agent
+// would, with reason (the completed or canceled reason; may be empty).
+// Moving it to wrapping, completed or canceled posts task.wrapup,
+// task.completed or task.canceled to the workspace's event callback
+// (SetEventCallback), signed, and returns once it is answered. It
+// reports whether the task exists; a task completed or canceled already
+// stays so, and nothing is posted.
+func (f *Fake) SetTaskStatus(sid, status, reason string) bool {
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	t := f.task(sid)
+	if t == nil {
+		f.mu.Unlock()
+		return false
+	}
+	if t.AssignmentStatus == "completed" || t.AssignmentStatus == "canceled" || t.AssignmentStatus == status {
+		f.mu.Unlock()
+		return true
+	}
+	t.AssignmentStatus, t.Reason, t.DateUpdated = status, reason, time.Now()
+	event := f.taskEvent(taskEvents[status], t)
+	f.mu.Unlock()
+	if event != nil {
+		f.postEvent(event)
+	}
+	return true
+}
+
+// DeleteTask deletes a task, as a Flex admin or a script may (TaskRouter
+// keeps no trace of it: a fetch gets 404), and posts task.deleted to the
+// workspace's event callback, with the status it had. It reports whether
+// the task existed.
+func (f *Fake) DeleteTask(sid string) bool {
+	f.mu.Lock()
+	t := f.task(sid)
+	if t == nil {
+		f.mu.Unlock()
+		return false
+	}
+	f.tasks = slices.DeleteFunc(f.tasks, func(x *Task) bool { return x == t })
+	event := f.taskEvent("task.deleted", t)
+	f.mu.Unlock()
+	f.postEvent(event)
+	return true
+}
+
+// taskEvents are the task events a move to a status posts.
+var taskEvents = map[string]string{"wrapping": "task.wrapup", "completed": "task.completed", "canceled": "task.canceled"}
+
+// task returns the task sid, or nil. Callers hold f.mu.
+func (f *Fake) task(sid string) *Task {
 	for _, t := range f.tasks {
 		if t.SID == sid {
-			t.AssignmentStatus, t.DateUpdated = status, time.Now()
-			return true
+			return t
 		}
 	}
-	return false
+	return nil
+}
+
+// taskEvent returns the form of a task event typ ("" : none), field for
+// field as TaskRouter's event reference lists a task's
+// (https://www.twilio.com/docs/taskrouter/api/event/reference), with Sid
+// and TimestampMs as real payloads carry them. Callers hold f.mu.
+func (f *Fake) taskEvent(typ string, t *Task) url.Values {
+	if typ == "" {
+		return nil
+	}
+	now := time.Now()
+	v := url.Values{
+		"Sid":                   {f.newSID("EV")},
+		"EventType":             {typ},
+		"AccountSid":            {f.cfg.AccountSID},
+		"WorkspaceSid":          {f.cfg.WorkspaceSID},
+		"WorkspaceName":         {f.workspace.friendlyName},
+		"EventDescription":      {"Task " + t.SID + " " + strings.TrimPrefix(typ, "task.")},
+		"ResourceType":          {"Task"},
+		"ResourceSid":           {t.SID},
+		"Timestamp":             {strconv.FormatInt(now.Unix(), 10)},
+		"TimestampMs":           {strconv.FormatInt(now.UnixMilli(), 10)},
+		"TaskSid":               {t.SID},
+		"TaskAttributes":        {t.Attributes},
+		"TaskAge":               {strconv.Itoa(int(now.Sub(t.DateCreated) / time.Second))},
+		"TaskPriority":          {"0"},
+		"TaskAssignmentStatus":  {t.AssignmentStatus},
+		"TaskChannelUniqueName": {t.TaskChannel},
+		"WorkflowSid":           {t.WorkflowSID},
+	}
+	switch typ {
+	case "task.canceled":
+		v.Set("TaskCanceledReason", t.Reason)
+	case "task.completed":
+		v.Set("TaskCompletedReason", t.Reason)
+	}
+	return v
 }
 
 // defaultTaskTimeout is TaskRouter's default task timeout, in seconds.
@@ -191,10 +274,8 @@ func (f *Fake) taskFor(w http.ResponseWriter, r *http.Request) *Task {
 	if !f.workspaceOK(w, r) {
 		return nil
 	}
-	for _, t := range f.tasks {
-		if t.SID == r.PathValue("sid") {
-			return t
-		}
+	if t := f.task(r.PathValue("sid")); t != nil {
+		return t
 	}
 	writeAPIError(w, errNotFound(r.URL.Path))
 	return nil
@@ -208,26 +289,62 @@ func (f *Fake) fetchTask(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// updateTask changes a task's AssignmentStatus (canceled, completed), as
-// a Flex agent's app does.
+// updateTask changes a task's AssignmentStatus (canceled, completed,
+// wrapping), as a Flex agent's app does, and posts its event as
+// SetTaskStatus does, once answered.
 func (f *Fake) updateTask(w http.ResponseWriter, r *http.Request) {
+	if event := f.changeTask(w, r); event != nil {
+		f.postEvent(event)
+	}
+}
+
+// changeTask applies updateTask's change and answers it; it returns the
+// event to post, if any.
+func (f *Fake) changeTask(w http.ResponseWriter, r *http.Request) url.Values {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t := f.taskFor(w, r)
 	if t == nil {
-		return
+		return nil
 	}
+	moved := ""
 	switch s := r.PostForm.Get("AssignmentStatus"); s {
 	case "":
 	case "canceled", "completed", "wrapping":
+		if s == "canceled" && (t.AssignmentStatus == "assigned" || t.AssignmentStatus == "wrapping") {
+			// https://www.twilio.com/docs/taskrouter/lifecycle-task-state
+			writeAPIError(w, errInvalid("a task can be canceled only until it is assigned"))
+			return nil
+		}
+		if t.AssignmentStatus != s {
+			moved = s
+		}
 		t.AssignmentStatus = s
 	default:
 		writeAPIError(w, errInvalid("AssignmentStatus must be canceled, completed or wrapping"))
-		return
+		return nil
 	}
 	if r.PostForm.Has("Reason") {
 		t.Reason = r.PostForm.Get("Reason")
 	}
 	t.DateUpdated = time.Now()
 	writeJSON(w, http.StatusOK, f.taskJSON(t))
+	return f.taskEvent(taskEvents[moved], t)
+}
+
+// deleteTask deletes a task by REST, as DeleteTask does, and posts
+// task.deleted once answered.
+func (f *Fake) deleteTask(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	ok := f.workspaceOK(w, r)
+	exists := ok && f.task(r.PathValue("sid")) != nil
+	f.mu.Unlock()
+	switch {
+	case !ok:
+	case !exists:
+		writeAPIError(w, errNotFound(r.URL.Path))
+	default:
+		w.WriteHeader(http.StatusNoContent)
+		f.DeleteTask(r.PathValue("sid"))
+	}
 }

@@ -18,6 +18,7 @@ import (
 	twiliogo "github.com/twilio/twilio-go"
 	"github.com/twilio/twilio-go/client"
 	conv "github.com/twilio/twilio-go/rest/conversations/v1"
+	tr "github.com/twilio/twilio-go/rest/taskrouter/v1"
 
 	"github.com/experthub/experthub/internal/twilio"
 	"github.com/experthub/experthub/internal/twilio/twiliotest"
@@ -634,5 +635,90 @@ func TestPreEventJSONAnswerIsObject(t *testing.T) {
 	c, _ := s.Conversation(res.ConversationSID)
 	if c.FriendlyName != "Ann" || c.Attributes != `{"avatar":"https://x/a.png"}` {
 		t.Errorf("conversation = %+v", c)
+	}
+}
+
+// TestTaskEvents: a task's moves, by REST or by the test's hand, post
+// their TaskRouter events to the workspace's event callback, signed with
+// the account's token; a deleted task is gone; a canceled or completed
+// one stays so; an assigned task cannot be canceled.
+func TestTaskEvents(t *testing.T) {
+	s := twiliotest.NewServer(twiliotest.Config{})
+	t.Cleanup(s.Close)
+	var mu sync.Mutex
+	var got []string
+	a := newApp(t, s.AuthToken(), func(_ string, form url.Values) (int, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, form.Get("EventType")+" "+form.Get("TaskSid")+" "+form.Get("TaskAssignmentStatus"))
+		return http.StatusNoContent, ""
+	})
+	s.SetEventCallback(a.url("/events"), "task.completed", "task.canceled", "task.deleted", "task.wrapup")
+	c := twilio.New(twilio.Config{AccountSID: s.AccountSID(), AuthToken: s.AuthToken(), BaseURL: s.URL})
+	ctx := context.Background()
+	newTask := func() string {
+		tk, err := c.CreateTask(ctx, s.WorkspaceSID(), s.WorkflowSID(), "chat", `{"frontline_conversation_sid":"CH1"}`, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tk.SID
+	}
+	rc := restClient(s)
+	done, canceled, deleted := newTask(), newTask(), newTask()
+	s.SetTaskStatus(done, "assigned", "")
+	if _, err := rc.TaskrouterV1.UpdateTask(s.WorkspaceSID(), done, (&tr.UpdateTaskParams{}).SetAssignmentStatus("canceled")); err == nil {
+		t.Error("an assigned task was canceled")
+	}
+	if _, err := rc.TaskrouterV1.UpdateTask(s.WorkspaceSID(), done, (&tr.UpdateTaskParams{}).SetAssignmentStatus("wrapping")); err != nil {
+		t.Fatal(err)
+	}
+	s.SetTaskStatus(done, "completed", "resolved")
+	s.SetTaskStatus(done, "completed", "again") // no second event
+	s.SetTaskStatus(canceled, "canceled", "Task TTL Exceeded")
+	if err := rc.TaskrouterV1.DeleteTask(s.WorkspaceSID(), deleted, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.FetchTask(ctx, s.WorkspaceSID(), deleted); !errors.Is(err, twilio.ErrNotFound) {
+		t.Errorf("deleted task fetched: %v", err)
+	}
+	if tk, err := c.FetchTask(ctx, s.WorkspaceSID(), done); err != nil || tk.AssignmentStatus != "completed" {
+		t.Errorf("completed task = %+v, %v", tk, err)
+	}
+	want := []string{
+		"task.wrapup " + done + " wrapping", "task.completed " + done + " completed",
+		"task.canceled " + canceled + " canceled", "task.deleted " + deleted + " pending",
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(got, want) {
+		t.Errorf("events %q, want %q", got, want)
+	}
+	a.checkSignatures()
+}
+
+// TestClosedConversationRefusesMessages: closing is final (50377): no
+// message, no update, and closing again is refused the same way.
+func TestClosedConversationRefusesMessages(t *testing.T) {
+	s := twiliotest.NewServer(twiliotest.Config{})
+	t.Cleanup(s.Close)
+	ctx := context.Background()
+	res, err := s.CustomerTexts(ctx, "+15550001111", "+15559990000", "hi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := twilio.New(twilio.Config{AccountSID: s.AccountSID(), AuthToken: s.AuthToken(), BaseURL: s.URL})
+	for range 2 {
+		if err := c.CloseConversation(ctx, res.ConversationSID); err != nil {
+			t.Fatalf("close: %v", err)
+		}
+	}
+	if cv, _ := s.Conversation(res.ConversationSID); cv.State != "closed" {
+		t.Errorf("state %q", cv.State)
+	}
+	if _, err := c.PostMessage(ctx, res.ConversationSID, "system", "late", "{}"); err == nil {
+		t.Error("a closed conversation took a message")
+	}
+	if n := len(s.Messages(res.ConversationSID)); n != 1 {
+		t.Errorf("%d messages, want 1", n)
 	}
 }

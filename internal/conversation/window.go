@@ -1,0 +1,72 @@
+package conversation
+
+import (
+	"context"
+	"time"
+
+	"github.com/experthub/experthub/internal/crm"
+)
+
+// WhatsApp delivers a business's free-form message only within 24 hours
+// of the customer's last message; outside that window only an approved
+// template (https://www.twilio.com/docs/whatsapp/key-concepts), and a
+// free-form message fails later, undelivered (error 63016). A handoff to
+// a WhatsApp customer outside the window therefore opens with an
+// approved template (ContactCenter.Opener), or is refused before
+// anything is created.
+
+// whatsAppWindow is WhatsApp's customer service window.
+const whatsAppWindow = 24 * time.Hour
+
+// whatsAppOpener returns the template text a handoff (id) to customer c
+// at address opens with: "" inside the window or for SMS. Outside it
+// without a template the handoff is refused (ErrOutsideWindow).
+func (f *Flow) whatsAppOpener(ctx context.Context, id string, c crm.Customer, address string) (string, error) {
+	if !crm.IsWhatsApp(address) {
+		return "", nil
+	}
+	open, err := f.inWhatsAppWindow(ctx, address)
+	if err != nil {
+		f.log.WarnContext(ctx, "handoff: the customer's latest messages could not be read", "handoff_id", id, "err", err)
+		return "", refuse(ErrUnavailable, "Twilio did not answer; retry with the same handoff_id")
+	}
+	if open {
+		return "", nil
+	}
+	if f.cc.Opener != nil {
+		text, ok, err := f.cc.Opener(ctx, c)
+		if err != nil {
+			f.log.WarnContext(ctx, "handoff: the templates could not be read", "handoff_id", id, "err", err)
+			return "", refuse(ErrUnavailable, "the message templates could not be read; retry with the same handoff_id")
+		}
+		if ok {
+			f.log.InfoContext(ctx, "handoff outside the WhatsApp window: opening with an approved template", "handoff_id", id)
+			return text, nil
+		}
+	}
+	return "", refuse(ErrOutsideWindow, "the customer has not written on WhatsApp for 24 hours: outside that window WhatsApp delivers only "+
+		"an approved template, and no template is marked whatsAppApproved; nothing was created")
+}
+
+// inWhatsAppWindow reports whether the customer at address wrote within
+// whatsAppWindow, in their open Frontline conversation (its latest
+// messages): one read when there is none, two when there is. A message
+// in a conversation closed since is not seen: the window then reads as
+// closed, and the handoff opens with a template.
+func (f *Flow) inWhatsAppWindow(ctx context.Context, address string) (bool, error) {
+	conv, err := f.handoffs.OpenConversation(ctx, address)
+	if err != nil || conv == "" {
+		return false, err
+	}
+	ms, err := f.convs.RecentMessages(ctx, conv, recentWindow)
+	if err != nil {
+		return false, err
+	}
+	since := f.now().Add(-whatsAppWindow)
+	for i := len(ms) - 1; i >= 0; i-- {
+		if m := ms[i]; m.Author == address && !m.Created.IsZero() {
+			return m.Created.After(since), nil
+		}
+	}
+	return false, nil
+}
