@@ -134,7 +134,7 @@ func New(cfg *config.Config) (*Sandbox, error) {
 	fake.SetWebhooks(twiliotest.Webhooks{
 		PreWebhookURL:  cfg.PublicURL(function.PreEvent),
 		PostWebhookURL: cfg.PublicURL(function.PostEvent),
-		Filters:        []string{"onConversationAdd", "onParticipantAdded", "onMessageAdded"},
+		Filters:        []string{"onConversationAdd", "onParticipantAdded", "onMessageAdded", "onConversationStateUpdated", "onParticipantRemoved"},
 		RoutingURL:     cfg.PublicURL(function.Routing),
 	})
 	// A worker coming back (/back in the chat) serves the waiting line at

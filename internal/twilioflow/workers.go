@@ -94,9 +94,35 @@ func (a *Workers) find(ctx context.Context, identity string) (twilio.Worker, err
 }
 
 // Find returns the worker identity; a zero Worker when there is none.
+// Deactivated is their Frontline user's state, which the names' cache
+// holds (see "Workers' names"): when it is not fresh, it is read at the
+// same time as the worker, and waited for at most nameWait; a lookup that
+// fails or is late leaves the state last read (active when never read).
 func (a *Workers) Find(ctx context.Context, identity string) (conversation.Worker, error) {
+	if identity != "" {
+		a.lookupName(ctx, identity)
+	}
 	w, err := a.find(ctx, identity)
-	return worker(w), mapErr(err)
+	out := worker(w)
+	if err == nil && w.Identity != "" {
+		// The worker's own spelling: Frontline identities are
+		// case-sensitive, a customer's e-mail is not.
+		if done, _ := a.lookupName(ctx, w.Identity); done != nil {
+			waitName(ctx, done)
+		}
+		out.Deactivated = a.deactivated(w.Identity)
+	}
+	return out, mapErr(err)
+}
+
+// deactivated reports whether the cache knows identity's Frontline user
+// as deactivated.
+func (a *Workers) deactivated(identity string) bool {
+	c := &a.names
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entry(identity, a.cfg.Now())
+	return e.found && e.user.State == twilio.UserDeactivated
 }
 
 // Fetch returns the worker sid, described.
