@@ -50,8 +50,8 @@ const DefaultWaitingLineMaxWait = 10 * time.Minute
 // CONVERSATION_CLOSE_AFTER), Twilio's Timers.Inactive and Timers.Closed,
 // counted from a conversation's last message. A retailer's clienteling
 // thread lives for weeks (an order, a repair, a fitting): after a week
-// without a message it is inactive (Frontline sorts it down; the next
-// message reactivates it), after 30 days it is closed, and the customer's
+// without a message it is inactive (the next message reactivates it),
+// after 30 days it is closed, and the customer's
 // next text starts a new conversation routed by ROUTING_POLICY, advisor
 // first. Twilio's minimums are 1 and 10 minutes
 // (https://www.twilio.com/docs/conversations/states-timers).

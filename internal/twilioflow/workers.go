@@ -72,12 +72,17 @@ func workerAreas(m map[string]any) []string {
 }
 
 // Available returns the pool's available workers, read at some moment
-// after since (concurrent reads merged, see poolReads).
+// after since (concurrent reads merged, see poolReads). A worker whose
+// Frontline user the names' cache knows as deactivated is left out: no
+// customer goes to them (the pool read warms the cache for the likeliest
+// picks, see warmNames).
 func (a *Workers) Available(ctx context.Context, since time.Time) ([]conversation.Worker, error) {
 	ws, err := a.available(ctx, since)
-	out := make([]conversation.Worker, len(ws))
-	for i, w := range ws {
-		out[i] = worker(w)
+	out := make([]conversation.Worker, 0, len(ws))
+	for _, w := range ws {
+		if !a.deactivated(w.Identity) {
+			out = append(out, worker(w))
+		}
 	}
 	return out, mapErr(err)
 }
@@ -121,8 +126,8 @@ func (a *Workers) deactivated(identity string) bool {
 	c := &a.names
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.entry(identity, a.cfg.Now())
-	return e.found && e.user.State == twilio.UserDeactivated
+	e := c.entries[identity]
+	return e != nil && e.found && e.user.State == twilio.UserDeactivated
 }
 
 // Fetch returns the worker sid, described.
