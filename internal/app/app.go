@@ -173,7 +173,8 @@ func (a *App) buildFlow(o options) {
 		return
 	}
 	rest := NewTwilio(cfg)
-	ports := twilioflow.Config{Workspace: cfg.Workspace, PoolQueue: cfg.PoolQueue, MessagingService: cfg.MessagingService, Logger: a.log, Now: o.now}
+	timers := twilio.Timers{Inactive: cfg.InactiveAfter, Closed: cfg.CloseAfter}
+	ports := twilioflow.Config{Workspace: cfg.Workspace, PoolQueue: cfg.PoolQueue, MessagingService: cfg.MessagingService, Timers: timers, Logger: a.log, Now: o.now}
 	convs := twilioflow.NewConversations(rest, ports)
 	// One Flow serves the conversation functions: each request's context
 	// names its function for the logs (see named).
@@ -227,6 +228,7 @@ func (a *App) buildFlow(o options) {
 		MaxAge:         cfg.WorkMaxAge,
 		ContactCenter:  cc,
 		MaxWait:        cfg.MaxWait,
+		Timers:         conversation.Timers{Inactive: cfg.InactiveAfter, Closed: cfg.CloseAfter},
 	}, deps)
 	consume = a.named(function.Work, taskqueue.Consumer(flow.Consume, a.log))
 	a.handlers[function.Work] = a.queueFacing(consume, o.queue)

@@ -88,16 +88,22 @@ func postEventHandler(flow *conversation.Flow, log *slog.Logger) http.Handler {
 			ok(w)
 			return
 		}
-		ids, valid := sids(w, r, log, event, sid{"ConversationSid", "CH"}, e.id)
+		want := []sid{{"ConversationSid", "CH"}}
+		if e.id.key != "" {
+			want = append(want, e.id)
+		}
+		ids, valid := sids(w, r, log, event, want...)
 		if !valid {
 			return
 		}
+		ids = append(ids, "")
 		answerWork(w, e.work(ctx, flow, p, ids[0], ids[1]))
 	})
 }
 
 // postEvents are the post-events that start conversation work: the SID
-// each names beside its ConversationSid, and the work, given both.
+// each names beside its ConversationSid (none: a zero sid), and the work,
+// given both.
 var postEvents = map[string]struct {
 	id   sid
 	work func(ctx context.Context, flow *conversation.Flow, p url.Values, conv, id string) taskqueue.Outcome
@@ -107,6 +113,14 @@ var postEvents = map[string]struct {
 			Conversation: conv, Message: msg, Author: get(p, "Author"), Body: get(p, "Body"),
 			Source: get(p, "Source"), ClientIdentity: get(p, "ClientIdentity"),
 		})
+	}},
+	"onConversationStateUpdated": {sid{}, func(ctx context.Context, flow *conversation.Flow, p url.Values, conv, _ string) taskqueue.Outcome {
+		return flow.StateUpdated(ctx, conversation.StateChange{
+			Conversation: conv, From: get(p, "StateFrom"), To: get(p, "StateTo"), Reason: get(p, "Reason"),
+		})
+	}},
+	"onParticipantRemoved": {sid{"ParticipantSid", "MB"}, func(ctx context.Context, flow *conversation.Flow, p url.Values, conv, part string) taskqueue.Outcome {
+		return flow.ParticipantRemoved(ctx, conversation.Left{Conversation: conv, Participant: part, Identity: get(p, "Identity")})
 	}},
 	"onParticipantAdded": {sid{"ParticipantSid", "MB"}, func(ctx context.Context, flow *conversation.Flow, p url.Values, conv, part string) taskqueue.Outcome {
 		return flow.ParticipantAdded(ctx, conversation.Joined{

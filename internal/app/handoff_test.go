@@ -583,6 +583,8 @@ func clip(s string) string {
 // of caller get in.
 func TestHandoffRefused(t *testing.T) {
 	h := flexHarness(t, apptest.InMemory, nil)
+	h.Twilio.AddWorker("gone@example.com", true, nil)
+	h.Twilio.SetUserActive("gone@example.com", false)
 	valid := url.Values{"handoff_id": {"flex-auth"}, "customer_id": {joAnneID}}
 	t.Run("bad input", func(t *testing.T) {
 		for _, tt := range []struct {
@@ -606,6 +608,7 @@ func TestHandoffRefused(t *testing.T) {
 			{"e-mail address", url.Values{"handoff_id": {"x"}, "address": {"jo@example.com"}}, 400, "address must be an SMS number"},
 			{"not a number", url.Values{"handoff_id": {"x"}, "address": {"+12"}}, 400, "address must be an SMS number"},
 			{"not a worker", url.Values{"handoff_id": {"x"}, "customer_id": {joAnneID}, "worker": {"nobody@example.com"}}, 422, "not a Frontline worker"},
+			{"a deactivated worker", url.Values{"handoff_id": {"x"}, "customer_id": {joAnneID}, "worker": {"gone@example.com"}}, 422, `gone@example.com\" is deactivated in Frontline`},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				status, _, body := handoff(t, h, tt.params)

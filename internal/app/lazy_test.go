@@ -96,7 +96,7 @@ func TestLogsNameTheirFunction(t *testing.T) {
 		{"outgoing", url.Values{"Location": {"GetTemplatesByCustomerId"}}, "outgoing callback: unknown location"},
 		{"routing", url.Values{"ConversationSid": {"nonsense"}}, "routing callback without a valid ConversationSid"},
 		{"pre-event", url.Values{"EventType": {"onMessageAdd"}}, "onMessageAdd is let through untouched"},
-		{"post-event", url.Values{"EventType": {"onConversationStateUpdated"}}, "post-event ignored"},
+		{"post-event", url.Values{"EventType": {"onConversationUpdated"}}, "post-event ignored"},
 	}
 	for _, r := range requests {
 		if rec := h.Serve(r.function, h.SignedForm(r.function, r.params)); rec.Code/100 == 5 {

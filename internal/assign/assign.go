@@ -105,7 +105,27 @@ type Assignment struct {
 	WorkerSID    string
 	Claimant     string
 	ClaimedAt    time.Time
+	// Closed reports that the conversation is closed for good: its claim
+	// stands against every claimant (see Decide), so that work still
+	// queued for it claims no worker.
+	Closed bool
+	// Released reports that Worker left the conversation: the claim
+	// keeps nobody out, and only says who left.
+	Released bool
 }
+
+// Ending a claim
+//
+// A claim outlives its work: once its worker joined, the participants say
+// who is in the conversation. It ends two ways, and neither forgets the
+// customer's last worker, whom the routing policy's "last" step reads:
+//
+//   - Release: the worker left the conversation. The claim stays as a
+//     released one, naming who left (a promise of that worker is kept),
+//     and the next claim of the conversation is decided as a first one.
+//   - CloseConversation: the conversation is closed (Twilio will not take
+//     a message in it again). The claim is replaced by a closed one that
+//     Decide keeps against every claimant.
 
 // Decide applies req to what a store holds: current is the conversation's
 // assignment (ok false when it has none) and lastAssigned tells when the
@@ -114,10 +134,12 @@ type Assignment struct {
 // the store must record it, the worker's last assignment at req.Now and,
 // with req.Address, the customer's last worker — all or nothing.
 //
-// An existing claim stands when it is the claimant's own or still within
-// req.TTL: the caller compares Claimant to learn whether it won.
+// An existing claim stands when the conversation is closed, or when it is
+// not released and is the claimant's own or still within req.TTL: the
+// caller compares Claimant to learn whether it won.
 func Decide(req Request, current Assignment, ok bool, lastAssigned func(sid string) time.Time) (Assignment, bool, error) {
-	if ok && (current.Claimant == req.Claimant || req.Now.Sub(current.ClaimedAt) < req.TTL) {
+	held := !current.Released && (current.Claimant == req.Claimant || req.Now.Sub(current.ClaimedAt) < req.TTL)
+	if ok && (current.Closed || held) {
 		return current, false, nil
 	}
 	c, found := Pick(req.Candidates, lastAssigned)

@@ -70,6 +70,10 @@ func TestDecide(t *testing.T) {
 	ttl := 4 * time.Second
 	ann := Candidate{Identity: "ann@example.com", SID: "WKann"}
 	existing := Assignment{Conversation: "CH1", Worker: "bob@example.com", WorkerSID: "WKbob", Claimant: "IM1", ClaimedAt: t0}
+	closed := existing
+	closed.Closed = true
+	released := existing
+	released.Released = true
 	tests := []struct {
 		name      string
 		claimant  string
@@ -86,6 +90,9 @@ func TestDecide(t *testing.T) {
 		{name: "fresh claim of another stands", claimant: "IM2", now: t0.Add(ttl - 1), cands: []Candidate{ann}, current: &existing, wantWho: "bob@example.com"},
 		{name: "fresh claim stands even without candidates", claimant: "IM2", now: t0, current: &existing, wantWho: "bob@example.com"},
 		{name: "stale claim of another is replaced", claimant: "IM2", now: t0.Add(ttl), cands: []Candidate{ann}, current: &existing, wantWho: "ann@example.com", wantNew: true},
+		{name: "released claim is replaced, even fresh", claimant: "IM2", now: t0, cands: []Candidate{ann}, current: &released, wantWho: "ann@example.com", wantNew: true},
+		{name: "released claim is replaced for its own claimant", claimant: "IM1", now: t0, cands: []Candidate{ann}, current: &released, wantWho: "ann@example.com", wantNew: true},
+		{name: "closed conversation's claim stands for ever", claimant: "IM2", now: t0.Add(30 * 24 * time.Hour), cands: []Candidate{ann}, current: &closed, wantWho: "bob@example.com"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -136,6 +136,13 @@ func UnknownWorker(email string) string {
 	return notFound(email) + "\n\n" + Menu
 }
 
+// NotAvailable is the reply when the e-mail is a worker's who left
+// (their Frontline user is deactivated): that person is not available,
+// then the menu. It repeats at most maxQuoted characters of it.
+func NotAvailable(email string) string {
+	return fmt.Sprintf("Sorry, %s is not available any more.", quote(email)) + "\n\n" + Menu
+}
+
 // notFound says that email is no expert's, repeating at most maxQuoted
 // characters of it.
 func notFound(email string) string {

@@ -46,6 +46,25 @@ const DefaultCacheTTL = 2 * time.Second
 // FALLBACK_WORKER takes them.
 const DefaultWaitingLineMaxWait = 10 * time.Minute
 
+// Defaults of the conversation timers (CONVERSATION_INACTIVE_AFTER,
+// CONVERSATION_CLOSE_AFTER), Twilio's Timers.Inactive and Timers.Closed,
+// counted from a conversation's last message. A retailer's clienteling
+// thread lives for weeks (an order, a repair, a fitting): after a week
+// without a message it is inactive (the next message reactivates it),
+// after 30 days it is closed, and the customer's
+// next text starts a new conversation routed by ROUTING_POLICY, advisor
+// first. Twilio's minimums are 1 and 10 minutes
+// (https://www.twilio.com/docs/conversations/states-timers).
+const (
+	DefaultConversationInactiveAfter = 7 * 24 * time.Hour
+	DefaultConversationCloseAfter    = 30 * 24 * time.Hour
+	MinConversationInactiveAfter     = time.Minute
+	MinConversationCloseAfter        = 10 * time.Minute
+)
+
+// timerOff is the value that turns a conversation timer off.
+const timerOff = "off"
+
 // Var documents one environment variable. Vars is the single list the
 // table of docs/configuration.md and the deploy consistency check are
 // checked against.
@@ -91,6 +110,8 @@ var vars = []Var{
 	{Name: "CONTACT_CENTER_CLOSING_MESSAGE", Default: bot.DefaultContactCenterClosing, Help: "The last message a customer the bot handed to the contact center gets when the Flex task is completed, before their Frontline conversation is closed (their next message starts a new one); `off`: none."},
 	{Name: "FALLBACK_WORKER", Help: "Identity to route \"agent\" requests to when no worker is available (optional)."},
 	{Name: "WAITING_LINE_MAX_WAIT", Default: DefaultWaitingLineMaxWait.String(), Help: "How long a customer waits in line before the bot tells them so (once) and `FALLBACK_WORKER`, if set, takes them."},
+	{Name: "CONVERSATION_INACTIVE_AFTER", Default: DefaultConversationInactiveAfter.String(), Help: "A conversation Expert Hub routes becomes inactive after this long without a message (Twilio's `Timers.Inactive`, at least `1m`); its next message reactivates it. `off`: no timer."},
+	{Name: "CONVERSATION_CLOSE_AFTER", Default: DefaultConversationCloseAfter.String(), Help: "A conversation Expert Hub routes is closed after this long without a message (Twilio's `Timers.Closed`, at least `10m`): its claim and place in line go, and the customer's next text starts a new conversation routed by `ROUTING_POLICY`. `off`: no timer."},
 	{Name: "WELCOME_MESSAGE", Default: bot.DefaultWelcome, Help: "The bot's first message (routing callback)."},
 	{Name: "RETURNING_CUSTOMER", Default: string(assign.ReturningOff), Help: "`off`, `offer` (the bot suggests the last worker) or `route` (a returning customer goes straight back to the last worker: an alias for `last` in `ROUTING_POLICY`)."},
 	{Name: "ROUTING_POLICY", Default: string(assign.Bot), Help: "Who a new conversation goes to, in order, comma-separated: `advisor` (the customer's advisor, the CRM's `worker` field: added when available, otherwise the bot offers to wait for them), `last` (the worker the customer last spoke with, if still a worker), `bot` (the menu; always last, implied). E.g. `advisor,last,bot`."},
@@ -137,7 +158,11 @@ type Config struct {
 	ProxyNumbers     map[string]string // ISO country code → sender
 	FallbackWorker   string
 	MaxWait          time.Duration
-	WelcomeMessage   string
+	// InactiveAfter and CloseAfter are the conversations' timers; zero:
+	// off.
+	InactiveAfter  time.Duration
+	CloseAfter     time.Duration
+	WelcomeMessage string
 
 	// The Flex contact center: a second Twilio account (all or none).
 	FlexAccountSID string
@@ -278,6 +303,8 @@ func Parse(env Env) (*Config, error) {
 		ProxyNumber:       p.str("FRONTLINE_PROXY_NUMBER"),
 		FallbackWorker:    strings.ToLower(p.str("FALLBACK_WORKER")),
 		MaxWait:           p.duration("WAITING_LINE_MAX_WAIT"),
+		InactiveAfter:     p.timer("CONVERSATION_INACTIVE_AFTER", MinConversationInactiveAfter),
+		CloseAfter:        p.timer("CONVERSATION_CLOSE_AFTER", MinConversationCloseAfter),
 		WelcomeMessage:    p.str("WELCOME_MESSAGE"),
 		ReturningCustomer: parse(&p, "RETURNING_CUSTOMER", assign.ParseReturning),
 		ExpertiseAreas:    parse(&p, "EXPERTISE_AREAS", bot.ParseAreas),
@@ -435,6 +462,17 @@ func (p *parser) duration(name string) time.Duration {
 	if err != nil || d < 0 {
 		p.problems = append(p.problems, fmt.Sprintf("%s: %q is not a duration like 2s or 500ms", name, s))
 	}
+	return d
+}
+
+// timer reads a conversation timer: off (zero) or a duration of at
+// least minimum, Twilio's.
+func (p *parser) timer(name string, minimum time.Duration) time.Duration {
+	if strings.EqualFold(p.str(name), timerOff) {
+		return 0
+	}
+	d := p.duration(name)
+	p.check(d >= minimum, name, fmt.Sprintf("must be %s or at least %v (Twilio's minimum)", timerOff, minimum))
 	return d
 }
 

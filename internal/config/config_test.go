@@ -226,3 +226,30 @@ func TestParseFlexUIOrigins(t *testing.T) {
 		}
 	}
 }
+
+func TestParseConversationTimers(t *testing.T) {
+	tests := []struct {
+		inactive, closed         string
+		wantInactive, wantClosed time.Duration
+		problem                  string
+	}{
+		{"", "", DefaultConversationInactiveAfter, DefaultConversationCloseAfter, ""},
+		{"off", "OFF", 0, 0, ""},
+		{"1m", "10m", time.Minute, 10 * time.Minute, ""},
+		{"30s", "", 0, 0, "CONVERSATION_INACTIVE_AFTER: must be off or at least 1m0s"},
+		{"", "9m", 0, 0, "CONVERSATION_CLOSE_AFTER: must be off or at least 10m0s"},
+		{"", "never", 0, 0, "CONVERSATION_CLOSE_AFTER: \"never\" is not a duration"},
+	}
+	for _, tt := range tests {
+		c, err := Parse(Env{"CONVERSATION_INACTIVE_AFTER": tt.inactive, "CONVERSATION_CLOSE_AFTER": tt.closed})
+		if tt.problem != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.problem) {
+				t.Errorf("%q, %q: error %v, want %q", tt.inactive, tt.closed, err, tt.problem)
+			}
+			continue
+		}
+		if err != nil || c.InactiveAfter != tt.wantInactive || c.CloseAfter != tt.wantClosed {
+			t.Errorf("%q, %q: %v, %v, %v; want %v, %v", tt.inactive, tt.closed, c.InactiveAfter, c.CloseAfter, err, tt.wantInactive, tt.wantClosed)
+		}
+	}
+}

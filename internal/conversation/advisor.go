@@ -92,8 +92,8 @@ func (f *Flow) routeAdvisor(ctx context.Context, conv, address string, adv advis
 	if err != nil {
 		return routed{}, false, err
 	}
-	if w.SID == "" {
-		f.staleAdvisor(ctx, customerID, identity)
+	if w.gone() {
+		f.staleAdvisor(ctx, customerID, identity, w.Deactivated)
 		return routed{}, false, nil
 	}
 	if !w.Available {
@@ -109,14 +109,17 @@ func (f *Flow) routeAdvisor(ctx context.Context, conv, address string, adv advis
 
 // staleAdvisor logs, once per customer and advisor on every instance
 // (the ledger remembers), that the CRM names an advisor who is not a
-// Frontline worker.
-func (f *Flow) staleAdvisor(ctx context.Context, customerID, identity string) {
+// Frontline worker, or whose Frontline user is deactivated.
+func (f *Flow) staleAdvisor(ctx context.Context, customerID, identity string, deactivated bool) {
 	a := f.work.Begin(ctx, "stale-advisor:"+customerID+":"+identity, time.Minute)
 	if a.Outcome == ledger.Done || a.Outcome == ledger.Busy {
 		return
 	}
-	f.log.WarnContext(ctx, "the customer's advisor is not a Frontline worker; skipping them (fix the CRM's worker field)",
-		"customer_id", customerID, "advisor", identity)
+	msg := "the customer's advisor is not a Frontline worker; skipping them (fix the CRM's worker field)"
+	if deactivated {
+		msg = "the customer's advisor is deactivated in Frontline; skipping them (fix the CRM's worker field)"
+	}
+	f.log.WarnContext(ctx, msg, "customer_id", customerID, "advisor", identity)
 	if a.Owns() {
 		f.work.Finish(ctx, a)
 	}

@@ -17,7 +17,9 @@ import (
 // customer_id, which Customer Details needs, display_name and avatar. It
 // adds what is missing and overwrites nothing, so a second delivery
 // changes nothing. What does not fit Twilio's limit is left out,
-// customer_id last (Conversations.DescribeCustomer).
+// customer_id last (Conversations.DescribeCustomer). It sets the
+// conversation's timers at the same time (lifecycle.go): every inbound
+// conversation gets its customer's participant, off the bot's path.
 func (f *Flow) describeCustomer(ctx context.Context, conv, part, address string) error {
 	var (
 		c      crm.Customer
@@ -36,6 +38,7 @@ func (f *Flow) describeCustomer(ctx context.Context, conv, part, address string)
 		p, err = f.convs.Participant(gctx, conv, part)
 		return err
 	})
+	g.Go(func() error { return f.setTimers(gctx, conv) })
 	if err := g.Wait(); err != nil {
 		return err
 	}

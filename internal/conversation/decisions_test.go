@@ -13,6 +13,7 @@ import (
 	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/taskqueue"
+	"github.com/experthub/experthub/internal/waitline"
 )
 
 // The flow's decisions, on the doubles (doubles_test.go).
@@ -348,6 +349,11 @@ func TestFlexEnds(t *testing.T) {
 			u.text(conv, "a human please")
 			c, _ := u.twilio.Conversation(u.ctx(), conv)
 			task := c.Handoff.TaskSID
+			// A place in line left from before the handoff (the line
+			// drained by hand, say).
+			if _, err := u.line.Join(u.ctx(), waitline.Entry{Conversation: conv, Target: waitline.Target{}, JoinedAt: u.now()}); err != nil {
+				t.Fatal(err)
+			}
 			for _, s := range tt.end {
 				u.twilio.setTask(task, s)
 				if err := u.flow.ReconcileFlex(u.ctx()); err != nil { // a sweep between the moves
@@ -368,6 +374,11 @@ func TestFlexEnds(t *testing.T) {
 			}
 			if got := u.twilio.closed(conv); got != tt.wantClosed {
 				t.Errorf("closed %v, want %v", got, tt.wantClosed)
+			}
+			// Closed through REST, which fires no onConversationStateUpdated:
+			// the flow ends what binds the conversation itself.
+			if _, _, err := u.line.Position(u.ctx(), conv); tt.wantClosed && err == nil {
+				t.Error("the conversation closed after Flex keeps its place in line")
 			}
 			if !tt.wantClosed {
 				u.text(conv, "AGENT")

@@ -46,6 +46,7 @@ type twin struct {
 type twinConv struct {
 	uniqueName   string
 	closed       bool
+	timers       conversation.Timers
 	customerID   string
 	handoff      conversation.Handoff
 	participants []conversation.Participant
@@ -70,6 +71,16 @@ func (t *twin) conv(sid string) (*twinConv, error) {
 	return c, nil
 }
 
+// open is conv unless it is closed: Twilio adds nothing to a closed
+// conversation.
+func (t *twin) open(sid string) (*twinConv, error) {
+	c, err := t.conv(sid)
+	if err == nil && c.closed {
+		return nil, fmt.Errorf("conversation %s: %w", sid, conversation.ErrClosed)
+	}
+	return c, err
+}
+
 // addWorker adds an available (or not) worker of the pool, idle since
 // idle, with areas.
 func (t *twin) addWorker(identity string, available bool, idle time.Time, areas ...string) {
@@ -78,6 +89,29 @@ func (t *twin) addWorker(identity string, available bool, idle time.Time, areas 
 	t.workers[identity] = &conversation.Worker{Identity: identity, SID: t.sid("WK"), Available: available, Described: true,
 		Areas: areas, LastAccepted: idle}
 	t.order = append(t.order, identity)
+}
+
+// deactivate deactivates the worker's Frontline user.
+func (t *twin) deactivate(identity string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.workers[identity].Deactivated = true
+}
+
+// close closes the conversation: Twilio takes nothing in it any more.
+func (t *twin) close(conv string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.convs[conv].closed = true
+}
+
+// removeWorker removes the worker from the conversation, as the
+// Frontline app does when they leave it.
+func (t *twin) removeWorker(conv, identity string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := t.convs[conv]
+	c.participants = slices.DeleteFunc(c.participants, func(p conversation.Participant) bool { return p.Identity == identity })
 }
 
 func (t *twin) setAvailable(identity string, available bool) {
@@ -147,7 +181,7 @@ func (t *twin) RecentMessages(_ context.Context, conv string, n int) ([]conversa
 func (t *twin) Post(_ context.Context, conv, author, body, attributes string, _ func(conversation.Message) bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	c, err := t.conv(conv)
+	c, err := t.open(conv)
 	if err != nil {
 		return err
 	}
@@ -161,7 +195,7 @@ func (t *twin) Post(_ context.Context, conv, author, body, attributes string, _ 
 func (t *twin) AddWorker(_ context.Context, conv, identity string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	c, err := t.conv(conv)
+	c, err := t.open(conv)
 	if err != nil {
 		return err
 	}
@@ -185,6 +219,17 @@ func (t *twin) DescribeCustomer(_ context.Context, conv string, p conversation.P
 		}
 	}
 	return nil, nil
+}
+
+func (t *twin) SetTimers(_ context.Context, conv string, tm conversation.Timers) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, err := t.open(conv)
+	if err != nil {
+		return err
+	}
+	c.timers = tm
+	return nil
 }
 
 func (t *twin) Available(context.Context, time.Time) ([]conversation.Worker, error) {

@@ -205,7 +205,10 @@ func (f *Flow) closeAfterFlex(ctx context.Context, conv, task string) error {
 		return err
 	}
 	f.log.InfoContext(ctx, "the contact center completed the task: conversation closed", "conversation", conv, "task", task)
-	return nil
+	// Twilio sends onConversationStateUpdated for a close made through
+	// REST only when asked to (X-Twilio-Webhook-Enabled), so the flow does
+	// what that event does itself: idempotent, as the event may come too.
+	return f.closed(ctx, conv, "the contact center completed the task")
 }
 
 // backFromFlex tells the customer, once, that the contact center did not

@@ -19,7 +19,8 @@
 // Configure the global webhook's filters as:
 //
 //	pre-event:  onConversationAdd (onMessageAdd is harmless)
-//	post-event: onParticipantAdded, onMessageAdded
+//	post-event: onParticipantAdded, onMessageAdded, onConversationStateUpdated,
+//	            onParticipantRemoved
 //
 // # Retries
 //
@@ -86,6 +87,8 @@ type Conversations interface {
 	// DescribeCustomer adds to p's attributes those of customer c that
 	// are missing, within Twilio's limits, and returns what did not fit.
 	DescribeCustomer(ctx context.Context, conv string, p Participant, c crm.Customer) (leftOut []string, err error)
+	// SetTimers sets the conversation's state timers.
+	SetTimers(ctx context.Context, conv string, t Timers) error
 }
 
 // Workers reads Frontline's workers: the pool (the TaskQueue whose
@@ -131,6 +134,11 @@ type Assignments interface {
 	Claim(ctx context.Context, req assign.Request) (assign.Assignment, error)
 	Assignment(ctx context.Context, conversation string) (assign.Assignment, error)
 	LastWorker(ctx context.Context, address string) (string, error)
+	// Release marks the conversation's claim released when it is
+	// worker's: they left (see assign, "Ending a claim").
+	Release(ctx context.Context, conversation, worker string) error
+	// CloseConversation marks the conversation's claim closed.
+	CloseConversation(ctx context.Context, conversation string, at time.Time) error
 }
 
 // systemAuthor is the author of the bot's messages.
@@ -165,6 +173,9 @@ type Config struct {
 	MaxAge time.Duration
 	// ContactCenter is the Flex contact center; used with Deps.Flex.
 	ContactCenter ContactCenter
+	// Timers are the timers of every conversation the flow routes
+	// (lifecycle.go); zero: none.
+	Timers Timers
 	// MaxWait is how long a customer waits in line before they are told
 	// so (once) and FallbackWorker takes them; zero:
 	// config.DefaultWaitingLineMaxWait.

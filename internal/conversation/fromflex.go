@@ -212,6 +212,8 @@ func (f *Flow) handoffOpen(ctx context.Context, req HandoffRequest) (opened, err
 			return opened{}, refuse(ErrUnavailable, "Twilio did not answer; retry with the same handoff_id")
 		case wk.SID == "":
 			return opened{}, refuse(ErrNotTheirs, "worker "+strconv.Quote(handoff.Clip(req.Worker, 64))+" is not a Frontline worker")
+		case wk.Deactivated:
+			return opened{}, refuse(ErrNotTheirs, "worker "+strconv.Quote(handoff.Clip(req.Worker, 64))+" is deactivated in Frontline")
 		}
 	}
 	b := handoff.Binding{ID: req.ID, Customer: c.ID, Address: address, Worker: req.Worker, Area: req.Area, At: f.now()}
@@ -470,8 +472,8 @@ func (f *Flow) handoffWorker(ctx context.Context, conv, key, named, area string,
 		if err != nil {
 			return "", err
 		}
-		if w.SID == "" {
-			return "", fmt.Errorf("%w: %s is no longer a Frontline worker", errNoExpert, named)
+		if w.gone() {
+			return "", fmt.Errorf("%w: %s is no longer an active Frontline worker", errNoExpert, named)
 		}
 		cands = []assign.Candidate{candidate(w)}
 	case h.hasWorker():

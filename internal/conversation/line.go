@@ -201,7 +201,7 @@ func (p *drainPool) candidates(ctx context.Context, target waitline.Target) ([]a
 		if err != nil {
 			return nil, err
 		}
-		if w.SID == "" || !w.Available {
+		if w.gone() || !w.Available {
 			return nil, nil
 		}
 		return []assign.Candidate{candidate(w)}, nil

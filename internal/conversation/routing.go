@@ -83,15 +83,15 @@ func (f *Flow) lastWorker(ctx context.Context, address string) string {
 }
 
 // routeBack claims the conversation for the customer's last worker if
-// they are still a Frontline worker, and returns their identity ("" when
-// not).
+// they are still an active Frontline worker, and returns their identity
+// ("" when not).
 func (f *Flow) routeBack(ctx context.Context, conv, key, address, last string) (string, error) {
 	w, err := f.workers.Find(ctx, last)
 	if err != nil {
 		return "", err
 	}
-	if w.SID == "" {
-		f.log.InfoContext(ctx, "returning customer's last worker is no longer a worker", "worker", last)
+	if w.gone() {
+		f.log.InfoContext(ctx, "returning customer's last worker is no longer an active Frontline worker", "worker", last)
 		return "", nil
 	}
 	norm, _ := crm.NormalizeAddress(address)

@@ -48,6 +48,10 @@ func (f *Flow) turn(ctx context.Context, m Inbound) error {
 		if err != nil {
 			return err
 		}
+		if in.claimed && in.claim.Closed {
+			return ErrClosed
+		}
+		left := in.forgetReleased()
 		pending := h.pending(m.Message)
 		if h.handedOff() {
 			return nil // the contact center has the customer
@@ -63,7 +67,7 @@ func (f *Flow) turn(ctx context.Context, m Inbound) error {
 			}
 			return nil
 		}
-		if sid, _, ok := h.openPromise(); ok {
+		if sid, w, ok := h.openPromise(); ok && !sameWorker(w, left) {
 			// A worker was promised and is not in yet: keep that promise
 			// (a second add of one identity is refused by Twilio), and
 			// let the worker answer what the customer wrote since.
@@ -112,6 +116,18 @@ func (f *Flow) read(ctx context.Context, conv string, d bot.Decision) (history, 
 	})
 	err := g.Wait()
 	return h, in, err
+}
+
+// forgetReleased drops a released claim from in, which keeps nobody out,
+// and returns the worker who left ("" when the claim is not released):
+// the promise that brought them in was kept.
+func (in *lookups) forgetReleased() string {
+	if !in.claimed || !in.claim.Released {
+		return ""
+	}
+	left := in.claim.Worker
+	in.claim, in.claimed = assign.Assignment{}, false
+	return left
 }
 
 func (f *Flow) readClaim(ctx context.Context, conv string) (assign.Assignment, bool) {
@@ -172,6 +188,9 @@ func (f *Flow) fallbackWorker(ctx context.Context) Worker {
 		f.log.WarnContext(ctx, "fallback worker lookup failed", "err", err)
 	case w.SID == "":
 		f.log.WarnContext(ctx, "FALLBACK_WORKER is not a Frontline worker", "worker", f.cfg.FallbackWorker)
+	case w.Deactivated:
+		f.log.WarnContext(ctx, "FALLBACK_WORKER is deactivated in Frontline", "worker", f.cfg.FallbackWorker)
+		return Worker{}
 	}
 	return w
 }
@@ -189,8 +208,8 @@ func (f *Flow) keepPromise(ctx context.Context, conv, sid string, h *history) er
 	if err != nil {
 		return err
 	}
-	if w.SID == "" {
-		f.log.WarnContext(ctx, "the promised worker is no longer a Frontline worker; telling the customer", "conversation", conv, "worker", worker)
+	if w.gone() {
+		f.log.WarnContext(ctx, "the promised worker is no longer an active Frontline worker; telling the customer", "conversation", conv, "worker", worker)
 		return f.post(ctx, conv, bot.CouldNotConnect(f.workers.Name(ctx, worker)), mark{InReplyTo: sid, Correction: true})
 	}
 	return f.addWorker(ctx, conv, worker, h.participants)
@@ -343,6 +362,10 @@ func (f *Flow) candidates(ctx context.Context, d bot.Decision, in *lookups) (can
 		if w.SID == "" {
 			f.log.InfoContext(ctx, "customer asked for someone who is not a Frontline worker")
 			return nil, bot.UnknownWorker(d.Worker), nil, nil
+		}
+		if w.Deactivated {
+			f.log.InfoContext(ctx, "customer asked for a worker who is deactivated in Frontline", "worker", w.Identity)
+			return nil, bot.NotAvailable(d.Worker), nil, nil
 		}
 		if !w.Available {
 			f.log.InfoContext(ctx, "the worker asked for is not available; the customer waits for them", "worker", w.Identity)

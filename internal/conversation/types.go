@@ -23,7 +23,14 @@ type Worker struct {
 	Areas []string
 	// LastAccepted is TaskRouter's lastAcceptedTaskTime; zero: unknown.
 	LastAccepted time.Time
+	// Deactivated reports that the worker's Frontline user is
+	// deactivated: they left, and no customer is routed to them.
+	Deactivated bool
 }
+
+// gone reports whether w may not take customers: not a Frontline worker
+// (a zero Worker), or deactivated.
+func (w Worker) gone() bool { return w.SID == "" || w.Deactivated }
 
 // Participant is a participant of a conversation: a worker (Identity) or
 // the SMS/WhatsApp customer (Address).
@@ -78,6 +85,12 @@ type Handoff struct {
 	At string
 }
 
+// Timers are a conversation's state timers: after how long without a
+// message Twilio makes it inactive, then closes it. Zero: not set.
+type Timers struct {
+	Inactive, Closed time.Duration
+}
+
 // Task is a Flex TaskRouter task.
 type Task struct {
 	SID string
@@ -111,6 +124,9 @@ var (
 	// ErrUnclear: a create that may have happened nonetheless (no answer,
 	// a 5xx): look before doing it again.
 	ErrUnclear = errors.New("conversation: outcome unclear")
+	// ErrClosed: the conversation is closed; Twilio takes nothing in it
+	// any more. Work that meets it has nothing left to do.
+	ErrClosed = errors.New("conversation: closed")
 	// ErrRefused: Twilio refused the request clearly (a 4xx): nothing of
 	// it is in flight.
 	ErrRefused = errors.New("conversation: refused")

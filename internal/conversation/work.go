@@ -70,10 +70,18 @@ func (f *Flow) MessageAdded(ctx context.Context, m Inbound) taskqueue.Outcome {
 
 // ParticipantAdded starts giving a customer's participant their CRM
 // attributes: an SMS/WhatsApp participant (a worker has an identity)
-// whose attributes are still empty.
+// whose attributes are still empty. One whose attributes are set is the
+// customer of a conversation a worker started in Frontline: it gets its
+// timers.
 func (f *Flow) ParticipantAdded(ctx context.Context, p Joined) taskqueue.Outcome {
-	if p.Identity != "" || p.Address == "" || p.Described {
+	if p.Identity != "" || p.Address == "" {
 		return taskqueue.Done
+	}
+	if p.Described {
+		if !f.timersOn() {
+			return taskqueue.Done
+		}
+		return f.work.Accept(ctx, f.job(kindTimers, map[string]string{"ConversationSid": p.Conversation}))
 	}
 	return f.work.Accept(ctx, f.job(kindDescribe, map[string]string{
 		"ConversationSid": p.Conversation, "ParticipantSid": p.Participant, "MessagingBinding.Address": p.Address,
@@ -137,11 +145,15 @@ func (f *Flow) register() {
 		Do:      func(ctx context.Context, _ taskqueue.Job) error { return f.drain(ctx) },
 		Undone:  "the waiting line was not served on this trigger (the next event or sweep serves it)",
 	})
+	f.registerLifecycle()
 }
 
 // exclusive runs fn while holding the conversation: work on one
 // conversation never runs twice at once, on any instance, so its messages
 // are answered one after the other (see taskqueue.Runner.Hold).
+//
+// Work in a conversation Twilio closed meanwhile finds nothing to do
+// (lifecycle.go).
 func (f *Flow) exclusive(ctx context.Context, conv string, fn func(context.Context) error) error {
-	return f.work.Hold(ctx, "conversation:"+conv, fn)
+	return f.nothingIfClosed(ctx, conv, f.work.Hold(ctx, "conversation:"+conv, fn))
 }

@@ -72,6 +72,7 @@ type Twilio interface {
 	FetchWorkspace(ctx context.Context, sid string) (twilio.Workspace, error)
 	FetchTaskQueue(ctx context.Context, workspace, sid string) (twilio.TaskQueue, error)
 	CountWorkers(ctx context.Context, workspace string) (total, available int, err error)
+	FetchFrontlineUser(ctx context.Context, identity string) (twilio.User, error)
 }
 
 // CRM is the check of the CRM behind the cache, which the CRM's package
@@ -162,6 +163,7 @@ func (d *Doctor) Run(ctx context.Context, out io.Writer) (failed bool) {
 	add(d.firestoreChecks(ctx)...)
 	add(d.secretsCheck(ctx))
 	add(d.syncCheck(ctx))
+	add(d.advisorsCheck(ctx))
 	add(d.templatesCheck(ctx)...)
 	n := map[Status]int{}
 	for _, r := range results {

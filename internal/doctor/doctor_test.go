@@ -40,6 +40,7 @@ func stack(t *testing.T, opts apptest.Options) *apptest.Harness {
 		t.Fatal(err)
 	}
 	h.Twilio.AddWorker("ann@example.com", true, nil, h.Twilio.QueueSID())
+	h.Twilio.AddWorker("worker5@example.com", false, nil) // customer 5's advisor
 	h.Twilio.SetWorkspaceEventCallback(h.URL(function.TaskRouterEvents), "")
 	return h
 }
@@ -82,6 +83,7 @@ func examine(t *testing.T, cfg *config.Config, tune func(*doctor.Doctor)) (out s
 var checks = append([]string{
 	"twilio credentials", "twilio workspace", "twilio pool queue", "twilio workers", "conversations webhooks",
 	"crm", "firestore", "firestore indexes", "firestore ttl policies", "secrets", "last full sync", "templates",
+	"customers' advisors",
 }, functionChecks()...)
 
 func functionChecks() []string {
@@ -198,6 +200,8 @@ func TestDoctorFailures(t *testing.T) {
 			}
 		}},
 		{name: "missing filter", check: "conversations webhooks", opts: apptest.Options{Filters: []string{"onConversationAdd", "onMessageAdded"}}},
+		{name: "missing lifecycle filter", check: "conversations webhooks", opts: apptest.Options{
+			Filters: []string{"onConversationAdd", "onParticipantAdded", "onMessageAdded", "onParticipantRemoved"}}},
 		{name: "GET method", check: "conversations webhooks", before: func(h *apptest.Harness) {
 			w := h.Twilio.Webhooks()
 			w.Method = "GET"
@@ -443,4 +447,30 @@ func TestDoctorContactCenter(t *testing.T) {
 			t.Errorf("no contact center, yet: %s", l)
 		}
 	}
+}
+
+// TestDoctorAdvisors: customers whose advisor left (Frontline user
+// deactivated, or none) are counted, named by id only.
+func TestDoctorAdvisors(t *testing.T) {
+	h := stack(t, apptest.Options{})
+	h.Twilio.AddWorker("bob@example.com", true, nil, h.Twilio.QueueSID())
+	h.Twilio.SetUserActive("bob@example.com", false)
+	now := time.Now()
+	err := h.App.Store.Upsert(context.Background(),
+		crm.Customer{ID: "adv-1", DisplayName: "Olivia Martin", Worker: "ann@example.com", Channels: []crm.Channel{{Type: "sms", Value: "+33679500011"}}, SyncedAt: now},
+		crm.Customer{ID: "adv-2", DisplayName: "Paul Durand", Worker: "bob@example.com", Channels: []crm.Channel{{Type: "sms", Value: "+33679500012"}}, SyncedAt: now},
+		crm.Customer{ID: "adv-3", DisplayName: "Quinn Lee", Worker: "gone@example.com", Channels: []crm.Channel{{Type: "sms", Value: "+33679500013"}}, SyncedAt: now},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, lines, _ := examine(t, h.Config, nil)
+	l := lines["customers' advisors"]
+	if !strings.HasPrefix(l, "warn") || !strings.Contains(l, "2 customer(s)") || !strings.Contains(l, "adv-2") || !strings.Contains(l, "adv-3") {
+		t.Errorf("advisors line %q, want a warning counting adv-2 and adv-3", l)
+	}
+	if strings.Contains(out, "Paul") || strings.Contains(out, "Quinn") {
+		t.Error("the doctor names customers")
+	}
+	noLeak(t, h.Config, out)
 }

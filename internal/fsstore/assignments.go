@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -107,6 +108,10 @@ type assignmentDoc struct {
 	ClaimedAt time.Time `firestore:"claimed_at"`
 	Address   string    `firestore:"address,omitempty"`
 	ExpireAt  time.Time `firestore:"expire_at"`
+	// Closed marks the claim of a closed conversation (CloseConversation).
+	Closed bool `firestore:"closed,omitempty"`
+	// Released marks the claim of a worker who left (Release).
+	Released bool `firestore:"released,omitempty"`
 }
 
 type workerDoc struct {
@@ -491,6 +496,57 @@ func (s *Assignments) Assignment(ctx context.Context, conversation string) (assi
 	return a, nil
 }
 
+// Release marks the conversation's claim released when it is worker's
+// (ignoring case): worker left (see assign, "Ending a claim"). The
+// customer's last worker stays. A claim racing with it either commits
+// first, and is released, or finds the document changed (its
+// precondition fails) and decides again on the released one.
+func (s *Assignments) Release(ctx context.Context, conversation, worker string) error {
+	ref, err := s.doc(s.convs, conversation)
+	if err != nil {
+		return err
+	}
+	err = call(ctx, func(ctx context.Context) error {
+		return s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+			snap, err := tx.Get(ref)
+			if status.Code(err) == codes.NotFound {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			a, ok, err := decodeAssignment(conversation, snap)
+			if err != nil || !ok || a.Closed || !strings.EqualFold(a.Worker, worker) {
+				return err
+			}
+			return tx.Update(ref, []firestore.Update{{Path: "released", Value: true}})
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("release %s: %w", conversation, err)
+	}
+	return nil
+}
+
+// CloseConversation marks the conversation's claim closed (creating it
+// when there is none), which no later claim replaces (assign.Decide): a
+// claim racing with it finds the document changed, and decides again on
+// the closed one. The mark expires as claims do.
+func (s *Assignments) CloseConversation(ctx context.Context, conversation string, at time.Time) error {
+	ref, err := s.doc(s.convs, conversation)
+	if err != nil {
+		return err
+	}
+	err = call(ctx, func(ctx context.Context) error {
+		_, err := ref.Set(ctx, map[string]any{"closed": true, "expire_at": at.Add(assignmentRetention)}, firestore.MergeAll)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("close %s: %w", conversation, err)
+	}
+	return nil
+}
+
 // LastWorker returns the identity of the worker the customer at address
 // was last assigned, or assign.ErrNotFound.
 func (s *Assignments) LastWorker(ctx context.Context, address string) (string, error) {
@@ -536,6 +592,8 @@ func decodeAssignment(conversation string, snap *firestore.DocumentSnapshot) (as
 		WorkerSID:    d.WorkerSID,
 		Claimant:     d.Claimant,
 		ClaimedAt:    d.ClaimedAt,
+		Closed:       d.Closed,
+		Released:     d.Released,
 	}, true, nil
 }
 
@@ -562,6 +620,7 @@ func updates(data any) ([]firestore.Update, error) {
 			{Path: "worker", Value: d.Worker}, {Path: "worker_sid", Value: d.WorkerSID},
 			{Path: "claimant", Value: d.Claimant}, {Path: "claimed_at", Value: d.ClaimedAt},
 			{Path: "address", Value: d.Address}, {Path: "expire_at", Value: d.ExpireAt},
+			{Path: "closed", Value: d.Closed}, {Path: "released", Value: d.Released},
 		}, nil
 	case workerDoc:
 		return []firestore.Update{

@@ -3,6 +3,7 @@ package inmem
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,6 +65,35 @@ func (s *Assignments) Assignment(_ context.Context, conversation string) (assign
 		return assign.Assignment{}, fmt.Errorf("assignment of %s: %w", conversation, assign.ErrNotFound)
 	}
 	return a, nil
+}
+
+// Release marks the conversation's claim released when it is worker's
+// (ignoring case): worker left (see assign, "Ending a claim"). The
+// customer's last worker stays.
+func (s *Assignments) Release(_ context.Context, conversation, worker string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.convs[conversation]
+	if ok && !a.Closed && strings.EqualFold(a.Worker, worker) {
+		a.Released = true
+		s.convs[conversation] = a
+	}
+	return nil
+}
+
+// CloseConversation replaces the conversation's claim, if any, by a
+// closed one, which no later claim replaces (see assign, "Ending a
+// claim").
+func (s *Assignments) CloseConversation(_ context.Context, conversation string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.convs[conversation]
+	if !ok {
+		a = assign.Assignment{Conversation: conversation, ClaimedAt: at}
+	}
+	a.Closed = true
+	s.convs[conversation] = a
+	return nil
 }
 
 // LastWorker returns the identity of the worker the customer at address

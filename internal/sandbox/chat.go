@@ -17,8 +17,10 @@ import (
 // Chat lets a person be the customer in the sandbox: each line is a text
 // to the company number; "/as <identity> <text>" answers as a worker,
 // "/away <identity>" and "/back <identity>" change a worker's
-// availability (to see advisor routing's offer, say). After
-// each line it prints what Frontline would show: the conversation's name,
+// availability (to see advisor routing's offer, say), "/leave
+// <identity>" has a worker leave the conversation, "/close" closes it
+// (the next text starts a new one) and "/flex completed" (canceled,
+// deleted) has the contact center end the handoff's task. After each line it prints what Frontline would show: the conversation's name,
 // who is in it, and the new messages — and the Flex tasks made for this
 // conversation, with their transcript, as the Flex agent sees them; an
 // empty line only prints what is new (the queue may finish work after a
@@ -36,7 +38,7 @@ func Chat(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer)
 		return fmt.Errorf("chat: --from is required")
 	}
 	c := chatClient{base: strings.TrimRight(*base, "/"), http: &http.Client{Timeout: 30 * time.Second}, out: stdout, tasks: map[string]bool{}}
-	fmt.Fprintf(stdout, "You are %s texting %s. Type a message (\"support\" hands you to the Flex contact center); \"/as ann@example.com hi\" replies as a worker; \"/away ann@example.com\" and \"/back ann@example.com\" change her availability; \"/handoff 2\" has the Flex agent hand customer 2 to an expert; \"/flex completed\" (canceled, deleted) has the contact center end your handoff; Enter shows what is new; Ctrl-D ends.\n", *from, *to)
+	fmt.Fprintf(stdout, "You are %s texting %s. Type a message (\"support\" hands you to the Flex contact center); \"/as ann@example.com hi\" replies as a worker; \"/away ann@example.com\" and \"/back ann@example.com\" change her availability; \"/leave ann@example.com\" has her leave the conversation, \"/close\" closes it; \"/handoff 2\" has the Flex agent hand customer 2 to an expert; \"/flex completed\" (canceled, deleted) has the contact center end your handoff; Enter shows what is new; Ctrl-D ends.\n", *from, *to)
 	sc := bufio.NewScanner(stdin)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -46,32 +48,13 @@ func Chat(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer)
 			}
 			continue
 		}
+		if handled, err := c.command(ctx, line); handled || err != nil {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		var err error
-		if who, ok := strings.CutPrefix(line, "/handoff "); ok {
-			// The Flex agent hands a customer (id or address) over.
-			if err := c.handoff(ctx, strings.TrimSpace(who)); err != nil {
-				return err
-			}
-			if err := c.show(ctx); err != nil {
-				return err
-			}
-			continue
-		}
-		if end, ok := strings.CutPrefix(line, "/flex "); ok {
-			// The Flex agent ends the conversation's task.
-			if err := c.endTask(ctx, strings.TrimSpace(end)); err != nil {
-				return err
-			}
-			continue
-		}
-		if identity, ok := strings.CutPrefix(line, "/away "); ok {
-			c.setAvailable(ctx, strings.TrimSpace(identity), false)
-			continue
-		}
-		if identity, ok := strings.CutPrefix(line, "/back "); ok {
-			c.setAvailable(ctx, strings.TrimSpace(identity), true)
-			continue
-		}
 		if rest, ok := strings.CutPrefix(line, "/as "); ok {
 			identity, body, _ := strings.Cut(strings.TrimSpace(rest), " ")
 			if c.conversation == "" {
@@ -95,6 +78,51 @@ func Chat(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer)
 		}
 	}
 	return sc.Err()
+}
+
+// command runs a line that is one of the chat's commands but /as, and
+// reports whether it was one.
+func (c *chatClient) command(ctx context.Context, line string) (bool, error) {
+	cmd, arg, _ := strings.Cut(line, " ")
+	arg = strings.TrimSpace(arg)
+	switch cmd {
+	case "/handoff":
+		// The Flex agent hands a customer (id or address) over.
+		if err := c.handoff(ctx, arg); err != nil {
+			return true, err
+		}
+	case "/flex":
+		// The Flex agent ends the conversation's task.
+		return true, c.endTask(ctx, arg)
+	case "/away", "/back":
+		c.setAvailable(ctx, arg, cmd == "/back")
+		return true, nil
+	case "/close", "/leave":
+		c.lifecycle(ctx, cmd, arg)
+	default:
+		return false, nil
+	}
+	return true, c.show(ctx)
+}
+
+// lifecycle closes the conversation (/close), as its timer or a
+// Frontline user would, or has a worker leave it (/leave identity).
+func (c *chatClient) lifecycle(ctx context.Context, cmd, identity string) {
+	if c.conversation == "" {
+		fmt.Fprintln(c.out, "(no conversation yet: text as the customer first)")
+		return
+	}
+	body, _ := json.Marshal(textRequest{Conversation: c.conversation, Identity: identity})
+	var done textRequest
+	if err := c.do(ctx, "POST", "/sandbox"+cmd, body, &done); err != nil {
+		fmt.Fprintf(c.out, "(%s: %v)\n", strings.TrimPrefix(cmd, "/"), err)
+		return
+	}
+	if cmd == "/leave" {
+		fmt.Fprintf(c.out, "== %s left the conversation\n", identity)
+		return
+	}
+	fmt.Fprintln(c.out, "== the conversation is closed: your next text starts a new one")
 }
 
 type chatClient struct {

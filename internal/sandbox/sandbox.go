@@ -151,7 +151,7 @@ func New(cfg *config.Config) (*Sandbox, error) {
 	fake.SetWebhooks(twiliotest.Webhooks{
 		PreWebhookURL:  cfg.PublicURL(function.PreEvent),
 		PostWebhookURL: cfg.PublicURL(function.PostEvent),
-		Filters:        []string{"onConversationAdd", "onParticipantAdded", "onMessageAdded"},
+		Filters:        []string{"onConversationAdd", "onParticipantAdded", "onMessageAdded", "onConversationStateUpdated", "onParticipantRemoved"},
 		RoutingURL:     cfg.PublicURL(function.Routing),
 	})
 	// A worker coming back (/back in the chat) serves the waiting line at
@@ -176,6 +176,8 @@ func New(cfg *config.Config) (*Sandbox, error) {
 	mux.HandleFunc("POST /sandbox/texts", sb.customerTexts)
 	mux.HandleFunc("POST /sandbox/worker-texts", sb.workerTexts)
 	mux.HandleFunc("POST /sandbox/availability", sb.availability)
+	mux.HandleFunc("POST /sandbox/close", sb.close)
+	mux.HandleFunc("POST /sandbox/leave", sb.leave)
 	mux.HandleFunc("GET /sandbox/conversations/{sid}", sb.conversation)
 	mux.Handle("/", fake)
 	sb.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
@@ -240,6 +242,34 @@ func (sb *Sandbox) availability(w http.ResponseWriter, r *http.Request) {
 	}
 	if !sb.Fake.SetWorkerAvailable(req.Identity, req.Available) {
 		http.Error(w, "no such worker", http.StatusNotFound)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, req)
+}
+
+// close closes a conversation, as its timer or a Frontline user does:
+// Twilio sends onConversationStateUpdated.
+func (sb *Sandbox) close(w http.ResponseWriter, r *http.Request) {
+	var req textRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if err := sb.Fake.CloseConversation(r.Context(), req.Conversation); err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, req)
+}
+
+// leave has a worker leave a conversation, as from the Frontline app:
+// Twilio sends onParticipantRemoved.
+func (sb *Sandbox) leave(w http.ResponseWriter, r *http.Request) {
+	var req textRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if err := sb.Fake.RemoveParticipant(r.Context(), req.Conversation, req.Identity); err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, req)

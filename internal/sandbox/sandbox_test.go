@@ -390,3 +390,25 @@ func TestChatFlexEnds(t *testing.T) {
 		}
 	}
 }
+
+// TestChatLifecycle: /leave has a worker leave (the bot answers the next
+// text), /close closes the conversation (the next text starts a new one).
+func TestChatLifecycle(t *testing.T) {
+	sb := startApp(t)
+	var out strings.Builder
+	script := "ann@example.com\n/leave ann@example.com\nhello?\n/close\nhi again\n"
+	if err := Chat(context.Background(), []string{"--from", "+447491000002", "--sandbox", sb.URL}, strings.NewReader(script), &out); err != nil {
+		t.Fatalf("chat: %v\n%s", err, out.String())
+	}
+	got := out.String()
+	t.Logf("chat:\n%s", got)
+	for _, want := range []string{"worker ann@example.com", "== ann@example.com left the conversation",
+		"== the conversation is closed: your next text starts a new one"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("transcript lacks %q:\n%s", want, got)
+		}
+	}
+	if n := strings.Count(got, "== conversation "); n != 2 {
+		t.Errorf("%d conversations shown, want 2 (the one closed, the next):\n%s", n, got)
+	}
+}

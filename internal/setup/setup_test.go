@@ -74,7 +74,7 @@ func TestSetupTwilioDryRunChangesNothing(t *testing.T) {
 	for _, want := range []string{
 		"~ PreWebhookUrl (empty) → " + base + "/pre-event",
 		"~ PostWebhookUrl (empty) → " + base + "/post-event",
-		"~ Filters (empty) → onConversationAdd,onMessageAdded,onParticipantAdded",
+		"~ Filters (empty) → onConversationAdd,onConversationStateUpdated,onMessageAdded,onParticipantAdded,onParticipantRemoved",
 		"~ EventCallbackUrl (empty) → " + base + "/taskrouter-events",
 		"Dry run: 2 change(s) shown, nothing written.",
 	} {
@@ -105,7 +105,7 @@ func TestSetupTwilioAppliesThenIsIdempotent(t *testing.T) {
 	hooks := fake.Webhooks()
 	if hooks.PreWebhookURL != "https://pre-event-abc-ew.a.run.app" || hooks.PostWebhookURL != base+"/post-event" ||
 		hooks.Method != "POST" || hooks.Target != "webhook" ||
-		!slices.Equal(hooks.Filters, []string{"onConversationAdd", "onParticipantAdded", "onMessageAdded"}) {
+		!slices.Equal(hooks.Filters, []string{"onConversationAdd", "onParticipantAdded", "onMessageAdded", "onConversationStateUpdated", "onParticipantRemoved"}) {
 		t.Errorf("webhooks = %+v", hooks)
 	}
 	if u, _ := fake.WorkspaceEventCallback(); u != base+"/taskrouter-events" {

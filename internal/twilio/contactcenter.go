@@ -59,8 +59,9 @@ func (t Task) Open() bool {
 // Conversation Service, named uniqueName. The unique name is what makes it
 // safe to repeat: Twilio refuses a second conversation with it, so after
 // an unclear failure or a refusal for that reason the conversation that
-// exists is fetched and returned.
-func (c *Client) CreateConversation(ctx context.Context, messagingService, uniqueName, friendlyName, attributes string) (Conversation, error) {
+// exists is fetched and returned. Timers set are set in the same request,
+// with State=active, which Twilio requires with them (error 50382).
+func (c *Client) CreateConversation(ctx context.Context, messagingService, uniqueName, friendlyName, attributes string, timers Timers) (Conversation, error) {
 	cv, err := call(ctx, c, create, func(rc *twiliogo.RestClient) (*conv.ConversationsV1Conversation, error) {
 		p := (&conv.CreateConversationParams{}).SetUniqueName(uniqueName).SetFriendlyName(Truncate(friendlyName, MaxFriendlyName))
 		if messagingService != "" {
@@ -68,6 +69,10 @@ func (c *Client) CreateConversation(ctx context.Context, messagingService, uniqu
 		}
 		if attributes != "" {
 			p.SetAttributes(attributes)
+		}
+		if !timers.Off() {
+			p.SetState("active")
+			timers.set(func(s string) { p.SetTimersInactive(s) }, func(s string) { p.SetTimersClosed(s) })
 		}
 		return rc.ConversationsV1.CreateConversation(p)
 	})

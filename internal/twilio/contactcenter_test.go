@@ -65,11 +65,11 @@ func TestTwoAccounts(t *testing.T) {
 func TestCustomerConversation(t *testing.T) {
 	s, c := newFake(t, twiliotest.Config{})
 	ctx := ctxTimeout(t, 10*time.Second)
-	first, err := c.CreateConversation(ctx, s.MessagingServiceSID(), "handoff-1", "Jo", `{}`)
+	first, err := c.CreateConversation(ctx, s.MessagingServiceSID(), "handoff-1", "Jo", `{}`, twilio.Timers{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := c.CreateConversation(ctx, s.MessagingServiceSID(), "handoff-1", "Jo", `{}`)
+	again, err := c.CreateConversation(ctx, s.MessagingServiceSID(), "handoff-1", "Jo", `{}`, twilio.Timers{})
 	if err != nil || again.SID != first.SID {
 		t.Errorf("second create = %+v, %v; want the first %s", again, err, first.SID)
 	}
@@ -79,12 +79,44 @@ func TestCustomerConversation(t *testing.T) {
 	if _, err := c.AddCustomerParticipant(ctx, first.SID, "+447491000002", "+445555550100", `{"customer_id":"2"}`); err != nil {
 		t.Fatal(err)
 	}
-	other, _ := c.CreateConversation(ctx, "", "other", "", "")
+	other, _ := c.CreateConversation(ctx, "", "other", "", "", twilio.Timers{})
 	if _, err := c.AddCustomerParticipant(ctx, other.SID, "+447491000002", "+445555550100", ""); !errors.Is(err, twilio.ErrBindingInUse) {
 		t.Errorf("second binding: %v, want ErrBindingInUse", err)
 	}
 	pcs, err := c.ParticipantConversations(ctx, "+447491000002")
 	if err != nil || len(pcs) != 1 || pcs[0].ConversationSID != first.SID || pcs[0].State != "active" || pcs[0].ProxyAddress != "+445555550100" {
 		t.Errorf("ParticipantConversations = %+v, %v", pcs, err)
+	}
+}
+
+// TestConversationTimers: timers go with the create (State active, as
+// Twilio requires with them) or on their own; a closed conversation
+// refuses them.
+func TestConversationTimers(t *testing.T) {
+	s, c := newFake(t, twiliotest.Config{})
+	ctx := ctxTimeout(t, 10*time.Second)
+	timers := twilio.Timers{Inactive: 7 * 24 * time.Hour, Closed: 90 * time.Minute}
+	conv, err := c.CreateConversation(ctx, s.MessagingServiceSID(), "handoff-1", "Jo", `{}`, timers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Conversation(conv.SID); got.Timers != (twiliotest.Timers{Inactive: "P7D", Closed: "PT90M"}) || got.State != "active" {
+		t.Errorf("created with %+v, state %s", got.Timers, got.State)
+	}
+	other, _ := c.CreateConversation(ctx, "", "other", "", "", twilio.Timers{})
+	if err := c.SetConversationTimers(ctx, other.SID, twilio.Timers{Closed: 45 * time.Second * 20}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Conversation(other.SID); got.Timers != (twiliotest.Timers{Closed: "PT15M"}) {
+		t.Errorf("set %+v", got.Timers)
+	}
+	if err := s.CloseConversation(ctx, other.SID); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetConversationTimers(ctx, other.SID, timers); !errors.Is(err, twilio.ErrConversationClosed) {
+		t.Errorf("timers of a closed conversation: %v, want ErrConversationClosed", err)
+	}
+	if got := twilio.ISODuration(90 * time.Second); got != "PT90S" {
+		t.Errorf("ISODuration(90s) = %s", got)
 	}
 }

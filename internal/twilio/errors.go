@@ -21,8 +21,9 @@ const (
 	// The code is not confirmed by Twilio's documentation we could read,
 	// so CreateConversation also takes any 409 for it.
 	CodeUniqueNameExists = 50353
-	// CodeConversationClosed: the conversation is closed, which is final
-	// (https://www.twilio.com/docs/api/errors/50377).
+	// CodeConversationClosed: the conversation is closed and takes no
+	// update (https://www.twilio.com/docs/api/errors/50377); taken to
+	// refuse new messages and participants too.
 	CodeConversationClosed = 50377
 )
 
@@ -49,6 +50,9 @@ var (
 	// ErrBindingInUse is returned when a customer's address and proxy
 	// number are already in an active conversation (code 50416).
 	ErrBindingInUse = errors.New("twilio: address and proxy already in an active conversation")
+	// ErrConversationClosed is returned when the conversation is closed
+	// (code 50377): nothing can be added to it any more.
+	ErrConversationClosed = errors.New("twilio: conversation closed")
 )
 
 // hasCode reports whether err is a Twilio error answer with code.
@@ -65,6 +69,8 @@ func wrap(op string, err error) error {
 		switch {
 		case te.Status == http.StatusConflict && te.Code == CodeParticipantExists:
 			return fmt.Errorf("%s: %w: %w", op, ErrParticipantExists, err)
+		case te.Code == CodeConversationClosed:
+			return fmt.Errorf("%s: %w: %w", op, ErrConversationClosed, err)
 		case te.Status == http.StatusPreconditionFailed:
 			return fmt.Errorf("%s: %w: %w", op, ErrPreconditionFailed, err)
 		case te.Status == http.StatusNotFound:

@@ -317,3 +317,29 @@ func TestNameKnownBefore(t *testing.T) {
 		t.Errorf("NameKnownBefore(bob) = %q, want the name an earlier lookup brings", got)
 	}
 }
+
+// TestDeactivated: a worker's Frontline state comes with Find, from the
+// names' cache; a worker known deactivated is left out of the available
+// pool; the state is read again once the cache's entry is stale.
+func TestDeactivated(t *testing.T) {
+	e := newNamesEnv(t, twiliotest.Config{})
+	ctx := context.Background()
+	e.fake.AddWorker("ann@example.com", true, nil, e.fake.QueueSID())
+	e.fake.AddWorker("bob@example.com", true, nil, e.fake.QueueSID())
+	e.fake.SetUserActive("ann@example.com", false)
+	e.now("ann@example.com") // the lookup Find would wait for, done
+	w, err := e.w.Find(ctx, "ann@example.com")
+	if err != nil || w.SID == "" || !w.Deactivated {
+		t.Fatalf("Find = %+v, %v; want ann, deactivated", w, err)
+	}
+	ws, err := e.w.Available(ctx, time.Time{})
+	if err != nil || len(ws) != 1 || ws[0].Identity != "bob@example.com" {
+		t.Errorf("Available = %+v, %v; want bob alone", ws, err)
+	}
+	e.fake.SetUserActive("ann@example.com", true)
+	e.advance(nameTTL)
+	e.now("ann@example.com")
+	if w, _ := e.w.Find(ctx, "ann@example.com"); w.Deactivated {
+		t.Error("ann reactivated, still deactivated after the cache's TTL")
+	}
+}

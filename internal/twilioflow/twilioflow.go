@@ -33,7 +33,8 @@ type Client interface {
 	FetchWorker(ctx context.Context, workspace, sid string) (twilio.Worker, string, error)
 	UpdateWorkerAttributes(ctx context.Context, workspace, sid, attributesJSON, ifMatch string) error
 	FetchFrontlineUser(ctx context.Context, identity string) (twilio.User, error)
-	CreateConversation(ctx context.Context, messagingService, uniqueName, friendlyName, attributes string) (twilio.Conversation, error)
+	CreateConversation(ctx context.Context, messagingService, uniqueName, friendlyName, attributes string, timers twilio.Timers) (twilio.Conversation, error)
+	SetConversationTimers(ctx context.Context, sid string, t twilio.Timers) error
 	FetchConversation(ctx context.Context, sidOrUniqueName string) (twilio.Conversation, error)
 	UpdateConversationAttributes(ctx context.Context, sid, attributesJSON string) error
 	CloseConversation(ctx context.Context, sid string) error
@@ -50,8 +51,11 @@ type Config struct {
 	// MessagingService creates the conversations of customers the
 	// contact center hands over.
 	MessagingService string
-	Logger           *slog.Logger     // nil: discard
-	Now              func() time.Time // nil: time.Now
+	// Timers are the timers the conversations it creates get
+	// (CONVERSATION_INACTIVE_AFTER, CONVERSATION_CLOSE_AFTER).
+	Timers twilio.Timers
+	Logger *slog.Logger     // nil: discard
+	Now    func() time.Time // nil: time.Now
 }
 
 func (c Config) withDefaults() Config {
@@ -86,6 +90,8 @@ func mapErr(err error) error {
 		means = append(means, conversation.ErrNotFound)
 	case errors.Is(err, twilio.ErrParticipantExists), errors.Is(err, twilio.ErrBindingInUse):
 		means = append(means, conversation.ErrExists)
+	case errors.Is(err, twilio.ErrConversationClosed):
+		means = append(means, conversation.ErrClosed)
 	}
 	if errors.Is(err, twilio.ErrUnclear) {
 		means = append(means, conversation.ErrUnclear)
@@ -255,14 +261,19 @@ func (a *Conversations) OpenConversation(ctx context.Context, address string) (s
 
 // CreateConversation creates the conversation named uniqueName in the
 // messaging service, with the customer's id and avatar (the avatar gives
-// way when too long).
+// way when too long), and the configured timers in the same request.
 func (a *Conversations) CreateConversation(ctx context.Context, uniqueName, name string, c crm.Customer) (string, error) {
 	attrs, _, err := twilio.CustomerConversation("", c.ID, c.Avatar)
 	if err != nil {
 		return "", err
 	}
-	conv, err := a.c.CreateConversation(ctx, a.cfg.MessagingService, uniqueName, name, attrs)
+	conv, err := a.c.CreateConversation(ctx, a.cfg.MessagingService, uniqueName, name, attrs, a.cfg.Timers)
 	return conv.SID, mapErr(err)
+}
+
+// SetTimers sets the conversation's timers.
+func (a *Conversations) SetTimers(ctx context.Context, conv string, t conversation.Timers) error {
+	return mapErr(a.c.SetConversationTimers(ctx, conv, twilio.Timers{Inactive: t.Inactive, Closed: t.Closed}))
 }
 
 // AddCustomer adds the customer at address, reached from proxy, with

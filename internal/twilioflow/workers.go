@@ -72,12 +72,17 @@ func workerAreas(m map[string]any) []string {
 }
 
 // Available returns the pool's available workers, read at some moment
-// after since (concurrent reads merged, see poolReads).
+// after since (concurrent reads merged, see poolReads). A worker whose
+// Frontline user the names' cache knows as deactivated is left out: no
+// customer goes to them (the pool read warms the cache for the likeliest
+// picks, see warmNames).
 func (a *Workers) Available(ctx context.Context, since time.Time) ([]conversation.Worker, error) {
 	ws, err := a.available(ctx, since)
-	out := make([]conversation.Worker, len(ws))
-	for i, w := range ws {
-		out[i] = worker(w)
+	out := make([]conversation.Worker, 0, len(ws))
+	for _, w := range ws {
+		if !a.deactivated(w.Identity) {
+			out = append(out, worker(w))
+		}
 	}
 	return out, mapErr(err)
 }
@@ -94,9 +99,35 @@ func (a *Workers) find(ctx context.Context, identity string) (twilio.Worker, err
 }
 
 // Find returns the worker identity; a zero Worker when there is none.
+// Deactivated is their Frontline user's state, which the names' cache
+// holds (see "Workers' names"): when it is not fresh, it is read at the
+// same time as the worker, and waited for at most nameWait; a lookup that
+// fails or is late leaves the state last read (active when never read).
 func (a *Workers) Find(ctx context.Context, identity string) (conversation.Worker, error) {
+	if identity != "" {
+		a.lookupName(ctx, identity)
+	}
 	w, err := a.find(ctx, identity)
-	return worker(w), mapErr(err)
+	out := worker(w)
+	if err == nil && w.Identity != "" {
+		// The worker's own spelling: Frontline identities are
+		// case-sensitive, a customer's e-mail is not.
+		if done, _ := a.lookupName(ctx, w.Identity); done != nil {
+			waitName(ctx, done)
+		}
+		out.Deactivated = a.deactivated(w.Identity)
+	}
+	return out, mapErr(err)
+}
+
+// deactivated reports whether the cache knows identity's Frontline user
+// as deactivated.
+func (a *Workers) deactivated(identity string) bool {
+	c := &a.names
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[identity]
+	return e != nil && e.found && e.user.State == twilio.UserDeactivated
 }
 
 // Fetch returns the worker sid, described.

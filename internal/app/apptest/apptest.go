@@ -88,7 +88,7 @@ var Stores = []Store{InMemory, Firestore}
 // DefaultFilters are the Conversations webhook filters the fake Twilio
 // fires by default: the recommended ones plus onMessageAdd, as the seed
 // installs it.
-var DefaultFilters = []string{"onConversationAdd", "onMessageAdd", "onParticipantAdded", "onMessageAdded"}
+var DefaultFilters = []string{"onConversationAdd", "onMessageAdd", "onParticipantAdded", "onMessageAdded", "onConversationStateUpdated", "onParticipantRemoved"}
 
 // Options configure New. The zero value is an App on the in-memory store
 // with the fake Twilio, no Strapi, and debug logs in Harness.Logs.

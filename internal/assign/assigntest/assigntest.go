@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,8 @@ type Store interface {
 	Claim(ctx context.Context, req assign.Request) (assign.Assignment, error)
 	Assignment(ctx context.Context, conversation string) (assign.Assignment, error)
 	LastWorker(ctx context.Context, address string) (string, error)
+	Release(ctx context.Context, conversation, worker string) error
+	CloseConversation(ctx context.Context, conversation string, at time.Time) error
 }
 
 // Racers is how many claims the race subtests run at once.
@@ -34,6 +37,8 @@ func TestStore(t *testing.T, newStore func(t *testing.T) Store) {
 		"StaleClaimIsReplaced":     testStaleClaimIsReplaced,
 		"LongestIdle":              testLongestIdle,
 		"NotFound":                 testNotFound,
+		"Release":                  testRelease,
+		"CloseConversation":        testCloseConversation,
 		"UnusualKeys":              testUnusualKeys,
 		"RaceConversations":        testRaceConversations,
 		"BurstOutlastingTTL":       testBurstOutlastingTTL,
@@ -161,6 +166,75 @@ func testNotFound(t *testing.T, s Store) {
 	}
 	if _, err := s.LastWorker(ctx, "+33679500001"); !errors.Is(err, assign.ErrNotFound) {
 		t.Errorf("LastWorker of a new customer: err = %v, want ErrNotFound", err)
+	}
+}
+
+// testRelease: a released claim keeps nobody out and names who left,
+// and the customer's last worker stays known; only the claim's own
+// worker releases it.
+func testRelease(t *testing.T, s Store) {
+	ctx := t.Context()
+	ws := workers(2)
+	first := claim(t, s, assign.Request{Conversation: "CH1", Claimant: "IM1", Address: "+33679500001", Candidates: ws[:1], Now: t0})
+	if err := s.Release(ctx, "CH1", ws[1].Identity); err != nil {
+		t.Fatalf("Release by another worker: %v", err)
+	}
+	if a, err := s.Assignment(ctx, "CH1"); err != nil || a.Released {
+		t.Errorf("Assignment after another worker's Release = %+v, %v; want it held", a, err)
+	}
+	if err := s.Release(ctx, "CH1", strings.ToUpper(first.Worker)); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if a, err := s.Assignment(ctx, "CH1"); err != nil || !a.Released || a.Worker != first.Worker {
+		t.Errorf("Assignment after Release = %+v, %v; want released, naming %s", a, err, first.Worker)
+	}
+	if w, err := s.LastWorker(ctx, "+33679500001"); err != nil || w != first.Worker {
+		t.Errorf("LastWorker after Release = %q, %v; want %q", w, err, first.Worker)
+	}
+	// Within what was the first claim's TTL, another claimant gets in.
+	next := claim(t, s, assign.Request{Conversation: "CH1", Claimant: "IM2", Candidates: ws[1:], Now: t0.Add(time.Second), TTL: time.Minute})
+	if next.Claimant != "IM2" || next.Worker != ws[1].Identity || next.Released {
+		t.Errorf("claim after Release = %+v, want IM2's for %s", next, ws[1].Identity)
+	}
+	if err := s.Release(ctx, "CH-never-claimed", first.Worker); err != nil {
+		t.Errorf("Release of a conversation never claimed: %v", err)
+	}
+	if _, err := s.Assignment(ctx, "CH-never-claimed"); !errors.Is(err, assign.ErrNotFound) {
+		t.Errorf("Assignment of a conversation never claimed, after Release: err = %v, want ErrNotFound", err)
+	}
+}
+
+// testCloseConversation: a closed conversation's claim stands against
+// every later claimant, records no assignment, and leaves the customer's
+// last worker as it was.
+func testCloseConversation(t *testing.T, s Store) {
+	ctx := t.Context()
+	ws := workers(2)
+	first := claim(t, s, assign.Request{Conversation: "CH1", Claimant: "IM1", Address: "+33679500001", Candidates: ws[:1], Now: t0})
+	if err := s.CloseConversation(ctx, "CH1", t0.Add(time.Minute)); err != nil {
+		t.Fatalf("CloseConversation: %v", err)
+	}
+	later := t0.Add(24 * time.Hour)
+	got := claim(t, s, assign.Request{Conversation: "CH1", Claimant: "IM2", Address: "+33679500001", Candidates: ws[1:], Now: later})
+	if !got.Closed || got.Claimant == "IM2" {
+		t.Errorf("claim of a closed conversation = %+v, want the closed claim", got)
+	}
+	if w, err := s.LastWorker(ctx, "+33679500001"); err != nil || w != first.Worker {
+		t.Errorf("LastWorker after a refused claim = %q, %v; want %q", w, err, first.Worker)
+	}
+	// The refused claim did not count as an assignment of its candidate.
+	if a := claim(t, s, assign.Request{Conversation: "CH2", Claimant: "IM3", Candidates: ws, Now: later}); a.Worker != ws[1].Identity {
+		t.Errorf("next pick = %s, want %s, never assigned", a.Worker, ws[1].Identity)
+	}
+	// A conversation closed before anyone claimed it stays closed too.
+	if err := s.CloseConversation(ctx, "CH3", t0); err != nil {
+		t.Fatalf("CloseConversation of an unclaimed conversation: %v", err)
+	}
+	if a, err := s.Assignment(ctx, "CH3"); err != nil || !a.Closed {
+		t.Errorf("Assignment of a conversation closed unclaimed = %+v, %v; want closed", a, err)
+	}
+	if a := claim(t, s, assign.Request{Conversation: "CH3", Claimant: "IM4", Candidates: ws, Now: later}); a.Claimant == "IM4" {
+		t.Errorf("claim of a conversation closed unclaimed = %+v, want refused", a)
 	}
 }
 

@@ -33,6 +33,15 @@ func checkFriendlyName(name string) *apiError {
 	return nil
 }
 
+// checkOpen refuses a change to a closed conversation: closed is final
+// (https://www.twilio.com/docs/conversations/states-timers, error 50377).
+func (c *conversationState) checkOpen() *apiError {
+	if c.State == stateClosed {
+		return &apiError{http.StatusBadRequest, codeConversationClosed, "Conversation " + c.SID + " is closed"}
+	}
+	return nil
+}
+
 // checkBody refuses a message created through REST whose body is over the
 // limit of the conversation's channels.
 func (c *conversationState) checkBody(body string) *apiError {
@@ -57,8 +66,10 @@ type Conversation struct {
 	FriendlyName string
 	Attributes   string
 	State        string // active, inactive or closed
-	DateCreated  time.Time
-	DateUpdated  time.Time
+	// Timers are the timers set (lifecycle.go).
+	Timers      Timers
+	DateCreated time.Time
+	DateUpdated time.Time
 }
 
 // Binding is how an SMS or WhatsApp participant is reached.
@@ -195,7 +206,7 @@ func (f *Fake) insertConversation(friendlyName, attributes string) *conversation
 		SID:          f.newSID("CH"),
 		FriendlyName: friendlyName,
 		Attributes:   attributes,
-		State:        "active",
+		State:        stateActive,
 		DateCreated:  now,
 		DateUpdated:  now,
 	}}
@@ -209,7 +220,7 @@ func (f *Fake) insertConversation(friendlyName, attributes string) *conversation
 func (f *Fake) findBinding(address, proxy string) (*conversationState, *Participant) {
 	for _, sid := range f.convOrder {
 		c := f.convs[sid]
-		if c.State == "closed" {
+		if c.State == stateClosed {
 			continue
 		}
 		for _, p := range c.participants {
@@ -363,7 +374,7 @@ func (f *Fake) conversationJSON(c *Conversation) conversationJSON {
 		State:               c.State,
 		DateCreated:         timeJSON(c.DateCreated),
 		DateUpdated:         timeJSON(c.DateUpdated),
-		Timers:              map[string]string{},
+		Timers:              timersJSON(c),
 		URL:                 u,
 		Links: map[string]string{
 			"participants": u + "/Participants",
@@ -470,6 +481,20 @@ func (f *Fake) createConversation(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, e)
 		return
 	}
+	var timers Timers
+	if e := setTimers(form, &timers); e != nil {
+		writeAPIError(w, e)
+		return
+	}
+	state := form.Get("State")
+	switch {
+	case (timers != Timers{}) && state == "":
+		writeAPIError(w, &apiError{http.StatusBadRequest, codeTimersWithoutState, "Timers require State when creating a conversation"})
+		return
+	case state != "" && state != stateActive && state != stateInactive:
+		writeAPIError(w, errInvalid("State must be active or inactive on create"))
+		return
+	}
 	unique := form.Get("UniqueName")
 	if unique != "" && f.lookupConversation(unique) != nil {
 		writeAPIError(w, &apiError{http.StatusConflict, codeUniqueNameExists, "Conversation with provided unique name already exists"})
@@ -477,6 +502,10 @@ func (f *Fake) createConversation(w http.ResponseWriter, r *http.Request) {
 	}
 	c := f.insertConversation(form.Get("FriendlyName"), attrs)
 	c.UniqueName = unique
+	c.Timers = timers
+	if state != "" {
+		c.State = state
+	}
 	writeJSON(w, http.StatusCreated, f.conversationJSON(&c.Conversation))
 }
 
@@ -552,19 +581,18 @@ func (f *Fake) listParticipantConversations(w http.ResponseWriter, r *http.Reque
 	answer(w, http.StatusOK, out, e)
 }
 
-// errClosed refuses a change to a closed conversation, which is final
-// (https://www.twilio.com/docs/api/errors/50377).
-func errClosed() *apiError {
-	return &apiError{http.StatusBadRequest, 50377, "Can't update conversation as it's in final closed state"}
-}
-
 // updateConversation sets what the form has. Tests close conversations
-// with State=closed, as Frontline does when a worker is done.
+// with State=closed, as Frontline does when a worker is done; a closed
+// conversation takes no update (lifecycle.go).
 func (f *Fake) updateConversation(w http.ResponseWriter, r *http.Request) {
 	form := r.PostForm
 	f.inConversation(w, r, http.StatusOK, func(c *conversationState) (any, *apiError) {
-		if c.State == "closed" {
-			return nil, errClosed()
+		if e := c.checkOpen(); e != nil {
+			return nil, e
+		}
+		timers := c.Timers
+		if e := setTimers(form, &timers); e != nil {
+			return nil, e
 		}
 		if form.Has("Attributes") {
 			if e := validJSON(form.Get("Attributes"), maxConversationAttributes); e != nil {
@@ -572,6 +600,7 @@ func (f *Fake) updateConversation(w http.ResponseWriter, r *http.Request) {
 			}
 			c.Attributes = form.Get("Attributes")
 		}
+		c.Timers = timers
 		switch v := form.Get("State"); v {
 		case "":
 		case "active", "inactive", "closed":
@@ -601,6 +630,9 @@ func (f *Fake) listParticipants(w http.ResponseWriter, r *http.Request) {
 // in one open conversation only: 50416 otherwise.
 func (f *Fake) createParticipant(w http.ResponseWriter, r *http.Request) {
 	f.inConversation(w, r, http.StatusCreated, func(c *conversationState) (any, *apiError) {
+		if e := c.checkOpen(); e != nil {
+			return nil, e
+		}
 		identity := r.PostForm.Get("Identity")
 		address, proxy := r.PostForm.Get("MessagingBinding.Address"), r.PostForm.Get("MessagingBinding.ProxyAddress")
 		var binding *Binding
@@ -678,8 +710,8 @@ func (f *Fake) listMessages(w http.ResponseWriter, r *http.Request) {
 func (f *Fake) createMessage(w http.ResponseWriter, r *http.Request) {
 	form := r.PostForm
 	f.inConversation(w, r, http.StatusCreated, func(c *conversationState) (any, *apiError) {
-		if c.State == "closed" {
-			return nil, errClosed()
+		if e := c.checkOpen(); e != nil {
+			return nil, e
 		}
 		if e := c.checkBody(form.Get("Body")); e != nil {
 			return nil, e

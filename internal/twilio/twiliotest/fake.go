@@ -462,9 +462,9 @@ func (f *Fake) routes() *http.ServeMux {
 		})
 	}
 	paging := []string{"PageSize", "Page", "PageToken"}
-	handle("POST /v1/Conversations", f.createConversation, "FriendlyName", "UniqueName", "Attributes", "MessagingServiceSid")
+	handle("POST /v1/Conversations", f.createConversation, "FriendlyName", "UniqueName", "Attributes", "MessagingServiceSid", "State", "Timers.Inactive", "Timers.Closed")
 	handle("GET /v1/Conversations/{conv}", f.fetchConversation)
-	handle("POST /v1/Conversations/{conv}", f.updateConversation, "FriendlyName", "Attributes", "State")
+	handle("POST /v1/Conversations/{conv}", f.updateConversation, "FriendlyName", "Attributes", "State", "Timers.Inactive", "Timers.Closed")
 	handle("GET /v1/ParticipantConversations", f.listParticipantConversations, append(paging, "Address", "Identity")...)
 	handle("POST /v1/Workspaces/{ws}/Tasks", f.createTask, "Attributes", "WorkflowSid", "TaskChannel", "Timeout")
 	handle("GET /v1/Workspaces/{ws}/Tasks", f.listTasks, append(paging, "EvaluateTaskAttributes")...)
@@ -520,6 +520,12 @@ const (
 	codeBindingInUse      = 50416 // https://www.twilio.com/docs/api/errors/50416
 	codeUniqueNameExists  = 50353
 	codePrecondition      = 20412
+	// codeConversationClosed: a closed conversation takes no change
+	// (https://www.twilio.com/docs/api/errors/50377).
+	codeConversationClosed = 50377
+	// codeTimersWithoutState: timers set on create without State
+	// (https://www.twilio.com/docs/api/errors/50382).
+	codeTimersWithoutState = 50382
 )
 
 func errNotFound(what string) *apiError {

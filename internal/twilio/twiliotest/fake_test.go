@@ -183,7 +183,9 @@ func TestErrors(t *testing.T) {
 		// Not served: internal/twilio does not call these.
 		{"unknown path", "GET", "/v1/Nope", nil, false, 400, 20001, "GET /v1/Nope"},
 		{"conversation list", "GET", "/v1/Conversations", nil, false, 400, 20001, "GET /v1/Conversations"},
-		{"conversation create with timers", "POST", "/v1/Conversations", url.Values{"Timers.Inactive": {"PT1M"}}, false, 400, 20001, "Timers.Inactive"},
+		{"conversation create with timers, no state", "POST", "/v1/Conversations", url.Values{"Timers.Inactive": {"PT1M"}}, false, 400, 50382, "State"},
+		{"conversation timer under Twilio's minimum", "POST", "/v1/Conversations", url.Values{"State": {"active"}, "Timers.Closed": {"PT9M"}}, false, 400, 20001, "Timers.Closed"},
+		{"conversation timer not ISO 8601", "POST", conv, url.Values{"Timers.Inactive": {"7d"}}, false, 400, 20001, "Timers.Inactive"},
 		{"conversation create", "POST", "/v1/Conversations", url.Values{"UniqueName": {"u1"}}, false, 0, 0, ""},
 		{"unique name taken", "POST", "/v1/Conversations", url.Values{"UniqueName": {"u1"}}, false, 409, 50353, ""},
 		{"other messaging service", "POST", "/v1/Conversations", url.Values{"MessagingServiceSid": {"MG0000000000000000000000000000dead"}}, false, 404, 20404, ""},
