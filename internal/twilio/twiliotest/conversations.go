@@ -1,6 +1,7 @@
 package twiliotest
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -241,6 +242,20 @@ func (c *conversationState) participant(key string) *Participant {
 		}
 	}
 	return nil
+}
+
+// workerIn returns the conversation and its participant of the worker
+// identity, or an error naming both. f.mu must be held.
+func (f *Fake) workerIn(conversationSID, identity string) (*conversationState, *Participant, error) {
+	c := f.convs[conversationSID]
+	var p *Participant
+	if c != nil {
+		p = c.participant(identity)
+	}
+	if p == nil || p.Identity != identity {
+		return nil, nil, fmt.Errorf("twiliotest: %s is not a participant of %s", identity, conversationSID)
+	}
+	return c, p, nil
 }
 
 // addParticipant adds a chat user (identity set) or an SMS/WhatsApp

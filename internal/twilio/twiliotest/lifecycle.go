@@ -175,14 +175,10 @@ func (f *Fake) changeState(c *conversationState, state, reason string, at time.T
 // onParticipantRemoved.
 func (f *Fake) RemoveParticipant(ctx context.Context, conversationSID, identity string) error {
 	f.mu.Lock()
-	c := f.convs[conversationSID]
-	var p *Participant
-	if c != nil {
-		p = c.participant(identity)
-	}
-	if p == nil || p.Identity != identity {
+	c, p, err := f.workerIn(conversationSID, identity)
+	if err != nil {
 		f.mu.Unlock()
-		return fmt.Errorf("twiliotest: %s is not a participant of %s", identity, conversationSID)
+		return err
 	}
 	for i, q := range c.participants {
 		if q == p {

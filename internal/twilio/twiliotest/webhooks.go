@@ -162,14 +162,10 @@ func (f *Fake) CustomerTexts(ctx context.Context, from, to, body string) (TextRe
 // CustomerTexts.
 func (f *Fake) WorkerTexts(ctx context.Context, conversationSID, identity, body string) (TextResult, error) {
 	f.mu.Lock()
-	c := f.convs[conversationSID]
-	var p *Participant
-	if c != nil {
-		p = c.participant(identity)
-	}
-	if p == nil || p.Identity != identity {
+	c, p, err := f.workerIn(conversationSID, identity)
+	if err != nil {
 		f.mu.Unlock()
-		return TextResult{}, fmt.Errorf("twiliotest: %s is not a participant of %s", identity, conversationSID)
+		return TextResult{}, err
 	}
 	res := TextResult{ConversationSID: c.SID, ParticipantSID: p.SID}
 	f.mu.Unlock()
