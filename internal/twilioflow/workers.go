@@ -80,7 +80,7 @@ func (a *Workers) Available(ctx context.Context, since time.Time) ([]conversatio
 	ws, err := a.available(ctx, since)
 	out := make([]conversation.Worker, 0, len(ws))
 	for _, w := range ws {
-		if !a.deactivated(w.Identity) {
+		if !a.Deactivated(w.Identity) {
 			out = append(out, worker(w))
 		}
 	}
@@ -115,19 +115,9 @@ func (a *Workers) Find(ctx context.Context, identity string) (conversation.Worke
 		if done, _ := a.lookupName(ctx, w.Identity); done != nil {
 			waitName(ctx, done)
 		}
-		out.Deactivated = a.deactivated(w.Identity)
+		out.Deactivated = a.Deactivated(w.Identity)
 	}
 	return out, mapErr(err)
-}
-
-// deactivated reports whether the cache knows identity's Frontline user
-// as deactivated.
-func (a *Workers) deactivated(identity string) bool {
-	c := &a.names
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e := c.entries[identity]
-	return e != nil && e.found && e.user.State == twilio.UserDeactivated
 }
 
 // Fetch returns the worker sid, described.
@@ -349,8 +339,8 @@ func (a *Workers) Deactivated(identity string) bool {
 	c := &a.names
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.entry(identity, a.cfg.Now())
-	return e.found && e.user.State == twilio.UserDeactivated
+	e := c.entries[identity]
+	return e != nil && e.found && e.user.State == twilio.UserDeactivated
 }
 
 // PrefetchName starts the lookup of identity's name, so that a reply
