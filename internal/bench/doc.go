@@ -8,7 +8,9 @@
 // through three instances (BenchmarkBurst); and freshness: a Strapi
 // change to the changed CRM answer on the instance its webhook reached
 // and on another, and the cost of a miss (BenchmarkFreshness, run with
-// -benchtime 10x for ten changes).
+// -benchtime 10x for ten changes); and the contact center: a Flex user's
+// token checked, cached or first used (BenchmarkFlexToken), and the
+// flex-events function's answer to a Flex task's end (BenchmarkFlexEvents).
 //
 // The benchmarks live in this package's test files and use the real
 // parts: the Firestore emulator, the handlers behind the webhook

@@ -184,6 +184,8 @@ func sectionOf(name string) int {
 		return 10
 	case name == "BenchmarkBurst400":
 		return 11
+	case strings.HasPrefix(name, "BenchmarkFlexToken/"), name == "BenchmarkFlexEvents":
+		return 12
 	}
 	return 0
 }

@@ -77,6 +77,7 @@ func (r *report) render() string {
 	targets = append(targets, r.burst(&t)...)
 	targets = append(targets, r.freshness(&t)...)
 	targets = append(targets, r.bigBurst(&t)...)
+	targets = append(targets, r.flex(&t)...)
 	r.tables = targetsTable(targets) + r.whyNotMet() + t.String()
 
 	var d strings.Builder
@@ -678,5 +679,11 @@ const method = `## Method
   is ` + "`VmHWM`" + ` from /proc/<pid>/status (for the sync, sampled every 10 ms
   until it exits: rusage's maxrss would report this test process's peak,
   which a child inherits when it execs).
+- **Contact center.** The Flex account is a second account of the fake
+  Twilio, with the same latency. A token check asks it once per token
+  (` + "`flexauth.Checker`" + ` keeps valid answers until their expiration); the
+  first-use variant mints a new token, untimed, before each request.
+  flex-events is timed from the fake's posting of the event to our 204;
+  each operation first hands a new conversation to Flex, untimed.
 
 `
