@@ -651,6 +651,7 @@ func gcloudFunctionFacts(facts map[string]string, a []string) {
 		settings = append(settings, f+"="+v)
 	}
 	facts["function "+name] = strings.Join(settings, " ") + " public=" + strconv.FormatBool(slices.Contains(a, "--allow-unauthenticated"))
+	facts["function runs as "+name], _ = flag(a, "service-account")
 	env, _ := flag(a, "set-env-vars")
 	for k, v := range dict(env) {
 		facts["env "+name+" "+k] = v
@@ -679,6 +680,7 @@ type tfModule struct {
 	Labels    map[string]string `json:"labels"`
 	Functions map[string]struct {
 		DeployedName   string `json:"deployed_name"`
+		Account        string `json:"account"`
 		Memory         string `json:"memory"`
 		CPU            string `json:"cpu"`
 		Concurrency    int    `json:"concurrency"`
@@ -692,6 +694,8 @@ type tfModule struct {
 	Env             map[string]map[string]string                  `json:"env"`
 	SecretIDs       map[string]string                             `json:"secret_ids"`
 	WiredSecrets    []string                                      `json:"wired_secrets"`
+	FunctionSecrets map[string][]string                           `json:"function_secrets"`
+	SecretGrants    map[string]struct{ Secret, Account string }   `json:"secret_grants"`
 	Queues          map[string]struct {
 		Name        string `json:"name"`
 		OIDCAccount string `json:"oidc_account"`
@@ -732,9 +736,9 @@ func (m tfModule) facts(project string) map[string]string {
 		}
 		facts["project role "+r.Role+" "+m.Accounts[r.Account].Member] = condition
 	}
-	// terraform/secrets.tf grants each wired secret to the run account.
-	for _, s := range m.WiredSecrets {
-		facts["secret role "+m.SecretIDs[s]+" roles/secretmanager.secretAccessor "+m.Accounts[deployment.RunAccount].Member] = ""
+	// terraform/secrets.tf makes the module's secret grants.
+	for _, g := range m.SecretGrants {
+		facts["secret role "+m.SecretIDs[g.Secret]+" roles/secretmanager.secretAccessor "+m.Accounts[g.Account].Member] = ""
 	}
 	for _, q := range m.Queues {
 		r := q.RetryConfig
@@ -762,7 +766,8 @@ func (m tfModule) facts(project string) map[string]string {
 		for k, v := range m.Env[key] {
 			facts["env "+name+" "+k] = v
 		}
-		for _, s := range m.WiredSecrets {
+		facts["function runs as "+name] = m.Accounts[f.Account].Email
+		for _, s := range m.FunctionSecrets[key] {
 			facts["secret env "+name+" "+s] = m.SecretIDs[s]
 		}
 	}
@@ -1021,6 +1026,8 @@ func TestDeployConsistencyCatchesDrift(t *testing.T) {
 		// evaluating the module.
 		{"queue variables on every function in Terraform", evaluated(edit(moduleFile, "if contains(try(e.functions, [name]), name)", "")), "only terraform has env eh-staging-crm WORK_QUEUE"},
 		{"optional secret always wired in Terraform", evaluated(edit(moduleFile, `lookup(var.settings, v, "") == ""`, "true")), "only terraform has secret env eh-staging-crm STRAPI_API_TOKEN"},
+		{"secret's functions ignored in Terraform", evaluated(edit(moduleFile, "&& contains(try(s.functions, [name]), name)", "")), "only terraform has secret env eh-staging-crm STRAPI_WEBHOOK_SECRET"},
+		{"function's account ignored by gcloud", evaluated(editSteps("--service-account=eh-staging-sync@", "--service-account=eh-staging-run@")), "function runs as eh-staging-sync"},
 		{"queue setting lost by gcloud", evaluated(editSteps("--max-doublings=4", "--max-doublings=16")), "max-doublings=4"},
 		{"build's storage condition lost by gcloud", evaluated(editSteps(`,title=gcf-v2 buckets only`, `,title=all`)), "terraform has project role roles/storage.objectAdmin"},
 		{"secret grants changed by gcloud", evaluated(editSteps("--role=roles/secretmanager.secretAccessor", "--role=roles/secretmanager.admin")), "only terraform has secret role"},

@@ -177,7 +177,8 @@ func grantPlans(t *testing.T) map[string]gcloudplan.Settings {
 
 // TestGrantScopes asserts each grant's scope (issue 22): no project-wide
 // act-as, no unconditioned project-wide storage role, secrets readable
-// exactly when wired, and by the functions' identity only.
+// exactly when wired, each by the accounts of the functions given it only
+// (on the gcloud plans and the evaluated Terraform module).
 func TestGrantScopes(t *testing.T) {
 	d, err := deployment.Load()
 	if err != nil {
@@ -190,28 +191,47 @@ func TestGrantScopes(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkGrantScopes(t, d, s, steps)
+			checkSecretAccess(t, d, s, gcloudFacts(steps))
 		})
 	}
 	// The Terraform side: the evaluated module makes the same grants as
 	// this plan (TestDeployConsistency), and the root module makes its
 	// grants from the module's outputs only.
 	in := loadDeployInputs(t)
+	if in.terraform != nil {
+		t.Run("terraform", func(t *testing.T) { checkSecretAccess(t, d, planSettings, in.terraform) })
+	} else {
+		t.Log("terraform not installed: its secret grants are checked as text only")
+	}
 	root := in.rootTerraform()
 	if n := strings.Count(root, `resource "google_project_iam_member"`); n != 1 ||
 		!strings.Contains(root, "for_each = module.deployment.project_roles\n") {
 		t.Errorf("terraform/ makes %d google_project_iam_member resources; want one, for_each = module.deployment.project_roles", n)
 	}
 	secrets, _ := hclResource(root, "google_secret_manager_secret_iam_member", "runtime")
-	if !strings.Contains(secrets, "module.deployment.wired_secrets") {
-		t.Errorf("terraform/secrets.tf grants secrets the functions are not given:\n%s", secrets)
+	if !strings.Contains(secrets, "for_each  = module.deployment.secret_grants\n") ||
+		!strings.Contains(secrets, "member    = google_service_account.account[each.value.account].member") {
+		t.Errorf("terraform/secrets.tf does not make the module's secret_grants:\n%s", secrets)
+	}
+	// The module's outputs are what the functions get only if the root
+	// module deploys each function as and with them.
+	fn, _ := hclResource(root, "google_cloudfunctions2_function", "fn")
+	for _, want := range []string{"service_account_email          = google_service_account.account[each.value.account].email",
+		"for_each = module.deployment.function_secrets[each.key]"} {
+		if !strings.Contains(fn, want) {
+			t.Errorf("terraform/main.tf's functions lack %q", want)
+		}
 	}
 	deployer, _ := hclResource(root, "google_service_account_iam_member", "deployer")
 	if !strings.Contains(deployer, "toset(module.deployment.deployer_acts_as)") || !strings.Contains(deployer, "service_account_id = google_service_account.account[each.value].name") {
 		t.Errorf("terraform/iam.tf does not grant the deployer act-as on the deployment's accounts only:\n%s", deployer)
 	}
 	// The deployer acts as exactly the accounts what it creates runs as:
-	// the functions (run), their builds (build), the scheduler jobs' tokens.
-	want := []string{deployment.RunAccount, deployment.BuildAccount, d.FullSync.Account, d.LineSweep.Account}
+	// the functions, their builds (build), the scheduler jobs' tokens.
+	want := []string{deployment.BuildAccount, d.FullSync.Account, d.LineSweep.Account}
+	for _, f := range d.Functions {
+		want = append(want, f.Account)
+	}
 	if got := slices.Compact(sorted(d.DeployerActsAs)); !slices.Equal(got, slices.Compact(sorted(want))) {
 		t.Errorf("deployer_acts_as %v; the deployment creates what runs as %v", d.DeployerActsAs, slices.Compact(sorted(want)))
 	}
@@ -258,10 +278,13 @@ func checkGrantScopes(t *testing.T, d *deployment.Description, s gcloudplan.Sett
 				t.Errorf("%s for %s does not cover the build's source in gcf-v2-sources", role, member)
 			}
 		case hasPrefix(a, "secrets", "add-iam-policy-binding"):
-			if role != "roles/secretmanager.secretAccessor" || member != run {
-				t.Errorf("secret %s: %s for %s; only the functions' identity reads secrets", a[2], role, member)
+			// Who reads it: checkSecretAccess.
+			if role != "roles/secretmanager.secretAccessor" {
+				t.Errorf("secret %s: %s for %s; the functions' identities only read secrets", a[2], role, member)
 			}
-			readable = append(readable, a[2])
+			if !slices.Contains(readable, a[2]) {
+				readable = append(readable, a[2])
+			}
 		case hasPrefix(a, "iam", "service-accounts", "add-iam-policy-binding"):
 			// Only the queue's enqueuers sign as its OIDC account.
 			if role != "roles/iam.serviceAccountUser" || member != run || a[3] != named.AccountEmail(named.Queues["work"].OIDCAccount, s.Project) {
@@ -275,6 +298,55 @@ func checkGrantScopes(t *testing.T, d *deployment.Description, s gcloudplan.Sett
 	}
 	if !slices.Equal(sorted(readable), sorted(wired)) {
 		t.Errorf("the functions may read %v; want the wired secrets %v", readable, wired)
+	}
+}
+
+// checkSecretAccess asserts on a deployment's facts (gcloudFacts, or
+// tfModule.facts) that each account may read exactly the secrets given to
+// the functions that run as it, and that eh-<env>-run, which runs every
+// Twilio-facing function, cannot read STRAPI_WEBHOOK_SECRET (only sync
+// checks it).
+func checkSecretAccess(t *testing.T, d *deployment.Description, s gcloudplan.Settings, facts map[string]string) {
+	t.Helper()
+	named, err := d.ForEnvironment(s.Environment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	given := map[string][]string{}    // account e-mail → secrets its functions get
+	readable := map[string][]string{} // account e-mail → secrets it may read
+	accounts := map[string]bool{}
+	for _, f := range named.Functions {
+		account := facts["function runs as "+f.Deployed]
+		if account == "" {
+			t.Errorf("%s runs as no account", f.Deployed)
+		}
+		accounts[account] = true
+	}
+	for k, id := range facts {
+		if rest, ok := strings.CutPrefix(k, "secret env "); ok {
+			fn, _, _ := strings.Cut(rest, " ")
+			account := facts["function runs as "+fn]
+			if !slices.Contains(given[account], id) {
+				given[account] = append(given[account], id)
+			}
+		}
+		if rest, ok := strings.CutPrefix(k, "secret role "); ok {
+			id, member, _ := strings.Cut(rest, " roles/secretmanager.secretAccessor serviceAccount:")
+			readable[member] = append(readable[member], id)
+			accounts[member] = true
+		}
+	}
+	for _, account := range sorted(slices.Collect(maps.Keys(accounts))) {
+		if got, want := sorted(readable[account]), sorted(given[account]); !slices.Equal(got, want) {
+			t.Errorf("%s may read %v; its functions are given %v", account, got, want)
+		}
+	}
+	run := named.AccountEmail(deployment.RunAccount, s.Project)
+	if webhook := named.SecretID("STRAPI_WEBHOOK_SECRET"); slices.Contains(readable[run], webhook) {
+		t.Errorf("%s may read %s, which only sync checks", run, webhook)
+	}
+	if len(given[run]) == 0 {
+		t.Errorf("no function runs as %s", run)
 	}
 }
 

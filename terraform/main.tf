@@ -99,11 +99,11 @@ resource "google_cloudfunctions2_function" "fn" {
     # token). Cloud Run checks the callers of the others (IAM, below).
     ingress_settings               = "ALLOW_ALL"
     all_traffic_on_latest_revision = true
-    service_account_email          = google_service_account.account["run"].email
+    service_account_email          = google_service_account.account[each.value.account].email
     environment_variables          = module.deployment.env[each.key]
 
     dynamic "secret_environment_variables" {
-      for_each = module.deployment.wired_secrets
+      for_each = module.deployment.function_secrets[each.key]
       content {
         key        = secret_environment_variables.value
         project_id = var.project

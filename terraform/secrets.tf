@@ -20,13 +20,53 @@ resource "google_secret_manager_secret" "env" {
   depends_on = [google_project_service.api]
 }
 
-# Only the functions' identity may read the secrets, each granted on the
-# secret itself rather than project-wide, and only those wired into the
-# functions: an unused secret (the Flex token without a contact center)
-# stays out of their reach.
+# Only the functions' identities may read the secrets, each granted on the
+# secret itself rather than project-wide, and each to the accounts of the
+# functions given it (module.deployment.secret_grants): an unused secret
+# (the Flex token without a contact center) stays out of every function's
+# reach, and one only sync reads (the Strapi webhook secret) out of
+# eh-<env>-run's.
 resource "google_secret_manager_secret_iam_member" "runtime" {
-  for_each  = { for name in module.deployment.wired_secrets : name => google_secret_manager_secret.env[name] }
-  secret_id = each.value.id
+  for_each  = module.deployment.secret_grants
+  secret_id = google_secret_manager_secret.env[each.value.secret].id
   role      = "roles/secretmanager.secretAccessor"
-  member    = google_service_account.account["run"].member
+  member    = google_service_account.account[each.value.account].member
+}
+
+# The grants were keyed by variable while every function ran as
+# eh-<env>-run. STRAPI_WEBHOOK_SECRET is not moved: its grant goes from
+# eh-<env>-run to eh-<env>-sync.
+moved {
+  from = google_secret_manager_secret_iam_member.runtime["TWILIO_AUTH_TOKEN"]
+  to   = google_secret_manager_secret_iam_member.runtime["TWILIO_AUTH_TOKEN run"]
+}
+
+moved {
+  from = google_secret_manager_secret_iam_member.runtime["TWILIO_API_SECRET"]
+  to   = google_secret_manager_secret_iam_member.runtime["TWILIO_API_SECRET run"]
+}
+
+moved {
+  from = google_secret_manager_secret_iam_member.runtime["STRAPI_API_TOKEN"]
+  to   = google_secret_manager_secret_iam_member.runtime["STRAPI_API_TOKEN run"]
+}
+
+moved {
+  from = google_secret_manager_secret_iam_member.runtime["STRAPI_PASSWORD"]
+  to   = google_secret_manager_secret_iam_member.runtime["STRAPI_PASSWORD run"]
+}
+
+moved {
+  from = google_secret_manager_secret_iam_member.runtime["FLEX_AUTH_TOKEN"]
+  to   = google_secret_manager_secret_iam_member.runtime["FLEX_AUTH_TOKEN run"]
+}
+
+moved {
+  from = google_secret_manager_secret_iam_member.runtime["FLEX_API_SECRET"]
+  to   = google_secret_manager_secret_iam_member.runtime["FLEX_API_SECRET run"]
+}
+
+moved {
+  from = google_secret_manager_secret_iam_member.runtime["HANDOFF_SECRET"]
+  to   = google_secret_manager_secret_iam_member.runtime["HANDOFF_SECRET run"]
 }

@@ -56,19 +56,23 @@ var descriptionJSON []byte
 //	                   account gets writer_role on it, the next
 //	                   environment's trigger reader_role.
 //	function_defaults  settings every function has unless it says otherwise.
-//	functions          [{name, memory, cpu, concurrency, timeout_seconds,
+//	functions          [{name, account, memory, cpu, concurrency, timeout_seconds,
 //	                   min_instances, max_instances, public, invokers}], in the
 //	                   order the README lists them. name is the function name
-//	                   and its entry point; public grants allUsers
+//	                   and its entry point; account is the key of the
+//	                   identity it runs as; public grants allUsers
 //	                   roles/run.invoker; invokers are accounts granted it too.
 //	env                variable → {from, functions}: variables deploy sets
 //	                   itself. from is "project", "account:KEY" (its e-mail)
 //	                   or "queue:KEY" (its full name); functions limits them
 //	                   to those functions (default: all).
-//	secrets            [{env, secret, wired_when: {set, unset}}]: the Secret
-//	                   Manager secret holding a variable. A secret with
+//	secrets            [{env, secret, wired_when: {set, unset}, functions}]: the
+//	                   Secret Manager secret holding a variable. A secret with
 //	                   wired_when is given to the functions only when the
-//	                   variables in set are non-empty and those in unset empty.
+//	                   variables in set are non-empty and those in unset
+//	                   empty; functions limits it to those functions
+//	                   (default: all). An account may read exactly the
+//	                   secrets given to the functions that run as it.
 //	queues             key → {name, target, oidc_account, enqueuers,
 //	                   rate_limits, retry_config}: Cloud Tasks queues in the
 //	                   functions' region. enqueuers get roles/cloudtasks.enqueuer
@@ -164,6 +168,7 @@ type Function struct {
 	// /<Deployed>, which both deploy paths give the function as
 	// PUBLIC_URL_<FUNCTION>. The entry point stays Name.
 	Deployed       string   `json:"-"`
+	Account        string   `json:"account"`     // key of the service account it runs as
 	Memory         string   `json:"memory"`      // e.g. "512Mi"
 	CPU            string   `json:"cpu"`         // vCPUs; concurrency above 1 needs at least 1
 	Concurrency    int      `json:"concurrency"` // requests one instance serves at once
@@ -186,6 +191,11 @@ type Secret struct {
 	Env       string     `json:"env"`
 	Secret    string     `json:"secret"`
 	WiredWhen *Condition `json:"wired_when"`
+	// Functions are the functions given the secret (all when empty):
+	// IAM grants a secret to the account a function runs as, so a
+	// secret only some functions read stays out of the others' reach
+	// only if they run as another account.
+	Functions []function.Name `json:"functions"`
 }
 
 // Condition holds when every variable of Set is non-empty and every
@@ -241,7 +251,7 @@ type LineSweep struct {
 }
 
 // Keys of the service accounts every deployment refers to by role: the
-// functions' identity and the builds'.
+// functions' identity (unless a function names another) and the builds'.
 const (
 	RunAccount   = "run"
 	BuildAccount = "build"
@@ -387,6 +397,7 @@ func (c *checker) functions() {
 		for _, a := range f.Invokers {
 			c.account(where+".invokers", a)
 		}
+		c.account(where+".account", f.Account)
 	}
 }
 
@@ -421,6 +432,13 @@ func (c *checker) secrets() {
 			c.fail("secrets: %s: %q is not a secret id, or the variable is listed twice", s.Env, s.Secret)
 		}
 		secretVars[s.Env] = true
+		if s.Functions != nil && len(s.Functions) == 0 {
+			// Terraform would read [] as no function at all.
+			c.fail("secrets: %s: functions is empty; leave it out to mean every function", s.Env)
+		}
+		for _, f := range s.Functions {
+			c.function("secrets."+s.Env, f)
+		}
 	}
 	for _, s := range c.d.Secrets {
 		if s.WiredWhen == nil {
@@ -522,6 +540,33 @@ func (d *Description) WiredSecrets(env map[string]string) []string {
 	for _, s := range d.Secrets {
 		if s.WiredWhen.holds(env) {
 			names = append(names, s.Env)
+		}
+	}
+	return names
+}
+
+// FunctionSecrets returns the secret variables of wired (WiredSecrets)
+// that function fn is given.
+func (d *Description) FunctionSecrets(fn function.Name, wired []string) []string {
+	var names []string
+	for _, s := range d.Secrets {
+		if slices.Contains(wired, s.Env) && (len(s.Functions) == 0 || slices.Contains(s.Functions, fn)) {
+			names = append(names, s.Env)
+		}
+	}
+	return names
+}
+
+// AccountSecrets returns the secret variables of wired the service account
+// keyed account may read: those given to the functions that run as it.
+func (d *Description) AccountSecrets(account string, wired []string) []string {
+	var names []string
+	for _, s := range d.Secrets {
+		for _, f := range d.Functions {
+			if f.Account == account && slices.Contains(d.FunctionSecrets(f.Name, wired), s.Env) {
+				names = append(names, s.Env)
+				break
+			}
 		}
 	}
 	return names

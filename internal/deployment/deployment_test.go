@@ -16,12 +16,12 @@ import (
 func TestDescriptionAppliesDefaults(t *testing.T) {
 	d := description(t)
 	cases := map[function.Name]Function{
-		function.CRM: {Name: function.CRM, Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 60, MaxInstances: 10, Public: true, Invokers: []string{}},
-		function.Sync: {Name: function.Sync, Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 900, MaxInstances: 1, Public: true,
+		function.CRM: {Name: function.CRM, Account: RunAccount, Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 60, MaxInstances: 10, Public: true, Invokers: []string{}},
+		function.Sync: {Name: function.Sync, Account: "sync", Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 900, MaxInstances: 1, Public: true,
 			Invokers: []string{"scheduler"}},
-		function.Routing: {Name: function.Routing, Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 60, MinInstances: 1, MaxInstances: 10,
+		function.Routing: {Name: function.Routing, Account: RunAccount, Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 60, MinInstances: 1, MaxInstances: 10,
 			Public: true, Invokers: []string{}},
-		function.Work: {Name: function.Work, Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 60, MaxInstances: 10, Invokers: []string{"tasks"}},
+		function.Work: {Name: function.Work, Account: RunAccount, Memory: "512Mi", CPU: "1", Concurrency: 40, TimeoutSeconds: 60, MaxInstances: 10, Invokers: []string{"tasks"}},
 	}
 	for name, want := range cases {
 		got, ok := d.Function(name)
@@ -77,6 +77,9 @@ func TestDescriptionRejects(t *testing.T) {
 		{"concurrency without a cpu", `"cpu": "1"`, `"cpu": "0.5"`, "above 1 needs cpu >= 1"},
 		{"function twice", `"name": "outgoing"`, `"name": "crm"`, `"crm" is not a function name, or is listed twice`},
 		{"condition on a secret", `"set": ["TWILIO_API_KEY"]`, `"set": ["TWILIO_AUTH_TOKEN"]`, "wired_when names secret TWILIO_AUTH_TOKEN"},
+		{"function runs as no account", `"name": "sync", "account": "sync"`, `"name": "sync", "account": "syncer"`, `functions.sync.account: no service account "syncer"`},
+		{"secret for an unknown function", `"functions": ["sync"]`, `"functions": ["synk"]`, `secrets.STRAPI_WEBHOOK_SECRET: no function "synk"`},
+		{"secret for no function", `"functions": ["sync"]`, `"functions": []`, "secrets: STRAPI_WEBHOOK_SECRET: functions is empty"},
 		{"no functions' identity", `"run": {`, `"runner": {`, `the functions' identity: no service account "run"`},
 		{"trailing data", "\n}\n", "\n}\n{}", "data after the JSON value"},
 	}
@@ -186,6 +189,29 @@ func TestWiredSecrets(t *testing.T) {
 		if got := d.WiredSecrets(c.env); !slices.Equal(got, c.want) {
 			t.Errorf("WiredSecrets(%v) = %v, want %v", c.env, got, c.want)
 		}
+	}
+}
+
+// TestSecretsPerAccount: an account reads the secrets of the functions
+// that run as it, and a secret limited to some functions (sync's webhook
+// secret) goes to no other function.
+func TestSecretsPerAccount(t *testing.T) {
+	d := description(t)
+	wired := d.WiredSecrets(map[string]string{"STRAPI_URL": "https://x"})
+	if got, want := d.FunctionSecrets("crm", wired), []string{"TWILIO_AUTH_TOKEN", "STRAPI_API_TOKEN"}; !slices.Equal(got, want) {
+		t.Errorf("FunctionSecrets(crm) = %v, want %v", got, want)
+	}
+	if got := d.FunctionSecrets("sync", wired); !slices.Equal(got, wired) {
+		t.Errorf("FunctionSecrets(sync) = %v, want %v", got, wired)
+	}
+	if got, want := d.AccountSecrets(RunAccount, wired), []string{"TWILIO_AUTH_TOKEN", "STRAPI_API_TOKEN"}; !slices.Equal(got, want) {
+		t.Errorf("AccountSecrets(run) = %v, want %v", got, want)
+	}
+	if got := d.AccountSecrets("sync", wired); !slices.Equal(got, wired) {
+		t.Errorf("AccountSecrets(sync) = %v, want %v", got, wired)
+	}
+	if got := d.AccountSecrets("tasks", wired); len(got) != 0 {
+		t.Errorf("AccountSecrets(tasks) = %v; no function runs as it", got)
 	}
 }
 

@@ -228,13 +228,18 @@ func (p *planner) secrets() {
 	}
 	for _, name := range p.e.secrets {
 		id := p.d.SecretID(name)
-		// Only the secrets the functions are given are readable: an
-		// unused one (the Flex token without a contact center) stays out
-		// of the functions' reach.
-		p.add(Step{
-			Comment: "Only the functions' identity may read " + id + ".",
-			Args:    []string{"secrets", "add-iam-policy-binding", id, p.member(deployment.RunAccount), "--role=roles/secretmanager.secretAccessor", p.project},
-		})
+		// Only the secrets the functions are given are readable, each by
+		// the accounts of the functions given it: an unused one (the Flex
+		// token without a contact center) stays out of every function's
+		// reach, sync's webhook secret out of the others'.
+		for _, key := range slices.Sorted(maps.Keys(p.d.ServiceAccounts)) {
+			if slices.Contains(p.d.AccountSecrets(key, p.e.secrets), name) {
+				p.add(Step{
+					Comment: p.d.ServiceAccounts[key].ID + " runs functions that read " + id + ".",
+					Args:    []string{"secrets", "add-iam-policy-binding", id, p.member(key), "--role=roles/secretmanager.secretAccessor", p.project},
+				})
+			}
+		}
 		add := fmt.Sprintf("read -rs V && printf %%s \"$V\" | gcloud secrets versions add %s --data-file=- %s; unset V", id, p.project)
 		p.add(Step{
 			Comment: "The functions read " + name + " at start; add its value once (and to rotate it) with:\n  " + add,
@@ -245,16 +250,16 @@ func (p *planner) secrets() {
 }
 
 func (p *planner) functions() error {
-	refs := map[string]string{}
-	for _, name := range p.e.secrets {
-		refs[name] = p.d.SecretID(name) + ":latest"
-	}
-	secretFlag, err := dictFlag("--set-secrets", refs)
-	if err != nil {
-		return err
-	}
 	for _, f := range p.d.Functions {
 		envFlag, err := dictFlag("--set-env-vars", p.functionEnv(f.Name))
+		if err != nil {
+			return err
+		}
+		refs := map[string]string{}
+		for _, name := range p.d.FunctionSecrets(f.Name, p.e.secrets) {
+			refs[name] = p.d.SecretID(name) + ":latest"
+		}
+		secretFlag, err := dictFlag("--set-secrets", refs)
 		if err != nil {
 			return err
 		}
@@ -270,7 +275,7 @@ func (p *planner) functions() error {
 			Args: []string{"functions", "deploy", f.Deployed, "--gen2", "--region=" + p.s.Region, p.project,
 				"--runtime=" + p.d.Runtime, "--source=" + p.s.Source, "--entry-point=" + string(f.Name), "--trigger-http",
 				auth, "--ingress-settings=all",
-				"--service-account=" + p.d.AccountEmail(deployment.RunAccount, p.s.Project),
+				"--service-account=" + p.d.AccountEmail(f.Account, p.s.Project),
 				"--build-service-account=projects/" + p.s.Project + "/serviceAccounts/" + p.d.AccountEmail(deployment.BuildAccount, p.s.Project),
 				"--memory=" + f.Memory, "--cpu=" + f.CPU, "--concurrency=" + strconv.Itoa(f.Concurrency),
 				"--timeout=" + strconv.Itoa(f.TimeoutSeconds) + "s", "--min-instances=" + strconv.Itoa(f.MinInstances),

@@ -133,7 +133,7 @@ func TestPlanDeploysEveryFunction(t *testing.T) {
 			"runtime":               d.Runtime,
 			"region":                "europe-west1",
 			"project":               "expert-test",
-			"service-account":       "eh-prod-run@expert-test.iam.gserviceaccount.com",
+			"service-account":       "eh-prod-" + f.Account + "@expert-test.iam.gserviceaccount.com",
 			"build-service-account": "projects/expert-test/serviceAccounts/eh-prod-build@expert-test.iam.gserviceaccount.com",
 			"memory":                f.Memory,
 			"cpu":                   f.CPU,
@@ -195,10 +195,10 @@ func TestPlanEnvironment(t *testing.T) {
 
 	raw, _ = flagValue(args, "set-secrets")
 	secrets := parseDict(t, raw)
+	// crm: the webhook secret is sync's only.
 	wantSecrets := map[string]string{
-		"TWILIO_AUTH_TOKEN":     "eh-prod-twilio-auth-token:latest",
-		"STRAPI_API_TOKEN":      "eh-prod-strapi-api-token:latest",
-		"STRAPI_WEBHOOK_SECRET": "eh-prod-strapi-webhook-secret:latest",
+		"TWILIO_AUTH_TOKEN": "eh-prod-twilio-auth-token:latest",
+		"STRAPI_API_TOKEN":  "eh-prod-strapi-api-token:latest",
 	}
 	if !mapsEqual(secrets, wantSecrets) {
 		t.Errorf("secrets = %v, want %v", secrets, wantSecrets)
@@ -259,7 +259,7 @@ func TestPlanSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var created, readable, checked []string
+	var created, readable, syncReadable, checked []string
 	for _, st := range steps {
 		switch {
 		case slices.Equal(st.Args[:min(2, len(st.Args))], []string{"secrets", "create"}):
@@ -268,6 +268,10 @@ func TestPlanSecrets(t *testing.T) {
 			if slices.Contains(st.Args, "--role=roles/secretmanager.secretAccessor") &&
 				slices.Contains(st.Args, "--member=serviceAccount:eh-prod-run@expert-test.iam.gserviceaccount.com") {
 				readable = append(readable, st.Args[2])
+			}
+			if slices.Contains(st.Args, "--role=roles/secretmanager.secretAccessor") &&
+				slices.Contains(st.Args, "--member=serviceAccount:eh-prod-sync@expert-test.iam.gserviceaccount.com") {
+				syncReadable = append(syncReadable, st.Args[2])
 			}
 		case st.Expect != "":
 			checked = append(checked, st.Args[3])
@@ -280,10 +284,13 @@ func TestPlanSecrets(t *testing.T) {
 	}
 	// Password login and an API key: the token is not wired, nor are the
 	// Flex secrets (no contact center), and the functions may read only
-	// what they are given.
+	// what they are given: sync's webhook secret only sync's account.
 	wired := []string{"eh-prod-twilio-auth-token", "eh-prod-twilio-api-secret", "eh-prod-strapi-password", "eh-prod-strapi-webhook-secret"}
-	if !slices.Equal(readable, wired) {
-		t.Errorf("readable %v; want the wired secrets only: %v", readable, wired)
+	if !slices.Equal(syncReadable, wired) {
+		t.Errorf("sync may read %v; want the wired secrets only: %v", syncReadable, wired)
+	}
+	if want := wired[:3]; !slices.Equal(readable, want) {
+		t.Errorf("run may read %v; want %v", readable, want)
 	}
 	if !slices.Equal(checked, wired) {
 		t.Errorf("version checks for %v, want %v", checked, wired)

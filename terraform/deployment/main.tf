@@ -100,6 +100,21 @@ locals {
     ))
   ]
 
+  # A secret without "functions" goes to every function; an account may
+  # read what the functions running as it are given
+  # (deployment.Description.AccountSecrets on the gcloud path).
+  function_secrets = {
+    for name in keys(local.functions) : name => [
+      for s in local.description.secrets : s.env if contains(local.wired_secrets, s.env) && contains(try(s.functions, [name]), name)
+    ]
+  }
+
+  secret_grants = merge([
+    for name, f in local.functions : {
+      for s in local.function_secrets[name] : "${s} ${f.account}" => { secret = s, account = f.account }
+    }
+  ]...)
+
   invokers = merge([
     for name, f in local.functions : {
       for key in f.invokers : "${name} ${key}" => { function = name, account = key }
@@ -172,7 +187,7 @@ output "promotion" {
 }
 
 output "functions" {
-  description = "Settings of each function by name (its entry point), overrides applied: deployed_name (the Cloud Functions name), memory, cpu, concurrency, timeout_seconds, min_instances, max_instances, public, invokers."
+  description = "Settings of each function by name (its entry point), overrides applied: deployed_name (the Cloud Functions name), account (key of its identity), memory, cpu, concurrency, timeout_seconds, min_instances, max_instances, public, invokers."
   value       = local.functions
 }
 
@@ -204,6 +219,16 @@ output "secret_ids" {
 output "wired_secrets" {
   description = "Secret variables the functions read with these settings."
   value       = sort(local.wired_secrets)
+}
+
+output "function_secrets" {
+  description = "Secret variables each function is given: the wired ones its description entry allows."
+  value       = local.function_secrets
+}
+
+output "secret_grants" {
+  description = "Who may read which secret, keyed \"variable account\": each account the secrets of the functions that run as it."
+  value       = local.secret_grants
 }
 
 output "queues" {
