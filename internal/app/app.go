@@ -197,7 +197,8 @@ func (a *App) buildFlow(o options) {
 			Region:   cfg.DefaultRegion,
 			Message:  cfg.HandoffMessage,
 			Closing:  cfg.ContactCenterClosing,
-			Opener:   whatsAppOpener(a.Templates),
+			Opener: whatsAppOpener(conversation.Content{SID: cfg.HandoffContentSID, Variables: cfg.HandoffContentVariables},
+				a.Templates, a.log),
 		}
 		deps.Bindings, deps.Notes, deps.Open = a.handoffs, a.handoffs, a.handoffs
 		if o.bindings != nil {

@@ -233,21 +233,31 @@ func TestFlexEventsWithoutContactCenter(t *testing.T) {
 func TestHandoffWhatsAppWindow(t *testing.T) {
 	approved := crm.Template{ID: "t1", Category: "Openers", Content: "Hello {{customer.first_name}}, {{worker.identity}} here: may we continue?", WhatsAppApproved: true}
 	plain := crm.Template{ID: "t0", Category: "Openers", Content: "Hi {{customer.first_name}}", Order: -1}
+	const contentSID = "HX0123456789abcdef0123456789abcdef"
+	content := config.Env{"HANDOFF_WHATSAPP_CONTENT_SID": contentSID,
+		"HANDOFF_WHATSAPP_CONTENT_VARIABLES": `{"1": "{{customer.first_name}}", "2": "{{customer.id}}"}`}
 	tests := []struct {
 		name      string
+		env       config.Env
 		templates []crm.Template
 		wrote     time.Duration // how long ago the customer last wrote; 0: never
 		status    int
 		opener    string // the customer's one message; "": the handoff message
+		// variables are the Content API template's, when the message is
+		// HANDOFF_WHATSAPP_CONTENT_SID.
+		variables string
 	}{
-		{"never wrote, a template", []crm.Template{plain, approved}, 0, http.StatusOK, "Hello Susan,  here: may we continue?"},
-		{"never wrote, no approved template", []crm.Template{plain}, 0, http.StatusUnprocessableEntity, ""},
-		{"wrote 25 hours ago, no template", nil, 25 * time.Hour, http.StatusUnprocessableEntity, ""},
-		{"wrote 23 hours ago", nil, 23 * time.Hour, http.StatusOK, ""},
+		{name: "never wrote, a template", templates: []crm.Template{plain, approved}, status: http.StatusOK, opener: "Hello Susan,  here: may we continue?"},
+		{name: "never wrote, no approved template", templates: []crm.Template{plain}, status: http.StatusUnprocessableEntity},
+		{name: "wrote 25 hours ago, no template", wrote: 25 * time.Hour, status: http.StatusUnprocessableEntity},
+		{name: "wrote 23 hours ago", wrote: 23 * time.Hour, status: http.StatusOK},
+		{name: "never wrote, a Content API template", env: content, templates: []crm.Template{approved}, status: http.StatusOK,
+			variables: `{"1":"Susan","2":"3"}`},
+		{name: "wrote 23 hours ago, a Content API template", env: content, wrote: 23 * time.Hour, status: http.StatusOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := flexHarness(t, apptest.InMemory, nil)
+			h := flexHarness(t, apptest.InMemory, tt.env)
 			if err := h.App.Templates.PutTemplates(t.Context(), tt.templates...); err != nil {
 				t.Fatal(err)
 			}
@@ -267,18 +277,27 @@ func TestHandoffWhatsAppWindow(t *testing.T) {
 				}
 				return
 			}
-			var got []string
+			var got []twiliotest.Message
 			for _, m := range h.Twilio.Messages(ans.Conversation) {
 				if strings.Contains(m.Attributes, `"in_reply_to":"handoff:flex-wa"`) {
-					got = append(got, m.Body)
+					got = append(got, m)
 				}
+			}
+			if len(got) != 1 {
+				t.Fatalf("customer got %d messages, want 1: %+v", len(got), got)
+			}
+			if m := got[0]; tt.variables != "" {
+				if m.ContentSID != contentSID || m.ContentVariables != tt.variables || m.Body != "" {
+					t.Errorf("customer got %+v, want the Content API template %s with %s", m, contentSID, tt.variables)
+				}
+				return
 			}
 			want := tt.opener
 			if want == "" {
 				want = bot.HandoffMessage("", "")
 			}
-			if len(got) != 1 || (tt.opener != "" && got[0] != want) || (tt.opener == "" && strings.Contains(got[0], "{{")) {
-				t.Errorf("customer told %q, want one message %q", got, want)
+			if m := got[0]; m.ContentSID != "" || (tt.opener != "" && m.Body != want) || (tt.opener == "" && strings.Contains(m.Body, "{{")) {
+				t.Errorf("customer told %+v, want %q", m, want)
 			}
 		})
 	}

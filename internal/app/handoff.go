@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -13,6 +14,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/flexauth"
 	"github.com/experthub/experthub/internal/frontline"
@@ -240,21 +242,51 @@ func flexUser(users *flexauth.Checker, token string, log *slog.Logger, next http
 }
 
 // whatsAppOpener returns the opener of a handoff outside WhatsApp's
-// 24-hour window (conversation.ContactCenter.Opener): the first template
-// marked whatsAppApproved, in the templates' order, its placeholders
-// filled for the customer as the templates callback fills them, without
-// a worker (staff identities never reach a customer).
-func whatsAppOpener(ts crm.TemplateStore) func(context.Context, crm.Customer) (string, bool, error) {
-	return func(ctx context.Context, c crm.Customer) (string, bool, error) {
+// 24-hour window (conversation.ContactCenter.Opener): the Content API
+// template HANDOFF_WHATSAPP_CONTENT_SID names, its variables filled for
+// the customer; else the first CRM template marked whatsAppApproved, in
+// the templates' order, as text. Placeholders are filled as the
+// templates callback fills them, without a worker (staff identities
+// never reach a customer).
+//
+// content is the Content API template with its variables unfilled; zero:
+// none.
+func whatsAppOpener(content conversation.Content, ts crm.TemplateStore, log *slog.Logger) func(context.Context, crm.Customer) (conversation.Opener, bool, error) {
+	return func(ctx context.Context, c crm.Customer) (conversation.Opener, bool, error) {
+		if content.SID != "" {
+			vars, err := contentVariables(content.Variables, frontline.Values(c, ""))
+			return conversation.Opener{Content: conversation.Content{SID: content.SID, Variables: vars}}, err == nil, err
+		}
 		all, err := ts.Templates(ctx)
 		if err != nil {
-			return "", false, err
+			return conversation.Opener{}, false, err
 		}
 		for _, t := range all {
 			if t.WhatsAppApproved && strings.TrimSpace(t.Content) != "" {
-				return frontline.Render(t.Content, frontline.Values(c, "")), true, nil
+				// https://www.twilio.com/docs/api/errors/63016
+				log.WarnContext(ctx, "handoff outside the WhatsApp window: the approved template goes as text, which WhatsApp refuses "+
+					"since April 2025 (63016); set HANDOFF_WHATSAPP_CONTENT_SID", "template", t.ID)
+				return conversation.Opener{Text: frontline.Render(t.Content, frontline.Values(c, ""))}, true, nil
 			}
 		}
-		return "", false, nil
+		return conversation.Opener{}, false, nil
 	}
+}
+
+// contentVariables fills the placeholders of HANDOFF_WHATSAPP_CONTENT_VARIABLES
+// (a JSON object of strings, checked by config) with values, and returns
+// the object as JSON; "" when there are none.
+func contentVariables(setting string, values map[string]string) (string, error) {
+	if setting == "" {
+		return "", nil
+	}
+	var vars map[string]string
+	if err := json.Unmarshal([]byte(setting), &vars); err != nil {
+		return "", fmt.Errorf("HANDOFF_WHATSAPP_CONTENT_VARIABLES: %w", err)
+	}
+	for k, v := range vars {
+		vars[k] = frontline.Render(v, values)
+	}
+	b, err := json.Marshal(vars)
+	return string(b), err
 }

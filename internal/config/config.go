@@ -4,6 +4,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -107,6 +108,8 @@ var vars = []Var{
 	{Name: "CONTACT_CENTER_KEYWORDS", Default: bot.DefaultContactCenterKeywords, Help: "Comma-separated words or phrases with which a customer asks the bot for the contact center (case-insensitive, whole words)."},
 	{Name: "CONTACT_CENTER_AFTER", Default: "0", Help: "With a contact center configured: a customer who has waited longer than this for an expert (since their first message) is handed to Flex; `0` never."},
 	{Name: "HANDOFF_MESSAGE", Default: bot.DefaultHandoffMessage, Help: "The one message a customer the contact center hands over gets (`handoff`): `{name}` is the expert's display name, `one of our experts` when it is unknown. The agent's summary and transcript never go to the customer."},
+	{Name: "HANDOFF_WHATSAPP_CONTENT_SID", Help: "Content API template (`HX…`, approved for WhatsApp in the Frontline account) that opens a handoff to a WhatsApp customer outside WhatsApp's 24-hour window, instead of `HANDOFF_MESSAGE`: since April 2025 WhatsApp takes a template outside the window only this way. Unset: the first CRM template marked `whatsAppApproved`, sent as text."},
+	{Name: "HANDOFF_WHATSAPP_CONTENT_VARIABLES", Help: "The variables of `HANDOFF_WHATSAPP_CONTENT_SID`, a JSON object of strings such as `{\"1\": \"{{customer.first_name}}\"}`; values take the templates' customer placeholders (`{{customer.first_name}}`, `{{customer.display_name}}`, `{{customer.id}}`), not the worker's (the expert is chosen after)."},
 	{Name: "CONTACT_CENTER_CLOSING_MESSAGE", Default: bot.DefaultContactCenterClosing, Help: "The last message a customer the bot handed to the contact center gets when the Flex task is completed, before their Frontline conversation is closed (their next message starts a new one); `off`: none."},
 	{Name: "FALLBACK_WORKER", Help: "Identity to route \"agent\" requests to when no worker is available (optional)."},
 	{Name: "WAITING_LINE_MAX_WAIT", Default: DefaultWaitingLineMaxWait.String(), Help: "How long a customer waits in line before the bot tells them so (once) and `FALLBACK_WORKER`, if set, takes them."},
@@ -181,6 +184,11 @@ type Config struct {
 	// ContactCenterClosing is the last message before a conversation
 	// whose Flex task is completed is closed; "" (off): none.
 	ContactCenterClosing string
+	// HandoffContentSID and HandoffContentVariables are the Content API
+	// template a handoff outside WhatsApp's window opens with, and its
+	// variables (a JSON object of strings, placeholders unfilled).
+	HandoffContentSID       string
+	HandoffContentVariables string
 
 	ReturningCustomer assign.Returning
 	// RoutingPolicy is ROUTING_POLICY, validated, ending with assign.Bot;
@@ -309,18 +317,20 @@ func Parse(env Env) (*Config, error) {
 		ReturningCustomer: parse(&p, "RETURNING_CUSTOMER", assign.ParseReturning),
 		ExpertiseAreas:    parse(&p, "EXPERTISE_AREAS", bot.ParseAreas),
 
-		FlexAccountSID:        p.str("FLEX_ACCOUNT_SID"),
-		FlexAuthToken:         p.str("FLEX_AUTH_TOKEN"),
-		FlexAPIKey:            p.str("FLEX_API_KEY"),
-		FlexAPISecret:         p.str("FLEX_API_SECRET"),
-		FlexWorkspace:         p.str("FLEX_WORKSPACE"),
-		FlexWorkflow:          p.str("FLEX_WORKFLOW"),
-		HandoffSecret:         p.str("HANDOFF_SECRET"),
-		ContactCenterKeywords: splitList(p.str("CONTACT_CENTER_KEYWORDS")),
-		FlexUIOrigins:         splitList(p.str("FLEX_UI_ORIGINS")),
-		ContactCenterAfter:    p.duration("CONTACT_CENTER_AFTER"),
-		HandoffMessage:        p.str("HANDOFF_MESSAGE"),
-		ContactCenterClosing:  offIsEmpty(p.str("CONTACT_CENTER_CLOSING_MESSAGE")),
+		FlexAccountSID:          p.str("FLEX_ACCOUNT_SID"),
+		FlexAuthToken:           p.str("FLEX_AUTH_TOKEN"),
+		FlexAPIKey:              p.str("FLEX_API_KEY"),
+		FlexAPISecret:           p.str("FLEX_API_SECRET"),
+		FlexWorkspace:           p.str("FLEX_WORKSPACE"),
+		FlexWorkflow:            p.str("FLEX_WORKFLOW"),
+		HandoffSecret:           p.str("HANDOFF_SECRET"),
+		ContactCenterKeywords:   splitList(p.str("CONTACT_CENTER_KEYWORDS")),
+		FlexUIOrigins:           splitList(p.str("FLEX_UI_ORIGINS")),
+		ContactCenterAfter:      p.duration("CONTACT_CENTER_AFTER"),
+		HandoffMessage:          p.str("HANDOFF_MESSAGE"),
+		ContactCenterClosing:    offIsEmpty(p.str("CONTACT_CENTER_CLOSING_MESSAGE")),
+		HandoffContentSID:       p.str("HANDOFF_WHATSAPP_CONTENT_SID"),
+		HandoffContentVariables: p.str("HANDOFF_WHATSAPP_CONTENT_VARIABLES"),
 
 		DefaultRegion:    strings.ToUpper(p.str("DEFAULT_REGION")),
 		SchedulerAccount: p.str("SYNC_SCHEDULER_SERVICE_ACCOUNT"),
@@ -547,9 +557,26 @@ func (p *parser) checkFlex(c *Config) {
 	p.check(c.HandoffSecret == "" || len(c.HandoffSecret) >= MinHandoffSecret,
 		"HANDOFF_SECRET", fmt.Sprintf("must have at least %d characters (e.g. openssl rand -hex 32)", MinHandoffSecret))
 	p.check(c.ContactCenterAfter == 0 || c.FlexAccountSID != "", "CONTACT_CENTER_AFTER", "needs a contact center (FLEX_ACCOUNT_SID)")
+	p.checkHandoffContent(c)
 	for _, o := range c.FlexUIOrigins {
 		p.check(validOrigin(o), "FLEX_UI_ORIGINS", fmt.Sprintf("%q is not an origin (scheme://host[:port], or :* for any port)", o))
 	}
+}
+
+// checkHandoffContent validates the WhatsApp template of handoffs outside
+// WhatsApp's 24-hour window.
+func (p *parser) checkHandoffContent(c *Config) {
+	p.check(c.HandoffContentSID == "" || sidPattern.MatchString(c.HandoffContentSID) && strings.HasPrefix(c.HandoffContentSID, "HX"),
+		"HANDOFF_WHATSAPP_CONTENT_SID", "must be HX followed by 32 hex digits")
+	p.check(c.HandoffContentVariables == "" || c.HandoffContentSID != "",
+		"HANDOFF_WHATSAPP_CONTENT_VARIABLES", "needs HANDOFF_WHATSAPP_CONTENT_SID")
+	var vars map[string]string
+	p.check(c.HandoffContentVariables == "" || json.Unmarshal([]byte(c.HandoffContentVariables), &vars) == nil,
+		"HANDOFF_WHATSAPP_CONTENT_VARIABLES", `must be a JSON object of strings, e.g. {"1": "{{customer.first_name}}"}`)
+	// The opener is chosen before the expert: a worker placeholder would
+	// always be empty.
+	p.check(!strings.Contains(c.HandoffContentVariables, "{{worker."),
+		"HANDOFF_WHATSAPP_CONTENT_VARIABLES", "takes customer placeholders only (the expert is not known yet when it is sent)")
 }
 
 // splitList splits a comma-separated setting, dropping empty items.

@@ -227,6 +227,36 @@ func TestParseFlexUIOrigins(t *testing.T) {
 	}
 }
 
+// TestParseHandoffContent: a Content API template SID and its variables
+// (customer placeholders only) are taken; anything else is refused
+// naming the setting.
+func TestParseHandoffContent(t *testing.T) {
+	const sid = "HX0123456789abcdef0123456789abcdef"
+	tests := []struct {
+		sid, vars string
+		problem   string // the setting refused; "" accepted
+	}{
+		{"", "", ""},
+		{sid, "", ""},
+		{sid, `{"1": "{{customer.first_name}}", "2": "the boutique"}`, ""},
+		{"HX123", "", "HANDOFF_WHATSAPP_CONTENT_SID"},
+		{"MG0123456789abcdef0123456789abcdef", "", "HANDOFF_WHATSAPP_CONTENT_SID"},
+		{"", `{"1": "x"}`, "HANDOFF_WHATSAPP_CONTENT_VARIABLES"},
+		{sid, `["x"]`, "HANDOFF_WHATSAPP_CONTENT_VARIABLES"},
+		{sid, `{"1": 2}`, "HANDOFF_WHATSAPP_CONTENT_VARIABLES"},
+		{sid, `{"1": "{{worker.name}}"}`, "HANDOFF_WHATSAPP_CONTENT_VARIABLES"},
+	}
+	for _, tt := range tests {
+		c, err := Parse(Env{"HANDOFF_WHATSAPP_CONTENT_SID": tt.sid, "HANDOFF_WHATSAPP_CONTENT_VARIABLES": tt.vars})
+		switch {
+		case tt.problem == "" && (err != nil || c.HandoffContentSID != tt.sid || c.HandoffContentVariables != tt.vars):
+			t.Errorf("%q %q: %+v, %v; want taken", tt.sid, tt.vars, c.HandoffContentSID, err)
+		case tt.problem != "" && (err == nil || !strings.Contains(err.Error(), tt.problem+": ")):
+			t.Errorf("%q %q: %v, want %s refused", tt.sid, tt.vars, err, tt.problem)
+		}
+	}
+}
+
 func TestParseConversationTimers(t *testing.T) {
 	tests := []struct {
 		inactive, closed         string

@@ -29,10 +29,15 @@ func candidate(w Worker) assign.Candidate {
 // reads the conversation before posting (see taskqueue.Runner.Hold).
 func (f *Flow) post(ctx context.Context, conv, body string, mk mark) error {
 	taskqueue.AfterQueued(ctx)
-	return f.convs.Post(ctx, conv, systemAuthor, body, mk.String(), func(m Message) bool {
+	return f.convs.Post(ctx, conv, systemAuthor, body, mk.String(), f.isMine(mk))
+}
+
+// isMine recognises the message the flow posted with mark mk.
+func (f *Flow) isMine(mk mark) func(Message) bool {
+	return func(m Message) bool {
 		got, ok := readMark(m.Attributes)
 		return ok && m.Author == systemAuthor && got == mk
-	})
+	}
 }
 
 // addWorker adds identity to the conversation unless participants shows

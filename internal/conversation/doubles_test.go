@@ -192,6 +192,10 @@ func (t *twin) Post(_ context.Context, conv, author, body, attributes string, _ 
 	return nil
 }
 
+func (t *twin) PostContent(ctx context.Context, conv, author string, c conversation.Content, attributes string, mine func(conversation.Message) bool) error {
+	return t.Post(ctx, conv, author, "content:"+c.SID+" "+c.Variables, attributes, mine)
+}
+
 func (t *twin) AddWorker(_ context.Context, conv, identity string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()

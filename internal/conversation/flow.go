@@ -82,6 +82,8 @@ type Conversations interface {
 	// failed unclearly it looks once for a message mine recognises and
 	// never posts again: the error then wraps ErrUnclear.
 	Post(ctx context.Context, conv, author, body, attributes string, mine func(Message) bool) error
+	// PostContent posts a Content API template as Post posts a body.
+	PostContent(ctx context.Context, conv, author string, c Content, attributes string, mine func(Message) bool) error
 	// AddWorker adds the worker identity; ErrExists when they are in.
 	AddWorker(ctx context.Context, conv, identity string) error
 	// DescribeCustomer adds to p's attributes those of customer c that

@@ -93,10 +93,10 @@ type ContactCenter struct {
 	// Message is what a handed-over customer is told (HANDOFF_MESSAGE,
 	// see bot.HandoffMessage); empty: bot.DefaultHandoffMessage.
 	Message string
-	// Opener returns the text of the approved WhatsApp template that
-	// opens a handoff to customer c outside WhatsApp's 24-hour window
-	// (ok false: none); nil: none.
-	Opener func(ctx context.Context, c crm.Customer) (text string, ok bool, err error)
+	// Opener returns the approved WhatsApp template that opens a
+	// handoff to customer c outside WhatsApp's 24-hour window (ok false:
+	// none); nil: none.
+	Opener func(ctx context.Context, c crm.Customer) (o Opener, ok bool, err error)
 	// Closing is the last message a customer gets when the contact
 	// center completes their task, before their conversation closes
 	// (CONTACT_CENTER_CLOSING_MESSAGE); empty: none.
@@ -164,7 +164,7 @@ func (f *Flow) HandOver(ctx context.Context, req HandoffRequest) (string, taskqu
 	j := f.job(kindHandoff, map[string]string{
 		"ConversationSid": conv.conversation, "HandoffId": req.ID, "CustomerId": conv.customer, "Worker": req.Worker, "Area": req.Area,
 		"Summary": req.Summary, "FlexConversationSid": req.FlexConv, "MessageCount": strconv.Itoa(req.Copy), "Agent": req.Agent,
-		"Opener": conv.opener,
+		"Opener": conv.opener.Text, "OpenerContentSid": conv.opener.Content.SID, "OpenerContentVariables": conv.opener.Content.Variables,
 	})
 	return conv.conversation, f.work.Accept(ctx, j), nil
 }
@@ -175,8 +175,8 @@ type handoffJob struct {
 	summary, flexConv, agent         string
 	copy                             int
 	// opener is the approved template the customer gets instead of the
-	// handoff message, outside WhatsApp's window; "": the message.
-	opener string
+	// handoff message, outside WhatsApp's window; zero: the message.
+	opener Opener
 }
 
 func handoffJobOf(j taskqueue.Job) handoffJob {
@@ -184,7 +184,8 @@ func handoffJobOf(j taskqueue.Job) handoffJob {
 	n, _ := strconv.Atoi(p["MessageCount"])
 	return handoffJob{
 		conv: p["ConversationSid"], id: p["HandoffId"], customer: p["CustomerId"], worker: p["Worker"], area: p["Area"],
-		summary: p["Summary"], flexConv: p["FlexConversationSid"], agent: p["Agent"], copy: n, opener: p["Opener"],
+		summary: p["Summary"], flexConv: p["FlexConversationSid"], agent: p["Agent"], copy: n,
+		opener: Opener{Text: p["Opener"], Content: Content{SID: p["OpenerContentSid"], Variables: p["OpenerContentVariables"]}},
 	}
 }
 
@@ -192,7 +193,7 @@ func handoffJobOf(j taskqueue.Job) handoffJob {
 type opened struct {
 	customer     string // CRM customer_id
 	conversation string // ConversationSid
-	opener       string // see handoffJob.opener
+	opener       Opener // see handoffJob.opener
 }
 
 // handoffOpen checks what req names, in order — the customer and their
@@ -418,11 +419,7 @@ func (f *Flow) handoffIn(ctx context.Context, p handoffJob) error {
 		if err != nil {
 			return err
 		}
-		text := p.opener
-		if text == "" {
-			text = bot.HandoffMessage(f.cc.Message, f.workers.Name(ctx, worker))
-		}
-		if err := f.post(ctx, conv, text, mark{InReplyTo: key, Connect: worker}); err != nil {
+		if err := f.greetHandedOver(ctx, conv, p.opener, mark{InReplyTo: key, Connect: worker}); err != nil {
 			return err
 		}
 		if worker != "" {
@@ -438,6 +435,21 @@ func (f *Flow) handoffIn(ctx context.Context, p handoffJob) error {
 		f.work.Release(ctx, a)
 	}
 	return err
+}
+
+// greetHandedOver posts the one message a handed-over customer gets: the
+// opener outside WhatsApp's window, else the handoff message naming the
+// expert named by mk.
+func (f *Flow) greetHandedOver(ctx context.Context, conv string, o Opener, mk mark) error {
+	if o.Content.SID != "" {
+		taskqueue.AfterQueued(ctx)
+		return f.convs.PostContent(ctx, conv, systemAuthor, o.Content, mk.String(), f.isMine(mk))
+	}
+	text := o.Text
+	if text == "" {
+		text = bot.HandoffMessage(f.cc.Message, f.workers.Name(ctx, mk.Connect))
+	}
+	return f.post(ctx, conv, text, mk)
 }
 
 // noteHandoff adds the handoff's context to the customer's notes,

@@ -15,37 +15,51 @@ import (
 // approved template (ContactCenter.Opener), or is refused before
 // anything is created.
 
+// Opener is what opens a handoff to a WhatsApp customer outside the
+// window: an approved template's text, or a Content API template, which
+// WhatsApp requires of every template since April 2025.
+type Opener struct {
+	Text    string
+	Content Content // set: sent instead of Text
+}
+
+// Content is a Content API template (https://www.twilio.com/docs/content):
+// its SID (HX…) and the JSON object of its variables, "" for none.
+type Content struct {
+	SID, Variables string
+}
+
 // whatsAppWindow is WhatsApp's customer service window.
 const whatsAppWindow = 24 * time.Hour
 
-// whatsAppOpener returns the template text a handoff (id) to customer c
-// at address opens with: "" inside the window or for SMS. Outside it
+// whatsAppOpener returns the template a handoff (id) to customer c at
+// address opens with: zero inside the window or for SMS. Outside it
 // without a template the handoff is refused (ErrOutsideWindow).
-func (f *Flow) whatsAppOpener(ctx context.Context, id string, c crm.Customer, address string) (string, error) {
+func (f *Flow) whatsAppOpener(ctx context.Context, id string, c crm.Customer, address string) (Opener, error) {
 	if !crm.IsWhatsApp(address) {
-		return "", nil
+		return Opener{}, nil
 	}
 	open, err := f.inWhatsAppWindow(ctx, address)
 	if err != nil {
 		f.log.WarnContext(ctx, "handoff: the customer's latest messages could not be read", "handoff_id", id, "err", err)
-		return "", refuse(ErrUnavailable, "Twilio did not answer; retry with the same handoff_id")
+		return Opener{}, refuse(ErrUnavailable, "Twilio did not answer; retry with the same handoff_id")
 	}
 	if open {
-		return "", nil
+		return Opener{}, nil
 	}
 	if f.cc.Opener != nil {
-		text, ok, err := f.cc.Opener(ctx, c)
+		o, ok, err := f.cc.Opener(ctx, c)
 		if err != nil {
 			f.log.WarnContext(ctx, "handoff: the templates could not be read", "handoff_id", id, "err", err)
-			return "", refuse(ErrUnavailable, "the message templates could not be read; retry with the same handoff_id")
+			return Opener{}, refuse(ErrUnavailable, "the message templates could not be read; retry with the same handoff_id")
 		}
 		if ok {
-			f.log.InfoContext(ctx, "handoff outside the WhatsApp window: opening with an approved template", "handoff_id", id)
-			return text, nil
+			f.log.InfoContext(ctx, "handoff outside the WhatsApp window: opening with an approved template", "handoff_id", id, "content_sid", o.Content.SID)
+			return o, nil
 		}
 	}
-	return "", refuse(ErrOutsideWindow, "the customer has not written on WhatsApp for 24 hours: outside that window WhatsApp delivers only "+
-		"an approved template, and no template is marked whatsAppApproved; nothing was created")
+	return Opener{}, refuse(ErrOutsideWindow, "the customer has not written on WhatsApp for 24 hours: outside that window WhatsApp delivers only "+
+		"an approved template, and none is set (HANDOFF_WHATSAPP_CONTENT_SID) or marked whatsAppApproved; nothing was created")
 }
 
 // inWhatsAppWindow reports whether the customer at address wrote within

@@ -73,6 +73,7 @@ type Twilio interface {
 	FetchTaskQueue(ctx context.Context, workspace, sid string) (twilio.TaskQueue, error)
 	CountWorkers(ctx context.Context, workspace string) (total, available int, err error)
 	FetchFrontlineUser(ctx context.Context, identity string) (twilio.User, error)
+	FetchContentApproval(ctx context.Context, sid string) (twilio.ContentApproval, error)
 }
 
 // CRM is the check of the CRM behind the cache, which the CRM's package
@@ -158,6 +159,7 @@ func (d *Doctor) Run(ctx context.Context, out io.Writer) (failed bool) {
 	}
 	add(d.twilioChecks(ctx)...)
 	add(d.flexChecks(ctx)...)
+	add(d.whatsAppTemplateCheck(ctx)...)
 	add(d.probes(ctx)...)
 	add(d.crmCheck(ctx))
 	add(d.firestoreChecks(ctx)...)

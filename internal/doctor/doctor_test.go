@@ -369,15 +369,21 @@ func TestDoctorAdminChecks(t *testing.T) {
 }
 
 // flexCheckNames are the contact center's lines, present only with one.
-var flexCheckNames = []string{"contact center", "flex credentials", "flex workspace", "flex workflow", "handoff secret", "flex event callback"}
+var flexCheckNames = []string{"contact center", "flex credentials", "flex workspace", "flex workflow", "handoff secret", "flex event callback", "whatsapp template"}
 
 // TestDoctorContactCenter checks the contact center's lines against the
 // fake Twilio's second account (the Flex one): its credentials, workspace,
-// workflow, HANDOFF_SECRET (never its value) and, when Expert Hub takes
-// the Flex workspace's events, the event callback.
+// workflow, HANDOFF_SECRET (never its value), when Expert Hub takes the
+// Flex workspace's events, the event callback, and the WhatsApp template
+// of handoffs outside the 24-hour window (in the Frontline account).
 func TestDoctorContactCenter(t *testing.T) {
 	h := stack(t, apptest.Options{Flex: true})
 	const other = "00000000000000000000000000000000"
+	approved := h.Twilio.AddContent("handoff_opener", "approved")
+	pending := h.Twilio.AddContent("handoff_opener_2", "pending")
+	template := func(sid string) func(c *config.Config) {
+		return func(c *config.Config) { c.HandoffContentSID = sid }
+	}
 	notFlexEvents := func(d *doctor.Doctor) {
 		d.Functions = slices.DeleteFunc(slices.Clone(d.Functions), func(n function.Name) bool { return n == function.FlexEvents })
 	}
@@ -388,8 +394,15 @@ func TestDoctorContactCenter(t *testing.T) {
 		callback string // the Flex workspace's EventCallbackUrl; "want": the function's URL
 		want     map[string]string
 	}{
-		{"healthy", nil, nil, "want", map[string]string{
-			"flex credentials": "ok", "flex workspace": "ok", "flex workflow": "ok", "handoff secret": "ok", "flex event callback": "ok", "contact center": ""}},
+		{"healthy", template(approved), nil, "want", map[string]string{
+			"flex credentials": "ok", "flex workspace": "ok", "flex workflow": "ok", "handoff secret": "ok", "flex event callback": "ok", "contact center": "",
+			"whatsapp template": "ok"}},
+		{"no WhatsApp template", nil, nil, "want", map[string]string{
+			"flex credentials": "ok", "whatsapp template": "warn"}},
+		{"WhatsApp template pending", template(pending), nil, "want", map[string]string{
+			"flex credentials": "ok", "whatsapp template": "FAIL"}},
+		{"WhatsApp template of no account", template("HX" + other), nil, "want", map[string]string{
+			"flex credentials": "ok", "whatsapp template": "FAIL"}},
 		{"flex-events not deployed", nil, notFlexEvents, "", map[string]string{
 			"flex credentials": "ok", "flex event callback": ""}},
 		{"wrong token", func(c *config.Config) { c.FlexAuthToken = "wrong0000000000000000000000000000" }, nil, "", map[string]string{

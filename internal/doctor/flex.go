@@ -69,3 +69,39 @@ func flexCallbackCheck(have, want string) Result {
 	}
 	return Result{"flex event callback", Fail, fmt.Sprintf("%s, not %s", have, want)}
 }
+
+// whatsAppTemplateCheck checks, with a contact center, the template a
+// handoff to a WhatsApp customer outside WhatsApp's 24-hour window opens
+// with (HANDOFF_WHATSAPP_CONTENT_SID): it must exist in the Frontline
+// account and be approved by WhatsApp. Unset is a warning: such handoffs
+// then send a CRM template as text, which WhatsApp refuses since April
+// 2025 (https://www.twilio.com/docs/api/errors/63016), or are refused.
+func (d *Doctor) whatsAppTemplateCheck(ctx context.Context) []Result {
+	const name = "whatsapp template"
+	cfg := d.Config
+	switch {
+	case !cfg.HasFlex() || d.Twilio == nil:
+		return nil
+	case cfg.HandoffContentSID == "":
+		return []Result{{name, Warn, "HANDOFF_WHATSAPP_CONTENT_SID is not set: a handoff to a WhatsApp customer silent for 24 hours " +
+			"sends a whatsAppApproved CRM template as text, which WhatsApp refuses (63016), or is refused (422)"}}
+	}
+	a, err := d.Twilio.FetchContentApproval(ctx, cfg.HandoffContentSID)
+	switch {
+	case errors.Is(err, twilio.ErrNotFound):
+		return []Result{{name, Fail, "HANDOFF_WHATSAPP_CONTENT_SID " + cfg.HandoffContentSID + " is not a Content template of the Frontline account"}}
+	case err != nil:
+		return []Result{{name, Fail, describe(err)}}
+	case a.Status != twilio.ContentApproved:
+		status := a.Status
+		if status == "" {
+			status = "never submitted"
+		}
+		detail := fmt.Sprintf("%s (%s): WhatsApp approval %s", cfg.HandoffContentSID, show(a.Name), status)
+		if a.RejectionReason != "" {
+			detail += ": " + show(a.RejectionReason)
+		}
+		return []Result{{name, Fail, detail + "; handoffs outside the 24-hour window are not delivered"}}
+	}
+	return []Result{{name, OK, fmt.Sprintf("%s (%s) approved by WhatsApp", cfg.HandoffContentSID, show(a.Name))}}
+}

@@ -551,6 +551,60 @@ func TestPostMessageOnce(t *testing.T) {
 	}
 }
 
+// TestPostContentOnce: a Content API template is posted as ContentSid
+// and ContentVariables, without a Body; a malformed one is refused by
+// Twilio (the fake, as Twilio: 400); after a 503 it is looked for, not
+// posted again.
+func TestPostContentOnce(t *testing.T) {
+	const (
+		sid    = "HX0123456789abcdef0123456789abcdef"
+		marker = `{"in_reply_to":"handoff:h1"}`
+	)
+	mine := func(m twilio.Message) bool { return m.Attributes == marker }
+	tests := []struct {
+		name     string
+		content  twilio.Content
+		fail     int // a status the first post gets; 0 none
+		wantErr  bool
+		wantMsgs int
+	}{
+		{name: "template", content: twilio.Content{SID: sid, Variables: `{"1":"Susan"}`}, wantMsgs: 1},
+		{name: "no variables", content: twilio.Content{SID: sid}, wantMsgs: 1},
+		{name: "malformed SID", content: twilio.Content{SID: "HX123"}, wantErr: true},
+		{name: "variables not an object", content: twilio.Content{SID: sid, Variables: `["Susan"]`}, wantErr: true},
+		{name: "503", content: twilio.Content{SID: sid}, fail: 503, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := twiliotest.NewServer(twiliotest.Config{})
+			t.Cleanup(s.Close)
+			c := twilio.New(s.ClientConfig())
+			ctx := ctxTimeout(t, 10*time.Second)
+			conv := s.AddConversation("", "")
+			path := "/v1/Conversations/" + conv + "/Messages"
+			if tt.fail != 0 {
+				s.FailNext(http.MethodPost, path, tt.fail, 0)
+			}
+			_, err := c.PostContentOnce(ctx, conv, "", tt.content, marker, mine)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error: %v", err, tt.wantErr)
+			}
+			ms := s.Messages(conv)
+			if len(ms) != tt.wantMsgs {
+				t.Fatalf("%d messages, want %d", len(ms), tt.wantMsgs)
+			}
+			if n := len(requestsTo(s, http.MethodPost, path)); n != 1 {
+				t.Errorf("%d posts, want 1", n)
+			}
+			if tt.wantMsgs == 1 {
+				if m := ms[0]; m.ContentSID != tt.content.SID || m.ContentVariables != tt.content.Variables || m.Body != "" {
+					t.Errorf("message %+v, want content %+v and no body", m, tt.content)
+				}
+			}
+		})
+	}
+}
+
 func listParticipants(ctx context.Context, c *twilio.Client, conv string) error {
 	_, err := c.ListParticipants(ctx, conv)
 	return err
@@ -740,6 +794,32 @@ func TestSequentialRoundTrips(t *testing.T) {
 // TestFetchFrontlineUser: the Frontline Users API, through the same base
 // URL as every host, by identity or SID; an identity is escaped in the
 // path, and an unknown user is ErrNotFound.
+// TestFetchContentApproval: a Content template's WhatsApp approval, its
+// absence when never submitted, and an unknown template.
+func TestFetchContentApproval(t *testing.T) {
+	s, c := newFake(t, twiliotest.Config{})
+	ctx := ctxTimeout(t, 10*time.Second)
+	approved := s.AddContent("opener", "approved")
+	rejected := s.AddContent("opener_2", "rejected")
+	draft := s.AddContent("draft", "")
+	tests := []struct {
+		sid  string
+		want twilio.ContentApproval
+		err  error
+	}{
+		{approved, twilio.ContentApproval{Name: "opener", Status: twilio.ContentApproved}, nil},
+		{rejected, twilio.ContentApproval{Name: "opener_2", Status: "rejected"}, nil},
+		{draft, twilio.ContentApproval{}, nil},
+		{"HX0123456789abcdef0123456789abcdef", twilio.ContentApproval{}, twilio.ErrNotFound},
+	}
+	for _, tt := range tests {
+		got, err := c.FetchContentApproval(ctx, tt.sid)
+		if !errors.Is(err, tt.err) || got != tt.want {
+			t.Errorf("FetchContentApproval(%s) = %+v, %v; want %+v, %v", tt.sid, got, err, tt.want, tt.err)
+		}
+	}
+}
+
 func TestFetchFrontlineUser(t *testing.T) {
 	s, c := newFake(t, twiliotest.Config{})
 	ctx := ctxTimeout(t, 10*time.Second)

@@ -96,16 +96,16 @@ func (c *Client) UpdateParticipantAttributes(ctx context.Context, conversationSI
 // It is retried after a 429 only: a retry after a 5xx or no answer could
 // post the message twice. Such a failure wraps ErrUnclear.
 func (c *Client) PostMessage(ctx context.Context, conversationSID, author, body, attributesJSON string) (Message, error) {
-	return one(ctx, c, create, "post message to "+conversationSID, message, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationMessage, error) {
-		params := (&conv.CreateConversationMessageParams{}).SetBody(body)
-		if author != "" {
-			params.SetAuthor(author)
-		}
-		if attributesJSON != "" {
-			params.SetAttributes(attributesJSON)
-		}
-		return rc.ConversationsV1.CreateConversationMessage(conversationSID, params)
-	})
+	return c.post(ctx, conversationSID, author, attributesJSON, func(p *conv.CreateConversationMessageParams) { p.SetBody(body) })
+}
+
+// Content is a Content API template (https://www.twilio.com/docs/content):
+// its SID (HX…) and the JSON object of its variables, "" for none.
+// WhatsApp delivers a business-initiated message outside its 24-hour
+// window only as such a template.
+type Content struct {
+	SID       string
+	Variables string
 }
 
 // PostMessageOnce is PostMessage for a message that mine recognises in
@@ -118,6 +118,40 @@ func (c *Client) PostMessage(ctx context.Context, conversationSID, author, body,
 // must be over, after reading the conversation again.
 func (c *Client) PostMessageOnce(ctx context.Context, conversationSID, author, body, attributesJSON string, mine func(Message) bool) (Message, error) {
 	m, err := c.PostMessage(ctx, conversationSID, author, body, attributesJSON)
+	return c.mineAfterUnclear(ctx, conversationSID, m, err, mine)
+}
+
+// PostContentOnce is PostMessageOnce for a Content API template: the
+// message's ContentSid and ContentVariables instead of a Body.
+func (c *Client) PostContentOnce(ctx context.Context, conversationSID, author string, content Content, attributesJSON string, mine func(Message) bool) (Message, error) {
+	m, err := c.post(ctx, conversationSID, author, attributesJSON, func(p *conv.CreateConversationMessageParams) {
+		p.SetContentSid(content.SID)
+		if content.Variables != "" {
+			p.SetContentVariables(content.Variables)
+		}
+	})
+	return c.mineAfterUnclear(ctx, conversationSID, m, err, mine)
+}
+
+// post creates a message whose content set puts in its parameters.
+func (c *Client) post(ctx context.Context, conversationSID, author, attributesJSON string, set func(*conv.CreateConversationMessageParams)) (Message, error) {
+	return one(ctx, c, create, "post message to "+conversationSID, message, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationMessage, error) {
+		params := &conv.CreateConversationMessageParams{}
+		set(params)
+		if author != "" {
+			params.SetAuthor(author)
+		}
+		if attributesJSON != "" {
+			params.SetAttributes(attributesJSON)
+		}
+		return rc.ConversationsV1.CreateConversationMessage(conversationSID, params)
+	})
+}
+
+// mineAfterUnclear is a post's answer (m, err), or, after an unclear
+// failure, the message mine recognises in the conversation if the post
+// went through (see PostMessageOnce).
+func (c *Client) mineAfterUnclear(ctx context.Context, conversationSID string, m Message, err error, mine func(Message) bool) (Message, error) {
 	if err == nil || !errors.Is(err, ErrUnclear) || ctx.Err() != nil {
 		return m, err
 	}

@@ -26,6 +26,7 @@ type Client interface {
 	FetchParticipant(ctx context.Context, conversationSID, participantSID string) (twilio.Participant, error)
 	UpdateParticipantAttributes(ctx context.Context, conversationSID, participantSID, attributesJSON string) error
 	PostMessageOnce(ctx context.Context, conversationSID, author, body, attributesJSON string, mine func(twilio.Message) bool) (twilio.Message, error)
+	PostContentOnce(ctx context.Context, conversationSID, author string, content twilio.Content, attributesJSON string, mine func(twilio.Message) bool) (twilio.Message, error)
 	RecentMessages(ctx context.Context, conversationSID string, n int) ([]twilio.Message, error)
 	ListAvailableWorkers(ctx context.Context, workspace, queue string) ([]twilio.Worker, error)
 	ListWorkers(ctx context.Context, workspace, queue string) ([]twilio.Worker, error)
@@ -168,6 +169,13 @@ func (a *Conversations) Post(ctx context.Context, conv, author, body, attributes
 		body = twilio.Truncate(body, twilio.MaxMessageBody)
 	}
 	_, err := a.c.PostMessageOnce(ctx, conv, author, body, attributes, func(m twilio.Message) bool { return mine(message(m)) })
+	return mapErr(err)
+}
+
+// PostContent posts a Content API template once
+// (twilio.Client.PostContentOnce).
+func (a *Conversations) PostContent(ctx context.Context, conv, author string, c conversation.Content, attributes string, mine func(conversation.Message) bool) error {
+	_, err := a.c.PostContentOnce(ctx, conv, author, twilio.Content{SID: c.SID, Variables: c.Variables}, attributes, func(m twilio.Message) bool { return mine(message(m)) })
 	return mapErr(err)
 }
 

@@ -1,14 +1,18 @@
 package twiliotest
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/experthub/experthub/internal/twilio"
 )
 
 const (
@@ -41,6 +45,33 @@ func (c *conversationState) checkOpen() *apiError {
 		return &apiError{http.StatusBadRequest, codeConversationClosed, "Conversation " + c.SID + " is closed"}
 	}
 	return nil
+}
+
+// contentSID is a Content API template's SID.
+var contentSID = regexp.MustCompile(`^HX[0-9a-fA-F]{32}$`)
+
+// messageContent returns a created message's body, or its Content API
+// template: with ContentSid, Twilio ignores Body. The template itself is
+// not modelled (any well-formed SID is taken), its variables must be a
+// JSON object.
+func messageContent(c *conversationState, form url.Values) (string, twilio.Content, *apiError) {
+	sid, vars := form.Get("ContentSid"), form.Get("ContentVariables")
+	if sid == "" {
+		if vars != "" {
+			return "", twilio.Content{}, errInvalid("ContentVariables without ContentSid")
+		}
+		return form.Get("Body"), twilio.Content{}, c.checkBody(form.Get("Body"))
+	}
+	if !contentSID.MatchString(sid) {
+		return "", twilio.Content{}, &apiError{http.StatusBadRequest, codeInvalidContentSID, "Invalid content SID"}
+	}
+	if vars != "" {
+		var obj map[string]any
+		if json.Unmarshal([]byte(vars), &obj) != nil {
+			return "", twilio.Content{}, errInvalid("ContentVariables must be a JSON object")
+		}
+	}
+	return "", twilio.Content{SID: sid, Variables: vars}, nil
 }
 
 // checkBody refuses a message created through REST whose body is over the
@@ -99,9 +130,13 @@ type Message struct {
 	Index           int
 	Author          string
 	Body            string
-	Attributes      string
-	ParticipantSID  string
-	DateCreated     time.Time
+	// ContentSID and ContentVariables are a Content API template's,
+	// when the message is one (Body is then empty).
+	ContentSID       string
+	ContentVariables string
+	Attributes       string
+	ParticipantSID   string
+	DateCreated      time.Time
 }
 
 type conversationState struct {
@@ -429,6 +464,7 @@ func (f *Fake) messageJSON(m *Message) messageJSON {
 		Index:           m.Index,
 		Author:          m.Author,
 		Body:            nullable(m.Body),
+		ContentSID:      nullable(m.ContentSID),
 		Attributes:      m.Attributes,
 		ParticipantSID:  nullable(m.ParticipantSID),
 		DateCreated:     timeJSON(m.DateCreated),
@@ -728,13 +764,15 @@ func (f *Fake) createMessage(w http.ResponseWriter, r *http.Request) {
 		if e := c.checkOpen(); e != nil {
 			return nil, e
 		}
-		if e := c.checkBody(form.Get("Body")); e != nil {
-			return nil, e
-		}
-		m, e := f.insertMessage(c, form.Get("Author"), form.Get("Body"), form.Get("Attributes"))
+		body, content, e := messageContent(c, form)
 		if e != nil {
 			return nil, e
 		}
+		m, e := f.insertMessage(c, form.Get("Author"), body, form.Get("Attributes"))
+		if e != nil {
+			return nil, e
+		}
+		m.ContentSID, m.ContentVariables = content.SID, content.Variables
 		return f.messageJSON(m), nil
 	})
 }

@@ -1,6 +1,7 @@
 // Package twiliotest is an in-process, stateful fake of the parts of Twilio
 // Expert Hub talks to: the Conversations v1, TaskRouter v1, Frontline
-// v1 (users) and IAM v1 (Flex tokens' validation) REST endpoints internal/twilio calls (real JSON shapes, pagination, errors,
+// v1 (users), Content v1 (WhatsApp approvals) and IAM v1 (Flex tokens'
+// validation) REST endpoints internal/twilio calls (real JSON shapes, pagination, errors,
 // Basic auth, ETag and If-Match), and Twilio's side of the webhooks — a
 // customer or a worker texting, with signed pre/post-event and Frontline
 // routing callbacks. Any other endpoint or parameter is answered 400 with
@@ -103,6 +104,8 @@ type Fake struct {
 	accounts map[string]*Fake
 	// flexTokens are the Flex user tokens the account issued (flextokens.go).
 	flexTokens map[string]flexToken
+	// contents are the account's Content API templates (content.go).
+	contents map[string]contentState
 }
 
 // New returns a Fake with cfg's defaults filled in and no listener.
@@ -476,7 +479,7 @@ func (f *Fake) routes() *http.ServeMux {
 	handle("GET /v1/Conversations/{conv}/Participants/{sid}", f.fetchParticipant)
 	handle("POST /v1/Conversations/{conv}/Participants/{sid}", f.updateParticipant, "Attributes")
 	handle("GET /v1/Conversations/{conv}/Messages", f.listMessages, append(paging, "Order")...)
-	handle("POST /v1/Conversations/{conv}/Messages", f.createMessage, "Author", "Body", "Attributes")
+	handle("POST /v1/Conversations/{conv}/Messages", f.createMessage, "Author", "Body", "Attributes", "ContentSid", "ContentVariables")
 	handle("GET /v1/Configuration/Webhooks", f.fetchConfigurationWebhook)
 	handle("POST /v1/Configuration/Webhooks", f.updateConfigurationWebhook, "Method", "Filters", "PreWebhookUrl", "PostWebhookUrl", "Target")
 	handle("GET /v1/Workspaces/{ws}", f.fetchWorkspace)
@@ -489,6 +492,8 @@ func (f *Fake) routes() *http.ServeMux {
 	handle("DELETE /v1/Workspaces/{ws}/Workers/{sid}", f.deleteWorker)
 	// Frontline's host (users.go): the Conversations host's users are not served.
 	handle("GET /v1/Users/{sid}", f.fetchUser)
+	// Content's host (content.go).
+	handle("GET /v1/Content/{sid}/ApprovalRequests", f.fetchContentApproval)
 	// IAM's host (flextokens.go).
 	handle("POST /v1/Accounts/{account}/Tokens/validate", f.validateFlexToken)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -523,6 +528,9 @@ const (
 	// codeConversationClosed: a closed conversation takes no change
 	// (https://www.twilio.com/docs/api/errors/50377).
 	codeConversationClosed = 50377
+	// codeInvalidContentSID: a ContentSid that is not HX and 32 hex
+	// digits (https://www.twilio.com/docs/api/errors/50526).
+	codeInvalidContentSID = 50526
 	// codeTimersWithoutState: timers set on create without State
 	// (https://www.twilio.com/docs/api/errors/50382).
 	codeTimersWithoutState = 50382
