@@ -29,11 +29,11 @@ func candidate(w Worker) assign.Candidate {
 // reads the conversation before posting (see taskqueue.Runner.Hold).
 func (f *Flow) post(ctx context.Context, conv, body string, mk mark) error {
 	taskqueue.AfterQueued(ctx)
-	return f.convs.Post(ctx, conv, systemAuthor, body, mk.String(), f.isMine(mk))
+	return f.convs.Post(ctx, conv, systemAuthor, body, mk.String(), postedWith(mk))
 }
 
-// isMine recognises the message the flow posted with mark mk.
-func (f *Flow) isMine(mk mark) func(Message) bool {
+// postedWith recognises the message the flow posted with mark mk.
+func postedWith(mk mark) func(Message) bool {
 	return func(m Message) bool {
 		got, ok := readMark(m.Attributes)
 		return ok && m.Author == systemAuthor && got == mk

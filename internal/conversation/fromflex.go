@@ -443,7 +443,7 @@ func (f *Flow) handoffIn(ctx context.Context, p handoffJob) error {
 func (f *Flow) greetHandedOver(ctx context.Context, conv string, o Opener, mk mark) error {
 	if o.Content.SID != "" {
 		taskqueue.AfterQueued(ctx)
-		return f.convs.PostContent(ctx, conv, systemAuthor, o.Content, mk.String(), f.isMine(mk))
+		return f.convs.PostContent(ctx, conv, systemAuthor, o.Content, mk.String(), postedWith(mk))
 	}
 	text := o.Text
 	if text == "" {
