@@ -34,7 +34,9 @@ export class ExpertHubError extends Error {
   detail: string;
 
   constructor(status: number, detail: string) {
-    super(errorWords(status, detail));
+    // The words a transfer's failure gets are errorWords: a failed read
+    // of the experts is no transfer, and has nothing to retry.
+    super(detail || (status ? `HTTP ${status}` : 'no answer'));
     this.name = 'ExpertHubError';
     this.status = status;
     this.detail = detail;
@@ -64,9 +66,8 @@ export function errorWords(status: number, detail: string): string {
   let words = statusWords[status];
   if (!words) {
     words =
-      status === 0
-        ? 'Expert Hub could not be reached. Retry: the same transfer is resent, never doubled.'
-        : `Expert Hub failed (HTTP ${status}). Retry: the same transfer is resent, never doubled.`;
+      (status === 0 ? 'Expert Hub could not be reached.' : `Expert Hub failed (HTTP ${status}).`) +
+      ' Retry: the same transfer is resent, never doubled.';
   }
   return detail ? `${words} (${detail})` : words;
 }
@@ -132,3 +133,6 @@ export class ExpertHub {
     return body;
   }
 }
+
+// Hub is what the panel needs of Expert Hub (a double in tests).
+export type Hub = Pick<ExpertHub, 'experts' | 'handoff'>;

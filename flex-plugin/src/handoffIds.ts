@@ -22,10 +22,10 @@ function storage(): KV | null {
   }
 }
 
-// memory holds the same for a browser that refuses storage.
-const memory = new Map<string, { n: number; pending: Choices | null }>();
-
 type Entry = { n: number; pending: Choices | null };
+
+// memory holds the same for a browser that refuses storage.
+const memory = new Map<string, Entry>();
 
 function read(taskSid: string): Entry {
   const s = storage();
@@ -54,19 +54,18 @@ function write(taskSid: string, e: Entry): void {
   }
 }
 
-export function currentHandoffId(taskSid: string): string {
-  return `${taskSid}-transfer-${read(taskSid).n}`;
-}
-
 // pending is the choices of the current id's attempt that got no
 // terminal answer, if any.
 export function pending(taskSid: string): Choices | null {
   return read(taskSid).pending;
 }
 
-// begin records the choices of an attempt before it is sent.
-export function begin(taskSid: string, c: Choices): void {
-  write(taskSid, { n: read(taskSid).n, pending: c });
+// begin records the choices of an attempt before it is sent, and
+// returns its handoff_id.
+export function begin(taskSid: string, c: Choices): string {
+  const n = read(taskSid).n;
+  write(taskSid, { n, pending: c });
+  return `${taskSid}-transfer-${n}`;
 }
 
 // advance is called after a terminal answer for the current id.

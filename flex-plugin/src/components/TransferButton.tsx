@@ -1,6 +1,6 @@
 import React from 'react';
 
-import { ExpertHub } from '../expertHub';
+import { Hub } from '../expertHub';
 import { customerOf, flexConversationOf } from '../customer';
 import TransferPanel from './TransferPanel';
 
@@ -8,7 +8,7 @@ import TransferPanel from './TransferPanel';
 export type TaskLike = { taskSid: string; attributes: any };
 
 export type TransferButtonProps = {
-  hub: Pick<ExpertHub, 'experts' | 'handoff'>;
+  hub: Hub;
   // Flex hands its TaskCanvasHeader's task to the components added to it.
   task?: TaskLike;
 };

@@ -1,11 +1,11 @@
 import React from 'react';
 
-import { ExpertHub, ExpertHubError, Experts, HandoffResult, MaxSummary } from '../expertHub';
+import { ExpertHubError, Experts, HandoffResult, Hub, MaxSummary, errorWords } from '../expertHub';
 import { Customer } from '../customer';
-import { advance, begin, currentHandoffId, pending } from '../handoffIds';
+import { advance, begin, pending } from '../handoffIds';
 
 export type TransferPanelProps = {
-  hub: Pick<ExpertHub, 'experts' | 'handoff'>;
+  hub: Hub;
   taskSid: string;
   customer: Customer;
   flexConversation?: string;
@@ -34,7 +34,7 @@ function chars(s: string): number {
   return Array.from(s).length;
 }
 
-export const firstAvailable = '';
+const firstAvailable = '';
 
 const styles: Record<string, React.CSSProperties> = {
   panel: { display: 'flex', flexDirection: 'column', gap: 8, padding: 12, minWidth: 280, fontSize: 14 },
@@ -112,8 +112,7 @@ export default class TransferPanel extends React.Component<TransferPanelProps, S
     this.setState({ sending: true, error: '', result: null });
     const { taskSid, customer, flexConversation } = this.props;
     const { area, worker, summary } = this.state;
-    const handoffId = currentHandoffId(taskSid);
-    begin(taskSid, { area, worker, summary });
+    const handoffId = begin(taskSid, { area, worker, summary });
     try {
       const result = await this.props.hub.handoff({
         handoff_id: handoffId,
@@ -131,7 +130,7 @@ export default class TransferPanel extends React.Component<TransferPanelProps, S
       if (err.terminal) {
         advance(taskSid);
       }
-      this.finish({ error: err.message, unanswered: !err.terminal });
+      this.finish({ error: errorWords(err.status, err.detail), unanswered: !err.terminal });
     }
   };
 
