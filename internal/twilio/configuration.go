@@ -147,14 +147,14 @@ func workflow(v *tr.TaskrouterV1Workflow) Workflow {
 // CountWorkers returns how many workers the workspace has (at most one
 // page's worth) and how many of them are available.
 func (c *Client) CountWorkers(ctx context.Context, workspace string) (total, available int, err error) {
-	ws, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) ([]tr.TaskrouterV1Worker, error) {
+	ws, err := list(ctx, c, "list workers", worker, func(rc *twiliogo.RestClient) ([]tr.TaskrouterV1Worker, error) {
 		return rc.TaskrouterV1.ListWorker(workspace, (&tr.ListWorkerParams{}).SetPageSize(workerPageSize).SetLimit(workerPageSize))
 	})
 	if err != nil {
-		return 0, 0, wrap("list workers", err)
+		return 0, 0, err
 	}
-	for i := range ws {
-		if ws[i].Available != nil && *ws[i].Available {
+	for _, w := range ws {
+		if w.Available {
 			available++
 		}
 	}

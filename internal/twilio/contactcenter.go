@@ -3,7 +3,6 @@ package twilio
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -98,13 +97,9 @@ func (c *Client) FetchConversation(ctx context.Context, sidOrUniqueName string) 
 // absolute value, so retried like a read). Read, merge and write in one
 // place: the update replaces the whole string.
 func (c *Client) UpdateConversationAttributes(ctx context.Context, sid, attributesJSON string) error {
-	_, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*conv.ConversationsV1Conversation, error) {
+	return update(ctx, c, idempotent, "update conversation "+sid, func(rc *twiliogo.RestClient) (*conv.ConversationsV1Conversation, error) {
 		return rc.ConversationsV1.UpdateConversation(sid, (&conv.UpdateConversationParams{}).SetAttributes(attributesJSON))
 	})
-	if err != nil {
-		return wrap("update conversation "+sid, err)
-	}
-	return nil
 }
 
 // CloseConversation closes a conversation (State=closed), which is
@@ -112,13 +107,13 @@ func (c *Client) UpdateConversationAttributes(ctx context.Context, sid, attribut
 // closed already (50377) is no error.
 // https://www.twilio.com/docs/conversations/states-timers
 func (c *Client) CloseConversation(ctx context.Context, sid string) error {
-	_, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*conv.ConversationsV1Conversation, error) {
+	err := update(ctx, c, idempotent, "close conversation "+sid, func(rc *twiliogo.RestClient) (*conv.ConversationsV1Conversation, error) {
 		return rc.ConversationsV1.UpdateConversation(sid, (&conv.UpdateConversationParams{}).SetState("closed"))
 	})
-	if err != nil && !hasCode(err, CodeConversationClosed) {
-		return wrap("close conversation "+sid, err)
+	if errors.Is(err, ErrConversationClosed) {
+		return nil
 	}
-	return nil
+	return err
 }
 
 // AddCustomerParticipant adds an SMS or WhatsApp customer, reached at
@@ -128,7 +123,7 @@ func (c *Client) CloseConversation(ctx context.Context, sid string) error {
 // (ParticipantConversations). A retry after an attempt that went through
 // fails the same way, so it is retried like a read.
 func (c *Client) AddCustomerParticipant(ctx context.Context, conversationSID, address, proxy, attributes string) (Participant, error) {
-	p, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationParticipant, error) {
+	return one(ctx, c, idempotent, "add customer to "+conversationSID, participant, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationParticipant, error) {
 		params := (&conv.CreateConversationParticipantParams{}).
 			SetMessagingBindingAddress(address).SetMessagingBindingProxyAddress(proxy)
 		if attributes != "" {
@@ -136,13 +131,6 @@ func (c *Client) AddCustomerParticipant(ctx context.Context, conversationSID, ad
 		}
 		return rc.ConversationsV1.CreateConversationParticipant(conversationSID, params)
 	})
-	if err != nil {
-		if hasCode(err, CodeBindingInUse) {
-			return Participant{}, fmt.Errorf("add customer to %s: %w: %w", conversationSID, ErrBindingInUse, err)
-		}
-		return Participant{}, wrap("add customer to "+conversationSID, err)
-	}
-	return participant(p), nil
 }
 
 // participantConversationsPage is the resource's largest page.

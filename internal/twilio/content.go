@@ -34,10 +34,7 @@ func (c *Client) FetchContentApproval(ctx context.Context, sid string) (ContentA
 	if err != nil {
 		return ContentApproval{}, wrap("fetch the WhatsApp approval of content "+sid, err)
 	}
-	var wa map[string]any
-	if a.Whatsapp != nil {
-		wa = *a.Whatsapp
-	}
+	wa := value(a.Whatsapp)
 	str := func(k string) string { s, _ := wa[k].(string); return s }
 	return ContentApproval{Name: str("name"), Status: str("status"), RejectionReason: str("rejection_reason")}, nil
 }

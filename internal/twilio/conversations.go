@@ -80,14 +80,10 @@ func (c *Client) FetchParticipant(ctx context.Context, conversationSID, particip
 // attributesJSON. The update replaces the whole string and Conversations
 // has no If-Match: read, merge and write in one place.
 func (c *Client) UpdateParticipantAttributes(ctx context.Context, conversationSID, participantSID, attributesJSON string) error {
-	_, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationParticipant, error) {
+	return update(ctx, c, idempotent, "update participant "+participantSID, func(rc *twiliogo.RestClient) (*conv.ConversationsV1ConversationParticipant, error) {
 		return rc.ConversationsV1.UpdateConversationParticipant(conversationSID, participantSID,
 			(&conv.UpdateConversationParticipantParams{}).SetAttributes(attributesJSON))
 	})
-	if err != nil {
-		return wrap("update participant "+participantSID, err)
-	}
-	return nil
 }
 
 // PostMessage adds a message to a conversation. An empty author posts as
@@ -155,7 +151,7 @@ func (c *Client) mineAfterUnclear(ctx context.Context, conversationSID string, m
 	if err == nil || !errors.Is(err, ErrUnclear) || ctx.Err() != nil {
 		return m, err
 	}
-	ms, lerr := c.ListMessages(ctx, conversationSID)
+	ms, lerr := c.RecentMessages(ctx, conversationSID, listPageSize)
 	if lerr != nil {
 		return Message{}, err
 	}
@@ -242,6 +238,15 @@ func one[T, U any](ctx context.Context, c *Client, kind callKind, op string, con
 		return zero, wrap(op, err)
 	}
 	return convert(v), nil
+}
+
+// update calls fn, which changes a resource, retried as kind says; op
+// names the call in its error.
+func update[T any](ctx context.Context, c *Client, kind callKind, op string, fn func(*twiliogo.RestClient) (T, error)) error {
+	if _, err := call(ctx, c, kind, fn); err != nil {
+		return wrap(op, err)
+	}
+	return nil
 }
 
 // list calls Twilio's list operation fn (read, so retried like one) and

@@ -42,10 +42,11 @@ var (
 	// ErrWorkerNotFound is returned when no worker has the friendly name
 	// looked up.
 	ErrWorkerNotFound = errors.New("twilio: worker not found")
-	// ErrUnclear is wrapped by the error of a PostMessage that may have
-	// posted nonetheless: no answer came, Twilio answered 5xx, or its
-	// success could not be read. A 4xx is a clear refusal and does not
-	// wrap it.
+	// ErrUnclear is wrapped by the error of a create (PostMessage and
+	// the other posts, AddParticipant, CreateTask, CreateConversation)
+	// that may have taken effect nonetheless: no answer came, Twilio
+	// answered 5xx, or its success could not be read. A 4xx is a clear
+	// refusal and does not wrap it.
 	ErrUnclear = errors.New("twilio: outcome unclear")
 	// ErrBindingInUse is returned when a customer's address and proxy
 	// number are already in an active conversation (code 50416).
@@ -67,6 +68,8 @@ func wrap(op string, err error) error {
 	var te *client.TwilioRestError
 	if errors.As(err, &te) {
 		switch {
+		case te.Code == CodeBindingInUse:
+			return fmt.Errorf("%s: %w: %w", op, ErrBindingInUse, err)
 		case te.Status == http.StatusConflict && te.Code == CodeParticipantExists:
 			return fmt.Errorf("%s: %w: %w", op, ErrParticipantExists, err)
 		case te.Code == CodeConversationClosed:

@@ -30,33 +30,22 @@ func flexValidateURL(sid string) string {
 // maxValidateAnswer bounds the answer read: a few short fields.
 const maxValidateAnswer = 64 << 10
 
-// FlexToken is Twilio's answer about a Flex user's token.
+// FlexToken is Twilio's answer about a Flex user's token; its json tags
+// are the endpoint's names.
 type FlexToken struct {
 	// Valid says the token is one of the account's users' and has not
 	// expired; the other fields are set only then, but Code and Message.
-	Valid   bool
-	Code    int
-	Message string
+	Valid   bool   `json:"valid"`
+	Code    int    `json:"code"`
+	Message string `json:"message"`
 	// Expiration is when the token stops being valid.
-	Expiration time.Time
+	Expiration time.Time `json:"expiration"`
 	// RealmUserID is the user's login (an e-mail, for SSO users);
 	// Identity its encoded form, as Flex names the user's worker.
-	RealmUserID string
-	Identity    string
-	Roles       []string
-	WorkerSID   string
-}
-
-// flexTokenAnswer is the endpoint's JSON.
-type flexTokenAnswer struct {
-	Valid       bool      `json:"valid"`
-	Code        int       `json:"code"`
-	Message     string    `json:"message"`
-	Expiration  time.Time `json:"expiration"`
-	RealmUserID string    `json:"realm_user_id"`
-	Identity    string    `json:"identity"`
-	Roles       []string  `json:"roles"`
-	WorkerSID   string    `json:"worker_sid"`
+	RealmUserID string   `json:"realm_user_id"`
+	Identity    string   `json:"identity"`
+	Roles       []string `json:"roles"`
+	WorkerSID   string   `json:"worker_sid"`
 }
 
 // ValidateFlexToken asks Twilio whether token is a valid Flex user token
@@ -70,29 +59,28 @@ func (c *Client) ValidateFlexToken(ctx context.Context, token string) (FlexToken
 		return FlexToken{}, err
 	}
 	const op = "validate a Flex token"
-	ans, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (flexTokenAnswer, error) {
+	t, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (FlexToken, error) {
 		resp, err := rc.Post(flexValidateURL(c.accountSID), url.Values{},
 			map[string]any{"Content-Type": "application/json", "Cache-Control": "no-cache"}, "", body...)
 		if err != nil {
-			return flexTokenAnswer{}, err
+			return FlexToken{}, err
 		}
 		defer resp.Body.Close()
 		b, err := io.ReadAll(io.LimitReader(resp.Body, maxValidateAnswer))
 		if err != nil {
-			return flexTokenAnswer{}, err
+			return FlexToken{}, err
 		}
-		var a flexTokenAnswer
-		if err := json.Unmarshal(b, &a); err != nil {
-			return flexTokenAnswer{}, fmt.Errorf("answer %d is not the validation's JSON: %w", resp.StatusCode, err)
+		var t FlexToken
+		if err := json.Unmarshal(b, &t); err != nil {
+			return FlexToken{}, fmt.Errorf("answer %d is not the validation's JSON: %w", resp.StatusCode, err)
 		}
-		return a, nil
+		return t, nil
 	})
 	if err != nil {
 		return FlexToken{}, wrap(op, err)
 	}
-	t := FlexToken{Valid: ans.Valid, Code: ans.Code, Message: ans.Message}
-	if ans.Valid {
-		t.Expiration, t.RealmUserID, t.Identity, t.Roles, t.WorkerSID = ans.Expiration, ans.RealmUserID, ans.Identity, ans.Roles, ans.WorkerSID
+	if !t.Valid {
+		t = FlexToken{Code: t.Code, Message: t.Message}
 	}
 	return t, nil
 }

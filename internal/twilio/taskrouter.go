@@ -99,17 +99,13 @@ func (c *Client) FetchWorker(ctx context.Context, workspace, sid string) (Worker
 // retry after a write that did go through fails with ErrPreconditionFailed
 // instead of writing twice.
 func (c *Client) UpdateWorkerAttributes(ctx context.Context, workspace, sid, attributesJSON, ifMatch string) error {
-	_, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*tr.TaskrouterV1Worker, error) {
+	return update(ctx, c, idempotent, "update worker "+sid, func(rc *twiliogo.RestClient) (*tr.TaskrouterV1Worker, error) {
 		params := (&tr.UpdateWorkerParams{}).SetAttributes(attributesJSON)
 		if ifMatch != "" {
 			params.SetIfMatch(ifMatch)
 		}
 		return rc.TaskrouterV1.UpdateWorker(workspace, sid, params)
 	})
-	if err != nil {
-		return wrap("update worker "+sid, err)
-	}
-	return nil
 }
 
 func worker(w *tr.TaskrouterV1Worker) Worker {

@@ -49,13 +49,9 @@ func (c *Client) SetConversationTimers(ctx context.Context, sid string, t Timers
 	if t.Off() {
 		return nil
 	}
-	_, err := call(ctx, c, idempotent, func(rc *twiliogo.RestClient) (*conv.ConversationsV1Conversation, error) {
+	return update(ctx, c, idempotent, "set timers of conversation "+sid, func(rc *twiliogo.RestClient) (*conv.ConversationsV1Conversation, error) {
 		p := &conv.UpdateConversationParams{}
 		t.set(func(s string) { p.SetTimersInactive(s) }, func(s string) { p.SetTimersClosed(s) })
 		return rc.ConversationsV1.UpdateConversation(sid, p)
 	})
-	if err != nil {
-		return wrap("set timers of conversation "+sid, err)
-	}
-	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,9 +46,6 @@ func (c *conversationState) checkOpen() *apiError {
 	return nil
 }
 
-// contentSID is a Content API template's SID.
-var contentSID = regexp.MustCompile(`^HX[0-9a-fA-F]{32}$`)
-
 // messageContent returns a created message's body, or its Content API
 // template: with ContentSid, Twilio ignores Body. The template itself is
 // not modelled (any well-formed SID is taken), its variables must be a
@@ -62,7 +58,7 @@ func messageContent(c *conversationState, form url.Values) (string, twilio.Conte
 		}
 		return form.Get("Body"), twilio.Content{}, c.checkBody(form.Get("Body"))
 	}
-	if !contentSID.MatchString(sid) {
+	if !twilio.IsSID(sid, "HX") {
 		return "", twilio.Content{}, &apiError{http.StatusBadRequest, codeInvalidContentSID, "Invalid content SID"}
 	}
 	if vars != "" {

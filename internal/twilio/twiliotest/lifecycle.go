@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -180,12 +181,7 @@ func (f *Fake) RemoveParticipant(ctx context.Context, conversationSID, identity 
 		f.mu.Unlock()
 		return err
 	}
-	for i, q := range c.participants {
-		if q == p {
-			c.participants = append(c.participants[:i], c.participants[i+1:]...)
-			break
-		}
-	}
+	c.participants = slices.DeleteFunc(c.participants, func(q *Participant) bool { return q == p })
 	params := f.participantParams("onParticipantRemoved", "SDK", p)
 	f.mu.Unlock()
 	return f.postHook(ctx, "onParticipantRemoved", params)

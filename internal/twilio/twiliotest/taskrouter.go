@@ -174,32 +174,41 @@ func (f *Fake) postEvent(event url.Values) {
 	f.deliver(context.Background(), TargetEvents, typ, cb, event, event.Get("Sid"), DefaultEventTimeout, false)
 }
 
+// eventBase returns the fields every TaskRouter event has, as its event
+// reference lists them (https://www.twilio.com/docs/taskrouter/api/event/reference),
+// with Sid and TimestampMs as real payloads carry them: an event typ
+// about the resourceType resourceSID, at now. Callers hold f.mu.
+func (f *Fake) eventBase(typ, description, resourceType, resourceSID string, now time.Time) url.Values {
+	return url.Values{
+		"Sid":              {f.newSID("EV")},
+		"EventType":        {typ},
+		"AccountSid":       {f.cfg.AccountSID},
+		"WorkspaceSid":     {f.cfg.WorkspaceSID},
+		"WorkspaceName":    {f.workspace.friendlyName},
+		"EventDescription": {description},
+		"ResourceType":     {resourceType},
+		"ResourceSid":      {resourceSID},
+		"Timestamp":        {strconv.FormatInt(now.Unix(), 10)},
+		"TimestampMs":      {strconv.FormatInt(now.UnixMilli(), 10)},
+	}
+}
+
 // workerEvent returns the form of a worker event, field for field as
 // TaskRouter's event reference lists them (and Sid, seen in real
 // payloads). Callers hold f.mu.
 func (f *Fake) workerEvent(typ string, prev Worker, w *workerState, now time.Time) url.Values {
-	return url.Values{
-		"Sid":                            {f.newSID("EV")},
-		"EventType":                      {typ},
-		"AccountSid":                     {f.cfg.AccountSID},
-		"WorkspaceSid":                   {f.cfg.WorkspaceSID},
-		"WorkspaceName":                  {"Frontline"},
-		"EventDescription":               {"Worker " + w.FriendlyName + " updated to " + w.ActivityName + " Activity"},
-		"ResourceType":                   {"Worker"},
-		"ResourceSid":                    {w.SID},
-		"Timestamp":                      {strconv.FormatInt(now.Unix(), 10)},
-		"TimestampMs":                    {strconv.FormatInt(now.UnixMilli(), 10)},
-		"WorkerSid":                      {w.SID},
-		"WorkerName":                     {w.FriendlyName},
-		"WorkerAttributes":               {w.Attributes},
-		"WorkerActivitySid":              {w.ActivitySID},
-		"WorkerActivityName":             {w.ActivityName},
-		"WorkerVersion":                  {strconv.Itoa(w.version)},
-		"WorkerPreviousActivitySid":      {prev.ActivitySID},
-		"WorkerPreviousActivityName":     {prev.ActivityName},
-		"WorkerTimeInPreviousActivity":   {strconv.FormatInt(int64(now.Sub(prev.DateStatusChanged).Seconds()), 10)},
-		"WorkerTimeInPreviousActivityMs": {strconv.FormatInt(now.Sub(prev.DateStatusChanged).Milliseconds(), 10)},
-	}
+	v := f.eventBase(typ, "Worker "+w.FriendlyName+" updated to "+w.ActivityName+" Activity", "Worker", w.SID, now)
+	v.Set("WorkerSid", w.SID)
+	v.Set("WorkerName", w.FriendlyName)
+	v.Set("WorkerAttributes", w.Attributes)
+	v.Set("WorkerActivitySid", w.ActivitySID)
+	v.Set("WorkerActivityName", w.ActivityName)
+	v.Set("WorkerVersion", strconv.Itoa(w.version))
+	v.Set("WorkerPreviousActivitySid", prev.ActivitySID)
+	v.Set("WorkerPreviousActivityName", prev.ActivityName)
+	v.Set("WorkerTimeInPreviousActivity", strconv.FormatInt(int64(now.Sub(prev.DateStatusChanged).Seconds()), 10))
+	v.Set("WorkerTimeInPreviousActivityMs", strconv.FormatInt(now.Sub(prev.DateStatusChanged).Milliseconds(), 10))
+	return v
 }
 
 // SetWorkerAttributes replaces a worker's attributes behind the client's

@@ -94,34 +94,22 @@ func (f *Fake) task(sid string) *Task {
 	return nil
 }
 
-// taskEvent returns the form of a task event typ ("" : none), field for
-// field as TaskRouter's event reference lists a task's
-// (https://www.twilio.com/docs/taskrouter/api/event/reference), with Sid
-// and TimestampMs as real payloads carry them. Callers hold f.mu.
+// taskEvent returns the form of a task event typ ("" : none): eventBase's
+// fields and a task's, field for field as TaskRouter's event reference
+// lists them. Callers hold f.mu.
 func (f *Fake) taskEvent(typ string, t *Task) url.Values {
 	if typ == "" {
 		return nil
 	}
 	now := time.Now()
-	v := url.Values{
-		"Sid":                   {f.newSID("EV")},
-		"EventType":             {typ},
-		"AccountSid":            {f.cfg.AccountSID},
-		"WorkspaceSid":          {f.cfg.WorkspaceSID},
-		"WorkspaceName":         {f.workspace.friendlyName},
-		"EventDescription":      {"Task " + t.SID + " " + strings.TrimPrefix(typ, "task.")},
-		"ResourceType":          {"Task"},
-		"ResourceSid":           {t.SID},
-		"Timestamp":             {strconv.FormatInt(now.Unix(), 10)},
-		"TimestampMs":           {strconv.FormatInt(now.UnixMilli(), 10)},
-		"TaskSid":               {t.SID},
-		"TaskAttributes":        {t.Attributes},
-		"TaskAge":               {strconv.Itoa(int(now.Sub(t.DateCreated) / time.Second))},
-		"TaskPriority":          {"0"},
-		"TaskAssignmentStatus":  {t.AssignmentStatus},
-		"TaskChannelUniqueName": {t.TaskChannel},
-		"WorkflowSid":           {t.WorkflowSID},
-	}
+	v := f.eventBase(typ, "Task "+t.SID+" "+strings.TrimPrefix(typ, "task."), "Task", t.SID, now)
+	v.Set("TaskSid", t.SID)
+	v.Set("TaskAttributes", t.Attributes)
+	v.Set("TaskAge", strconv.Itoa(int(now.Sub(t.DateCreated)/time.Second)))
+	v.Set("TaskPriority", "0")
+	v.Set("TaskAssignmentStatus", t.AssignmentStatus)
+	v.Set("TaskChannelUniqueName", t.TaskChannel)
+	v.Set("WorkflowSid", t.WorkflowSID)
 	switch typ {
 	case "task.canceled":
 		v.Set("TaskCanceledReason", t.Reason)
@@ -291,7 +279,10 @@ func (f *Fake) fetchTask(w http.ResponseWriter, r *http.Request) {
 
 // updateTask changes a task's AssignmentStatus (canceled, completed,
 // wrapping), as a Flex agent's app does, and posts its event as
-// SetTaskStatus does, once answered.
+// SetTaskStatus does, before the handler returns: the answer is written
+// but not flushed (net/http sends a short answer once the handler
+// returns), so the client usually gets it only after the event callback
+// has answered.
 func (f *Fake) updateTask(w http.ResponseWriter, r *http.Request) {
 	if event := f.changeTask(w, r); event != nil {
 		f.postEvent(event)
