@@ -191,7 +191,7 @@ type claim struct {
 }
 
 func (s *Assignments) newClaim(req assign.Request) (*claim, error) {
-	convRef, err := s.doc(s.convs, req.Conversation)
+	convRef, err := docRef(s.convs, req.Conversation)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +207,7 @@ func (s *Assignments) newClaim(req assign.Request) (*claim, error) {
 		if _, dup := c.workers[cand.SID]; dup {
 			continue
 		}
-		ref, err := s.doc(s.workers, cand.SID)
+		ref, err := docRef(s.workers, cand.SID)
 		if err != nil {
 			return nil, err
 		}
@@ -308,7 +308,7 @@ func (c *claim) write(tx *firestore.Transaction, a assign.Assignment) error {
 	if c.req.Address == "" {
 		return nil
 	}
-	ref, err := c.s.doc(c.s.last, c.req.Address)
+	ref, err := docRef(c.s.last, c.req.Address)
 	if err != nil {
 		return err
 	}
@@ -478,7 +478,7 @@ func changed(a, b *firestore.DocumentSnapshot) bool {
 func (s *Assignments) Assignment(ctx context.Context, conversation string) (assign.Assignment, error) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	ref, err := s.doc(s.convs, conversation)
+	ref, err := docRef(s.convs, conversation)
 	if err != nil {
 		return assign.Assignment{}, err
 	}
@@ -502,7 +502,7 @@ func (s *Assignments) Assignment(ctx context.Context, conversation string) (assi
 // first, and is released, or finds the document changed (its
 // precondition fails) and decides again on the released one.
 func (s *Assignments) Release(ctx context.Context, conversation, worker string) error {
-	ref, err := s.doc(s.convs, conversation)
+	ref, err := docRef(s.convs, conversation)
 	if err != nil {
 		return err
 	}
@@ -533,7 +533,7 @@ func (s *Assignments) Release(ctx context.Context, conversation, worker string) 
 // claim racing with it finds the document changed, and decides again on
 // the closed one. The mark expires as claims do.
 func (s *Assignments) CloseConversation(ctx context.Context, conversation string, at time.Time) error {
-	ref, err := s.doc(s.convs, conversation)
+	ref, err := docRef(s.convs, conversation)
 	if err != nil {
 		return err
 	}
@@ -552,7 +552,7 @@ func (s *Assignments) CloseConversation(ctx context.Context, conversation string
 func (s *Assignments) LastWorker(ctx context.Context, address string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	ref, err := s.doc(s.last, address)
+	ref, err := docRef(s.last, address)
 	if err != nil {
 		return "", err
 	}
@@ -568,14 +568,6 @@ func (s *Assignments) LastWorker(ctx context.Context, address string) (string, e
 		return "", fmt.Errorf("last worker: %w", err)
 	}
 	return d.Worker, nil
-}
-
-func (s *Assignments) doc(col *firestore.CollectionRef, key string) (*firestore.DocumentRef, error) {
-	id, ok := DocID(key)
-	if !ok {
-		return nil, fmt.Errorf("firestore: %q cannot be a document id", key)
-	}
-	return col.Doc(id), nil
 }
 
 func decodeAssignment(conversation string, snap *firestore.DocumentSnapshot) (assign.Assignment, bool, error) {
@@ -645,6 +637,22 @@ func lostRace(err error) bool {
 		return true
 	}
 	return false
+}
+
+// retryLostRace calls try until it is done, pausing between attempts;
+// attempt numbers the first (pause backs off with it). try returns the
+// error of its guarded write, tried again while it is a lost race, or,
+// with stop, a result to return as is.
+func retryLostRace(ctx context.Context, attempt int, try func() (stop bool, err error)) error {
+	for ; ; attempt++ {
+		stop, err := try()
+		if stop || err == nil || !lostRace(err) {
+			return err
+		}
+		if err := pause(ctx, attempt); err != nil {
+			return err
+		}
+	}
 }
 
 // pause waits a few milliseconds, more after each lost race, with jitter

@@ -166,18 +166,13 @@ func (s *Handoffs) AddNote(ctx context.Context, customer string, n handoff.Note)
 	n.At = n.At.Truncate(time.Microsecond)
 	ctx, cancel := context.WithTimeout(ctx, handoffTimeout)
 	defer cancel()
-	for attempt := 0; ; attempt++ {
-		err := s.addNote(ctx, ref, customer, n)
-		if err == nil || !lostRace(err) {
-			if err != nil {
-				return fmt.Errorf("note on %s: %w", customer, err)
-			}
-			return nil
-		}
-		if err := pause(ctx, attempt); err != nil {
-			return fmt.Errorf("note on %s: %w", customer, err)
-		}
+	err = retryLostRace(ctx, 0, func() (bool, error) {
+		return false, s.addNote(ctx, ref, customer, n)
+	})
+	if err != nil {
+		return fmt.Errorf("note on %s: %w", customer, err)
 	}
+	return nil
 }
 
 // addNote is one read-modify-write of the customer's notes.

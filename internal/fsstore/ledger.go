@@ -90,27 +90,26 @@ func (l *Ledger) Release(ctx context.Context, a ledger.Attempt, at time.Time) er
 
 // update applies change to key's record until it sticks.
 func (l *Ledger) update(ctx context.Context, key string, change func(ledger.Record, bool) (ledger.Record, bool)) error {
-	id, ok := DocID(key)
-	if !ok {
-		return fmt.Errorf("firestore: %q cannot be a document id", key)
+	ref, err := docRef(l.col, key)
+	if err != nil {
+		return err
 	}
-	ref := l.col.Doc(id)
-	for attempt := 0; ; attempt++ {
+	return retryLostRace(ctx, 0, func() (bool, error) {
 		snap, err := ref.Get(ctx)
 		if err != nil && status.Code(err) != codes.NotFound {
-			return err
+			return true, err
 		}
 		var d ledgerDoc
 		exists := snap != nil && snap.Exists()
 		if exists {
 			if err := snap.DataTo(&d); err != nil {
-				return err
+				return true, err
 			}
 		}
 		rec := ledger.Record{Attempts: d.Attempts, LeaseUntil: d.LeaseUntil, Done: d.Done, Updated: d.Updated}
 		next, write := change(rec, exists)
 		if !write {
-			return nil
+			return true, nil
 		}
 		doc := ledgerDoc{
 			Attempts: next.Attempts, LeaseUntil: next.LeaseUntil, Done: next.Done, Updated: next.Updated,
@@ -122,14 +121,6 @@ func (l *Ledger) update(ctx context.Context, key string, change func(ledger.Reco
 		} else {
 			_, err = ref.Create(ctx, doc)
 		}
-		if err == nil {
-			return nil
-		}
-		if !lostRace(err) {
-			return err
-		}
-		if err := pause(ctx, attempt); err != nil {
-			return err
-		}
-	}
+		return false, err
+	})
 }

@@ -60,14 +60,6 @@ func docOf(e waitline.Entry) lineDoc {
 	}
 }
 
-func (l *Line) ref(conv string) (*firestore.DocumentRef, error) {
-	id, ok := DocID(conv)
-	if !ok {
-		return nil, fmt.Errorf("firestore: %q cannot be a document id", conv)
-	}
-	return l.col.Doc(id), nil
-}
-
 func readEntry(snap *firestore.DocumentSnapshot, err error, conv string) (waitline.Entry, bool, error) {
 	if status.Code(err) == codes.NotFound {
 		return waitline.Entry{}, false, nil
@@ -89,17 +81,17 @@ func readEntry(snap *firestore.DocumentSnapshot, err error, conv string) (waitli
 // transactions would serialise writers on a lock, which the emulator
 // and a burst of writes handle badly.
 func (l *Line) update(ctx context.Context, conv string, fn func(cur waitline.Entry, ok bool) (write *waitline.Entry, del bool)) error {
-	ref, err := l.ref(conv)
+	ref, err := docRef(l.col, conv)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, lineTimeout)
 	defer cancel()
-	for attempt := 1; ; attempt++ {
+	return retryLostRace(ctx, 1, func() (bool, error) {
 		snap, err := ref.Get(ctx)
 		cur, ok, err := readEntry(snap, err, conv)
 		if err != nil {
-			return err
+			return true, err
 		}
 		write, del := fn(cur, ok)
 		switch {
@@ -115,15 +107,10 @@ func (l *Line) update(ctx context.Context, conv string, fn func(cur waitline.Ent
 		case write != nil:
 			_, err = ref.Create(ctx, docOf(*write))
 		default:
-			return nil
+			return true, nil
 		}
-		if err == nil || !lostRace(err) {
-			return err
-		}
-		if err := pause(ctx, attempt); err != nil {
-			return err
-		}
-	}
+		return false, err
+	})
 }
 
 // Join puts e in line (see waitline.Line).
@@ -148,7 +135,7 @@ func (l *Line) Join(ctx context.Context, e waitline.Entry) (waitline.Entry, erro
 
 // Position returns the conversation's place (see waitline.Line).
 func (l *Line) Position(ctx context.Context, conversation string) (waitline.Entry, int, error) {
-	ref, err := l.ref(conversation)
+	ref, err := docRef(l.col, conversation)
 	if err != nil {
 		return waitline.Entry{}, 0, err
 	}
@@ -210,7 +197,7 @@ func (l *Line) Take(ctx context.Context, e waitline.Entry) (bool, error) {
 
 // Remove takes the conversation out of the line.
 func (l *Line) Remove(ctx context.Context, conversation string) error {
-	ref, err := l.ref(conversation)
+	ref, err := docRef(l.col, conversation)
 	if err != nil {
 		return err
 	}

@@ -150,27 +150,31 @@ func (s *Store) Get(ctx context.Context, id string) (crm.Customer, error) {
 	if s.err != nil {
 		return crm.Customer{}, s.err
 	}
-	read := fmt.Sprintf("get customer %q", id)
 	docID, ok := DocID(id)
 	if !ok {
-		return crm.Customer{}, fmt.Errorf("%s: %w", read, crm.ErrNotFound)
+		return crm.Customer{}, fmt.Errorf("get customer %q: %w", id, crm.ErrNotFound)
 	}
 	snap, err := s.col.Doc(docID).Get(ctx)
-	return customerRead(read, snap, status.Code(err) == codes.NotFound, err)
+	c, err := customerRead(snap, status.Code(err) == codes.NotFound, err)
+	if err != nil {
+		return crm.Customer{}, fmt.Errorf("get customer %q: %w", id, err)
+	}
+	return c, nil
 }
 
 // customerRead is the customer of a read's answer (snap, err); missing
-// says it found none. read names the read in errors.
-func customerRead(read string, snap *firestore.DocumentSnapshot, missing bool, err error) (crm.Customer, error) {
+// says it found none (crm.ErrNotFound). The caller names the read in
+// errors.
+func customerRead(snap *firestore.DocumentSnapshot, missing bool, err error) (crm.Customer, error) {
 	if missing {
-		return crm.Customer{}, fmt.Errorf("%s: %w", read, crm.ErrNotFound)
+		return crm.Customer{}, crm.ErrNotFound
 	}
 	if err != nil {
-		return crm.Customer{}, fmt.Errorf("%s: %w", read, err)
+		return crm.Customer{}, err
 	}
 	d, err := decode(snap)
 	if err != nil {
-		return crm.Customer{}, fmt.Errorf("%s: %w", read, err)
+		return crm.Customer{}, err
 	}
 	return d.customer(), nil
 }
@@ -185,7 +189,11 @@ func (s *Store) FindByAddress(ctx context.Context, address string) (crm.Customer
 	it := s.addressQuery(address).Documents(ctx)
 	defer it.Stop()
 	snap, err := it.Next()
-	return customerRead(fmt.Sprintf("find customer by address %q", address), snap, errors.Is(err, iterator.Done), err)
+	c, err := customerRead(snap, errors.Is(err, iterator.Done), err)
+	if err != nil {
+		return crm.Customer{}, fmt.Errorf("find customer by address %q: %w", address, err)
+	}
+	return c, nil
 }
 
 // FindBySourceKey returns the customers stored with this CRM key, in id

@@ -45,9 +45,11 @@ func (s *Handoffs) Track(ctx context.Context, t handoff.ToFlex) error {
 	return nil
 }
 
-// MarkAccepted marks the conversation's record accepted if it names task.
+// MarkAccepted marks the conversation's record accepted if it names task
+// (no write when it already is).
 func (s *Handoffs) MarkAccepted(ctx context.Context, conv, task string) error {
-	return s.changeToFlex(ctx, conv, task, func(ref *firestore.DocumentRef, pre firestore.Precondition) error {
+	already := func(d toFlexDoc) bool { return d.Accepted }
+	return s.changeToFlex(ctx, conv, task, already, func(ref *firestore.DocumentRef, pre firestore.Precondition) error {
 		_, err := ref.Update(ctx, []firestore.Update{{Path: "accepted", Value: true}}, pre)
 		return err
 	})
@@ -55,49 +57,49 @@ func (s *Handoffs) MarkAccepted(ctx context.Context, conv, task string) error {
 
 // Untrack removes the conversation's record if it names task.
 func (s *Handoffs) Untrack(ctx context.Context, conv, task string) error {
-	return s.changeToFlex(ctx, conv, task, func(ref *firestore.DocumentRef, pre firestore.Precondition) error {
+	return s.changeToFlex(ctx, conv, task, nil, func(ref *firestore.DocumentRef, pre firestore.Precondition) error {
 		_, err := ref.Delete(ctx, pre)
 		return err
 	})
 }
 
 // changeToFlex applies change to the conversation's record if it names
-// task, guarded by a precondition (unchanged since read) and retried
-// when another writer was first: a new handoff of the conversation
-// tracked meanwhile is never undone.
-func (s *Handoffs) changeToFlex(ctx context.Context, conv, task string, change func(*firestore.DocumentRef, firestore.Precondition) error) error {
+// task and skip (if not nil) does not hold of it, guarded by a
+// precondition (unchanged since read) and retried when another writer
+// was first: a new handoff of the conversation tracked meanwhile is
+// never undone.
+func (s *Handoffs) changeToFlex(ctx context.Context, conv, task string, skip func(toFlexDoc) bool, change func(*firestore.DocumentRef, firestore.Precondition) error) error {
 	ref, err := docRef(s.toFlex, conv)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, handoffTimeout)
 	defer cancel()
-	for attempt := 0; ; attempt++ {
+	err = retryLostRace(ctx, 0, func() (bool, error) {
 		snap, err := ref.Get(ctx)
 		if status.Code(err) == codes.NotFound {
-			return nil
+			return true, nil
 		}
 		if err != nil {
-			return fmt.Errorf("handoff of %s: %w", conv, err)
+			return true, err
 		}
 		var d toFlexDoc
 		if err := snap.DataTo(&d); err != nil {
-			return fmt.Errorf("handoff of %s: %w", conv, err)
+			return true, err
 		}
-		if d.Task != task {
-			return nil
+		if d.Task != task || (skip != nil && skip(d)) {
+			return true, nil
 		}
 		err = change(ref, firestore.LastUpdateTime(snap.UpdateTime))
-		if err == nil || status.Code(err) == codes.NotFound {
-			return nil
+		if status.Code(err) == codes.NotFound {
+			return true, nil
 		}
-		if !lostRace(err) {
-			return fmt.Errorf("handoff of %s: %w", conv, err)
-		}
-		if err := pause(ctx, attempt); err != nil {
-			return fmt.Errorf("handoff of %s: %w", conv, err)
-		}
+		return false, err
+	})
+	if err != nil {
+		return fmt.Errorf("handoff of %s: %w", conv, err)
 	}
+	return nil
 }
 
 // Tracked returns up to limit records, oldest first.

@@ -21,7 +21,7 @@ func (h *Handoffs) Track(_ context.Context, t handoff.ToFlex) error {
 func (h *Handoffs) MarkAccepted(_ context.Context, conv, task string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if t, ok := h.toFlex[conv]; ok && t.Task == task {
+	if t, ok := h.toFlex[conv]; ok && t.Task == task && !t.Accepted {
 		t.Accepted = true
 		h.toFlex[conv] = t
 	}

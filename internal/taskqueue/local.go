@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -19,16 +18,9 @@ import (
 type LocalOptions struct {
 	// Queue is the queue ID deliveries name; "" means "local".
 	Queue string
-	Retry engine.RetryConfig
-	Rate  engine.RateLimits
-	// DedupeWindow is how long an executed task's name stays reserved;
-	// 0 means an hour, as in Cloud Tasks.
-	DedupeWindow time.Duration
-	// Deadline bounds an attempt: its context ends then, and the attempt
-	// fails even if the handler runs on; 0 means ten minutes, as in Cloud
-	// Tasks.
-	Deadline time.Duration
-	Logger   *slog.Logger
+	// Options configure the engine: DedupeWindow 0 means an hour and
+	// Deadline 0 ten minutes, as in Cloud Tasks.
+	engine.Options
 }
 
 // LocalQueue is a Queue for local runs, without the cloud: it keeps tasks
@@ -49,13 +41,7 @@ func NewLocal(handler http.Handler, opts LocalOptions) *LocalQueue {
 	if q.queue == "" {
 		q.queue = "local"
 	}
-	q.r = engine.New(engine.Options{
-		Retry:        opts.Retry,
-		Rate:         opts.Rate,
-		DedupeWindow: opts.DedupeWindow,
-		Deadline:     opts.Deadline,
-		Logger:       opts.Logger,
-	}, func(ctx context.Context, a engine.Attempt[[]byte]) engine.Outcome {
+	q.r = engine.New(opts.Options, func(ctx context.Context, a engine.Attempt[[]byte]) engine.Outcome {
 		return q.deliver(ctx, handler, a)
 	})
 	return q

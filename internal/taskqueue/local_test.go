@@ -42,7 +42,7 @@ var fastRetry = engine.RetryConfig{MaxAttempts: 4, MinBackoff: time.Millisecond,
 func newLocal(t *testing.T, fail map[string]int) (*taskqueue.LocalQueue, *handler) {
 	t.Helper()
 	h := &handler{fail: fail, deliveries: map[string][]taskqueue.Delivery{}}
-	q := taskqueue.NewLocal(taskqueue.Consumer(h.handle, nil), taskqueue.LocalOptions{Retry: fastRetry})
+	q := taskqueue.NewLocal(taskqueue.Consumer(h.handle, nil), taskqueue.LocalOptions{Options: engine.Options{Retry: fastRetry}})
 	t.Cleanup(func() { _ = q.Close() })
 	return q, h
 }
@@ -148,8 +148,8 @@ func TestLocalQueueDeadline(t *testing.T) {
 	}, nil)
 	retry := fastRetry
 	retry.MaxAttempts = 20
-	q := taskqueue.NewLocal(hang, taskqueue.LocalOptions{Retry: retry, Deadline: 50 * time.Millisecond,
-		Rate: engine.RateLimits{MaxConcurrentDispatches: 1}})
+	q := taskqueue.NewLocal(hang, taskqueue.LocalOptions{Options: engine.Options{Retry: retry, Deadline: 50 * time.Millisecond,
+		Rate: engine.RateLimits{MaxConcurrentDispatches: 1}}})
 	defer q.Close()
 	if err := q.Enqueue(context.Background(), taskqueue.Task{Name: "hang", Body: []byte(`{}`)}); err != nil {
 		t.Fatal(err)

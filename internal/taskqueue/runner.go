@@ -127,9 +127,6 @@ func NewRunner(cfg Config) *Runner {
 // Register makes kind known. Call it before the Runner serves.
 func (r *Runner) Register(kind string, k Kind) { r.kinds[kind] = k }
 
-// Now returns the Runner's time.
-func (r *Runner) Now() time.Time { return r.now() }
-
 // DeliveryTimeout bounds one queue delivery of a job: far more than a job
 // takes, far less than the work function's own timeout.
 const DeliveryTimeout = 30 * time.Second
