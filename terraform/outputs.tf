@@ -118,11 +118,11 @@ output "doctor_secrets" {
   description = "The wired Twilio and contact-center secrets experthub doctor needs in Cloud Build, one VARIABLE=secret-id a line (cloudbuild.yaml's doctor-secret step reads their values, never this output's)."
   value = join("\n", [
     for name in module.deployment.wired_secrets : "${name}=${local.secret_ids[name]}"
-    if contains(["TWILIO_AUTH_TOKEN", "TWILIO_API_SECRET", "FLEX_AUTH_TOKEN", "FLEX_API_SECRET", "HANDOFF_SECRET"], name)
+    if !startswith(name, "STRAPI_")
   ])
 }
 
 output "promotion_bucket" {
   description = "Bucket of the commits that passed this environment (the passed step writes, the next environment's gate reads), or empty without promotion_writers."
-  value       = one(google_storage_bucket.promotion[*].name) == null ? "" : one(google_storage_bucket.promotion[*].name)
+  value       = try(google_storage_bucket.promotion[0].name, "")
 }

@@ -63,7 +63,8 @@ const (
 	MinConversationCloseAfter        = 10 * time.Minute
 )
 
-// timerOff is the value that turns a conversation timer off.
+// timerOff is the value that turns a conversation timer off (and a message
+// that may be turned off: offIsEmpty).
 const timerOff = "off"
 
 // Var documents one environment variable. Vars is the single list the
@@ -570,8 +571,8 @@ func (p *parser) checkHandoffContent(c *Config) {
 		"HANDOFF_WHATSAPP_CONTENT_SID", "must be HX followed by 32 hex digits")
 	p.check(c.HandoffContentVariables == "" || c.HandoffContentSID != "",
 		"HANDOFF_WHATSAPP_CONTENT_VARIABLES", "needs HANDOFF_WHATSAPP_CONTENT_SID")
-	var vars map[string]string
-	p.check(c.HandoffContentVariables == "" || json.Unmarshal([]byte(c.HandoffContentVariables), &vars) == nil,
+	var variables map[string]string
+	p.check(c.HandoffContentVariables == "" || json.Unmarshal([]byte(c.HandoffContentVariables), &variables) == nil,
 		"HANDOFF_WHATSAPP_CONTENT_VARIABLES", `must be a JSON object of strings, e.g. {"1": "{{customer.first_name}}"}`)
 	// The opener is chosen before the expert: a worker placeholder would
 	// always be empty.
@@ -635,7 +636,7 @@ func (p *parser) err() error {
 // offIsEmpty reads a message setting that may be turned off: "off" (any
 // case) is none.
 func offIsEmpty(s string) string {
-	if strings.EqualFold(s, "off") {
+	if strings.EqualFold(s, timerOff) {
 		return ""
 	}
 	return s

@@ -241,17 +241,24 @@ func (d *Doctor) workspaceChecks(ctx context.Context) []Result {
 		out = append(out, Result{"twilio workers", OK, fmt.Sprintf("%d worker(s), %d available", total, available)})
 	}
 	if slices.Contains(d.Functions, function.TaskRouterEvents) {
-		want := cfg.PublicURL(function.TaskRouterEvents)
-		switch ws.EventCallbackURL {
-		case want:
-			out = append(out, Result{"twilio event callback", OK, want})
-		case "":
-			out = append(out, Result{"twilio event callback", Fail, "not set: the waiting line gets no TaskRouter events (experthub setup twilio)"})
-		default:
-			out = append(out, Result{"twilio event callback", Fail, fmt.Sprintf("%s, not %s (experthub setup twilio --take-event-callback)", ws.EventCallbackURL, want)})
-		}
+		out = append(out, eventCallbackCheck("twilio event callback", ws.EventCallbackURL, cfg.PublicURL(function.TaskRouterEvents),
+			"the waiting line gets no TaskRouter events (experthub setup twilio)", " (experthub setup twilio --take-event-callback)"))
 	}
 	return out
+}
+
+// eventCallbackCheck compares a TaskRouter workspace's event callback
+// with the URL of the function that takes its events: unset says what is
+// lost (unsetEffect), someone else's says how to take it over (takeHint,
+// appended).
+func eventCallbackCheck(name, have, want, unsetEffect, takeHint string) Result {
+	switch have {
+	case want:
+		return Result{name, OK, want}
+	case "":
+		return Result{name, Fail, "not set: " + unsetEffect}
+	}
+	return Result{name, Fail, fmt.Sprintf("%s, not %s", have, want) + takeHint}
 }
 
 // webhookCheck compares the Conversations webhooks with the URLs the

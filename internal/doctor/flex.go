@@ -61,13 +61,8 @@ func (d *Doctor) flexChecks(ctx context.Context) []Result {
 }
 
 func flexCallbackCheck(have, want string) Result {
-	switch have {
-	case want:
-		return Result{"flex event callback", OK, want}
-	case "":
-		return Result{"flex event callback", Fail, "not set: " + string(function.FlexEvents) + " gets no events of the Flex workspace (want " + want + ")"}
-	}
-	return Result{"flex event callback", Fail, fmt.Sprintf("%s, not %s", have, want)}
+	return eventCallbackCheck("flex event callback", have, want,
+		string(function.FlexEvents)+" gets no events of the Flex workspace (want "+want+")", "")
 }
 
 // whatsAppTemplateCheck checks, with a contact center, the template a

@@ -226,14 +226,19 @@ func (p *planner) secrets() {
 			Exists:  []string{"secrets", "describe", sec.Secret, p.project},
 		})
 	}
+	// Only the secrets the functions are given are readable, each by the
+	// accounts of the functions given it: an unused one (the Flex token
+	// without a contact center) stays out of every function's reach,
+	// sync's webhook secret out of the others'.
+	accounts := slices.Sorted(maps.Keys(p.d.ServiceAccounts))
+	readable := make(map[string][]string, len(accounts))
+	for _, key := range accounts {
+		readable[key] = p.d.AccountSecrets(key, p.e.secrets)
+	}
 	for _, name := range p.e.secrets {
 		id := p.d.SecretID(name)
-		// Only the secrets the functions are given are readable, each by
-		// the accounts of the functions given it: an unused one (the Flex
-		// token without a contact center) stays out of every function's
-		// reach, sync's webhook secret out of the others'.
-		for _, key := range slices.Sorted(maps.Keys(p.d.ServiceAccounts)) {
-			if slices.Contains(p.d.AccountSecrets(key, p.e.secrets), name) {
+		for _, key := range accounts {
+			if slices.Contains(readable[key], name) {
 				p.add(Step{
 					Comment: p.d.ServiceAccounts[key].ID + " runs functions that read " + id + ".",
 					Args:    []string{"secrets", "add-iam-policy-binding", id, p.member(key), "--role=roles/secretmanager.secretAccessor", p.project},

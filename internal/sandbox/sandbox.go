@@ -13,11 +13,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/experthub/experthub/internal/config"
+	"github.com/experthub/experthub/internal/deployment"
 	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/httpjson"
 	"github.com/experthub/experthub/internal/twilio/twiliotest"
@@ -120,6 +122,10 @@ func New(cfg *config.Config) (*Sandbox, error) {
 		}
 		port = strconv.Itoa(p + 1)
 	}
+	desc, err := deployment.Load()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
 	token, err := randomHex(16)
 	if err != nil {
 		return nil, err
@@ -148,10 +154,12 @@ func New(cfg *config.Config) (*Sandbox, error) {
 		fake.AddWorker(w, true, attrs, fake.QueueSID())
 		fake.SetDisplayName(w, displayNames[w])
 	}
+	// The webhooks' filters are the events the deployment description
+	// subscribes the pre- and post-event functions to.
 	fake.SetWebhooks(twiliotest.Webhooks{
 		PreWebhookURL:  cfg.PublicURL(function.PreEvent),
 		PostWebhookURL: cfg.PublicURL(function.PostEvent),
-		Filters:        []string{"onConversationAdd", "onParticipantAdded", "onMessageAdded", "onConversationStateUpdated", "onParticipantRemoved"},
+		Filters:        slices.Concat(desc.PreEventFilters, desc.PostEventFilters),
 		RoutingURL:     cfg.PublicURL(function.Routing),
 	})
 	// A worker coming back (/back in the chat) serves the waiting line at
@@ -250,25 +258,27 @@ func (sb *Sandbox) availability(w http.ResponseWriter, r *http.Request) {
 // close closes a conversation, as its timer or a Frontline user does:
 // Twilio sends onConversationStateUpdated.
 func (sb *Sandbox) close(w http.ResponseWriter, r *http.Request) {
-	var req textRequest
-	if !decode(w, r, &req) {
-		return
-	}
-	if err := sb.Fake.CloseConversation(r.Context(), req.Conversation); err != nil {
-		http.Error(w, err.Error(), http.StatusNotFound)
-		return
-	}
-	httpjson.Write(w, http.StatusOK, req)
+	act(w, r, func(ctx context.Context, req textRequest) error {
+		return sb.Fake.CloseConversation(ctx, req.Conversation)
+	})
 }
 
 // leave has a worker leave a conversation, as from the Frontline app:
 // Twilio sends onParticipantRemoved.
 func (sb *Sandbox) leave(w http.ResponseWriter, r *http.Request) {
+	act(w, r, func(ctx context.Context, req textRequest) error {
+		return sb.Fake.RemoveParticipant(ctx, req.Conversation, req.Identity)
+	})
+}
+
+// act does what a request asks of a conversation and answers with the
+// request, or 404 with the fake's error.
+func act(w http.ResponseWriter, r *http.Request, do func(context.Context, textRequest) error) {
 	var req textRequest
 	if !decode(w, r, &req) {
 		return
 	}
-	if err := sb.Fake.RemoveParticipant(r.Context(), req.Conversation, req.Identity); err != nil {
+	if err := do(r.Context(), req); err != nil {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return
 	}
