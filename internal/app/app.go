@@ -29,6 +29,7 @@ import (
 	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/strapi"
 	"github.com/experthub/experthub/internal/taskqueue"
+	"github.com/experthub/experthub/internal/taskqueue/engine"
 	"github.com/experthub/experthub/internal/twilio"
 	"github.com/experthub/experthub/internal/twilioflow"
 	"github.com/experthub/experthub/internal/waitline"
@@ -166,10 +167,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 func (a *App) buildFlow(o options) {
 	cfg := a.Config
 	if !cfg.HasTwilio() {
+		// Handler answers for them as Unavailable does.
 		a.log.Warn("no Twilio credentials: routing, pre-event and post-event are unavailable")
-		for _, name := range []function.Name{function.Routing, function.PreEvent, function.PostEvent, function.Work, function.TaskRouterEvents, function.Handoff, function.Experts, function.FlexEvents} {
-			a.handlers[name] = Unavailable(name)
-		}
 		return
 	}
 	rest := NewTwilio(cfg)
@@ -239,10 +238,11 @@ func (a *App) buildFlow(o options) {
 	// The Flex UI calls handoff and experts from the browser: they, and
 	// only they, answer its CORS checks.
 	origins := flexauth.Origins(cfg.FlexUIOrigins)
+	handoffLog, handoff := a.log.With(logging.FunctionKey, string(function.Handoff)), handoffHandler(flow, cfg.DefaultRegion, a.log)
 	a.handlers[function.Handoff] = a.named(function.Handoff, origins.CORS(withDeadline(cfg.HandlerTimeout,
-		handoffGate(cfg.HandoffSecret, cfg.FlexAuthToken, cfg.PublicURL(function.Handoff), users, a.log, handoffHandler(flow, cfg.DefaultRegion, a.log)))))
+		handoffGate(cfg.HandoffSecret, users, handoffLog, a.flexSigned(function.Handoff, handoffLog, handoff), handoff))))
 	a.handlers[function.Experts] = a.named(function.Experts, origins.CORS(withDeadline(cfg.HandlerTimeout,
-		expertsGate(cfg.HandoffSecret, users, a.log, expertsHandler(flow, a.log)))))
+		expertsGate(cfg.HandoffSecret, users, a.log.With(logging.FunctionKey, string(function.Experts)), expertsHandler(flow, a.log)))))
 	a.taskrouterEvents(flow, o)
 	a.flexEvents(flow)
 }
@@ -276,26 +276,21 @@ func NewCRM(cfg *config.Config) *strapi.Client { return strapi.Open(cfg.CRM, cfg
 // NewTwilio returns the Twilio REST client the configuration describes;
 // the functions and the operations commands (setup, doctor) share it.
 func NewTwilio(cfg *config.Config) *twilio.Client {
-	return twilio.New(twilio.Config{
-		AccountSID: cfg.TwilioAccountSID,
-		AuthToken:  cfg.TwilioAuthToken,
-		APIKey:     cfg.TwilioAPIKey,
-		APISecret:  cfg.TwilioAPISecret,
-		BaseURL:    cfg.TwilioAPIBaseURL,
-		Timeout:    cfg.TwilioTimeout,
-	})
+	return twilioClient(cfg, cfg.TwilioAccountSID, cfg.TwilioAuthToken, cfg.TwilioAPIKey, cfg.TwilioAPISecret)
 }
 
 // NewFlexTwilio returns the REST client of the Flex contact center's
 // account (FLEX_*); the functions and setup share it.
 func NewFlexTwilio(cfg *config.Config) *twilio.Client {
+	return twilioClient(cfg, cfg.FlexAccountSID, cfg.FlexAuthToken, cfg.FlexAPIKey, cfg.FlexAPISecret)
+}
+
+// twilioClient is a client of one account, through the Twilio hosts and
+// with the timeout every client has.
+func twilioClient(cfg *config.Config, account, token, key, secret string) *twilio.Client {
 	return twilio.New(twilio.Config{
-		AccountSID: cfg.FlexAccountSID,
-		AuthToken:  cfg.FlexAuthToken,
-		APIKey:     cfg.FlexAPIKey,
-		APISecret:  cfg.FlexAPISecret,
-		BaseURL:    cfg.TwilioAPIBaseURL,
-		Timeout:    cfg.TwilioTimeout,
+		AccountSID: account, AuthToken: token, APIKey: key, APISecret: secret,
+		BaseURL: cfg.TwilioAPIBaseURL, Timeout: cfg.TwilioTimeout,
 	})
 }
 
@@ -304,7 +299,7 @@ func NewFlexTwilio(cfg *config.Config) *twilio.Client {
 func (a *App) buildQueue(consume http.Handler) taskqueue.Queue {
 	cfg := a.Config
 	if !cfg.UsesCloudTasks() {
-		q := taskqueue.NewLocal(consume, taskqueue.LocalOptions{Logger: a.log})
+		q := taskqueue.NewLocal(consume, taskqueue.LocalOptions{Options: engine.Options{Logger: a.log}})
 		a.closers = append(a.closers, q.Close)
 		return q
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/experthub/experthub/internal/conversation"
 	"github.com/experthub/experthub/internal/function"
@@ -21,22 +22,23 @@ import (
 // contact center no signature is valid and every caller is refused.
 func (a *App) flexEvents(flow *conversation.Flow) {
 	const name = function.FlexEvents
-	cfg := a.Config
 	log := a.log.With(logging.FunctionKey, string(name))
-	if !cfg.HasFlex() {
-		a.handlers[name] = a.named(name, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			log.WarnContext(r.Context(), "flex-events refused: no contact center is configured (FLEX_AUTH_TOKEN)", "remote", r.RemoteAddr)
-			httpjson.Error(w, http.StatusForbidden, "invalid X-Twilio-Signature")
-		}))
-		return
-	}
-	v := webhook.NewVerifier(cfg.FlexAuthToken, log, cfg.PublicURL(name))
-	a.handlers[name] = a.named(name, withDeadline(cfg.HandlerTimeout, v.Wrap(flexEventsHandler(flow, a.log))))
+	a.handlers[name] = a.named(name, a.flexSigned(name, log, withDeadline(a.Config.HandlerTimeout, flexEventsHandler(flow, a.log))))
 }
 
-// flexTaskEvents are the task events that may end a handoff to Flex;
-// task.wrapup tells that an agent took the task.
-var flexTaskEvents = map[string]bool{"task.completed": true, "task.canceled": true, "task.deleted": true, "task.wrapup": true}
+// flexSigned lets through to next the requests signed with the Flex
+// account's auth token over the function's public URL. Without a
+// contact center no signature is valid: every request is refused (the
+// verifier would warn about a missing token, which is not a fault here).
+func (a *App) flexSigned(name function.Name, log *slog.Logger, next http.Handler) http.Handler {
+	if !a.Config.HasFlex() {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			log.WarnContext(r.Context(), string(name)+" refused: no contact center is configured (FLEX_AUTH_TOKEN)", "remote", r.RemoteAddr)
+			httpjson.Error(w, http.StatusForbidden, "invalid X-Twilio-Signature")
+		})
+	}
+	return webhook.NewVerifier(a.Config.FlexAuthToken, log, a.Config.PublicURL(name)).Wrap(next)
+}
 
 // flexEventsHandler answers a Flex TaskRouter event 204 at once: an event
 // about the task of a conversation the bot handed to Flex queues its
@@ -51,7 +53,7 @@ func flexEventsHandler(flow *conversation.Flow, log *slog.Logger) http.Handler {
 			httpjson.Error(w, http.StatusBadRequest, "EventType is required")
 			return
 		}
-		if flexTaskEvents[typ] {
+		if slices.Contains(function.FlexTaskEvents, typ) {
 			e, err := flexEvent(typ, p)
 			if err != nil {
 				log.WarnContext(r.Context(), "malformed Flex task event", "event", typ, "err", err)

@@ -314,9 +314,7 @@ type expertJSON struct {
 func handoffHandler(flow *conversation.Flow, region string, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			httpjson.Error(w, http.StatusMethodNotAllowed, "method not allowed: POST")
+		if !onlyMethod(w, r, http.MethodPost) {
 			return
 		}
 		req, err := readHandoff(r, region)
@@ -374,9 +372,7 @@ type expertAnswered struct {
 func expertsHandler(flow *conversation.Flow, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		if r.Method != http.MethodGet {
-			w.Header().Set("Allow", http.MethodGet)
-			httpjson.Error(w, http.StatusMethodNotAllowed, "method not allowed: GET")
+		if !onlyMethod(w, r, http.MethodGet) {
 			return
 		}
 		ex, err := flow.Experts(ctx)
@@ -527,4 +523,15 @@ func parseHandoff(v url.Values, region string) (conversation.HandoffRequest, err
 		return req, fmt.Errorf("%w: %s", errBadRequest, strings.Join(problems, "; "))
 	}
 	return req, nil
+}
+
+// onlyMethod refuses a request with another method than method (405),
+// and reports whether r has it.
+func onlyMethod(w http.ResponseWriter, r *http.Request, method string) bool {
+	if r.Method == method {
+		return true
+	}
+	w.Header().Set("Allow", method)
+	httpjson.Error(w, http.StatusMethodNotAllowed, "method not allowed: "+method)
+	return false
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -18,12 +17,9 @@ import (
 	"github.com/experthub/experthub/internal/crm"
 	"github.com/experthub/experthub/internal/flexauth"
 	"github.com/experthub/experthub/internal/frontline"
-	"github.com/experthub/experthub/internal/function"
 	"github.com/experthub/experthub/internal/handoff"
 	"github.com/experthub/experthub/internal/httpjson"
-	"github.com/experthub/experthub/internal/logging"
 	"github.com/experthub/experthub/internal/twilio"
-	"github.com/experthub/experthub/internal/webhook"
 )
 
 // handoffStore keeps the contact center's handoff bindings and notes.
@@ -45,49 +41,29 @@ func WrapBindings(wrap func(handoff.Bindings) handoff.Bindings) Option {
 // Studio flow, a Twilio Function), whose X-Twilio-Signature is made with
 // the Flex account's auth token over the function's public URL; and a
 // Flex plugin's backend sending Authorization: Bearer <HANDOFF_SECRET>,
-// compared in constant time. Without a contact center all are refused.
-func handoffGate(secret, flexToken, publicURL string, users *flexauth.Checker, log *slog.Logger, next http.Handler) http.Handler {
-	log = log.With(logging.FunctionKey, string(function.Handoff))
-	// Without a contact center no signature is valid; the verifier would
-	// warn about a missing Twilio token, which is not a fault here.
-	var signed http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		log.WarnContext(r.Context(), "handoff refused: no contact center is configured (FLEX_AUTH_TOKEN)", "remote", r.RemoteAddr)
-		httpjson.Error(w, http.StatusForbidden, "invalid X-Twilio-Signature")
-	})
-	if flexToken != "" {
-		signed = webhook.NewVerifier(flexToken, log, publicURL).Wrap(next)
-	}
+// compared in constant time. signed is next behind the Flex account's
+// signature check (App.flexSigned). Without a contact center all are
+// refused.
+func handoffGate(secret string, users *flexauth.Checker, log *slog.Logger, signed, next http.Handler) http.Handler {
 	bounded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, MaxHandoffBody)
 		next.ServeHTTP(w, r)
 	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// A body over the bound is refused before it is read: a signed
-		// one would otherwise be read whole (up to webhook.MaxBody) to
-		// check its signature. One of unknown length is cut where it
-		// passes the bound (413 from the handler).
-		if r.ContentLength > MaxHandoffBody {
-			log.WarnContext(r.Context(), "handoff refused: body too large", "bytes", r.ContentLength, "remote", r.RemoteAddr)
-			httpjson.Error(w, http.StatusRequestEntityTooLarge, errHandoffTooLarge.Error())
-			return
-		}
-		switch c := credentialOf(r, secret, users != nil); {
-		case c.server:
-			bounded.ServeHTTP(w, r)
-		case c.token != "":
-			flexUser(users, c.token, log, bounded).ServeHTTP(w, r)
-		case c.bearer:
-			refuseBearer(w, r, log)
+	tooLarge := func(w http.ResponseWriter, r *http.Request, args ...any) {
+		log.WarnContext(r.Context(), "handoff refused: body too large", append(args, "remote", r.RemoteAddr)...)
+		httpjson.Error(w, http.StatusRequestEntityTooLarge, errHandoffTooLarge.Error())
+	}
+	unauthenticated := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
 		case r.Header.Get("X-Twilio-Signature") != "":
 			signed.ServeHTTP(w, r)
 		case users != nil:
 			// The Flex plugin may send its token in the body, as
 			// Twilio's own validator expects it (Token).
-			token, err := bodyToken(w, r)
+			token, err := bodyToken(r)
 			switch {
 			case errors.Is(err, errTooLarge):
-				log.WarnContext(r.Context(), "handoff refused: body too large", "remote", r.RemoteAddr)
-				httpjson.Error(w, http.StatusRequestEntityTooLarge, errHandoffTooLarge.Error())
+				tooLarge(w, r)
 			case token == "":
 				refuseAnonymous(w, r, log)
 			default:
@@ -97,12 +73,32 @@ func handoffGate(secret, flexToken, publicURL string, users *flexauth.Checker, l
 			refuseAnonymous(w, r, log)
 		}
 	})
+	gate := authenticated(secret, users, log, bounded, unauthenticated)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A body over the bound is refused before it is read: a signed
+		// one would otherwise be read whole (up to webhook.MaxBody) to
+		// check its signature. One of unknown length is cut where it
+		// passes the bound (413 from the handler).
+		if r.ContentLength > MaxHandoffBody {
+			tooLarge(w, r, "bytes", r.ContentLength)
+			return
+		}
+		gate.ServeHTTP(w, r)
+	})
 }
 
 // expertsGate lets a Flex user with their Flex token, or a server sending
 // Authorization: Bearer <HANDOFF_SECRET>, read the experts function.
 func expertsGate(secret string, users *flexauth.Checker, log *slog.Logger, next http.Handler) http.Handler {
-	log = log.With(logging.FunctionKey, string(function.Experts))
+	return authenticated(secret, users, log, next, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		refuseAnonymous(w, r, log)
+	}))
+}
+
+// authenticated passes to next a request whose headers carry
+// HANDOFF_SECRET or a Flex user's valid token, refuses one with another
+// bearer, and passes any other to other.
+func authenticated(secret string, users *flexauth.Checker, log *slog.Logger, next, other http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch c := credentialOf(r, secret, users != nil); {
 		case c.server:
@@ -112,7 +108,7 @@ func expertsGate(secret string, users *flexauth.Checker, log *slog.Logger, next 
 		case c.bearer:
 			refuseBearer(w, r, log)
 		default:
-			refuseAnonymous(w, r, log)
+			other.ServeHTTP(w, r)
 		}
 	})
 }
@@ -171,7 +167,7 @@ func refuseAnonymous(w http.ResponseWriter, r *http.Request, log *slog.Logger) {
 
 // bodyToken returns the Token field of r's body (JSON or form), and
 // leaves the body to be read again.
-func bodyToken(w http.ResponseWriter, r *http.Request) (string, error) {
+func bodyToken(r *http.Request) (string, error) {
 	b, err := io.ReadAll(io.LimitReader(r.Body, MaxHandoffBody+1))
 	if len(b) > MaxHandoffBody {
 		return "", errTooLarge
@@ -252,10 +248,13 @@ func flexUser(users *flexauth.Checker, token string, log *slog.Logger, next http
 // content is the Content API template with its variables unfilled; zero:
 // none.
 func whatsAppOpener(content conversation.Content, ts crm.TemplateStore, log *slog.Logger) func(context.Context, crm.Customer) (conversation.Opener, bool, error) {
+	// config checked the variables: a JSON object of strings.
+	var vars map[string]string
+	_ = json.Unmarshal([]byte(content.Variables), &vars)
 	return func(ctx context.Context, c crm.Customer) (conversation.Opener, bool, error) {
 		if content.SID != "" {
-			vars, err := contentVariables(content.Variables, frontline.Values(c, ""))
-			return conversation.Opener{Content: conversation.Content{SID: content.SID, Variables: vars}}, err == nil, err
+			filled, err := contentVariables(vars, frontline.Values(c, ""))
+			return conversation.Opener{Content: conversation.Content{SID: content.SID, Variables: filled}}, err == nil, err
 		}
 		all, err := ts.Templates(ctx)
 		if err != nil {
@@ -273,20 +272,17 @@ func whatsAppOpener(content conversation.Content, ts crm.TemplateStore, log *slo
 	}
 }
 
-// contentVariables fills the placeholders of HANDOFF_WHATSAPP_CONTENT_VARIABLES
-// (a JSON object of strings, checked by config) with values, and returns
-// the object as JSON; "" when there are none.
-func contentVariables(setting string, values map[string]string) (string, error) {
-	if setting == "" {
+// contentVariables fills the placeholders of the variables
+// (HANDOFF_WHATSAPP_CONTENT_VARIABLES) with values, and returns them as
+// JSON; "" when there are none.
+func contentVariables(vars, values map[string]string) (string, error) {
+	if len(vars) == 0 {
 		return "", nil
 	}
-	var vars map[string]string
-	if err := json.Unmarshal([]byte(setting), &vars); err != nil {
-		return "", fmt.Errorf("HANDOFF_WHATSAPP_CONTENT_VARIABLES: %w", err)
-	}
+	filled := make(map[string]string, len(vars))
 	for k, v := range vars {
-		vars[k] = frontline.Render(v, values)
+		filled[k] = frontline.Render(v, values)
 	}
-	b, err := json.Marshal(vars)
+	b, err := json.Marshal(filled)
 	return string(b), err
 }

@@ -112,7 +112,7 @@ func (c *Checker) Check(ctx context.Context, token string) (User, error) {
 		if !t.Valid {
 			return User{}, ErrInvalid
 		}
-		u = User{Login: t.RealmUserID, Identity: t.Identity, Roles: t.Roles}
+		u = userOf(t)
 	}
 	for _, r := range u.Roles {
 		if slices.Contains(AgentRoles, r) {
@@ -141,7 +141,7 @@ func (c *Checker) validate(ctx context.Context, key [sha256.Size]byte, token str
 
 	a.t, a.err = c.v.ValidateFlexToken(ctx, token)
 	if a.err == nil && a.t.Valid {
-		c.keep(key, User{Login: a.t.RealmUserID, Identity: a.t.Identity, Roles: a.t.Roles}, a.t.Expiration)
+		c.keep(key, userOf(a.t), a.t.Expiration)
 	}
 	c.mu.Lock()
 	delete(c.asking, key)
@@ -208,4 +208,9 @@ func (c *Checker) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.cache)
+}
+
+// userOf is the user a valid token names.
+func userOf(t twilio.FlexToken) User {
+	return User{Login: t.RealmUserID, Identity: t.Identity, Roles: t.Roles}
 }

@@ -29,3 +29,8 @@ const (
 func All() []Name {
 	return []Name{CRM, Outgoing, Templates, Sync, Routing, PreEvent, PostEvent, Work, TaskRouterEvents, Handoff, Experts, FlexEvents}
 }
+
+// FlexTaskEvents are the Flex workspace's TaskRouter events flex-events
+// handles (task.wrapup tells that an agent took the task); experthub
+// setup subscribes the workspace's event callback to them.
+var FlexTaskEvents = []string{"task.completed", "task.canceled", "task.deleted", "task.wrapup"}

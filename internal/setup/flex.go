@@ -13,7 +13,7 @@ import (
 
 // FlexEvents are the TaskRouter events of the Flex workspace flex-events
 // handles: the end of a task the bot created.
-var FlexEvents = []string{"task.completed", "task.canceled", "task.deleted", "task.wrapup"}
+var FlexEvents = function.FlexTaskEvents
 
 // runFlex configures the Flex workspace's event callback (FLEX_WORKSPACE
 // in the Flex account) to call flex-events, under the rule of the
