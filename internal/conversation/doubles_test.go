@@ -387,7 +387,7 @@ func (t *twin) OpenTask(_ context.Context, conv string) (conversation.Task, bool
 	if _, ok := t.tasks[conv]; ok {
 		sid := t.taskSID(conv)
 		if s := t.status[sid]; s != "completed" && s != "canceled" && s != "deleted" {
-			return conversation.Task{SID: sid, Open: true, Status: s}, true, nil
+			return conversation.Task{SID: sid, Status: s}, true, nil
 		}
 	}
 	return conversation.Task{}, false, nil
@@ -401,7 +401,7 @@ func (t *twin) CreateTask(_ context.Context, task conversation.FlexTask) (conver
 	n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(last, "WT"), task.Conversation))
 	sid := fmt.Sprintf("WT%d%s", n+1, task.Conversation)
 	t.status[sid] = "pending"
-	return conversation.Task{SID: sid, Open: true, Status: "pending"}, nil
+	return conversation.Task{SID: sid, Status: "pending"}, nil
 }
 
 func (t *twin) Task(_ context.Context, sid string) (conversation.Task, error) {
@@ -411,7 +411,7 @@ func (t *twin) Task(_ context.Context, sid string) (conversation.Task, error) {
 	if !ok || s == "deleted" {
 		return conversation.Task{}, fmt.Errorf("task %s: %w", sid, conversation.ErrNotFound)
 	}
-	return conversation.Task{SID: sid, Status: s, Open: s != "completed" && s != "canceled"}, nil
+	return conversation.Task{SID: sid, Status: s}, nil
 }
 
 // setTask moves the task sid to status, as Flex would.

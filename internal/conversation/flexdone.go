@@ -153,7 +153,7 @@ func (f *Flow) settleFlex(ctx context.Context, conv, task string, accepted bool)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		switch outcome(t, found, accepted) {
+		switch o := outcome(t, found, accepted); o {
 		case flexAccepted:
 			if f.open != nil {
 				if err := f.open.MarkAccepted(ctx, conv, task); err != nil {
@@ -162,7 +162,7 @@ func (f *Flow) settleFlex(ctx context.Context, conv, task string, accepted bool)
 			}
 			return nil
 		case flexDone, flexBack:
-			err = f.endFlex(ctx, conv, task, outcome(t, found, accepted))
+			err = f.endFlex(ctx, conv, task, o)
 		default:
 			return nil
 		}

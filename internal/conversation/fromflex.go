@@ -227,11 +227,14 @@ func (f *Flow) handoffOpen(ctx context.Context, req HandoffRequest) (opened, err
 	}
 	// After the binding: a request naming another customer is refused
 	// before anything of this one is read.
-	opener, err := f.whatsAppOpener(ctx, req.ID, c, address)
+	// The customer's open conversation, read once: WhatsApp's window is
+	// read in it, and the handoff reuses it.
+	open, openErr := f.handoffs.OpenConversation(ctx, address)
+	opener, err := f.whatsAppOpener(ctx, req.ID, c, address, open, openErr)
 	if err != nil {
 		return opened{}, err
 	}
-	conv, err := f.handoffConversation(ctx, req.ID, c, address)
+	conv, err := f.handoffConversation(ctx, req.ID, c, address, open, openErr)
 	if err != nil {
 		f.log.ErrorContext(ctx, "handoff: no conversation for the customer", "handoff_id", req.ID, "err", err)
 		return opened{}, refuse(ErrUnavailable, "the conversation could not be opened; retry with the same handoff_id")
@@ -340,15 +343,15 @@ func (f *Flow) handoffCustomer(ctx context.Context, req HandoffRequest) (crm.Cus
 	return c, "", refuse(ErrNotTheirs, "the customer has no SMS or WhatsApp number in the CRM")
 }
 
-// handoffConversation returns the customer's open Frontline conversation,
-// or opens one. Twilio lets an address and our number be in one active
+// handoffConversation returns the customer's open Frontline conversation
+// (open, as read with openErr), or opens one. Twilio lets an address and our number be in one active
 // conversation only, so the customer's open conversation is reused; a new
 // one carries the handoff's unique name, which makes its creation safe to
 // repeat, and the customer's id, which a later request checks
 // (conversationIsTheirs).
-func (f *Flow) handoffConversation(ctx context.Context, id string, c crm.Customer, address string) (string, error) {
-	if sid, err := f.handoffs.OpenConversation(ctx, address); sid != "" || err != nil {
-		return sid, err
+func (f *Flow) handoffConversation(ctx context.Context, id string, c crm.Customer, address, open string, openErr error) (string, error) {
+	if open != "" || openErr != nil {
+		return open, openErr
 	}
 	proxy := ""
 	if f.cc.Proxy != nil {

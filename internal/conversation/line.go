@@ -219,12 +219,14 @@ func (p *drainPool) candidates(ctx context.Context, target waitline.Target) ([]a
 			continue
 		}
 		if target.Area != "" {
-			// TaskRouter lists workers without their attributes.
-			d, err := memo(p.described, w.SID, func() (Worker, error) { return p.f.workers.Fetch(ctx, w.SID) })
-			if err != nil {
-				return nil, err
+			if !w.Described {
+				// TaskRouter lists workers without their attributes.
+				d, err := memo(p.described, w.SID, func() (Worker, error) { return p.f.workers.Fetch(ctx, w.SID) })
+				if err != nil {
+					return nil, err
+				}
+				w.Areas, w.LastAccepted = d.Areas, d.LastAccepted
 			}
-			w.Areas, w.LastAccepted = d.Areas, d.LastAccepted
 			if !hasArea(w, target.Area) {
 				continue
 			}

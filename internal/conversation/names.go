@@ -57,7 +57,7 @@ func (f *Flow) chosenName(ctx context.Context, worker string) string {
 // lineConnecting is the reply once worker was claimed for the customer
 // waiting at e; h is the conversation, which holds what they wrote.
 func (f *Flow) lineConnecting(ctx context.Context, e waitline.Entry, worker string, h *history) string {
-	if e.Target.Worker == "" || !strings.EqualFold(e.Target.Worker, worker) {
+	if !sameWorker(e.Target.Worker, worker) {
 		return bot.ConnectingAgent(f.workers.Name(ctx, worker))
 	}
 	text := ""

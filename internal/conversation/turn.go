@@ -351,13 +351,9 @@ func waitTargetOf(d bot.Decision) waitTarget {
 func (f *Flow) candidates(ctx context.Context, d bot.Decision, in *lookups) (cands []assign.Candidate, reply string, wait *waitTarget, err error) {
 	switch d.Route {
 	case bot.RouteWorker:
-		w, read := in.named[d.Worker]
-		if !read {
-			var err error
-			if w, err = f.workers.Find(ctx, d.Worker); err != nil {
-				return nil, "", nil, err
-			}
-			in.named[d.Worker] = w
+		w, err := memo(in.named, d.Worker, func() (Worker, error) { return f.workers.Find(ctx, d.Worker) })
+		if err != nil {
+			return nil, "", nil, err
 		}
 		if w.SID == "" {
 			f.log.InfoContext(ctx, "customer asked for someone who is not a Frontline worker")

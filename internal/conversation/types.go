@@ -94,8 +94,6 @@ type Timers struct {
 // Task is a Flex TaskRouter task.
 type Task struct {
 	SID string
-	// Open reports whether an agent may still take or hold it.
-	Open bool
 	// Status is TaskRouter's AssignmentStatus: pending, reserved,
 	// assigned, wrapping, completed or canceled.
 	Status string

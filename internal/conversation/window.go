@@ -34,12 +34,13 @@ const whatsAppWindow = 24 * time.Hour
 
 // whatsAppOpener returns the template a handoff (id) to customer c at
 // address opens with: zero inside the window or for SMS. Outside it
-// without a template the handoff is refused (ErrOutsideWindow).
-func (f *Flow) whatsAppOpener(ctx context.Context, id string, c crm.Customer, address string) (Opener, error) {
+// without a template the handoff is refused (ErrOutsideWindow). conv is
+// the customer's open conversation as read with convErr.
+func (f *Flow) whatsAppOpener(ctx context.Context, id string, c crm.Customer, address, conv string, convErr error) (Opener, error) {
 	if !crm.IsWhatsApp(address) {
 		return Opener{}, nil
 	}
-	open, err := f.inWhatsAppWindow(ctx, address)
+	open, err := f.inWhatsAppWindow(ctx, address, conv, convErr)
 	if err != nil {
 		f.log.WarnContext(ctx, "handoff: the customer's latest messages could not be read", "handoff_id", id, "err", err)
 		return Opener{}, refuse(ErrUnavailable, "Twilio did not answer; retry with the same handoff_id")
@@ -63,14 +64,13 @@ func (f *Flow) whatsAppOpener(ctx context.Context, id string, c crm.Customer, ad
 }
 
 // inWhatsAppWindow reports whether the customer at address wrote within
-// whatsAppWindow, in their open Frontline conversation (its latest
-// messages): one read when there is none, two when there is. A message
-// in a conversation closed since is not seen: the window then reads as
-// closed, and the handoff opens with a template.
-func (f *Flow) inWhatsAppWindow(ctx context.Context, address string) (bool, error) {
-	conv, err := f.handoffs.OpenConversation(ctx, address)
-	if err != nil || conv == "" {
-		return false, err
+// whatsAppWindow, in their open Frontline conversation conv (its latest
+// messages; "": none). A message in a conversation closed since is not
+// seen: the window then reads as closed, and the handoff opens with a
+// template.
+func (f *Flow) inWhatsAppWindow(ctx context.Context, address, conv string, convErr error) (bool, error) {
+	if convErr != nil || conv == "" {
+		return false, convErr
 	}
 	ms, err := f.convs.RecentMessages(ctx, conv, recentWindow)
 	if err != nil {

@@ -54,7 +54,7 @@ func (a *Flex) OpenTask(ctx context.Context, conv string) (conversation.Task, bo
 	}
 	for _, t := range ts {
 		if t.Open() {
-			return conversation.Task{SID: t.SID, Open: true, Status: t.AssignmentStatus}, true, nil
+			return conversation.Task{SID: t.SID, Status: t.AssignmentStatus}, true, nil
 		}
 	}
 	return conversation.Task{}, false, nil
@@ -84,7 +84,7 @@ func (a *Flex) CreateTask(ctx context.Context, t conversation.FlexTask) (convers
 		return conversation.Task{}, err
 	}
 	task, err := a.c.CreateTask(ctx, a.workspace, a.workflow, taskChannel, s, 0)
-	return conversation.Task{SID: task.SID, Open: task.Open(), Status: task.AssignmentStatus}, mapErr(err)
+	return conversation.Task{SID: task.SID, Status: task.AssignmentStatus}, mapErr(err)
 }
 
 // Task returns the task sid of the workspace; conversation.ErrNotFound
@@ -94,7 +94,7 @@ func (a *Flex) Task(ctx context.Context, sid string) (conversation.Task, error) 
 	if err != nil {
 		return conversation.Task{}, mapErr(err)
 	}
-	return conversation.Task{SID: t.SID, Open: t.Open(), Status: t.AssignmentStatus}, nil
+	return conversation.Task{SID: t.SID, Status: t.AssignmentStatus}, nil
 }
 
 // TaskConversation returns the Frontline conversation a task's
