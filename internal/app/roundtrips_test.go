@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,7 +66,10 @@ func TestRoundTrips(t *testing.T) {
 					t.Fatal("no onMessageAdded delivery")
 				}
 
-				reqs := e.Twilio.Requests()
+				// A request started before the message (the first turn's
+				// name lookups, which may end after ClearRequests on a
+				// busy machine) is on no path of this turn.
+				reqs := slices.DeleteFunc(e.Twilio.Requests(), func(r twiliotest.Request) bool { return r.Start.Before(started) })
 				var cut time.Time // when the reply was posted and the worker added
 				for _, r := range reqs {
 					if r.Method == http.MethodPost && (strings.HasSuffix(r.Path, "/Messages") || strings.HasSuffix(r.Path, "/Participants")) && r.End.After(cut) {
